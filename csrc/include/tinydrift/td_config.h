@@ -1,0 +1,50 @@
+/* td_config.h - compile-time limits of the tinydrift core.
+ *
+ * Every limit can be overridden with -D on the compiler command line (or by
+ * defining it before including any tinydrift header). Smaller limits shrink
+ * td_monitor_t; the profile parser rejects profiles that exceed them.
+ * Depends on: nothing.
+ */
+#ifndef TINYDRIFT_TD_CONFIG_H
+#define TINYDRIFT_TD_CONFIG_H
+
+/** Maximum number of int16 channels in one frame. */
+#ifndef TD_MAX_CHANNELS
+#define TD_MAX_CHANNELS 16
+#endif
+
+/** Maximum frames per tumbling window. */
+#ifndef TD_MAX_WINDOW
+#define TD_MAX_WINDOW 1024
+#endif
+
+/** Maximum embedding dimensions (PCA components or application embedding length). */
+#ifndef TD_MAX_DIMS
+#define TD_MAX_DIMS 16
+#endif
+
+/** Maximum number of reference centroids. */
+#ifndef TD_MAX_CENTROIDS
+#define TD_MAX_CENTROIDS 16
+#endif
+
+/** Window features per channel: mean and standard deviation. */
+#define TD_FEATURES_PER_CHANNEL 2
+
+/** Maximum number of window features. */
+#define TD_MAX_FEATURES (TD_MAX_CHANNELS * TD_FEATURES_PER_CHANNEL)
+
+#if TD_MAX_CHANNELS < 1 || TD_MAX_CHANNELS > 16
+#error "TD_MAX_CHANNELS must be 1..16 (the profile format stores channel masks in 16 bits)"
+#endif
+#if TD_MAX_WINDOW < 2 || TD_MAX_WINDOW > 1024
+#error "TD_MAX_WINDOW must be 2..1024 (int32 window sums assume W * 32768 < 2^31)"
+#endif
+#if TD_MAX_DIMS < 1 || TD_MAX_DIMS > 64
+#error "TD_MAX_DIMS must be 1..64"
+#endif
+#if TD_MAX_CENTROIDS < 1 || TD_MAX_CENTROIDS > 64
+#error "TD_MAX_CENTROIDS must be 1..64"
+#endif
+
+#endif /* TINYDRIFT_TD_CONFIG_H */

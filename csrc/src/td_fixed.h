@@ -1,0 +1,88 @@
+/* td_fixed.h - private fixed-point helpers shared by the core's translation units.
+ *
+ * Rounding convention everywhere: to nearest, ties away from zero, so a value
+ * and its negation round symmetrically and the host (CFFI build) and device
+ * agree bit for bit regardless of the compiler's signed-shift behaviour.
+ * Depends on: <stdint.h>.
+ */
+#ifndef TINYDRIFT_TD_FIXED_H
+#define TINYDRIFT_TD_FIXED_H
+
+#include <stdint.h>
+
+/* Magnitude of a signed 64-bit value; callers never pass INT64_MIN. */
+static inline uint64_t td_abs64(int64_t v)
+{
+    return v < 0 ? (uint64_t)(-v) : (uint64_t)v;
+}
+
+/* v / 2^shift rounded to nearest, ties away from zero; shift 1..62. */
+static inline int64_t td_round_shift(int64_t v, unsigned shift)
+{
+    const uint64_t half = (uint64_t)1 << (shift - 1u);
+    const uint64_t mag = (td_abs64(v) + half) >> shift;
+    return v < 0 ? -(int64_t)mag : (int64_t)mag;
+}
+
+/* num / den rounded to nearest, ties away from zero; den > 0, |num| < 2^62. */
+static inline int64_t td_round_div(int64_t num, uint64_t den)
+{
+    const uint64_t mag = (td_abs64(num) + den / 2u) / den;
+    return num < 0 ? -(int64_t)mag : (int64_t)mag;
+}
+
+/* Round-to-nearest of a * w / 2^32 for w < 2^32, without a 128-bit product. */
+static inline uint64_t td_mul_u64_q32(uint64_t a, uint32_t w)
+{
+    const uint64_t hi = (a >> 32) * w;
+    const uint64_t lo = (a & 0xFFFFFFFFu) * w;
+    return hi + ((lo + 0x80000000u) >> 32);
+}
+
+/* Signed variant of td_mul_u64_q32 (rounds the magnitude, so ties go away from zero). */
+static inline int64_t td_mul_s64_q32(int64_t a, uint32_t w)
+{
+    const uint64_t mag = td_mul_u64_q32(td_abs64(a), w);
+    return a < 0 ? -(int64_t)mag : (int64_t)mag;
+}
+
+/* Clamp to the int16 range. */
+static inline int16_t td_sat_i16(int64_t v)
+{
+    return v > INT16_MAX ? INT16_MAX : (v < INT16_MIN ? INT16_MIN : (int16_t)v);
+}
+
+/* Clamp to [-limit, limit]. */
+static inline int64_t td_clamp64(int64_t v, int64_t limit)
+{
+    return v > limit ? limit : (v < -limit ? -limit : v);
+}
+
+/* Clamp an unsigned value to the uint32 range. */
+static inline uint32_t td_sat_u32(uint64_t v)
+{
+    return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+/* Little-endian loads from a byte buffer (alignment-free, so flash slots need no alignment). */
+static inline uint16_t td_load_u16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static inline uint32_t td_load_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+static inline int16_t td_load_i16(const uint8_t *p)
+{
+    return (int16_t)td_load_u16(p);
+}
+
+static inline int32_t td_load_i32(const uint8_t *p)
+{
+    return (int32_t)td_load_u32(p);
+}
+
+#endif /* TINYDRIFT_TD_FIXED_H */

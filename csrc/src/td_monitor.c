@@ -1,0 +1,291 @@
+/* td_monitor.c - window close: features, z, embedding, scores, health and decision. */
+#include "tinydrift/td_monitor.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "td_fixed.h"
+
+/* Embedding values beyond +-2^24 (65536 in z units) are clamped so squared distances fit in int64. */
+#define EMBEDDING_LIMIT_Q8 ((int64_t)1 << 24)
+
+static td_status monitor_reset_window(td_monitor_t *mon)
+{
+    for (uint32_t c = 0; c < mon->profile->n_channels; c++) {
+        const td_status st = td_window_reset(&mon->acc[c]);
+        if (st != TD_OK) {
+            return st;
+        }
+    }
+    memset(mon->emb_sum, 0, sizeof mon->emb_sum);
+    mon->n_embeddings = 0u;
+    mon->fill = 0u;
+    return TD_OK;
+}
+
+td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
+{
+    if (mon == NULL || profile == NULL || profile->n_channels == 0u || profile->n_channels > TD_MAX_CHANNELS ||
+        profile->n_dims > TD_MAX_DIMS || profile->window > TD_MAX_WINDOW) {
+        return TD_ERR_ARG;
+    }
+    memset(mon, 0, sizeof *mon);
+    mon->profile = profile;
+    for (uint8_t c = 0; c < profile->n_channels; c++) {
+        td_channel_config_t cfg;
+        td_status st = td_profile_channel(profile, c, &cfg);
+        if (st == TD_OK) {
+            st = td_lifetime_init(&mon->life[c]);
+        }
+        if (st != TD_OK) {
+            return st;
+        }
+        mon->rules[c].rail_lo = cfg.rail_lo;
+        mon->rules[c].rail_hi = cfg.rail_hi;
+        mon->rules[c].sentinel = cfg.sentinel;
+        mon->rules[c].use_sentinel = (cfg.flags & TD_CHANNEL_FLAG_SENTINEL) ? 1u : 0u;
+    }
+    const td_status st = td_detector_reset(&mon->detector);
+    return st != TD_OK ? st : monitor_reset_window(mon);
+}
+
+static uint32_t abs16(int16_t v)
+{
+    return v < 0 ? (uint32_t)(-(int32_t)v) : (uint32_t)v;
+}
+
+/* Per-channel statistics, health and standardized features; fills z_q8[0..2C). */
+static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int16_t *z_q8)
+{
+    const td_profile_t *prof = mon->profile;
+    uint32_t top_abs = 0u;
+    for (uint8_t c = 0; c < prof->n_channels; c++) {
+        const td_window_acc_t *acc = &mon->acc[c];
+        td_channel_result_t *out = &res->channels[c];
+        td_channel_config_t cfg;
+        td_status st = td_profile_channel(prof, c, &cfg);
+        const uint32_t n_valid = (uint32_t)acc->n_samples - acc->n_missing;
+        if (st == TD_OK) {
+            st = td_lifetime_merge(&mon->life[c], n_valid, acc->sum, acc->sumsq);
+        }
+        if (st != TD_OK) {
+            return st;
+        }
+        out->sum = acc->sum;
+        out->sumsq = acc->sumsq;
+        out->min = acc->min;
+        out->max = acc->max;
+        out->n_missing = acc->n_missing;
+        out->n_saturated = acc->n_saturated;
+        out->mean_q8 = td_mean_q8(acc->sum, n_valid);
+        out->std_q8 = td_std_q8(td_var_q32(acc->sum, acc->sumsq, n_valid));
+
+        const uint16_t bit = (uint16_t)(1u << c);
+        if (acc->n_missing > cfg.max_missing) {
+            res->missing_mask |= bit;
+        }
+        if (acc->n_saturated > cfg.max_saturated) {
+            res->saturated_mask |= bit;
+        }
+        if ((cfg.flags & TD_CHANNEL_FLAG_STUCK_CHECK) && n_valid >= 2u &&
+            (uint32_t)((int32_t)acc->max - acc->min) <= cfg.stuck_tolerance) {
+            res->stuck_mask |= bit;
+        }
+
+        const int32_t feature[TD_FEATURES_PER_CHANNEL] = {out->mean_q8, out->std_q8};
+        for (uint32_t k = 0; k < TD_FEATURES_PER_CHANNEL; k++) {
+            const uint32_t f = (uint32_t)c * TD_FEATURES_PER_CHANNEL + k;
+            const uint8_t *rec = prof->features + f * TD_PROFILE_FEATURE_SIZE;
+            const int32_t mu = td_load_i32(rec);
+            const uint32_t inv_sigma = td_load_u32(rec + 4u);
+            /* A channel with no valid sample carries no evidence: it sits at the reference (z = 0). */
+            const int64_t centred = n_valid > 0u ? (int64_t)feature[k] - mu : 0;
+            z_q8[f] = td_sat_i16(td_round_shift(centred * (int64_t)inv_sigma, TD_INV_SIGMA_SHIFT));
+        }
+        out->z_mean_q8 = z_q8[2u * c];
+        out->z_std_q8 = z_q8[2u * c + 1u];
+        const uint32_t a = abs16(out->z_mean_q8) > abs16(out->z_std_q8) ? abs16(out->z_mean_q8) : abs16(out->z_std_q8);
+        if (a > top_abs) {
+            top_abs = a;
+            res->top_channel = c;
+        }
+    }
+    return TD_OK;
+}
+
+static int32_t projection_entry(const td_profile_t *prof, uint32_t dim, uint32_t feature)
+{
+    return (int8_t)prof->projection[dim * prof->n_features + feature];
+}
+
+/* PCA mode: project z, and return the squared reconstruction error in Q8. */
+static uint32_t embed_pca(const td_profile_t *prof, const int16_t *z_q8, int32_t *e_q8)
+{
+    for (uint32_t j = 0; j < prof->n_dims; j++) {
+        int32_t dot = 0; /* |dot| < 32 * 128 * 32768 = 2^27 */
+        for (uint32_t f = 0; f < prof->n_features; f++) {
+            dot += projection_entry(prof, j, f) * z_q8[f];
+        }
+        const int64_t e = prof->proj_shift ? td_round_shift(dot, prof->proj_shift) : dot;
+        e_q8[j] = (int32_t)td_clamp64(e, EMBEDDING_LIMIT_Q8);
+    }
+    int64_t err = 0;
+    for (uint32_t f = 0; f < prof->n_features; f++) {
+        int64_t back = 0;
+        for (uint32_t j = 0; j < prof->n_dims; j++) {
+            back += (int64_t)projection_entry(prof, j, f) * e_q8[j];
+        }
+        if (prof->proj_shift) {
+            back = td_round_shift(back, prof->proj_shift);
+        }
+        const int64_t diff = td_clamp64((int64_t)z_q8[f] - back, EMBEDDING_LIMIT_Q8);
+        err += diff * diff;
+    }
+    return td_sat_u32(((uint64_t)err + 128u) >> 8);
+}
+
+/* External mode: the dequantized mean of the embeddings pushed during the window. */
+static void embed_external(const td_monitor_t *mon, int32_t *e_q8)
+{
+    const td_profile_t *prof = mon->profile;
+    const uint64_t den = (uint64_t)mon->n_embeddings << (TD_EXT_SCALE_SHIFT - 8u);
+    for (uint32_t j = 0; j < prof->n_dims; j++) {
+        const int64_t centred = (int64_t)mon->emb_sum[j] - (int64_t)mon->n_embeddings * prof->ext_zero_point;
+        const int64_t e = td_round_div(centred * (int64_t)prof->ext_scale_q24, den);
+        e_q8[j] = (int32_t)td_clamp64(e, EMBEDDING_LIMIT_Q8);
+    }
+}
+
+/* Squared distance (Q8) to the nearest centroid; ties go to the lower index. */
+static uint32_t nearest_centroid(const td_profile_t *prof, const int32_t *e_q8, uint8_t *nearest)
+{
+    uint64_t best = UINT64_MAX;
+    for (uint32_t k = 0; k < prof->n_centroids; k++) {
+        const uint8_t *row = prof->centroids + 4u * k * prof->n_dims;
+        uint64_t d = 0;
+        for (uint32_t j = 0; j < prof->n_dims; j++) {
+            const int64_t diff = (int64_t)e_q8[j] - td_load_i32(row + 4u * j);
+            d += (uint64_t)(diff * diff);
+        }
+        if (d < best) {
+            best = d;
+            *nearest = (uint8_t)k;
+        }
+    }
+    return td_sat_u32((best + 128u) >> 8);
+}
+
+static td_status close_window(td_monitor_t *mon, td_window_result_t *res)
+{
+    const td_profile_t *prof = mon->profile;
+    int16_t z_q8[TD_MAX_FEATURES];
+    memset(res, 0, sizeof *res);
+    res->window_index = mon->window_index;
+    td_status st = close_channels(mon, res, z_q8);
+    if (st != TD_OK) {
+        return st;
+    }
+    if (prof->flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING) {
+        res->n_embeddings = mon->n_embeddings;
+        if (mon->n_embeddings > 0u) {
+            embed_external(mon, res->embedding_q8);
+            res->dist_q8 = nearest_centroid(prof, res->embedding_q8, &res->nearest);
+        }
+    } else {
+        res->recon_q8 = embed_pca(prof, z_q8, res->embedding_q8);
+        res->dist_q8 = nearest_centroid(prof, res->embedding_q8, &res->nearest);
+    }
+    res->score_q8 = td_sat_u32((uint64_t)res->dist_q8 + res->recon_q8);
+
+    const td_detector_params_t params = {prof->cusum_k_q8, prof->cusum_h_q8, prof->instant_q8};
+    st = td_detector_update(&mon->detector, &params, res->score_q8, &res->trigger);
+    if (st != TD_OK) {
+        return st;
+    }
+    if (res->stuck_mask | res->saturated_mask | res->missing_mask) {
+        res->trigger |= TD_TRIGGER_HEALTH;
+        mon->detector.alarm = 1u;
+    }
+    res->alarm = mon->detector.alarm;
+    res->cusum_q8 = mon->detector.cusum_q8;
+    mon->window_index++;
+    return monitor_reset_window(mon);
+}
+
+td_status td_monitor_push(td_monitor_t *mon, const int16_t *frames, uint32_t n_frames, td_window_result_t *results,
+                          uint32_t cap, uint32_t *n_results)
+{
+    if (mon == NULL || mon->profile == NULL || n_results == NULL || (frames == NULL && n_frames > 0u) ||
+        (results == NULL && cap > 0u)) {
+        return TD_ERR_ARG;
+    }
+    *n_results = 0u;
+    const td_profile_t *prof = mon->profile;
+    const uint32_t window = prof->window;
+    const uint32_t n_channels = prof->n_channels;
+    if (((uint64_t)mon->fill + n_frames) / window > cap) {
+        return TD_ERR_CAPACITY;
+    }
+    uint32_t remaining = n_frames;
+    const int16_t *block = frames;
+    while (remaining > 0u) {
+        const uint32_t room = window - mon->fill;
+        const uint32_t chunk = remaining < room ? remaining : room;
+        /* Channel by channel over the block: each inner loop keeps one channel's sums in registers. */
+        for (uint32_t c = 0; c < n_channels; c++) {
+            const td_status st = td_window_add(&mon->acc[c], &mon->rules[c], block + c, n_channels, chunk);
+            if (st != TD_OK) {
+                return st;
+            }
+        }
+        block += (size_t)chunk * n_channels;
+        remaining -= chunk;
+        mon->fill = (uint16_t)(mon->fill + chunk);
+        if (mon->fill == window) {
+            const td_status st = close_window(mon, &results[*n_results]);
+            if (st != TD_OK) {
+                return st;
+            }
+            (*n_results)++;
+        }
+    }
+    return TD_OK;
+}
+
+td_status td_monitor_push_embedding(td_monitor_t *mon, const int8_t *embedding, uint32_t len)
+{
+    if (mon == NULL || mon->profile == NULL || embedding == NULL) {
+        return TD_ERR_ARG;
+    }
+    if (!(mon->profile->flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING)) {
+        return TD_ERR_MODE;
+    }
+    if (len != mon->profile->n_dims) {
+        return TD_ERR_ARG;
+    }
+    if (mon->n_embeddings >= TD_MAX_EMBEDDINGS_PER_WINDOW) {
+        return TD_ERR_CAPACITY;
+    }
+    for (uint32_t j = 0; j < len; j++) {
+        mon->emb_sum[j] += embedding[j];
+    }
+    mon->n_embeddings++;
+    return TD_OK;
+}
+
+td_status td_monitor_reset_alarm(td_monitor_t *mon)
+{
+    if (mon == NULL) {
+        return TD_ERR_ARG;
+    }
+    return td_detector_reset(&mon->detector);
+}
+
+td_status td_monitor_lifetime(const td_monitor_t *mon, uint8_t channel, td_lifetime_t *out)
+{
+    if (mon == NULL || mon->profile == NULL || out == NULL || channel >= mon->profile->n_channels) {
+        return TD_ERR_ARG;
+    }
+    *out = mon->life[channel];
+    return TD_OK;
+}

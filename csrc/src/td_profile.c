@@ -1,0 +1,254 @@
+/* td_profile.c - complete validation of a profile blob and a zero-copy view into it.
+ *
+ * Order of checks: magic, version, header size, declared total size against the
+ * size computed from the counts, buffer length, CRC, then every field's range.
+ * Every offset is derived from counts that were bounded first, so no read ever
+ * leaves blob[0..len).
+ */
+#include "tinydrift/td_profile.h"
+
+#include <string.h>
+
+#include "td_fixed.h"
+#include "tinydrift/td_crc32.h"
+
+/* Header field offsets (docs/profile-format.md). */
+#define OFF_MAGIC 0u
+#define OFF_VERSION 4u
+#define OFF_HEADER_SIZE 6u
+#define OFF_TOTAL_SIZE 8u
+#define OFF_PROFILE_ID 12u
+#define OFF_N_CHANNELS 16u
+#define OFF_N_DIMS 17u
+#define OFF_N_CENTROIDS 18u
+#define OFF_PROJ_SHIFT 19u
+#define OFF_WINDOW 20u
+#define OFF_FLAGS 22u
+#define OFF_FALSE_ALARM_PPB 24u
+#define OFF_CUSUM_K 28u
+#define OFF_CUSUM_H 32u
+#define OFF_INSTANT 36u
+#define OFF_EXT_SCALE 40u
+#define OFF_EXT_ZERO_POINT 44u
+#define OFF_CREATED 48u
+#define OFF_RESERVED 52u
+
+/* Channel record offsets. */
+#define CH_RAIL_LO 0u
+#define CH_RAIL_HI 2u
+#define CH_SENTINEL 4u
+#define CH_FLAGS 6u
+#define CH_STUCK_TOL 8u
+#define CH_MAX_MISSING 10u
+#define CH_MAX_SATURATED 12u
+#define CH_RESERVED 14u
+#define CH_REF_MEAN 16u
+#define CH_REF_STD 20u
+
+#define KNOWN_PROFILE_FLAGS TD_PROFILE_FLAG_EXTERNAL_EMBEDDING
+#define KNOWN_CHANNEL_FLAGS (TD_CHANNEL_FLAG_STUCK_CHECK | TD_CHANNEL_FLAG_SENTINEL)
+#define MAX_PROJ_SHIFT 15u
+#define MAX_ABS_FEATURE_MEAN_Q8 (32768 * 256)
+#define MAX_INV_SIGMA_Q24 0x80000000u
+#define MAX_ABS_CENTROID_Q8 (1 << 24)
+#define CRC_SIZE 4u
+
+static uint32_t projection_size(uint32_t n_dims, uint32_t n_features, uint16_t flags)
+{
+    if (flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING) {
+        return 0u;
+    }
+    return (n_dims * n_features + 3u) & ~3u;
+}
+
+/* Size for counts already bounded by 255; cannot overflow 32 bits. */
+static uint32_t computed_size(uint32_t n_channels, uint32_t n_dims, uint32_t n_centroids, uint16_t flags)
+{
+    const uint32_t n_features = n_channels * TD_FEATURES_PER_CHANNEL;
+    return TD_PROFILE_HEADER_SIZE + n_channels * TD_PROFILE_CHANNEL_SIZE + n_features * TD_PROFILE_FEATURE_SIZE +
+           projection_size(n_dims, n_features, flags) + n_centroids * n_dims * 4u + CRC_SIZE;
+}
+
+uint32_t td_profile_size(uint8_t n_channels, uint8_t n_dims, uint8_t n_centroids, uint16_t flags)
+{
+    if (n_channels == 0u || n_channels > TD_MAX_CHANNELS || n_dims == 0u || n_dims > TD_MAX_DIMS ||
+        n_centroids == 0u || n_centroids > TD_MAX_CENTROIDS) {
+        return 0u;
+    }
+    return computed_size(n_channels, n_dims, n_centroids, flags);
+}
+
+static int all_zero(const uint8_t *p, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (p[i] != 0u) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void decode_channel(const uint8_t *rec, td_channel_config_t *out)
+{
+    out->rail_lo = td_load_i16(rec + CH_RAIL_LO);
+    out->rail_hi = td_load_i16(rec + CH_RAIL_HI);
+    out->sentinel = td_load_i16(rec + CH_SENTINEL);
+    out->flags = td_load_u16(rec + CH_FLAGS);
+    out->stuck_tolerance = td_load_u16(rec + CH_STUCK_TOL);
+    out->max_missing = td_load_u16(rec + CH_MAX_MISSING);
+    out->max_saturated = td_load_u16(rec + CH_MAX_SATURATED);
+    out->ref_mean_q8 = td_load_i32(rec + CH_REF_MEAN);
+    out->ref_std_q8 = td_load_i32(rec + CH_REF_STD);
+}
+
+static td_status check_channel(const uint8_t *rec, uint16_t window)
+{
+    td_channel_config_t ch;
+    decode_channel(rec, &ch);
+    if (ch.rail_lo >= ch.rail_hi || (ch.flags & ~KNOWN_CHANNEL_FLAGS) != 0u ||
+        td_load_u16(rec + CH_RESERVED) != 0u || ch.max_missing > window || ch.max_saturated > window ||
+        ch.ref_std_q8 < 0) {
+        return TD_ERR_RANGE;
+    }
+    if (ch.flags & TD_CHANNEL_FLAG_SENTINEL) {
+        /* A sentinel inside the rails would be indistinguishable from a real reading. */
+        if (ch.sentinel > ch.rail_lo && ch.sentinel < ch.rail_hi) {
+            return TD_ERR_RANGE;
+        }
+    } else if (ch.sentinel != 0) {
+        return TD_ERR_RANGE;
+    }
+    return TD_OK;
+}
+
+static td_status check_semantics(const td_profile_t *p)
+{
+    const uint8_t *h = p->blob;
+    if (p->n_channels > TD_MAX_CHANNELS || p->n_dims > TD_MAX_DIMS || p->n_centroids > TD_MAX_CENTROIDS ||
+        p->window > TD_MAX_WINDOW) {
+        return TD_ERR_LIMIT;
+    }
+    if (p->n_channels == 0u || p->n_dims == 0u || p->n_centroids == 0u || p->window < 2u ||
+        (p->flags & ~KNOWN_PROFILE_FLAGS) != 0u || !all_zero(h + OFF_RESERVED, TD_PROFILE_HEADER_SIZE - OFF_RESERVED) ||
+        p->false_alarm_ppb > 1000000000u) {
+        return TD_ERR_RANGE;
+    }
+    if (p->flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING) {
+        if (p->proj_shift != 0u || p->ext_scale_q24 == 0u || p->ext_zero_point < -128 || p->ext_zero_point > 127) {
+            return TD_ERR_RANGE;
+        }
+    } else if (p->proj_shift > MAX_PROJ_SHIFT || p->n_dims > p->n_features || p->ext_scale_q24 != 0u ||
+               p->ext_zero_point != 0) {
+        return TD_ERR_RANGE;
+    }
+    for (uint32_t c = 0; c < p->n_channels; c++) {
+        const td_status st = check_channel(p->channels + c * TD_PROFILE_CHANNEL_SIZE, p->window);
+        if (st != TD_OK) {
+            return st;
+        }
+    }
+    for (uint32_t f = 0; f < p->n_features; f++) {
+        const uint8_t *rec = p->features + f * TD_PROFILE_FEATURE_SIZE;
+        const int32_t mu = td_load_i32(rec);
+        const uint32_t inv_sigma = td_load_u32(rec + 4u);
+        if (mu > MAX_ABS_FEATURE_MEAN_Q8 || mu < -MAX_ABS_FEATURE_MEAN_Q8 || inv_sigma == 0u ||
+            inv_sigma > MAX_INV_SIGMA_Q24) {
+            return TD_ERR_RANGE;
+        }
+    }
+    if (p->projection != NULL) {
+        const uint32_t used = (uint32_t)p->n_dims * p->n_features;
+        const uint32_t padded = projection_size(p->n_dims, p->n_features, p->flags);
+        if (!all_zero(p->projection + used, padded - used)) {
+            return TD_ERR_RANGE;
+        }
+    }
+    const uint32_t n_values = (uint32_t)p->n_centroids * p->n_dims;
+    for (uint32_t i = 0; i < n_values; i++) {
+        const int32_t c = td_load_i32(p->centroids + 4u * i);
+        if (c > MAX_ABS_CENTROID_Q8 || c < -MAX_ABS_CENTROID_Q8) {
+            return TD_ERR_RANGE;
+        }
+    }
+    return TD_OK;
+}
+
+td_status td_profile_parse(td_profile_t *out, const uint8_t *blob, size_t len)
+{
+    if (out == NULL || blob == NULL) {
+        return TD_ERR_ARG;
+    }
+    if (len < 4u) {
+        return TD_ERR_TRUNCATED;
+    }
+    if (memcmp(blob + OFF_MAGIC, TD_PROFILE_MAGIC, 4u) != 0) {
+        return TD_ERR_MAGIC;
+    }
+    if (len < TD_PROFILE_HEADER_SIZE) {
+        return TD_ERR_TRUNCATED;
+    }
+    if (td_load_u16(blob + OFF_VERSION) != TD_PROFILE_VERSION) {
+        return TD_ERR_VERSION;
+    }
+    if (td_load_u16(blob + OFF_HEADER_SIZE) != TD_PROFILE_HEADER_SIZE) {
+        return TD_ERR_SIZE;
+    }
+    td_profile_t p;
+    p.blob = blob;
+    p.size = td_load_u32(blob + OFF_TOTAL_SIZE);
+    p.profile_id = td_load_u32(blob + OFF_PROFILE_ID);
+    p.n_channels = blob[OFF_N_CHANNELS];
+    p.n_features = (uint8_t)(p.n_channels * TD_FEATURES_PER_CHANNEL);
+    p.n_dims = blob[OFF_N_DIMS];
+    p.n_centroids = blob[OFF_N_CENTROIDS];
+    p.proj_shift = blob[OFF_PROJ_SHIFT];
+    p.window = td_load_u16(blob + OFF_WINDOW);
+    p.flags = td_load_u16(blob + OFF_FLAGS);
+    p.false_alarm_ppb = td_load_u32(blob + OFF_FALSE_ALARM_PPB);
+    p.cusum_k_q8 = td_load_u32(blob + OFF_CUSUM_K);
+    p.cusum_h_q8 = td_load_u32(blob + OFF_CUSUM_H);
+    p.instant_q8 = td_load_u32(blob + OFF_INSTANT);
+    p.ext_scale_q24 = td_load_u32(blob + OFF_EXT_SCALE);
+    p.ext_zero_point = td_load_i32(blob + OFF_EXT_ZERO_POINT);
+    p.created_unix = td_load_u32(blob + OFF_CREATED);
+
+    /* n_features is stored in 8 bits, so counts above 127 channels cannot be represented. */
+    if (p.n_channels > 127u) {
+        return TD_ERR_LIMIT;
+    }
+    if (p.size != computed_size(p.n_channels, p.n_dims, p.n_centroids, p.flags)) {
+        return TD_ERR_SIZE;
+    }
+    if (len < p.size) {
+        return TD_ERR_TRUNCATED;
+    }
+    const uint32_t body = p.size - CRC_SIZE;
+    if (td_crc32_update(0u, blob, body) != td_load_u32(blob + body)) {
+        return TD_ERR_CRC;
+    }
+    uint32_t offset = TD_PROFILE_HEADER_SIZE;
+    p.channels = blob + offset;
+    offset += (uint32_t)p.n_channels * TD_PROFILE_CHANNEL_SIZE;
+    p.features = blob + offset;
+    offset += (uint32_t)p.n_features * TD_PROFILE_FEATURE_SIZE;
+    const uint32_t proj = projection_size(p.n_dims, p.n_features, p.flags);
+    p.projection = proj != 0u ? blob + offset : NULL;
+    offset += proj;
+    p.centroids = blob + offset;
+
+    const td_status st = check_semantics(&p);
+    if (st != TD_OK) {
+        return st;
+    }
+    *out = p;
+    return TD_OK;
+}
+
+td_status td_profile_channel(const td_profile_t *profile, uint8_t channel, td_channel_config_t *out)
+{
+    if (profile == NULL || out == NULL || channel >= profile->n_channels) {
+        return TD_ERR_ARG;
+    }
+    decode_channel(profile->channels + (uint32_t)channel * TD_PROFILE_CHANNEL_SIZE, out);
+    return TD_OK;
+}
