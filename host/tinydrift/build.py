@@ -1,0 +1,282 @@
+"""Build a reference profile from training recordings: statistics, PCA, centroids, health limits, thresholds.
+
+Every quantity the device will compare against is measured by running the C
+core itself (through Monitor) over the training data, so what the profile
+expects is exactly what the device will compute on in-distribution input.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .calibrate import calibrate
+from .core import lib
+from .errors import InputError
+from .monitor import Monitor, as_frames
+from .profile import ChannelConfig, Profile
+
+Progress = Callable[[str], None]
+
+MIN_FIT_WINDOWS = 8
+MIN_HOLDOUT_WINDOWS = 8
+MIN_CALIBRATION_WINDOWS = 20_000
+CALIBRATION_EXPECTED_ALARMS = 50
+PROVISIONAL_INV_SIGMA_Q24 = 1 << 24
+MAX_INV_SIGMA_Q24 = 1 << 31
+
+
+@dataclass
+class _Split:
+    fit: list[np.ndarray]
+    holdout: list[np.ndarray]
+
+
+def as_recordings(train: object) -> list[np.ndarray]:
+    """train (one frames x channels array or a list of them) as validated int16 arrays."""
+    if isinstance(train, np.ndarray):
+        items: list[object] = [train]
+    elif isinstance(train, (list, tuple)) and train and not np.isscalar(train[0]):
+        items = list(train)
+    else:
+        items = [train]
+    recordings: list[np.ndarray] = []
+    n_channels: int | None = None
+    for i, item in enumerate(items):
+        arr = np.asarray(item)
+        if arr.ndim == 1:
+            arr = arr.reshape(-1, 1)
+        if arr.ndim != 2 or arr.shape[1] == 0:
+            raise InputError(f"recording {i} must be a 2-D array (frames x channels), got shape {arr.shape}")
+        if n_channels is None:
+            n_channels = arr.shape[1]
+        recordings.append(as_frames(arr, n_channels))
+    if not recordings or n_channels is None:
+        raise InputError("no training data")
+    if n_channels > lib.TD_MAX_CHANNELS:
+        raise InputError(f"{n_channels} channels exceed the core's limit of {lib.TD_MAX_CHANNELS}")
+    return recordings
+
+
+def _per_channel(value: object, n_channels: int, what: str) -> list:
+    if isinstance(value, (list, tuple)) and len(value) == n_channels and not (
+        what == "rails" and len(value) == 2 and all(np.isscalar(v) for v in value)
+    ):
+        return list(value)
+    return [value] * n_channels
+
+
+def _channel_rules(n_channels: int, rails: object, sentinel: object) -> list[ChannelConfig]:
+    configs = []
+    rail_list = _per_channel(rails, n_channels, "rails")
+    sentinel_list = _per_channel(sentinel, n_channels, "sentinel")
+    for c in range(n_channels):
+        lo, hi = rail_list[c] if rail_list[c] is not None else (-32768, 32767)
+        lo, hi = int(lo), int(hi)
+        if not -32768 <= lo < hi <= 32767:
+            raise InputError(f"channel {c}: rails must satisfy -32768 <= low < high <= 32767, got ({lo}, {hi})")
+        s = sentinel_list[c]
+        if s is not None:
+            s = int(s)
+            if lo < s < hi or not -32768 <= s <= 32767:
+                raise InputError(f"channel {c}: sentinel {s} must lie outside the rails ({lo}, {hi})")
+        configs.append(ChannelConfig(rail_lo=lo, rail_hi=hi, sentinel=s))
+    return configs
+
+
+def _split(recordings: list[np.ndarray], window: int, holdout: float) -> _Split:
+    """Hold out the tail of each recording, or every n-th recording when recordings are short."""
+    n_windows = [len(r) // window for r in recordings]
+    fit: list[np.ndarray] = []
+    hold: list[np.ndarray] = []
+    if min(n_windows) >= 4:
+        for rec, n in zip(recordings, n_windows):
+            n_hold = max(1, int(round(n * holdout)))
+            fit.append(rec[: (n - n_hold) * window])
+            hold.append(rec[(n - n_hold) * window : n * window])
+    else:
+        every = max(2, int(round(1.0 / holdout)))
+        for i, (rec, n) in enumerate(zip(recordings, n_windows)):
+            if n:
+                (hold if i % every == every - 1 else fit).append(rec[: n * window])
+    n_fit = sum(len(r) for r in fit) // window
+    n_hold = sum(len(r) for r in hold) // window
+    if n_fit < MIN_FIT_WINDOWS or n_hold < MIN_HOLDOUT_WINDOWS:
+        need = math.ceil((MIN_FIT_WINDOWS + MIN_HOLDOUT_WINDOWS) / min(holdout, 1 - holdout) / 2) * window
+        total = sum(len(r) for r in recordings)
+        raise InputError(
+            f"training data too short: {total} frames give {n_fit} fitting and {n_hold} held-out windows of "
+            f"{window} frames; need at least {MIN_FIT_WINDOWS} of each (about {need} frames or more)"
+        )
+    return _Split(fit, hold)
+
+
+def _run(profile: Profile, recordings: list[np.ndarray]) -> np.ndarray:
+    """Monitor rows over each recording with a fresh monitor (windows never straddle recordings)."""
+    parts = [Monitor(profile).push(rec) for rec in recordings]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=Monitor(profile)._dtype)
+
+
+def _features_q8(rows: np.ndarray) -> np.ndarray:
+    """Window features f[2c] = mean_q8, f[2c+1] = std_q8 as float64 (exact integers)."""
+    n, c = rows["mean"].shape
+    f = np.empty((n, 2 * c))
+    f[:, 0::2] = rows["mean"] * 256.0
+    f[:, 1::2] = rows["std"] * 256.0
+    return f
+
+
+def _quantize_projection(components: np.ndarray) -> tuple[np.ndarray, int]:
+    """int8 matrix and shift with components ~ P / 2^shift, using as many bits as int8 allows."""
+    peak = float(np.abs(components).max())
+    shift = 15 if peak == 0 else int(min(15, math.floor(math.log2(127.49 / peak))))
+    shift = max(shift, 0)
+    return np.clip(np.round(components * 2.0**shift), -127, 127).astype(np.int8), shift
+
+
+def _pca(z: np.ndarray, n_dims: int | None, explained_variance: float) -> np.ndarray:
+    _, s, vt = np.linalg.svd(z - z.mean(axis=0), full_matrices=False)
+    energy = s**2
+    total = energy.sum()
+    limit = min(lib.TD_MAX_DIMS, vt.shape[0])
+    if n_dims is None:
+        if total == 0:
+            n_dims = 1
+        else:
+            n_dims = int(np.searchsorted(np.cumsum(energy) / total, explained_variance) + 1)
+    if not 1 <= n_dims <= limit:
+        raise InputError(f"dims must be between 1 and {limit} for this data, got {n_dims}")
+    vt = vt[:n_dims]
+    # SVD signs are arbitrary; fix them so the same data always gives the same profile bytes.
+    signs = np.sign(vt[np.arange(n_dims), np.abs(vt).argmax(axis=1)])
+    return vt * signs[:, None]
+
+
+def kmeans(points: np.ndarray, k: int, rng: np.random.Generator, iterations: int = 100) -> np.ndarray:
+    """Lloyd's k-means with k-means++ seeding; returns at most k distinct centres."""
+    n = len(points)
+    centres = [points[rng.integers(n)]]
+    d2 = ((points - centres[0]) ** 2).sum(axis=1)
+    while len(centres) < k and d2.sum() > 0:
+        centres.append(points[rng.choice(n, p=d2 / d2.sum())])
+        d2 = np.minimum(d2, ((points - centres[-1]) ** 2).sum(axis=1))
+    c = np.array(centres)
+    for _ in range(iterations):
+        labels = ((points[:, None, :] - c[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
+        new = np.array([points[labels == j].mean(axis=0) if np.any(labels == j) else c[j] for j in range(len(c))])
+        if np.allclose(new, c):
+            break
+        c = new
+    return c
+
+
+def _health_limits(configs: list[ChannelConfig], rows: np.ndarray, recordings: list[np.ndarray],
+                   stuck_tolerance: int) -> None:
+    n_valid = 0
+    for c, cfg in enumerate(configs):
+        cfg.max_missing = int(rows["n_missing"][:, c].max())
+        cfg.max_saturated = int(rows["n_saturated"][:, c].max())
+        valid_windows = (rows["max"][:, c].astype(np.int32) >= rows["min"][:, c])
+        spread = rows["max"][:, c].astype(np.int32) - rows["min"][:, c]
+        # Check for "stuck" only where the reference itself never sits still.
+        cfg.stuck_tolerance = stuck_tolerance
+        cfg.stuck_check = bool(valid_windows.any() and spread[valid_windows].min() > stuck_tolerance)
+        samples = np.concatenate([r[:, c] for r in recordings]).astype(np.float64)
+        if cfg.sentinel is not None:
+            samples = samples[samples != cfg.sentinel]
+        n_valid += len(samples)
+        if len(samples):
+            cfg.ref_mean_q8 = int(np.round(samples.mean() * 256))
+            cfg.ref_std_q8 = int(np.round(samples.std() * 256))
+
+
+def build_profile(
+    train: object,
+    window: int = 64,
+    false_alarm_rate: float = 1e-3,
+    *,
+    n_centroids: int = 8,
+    n_dims: int | None = None,
+    explained_variance: float = 0.95,
+    rails: tuple[int, int] | Sequence[tuple[int, int]] | None = None,
+    sentinel: int | Sequence[int | None] | None = None,
+    stuck_tolerance: int = 0,
+    holdout: float = 0.3,
+    min_sigma: float = 1.0 / 16,
+    calibration_windows: int | None = None,
+    channel_names: Sequence[str] | None = None,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> Profile:
+    """Learn a reference profile from in-distribution recordings and calibrate its thresholds.
+
+    train: an int16 array (frames x channels) or a list of them (separate recordings).
+    window: frames per tumbling window. false_alarm_rate: target false alarms per window.
+    n_centroids / n_dims: reference clusters and PCA dimensions (None: enough for explained_variance).
+    rails: (low, high) saturation rails, one pair or one per channel. sentinel: missing-value marker.
+    holdout: fraction of the data held out for threshold calibration.
+    min_sigma: floor of a feature's standard deviation, in sensor LSB.
+    """
+    say = progress or (lambda _msg: None)
+    if not 2 <= window <= lib.TD_MAX_WINDOW:
+        raise InputError(f"window must be between 2 and {lib.TD_MAX_WINDOW} frames, got {window}")
+    if not 0.0 < false_alarm_rate < 1.0:
+        raise InputError(f"false-alarm rate must be between 0 and 1 (per window), got {false_alarm_rate}")
+    if not 1 <= n_centroids <= lib.TD_MAX_CENTROIDS:
+        raise InputError(f"centroids must be between 1 and {lib.TD_MAX_CENTROIDS}, got {n_centroids}")
+    if not 0.0 < holdout < 1.0:
+        raise InputError(f"holdout fraction must be between 0 and 1, got {holdout}")
+    recordings = as_recordings(train)
+    n_channels = recordings[0].shape[1]
+    if channel_names is not None and len(channel_names) != n_channels:
+        raise InputError(f"{len(channel_names)} channel names for {n_channels} channels")
+    configs = _channel_rules(n_channels, rails, sentinel)
+    for cfg in configs:
+        cfg.max_missing = cfg.max_saturated = window  # provisional passes must not raise health events
+    split = _split(recordings, window, holdout)
+    n_features = 2 * n_channels
+    provisional = Profile(
+        window=window, channels=configs,
+        feature_mu_q8=np.zeros(n_features, np.int32),
+        feature_inv_sigma_q24=np.full(n_features, PROVISIONAL_INV_SIGMA_Q24, np.uint32),
+        projection=np.zeros((1, n_features), np.int8), centroids_q8=np.zeros((1, 1), np.int32),
+    )
+    say(f"window statistics: {sum(len(r) for r in recordings)} frames x {n_channels} channels")
+    fit_rows = _run(provisional, split.fit)
+    hold_rows = _run(provisional, split.holdout)
+    features = _features_q8(fit_rows)
+    mu = features.mean(axis=0)
+    sigma = np.maximum(features.std(axis=0), min_sigma * 256.0)
+    mu_q8 = np.round(mu).astype(np.int32)
+    inv_sigma = np.clip(np.round(2.0**32 / sigma), 1, MAX_INV_SIGMA_Q24).astype(np.uint32)
+
+    z = (features - mu_q8) * inv_sigma.astype(np.float64) / 2.0**32
+    components = _pca(z, n_dims, explained_variance)
+    projection, shift = _quantize_projection(components)
+    k = projection.shape[0]
+    say(f"PCA: {n_features} features -> {k} dims (int8, shift {shift})")
+    staged = provisional.replace(feature_mu_q8=mu_q8, feature_inv_sigma_q24=inv_sigma, projection=projection,
+                                 proj_shift=shift, centroids_q8=np.zeros((1, k), np.int32))
+    embeddings = _run(staged, split.fit)["embedding"]
+    rng = np.random.default_rng(seed)
+    centres = kmeans(embeddings, min(n_centroids, len(embeddings)), rng)
+    centroids = np.round(centres * 256.0).astype(np.int32)
+    say(f"k-means: {len(centroids)} centroids over {len(embeddings)} windows")
+
+    all_rows = np.concatenate([fit_rows, hold_rows])
+    _health_limits(configs, all_rows, recordings, stuck_tolerance)
+    scored = staged.replace(channels=configs, centroids_q8=centroids)
+    hold_scores = np.round(_run(scored, split.holdout)["score"] * 256).astype(np.uint32)
+    n_cal = max(calibration_windows or 0, MIN_CALIBRATION_WINDOWS,
+                math.ceil(CALIBRATION_EXPECTED_ALARMS / false_alarm_rate))
+    say(f"calibrating to {false_alarm_rate:g} false alarms/window on {n_cal} resampled held-out windows "
+        f"({len(hold_scores)} distinct)")
+    k_q8, h_q8, instant_q8 = calibrate(hold_scores, false_alarm_rate, n_cal, seed)
+    return scored.replace(
+        cusum_k_q8=k_q8, cusum_h_q8=h_q8, instant_q8=instant_q8,
+        false_alarm_ppb=int(round(false_alarm_rate * 1e9)),
+        channel_names=list(channel_names) if channel_names is not None else None,
+    )

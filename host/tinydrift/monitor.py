@@ -1,0 +1,190 @@
+"""The drift monitor in Python: the C core's td_monitor_t driven through CFFI, one call per block."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+
+from .core import check, ffi, lib
+from .errors import InputError
+from .profile import Profile, load_profile
+
+ProfileLike = Union[Profile, bytes, str, Path]
+
+TRIGGER_INSTANT = 0x01
+TRIGGER_CUSUM = 0x02
+TRIGGER_HEALTH = 0x04
+
+_WINDOWS_PER_CALL = 2048
+_INT16_MIN, _INT16_MAX = -32768, 32767
+
+
+def _struct_dtype(ctype: str, fields: list[tuple[str, str | tuple[str, int]]]) -> np.dtype:
+    """A numpy dtype laid out exactly like a C struct, offsets taken from the compiled core."""
+    names, formats, offsets = [], [], []
+    for name, fmt in fields:
+        names.append(name)
+        formats.append(fmt)
+        offsets.append(ffi.offsetof(ctype, name))
+    return np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": ffi.sizeof(ctype)})
+
+
+_C_CHANNEL = _struct_dtype(
+    "td_channel_result_t",
+    [("sumsq", "<i8"), ("sum", "<i4"), ("mean_q8", "<i4"), ("std_q8", "<i4"), ("min", "<i2"), ("max", "<i2"),
+     ("z_mean_q8", "<i2"), ("z_std_q8", "<i2"), ("n_missing", "<u2"), ("n_saturated", "<u2")],
+)
+_C_RESULT = _struct_dtype(
+    "td_window_result_t",
+    [("window_index", "<u4"), ("score_q8", "<u4"), ("dist_q8", "<u4"), ("recon_q8", "<u4"), ("cusum_q8", "<u4"),
+     ("embedding_q8", ("<i4", lib.TD_MAX_DIMS)), ("n_embeddings", "<u2"), ("stuck_mask", "<u2"),
+     ("saturated_mask", "<u2"), ("missing_mask", "<u2"), ("trigger", "u1"), ("alarm", "u1"), ("nearest", "u1"),
+     ("top_channel", "u1"), ("channels", (_C_CHANNEL, lib.TD_MAX_CHANNELS))],
+)
+
+
+def result_dtype(n_channels: int, n_dims: int) -> np.dtype:
+    """dtype of the rows Monitor.push returns. Q8 values appear as float64, which holds them exactly."""
+    c, k = n_channels, n_dims
+    return np.dtype([
+        ("window", "<u4"), ("score", "<f8"), ("dist", "<f8"), ("recon", "<f8"), ("cusum", "<f8"),
+        ("alarm", "?"), ("trigger", "u1"), ("nearest", "u1"), ("top_channel", "u1"),
+        ("stuck_mask", "<u2"), ("saturated_mask", "<u2"), ("missing_mask", "<u2"), ("n_embeddings", "<u2"),
+        ("embedding", "<f8", (k,)), ("mean", "<f8", (c,)), ("std", "<f8", (c,)),
+        ("z_mean", "<f8", (c,)), ("z_std", "<f8", (c,)), ("min", "<i2", (c,)), ("max", "<i2", (c,)),
+        ("sum", "<i8", (c,)), ("sumsq", "<i8", (c,)), ("n_missing", "<u2", (c,)), ("n_saturated", "<u2", (c,)),
+    ])
+
+
+def as_frames(frames: object, n_channels: int) -> np.ndarray:
+    """frames as a C-contiguous int16 (n, n_channels) array; InputError if that would change a value."""
+    arr = np.asarray(frames)
+    if arr.ndim == 1 and n_channels == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2:
+        raise InputError(f"frames must be a 2-D array (frames x channels), got {arr.ndim}-D")
+    if arr.shape[1] != n_channels:
+        raise InputError(f"frames have {arr.shape[1]} channels but the profile expects {n_channels}")
+    if arr.dtype == np.int16:
+        return np.ascontiguousarray(arr)
+    if arr.dtype.kind == "f":
+        if arr.size and not np.all(np.isfinite(arr)):
+            raise InputError("frames contain NaN or infinite values (use a sentinel for missing samples)")
+        if arr.size and not np.all(arr == np.round(arr)):
+            raise InputError("frames must be integer sensor counts (int16), got fractional values")
+    elif arr.dtype.kind not in "iub":
+        raise InputError(f"frames must be integers, got dtype {arr.dtype}")
+    if arr.size and (arr.min() < _INT16_MIN or arr.max() > _INT16_MAX):
+        raise InputError(f"frame values must lie in [{_INT16_MIN}, {_INT16_MAX}] (int16)")
+    return np.ascontiguousarray(arr, dtype=np.int16)
+
+
+def _load(profile: ProfileLike) -> Profile:
+    if isinstance(profile, Profile):
+        return profile
+    if isinstance(profile, (bytes, bytearray)):
+        return Profile.from_bytes(bytes(profile))
+    return load_profile(profile)
+
+
+class Monitor:
+    """A drift monitor bound to one profile; computes exactly what the device computes.
+
+    >>> mon = Monitor(profile)
+    >>> rows = mon.push(frames)          # one row per completed window
+    >>> rows["alarm"].any(), rows["z_mean"][-1]
+    """
+
+    def __init__(self, profile: ProfileLike) -> None:
+        self.profile = _load(profile)
+        blob = self.profile.to_bytes()
+        self._blob = ffi.new("uint8_t[]", blob)  # the parsed view points into this buffer: keep it alive
+        self._parsed = ffi.new("td_profile_t *")
+        check(lib.td_profile_parse(self._parsed, self._blob, len(blob)), "parse profile")
+        self._mon = ffi.new("td_monitor_t *")
+        check(lib.td_monitor_init(self._mon, self._parsed), "init monitor")
+        self._results = ffi.new("td_window_result_t[]", _WINDOWS_PER_CALL)
+        self._n_results = ffi.new("uint32_t *")
+        self._fill = 0
+        self._dtype = result_dtype(self.profile.n_channels, self.profile.n_dims)
+
+    @property
+    def window(self) -> int:
+        return self.profile.window
+
+    @property
+    def frames_pending(self) -> int:
+        """Frames in the window being filled."""
+        return self._fill
+
+    def push(self, frames: object) -> np.ndarray:
+        """Feed frames (n x channels int16); return one result row per window completed by them."""
+        arr = as_frames(frames, self.profile.n_channels)
+        w = self.profile.window
+        out = np.zeros(((self._fill + len(arr)) // w,), dtype=self._dtype)
+        done = 0
+        pos = 0
+        while pos < len(arr):
+            take = min(len(arr) - pos, _WINDOWS_PER_CALL * w - self._fill)
+            block = arr[pos : pos + take]
+            ptr = ffi.from_buffer("int16_t[]", block)
+            status = lib.td_monitor_push(self._mon, ptr, take, self._results, _WINDOWS_PER_CALL, self._n_results)
+            check(status, "td_monitor_push")
+            n = self._n_results[0]
+            if n:
+                raw = np.frombuffer(ffi.buffer(self._results, n * _C_RESULT.itemsize), dtype=_C_RESULT)
+                self._convert(raw, out[done : done + n])
+                done += n
+            self._fill = (self._fill + take) % w
+            pos += take
+        return out
+
+    def _convert(self, raw: np.ndarray, out: np.ndarray) -> None:
+        c, k = self.profile.n_channels, self.profile.n_dims
+        ch = raw["channels"][:, :c]
+        out["window"] = raw["window_index"]
+        for name in ("score", "dist", "recon", "cusum"):
+            out[name] = raw[name + "_q8"] / 256.0
+        for name in ("alarm", "trigger", "nearest", "top_channel", "stuck_mask", "saturated_mask",
+                     "missing_mask", "n_embeddings"):
+            out[name] = raw[name]
+        out["embedding"] = raw["embedding_q8"][:, :k] / 256.0
+        out["mean"] = ch["mean_q8"] / 256.0
+        out["std"] = ch["std_q8"] / 256.0
+        out["z_mean"] = ch["z_mean_q8"] / 256.0
+        out["z_std"] = ch["z_std_q8"] / 256.0
+        for name in ("min", "max", "sum", "sumsq", "n_missing", "n_saturated"):
+            out[name] = ch[name]
+
+    def push_embedding(self, embeddings: object) -> None:
+        """External-embedding profiles: add int8 embeddings (n x n_dims) to the current window."""
+        arr = np.asarray(embeddings)
+        if arr.ndim == 1:
+            arr = arr.reshape(1, -1)
+        if arr.ndim != 2 or arr.shape[1] != self.profile.n_dims:
+            raise InputError(f"embeddings must be (n, {self.profile.n_dims}), got shape {arr.shape}")
+        if arr.size and (arr.min() < -128 or arr.max() > 127 or arr.dtype.kind not in "iu"):
+            raise InputError("embeddings must be int8 values")
+        arr = np.ascontiguousarray(arr, dtype=np.int8)
+        for row in arr:
+            check(lib.td_monitor_push_embedding(self._mon, ffi.from_buffer("int8_t[]", row), len(row)),
+                  "td_monitor_push_embedding")
+
+    def reset_alarm(self) -> None:
+        """Clear the latched alarm and the CUSUM statistic."""
+        check(lib.td_monitor_reset_alarm(self._mon), "td_monitor_reset_alarm")
+
+    def lifetime(self, channel: int) -> tuple[int, float, float]:
+        """(samples, mean, population variance) of a channel over all completed windows."""
+        if not 0 <= channel < self.profile.n_channels:
+            raise InputError(f"channel {channel} out of range 0..{self.profile.n_channels - 1}")
+        life = ffi.new("td_lifetime_t *")
+        check(lib.td_monitor_lifetime(self._mon, channel, life), "td_monitor_lifetime")
+        return int(life.n), life.mean_q32 / 2.0**32, life.var_q32 / 2.0**32
+
+
+def score(profile: ProfileLike, frames: object) -> np.ndarray:
+    """Run a fresh monitor over a whole recording; one row per complete window."""
+    return Monitor(profile).push(frames)

@@ -1,0 +1,240 @@
+"""Reference profile: the Python image of the binary blob the device parses (docs/profile-format.md).
+
+``Profile.to_bytes`` writes the blob with ``struct`` and ``zlib.crc32`` (independent of
+the C code); every blob read or
+written goes through the C parser ``td_profile_parse``, the same code the
+device runs, so the host never hands the device a profile it would reject.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .core import ffi, lib, status_text
+from .errors import ProfileError
+
+MAGIC = b"TDPF"
+VERSION = 1
+HEADER = struct.Struct("<4sHHIIBBBBHHIIIIIiI12x")
+CHANNEL = struct.Struct("<hhhHHHHHii")
+FEATURE = struct.Struct("<iI")
+FLAG_EXTERNAL_EMBEDDING = 0x0001
+CHANNEL_FLAG_STUCK_CHECK = 0x0001
+CHANNEL_FLAG_SENTINEL = 0x0002
+assert HEADER.size == 64 and CHANNEL.size == 24 and FEATURE.size == 8
+
+
+@dataclass
+class ChannelConfig:
+    """Per-channel sensor rules and health limits."""
+
+    rail_lo: int = -32768
+    rail_hi: int = 32767
+    sentinel: int | None = None
+    stuck_check: bool = False
+    stuck_tolerance: int = 0
+    max_missing: int = 0
+    max_saturated: int = 0
+    ref_mean_q8: int = 0
+    ref_std_q8: int = 0
+
+    @property
+    def ref_mean(self) -> float:
+        return self.ref_mean_q8 / 256.0
+
+    @property
+    def ref_std(self) -> float:
+        return self.ref_std_q8 / 256.0
+
+
+@dataclass
+class Profile:
+    """A reference profile. Integer fields are exactly what the device stores."""
+
+    window: int
+    channels: list[ChannelConfig]
+    feature_mu_q8: np.ndarray  # int32 (2C,)
+    feature_inv_sigma_q24: np.ndarray  # uint32 (2C,)
+    centroids_q8: np.ndarray  # int32 (K, k)
+    projection: np.ndarray | None = None  # int8 (k, 2C); None in external-embedding mode
+    proj_shift: int = 0
+    cusum_k_q8: int = 0
+    cusum_h_q8: int = 0xFFFFFFFF
+    instant_q8: int = 0xFFFFFFFF
+    false_alarm_ppb: int = 0
+    ext_scale_q24: int = 0
+    ext_zero_point: int = 0
+    created_unix: int = field(default_factory=lambda: int(time.time()))
+    channel_names: list[str] | None = None  # host-side only, not stored in the blob
+
+    @property
+    def n_channels(self) -> int:
+        return len(self.channels)
+
+    @property
+    def n_dims(self) -> int:
+        return int(self.centroids_q8.shape[1])
+
+    @property
+    def n_centroids(self) -> int:
+        return int(self.centroids_q8.shape[0])
+
+    @property
+    def external_embedding(self) -> bool:
+        return self.projection is None
+
+    @property
+    def false_alarm_rate(self) -> float:
+        """False alarms per window the thresholds were calibrated for."""
+        return self.false_alarm_ppb / 1e9
+
+    @property
+    def profile_id(self) -> int:
+        """CRC-32 of the blob with the id and creation time zeroed: equal content, equal id."""
+        return zlib.crc32(self._pack(profile_id=0, created_unix=0))
+
+    def names(self) -> list[str]:
+        """Channel names (ch0, ch1, ... when the profile was built from unnamed data)."""
+        if self.channel_names and len(self.channel_names) == self.n_channels:
+            return list(self.channel_names)
+        return [f"ch{c}" for c in range(self.n_channels)]
+
+    def replace(self, **changes: object) -> Profile:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def _pack(self, profile_id: int, created_unix: int) -> bytes:
+        flags = FLAG_EXTERNAL_EMBEDDING if self.external_embedding else 0
+        n_features = 2 * self.n_channels
+        body = bytearray()
+        for ch in self.channels:
+            ch_flags = (CHANNEL_FLAG_STUCK_CHECK if ch.stuck_check else 0) | (
+                CHANNEL_FLAG_SENTINEL if ch.sentinel is not None else 0
+            )
+            body += CHANNEL.pack(
+                ch.rail_lo, ch.rail_hi, 0 if ch.sentinel is None else ch.sentinel, ch_flags,
+                ch.stuck_tolerance, ch.max_missing, ch.max_saturated, 0, ch.ref_mean_q8, ch.ref_std_q8,
+            )
+        mu = np.asarray(self.feature_mu_q8, dtype=np.int64)
+        inv = np.asarray(self.feature_inv_sigma_q24, dtype=np.int64)
+        if mu.shape != (n_features,) or inv.shape != (n_features,):
+            raise ProfileError(f"profile has {n_features} features but mu/sigma arrays of shape {mu.shape}")
+        for m, s in zip(mu.tolist(), inv.tolist()):
+            body += FEATURE.pack(m, s)
+        if self.projection is not None:
+            proj = np.ascontiguousarray(self.projection, dtype=np.int8)
+            if proj.shape != (self.n_dims, n_features):
+                raise ProfileError(f"projection shape {proj.shape} != ({self.n_dims}, {n_features})")
+            raw = proj.tobytes()
+            body += raw + bytes(-len(raw) % 4)
+        body += np.ascontiguousarray(self.centroids_q8, dtype="<i4").tobytes()
+        total = HEADER.size + len(body) + 4
+        header = HEADER.pack(
+            MAGIC, VERSION, HEADER.size, total, profile_id, self.n_channels, self.n_dims, self.n_centroids,
+            self.proj_shift, self.window, flags, self.false_alarm_ppb, self.cusum_k_q8, self.cusum_h_q8,
+            self.instant_q8, self.ext_scale_q24, self.ext_zero_point, created_unix,
+        )
+        blob = header + bytes(body)
+        return blob + struct.pack("<I", zlib.crc32(blob))
+
+    def to_bytes(self) -> bytes:
+        """The binary blob, checked by the C parser before it is returned."""
+        try:
+            blob = self._pack(self.profile_id, self.created_unix)
+        except struct.error as exc:
+            raise ProfileError(f"profile field out of range: {exc}") from None
+        validate(blob)
+        return blob
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> Profile:
+        """Parse and fully validate a blob (raises ProfileError naming what is wrong)."""
+        validate(blob)
+        (_, _, _, total, _, n_ch, n_dims, n_cent, shift, window, flags, ppb, k, h, inst, scale, zp, created) = (
+            HEADER.unpack_from(blob, 0)
+        )
+        off = HEADER.size
+        channels = []
+        for _ in range(n_ch):
+            lo, hi, sentinel, ch_flags, tol, max_miss, max_sat, _, mean, std = CHANNEL.unpack_from(blob, off)
+            channels.append(
+                ChannelConfig(lo, hi, sentinel if ch_flags & CHANNEL_FLAG_SENTINEL else None,
+                              bool(ch_flags & CHANNEL_FLAG_STUCK_CHECK), tol, max_miss, max_sat, mean, std)
+            )
+            off += CHANNEL.size
+        n_features = 2 * n_ch
+        feats = np.frombuffer(blob, dtype=np.dtype([("mu", "<i4"), ("inv", "<u4")]), count=n_features, offset=off)
+        off += FEATURE.size * n_features
+        projection = None
+        if not flags & FLAG_EXTERNAL_EMBEDDING:
+            projection = np.frombuffer(blob, dtype=np.int8, count=n_dims * n_features, offset=off)
+            projection = projection.reshape(n_dims, n_features).copy()
+            off += (n_dims * n_features + 3) // 4 * 4
+        centroids = np.frombuffer(blob, dtype="<i4", count=n_cent * n_dims, offset=off).reshape(n_cent, n_dims)
+        return cls(
+            window=window, channels=channels, feature_mu_q8=feats["mu"].astype(np.int32),
+            feature_inv_sigma_q24=feats["inv"].astype(np.uint32), centroids_q8=centroids.astype(np.int32),
+            projection=projection, proj_shift=shift, cusum_k_q8=k, cusum_h_q8=h, instant_q8=inst,
+            false_alarm_ppb=ppb, ext_scale_q24=scale, ext_zero_point=zp, created_unix=created,
+        )
+
+    def save(self, path: str | Path) -> None:
+        """Write the blob to path (atomically: a crash never leaves half a profile)."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(self.to_bytes())
+        tmp.replace(path)
+
+    def to_c_header(self, symbol: str = "tinydrift_profile") -> str:
+        """C source declaring the blob as a const uint8_t array for compile-time embedding."""
+        if not symbol.isidentifier():
+            raise ProfileError(f"not a C identifier: {symbol!r}")
+        blob = self.to_bytes()
+        guard = symbol.upper() + "_H"
+        lines = [
+            f"/* {symbol} - tinydrift profile {self.profile_id:#010x}, generated by `tinydrift profile header`.",
+            f" * {self.n_channels} channels, window {self.window}, {self.n_dims} dims, {self.n_centroids} centroids,",
+            f" * calibrated for {self.false_alarm_rate:g} false alarms per window. Do not edit. */",
+            f"#ifndef {guard}",
+            f"#define {guard}",
+            "",
+            "#include <stdint.h>",
+            "",
+            f"#define {symbol.upper()}_SIZE {len(blob)}u",
+            f"#define {symbol.upper()}_ID {self.profile_id:#010x}u",
+            "",
+            "/* The core reads it byte-wise, so it can be parsed in place from flash at any alignment. */",
+            f"static const uint8_t {symbol}[{len(blob)}] = {{",
+        ]
+        for i in range(0, len(blob), 12):
+            lines.append("    " + ", ".join(f"0x{b:02x}" for b in blob[i : i + 12]) + ",")
+        lines += ["};", "", f"#endif /* {guard} */", ""]
+        return "\n".join(lines)
+
+
+def validate(blob: bytes) -> None:
+    """Run the C parser over blob; raise ProfileError with its verdict unless it is a valid profile."""
+    parsed = ffi.new("td_profile_t *")
+    status = lib.td_profile_parse(parsed, blob, len(blob))
+    if status != lib.TD_OK:
+        raise ProfileError(f"invalid profile: {status_text(status)}", status)
+
+
+def load_profile(path: str | Path) -> Profile:
+    """Read and validate a profile file."""
+    path = Path(path)
+    try:
+        blob = path.read_bytes()
+    except OSError as exc:
+        raise ProfileError(f"cannot read profile {path}: {exc.strerror or exc}") from None
+    try:
+        return Profile.from_bytes(blob)
+    except ProfileError as exc:
+        raise ProfileError(f"{path}: {exc}", exc.status) from None
