@@ -1,0 +1,76 @@
+# tinydrift - the two commands: `make demo` (end to end) and `make test` (whole suite).
+# Each installs what it needs: system packages via apt when root (else the exact
+# apt command is printed), a virtualenv in .venv with the package and its tools.
+
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CC ?= gcc
+ARM_CC := arm-none-eabi-gcc
+BUILD := build/make
+
+CORE_SRC := $(wildcard csrc/src/*.c)
+CORE_HDR := $(wildcard csrc/include/tinydrift/*.h csrc/src/*.h)
+C_TESTS := $(wildcard tests/c/test_*.c)
+WARN := -std=c99 -Wall -Wextra -Werror
+SAN := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ARM_FLAGS := -Os -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard -ffunction-sections -fdata-sections
+
+HOST_TOOLS := gcc:gcc python3-venv:python3-venv python3-dev:python3-dev
+ARM_TOOLS := $(ARM_CC):gcc-arm-none-eabi arm-none-eabi-size:binutils-arm-none-eabi
+
+.PHONY: all demo test test-c test-py check-arm size venv tools clean help
+
+all: test
+
+help:
+	@echo "make demo   build a profile from the bundled recording and score a drifted copy"
+	@echo "make test   the whole test suite (C tests under ASan/UBSan, Cortex-M4 build, pytest)"
+	@echo "make size   Cortex-M4 flash/RAM of the core and sizeof the monitor state (6 channels)"
+
+tools:
+	@tools/ensure_tools.sh $(HOST_TOOLS) $(ARM_TOOLS)
+	@[ -f /usr/lib/arm-none-eabi/include/stdint.h ] || tools/ensure_tools.sh _newlib_:libnewlib-arm-none-eabi
+
+$(STAMP): pyproject.toml setup.py $(CORE_SRC) $(CORE_HDR) $(wildcard host/tinydrift/_cdef_*.h host/tinydrift/_ffi_build.py)
+	@tools/ensure_tools.sh $(HOST_TOOLS)
+	@[ -x $(VPY) ] || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -e '.[test]'
+	@touch $@
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(VPY) tools/demo.py
+
+test: tools test-c check-arm test-py
+
+# C unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+test-c: $(C_TESTS) $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p $(BUILD)
+	@set -e; for t in $(C_TESTS); do \
+	    exe=$(BUILD)/$$(basename $$t .c); \
+	    $(CC) $(WARN) $(SAN) -Icsrc/include -Icsrc/src $$t $(CORE_SRC) -o $$exe; \
+	    $$exe; \
+	done
+
+# The core must build warning-free for the Nano 33 BLE's Cortex-M4F as well as the host.
+check-arm: tools
+	@mkdir -p $(BUILD)/arm
+	@set -e; for f in $(CORE_SRC); do \
+	    $(ARM_CC) $(WARN) $(ARM_FLAGS) -Icsrc/include -c $$f -o $(BUILD)/arm/$$(basename $$f .c).o; \
+	done
+	@echo "check-arm: $(words $(CORE_SRC)) core files build with -Wall -Wextra -Werror for Cortex-M4"
+
+test-py: $(STAMP)
+	$(VPY) -m pytest -q
+
+size: tools
+	$(PYTHON) tools/size_report.py --channels 6
+
+clean:
+	rm -rf build dist *.egg-info host/*.egg-info $(VENV) .pytest_cache .hypothesis
+	find . -name '__pycache__' -prune -exec rm -rf {} +
+	rm -f host/tinydrift/_native*.so
