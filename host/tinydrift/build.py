@@ -53,6 +53,8 @@ def as_recordings(train: object) -> list[np.ndarray]:
             raise InputError(f"recording {i} must be a 2-D array (frames x channels), got shape {arr.shape}")
         if n_channels is None:
             n_channels = arr.shape[1]
+        elif arr.shape[1] != n_channels:
+            raise InputError(f"recording {i} has {arr.shape[1]} channels but recording 0 has {n_channels}")
         recordings.append(as_frames(arr, n_channels))
     if not recordings or n_channels is None:
         raise InputError("no training data")
@@ -227,6 +229,10 @@ def build_profile(
         raise InputError(f"false-alarm rate must be between 0 and 1 (per window), got {false_alarm_rate}")
     if not 1 <= n_centroids <= lib.TD_MAX_CENTROIDS:
         raise InputError(f"centroids must be between 1 and {lib.TD_MAX_CENTROIDS}, got {n_centroids}")
+    if not 0.0 < explained_variance <= 1.0:
+        raise InputError(f"explained variance must be in (0, 1], got {explained_variance}")
+    if not 0 <= stuck_tolerance <= 65535:
+        raise InputError(f"stuck tolerance must be 0..65535, got {stuck_tolerance}")
     if not 0.0 < holdout < 1.0:
         raise InputError(f"holdout fraction must be between 0 and 1, got {holdout}")
     recordings = as_recordings(train)

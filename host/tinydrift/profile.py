@@ -98,7 +98,7 @@ class Profile:
     @property
     def profile_id(self) -> int:
         """CRC-32 of the blob with the id and creation time zeroed: equal content, equal id."""
-        return zlib.crc32(self._pack(profile_id=0, created_unix=0))
+        return zlib.crc32(self._pack(profile_id=0, created_unix=0)[:-4])
 
     def names(self) -> list[str]:
         """Channel names (ch0, ch1, ... when the profile was built from unnamed data)."""
@@ -188,13 +188,18 @@ class Profile:
     def save(self, path: str | Path) -> None:
         """Write the blob to path (atomically: a crash never leaves half a profile)."""
         path = Path(path)
+        blob = self.to_bytes()
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(self.to_bytes())
-        tmp.replace(path)
+        try:
+            tmp.write_bytes(blob)
+            tmp.replace(path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def to_c_header(self, symbol: str = "tinydrift_profile") -> str:
         """C source declaring the blob as a const uint8_t array for compile-time embedding."""
-        if not symbol.isidentifier():
+        if not (symbol.isascii() and symbol.isidentifier()) or symbol in _C_KEYWORDS:
             raise ProfileError(f"not a C identifier: {symbol!r}")
         blob = self.to_bytes()
         guard = symbol.upper() + "_H"
@@ -217,6 +222,13 @@ class Profile:
             lines.append("    " + ", ".join(f"0x{b:02x}" for b in blob[i : i + 12]) + ",")
         lines += ["};", "", f"#endif /* {guard} */", ""]
         return "\n".join(lines)
+
+
+_C_KEYWORDS = frozenset(
+    "auto break case char const continue default do double else enum extern float for goto if inline int long "
+    "register restrict return short signed sizeof static struct switch typedef union unsigned void volatile "
+    "while _Bool _Complex _Imaginary".split()
+)
 
 
 def validate(blob: bytes) -> None:

@@ -1,0 +1,7 @@
+"""``python -m tinydrift``: the tinydrift command line."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
