@@ -12,7 +12,7 @@ typedef struct {
     uint8_t type;
     uint16_t seq;
     uint16_t payload_len;
-    uint8_t payload[256];
+    uint8_t payload[...];
 } td_frame_t;
 typedef struct {
     uint32_t n_frames;
