@@ -63,7 +63,12 @@ td_status td_window_reset(td_window_acc_t *acc)
 td_status td_window_add(td_window_acc_t *acc, const td_sample_rules_t *rules, const int16_t *samples,
                         uint32_t stride, uint32_t n)
 {
-    if (acc == NULL || rules == NULL || (samples == NULL && n > 0u) || stride == 0u) {
+    if (acc == NULL || rules == NULL || (samples == NULL && n > 0u) || stride == 0u ||
+        rules->rail_lo >= rules->rail_hi) {
+        return TD_ERR_ARG;
+    }
+    /* The fast path never sees a sentinel only because the sentinel lies outside the rails. */
+    if (rules->use_sentinel && rules->sentinel > rules->rail_lo && rules->sentinel < rules->rail_hi) {
         return TD_ERR_ARG;
     }
     if (n > TD_WINDOW_ACC_MAX_SAMPLES - acc->n_samples) {
@@ -97,8 +102,11 @@ int32_t td_mean_q8(int32_t sum, uint32_t n)
     if (n == 0u || n > TD_WINDOW_ACC_MAX_SAMPLES) {
         return 0;
     }
+    /* int16 samples keep |sum| <= 32768 n; clamping makes the function total for any other input. */
+    const uint32_t limit = 32768u * n;
+    const uint32_t raw = sum < 0 ? (uint32_t)(-(int64_t)sum) : (uint32_t)sum;
+    const uint32_t mag = raw > limit ? limit : raw;
     /* Split into quotient and remainder so every product stays in 32 bits (no 64-bit division). */
-    const uint32_t mag = sum < 0 ? (uint32_t)(-(int64_t)sum) : (uint32_t)sum;
     const uint32_t q = mag / n;
     const uint32_t r = mag % n;
     const uint32_t mean = (q << 8) + ((r << 9) + n) / (n << 1);
@@ -110,8 +118,11 @@ uint64_t td_var_q32(int32_t sum, int64_t sumsq, uint32_t n)
     if (n == 0u || n > TD_WINDOW_ACC_MAX_SAMPLES) {
         return 0u;
     }
+    /* int16 samples keep 0 <= sumsq <= 2^30 n; clamping makes the function total for any other input. */
+    const int64_t sumsq_limit = ((int64_t)1 << 30) * n;
+    const int64_t sq = sumsq < 0 ? 0 : (sumsq > sumsq_limit ? sumsq_limit : sumsq);
     /* n*sumsq - sum^2 = n^2 * variance is exact and < 2^51 for n <= 1024. */
-    const int64_t scaled = (int64_t)n * sumsq - (int64_t)sum * (int64_t)sum;
+    const int64_t scaled = (int64_t)n * sq - (int64_t)sum * (int64_t)sum;
     const uint64_t d = scaled > 0 ? (uint64_t)scaled : 0u;
     const uint64_t nn = (uint64_t)n * n;
     const uint64_t q = d / nn;

@@ -63,14 +63,14 @@ typedef struct {
 /** Empty a window accumulator. */
 td_status td_window_reset(td_window_acc_t *acc) TD_CHECK_RESULT;
 
-/** Add n samples read at samples[0], samples[stride], ...; the window must stay <= 1024 samples. */
+/** Add n samples read at samples[0], samples[stride], ...; window <= 1024 samples; TD_ERR_ARG unless rail_lo < rail_hi and the sentinel (if used) lies outside (rail_lo, rail_hi). */
 td_status td_window_add(td_window_acc_t *acc, const td_sample_rules_t *rules, const int16_t *samples,
                         uint32_t stride, uint32_t n) TD_CHECK_RESULT;
 
-/** Mean in Q8 of n <= 1024 samples with exact sum, rounded to nearest (ties away from zero); total (n == 0 or n > 1024 gives 0). */
+/** Mean in Q8 of n <= 1024 int16 samples with exact sum, rounded half away from zero; total (n == 0 or n > 1024 gives 0, |sum| is clamped to 32768 n). */
 int32_t td_mean_q8(int32_t sum, uint32_t n);
 
-/** Population variance in Q32 from exact sum and sum of squares over n <= 1024 samples; total (n == 0 or n > 1024 gives 0). */
+/** Population variance in Q32 from exact sum and sum of squares of n <= 1024 int16 samples; total (n == 0 or n > 1024 gives 0, sumsq is clamped to [0, 2^30 n]). */
 uint64_t td_var_q32(int32_t sum, int64_t sumsq, uint32_t n);
 
 /** Standard deviation in Q8 from a Q32 variance: (floor(sqrt(var_q32)) + 128) >> 8; total. */

@@ -1,0 +1,2107 @@
+/* test_core.c - standalone test of the tinydrift core: profile parser, window
+ * statistics, detector and monitor.
+ *
+ * Build and run:
+ *   gcc -std=c99 -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+ *       -Icsrc/include -Icsrc/src tests/c/test_core.c csrc/src/td_stats.c csrc/src/td_profile.c \
+ *       csrc/src/td_detector.c csrc/src/td_monitor.c csrc/src/td_crc32.c csrc/src/td_status.c \
+ *       -o /tmp/test_core && /tmp/test_core
+ * Prints "test_core: N passed, M failed" and exits non-zero on any failure.
+ *
+ * The test carries its own profile writer (byte-by-byte little-endian stores,
+ * following docs/profile-format.md) and its own reference arithmetic (128-bit
+ * integers, no fixed-point helper of the core), so it does not check the core
+ * against itself. Every parser trial runs on a heap buffer of exactly the
+ * length passed, so AddressSanitizer reports any read past it.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tinydrift/tinydrift.h"
+
+static unsigned long g_pass;
+static unsigned long g_fail;
+
+#define CHECK(cond)                                                              \
+    do {                                                                         \
+        if (cond) {                                                              \
+            g_pass++;                                                            \
+        } else {                                                                 \
+            g_fail++;                                                            \
+            if (g_fail <= 60u) {                                                 \
+                printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);           \
+            }                                                                    \
+        }                                                                        \
+    } while (0)
+
+/* CHECK of two integers that prints both values on failure. */
+#define CHECK_EQ(a, b)                                                           \
+    do {                                                                         \
+        const long long check_a_ = (long long)(a);                               \
+        const long long check_b_ = (long long)(b);                               \
+        if (check_a_ == check_b_) {                                              \
+            g_pass++;                                                            \
+        } else {                                                                 \
+            g_fail++;                                                            \
+            if (g_fail <= 60u) {                                                 \
+                printf("FAIL %s:%d: %s == %s (%lld vs %lld)\n", __FILE__, __LINE__, \
+                       #a, #b, check_a_, check_b_);                              \
+            }                                                                    \
+        }                                                                        \
+    } while (0)
+
+/* Inside loops of thousands of cases: record only the first failure of the loop
+ * (ok_var becomes 0); the loop is then counted once with CHECK(ok_var). */
+#define CHECK_QUIET(ok_var, cond)                                                \
+    do {                                                                         \
+        if (!(cond)) {                                                           \
+            if ((ok_var)) {                                                      \
+                printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);           \
+            }                                                                    \
+            (ok_var) = 0;                                                        \
+        }                                                                        \
+    } while (0)
+
+__extension__ typedef __int128 i128; /* __extension__: no -Wpedantic warning */
+__extension__ typedef unsigned __int128 u128;
+
+/* ---- pseudo-random numbers (xorshift64) ------------------------------------ */
+
+static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
+
+static uint64_t rnd64(void)
+{
+    uint64_t x = g_rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    g_rng = x;
+    return x;
+}
+
+/* Uniform-ish integer in [lo, hi] (hi - lo < 2^63). */
+static int64_t rnd_range(int64_t lo, int64_t hi)
+{
+    const uint64_t span = (uint64_t)(hi - lo) + 1u;
+    return lo + (int64_t)(rnd64() % span);
+}
+
+/* ---- reference arithmetic ---------------------------------------------------- */
+
+/* num / den rounded to nearest, ties away from zero; den > 0. */
+static i128 ref_round_div(i128 num, i128 den)
+{
+    const i128 mag = num < 0 ? -num : num;
+    const i128 q = (2 * mag + den) / (2 * den);
+    return num < 0 ? -q : q;
+}
+
+static int64_t ref_clamp(i128 v, int64_t limit)
+{
+    return v > limit ? limit : (v < -limit ? -limit : (int64_t)v);
+}
+
+static int16_t ref_sat16(i128 v)
+{
+    return v > 32767 ? (int16_t)32767 : (v < -32768 ? (int16_t)-32768 : (int16_t)v);
+}
+
+static uint32_t ref_sat_u32(u128 v)
+{
+    return v > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)v;
+}
+
+/* Floor square root by bisection over [0, 2^32). */
+static uint32_t ref_isqrt(uint64_t v)
+{
+    uint64_t lo = 0u;
+    uint64_t hi = 0xFFFFFFFFu;
+    while (lo < hi) {
+        const uint64_t mid = lo + (hi - lo + 1u) / 2u;
+        if ((u128)mid * mid <= v) {
+            lo = mid;
+        } else {
+            hi = mid - 1u;
+        }
+    }
+    return (uint32_t)lo;
+}
+
+static int32_t ref_mean_q8(int64_t sum, uint32_t n)
+{
+    return n == 0u ? 0 : (int32_t)ref_round_div((i128)sum * 256, n);
+}
+
+static uint64_t ref_var_q32(int64_t sum, int64_t sumsq, uint32_t n)
+{
+    if (n == 0u) {
+        return 0u;
+    }
+    i128 d = (i128)n * sumsq - (i128)sum * sum;
+    if (d < 0) {
+        d = 0;
+    }
+    return (uint64_t)ref_round_div(d << 32, (i128)n * n);
+}
+
+static int32_t ref_std_q8(uint64_t var_q32)
+{
+    return (int32_t)(((uint64_t)ref_isqrt(var_q32) + 128u) >> 8);
+}
+
+/* ---- profile writer ------------------------------------------------------------ */
+
+#define W_MAX_CH 20
+#define W_MAX_DIMS 20
+#define W_MAX_CENT 20
+
+typedef struct {
+    int16_t rail_lo, rail_hi, sentinel;
+    uint16_t flags, stuck_tol, max_missing, max_saturated, reserved;
+    int32_t ref_mean_q8, ref_std_q8;
+} w_channel_t;
+
+typedef struct {
+    uint8_t magic[4];
+    uint16_t version;
+    uint16_t header_size;
+    int total_size_override; /* 1: write total_size as given instead of the computed size */
+    uint32_t total_size;
+    uint32_t profile_id;
+    uint8_t n_channels, n_dims, n_centroids, proj_shift;
+    uint16_t window, flags;
+    uint32_t false_alarm_ppb, cusum_k_q8, cusum_h_q8, instant_q8, ext_scale_q24;
+    int32_t ext_zero_point;
+    uint32_t created_unix;
+    uint8_t reserved[12];
+    w_channel_t ch[W_MAX_CH];
+    int32_t mu_q8[2 * W_MAX_CH];
+    uint32_t inv_sigma_q24[2 * W_MAX_CH];
+    int8_t proj[W_MAX_DIMS * 2 * W_MAX_CH]; /* row-major n_dims x n_features */
+    uint8_t proj_pad[3];
+    int32_t centroid_q8[W_MAX_CENT * W_MAX_DIMS]; /* row-major n_centroids x n_dims */
+} w_spec_t;
+
+static void put_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v & 0xFFu);
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v & 0xFFu);
+    p[1] = (uint8_t)((v >> 8) & 0xFFu);
+    p[2] = (uint8_t)((v >> 16) & 0xFFu);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+static uint32_t w_proj_bytes(const w_spec_t *s)
+{
+    if (s->flags & 1u) {
+        return 0u;
+    }
+    const uint32_t used = (uint32_t)s->n_dims * 2u * s->n_channels;
+    return (used + 3u) / 4u * 4u;
+}
+
+/* Size from the counts: header, channels, features, padded projection, centroids, CRC. */
+static uint32_t w_size(const w_spec_t *s)
+{
+    return 64u + 24u * s->n_channels + 16u * s->n_channels + w_proj_bytes(s) + 4u * s->n_centroids * s->n_dims + 4u;
+}
+
+/* Rewrite the trailing CRC-32 over blob[0 .. size-4). */
+static void w_recrc(uint8_t *blob, uint32_t size)
+{
+    put_u32(blob + size - 4u, td_crc32_update(0u, blob, size - 4u));
+}
+
+/* Serialize s into a new heap buffer of exactly w_size(s) bytes. */
+static uint8_t *w_build(const w_spec_t *s, uint32_t *size_out)
+{
+    const uint32_t size = w_size(s);
+    const uint32_t n_features = 2u * s->n_channels;
+    uint8_t *b = malloc(size);
+    if (b == NULL) {
+        printf("out of memory\n");
+        exit(2);
+    }
+    memset(b, 0xEE, size); /* every byte below must be written explicitly */
+    memcpy(b + 0, s->magic, 4);
+    put_u16(b + 4, s->version);
+    put_u16(b + 6, s->header_size);
+    put_u32(b + 8, s->total_size_override ? s->total_size : size);
+    put_u32(b + 12, s->profile_id);
+    b[16] = s->n_channels;
+    b[17] = s->n_dims;
+    b[18] = s->n_centroids;
+    b[19] = s->proj_shift;
+    put_u16(b + 20, s->window);
+    put_u16(b + 22, s->flags);
+    put_u32(b + 24, s->false_alarm_ppb);
+    put_u32(b + 28, s->cusum_k_q8);
+    put_u32(b + 32, s->cusum_h_q8);
+    put_u32(b + 36, s->instant_q8);
+    put_u32(b + 40, s->ext_scale_q24);
+    put_u32(b + 44, (uint32_t)s->ext_zero_point);
+    put_u32(b + 48, s->created_unix);
+    memcpy(b + 52, s->reserved, 12);
+    uint32_t off = 64u;
+    for (uint32_t c = 0; c < s->n_channels; c++) {
+        const w_channel_t *ch = &s->ch[c];
+        put_u16(b + off + 0, (uint16_t)ch->rail_lo);
+        put_u16(b + off + 2, (uint16_t)ch->rail_hi);
+        put_u16(b + off + 4, (uint16_t)ch->sentinel);
+        put_u16(b + off + 6, ch->flags);
+        put_u16(b + off + 8, ch->stuck_tol);
+        put_u16(b + off + 10, ch->max_missing);
+        put_u16(b + off + 12, ch->max_saturated);
+        put_u16(b + off + 14, ch->reserved);
+        put_u32(b + off + 16, (uint32_t)ch->ref_mean_q8);
+        put_u32(b + off + 20, (uint32_t)ch->ref_std_q8);
+        off += 24u;
+    }
+    for (uint32_t f = 0; f < n_features; f++) {
+        put_u32(b + off, (uint32_t)s->mu_q8[f]);
+        put_u32(b + off + 4, s->inv_sigma_q24[f]);
+        off += 8u;
+    }
+    const uint32_t proj = w_proj_bytes(s);
+    if (proj != 0u) {
+        const uint32_t used = (uint32_t)s->n_dims * n_features;
+        for (uint32_t i = 0; i < used; i++) {
+            b[off + i] = (uint8_t)s->proj[i];
+        }
+        for (uint32_t i = used; i < proj; i++) {
+            b[off + i] = s->proj_pad[i - used];
+        }
+        off += proj;
+    }
+    for (uint32_t i = 0; i < (uint32_t)s->n_centroids * s->n_dims; i++) {
+        put_u32(b + off, (uint32_t)s->centroid_q8[i]);
+        off += 4u;
+    }
+    if (off + 4u != size) {
+        printf("writer layout error\n");
+        exit(2);
+    }
+    w_recrc(b, size);
+    *size_out = size;
+    return b;
+}
+
+/* Common header fields of a valid profile. */
+static void w_defaults(w_spec_t *s)
+{
+    memset(s, 0, sizeof *s);
+    memcpy(s->magic, "TDPF", 4);
+    s->version = 1u;
+    s->header_size = 64u;
+    s->profile_id = 0x11223344u;
+    s->window = 16u;
+    s->false_alarm_ppb = 1000u;
+    s->cusum_k_q8 = 300u;
+    s->cusum_h_q8 = 5000u;
+    s->instant_q8 = 20000u;
+    s->created_unix = 1700000000u;
+}
+
+static void w_default_channel(w_channel_t *ch)
+{
+    memset(ch, 0, sizeof *ch);
+    ch->rail_lo = -32768;
+    ch->rail_hi = 32767;
+}
+
+/* Valid PCA profile: 3 channels, n_dims dimensions, 3 centroids, window 16, sentinel on channel 1. */
+static void w_pca(w_spec_t *s, uint8_t n_dims)
+{
+    w_defaults(s);
+    s->n_channels = 3u;
+    s->n_dims = n_dims;
+    s->n_centroids = 3u;
+    s->proj_shift = 6u;
+    for (uint32_t c = 0; c < 3u; c++) {
+        w_default_channel(&s->ch[c]);
+        s->ch[c].ref_mean_q8 = (int32_t)(c * 1000u) - 700;
+        s->ch[c].ref_std_q8 = 256 * (int32_t)(c + 1u);
+    }
+    s->ch[0].flags = TD_CHANNEL_FLAG_STUCK_CHECK;
+    s->ch[0].stuck_tol = 2u;
+    s->ch[1].rail_lo = -2000;
+    s->ch[1].rail_hi = 2000;
+    s->ch[1].sentinel = -32768;
+    s->ch[1].flags = TD_CHANNEL_FLAG_SENTINEL;
+    s->ch[1].max_missing = 3u;
+    s->ch[1].max_saturated = 4u;
+    s->ch[2].rail_lo = -30000;
+    s->ch[2].rail_hi = 30000;
+    s->ch[2].max_saturated = 16u;
+    for (uint32_t f = 0; f < 6u; f++) {
+        s->mu_q8[f] = (int32_t)(f * 3000u) - 7000;
+        s->inv_sigma_q24[f] = 0x00100000u + f * 0x1000u;
+    }
+    for (uint32_t i = 0; i < (uint32_t)n_dims * 6u; i++) {
+        s->proj[i] = (int8_t)((int)(i * 37u % 255u) - 127);
+    }
+    for (uint32_t i = 0; i < 3u * n_dims; i++) {
+        s->centroid_q8[i] = (int32_t)(i * 4099u) - 20000;
+    }
+}
+
+/* Valid external-embedding profile: 2 channels, n_dims 5 (> n_features), 2 centroids. */
+static void w_ext(w_spec_t *s)
+{
+    w_defaults(s);
+    s->flags = TD_PROFILE_FLAG_EXTERNAL_EMBEDDING;
+    s->n_channels = 2u;
+    s->n_dims = 5u;
+    s->n_centroids = 2u;
+    s->ext_scale_q24 = 0x00200000u; /* 0.125 */
+    s->ext_zero_point = -3;
+    s->window = 32u;
+    for (uint32_t c = 0; c < 2u; c++) {
+        w_default_channel(&s->ch[c]);
+    }
+    s->ch[1].rail_lo = -1000;
+    s->ch[1].rail_hi = 1000;
+    s->ch[1].sentinel = 1000;
+    s->ch[1].flags = TD_CHANNEL_FLAG_SENTINEL | TD_CHANNEL_FLAG_STUCK_CHECK;
+    for (uint32_t f = 0; f < 4u; f++) {
+        s->mu_q8[f] = -(int32_t)f * 256;
+        s->inv_sigma_q24[f] = 0x01000000u;
+    }
+    for (uint32_t i = 0; i < 10u; i++) {
+        s->centroid_q8[i] = (int32_t)(i * 100u) - 500;
+    }
+}
+
+/* ---- parser helpers -------------------------------------------------------------- */
+
+/* Parse the first len bytes of src from a heap copy of exactly len bytes. */
+static td_status parse_exact(const uint8_t *src, size_t len, td_profile_t *out)
+{
+    uint8_t *buf = malloc(len);
+    static uint8_t dummy;
+    uint8_t *p = buf != NULL ? buf : &dummy;
+    if (len > 0u) {
+        memcpy(p, src, len);
+    }
+    const td_status st = td_profile_parse(out, p, len);
+    free(buf);
+    return st;
+}
+
+/* Build s and parse it; returns the parser's status. */
+static td_status spec_status(const w_spec_t *s)
+{
+    uint32_t size;
+    uint8_t *b = w_build(s, &size);
+    td_profile_t prof;
+    const td_status st = parse_exact(b, size, &prof);
+    free(b);
+    return st;
+}
+
+/* Build s, let edit change bytes at offset off to value v (little-endian, width bytes), re-CRC, parse. */
+static td_status poke_status(const w_spec_t *s, uint32_t off, uint32_t width, uint32_t v)
+{
+    uint32_t size;
+    uint8_t *b = w_build(s, &size);
+    for (uint32_t i = 0; i < width; i++) {
+        b[off + i] = (uint8_t)(v >> (8u * i));
+    }
+    w_recrc(b, size);
+    td_profile_t prof;
+    const td_status st = parse_exact(b, size, &prof);
+    free(b);
+    return st;
+}
+
+/* ---- profile: accept and decode ---------------------------------------------------- */
+
+static void check_decoded(const w_spec_t *s, const uint8_t *blob, uint32_t size, const td_profile_t *p)
+{
+    const uint32_t n_features = 2u * s->n_channels;
+    CHECK(p->blob == blob);
+    CHECK_EQ(p->size, size);
+    CHECK_EQ(p->profile_id, s->profile_id);
+    CHECK_EQ(p->created_unix, s->created_unix);
+    CHECK_EQ(p->flags, s->flags);
+    CHECK_EQ(p->window, s->window);
+    CHECK_EQ(p->n_channels, s->n_channels);
+    CHECK_EQ(p->n_features, n_features);
+    CHECK_EQ(p->n_dims, s->n_dims);
+    CHECK_EQ(p->n_centroids, s->n_centroids);
+    CHECK_EQ(p->proj_shift, s->proj_shift);
+    CHECK_EQ(p->false_alarm_ppb, s->false_alarm_ppb);
+    CHECK_EQ(p->cusum_k_q8, s->cusum_k_q8);
+    CHECK_EQ(p->cusum_h_q8, s->cusum_h_q8);
+    CHECK_EQ(p->instant_q8, s->instant_q8);
+    CHECK_EQ(p->ext_scale_q24, s->ext_scale_q24);
+    CHECK_EQ(p->ext_zero_point, s->ext_zero_point);
+    const uint32_t off_features = 64u + 24u * s->n_channels;
+    const uint32_t off_proj = off_features + 8u * n_features;
+    const uint32_t off_cent = off_proj + w_proj_bytes(s);
+    CHECK(p->channels == blob + 64);
+    CHECK(p->features == blob + off_features);
+    if (s->flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING) {
+        CHECK(p->projection == NULL);
+    } else {
+        CHECK(p->projection == blob + off_proj);
+        int ok = 1;
+        for (uint32_t i = 0; i < (uint32_t)s->n_dims * n_features; i++) {
+            CHECK_QUIET(ok, (int8_t)p->projection[i] == s->proj[i]);
+        }
+        CHECK(ok);
+    }
+    CHECK(p->centroids == blob + off_cent);
+    CHECK_EQ(off_cent + 4u * s->n_centroids * s->n_dims + 4u, size);
+    int ok = 1;
+    for (uint32_t i = 0; i < (uint32_t)s->n_centroids * s->n_dims; i++) {
+        CHECK_QUIET(ok, (int32_t)get_u32(p->centroids + 4u * i) == s->centroid_q8[i]);
+    }
+    for (uint32_t f = 0; f < n_features; f++) {
+        CHECK_QUIET(ok, (int32_t)get_u32(p->features + 8u * f) == s->mu_q8[f]);
+        CHECK_QUIET(ok, get_u32(p->features + 8u * f + 4u) == s->inv_sigma_q24[f]);
+    }
+    CHECK(ok);
+    for (uint8_t c = 0; c < s->n_channels; c++) {
+        td_channel_config_t cfg;
+        memset(&cfg, 0x5A, sizeof cfg);
+        CHECK_EQ(td_profile_channel(p, c, &cfg), TD_OK);
+        CHECK_EQ(cfg.rail_lo, s->ch[c].rail_lo);
+        CHECK_EQ(cfg.rail_hi, s->ch[c].rail_hi);
+        CHECK_EQ(cfg.sentinel, s->ch[c].sentinel);
+        CHECK_EQ(cfg.flags, s->ch[c].flags);
+        CHECK_EQ(cfg.stuck_tolerance, s->ch[c].stuck_tol);
+        CHECK_EQ(cfg.max_missing, s->ch[c].max_missing);
+        CHECK_EQ(cfg.max_saturated, s->ch[c].max_saturated);
+        CHECK_EQ(cfg.ref_mean_q8, s->ch[c].ref_mean_q8);
+        CHECK_EQ(cfg.ref_std_q8, s->ch[c].ref_std_q8);
+    }
+    td_channel_config_t cfg;
+    CHECK_EQ(td_profile_channel(p, s->n_channels, &cfg), TD_ERR_ARG);
+    CHECK_EQ(td_profile_channel(NULL, 0, &cfg), TD_ERR_ARG);
+    CHECK_EQ(td_profile_channel(p, 0, NULL), TD_ERR_ARG);
+    CHECK_EQ(td_profile_size(s->n_channels, s->n_dims, s->n_centroids, s->flags), size);
+}
+
+static unsigned long g_corrupt_trials;
+static unsigned long g_trunc_trials;
+
+/* Valid blob accepted (exact and longer buffer), every corruption and truncation rejected. */
+static void profile_roundtrip_and_fuzz(const w_spec_t *s, const char *name)
+{
+    uint32_t size;
+    uint8_t *blob = w_build(s, &size);
+    td_profile_t prof;
+
+    /* Exact-length buffer. */
+    memset(&prof, 0, sizeof prof);
+    CHECK_EQ(td_profile_parse(&prof, blob, size), TD_OK);
+    check_decoded(s, blob, size, &prof);
+
+    /* A longer buffer (profile in a larger flash slot) with garbage after the profile. */
+    uint8_t *longer = malloc(size + 37u);
+    memcpy(longer, blob, size);
+    memset(longer + size, 0xA7, 37u);
+    memset(&prof, 0, sizeof prof);
+    CHECK_EQ(td_profile_parse(&prof, longer, size + 37u), TD_OK);
+    CHECK_EQ(prof.size, size);
+    CHECK(prof.blob == longer);
+    free(longer);
+
+    /* Every single-byte corruption: xor 0x01, 0x80, 0xFF at each offset. */
+    static const uint8_t masks[3] = {0x01u, 0x80u, 0xFFu};
+    int ok_rej = 1;
+    int ok_untouched = 1;
+    td_profile_t sentinel_prof;
+    memset(&sentinel_prof, 0xA5, sizeof sentinel_prof);
+    for (uint32_t i = 0; i < size; i++) {
+        for (uint32_t m = 0; m < 3u; m++) {
+            uint8_t *buf = malloc(size);
+            memcpy(buf, blob, size);
+            buf[i] ^= masks[m];
+            memcpy(&prof, &sentinel_prof, sizeof prof);
+            const td_status st = td_profile_parse(&prof, buf, size);
+            free(buf);
+            g_corrupt_trials++;
+            if (st == TD_OK && ok_rej) {
+                printf("  %s: corruption at offset %u mask 0x%02X accepted\n", name, (unsigned)i, masks[m]);
+            }
+            CHECK_QUIET(ok_rej, st != TD_OK);
+            CHECK_QUIET(ok_untouched, memcmp(&prof, &sentinel_prof, sizeof prof) == 0);
+        }
+    }
+    CHECK(ok_rej);
+    CHECK(ok_untouched);
+
+    /* Every truncation: len 0 .. size-1, each in an exactly sized heap buffer. */
+    int ok_trunc = 1;
+    for (uint32_t len = 0; len < size; len++) {
+        memcpy(&prof, &sentinel_prof, sizeof prof);
+        const td_status st = parse_exact(blob, len, &prof);
+        g_trunc_trials++;
+        if (st != TD_ERR_TRUNCATED && ok_trunc) {
+            printf("  %s: truncation to %u bytes gave %d\n", name, (unsigned)len, (int)st);
+        }
+        CHECK_QUIET(ok_trunc, st == TD_ERR_TRUNCATED);
+        CHECK_QUIET(ok_trunc, memcmp(&prof, &sentinel_prof, sizeof prof) == 0);
+    }
+    CHECK(ok_trunc);
+    free(blob);
+}
+
+static void test_profile_valid(void)
+{
+    static w_spec_t s;
+    w_pca(&s, 4u); /* 4 x 6 projection: 24 bytes, no padding */
+    CHECK_EQ(w_size(&s), 64u + 72u + 48u + 24u + 48u + 4u);
+    profile_roundtrip_and_fuzz(&s, "pca4");
+
+    w_pca(&s, 3u); /* 3 x 6 projection: 18 bytes + 2 padding */
+    CHECK_EQ(w_proj_bytes(&s), 20u);
+    profile_roundtrip_and_fuzz(&s, "pca3");
+
+    w_ext(&s);
+    profile_roundtrip_and_fuzz(&s, "ext");
+
+    /* Largest profile the default limits allow. */
+    w_defaults(&s);
+    s.n_channels = TD_MAX_CHANNELS;
+    s.n_dims = TD_MAX_DIMS;
+    s.n_centroids = TD_MAX_CENTROIDS;
+    s.window = TD_MAX_WINDOW;
+    for (uint32_t c = 0; c < s.n_channels; c++) {
+        w_default_channel(&s.ch[c]);
+    }
+    for (uint32_t f = 0; f < 2u * s.n_channels; f++) {
+        s.inv_sigma_q24[f] = 0x80000000u;
+        s.mu_q8[f] = (f & 1u) ? 32768 * 256 : -32768 * 256;
+    }
+    for (uint32_t i = 0; i < (uint32_t)s.n_dims * 2u * s.n_channels; i++) {
+        s.proj[i] = (int8_t)(i & 1u ? -128 : 127);
+    }
+    for (uint32_t i = 0; i < (uint32_t)s.n_dims * s.n_centroids; i++) {
+        s.centroid_q8[i] = (i & 1u) ? (1 << 24) : -(1 << 24);
+    }
+    s.proj_shift = 15u;
+    s.false_alarm_ppb = 1000000000u;
+    CHECK_EQ(spec_status(&s), TD_OK);
+
+    /* NULL arguments. */
+    td_profile_t prof;
+    uint8_t byte = 0;
+    CHECK_EQ(td_profile_parse(NULL, &byte, 1), TD_ERR_ARG);
+    CHECK_EQ(td_profile_parse(&prof, NULL, 64), TD_ERR_ARG);
+
+    /* td_profile_size is 0 for counts out of range. */
+    CHECK_EQ(td_profile_size(0, 1, 1, 0), 0);
+    CHECK_EQ(td_profile_size(TD_MAX_CHANNELS + 1, 1, 1, 0), 0);
+    CHECK_EQ(td_profile_size(1, 0, 1, 0), 0);
+    CHECK_EQ(td_profile_size(1, TD_MAX_DIMS + 1, 1, 0), 0);
+    CHECK_EQ(td_profile_size(1, 1, 0, 0), 0);
+    CHECK_EQ(td_profile_size(1, 1, TD_MAX_CENTROIDS + 1, 0), 0);
+    CHECK_EQ(td_profile_size(1, 1, 1, 0), 64u + 24u + 16u + 4u + 4u + 4u);
+    CHECK_EQ(td_profile_size(1, 1, 1, TD_PROFILE_FLAG_EXTERNAL_EMBEDDING), 64u + 24u + 16u + 4u + 4u);
+}
+
+/* ---- profile: semantic violations under a valid CRC ---------------------------------- */
+
+static void test_profile_semantics(void)
+{
+    static w_spec_t base;
+    static w_spec_t s;
+    w_pca(&base, 3u);
+    CHECK_EQ(spec_status(&base), TD_OK);
+
+    /* Header identity. */
+    s = base;
+    memcpy(s.magic, "TDPX", 4);
+    CHECK_EQ(spec_status(&s), TD_ERR_MAGIC);
+    s = base;
+    s.magic[0] = 't';
+    CHECK_EQ(spec_status(&s), TD_ERR_MAGIC);
+    s = base;
+    s.version = 0u;
+    CHECK_EQ(spec_status(&s), TD_ERR_VERSION);
+    s.version = 2u;
+    CHECK_EQ(spec_status(&s), TD_ERR_VERSION);
+    s.version = 0x0101u;
+    CHECK_EQ(spec_status(&s), TD_ERR_VERSION);
+    s = base;
+    s.header_size = 63u;
+    CHECK_EQ(spec_status(&s), TD_ERR_SIZE);
+    s.header_size = 65u;
+    CHECK_EQ(spec_status(&s), TD_ERR_SIZE);
+    /* Wrong magic wins over a short buffer once 4 bytes are there; fewer than 4 is truncation. */
+    {
+        const uint8_t junk[10] = {'X', 'D', 'P', 'F', 1, 0, 64, 0, 0, 0};
+        td_profile_t prof;
+        CHECK_EQ(parse_exact(junk, 10, &prof), TD_ERR_MAGIC);
+        CHECK_EQ(parse_exact(junk, 3, &prof), TD_ERR_TRUNCATED);
+    }
+
+    /* Declared total size inconsistent with the counts (CRC valid over the real size). */
+    s = base;
+    s.total_size_override = 1;
+    s.total_size = w_size(&base) + 4u;
+    CHECK_EQ(spec_status(&s), TD_ERR_SIZE);
+    s.total_size = w_size(&base) - 4u;
+    CHECK_EQ(spec_status(&s), TD_ERR_SIZE);
+    s.total_size = 0u;
+    CHECK_EQ(spec_status(&s), TD_ERR_SIZE);
+    s.total_size = 0xFFFFFFFFu;
+    CHECK_EQ(spec_status(&s), TD_ERR_SIZE);
+
+    /* CRC mismatch. */
+    {
+        uint32_t size;
+        uint8_t *b = w_build(&base, &size);
+        b[size - 1u] ^= 0x10u;
+        td_profile_t prof;
+        CHECK_EQ(parse_exact(b, size, &prof), TD_ERR_CRC);
+        b[size - 1u] ^= 0x10u;
+        b[100] ^= 0x02u;
+        CHECK_EQ(parse_exact(b, size, &prof), TD_ERR_CRC);
+        free(b);
+    }
+
+    /* Counts. A count poked into a valid blob changes the computed size: TD_ERR_SIZE. */
+    CHECK_EQ(poke_status(&base, 16, 1, 0), TD_ERR_SIZE);
+    CHECK_EQ(poke_status(&base, 16, 1, TD_MAX_CHANNELS + 1u), TD_ERR_SIZE);
+    CHECK_EQ(poke_status(&base, 16, 1, 127), TD_ERR_SIZE);
+    CHECK_EQ(poke_status(&base, 16, 1, 128), TD_ERR_LIMIT); /* n_features would not fit 8 bits */
+    CHECK_EQ(poke_status(&base, 16, 1, 255), TD_ERR_LIMIT);
+    CHECK_EQ(poke_status(&base, 17, 1, 0), TD_ERR_SIZE);
+    CHECK_EQ(poke_status(&base, 18, 1, 0), TD_ERR_SIZE);
+    /* Written consistently (size matches the counts): the range/limit checks answer. */
+    s = base;
+    s.n_channels = 0u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s = base;
+    s.n_channels = TD_MAX_CHANNELS + 1u;
+    for (uint32_t c = 0; c < s.n_channels; c++) {
+        w_default_channel(&s.ch[c]);
+    }
+    for (uint32_t f = 0; f < 2u * s.n_channels; f++) {
+        s.inv_sigma_q24[f] = 1u << 24;
+    }
+    CHECK_EQ(spec_status(&s), TD_ERR_LIMIT);
+    s = base;
+    s.n_dims = 0u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s = base;
+    s.n_dims = TD_MAX_DIMS + 1u;
+    s.flags = TD_PROFILE_FLAG_EXTERNAL_EMBEDDING;
+    s.proj_shift = 0u;
+    s.ext_scale_q24 = 1u;
+    CHECK_EQ(spec_status(&s), TD_ERR_LIMIT);
+    s.n_dims = TD_MAX_DIMS;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s = base;
+    s.n_centroids = 0u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.n_centroids = TD_MAX_CENTROIDS + 1u;
+    CHECK_EQ(spec_status(&s), TD_ERR_LIMIT);
+    s.n_centroids = TD_MAX_CENTROIDS;
+    CHECK_EQ(spec_status(&s), TD_OK);
+
+    /* Window. */
+    s = base;
+    s.window = 1u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.window = 0u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.window = 2u; /* the channels' max_missing / max_saturated must not exceed the window */
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.ch[1].max_missing = 2u;
+    s.ch[1].max_saturated = 2u;
+    s.ch[2].max_saturated = 2u;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s.window = 1024u;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s.window = 1025u;
+    CHECK_EQ(spec_status(&s), TD_ERR_LIMIT);
+    s.window = 0xFFFFu;
+    CHECK_EQ(spec_status(&s), TD_ERR_LIMIT);
+
+    /* Profile flags and reserved header bytes. */
+    for (uint32_t bit = 1; bit < 16u; bit++) {
+        s = base;
+        s.flags = (uint16_t)(1u << bit);
+        CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    }
+    for (uint32_t i = 0; i < 12u; i++) {
+        s = base;
+        s.reserved[i] = (uint8_t)(1u << (i % 8u));
+        CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    }
+    s = base;
+    s.false_alarm_ppb = 1000000000u;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s.false_alarm_ppb = 1000000001u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+
+    /* PCA-mode header fields. */
+    s = base;
+    s.proj_shift = 15u;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s.proj_shift = 16u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s = base;
+    s.ext_scale_q24 = 1u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s = base;
+    s.ext_zero_point = 1;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s = base; /* n_dims > n_features in PCA mode */
+    s.n_channels = 1u;
+    s.n_dims = 3u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.n_dims = 2u;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s = base;
+    s.n_dims = 7u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.n_dims = 6u;
+    CHECK_EQ(spec_status(&s), TD_OK);
+
+    /* Projection padding must be zero (3 x 6 = 18 bytes + 2 padding). */
+    s = base;
+    s.proj_pad[0] = 1u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s = base;
+    s.proj_pad[1] = 0x80u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+
+    /* External-mode header fields. */
+    static w_spec_t ext;
+    w_ext(&ext);
+    CHECK_EQ(spec_status(&ext), TD_OK);
+    s = ext;
+    s.ext_scale_q24 = 0u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.ext_scale_q24 = 0xFFFFFFFFu;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s = ext;
+    s.ext_zero_point = -128;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s.ext_zero_point = 127;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s.ext_zero_point = -129;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.ext_zero_point = 128;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.ext_zero_point = INT32_MIN;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s = ext;
+    s.proj_shift = 1u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+
+    /* Channel records (channel 2 of the PCA base; channel 1 has the sentinel). */
+    s = base;
+    s.ch[2].rail_lo = s.ch[2].rail_hi;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s = base;
+    s.ch[2].rail_lo = 5;
+    s.ch[2].rail_hi = 4;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.ch[2].rail_lo = 4;
+    s.ch[2].rail_hi = 5;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s = base;
+    s.ch[1].sentinel = 0; /* inside (-2000, 2000) */
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.ch[1].sentinel = -1999;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.ch[1].sentinel = 1999;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.ch[1].sentinel = -2000; /* on a rail: allowed */
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s.ch[1].sentinel = 2000;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s.ch[1].sentinel = 32767;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s = base;
+    s.ch[2].sentinel = 5; /* a sentinel value without the sentinel flag */
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    for (uint32_t bit = 2; bit < 16u; bit++) {
+        s = base;
+        s.ch[2].flags = (uint16_t)(1u << bit);
+        CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    }
+    s = base;
+    s.ch[0].reserved = 1u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.ch[0].reserved = 0x100u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s = base;
+    s.ch[2].max_missing = 16u; /* == window */
+    s.ch[2].max_saturated = 16u;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s.ch[2].max_missing = 17u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.ch[2].max_missing = 0u;
+    s.ch[2].max_saturated = 17u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s = base;
+    s.ch[2].ref_std_q8 = -1;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.ch[2].ref_std_q8 = 0;
+    s.ch[2].ref_mean_q8 = INT32_MIN; /* informational, any value */
+    CHECK_EQ(spec_status(&s), TD_OK);
+
+    /* Feature records. */
+    s = base;
+    s.inv_sigma_q24[4] = 0u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.inv_sigma_q24[4] = 0x80000000u;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s.inv_sigma_q24[4] = 0x80000001u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s = base;
+    s.mu_q8[5] = 32768 * 256;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s.mu_q8[5] = -32768 * 256;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s.mu_q8[5] = 32768 * 256 + 1;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.mu_q8[5] = -32768 * 256 - 1;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+
+    /* Centroids within +-2^24. */
+    s = base;
+    s.centroid_q8[8] = 1 << 24;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s.centroid_q8[8] = -(1 << 24);
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s.centroid_q8[8] = (1 << 24) + 1;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.centroid_q8[8] = -(1 << 24) - 1;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.centroid_q8[8] = INT32_MIN;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s = ext;
+    s.centroid_q8[9] = (1 << 24) + 1;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+}
+
+/* ---- window accumulator ---------------------------------------------------------------- */
+
+typedef struct {
+    int64_t sum, sumsq;
+    int16_t min, max;
+    uint32_t n_missing, n_saturated;
+} ref_acc_t;
+
+static void ref_acc_reset(ref_acc_t *r)
+{
+    r->sum = 0;
+    r->sumsq = 0;
+    r->min = INT16_MAX;
+    r->max = INT16_MIN;
+    r->n_missing = 0;
+    r->n_saturated = 0;
+}
+
+static void ref_acc_add(ref_acc_t *r, const td_sample_rules_t *rules, int16_t x)
+{
+    if (rules->use_sentinel && x == rules->sentinel) {
+        r->n_missing++;
+        return;
+    }
+    if (x <= rules->rail_lo || x >= rules->rail_hi) {
+        r->n_saturated++;
+    }
+    r->min = x < r->min ? x : r->min;
+    r->max = x > r->max ? x : r->max;
+    r->sum += x;
+    r->sumsq += (int64_t)x * x;
+}
+
+static int acc_matches(const td_window_acc_t *a, const ref_acc_t *r)
+{
+    return a->sum == r->sum && a->sumsq == r->sumsq && a->min == r->min && a->max == r->max &&
+           a->n_missing == r->n_missing && a->n_saturated == r->n_saturated;
+}
+
+/* Add n samples to both, in one call. */
+static td_status acc_add_both(td_window_acc_t *acc, ref_acc_t *ref, const td_sample_rules_t *rules,
+                              const int16_t *x, uint32_t stride, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        ref_acc_add(ref, rules, x[(size_t)i * stride]);
+    }
+    return td_window_add(acc, rules, x, stride, n);
+}
+
+/* Out-of-contract inputs: clamped or rejected, never undefined behaviour. */
+static void test_stats_contract_edges(void)
+{
+    td_window_acc_t acc;
+    const td_sample_rules_t inside = {-100, 100, 0, 1u};
+    const td_sample_rules_t flipped = {100, -100, 0, 0u};
+    const int16_t samples[4] = {-5, 5, 0, 0};
+    CHECK(td_mean_q8(INT32_MIN, 1u) == -32768 * 256);
+    CHECK(td_mean_q8(INT32_MAX, 1u) == 32768 * 256);
+    CHECK(td_mean_q8(-32768 * 1024, 1024u) == -32768 * 256);
+    CHECK(td_var_q32(0, INT64_MAX, 2u) == ((uint64_t)1 << 62));
+    CHECK(td_var_q32(0, -5, 2u) == 0u);
+    CHECK(td_window_reset(&acc) == TD_OK);
+    CHECK(td_window_add(&acc, &inside, samples, 1u, 4u) == TD_ERR_ARG);
+    CHECK(td_window_add(&acc, &flipped, samples, 1u, 4u) == TD_ERR_ARG);
+    CHECK(acc.n_samples == 0u && acc.sum == 0);
+}
+
+static void test_window_fixed(void)
+{
+    static int16_t x[2048];
+    td_window_acc_t acc;
+    const td_sample_rules_t extreme = {-32768, 32767, 0, 0};
+
+    /* Empty window. */
+    CHECK_EQ(td_window_reset(&acc), TD_OK);
+    CHECK_EQ(td_window_add(&acc, &extreme, NULL, 1, 0), TD_OK);
+    CHECK_EQ(acc.sum, 0);
+    CHECK_EQ(acc.sumsq, 0);
+    CHECK_EQ(acc.min, INT16_MAX);
+    CHECK_EQ(acc.max, INT16_MIN);
+    CHECK_EQ(acc.n_samples, 0);
+
+    /* All samples on the int16 extremes with rails there: every sample saturated. */
+    for (uint32_t i = 0; i < 1024u; i++) {
+        x[i] = (i % 3u == 0u) ? -32768 : 32767;
+    }
+    CHECK_EQ(td_window_reset(&acc), TD_OK);
+    CHECK_EQ(td_window_add(&acc, &extreme, x, 1, 1024), TD_OK);
+    CHECK_EQ(acc.n_saturated, 1024);
+    CHECK_EQ(acc.n_missing, 0);
+    CHECK_EQ(acc.n_samples, 1024);
+    CHECK_EQ(acc.min, -32768);
+    CHECK_EQ(acc.max, 32767);
+    CHECK_EQ(acc.sum, 342 * -32768 + 682 * 32767);
+    CHECK_EQ(acc.sumsq, 342ll * 32768 * 32768 + 682ll * 32767 * 32767);
+
+    /* Alternating extremes: sum -512, largest possible sum of squares. */
+    for (uint32_t i = 0; i < 1024u; i++) {
+        x[i] = (i & 1u) ? 32767 : -32768;
+    }
+    CHECK_EQ(td_window_reset(&acc), TD_OK);
+    CHECK_EQ(td_window_add(&acc, &extreme, x, 1, 1024), TD_OK);
+    CHECK_EQ(acc.sum, -512);
+    CHECK_EQ(acc.sumsq, 512ll * 32768 * 32768 + 512ll * 32767 * 32767);
+    CHECK_EQ(acc.n_saturated, 1024);
+    CHECK_EQ(td_var_q32(acc.sum, acc.sumsq, 1024), ref_var_q32(-512, acc.sumsq, 1024));
+    /* variance = 32767.5^2 exactly: (65535/2)^2 * 2^32 = 65535^2 * 2^30 */
+    CHECK_EQ(td_var_q32(acc.sum, acc.sumsq, 1024), (uint64_t)65535u * 65535u << 30);
+    CHECK_EQ(td_mean_q8(acc.sum, 1024), -128); /* -0.5 */
+    CHECK_EQ(td_std_q8(td_var_q32(acc.sum, acc.sumsq, 1024)), 32767 * 256 + 128);
+
+    /* Same samples, rails inside: nothing saturated at +-32000 ... but the extremes are. */
+    const td_sample_rules_t inner = {-32000, 32000, 0, 0};
+    CHECK_EQ(td_window_reset(&acc), TD_OK);
+    CHECK_EQ(td_window_add(&acc, &inner, x, 1, 1024), TD_OK);
+    CHECK_EQ(acc.n_saturated, 1024);
+
+    /* Constant window. */
+    for (uint32_t i = 0; i < 1024u; i++) {
+        x[i] = -1234;
+    }
+    CHECK_EQ(td_window_reset(&acc), TD_OK);
+    CHECK_EQ(td_window_add(&acc, &extreme, x, 1, 1024), TD_OK);
+    CHECK_EQ(acc.sum, -1234 * 1024);
+    CHECK_EQ(acc.sumsq, 1234ll * 1234 * 1024);
+    CHECK_EQ(acc.min, -1234);
+    CHECK_EQ(acc.max, -1234);
+    CHECK_EQ(acc.n_saturated, 0);
+    CHECK_EQ(td_mean_q8(acc.sum, 1024), -1234 * 256);
+    CHECK_EQ(td_var_q32(acc.sum, acc.sumsq, 1024), 0);
+    CHECK_EQ(td_std_q8(0), 0);
+
+    /* Sentinel samples are excluded from everything but n_missing (sentinel on the low rail). */
+    const td_sample_rules_t sent = {-100, 100, -100, 1};
+    const int16_t s1[8] = {5, -100, 7, -100, -101, 100, -100, 6};
+    CHECK_EQ(td_window_reset(&acc), TD_OK);
+    CHECK_EQ(td_window_add(&acc, &sent, s1, 1, 8), TD_OK);
+    CHECK_EQ(acc.n_missing, 3);
+    CHECK_EQ(acc.n_saturated, 2); /* -101 and 100 */
+    CHECK_EQ(acc.n_samples, 8);
+    CHECK_EQ(acc.sum, 5 + 7 - 101 + 100 + 6);
+    CHECK_EQ(acc.sumsq, 25 + 49 + 10201 + 10000 + 36);
+    CHECK_EQ(acc.min, -101);
+    CHECK_EQ(acc.max, 100);
+    /* Only sentinels: no valid sample. */
+    const int16_t s2[3] = {-100, -100, -100};
+    CHECK_EQ(td_window_reset(&acc), TD_OK);
+    CHECK_EQ(td_window_add(&acc, &sent, s2, 1, 3), TD_OK);
+    CHECK_EQ(acc.n_missing, 3);
+    CHECK_EQ(acc.min, INT16_MAX);
+    CHECK_EQ(acc.max, INT16_MIN);
+    CHECK_EQ(acc.sum, 0);
+    /* use_sentinel 0: the sentinel value is an ordinary (here saturated) sample. */
+    const td_sample_rules_t nosent = {-100, 100, -100, 0};
+    CHECK_EQ(td_window_reset(&acc), TD_OK);
+    CHECK_EQ(td_window_add(&acc, &nosent, s2, 1, 3), TD_OK);
+    CHECK_EQ(acc.n_missing, 0);
+    CHECK_EQ(acc.n_saturated, 3);
+    CHECK_EQ(acc.sum, -300);
+
+    /* Strided reads. */
+    const int16_t inter[9] = {1, 100, -7, 2, 100, -7, 3, 100, -7};
+    CHECK_EQ(td_window_reset(&acc), TD_OK);
+    CHECK_EQ(td_window_add(&acc, &extreme, inter + 1, 3, 3), TD_OK);
+    CHECK_EQ(acc.sum, 300);
+    CHECK_EQ(acc.min, 100);
+
+    /* Capacity: at most 1024 samples per window; a refused add changes nothing. */
+    for (uint32_t i = 0; i < 2048u; i++) {
+        x[i] = (int16_t)(i * 7u);
+    }
+    CHECK_EQ(td_window_reset(&acc), TD_OK);
+    CHECK_EQ(td_window_add(&acc, &extreme, x, 1, 1025), TD_ERR_CAPACITY);
+    CHECK_EQ(acc.n_samples, 0);
+    CHECK_EQ(acc.sum, 0);
+    CHECK_EQ(td_window_add(&acc, &extreme, x, 1, 1000), TD_OK);
+    td_window_acc_t saved;
+    memcpy(&saved, &acc, sizeof saved);
+    CHECK_EQ(td_window_add(&acc, &extreme, x, 1, 25), TD_ERR_CAPACITY);
+    CHECK(memcmp(&saved, &acc, sizeof acc) == 0);
+    CHECK_EQ(td_window_add(&acc, &extreme, x, 1, 24), TD_OK);
+    CHECK_EQ(acc.n_samples, 1024);
+    memcpy(&saved, &acc, sizeof saved);
+    CHECK_EQ(td_window_add(&acc, &extreme, x, 1, 1), TD_ERR_CAPACITY);
+    CHECK(memcmp(&saved, &acc, sizeof acc) == 0);
+    CHECK_EQ(td_window_add(&acc, &extreme, x, 1, 0), TD_OK);
+    CHECK_EQ(td_window_add(&acc, &extreme, x, 1, 0xFFFFFFFFu), TD_ERR_CAPACITY);
+
+    /* Arguments. */
+    CHECK_EQ(td_window_reset(NULL), TD_ERR_ARG);
+    CHECK_EQ(td_window_add(NULL, &extreme, x, 1, 1), TD_ERR_ARG);
+    CHECK_EQ(td_window_add(&acc, NULL, x, 1, 1), TD_ERR_ARG);
+    CHECK_EQ(td_window_add(&acc, &extreme, NULL, 1, 1), TD_ERR_ARG);
+    CHECK_EQ(td_window_add(&acc, &extreme, x, 0, 1), TD_ERR_ARG);
+}
+
+/* A random sample, biased towards the interesting values of the rules. */
+static int16_t rnd_sample(const td_sample_rules_t *r, int32_t center, int32_t amp)
+{
+    switch (rnd64() % 16u) {
+    case 0: return r->sentinel;
+    case 1: return r->rail_lo;
+    case 2: return r->rail_hi;
+    case 3: return (int16_t)rnd_range(-32768, 32767);
+    case 4: return (int16_t)(r->rail_lo > -32768 ? r->rail_lo - 1 : r->rail_lo);
+    case 5: return (int16_t)(r->rail_hi < 32767 ? r->rail_hi + 1 : r->rail_hi);
+    case 6: return (int16_t)(r->rail_lo < 32767 ? r->rail_lo + 1 : r->rail_lo);
+    default: {
+        int64_t v = center + rnd_range(-amp, amp);
+        return (int16_t)(v > 32767 ? 32767 : (v < -32768 ? -32768 : v));
+    }
+    }
+}
+
+static void random_rules(td_sample_rules_t *r)
+{
+    switch (rnd64() % 4u) {
+    case 0:
+        r->rail_lo = -32768;
+        r->rail_hi = 32767;
+        break;
+    case 1: {
+        const int16_t a = (int16_t)rnd_range(-32768, 32766);
+        r->rail_lo = a;
+        const int32_t top = rnd64() % 3u == 0u ? (a + 3 < 32767 ? a + 3 : 32767) : 32767;
+        r->rail_hi = (int16_t)rnd_range(a + 1, top);
+        break;
+    }
+    default:
+        r->rail_lo = (int16_t)rnd_range(-32768, -1);
+        r->rail_hi = (int16_t)rnd_range(0, 32767);
+        break;
+    }
+    r->use_sentinel = (uint8_t)(rnd64() & 1u);
+    /* The sentinel lies outside the open interval (rail_lo, rail_hi), as a profile requires. */
+    switch (rnd64() % 4u) {
+    case 0: r->sentinel = r->rail_lo; break;
+    case 1: r->sentinel = r->rail_hi; break;
+    case 2: r->sentinel = (int16_t)rnd_range(-32768, r->rail_lo); break;
+    default: r->sentinel = (int16_t)rnd_range(r->rail_hi, 32767); break;
+    }
+}
+
+static void test_window_random(void)
+{
+    static int16_t buf[1024 * 8];
+    int ok = 1;
+    for (uint32_t trial = 0; trial < 3000u; trial++) {
+        td_sample_rules_t rules;
+        random_rules(&rules);
+        const uint32_t stride = (uint32_t)rnd_range(1, 8);
+        const uint32_t n = trial % 7u == 0u ? 1024u : (uint32_t)rnd_range(0, 1024);
+        const int32_t center = (int32_t)rnd_range(-32768, 32767);
+        const int32_t amp = (int32_t)(rnd64() % 5u == 0u ? 0 : rnd_range(0, 40000));
+        for (uint32_t i = 0; i < n * stride; i++) {
+            buf[i] = rnd_sample(&rules, center, amp);
+        }
+        td_window_acc_t acc;
+        ref_acc_t ref;
+        CHECK_QUIET(ok, td_window_reset(&acc) == TD_OK);
+        ref_acc_reset(&ref);
+        /* Feed in random chunks. */
+        uint32_t done = 0;
+        while (done < n) {
+            const uint32_t chunk = (uint32_t)rnd_range(1, rnd64() % 2u ? 16 : (int64_t)(n - done));
+            const uint32_t take = chunk < n - done ? chunk : n - done;
+            CHECK_QUIET(ok, acc_add_both(&acc, &ref, &rules, buf + (size_t)done * stride, stride, take) == TD_OK);
+            done += take;
+        }
+        CHECK_QUIET(ok, acc_matches(&acc, &ref));
+        CHECK_QUIET(ok, acc.n_samples == n);
+        if (!ok) {
+            printf("  window trial %u: rails [%d,%d] sentinel %d/%u n %u stride %u\n", (unsigned)trial,
+                   rules.rail_lo, rules.rail_hi, rules.sentinel, rules.use_sentinel, (unsigned)n, (unsigned)stride);
+            break;
+        }
+        /* Derived statistics of the window. */
+        const uint32_t n_valid = n - ref.n_missing;
+        CHECK_QUIET(ok, td_mean_q8(acc.sum, n_valid) == ref_mean_q8(ref.sum, n_valid));
+        const uint64_t var = td_var_q32(acc.sum, acc.sumsq, n_valid);
+        CHECK_QUIET(ok, var == ref_var_q32(ref.sum, ref.sumsq, n_valid));
+        CHECK_QUIET(ok, td_std_q8(var) == ref_std_q8(var));
+        /* One more sample than the window holds is refused. */
+        if (n == 1024u) {
+            CHECK_QUIET(ok, td_window_add(&acc, &rules, buf, 1, 1) == TD_ERR_CAPACITY);
+        }
+    }
+    CHECK(ok);
+}
+
+/* ---- mean / variance / std / isqrt ----------------------------------------------------- */
+
+static void test_stats_functions(void)
+{
+    /* Hand-checked means. */
+    CHECK_EQ(td_mean_q8(1, 512), 1);   /* 0.5 -> 1 (tie away from zero) */
+    CHECK_EQ(td_mean_q8(-1, 512), -1); /* -0.5 -> -1 */
+    CHECK_EQ(td_mean_q8(1, 513), 0);   /* 0.499 -> 0 */
+    CHECK_EQ(td_mean_q8(1, 3), 85);    /* 85.33 */
+    CHECK_EQ(td_mean_q8(2, 3), 171);   /* 170.67 */
+    CHECK_EQ(td_mean_q8(-2, 3), -171);
+    CHECK_EQ(td_mean_q8(32767 * 1024, 1024), 32767 * 256);
+    CHECK_EQ(td_mean_q8(-32768 * 1024, 1024), -32768 * 256);
+    CHECK_EQ(td_mean_q8(5, 0), 0);
+    CHECK_EQ(td_mean_q8(5, 1025), 0);
+    CHECK_EQ(td_var_q32(5, 25, 0), 0);
+    CHECK_EQ(td_var_q32(5, 25, 1025), 0);
+    CHECK_EQ(td_var_q32(1, 1, 2), (uint64_t)1 << 30); /* {0, 1}: variance 1/4 */
+    CHECK_EQ(td_var_q32(1, 1, 3), 954437177u);        /* {0,0,1}: 2/9 * 2^32 = 954437176.9 */
+
+    int ok = 1;
+    /* Means: every n, sums across the whole reachable range |sum| <= 32768 n, and near-ties. */
+    for (uint32_t n = 1; n <= 1024u; n++) {
+        for (uint32_t t = 0; t < 200u; t++) {
+            int64_t sum;
+            switch (t % 4u) {
+            case 0: sum = rnd_range(-32768 * (int64_t)n, 32767 * (int64_t)n); break;
+            case 1: sum = rnd_range(-3 * (int64_t)n, 3 * (int64_t)n); break;
+            case 2: { /* sum * 256 / n lands on or next to a half */
+                const int64_t k = rnd_range(-32767, 32767);
+                sum = ((2 * k + 1) * (int64_t)n) / 512 + rnd_range(-1, 1);
+                break;
+            }
+            default: sum = (t & 4u) ? 32767 * (int64_t)n - (int64_t)(t / 8u) : -32768 * (int64_t)n + (int64_t)(t / 8u);
+            }
+            CHECK_QUIET(ok, td_mean_q8((int32_t)sum, n) == ref_mean_q8(sum, n));
+        }
+    }
+    CHECK(ok);
+
+    /* Variances from real sample sets (consistent sum / sumsq), and the documented accuracy of std_q8:
+     * |std_q8 - 256 * sqrt(var)| <= 1/2 + 1/256 (in Q8 units, i.e. 1/512 + 1/65536 LSB). */
+    ok = 1;
+    for (uint32_t t = 0; t < 4000u; t++) {
+        const uint32_t n = t < 8u ? t + 1u : (uint32_t)rnd_range(1, 1024);
+        const int64_t center = rnd_range(-32768, 32767);
+        const int64_t amp = t % 3u == 0u ? rnd_range(0, 3) : rnd_range(0, 65535);
+        int64_t sum = 0;
+        int64_t sumsq = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            int64_t v = t % 11u == 0u ? ((i & 1u) ? 32767 : -32768) : center + rnd_range(-amp, amp);
+            v = v > 32767 ? 32767 : (v < -32768 ? -32768 : v);
+            sum += v;
+            sumsq += v * v;
+        }
+        const uint64_t var = td_var_q32((int32_t)sum, sumsq, n);
+        CHECK_QUIET(ok, var == ref_var_q32(sum, sumsq, n));
+        const int32_t sd = td_std_q8(var);
+        CHECK_QUIET(ok, sd == ref_std_q8(var));
+        /* D = n*sumsq - sum^2 = n^2 var; check (256 sd - 129)^2 n^2 <= 2^32 D <= (256 sd + 129)^2 n^2. */
+        const i128 d = (i128)n * sumsq - (i128)sum * sum;
+        const i128 nn = (i128)n * n;
+        const i128 lo = (i128)sd * 256 - 129;
+        const i128 hi = (i128)sd * 256 + 129;
+        CHECK_QUIET(ok, lo <= 0 || lo * lo * nn <= (d << 32));
+        CHECK_QUIET(ok, (d << 32) <= hi * hi * nn);
+    }
+    CHECK(ok);
+
+    /* isqrt: edges, perfect squares and neighbours, random values of every magnitude. */
+    CHECK_EQ(td_isqrt64(0), 0);
+    CHECK_EQ(td_isqrt64(1), 1);
+    CHECK_EQ(td_isqrt64(2), 1);
+    CHECK_EQ(td_isqrt64(3), 1);
+    CHECK_EQ(td_isqrt64(4), 2);
+    CHECK_EQ(td_isqrt64(UINT64_MAX), 0xFFFFFFFFu);
+    CHECK_EQ(td_isqrt64(0xFFFFFFFE00000001ull), 0xFFFFFFFFu); /* (2^32-1)^2 */
+    CHECK_EQ(td_isqrt64(0xFFFFFFFE00000000ull), 0xFFFFFFFEu);
+    CHECK_EQ(td_isqrt64((uint64_t)1 << 62), (uint32_t)1 << 31);
+    CHECK_EQ(td_isqrt64(((uint64_t)1 << 62) - 1u), ((uint32_t)1 << 31) - 1u);
+    ok = 1;
+    for (uint32_t t = 0; t < 200000u; t++) {
+        uint64_t v;
+        switch (t % 4u) {
+        case 0: v = rnd64(); break;
+        case 1: v = rnd64() >> (rnd64() % 64u); break;
+        default: { /* k^2 - 1, k^2 or k^2 + 1 (k^2 - 1 wraps to UINT64_MAX for k = 0) */
+            const uint64_t k = t % 8u == 2u ? 0xFFFFFFFFu - (rnd64() % 1000u) : (rnd64() >> (32u + rnd64() % 32u));
+            v = k * k + (uint64_t)rnd_range(-1, 1);
+        }
+        }
+        const uint32_t r = td_isqrt64(v);
+        CHECK_QUIET(ok, (u128)r * r <= v);
+        CHECK_QUIET(ok, (u128)(r + (u128)1) * (r + (u128)1) > v);
+        CHECK_QUIET(ok, r == ref_isqrt(v));
+        if (t < 20000u) {
+            CHECK_QUIET(ok, td_std_q8(v) == (int32_t)(((uint64_t)r + 128u) >> 8));
+        }
+    }
+    CHECK(ok);
+    CHECK_EQ(td_std_q8(UINT64_MAX), (int32_t)((0xFFFFFFFFull + 128u) >> 8));
+}
+
+/* ---- detector ------------------------------------------------------------------------- */
+
+static void test_detector(void)
+{
+    td_detector_t det;
+    const td_detector_params_t p = {100u, 250u, 1000u};
+    uint8_t trig = 0xFFu;
+
+    CHECK_EQ(td_detector_reset(&det), TD_OK);
+    /* Hand-worked CUSUM, k = 100, h = 250:
+     *   score   S = max(0, S + score - k)   trigger
+     *     50      0                          -
+     *    200    100                          -
+     *    150    150                          -
+     *     40     90                          -
+     *    260    250  (== h, not above)       -
+     *    101    251                          CUSUM
+     */
+    static const uint32_t scores[6] = {50u, 200u, 150u, 40u, 260u, 101u};
+    static const uint32_t expect_s[6] = {0u, 100u, 150u, 90u, 250u, 251u};
+    static const uint8_t expect_t[6] = {0u, 0u, 0u, 0u, 0u, TD_TRIGGER_CUSUM};
+    for (uint32_t i = 0; i < 6u; i++) {
+        CHECK_EQ(td_detector_update(&det, &p, scores[i], &trig), TD_OK);
+        CHECK_EQ(det.cusum_q8, expect_s[i]);
+        CHECK_EQ(trig, expect_t[i]);
+        CHECK_EQ(det.alarm, i == 5u ? 1 : 0);
+    }
+    /* Latched: low scores raise no trigger, S decays, the alarm stays. */
+    CHECK_EQ(td_detector_update(&det, &p, 0u, &trig), TD_OK);
+    CHECK_EQ(trig, 0);
+    CHECK_EQ(det.cusum_q8, 151u);
+    CHECK_EQ(det.alarm, 1);
+    for (uint32_t i = 0; i < 5u; i++) {
+        CHECK_EQ(td_detector_update(&det, &p, 0u, &trig), TD_OK);
+    }
+    CHECK_EQ(det.cusum_q8, 0u);
+    CHECK_EQ(det.alarm, 1);
+    CHECK_EQ(trig, 0);
+    /* Reset clears both. */
+    CHECK_EQ(td_detector_reset(&det), TD_OK);
+    CHECK_EQ(det.alarm, 0);
+    CHECK_EQ(det.cusum_q8, 0u);
+
+    /* Instant threshold: strictly above. */
+    CHECK_EQ(td_detector_update(&det, &(td_detector_params_t){100u, 5000u, 1000u}, 1000u, &trig), TD_OK);
+    CHECK_EQ(trig, 0);
+    CHECK_EQ(det.cusum_q8, 900u);
+    CHECK_EQ(td_detector_reset(&det), TD_OK);
+    CHECK_EQ(td_detector_update(&det, &(td_detector_params_t){100u, 5000u, 1000u}, 1001u, &trig), TD_OK);
+    CHECK_EQ(trig, TD_TRIGGER_INSTANT);
+    CHECK_EQ(det.alarm, 1);
+    CHECK_EQ(td_detector_reset(&det), TD_OK);
+    CHECK_EQ(td_detector_update(&det, &p, 1001u, &trig), TD_OK); /* S = 901 > 250 as well */
+    CHECK_EQ(trig, TD_TRIGGER_INSTANT | TD_TRIGGER_CUSUM);
+
+    /* Saturation at UINT32_MAX. */
+    const td_detector_params_t zero_k = {0u, 0xFFFFFFFFu, 0xFFFFFFFFu};
+    CHECK_EQ(td_detector_reset(&det), TD_OK);
+    CHECK_EQ(td_detector_update(&det, &zero_k, 0xFFFFFFF0u, &trig), TD_OK);
+    CHECK_EQ(td_detector_update(&det, &zero_k, 0xFFFFFFF0u, &trig), TD_OK);
+    CHECK_EQ(det.cusum_q8, 0xFFFFFFFFu);
+    CHECK_EQ(trig, 0); /* S == h, not above; score == instant, not above */
+    const td_detector_params_t big_k = {0xFFFFFFFFu, 0u, 0xFFFFFFFFu};
+    CHECK_EQ(td_detector_update(&det, &big_k, 5u, &trig), TD_OK); /* S + 5 - k = 5 */
+    CHECK_EQ(det.cusum_q8, 5u);
+    CHECK_EQ(trig, TD_TRIGGER_CUSUM);
+
+    /* count_alarms resets S after each trigger. With k = 100, h = 250:
+     * 200 -> 100, 200 -> 200, 200 -> 300 alarm (S := 0), 200 -> 100, 200 -> 200: one alarm.
+     * Without the reset the fourth score would have triggered again (S = 400). */
+    const uint32_t seq[5] = {200u, 200u, 200u, 200u, 200u};
+    uint32_t n_alarms = 99u;
+    CHECK_EQ(td_detector_count_alarms(&p, seq, 5u, &n_alarms), TD_OK);
+    CHECK_EQ(n_alarms, 1u);
+    const uint32_t seq2[7] = {200u, 200u, 200u, 200u, 200u, 200u, 2000u};
+    CHECK_EQ(td_detector_count_alarms(&p, seq2, 7u, &n_alarms), TD_OK);
+    CHECK_EQ(n_alarms, 3u); /* at 3, 6 and the instant at 7 */
+    CHECK_EQ(td_detector_count_alarms(&p, NULL, 0u, &n_alarms), TD_OK);
+    CHECK_EQ(n_alarms, 0u);
+
+    /* Random streams against a reference that resets after each trigger. */
+    int ok = 1;
+    static uint32_t rs[2000];
+    for (uint32_t t = 0; t < 200u; t++) {
+        td_detector_params_t rp;
+        rp.k_q8 = (uint32_t)rnd_range(0, 2000);
+        rp.h_q8 = (uint32_t)rnd_range(0, 20000);
+        rp.instant_q8 = (uint32_t)rnd_range(0, 5000);
+        const uint32_t n = (uint32_t)rnd_range(0, 2000);
+        for (uint32_t i = 0; i < n; i++) {
+            rs[i] = (uint32_t)(rnd64() % 8u == 0u ? rnd64() : (uint64_t)rnd_range(0, 3000));
+        }
+        uint64_t s = 0;
+        uint32_t alarms = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            s = s + rs[i] > rp.k_q8 ? s + rs[i] - rp.k_q8 : 0u;
+            s = s > 0xFFFFFFFFu ? 0xFFFFFFFFu : s;
+            if (rs[i] > rp.instant_q8 || s > rp.h_q8) {
+                alarms++;
+                s = 0;
+            }
+        }
+        CHECK_QUIET(ok, td_detector_count_alarms(&rp, rs, n, &n_alarms) == TD_OK);
+        CHECK_QUIET(ok, n_alarms == alarms);
+    }
+    CHECK(ok);
+
+    CHECK_EQ(td_detector_reset(NULL), TD_ERR_ARG);
+    CHECK_EQ(td_detector_update(NULL, &p, 1u, &trig), TD_ERR_ARG);
+    CHECK_EQ(td_detector_update(&det, NULL, 1u, &trig), TD_ERR_ARG);
+    CHECK_EQ(td_detector_update(&det, &p, 1u, NULL), TD_ERR_ARG);
+    CHECK_EQ(td_detector_count_alarms(NULL, seq, 1u, &n_alarms), TD_ERR_ARG);
+    CHECK_EQ(td_detector_count_alarms(&p, NULL, 1u, &n_alarms), TD_ERR_ARG);
+    CHECK_EQ(td_detector_count_alarms(&p, seq, 1u, NULL), TD_ERR_ARG);
+}
+
+/* ---- monitor: reference model ----------------------------------------------------------- */
+
+typedef struct {
+    uint64_t cusum;
+    uint8_t alarm;
+    uint32_t window_index;
+} ref_mon_t;
+
+/* How often the reference model met each edge case: the random test asserts it met all of them. */
+static struct {
+    unsigned long z_clamped, e_clamped_pca, e_clamped_ext, recon_clamped, centroid_ties, no_valid;
+    unsigned long instant, cusum, health, stuck, missing, saturated, top_nonzero, recon_saturated;
+} g_cov;
+
+/* Reference result of one window: frames[window * n_channels], and in external mode the
+ * embeddings pushed during the window (n_emb rows of n_dims int8). */
+static void ref_window(const w_spec_t *s, ref_mon_t *st, const int16_t *frames, const int8_t *emb, uint32_t n_emb,
+                       td_window_result_t *res)
+{
+    const uint32_t C = s->n_channels;
+    const uint32_t F = 2u * C;
+    const uint32_t D = s->n_dims;
+    int16_t z[2 * W_MAX_CH];
+    memset(res, 0, sizeof *res);
+    res->window_index = st->window_index;
+    uint32_t top_abs = 0;
+    for (uint32_t c = 0; c < C; c++) {
+        const w_channel_t *ch = &s->ch[c];
+        const td_sample_rules_t rules = {ch->rail_lo, ch->rail_hi, ch->sentinel,
+                                         (uint8_t)((ch->flags & TD_CHANNEL_FLAG_SENTINEL) ? 1 : 0)};
+        ref_acc_t a;
+        ref_acc_reset(&a);
+        for (uint32_t i = 0; i < s->window; i++) {
+            ref_acc_add(&a, &rules, frames[i * C + c]);
+        }
+        const uint32_t n_valid = s->window - a.n_missing;
+        td_channel_result_t *o = &res->channels[c];
+        o->sum = (int32_t)a.sum;
+        o->sumsq = a.sumsq;
+        o->min = a.min;
+        o->max = a.max;
+        o->n_missing = (uint16_t)a.n_missing;
+        o->n_saturated = (uint16_t)a.n_saturated;
+        o->mean_q8 = ref_mean_q8(a.sum, n_valid);
+        o->std_q8 = ref_std_q8(ref_var_q32(a.sum, a.sumsq, n_valid));
+        if (a.n_missing > ch->max_missing) {
+            res->missing_mask |= (uint16_t)(1u << c);
+        }
+        if (a.n_saturated > ch->max_saturated) {
+            res->saturated_mask |= (uint16_t)(1u << c);
+        }
+        g_cov.no_valid += n_valid == 0u;
+        if ((ch->flags & TD_CHANNEL_FLAG_STUCK_CHECK) && n_valid >= 2u && a.max - a.min <= ch->stuck_tol) {
+            res->stuck_mask |= (uint16_t)(1u << c);
+        }
+        const int32_t feat[2] = {o->mean_q8, o->std_q8};
+        for (uint32_t k = 0; k < 2u; k++) {
+            const uint32_t f = 2u * c + k;
+            const i128 centred = n_valid > 0u ? (i128)feat[k] - s->mu_q8[f] : 0;
+            const i128 zr = ref_round_div(centred * s->inv_sigma_q24[f], (i128)1 << 24);
+            z[f] = ref_sat16(zr);
+            g_cov.z_clamped += zr != z[f];
+        }
+        o->z_mean_q8 = z[2u * c];
+        o->z_std_q8 = z[2u * c + 1u];
+        const uint32_t am = (uint32_t)(z[2u * c] < 0 ? -z[2u * c] : z[2u * c]);
+        const uint32_t as = (uint32_t)(z[2u * c + 1u] < 0 ? -z[2u * c + 1u] : z[2u * c + 1u]);
+        const uint32_t a_max = am > as ? am : as;
+        if (a_max > top_abs) {
+            top_abs = a_max;
+            res->top_channel = (uint8_t)c;
+        }
+    }
+    const int64_t LIM = (int64_t)1 << 24;
+    int have_embedding = 1;
+    if (s->flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING) {
+        res->n_embeddings = (uint16_t)n_emb;
+        have_embedding = n_emb > 0u;
+        for (uint32_t j = 0; j < D && have_embedding; j++) {
+            i128 sum = 0;
+            for (uint32_t e = 0; e < n_emb; e++) {
+                sum += (i128)emb[e * D + j] - s->ext_zero_point;
+            }
+            const i128 e = ref_round_div(sum * s->ext_scale_q24, (i128)n_emb << 16);
+            res->embedding_q8[j] = (int32_t)ref_clamp(e, LIM);
+            g_cov.e_clamped_ext += e != res->embedding_q8[j];
+        }
+    } else {
+        const i128 den = (i128)1 << s->proj_shift;
+        for (uint32_t j = 0; j < D; j++) {
+            i128 dot = 0;
+            for (uint32_t f = 0; f < F; f++) {
+                dot += (i128)s->proj[j * F + f] * z[f];
+            }
+            const i128 e = ref_round_div(dot, den);
+            res->embedding_q8[j] = (int32_t)ref_clamp(e, LIM);
+            g_cov.e_clamped_pca += e != res->embedding_q8[j];
+        }
+        i128 err = 0;
+        for (uint32_t f = 0; f < F; f++) {
+            i128 back = 0;
+            for (uint32_t j = 0; j < D; j++) {
+                back += (i128)s->proj[j * F + f] * res->embedding_q8[j];
+            }
+            const i128 d0 = (i128)z[f] - ref_round_div(back, den);
+            const i128 diff = ref_clamp(d0, LIM);
+            g_cov.recon_clamped += d0 != diff;
+            err += diff * diff;
+        }
+        res->recon_q8 = ref_sat_u32((u128)(err + 128) >> 8);
+        g_cov.recon_saturated += res->recon_q8 == 0xFFFFFFFFu;
+    }
+    if (have_embedding) {
+        u128 best = 0;
+        for (uint32_t k = 0; k < s->n_centroids; k++) {
+            u128 d = 0;
+            for (uint32_t j = 0; j < D; j++) {
+                const i128 diff = (i128)res->embedding_q8[j] - s->centroid_q8[k * D + j];
+                d += (u128)(diff * diff);
+            }
+            g_cov.centroid_ties += k > 0u && d == best;
+            if (k == 0u || d < best) {
+                best = d;
+                res->nearest = (uint8_t)k;
+            }
+        }
+        res->dist_q8 = ref_sat_u32((best + 128u) >> 8);
+    }
+    res->score_q8 = ref_sat_u32((u128)res->dist_q8 + res->recon_q8);
+    /* Decision. */
+    st->cusum = st->cusum + res->score_q8 > s->cusum_k_q8 ? st->cusum + res->score_q8 - s->cusum_k_q8 : 0u;
+    st->cusum = st->cusum > 0xFFFFFFFFu ? 0xFFFFFFFFu : st->cusum;
+    if (res->score_q8 > s->instant_q8) {
+        res->trigger |= TD_TRIGGER_INSTANT;
+    }
+    if (st->cusum > s->cusum_h_q8) {
+        res->trigger |= TD_TRIGGER_CUSUM;
+    }
+    if (res->stuck_mask | res->saturated_mask | res->missing_mask) {
+        res->trigger |= TD_TRIGGER_HEALTH;
+    }
+    if (res->trigger) {
+        st->alarm = 1u;
+    }
+    g_cov.instant += (res->trigger & TD_TRIGGER_INSTANT) != 0u;
+    g_cov.cusum += (res->trigger & TD_TRIGGER_CUSUM) != 0u;
+    g_cov.health += (res->trigger & TD_TRIGGER_HEALTH) != 0u;
+    g_cov.stuck += res->stuck_mask != 0u;
+    g_cov.missing += res->missing_mask != 0u;
+    g_cov.saturated += res->saturated_mask != 0u;
+    g_cov.top_nonzero += res->top_channel != 0u;
+    res->alarm = st->alarm;
+    res->cusum_q8 = (uint32_t)st->cusum;
+    st->window_index++;
+}
+
+/* Field-by-field comparison; prints the first differing field. */
+static int result_equal(const w_spec_t *s, const td_window_result_t *a, const td_window_result_t *b)
+{
+#define RCMP(field)                                                                                         \
+    if (a->field != b->field) {                                                                             \
+        printf("  result field %s: %lld vs %lld\n", #field, (long long)a->field, (long long)b->field);      \
+        return 0;                                                                                           \
+    }
+    RCMP(window_index) RCMP(score_q8) RCMP(dist_q8) RCMP(recon_q8) RCMP(cusum_q8) RCMP(n_embeddings)
+    RCMP(stuck_mask) RCMP(saturated_mask) RCMP(missing_mask) RCMP(trigger) RCMP(alarm) RCMP(nearest)
+    RCMP(top_channel)
+    for (uint32_t j = 0; j < s->n_dims; j++) {
+        RCMP(embedding_q8[j])
+    }
+    for (uint32_t c = 0; c < s->n_channels; c++) {
+        RCMP(channels[c].sumsq) RCMP(channels[c].sum) RCMP(channels[c].mean_q8) RCMP(channels[c].std_q8)
+        RCMP(channels[c].min) RCMP(channels[c].max) RCMP(channels[c].z_mean_q8) RCMP(channels[c].z_std_q8)
+        RCMP(channels[c].n_missing) RCMP(channels[c].n_saturated)
+    }
+#undef RCMP
+    return 1;
+}
+
+/* A parsed profile together with the blob it points into. */
+typedef struct {
+    uint8_t *blob;
+    uint32_t size;
+    td_profile_t prof;
+} parsed_t;
+
+static int parsed_open(parsed_t *p, const w_spec_t *s)
+{
+    p->blob = w_build(s, &p->size);
+    return td_profile_parse(&p->prof, p->blob, p->size) == TD_OK;
+}
+
+static void parsed_close(parsed_t *p)
+{
+    free(p->blob);
+    p->blob = NULL;
+}
+
+/* Frames of one window in a random regime (normal, stuck, rails, sentinel bursts). */
+static void gen_window(const w_spec_t *s, int16_t *frames)
+{
+    const uint32_t C = s->n_channels;
+    for (uint32_t c = 0; c < C; c++) {
+        const w_channel_t *ch = &s->ch[c];
+        const td_sample_rules_t rules = {ch->rail_lo, ch->rail_hi, ch->sentinel, 1};
+        const uint32_t regime = (uint32_t)(rnd64() % 10u);
+        const int32_t center = (int32_t)(regime < 5u ? rnd_range(-300, 300) : rnd_range(-32768, 32767));
+        const int32_t amp = (int32_t)(regime == 5u ? 0 : (regime == 6u ? 2 : rnd_range(1, 3000)));
+        for (uint32_t i = 0; i < s->window; i++) {
+            int16_t v;
+            if (regime == 7u) {
+                v = rnd_sample(&rules, center, amp);
+            } else if (regime == 8u && (ch->flags & TD_CHANNEL_FLAG_SENTINEL) && rnd64() % 3u == 0u) {
+                v = ch->sentinel;
+            } else {
+                int64_t x = center + rnd_range(-amp, amp);
+                v = (int16_t)(x > 32767 ? 32767 : (x < -32768 ? -32768 : x));
+                if (ch->flags & TD_CHANNEL_FLAG_SENTINEL && v == ch->sentinel && regime != 9u) {
+                    v = (int16_t)(v + (v > 0 ? -1 : 1)); /* keep stray sentinels rare */
+                }
+            }
+            frames[i * C + c] = v;
+        }
+    }
+}
+
+/* A random valid profile: PCA (ext == 0) or external embedding. */
+static void random_profile(w_spec_t *s, int ext)
+{
+    w_defaults(s);
+    s->n_channels = (uint8_t)rnd_range(1, 6);
+    s->window = (uint16_t)(rnd64() % 4u == 0u ? rnd_range(2, 5) : rnd_range(6, 64));
+    const uint32_t F = 2u * s->n_channels;
+    if (ext) {
+        s->flags = TD_PROFILE_FLAG_EXTERNAL_EMBEDDING;
+        s->n_dims = (uint8_t)rnd_range(1, TD_MAX_DIMS);
+        s->ext_scale_q24 = (uint32_t)(rnd64() % 3u == 0u ? rnd64() >> 32 : (uint64_t)rnd_range(1, 1 << 25));
+        if (s->ext_scale_q24 == 0u) {
+            s->ext_scale_q24 = 1u;
+        }
+        s->ext_zero_point = (int32_t)rnd_range(-128, 127);
+    } else {
+        s->n_dims = (uint8_t)rnd_range(1, F < TD_MAX_DIMS ? F : TD_MAX_DIMS);
+        s->proj_shift = (uint8_t)rnd_range(0, 15);
+    }
+    s->n_centroids = (uint8_t)rnd_range(1, 6);
+    s->cusum_k_q8 = (uint32_t)rnd_range(0, 1 << 20);
+    s->cusum_h_q8 = (uint32_t)(rnd64() % 4u == 0u ? 0xFFFFFFFFu : (uint64_t)rnd_range(0, 1 << 24));
+    s->instant_q8 = (uint32_t)(rnd64() % 4u == 0u ? 0xFFFFFFFFu : (uint64_t)rnd_range(0, 1 << 26));
+    for (uint32_t c = 0; c < s->n_channels; c++) {
+        w_channel_t *ch = &s->ch[c];
+        w_default_channel(ch);
+        td_sample_rules_t r;
+        random_rules(&r);
+        ch->rail_lo = r.rail_lo;
+        ch->rail_hi = r.rail_hi;
+        if (r.use_sentinel) {
+            ch->flags |= TD_CHANNEL_FLAG_SENTINEL;
+            ch->sentinel = r.sentinel;
+        }
+        if (rnd64() & 1u) {
+            ch->flags |= TD_CHANNEL_FLAG_STUCK_CHECK;
+            ch->stuck_tol = (uint16_t)rnd_range(0, 3);
+        }
+        ch->max_missing = (uint16_t)rnd_range(0, s->window);
+        ch->max_saturated = (uint16_t)rnd_range(0, s->window);
+    }
+    for (uint32_t f = 0; f < F; f++) {
+        s->mu_q8[f] = (int32_t)(rnd64() % 8u == 0u ? rnd_range(-(32768 * 256), 32768 * 256) : rnd_range(-80000, 80000));
+        s->inv_sigma_q24[f] = (uint32_t)(rnd64() % 8u == 0u ? (uint64_t)rnd_range(1, 0x80000000ll)
+                                                             : ((uint64_t)1 << 32) / (uint64_t)rnd_range(256, 256 * 4000));
+    }
+    for (uint32_t i = 0; i < (uint32_t)s->n_dims * F; i++) {
+        s->proj[i] = (int8_t)rnd_range(-128, 127);
+    }
+    for (uint32_t i = 0; i < (uint32_t)s->n_centroids * s->n_dims; i++) {
+        s->centroid_q8[i] = (int32_t)(rnd64() % 8u == 0u ? rnd_range(-(1 << 24), 1 << 24) : rnd_range(-20000, 20000));
+    }
+    if (s->n_centroids > 1u && rnd64() % 3u == 0u) {
+        /* A duplicated centroid: the nearest one must be the lower index. */
+        const uint32_t k = (uint32_t)rnd_range(1, s->n_centroids - 1);
+        memcpy(&s->centroid_q8[k * s->n_dims], &s->centroid_q8[0], 4u * s->n_dims);
+    }
+    if (!ext && rnd64() % 5u == 0u) {
+        /* Extreme: saturating z, unshifted full-scale projection, so embeddings reach the +-2^24 clamp. */
+        s->proj_shift = (uint8_t)rnd_range(0, 1);
+        for (uint32_t i = 0; i < (uint32_t)s->n_dims * F; i++) {
+            s->proj[i] = (int8_t)((rnd64() & 1u) ? 127 : -128);
+        }
+        for (uint32_t f = 0; f < F; f++) {
+            s->mu_q8[f] = (int32_t)((rnd64() & 1u) ? 32768 * 256 : -32768 * 256);
+            s->inv_sigma_q24[f] = 0x80000000u - (uint32_t)rnd_range(0, 1000);
+        }
+    }
+}
+
+static void test_monitor_reference(void)
+{
+    static w_spec_t s;
+    static int16_t frames[64 * 6 * 12];
+    static int8_t emb[12][40 * TD_MAX_DIMS];
+    uint32_t n_emb[12];
+    static td_window_result_t got[12];
+    static td_window_result_t want[12];
+    int ok = 1;
+    uint32_t windows_checked = 0;
+    for (uint32_t trial = 0; trial < 1000u && ok; trial++) {
+        const int ext = (int)(trial % 3u == 2u);
+        random_profile(&s, ext);
+        parsed_t p;
+        CHECK_QUIET(ok, parsed_open(&p, &s));
+        if (!ok) {
+            printf("  random profile %u rejected\n", (unsigned)trial);
+            parsed_close(&p);
+            break;
+        }
+        td_monitor_t mon;
+        CHECK_QUIET(ok, td_monitor_init(&mon, &p.prof) == TD_OK);
+        ref_mon_t rm = {0u, 0u, 0u};
+        const uint32_t n_windows = (uint32_t)rnd_range(1, 12);
+        const uint32_t C = s.n_channels;
+        for (uint32_t w = 0; w < n_windows; w++) {
+            gen_window(&s, frames + (size_t)w * s.window * C);
+            n_emb[w] = ext ? (uint32_t)(rnd64() % 4u == 0u ? 0u : (uint64_t)rnd_range(1, 40)) : 0u;
+            for (uint32_t e = 0; e < n_emb[w] * s.n_dims; e++) {
+                emb[w][e] = (int8_t)rnd_range(-128, 127);
+            }
+            ref_window(&s, &rm, frames + (size_t)w * s.window * C, emb[w], n_emb[w], &want[w]);
+        }
+        /* Push window by window (embeddings first, then the frames in two random pieces). */
+        for (uint32_t w = 0; w < n_windows && ok; w++) {
+            for (uint32_t e = 0; e < n_emb[w]; e++) {
+                CHECK_QUIET(ok, td_monitor_push_embedding(&mon, emb[w] + e * s.n_dims, s.n_dims) == TD_OK);
+            }
+            const uint32_t cut = (uint32_t)rnd_range(0, s.window);
+            const int16_t *base = frames + (size_t)w * s.window * C;
+            uint32_t n_res = 99u;
+            CHECK_QUIET(ok, td_monitor_push(&mon, base, cut, got + w, 1, &n_res) == TD_OK);
+            CHECK_QUIET(ok, n_res == (cut == s.window ? 1u : 0u));
+            if (cut < s.window) {
+                CHECK_QUIET(ok, td_monitor_push(&mon, base + (size_t)cut * C, s.window - cut, got + w, 1, &n_res) ==
+                                    TD_OK);
+                CHECK_QUIET(ok, n_res == 1u);
+            }
+            CHECK_QUIET(ok, result_equal(&s, &got[w], &want[w]));
+            if (!ok) {
+                printf("  monitor trial %u window %u (%s, %u channels, window %u, dims %u, shift %u)\n",
+                       (unsigned)trial, (unsigned)w, ext ? "external" : "pca", (unsigned)C, (unsigned)s.window,
+                       (unsigned)s.n_dims, (unsigned)s.proj_shift);
+            }
+            windows_checked++;
+        }
+        /* Lifetime statistics count every valid sample. */
+        for (uint8_t c = 0; c < C && ok; c++) {
+            td_lifetime_t life;
+            uint64_t n;
+            int64_t mean;
+            uint64_t var;
+            uint64_t expect_n = 0;
+            for (uint32_t w = 0; w < n_windows; w++) {
+                expect_n += s.window - want[w].channels[c].n_missing;
+            }
+            CHECK_QUIET(ok, td_monitor_lifetime(&mon, c, &life) == TD_OK);
+            CHECK_QUIET(ok, td_lifetime_get(&life, &n, &mean, &var) == TD_OK);
+            CHECK_QUIET(ok, n == expect_n);
+        }
+        parsed_close(&p);
+    }
+    CHECK(ok);
+    if (!ok) {
+        return; /* the loop stopped early: the coverage counts below would mislead */
+    }
+    CHECK(windows_checked > 1000u);
+    /* The random cases reached every edge the reference model distinguishes. */
+    CHECK(g_cov.z_clamped > 0u);
+    CHECK(g_cov.e_clamped_pca > 0u);
+    /* External mode never reaches the clamp: |q - zero_point| <= 255 and scale < 2^32 keep |e| < 255 * 2^16. */
+    CHECK(g_cov.e_clamped_ext == 0u);
+    CHECK(g_cov.recon_clamped > 0u);
+    CHECK(g_cov.recon_saturated > 0u);
+    CHECK(g_cov.centroid_ties > 0u);
+    CHECK(g_cov.no_valid > 0u);
+    CHECK(g_cov.instant > 0u);
+    CHECK(g_cov.cusum > 0u);
+    CHECK(g_cov.health > 0u);
+    CHECK(g_cov.stuck > 0u);
+    CHECK(g_cov.missing > 0u);
+    CHECK(g_cov.saturated > 0u);
+    CHECK(g_cov.top_nonzero > 0u);
+    if (g_fail > 0u) {
+        printf("  coverage: z %lu e_pca %lu e_ext %lu recon %lu recon_sat %lu ties %lu no_valid %lu inst %lu cusum %lu "
+               "health %lu\n", g_cov.z_clamped, g_cov.e_clamped_pca, g_cov.e_clamped_ext, g_cov.recon_clamped,
+               g_cov.recon_saturated, g_cov.centroid_ties, g_cov.no_valid, g_cov.instant, g_cov.cusum, g_cov.health);
+    }
+}
+
+/* ---- monitor: API behaviour ---------------------------------------------------------------- */
+
+static void test_monitor_capacity_and_chunking(void)
+{
+    static w_spec_t s;
+    w_pca(&s, 4u);
+    parsed_t p;
+    CHECK(parsed_open(&p, &s));
+    const uint32_t C = s.n_channels;
+    const uint32_t W = s.window;
+    enum { N_FRAMES = 16 * 9 + 5 };
+    static int16_t frames[16 * 10 * 3];
+    for (uint32_t w = 0; w < 10u; w++) {
+        gen_window(&s, frames + (size_t)w * W * C);
+    }
+    static td_window_result_t all[16];
+    static td_window_result_t one[16];
+    static td_window_result_t fresh[16];
+    memset(all, 0, sizeof all);
+    memset(one, 0, sizeof one);
+    memset(fresh, 0, sizeof fresh);
+
+    /* All at once. */
+    td_monitor_t m1;
+    uint32_t n_res = 0;
+    CHECK_EQ(td_monitor_init(&m1, &p.prof), TD_OK);
+    CHECK_EQ(td_monitor_push(&m1, frames, N_FRAMES, all, 16, &n_res), TD_OK);
+    CHECK_EQ(n_res, N_FRAMES / 16);
+
+    /* One frame at a time. */
+    td_monitor_t m2;
+    CHECK_EQ(td_monitor_init(&m2, &p.prof), TD_OK);
+    uint32_t total = 0;
+    for (uint32_t i = 0; i < N_FRAMES; i++) {
+        uint32_t k = 99u;
+        if (td_monitor_push(&m2, frames + (size_t)i * C, 1, one + total, 1, &k) != TD_OK || k > 1u) {
+            CHECK(0);
+            break;
+        }
+        total += k;
+    }
+    CHECK_EQ(total, N_FRAMES / 16);
+    CHECK(memcmp(all, one, sizeof all) == 0);
+    CHECK(memcmp(&m1, &m2, sizeof m1) == 0);
+
+    /* Capacity too small: TD_ERR_CAPACITY, nothing consumed. */
+    td_monitor_t m3;
+    CHECK_EQ(td_monitor_init(&m3, &p.prof), TD_OK);
+    td_monitor_t before;
+    memcpy(&before, &m3, sizeof before);
+    static td_window_result_t junk[16];
+    memset(junk, 0x3C, sizeof junk);
+    n_res = 77u;
+    CHECK_EQ(td_monitor_push(&m3, frames, N_FRAMES, junk, N_FRAMES / 16 - 1u, &n_res), TD_ERR_CAPACITY);
+    CHECK_EQ(n_res, 0u);
+    CHECK(memcmp(&before, &m3, sizeof m3) == 0);
+    CHECK_EQ(td_monitor_push(&m3, frames, 16, NULL, 0, &n_res), TD_ERR_CAPACITY);
+    CHECK_EQ(td_monitor_push(&m3, frames, 15, NULL, 0, &n_res), TD_OK); /* no window completes */
+    CHECK_EQ(n_res, 0u);
+    /* With fill 15: one more frame completes a window. */
+    CHECK_EQ(td_monitor_push(&m3, frames + 15 * C, 17, junk, 1, &n_res), TD_ERR_CAPACITY); /* 15+17 = 2 windows */
+    CHECK_EQ(n_res, 0u);
+    {
+        int untouched = 1;
+        for (size_t i = 0; i < sizeof junk; i++) {
+            untouched &= ((const uint8_t *)junk)[i] == 0x3Cu;
+        }
+        CHECK(untouched); /* a refused push writes no result */
+    }
+    CHECK_EQ(td_monitor_push(&m3, frames + 15 * C, N_FRAMES - 15, fresh, N_FRAMES / 16, &n_res), TD_OK);
+    CHECK_EQ(n_res, N_FRAMES / 16);
+    CHECK(memcmp(all, fresh, sizeof all) == 0);
+    CHECK(memcmp(&m1, &m3, sizeof m1) == 0);
+
+    /* Capacity exactly enough. */
+    td_monitor_t m4;
+    CHECK_EQ(td_monitor_init(&m4, &p.prof), TD_OK);
+    memset(fresh, 0, sizeof fresh);
+    CHECK_EQ(td_monitor_push(&m4, frames, 32, fresh, 2, &n_res), TD_OK);
+    CHECK_EQ(n_res, 2u);
+    CHECK(memcmp(all, fresh, 2 * sizeof all[0]) == 0);
+
+    /* Random chunking gives the same bytes. */
+    for (uint32_t t = 0; t < 20u; t++) {
+        td_monitor_t m5;
+        CHECK_EQ(td_monitor_init(&m5, &p.prof), TD_OK);
+        memset(fresh, 0, sizeof fresh);
+        uint32_t done = 0;
+        uint32_t got = 0;
+        int ok = 1;
+        while (done < N_FRAMES) {
+            uint32_t chunk = (uint32_t)rnd_range(0, 40);
+            chunk = chunk < N_FRAMES - done ? chunk : N_FRAMES - done;
+            uint32_t k;
+            CHECK_QUIET(ok, td_monitor_push(&m5, frames + (size_t)done * C, chunk, fresh + got, 16 - got, &k) == TD_OK);
+            got += k;
+            done += chunk;
+        }
+        CHECK(ok);
+        CHECK_EQ(got, N_FRAMES / 16);
+        CHECK(memcmp(all, fresh, sizeof all) == 0);
+    }
+
+    /* Arguments. */
+    CHECK_EQ(td_monitor_init(NULL, &p.prof), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_init(&m4, NULL), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_push(NULL, frames, 1, fresh, 1, &n_res), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_push(&m4, NULL, 1, fresh, 1, &n_res), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_push(&m4, frames, 1, NULL, 1, &n_res), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_push(&m4, frames, 1, fresh, 1, NULL), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_push(&m4, NULL, 0, NULL, 0, &n_res), TD_OK);
+    CHECK_EQ(td_monitor_reset_alarm(NULL), TD_ERR_ARG);
+    td_lifetime_t life;
+    CHECK_EQ(td_monitor_lifetime(&m4, 3, &life), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_lifetime(&m4, 2, NULL), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_lifetime(&m4, 2, &life), TD_OK);
+    parsed_close(&p);
+}
+
+static void test_monitor_modes_and_health(void)
+{
+    static w_spec_t s;
+    int8_t e8[TD_MAX_DIMS + 1];
+    memset(e8, 1, sizeof e8);
+
+    /* PCA mode: embeddings are refused with TD_ERR_MODE, whatever the length. */
+    w_pca(&s, 4u);
+    parsed_t p;
+    CHECK(parsed_open(&p, &s));
+    td_monitor_t mon;
+    CHECK_EQ(td_monitor_init(&mon, &p.prof), TD_OK);
+    CHECK_EQ(td_monitor_push_embedding(&mon, e8, 4), TD_ERR_MODE);
+    CHECK_EQ(td_monitor_push_embedding(&mon, e8, 3), TD_ERR_MODE);
+    CHECK_EQ(td_monitor_push_embedding(&mon, NULL, 4), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_push_embedding(NULL, e8, 4), TD_ERR_ARG);
+
+    /* Health, channel 0 has the stuck check (tolerance 2); thresholds out of reach. */
+    s.cusum_h_q8 = 0xFFFFFFFFu;
+    s.instant_q8 = 0xFFFFFFFFu;
+    s.cusum_k_q8 = 0xFFFFFFFFu;
+    parsed_close(&p);
+    CHECK(parsed_open(&p, &s));
+    CHECK_EQ(td_monitor_init(&mon, &p.prof), TD_OK);
+    int16_t fr[16 * 3];
+    td_window_result_t r;
+    uint32_t n_res;
+    /* Window 0: channel 0 varies by 2 (== tolerance): stuck. */
+    for (uint32_t i = 0; i < 16u; i++) {
+        fr[i * 3 + 0] = (int16_t)(500 + (int)(i % 3u));
+        fr[i * 3 + 1] = (int16_t)(i * 10u);
+        fr[i * 3 + 2] = (int16_t)(i * 100u);
+    }
+    CHECK_EQ(td_monitor_push(&mon, fr, 16, &r, 1, &n_res), TD_OK);
+    CHECK_EQ(n_res, 1u);
+    CHECK_EQ(r.stuck_mask, 0x1);
+    CHECK_EQ(r.saturated_mask, 0);
+    CHECK_EQ(r.missing_mask, 0);
+    CHECK_EQ(r.trigger, TD_TRIGGER_HEALTH);
+    CHECK_EQ(r.alarm, 1);
+    CHECK_EQ(r.cusum_q8, 0u);
+    /* Window 1: channel 0 varies by 3: healthy, but the alarm stays latched. */
+    fr[0] = 503;
+    CHECK_EQ(td_monitor_push(&mon, fr, 16, &r, 1, &n_res), TD_OK);
+    CHECK_EQ(r.stuck_mask, 0);
+    CHECK_EQ(r.trigger, 0);
+    CHECK_EQ(r.alarm, 1);
+    CHECK_EQ(r.window_index, 1u);
+    /* Reset clears it. */
+    CHECK_EQ(td_monitor_reset_alarm(&mon), TD_OK);
+    CHECK_EQ(td_monitor_push(&mon, fr, 16, &r, 1, &n_res), TD_OK);
+    CHECK_EQ(r.trigger, 0);
+    CHECK_EQ(r.alarm, 0);
+    /* Exactly constant channel: stuck again. */
+    for (uint32_t i = 0; i < 16u; i++) {
+        fr[i * 3 + 0] = -7;
+    }
+    CHECK_EQ(td_monitor_push(&mon, fr, 16, &r, 1, &n_res), TD_OK);
+    CHECK_EQ(r.stuck_mask, 0x1);
+    CHECK_EQ(r.channels[0].std_q8, 0);
+    CHECK_EQ(r.channels[0].mean_q8, -7 * 256);
+    CHECK_EQ(r.alarm, 1);
+    CHECK_EQ(td_monitor_reset_alarm(&mon), TD_OK);
+    /* Channel 2 constant, but it has no stuck check: no event. Channel 1 (sentinel -32768, max_missing 3,
+     * rails +-2000, max_saturated 4): 4 missing and 5 saturated samples. */
+    for (uint32_t i = 0; i < 16u; i++) {
+        fr[i * 3 + 0] = (int16_t)(i * 50u);
+        fr[i * 3 + 1] = (int16_t)(i < 4u ? -32768 : (i < 9u ? 2000 : (int)i));
+        fr[i * 3 + 2] = 42;
+    }
+    CHECK_EQ(td_monitor_push(&mon, fr, 16, &r, 1, &n_res), TD_OK);
+    CHECK_EQ(r.stuck_mask, 0);
+    CHECK_EQ(r.missing_mask, 0x2);
+    CHECK_EQ(r.saturated_mask, 0x2);
+    CHECK_EQ(r.channels[1].n_missing, 4);
+    CHECK_EQ(r.channels[1].n_saturated, 5);
+    CHECK_EQ(r.channels[1].sum, 5 * 2000 + 9 + 10 + 11 + 12 + 13 + 14 + 15);
+    CHECK_EQ(r.trigger, TD_TRIGGER_HEALTH);
+    CHECK_EQ(r.alarm, 1);
+    CHECK_EQ(td_monitor_reset_alarm(&mon), TD_OK);
+    /* At the limits (3 missing, 4 saturated): no event. */
+    fr[3 * 3 + 1] = 0;
+    fr[8 * 3 + 1] = 0;
+    CHECK_EQ(td_monitor_push(&mon, fr, 16, &r, 1, &n_res), TD_OK);
+    CHECK_EQ(r.missing_mask, 0);
+    CHECK_EQ(r.saturated_mask, 0);
+    CHECK_EQ(r.trigger, 0);
+    CHECK_EQ(r.alarm, 0);
+    /* A channel whose samples are all missing: z = 0 for it, no stuck event. */
+    for (uint32_t i = 0; i < 16u; i++) {
+        fr[i * 3 + 1] = -32768;
+    }
+    CHECK_EQ(td_monitor_push(&mon, fr, 16, &r, 1, &n_res), TD_OK);
+    CHECK_EQ(r.channels[1].n_missing, 16);
+    CHECK_EQ(r.channels[1].z_mean_q8, 0);
+    CHECK_EQ(r.channels[1].z_std_q8, 0);
+    CHECK_EQ(r.channels[1].min, INT16_MAX);
+    CHECK_EQ(r.channels[1].max, INT16_MIN);
+    CHECK_EQ(r.missing_mask, 0x2);
+    parsed_close(&p);
+
+    /* External mode. */
+    w_ext(&s);
+    CHECK(parsed_open(&p, &s));
+    CHECK_EQ(td_monitor_init(&mon, &p.prof), TD_OK);
+    CHECK_EQ(td_monitor_push_embedding(&mon, e8, 4), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_push_embedding(&mon, e8, 6), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_push_embedding(&mon, e8, 0), TD_ERR_ARG);
+    /* Two embeddings: mean of (q - zp) = ((3+3) + (-5+3)) / 2 = 2 in dim 0 ... times scale 1/8 = 0.25 = 64 Q8. */
+    const int8_t ea[5] = {3, -128, 127, 0, -3};
+    const int8_t eb[5] = {-5, -128, 127, 1, -3};
+    CHECK_EQ(td_monitor_push_embedding(&mon, ea, 5), TD_OK);
+    CHECK_EQ(td_monitor_push_embedding(&mon, eb, 5), TD_OK);
+    int16_t fx[32 * 2];
+    for (uint32_t i = 0; i < 32u; i++) {
+        fx[2 * i] = (int16_t)i;
+        fx[2 * i + 1] = (int16_t)(i * 3u);
+    }
+    CHECK_EQ(td_monitor_push(&mon, fx, 32, &r, 1, &n_res), TD_OK);
+    CHECK_EQ(n_res, 1u);
+    CHECK_EQ(r.n_embeddings, 2);
+    CHECK_EQ(r.embedding_q8[0], 64);          /* (6 + -2)/2 = 2 -> 2/8 = 0.25 */
+    CHECK_EQ(r.embedding_q8[1], -125 * 32);   /* (-128+3) / 8 * 256 */
+    CHECK_EQ(r.embedding_q8[2], 130 * 32);    /* (127+3) / 8 * 256 */
+    CHECK_EQ(r.embedding_q8[3], 112);         /* (3 + 4)/2 = 3.5 -> 0.4375 * 256 = 112 */
+    CHECK_EQ(r.embedding_q8[4], 0);
+    CHECK_EQ(r.recon_q8, 0u);
+    /* Centroids -500 + 100 i: row 0 = {-500,-400,-300,-200,-100}, row 1 = {0,100,200,300,400}. */
+    {
+        const int64_t e[5] = {64, -4000, 4160, 112, 0};
+        uint64_t d0 = 0, d1 = 0;
+        for (int j = 0; j < 5; j++) {
+            d0 += (uint64_t)((e[j] - (-500 + 100 * j)) * (e[j] - (-500 + 100 * j)));
+            d1 += (uint64_t)((e[j] - (100 * j)) * (e[j] - (100 * j)));
+        }
+        const uint64_t best = d0 < d1 ? d0 : d1;
+        CHECK_EQ(r.nearest, d0 <= d1 ? 0 : 1);
+        CHECK_EQ(r.dist_q8, (best + 128u) >> 8);
+        CHECK_EQ(r.score_q8, r.dist_q8);
+    }
+    /* The next window starts with no embeddings: embedding 0, dist 0. */
+    CHECK_EQ(td_monitor_push(&mon, fx, 32, &r, 1, &n_res), TD_OK);
+    CHECK_EQ(r.n_embeddings, 0);
+    CHECK_EQ(r.dist_q8, 0u);
+    CHECK_EQ(r.score_q8, 0u);
+    CHECK_EQ(r.embedding_q8[0], 0);
+    CHECK_EQ(r.window_index, 1u);
+    parsed_close(&p);
+}
+
+static void test_status_strings(void)
+{
+    static const td_status all[] = {TD_OK, TD_ERR_ARG, TD_ERR_TRUNCATED, TD_ERR_MAGIC, TD_ERR_VERSION, TD_ERR_CRC,
+                                    TD_ERR_SIZE, TD_ERR_LIMIT, TD_ERR_RANGE, TD_ERR_CAPACITY, TD_ERR_STATE,
+                                    TD_ERR_MODE};
+    const char *unknown = td_status_str((td_status)-99);
+    CHECK(unknown != NULL && strcmp(unknown, "unknown status") == 0);
+    for (uint32_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        const char *a = td_status_str(all[i]);
+        CHECK(a != NULL && a[0] != '\0' && strcmp(a, unknown) != 0);
+        for (uint32_t j = 0; j < i; j++) {
+            CHECK(strcmp(a, td_status_str(all[j])) != 0);
+        }
+    }
+}
+
+/* ---- main ------------------------------------------------------------------------------------ */
+
+int main(void)
+{
+    test_profile_valid();
+    test_profile_semantics();
+    test_stats_contract_edges();
+    test_window_fixed();
+    test_window_random();
+    test_stats_functions();
+    test_detector();
+    test_monitor_reference();
+    test_monitor_capacity_and_chunking();
+    test_monitor_modes_and_health();
+    test_status_strings();
+    printf("test_core: %lu corruption trials, %lu truncation trials\n", g_corrupt_trials, g_trunc_trials);
+    printf("test_core: %lu passed, %lu failed\n", g_pass, g_fail);
+    return g_fail == 0u ? 0 : 1;
+}
