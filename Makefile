@@ -12,7 +12,7 @@ BUILD := build/make
 
 CORE_SRC := $(wildcard csrc/src/*.c)
 CORE_HDR := $(wildcard csrc/include/tinydrift/*.h csrc/src/*.h)
-C_TESTS := $(wildcard tests/c/test_*.c)
+C_TESTS := $(filter-out tests/c/test_app.c,$(wildcard tests/c/test_*.c))
 WARN := -std=c99 -Wall -Wextra -Werror
 SAN := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 ARM_FLAGS := -Os -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard -ffunction-sections -fdata-sections
@@ -28,6 +28,7 @@ help:
 	@echo "make demo   build a profile from the bundled recording and score a drifted copy"
 	@echo "make test   the whole test suite (C tests under ASan/UBSan, Cortex-M4 build, pytest)"
 	@echo "make size   Cortex-M4 flash/RAM of the core and sizeof the monitor state (6 channels)"
+	@echo "make fw-host / fw-qemu   build the host simulator / the QEMU Cortex-M4 firmware"
 
 tools:
 	@tools/ensure_tools.sh $(HOST_TOOLS) $(ARM_TOOLS)
@@ -45,7 +46,7 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(VPY) tools/demo.py
 
-test: tools test-c check-arm test-py
+test: tools test-c check-arm test-fw-c fw-check-arm fw-host test-py
 
 # C unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
 test-c: $(C_TESTS) $(CORE_SRC) $(CORE_HDR)
@@ -69,6 +70,9 @@ test-py: $(STAMP)
 
 size: tools
 	$(PYTHON) tools/size_report.py --channels 6
+
+# Firmware application, boards and their tests (fw-host, fw-qemu, test-fw-c, fw-check-arm, ...).
+include firmware/firmware.mk
 
 clean:
 	rm -rf build dist *.egg-info host/*.egg-info $(VENV) .pytest_cache .hypothesis

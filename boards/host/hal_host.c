@@ -1,0 +1,447 @@
+/* hal_host.c - td_hal.h for the POSIX host simulator: TCP or pty link, file-backed flash, monotonic clock.
+ *
+ * Storage file layout (page = 4096 bytes):
+ *     [0, 8192)       the HAL storage region td_app sees: two profile slots
+ *     [8192, 12288)   boot counter page, private to this HAL: "TDBC" | u32 count
+ * The region keeps flash semantics (erase to 0xFF by page; writes may only
+ * clear bits), so bugs that real flash would expose show up here too.
+ * The link is non-blocking for reads; writes block (bounded) until queued.
+ * Depends on: td_hal.h, hal_host.h, POSIX (sockets, pty, clock_gettime, poll).
+ */
+#define _XOPEN_SOURCE 700
+
+#include "hal_host.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "td_hal.h"
+
+#define HOST_PAGE_SIZE 4096u
+#define HOST_STORAGE_SIZE (2u * HOST_PAGE_SIZE)
+#define HOST_BOOT_PAGE HOST_STORAGE_SIZE
+#define HOST_FILE_SIZE (HOST_STORAGE_SIZE + HOST_PAGE_SIZE)
+#define HOST_IDLE_MS 5
+#define HOST_WRITE_TIMEOUT_MS 5000
+
+static td_host_options_t g_opt = {TD_HOST_LINK_TCP, 0u, TD_HOST_DEFAULT_STORAGE};
+static int g_storage_fd = -1;
+static int g_listen_fd = -1;
+static int g_client_fd = -1; /* TCP client, or the pty master */
+static int g_pty_slave_fd = -1;
+static int g_reconnected;
+static uint32_t g_boot_id;
+static struct timespec g_start;
+static char g_address[128];
+
+void td_host_configure(const td_host_options_t *options)
+{
+    if (options != NULL) {
+        g_opt = *options;
+    }
+}
+
+const char *td_host_link_address(void)
+{
+    return g_address;
+}
+
+int td_host_take_reconnect(void)
+{
+    const int r = g_reconnected;
+    g_reconnected = 0;
+    return r;
+}
+
+/* ---- storage file --------------------------------------------------------------- */
+
+static int pread_all(uint32_t offset, uint8_t *buf, uint32_t len)
+{
+    uint32_t done = 0;
+    while (done < len) {
+        const ssize_t n = pread(g_storage_fd, buf + done, len - done, (off_t)(offset + done));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        done += (uint32_t)n;
+    }
+    return 0;
+}
+
+static int pwrite_all(uint32_t offset, const uint8_t *buf, uint32_t len)
+{
+    uint32_t done = 0;
+    while (done < len) {
+        const ssize_t n = pwrite(g_storage_fd, buf + done, len - done, (off_t)(offset + done));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        done += (uint32_t)n;
+    }
+    return 0;
+}
+
+/* Open (or create 0xFF-filled) the flash image and bump the persisted boot counter. */
+static td_status storage_open(void)
+{
+    g_storage_fd = open(g_opt.storage_path, O_RDWR | O_CREAT, 0644);
+    if (g_storage_fd < 0) {
+        fprintf(stderr, "tinydrift-sim: cannot open storage %s: %s\n", g_opt.storage_path, strerror(errno));
+        return TD_ERR_STATE;
+    }
+    struct stat sb;
+    if (fstat(g_storage_fd, &sb) != 0) {
+        return TD_ERR_STATE;
+    }
+    if (sb.st_size < (off_t)HOST_FILE_SIZE) {
+        /* New or short file: everything past its end is erased flash. */
+        static uint8_t ff[HOST_PAGE_SIZE];
+        memset(ff, 0xFF, sizeof ff);
+        for (uint32_t off = (uint32_t)sb.st_size; off < HOST_FILE_SIZE;) {
+            const uint32_t n = HOST_FILE_SIZE - off < HOST_PAGE_SIZE ? HOST_FILE_SIZE - off : HOST_PAGE_SIZE;
+            if (pwrite_all(off, ff, n) != 0) {
+                return TD_ERR_STATE;
+            }
+            off += n;
+        }
+    }
+    uint8_t page[8];
+    if (pread_all(HOST_BOOT_PAGE, page, sizeof page) != 0) {
+        return TD_ERR_STATE;
+    }
+    uint32_t count = 0;
+    if (memcmp(page, "TDBC", 4) == 0) {
+        count = (uint32_t)page[4] | ((uint32_t)page[5] << 8) | ((uint32_t)page[6] << 16) | ((uint32_t)page[7] << 24);
+    }
+    count++;
+    memcpy(page, "TDBC", 4);
+    page[4] = (uint8_t)(count & 0xFFu);
+    page[5] = (uint8_t)((count >> 8) & 0xFFu);
+    page[6] = (uint8_t)((count >> 16) & 0xFFu);
+    page[7] = (uint8_t)(count >> 24);
+    if (pwrite_all(HOST_BOOT_PAGE, page, sizeof page) != 0) {
+        return TD_ERR_STATE;
+    }
+    g_boot_id = count;
+    return TD_OK;
+}
+
+uint32_t td_hal_storage_size(void)
+{
+    return HOST_STORAGE_SIZE;
+}
+
+uint32_t td_hal_storage_page_size(void)
+{
+    return HOST_PAGE_SIZE;
+}
+
+static int in_region(uint32_t offset, uint32_t len)
+{
+    return offset <= HOST_STORAGE_SIZE && len <= HOST_STORAGE_SIZE - offset;
+}
+
+td_status td_hal_storage_read(uint32_t offset, uint8_t *buf, uint32_t len)
+{
+    if (buf == NULL || !in_region(offset, len) || g_storage_fd < 0) {
+        return TD_ERR_ARG;
+    }
+    return pread_all(offset, buf, len) == 0 ? TD_OK : TD_ERR_STATE;
+}
+
+td_status td_hal_storage_erase(uint32_t offset, uint32_t len)
+{
+    if (!in_region(offset, len) || offset % HOST_PAGE_SIZE != 0u || len % HOST_PAGE_SIZE != 0u || g_storage_fd < 0) {
+        return TD_ERR_ARG;
+    }
+    static uint8_t ff[HOST_PAGE_SIZE];
+    memset(ff, 0xFF, sizeof ff);
+    for (uint32_t off = offset; off < offset + len; off += HOST_PAGE_SIZE) {
+        if (pwrite_all(off, ff, HOST_PAGE_SIZE) != 0) {
+            return TD_ERR_STATE;
+        }
+    }
+    return TD_OK;
+}
+
+td_status td_hal_storage_write(uint32_t offset, const uint8_t *data, uint32_t len)
+{
+    if (data == NULL || !in_region(offset, len) || offset % 4u != 0u || len % 4u != 0u || g_storage_fd < 0) {
+        return TD_ERR_ARG;
+    }
+    uint8_t old[256];
+    for (uint32_t done = 0; done < len;) {
+        const uint32_t n = len - done < (uint32_t)sizeof old ? len - done : (uint32_t)sizeof old;
+        if (pread_all(offset + done, old, n) != 0) {
+            return TD_ERR_STATE;
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            if ((uint8_t)(old[i] & data[done + i]) != data[done + i]) {
+                return TD_ERR_STATE; /* flash can only clear bits: the target was not erased */
+            }
+        }
+        if (pwrite_all(offset + done, data + done, n) != 0) {
+            return TD_ERR_STATE;
+        }
+        done += n;
+    }
+    return TD_OK;
+}
+
+/* ---- link ------------------------------------------------------------------------ */
+
+static int set_nonblocking(int fd)
+{
+    const int flags = fcntl(fd, F_GETFL, 0);
+    return flags < 0 ? -1 : fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+static td_status tcp_open(void)
+{
+    g_listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (g_listen_fd < 0) {
+        return TD_ERR_STATE;
+    }
+    const int one = 1;
+    (void)setsockopt(g_listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(g_opt.port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(g_listen_fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(g_listen_fd, 1) != 0 ||
+        set_nonblocking(g_listen_fd) != 0) {
+        fprintf(stderr, "tinydrift-sim: cannot listen on 127.0.0.1:%u: %s\n", (unsigned)g_opt.port, strerror(errno));
+        return TD_ERR_STATE;
+    }
+    socklen_t alen = sizeof addr;
+    if (getsockname(g_listen_fd, (struct sockaddr *)&addr, &alen) != 0) {
+        return TD_ERR_STATE;
+    }
+    snprintf(g_address, sizeof g_address, "socket://127.0.0.1:%u", (unsigned)ntohs(addr.sin_port));
+    return TD_OK;
+}
+
+static td_status pty_open(void)
+{
+    g_client_fd = posix_openpt(O_RDWR | O_NOCTTY);
+    if (g_client_fd < 0 || grantpt(g_client_fd) != 0 || unlockpt(g_client_fd) != 0) {
+        fprintf(stderr, "tinydrift-sim: cannot open a pty: %s\n", strerror(errno));
+        return TD_ERR_STATE;
+    }
+    const char *name = ptsname(g_client_fd);
+    if (name == NULL) {
+        return TD_ERR_STATE;
+    }
+    snprintf(g_address, sizeof g_address, "%s", name);
+    /* Holding the slave open keeps the master usable (no EIO/HUP) between clients; raw mode
+     * keeps the line discipline from echoing or translating frame bytes. */
+    g_pty_slave_fd = open(name, O_RDWR | O_NOCTTY);
+    struct termios tio;
+    if (g_pty_slave_fd < 0 || tcgetattr(g_pty_slave_fd, &tio) != 0) {
+        return TD_ERR_STATE;
+    }
+    tio.c_iflag &= (tcflag_t) ~(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON | IXOFF);
+    tio.c_oflag &= (tcflag_t)~OPOST;
+    tio.c_lflag &= (tcflag_t) ~(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
+    tio.c_cflag &= (tcflag_t) ~(CSIZE | PARENB);
+    tio.c_cflag |= CS8;
+    tio.c_cc[VMIN] = 1;
+    tio.c_cc[VTIME] = 0;
+    if (tcsetattr(g_pty_slave_fd, TCSANOW, &tio) != 0 || set_nonblocking(g_client_fd) != 0) {
+        return TD_ERR_STATE;
+    }
+    return TD_OK;
+}
+
+static void drop_client(void)
+{
+    if (g_opt.link == TD_HOST_LINK_TCP && g_client_fd >= 0) {
+        close(g_client_fd);
+        g_client_fd = -1;
+    }
+}
+
+/* Accept a waiting TCP client if none is connected. */
+static void try_accept(void)
+{
+    if (g_opt.link != TD_HOST_LINK_TCP || g_client_fd >= 0 || g_listen_fd < 0) {
+        return;
+    }
+    const int fd = accept(g_listen_fd, NULL, NULL);
+    if (fd < 0) {
+        return;
+    }
+    const int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (set_nonblocking(fd) != 0) {
+        close(fd);
+        return;
+    }
+    g_client_fd = fd;
+    g_reconnected = 1;
+}
+
+size_t td_hal_link_read(uint8_t *buf, size_t cap)
+{
+    if (buf == NULL || cap == 0u || g_client_fd < 0) {
+        return 0u;
+    }
+    for (;;) {
+        const ssize_t n = read(g_client_fd, buf, cap);
+        if (n > 0) {
+            return (size_t)n;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EIO)) {
+            drop_client(); /* TCP: the client hung up; back to accepting (state is kept) */
+        }
+        return 0u;
+    }
+}
+
+td_status td_hal_link_write(const uint8_t *data, size_t len)
+{
+    if (data == NULL && len > 0u) {
+        return TD_ERR_ARG;
+    }
+    if (g_client_fd < 0) {
+        return TD_ERR_STATE; /* nobody listening: the bytes are lost, like a UART without a cable */
+    }
+    size_t done = 0;
+    int waited_ms = 0;
+    while (done < len) {
+        ssize_t n;
+        if (g_opt.link == TD_HOST_LINK_TCP) {
+            n = send(g_client_fd, data + done, len - done, MSG_NOSIGNAL);
+        } else {
+            n = write(g_client_fd, data + done, len - done);
+        }
+        if (n > 0) {
+            done += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && waited_ms < HOST_WRITE_TIMEOUT_MS) {
+            struct pollfd p = {g_client_fd, POLLOUT, 0};
+            (void)poll(&p, 1, 50);
+            waited_ms += 50;
+            continue;
+        }
+        drop_client(); /* broken or stuck peer: a new client starts clean */
+        return TD_ERR_STATE;
+    }
+    return TD_OK;
+}
+
+/* ---- everything else ----------------------------------------------------------------- */
+
+td_status td_hal_init(void)
+{
+    if (clock_gettime(CLOCK_MONOTONIC, &g_start) != 0) {
+        return TD_ERR_STATE;
+    }
+    td_status s = storage_open();
+    if (s != TD_OK) {
+        return s;
+    }
+    s = g_opt.link == TD_HOST_LINK_PTY ? pty_open() : tcp_open();
+    return s;
+}
+
+void td_host_shutdown(void)
+{
+    if (g_opt.link == TD_HOST_LINK_TCP) {
+        drop_client();
+    } else if (g_client_fd >= 0) {
+        close(g_client_fd);
+        g_client_fd = -1;
+    }
+    if (g_pty_slave_fd >= 0) {
+        close(g_pty_slave_fd);
+        g_pty_slave_fd = -1;
+    }
+    if (g_listen_fd >= 0) {
+        close(g_listen_fd);
+        g_listen_fd = -1;
+    }
+    if (g_storage_fd >= 0) {
+        close(g_storage_fd);
+        g_storage_fd = -1;
+    }
+}
+
+uint32_t td_hal_time_ms(void)
+{
+    struct timespec now;
+    if (clock_gettime(CLOCK_MONOTONIC, &now) != 0) {
+        return 0u;
+    }
+    const int64_t ms = ((int64_t)now.tv_sec - (int64_t)g_start.tv_sec) * 1000 +
+                       ((int64_t)now.tv_nsec - (int64_t)g_start.tv_nsec) / 1000000;
+    return (uint32_t)(uint64_t)ms; /* wraps after 49 days, as td_hal.h allows */
+}
+
+uint32_t td_hal_boot_id(void)
+{
+    return g_boot_id;
+}
+
+td_status td_hal_sensor_start(uint16_t rate_hz)
+{
+    return rate_hz == 0u ? TD_OK : TD_ERR_MODE; /* no sensors: frames only arrive by INJECT */
+}
+
+int td_hal_sensor_read(int16_t *frame, uint8_t n_channels)
+{
+    (void)frame;
+    (void)n_channels;
+    return 0;
+}
+
+void td_hal_idle(void)
+{
+    try_accept();
+    struct pollfd p;
+    p.fd = g_client_fd >= 0 ? g_client_fd : g_listen_fd;
+    p.events = POLLIN;
+    p.revents = 0;
+    if (p.fd < 0) {
+        return;
+    }
+    /* Returns early on input (or a signal); a short timeout keeps sensor polling responsive. */
+    (void)poll(&p, 1, HOST_IDLE_MS);
+    try_accept();
+}
+
+uint8_t td_hal_board_id(void)
+{
+    return TD_BOARD_HOST;
+}
+
+const char *td_hal_board_name(void)
+{
+    return "host simulator";
+}

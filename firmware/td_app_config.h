@@ -1,0 +1,48 @@
+/* td_app_config.h - compile-time sizes of the firmware application (ring, profile slots, profile buffer).
+ *
+ * Every value can be overridden with -D on the compiler command line. The
+ * defaults fit the largest profile the core's limits (td_config.h) allow.
+ * Depends on: tinydrift/td_config.h.
+ */
+#ifndef TINYDRIFT_TD_APP_CONFIG_H
+#define TINYDRIFT_TD_APP_CONFIG_H
+
+#include "tinydrift/td_config.h"
+
+/** Telemetry records the ring buffer keeps for FETCH (each takes 52 + 16 * TD_MAX_CHANNELS bytes of RAM). */
+#ifndef TD_APP_RING_CAPACITY
+#define TD_APP_RING_CAPACITY 128
+#endif
+
+/** Bytes reserved per profile slot in storage; rounded up to whole erase pages at run time. */
+#ifndef TD_APP_SLOT_SIZE
+#define TD_APP_SLOT_SIZE 4096
+#endif
+
+/** Bytes of the commit header at the start of each slot (magic, generation, size, crc32). */
+#define TD_APP_SLOT_HEADER_SIZE 16
+
+/** Largest profile td_profile_size() can return under the core's limits (PCA mode; the projection is padded to 4 bytes). */
+#define TD_APP_PROFILE_SIZE_BOUND                                                                 \
+    (64 + 40 * TD_MAX_CHANNELS + (TD_MAX_DIMS * 2 * TD_MAX_CHANNELS + 3) / 4 * 4 +                \
+     4 * TD_MAX_CENTROIDS * TD_MAX_DIMS + 4)
+
+/** Largest profile blob the device accepts; the app keeps two RAM buffers of this size (active + upload). */
+#ifndef TD_APP_MAX_PROFILE
+#define TD_APP_MAX_PROFILE TD_APP_PROFILE_SIZE_BOUND
+#endif
+
+#if TD_APP_RING_CAPACITY < 64 || TD_APP_RING_CAPACITY > 65535
+#error "TD_APP_RING_CAPACITY must be 64..65535 (INFO reports it as a u16)"
+#endif
+#if TD_APP_SLOT_SIZE < 256 || (TD_APP_SLOT_SIZE % 256) != 0
+#error "TD_APP_SLOT_SIZE must be a positive multiple of 256 bytes"
+#endif
+#if TD_APP_MAX_PROFILE < 68
+#error "TD_APP_MAX_PROFILE must hold at least a profile header and its CRC (68 bytes)"
+#endif
+#if TD_APP_MAX_PROFILE > TD_APP_SLOT_SIZE - TD_APP_SLOT_HEADER_SIZE
+#error "TD_APP_MAX_PROFILE must fit in a slot after its 16-byte commit header"
+#endif
+
+#endif /* TINYDRIFT_TD_APP_CONFIG_H */
