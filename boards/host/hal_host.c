@@ -36,7 +36,12 @@
 #define HOST_IDLE_MS 5
 #define HOST_WRITE_TIMEOUT_MS 5000
 
-static td_host_options_t g_opt = {TD_HOST_LINK_TCP, 0u, TD_HOST_DEFAULT_STORAGE};
+static td_host_options_t g_opt = {TD_HOST_LINK_TCP, 0u, TD_HOST_DEFAULT_STORAGE, NULL};
+/* The "sensor" is a recorded stream played back in real time at the rate the app asks for. */
+static int g_sensor_fd = -1;
+static uint16_t g_sensor_rate_hz;
+static uint32_t g_sensor_start_ms;
+static uint64_t g_sensor_frames;
 static int g_storage_fd = -1;
 static int g_listen_fd = -1;
 static int g_client_fd = -1; /* TCP client, or the pty master */
@@ -411,14 +416,49 @@ uint32_t td_hal_boot_id(void)
 
 td_status td_hal_sensor_start(uint16_t rate_hz)
 {
-    return rate_hz == 0u ? TD_OK : TD_ERR_MODE; /* no sensors: frames only arrive by INJECT */
+    if (rate_hz == 0u) {
+        g_sensor_rate_hz = 0u;
+        return TD_OK;
+    }
+    if (g_opt.sensor_path == NULL) {
+        return TD_ERR_MODE; /* no sensor file: frames only arrive by INJECT */
+    }
+    if (g_sensor_fd < 0) {
+        g_sensor_fd = open(g_opt.sensor_path, O_RDONLY | O_CLOEXEC);
+        if (g_sensor_fd < 0) {
+            return TD_ERR_STATE;
+        }
+    }
+    /* Restarting keeps the file position: sampling resumes where it stopped, like a live sensor. */
+    g_sensor_rate_hz = rate_hz;
+    g_sensor_start_ms = td_hal_time_ms();
+    g_sensor_frames = 0u;
+    return TD_OK;
 }
 
 int td_hal_sensor_read(int16_t *frame, uint8_t n_channels)
 {
-    (void)frame;
-    (void)n_channels;
-    return 0;
+    static uint64_t played; /* frames taken from the file since boot */
+    if (g_sensor_rate_hz == 0u || g_sensor_fd < 0 || frame == NULL || n_channels == 0u) {
+        return 0;
+    }
+    const uint64_t elapsed_ms = (uint32_t)(td_hal_time_ms() - g_sensor_start_ms);
+    if (g_sensor_frames >= elapsed_ms * g_sensor_rate_hz / 1000u) {
+        return 0; /* next frame not due yet */
+    }
+    uint8_t raw[2u * 255u];
+    const size_t need = 2u * n_channels;
+    const ssize_t got = pread(g_sensor_fd, raw, need, (off_t)(played * need));
+    if (got != (ssize_t)need) {
+        g_sensor_rate_hz = 0u; /* end of the recording: the sensor goes quiet */
+        return 0;
+    }
+    for (size_t c = 0; c < n_channels; c++) {
+        frame[c] = (int16_t)(uint16_t)(raw[2u * c] | (raw[2u * c + 1u] << 8));
+    }
+    played++;
+    g_sensor_frames++;
+    return 1;
 }
 
 void td_hal_idle(void)

@@ -23,6 +23,7 @@ typedef struct {
     td_host_link_kind_t link; /**< TCP or PTY */
     uint16_t port;            /**< TCP port, 0 = pick a free one */
     const char *storage_path; /**< flash image file (created 0xFF-filled) */
+    const char *sensor_path;  /**< recorded sensor stream (raw int16 LE, interleaved), NULL: no sensor */
 } td_host_options_t;
 
 /** Set the options td_hal_init uses; call before it (the strings must outlive the process). */

@@ -1,11 +1,14 @@
 /* main.c - tinydrift-sim: the firmware application as a native POSIX process.
  *
- *     tinydrift-sim [--tcp PORT | --pty] [--storage FILE]
+ *     tinydrift-sim [--tcp PORT | --pty] [--storage FILE] [--sensor-file FILE]
  *
  * Serves the device link on 127.0.0.1:PORT (default: 0 = a free port) or on a
  * pseudo-terminal, prints exactly one line "tinydrift-sim: listening on ADDRESS"
  * to stdout, and runs the same td_app loop as a board until SIGINT or SIGTERM.
  * Profiles persist in the storage file (default ./tinydrift-storage.bin).
+ * --sensor-file plays a recorded stream (raw little-endian int16, frames of the
+ * active profile's channel count, interleaved) as the board's sensor: a SENSOR
+ * request starts it at the requested rate in real time; it stops at the end.
  * Depends on: td_app.h, td_hal.h, hal_host.h, POSIX signals.
  */
 #define _XOPEN_SOURCE 700
@@ -30,7 +33,7 @@ static void on_signal(int sig)
 
 static int usage(const char *msg)
 {
-    fprintf(stderr, "tinydrift-sim: %s\nusage: tinydrift-sim [--tcp PORT | --pty] [--storage FILE]\n", msg);
+    fprintf(stderr, "tinydrift-sim: %s\nusage: tinydrift-sim [--tcp PORT | --pty] [--storage FILE] [--sensor-file FILE]\n", msg);
     return 2;
 }
 
@@ -48,7 +51,7 @@ static long parse_port(const char *text)
 
 int main(int argc, char **argv)
 {
-    td_host_options_t opt = {TD_HOST_LINK_TCP, 0u, TD_HOST_DEFAULT_STORAGE};
+    td_host_options_t opt = {TD_HOST_LINK_TCP, 0u, TD_HOST_DEFAULT_STORAGE, NULL};
     int have_link = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--tcp") == 0 && i + 1 < argc && !have_link) {
@@ -64,8 +67,10 @@ int main(int argc, char **argv)
             have_link = 1;
         } else if (strcmp(argv[i], "--storage") == 0 && i + 1 < argc) {
             opt.storage_path = argv[++i];
+        } else if (strcmp(argv[i], "--sensor-file") == 0 && i + 1 < argc) {
+            opt.sensor_path = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: tinydrift-sim [--tcp PORT | --pty] [--storage FILE]\n");
+            printf("usage: tinydrift-sim [--tcp PORT | --pty] [--storage FILE] [--sensor-file FILE]\n");
             return 0;
         } else {
             return usage(have_link && (strcmp(argv[i], "--tcp") == 0 || strcmp(argv[i], "--pty") == 0)
