@@ -18,14 +18,14 @@ SAN := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 ARM_FLAGS := -Os -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard -ffunction-sections -fdata-sections
 
 HOST_TOOLS := gcc:gcc python3-venv:python3-venv python3-dev:python3-dev
-ARM_TOOLS := $(ARM_CC):gcc-arm-none-eabi arm-none-eabi-size:binutils-arm-none-eabi
+ARM_TOOLS := $(ARM_CC):gcc-arm-none-eabi arm-none-eabi-size:binutils-arm-none-eabi qemu-system-arm:qemu-system-arm
 
 .PHONY: all demo test test-c test-py check-arm size venv tools clean help
 
 all: test
 
 help:
-	@echo "make demo   build a profile from the bundled recording and score a drifted copy"
+	@echo "make demo   profile -> simulated board (QEMU Cortex-M4) -> drifted replay -> SQLite -> report"
 	@echo "make test   the whole test suite (C tests under ASan/UBSan, Cortex-M4 build, pytest)"
 	@echo "make size   Cortex-M4 flash/RAM of the core and sizeof the monitor state (6 channels)"
 	@echo "make fw-host / fw-qemu   build the host simulator / the QEMU Cortex-M4 firmware"
@@ -43,7 +43,7 @@ $(STAMP): pyproject.toml setup.py $(CORE_SRC) $(CORE_HDR) $(wildcard host/tinydr
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+demo: tools $(STAMP)
 	$(VPY) tools/demo.py
 
 test: tools test-c check-arm test-fw-c fw-check-arm fw-host test-py

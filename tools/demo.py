@@ -1,27 +1,35 @@
 #!/usr/bin/env python3
-"""make demo: build a profile from the bundled IMU recording, score a drifted copy, report detection.
+"""make demo: the whole product end to end, no hardware.
 
-Steps (all offline, no hardware):
-1. Load data/basicmotions.npz (UEA BasicMotions: a smartwatch's 3-axis accelerometer and
-   gyroscope at 10 Hz while people stand, walk, run and play badminton; see data/README.md).
-2. Build a reference profile from the 40 training recordings (window 10 frames = 1 s),
-   calibrated to 1 false alarm per 1,000 windows.
-3. Score the 40 held-out test recordings played back as one stream, first clean, then with
-   two drifts injected: from 150 s the gyroscope's y axis reads 4x too high (a wrong
-   full-scale setting), from 300 s the gyroscope's x axis is stuck at its last value.
-4. Print when each drift began, when the monitor detected it and which channel it blamed.
+1. Build a reference profile from the bundled real IMU recording (UEA BasicMotions: a
+   smartwatch's accelerometer and gyroscope at 10 Hz; see data/README.md).
+2. Start a simulated board: QEMU's Cortex-M4 (mps2-an386) when qemu-system-arm and
+   arm-none-eabi-gcc are installed, else the host-build simulator.
+3. Upload the profile over the serial link (COBS frames, acknowledged chunks).
+4. Replay the held-out recordings through the link with two drifts injected: from 150 s the
+   gyroscope's y axis reads 4x too high, from 300 s the gyroscope's x axis is stuck.
+5. Collect the device's telemetry into SQLite (backfilling anything missed from its ring).
+6. Check the device's numbers against tinydrift.score on the host (bit for bit).
+7. Write an HTML report with plots, and print when each drift began, when it was detected
+   and which channel was blamed.
+Outputs go to out/demo/.
 """
 
 from __future__ import annotations
 
+import argparse
+import shutil
 import sys
-import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 
 import tinydrift
-from tinydrift.monitor import TRIGGER_CUSUM, TRIGGER_HEALTH, TRIGGER_INSTANT
+from tinydrift.monitor import TRIGGER_HEALTH
+from tinydrift.report import build_report
+from tinydrift.sim import Simulator
+from tinydrift.store import TelemetryStore, mask_channels, trigger_kinds
 
 ROOT = Path(__file__).resolve().parents[1]
 WINDOW = 10
@@ -31,72 +39,116 @@ GAIN_CHANNEL, GAIN, GAIN_FROM = "gyr_y", 4.0, 1500
 STUCK_CHANNEL, STUCK_FROM = "gyr_x", 3000
 
 
-def trigger_names(bits: int) -> str:
-    names = [n for b, n in ((TRIGGER_INSTANT, "instant"), (TRIGGER_CUSUM, "cusum"), (TRIGGER_HEALTH, "health"))
-             if bits & b]
-    return "+".join(names) or "none"
+def pick_board(requested: str) -> str:
+    if requested != "auto":
+        return requested
+    have_qemu = shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")
+    return "qemu" if have_qemu else "host"
 
 
-def blamed_channels(row: np.void, names: list[str]) -> str:
-    """Health events name their channels directly; otherwise the channel whose statistics moved most."""
-    mask = int(row["stuck_mask"]) | int(row["saturated_mask"]) | int(row["missing_mask"])
-    if int(row["trigger"]) & TRIGGER_HEALTH and mask:
-        kinds = [k for k, m in (("stuck", "stuck_mask"), ("saturated", "saturated_mask"), ("missing", "missing_mask"))
-                 if int(row[m])]
-        return ", ".join(names[c] for c in range(len(names)) if mask >> c & 1) + f" ({'/'.join(kinds)})"
-    top = int(row["top_channel"])
-    return f"{names[top]} (z of mean {row['z_mean'][top]:+.1f}, z of std {row['z_std'][top]:+.1f})"
+def drifted_stream(test: np.ndarray, names: list[str]) -> np.ndarray:
+    out = test.astype(np.int32)
+    g = names.index(GAIN_CHANNEL)
+    out[GAIN_FROM:, g] = np.round(out[GAIN_FROM:, g] * GAIN)
+    s = names.index(STUCK_CHANNEL)
+    out[STUCK_FROM:, s] = out[STUCK_FROM - 1, s]
+    return np.clip(out, -32768, 32767).astype(np.int16)
+
+
+def blamed(rec: dict, names: list[str]) -> str:
+    health = rec["stuck_mask"] | rec["saturated_mask"] | rec["missing_mask"]
+    if rec["trigger"] & TRIGGER_HEALTH and health:
+        kinds = [k for k in ("stuck", "saturated", "missing") if rec[f"{k}_mask"]]
+        return f"{', '.join(mask_channels(health, names))} ({'/'.join(kinds)})"
+    return names[rec["top_channel"]]
 
 
 def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--board", choices=("auto", "host", "qemu"), default="auto")
+    ap.add_argument("--out", default=str(ROOT / "out" / "demo"))
+    args = ap.parse_args()
+    out = Path(args.out)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    t0 = time.monotonic()
+
     data = np.load(ROOT / "data" / "basicmotions.npz")
     frames, case, split = data["frames"], data["case"], data["split"]
     names = [str(n) for n in data["channel_names"]]
     train = [frames[case == k] for k in np.unique(case[split == 0])]
-    test = frames[split == 1]
-    print(f"[1/3] building a profile from {len(train)} training recordings "
-          f"({sum(len(t) for t in train)} frames x {len(names)} channels, window {WINDOW} frames)")
+    stream = drifted_stream(frames[split == 1], names)
+
+    print(f"[1/6] profile from {len(train)} training recordings ({sum(map(len, train))} frames x {len(names)} "
+          f"channels, window {WINDOW} = {WINDOW / SAMPLE_RATE_HZ:g} s, {RATE:g} false alarms/window)")
     profile = tinydrift.build_profile(train, window=WINDOW, false_alarm_rate=RATE, channel_names=names)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "ref.tdp"
-        profile.save(path)
-        size = path.stat().st_size
-        profile = tinydrift.load_profile(path).replace(channel_names=names)
-    print(f"      profile {profile.profile_id:#010x}: {size} bytes, {profile.n_dims} PCA dims, "
-          f"{profile.n_centroids} centroids, CUSUM k={profile.cusum_k_q8 / 256:.2f} h={profile.cusum_h_q8 / 256:.2f}, "
-          f"instant {profile.instant_q8 / 256:.2f}")
+    profile.save(out / "ref.tdp")
+    print(f"      {out / 'ref.tdp'}: id {profile.profile_id:#010x}, {len(profile.to_bytes())} bytes")
 
-    clean = tinydrift.score(profile, test)
-    print(f"[2/3] clean held-out stream: {len(clean)} windows, "
-          f"{int(np.count_nonzero(clean['trigger']))} windows with a trigger")
+    board = pick_board(args.board)
+    print(f"[2/6] starting the {board} board" + (" (QEMU Cortex-M4, mps2-an386)" if board == "qemu" else ""))
+    with Simulator(board, state_dir=out / f"{board}-state") as sim, \
+            TelemetryStore(out / "telemetry.db") as store, tinydrift.Device(sim.url, timeout=2.0) as dev:
+        device_name = f"demo-{board}"
+        info = dev.info()
+        store.add_device(device_name, board=info.board_name, board_id=info.board_id, firmware=info.firmware)
+        print(f"      {sim.url}: {info.board_name}, firmware {info.firmware}, boot {info.boot_id:#010x}")
 
-    drifted = test.astype(np.int32)
-    g = names.index(GAIN_CHANNEL)
-    drifted[GAIN_FROM:, g] = np.round(drifted[GAIN_FROM:, g] * GAIN)
-    s = names.index(STUCK_CHANNEL)
-    drifted[STUCK_FROM:, s] = drifted[STUCK_FROM - 1, s]
-    drifted = np.clip(drifted, -32768, 32767).astype(np.int16)
-    rows = tinydrift.score(profile, drifted)
-    print(f"[3/3] drifted stream ({len(rows)} windows):")
-    ok = True
-    events = [(GAIN_FROM, STUCK_FROM, f"{GAIN_CHANNEL} gain x{GAIN:g}", GAIN_CHANNEL),
-              (STUCK_FROM, len(test), f"{STUCK_CHANNEL} stuck", STUCK_CHANNEL)]
-    for begin_frame, end_frame, what, channel in events:
+        print("[3/6] uploading the profile")
+        dev.upload_profile(profile)
+        store.add_profile(profile, channel_names=names)
+        info = dev.info()
+        assert info.profile_id == profile.profile_id
+        print(f"      active profile {info.profile_id:#010x} in slot {info.active_slot}")
+
+        print(f"[4/6] replaying {len(stream)} frames ({len(stream) / SAMPLE_RATE_HZ:.0f} s of data) with drift: "
+              f"{GAIN_CHANNEL} x{GAIN:g} from {GAIN_FROM / SAMPLE_RATE_HZ:.0f} s, "
+              f"{STUCK_CHANNEL} stuck from {STUCK_FROM / SAMPLE_RATE_HZ:.0f} s")
+        t_replay = time.monotonic()
+        records = dev.inject(stream, on_record=lambda rec: store.insert_record(device_name, rec))
+        took = time.monotonic() - t_replay
+        info = dev.info()
+        for lo, hi in store.missing_ranges(device_name, info.boot_id, info.next_seq, start=records[0].seq):
+            store.insert_records(device_name, dev.fetch(lo, max_records=hi - lo + 1))
+        print(f"      {len(records)} telemetry records in {took:.1f} s ({len(stream) / took:.0f} frames/s), "
+              f"link errors {info.link_errors}")
+
+    print("[5/6] checking device telemetry against tinydrift.score on the host")
+    rows = tinydrift.score(profile, stream)
+    db = TelemetryStore(out / "telemetry.db", readonly=True)
+    stored = [r for r in db.telemetry_records(device_name) if r.profile_id == profile.profile_id]
+    fields = ("score", "dist", "recon", "cusum", "trigger", "alarm", "nearest", "top_channel", "stuck_mask",
+              "saturated_mask", "missing_mask")
+    per_channel = ("mean", "std", "z_mean", "z_std", "n_missing", "n_saturated")
+    equal = len(stored) == len(rows) and all(
+        all(getattr(rec, f) == row[f] for f in fields) and
+        all(np.array_equal(np.asarray(getattr(rec, f)), row[f]) for f in per_channel)
+        for rec, row in zip(stored, rows))
+    print(f"      {len(stored)} windows stored, {len(rows)} computed on the host: "
+          f"{'identical, field for field' if equal else 'MISMATCH'}")
+
+    report = build_report(out / "telemetry.db", out / "report.html")
+    print(f"[6/6] report: {report.html if hasattr(report, 'html') else out / 'report.html'}")
+    ok = equal
+    for begin_frame, end_frame, what, channel in (
+            (GAIN_FROM, STUCK_FROM, f"{GAIN_CHANNEL} gain x{GAIN:g}", GAIN_CHANNEL),
+            (STUCK_FROM, len(stream), f"{STUCK_CHANNEL} stuck", STUCK_CHANNEL)):
         begin, end = begin_frame // WINDOW, end_frame // WINDOW
-        hits = np.nonzero((rows["trigger"] != 0) & (rows["window"] >= begin) & (rows["window"] < end))[0]
-        print(f"      {what} from t={begin_frame / SAMPLE_RATE_HZ:.0f} s (window {begin}): ", end="")
-        if not len(hits):
-            print("NOT detected")
+        hit = next((r for r in stored if begin <= r.window < end and r.trigger), None)
+        line = f"      {what}: began at window {begin} (t={begin_frame / SAMPLE_RATE_HZ:.0f} s), "
+        if hit is None:
+            print(line + "NOT detected")
             ok = False
             continue
-        first = rows[hits[0]]
-        delay = int(first["window"]) - begin
-        blamed = blamed_channels(first, names)
-        print(f"detected at window {int(first['window'])}, {delay} windows ({delay * WINDOW / SAMPLE_RATE_HZ:.0f} s) "
-              f"later, by {trigger_names(int(first['trigger']))}; blamed {blamed}")
-        ok = ok and blamed.startswith(channel)
-    before = int(np.count_nonzero(rows["trigger"][: GAIN_FROM // WINDOW]))
-    print(f"      windows with a trigger before any drift: {before}")
+        rec = {f: getattr(hit, f) for f in ("trigger", "top_channel", "stuck_mask", "saturated_mask", "missing_mask")}
+        who = blamed(rec, names)
+        print(line + f"detected at window {hit.window} ({(hit.window - begin) * WINDOW / SAMPLE_RATE_HZ:.0f} s later) "
+              f"by {'+'.join(trigger_kinds(hit.trigger))}, channel {who}")
+        ok = ok and who.startswith(channel)
+    quiet = sum(1 for r in stored if r.window < GAIN_FROM // WINDOW and r.trigger)
+    print(f"      windows with a trigger before any drift: {quiet}")
+    print(f"done in {time.monotonic() - t0:.0f} s; database {out / 'telemetry.db'}, report {out / 'report.html'}")
     return 0 if ok else 1
 
 

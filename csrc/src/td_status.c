@@ -15,7 +15,7 @@ const char *td_status_str(td_status status)
     case TD_ERR_RANGE: return "value out of range";
     case TD_ERR_CAPACITY: return "output buffer too small";
     case TD_ERR_STATE: return "invalid state";
-    case TD_ERR_MODE: return "wrong embedding mode";
+    case TD_ERR_MODE: return "not supported in this mode or on this board";
     }
     return "unknown status";
 }

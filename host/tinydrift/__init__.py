@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from .build import build_profile
+from .device import Device
 from .errors import CoreError, InputError, ProfileError, TinyDriftError
+from .link import DeviceError, TelemetryRecord
 from .monitor import Monitor, result_dtype, score
 from .profile import ChannelConfig, Profile, load_profile
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ChannelConfig", "CoreError", "InputError", "Monitor", "Profile", "ProfileError", "TinyDriftError",
+    "ChannelConfig", "CoreError", "Device", "DeviceError", "InputError", "Monitor", "Profile", "ProfileError",
+    "TelemetryRecord", "TinyDriftError",
     "build_profile", "load_profile", "result_dtype", "score", "__version__",
 ]

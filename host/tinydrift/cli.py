@@ -273,6 +273,11 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("-o", "--output", default="-", metavar="FILE", help="write the output here (default: stdout)")
     score.add_argument("--fail-on-alarm", action="store_true", help="exit with status 3 if any window alarmed")
     score.set_defaults(func=cmd_score, format="summary")
+    from . import cli_device, cli_monitor, cli_store
+
+    cli_device.add_commands(commands)  # sim, info, upload, replay, firmware, flash
+    cli_monitor.add_commands(commands)  # monitor
+    cli_store.add_commands(commands)  # db export, report
     return parser
 
 

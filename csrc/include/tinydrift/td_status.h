@@ -23,7 +23,7 @@ typedef enum {
     TD_ERR_RANGE = -8,       /**< a field holds a value outside its allowed range */
     TD_ERR_CAPACITY = -9,    /**< caller-provided output buffer too small */
     TD_ERR_STATE = -10,      /**< call not valid in the object's current state */
-    TD_ERR_MODE = -11        /**< entry point does not match the profile's embedding mode */
+    TD_ERR_MODE = -11        /**< not supported in this mode (embedding entry point) or on this board (no sensors) */
 } td_status;
 
 /** Short constant English description of a status code; total (unknown codes map to "unknown status"). */

@@ -1,0 +1,634 @@
+"""HTML report of a telemetry store: score timelines, per-channel z heatmaps, health events, summary.
+
+``build_report(db_path, out_html)`` reads a ``TelemetryStore`` (read-only) and writes
+
+* one self-contained HTML file (images embedded as base64 PNG, inline CSS, no scripts), and
+* the same images as PNG files beside it (or in ``png_dir``): per segment (one device, one
+  boot, one profile) ``<stem>-<device>-<boot>-<profile>-{timeline,channels,health}.png``.
+
+Plots use matplotlib's Agg canvas directly (no pyplot, no global backend switch), so building a
+report is safe in a headless process and from threads.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import TwoSlopeNorm
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
+
+from . import __version__
+from .store import HEALTH_MASKS, StoreError, TelemetryStore, channel_labels, mask_channels, subtract_ranges, \
+    trigger_kinds
+
+DPI = 110
+Q8_LSB = 1.0 / 256.0
+KIND_STYLE = {  # trigger kind -> (color, marker)
+    "instant": ("#d62728", "^"),
+    "cusum": ("#ff7f0e", "D"),
+    "health": ("#7b3294", "s"),
+}
+HEALTH_STYLE = {  # health event -> (color, marker, vertical offset in the raster)
+    "stuck": ("#1f77b4", "s", -0.22),
+    "saturated": ("#d62728", "^", 0.0),
+    "missing": ("#222222", "x", 0.22),
+}
+LOST_STYLE = dict(facecolor="#9e9e9e", alpha=0.35, hatch="//", edgecolor="#616161", linewidth=0)
+HOLE_STYLE = dict(facecolor="#cfd8dc", alpha=0.6, hatch="..", edgecolor="#607d8b", linewidth=0)
+ALARM_STYLE = dict(facecolor="#d62728", alpha=0.07, linewidth=0)
+
+
+@dataclass
+class SegmentSummary:
+    """What the report says about one (device, boot, profile) run of records."""
+
+    device: str
+    board: str | None
+    boot_id: int
+    profile_id: int
+    channel_names: list[str]
+    records_received: int
+    windows: int  # windows the run spans (received or not)
+    first_seq: int
+    last_seq: int
+    first_window: int
+    last_window: int
+    x_label: str
+    instant: float | None
+    cusum_k: float | None
+    cusum_h: float | None
+    first_alarm_window: int | None = None
+    first_alarm_seq: int | None = None
+    first_alarm_uptime_s: float | None = None
+    first_alarm_time: float | None = None  # host clock estimate, unix seconds
+    first_alarm_triggers: list[str] = field(default_factory=list)
+    channels_implicated: list[str] = field(default_factory=list)
+    alarm_onsets: int = 0
+    trigger_counts: dict[str, int] = field(default_factory=dict)
+    health_events: dict[str, dict[str, int]] = field(default_factory=dict)  # channel -> kind -> windows
+    records_lost: int = 0  # in recorded gaps (gone from the device's ring)
+    records_not_received: int = 0  # seq holes inside the segment not recorded as lost
+    max_score: float = 0.0
+    max_score_window: int | None = None
+    pngs: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return f"{self.device} · boot {self.boot_id:#010x} · profile {self.profile_id:#010x}"
+
+
+@dataclass
+class Report:
+    html: Path
+    pngs: list[Path]
+    segments: list[SegmentSummary]
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_.") or "device"
+
+
+def _utc(ts: float | None) -> str:
+    return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) index pairs of the True runs of a boolean array."""
+    if not len(flags):
+        return []
+    d = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
+    return list(zip(np.nonzero(d == 1)[0].tolist(), np.nonzero(d == -1)[0].tolist()))
+
+
+def _dense(x: np.ndarray, values: np.ndarray, x0: int, x1: int) -> np.ndarray:
+    """values (n, ...) on the integer grid x0..x1, NaN where no record exists."""
+    out = np.full((x1 - x0 + 1,) + values.shape[1:], np.nan)
+    out[(x - x0).astype(np.int64)] = values
+    return out
+
+
+def _seq_to_x(seq_lo: int, seq_hi: int, seq: np.ndarray, x: np.ndarray) -> tuple[float, float]:
+    """x span of a seq range, by the constant x - seq offset of the stored record just before it."""
+    j = max(int(np.searchsorted(seq, seq_lo)) - 1, 0)
+    off = float(x[j] - seq[j])
+    return seq_lo + off - 0.5, seq_hi + off + 0.5
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    FigureCanvasAgg(fig)
+    tmp = path.with_name(path.name + ".tmp")
+    fig.savefig(tmp, dpi=DPI, format="png", facecolor="white")
+    os.replace(tmp, path)
+    return path
+
+
+def _int_ticks(ax: Any, x0: int, x1: int) -> None:
+    """Integer ticks on the window axis (every window when there are only a few)."""
+    if x1 - x0 < 8:
+        ax.set_xticks(range(x0, x1 + 1))
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _placeholder(title: str, text: str, path: Path) -> Path:
+    fig = Figure(figsize=(12, 2.5), layout="constrained")
+    fig.suptitle(title, fontsize=13, fontweight="bold")
+    ax = fig.subplots()
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=11, color="#555555", transform=ax.transAxes)
+    return _save(fig, path)
+
+
+def _fmt(value: float | None) -> str:
+    return "disabled/unknown" if value is None else f"{value:.4g}"
+
+
+# ------------------------------------------------------------------------------------------ figures
+
+
+def _shade(ax: Any, spans_lost: Sequence[tuple[float, float]], spans_holes: Sequence[tuple[float, float]],
+           spans_alarm: Sequence[tuple[float, float]] = ()) -> None:
+    for a, b in spans_alarm:
+        ax.axvspan(a, b, zorder=0, **ALARM_STYLE)
+    for a, b in spans_lost:
+        ax.axvspan(a, b, zorder=1, **LOST_STYLE)
+    for a, b in spans_holes:
+        ax.axvspan(a, b, zorder=1, **HOLE_STYLE)
+
+
+def _timeline(seg: SegmentSummary, a: dict[str, np.ndarray], x: np.ndarray, lost: list[tuple[float, float]],
+              holes: list[tuple[float, float]], path: Path) -> Path:
+    x0, x1 = int(x.min()), int(x.max())
+    grid = np.arange(x0, x1 + 1)
+    score = _dense(x, a["score"], x0, x1)
+    cusum = _dense(x, a["cusum"], x0, x1)
+    alarm = _dense(x, a["alarm"].astype(float), x0, x1)
+    alarm_spans = [(grid[s] - 0.5, grid[e - 1] + 0.5) for s, e in _runs(alarm == 1)]
+
+    fig = Figure(figsize=(12, 8.2), layout="constrained")
+    axes = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [3.2, 2.2, 1.1]})
+    ax_s, ax_c, ax_t = axes
+    fig.suptitle(f"Drift score timeline — {seg.title}", fontsize=13, fontweight="bold")
+
+    # score, log scale when it spans decades (Q8 zeros are drawn at 1/256, the resolution)
+    pos = a["score"][a["score"] > 0]
+    log_score = len(pos) > 0 and (pos.max() / max(np.median(pos), Q8_LSB) > 20)
+    shown = np.maximum(score, Q8_LSB) if log_score else score
+    _shade(ax_s, lost, holes, alarm_spans)
+    dots = dict(marker="o", markersize=2.5) if len(x) <= 150 else {}  # isolated windows stay visible
+    ax_s.plot(grid, shown, color="#1f77b4", linewidth=1.0, label="score (dist + recon)", zorder=3, **dots)
+    if seg.instant is None and seg.cusum_k is None and seg.cusum_h is None:
+        ax_s.plot([], [], " ", label="thresholds unknown\n(profile not in the store)")
+    if seg.instant is not None:
+        ax_s.axhline(seg.instant, color="#d62728", linestyle="--", linewidth=1.3,
+                     label=f"instant threshold = {seg.instant:.4g}", zorder=4)
+    if seg.cusum_k is not None:
+        ax_s.axhline(seg.cusum_k, color="#555555", linestyle=":", linewidth=1.3,
+                     label=f"CUSUM allowance k = {seg.cusum_k:.4g}", zorder=4)
+    if log_score:
+        ax_s.set_yscale("log")
+    ax_s.set_ylabel("score (score units)" + ("\nlog scale" if log_score else ""))
+    ax_s.grid(True, which="major", alpha=0.3)
+
+    # CUSUM statistic: symlog once it runs far past h (a latched alarm keeps accumulating)
+    _shade(ax_c, lost, holes, alarm_spans)
+    ax_c.plot(grid, cusum, color="#2ca02c", linewidth=1.2, label="CUSUM statistic S", zorder=3, **dots)
+    if seg.cusum_h is not None:
+        ax_c.axhline(seg.cusum_h, color="#1b5e20", linestyle="--", linewidth=1.3,
+                     label=f"CUSUM threshold h = {seg.cusum_h:.4g}", zorder=4)
+    s_max = float(np.nanmax(a["cusum"])) if len(a["cusum"]) else 0.0
+    ref = seg.cusum_h if seg.cusum_h else max(s_max, 1.0)
+    if s_max > 8 * ref:
+        ax_c.set_yscale("symlog", linthresh=ref, linscale=1.0)
+        ax_c.set_ylim(bottom=0, top=s_max * 1.5)
+        ax_c.set_ylabel("CUSUM S (score units)\nlinear to h, log above")
+    else:
+        ax_c.set_ylabel("CUSUM S (score units)")
+        ax_c.set_ylim(bottom=0)
+    ax_c.grid(True, which="major", alpha=0.3)
+
+    # trigger raster (every kind), and the instant triggers on the score curve
+    _shade(ax_t, lost, holes, alarm_spans)
+    labels = []
+    for row, (bit, kind) in enumerate(((1, "instant"), (2, "cusum"), (4, "health"))):
+        hit = (a["trigger"] & bit) != 0
+        color, marker = KIND_STYLE[kind]
+        ax_t.scatter(x[hit], np.full(int(hit.sum()), row), marker="|", s=120, color=color, linewidths=1.4,
+                     zorder=3)
+        labels.append(f"{'CUSUM' if kind == 'cusum' else kind} ({int(hit.sum())})")
+        if kind == "instant" and hit.any():
+            ax_s.scatter(x[hit], np.maximum(a["score"][hit], Q8_LSB) if log_score else a["score"][hit],
+                         marker=marker, s=60, color=color, edgecolors="white", linewidths=0.5, zorder=5,
+                         label=f"instant trigger ({int(hit.sum())} windows)")
+    ax_t.set_yticks([0, 1, 2], labels)
+    if not a["trigger"].any():
+        ax_t.text(0.5, 0.5, "no trigger in any window", transform=ax_t.transAxes, ha="center", va="center",
+                  fontsize=10, color="#555555")
+    ax_t.set_ylim(-0.6, 2.6)
+    ax_t.invert_yaxis()
+    ax_t.set_ylabel("trigger\n(windows)")
+    ax_t.set_xlabel(seg.x_label)
+    ax_t.grid(True, axis="x", alpha=0.3)
+    ax_t.set_xlim(x0 - 0.5, x1 + 0.5)
+    _int_ticks(ax_t, x0, x1)
+
+    if seg.first_alarm_window is not None:
+        xa = float(x[a["seq"] == seg.first_alarm_seq][0])
+        for ax in axes:
+            ax.axvline(xa, color="#d62728", linewidth=1.0, alpha=0.8, zorder=2)
+        ax_s.annotate(f"first alarm: window {seg.first_alarm_window} ({'+'.join(seg.first_alarm_triggers)})",
+                      xy=(xa, 1.0), xycoords=("data", "axes fraction"), xytext=(4, -4),
+                      textcoords="offset points", va="top", ha="left", fontsize=9, color="#b71c1c",
+                      bbox=dict(boxstyle="round,pad=0.2", facecolor="white", edgecolor="none", alpha=0.8))
+
+    extra = []
+    if alarm_spans:
+        extra.append(Patch(label="alarm latched", **ALARM_STYLE))
+    if lost:
+        extra.append(Patch(label="records lost (gap)", **LOST_STYLE))
+    if holes:
+        extra.append(Patch(label="records not received", **HOLE_STYLE))
+    handles, _ = ax_s.get_legend_handles_labels()
+    legend = dict(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8.5, framealpha=0.9, borderaxespad=0)
+    ax_s.legend(handles=handles + extra, **legend)
+    ax_c.legend(**legend)
+
+    # device uptime on top, when it is (close to) an affine function of x: a steady window period
+    up = a["uptime_ms"] / 1000.0
+    if len(x) > 1 and np.ptp(x) > 0 and np.ptp(up) > 0:
+        slope, icept = np.polyfit(x.astype(float), up, 1)
+        if slope > 0 and np.max(np.abs(up - (slope * x + icept))) <= 0.5 * slope:
+            sec = ax_s.secondary_xaxis("top", functions=(lambda v: v * slope + icept, lambda v: (v - icept) / slope))
+            sec.set_xlabel(f"device uptime (s), ≈ {slope:.3g} s per window")
+    return _save(fig, path)
+
+
+def _channels(seg: SegmentSummary, a: dict[str, np.ndarray], x: np.ndarray, lost: list[tuple[float, float]],
+              path: Path) -> Path:
+    names = seg.channel_names
+    n_ch = len(names)
+    x0, x1 = int(x.min()), int(x.max())
+    if n_ch == 0:
+        return _placeholder(f"Per-channel drift (z vs reference) — {seg.title}", "records carry no channels", path)
+    zm = _dense(x, a["z_mean"][:, :n_ch], x0, x1).T
+    zs = _dense(x, a["z_std"][:, :n_ch], x0, x1).T
+    finite = np.abs(np.concatenate([zm[np.isfinite(zm)], zs[np.isfinite(zs)]]))
+    vmax = float(np.clip(np.percentile(finite, 99.0), 3.0, None)) if len(finite) else 3.0
+    vmax = float(np.ceil(vmax))
+    height = 2.2 + 2 * (0.32 * n_ch + 0.6)
+    fig = Figure(figsize=(12, height), layout="constrained")
+    axes = fig.subplots(2, 1, sharex=True)
+    fig.suptitle(f"Per-channel drift (z vs reference) — {seg.title}", fontsize=13, fontweight="bold")
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=-vmax, vmax=vmax)
+    cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="#d9d9d9")
+    im = None
+    for ax, data, what in ((axes[0], zm, "z of window mean"), (axes[1], zs, "z of window std")):
+        im = ax.imshow(data, aspect="auto", interpolation="nearest", cmap=cmap, norm=norm,
+                       extent=(x0 - 0.5, x1 + 0.5, n_ch - 0.5, -0.5))
+        ax.set_yticks(range(n_ch), names)
+        _int_ticks(ax, x0, x1)
+        ax.set_ylabel("channel")
+        ax.set_title(what, fontsize=11, loc="left")
+        for a_, b_ in lost:
+            ax.axvspan(a_, b_, fill=False, hatch="//", edgecolor="#616161", linewidth=0)
+        if seg.first_alarm_window is not None:
+            xa = float(x[a["seq"] == seg.first_alarm_seq][0])
+            ax.axvline(xa, color="black", linewidth=1.0, linestyle="--")
+    axes[1].set_xlabel(seg.x_label)
+    cb = fig.colorbar(im, ax=list(axes), extend="both", shrink=0.9, pad=0.01)
+    cb.set_label("z (σ of reference)")
+    note = f"colors saturate at ±{vmax:g} σ"
+    if np.isnan(zm).any():
+        note += " · grey: no record"
+    if lost:
+        note += " · hatched: records lost"
+    if seg.first_alarm_window is not None:
+        note += " · dashed: first alarm"
+    axes[0].set_title(note, loc="right", fontsize=8.5, color="#444444")
+    return _save(fig, path)
+
+
+def _health(seg: SegmentSummary, a: dict[str, np.ndarray], x: np.ndarray, lost: list[tuple[float, float]],
+            holes: list[tuple[float, float]], path: Path) -> Path:
+    names = seg.channel_names
+    n_ch = len(names)
+    x0, x1 = int(x.min()), int(x.max())
+    if n_ch == 0:
+        return _placeholder(f"Sensor health events — {seg.title}", "records carry no channels", path)
+    fig = Figure(figsize=(12, 1.9 + 0.42 * n_ch), layout="constrained")
+    ax = fig.subplots()
+    fig.suptitle(f"Sensor health events — {seg.title}", fontsize=13, fontweight="bold")
+    _shade(ax, lost, holes)
+    any_event = False
+    handles = []
+    for field_name, kind in HEALTH_MASKS:
+        color, marker, dy = HEALTH_STYLE[kind]
+        mask = a[field_name]
+        xs, ys = [], []
+        for c in range(n_ch):
+            hit = (mask >> c & 1) == 1
+            xs.append(x[hit])
+            ys.append(np.full(int(hit.sum()), c + dy))
+        xs_all, ys_all = np.concatenate(xs), np.concatenate(ys)
+        n_windows = int(np.count_nonzero(mask & ((1 << n_ch) - 1)))
+        if len(xs_all):
+            any_event = True
+        handles.append(ax.scatter(xs_all, ys_all, marker=marker, s=18, color=color, linewidths=1.0,
+                                  label=f"{kind} ({n_windows} windows)", zorder=3))
+    ax.set_yticks(range(n_ch), names)
+    ax.set_ylim(n_ch - 0.5, -0.5)
+    ax.set_xlim(x0 - 0.5, x1 + 0.5)
+    _int_ticks(ax, x0, x1)
+    ax.set_ylabel("channel")
+    ax.set_xlabel(seg.x_label)
+    ax.grid(True, axis="x", alpha=0.3)
+    for c in range(n_ch - 1):
+        ax.axhline(c + 0.5, color="#e0e0e0", linewidth=0.8, zorder=0)
+    if not any_event:
+        ax.text(0.5, 0.5, "no stuck, saturated or missing channel in any window", transform=ax.transAxes,
+                ha="center", va="center", fontsize=11, color="#555555")
+    extra = []
+    if lost:
+        extra.append(Patch(label="records lost (gap)", **LOST_STYLE))
+    if holes:
+        extra.append(Patch(label="records not received", **HOLE_STYLE))
+    ax.legend(handles=handles + extra, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8.5,
+              title="event (per window)", title_fontsize=8.5)
+    return _save(fig, path)
+
+
+# ------------------------------------------------------------------------------------------ analysis
+
+
+def _summarize(db: TelemetryStore, seg_row: dict[str, Any], gaps: list[dict[str, Any]]) -> tuple[
+        SegmentSummary, dict[str, np.ndarray], np.ndarray, list[tuple[float, float]], list[tuple[float, float]]]:
+    a = db.segment_arrays(seg_row["device_id"], seg_row["boot_id"], seg_row["profile_id"])
+    prof = db.profile(seg_row["profile_id"]) or {}
+    n_ch = int(seg_row["n_channels"] or 0)
+    names = channel_labels(prof.get("channel_names"), n_ch)
+    seq, win = a["seq"], a["window_index"]
+    if len(win) > 1 and not np.all(np.diff(win) > 0):  # the window index restarted (profile re-activated)
+        x, x_label = seq, "telemetry seq (window index restarted within this run)"
+    else:
+        x, x_label = win, "window index (since the profile became active)"
+    window = prof.get("window")
+    if window and x is win:
+        x_label += f", {window} frames per window"
+    seg = SegmentSummary(
+        device=seg_row["device"], board=seg_row["board"], boot_id=int(seg_row["boot_id"]),
+        profile_id=int(seg_row["profile_id"]), channel_names=names, records_received=len(seq),
+        windows=int(np.ptp(x)) + 1 if len(x) else 0,
+        first_seq=int(seq.min()), last_seq=int(seq.max()), first_window=int(win.min()), last_window=int(win.max()),
+        x_label=x_label, instant=prof.get("instant"), cusum_k=prof.get("cusum_k"), cusum_h=prof.get("cusum_h"),
+    )
+
+    # alarms
+    alarm = a["alarm"] != 0
+    if alarm.any():
+        i = int(np.argmax(alarm))  # seq order: the first record with the alarm latched
+        seg.first_alarm_window = int(win[i])
+        seg.first_alarm_seq = int(seq[i])
+        seg.first_alarm_uptime_s = float(a["uptime_ms"][i]) / 1000.0
+        started = seg_row.get("started_at")
+        seg.first_alarm_time = (started + seg.first_alarm_uptime_s) if started is not None \
+            else float(a["received_at"][i])
+        seg.first_alarm_triggers = trigger_kinds(int(a["trigger"][i])) or ["latched"]
+        top = int(a["top_channel"][i])
+        implicated = [f"{names[top] if top < n_ch else f'ch{top}'} (top: z of mean "
+                      f"{a['z_mean'][i, top]:+.1f}, z of std {a['z_std'][i, top]:+.1f})"] if top < n_ch else []
+        for field_name, kind in HEALTH_MASKS:
+            for name in mask_channels(int(a[field_name][i]), names):
+                implicated.append(f"{name} ({kind})")
+        seg.channels_implicated = implicated
+        seg.alarm_onsets = int(np.count_nonzero(np.diff(np.concatenate(([0], alarm.astype(np.int8)))) == 1))
+    seg.trigger_counts = {kind: int(np.count_nonzero(a["trigger"] & bit))
+                          for bit, kind in ((1, "instant"), (2, "cusum"), (4, "health"))}
+    for field_name, kind in HEALTH_MASKS:
+        for c, name in enumerate(names):
+            count = int(np.count_nonzero(a[field_name] >> c & 1))
+            if count:
+                seg.health_events.setdefault(name, {})[kind] = count
+    if len(a["score"]):
+        peak = int(np.argmax(a["score"]))
+        seg.max_score, seg.max_score_window = float(a["score"][peak]), int(win[peak])
+
+    # gaps: recorded losses assigned to this segment, and seq holes inside it
+    lost_ranges = [(g["first_missing_seq"], g["last_missing_seq"]) for g in gaps]
+    seg.records_lost = sum(hi - lo + 1 for lo, hi in lost_ranges)
+    d = np.diff(seq)
+    interior = [(int(seq[k]) + 1, int(seq[k + 1]) - 1) for k in np.nonzero(d > 1)[0]]
+    all_lost = [(g["first_missing_seq"], g["last_missing_seq"]) for g in seg_row["boot_gaps"]]
+    not_received = subtract_ranges(interior, all_lost)
+    seg.records_not_received = sum(hi - lo + 1 for lo, hi in not_received)
+    lost_x = [_seq_to_x(lo, hi, seq, x) for lo, hi in lost_ranges]
+    hole_x = [_seq_to_x(lo, hi, seq, x) for lo, hi in not_received]
+    return seg, a, x, lost_x, hole_x
+
+
+def _assign_gaps(segments: list[dict[str, Any]], gaps: list[dict[str, Any]]) -> None:
+    """Each recorded gap goes to the segment of its boot whose seq span is nearest (ties: the later one)."""
+    for s in segments:
+        s["gaps"], s["boot_gaps"] = [], []
+    for g in gaps:
+        cands = [s for s in segments if s["device"] == g["device"] and s["boot_id"] == g["boot_id"]]
+        if not cands:
+            continue
+        for s in cands:
+            s["boot_gaps"].append(g)
+
+        def distance(s: dict[str, Any]) -> tuple[int, int]:
+            lo, hi = g["first_missing_seq"], g["last_missing_seq"]
+            dist = max(0, s["first_seq"] - hi, lo - s["last_seq"])
+            return dist, -s["first_seq"]
+
+        min(cands, key=distance)["gaps"].append(g)
+
+
+# ------------------------------------------------------------------------------------------ HTML
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 24px auto; max-width: 1360px;
+       color: #222; padding: 0 16px; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
+.meta { color: #555; font-size: 0.92em; }
+table { border-collapse: collapse; font-size: 0.88em; margin: 0.8em 0; }
+th, td { border: 1px solid #d0d0d0; padding: 4px 8px; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.alarm { color: #b71c1c; font-weight: 600; }
+td.ok { color: #1b5e20; }
+figure { margin: 1em 0 1.6em 0; }
+figure img { max-width: 100%; border: 1px solid #e5e5e5; }
+figcaption { color: #555; font-size: 0.88em; margin-top: 0.3em; }
+code { background: #f5f5f5; padding: 0 3px; }
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value))
+
+
+def _summary_rows(segs: list[SegmentSummary]) -> str:
+    head = ("device", "boot", "profile", "windows", "first alarm window", "first alarm time", "trigger kinds",
+            "channels implicated", "alarm onsets", "triggered windows (instant / CUSUM / health)", "health events",
+            "records received", "records lost in gaps", "not received")
+    out = ["<table class='summary'>", "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"]
+    for s in segs:
+        dev = _e(s.device) + (f"<br><small>{_e(s.board)}</small>" if s.board else "")
+        if s.first_alarm_window is None:
+            first = "<td class='ok'>no alarm</td><td>-</td><td>-</td><td>-</td>"
+        else:
+            first = (f"<td class='alarm num'>{s.first_alarm_window}<br><small>seq {s.first_alarm_seq}</small></td>"
+                     f"<td>uptime {s.first_alarm_uptime_s:.1f} s<br><small>≈ {_e(_utc(s.first_alarm_time))}</small>"
+                     f"</td><td>{_e('+'.join(s.first_alarm_triggers))}</td>"
+                     f"<td>{'<br>'.join(_e(c) for c in s.channels_implicated) or '-'}</td>")
+        health = "<br>".join(_e(f"{ch}: " + ", ".join(f"{k} ×{n}" for k, n in kinds.items()))
+                             for ch, kinds in s.health_events.items()) or "none"
+        tc = s.trigger_counts
+        out.append(
+            f"<tr><td>{dev}</td><td><code>{s.boot_id:#010x}</code></td><td><code>{s.profile_id:#010x}</code></td>"
+            f"<td class='num'>{s.windows}<br><small>{s.first_window}–{s.last_window}</small></td>{first}"
+            f"<td class='num'>{s.alarm_onsets}</td>"
+            f"<td class='num'>{tc.get('instant', 0)} / {tc.get('cusum', 0)} / {tc.get('health', 0)}</td>"
+            f"<td>{health}</td><td class='num'>{s.records_received}</td><td class='num'>{s.records_lost}</td>"
+            f"<td class='num'>{s.records_not_received}</td></tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _img(path: Path, alt: str, caption: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f"<figure><img src=\"data:image/png;base64,{data}\" alt=\"{_e(alt)}\">"
+            f"<figcaption>{caption} <small>({_e(path.name)})</small></figcaption></figure>")
+
+
+def _html(db_path: Path, segs: list[SegmentSummary], store: TelemetryStore) -> str:
+    n_rec = sum(s.records_received for s in segs)
+    devices = sorted({s.device for s in segs})
+    parts = [
+        "<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
+        f"<title>tinydrift telemetry report — {_e(db_path.name)}</title>", f"<style>{_CSS}</style></head><body>",
+        "<h1>tinydrift telemetry report</h1>",
+        f"<p class='meta'>Database <code>{_e(db_path)}</code> · {n_rec} records from {len(devices)} device(s), "
+        f"{len(segs)} run(s) (device × boot × profile) · generated {_e(_utc(time.time()))} by tinydrift "
+        f"{_e(__version__)}</p>",
+        "<h2>Summary</h2>",
+        "<p class='meta'>One row per run of records of one device, boot and profile. <b>First alarm</b>: the "
+        "first record (in telemetry seq order) with the alarm latched; its time is the device uptime and the host "
+        "clock's estimate. <b>Channels implicated</b>: the top channel (largest |z|) of that window plus every "
+        "channel in its stuck / saturated / missing masks. <b>Records lost in gaps</b>: records the device no "
+        "longer held when the host fetched them; <b>not received</b>: holes in the seq numbers not (yet) "
+        "recorded as lost.</p>",
+        _summary_rows(segs),
+    ]
+    for s in segs:
+        thresholds = (f"instant {_fmt(s.instant)}, CUSUM k {_fmt(s.cusum_k)}, h {_fmt(s.cusum_h)} (score units)"
+                      if any(v is not None for v in (s.instant, s.cusum_k, s.cusum_h))
+                      else "profile not in the store: thresholds unknown")
+        parts += [
+            f"<h2 id='{_e(_slug(s.device))}-{s.boot_id:08x}-{s.profile_id:08x}'>{_e(s.title)}</h2>",
+            f"<p class='meta'>Board {_e(s.board or 'unknown')} · channels {_e(', '.join(s.channel_names))} · "
+            f"thresholds {_e(thresholds)} · seq {s.first_seq}–{s.last_seq} · max score {s.max_score:.4g} at "
+            f"window {s.max_score_window}</p>",
+            _img(s.pngs["timeline"], f"score timeline of {s.title}",
+                 "Top: window score (log scale when it spans decades) with the instant threshold (triangles: "
+                 "windows above it) and the CUSUM allowance k. Middle: CUSUM statistic S with its threshold h. "
+                 "Bottom: windows whose trigger bits are set, by kind. Shaded red: alarm latched; hatched grey: "
+                 "records lost (gap) or not received."),
+            _img(s.pngs["channels"], f"per-channel z heatmap of {s.title}",
+                 "z of each channel's window mean (top) and window standard deviation (bottom) against the "
+                 "reference profile, in reference standard deviations; red above, blue below the reference."),
+            _img(s.pngs["health"], f"health events of {s.title}",
+                 "Windows in which a channel was flagged stuck (no variation), saturated or missing beyond the "
+                 "profile's limits."),
+        ]
+    gaps = store.gaps()
+    if gaps:
+        parts.append("<h2>Gaps</h2><table><tr><th>device</th><th>boot</th><th>first missing seq</th>"
+                     "<th>last missing seq</th><th>records</th><th>detected</th><th>reason</th></tr>")
+        for g in gaps:
+            parts.append(f"<tr><td>{_e(g['device'])}</td><td><code>{g['boot_id']:#010x}</code></td>"
+                         f"<td class='num'>{g['first_missing_seq']}</td><td class='num'>{g['last_missing_seq']}</td>"
+                         f"<td class='num'>{g['n_lost']}</td><td>{_e(_utc(g['detected_at']))}</td>"
+                         f"<td>{_e(g['reason'])}</td></tr>")
+        parts.append("</table>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+# ------------------------------------------------------------------------------------------ entry point
+
+
+def build_report(db_path: str | os.PathLike[str], out_html: str | os.PathLike[str],
+                 png_dir: str | os.PathLike[str] | None = None) -> Report:
+    """Write the HTML report of a telemetry database and its PNGs (beside the HTML unless png_dir).
+
+    Raises StoreError for a missing, non-SQLite, foreign or empty database.
+    """
+    db_path, out_html = Path(db_path), Path(out_html)
+    png_dir = out_html.parent if png_dir is None else Path(png_dir)
+    with TelemetryStore(db_path, readonly=True) as store:
+        if store.count_records() == 0:
+            raise StoreError(f"no telemetry records in {db_path}")
+        try:
+            png_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create {png_dir}: {exc.strerror or exc}") from None
+        seg_rows = store.segments()
+        boots = {(b["device"], b["boot_id"]): b for b in store.boots()}
+        _assign_gaps(seg_rows, store.gaps())
+        summaries: list[SegmentSummary] = []
+        pngs: list[Path] = []
+        stem = _slug(out_html.stem)
+        for row in seg_rows:
+            row["started_at"] = boots.get((row["device"], row["boot_id"]), {}).get("started_at")
+            seg, a, x, lost, holes = _summarize(store, row, row["gaps"])
+            base = f"{stem}-{_slug(seg.device)}-{seg.boot_id:08x}-{seg.profile_id:08x}"
+            try:
+                seg.pngs["timeline"] = _timeline(seg, a, x, lost, holes, png_dir / f"{base}-timeline.png")
+                seg.pngs["channels"] = _channels(seg, a, x, lost, png_dir / f"{base}-channels.png")
+                seg.pngs["health"] = _health(seg, a, x, lost, holes, png_dir / f"{base}-health.png")
+            except OSError as exc:
+                raise StoreError(f"cannot write {exc.filename or png_dir}: {exc.strerror or exc}") from None
+            pngs.extend(seg.pngs.values())
+            summaries.append(seg)
+        text = _html(db_path, summaries, store)
+    tmp = out_html.with_name(out_html.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, out_html)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StoreError(f"cannot write {out_html}: {exc.strerror or exc}") from None
+    return Report(html=out_html, pngs=pngs, segments=summaries)
+
+
+def summary_json(report: Report) -> str:
+    """The summary table as JSON (for scripts and tests)."""
+    rows = []
+    for s in report.segments:
+        d = {k: v for k, v in s.__dict__.items() if k != "pngs"}
+        d["pngs"] = {k: str(v) for k, v in s.pngs.items()}
+        rows.append(d)
+    return json.dumps(rows, indent=1)
+
+
+__all__ = ["Report", "SegmentSummary", "build_report", "summary_json"]

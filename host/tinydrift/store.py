@@ -1,0 +1,810 @@
+"""Telemetry store: device telemetry records, boots, profiles, alarms and gaps in one SQLite file.
+
+Schema and rationale: docs/telemetry-store.md. In short:
+
+* stdlib ``sqlite3`` in WAL mode (readers never block the writer), ``busy_timeout``,
+  foreign keys on;
+* every public write runs in one ``BEGIN IMMEDIATE`` transaction, rolled back on *any*
+  exception, KeyboardInterrupt included, so Ctrl-C never leaves half a batch behind;
+* inserts are idempotent on ``UNIQUE(device_id, boot_id, seq)``: a record the device
+  replays (FETCH) or the host receives twice is stored once;
+* the schema version lives in ``PRAGMA user_version``; a newer file is refused with a
+  one-line error.
+
+Records are duck-typed: anything with the attribute (or mapping key) names of
+``tinydrift.link.TelemetryRecord`` (seq, boot_id, profile_id, window, uptime_ms, score, dist,
+recon, cusum, trigger, alarm, nearest, top_channel, stuck_mask, saturated_mask, missing_mask,
+n_embeddings, replayed and the per-channel sequences mean, std, z_mean, z_std, n_missing,
+n_saturated).
+
+    >>> with TelemetryStore("telemetry.db") as db:
+    ...     db.add_device("tcp://127.0.0.1:5555", board="host simulator")
+    ...     db.insert_records("tcp://127.0.0.1:5555", records)      # number of new records
+    ...     db.missing_ranges("tcp://127.0.0.1:5555", boot_id, next_seq)
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from .errors import TinyDriftError
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 5000
+THRESHOLD_DISABLED = 0xFFFFFFFF
+TRIGGER_KINDS = ((0x01, "instant"), (0x02, "cusum"), (0x04, "health"))
+HEALTH_MASKS = (("stuck_mask", "stuck"), ("saturated_mask", "saturated"), ("missing_mask", "missing"))
+
+RECORD_SCALARS = ("score", "dist", "recon", "cusum", "trigger", "alarm", "nearest", "top_channel", "stuck_mask",
+                  "saturated_mask", "missing_mask", "n_embeddings")
+CHANNEL_FIELDS = ("mean", "std", "z_mean", "z_std", "n_missing", "n_saturated")
+# CSV per-channel column order: the same as `tinydrift score --csv`.
+CSV_CHANNEL_FIELDS = ("z_mean", "z_std", "mean", "std", "n_missing", "n_saturated")
+CSV_SCALARS = ("device", "board", "boot_id", "seq", "profile_id", "window", "uptime_ms", "received_at", "replayed",
+               "score", "dist", "recon", "cusum", "alarm", "trigger", "nearest", "top_channel", "stuck_mask",
+               "saturated_mask", "missing_mask", "n_embeddings", "n_channels")
+
+_SCHEMA = """
+CREATE TABLE devices (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    board       TEXT,
+    board_id    INTEGER,
+    firmware    TEXT,
+    first_seen  REAL NOT NULL,
+    last_seen   REAL NOT NULL
+);
+CREATE TABLE boots (
+    id          INTEGER PRIMARY KEY,
+    device_id   INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    boot_id     INTEGER NOT NULL,
+    first_seq   INTEGER,
+    last_seq    INTEGER,
+    started_at  REAL,
+    first_seen  REAL NOT NULL,
+    last_seen   REAL NOT NULL,
+    UNIQUE (device_id, boot_id)
+);
+CREATE TABLE profiles (
+    profile_id       INTEGER PRIMARY KEY,
+    window           INTEGER,
+    n_channels       INTEGER,
+    channel_names    TEXT,
+    instant          REAL,
+    cusum_k          REAL,
+    cusum_h          REAL,
+    false_alarm_rate REAL,
+    created_unix     INTEGER,
+    blob             BLOB,
+    added_at         REAL NOT NULL
+);
+CREATE TABLE records (
+    id             INTEGER PRIMARY KEY,
+    device_id      INTEGER NOT NULL,
+    boot_id        INTEGER NOT NULL,
+    seq            INTEGER NOT NULL,
+    profile_id     INTEGER NOT NULL,
+    window_index   INTEGER NOT NULL,
+    uptime_ms      INTEGER NOT NULL,
+    score          REAL NOT NULL,
+    dist           REAL NOT NULL,
+    recon          REAL NOT NULL,
+    cusum          REAL NOT NULL,
+    trigger        INTEGER NOT NULL,
+    alarm          INTEGER NOT NULL,
+    nearest        INTEGER NOT NULL,
+    top_channel    INTEGER NOT NULL,
+    stuck_mask     INTEGER NOT NULL,
+    saturated_mask INTEGER NOT NULL,
+    missing_mask   INTEGER NOT NULL,
+    n_embeddings   INTEGER NOT NULL,
+    n_channels     INTEGER NOT NULL,
+    received_at    REAL NOT NULL,
+    replayed       INTEGER NOT NULL,
+    UNIQUE (device_id, boot_id, seq),
+    FOREIGN KEY (device_id, boot_id) REFERENCES boots(device_id, boot_id) ON DELETE CASCADE
+);
+CREATE INDEX records_alarm ON records(device_id, boot_id, seq) WHERE alarm != 0;
+CREATE TABLE channel_values (
+    record_id   INTEGER NOT NULL REFERENCES records(id) ON DELETE CASCADE,
+    channel     INTEGER NOT NULL,
+    mean        REAL NOT NULL,
+    std         REAL NOT NULL,
+    z_mean      REAL NOT NULL,
+    z_std       REAL NOT NULL,
+    n_missing   INTEGER NOT NULL,
+    n_saturated INTEGER NOT NULL,
+    PRIMARY KEY (record_id, channel)
+) WITHOUT ROWID;
+CREATE TABLE alarms (
+    id           INTEGER PRIMARY KEY,
+    record_id    INTEGER NOT NULL REFERENCES records(id) ON DELETE CASCADE,
+    kind         TEXT NOT NULL CHECK (kind IN ('instant', 'cusum', 'health')),
+    channel_mask INTEGER NOT NULL,
+    UNIQUE (record_id, kind)
+);
+CREATE TABLE gaps (
+    id                INTEGER PRIMARY KEY,
+    device_id         INTEGER NOT NULL,
+    boot_id           INTEGER NOT NULL,
+    first_missing_seq INTEGER NOT NULL,
+    last_missing_seq  INTEGER NOT NULL,
+    detected_at       REAL NOT NULL,
+    reason            TEXT NOT NULL,
+    CHECK (first_missing_seq <= last_missing_seq),
+    UNIQUE (device_id, boot_id, first_missing_seq, last_missing_seq),
+    FOREIGN KEY (device_id, boot_id) REFERENCES boots(device_id, boot_id) ON DELETE CASCADE
+);
+"""
+
+TABLES = ("devices", "boots", "profiles", "records", "channel_values", "alarms", "gaps")
+
+
+class StoreError(TinyDriftError):
+    """The telemetry database cannot be used: missing, not SQLite, newer schema, bad record. One line."""
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _field(rec: Any, name: str, default: Any = KeyError) -> Any:
+    """rec.name, rec[name] (mappings, numpy rows) or default; KeyError if absent and no default."""
+    if isinstance(rec, Mapping):
+        if name in rec:
+            return rec[name]
+    elif isinstance(rec, np.void) and rec.dtype.names is not None:
+        if name in rec.dtype.names:
+            return rec[name]
+    elif hasattr(rec, name):
+        return getattr(rec, name)
+    if default is KeyError:
+        raise KeyError(name)
+    return default
+
+
+def _threshold(q8: int | None) -> float | None:
+    """Q8 threshold in score units; None when disabled (0xffffffff) or unknown."""
+    if q8 is None or int(q8) == THRESHOLD_DISABLED:
+        return None
+    return int(q8) / 256.0
+
+
+def channel_labels(names: Sequence[str] | None, n_channels: int) -> list[str]:
+    """Channel names when they match the count, else ch0, ch1, ..."""
+    if names and len(names) == n_channels:
+        return [str(n) for n in names]
+    return [f"ch{c}" for c in range(n_channels)]
+
+
+def mask_channels(mask: int, names: Sequence[str]) -> list[str]:
+    """Names of the channels whose bit is set in a 16-bit channel mask (chN past the known names)."""
+    return [names[c] if c < len(names) else f"ch{c}" for c in range(16) if int(mask) >> c & 1]
+
+
+def trigger_kinds(bits: int) -> list[str]:
+    """['instant', 'cusum', 'health'] subset named by trigger bits."""
+    return [name for bit, name in TRIGGER_KINDS if int(bits) & bit]
+
+
+def subtract_ranges(ranges: Iterable[tuple[int, int]], remove: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Inclusive integer ranges minus other inclusive ranges, sorted."""
+    out = sorted(ranges)
+    for lo_r, hi_r in sorted(remove):
+        nxt: list[tuple[int, int]] = []
+        for lo, hi in out:
+            if hi < lo_r or lo > hi_r:
+                nxt.append((lo, hi))
+                continue
+            if lo < lo_r:
+                nxt.append((lo, lo_r - 1))
+            if hi > hi_r:
+                nxt.append((hi_r + 1, hi))
+        out = nxt
+    return out
+
+
+# ------------------------------------------------------------------------------------------ the store
+
+
+class TelemetryStore:
+    """One SQLite telemetry database (docs/telemetry-store.md).
+
+    ``TelemetryStore(path)`` opens or creates the file; ``readonly=True`` opens an existing
+    one without ever writing (export, report). Usable as a context manager; safe to share
+    between threads (one connection behind a lock).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False,
+                 timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self._lock = threading.RLock()
+        if readonly and not self.path.exists():
+            raise StoreError(f"telemetry database {self.path} does not exist")
+        if self.path.is_dir():
+            raise StoreError(f"{self.path} is a directory, not a telemetry database")
+        try:
+            if readonly:
+                # mode=rw (never creates) + query_only when the file is writable: the connection can then
+                # clean up the WAL's -wal/-shm files on close. mode=ro for write-protected files.
+                mode = "rw" if os.access(self.path, os.W_OK) and os.access(self.path.parent or ".", os.W_OK) \
+                    else "ro"
+                uri = f"{self.path.resolve().as_uri()}?mode={mode}"
+                self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False,
+                                           timeout=timeout_ms / 1000)
+                self._db.execute("PRAGMA query_only = ON")
+            else:
+                self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False,
+                                           timeout=timeout_ms / 1000)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open telemetry database {self.path}: {exc}") from None
+        try:
+            self._setup(timeout_ms)
+        except BaseException:
+            self._db.close()
+            raise
+
+    # -------------------------------------------------------------------------------- setup
+
+    def _setup(self, timeout_ms: int) -> None:
+        db = self._db
+        try:
+            db.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
+            db.execute("PRAGMA foreign_keys = ON")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            if "not a database" in str(exc) or "encrypted" in str(exc):
+                raise StoreError(f"{self.path} is not a tinydrift telemetry database (not an SQLite file)") from None
+            raise StoreError(f"cannot read telemetry database {self.path}: {exc}") from None
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path} has telemetry schema version {version}, newer than the {SCHEMA_VERSION} "
+                             f"this tinydrift understands; upgrade tinydrift to read it")
+        if version == 0:
+            if tables:
+                raise StoreError(f"{self.path} is an SQLite database but not a tinydrift telemetry database "
+                                 f"(tables: {', '.join(sorted(tables))})")
+            if self.readonly:
+                self._empty = True
+                return
+            with self._tx():
+                # re-check under the write lock: another process may have created the schema meanwhile
+                if db.execute("PRAGMA user_version").fetchone()[0] == 0:
+                    for stmt in _SCHEMA.split(";"):
+                        if stmt.strip():
+                            db.execute(stmt)
+                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        elif set(TABLES) - tables:
+            raise StoreError(f"{self.path}: telemetry database is missing tables "
+                             f"{', '.join(sorted(set(TABLES) - tables))}")
+        self._empty = False
+        if not self.readonly:
+            # WAL: readers (report, export) never block the writer. Where WAL is unavailable SQLite keeps
+            # its rollback journal: slower, equally safe.
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> TelemetryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; rolled back on any exception (KeyboardInterrupt too)."""
+        if self.readonly:
+            raise StoreError(f"{self.path} is open read-only")
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"cannot write {self.path}: {exc}") from None
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+
+    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        if getattr(self, "_empty", False):
+            return []
+        with self._lock:
+            cur = self._db.execute(sql, args)
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+    # -------------------------------------------------------------------------------- devices, boots
+
+    def _device_id(self, db: sqlite3.Connection, device: str, now: float, create: bool = True) -> int | None:
+        row = db.execute("SELECT id FROM devices WHERE name = ?", (str(device),)).fetchone()
+        if row:
+            return int(row[0])
+        if not create:
+            return None
+        cur = db.execute("INSERT INTO devices (name, first_seen, last_seen) VALUES (?, ?, ?)", (str(device), now, now))
+        return int(cur.lastrowid)
+
+    def _lookup_device(self, device: str) -> int | None:
+        rows = self._query("SELECT id FROM devices WHERE name = ?", (str(device),))
+        return int(rows[0]["id"]) if rows else None
+
+    def add_device(self, name: str, board: str | None = None, board_id: int | None = None,
+                   firmware: str | None = None, seen_at: float | None = None) -> int:
+        """Create or update a device (name: its URL or serial port/number); returns its row id.
+
+        Known fields given as None keep their stored value; ``last_seen`` moves to ``seen_at``.
+        """
+        now = time.time() if seen_at is None else float(seen_at)
+        with self._tx() as db:
+            dev = self._device_id(db, name, now)
+            db.execute("UPDATE devices SET board = coalesce(?, board), board_id = coalesce(?, board_id), "
+                       "firmware = coalesce(?, firmware), last_seen = max(last_seen, ?) WHERE id = ?",
+                       (board, board_id, firmware, now, dev))
+            return int(dev)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _boot(db: sqlite3.Connection, device_id: int, boot_id: int, now: float) -> None:
+        db.execute("INSERT OR IGNORE INTO boots (device_id, boot_id, first_seen, last_seen) VALUES (?, ?, ?, ?)",
+                   (device_id, boot_id, now, now))
+
+    # -------------------------------------------------------------------------------- profiles
+
+    def add_profile(self, profile: Any, channel_names: Sequence[str] | None = None, store_blob: bool = True,
+                    added_at: float | None = None) -> int:
+        """Store a ``tinydrift.Profile`` (or a blob): id, window, channels, names, thresholds, rate, blob.
+
+        Idempotent; a stored profile's names are replaced only by non-empty ones. Returns the profile id.
+        """
+        from .profile import Profile
+
+        if isinstance(profile, (bytes, bytearray, memoryview)):
+            profile = Profile.from_bytes(bytes(profile))
+        names = list(channel_names) if channel_names else (profile.channel_names or None)
+        blob = profile.to_bytes() if store_blob else None
+        return self.note_profile(
+            profile.profile_id, window=profile.window, n_channels=profile.n_channels, channel_names=names,
+            instant=_threshold(profile.instant_q8), cusum_k=_threshold(profile.cusum_k_q8),
+            cusum_h=_threshold(profile.cusum_h_q8), false_alarm_rate=profile.false_alarm_rate,
+            created_unix=profile.created_unix, blob=blob, added_at=added_at,
+        )
+
+    def note_profile(self, profile_id: int, *, window: int | None = None, n_channels: int | None = None,
+                     channel_names: Sequence[str] | None = None, instant: float | None = None,
+                     cusum_k: float | None = None, cusum_h: float | None = None,
+                     false_alarm_rate: float | None = None, created_unix: int | None = None,
+                     blob: bytes | None = None, added_at: float | None = None) -> int:
+        """Record what is known about a profile (e.g. only id, window and channels from INFO).
+
+        Thresholds are in score units (None: disabled or unknown). Fields given as None keep
+        their stored value.
+        """
+        now = time.time() if added_at is None else float(added_at)
+        names = json.dumps([str(n) for n in channel_names]) if channel_names else None
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO profiles (profile_id, window, n_channels, channel_names, instant, cusum_k, cusum_h, "
+                "false_alarm_rate, created_unix, blob, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (profile_id) DO UPDATE SET window = coalesce(excluded.window, window), "
+                "n_channels = coalesce(excluded.n_channels, n_channels), "
+                "channel_names = coalesce(excluded.channel_names, channel_names), "
+                "instant = coalesce(excluded.instant, instant), cusum_k = coalesce(excluded.cusum_k, cusum_k), "
+                "cusum_h = coalesce(excluded.cusum_h, cusum_h), "
+                "false_alarm_rate = coalesce(excluded.false_alarm_rate, false_alarm_rate), "
+                "created_unix = coalesce(excluded.created_unix, created_unix), blob = coalesce(excluded.blob, blob)",
+                (int(profile_id), window, n_channels, names, instant, cusum_k, cusum_h, false_alarm_rate,
+                 created_unix, None if blob is None else bytes(blob), now),
+            )
+        return int(profile_id)
+
+    # -------------------------------------------------------------------------------- records
+
+    def insert_record(self, device: str, record: Any, received_at: float | None = None) -> bool:
+        """Store one telemetry record; True if it was new, False if (device, boot, seq) was already stored."""
+        return self.insert_records(device, [record], received_at) == 1
+
+    def insert_records(self, device: str, records: Iterable[Any], received_at: float | None = None) -> int:
+        """Store a batch of records in one transaction; returns how many were new.
+
+        Duplicates (same device, boot_id, seq) are ignored, so replays are harmless. Any error
+        in the batch (a malformed record, an exception raised while iterating, Ctrl-C) rolls the
+        whole batch back.
+        """
+        now = time.time() if received_at is None else float(received_at)
+        new = 0
+        with self._tx() as db:
+            dev = self._device_id(db, device, now)
+            boots_seen: dict[int, list[Any]] = {}
+            for rec in records:
+                row = self._record_row(rec)
+                boot_id, seq = row["boot_id"], row["seq"]
+                if boot_id not in boots_seen:
+                    self._boot(db, dev, boot_id, now)  # type: ignore[arg-type]
+                    boots_seen[boot_id] = [None, None, None]  # min seq, max seq, started estimate
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO records (device_id, boot_id, seq, profile_id, window_index, uptime_ms, "
+                    "score, dist, recon, cusum, trigger, alarm, nearest, top_channel, stuck_mask, saturated_mask, "
+                    "missing_mask, n_embeddings, n_channels, received_at, replayed) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (dev, boot_id, seq, row["profile_id"], row["window"], row["uptime_ms"], row["score"], row["dist"],
+                     row["recon"], row["cusum"], row["trigger"], row["alarm"], row["nearest"], row["top_channel"],
+                     row["stuck_mask"], row["saturated_mask"], row["missing_mask"], row["n_embeddings"],
+                     row["n_channels"], now, row["replayed"]),
+                )
+                if cur.rowcount != 1:
+                    continue
+                new += 1
+                rid = cur.lastrowid
+                db.executemany(
+                    "INSERT INTO channel_values (record_id, channel, mean, std, z_mean, z_std, n_missing, "
+                    "n_saturated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(rid, c, *vals) for c, vals in enumerate(zip(*(row[f] for f in CHANNEL_FIELDS)))],
+                )
+                for bit, kind in TRIGGER_KINDS:
+                    if row["trigger"] & bit:
+                        if kind == "health":
+                            mask = row["stuck_mask"] | row["saturated_mask"] | row["missing_mask"]
+                        else:
+                            mask = 1 << row["top_channel"] if row["top_channel"] < 16 else 0
+                        db.execute("INSERT INTO alarms (record_id, kind, channel_mask) VALUES (?, ?, ?)",
+                                   (rid, kind, mask))
+                span = boots_seen[boot_id]
+                span[0] = seq if span[0] is None else min(span[0], seq)
+                span[1] = seq if span[1] is None else max(span[1], seq)
+                if not row["replayed"] and span[2] is None:
+                    span[2] = now - row["uptime_ms"] / 1000.0
+            if new:
+                db.execute("UPDATE devices SET last_seen = max(last_seen, ?) WHERE id = ?", (now, dev))
+                for boot_id, (lo, hi, started) in boots_seen.items():
+                    if lo is None:
+                        continue
+                    db.execute(
+                        "UPDATE boots SET first_seq = min(coalesce(first_seq, ?), ?), "
+                        "last_seq = max(coalesce(last_seq, ?), ?), started_at = coalesce(started_at, ?), "
+                        "last_seen = max(last_seen, ?) WHERE device_id = ? AND boot_id = ?",
+                        (lo, lo, hi, hi, started, now, dev, boot_id),
+                    )
+        return new
+
+    @staticmethod
+    def _record_row(rec: Any) -> dict[str, Any]:
+        """Validated plain values of one record (StoreError naming the problem)."""
+        try:
+            row: dict[str, Any] = {
+                "seq": int(_field(rec, "seq")), "boot_id": int(_field(rec, "boot_id")),
+                "profile_id": int(_field(rec, "profile_id")),
+                "window": int(_field(rec, "window", None) if _field(rec, "window", None) is not None
+                              else _field(rec, "window_index")),
+                "uptime_ms": int(_field(rec, "uptime_ms", 0)), "replayed": int(bool(_field(rec, "replayed", False))),
+            }
+            for name in ("score", "dist", "recon", "cusum"):
+                row[name] = float(_field(rec, name))
+            for name in ("trigger", "alarm", "nearest", "top_channel", "stuck_mask", "saturated_mask",
+                         "missing_mask", "n_embeddings"):
+                row[name] = int(_field(rec, name))
+            for name in CHANNEL_FIELDS:
+                values = np.asarray(_field(rec, name, ())).reshape(-1)
+                row[name] = [int(v) for v in values] if name.startswith("n_") else [float(v) for v in values]
+        except KeyError as exc:
+            raise StoreError(f"telemetry record lacks field {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"malformed telemetry record: {exc}") from None
+        lengths = {len(row[name]) for name in CHANNEL_FIELDS}
+        if len(lengths) != 1:
+            raise StoreError(f"telemetry record seq {row['seq']}: per-channel fields differ in length "
+                             f"({', '.join(f'{n} {len(row[n])}' for n in CHANNEL_FIELDS)})")
+        row["n_channels"] = lengths.pop()
+        if not (0 <= row["seq"] < 2**32 and 0 <= row["boot_id"] < 2**32 and 0 <= row["profile_id"] < 2**32):
+            raise StoreError(f"telemetry record seq {row['seq']}: seq, boot_id and profile_id must be u32")
+        return row
+
+    # -------------------------------------------------------------------------------- gaps
+
+    def missing_ranges(self, device: str, boot_id: int, next_seq: int, start: int = 0,
+                       include_lost: bool = False) -> list[tuple[int, int]]:
+        """Inclusive seq ranges in [start, next_seq) of this boot that are not stored.
+
+        ``next_seq`` is the device's next telemetry seq (INFO). Ranges already recorded as lost
+        (``record_gap``) are left out unless ``include_lost``.
+        """
+        if next_seq <= start:
+            return []
+        dev = self._lookup_device(device)
+        if dev is None:
+            return [(start, next_seq - 1)]
+        args = (dev, int(boot_id), int(start), int(next_seq))
+        holes = [(int(a), int(b)) for a, b in (
+            (r["lo"], r["hi"]) for r in self._query(
+                "SELECT seq + 1 AS lo, nxt - 1 AS hi FROM (SELECT seq, lead(seq) OVER (ORDER BY seq) AS nxt "
+                "FROM records WHERE device_id = ? AND boot_id = ? AND seq >= ? AND seq < ?) WHERE nxt > seq + 1",
+                args))]
+        bounds = self._query("SELECT min(seq) AS lo, max(seq) AS hi FROM records "
+                             "WHERE device_id = ? AND boot_id = ? AND seq >= ? AND seq < ?", args)
+        lo, hi = (bounds[0]["lo"], bounds[0]["hi"]) if bounds else (None, None)
+        if lo is None:
+            holes = [(start, next_seq - 1)]
+        else:
+            if lo > start:
+                holes.append((start, lo - 1))
+            if hi < next_seq - 1:
+                holes.append((hi + 1, next_seq - 1))
+        if not include_lost:
+            lost = [(r["first_missing_seq"], r["last_missing_seq"]) for r in self._query(
+                "SELECT first_missing_seq, last_missing_seq FROM gaps WHERE device_id = ? AND boot_id = ?",
+                (dev, int(boot_id)))]
+            holes = subtract_ranges(holes, lost)
+        return sorted(holes)
+
+    def record_gap(self, device: str, boot_id: int, first_missing_seq: int, last_missing_seq: int,
+                   reason: str = "lost", detected_at: float | None = None) -> bool:
+        """Record that seqs first..last (inclusive) of a boot are gone for good; True if the row is new."""
+        if not 0 <= first_missing_seq <= last_missing_seq < 2**32:
+            raise StoreError(f"bad gap {first_missing_seq}..{last_missing_seq}: need 0 <= first <= last < 2^32")
+        now = time.time() if detected_at is None else float(detected_at)
+        with self._tx() as db:
+            dev = self._device_id(db, device, now)
+            self._boot(db, dev, int(boot_id), now)  # type: ignore[arg-type]
+            cur = db.execute(
+                "INSERT OR IGNORE INTO gaps (device_id, boot_id, first_missing_seq, last_missing_seq, detected_at, "
+                "reason) VALUES (?, ?, ?, ?, ?, ?)",
+                (dev, int(boot_id), int(first_missing_seq), int(last_missing_seq), now, str(reason)),
+            )
+            return cur.rowcount == 1
+
+    # -------------------------------------------------------------------------------- reading
+
+    def count_records(self) -> int:
+        rows = self._query("SELECT count(*) AS n FROM records")
+        return int(rows[0]["n"]) if rows else 0
+
+    def devices(self) -> list[dict[str, Any]]:
+        return self._query("SELECT id, name, board, board_id, firmware, first_seen, last_seen FROM devices ORDER BY id")
+
+    def boots(self, device: str | None = None) -> list[dict[str, Any]]:
+        """Boots with their device name, seq span and record count."""
+        where, args = ("WHERE d.name = ?", (device,)) if device is not None else ("", ())
+        return self._query(
+            "SELECT d.name AS device, b.boot_id, b.first_seq, b.last_seq, b.started_at, b.first_seen, b.last_seen, "
+            "(SELECT count(*) FROM records r WHERE r.device_id = b.device_id AND r.boot_id = b.boot_id) AS records "
+            f"FROM boots b JOIN devices d ON d.id = b.device_id {where} ORDER BY d.id, b.first_seen, b.id", args)
+
+    def profiles(self, with_blob: bool = False) -> list[dict[str, Any]]:
+        rows = self._query("SELECT profile_id, window, n_channels, channel_names, instant, cusum_k, cusum_h, "
+                           "false_alarm_rate, created_unix, added_at" + (", blob" if with_blob else "") +
+                           " FROM profiles ORDER BY added_at, profile_id")
+        for r in rows:
+            r["channel_names"] = json.loads(r["channel_names"]) if r["channel_names"] else None
+        return rows
+
+    def profile(self, profile_id: int) -> dict[str, Any] | None:
+        rows = [r for r in self.profiles() if r["profile_id"] == int(profile_id)]
+        return rows[0] if rows else None
+
+    def gaps(self, device: str | None = None, boot_id: int | None = None) -> list[dict[str, Any]]:
+        cond, args = [], []
+        if device is not None:
+            cond.append("d.name = ?")
+            args.append(device)
+        if boot_id is not None:
+            cond.append("g.boot_id = ?")
+            args.append(int(boot_id))
+        where = ("WHERE " + " AND ".join(cond)) if cond else ""
+        return self._query(
+            "SELECT d.name AS device, g.boot_id, g.first_missing_seq, g.last_missing_seq, "
+            "g.last_missing_seq - g.first_missing_seq + 1 AS n_lost, g.detected_at, g.reason "
+            f"FROM gaps g JOIN devices d ON d.id = g.device_id {where} "
+            "ORDER BY d.id, g.boot_id, g.first_missing_seq", args)
+
+    def alarms(self, device: str | None = None) -> list[dict[str, Any]]:
+        """Trigger events: one row per record and kind, with the record's identity and channel names."""
+        where, args = ("WHERE d.name = ?", (device,)) if device is not None else ("", ())
+        rows = self._query(
+            "SELECT d.name AS device, r.boot_id, r.seq, r.profile_id, r.window_index AS window, r.uptime_ms, "
+            "a.kind, a.channel_mask, p.channel_names, r.n_channels FROM alarms a JOIN records r ON r.id = a.record_id "
+            "JOIN devices d ON d.id = r.device_id LEFT JOIN profiles p ON p.profile_id = r.profile_id "
+            f"{where} ORDER BY d.id, r.boot_id, r.seq, a.kind", args)
+        for r in rows:
+            names = channel_labels(json.loads(r.pop("channel_names")) if r["channel_names"] else None,
+                                   r.pop("n_channels"))
+            r["channels"] = mask_channels(r["channel_mask"], names)
+        return rows
+
+    def iter_records(self, device: str | None = None, boot_id: int | None = None,
+                     chunk: int = 2000) -> Iterator[dict[str, Any]]:
+        """Stored records in (device, boot, seq) order as dicts named like TelemetryRecord fields
+        (``window``, per-channel values as lists), plus device, board, n_channels, received_at."""
+        if getattr(self, "_empty", False):
+            return
+        cond, args = [], []
+        if device is not None:
+            cond.append("d.name = ?")
+            args.append(device)
+        if boot_id is not None:
+            cond.append("r.boot_id = ?")
+            args.append(int(boot_id))
+        where = ("WHERE " + " AND ".join(cond)) if cond else ""
+        scalar_cols = ", ".join(f"r.{c}" for c in RECORD_SCALARS)
+        sql = (f"SELECT r.id, d.name, d.board, r.boot_id, r.seq, r.profile_id, r.window_index, r.uptime_ms, "
+               f"r.received_at, r.replayed, r.n_channels, {scalar_cols}, "
+               f"cv.channel, cv.mean, cv.std, cv.z_mean, cv.z_std, cv.n_missing, cv.n_saturated "
+               f"FROM records r JOIN devices d ON d.id = r.device_id "
+               f"LEFT JOIN channel_values cv ON cv.record_id = r.id {where} "
+               f"ORDER BY r.device_id, r.boot_id, r.seq, cv.channel")
+        with self._lock:
+            cur = self._db.execute(sql, args)
+            current: dict[str, Any] | None = None
+            current_id = None
+            while True:
+                batch = cur.fetchmany(chunk)
+                if not batch:
+                    break
+                for row in batch:
+                    rid = row[0]
+                    if rid != current_id:
+                        if current is not None:
+                            yield current
+                        current_id = rid
+                        current = {
+                            "device": row[1], "board": row[2], "boot_id": row[3], "seq": row[4],
+                            "profile_id": row[5], "window": row[6], "uptime_ms": row[7], "received_at": row[8],
+                            "replayed": bool(row[9]), "n_channels": row[10],
+                        }
+                        for i, name in enumerate(RECORD_SCALARS):
+                            current[name] = row[11 + i]
+                        current["alarm"] = bool(current["alarm"])
+                        for name in CHANNEL_FIELDS:
+                            current[name] = []
+                    if row[11 + len(RECORD_SCALARS)] is not None:
+                        for i, name in enumerate(CHANNEL_FIELDS):
+                            current[name].append(row[12 + len(RECORD_SCALARS) + i])  # type: ignore[index]
+            if current is not None:
+                yield current
+
+    def telemetry_records(self, device: str | None = None, boot_id: int | None = None) -> list[Any]:
+        """Stored records as ``tinydrift.link.TelemetryRecord`` objects (seq order per boot)."""
+        from .link import TelemetryRecord
+
+        out = []
+        for r in self.iter_records(device, boot_id):
+            out.append(TelemetryRecord(
+                seq=r["seq"], boot_id=r["boot_id"], profile_id=r["profile_id"], window=r["window"],
+                uptime_ms=r["uptime_ms"], score=r["score"], dist=r["dist"], recon=r["recon"], cusum=r["cusum"],
+                trigger=r["trigger"], alarm=r["alarm"], nearest=r["nearest"], top_channel=r["top_channel"],
+                stuck_mask=r["stuck_mask"], saturated_mask=r["saturated_mask"], missing_mask=r["missing_mask"],
+                n_embeddings=r["n_embeddings"], **{f: tuple(r[f]) for f in CHANNEL_FIELDS}, replayed=r["replayed"],
+            ))
+        return out
+
+    def segments(self) -> list[dict[str, Any]]:
+        """Runs of records of one (device, boot, profile): what the report draws one section for."""
+        return self._query(
+            "SELECT d.name AS device, d.board, r.device_id, r.boot_id, r.profile_id, count(*) AS records, "
+            "min(r.seq) AS first_seq, max(r.seq) AS last_seq, min(r.window_index) AS first_window, "
+            "max(r.window_index) AS last_window, max(r.n_channels) AS n_channels, min(r.received_at) AS first_received "
+            "FROM records r JOIN devices d ON d.id = r.device_id "
+            "GROUP BY r.device_id, r.boot_id, r.profile_id ORDER BY r.device_id, first_received, r.boot_id, first_seq")
+
+    def segment_arrays(self, device_id: int, boot_id: int, profile_id: int) -> dict[str, np.ndarray]:
+        """Columns of one segment's records as numpy arrays (per-channel ones as (n, C)), seq order."""
+        cols = ("id", "seq", "window_index", "uptime_ms", "received_at", "replayed") + RECORD_SCALARS + ("n_channels",)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {', '.join(cols)} FROM records WHERE device_id = ? AND boot_id = ? AND profile_id = ? "
+                "ORDER BY seq", (device_id, boot_id, profile_id)).fetchall()
+            out: dict[str, np.ndarray] = {}
+            table = np.array(rows, dtype=np.float64).reshape(len(rows), len(cols))
+            for i, c in enumerate(cols):
+                out[c] = table[:, i]
+            for c in cols:
+                if c not in ("received_at", "score", "dist", "recon", "cusum"):
+                    out[c] = out[c].astype(np.int64)
+            n = len(rows)
+            c_max = int(out["n_channels"].max()) if n else 0
+            for name in CHANNEL_FIELDS:
+                out[name] = np.full((n, c_max), np.nan)
+            if n and c_max:
+                index = {int(rid): i for i, rid in enumerate(out["id"])}
+                cv = self._db.execute(
+                    "SELECT cv.record_id, cv.channel, cv.mean, cv.std, cv.z_mean, cv.z_std, cv.n_missing, "
+                    "cv.n_saturated FROM channel_values cv JOIN records r ON r.id = cv.record_id "
+                    "WHERE r.device_id = ? AND r.boot_id = ? AND r.profile_id = ?",
+                    (device_id, boot_id, profile_id)).fetchall()
+                arr = np.array(cv, dtype=np.float64).reshape(len(cv), 8)
+                ri = np.array([index[int(r)] for r in arr[:, 0]], dtype=np.int64)
+                ci = arr[:, 1].astype(np.int64)
+                for j, name in enumerate(CHANNEL_FIELDS):
+                    out[name][ri, ci] = arr[:, 2 + j]
+        return out
+
+    # -------------------------------------------------------------------------------- export
+
+    def _export_channel_labels(self) -> list[str]:
+        """Per-channel CSV labels: the profiles' names if every stored profile agrees, else ch0..chN."""
+        rows = self._query("SELECT max(n_channels) AS c FROM records")
+        c_max = int(rows[0]["c"] or 0) if rows else 0
+        used = self._query("SELECT DISTINCT r.profile_id, p.channel_names FROM records r "
+                           "LEFT JOIN profiles p ON p.profile_id = r.profile_id")
+        names = {r["channel_names"] for r in used}
+        if len(names) == 1:
+            only = names.pop()
+            if only:
+                labels = json.loads(only)
+                if len(labels) == c_max:
+                    return [str(n) for n in labels]
+        return [f"ch{c}" for c in range(c_max)]
+
+    def export_csv(self, fileobj: IO[str]) -> int:
+        """Write every record as one CSV row (see docs/telemetry-store.md); returns the row count.
+
+        Columns: device, board, boot_id, seq, profile_id, window, uptime_ms, received_at, replayed,
+        score ... n_channels, then for each channel z_mean_<name>, z_std_<name>, mean_<name>,
+        std_<name>, n_missing_<name>, n_saturated_<name> (empty where a record has fewer channels).
+        """
+        labels = self._export_channel_labels()
+        writer = csv.writer(fileobj, lineterminator="\n")
+        writer.writerow(list(CSV_SCALARS) + [f"{f}_{n}" for n in labels for f in CSV_CHANNEL_FIELDS])
+        n = 0
+        for r in self.iter_records():
+            line = [int(r[c]) if c in ("alarm", "replayed") else r[c] for c in CSV_SCALARS]
+            line = ["" if v is None else (repr(v) if isinstance(v, float) else v) for v in line]
+            for c in range(len(labels)):
+                if c < r["n_channels"]:
+                    line.extend(repr(r[f][c]) if isinstance(r[f][c], float) else r[f][c] for f in CSV_CHANNEL_FIELDS)
+                else:
+                    line.extend([""] * len(CSV_CHANNEL_FIELDS))
+            writer.writerow(line)
+            n += 1
+        return n
+
+    def export_json(self, fileobj: IO[str]) -> int:
+        """Write one JSON object: devices, boots, profiles, records (per-channel lists), alarms, gaps.
+
+        Streams the records; returns their count.
+        """
+        def part(key: str, value: Any, last: bool = False) -> None:
+            fileobj.write(f" {json.dumps(key)}: {json.dumps(value)}" + ("\n" if last else ",\n"))
+
+        fileobj.write("{\n")
+        part("format", "tinydrift-telemetry")
+        part("schema_version", SCHEMA_VERSION)
+        part("exported_at", time.time())
+        part("devices", [{k: v for k, v in d.items() if k != "id"} for d in self.devices()])
+        part("boots", self.boots())
+        part("profiles", [dict(p, blob=None if p["blob"] is None else base64.b64encode(p["blob"]).decode("ascii"))
+                          for p in self.profiles(with_blob=True)])
+        fileobj.write(' "records": [')
+        n = 0
+        for r in self.iter_records():
+            fileobj.write(("," if n else "") + "\n  " + json.dumps(r))
+            n += 1
+        fileobj.write("\n ],\n")
+        part("alarms", self.alarms())
+        part("gaps", self.gaps(), last=True)
+        fileobj.write("}\n")
+        return n
+
+
+__all__ = ["SCHEMA_VERSION", "TABLES", "StoreError", "TelemetryStore", "channel_labels", "mask_channels",
+           "subtract_ranges", "trigger_kinds"]
