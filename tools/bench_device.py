@@ -39,6 +39,7 @@ FIRMWARE_ELF = OUT / "tinydrift.elf"
 TARGET_SAMPLE = 12.0
 TARGET_WINDOW = 5000.0
 QEMU = "qemu-system-arm"
+BOARD_RAM_NOTE = "includes this board's 12 KB storage mirror and 4 KB receive ring"
 LINE = re.compile(r"^([a-z0-9_]+)=(\S+)\s*$")
 
 
@@ -107,7 +108,8 @@ def build_rows(v: dict[str, str]) -> list[tuple[str, str, str, str]]:
          "realistic data: includes slow-path samples that widen min/max"),
         ("channel-sample, pushed in blocks", num(sample_block), mark(sample_block, TARGET_SAMPLE), ""),
         ("channel-sample, fast path only", num(fast_sample), mark(fast_sample, TARGET_SAMPLE),
-         f"every sample inside the band; {num(fast_frame)} per frame"),
+         f"every sample inside the band, blocks of {v.get('fastpath_block_frames', '?')} frames; "
+         f"{num(fast_frame)} per frame"),
         ("frame, pushed one at a time", num(frame_single), "", "includes the per-call overhead of td_monitor_push"),
         ("channel-sample, pushed one frame at a time", num(sample_single), "", ""),
         ("window close (push completing a window - push of one frame)", num(close), "", ""),
@@ -159,7 +161,8 @@ def render(v: dict[str, str], runs: int, stable: bool, size: tuple[int, int, int
         if size is not None:
             text, data, bss = size
             lines += ["", f"Firmware `build/fw/mps2-an386/tinydrift.elf`: flash {text + data:,} B "
-                          f"(text {text:,} + data {data:,}), RAM {data + bss:,} B (data + bss, without stack)."]
+                          f"(text {text:,} + data {data:,}), RAM {data + bss:,} B (data + bss, without stack; "
+                          f"{BOARD_RAM_NOTE})."]
         lines += ["", f"{calib}. {check}.", ""]
     else:
         lines += [head, calib, check, ""]
@@ -176,7 +179,7 @@ def render(v: dict[str, str], runs: int, stable: bool, size: tuple[int, int, int
         if size is not None:
             text, data, bss = size
             lines.append(f"firmware tinydrift.elf: flash {text + data:,} B (text {text:,} + data {data:,}), "
-                         f"RAM {data + bss:,} B (data + bss, without stack)")
+                         f"RAM {data + bss:,} B (data + bss, without stack; {BOARD_RAM_NOTE})")
         else:
             lines.append("firmware tinydrift.elf: not built (make -f firmware/firmware.mk fw-qemu)")
     return "\n".join(lines)

@@ -1,0 +1,294 @@
+/* hal_mps2.c - td_hal.h on QEMU's mps2-an386 (Cortex-M4F): UART0 link, SysTick clock,
+ * semihosting-file storage with flash semantics, persisted boot counter, no sensors.
+ *
+ * Storage: one host file, opened through ARM semihosting (QEMU option
+ * -semihosting-config enable=on,target=native), default "tinydrift-storage.bin" in
+ * QEMU's working directory; a "storage=PATH" word in QEMU's -append string picks
+ * another file. Layout of the file (the same as boards/host's, so state files are interchangeable):
+ *     [0, 8192)        the application's storage region (td_hal_storage_*): two 4 KB pages
+ *     [8192, 12288)    boot counter page, private to this HAL: "TDBC" | u32 count (the boot id)
+ * The whole file is mirrored in RAM; reads come from the mirror, erases and writes go
+ * to the mirror and straight through to the file (write(2) on the host, so a killed
+ * QEMU keeps everything written before). Flash rules are enforced, not just emulated:
+ * erase works on whole 4 KB pages (sets 0xFF), writes are 4-byte aligned and rejected
+ * with TD_ERR_STATE if any target byte is not erased, so firmware bugs that real
+ * flash would turn into silent corruption fail loudly here.
+ * Without semihosting the storage lives in RAM only (erased at every boot) and the
+ * boot id is 1.
+ * Depends on: td_hal.h, mps2.h, semihost.h.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "mps2.h"
+#include "semihost.h"
+#include "td_hal.h"
+
+#ifndef MPS2_STORAGE_FILE
+#define MPS2_STORAGE_FILE "tinydrift-storage.bin"
+#endif
+#ifndef MPS2_STORAGE_PAGES
+#define MPS2_STORAGE_PAGES 2u /* two 4 KB pages, like the Nano 33 BLE's profile slots */
+#endif
+#define PAGE_SIZE 4096u
+#define STORAGE_SIZE (MPS2_STORAGE_PAGES * PAGE_SIZE)
+#define BOOT_PAGE STORAGE_SIZE /* file offset of the boot counter page */
+#define FILE_SIZE (STORAGE_SIZE + PAGE_SIZE)
+#define BOOT_MAGIC 0x43424454u /* "TDBC" little-endian */
+
+static uint8_t g_file[FILE_SIZE] __attribute__((aligned(4)));
+static int32_t g_fd = -1;
+static uint32_t g_boot_id = 1u;
+static volatile uint32_t g_ms;
+static char g_path[128];
+
+void SysTick_Handler(void)
+{
+    g_ms++;
+}
+
+static uint32_t load_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void store_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+/* Storage path: "storage=PATH" from the semihosting command line (QEMU -append), else the default. */
+static const char *storage_path(void)
+{
+    static char cmdline[256];
+    uint32_t args[2] = {(uint32_t)(uintptr_t)cmdline, sizeof cmdline - 1u};
+    if (sh_call(0x15u /* SYS_GET_CMDLINE */, args) == 0) {
+        cmdline[sizeof cmdline - 1u] = '\0';
+        const char *p = cmdline;
+        while (*p != '\0') {
+            while (*p == ' ') {
+                p++;
+            }
+            if (strncmp(p, "storage=", 8) == 0) {
+                p += 8;
+                size_t n = 0;
+                while (p[n] != '\0' && p[n] != ' ' && n < sizeof g_path - 1u) {
+                    g_path[n] = p[n];
+                    n++;
+                }
+                g_path[n] = '\0';
+                if (n > 0u) {
+                    return g_path;
+                }
+            }
+            while (*p != '\0' && *p != ' ') {
+                p++;
+            }
+        }
+    }
+    return MPS2_STORAGE_FILE;
+}
+
+/* Write g_file[offset, offset + len) through to the file. */
+static td_status flush_range(uint32_t offset, uint32_t len)
+{
+    if (g_fd < 0) {
+        return TD_OK; /* RAM-only storage */
+    }
+    if (sh_seek(g_fd, offset) != 0 || sh_write(g_fd, &g_file[offset], len) != 0) {
+        return TD_ERR_STATE;
+    }
+    return TD_OK;
+}
+
+static void storage_open(void)
+{
+    memset(g_file, 0xFF, sizeof g_file);
+    if (!sh_available()) {
+        return;
+    }
+    const char *path = storage_path();
+    g_fd = sh_open(path, SH_MODE_RPLUSB);
+    if (g_fd >= 0) {
+        int32_t len = sh_flen(g_fd);
+        if (len > (int32_t)FILE_SIZE) {
+            len = (int32_t)FILE_SIZE;
+        }
+        if (len > 0 && (sh_seek(g_fd, 0u) != 0 || sh_read(g_fd, g_file, (uint32_t)len) != 0)) {
+            memset(g_file, 0xFF, sizeof g_file); /* unreadable: start from erased flash */
+        }
+        if (len < (int32_t)FILE_SIZE) {
+            (void)flush_range(0u, FILE_SIZE); /* grow a short or new file to full size, erased */
+        }
+        return;
+    }
+    g_fd = sh_open(path, SH_MODE_WPLUSB);
+    if (g_fd >= 0) {
+        (void)flush_range(0u, FILE_SIZE);
+    }
+}
+
+/* Boot id = persisted counter + 1. A fresh file seeds the counter from the host clock so two
+ * fresh storage files (two test runs) do not hand out the same boot ids. */
+static void boot_count(void)
+{
+    uint8_t *page = &g_file[BOOT_PAGE];
+    uint32_t next;
+    if (load_u32(&page[0]) == BOOT_MAGIC) {
+        next = load_u32(&page[4]) + 1u;
+    } else {
+        const int32_t now = sh_time();
+        next = now > 0 ? (uint32_t)now << 8 : 1u;
+    }
+    if (next == 0u) {
+        next = 1u;
+    }
+    g_boot_id = next;
+    store_u32(&page[0], BOOT_MAGIC);
+    store_u32(&page[4], next);
+    (void)flush_range(BOOT_PAGE, 8u);
+}
+
+td_status td_hal_init(void)
+{
+    mps2_uart_init();
+    /* 1 ms SysTick interrupt from the 25 MHz processor clock. */
+    SYST_CSR = 0u;
+    SYST_RVR = MPS2_SYSCLK_HZ / 1000u - 1u;
+    SYST_CVR = 0u;
+    SYST_CSR = SYST_CSR_CLKSOURCE | SYST_CSR_TICKINT | SYST_CSR_ENABLE;
+    storage_open();
+    boot_count();
+    mps2_enable_irq();
+    return TD_OK;
+}
+
+size_t td_hal_link_read(uint8_t *buf, size_t cap)
+{
+    if (buf == NULL || cap == 0u) {
+        return 0u;
+    }
+    return mps2_uart_read(buf, cap > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)cap);
+}
+
+td_status td_hal_link_write(const uint8_t *data, size_t len)
+{
+    if (data == NULL && len > 0u) {
+        return TD_ERR_ARG;
+    }
+    mps2_uart_write(data, (uint32_t)len);
+    return TD_OK;
+}
+
+uint32_t td_hal_time_ms(void)
+{
+    return g_ms;
+}
+
+uint32_t td_hal_boot_id(void)
+{
+    return g_boot_id;
+}
+
+uint32_t td_hal_storage_size(void)
+{
+    return STORAGE_SIZE;
+}
+
+uint32_t td_hal_storage_page_size(void)
+{
+    return PAGE_SIZE;
+}
+
+static int in_range(uint32_t offset, uint32_t len)
+{
+    return offset <= STORAGE_SIZE && len <= STORAGE_SIZE - offset;
+}
+
+td_status td_hal_storage_read(uint32_t offset, uint8_t *buf, uint32_t len)
+{
+    if (buf == NULL && len > 0u) {
+        return TD_ERR_ARG;
+    }
+    if (!in_range(offset, len)) {
+        return TD_ERR_RANGE;
+    }
+    if (len > 0u) {
+        memcpy(buf, &g_file[offset], len);
+    }
+    return TD_OK;
+}
+
+td_status td_hal_storage_erase(uint32_t offset, uint32_t len)
+{
+    if (offset % PAGE_SIZE != 0u || len % PAGE_SIZE != 0u) {
+        return TD_ERR_ARG;
+    }
+    if (!in_range(offset, len)) {
+        return TD_ERR_RANGE;
+    }
+    if (len == 0u) {
+        return TD_OK;
+    }
+    memset(&g_file[offset], 0xFF, len);
+    return flush_range(offset, len);
+}
+
+td_status td_hal_storage_write(uint32_t offset, const uint8_t *data, uint32_t len)
+{
+    if ((data == NULL && len > 0u) || offset % 4u != 0u || len % 4u != 0u) {
+        return TD_ERR_ARG;
+    }
+    if (!in_range(offset, len)) {
+        return TD_ERR_RANGE;
+    }
+    uint8_t *dst = &g_file[offset];
+    for (uint32_t i = 0; i < len; i++) {
+        if (dst[i] != 0xFFu) {
+            return TD_ERR_STATE; /* flash can only be written once per erase */
+        }
+    }
+    if (len == 0u) {
+        return TD_OK;
+    }
+    memcpy(dst, data, len);
+    return flush_range(offset, len);
+}
+
+td_status td_hal_sensor_start(uint16_t rate_hz)
+{
+    return rate_hz == 0u ? TD_OK : TD_ERR_MODE; /* no sensors on this board; stopping is always fine */
+}
+
+int td_hal_sensor_read(int16_t *frame, uint8_t n_channels)
+{
+    (void)frame;
+    (void)n_channels;
+    return 0;
+}
+
+void td_hal_idle(void)
+{
+    /* Sleep until the next interrupt (a received byte or the 1 ms tick), unless a byte is
+     * already waiting. PRIMASK is set around the check so a byte arriving in between still
+     * wakes WFI (a pending interrupt ends WFI even while masked). */
+    mps2_disable_irq();
+    if (!mps2_uart_rx_pending()) {
+        mps2_wfi();
+    }
+    mps2_enable_irq();
+}
+
+uint8_t td_hal_board_id(void)
+{
+    return (uint8_t)TD_BOARD_MPS2_AN386;
+}
+
+const char *td_hal_board_name(void)
+{
+    return "qemu mps2-an386 (Cortex-M4F)";
+}
