@@ -20,7 +20,7 @@ ARM_FLAGS := -Os -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard -ffu
 HOST_TOOLS := gcc:gcc python3-venv:python3-venv python3-dev:python3-dev
 ARM_TOOLS := $(ARM_CC):gcc-arm-none-eabi arm-none-eabi-size:binutils-arm-none-eabi qemu-system-arm:qemu-system-arm
 
-.PHONY: all demo test test-c test-py check-arm size venv tools clean help
+.PHONY: all demo test test-c test-py check-arm size venv tools clean help bench-device
 
 all: test
 
@@ -73,6 +73,10 @@ size: tools
 
 # Firmware application, boards and their tests (fw-host, fw-qemu, test-fw-c, fw-check-arm, ...).
 include firmware/firmware.mk
+
+# Cortex-M4 instructions per sample / window / telemetry record, measured in QEMU with -icount.
+bench-device: tools $(STAMP)
+	$(VPY) tools/bench_device.py --runs 3 --markdown docs/benchmarks-device.md
 
 clean:
 	rm -rf build dist *.egg-info host/*.egg-info $(VENV) .pytest_cache .hypothesis

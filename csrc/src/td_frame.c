@@ -57,31 +57,57 @@ static void cobs_enc_start(cobs_enc_t *enc, uint8_t *dst, size_t cap)
 
 static void cobs_enc_put(cobs_enc_t *enc, const uint8_t *src, size_t len)
 {
-    for (size_t i = 0; i < len && !enc->failed; i++) {
-        if (!enc->open) {
-            cobs_enc_open(enc);
-            if (enc->failed) {
-                return;
+    /* Same state machine as before, with the state in locals so it lives in registers. */
+    uint8_t *const dst = enc->dst;
+    const size_t cap = enc->cap;
+    size_t pos = enc->pos;
+    size_t code_pos = enc->code_pos;
+    uint32_t code = enc->code;
+    uint32_t open = enc->open;
+    const uint8_t *const end = src + len;
+
+    if (enc->failed) {
+        return;
+    }
+    for (const uint8_t *p = src; p != end; p++) {
+        if (!open) {
+            if (pos >= cap) {
+                goto fail;
             }
+            code_pos = pos++;
+            code = 1u;
+            open = 1u;
         }
-        if (src[i] == 0u) {
-            enc->dst[enc->code_pos] = enc->code;
-            enc->open = 0;
-            cobs_enc_open(enc); /* a zero always starts a new block, even at the end */
-        } else {
-            if (enc->pos >= enc->cap) {
-                enc->failed = 1u;
-                return;
+        const uint8_t b = *p;
+        if (b == 0u) {
+            dst[code_pos] = (uint8_t)code;
+            if (pos >= cap) {
+                goto fail;
             }
-            enc->dst[enc->pos] = src[i];
-            enc->pos++;
-            enc->code = (uint8_t)(enc->code + 1u);
-            if (enc->code == 0xFFu) {
-                enc->dst[enc->code_pos] = enc->code;
-                enc->open = 0; /* the next block opens only if more input follows */
+            code_pos = pos++;
+            code = 1u; /* a zero always starts a new block, even at the end */
+        } else {
+            if (pos >= cap) {
+                goto fail;
+            }
+            dst[pos++] = b;
+            if (++code == 0xFFu) {
+                dst[code_pos] = (uint8_t)code;
+                open = 0u; /* the next block opens only if more input follows */
             }
         }
     }
+    enc->pos = pos;
+    enc->code_pos = code_pos;
+    enc->code = (uint8_t)code;
+    enc->open = (uint8_t)open;
+    return;
+fail:
+    enc->pos = pos;
+    enc->code_pos = code_pos;
+    enc->code = (uint8_t)code;
+    enc->open = (uint8_t)open;
+    enc->failed = 1u;
 }
 
 /* Close the last block; returns the encoded size or 0 when dst was too small. */

@@ -223,7 +223,8 @@ td_status td_monitor_push(td_monitor_t *mon, const int16_t *frames, uint32_t n_f
     const td_profile_t *prof = mon->profile;
     const uint32_t window = prof->window;
     const uint32_t n_channels = prof->n_channels;
-    if (((uint64_t)mon->fill + n_frames) / window > cap) {
+    /* (fill + n) / window > cap, without a 64-bit division (a library call on the M4). */
+    if ((uint64_t)mon->fill + n_frames >= ((uint64_t)cap + 1u) * window) {
         return TD_ERR_CAPACITY;
     }
     uint32_t remaining = n_frames;

@@ -23,8 +23,15 @@ static void window_update_band(td_window_acc_t *acc, const td_sample_rules_t *ru
     }
 }
 
+/* Kept out of line so the hot loop's registers hold the sums, not the rules (GCC, clang). */
+#if defined(__GNUC__) || defined(__clang__)
+#define TD_NOINLINE __attribute__((noinline))
+#else
+#define TD_NOINLINE
+#endif
+
 /* Bookkeeping for a sample outside the band; returns 1 if it is valid and must be summed. */
-static int window_slow_sample(td_window_acc_t *acc, const td_sample_rules_t *rules, int16_t x)
+static TD_NOINLINE int window_slow_sample(td_window_acc_t *acc, const td_sample_rules_t *rules, int16_t x)
 {
     if (rules->use_sentinel && x == rules->sentinel) {
         acc->n_missing++;
@@ -74,26 +81,40 @@ td_status td_window_add(td_window_acc_t *acc, const td_sample_rules_t *rules, co
     if (n > TD_WINDOW_ACC_MAX_SAMPLES - acc->n_samples) {
         return TD_ERR_CAPACITY;
     }
+    /* Count first: keeping n live through the loop would cost the hot path a register. */
+    acc->n_samples = (uint16_t)(acc->n_samples + n);
     int32_t sum = acc->sum;
     int64_t sumsq = acc->sumsq;
     int32_t band_lo = acc->band_lo;
     uint32_t band_span = acc->band_span;
     const int16_t *p = samples;
-    for (uint32_t i = 0; i < n; i++, p += stride) {
-        const int32_t x = *p;
-        if ((uint32_t)(x - band_lo) > band_span) {
-            if (!window_slow_sample(acc, rules, (int16_t)x)) {
-                continue;
+    const int16_t *const end = samples + (size_t)n * stride;
+    while (p != end) {
+        /* Fast path, the loop the device spends its time in: in-band samples only need summing.
+         * Written as do-while so each sample costs one compare-and-branch for the loop. */
+        int32_t x;
+        do {
+            x = *p;
+            if ((uint32_t)(x - band_lo) > band_span) {
+                break;
             }
+            sum += x;
+            sumsq += (int64_t)x * x;
+            p += stride;
+        } while (p != end);
+        if (p == end) {
+            break;
+        }
+        if (window_slow_sample(acc, rules, (int16_t)x)) {
+            sum += x;
+            sumsq += (int64_t)x * x;
             band_lo = acc->band_lo;
             band_span = acc->band_span;
         }
-        sum += x;
-        sumsq += (int64_t)(x * x);
+        p += stride;
     }
     acc->sum = sum;
     acc->sumsq = sumsq;
-    acc->n_samples = (uint16_t)(acc->n_samples + n);
     return TD_OK;
 }
 
