@@ -46,7 +46,7 @@ venv: $(STAMP)
 demo: tools $(STAMP)
 	$(VPY) tools/demo.py
 
-test: tools test-c check-arm test-fw-c fw-check-arm fw-host test-py
+test: tools test-c check-arm test-fw-c fw-check-arm fw-nano33ble-check fw-host fw-qemu test-py
 
 # C unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
 test-c: $(C_TESTS) $(CORE_SRC) $(CORE_HDR)
