@@ -8,6 +8,7 @@
 #include "tinydrift/td_crc32.h"
 #include "tinydrift/td_detector.h"
 #include "tinydrift/td_monitor.h"
+#include "tinydrift/td_outputs.h"
 #include "tinydrift/td_profile.h"
 #include "tinydrift/td_stats.h"
 #include "tinydrift/td_status.h"

@@ -1,0 +1,145 @@
+"""Model-output monitoring on the host, through the C core (td_outputs.h).
+
+- ``calibrate_outputs``: learn the reference class prior and the confidence->accuracy map
+  from a classifier's int8 outputs on held-out labelled data.
+- ``OutputWindow``: per-window prediction histogram, mean confidence, prior shift and the
+  label-free accuracy estimate, exactly as the device computes them.
+- ``Ddm``: the Drift Detection Method on the error stream of labelled predictions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .core import check, ffi, lib
+from .errors import InputError
+
+Q16 = 1 << 16
+Q24 = 1 << 24
+
+
+@dataclass
+class OutputsConfig:
+    """Reference behaviour of a classifier's outputs (probabilities as floats in [0, 1])."""
+
+    prior: np.ndarray            # (n_classes,) frequency of each predicted class on reference data
+    accuracy: np.ndarray         # (n_bins,) held-out accuracy per top-1 confidence bin
+    scale: float = 1.0 / 256     # output tensor quantization (TFLite int8 softmax: 1/256, -128)
+    zero_point: int = -128
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.prior)
+
+    def to_c(self) -> object:
+        cfg = ffi.new("td_outputs_config_t *")
+        if not 2 <= self.n_classes <= lib.TD_MAX_CLASSES:
+            raise InputError(f"classes must be 2..{lib.TD_MAX_CLASSES}, got {self.n_classes}")
+        if not 1 <= len(self.accuracy) <= lib.TD_MAX_CONFIDENCE_BINS:
+            raise InputError(f"confidence bins must be 1..{lib.TD_MAX_CONFIDENCE_BINS}, got {len(self.accuracy)}")
+        cfg.n_classes = self.n_classes
+        cfg.n_bins = len(self.accuracy)
+        cfg.scale_q24 = int(round(self.scale * Q24))
+        cfg.zero_point = int(self.zero_point)
+        for c, p in enumerate(self.prior):
+            cfg.prior_q16[c] = int(round(float(p) * Q16))
+        for b, a in enumerate(self.accuracy):
+            cfg.accuracy_q16[b] = int(round(float(a) * Q16))
+        check(lib.td_outputs_check(cfg), "td_outputs_check")
+        return cfg
+
+
+def dequantize(probs_int8: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """Float probabilities of int8 outputs."""
+    return (np.asarray(probs_int8, dtype=np.float64) - zero_point) * scale
+
+
+def calibrate_outputs(probs_int8: np.ndarray, labels: np.ndarray, *, scale: float = 1.0 / 256,
+                      zero_point: int = -128, n_bins: int = 10, prior_strength: float = 2.0) -> OutputsConfig:
+    """Reference prior and confidence->accuracy map from held-out labelled int8 outputs (n x classes).
+
+    Each bin's accuracy is shrunk toward the bin's mean confidence with ``prior_strength``
+    pseudo-observations, so sparsely populated bins fall back on the model's own confidence.
+    """
+    probs = np.asarray(probs_int8)
+    y = np.asarray(labels).astype(np.int64)
+    if probs.ndim != 2 or len(probs) != len(y) or len(y) == 0:
+        raise InputError(f"need (n, classes) outputs and n labels, got {probs.shape} and {y.shape}")
+    n_classes = probs.shape[1]
+    predicted = np.argmax(probs, axis=1)  # first index on ties, like the C core
+    confidence = np.clip(dequantize(probs[np.arange(len(probs)), predicted], scale, zero_point), 0.0, 1.0)
+    bins = np.minimum((confidence * n_bins).astype(np.int64), n_bins - 1)
+    correct = (predicted == y).astype(np.float64)
+    accuracy = np.empty(n_bins)
+    for b in range(n_bins):
+        in_bin = bins == b
+        centre = (b + 0.5) / n_bins
+        accuracy[b] = (correct[in_bin].sum() + prior_strength * centre) / (in_bin.sum() + prior_strength)
+    prior = np.bincount(predicted, minlength=n_classes) / len(predicted)
+    return OutputsConfig(prior=prior, accuracy=accuracy, scale=scale, zero_point=zero_point)
+
+
+@dataclass
+class OutputSummary:
+    count: int
+    mean_confidence: float
+    estimated_accuracy: float
+    prior_shift: float
+    top_class: int
+
+
+class OutputWindow:
+    """Accumulates one window of model outputs in the C core."""
+
+    def __init__(self, config: OutputsConfig) -> None:
+        self.config = config
+        self._cfg = config.to_c()
+        self._acc = ffi.new("td_outputs_acc_t *")
+        self._pred = ffi.new("uint8_t *")
+        self.reset()
+
+    def reset(self) -> None:
+        check(lib.td_outputs_reset(self._acc), "td_outputs_reset")
+
+    def push(self, probs_int8: np.ndarray) -> np.ndarray:
+        """Add inferences (n x classes int8); returns their predicted classes."""
+        arr = np.ascontiguousarray(np.atleast_2d(probs_int8), dtype=np.int8)
+        if arr.shape[1] != self.config.n_classes:
+            raise InputError(f"outputs have {arr.shape[1]} classes, the configuration {self.config.n_classes}")
+        out = np.empty(len(arr), dtype=np.uint8)
+        for i, row in enumerate(arr):
+            check(lib.td_outputs_push(self._acc, self._cfg, ffi.from_buffer("int8_t[]", row), len(row), self._pred),
+                  "td_outputs_push")
+            out[i] = self._pred[0]
+        return out
+
+    def summary(self) -> OutputSummary:
+        s = ffi.new("td_outputs_summary_t *")
+        check(lib.td_outputs_summary(self._acc, self._cfg, s), "td_outputs_summary")
+        return OutputSummary(int(s.count), s.mean_confidence_q16 / Q16, s.estimated_accuracy_q16 / Q16,
+                             s.prior_shift_q16 / Q16, int(s.top_class))
+
+
+class Ddm:
+    """The Drift Detection Method (Gama et al., 2004) on labelled predictions, in the C core."""
+
+    OK, WARNING, DRIFT = 0, 1, 2
+
+    def __init__(self) -> None:
+        self._ddm = ffi.new("td_ddm_t *")
+        self._verdict = ffi.new("uint8_t *")
+        check(lib.td_ddm_init(self._ddm), "td_ddm_init")
+
+    def update(self, correct: bool) -> int:
+        check(lib.td_ddm_update(self._ddm, 1 if correct else 0, self._verdict), "td_ddm_update")
+        return int(self._verdict[0])
+
+    def run(self, correct: np.ndarray) -> np.ndarray:
+        """Verdicts for a sequence of correct (1) / wrong (0) predictions."""
+        return np.array([self.update(bool(c)) for c in np.asarray(correct)], dtype=np.uint8)
+
+    @property
+    def accuracy(self) -> float:
+        return lib.td_ddm_accuracy_q16(self._ddm) / Q16
