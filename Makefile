@@ -43,6 +43,12 @@ $(STAMP): pyproject.toml setup.py $(CORE_SRC) $(CORE_HDR) $(wildcard host/tinydr
 
 venv: $(STAMP)
 
+# TensorFlow (the optional [tf] extra) only for the test suite's model tests; the demo does not need it.
+STAMP_TF := $(VENV)/.installed-tf
+$(STAMP_TF): $(STAMP)
+	$(VPY) -m pip install -q -e '.[test,tf]'
+	@touch $@
+
 demo: tools $(STAMP)
 	$(VPY) tools/demo.py
 
@@ -65,7 +71,7 @@ check-arm: tools
 	done
 	@echo "check-arm: $(words $(CORE_SRC)) core files build with -Wall -Wextra -Werror for Cortex-M4"
 
-test-py: $(STAMP)
+test-py: $(STAMP_TF)
 	$(VPY) -m pytest -q
 
 size: tools
