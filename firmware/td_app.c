@@ -74,6 +74,7 @@ static td_status activate(td_app_t *app, uint8_t index, uint32_t size)
     app->profile = parsed;
     app->active_buf = index;
     app->window_fill = 0u;
+    app->window_embeddings = 0u;
     s = td_monitor_init(&app->monitor, &app->profile);
     app->has_profile = s == TD_OK ? 1u : 0u;
     return s;
@@ -128,8 +129,34 @@ td_status td_app_push_frames(td_app_t *app, const int16_t *frames, uint32_t n_fr
         app->frames_processed += take;
         done += take;
         if (n_results > 0u) {
+            app->window_embeddings = 0u; /* the closed window took its embeddings with it */
             emit_record(app);
         }
+    }
+    return TD_OK;
+}
+
+td_status td_app_push_embeddings(td_app_t *app, const int8_t *embeddings, uint32_t n_embeddings)
+{
+    if (app == NULL || (embeddings == NULL && n_embeddings > 0u)) {
+        return TD_ERR_ARG;
+    }
+    if (!app->has_profile) {
+        return TD_ERR_STATE;
+    }
+    if (!(app->profile.flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING)) {
+        return TD_ERR_MODE;
+    }
+    if (n_embeddings > TD_MAX_EMBEDDINGS_PER_WINDOW - app->window_embeddings) {
+        return TD_ERR_CAPACITY; /* checked up front: a rejected batch adds nothing */
+    }
+    const uint32_t dims = app->profile.n_dims;
+    for (uint32_t i = 0; i < n_embeddings; i++) {
+        const td_status s = td_monitor_push_embedding(&app->monitor, embeddings + (size_t)i * dims, dims);
+        if (s != TD_OK) {
+            return s; /* cannot happen: mode, length and capacity are checked above */
+        }
+        app->window_embeddings++;
     }
     return TD_OK;
 }
@@ -265,16 +292,38 @@ static td_status do_inject(td_app_t *app, const td_frame_t *req, uint32_t *value
         return TD_ERR_STATE;
     }
     uint32_t n_frames = 0;
-    td_status s = td_proto_decode_inject(req->payload, req->payload_len, app->profile.n_channels, app->frames,
+    td_status s = td_proto_decode_inject(req->payload, req->payload_len, app->profile.n_channels, app->io.frames,
                                          TD_PROTO_INJECT_MAX_VALUES, &n_frames);
     if (s != TD_OK) {
         return s;
     }
-    s = td_app_push_frames(app, app->frames, n_frames);
+    s = td_app_push_frames(app, app->io.frames, n_frames);
     if (s != TD_OK) {
         return s;
     }
     *value = n_frames;
+    return TD_OK;
+}
+
+static td_status do_inject_embedding(td_app_t *app, const td_frame_t *req, uint32_t *value)
+{
+    if (!app->has_profile) {
+        return TD_ERR_STATE;
+    }
+    if (!(app->profile.flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING)) {
+        return TD_ERR_MODE;
+    }
+    uint32_t n = 0;
+    td_status s = td_proto_decode_inject_embedding(req->payload, req->payload_len, app->profile.n_dims,
+                                                   app->io.embeddings, sizeof app->io.embeddings, &n);
+    if (s != TD_OK) {
+        return s;
+    }
+    s = td_app_push_embeddings(app, app->io.embeddings, n);
+    if (s != TD_OK) {
+        return s;
+    }
+    *value = n;
     return TD_OK;
 }
 
@@ -370,6 +419,9 @@ static void handle_request(td_app_t *app, const td_frame_t *req)
     case TD_MSG_INJECT:
         s = do_inject(app, req, &value);
         break;
+    case TD_MSG_INJECT_EMBEDDING:
+        s = do_inject_embedding(app, req, &value);
+        break;
     case TD_MSG_RESET_ALARM:
         s = do_reset_alarm(app, req, &value);
         break;
@@ -437,11 +489,11 @@ td_status td_app_poll(td_app_t *app)
         const uint8_t channels = app->profile.n_channels;
         const uint32_t max_frames = TD_PROTO_INJECT_MAX_VALUES / channels;
         uint32_t n_frames = 0;
-        while (n_frames < max_frames && td_hal_sensor_read(app->frames + (size_t)n_frames * channels, channels)) {
+        while (n_frames < max_frames && td_hal_sensor_read(app->io.frames + (size_t)n_frames * channels, channels)) {
             n_frames++;
         }
         if (n_frames > 0u) {
-            return td_app_push_frames(app, app->frames, n_frames);
+            return td_app_push_frames(app, app->io.frames, n_frames);
         }
     }
     return TD_OK;

@@ -6,8 +6,10 @@
  *     for (;;) { (void)td_app_poll(&app); td_hal_idle(); }
  * td_app_poll never blocks (beyond td_hal_link_write queuing replies): it drains
  * received link bytes, answers requests (docs/protocol.md), feeds sensor frames
- * to the monitor and sends telemetry. All state lives in td_app_t, a complete
- * type so boards can place it in static storage (no malloc anywhere).
+ * to the monitor and sends telemetry. A board whose application computes its own
+ * embeddings (external-embedding profiles) passes them to td_app_push_embeddings.
+ * All state lives in td_app_t, a complete type so boards can place it in static
+ * storage (no malloc anywhere).
  *
  * The active profile is copied from its flash slot into one of two RAM buffers
  * (portable: the HAL has no memory-mapped view of storage); the other buffer
@@ -76,13 +78,17 @@ struct td_app {
     td_app_last_t last;                   /**< retry cache */
     uint32_t boot_id;                     /**< td_hal_boot_id() at init */
     uint32_t window_fill;                 /**< frames in the monitor's current window */
+    uint32_t window_embeddings;           /**< external mode: embeddings in the monitor's current window */
     uint32_t frames_processed;            /**< frames fed to the monitor since boot */
     uint32_t tx_errors;                   /**< td_hal_link_write failures (frames lost; records stay in the ring) */
     uint16_t tx_seq;                      /**< seq of the next frame the device sends */
     uint16_t sensor_rate_hz;              /**< current sampling rate, 0 = off */
     uint8_t active_buf;                   /**< index into profile_words of the active blob */
     uint8_t has_profile;                  /**< 1 when profile and monitor are valid */
-    int16_t frames[TD_PROTO_INJECT_MAX_VALUES]; /**< decoded INJECT or sensor frames */
+    union {
+        int16_t frames[TD_PROTO_INJECT_MAX_VALUES];       /**< decoded INJECT or sensor frames */
+        int8_t embeddings[TD_PROTO_EMBEDDING_MAX_VALUES]; /**< decoded INJECT_EMBEDDING */
+    } io;                                 /**< one decode buffer: a request is handled completely before the next */
     uint8_t rx[TD_APP_RX_CHUNK];          /**< raw link bytes */
     uint8_t tx_payload[TD_FRAME_MAX_PAYLOAD]; /**< payload being sent */
     uint8_t tx_wire[TD_FRAME_MAX_WIRE];   /**< encoded frame being sent */
@@ -99,6 +105,12 @@ td_status td_app_poll(td_app_t *app) TD_CHECK_RESULT;
 
 /** Feed frames (n_frames x the profile's channels, interleaved) to the monitor and emit telemetry. */
 td_status td_app_push_frames(td_app_t *app, const int16_t *frames, uint32_t n_frames) TD_CHECK_RESULT;
+
+/** External-embedding profiles: add n_embeddings int8 embeddings (n_dims values each, row-major) to the
+ *  current window, in order (td_monitor_push_embedding). All or nothing: TD_ERR_STATE without a profile,
+ *  TD_ERR_MODE for a PCA profile, TD_ERR_CAPACITY if the window would exceed TD_MAX_EMBEDDINGS_PER_WINDOW.
+ *  A board running its own model calls this; INJECT_EMBEDDING does the same over the link. */
+td_status td_app_push_embeddings(td_app_t *app, const int8_t *embeddings, uint32_t n_embeddings) TD_CHECK_RESULT;
 
 /** Tell the app the link was reconnected (new host session): drop a partial frame and forget the retry cache. */
 td_status td_app_link_reset(td_app_t *app) TD_CHECK_RESULT;

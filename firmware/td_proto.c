@@ -56,6 +56,11 @@ static int16_t to_i16(uint16_t v)
     return v >= 0x8000u ? (int16_t)(-(int32_t)(v ^ 0xFFFFu) - 1) : (int16_t)v;
 }
 
+static int8_t to_i8(uint8_t v)
+{
+    return v >= 0x80u ? (int8_t)(-(int32_t)(v ^ 0xFFu) - 1) : (int8_t)v;
+}
+
 /* Common prologue of the fixed-size encoders: output present and large enough. */
 static td_status out_ok(const uint8_t *out, size_t cap, const size_t *len, size_t need)
 {
@@ -359,6 +364,40 @@ td_status td_proto_decode_inject(const uint8_t *payload, size_t len, uint8_t n_c
         values[i] = to_i16(get_u16(payload + 2u * i));
     }
     *n_frames = (uint32_t)(n_values / n_channels);
+    return TD_OK;
+}
+
+td_status td_proto_encode_inject_embedding(uint8_t *out, size_t cap, const int8_t *values, size_t n_values,
+                                           size_t *len)
+{
+    if (values == NULL || n_values == 0u || n_values > TD_PROTO_EMBEDDING_MAX_VALUES) {
+        return TD_ERR_ARG;
+    }
+    const td_status st = out_ok(out, cap, len, n_values);
+    if (st != TD_OK) {
+        return st;
+    }
+    for (size_t i = 0; i < n_values; i++) {
+        out[i] = (uint8_t)values[i]; /* modular: two's complement byte */
+    }
+    *len = n_values;
+    return TD_OK;
+}
+
+td_status td_proto_decode_inject_embedding(const uint8_t *payload, size_t len, uint8_t n_dims, int8_t *values,
+                                           size_t cap_values, uint32_t *n_embeddings)
+{
+    if (payload == NULL || values == NULL || n_embeddings == NULL || n_dims == 0u || len == 0u ||
+        len > TD_PROTO_EMBEDDING_MAX_VALUES || len % n_dims != 0u) {
+        return TD_ERR_ARG;
+    }
+    if (len > cap_values) {
+        return TD_ERR_CAPACITY;
+    }
+    for (size_t i = 0; i < len; i++) {
+        values[i] = to_i8(payload[i]);
+    }
+    *n_embeddings = (uint32_t)(len / n_dims);
     return TD_OK;
 }
 

@@ -46,6 +46,8 @@
 #define TD_MSG_RESET_ALARM 0x08u
 /** Request: start/stop sensor sampling (u16 rate_hz). */
 #define TD_MSG_SENSOR 0x09u
+/** Request: int8 embeddings to add to the current window (external-embedding profiles). */
+#define TD_MSG_INJECT_EMBEDDING 0x0Au
 /** Response: device description (answers INFO_REQ). */
 #define TD_MSG_INFO 0x81u
 /** Response: request succeeded (u8 type, u8 0, u16 seq, u32 value). */
@@ -73,6 +75,8 @@
 #define TD_PROTO_SENSOR_SIZE 2u
 /** Most int16 values in one INJECT (320-byte payload). */
 #define TD_PROTO_INJECT_MAX_VALUES 160u
+/** Most int8 values in one INJECT_EMBEDDING (320-byte payload). */
+#define TD_PROTO_EMBEDDING_MAX_VALUES 320u
 
 /** Telemetry record bytes before the per-channel blocks. */
 #define TD_TELEMETRY_HEADER_SIZE 52u
@@ -212,6 +216,15 @@ td_status td_proto_encode_inject(uint8_t *out, size_t cap, const int16_t *values
 /** Decode INJECT into whole frames of n_channels values; TD_ERR_ARG if empty or not whole frames. */
 td_status td_proto_decode_inject(const uint8_t *payload, size_t len, uint8_t n_channels, int16_t *values,
                                  size_t cap_values, uint32_t *n_frames) TD_CHECK_RESULT;
+
+/** Encode INJECT_EMBEDDING from n_values int8 values (1..320). */
+td_status td_proto_encode_inject_embedding(uint8_t *out, size_t cap, const int8_t *values, size_t n_values,
+                                           size_t *len) TD_CHECK_RESULT;
+
+/** Decode INJECT_EMBEDDING into whole embeddings of n_dims int8 values; TD_ERR_ARG if empty, longer than
+ *  TD_PROTO_EMBEDDING_MAX_VALUES or not whole embeddings, TD_ERR_CAPACITY if cap_values is too small. */
+td_status td_proto_decode_inject_embedding(const uint8_t *payload, size_t len, uint8_t n_dims, int8_t *values,
+                                           size_t cap_values, uint32_t *n_embeddings) TD_CHECK_RESULT;
 
 /** Encode FETCH(from_seq, max_records). */
 td_status td_proto_encode_fetch(uint8_t *out, size_t cap, uint32_t from_seq, uint16_t max_records,

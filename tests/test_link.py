@@ -256,6 +256,38 @@ def test_request_layouts(size, crc, offset, data, from_seq, max_records, rate, v
         assert decode(FrameReader().feed(link.encode(empty, 1))[0]) == empty
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 16).flatmap(lambda d: st.lists(st.lists(st.integers(-128, 127), min_size=d, max_size=d),
+                                                      min_size=1, max_size=320 // d)))
+def test_inject_embedding_layout(rows: list) -> None:
+    """INJECT_EMBEDDING (0x0A): the embeddings' int8 values back to back, row by row."""
+    msg = link.InjectEmbedding.from_embeddings(np.array(rows, dtype=np.int8))
+    values = [v for row in rows for v in row]
+    assert msg.pack() == struct.pack(f"<{len(values)}b", *values)
+    frame = FrameReader().feed(link.encode(msg, 9))[0]
+    assert (frame.type, frame.seq) == (link.MSG_INJECT_EMBEDDING, 9) and link.MSG_INJECT_EMBEDDING == 0x0A
+    assert decode(frame) == msg
+    assert msg.embeddings(len(rows[0])).tolist() == rows
+    assert link.message_name(0x0A) == "INJECT_EMBEDDING"
+
+
+def test_inject_embedding_limits() -> None:
+    with pytest.raises(ValueError):
+        link.InjectEmbedding(()).pack()
+    with pytest.raises(ValueError):
+        link.InjectEmbedding(tuple([0] * 321)).pack()
+    with pytest.raises(ValueError):
+        link.InjectEmbedding.from_embeddings(np.array([[128]]))
+    with pytest.raises(ProtocolError):
+        link.InjectEmbedding.unpack(b"")
+    with pytest.raises(ProtocolError):
+        link.InjectEmbedding((1, 2, 3)).embeddings(2)
+    batches = list(link.embedding_batches(np.zeros((100, 8), np.int8)))
+    assert [len(b) for b in batches] == [40, 40, 20]
+    batches = list(link.embedding_batches(np.zeros((7, 100), np.int8)))
+    assert [len(b) for b in batches] == [3, 3, 1]
+
+
 def test_request_limits() -> None:
     with pytest.raises(ValueError):
         UploadChunk(0, b"").pack()

@@ -6,13 +6,16 @@ from .build import build_profile
 from .device import Device
 from .errors import CoreError, InputError, ProfileError, TinyDriftError
 from .link import DeviceError, TelemetryRecord
-from .monitor import Monitor, result_dtype, score
+from .model import EmbeddingModel, load_embedding_model
+from .model_profile import build_model_profile
+from .monitor import Monitor, result_dtype, score, score_events
 from .profile import ChannelConfig, Profile, load_profile
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ChannelConfig", "CoreError", "Device", "DeviceError", "InputError", "Monitor", "Profile", "ProfileError",
-    "TelemetryRecord", "TinyDriftError",
-    "build_profile", "load_profile", "result_dtype", "score", "__version__",
+    "ChannelConfig", "CoreError", "Device", "DeviceError", "EmbeddingModel", "InputError", "Monitor", "Profile",
+    "ProfileError", "TelemetryRecord", "TinyDriftError",
+    "build_model_profile", "build_profile", "load_embedding_model", "load_profile", "result_dtype", "score",
+    "score_events", "__version__",
 ]

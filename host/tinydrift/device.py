@@ -9,6 +9,7 @@ TELEMETRY frames that arrive while a request waits for its answer are queued (or
     >>> with Device("socket://127.0.0.1:5555") as dev:
     ...     dev.upload_profile(load_profile("ref.tdp"))
     ...     records = dev.inject(frames)          # telemetry of the windows the frames complete
+    ...     dev.inject_embeddings(emb)            # external-embedding profiles: int8 (n x n_dims)
     ...     for rec in dev.telemetry(timeout=5):  # live records (sensor sampling)
     ...         print(rec.seq, rec.score)
 """
@@ -24,21 +25,21 @@ import struct
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Union
 
 import numpy as np
 import serial
 
-from .errors import ProfileError
+from .errors import InputError, ProfileError
 from .link import (
-    MAX_CHUNK, MAX_INJECT_VALUES, MSG_ACK, MSG_FETCH, MSG_INFO, MSG_INFO_REQ, MSG_INJECT, MSG_LOG, MSG_NACK,
-    MSG_RESET_ALARM, MSG_SENSOR, MSG_TELEMETRY, MSG_UPLOAD_ABORT, MSG_UPLOAD_BEGIN, MSG_UPLOAD_CHUNK,
-    MSG_UPLOAD_COMMIT, Ack, DeviceError, Fetch, Frame, FrameReader, Info, Log, Nack, ProtocolError, Sensor,
-    TelemetryRecord, UploadBegin, UploadChunk, encode_frame, message_name,
+    MAX_CHUNK, MAX_EMBEDDING_VALUES, MAX_INJECT_VALUES, MSG_ACK, MSG_FETCH, MSG_INFO, MSG_INFO_REQ, MSG_INJECT,
+    MSG_INJECT_EMBEDDING, MSG_LOG, MSG_NACK, MSG_RESET_ALARM, MSG_SENSOR, MSG_TELEMETRY, MSG_UPLOAD_ABORT,
+    MSG_UPLOAD_BEGIN, MSG_UPLOAD_CHUNK, MSG_UPLOAD_COMMIT, Ack, DeviceError, Fetch, Frame, FrameReader, Info, Log,
+    Nack, ProtocolError, Sensor, TelemetryRecord, UploadBegin, UploadChunk, encode_frame, message_name,
 )
-from .monitor import as_frames
+from .monitor import EVENT_KINDS, as_frames
 from .profile import Profile, load_profile, validate
 
 log = logging.getLogger("tinydrift.device")
@@ -100,6 +101,7 @@ class Device:
         self._queue: deque[TelemetryRecord] = deque()
         self._seq = random.randrange(0x10000)
         self._channels: int | None = None
+        self._embedding_dims: int | None = None  # n_dims of the external-embedding profile this session uploaded
         try:
             self._port = serial.serial_for_url(self.url, baudrate=baudrate, timeout=0,
                                                write_timeout=max(5.0, 3 * self.timeout))
@@ -288,7 +290,9 @@ class Device:
             raise DeviceError(f"not uploading: {exc}", exc.status) from None
         total = len(blob)
         expected_id = struct.unpack_from("<I", blob, 12)[0]
+        n_dims, flags = blob[17], struct.unpack_from("<H", blob, 22)[0]
         self._channels = None
+        self._embedding_dims = None
         self._ack(MSG_UPLOAD_BEGIN, UploadBegin(total, zlib.crc32(blob)).pack(), tries=retries)
         if progress:
             progress(0, total)
@@ -306,11 +310,13 @@ class Device:
         except DeviceError as exc:
             # A COMMIT whose ACK was lost is NACKed TD_ERR_STATE on retry: the profile may be active already.
             if exc.status is not None and exc.status == _TD_ERR_STATE and self.info().profile_id == expected_id:
+                self._embedding_dims = n_dims if flags & _FLAG_EXTERNAL_EMBEDDING else None
                 return expected_id
             raise
         if ack.value != expected_id:
             raise DeviceError(f"device at {self.url} activated profile {ack.value:#010x}, expected "
                               f"{expected_id:#010x}")
+        self._embedding_dims = n_dims if flags & _FLAG_EXTERNAL_EMBEDDING else None
         return int(ack.value)
 
     def abort_upload(self) -> None:
@@ -364,6 +370,59 @@ class Device:
             ack = self._ack(MSG_INJECT, payload, sink=sink)
             if ack.value != len(block):
                 raise DeviceError(f"device at {self.url} accepted {ack.value} of {len(block)} injected frames")
+        return out
+
+    def inject_embeddings(self, embeddings: object) -> int:
+        """External-embedding profiles: add int8 embeddings (n x n_dims, or one embedding as a 1-D array) to
+        the window being filled on the device, in order; returns how many were accepted.
+
+        They go out in INJECT_EMBEDDING messages of whole embeddings (at most 320 values each), each
+        acknowledged before the next. A window's embedding is the mean of those added before its last
+        frame: interleave with ``inject`` (or use ``inject_stream``) to place them. Embeddings complete no
+        window, so there is no telemetry to return. The device NACKs a PCA profile (TD_ERR_MODE) and a
+        window that would hold more than 65,535 embeddings (TD_ERR_CAPACITY; earlier messages of this call
+        stay accepted). When this session uploaded the profile, the embedding width is checked here first.
+        """
+        arr = np.asarray(embeddings)
+        if arr.ndim == 1:
+            arr = arr.reshape(1, -1)
+        if arr.ndim != 2 or arr.shape[1] == 0:
+            raise InputError(f"embeddings must be a 2-D array (n x n_dims), got shape {arr.shape}")
+        if self._embedding_dims is not None and arr.shape[1] != self._embedding_dims:
+            raise InputError(f"embeddings have {arr.shape[1]} values but the profile expects {self._embedding_dims}")
+        if arr.size and (arr.dtype.kind not in "iu" or arr.min() < -128 or arr.max() > 127):
+            raise InputError("embeddings must be int8 values (-128..127)")
+        arr = np.ascontiguousarray(arr, dtype=np.int8)
+        per_message = MAX_EMBEDDING_VALUES // arr.shape[1]
+        if per_message < 1:
+            raise InputError(f"{arr.shape[1]}-value embeddings do not fit one message ({MAX_EMBEDDING_VALUES})")
+        accepted = 0
+        for first in range(0, len(arr), per_message):
+            block = arr[first : first + per_message]
+            ack = self._ack(MSG_INJECT_EMBEDDING, block.tobytes())
+            if ack.value != len(block):
+                raise DeviceError(f"device at {self.url} accepted {ack.value} of {len(block)} injected embeddings "
+                                  f"(embedding width {arr.shape[1]} does not match the profile?)")
+            accepted += len(block)
+        return accepted
+
+    def inject_stream(self, events: Iterable[tuple[str, object]],
+                      on_record: Callable[[TelemetryRecord], None] | None = None) -> list[TelemetryRecord]:
+        """Feed an interleaved stream: ``("frames", frames)`` go through ``inject``, ``("embeddings", emb)``
+        through ``inject_embeddings``, in order. Returns the telemetry of the windows completed, which
+        equals ``tinydrift.score_events(profile, events)`` field for field."""
+        out: list[TelemetryRecord] = []
+        for i, event in enumerate(events):
+            try:
+                kind, data = event
+            except (TypeError, ValueError):
+                raise InputError(f"event {i} is not a (kind, array) pair") from None
+            if kind == "frames":
+                out += self.inject(data, on_record=on_record)
+            elif kind == "embeddings":
+                self.inject_embeddings(data)
+            else:
+                raise InputError(f"event {i}: unknown kind {kind!r}; expected one of {', '.join(EVENT_KINDS)}")
         return out
 
     def telemetry(self, timeout: float | None = None) -> Iterator[TelemetryRecord]:
@@ -436,5 +495,6 @@ def _status(name: str) -> int:
 
 
 _TD_ERR_STATE = _status("TD_ERR_STATE")
+_FLAG_EXTERNAL_EMBEDDING = _status("TD_PROFILE_FLAG_EXTERNAL_EMBEDDING")
 
 __all__ = ["Device", "DeviceError", "ProtocolError"]

@@ -32,6 +32,7 @@ PROTOCOL_VERSION = 1
 MAX_PAYLOAD = 320
 MAX_CHUNK = 256
 MAX_INJECT_VALUES = 160
+MAX_EMBEDDING_VALUES = 320
 RECORD_VERSION = 1
 
 MSG_INFO_REQ = 0x01
@@ -43,6 +44,7 @@ MSG_INJECT = 0x06
 MSG_FETCH = 0x07
 MSG_RESET_ALARM = 0x08
 MSG_SENSOR = 0x09
+MSG_INJECT_EMBEDDING = 0x0A
 MSG_INFO = 0x81
 MSG_ACK = 0x82
 MSG_NACK = 0x83
@@ -52,8 +54,8 @@ MSG_LOG = 0x85
 MESSAGE_NAMES = {
     MSG_INFO_REQ: "INFO_REQ", MSG_UPLOAD_BEGIN: "UPLOAD_BEGIN", MSG_UPLOAD_CHUNK: "UPLOAD_CHUNK",
     MSG_UPLOAD_COMMIT: "UPLOAD_COMMIT", MSG_UPLOAD_ABORT: "UPLOAD_ABORT", MSG_INJECT: "INJECT", MSG_FETCH: "FETCH",
-    MSG_RESET_ALARM: "RESET_ALARM", MSG_SENSOR: "SENSOR", MSG_INFO: "INFO", MSG_ACK: "ACK", MSG_NACK: "NACK",
-    MSG_TELEMETRY: "TELEMETRY", MSG_LOG: "LOG",
+    MSG_RESET_ALARM: "RESET_ALARM", MSG_SENSOR: "SENSOR", MSG_INJECT_EMBEDDING: "INJECT_EMBEDDING", MSG_INFO: "INFO",
+    MSG_ACK: "ACK", MSG_NACK: "NACK", MSG_TELEMETRY: "TELEMETRY", MSG_LOG: "LOG",
 }
 
 BOARD_NAMES = {1: "host simulator", 2: "QEMU mps2-an386", 3: "Nano 33 BLE"}
@@ -303,6 +305,39 @@ class Inject:
         if not payload or len(payload) % 2 or len(payload) > 2 * MAX_INJECT_VALUES:
             raise ProtocolError(f"malformed INJECT: payload of {len(payload)} bytes")
         return cls(tuple(int(v) for v in np.frombuffer(payload, dtype="<i2")))
+
+
+@dataclass(frozen=True)
+class InjectEmbedding:
+    """Whole int8 embeddings (n x n_dims of the active external-embedding profile), flattened on the wire;
+    1..320 values."""
+
+    values: tuple[int, ...]
+    TYPE: ClassVar[int] = MSG_INJECT_EMBEDDING
+
+    @classmethod
+    def from_embeddings(cls, embeddings: object) -> InjectEmbedding:
+        arr = np.asarray(embeddings)
+        if arr.size and (arr.dtype.kind not in "iu" or arr.min() < -128 or arr.max() > 127):
+            raise ValueError("embeddings must be int8 values (-128..127)")
+        return cls(tuple(int(v) for v in arr.reshape(-1)))
+
+    def embeddings(self, n_dims: int) -> np.ndarray:
+        if len(self.values) % n_dims:
+            raise ProtocolError(f"INJECT_EMBEDDING of {len(self.values)} values is not a whole number of "
+                                f"{n_dims}-value embeddings")
+        return np.array(self.values, dtype=np.int8).reshape(-1, n_dims)
+
+    def pack(self) -> bytes:
+        if not 1 <= len(self.values) <= MAX_EMBEDDING_VALUES:
+            raise ValueError(f"INJECT_EMBEDDING of {len(self.values)} values; 1..{MAX_EMBEDDING_VALUES} allowed")
+        return np.asarray(self.values, dtype=np.int8).tobytes()
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> InjectEmbedding:
+        if not payload or len(payload) > MAX_EMBEDDING_VALUES:
+            raise ProtocolError(f"malformed INJECT_EMBEDDING: payload of {len(payload)} bytes")
+        return cls(tuple(int(v) for v in np.frombuffer(payload, dtype=np.int8)))
 
 
 @dataclass(frozen=True)
@@ -659,11 +694,11 @@ def records_equal_rows(records: Sequence[TelemetryRecord], rows: np.ndarray) -> 
 # ------------------------------------------------------------------------------------------ dispatch
 
 Message = Union[InfoRequest, UploadBegin, UploadChunk, UploadCommit, UploadAbort, Inject, Fetch, ResetAlarm, Sensor,
-                Info, Ack, Nack, TelemetryRecord, Log]
+                InjectEmbedding, Info, Ack, Nack, TelemetryRecord, Log]
 
 MESSAGE_CLASSES: dict[int, Any] = {cls.TYPE: cls for cls in (
-    InfoRequest, UploadBegin, UploadChunk, UploadCommit, UploadAbort, Inject, Fetch, ResetAlarm, Sensor, Info, Ack,
-    Nack, TelemetryRecord, Log)}
+    InfoRequest, UploadBegin, UploadChunk, UploadCommit, UploadAbort, Inject, Fetch, ResetAlarm, Sensor,
+    InjectEmbedding, Info, Ack, Nack, TelemetryRecord, Log)}
 
 
 def decode(frame: Frame) -> Message:
@@ -688,9 +723,18 @@ def inject_batches(frames: np.ndarray, max_values: int = MAX_INJECT_VALUES) -> I
         yield frames[start : start + per]
 
 
+def embedding_batches(embeddings: np.ndarray, max_values: int = MAX_EMBEDDING_VALUES) -> Iterable[np.ndarray]:
+    """Split an (n, n_dims) int8 array into INJECT_EMBEDDING-sized blocks of whole embeddings."""
+    per = max_values // embeddings.shape[1]
+    if per < 1:
+        raise ValueError(f"{embeddings.shape[1]}-value embeddings do not fit one INJECT_EMBEDDING message")
+    for start in range(0, len(embeddings), per):
+        yield embeddings[start : start + per]
+
+
 __all__ = [
-    "Ack", "DeviceError", "Fetch", "Frame", "FrameReader", "Info", "InfoRequest", "Inject", "Log", "Nack",
-    "ProtocolError", "ResetAlarm", "Sensor", "TelemetryRecord", "UploadAbort", "UploadBegin", "UploadChunk",
-    "UploadCommit", "compare_records", "decode", "encode", "encode_frame", "inject_batches", "message_name",
-    "records_equal_rows", "records_to_rows", "status_name",
+    "Ack", "DeviceError", "Fetch", "Frame", "FrameReader", "Info", "InfoRequest", "Inject", "InjectEmbedding", "Log",
+    "Nack", "ProtocolError", "ResetAlarm", "Sensor", "TelemetryRecord", "UploadAbort", "UploadBegin", "UploadChunk",
+    "UploadCommit", "compare_records", "decode", "embedding_batches", "encode", "encode_frame", "inject_batches",
+    "message_name", "records_equal_rows", "records_to_rows", "status_name",
 ] + [name for name in dir() if name.startswith("MSG_")]

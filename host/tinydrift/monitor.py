@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Union
 
 import numpy as np
@@ -188,3 +189,33 @@ class Monitor:
 def score(profile: ProfileLike, frames: object) -> np.ndarray:
     """Run a fresh monitor over a whole recording; one row per complete window."""
     return Monitor(profile).push(frames)
+
+
+EVENT_KINDS = ("frames", "embeddings")
+
+
+def score_events(profile: ProfileLike, events: Iterable[tuple[str, object]]) -> np.ndarray:
+    """Run a fresh monitor over an interleaved stream; one row per window completed.
+
+    events: ``("frames", frames)`` (n x channels int16) and ``("embeddings", embeddings)``
+    (n x n_dims int8, external-embedding profiles) in the order they happen. Embeddings go
+    into the window being filled, the one the next frame belongs to. This is what a device
+    computes for the same sequence of ``Device.inject`` / ``Device.inject_embeddings`` calls
+    (``Device.inject_stream(events)``), field for field.
+    """
+    mon = Monitor(profile)
+    parts = []
+    for i, event in enumerate(events):
+        try:
+            kind, data = event
+        except (TypeError, ValueError):
+            raise InputError(f"event {i} is not a (kind, array) pair") from None
+        if kind == "frames":
+            parts.append(mon.push(data))
+        elif kind == "embeddings":
+            mon.push_embedding(data)
+        else:
+            raise InputError(f"event {i}: unknown kind {kind!r}; expected one of {', '.join(EVENT_KINDS)}")
+    if not parts:
+        return np.zeros((0,), dtype=mon._dtype)
+    return np.concatenate(parts)

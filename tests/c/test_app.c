@@ -295,6 +295,55 @@ static uint32_t build_profile(uint8_t *b, uint32_t cap, const pspec_t *s)
     return size;
 }
 
+/* A valid external-embedding profile (flag bit 0, no projection): no health checks, thresholds low enough
+ * that instant and CUSUM triggers occur with random embeddings. */
+static uint32_t build_ext_profile(uint8_t *b, uint32_t cap, const pspec_t *s, uint32_t scale_q24, int32_t zero_point)
+{
+    const uint32_t n_features = 2u * s->n_channels;
+    const uint32_t size = 64u + 24u * s->n_channels + 8u * n_features + 4u * s->n_centroids * s->n_dims + 4u;
+    if (size > cap) {
+        printf("profile buffer too small\n");
+        exit(2);
+    }
+    memset(b, 0, size);
+    memcpy(b, "TDPF", 4);
+    put_u16(b + 4, 1u);
+    put_u16(b + 6, 64u);
+    put_u32(b + 8, size);
+    put_u32(b + 12, s->profile_id);
+    b[16] = s->n_channels;
+    b[17] = s->n_dims;
+    b[18] = s->n_centroids;
+    b[19] = 0u; /* proj_shift: 0 in external mode */
+    put_u16(b + 20, s->window);
+    put_u16(b + 22, TD_PROFILE_FLAG_EXTERNAL_EMBEDDING);
+    put_u32(b + 24, 1000u);     /* false_alarm_ppb */
+    put_u32(b + 28, 20u * 256u); /* cusum k */
+    put_u32(b + 32, 400u * 256u); /* cusum h */
+    put_u32(b + 36, 60u * 256u); /* instant */
+    put_u32(b + 40, scale_q24);
+    put_u32(b + 44, (uint32_t)zero_point);
+    put_u32(b + 48, 1700000000u);
+    uint32_t off = 64u;
+    for (uint32_t c = 0; c < s->n_channels; c++) {
+        put_u16(b + off + 0, (uint16_t)(int16_t)-32768);
+        put_u16(b + off + 2, 32767u);
+        put_u32(b + off + 20, 256u);
+        off += 24u;
+    }
+    for (uint32_t f = 0; f < n_features; f++) {
+        put_u32(b + off, (uint32_t)((int32_t)(f * 500u) - 1000));
+        put_u32(b + off + 4, 0x00100000u + f * 0x1000u);
+        off += 8u;
+    }
+    for (uint32_t i = 0; i < (uint32_t)s->n_centroids * s->n_dims; i++) {
+        put_u32(b + off, (uint32_t)((int32_t)(i * 997u % 4001u) - 2000)); /* within +-7.8 embedding units */
+        off += 4u;
+    }
+    put_u32(b + off, td_crc32_update(0u, b, off));
+    return size;
+}
+
 /* ==== pseudo-random frames ============================================================== */
 
 static uint32_t g_xs = 0x12345678u;
@@ -384,6 +433,27 @@ static void test_proto(void)
     CHECK_EQ(td_proto_decode_inject(inject, 0u, 1u, dec, 8u, &nf), TD_ERR_ARG);
     CHECK_EQ(td_proto_decode_inject(inject, 5u, 1u, dec, 8u, &nf), TD_ERR_ARG);
     CHECK_EQ(td_proto_decode_inject(inject, sizeof inject, 3u, dec, 2u, &nf), TD_ERR_CAPACITY);
+
+    static const int8_t emb[] = {1, -2, 127, -128, 0, -1};
+    static const uint8_t inject_emb[] = {0x01, 0xFE, 0x7F, 0x80, 0x00, 0xFF};
+    CHECK_EQ(td_proto_encode_inject_embedding(out, sizeof out, emb, 6u, &len), TD_OK);
+    CHECK(len == sizeof inject_emb && memcmp(out, inject_emb, sizeof inject_emb) == 0);
+    int8_t dec8[8];
+    uint32_t ne = 0;
+    CHECK_EQ(td_proto_decode_inject_embedding(inject_emb, sizeof inject_emb, 3u, dec8, 8u, &ne), TD_OK);
+    CHECK(ne == 2u && memcmp(dec8, emb, sizeof emb) == 0);
+    CHECK_EQ(td_proto_decode_inject_embedding(inject_emb, sizeof inject_emb, 6u, dec8, 8u, &ne), TD_OK);
+    CHECK_EQ(ne, 1u);
+    CHECK_EQ(td_proto_decode_inject_embedding(inject_emb, sizeof inject_emb, 4u, dec8, 8u, &ne), TD_ERR_ARG);
+    CHECK_EQ(td_proto_decode_inject_embedding(inject_emb, 0u, 1u, dec8, 8u, &ne), TD_ERR_ARG);
+    CHECK_EQ(td_proto_decode_inject_embedding(inject_emb, sizeof inject_emb, 0u, dec8, 8u, &ne), TD_ERR_ARG);
+    CHECK_EQ(td_proto_decode_inject_embedding(inject_emb, sizeof inject_emb, 2u, dec8, 4u, &ne), TD_ERR_CAPACITY);
+    CHECK_EQ(td_proto_decode_inject_embedding(out, TD_PROTO_EMBEDDING_MAX_VALUES + 1u, 1u, dec8, 8u, &ne),
+             TD_ERR_ARG);
+    CHECK_EQ(td_proto_encode_inject_embedding(out, sizeof out, emb, 0u, &len), TD_ERR_ARG);
+    CHECK_EQ(td_proto_encode_inject_embedding(out, sizeof out, emb, TD_PROTO_EMBEDDING_MAX_VALUES + 1u, &len),
+             TD_ERR_ARG);
+    CHECK_EQ(td_proto_encode_inject_embedding(out, 5u, emb, 6u, &len), TD_ERR_CAPACITY);
 
     static const uint8_t log[] = {0x02, 'h', 'i'};
     CHECK_EQ(td_proto_encode_log(out, sizeof out, TD_LOG_WARNING, "hi", &len), TD_OK);
@@ -934,6 +1004,11 @@ static void test_app_basics(void)
     EXPECT_NACK(TD_MSG_INJECT, seq, TD_ERR_STATE);
     seq = request(TD_MSG_RESET_ALARM, NULL, 0u);
     EXPECT_NACK(TD_MSG_RESET_ALARM, seq, TD_ERR_STATE);
+    const int8_t emb[2] = {1, 2};
+    CHECK_EQ(td_proto_encode_inject_embedding(p, sizeof p, emb, 2u, &len), TD_OK);
+    seq = request(TD_MSG_INJECT_EMBEDDING, p, len);
+    EXPECT_NACK(TD_MSG_INJECT_EMBEDDING, seq, TD_ERR_STATE);
+    CHECK_EQ(td_app_push_embeddings(&g_app, emb, 1u), TD_ERR_STATE);
     CHECK_EQ(td_proto_encode_sensor(p, sizeof p, 5u, &len), TD_OK);
     seq = request(TD_MSG_SENSOR, p, len);
     EXPECT_NACK(TD_MSG_SENSOR, seq, TD_ERR_STATE);
@@ -1351,6 +1426,214 @@ static void test_app_failed_uploads_and_reboot(void)
     CHECK_EQ(info.link_errors, errors);
 }
 
+/* ==== external-embedding profiles: INJECT_EMBEDDING ================================================ */
+
+static uint8_t g_blob_e[TD_APP_MAX_PROFILE];
+static uint8_t g_blob_f[TD_APP_MAX_PROFILE];
+static int8_t g_emb[70000];
+
+/* Upload blob into the inactive slot and check it became active. */
+static void activate_blob(const uint8_t *blob, uint32_t size, uint32_t profile_id)
+{
+    const td_proto_info_t before = get_info();
+    const uint8_t slot = before.active_slot == 0u ? 1u : 0u;
+    const uint16_t seq = upload(blob, size, 256u, 0u, slot);
+    EXPECT_ACK(TD_MSG_UPLOAD_COMMIT, seq, profile_id);
+    ref_start(blob, size);
+}
+
+/* INJECT_EMBEDDING of n embeddings (one message); the reference monitor gets the same embeddings. */
+static uint16_t inject_embeddings_and_check(const int8_t *emb, uint32_t n)
+{
+    uint8_t p[TD_FRAME_MAX_PAYLOAD];
+    size_t len = 0;
+    const uint32_t dims = g_ref_profile.n_dims;
+    CHECK_EQ(td_proto_encode_inject_embedding(p, sizeof p, emb, (size_t)n * dims, &len), TD_OK);
+    for (uint32_t i = 0; i < n; i++) {
+        CHECK_EQ(td_monitor_push_embedding(&g_ref_mon, emb + (size_t)i * dims, dims), TD_OK);
+    }
+    const uint16_t seq = request(TD_MSG_INJECT_EMBEDDING, p, len);
+    CHECK_EQ(g_n_rx, 1u); /* embeddings never complete a window: the ACK only */
+    EXPECT_ACK(TD_MSG_INJECT_EMBEDDING, seq, n);
+    return seq;
+}
+
+static void gen_embeddings(int8_t *out, uint32_t n_values)
+{
+    for (uint32_t i = 0; i < n_values; i++) {
+        out[i] = (int8_t)((int32_t)(xs_next() % 256u) - 128);
+    }
+}
+
+static void test_app_external_embeddings(void)
+{
+    uint8_t p[TD_FRAME_MAX_PAYLOAD];
+    size_t len = 0;
+    const int8_t two[2] = {5, -5};
+
+    /* A PCA profile is active (C from the previous test): INJECT_EMBEDDING is the wrong mode. */
+    td_proto_info_t info = get_info();
+    CHECK_EQ(info.profile_id, 0xC1C2C3C4u);
+    CHECK_EQ(td_proto_encode_inject_embedding(p, sizeof p, two, 2u, &len), TD_OK);
+    uint16_t seq = request(TD_MSG_INJECT_EMBEDDING, p, len);
+    EXPECT_NACK(TD_MSG_INJECT_EMBEDDING, seq, TD_ERR_MODE);
+    CHECK_EQ(td_app_push_embeddings(&g_app, two, 1u), TD_ERR_MODE);
+
+    /* External profile E: 3 channels, 5 dims, 4 centroids, window 8, scale 0.1, zero point 3. */
+    const pspec_t e = {3u, 5u, 4u, 8u, 0xE1E2E3E4u};
+    const uint32_t size_e = build_ext_profile(g_blob_e, sizeof g_blob_e, &e, 1677722u, 3);
+    td_profile_t parsed;
+    CHECK_EQ(td_profile_parse(&parsed, g_blob_e, size_e), TD_OK);
+    CHECK(parsed.flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING);
+    activate_blob(g_blob_e, size_e, 0xE1E2E3E4u);
+    const uint32_t first_seq = g_ref_next_seq = get_info().next_seq;
+
+    /* Malformed: not whole 5-value embeddings, empty. Nothing is added (the records below prove it). */
+    CHECK_EQ(td_proto_encode_inject_embedding(p, sizeof p, g_emb, 7u, &len), TD_OK);
+    seq = request(TD_MSG_INJECT_EMBEDDING, p, len);
+    EXPECT_NACK(TD_MSG_INJECT_EMBEDDING, seq, TD_ERR_ARG);
+    seq = request(TD_MSG_INJECT_EMBEDDING, p, 0u);
+    EXPECT_NACK(TD_MSG_INJECT_EMBEDDING, seq, TD_ERR_ARG);
+
+    /* 60 windows: 0..3 embeddings per window at random frame positions (before a window's first frame,
+     * between INJECT messages, in messages of several embeddings), frames in INJECT messages of random
+     * sizes that also span windows. Every record equals the directly driven monitor's, byte for byte. */
+    const uint32_t n_windows = 60u;
+    const uint32_t total = n_windows * e.window;
+    static int16_t frames[60u * 8u * 3u];
+    gen_frames(frames, total, 3u, 200);
+    static uint32_t pos[60u * 3u];
+    uint32_t n_pos = 0;
+    uint32_t per_window[60];
+    for (uint32_t w = 0; w < n_windows; w++) {
+        per_window[w] = xs_next() % 4u;
+        for (uint32_t k = 0; k < per_window[w]; k++) {
+            pos[n_pos++] = w * e.window + xs_next() % e.window; /* after pos frames: inside window w */
+        }
+    }
+    for (uint32_t i = 1; i < n_pos; i++) { /* insertion sort */
+        const uint32_t v = pos[i];
+        uint32_t j = i;
+        for (; j > 0u && pos[j - 1u] > v; j--) {
+            pos[j] = pos[j - 1u];
+        }
+        pos[j] = v;
+    }
+    gen_embeddings(g_emb, n_pos * e.n_dims);
+    uint32_t done = 0;
+    uint32_t next = 0;
+    while (done < total || next < n_pos) {
+        if (next < n_pos && pos[next] == done) {
+            uint32_t group = 1u;
+            while (next + group < n_pos && pos[next + group] == done) {
+                group++;
+            }
+            inject_embeddings_and_check(g_emb + (size_t)next * e.n_dims, group);
+            next += group;
+            continue;
+        }
+        uint32_t upto = next < n_pos ? pos[next] : total;
+        uint32_t n = 1u + xs_next() % 20u; /* up to 20 frames: often across a window boundary */
+        if (n > upto - done) {
+            n = upto - done;
+        }
+        g_time += 3u;
+        inject_and_check(frames + (size_t)done * 3u, n);
+        done += n;
+    }
+    CHECK_EQ(g_ref_next_seq, first_seq + n_windows);
+    /* The records carry each window's embedding count; some windows alarm, empty windows score 0. */
+    CHECK_EQ(td_proto_encode_fetch(p, sizeof p, first_seq, 100u, &len), TD_OK);
+    request(TD_MSG_FETCH, p, len);
+    CHECK_EQ(g_n_rx, n_windows + 1u);
+    int counts_ok = g_n_rx == n_windows + 1u;
+    uint32_t triggered = 0;
+    for (uint32_t w = 0; counts_ok && w < n_windows; w++) {
+        const td_proto_record_t rec = decode_rec(&g_rx[w]);
+        counts_ok = rec.n_embeddings == per_window[w] && rec.window_index == w && rec.recon_q8 == 0u &&
+                    rec.score_q8 == rec.dist_q8 && (per_window[w] > 0u || rec.dist_q8 == 0u);
+        triggered += rec.trigger != 0u;
+    }
+    CHECK(counts_ok);
+    CHECK(triggered > 0u);
+
+    /* A retried INJECT_EMBEDDING (same seq and payload, ACK lost) is not added twice. */
+    gen_embeddings(g_emb, 2u * e.n_dims);
+    seq = inject_embeddings_and_check(g_emb, 2u);
+    CHECK_EQ(td_proto_encode_inject_embedding(p, sizeof p, g_emb, 2u * e.n_dims, &len), TD_OK);
+    queue_frame(TD_MSG_INJECT_EMBEDDING, seq, p, len);
+    run_app();
+    CHECK_EQ(g_n_rx, 1u);
+    EXPECT_ACK(TD_MSG_INJECT_EMBEDDING, seq, 2u);
+    /* The same payload with a new seq is new data. */
+    inject_embeddings_and_check(g_emb, 2u);
+    gen_frames(frames, 8u, 3u, 200);
+    inject_and_check(frames, 8u);
+    CHECK_EQ(decode_rec(&g_rx[0]).n_embeddings, 4u);
+
+    /* td_app_push_embeddings directly (a board running its own model). */
+    gen_embeddings(g_emb, 3u * e.n_dims);
+    CHECK_EQ(td_app_push_embeddings(&g_app, g_emb, 3u), TD_OK);
+    for (uint32_t i = 0; i < 3u; i++) {
+        CHECK_EQ(td_monitor_push_embedding(&g_ref_mon, g_emb + (size_t)i * e.n_dims, e.n_dims), TD_OK);
+    }
+    CHECK_EQ(td_app_push_embeddings(&g_app, g_emb, 0u), TD_OK);
+    CHECK_EQ(td_app_push_embeddings(&g_app, NULL, 1u), TD_ERR_ARG);
+    CHECK_EQ(td_app_push_embeddings(NULL, g_emb, 1u), TD_ERR_ARG);
+    inject_and_check(frames, 8u);
+    CHECK_EQ(decode_rec(&g_rx[0]).n_embeddings, 3u);
+
+    /* Capacity: a 1-dim profile takes 320 embeddings per message, at most 65535 per window. */
+    const pspec_t f = {2u, 1u, 2u, 4u, 0xF1F2F3F4u};
+    const uint32_t size_f = build_ext_profile(g_blob_f, sizeof g_blob_f, &f, 1u << 24, -128);
+    activate_blob(g_blob_f, size_f, 0xF1F2F3F4u);
+    g_ref_next_seq = get_info().next_seq;
+    gen_embeddings(g_emb, 65535u + 320u);
+    uint32_t added = 0;
+    int acks_ok = 1;
+    for (uint32_t m = 0; m < 204u; m++) { /* 204 x 320 = 65280 */
+        CHECK_EQ(td_proto_encode_inject_embedding(p, sizeof p, g_emb + added, 320u, &len), TD_OK);
+        seq = request(TD_MSG_INJECT_EMBEDDING, p, len);
+        acks_ok &= g_n_rx == 1u && is_reply(&g_rx[0], TD_MSG_INJECT_EMBEDDING, seq, 1, 320u);
+        added += 320u;
+    }
+    CHECK(acks_ok);
+    CHECK_EQ(td_proto_encode_inject_embedding(p, sizeof p, g_emb + added, 320u, &len), TD_OK);
+    seq = request(TD_MSG_INJECT_EMBEDDING, p, len); /* 65600 > 65535: none of the 320 is added */
+    EXPECT_NACK(TD_MSG_INJECT_EMBEDDING, seq, TD_ERR_CAPACITY);
+    CHECK_EQ(td_app_push_embeddings(&g_app, g_emb, 256u), TD_ERR_CAPACITY);
+    CHECK_EQ(td_proto_encode_inject_embedding(p, sizeof p, g_emb + added, 255u, &len), TD_OK);
+    seq = request(TD_MSG_INJECT_EMBEDDING, p, len); /* exactly to the limit */
+    EXPECT_ACK(TD_MSG_INJECT_EMBEDDING, seq, 255u);
+    added += 255u;
+    CHECK_EQ(td_proto_encode_inject_embedding(p, sizeof p, g_emb, 1u, &len), TD_OK);
+    seq = request(TD_MSG_INJECT_EMBEDDING, p, len);
+    EXPECT_NACK(TD_MSG_INJECT_EMBEDDING, seq, TD_ERR_CAPACITY);
+    int ref_ok = 1;
+    for (uint32_t i = 0; i < added; i++) {
+        ref_ok &= td_monitor_push_embedding(&g_ref_mon, g_emb + i, 1u) == TD_OK;
+    }
+    CHECK(ref_ok);
+    gen_frames(frames, 4u, 2u, 0);
+    inject_and_check(frames, 4u);
+    const td_proto_record_t full = decode_rec(&g_rx[0]);
+    CHECK_EQ(full.n_embeddings, 65535u);
+    CHECK(full.dist_q8 > 0u);
+    /* The next window starts empty again. */
+    inject_embeddings_and_check(g_emb, 320u);
+    inject_and_check(frames, 4u);
+    CHECK_EQ(decode_rec(&g_rx[0]).n_embeddings, 320u);
+
+    /* A new upload restarts the window: its pending embeddings are dropped with it. */
+    inject_embeddings_and_check(g_emb, 320u);
+    activate_blob(g_blob_e, size_e, 0xE1E2E3E4u);
+    g_ref_next_seq = get_info().next_seq;
+    inject_embeddings_and_check(g_emb, 64u); /* 64 x 5 = 320 bytes: a full message */
+    gen_frames(frames, 8u, 3u, 200);
+    inject_and_check(frames, 8u);
+    CHECK_EQ(decode_rec(&g_rx[0]).n_embeddings, 64u);
+}
+
 int main(void)
 {
     test_proto();
@@ -1361,6 +1644,7 @@ int main(void)
     test_app_basics();
     test_app_upload_and_telemetry();
     test_app_failed_uploads_and_reboot();
+    test_app_external_embeddings();
     printf("test_app: %lu passed, %lu failed\n", g_pass, g_fail);
     return g_fail == 0u ? 0 : 1;
 }
