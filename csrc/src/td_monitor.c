@@ -65,8 +65,9 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
         td_channel_config_t cfg;
         td_status st = td_profile_channel(prof, c, &cfg);
         const uint32_t n_valid = (uint32_t)acc->n_samples - acc->n_missing;
+        const uint64_t var_q32 = td_var_q32(acc->sum, acc->sumsq, n_valid);
         if (st == TD_OK) {
-            st = td_lifetime_merge(&mon->life[c], n_valid, acc->sum, acc->sumsq);
+            st = td_lifetime_merge_window(&mon->life[c], n_valid, acc->sum, var_q32);
         }
         if (st != TD_OK) {
             return st;
@@ -78,7 +79,7 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
         out->n_missing = acc->n_missing;
         out->n_saturated = acc->n_saturated;
         out->mean_q8 = td_mean_q8(acc->sum, n_valid);
-        out->std_q8 = td_std_q8(td_var_q32(acc->sum, acc->sumsq, n_valid));
+        out->std_q8 = td_std_q8(var_q32);
 
         const uint16_t bit = (uint16_t)(1u << c);
         if (acc->n_missing > cfg.max_missing) {

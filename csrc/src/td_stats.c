@@ -151,11 +151,12 @@ uint64_t td_var_q32(int32_t sum, int64_t sumsq, uint32_t n)
     return (q << 32) + ((r << 33) + nn) / (nn << 1);
 }
 
-uint32_t td_isqrt64(uint64_t value)
+/* Floor square root of a 32-bit value, digit by digit (16 rounds of 32-bit operations). */
+static uint32_t isqrt32(uint32_t value)
 {
-    uint64_t rem = value;
-    uint64_t root = 0;
-    uint64_t bit = (uint64_t)1 << 62;
+    uint32_t rem = value;
+    uint32_t root = 0u;
+    uint32_t bit = 1u << 30;
     while (bit > rem) {
         bit >>= 2;
     }
@@ -167,6 +168,32 @@ uint32_t td_isqrt64(uint64_t value)
             root >>= 1;
         }
         bit >>= 2;
+    }
+    return root;
+}
+
+uint32_t td_isqrt64(uint64_t value)
+{
+    if (value <= UINT32_MAX) {
+        return isqrt32((uint32_t)value);
+    }
+    /* A 32-bit root of the top bits is within 2^-15 of the answer; one Newton step then lands
+     * within 1 of it, and the fix-ups make it exact. About half the cost of 32 rounds of
+     * 64-bit digit-by-digit on a Cortex-M4. */
+    unsigned shift = 0u;
+    while ((value >> shift) > UINT32_MAX) {
+        shift += 2u;
+    }
+    uint64_t root = (uint64_t)isqrt32((uint32_t)(value >> shift)) << (shift / 2u);
+    root = (root + value / root) >> 1;
+    if (root > UINT32_MAX) {
+        root = UINT32_MAX;
+    }
+    while (root * root > value) {
+        root--;
+    }
+    while (root < UINT32_MAX && (root + 1u) * (root + 1u) <= value) {
+        root++;
     }
     return (uint32_t)root;
 }
@@ -203,12 +230,19 @@ td_status td_lifetime_merge(td_lifetime_t *life, uint32_t n, int32_t sum, int64_
     if (life == NULL || n > TD_WINDOW_ACC_MAX_SAMPLES) {
         return TD_ERR_ARG;
     }
+    return td_lifetime_merge_window(life, n, sum, td_var_q32(sum, sumsq, n));
+}
+
+td_status td_lifetime_merge_window(td_lifetime_t *life, uint32_t n, int32_t sum, uint64_t var_b)
+{
+    if (life == NULL || n > TD_WINDOW_ACC_MAX_SAMPLES) {
+        return TD_ERR_ARG;
+    }
     if (n == 0u) {
         return TD_OK;
     }
     /* |sum| < 2^25, so sum * 2^32 fits in 63 bits. */
     const int64_t mean_b = td_round_div((int64_t)sum * ((int64_t)1 << 32), n);
-    const uint64_t var_b = td_var_q32(sum, sumsq, n);
     if (life->n == 0u) {
         life->n = n;
         life->mean_q32 = mean_b;

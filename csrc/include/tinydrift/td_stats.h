@@ -88,4 +88,7 @@ td_status td_lifetime_get(const td_lifetime_t *life, uint64_t *n, int64_t *mean_
 /** Merge one window (n samples with exact sum and sumsq, n <= 1024) into a lifetime accumulator. */
 td_status td_lifetime_merge(td_lifetime_t *life, uint32_t n, int32_t sum, int64_t sumsq) TD_CHECK_RESULT;
 
+/** Same as td_lifetime_merge with the window's variance already computed (var_q32 = td_var_q32(sum, sumsq, n)). */
+td_status td_lifetime_merge_window(td_lifetime_t *life, uint32_t n, int32_t sum, uint64_t var_q32) TD_CHECK_RESULT;
+
 #endif /* TINYDRIFT_TD_STATS_H */
