@@ -1,9 +1,9 @@
 """The ``tinydrift`` command line: build, inspect and embed profiles; score recordings.
 
-    tinydrift profile build TRAIN [TRAIN ...] -o ref.tdp
+    tinydrift profile build TRAIN [TRAIN ...] -o ref.tdp [--model MODEL (--layer NAME | --tensor T)]
     tinydrift profile show ref.tdp [--json]
     tinydrift profile header ref.tdp -o tinydrift_profile.h [--symbol NAME]
-    tinydrift score --profile ref.tdp STREAM [--csv | --json] [-o FILE] [--fail-on-alarm]
+    tinydrift score --profile ref.tdp STREAM [--model MODEL ...] [--csv | --json] [-o FILE] [--fail-on-alarm]
 
 Exit status: 0 success (whether or not drift was found), 1 error (bad input, unreadable
 file, invalid profile), 2 usage error, 3 drift found with --fail-on-alarm, 130 interrupted,
@@ -81,6 +81,16 @@ Examples:
   tinydrift profile build day1.csv day2.csv -o ref.tdp --rate 1e-4 --dims 4
   tinydrift profile build imu.npz -o ref.tdp --rails -2048:2047 --sentinel -32768
   tinydrift profile build imu.npy -o ref.tdp --centroids 4 --seed 7 -q
+
+External-embedding profile (the application's model provides the embedding,
+see tinydrift.model; needs TensorFlow: pip install 'tinydrift[tf]'): the window
+is the model's input length, the model input is int16 counts * --input-scale,
+and the embedding is a layer's float output quantized to int8 (.keras) or an
+int8 tensor of a full-integer .tflite model with its own scale and zero point
+(--tensor NAME, INDEX or output:N for the model's N-th output).
+  tinydrift profile build train.npz -o ref.tdp --model model.keras --layer embedding
+  tinydrift profile build train.npz -o ref.tdp --model model.tflite --tensor output:1
+  tinydrift profile build train.npz -o ref.tdp --model model.tflite --tensor 20
 """
 
 _SHOW_EPILOG = """\
@@ -127,6 +137,14 @@ Examples:
   tinydrift score --profile ref.tdp field.npz --json -o windows.json
   tinydrift score --profile ref.tdp field.csv --csv | head
   tinydrift score --profile ref.tdp field.csv --fail-on-alarm || echo drift
+
+An external-embedding profile needs the model it was built with: --model
+computes each window's int8 embedding on the host (model input = int16 counts
+* --input-scale, one window of the profile's length) and pushes it into the
+monitor before the window's frames, as the device does. A .tflite tensor must
+have the profile's scale and zero point; a .keras layer is quantized with them.
+  tinydrift score --profile ref.tdp field.csv --model model.tflite --tensor output:1
+  tinydrift score --profile ref.tdp field.csv --model model.keras --layer embedding
 """
 
 
@@ -190,6 +208,27 @@ def _rails(text: str) -> tuple[int, int]:
     return low, high
 
 
+def _scale(text: str) -> float:
+    """A positive number, also as a fraction: 0.000244140625 or 1/4096."""
+    try:
+        num, _, den = text.partition("/")
+        value = float(num) / float(den) if den else float(num)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"not a number or fraction: {text!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _model_options(parser: argparse.ArgumentParser, what: str) -> None:
+    group = parser.add_argument_group("embedding model (external-embedding profiles; needs TensorFlow)")
+    group.add_argument("--model", metavar="MODEL", help=f"{what} (.keras or .tflite)")
+    group.add_argument("--layer", metavar="NAME", help=".keras: the layer whose output is the embedding")
+    group.add_argument("--tensor", metavar="T", help=".tflite: the embedding tensor's NAME, INDEX or output:N")
+    group.add_argument("--input-scale", type=_scale, default=None, metavar="S",
+                       help="model input = int16 counts * S (default: 1/4096)")
+
+
 def _symbol(text: str) -> str:
     if not _C_IDENTIFIER.match(text) or text in _C_KEYWORDS:
         raise argparse.ArgumentTypeError(f"not a valid C identifier: {text!r}")
@@ -223,8 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="learn a profile from training recordings")
     build.add_argument("train", nargs="+", metavar="TRAIN", help="training recording(s): .csv, .npy or .npz")
     build.add_argument("-o", "--output", required=True, metavar="PROFILE", help="profile file to write (.tdp)")
-    build.add_argument("--window", type=_positive_int, default=64, metavar="N",
-                       help="frames per tumbling window (default: 64)")
+    build.add_argument("--window", type=_positive_int, default=None, metavar="N",
+                       help="frames per tumbling window (default: 64; with --model: the model's input length)")
     build.add_argument("--rate", type=_fraction, default=1e-3, metavar="R",
                        help="target false alarms per window on in-distribution data (default: 1e-3)")
     build.add_argument("--centroids", type=_positive_int, default=8, metavar="K",
@@ -244,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--seed", type=_int_in(0, 2**63 - 1), default=0, metavar="N",
                        help="random seed of k-means and calibration (default: 0)")
     build.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    _model_options(build, "build an external-embedding profile whose embedding comes from this model")
     build.set_defaults(func=cmd_profile_build)
 
     show = _parser(PROG, "Print a profile's header fields, thresholds, per-channel rules and health limits, "
@@ -272,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--json", action="store_const", const="json", dest="format", help="JSON list, one per window")
     score.add_argument("-o", "--output", default="-", metavar="FILE", help="write the output here (default: stdout)")
     score.add_argument("--fail-on-alarm", action="store_true", help="exit with status 3 if any window alarmed")
+    _model_options(score, "compute each window's embedding with this model (the profile's)")
     score.set_defaults(func=cmd_score, format="summary")
     from . import cli_device, cli_monitor, cli_store
 
@@ -370,12 +411,27 @@ def cmd_profile_build(args: argparse.Namespace) -> int:
         if not quiet and rec.channel_names not in (names, default_names(rec.n_channels)):
             print(f"{PROG}: warning: {rec.source} names its channels {','.join(rec.channel_names)}, "
                   f"{recs[0].source} {','.join(names)}; using the first", file=sys.stderr, flush=True)
-    prof = build_profile(
-        [r.frames for r in recs], window=args.window, false_alarm_rate=args.rate, n_centroids=args.centroids,
-        n_dims=args.dims, explained_variance=args.variance, rails=args.rails, sentinel=args.sentinel,
-        stuck_tolerance=args.stuck_tolerance, holdout=args.holdout, seed=args.seed, channel_names=names,
-        progress=progress,
-    )
+    model = _embedding_model(args)
+    if model is None:
+        prof = build_profile(
+            [r.frames for r in recs], window=args.window or 64, false_alarm_rate=args.rate,
+            n_centroids=args.centroids, n_dims=args.dims, explained_variance=args.variance, rails=args.rails,
+            sentinel=args.sentinel, stuck_tolerance=args.stuck_tolerance, holdout=args.holdout, seed=args.seed,
+            channel_names=names, progress=progress,
+        )
+    else:
+        from .model_profile import build_model_profile
+
+        if args.dims is not None:
+            raise InputError("--dims sets PCA dimensions; with --model the embedding's size is the model's")
+        if args.window is not None and args.window != model.window:
+            raise InputError(f"--window {args.window} differs from the model's input length {model.window} "
+                             f"(leave --window out with --model)")
+        prof = build_model_profile(
+            [r.frames for r in recs], model, false_alarm_rate=args.rate, n_centroids=args.centroids,
+            rails=args.rails, sentinel=args.sentinel, stuck_tolerance=args.stuck_tolerance, holdout=args.holdout,
+            seed=args.seed, channel_names=names, progress=progress,
+        )
     blob = prof.to_bytes()
     try:
         prof.save(args.output)
@@ -384,12 +440,27 @@ def cmd_profile_build(args: argparse.Namespace) -> int:
     n_frames = sum(r.n_frames for r in recs)
     print(
         f"Profile {prof.profile_id:#010x}: {prof.n_channels} channels ({', '.join(prof.names())}), "
-        f"window {prof.window} frames, {prof.n_dims} PCA dims, {prof.n_centroids} centroids, learned from "
+        f"window {prof.window} frames, {prof.n_dims} {'embedding' if prof.external_embedding else 'PCA'} dims, "
+        f"{prof.n_centroids} centroids, learned from "
         f"{n_frames} frames in {len(recs)} recording(s). Thresholds in score units: instant "
         f"{_q8(prof.instant_q8)}, CUSUM k {_q8(prof.cusum_k_q8)} h {_q8(prof.cusum_h_q8)}; calibrated for "
         f"{prof.false_alarm_rate:g} false alarms per window. Wrote {args.output} ({len(blob)} bytes)."
     )
     return EXIT_OK
+
+
+def _embedding_model(args: argparse.Namespace) -> Any:
+    """The --model EmbeddingModel (TensorFlow imported only here), or None without --model."""
+    if args.model is None:
+        given = [opt for opt, v in (("--layer", args.layer), ("--tensor", args.tensor),
+                                    ("--input-scale", args.input_scale)) if v is not None]
+        if given:
+            raise InputError(f"{' and '.join(given)} appl{'ies' if len(given) == 1 else 'y'} only with --model")
+        return None
+    from .model import DEFAULT_INPUT_SCALE, load_embedding_model
+
+    return load_embedding_model(args.model, layer=args.layer, tensor=args.tensor,
+                                input_scale=DEFAULT_INPUT_SCALE if args.input_scale is None else args.input_scale)
 
 
 def profile_dict(prof: Profile, size: int) -> dict[str, Any]:
@@ -571,7 +642,17 @@ def cmd_score(args: argparse.Namespace) -> int:
                          f"{prof.n_channels}")
     names = prof.channel_names if prof.channel_names and len(prof.channel_names) == prof.n_channels \
         else rec.channel_names
-    rows = Monitor(prof).push(rec.frames)
+    model = _embedding_model(args)
+    if model is not None:
+        from .model_profile import check_model_for_profile, score_with_model
+
+        check_model_for_profile(prof, model, f"profile {args.profile}")
+        rows = score_with_model(prof, rec.frames, model)
+    elif prof.external_embedding:
+        raise InputError(f"profile {args.profile} is an external-embedding profile: pass --model (with --layer "
+                         f"or --tensor) to compute the embeddings it expects")
+    else:
+        rows = Monitor(prof).push(rec.frames)
     if args.format == "csv":
         text = score_csv(rows, names)
     elif args.format == "json":

@@ -1,0 +1,229 @@
+"""External-embedding profiles: the application's own model provides the embedding.
+
+``build_model_profile(train, model, ...)`` is ``build_profile`` for a model's embedding instead of
+PCA. The profile's window is the model's input length; every window's int8 embedding comes from
+the model (``tinydrift.model``) and reaches the C monitor the way it does on the device: the
+window's embedding is pushed (``td_monitor_push_embedding``), then the window's frames. So:
+
+- features mu/sigma and health limits: from the frames, exactly as in PCA mode;
+- ``ext_scale_q24 = round(scale * 2^24)`` and ``ext_zero_point``: the embedding's int8
+  quantization (an int8 TFLite tensor's own, or symmetric from the training embeddings);
+- centroids: k-means over the fitting windows' embeddings as the C monitor dequantizes them;
+- thresholds: ``calibrate`` over the held-out windows' scores computed by the C monitor (score =
+  squared distance to the nearest centroid, in embedding units; no reconstruction term).
+
+``score_with_model(profile, frames, model)`` scores a recording the same way, computing the
+embeddings on the host. TensorFlow is imported only when a model is loaded.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import monitor as _monitor
+from .build import (
+    CALIBRATION_EXPECTED_ALARMS, MAX_INV_SIGMA_Q24, MIN_CALIBRATION_WINDOWS, PROVISIONAL_INV_SIGMA_Q24, Progress,
+    _channel_rules, _features_q8, _health_limits, _run, _split, as_recordings, kmeans,
+)
+from .calibrate import calibrate
+from .core import lib
+from .errors import InputError
+from .model import DEFAULT_INPUT_SCALE, EmbeddingModel, load_embedding_model
+from .monitor import Monitor, as_frames
+from .profile import Profile
+
+_Q24 = float(1 << 24)
+
+
+def _events(frames: np.ndarray, embeddings: np.ndarray, window: int) -> list[tuple[str, np.ndarray]]:
+    """Per window: its embedding, then its frames (trailing frames that fill no window last)."""
+    events: list[tuple[str, np.ndarray]] = []
+    for i in range(len(embeddings)):
+        events.append(("embeddings", embeddings[i : i + 1]))
+        events.append(("frames", frames[i * window : (i + 1) * window]))
+    if len(frames) > len(embeddings) * window:
+        events.append(("frames", frames[len(embeddings) * window :]))
+    return events
+
+
+def run_with_embeddings(profile: Profile, frames: object, embeddings: object) -> np.ndarray:
+    """Monitor rows of one recording with a fresh monitor; embeddings[i] (int8) belongs to window i.
+
+    Uses tinydrift.monitor.score_events when it exists, else Monitor.push_embedding / push directly.
+    """
+    arr = as_frames(frames, profile.n_channels)
+    emb = np.asarray(embeddings)
+    w = profile.window
+    if emb.ndim != 2 or emb.shape[1] != profile.n_dims or len(emb) != len(arr) // w:
+        raise InputError(f"need one embedding of {profile.n_dims} values per window ({len(arr) // w} windows), "
+                         f"got shape {emb.shape}")
+    events = _events(arr, emb, w)
+    score_events = getattr(_monitor, "score_events", None)
+    if score_events is not None:
+        return score_events(profile, events)
+    mon = Monitor(profile)
+    parts = []
+    for kind, data in events:
+        if kind == "embeddings":
+            mon.push_embedding(data)
+        else:
+            parts.append(mon.push(data))
+    return np.concatenate(parts) if parts else mon.push(np.zeros((0, profile.n_channels), np.int16))
+
+
+def _run_all(profile: Profile, recordings: list[np.ndarray], embeddings: list[np.ndarray]) -> np.ndarray:
+    parts = [run_with_embeddings(profile, r, e) for r, e in zip(recordings, embeddings)]
+    return np.concatenate(parts)
+
+
+def _as_model(model: EmbeddingModel | str | Path, layer: str | None, tensor: str | int | None,
+              input_scale: float | None) -> EmbeddingModel:
+    if isinstance(model, EmbeddingModel):
+        if layer is not None or tensor is not None or input_scale is not None:
+            raise InputError("layer, tensor and input_scale apply only when model is a path; "
+                             "this EmbeddingModel already has them")
+        return model
+    return load_embedding_model(model, layer=layer, tensor=tensor,
+                                input_scale=DEFAULT_INPUT_SCALE if input_scale is None else input_scale)
+
+
+def build_model_profile(
+    train: object,
+    model: EmbeddingModel | str | Path,
+    false_alarm_rate: float = 1e-3,
+    *,
+    layer: str | None = None,
+    tensor: str | int | None = None,
+    input_scale: float | None = None,
+    n_centroids: int = 8,
+    rails: tuple[int, int] | Sequence[tuple[int, int]] | None = None,
+    sentinel: int | Sequence[int | None] | None = None,
+    stuck_tolerance: int = 0,
+    holdout: float = 0.3,
+    min_sigma: float = 1.0 / 16,
+    calibration_windows: int | None = None,
+    channel_names: Sequence[str] | None = None,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> Profile:
+    """An external-embedding profile whose embedding is the model's (see the module docstring).
+
+    train: int16 frames (frames x channels) or a list of recordings, as for build_profile.
+    model: an EmbeddingModel, or a .keras / .tflite path with layer= / tensor= (and input_scale=,
+    default 1/4096: model input = int16 counts * input_scale). The window is the model's input
+    length. A float embedding without a scale gets its int8 scale from the fitting windows
+    (recorded on the EmbeddingModel). Other arguments as for build_profile.
+    """
+    say = progress or (lambda _msg: None)
+    if not 0.0 < false_alarm_rate < 1.0:
+        raise InputError(f"false-alarm rate must be between 0 and 1 (per window), got {false_alarm_rate}")
+    if not 1 <= n_centroids <= lib.TD_MAX_CENTROIDS:
+        raise InputError(f"centroids must be between 1 and {lib.TD_MAX_CENTROIDS}, got {n_centroids}")
+    if not 0 <= stuck_tolerance <= 65535:
+        raise InputError(f"stuck tolerance must be 0..65535, got {stuck_tolerance}")
+    if not 0.0 < holdout < 1.0:
+        raise InputError(f"holdout fraction must be between 0 and 1, got {holdout}")
+    recordings = as_recordings(train)
+    n_channels = recordings[0].shape[1]
+    emb_model = _as_model(model, layer, tensor, input_scale)
+    if n_channels != emb_model.n_channels:
+        raise InputError(f"training data has {n_channels} channels but model {emb_model.path} expects "
+                         f"{emb_model.n_channels}")
+    if channel_names is not None and len(channel_names) != n_channels:
+        raise InputError(f"{len(channel_names)} channel names for {n_channels} channels")
+    window = emb_model.window
+    configs = _channel_rules(n_channels, rails, sentinel)
+    for cfg in configs:
+        cfg.max_missing = cfg.max_saturated = window  # provisional passes must not raise health events
+    split = _split(recordings, window, holdout)
+    n_features = 2 * n_channels
+
+    # Window features and health counts from the frames: the same steps as build_profile.
+    provisional = Profile(
+        window=window, channels=configs,
+        feature_mu_q8=np.zeros(n_features, np.int32),
+        feature_inv_sigma_q24=np.full(n_features, PROVISIONAL_INV_SIGMA_Q24, np.uint32),
+        projection=np.zeros((1, n_features), np.int8), centroids_q8=np.zeros((1, 1), np.int32),
+    )
+    say(f"window statistics: {sum(len(r) for r in recordings)} frames x {n_channels} channels, "
+        f"window {window} (the model's input)")
+    fit_rows = _run(provisional, split.fit)
+    hold_rows = _run(provisional, split.holdout)
+    features = _features_q8(fit_rows)
+    mu_q8 = np.round(features.mean(axis=0)).astype(np.int32)
+    sigma = np.maximum(features.std(axis=0), min_sigma * 256.0)
+    inv_sigma = np.clip(np.round(2.0**32 / sigma), 1, MAX_INV_SIGMA_Q24).astype(np.uint32)
+
+    # Embeddings of every window from the model, int8 as the device pushes them.
+    fit_windows = [emb_model.windows(r) for r in split.fit]
+    hold_windows = [emb_model.windows(r) for r in split.holdout]
+    if emb_model.scale is None:
+        emb_model.fit_quantization(np.concatenate(fit_windows))
+    scale_q24 = emb_model.ext_scale_q24
+    fit_emb = [emb_model.embed(w) for w in fit_windows]
+    hold_emb = [emb_model.embed(w) for w in hold_windows]
+    what = f"layer {emb_model.layer!r}" if emb_model.layer is not None else f"tensor {emb_model.tensor!r}"
+    say(f"embeddings: {emb_model.n_dims} dims from {what} of {emb_model.path.name}, int8 scale "
+        f"{scale_q24 / _Q24:.6g} zero point {emb_model.zero_point}")
+    staged = provisional.replace(
+        feature_mu_q8=mu_q8, feature_inv_sigma_q24=inv_sigma, projection=None, proj_shift=0,
+        centroids_q8=np.zeros((1, emb_model.n_dims), np.int32),
+        ext_scale_q24=scale_q24, ext_zero_point=emb_model.zero_point,
+    )
+    embeddings = _run_all(staged, split.fit, fit_emb)["embedding"]
+    rng = np.random.default_rng(seed)
+    centres = kmeans(embeddings, min(n_centroids, len(embeddings)), rng)
+    centroids = np.round(centres * 256.0).astype(np.int32)
+    say(f"k-means: {len(centroids)} centroids over {len(embeddings)} windows")
+
+    all_rows = np.concatenate([fit_rows, hold_rows])
+    _health_limits(configs, all_rows, recordings, stuck_tolerance)
+    scored = staged.replace(channels=configs, centroids_q8=centroids)
+    hold_scores = np.round(_run_all(scored, split.holdout, hold_emb)["score"] * 256).astype(np.uint32)
+    n_cal = max(calibration_windows or 0, MIN_CALIBRATION_WINDOWS,
+                math.ceil(CALIBRATION_EXPECTED_ALARMS / false_alarm_rate))
+    say(f"calibrating to {false_alarm_rate:g} false alarms/window on {n_cal} resampled held-out windows "
+        f"({len(hold_scores)} distinct)")
+    k_q8, h_q8, instant_q8 = calibrate(hold_scores, false_alarm_rate, n_cal, seed)
+    return scored.replace(
+        cusum_k_q8=k_q8, cusum_h_q8=h_q8, instant_q8=instant_q8,
+        false_alarm_ppb=int(round(false_alarm_rate * 1e9)),
+        channel_names=list(channel_names) if channel_names is not None else None,
+    )
+
+
+def check_model_for_profile(profile: Profile, model: EmbeddingModel, source: str = "profile") -> None:
+    """InputError unless model produces the embedding profile expects; gives a float model its scale."""
+    if not profile.external_embedding:
+        raise InputError(f"{source} is a PCA profile: it computes its own embedding, so it takes no model")
+    if model.window != profile.window:
+        raise InputError(f"{source} has a window of {profile.window} frames but model {model.path} takes "
+                         f"{model.window}")
+    if model.n_channels != profile.n_channels:
+        raise InputError(f"{source} has {profile.n_channels} channels but model {model.path} expects "
+                         f"{model.n_channels}")
+    if model.n_dims != profile.n_dims:
+        raise InputError(f"{source} has {profile.n_dims} embedding dims but the model's embedding has "
+                         f"{model.n_dims}")
+    if model.int8_tensor:
+        if model.ext_scale_q24 != profile.ext_scale_q24 or model.zero_point != profile.ext_zero_point:
+            raise InputError(
+                f"{source} expects embedding scale {profile.ext_scale_q24 / _Q24:.6g} zero point "
+                f"{profile.ext_zero_point}, but tensor {model.tensor!r} of {model.path} has scale "
+                f"{model.scale:.6g} zero point {model.zero_point}: not the model (or tensor) it was built with")
+    else:
+        model.set_quantization(profile.ext_scale_q24 / _Q24, profile.ext_zero_point)
+
+
+def score_with_model(profile: Profile, frames: object, model: EmbeddingModel) -> np.ndarray:
+    """Score a recording against an external-embedding profile, the model's embeddings computed here.
+
+    Each window's int8 embedding is pushed before the window's frames, as the device does.
+    """
+    check_model_for_profile(profile, model)
+    arr = as_frames(frames, profile.n_channels)
+    return run_with_embeddings(profile, arr, model.embed(model.windows(arr)))
