@@ -5,34 +5,9 @@
  * Depends on: td_proto.h, <string.h>.
  */
 #include "td_proto.h"
+#include "td_le.h"
 
 #include <string.h>
-
-/* ---- little-endian helpers ------------------------------------------------ */
-
-static void put_u16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v & 0xFFu);
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v & 0xFFu);
-    p[1] = (uint8_t)((v >> 8) & 0xFFu);
-    p[2] = (uint8_t)((v >> 16) & 0xFFu);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint16_t get_u16(const uint8_t *p)
-{
-    return (uint16_t)((uint16_t)p[0] | (uint16_t)((uint16_t)p[1] << 8));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
 
 /* Signed to unsigned is modular in C (well defined); the reverse direction is spelled out below. */
 static uint32_t from_i32(int32_t v)
@@ -80,8 +55,8 @@ static td_status encode_reply(uint8_t *out, size_t cap, uint8_t type, uint16_t s
     }
     out[0] = type;
     out[1] = 0u;
-    put_u16(out + 2, seq);
-    put_u32(out + 4, value);
+    td_le_put_u16(out + 2, seq);
+    td_le_put_u32(out + 4, value);
     *len = TD_PROTO_REPLY_SIZE;
     return TD_OK;
 }
@@ -109,8 +84,8 @@ td_status td_proto_decode_reply(const uint8_t *payload, size_t len, uint8_t *req
         return TD_ERR_ARG;
     }
     *request_type = payload[0];
-    *request_seq = get_u16(payload + 2);
-    *value = get_u32(payload + 4);
+    *request_seq = td_le_get_u16(payload + 2);
+    *value = td_le_get_u32(payload + 4);
     return TD_OK;
 }
 
@@ -127,22 +102,22 @@ td_status td_proto_encode_info(uint8_t *out, size_t cap, const td_proto_info_t *
     }
     out[0] = TD_MSG_INFO_REQ;
     out[1] = info->protocol_version;
-    put_u16(out + 2, info->request_seq);
+    td_le_put_u16(out + 2, info->request_seq);
     out[4] = info->board_id;
     out[5] = info->active_slot;
-    put_u16(out + 6, info->max_payload);
-    put_u32(out + 8, info->boot_id);
-    put_u32(out + 12, info->firmware_version);
-    put_u32(out + 16, info->profile_id);
+    td_le_put_u16(out + 6, info->max_payload);
+    td_le_put_u32(out + 8, info->boot_id);
+    td_le_put_u32(out + 12, info->firmware_version);
+    td_le_put_u32(out + 16, info->profile_id);
     out[20] = info->profile_channels;
     out[21] = info->max_channels;
-    put_u16(out + 22, info->profile_window);
-    put_u32(out + 24, info->next_seq);
-    put_u32(out + 28, info->oldest_seq);
-    put_u16(out + 32, info->ring_capacity);
-    put_u16(out + 34, info->sensor_rate_hz);
-    put_u32(out + 36, info->frames_processed);
-    put_u32(out + 40, info->link_errors);
+    td_le_put_u16(out + 22, info->profile_window);
+    td_le_put_u32(out + 24, info->next_seq);
+    td_le_put_u32(out + 28, info->oldest_seq);
+    td_le_put_u16(out + 32, info->ring_capacity);
+    td_le_put_u16(out + 34, info->sensor_rate_hz);
+    td_le_put_u32(out + 36, info->frames_processed);
+    td_le_put_u32(out + 40, info->link_errors);
     size_t room = (cap < TD_FRAME_MAX_PAYLOAD ? cap : TD_FRAME_MAX_PAYLOAD) - TD_PROTO_INFO_FIXED_SIZE;
     size_t n = 0;
     if (info->board_name != NULL) {
@@ -163,22 +138,22 @@ td_status td_proto_decode_info(const uint8_t *payload, size_t len, td_proto_info
         return TD_ERR_ARG;
     }
     info->protocol_version = payload[1];
-    info->request_seq = get_u16(payload + 2);
+    info->request_seq = td_le_get_u16(payload + 2);
     info->board_id = payload[4];
     info->active_slot = payload[5];
-    info->max_payload = get_u16(payload + 6);
-    info->boot_id = get_u32(payload + 8);
-    info->firmware_version = get_u32(payload + 12);
-    info->profile_id = get_u32(payload + 16);
+    info->max_payload = td_le_get_u16(payload + 6);
+    info->boot_id = td_le_get_u32(payload + 8);
+    info->firmware_version = td_le_get_u32(payload + 12);
+    info->profile_id = td_le_get_u32(payload + 16);
     info->profile_channels = payload[20];
     info->max_channels = payload[21];
-    info->profile_window = get_u16(payload + 22);
-    info->next_seq = get_u32(payload + 24);
-    info->oldest_seq = get_u32(payload + 28);
-    info->ring_capacity = get_u16(payload + 32);
-    info->sensor_rate_hz = get_u16(payload + 34);
-    info->frames_processed = get_u32(payload + 36);
-    info->link_errors = get_u32(payload + 40);
+    info->profile_window = td_le_get_u16(payload + 22);
+    info->next_seq = td_le_get_u32(payload + 24);
+    info->oldest_seq = td_le_get_u32(payload + 28);
+    info->ring_capacity = td_le_get_u16(payload + 32);
+    info->sensor_rate_hz = td_le_get_u16(payload + 34);
+    info->frames_processed = td_le_get_u32(payload + 36);
+    info->link_errors = td_le_get_u32(payload + 40);
     info->board_name = (const char *)(payload + TD_PROTO_INFO_FIXED_SIZE);
     info->board_name_len = (uint16_t)(len - TD_PROTO_INFO_FIXED_SIZE);
     return TD_OK;
@@ -199,23 +174,23 @@ td_status td_proto_encode_record(uint8_t *out, size_t cap, const td_proto_record
     if (cap < size) {
         return TD_ERR_CAPACITY;
     }
-    put_u32(out + 0, meta->seq);
-    put_u32(out + 4, meta->boot_id);
-    put_u32(out + 8, meta->profile_id);
-    put_u32(out + 12, res->window_index);
-    put_u32(out + 16, meta->uptime_ms);
-    put_u32(out + 20, res->score_q8);
-    put_u32(out + 24, res->dist_q8);
-    put_u32(out + 28, res->recon_q8);
-    put_u32(out + 32, res->cusum_q8);
+    td_le_put_u32(out + 0, meta->seq);
+    td_le_put_u32(out + 4, meta->boot_id);
+    td_le_put_u32(out + 8, meta->profile_id);
+    td_le_put_u32(out + 12, res->window_index);
+    td_le_put_u32(out + 16, meta->uptime_ms);
+    td_le_put_u32(out + 20, res->score_q8);
+    td_le_put_u32(out + 24, res->dist_q8);
+    td_le_put_u32(out + 28, res->recon_q8);
+    td_le_put_u32(out + 32, res->cusum_q8);
     out[36] = res->trigger;
     out[37] = res->alarm;
     out[38] = res->nearest;
     out[39] = res->top_channel;
-    put_u16(out + 40, res->stuck_mask);
-    put_u16(out + 42, res->saturated_mask);
-    put_u16(out + 44, res->missing_mask);
-    put_u16(out + 46, res->n_embeddings);
+    td_le_put_u16(out + 40, res->stuck_mask);
+    td_le_put_u16(out + 42, res->saturated_mask);
+    td_le_put_u16(out + 44, res->missing_mask);
+    td_le_put_u16(out + 46, res->n_embeddings);
     out[48] = meta->n_channels;
     out[49] = meta->flags;
     out[50] = TD_TELEMETRY_VERSION;
@@ -223,12 +198,12 @@ td_status td_proto_encode_record(uint8_t *out, size_t cap, const td_proto_record
     for (uint32_t c = 0; c < meta->n_channels; c++) {
         const td_channel_result_t *ch = &res->channels[c];
         uint8_t *p = out + TD_TELEMETRY_HEADER_SIZE + TD_TELEMETRY_CHANNEL_SIZE * c;
-        put_u32(p + 0, from_i32(ch->mean_q8));
-        put_u32(p + 4, from_i32(ch->std_q8));
-        put_u16(p + 8, from_i16(ch->z_mean_q8));
-        put_u16(p + 10, from_i16(ch->z_std_q8));
-        put_u16(p + 12, ch->n_missing);
-        put_u16(p + 14, ch->n_saturated);
+        td_le_put_u32(p + 0, from_i32(ch->mean_q8));
+        td_le_put_u32(p + 4, from_i32(ch->std_q8));
+        td_le_put_u16(p + 8, from_i16(ch->z_mean_q8));
+        td_le_put_u16(p + 10, from_i16(ch->z_std_q8));
+        td_le_put_u16(p + 12, ch->n_missing);
+        td_le_put_u16(p + 14, ch->n_saturated);
     }
     *len = size;
     return TD_OK;
@@ -247,35 +222,35 @@ td_status td_proto_decode_record(const uint8_t *payload, size_t len, td_proto_re
         return TD_ERR_ARG;
     }
     memset(rec, 0, sizeof *rec);
-    rec->meta.seq = get_u32(payload + 0);
-    rec->meta.boot_id = get_u32(payload + 4);
-    rec->meta.profile_id = get_u32(payload + 8);
-    rec->window_index = get_u32(payload + 12);
-    rec->meta.uptime_ms = get_u32(payload + 16);
-    rec->score_q8 = get_u32(payload + 20);
-    rec->dist_q8 = get_u32(payload + 24);
-    rec->recon_q8 = get_u32(payload + 28);
-    rec->cusum_q8 = get_u32(payload + 32);
+    rec->meta.seq = td_le_get_u32(payload + 0);
+    rec->meta.boot_id = td_le_get_u32(payload + 4);
+    rec->meta.profile_id = td_le_get_u32(payload + 8);
+    rec->window_index = td_le_get_u32(payload + 12);
+    rec->meta.uptime_ms = td_le_get_u32(payload + 16);
+    rec->score_q8 = td_le_get_u32(payload + 20);
+    rec->dist_q8 = td_le_get_u32(payload + 24);
+    rec->recon_q8 = td_le_get_u32(payload + 28);
+    rec->cusum_q8 = td_le_get_u32(payload + 32);
     rec->trigger = payload[36];
     rec->alarm = payload[37];
     rec->nearest = payload[38];
     rec->top_channel = payload[39];
-    rec->stuck_mask = get_u16(payload + 40);
-    rec->saturated_mask = get_u16(payload + 42);
-    rec->missing_mask = get_u16(payload + 44);
-    rec->n_embeddings = get_u16(payload + 46);
+    rec->stuck_mask = td_le_get_u16(payload + 40);
+    rec->saturated_mask = td_le_get_u16(payload + 42);
+    rec->missing_mask = td_le_get_u16(payload + 44);
+    rec->n_embeddings = td_le_get_u16(payload + 46);
     rec->meta.n_channels = n_channels;
     rec->meta.flags = payload[49];
     rec->version = payload[50];
     for (uint32_t c = 0; c < n_channels; c++) {
         const uint8_t *p = payload + TD_TELEMETRY_HEADER_SIZE + TD_TELEMETRY_CHANNEL_SIZE * c;
         td_proto_channel_t *ch = &rec->channels[c];
-        ch->mean_q8 = to_i32(get_u32(p + 0));
-        ch->std_q8 = to_i32(get_u32(p + 4));
-        ch->z_mean_q8 = to_i16(get_u16(p + 8));
-        ch->z_std_q8 = to_i16(get_u16(p + 10));
-        ch->n_missing = get_u16(p + 12);
-        ch->n_saturated = get_u16(p + 14);
+        ch->mean_q8 = to_i32(td_le_get_u32(p + 0));
+        ch->std_q8 = to_i32(td_le_get_u32(p + 4));
+        ch->z_mean_q8 = to_i16(td_le_get_u16(p + 8));
+        ch->z_std_q8 = to_i16(td_le_get_u16(p + 10));
+        ch->n_missing = td_le_get_u16(p + 12);
+        ch->n_saturated = td_le_get_u16(p + 14);
     }
     return TD_OK;
 }
@@ -288,8 +263,8 @@ td_status td_proto_encode_upload_begin(uint8_t *out, size_t cap, uint32_t size, 
     if (st != TD_OK) {
         return st;
     }
-    put_u32(out, size);
-    put_u32(out + 4, crc);
+    td_le_put_u32(out, size);
+    td_le_put_u32(out + 4, crc);
     *len = TD_PROTO_UPLOAD_BEGIN_SIZE;
     return TD_OK;
 }
@@ -299,8 +274,8 @@ td_status td_proto_decode_upload_begin(const uint8_t *payload, size_t len, uint3
     if (payload == NULL || size == NULL || crc == NULL || len != TD_PROTO_UPLOAD_BEGIN_SIZE) {
         return TD_ERR_ARG;
     }
-    *size = get_u32(payload);
-    *crc = get_u32(payload + 4);
+    *size = td_le_get_u32(payload);
+    *crc = td_le_get_u32(payload + 4);
     return TD_OK;
 }
 
@@ -314,7 +289,7 @@ td_status td_proto_encode_upload_chunk(uint8_t *out, size_t cap, uint32_t offset
     if (st != TD_OK) {
         return st;
     }
-    put_u32(out, offset);
+    td_le_put_u32(out, offset);
     memcpy(out + TD_PROTO_CHUNK_HEADER_SIZE, data, data_len);
     *len = TD_PROTO_CHUNK_HEADER_SIZE + data_len;
     return TD_OK;
@@ -327,7 +302,7 @@ td_status td_proto_decode_upload_chunk(const uint8_t *payload, size_t len, uint3
         len <= TD_PROTO_CHUNK_HEADER_SIZE || len > TD_PROTO_CHUNK_HEADER_SIZE + TD_PROTO_CHUNK_MAX_DATA) {
         return TD_ERR_ARG;
     }
-    *offset = get_u32(payload);
+    *offset = td_le_get_u32(payload);
     *data = payload + TD_PROTO_CHUNK_HEADER_SIZE;
     *data_len = len - TD_PROTO_CHUNK_HEADER_SIZE;
     return TD_OK;
@@ -343,7 +318,7 @@ td_status td_proto_encode_inject(uint8_t *out, size_t cap, const int16_t *values
         return st;
     }
     for (size_t i = 0; i < n_values; i++) {
-        put_u16(out + 2u * i, from_i16(values[i]));
+        td_le_put_u16(out + 2u * i, from_i16(values[i]));
     }
     *len = 2u * n_values;
     return TD_OK;
@@ -361,7 +336,7 @@ td_status td_proto_decode_inject(const uint8_t *payload, size_t len, uint8_t n_c
         return TD_ERR_CAPACITY;
     }
     for (size_t i = 0; i < n_values; i++) {
-        values[i] = to_i16(get_u16(payload + 2u * i));
+        values[i] = to_i16(td_le_get_u16(payload + 2u * i));
     }
     *n_frames = (uint32_t)(n_values / n_channels);
     return TD_OK;
@@ -407,8 +382,8 @@ td_status td_proto_encode_fetch(uint8_t *out, size_t cap, uint32_t from_seq, uin
     if (st != TD_OK) {
         return st;
     }
-    put_u32(out, from_seq);
-    put_u16(out + 4, max_records);
+    td_le_put_u32(out, from_seq);
+    td_le_put_u16(out + 4, max_records);
     *len = TD_PROTO_FETCH_SIZE;
     return TD_OK;
 }
@@ -418,8 +393,8 @@ td_status td_proto_decode_fetch(const uint8_t *payload, size_t len, uint32_t *fr
     if (payload == NULL || from_seq == NULL || max_records == NULL || len != TD_PROTO_FETCH_SIZE) {
         return TD_ERR_ARG;
     }
-    *from_seq = get_u32(payload);
-    *max_records = get_u16(payload + 4);
+    *from_seq = td_le_get_u32(payload);
+    *max_records = td_le_get_u16(payload + 4);
     return TD_OK;
 }
 
@@ -429,7 +404,7 @@ td_status td_proto_encode_sensor(uint8_t *out, size_t cap, uint16_t rate_hz, siz
     if (st != TD_OK) {
         return st;
     }
-    put_u16(out, rate_hz);
+    td_le_put_u16(out, rate_hz);
     *len = TD_PROTO_SENSOR_SIZE;
     return TD_OK;
 }
@@ -439,7 +414,7 @@ td_status td_proto_decode_sensor(const uint8_t *payload, size_t len, uint16_t *r
     if (payload == NULL || rate_hz == NULL || len != TD_PROTO_SENSOR_SIZE) {
         return TD_ERR_ARG;
     }
-    *rate_hz = get_u16(payload);
+    *rate_hz = td_le_get_u16(payload);
     return TD_OK;
 }
 

@@ -6,6 +6,7 @@
  * Depends on: td_store.h, td_hal.h, tinydrift/td_profile.h, tinydrift/td_crc32.h, <string.h>.
  */
 #include "td_store.h"
+#include "td_le.h"
 
 #include <string.h>
 
@@ -19,19 +20,6 @@ typedef struct {
     uint32_t size;
     uint32_t crc;
 } slot_header_t;
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v & 0xFFu);
-    p[1] = (uint8_t)((v >> 8) & 0xFFu);
-    p[2] = (uint8_t)((v >> 16) & 0xFFu);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
 
 static uint32_t slot_offset(const td_store_t *st, uint8_t slot)
 {
@@ -54,9 +42,9 @@ static td_status read_header(const td_store_t *st, uint8_t slot, slot_header_t *
     if (memcmp(raw, TD_STORE_MAGIC, 4) != 0) {
         return TD_ERR_MAGIC;
     }
-    hdr->generation = get_u32(raw + 4);
-    hdr->size = get_u32(raw + 8);
-    hdr->crc = get_u32(raw + 12);
+    hdr->generation = td_le_get_u32(raw + 4);
+    hdr->size = td_le_get_u32(raw + 8);
+    hdr->crc = td_le_get_u32(raw + 12);
     if (hdr->size == 0u || hdr->size > td_store_max_blob(st)) {
         return TD_ERR_SIZE; /* a torn or foreign header: never read past the slot */
     }
@@ -222,9 +210,9 @@ td_status td_store_commit(td_store_t *st, const uint8_t *blob, uint32_t size)
     uint8_t hdr[TD_APP_SLOT_HEADER_SIZE];
     const uint32_t generation = st->generation + 1u;
     memcpy(hdr, TD_STORE_MAGIC, 4);
-    put_u32(hdr + 4, generation);
-    put_u32(hdr + 8, size);
-    put_u32(hdr + 12, crc);
+    td_le_put_u32(hdr + 4, generation);
+    td_le_put_u32(hdr + 8, size);
+    td_le_put_u32(hdr + 12, crc);
     s = td_hal_storage_write(base, hdr, sizeof hdr);
     if (s != TD_OK) {
         return s;
