@@ -9,6 +9,9 @@
 /* Embedding values beyond +-2^24 (65536 in z units) are clamped so squared distances fit in int64. */
 #define EMBEDDING_LIMIT_Q8 ((int64_t)1 << 24)
 
+/* Bit of a pending prediction's byte set once its label has arrived (the class takes the low 7 bits). */
+#define LABELLED 0x80u
+
 static td_status monitor_reset_window(td_monitor_t *mon)
 {
     for (uint32_t c = 0; c < mon->profile->n_channels; c++) {
@@ -20,7 +23,10 @@ static td_status monitor_reset_window(td_monitor_t *mon)
     memset(mon->emb_sum, 0, sizeof mon->emb_sum);
     mon->n_embeddings = 0u;
     mon->fill = 0u;
-    return TD_OK;
+    mon->out.ddm_state = TD_DDM_OK;
+    mon->out.n_labels = 0u;
+    mon->out.n_correct = 0u;
+    return td_outputs_reset(&mon->out.acc);
 }
 
 td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
@@ -45,7 +51,17 @@ td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
         mon->rules[c].sentinel = cfg.sentinel;
         mon->rules[c].use_sentinel = (cfg.flags & TD_CHANNEL_FLAG_SENTINEL) ? 1u : 0u;
     }
-    const td_status st = td_detector_reset(&mon->detector);
+    if (profile->outputs != NULL) {
+        const td_status st = td_profile_outputs(profile, &mon->out.cfg);
+        if (st != TD_OK) {
+            return st;
+        }
+        mon->has_outputs = 1u;
+    }
+    td_status st = td_detector_reset(&mon->detector);
+    if (st == TD_OK) {
+        st = td_ddm_init(&mon->out.ddm);
+    }
     return st != TD_OK ? st : monitor_reset_window(mon);
 }
 
@@ -176,6 +192,31 @@ static uint32_t nearest_centroid(const td_profile_t *prof, const int32_t *e_q8, 
     return td_sat_u32((best + 128u) >> 8);
 }
 
+/* Model outputs of the window: summary, labels, DDM verdict (a drift raises CONCEPT and latches the alarm). */
+static td_status close_outputs(td_monitor_t *mon, td_window_result_t *res)
+{
+    const td_monitor_outputs_t *out = &mon->out;
+    td_outputs_summary_t sum;
+    const td_status st = td_outputs_summary(&out->acc, &out->cfg, &sum);
+    if (st != TD_OK) {
+        return st;
+    }
+    res->n_inferences = sum.count;
+    res->top_class = sum.top_class;
+    res->mean_confidence_q16 = sum.mean_confidence_q16;
+    res->estimated_accuracy_q16 = sum.estimated_accuracy_q16;
+    res->prior_shift_q16 = sum.prior_shift_q16;
+    res->ddm_state = out->ddm_state;
+    res->n_labels = out->n_labels;
+    res->n_correct = out->n_correct;
+    res->accuracy_q16 = td_ddm_accuracy_q16(&out->ddm);
+    if (out->ddm_state == TD_DDM_DRIFT) {
+        res->trigger |= TD_TRIGGER_CONCEPT;
+        mon->detector.alarm = 1u;
+    }
+    return TD_OK;
+}
+
 static td_status close_window(td_monitor_t *mon, td_window_result_t *res)
 {
     const td_profile_t *prof = mon->profile;
@@ -206,6 +247,12 @@ static td_status close_window(td_monitor_t *mon, td_window_result_t *res)
     if (res->stuck_mask | res->saturated_mask | res->missing_mask) {
         res->trigger |= TD_TRIGGER_HEALTH;
         mon->detector.alarm = 1u;
+    }
+    if (mon->has_outputs) {
+        st = close_outputs(mon, res);
+        if (st != TD_OK) {
+            return st;
+        }
     }
     res->alarm = mon->detector.alarm;
     res->cusum_q8 = mon->detector.cusum_q8;
@@ -272,6 +319,70 @@ td_status td_monitor_push_embedding(td_monitor_t *mon, const int8_t *embedding, 
         mon->emb_sum[j] += embedding[j];
     }
     mon->n_embeddings++;
+    return TD_OK;
+}
+
+td_status td_monitor_push_outputs(td_monitor_t *mon, const int8_t *probs, uint32_t n_classes, uint32_t *inference_seq)
+{
+    if (mon == NULL || mon->profile == NULL || probs == NULL) {
+        return TD_ERR_ARG;
+    }
+    if (!mon->has_outputs) {
+        return TD_ERR_MODE;
+    }
+    td_monitor_outputs_t *out = &mon->out;
+    uint8_t predicted;
+    const td_status st = td_outputs_push(&out->acc, &out->cfg, probs, n_classes, &predicted);
+    if (st != TD_OK) {
+        return st;
+    }
+    out->predicted[out->seq & (TD_MAX_PENDING_PREDICTIONS - 1u)] = predicted;
+    if (out->n_pending < TD_MAX_PENDING_PREDICTIONS) {
+        out->n_pending++;
+    }
+    if (inference_seq != NULL) {
+        *inference_seq = out->seq;
+    }
+    out->seq++;
+    return TD_OK;
+}
+
+td_status td_monitor_push_label(td_monitor_t *mon, uint32_t inference_seq, uint8_t label)
+{
+    if (mon == NULL || mon->profile == NULL) {
+        return TD_ERR_ARG;
+    }
+    if (!mon->has_outputs) {
+        return TD_ERR_MODE;
+    }
+    td_monitor_outputs_t *out = &mon->out;
+    /* Age 1 is the latest inference; modular, so it survives the counter wrapping. */
+    const uint32_t age = out->seq - inference_seq;
+    if (age == 0u || age > out->n_pending) {
+        return TD_ERR_RANGE;
+    }
+    if (label >= out->cfg.n_classes) {
+        return TD_ERR_ARG;
+    }
+    uint8_t *slot = &out->predicted[inference_seq & (TD_MAX_PENDING_PREDICTIONS - 1u)];
+    if (*slot & LABELLED) {
+        return TD_ERR_STATE;
+    }
+    if (out->n_labels == UINT16_MAX) {
+        return TD_ERR_CAPACITY;
+    }
+    const uint8_t correct = *slot == label ? 1u : 0u;
+    uint8_t verdict;
+    const td_status st = td_ddm_update(&out->ddm, correct, &verdict);
+    if (st != TD_OK) {
+        return st;
+    }
+    *slot |= LABELLED;
+    out->n_labels++;
+    out->n_correct = (uint16_t)(out->n_correct + correct);
+    if (verdict > out->ddm_state) {
+        out->ddm_state = verdict;
+    }
     return TD_OK;
 }
 

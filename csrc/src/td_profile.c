@@ -3,7 +3,8 @@
  * Order of checks: magic, version, header size, declared total size against the
  * size computed from the counts, buffer length, CRC, then every field's range.
  * Every offset is derived from counts that were bounded first, so no read ever
- * leaves blob[0..len).
+ * leaves blob[0..len). The outputs section stores its own counts: they are read
+ * (after checking that the buffer holds them) to compute the expected size.
  */
 #include "tinydrift/td_profile.h"
 
@@ -45,7 +46,15 @@
 #define CH_REF_MEAN 16u
 #define CH_REF_STD 20u
 
-#define KNOWN_PROFILE_FLAGS TD_PROFILE_FLAG_EXTERNAL_EMBEDDING
+/* Outputs section offsets (relative to the section). */
+#define OUT_N_CLASSES 0u
+#define OUT_N_BINS 1u
+#define OUT_RESERVED 2u
+#define OUT_SCALE 4u
+#define OUT_ZERO_POINT 8u
+#define OUT_PRIOR TD_PROFILE_OUTPUTS_HEADER_SIZE
+
+#define KNOWN_PROFILE_FLAGS (TD_PROFILE_FLAG_EXTERNAL_EMBEDDING | TD_PROFILE_FLAG_OUTPUTS)
 #define KNOWN_CHANNEL_FLAGS (TD_CHANNEL_FLAG_STUCK_CHECK | TD_CHANNEL_FLAG_SENTINEL)
 #define MAX_PROJ_SHIFT 15u
 #define MAX_ABS_FEATURE_MEAN_Q8 (32768 * 256)
@@ -61,21 +70,44 @@ static uint32_t projection_size(uint32_t n_dims, uint32_t n_features, uint16_t f
     return (n_dims * n_features + 3u) & ~3u;
 }
 
-/* Size for counts already bounded by 255; cannot overflow 32 bits. */
-static uint32_t computed_size(uint32_t n_channels, uint32_t n_dims, uint32_t n_centroids, uint16_t flags)
+/* Offset of the byte after the centroids (start of the outputs section, or of the CRC without one), for counts
+ * already bounded by 255; cannot overflow 32 bits. */
+static uint32_t centroids_end(uint32_t n_channels, uint32_t n_dims, uint32_t n_centroids, uint16_t flags)
 {
     const uint32_t n_features = n_channels * TD_FEATURES_PER_CHANNEL;
     return TD_PROFILE_HEADER_SIZE + n_channels * TD_PROFILE_CHANNEL_SIZE + n_features * TD_PROFILE_FEATURE_SIZE +
-           projection_size(n_dims, n_features, flags) + n_centroids * n_dims * 4u + CRC_SIZE;
+           projection_size(n_dims, n_features, flags) + n_centroids * n_dims * 4u;
 }
 
-uint32_t td_profile_size(uint8_t n_channels, uint8_t n_dims, uint8_t n_centroids, uint16_t flags)
+/* Size of an outputs section with these counts (bounded by 255). */
+static uint32_t outputs_size(uint32_t n_classes, uint32_t n_bins)
+{
+    return TD_PROFILE_OUTPUTS_HEADER_SIZE + 4u * (n_classes + n_bins);
+}
+
+uint32_t td_profile_size_outputs(uint8_t n_channels, uint8_t n_dims, uint8_t n_centroids, uint16_t flags,
+                                 uint8_t n_classes, uint8_t n_bins)
 {
     if (n_channels == 0u || n_channels > TD_MAX_CHANNELS || n_dims == 0u || n_dims > TD_MAX_DIMS ||
         n_centroids == 0u || n_centroids > TD_MAX_CENTROIDS) {
         return 0u;
     }
-    return computed_size(n_channels, n_dims, n_centroids, flags);
+    uint32_t size = centroids_end(n_channels, n_dims, n_centroids, flags) + CRC_SIZE;
+    if (flags & TD_PROFILE_FLAG_OUTPUTS) {
+        if (n_classes < 2u || n_classes > TD_MAX_CLASSES || n_bins == 0u || n_bins > TD_MAX_CONFIDENCE_BINS) {
+            return 0u;
+        }
+        size += outputs_size(n_classes, n_bins);
+    }
+    return size;
+}
+
+uint32_t td_profile_size(uint8_t n_channels, uint8_t n_dims, uint8_t n_centroids, uint16_t flags)
+{
+    if (flags & TD_PROFILE_FLAG_OUTPUTS) {
+        return 0u;
+    }
+    return td_profile_size_outputs(n_channels, n_dims, n_centroids, flags, 0u, 0u);
 }
 
 static int all_zero(const uint8_t *p, uint32_t n)
@@ -121,11 +153,46 @@ static td_status check_channel(const uint8_t *rec, uint16_t window)
     return TD_OK;
 }
 
+static void decode_outputs(const uint8_t *sec, td_outputs_config_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->n_classes = sec[OUT_N_CLASSES];
+    out->n_bins = sec[OUT_N_BINS];
+    out->scale_q24 = td_load_u32(sec + OUT_SCALE);
+    out->zero_point = td_load_i32(sec + OUT_ZERO_POINT);
+    const uint8_t *prior = sec + OUT_PRIOR;
+    const uint8_t *accuracy = prior + 4u * out->n_classes;
+    for (uint32_t c = 0; c < out->n_classes; c++) {
+        out->prior_q16[c] = td_load_u32(prior + 4u * c);
+    }
+    for (uint32_t b = 0; b < out->n_bins; b++) {
+        out->accuracy_q16[b] = td_load_u32(accuracy + 4u * b);
+    }
+}
+
+/* The outputs section's ranges (its counts are within the build's limits already). The section's size was matched
+ * against its counts, so every read below stays inside the profile. */
+static td_status check_outputs(const uint8_t *sec)
+{
+    const uint32_t n_classes = sec[OUT_N_CLASSES];
+    const uint32_t n_bins = sec[OUT_N_BINS];
+    if (n_classes < 2u || n_bins == 0u || td_load_u16(sec + OUT_RESERVED) != 0u) {
+        return TD_ERR_RANGE;
+    }
+    td_outputs_config_t cfg;
+    decode_outputs(sec, &cfg);
+    return td_outputs_check(&cfg) == TD_OK ? TD_OK : TD_ERR_RANGE;
+}
+
 static td_status check_semantics(const td_profile_t *p)
 {
     const uint8_t *h = p->blob;
     if (p->n_channels > TD_MAX_CHANNELS || p->n_dims > TD_MAX_DIMS || p->n_centroids > TD_MAX_CENTROIDS ||
         p->window > TD_MAX_WINDOW) {
+        return TD_ERR_LIMIT;
+    }
+    if (p->outputs != NULL &&
+        (p->outputs[OUT_N_CLASSES] > TD_MAX_CLASSES || p->outputs[OUT_N_BINS] > TD_MAX_CONFIDENCE_BINS)) {
         return TD_ERR_LIMIT;
     }
     if (p->n_channels == 0u || p->n_dims == 0u || p->n_centroids == 0u || p->window < 2u ||
@@ -170,7 +237,7 @@ static td_status check_semantics(const td_profile_t *p)
             return TD_ERR_RANGE;
         }
     }
-    return TD_OK;
+    return p->outputs != NULL ? check_outputs(p->outputs) : TD_OK;
 }
 
 td_status td_profile_parse(td_profile_t *out, const uint8_t *blob, size_t len)
@@ -216,7 +283,16 @@ td_status td_profile_parse(td_profile_t *out, const uint8_t *blob, size_t len)
     if (p.n_channels > 127u) {
         return TD_ERR_LIMIT;
     }
-    if (p.size != computed_size(p.n_channels, p.n_dims, p.n_centroids, p.flags)) {
+    const uint32_t fixed_end = centroids_end(p.n_channels, p.n_dims, p.n_centroids, p.flags);
+    uint32_t expected = fixed_end + CRC_SIZE;
+    if (p.flags & TD_PROFILE_FLAG_OUTPUTS) {
+        /* The section stores its own counts (its first two bytes): they must be in the buffer to size it. */
+        if (len < (size_t)fixed_end + 2u) {
+            return TD_ERR_TRUNCATED;
+        }
+        expected += outputs_size(blob[fixed_end + OUT_N_CLASSES], blob[fixed_end + OUT_N_BINS]);
+    }
+    if (p.size != expected) {
         return TD_ERR_SIZE;
     }
     if (len < p.size) {
@@ -235,6 +311,7 @@ td_status td_profile_parse(td_profile_t *out, const uint8_t *blob, size_t len)
     p.projection = proj != 0u ? blob + offset : NULL;
     offset += proj;
     p.centroids = blob + offset;
+    p.outputs = (p.flags & TD_PROFILE_FLAG_OUTPUTS) ? blob + fixed_end : NULL;
 
     const td_status st = check_semantics(&p);
     if (st != TD_OK) {
@@ -250,5 +327,21 @@ td_status td_profile_channel(const td_profile_t *profile, uint8_t channel, td_ch
         return TD_ERR_ARG;
     }
     decode_channel(profile->channels + (uint32_t)channel * TD_PROFILE_CHANNEL_SIZE, out);
+    return TD_OK;
+}
+
+td_status td_profile_outputs(const td_profile_t *profile, td_outputs_config_t *out)
+{
+    if (profile == NULL || out == NULL) {
+        return TD_ERR_ARG;
+    }
+    if (profile->outputs == NULL) {
+        return TD_ERR_MODE;
+    }
+    /* A parsed profile passes; a hand-made view must not overrun the arrays. */
+    if (profile->outputs[OUT_N_CLASSES] > TD_MAX_CLASSES || profile->outputs[OUT_N_BINS] > TD_MAX_CONFIDENCE_BINS) {
+        return TD_ERR_ARG;
+    }
+    decode_outputs(profile->outputs, out);
     return TD_OK;
 }

@@ -9,11 +9,15 @@
 #define TD_PROFILE_CHANNEL_SIZE ...
 #define TD_PROFILE_FEATURE_SIZE ...
 #define TD_PROFILE_FLAG_EXTERNAL_EMBEDDING ...
+#define TD_PROFILE_FLAG_OUTPUTS ...
+#define TD_PROFILE_OUTPUTS_HEADER_SIZE ...
 #define TD_CHANNEL_FLAG_STUCK_CHECK ...
 #define TD_CHANNEL_FLAG_SENTINEL ...
 #define TD_TRIGGER_INSTANT ...
 #define TD_TRIGGER_CUSUM ...
 #define TD_TRIGGER_HEALTH ...
+#define TD_TRIGGER_CONCEPT ...
+#define TD_MAX_PENDING_PREDICTIONS ...
 #define TD_MAX_EMBEDDINGS_PER_WINDOW ...
 
 typedef enum {
@@ -104,6 +108,7 @@ typedef struct {
     const uint8_t *features;
     const uint8_t *projection;
     const uint8_t *centroids;
+    const uint8_t *outputs;
 } td_profile_t;
 typedef struct {
     int16_t rail_lo;
@@ -119,6 +124,8 @@ typedef struct {
 td_status td_profile_parse(td_profile_t *out, const uint8_t *blob, size_t len);
 td_status td_profile_channel(const td_profile_t *profile, uint8_t channel, td_channel_config_t *out);
 uint32_t td_profile_size(uint8_t n_channels, uint8_t n_dims, uint8_t n_centroids, uint16_t flags);
+uint32_t td_profile_size_outputs(uint8_t n_channels, uint8_t n_dims, uint8_t n_centroids, uint16_t flags,
+                                 uint8_t n_classes, uint8_t n_bins);
 
 typedef struct {
     int64_t sumsq;
@@ -147,6 +154,15 @@ typedef struct {
     uint8_t alarm;
     uint8_t nearest;
     uint8_t top_channel;
+    uint16_t n_inferences;
+    uint8_t top_class;
+    uint8_t ddm_state;
+    uint32_t mean_confidence_q16;
+    uint32_t estimated_accuracy_q16;
+    uint32_t prior_shift_q16;
+    uint16_t n_labels;
+    uint16_t n_correct;
+    uint32_t accuracy_q16;
     td_channel_result_t channels[...];
 } td_window_result_t;
 typedef struct {
@@ -156,5 +172,8 @@ td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile);
 td_status td_monitor_push(td_monitor_t *mon, const int16_t *frames, uint32_t n_frames, td_window_result_t *results,
                           uint32_t cap, uint32_t *n_results);
 td_status td_monitor_push_embedding(td_monitor_t *mon, const int8_t *embedding, uint32_t len);
+td_status td_monitor_push_outputs(td_monitor_t *mon, const int8_t *probs, uint32_t n_classes,
+                                  uint32_t *inference_seq);
+td_status td_monitor_push_label(td_monitor_t *mon, uint32_t inference_seq, uint8_t label);
 td_status td_monitor_reset_alarm(td_monitor_t *mon);
 td_status td_monitor_lifetime(const td_monitor_t *mon, uint8_t channel, td_lifetime_t *out);

@@ -1,4 +1,5 @@
-/* cffi declarations of model-output monitoring (csrc/include/tinydrift/td_outputs.h); keep in step with the header. */
+/* cffi declarations of model-output monitoring (csrc/include/tinydrift/td_outputs.h, and td_profile_outputs of
+ * td_profile.h, which needs td_outputs_config_t); keep in step with the headers. */
 #define TD_MAX_CLASSES ...
 #define TD_MAX_CONFIDENCE_BINS ...
 #define TD_DDM_OK ...
@@ -45,3 +46,4 @@ td_status td_outputs_summary(const td_outputs_acc_t *acc, const td_outputs_confi
 td_status td_ddm_init(td_ddm_t *ddm);
 td_status td_ddm_update(td_ddm_t *ddm, uint8_t correct, uint8_t *verdict);
 uint32_t td_ddm_accuracy_q16(const td_ddm_t *ddm);
+td_status td_profile_outputs(const td_profile_t *profile, td_outputs_config_t *out);

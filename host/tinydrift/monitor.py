@@ -17,6 +17,10 @@ ProfileLike = Union[Profile, bytes, str, Path]
 TRIGGER_INSTANT = 0x01
 TRIGGER_CUSUM = 0x02
 TRIGGER_HEALTH = 0x04
+TRIGGER_CONCEPT = 0x08
+
+DDM_OK, DDM_WARNING, DDM_DRIFT = 0, 1, 2
+_Q16 = 65536.0
 
 _WINDOWS_PER_CALL = 2048
 _INT16_MIN, _INT16_MAX = -32768, 32767
@@ -42,17 +46,30 @@ _C_RESULT = _struct_dtype(
     [("window_index", "<u4"), ("score_q8", "<u4"), ("dist_q8", "<u4"), ("recon_q8", "<u4"), ("cusum_q8", "<u4"),
      ("embedding_q8", ("<i4", lib.TD_MAX_DIMS)), ("n_embeddings", "<u2"), ("stuck_mask", "<u2"),
      ("saturated_mask", "<u2"), ("missing_mask", "<u2"), ("trigger", "u1"), ("alarm", "u1"), ("nearest", "u1"),
-     ("top_channel", "u1"), ("channels", (_C_CHANNEL, lib.TD_MAX_CHANNELS))],
+     ("top_channel", "u1"), ("n_inferences", "<u2"), ("top_class", "u1"), ("ddm_state", "u1"),
+     ("mean_confidence_q16", "<u4"), ("estimated_accuracy_q16", "<u4"), ("prior_shift_q16", "<u4"),
+     ("n_labels", "<u2"), ("n_correct", "<u2"), ("accuracy_q16", "<u4"),
+     ("channels", (_C_CHANNEL, lib.TD_MAX_CHANNELS))],
 )
 
 
 def result_dtype(n_channels: int, n_dims: int) -> np.dtype:
-    """dtype of the rows Monitor.push returns. Q8 values appear as float64, which holds them exactly."""
+    """dtype of the rows Monitor.push returns. Q8 and Q16 values appear as float64, which holds them exactly.
+
+    Model-output columns (profiles with an outputs section, 0 otherwise): ``n_inferences``, ``top_class``,
+    ``ddm_state`` (worst DDM verdict of the window's labels: DDM_OK, DDM_WARNING, DDM_DRIFT),
+    ``mean_confidence``, ``estimated_accuracy``, ``prior_shift`` (window values), ``n_labels``, ``n_correct``
+    (labels received during the window) and ``accuracy`` (all labelled predictions since the start; 1.0
+    before the first label).
+    """
     c, k = n_channels, n_dims
     return np.dtype([
         ("window", "<u4"), ("score", "<f8"), ("dist", "<f8"), ("recon", "<f8"), ("cusum", "<f8"),
         ("alarm", "?"), ("trigger", "u1"), ("nearest", "u1"), ("top_channel", "u1"),
         ("stuck_mask", "<u2"), ("saturated_mask", "<u2"), ("missing_mask", "<u2"), ("n_embeddings", "<u2"),
+        ("n_inferences", "<u2"), ("top_class", "u1"), ("ddm_state", "u1"), ("mean_confidence", "<f8"),
+        ("estimated_accuracy", "<f8"), ("prior_shift", "<f8"), ("n_labels", "<u2"), ("n_correct", "<u2"),
+        ("accuracy", "<f8"),
         ("embedding", "<f8", (k,)), ("mean", "<f8", (c,)), ("std", "<f8", (c,)),
         ("z_mean", "<f8", (c,)), ("z_std", "<f8", (c,)), ("min", "<i2", (c,)), ("max", "<i2", (c,)),
         ("sum", "<i8", (c,)), ("sumsq", "<i8", (c,)), ("n_missing", "<u2", (c,)), ("n_saturated", "<u2", (c,)),
@@ -149,8 +166,11 @@ class Monitor:
         for name in ("score", "dist", "recon", "cusum"):
             out[name] = raw[name + "_q8"] / 256.0
         for name in ("alarm", "trigger", "nearest", "top_channel", "stuck_mask", "saturated_mask",
-                     "missing_mask", "n_embeddings"):
+                     "missing_mask", "n_embeddings", "n_inferences", "top_class", "ddm_state", "n_labels",
+                     "n_correct"):
             out[name] = raw[name]
+        for name in ("mean_confidence", "estimated_accuracy", "prior_shift", "accuracy"):
+            out[name] = raw[name + "_q16"] / _Q16
         out["embedding"] = raw["embedding_q8"][:, :k] / 256.0
         out["mean"] = ch["mean_q8"] / 256.0
         out["std"] = ch["std_q8"] / 256.0
@@ -173,6 +193,56 @@ class Monitor:
             check(lib.td_monitor_push_embedding(self._mon, ffi.from_buffer("int8_t[]", row), len(row)),
                   "td_monitor_push_embedding")
 
+    @property
+    def has_outputs(self) -> bool:
+        """True when the profile has an outputs section (model-output monitoring)."""
+        return self.profile.outputs is not None
+
+    def push_outputs(self, probs: object) -> np.ndarray:
+        """Outputs profiles: add inferences' int8 class probabilities (n x n_classes) to the current window.
+
+        Returns their inference numbers (uint32, consecutive from 0 after construction, wrapping at 2^32),
+        which ``push_label`` takes once the true classes are known.
+        """
+        if self.profile.outputs is None:
+            raise InputError("the profile has no outputs section (attach one with tinydrift.outputs.attach_outputs)")
+        n_classes = self.profile.outputs.n_classes
+        arr = np.asarray(probs)
+        if arr.ndim == 1:
+            arr = arr.reshape(1, -1)
+        if arr.ndim != 2 or arr.shape[1] != n_classes:
+            raise InputError(f"outputs must be (n, {n_classes}), got shape {arr.shape}")
+        if arr.size and (arr.dtype.kind not in "iu" or arr.min() < -128 or arr.max() > 127):
+            raise InputError("outputs must be int8 values")
+        arr = np.ascontiguousarray(arr, dtype=np.int8)
+        seqs = np.empty(len(arr), dtype=np.uint32)
+        seq = ffi.new("uint32_t *")
+        for i, row in enumerate(arr):
+            check(lib.td_monitor_push_outputs(self._mon, ffi.from_buffer("int8_t[]", row), n_classes, seq),
+                  "td_monitor_push_outputs")
+            seqs[i] = seq[0]
+        return seqs
+
+    def push_label(self, seqs: object, labels: object) -> None:
+        """Outputs profiles: the true classes of earlier inferences (numbers from ``push_outputs``).
+
+        Each label feeds DDM and counts in the current window. CoreError for an inference that is not among
+        the last TD_MAX_PENDING_PREDICTIONS (or not pushed yet: TD_ERR_RANGE), a class out of range
+        (TD_ERR_ARG) or a second label for the same inference (TD_ERR_STATE); labels before it are applied.
+        """
+        if self.profile.outputs is None:
+            raise InputError("the profile has no outputs section (attach one with tinydrift.outputs.attach_outputs)")
+        s = np.atleast_1d(np.asarray(seqs))
+        y = np.atleast_1d(np.asarray(labels))
+        if s.ndim != 1 or y.ndim != 1 or len(s) != len(y):
+            raise InputError(f"need as many inference numbers as labels, got shapes {s.shape} and {y.shape}")
+        if len(s) and (s.dtype.kind not in "iu" or s.min() < 0 or s.max() > 0xFFFFFFFF):
+            raise InputError("inference numbers must be uint32 values from push_outputs")
+        if len(y) and (y.dtype.kind not in "iub" or y.min() < 0 or y.max() > 255):
+            raise InputError("labels must be class indices 0..255")
+        for seq, label in zip(s.tolist(), y.tolist()):
+            check(lib.td_monitor_push_label(self._mon, seq, label), "td_monitor_push_label")
+
     def reset_alarm(self) -> None:
         """Clear the latched alarm and the CUSUM statistic."""
         check(lib.td_monitor_reset_alarm(self._mon), "td_monitor_reset_alarm")
@@ -191,17 +261,20 @@ def score(profile: ProfileLike, frames: object) -> np.ndarray:
     return Monitor(profile).push(frames)
 
 
-EVENT_KINDS = ("frames", "embeddings")
+EVENT_KINDS = ("frames", "embeddings", "outputs", "labels")
 
 
 def score_events(profile: ProfileLike, events: Iterable[tuple[str, object]]) -> np.ndarray:
     """Run a fresh monitor over an interleaved stream; one row per window completed.
 
-    events: ``("frames", frames)`` (n x channels int16) and ``("embeddings", embeddings)``
-    (n x n_dims int8, external-embedding profiles) in the order they happen. Embeddings go
-    into the window being filled, the one the next frame belongs to. This is what a device
-    computes for the same sequence of ``Device.inject`` / ``Device.inject_embeddings`` calls
-    (``Device.inject_stream(events)``), field for field.
+    events: ``("frames", frames)`` (n x channels int16), ``("embeddings", embeddings)``
+    (n x n_dims int8, external-embedding profiles), ``("outputs", probs)`` (n x n_classes int8)
+    and ``("labels", (seqs, labels))`` (profiles with an outputs section) in the order they
+    happen. Embeddings and outputs go into the window being filled, the one the next frame
+    belongs to; labels count in that window too. Inference numbers are consecutive from 0 in
+    the order of the "outputs" events, so ``seqs`` can be computed by the caller. For frames and
+    embeddings this is what a device computes for the same sequence of ``Device.inject`` /
+    ``Device.inject_embeddings`` calls (``Device.inject_stream(events)``), field for field.
     """
     mon = Monitor(profile)
     parts = []
@@ -214,6 +287,14 @@ def score_events(profile: ProfileLike, events: Iterable[tuple[str, object]]) -> 
             parts.append(mon.push(data))
         elif kind == "embeddings":
             mon.push_embedding(data)
+        elif kind == "outputs":
+            mon.push_outputs(data)
+        elif kind == "labels":
+            try:
+                seqs, labels = data  # type: ignore[misc]
+            except (TypeError, ValueError):
+                raise InputError(f"event {i}: labels must be a (seqs, labels) pair") from None
+            mon.push_label(seqs, labels)
         else:
             raise InputError(f"event {i}: unknown kind {kind!r}; expected one of {', '.join(EVENT_KINDS)}")
     if not parts:

@@ -5,16 +5,23 @@
 - ``OutputWindow``: per-window prediction histogram, mean confidence, prior shift and the
   label-free accuracy estimate, exactly as the device computes them.
 - ``Ddm``: the Drift Detection Method on the error stream of labelled predictions.
+- ``attach_outputs`` / ``calibrate_profile_outputs``: put an ``OutputsConfig`` into a profile's
+  outputs section, so that the monitor (``Monitor.push_outputs`` / ``push_label``, and a device
+  running the profile) computes all of the above per window.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .core import check, ffi, lib
 from .errors import InputError
+
+if TYPE_CHECKING:
+    from .profile import Profile
 
 Q16 = 1 << 16
 Q24 = 1 << 24
@@ -33,20 +40,34 @@ class OutputsConfig:
     def n_classes(self) -> int:
         return len(self.prior)
 
+    @property
+    def n_bins(self) -> int:
+        return len(self.accuracy)
+
+    def quantized(self) -> tuple[int, int, int, int, list[int], list[int]]:
+        """(n_classes, n_bins, scale_q24, zero_point, prior_q16, accuracy_q16): the integers a profile stores."""
+        return (self.n_classes, self.n_bins, int(round(float(self.scale) * Q24)), int(self.zero_point),
+                [int(round(float(p) * Q16)) for p in np.asarray(self.prior, dtype=np.float64).ravel()],
+                [int(round(float(a) * Q16)) for a in np.asarray(self.accuracy, dtype=np.float64).ravel()])
+
     def to_c(self) -> object:
         cfg = ffi.new("td_outputs_config_t *")
         if not 2 <= self.n_classes <= lib.TD_MAX_CLASSES:
             raise InputError(f"classes must be 2..{lib.TD_MAX_CLASSES}, got {self.n_classes}")
-        if not 1 <= len(self.accuracy) <= lib.TD_MAX_CONFIDENCE_BINS:
-            raise InputError(f"confidence bins must be 1..{lib.TD_MAX_CONFIDENCE_BINS}, got {len(self.accuracy)}")
-        cfg.n_classes = self.n_classes
-        cfg.n_bins = len(self.accuracy)
-        cfg.scale_q24 = int(round(self.scale * Q24))
-        cfg.zero_point = int(self.zero_point)
-        for c, p in enumerate(self.prior):
-            cfg.prior_q16[c] = int(round(float(p) * Q16))
-        for b, a in enumerate(self.accuracy):
-            cfg.accuracy_q16[b] = int(round(float(a) * Q16))
+        if not 1 <= self.n_bins <= lib.TD_MAX_CONFIDENCE_BINS:
+            raise InputError(f"confidence bins must be 1..{lib.TD_MAX_CONFIDENCE_BINS}, got {self.n_bins}")
+        n_classes, n_bins, scale_q24, zero_point, prior_q16, accuracy_q16 = self.quantized()
+        if not 0 <= scale_q24 < 2**32 or not -2**31 <= zero_point < 2**31 or \
+                any(not 0 <= v < 2**32 for v in prior_q16 + accuracy_q16):
+            raise InputError("outputs configuration out of range: scale must be in [0, 256), probabilities in [0, 1]")
+        cfg.n_classes = n_classes
+        cfg.n_bins = n_bins
+        cfg.scale_q24 = scale_q24
+        cfg.zero_point = zero_point
+        for c, p in enumerate(prior_q16):
+            cfg.prior_q16[c] = p
+        for b, a in enumerate(accuracy_q16):
+            cfg.accuracy_q16[b] = a
         check(lib.td_outputs_check(cfg), "td_outputs_check")
         return cfg
 
@@ -143,3 +164,22 @@ class Ddm:
     @property
     def accuracy(self) -> float:
         return lib.td_ddm_accuracy_q16(self._ddm) / Q16
+
+
+def attach_outputs(profile: Profile, config: OutputsConfig | None) -> Profile:
+    """A copy of ``profile`` whose outputs section holds ``config`` (None removes the section).
+
+    The configuration is checked by the C core first (InputError / CoreError name what is wrong);
+    the profile id changes with it, since the section is part of the blob.
+    """
+    if config is not None:
+        if not isinstance(config, OutputsConfig):
+            raise InputError(f"expected an OutputsConfig, got {type(config).__name__}")
+        config.to_c()
+    return profile.replace(outputs=config)
+
+
+def calibrate_profile_outputs(profile: Profile, probs_int8: np.ndarray, labels: np.ndarray, **kwargs: object) -> Profile:
+    """``attach_outputs(profile, calibrate_outputs(probs_int8, labels, **kwargs))``: calibrate the classifier's
+    outputs on held-out labelled data (n x classes int8, n labels) and put the result into the profile."""
+    return attach_outputs(profile, calibrate_outputs(probs_int8, labels, **kwargs))  # type: ignore[arg-type]

@@ -19,16 +19,19 @@ import numpy as np
 
 from .core import ffi, lib, status_text
 from .errors import ProfileError
+from .outputs import Q16, Q24, OutputsConfig
 
 MAGIC = b"TDPF"
 VERSION = 1
 HEADER = struct.Struct("<4sHHIIBBBBHHIIIIIiI12x")
 CHANNEL = struct.Struct("<hhhHHHHHii")
 FEATURE = struct.Struct("<iI")
+OUTPUTS_HEAD = struct.Struct("<BBHIi")  # n_classes, n_bins, reserved, scale_q24, zero_point
 FLAG_EXTERNAL_EMBEDDING = 0x0001
+FLAG_OUTPUTS = 0x0002
 CHANNEL_FLAG_STUCK_CHECK = 0x0001
 CHANNEL_FLAG_SENTINEL = 0x0002
-assert HEADER.size == 64 and CHANNEL.size == 24 and FEATURE.size == 8
+assert HEADER.size == 64 and CHANNEL.size == 24 and FEATURE.size == 8 and OUTPUTS_HEAD.size == 12
 
 
 @dataclass
@@ -73,6 +76,7 @@ class Profile:
     ext_zero_point: int = 0
     created_unix: int = field(default_factory=lambda: int(time.time()))
     channel_names: list[str] | None = None  # host-side only, not stored in the blob
+    outputs: OutputsConfig | None = None  # model-output monitoring (outputs section, flag bit 1)
 
     @property
     def n_channels(self) -> int:
@@ -112,6 +116,8 @@ class Profile:
 
     def _pack(self, profile_id: int, created_unix: int) -> bytes:
         flags = FLAG_EXTERNAL_EMBEDDING if self.external_embedding else 0
+        if self.outputs is not None:
+            flags |= FLAG_OUTPUTS
         n_features = 2 * self.n_channels
         body = bytearray()
         for ch in self.channels:
@@ -135,6 +141,10 @@ class Profile:
             raw = proj.tobytes()
             body += raw + bytes(-len(raw) % 4)
         body += np.ascontiguousarray(self.centroids_q8, dtype="<i4").tobytes()
+        if self.outputs is not None:
+            n_classes, n_bins, scale_q24, zero_point, prior_q16, accuracy_q16 = self.outputs.quantized()
+            body += OUTPUTS_HEAD.pack(n_classes, n_bins, 0, scale_q24, zero_point)
+            body += struct.pack(f"<{n_classes}I{n_bins}I", *prior_q16, *accuracy_q16)
         total = HEADER.size + len(body) + 4
         header = HEADER.pack(
             MAGIC, VERSION, HEADER.size, total, profile_id, self.n_channels, self.n_dims, self.n_centroids,
@@ -178,11 +188,19 @@ class Profile:
             projection = projection.reshape(n_dims, n_features).copy()
             off += (n_dims * n_features + 3) // 4 * 4
         centroids = np.frombuffer(blob, dtype="<i4", count=n_cent * n_dims, offset=off).reshape(n_cent, n_dims)
+        off += 4 * n_cent * n_dims
+        outputs = None
+        if flags & FLAG_OUTPUTS:
+            n_classes, n_bins, _, scale_q24, zero_point = OUTPUTS_HEAD.unpack_from(blob, off)
+            values = struct.unpack_from(f"<{n_classes + n_bins}I", blob, off + OUTPUTS_HEAD.size)
+            outputs = OutputsConfig(prior=np.array(values[:n_classes], np.float64) / Q16,
+                                    accuracy=np.array(values[n_classes:], np.float64) / Q16,
+                                    scale=scale_q24 / Q24, zero_point=zero_point)
         return cls(
             window=window, channels=channels, feature_mu_q8=feats["mu"].astype(np.int32),
             feature_inv_sigma_q24=feats["inv"].astype(np.uint32), centroids_q8=centroids.astype(np.int32),
             projection=projection, proj_shift=shift, cusum_k_q8=k, cusum_h_q8=h, instant_q8=inst,
-            false_alarm_ppb=ppb, ext_scale_q24=scale, ext_zero_point=zp, created_unix=created,
+            false_alarm_ppb=ppb, ext_scale_q24=scale, ext_zero_point=zp, created_unix=created, outputs=outputs,
         )
 
     def save(self, path: str | Path) -> None:

@@ -1,10 +1,11 @@
 /* test_core.c - standalone test of the tinydrift core: profile parser, window
- * statistics, detector and monitor.
+ * statistics, detector, monitor and the monitor's model-output monitoring.
  *
  * Build and run:
  *   gcc -std=c99 -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
  *       -Icsrc/include -Icsrc/src tests/c/test_core.c csrc/src/td_stats.c csrc/src/td_profile.c \
- *       csrc/src/td_detector.c csrc/src/td_monitor.c csrc/src/td_crc32.c csrc/src/td_status.c \
+ *       csrc/src/td_detector.c csrc/src/td_monitor.c csrc/src/td_outputs.c csrc/src/td_crc32.c \
+ *       csrc/src/td_status.c \
  *       -o /tmp/test_core && /tmp/test_core
  * Prints "test_core: N passed, M failed" and exits non-zero on any failure.
  *
@@ -156,6 +157,8 @@ static int32_t ref_std_q8(uint64_t var_q32)
 #define W_MAX_CH 20
 #define W_MAX_DIMS 20
 #define W_MAX_CENT 20
+#define W_MAX_CLASSES 40
+#define W_MAX_BINS 40
 
 typedef struct {
     int16_t rail_lo, rail_hi, sentinel;
@@ -182,6 +185,13 @@ typedef struct {
     int8_t proj[W_MAX_DIMS * 2 * W_MAX_CH]; /* row-major n_dims x n_features */
     uint8_t proj_pad[3];
     int32_t centroid_q8[W_MAX_CENT * W_MAX_DIMS]; /* row-major n_centroids x n_dims */
+    /* Outputs section, written when flags has TD_PROFILE_FLAG_OUTPUTS. */
+    uint8_t out_n_classes, out_n_bins;
+    uint16_t out_reserved;
+    uint32_t out_scale_q24;
+    int32_t out_zero_point;
+    uint32_t out_prior_q16[W_MAX_CLASSES];
+    uint32_t out_accuracy_q16[W_MAX_BINS];
 } w_spec_t;
 
 static void put_u16(uint8_t *p, uint16_t v)
@@ -212,10 +222,16 @@ static uint32_t w_proj_bytes(const w_spec_t *s)
     return (used + 3u) / 4u * 4u;
 }
 
-/* Size from the counts: header, channels, features, padded projection, centroids, CRC. */
+static uint32_t w_outputs_bytes(const w_spec_t *s)
+{
+    return (s->flags & 2u) ? 12u + 4u * ((uint32_t)s->out_n_classes + s->out_n_bins) : 0u;
+}
+
+/* Size from the counts: header, channels, features, padded projection, centroids, outputs section, CRC. */
 static uint32_t w_size(const w_spec_t *s)
 {
-    return 64u + 24u * s->n_channels + 16u * s->n_channels + w_proj_bytes(s) + 4u * s->n_centroids * s->n_dims + 4u;
+    return 64u + 24u * s->n_channels + 16u * s->n_channels + w_proj_bytes(s) + 4u * s->n_centroids * s->n_dims +
+           w_outputs_bytes(s) + 4u;
 }
 
 /* Rewrite the trailing CRC-32 over blob[0 .. size-4). */
@@ -288,6 +304,22 @@ static uint8_t *w_build(const w_spec_t *s, uint32_t *size_out)
     for (uint32_t i = 0; i < (uint32_t)s->n_centroids * s->n_dims; i++) {
         put_u32(b + off, (uint32_t)s->centroid_q8[i]);
         off += 4u;
+    }
+    if (s->flags & 2u) {
+        b[off] = s->out_n_classes;
+        b[off + 1u] = s->out_n_bins;
+        put_u16(b + off + 2u, s->out_reserved);
+        put_u32(b + off + 4u, s->out_scale_q24);
+        put_u32(b + off + 8u, (uint32_t)s->out_zero_point);
+        off += 12u;
+        for (uint32_t c = 0; c < s->out_n_classes; c++) {
+            put_u32(b + off, s->out_prior_q16[c]);
+            off += 4u;
+        }
+        for (uint32_t k = 0; k < s->out_n_bins; k++) {
+            put_u32(b + off, s->out_accuracy_q16[k]);
+            off += 4u;
+        }
     }
     if (off + 4u != size) {
         printf("writer layout error\n");
@@ -384,6 +416,26 @@ static void w_ext(w_spec_t *s)
     }
 }
 
+/* Add a valid outputs section: n_classes classes (uneven prior), n_bins bins (rising accuracy), int8 softmax
+ * quantization (scale 1/256, zero point -128). */
+static void w_outputs(w_spec_t *s, uint8_t n_classes, uint8_t n_bins)
+{
+    s->flags |= TD_PROFILE_FLAG_OUTPUTS;
+    s->out_n_classes = n_classes;
+    s->out_n_bins = n_bins;
+    s->out_reserved = 0u;
+    s->out_scale_q24 = 1u << 16;
+    s->out_zero_point = -128;
+    uint32_t left = 65536u;
+    for (uint32_t c = 0; c < n_classes; c++) {
+        s->out_prior_q16[c] = c + 1u == n_classes ? left : left / 2u;
+        left -= s->out_prior_q16[c];
+    }
+    for (uint32_t k = 0; k < n_bins; k++) {
+        s->out_accuracy_q16[k] = (uint32_t)(((uint64_t)k * 2u + 1u) * 65536u / (2u * n_bins));
+    }
+}
+
 /* ---- parser helpers -------------------------------------------------------------- */
 
 /* Parse the first len bytes of src from a heap copy of exactly len bytes. */
@@ -464,7 +516,37 @@ static void check_decoded(const w_spec_t *s, const uint8_t *blob, uint32_t size,
         CHECK(ok);
     }
     CHECK(p->centroids == blob + off_cent);
-    CHECK_EQ(off_cent + 4u * s->n_centroids * s->n_dims + 4u, size);
+    const uint32_t off_outputs = off_cent + 4u * s->n_centroids * s->n_dims;
+    CHECK_EQ(off_outputs + w_outputs_bytes(s) + 4u, size);
+    td_outputs_config_t oc;
+    memset(&oc, 0x5A, sizeof oc);
+    if (s->flags & TD_PROFILE_FLAG_OUTPUTS) {
+        CHECK(p->outputs == blob + off_outputs);
+        CHECK_EQ(td_profile_outputs(p, &oc), TD_OK);
+        CHECK_EQ(oc.n_classes, s->out_n_classes);
+        CHECK_EQ(oc.n_bins, s->out_n_bins);
+        CHECK_EQ(oc.scale_q24, s->out_scale_q24);
+        CHECK_EQ(oc.zero_point, s->out_zero_point);
+        int ok_out = 1;
+        for (uint32_t c = 0; c < TD_MAX_CLASSES; c++) {
+            CHECK_QUIET(ok_out, oc.prior_q16[c] == (c < s->out_n_classes ? s->out_prior_q16[c] : 0u));
+        }
+        for (uint32_t k = 0; k < TD_MAX_CONFIDENCE_BINS; k++) {
+            CHECK_QUIET(ok_out, oc.accuracy_q16[k] == (k < s->out_n_bins ? s->out_accuracy_q16[k] : 0u));
+        }
+        CHECK(ok_out);
+        CHECK_EQ(td_outputs_check(&oc), TD_OK);
+        CHECK_EQ(td_profile_size(s->n_channels, s->n_dims, s->n_centroids, s->flags), 0u);
+    } else {
+        CHECK(p->outputs == NULL);
+        CHECK_EQ(td_profile_outputs(p, &oc), TD_ERR_MODE);
+        CHECK_EQ(oc.n_classes, 0x5A); /* untouched */
+        CHECK_EQ(td_profile_size(s->n_channels, s->n_dims, s->n_centroids, s->flags), size);
+    }
+    CHECK_EQ(td_profile_outputs(NULL, &oc), TD_ERR_ARG);
+    CHECK_EQ(td_profile_outputs(p, NULL), TD_ERR_ARG);
+    CHECK_EQ(td_profile_size_outputs(s->n_channels, s->n_dims, s->n_centroids, s->flags, s->out_n_classes,
+                                     s->out_n_bins), size);
     int ok = 1;
     for (uint32_t i = 0; i < (uint32_t)s->n_centroids * s->n_dims; i++) {
         CHECK_QUIET(ok, (int32_t)get_u32(p->centroids + 4u * i) == s->centroid_q8[i]);
@@ -492,7 +574,6 @@ static void check_decoded(const w_spec_t *s, const uint8_t *blob, uint32_t size,
     CHECK_EQ(td_profile_channel(p, s->n_channels, &cfg), TD_ERR_ARG);
     CHECK_EQ(td_profile_channel(NULL, 0, &cfg), TD_ERR_ARG);
     CHECK_EQ(td_profile_channel(p, 0, NULL), TD_ERR_ARG);
-    CHECK_EQ(td_profile_size(s->n_channels, s->n_dims, s->n_centroids, s->flags), size);
 }
 
 static unsigned long g_corrupt_trials;
@@ -735,12 +816,13 @@ static void test_profile_semantics(void)
     s.window = 0xFFFFu;
     CHECK_EQ(spec_status(&s), TD_ERR_LIMIT);
 
-    /* Profile flags and reserved header bytes. */
-    for (uint32_t bit = 1; bit < 16u; bit++) {
+    /* Profile flags and reserved header bytes (bit 1, the outputs section, changes the size: SIZE). */
+    for (uint32_t bit = 2; bit < 16u; bit++) {
         s = base;
         s.flags = (uint16_t)(1u << bit);
         CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
     }
+    CHECK_EQ(poke_status(&base, 22, 2, TD_PROFILE_FLAG_OUTPUTS), TD_ERR_SIZE);
     for (uint32_t i = 0; i < 12u; i++) {
         s = base;
         s.reserved[i] = (uint8_t)(1u << (i % 8u));
@@ -1571,7 +1653,8 @@ static int result_equal(const w_spec_t *s, const td_window_result_t *a, const td
     }
     RCMP(window_index) RCMP(score_q8) RCMP(dist_q8) RCMP(recon_q8) RCMP(cusum_q8) RCMP(n_embeddings)
     RCMP(stuck_mask) RCMP(saturated_mask) RCMP(missing_mask) RCMP(trigger) RCMP(alarm) RCMP(nearest)
-    RCMP(top_channel)
+    RCMP(top_channel) RCMP(n_inferences) RCMP(top_class) RCMP(ddm_state) RCMP(mean_confidence_q16)
+    RCMP(estimated_accuracy_q16) RCMP(prior_shift_q16) RCMP(n_labels) RCMP(n_correct) RCMP(accuracy_q16)
     for (uint32_t j = 0; j < s->n_dims; j++) {
         RCMP(embedding_q8[j])
     }
@@ -2070,6 +2153,531 @@ static void test_monitor_modes_and_health(void)
     parsed_close(&p);
 }
 
+/* ---- profile: outputs section ------------------------------------------------------------ */
+
+static void test_profile_outputs_valid(void)
+{
+    static w_spec_t s;
+    w_pca(&s, 3u);
+    w_outputs(&s, 4u, 5u);
+    CHECK_EQ(w_size(&s), 64u + 72u + 48u + 20u + 36u + (12u + 16u + 20u) + 4u);
+    profile_roundtrip_and_fuzz(&s, "pca3+outputs");
+
+    w_ext(&s);
+    w_outputs(&s, 2u, 1u);
+    s.out_scale_q24 = 0xFFFFFFFFu;
+    s.out_zero_point = 127;
+    s.out_prior_q16[0] = 0u;
+    s.out_prior_q16[1] = 65536u;
+    s.out_accuracy_q16[0] = 65536u;
+    profile_roundtrip_and_fuzz(&s, "ext+outputs");
+
+    /* Largest section the build allows. */
+    w_pca(&s, 4u);
+    w_outputs(&s, TD_MAX_CLASSES, TD_MAX_CONFIDENCE_BINS);
+    s.out_zero_point = -128;
+    s.out_scale_q24 = 1u;
+    profile_roundtrip_and_fuzz(&s, "pca4+outputs16");
+
+    /* td_profile_size_outputs. */
+    CHECK_EQ(td_profile_size_outputs(1, 1, 1, TD_PROFILE_FLAG_OUTPUTS, 2, 1), 64u + 24u + 16u + 4u + 4u + 24u + 4u);
+    CHECK_EQ(td_profile_size_outputs(1, 1, 1, 0, 2, 1), 64u + 24u + 16u + 4u + 4u + 4u); /* counts ignored */
+    CHECK_EQ(td_profile_size_outputs(1, 1, 1, 0, 0, 0), td_profile_size(1, 1, 1, 0));
+    CHECK_EQ(td_profile_size_outputs(1, 1, 1, TD_PROFILE_FLAG_OUTPUTS, 1, 1), 0u);
+    CHECK_EQ(td_profile_size_outputs(1, 1, 1, TD_PROFILE_FLAG_OUTPUTS, TD_MAX_CLASSES + 1, 1), 0u);
+    CHECK_EQ(td_profile_size_outputs(1, 1, 1, TD_PROFILE_FLAG_OUTPUTS, 2, 0), 0u);
+    CHECK_EQ(td_profile_size_outputs(1, 1, 1, TD_PROFILE_FLAG_OUTPUTS, 2, TD_MAX_CONFIDENCE_BINS + 1), 0u);
+    CHECK_EQ(td_profile_size_outputs(0, 1, 1, TD_PROFILE_FLAG_OUTPUTS, 2, 1), 0u);
+    CHECK_EQ(td_profile_size(1, 1, 1, TD_PROFILE_FLAG_OUTPUTS), 0u);
+}
+
+static void test_profile_outputs_semantics(void)
+{
+    static w_spec_t base;
+    static w_spec_t s;
+    static w_spec_t plain;
+    w_pca(&base, 3u);
+    w_outputs(&base, 4u, 5u);
+    CHECK_EQ(spec_status(&base), TD_OK);
+    const uint32_t sec = 64u + 72u + 48u + 20u + 36u; /* offset of the outputs section */
+
+    /* Flag and section must agree: the flag without a section, a section without the flag. */
+    w_pca(&plain, 3u);
+    CHECK_EQ(poke_status(&plain, 22, 2, TD_PROFILE_FLAG_OUTPUTS), TD_ERR_SIZE);
+    CHECK_EQ(poke_status(&base, 22, 2, 0), TD_ERR_SIZE);
+    CHECK_EQ(poke_status(&base, 22, 2, TD_PROFILE_FLAG_OUTPUTS | TD_PROFILE_FLAG_EXTERNAL_EMBEDDING), TD_ERR_SIZE);
+    /* Counts poked into a valid blob no longer match the size. */
+    CHECK_EQ(poke_status(&base, sec + 0u, 1, 5), TD_ERR_SIZE);
+    CHECK_EQ(poke_status(&base, sec + 0u, 1, 3), TD_ERR_SIZE);
+    CHECK_EQ(poke_status(&base, sec + 0u, 1, 0), TD_ERR_SIZE);
+    CHECK_EQ(poke_status(&base, sec + 0u, 1, 255), TD_ERR_SIZE);
+    CHECK_EQ(poke_status(&base, sec + 1u, 1, 6), TD_ERR_SIZE);
+    CHECK_EQ(poke_status(&base, sec + 1u, 1, 0), TD_ERR_SIZE);
+    /* Moving one count into the other keeps the size: the values then decide. */
+    CHECK_EQ(poke_status(&base, sec + 0u, 2, 5u | (4u << 8)), TD_OK);
+    /* Declared total size inconsistent with the section (CRC valid over the real size). */
+    s = base;
+    s.total_size_override = 1;
+    const uint32_t size = w_size(&base);
+    const uint32_t bad_sizes[] = {size + 4u, size - 4u, size - 36u, sec + 4u, sec + 12u, sec + 15u, sec + 16u, 0u,
+                                  0xFFFFFFFFu};
+    for (uint32_t i = 0; i < sizeof bad_sizes / sizeof bad_sizes[0]; i++) {
+        s.total_size = bad_sizes[i];
+        CHECK_EQ(spec_status(&s), TD_ERR_SIZE);
+    }
+    /* CRC still covers the section. */
+    {
+        uint32_t n;
+        uint8_t *b = w_build(&base, &n);
+        b[sec + 20u] ^= 0x04u;
+        td_profile_t prof;
+        CHECK_EQ(parse_exact(b, n, &prof), TD_ERR_CRC);
+        free(b);
+    }
+
+    /* Counts written consistently: below the minimum RANGE, above the build's limit LIMIT. */
+    s = base;
+    s.out_n_classes = 1u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.out_n_classes = 0u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.out_n_classes = 2u;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s.out_n_classes = TD_MAX_CLASSES;
+    for (uint32_t c = 0; c < W_MAX_CLASSES; c++) {
+        s.out_prior_q16[c] = 100u;
+    }
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s.out_n_classes = TD_MAX_CLASSES + 1u;
+    CHECK_EQ(spec_status(&s), TD_ERR_LIMIT);
+    s = base;
+    s.out_n_bins = 0u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.out_n_bins = 1u;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s.out_n_bins = TD_MAX_CONFIDENCE_BINS;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s.out_n_bins = TD_MAX_CONFIDENCE_BINS + 1u;
+    CHECK_EQ(spec_status(&s), TD_ERR_LIMIT);
+    /* A limit beats a range error elsewhere (step 11 before the rest). */
+    s.ch[2].reserved = 1u;
+    CHECK_EQ(spec_status(&s), TD_ERR_LIMIT);
+
+    /* Reserved, scale, zero point. */
+    s = base;
+    s.out_reserved = 1u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.out_reserved = 0x8000u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s = base;
+    s.out_scale_q24 = 0u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.out_scale_q24 = 1u;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s.out_scale_q24 = 0xFFFFFFFFu;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s = base;
+    const int32_t good_zp[] = {-128, 0, 127};
+    const int32_t bad_zp[] = {-129, 128, INT32_MIN, INT32_MAX, 255};
+    for (uint32_t i = 0; i < 3u; i++) {
+        s.out_zero_point = good_zp[i];
+        CHECK_EQ(spec_status(&s), TD_OK);
+    }
+    for (uint32_t i = 0; i < 5u; i++) {
+        s.out_zero_point = bad_zp[i];
+        CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    }
+
+    /* Every prior and every accuracy within [0, 1] (Q16). */
+    for (uint32_t c = 0; c < 4u; c++) {
+        s = base;
+        s.out_prior_q16[c] = 65536u;
+        CHECK_EQ(spec_status(&s), TD_OK);
+        s.out_prior_q16[c] = 0u;
+        CHECK_EQ(spec_status(&s), TD_OK);
+        s.out_prior_q16[c] = 65537u;
+        CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+        s.out_prior_q16[c] = 0xFFFFFFFFu;
+        CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    }
+    for (uint32_t k = 0; k < 5u; k++) {
+        s = base;
+        s.out_accuracy_q16[k] = 65536u;
+        CHECK_EQ(spec_status(&s), TD_OK);
+        s.out_accuracy_q16[k] = 65537u;
+        CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+        s.out_accuracy_q16[k] = 0x80000000u;
+        CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    }
+    /* The sections before it are still checked first. */
+    s = base;
+    s.out_scale_q24 = 0u;
+    s.centroid_q8[0] = (1 << 24) + 1;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+}
+
+/* ---- monitor: model outputs ----------------------------------------------------------------- */
+
+/* Random int8 class probabilities: mostly a confident class, sometimes flat, ties included. */
+static void random_probs(int8_t *probs, uint32_t n_classes)
+{
+    const uint32_t mode = (uint32_t)(rnd64() % 4u);
+    for (uint32_t c = 0; c < n_classes; c++) {
+        probs[c] = (int8_t)(mode == 0u ? rnd_range(-128, 127) : rnd_range(-128, -100));
+    }
+    if (mode == 1u) {
+        probs[rnd64() % n_classes] = (int8_t)rnd_range(0, 127);
+    } else if (mode == 2u) {
+        probs[0] = probs[n_classes - 1u] = 50; /* a tie: the lower index wins */
+    }
+}
+
+/* What the monitor must report, driven directly through td_outputs and td_ddm. */
+typedef struct {
+    td_outputs_acc_t acc;
+    td_ddm_t ddm;
+    uint8_t worst;
+    uint32_t n_labels, n_correct;
+} ref_outputs_t;
+
+static void test_monitor_outputs_reference(void)
+{
+    static w_spec_t with;
+    static w_spec_t without;
+    static int16_t frames[40 * 3];
+    static uint8_t predicted_of[100000];
+    static uint8_t labelled[100000];
+    int ok = 1;
+    unsigned long n_windows = 0, n_labels = 0, n_drift_windows = 0, n_warning_windows = 0, n_bad = 0;
+    for (uint32_t trial = 0; trial < 24u && ok; trial++) {
+        const uint8_t n_classes = (uint8_t)rnd_range(2, TD_MAX_CLASSES);
+        const uint8_t n_bins = (uint8_t)rnd_range(1, TD_MAX_CONFIDENCE_BINS);
+        w_pca(&with, 3u);
+        with.window = (uint16_t)rnd_range(4, 40);
+        for (uint32_t c = 0; c < 3u; c++) { /* only CONCEPT can alarm: no health events, thresholds out of reach */
+            with.ch[c].flags &= (uint16_t)~TD_CHANNEL_FLAG_STUCK_CHECK;
+            with.ch[c].max_missing = with.ch[c].max_saturated = with.window;
+        }
+        with.cusum_h_q8 = with.instant_q8 = with.cusum_k_q8 = 0xFFFFFFFFu;
+        without = with;
+        w_outputs(&with, n_classes, n_bins);
+        with.out_scale_q24 = (uint32_t)rnd_range(1 << 14, 1 << 17);
+        with.out_zero_point = (int32_t)rnd_range(-128, 0);
+        for (uint32_t k = 0; k < n_bins; k++) {
+            with.out_accuracy_q16[k] = (uint32_t)rnd_range(0, 65536);
+        }
+        parsed_t pw, po;
+        CHECK_QUIET(ok, parsed_open(&pw, &with));
+        CHECK_QUIET(ok, parsed_open(&po, &without));
+        td_outputs_config_t cfg;
+        CHECK_QUIET(ok, td_profile_outputs(&pw.prof, &cfg) == TD_OK);
+        td_monitor_t mon, plain;
+        CHECK_QUIET(ok, td_monitor_init(&mon, &pw.prof) == TD_OK);
+        CHECK_QUIET(ok, td_monitor_init(&plain, &po.prof) == TD_OK);
+        ref_outputs_t ref;
+        CHECK_QUIET(ok, td_outputs_reset(&ref.acc) == TD_OK && td_ddm_init(&ref.ddm) == TD_OK);
+        ref.worst = TD_DDM_OK;
+        ref.n_labels = ref.n_correct = 0u;
+        uint8_t alarm = 0u;
+        uint32_t seq = 0u;
+        /* Labels agree with the predictions at first (90 %), then mostly not: DDM must see concept drift. */
+        const uint32_t switch_at = (uint32_t)rnd_range(150, 600);
+        const uint32_t windows = 120u;
+        for (uint32_t w = 0; w < windows && ok; w++) {
+            gen_window(&with, frames);
+            const uint32_t n_inf = rnd64() % 6u == 0u ? 0u : (uint32_t)rnd_range(1, 30);
+            uint32_t fed = 0u;
+            const uint32_t cut = (uint32_t)rnd_range(0, with.window - 1u);
+            td_window_result_t got, want_plain;
+            uint32_t n_res = 0u, n_plain = 0u;
+            /* Frames in three pieces (the last frame alone closes the window), outputs and labels before each. */
+            for (uint32_t piece = 0; piece < 3u && ok; piece++) {
+                const uint32_t k = piece == 2u ? n_inf - fed : (uint32_t)rnd_range(0, n_inf - fed);
+                for (uint32_t i = 0; i < k; i++) {
+                    int8_t probs[TD_MAX_CLASSES];
+                    uint8_t pred;
+                    uint32_t got_seq = 0xDEADu;
+                    random_probs(probs, n_classes);
+                    CHECK_QUIET(ok, td_outputs_push(&ref.acc, &cfg, probs, n_classes, &pred) == TD_OK);
+                    CHECK_QUIET(ok, td_monitor_push_outputs(&mon, probs, n_classes, &got_seq) == TD_OK);
+                    CHECK_QUIET(ok, got_seq == seq);
+                    predicted_of[seq] = pred;
+                    labelled[seq] = 0u;
+                    seq++;
+                    /* Label a random recent inference (sometimes an invalid one). */
+                    if (rnd64() % 8u != 0u) {
+                        const uint32_t back = (uint32_t)(rnd64() % 10u == 0u ? rnd_range(0, 80) : rnd_range(1, 8));
+                        const uint32_t target = seq - back;
+                        uint8_t label;
+                        const uint32_t done = seq > switch_at ? seq - switch_at : 0u;
+                        if (target < 100000u && (done == 0u ? rnd64() % 10u != 0u : rnd64() % 2u == 0u)) {
+                            label = predicted_of[target];
+                        } else {
+                            label = (uint8_t)(rnd64() % n_classes);
+                        }
+                        if (rnd64() % 50u == 0u) {
+                            label = (uint8_t)(n_classes + rnd64() % 3u);
+                        }
+                        const td_status st = td_monitor_push_label(&mon, target, label);
+                        td_status expect;
+                        if (back == 0u || back > TD_MAX_PENDING_PREDICTIONS || back > seq) {
+                            expect = TD_ERR_RANGE;
+                        } else if (label >= n_classes) {
+                            expect = TD_ERR_ARG;
+                        } else if (labelled[target]) {
+                            expect = TD_ERR_STATE;
+                        } else {
+                            expect = TD_OK;
+                        }
+                        CHECK_QUIET(ok, st == expect);
+                        if (expect == TD_OK) {
+                            uint8_t verdict;
+                            const uint8_t correct = predicted_of[target] == label ? 1u : 0u;
+                            CHECK_QUIET(ok, td_ddm_update(&ref.ddm, correct, &verdict) == TD_OK);
+                            ref.worst = verdict > ref.worst ? verdict : ref.worst;
+                            ref.n_labels++;
+                            ref.n_correct += correct;
+                            labelled[target] = 1u;
+                            n_labels++;
+                        } else {
+                            n_bad++;
+                        }
+                    }
+                }
+                fed += k;
+                const uint32_t from = piece == 0u ? 0u : (piece == 1u ? cut : with.window - 1u);
+                const uint32_t to = piece == 0u ? cut : (piece == 1u ? with.window - 1u : with.window);
+                CHECK_QUIET(ok, td_monitor_push(&mon, frames + (size_t)from * 3u, to - from, &got, 1, &n_res) == TD_OK);
+                CHECK_QUIET(ok, n_res == (piece == 2u ? 1u : 0u));
+            }
+            CHECK_QUIET(ok, td_monitor_push(&plain, frames, with.window, &want_plain, 1, &n_plain) == TD_OK);
+            CHECK_QUIET(ok, n_plain == 1u);
+            /* The outputs fields equal td_outputs / td_ddm driven directly. */
+            td_outputs_summary_t sum;
+            CHECK_QUIET(ok, td_outputs_summary(&ref.acc, &cfg, &sum) == TD_OK);
+            CHECK_QUIET(ok, got.n_inferences == sum.count && sum.count == n_inf);
+            CHECK_QUIET(ok, got.top_class == sum.top_class);
+            CHECK_QUIET(ok, got.mean_confidence_q16 == sum.mean_confidence_q16);
+            CHECK_QUIET(ok, got.estimated_accuracy_q16 == sum.estimated_accuracy_q16);
+            CHECK_QUIET(ok, got.prior_shift_q16 == sum.prior_shift_q16);
+            CHECK_QUIET(ok, got.ddm_state == ref.worst);
+            CHECK_QUIET(ok, got.n_labels == ref.n_labels && got.n_correct == ref.n_correct);
+            CHECK_QUIET(ok, got.accuracy_q16 == td_ddm_accuracy_q16(&ref.ddm));
+            const uint8_t concept = ref.worst == TD_DDM_DRIFT ? TD_TRIGGER_CONCEPT : 0u;
+            alarm |= concept ? 1u : 0u;
+            CHECK_QUIET(ok, got.trigger == concept);
+            CHECK_QUIET(ok, got.alarm == alarm);
+            n_drift_windows += concept ? 1u : 0u;
+            n_warning_windows += ref.worst == TD_DDM_WARNING ? 1u : 0u;
+            /* Everything else equals a monitor on the same profile without the outputs section. */
+            want_plain.n_inferences = got.n_inferences;
+            want_plain.top_class = got.top_class;
+            want_plain.ddm_state = got.ddm_state;
+            want_plain.mean_confidence_q16 = got.mean_confidence_q16;
+            want_plain.estimated_accuracy_q16 = got.estimated_accuracy_q16;
+            want_plain.prior_shift_q16 = got.prior_shift_q16;
+            want_plain.n_labels = got.n_labels;
+            want_plain.n_correct = got.n_correct;
+            want_plain.accuracy_q16 = got.accuracy_q16;
+            want_plain.trigger |= concept;
+            want_plain.alarm = alarm;
+            CHECK_QUIET(ok, result_equal(&with, &got, &want_plain));
+            if (!ok) {
+                printf("  outputs trial %u window %u (%u classes, %u bins)\n", (unsigned)trial, (unsigned)w,
+                       (unsigned)n_classes, (unsigned)n_bins);
+            }
+            CHECK_QUIET(ok, td_outputs_reset(&ref.acc) == TD_OK);
+            ref.worst = TD_DDM_OK;
+            ref.n_labels = ref.n_correct = 0u;
+            n_windows++;
+            if (trial % 2u == 1u && alarm && rnd64() % 4u == 0u) {
+                CHECK_QUIET(ok, td_monitor_reset_alarm(&mon) == TD_OK);
+                alarm = 0u;
+            }
+        }
+        parsed_close(&pw);
+        parsed_close(&po);
+    }
+    CHECK(ok);
+    CHECK(n_windows == 24u * 120u);
+    CHECK(n_labels > 10000u);
+    CHECK(n_bad > 100u);
+    CHECK(n_drift_windows >= 24u); /* every trial's switch is detected */
+    CHECK(n_warning_windows > 0u);
+}
+
+static void test_monitor_outputs_api(void)
+{
+    static w_spec_t s;
+    parsed_t p;
+    td_monitor_t mon;
+    td_window_result_t r;
+    uint32_t n_res;
+    uint32_t seq = 0xDEADu;
+    int8_t probs[TD_MAX_CLASSES + 1];
+    memset(probs, 0, sizeof probs);
+    int16_t fr[16 * 3];
+    for (uint32_t i = 0; i < 16u * 3u; i++) {
+        fr[i] = (int16_t)(i * 37u % 101u);
+    }
+
+    /* Without an outputs section: TD_ERR_MODE, and the result's outputs fields are all zero. */
+    w_pca(&s, 4u);
+    s.cusum_h_q8 = s.instant_q8 = s.cusum_k_q8 = 0xFFFFFFFFu;
+    CHECK(parsed_open(&p, &s));
+    CHECK_EQ(td_monitor_init(&mon, &p.prof), TD_OK);
+    CHECK_EQ(td_monitor_push_outputs(&mon, probs, 2, &seq), TD_ERR_MODE);
+    CHECK_EQ(td_monitor_push_label(&mon, 0, 0), TD_ERR_MODE);
+    CHECK_EQ(seq, 0xDEADu);
+    CHECK_EQ(td_monitor_push(&mon, fr, 16, &r, 1, &n_res), TD_OK);
+    CHECK_EQ(r.n_inferences, 0);
+    CHECK_EQ(r.accuracy_q16, 0u);
+    CHECK_EQ(r.ddm_state, 0);
+    CHECK_EQ(r.trigger, 0);
+    parsed_close(&p);
+
+    /* Hand-worked window: 3 classes, 4 bins with accuracies 0.1, 0.2, 0.6, 0.9; scale 1/256, zero point -128. */
+    w_pca(&s, 4u);
+    s.cusum_h_q8 = s.instant_q8 = s.cusum_k_q8 = 0xFFFFFFFFu;
+    w_outputs(&s, 3u, 4u);
+    s.out_prior_q16[0] = 32768u; /* 0.5, 0.25, 0.25 */
+    s.out_prior_q16[1] = 16384u;
+    s.out_prior_q16[2] = 16384u;
+    s.out_accuracy_q16[0] = 6554u;
+    s.out_accuracy_q16[1] = 13107u;
+    s.out_accuracy_q16[2] = 39322u;
+    s.out_accuracy_q16[3] = 58982u;
+    CHECK(parsed_open(&p, &s));
+    CHECK_EQ(td_monitor_init(&mon, &p.prof), TD_OK);
+    CHECK_EQ(td_monitor_push_outputs(NULL, probs, 3, &seq), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_push_outputs(&mon, NULL, 3, &seq), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_push_outputs(&mon, probs, 2, &seq), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_push_outputs(&mon, probs, 4, &seq), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_push_label(NULL, 0, 0), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_push_label(&mon, 0, 0), TD_ERR_RANGE); /* nothing pushed yet */
+    CHECK_EQ(seq, 0xDEADu);
+    /* Inference 0: class 1 with p = (64+128)/256 = 0.75 -> bin 3 (0.9). Inference 1: class 2 with
+     * p = (0+128)/256 = 0.5 -> bin 2 (0.6). Inference 2: a tie between 0 and 2 at p = 0.25 -> class 0, bin 1 (0.2). */
+    const int8_t a[3] = {-96, 64, -96};
+    const int8_t b[3] = {-64, -64, 0};
+    const int8_t c[3] = {-64, -128, -64};
+    CHECK_EQ(td_monitor_push_outputs(&mon, a, 3, &seq), TD_OK);
+    CHECK_EQ(seq, 0u);
+    CHECK_EQ(td_monitor_push_outputs(&mon, b, 3, &seq), TD_OK);
+    CHECK_EQ(seq, 1u);
+    CHECK_EQ(td_monitor_push_outputs(&mon, c, 3, NULL), TD_OK); /* the number is optional */
+    CHECK_EQ(td_monitor_push_label(&mon, 3, 0), TD_ERR_RANGE);   /* the future */
+    CHECK_EQ(td_monitor_push_label(&mon, 0xFFFFFFFFu, 0), TD_ERR_RANGE);
+    CHECK_EQ(td_monitor_push_label(&mon, 0, 3), TD_ERR_ARG);     /* label >= n_classes */
+    CHECK_EQ(td_monitor_push_label(&mon, 0, 255), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_push_label(&mon, 0, 1), TD_OK);          /* right */
+    CHECK_EQ(td_monitor_push_label(&mon, 0, 1), TD_ERR_STATE);   /* once only */
+    CHECK_EQ(td_monitor_push_label(&mon, 0, 2), TD_ERR_STATE);
+    CHECK_EQ(td_monitor_push_label(&mon, 2, 2), TD_OK);          /* wrong */
+    CHECK_EQ(td_monitor_push(&mon, fr, 16, &r, 1, &n_res), TD_OK);
+    CHECK_EQ(n_res, 1u);
+    CHECK_EQ(r.n_inferences, 3);
+    CHECK_EQ(r.top_class, 0); /* one each: the lowest index */
+    CHECK_EQ(r.mean_confidence_q16, (49152u + 32768u + 16384u + 1u) / 3u);
+    CHECK_EQ(r.estimated_accuracy_q16, (58982u + 39322u + 13107u + 1u) / 3u);
+    /* TV distance: (|1/3 - 1/2| + |1/3 - 1/4| + |1/3 - 1/4|) / 2 = 1/6 -> round(65536 / 6) = 10923. */
+    CHECK_EQ(r.prior_shift_q16, 10923u);
+    CHECK_EQ(r.n_labels, 2);
+    CHECK_EQ(r.n_correct, 1);
+    CHECK_EQ(r.accuracy_q16, 32768u);
+    CHECK_EQ(r.ddm_state, TD_DDM_OK);
+    CHECK_EQ(r.trigger, 0);
+    /* Late label for inference 1 (of the previous window): counts in this window; the window is otherwise empty. */
+    CHECK_EQ(td_monitor_push_label(&mon, 1, 2), TD_OK);
+    CHECK_EQ(td_monitor_push(&mon, fr, 16, &r, 1, &n_res), TD_OK);
+    CHECK_EQ(r.n_inferences, 0);
+    CHECK_EQ(r.mean_confidence_q16, 0u);
+    CHECK_EQ(r.n_labels, 1);
+    CHECK_EQ(r.n_correct, 1);
+    CHECK_EQ(r.accuracy_q16, 43691u); /* 2 of 3 */
+
+    /* The ring: the last TD_MAX_PENDING_PREDICTIONS inferences can be labelled, older ones cannot. */
+    for (uint32_t i = 0; i < TD_MAX_PENDING_PREDICTIONS + 5u; i++) {
+        CHECK_EQ(td_monitor_push_outputs(&mon, a, 3, &seq), TD_OK);
+    }
+    CHECK_EQ(seq, 3u + TD_MAX_PENDING_PREDICTIONS + 4u);
+    CHECK_EQ(td_monitor_push_label(&mon, seq - TD_MAX_PENDING_PREDICTIONS, 1), TD_ERR_RANGE);
+    CHECK_EQ(td_monitor_push_label(&mon, 0, 1), TD_ERR_RANGE);
+    CHECK_EQ(td_monitor_push_label(&mon, seq - TD_MAX_PENDING_PREDICTIONS + 1u, 1), TD_OK);
+    CHECK_EQ(td_monitor_push_label(&mon, seq, 1), TD_OK);
+    CHECK_EQ(td_monitor_push_label(&mon, seq + 1u, 1), TD_ERR_RANGE);
+    /* The counter wraps at 2^32 and the ring keeps working across it. */
+    mon.out.seq = 0xFFFFFFFEu;
+    CHECK_EQ(td_monitor_push_outputs(&mon, a, 3, &seq), TD_OK);
+    CHECK_EQ(seq, 0xFFFFFFFEu);
+    CHECK_EQ(td_monitor_push_outputs(&mon, b, 3, &seq), TD_OK);
+    CHECK_EQ(seq, 0xFFFFFFFFu);
+    CHECK_EQ(td_monitor_push_outputs(&mon, c, 3, &seq), TD_OK);
+    CHECK_EQ(seq, 0u);
+    CHECK_EQ(td_monitor_push_label(&mon, 0xFFFFFFFEu, 1), TD_OK);
+    CHECK_EQ(td_monitor_push_label(&mon, 0xFFFFFFFFu, 2), TD_OK);
+    CHECK_EQ(td_monitor_push_label(&mon, 0u, 0), TD_OK);
+    CHECK_EQ(td_monitor_push_label(&mon, 1u, 0), TD_ERR_RANGE);
+    CHECK_EQ(td_monitor_push(&mon, fr, 16, &r, 1, &n_res), TD_OK);
+    CHECK_EQ(r.n_inferences, TD_MAX_PENDING_PREDICTIONS + 5u + 3u);
+    CHECK_EQ(r.n_labels, 5);
+    CHECK_EQ(r.n_correct, 5);
+    parsed_close(&p);
+
+    /* CONCEPT latches the alarm like health; reset clears it. */
+    w_pca(&s, 4u);
+    s.cusum_h_q8 = s.instant_q8 = s.cusum_k_q8 = 0xFFFFFFFFu;
+    w_outputs(&s, 2u, 1u);
+    CHECK(parsed_open(&p, &s));
+    CHECK_EQ(td_monitor_init(&mon, &p.prof), TD_OK);
+    const int8_t yes[2] = {-128, 127};
+    uint32_t labels_fed = 0;
+    uint32_t drift_window = 0xFFFFFFFFu;
+    for (uint32_t w = 0; w < 40u && drift_window == 0xFFFFFFFFu; w++) {
+        for (uint32_t i = 0; i < 20u; i++) {
+            CHECK_EQ(td_monitor_push_outputs(&mon, yes, 2, &seq), TD_OK);
+            /* 300 labels with 2 % errors, then only errors. */
+            const uint8_t right = labels_fed < 300u ? (uint8_t)(labels_fed % 50u != 7u) : 0u;
+            CHECK_EQ(td_monitor_push_label(&mon, seq, right ? 1u : 0u), TD_OK);
+            labels_fed++;
+        }
+        CHECK_EQ(td_monitor_push(&mon, fr, 16, &r, 1, &n_res), TD_OK);
+        if (r.trigger & TD_TRIGGER_CONCEPT) {
+            drift_window = w;
+            CHECK_EQ(r.ddm_state, TD_DDM_DRIFT);
+            CHECK_EQ(r.trigger, TD_TRIGGER_CONCEPT);
+            CHECK_EQ(r.alarm, 1);
+        } else {
+            CHECK_EQ(r.alarm, 0);
+        }
+    }
+    CHECK(drift_window >= 15u && drift_window < 25u);
+    CHECK_EQ(td_monitor_push(&mon, fr, 16, &r, 1, &n_res), TD_OK); /* no labels: no trigger, still latched */
+    CHECK_EQ(r.trigger, 0);
+    CHECK_EQ(r.ddm_state, TD_DDM_OK);
+    CHECK_EQ(r.alarm, 1);
+    CHECK_EQ(td_monitor_reset_alarm(&mon), TD_OK);
+    CHECK_EQ(td_monitor_push(&mon, fr, 16, &r, 1, &n_res), TD_OK);
+    CHECK_EQ(r.alarm, 0);
+
+    /* Capacity: 65535 inferences per window, then TD_ERR_CAPACITY without numbering one. */
+    for (uint32_t i = 0; i < 65535u; i++) {
+        if (td_monitor_push_outputs(&mon, yes, 2, &seq) != TD_OK) {
+            CHECK(0);
+            break;
+        }
+    }
+    const uint32_t last = seq;
+    CHECK_EQ(td_monitor_push_outputs(&mon, yes, 2, &seq), TD_ERR_CAPACITY);
+    CHECK_EQ(seq, last);
+    CHECK_EQ(td_monitor_push_label(&mon, last + 1u, 1), TD_ERR_RANGE);
+    CHECK_EQ(td_monitor_push(&mon, fr, 16, &r, 1, &n_res), TD_OK);
+    CHECK_EQ(r.n_inferences, 65535);
+    CHECK_EQ(td_monitor_push_outputs(&mon, yes, 2, &seq), TD_OK);
+    CHECK_EQ(seq, last + 1u);
+    parsed_close(&p);
+}
+
 static void test_status_strings(void)
 {
     static const td_status all[] = {TD_OK, TD_ERR_ARG, TD_ERR_TRUNCATED, TD_ERR_MAGIC, TD_ERR_VERSION, TD_ERR_CRC,
@@ -2092,6 +2700,8 @@ int main(void)
 {
     test_profile_valid();
     test_profile_semantics();
+    test_profile_outputs_valid();
+    test_profile_outputs_semantics();
     test_stats_contract_edges();
     test_window_fixed();
     test_window_random();
@@ -2100,6 +2710,8 @@ int main(void)
     test_monitor_reference();
     test_monitor_capacity_and_chunking();
     test_monitor_modes_and_health();
+    test_monitor_outputs_reference();
+    test_monitor_outputs_api();
     test_status_strings();
     printf("test_core: %lu corruption trials, %lu truncation trials\n", g_corrupt_trials, g_trunc_trials);
     printf("test_core: %lu passed, %lu failed\n", g_pass, g_fail);

@@ -11,6 +11,12 @@
  *   scores     dist  = min_k |e - c_k|^2 (Q8), recon = |z - P^T e|^2 (Q8, PCA mode),
  *              score = dist + recon (saturating)
  *   decision   CUSUM and instant threshold on score (td_detector.h), plus health
+ * With an outputs section in the profile (TD_PROFILE_FLAG_OUTPUTS) it also
+ * monitors the classifier's outputs (td_outputs.h): td_monitor_push_outputs adds
+ * one inference's int8 class probabilities to the current window and numbers it;
+ * td_monitor_push_label later gives the true class of a numbered inference (one of
+ * the last TD_MAX_PENDING_PREDICTIONS), which feeds DDM. A DDM drift during a
+ * window raises TD_TRIGGER_CONCEPT and latches the alarm.
  * The monitor holds a pointer to the parsed profile; the profile's blob must
  * outlive the monitor. The monitor never allocates.
  *
@@ -20,8 +26,10 @@
  *     uint32_t n_res;
  *     td_monitor_init(&mon, &profile);
  *     td_monitor_push(&mon, frames, n_frames, res, 4, &n_res);
+ *     td_monitor_push_outputs(&mon, probs, n_classes, &seq);   // outputs profiles: per inference
+ *     td_monitor_push_label(&mon, seq, true_class);            // whenever ground truth arrives
  *
- * Depends on: td_config.h, td_status.h, td_stats.h, td_profile.h, td_detector.h.
+ * Depends on: td_config.h, td_status.h, td_stats.h, td_profile.h, td_detector.h, td_outputs.h.
  */
 #ifndef TINYDRIFT_TD_MONITOR_H
 #define TINYDRIFT_TD_MONITOR_H
@@ -30,6 +38,7 @@
 
 #include "tinydrift/td_config.h"
 #include "tinydrift/td_detector.h"
+#include "tinydrift/td_outputs.h"
 #include "tinydrift/td_profile.h"
 #include "tinydrift/td_stats.h"
 #include "tinydrift/td_status.h"
@@ -64,8 +73,46 @@ typedef struct {
     uint8_t alarm;           /**< 1 while the alarm is latched (including by this window) */
     uint8_t nearest;         /**< index of the nearest centroid */
     uint8_t top_channel;     /**< channel with the largest |z| of mean or std */
+    /* Model outputs (profiles with an outputs section; all 0 without one). */
+    uint16_t n_inferences;            /**< inferences pushed during the window */
+    uint8_t top_class;                /**< most frequent predicted class (0 without inferences) */
+    uint8_t ddm_state;                /**< worst DDM verdict of the window's labels: TD_DDM_OK, _WARNING, _DRIFT */
+    uint32_t mean_confidence_q16;     /**< mean top-1 confidence, Q16 */
+    uint32_t estimated_accuracy_q16;  /**< label-free accuracy estimate, Q16 */
+    uint32_t prior_shift_q16;         /**< total-variation distance of predicted classes to the prior, Q16 */
+    uint16_t n_labels;                /**< labels received during the window */
+    uint16_t n_correct;               /**< of which the prediction was right */
+    uint32_t accuracy_q16;            /**< accuracy of all labelled predictions since init, Q16 (1.0 without labels) */
     td_channel_result_t channels[TD_MAX_CHANNELS]; /**< per-channel results, n_channels used */
 } td_window_result_t;
+
+/** Trigger bit: DDM signalled concept drift on the labels received during the window. */
+#define TD_TRIGGER_CONCEPT 0x08u
+
+/** Predictions remembered for late labels (a power of two, 2..128). */
+#ifndef TD_MAX_PENDING_PREDICTIONS
+#define TD_MAX_PENDING_PREDICTIONS 64
+#endif
+#if TD_MAX_PENDING_PREDICTIONS < 2 || TD_MAX_PENDING_PREDICTIONS > 128 ||                                           \
+    (TD_MAX_PENDING_PREDICTIONS & (TD_MAX_PENDING_PREDICTIONS - 1)) != 0
+#error "TD_MAX_PENDING_PREDICTIONS must be a power of two, 2..128"
+#endif
+#if TD_MAX_CLASSES > 128
+#error "the monitor stores a predicted class in 7 bits: TD_MAX_CLASSES must be <= 128"
+#endif
+
+/** Model-output state of a monitor; fields are private. */
+typedef struct {
+    td_outputs_config_t cfg;   /**< decoded outputs section of the profile */
+    td_outputs_acc_t acc;      /**< the current window's outputs */
+    td_ddm_t ddm;              /**< concept drift on the labelled predictions */
+    uint32_t seq;              /**< number the next inference gets (wraps at 2^32) */
+    uint8_t predicted[TD_MAX_PENDING_PREDICTIONS]; /**< by seq % N: class, bit 7 set once labelled */
+    uint8_t n_pending;         /**< valid entries of predicted (saturates at N) */
+    uint8_t ddm_state;         /**< worst verdict in the current window */
+    uint16_t n_labels;         /**< labels in the current window */
+    uint16_t n_correct;        /**< correct ones among them */
+} td_monitor_outputs_t;
 
 /** Monitor state; fields are private. */
 typedef struct {
@@ -78,6 +125,8 @@ typedef struct {
     uint32_t window_index;                  /**< index of the window being filled */
     uint16_t fill;                          /**< frames in the current window */
     uint16_t n_embeddings;                  /**< external mode: embeddings in the current window */
+    uint8_t has_outputs;                    /**< 1 when the profile has an outputs section */
+    td_monitor_outputs_t out;               /**< model-output monitoring (used when has_outputs) */
 } td_monitor_t;
 
 /** Most embeddings one window accepts in external mode (keeps the int32 sums exact). */
@@ -93,6 +142,19 @@ td_status td_monitor_push(td_monitor_t *mon, const int16_t *frames, uint32_t n_f
 
 /** External mode: add one int8 embedding of n_dims values to the current window (TD_ERR_MODE in PCA mode). */
 td_status td_monitor_push_embedding(td_monitor_t *mon, const int8_t *embedding, uint32_t len) TD_CHECK_RESULT;
+
+/** Outputs profiles: add one inference's int8 class probabilities (n_classes values, the profile's) to the current
+ *  window; *inference_seq (may be NULL) gets its number for td_monitor_push_label: 0 for the first after init, then
+ *  consecutive (mod 2^32). TD_ERR_MODE without an outputs section, TD_ERR_ARG for a wrong n_classes,
+ *  TD_ERR_CAPACITY when the window already holds 65535 inferences; on error nothing changes. */
+td_status td_monitor_push_outputs(td_monitor_t *mon, const int8_t *probs, uint32_t n_classes,
+                                  uint32_t *inference_seq) TD_CHECK_RESULT;
+
+/** Outputs profiles: the true class of inference inference_seq. Feeds DDM (correct = predicted == label) and counts
+ *  the label in the current window. TD_ERR_MODE without an outputs section; TD_ERR_RANGE if that inference is not
+ *  among the last TD_MAX_PENDING_PREDICTIONS or not pushed yet; TD_ERR_ARG if label >= n_classes; TD_ERR_STATE if it
+ *  was labelled already; TD_ERR_CAPACITY after 65535 labels in one window. On error nothing changes. */
+td_status td_monitor_push_label(td_monitor_t *mon, uint32_t inference_seq, uint8_t label) TD_CHECK_RESULT;
 
 /** Clear the latched alarm and the CUSUM statistic. */
 td_status td_monitor_reset_alarm(td_monitor_t *mon) TD_CHECK_RESULT;

@@ -9,7 +9,7 @@
  *     td_profile_t prof;
  *     if (td_profile_parse(&prof, blob, blob_len) != TD_OK) { reject(); }
  *
- * Depends on: td_config.h, td_status.h, td_crc32.h.
+ * Depends on: td_config.h, td_status.h, td_crc32.h, td_outputs.h (td_outputs_config_t).
  */
 #ifndef TINYDRIFT_TD_PROFILE_H
 #define TINYDRIFT_TD_PROFILE_H
@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "tinydrift/td_config.h"
+#include "tinydrift/td_outputs.h"
 #include "tinydrift/td_status.h"
 
 /** Magic bytes at offset 0 of every profile: "TDPF". */
@@ -34,9 +35,13 @@
 #define TD_INV_SIGMA_SHIFT 24u
 /** Fractional bits of the external embedding scale. */
 #define TD_EXT_SCALE_SHIFT 24u
+/** Fixed part of the outputs section (n_classes, n_bins, reserved, scale_q24, zero_point) in bytes. */
+#define TD_PROFILE_OUTPUTS_HEADER_SIZE 12u
 
 /** Profile flag: scores come from an application-supplied int8 embedding, not the PCA projection. */
 #define TD_PROFILE_FLAG_EXTERNAL_EMBEDDING 0x0001u
+/** Profile flag: an outputs section (model-output monitoring, td_outputs.h) follows the centroids. */
+#define TD_PROFILE_FLAG_OUTPUTS 0x0002u
 
 /** Channel flag: raise the stuck health event when the window does not vary. */
 #define TD_CHANNEL_FLAG_STUCK_CHECK 0x0001u
@@ -66,6 +71,7 @@ typedef struct {
     const uint8_t *features;     /**< n_features records of TD_PROFILE_FEATURE_SIZE */
     const uint8_t *projection;   /**< n_dims x n_features int8, row-major (NULL in external mode) */
     const uint8_t *centroids;    /**< n_centroids x n_dims int32 Q8, row-major */
+    const uint8_t *outputs;      /**< outputs section (TD_PROFILE_FLAG_OUTPUTS), NULL when absent */
 } td_profile_t;
 
 /** Per-channel settings decoded from a profile. */
@@ -87,7 +93,16 @@ td_status td_profile_parse(td_profile_t *out, const uint8_t *blob, size_t len) T
 /** Decode channel settings of a parsed profile; TD_ERR_ARG if channel >= n_channels. */
 td_status td_profile_channel(const td_profile_t *profile, uint8_t channel, td_channel_config_t *out) TD_CHECK_RESULT;
 
-/** Size in bytes a profile with these counts occupies (0 if a count is out of range); total. */
+/** Decode the outputs section of a parsed profile into *out; TD_ERR_MODE when the profile has none. */
+td_status td_profile_outputs(const td_profile_t *profile, td_outputs_config_t *out) TD_CHECK_RESULT;
+
+/** Size in bytes a profile with these counts occupies; total. 0 if a count is out of range or flags has
+ *  TD_PROFILE_FLAG_OUTPUTS (that size depends on the section's counts: td_profile_size_outputs). */
 uint32_t td_profile_size(uint8_t n_channels, uint8_t n_dims, uint8_t n_centroids, uint16_t flags);
+
+/** Size in bytes of a profile with these counts; with TD_PROFILE_FLAG_OUTPUTS in flags it includes an outputs
+ *  section of n_classes classes and n_bins bins (otherwise those two are ignored). 0 if a count is out of range. */
+uint32_t td_profile_size_outputs(uint8_t n_channels, uint8_t n_dims, uint8_t n_centroids, uint16_t flags,
+                                 uint8_t n_classes, uint8_t n_bins);
 
 #endif /* TINYDRIFT_TD_PROFILE_H */
