@@ -20,7 +20,7 @@ ARM_FLAGS := -Os -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard -ffu
 HOST_TOOLS := gcc:gcc python3-venv:python3-venv python3-dev:python3-dev
 ARM_TOOLS := $(ARM_CC):gcc-arm-none-eabi arm-none-eabi-size:binutils-arm-none-eabi qemu-system-arm:qemu-system-arm
 
-.PHONY: all demo test test-c test-py check-arm size venv tools clean help bench-device
+.PHONY: all demo test test-c test-py check-arm size venv tools clean help bench-device bench
 
 all: test
 
@@ -28,6 +28,7 @@ help:
 	@echo "make demo   profile -> simulated board (QEMU Cortex-M4) -> drifted replay -> SQLite -> report"
 	@echo "make test   the whole test suite (C tests under ASan/UBSan, Cortex-M4 build, pytest)"
 	@echo "make size   Cortex-M4 flash/RAM of the core and sizeof the monitor state (6 channels)"
+	@echo "make bench  detection quality and speed against peer detectors -> docs/benchmarks.md"
 	@echo "make fw-host / fw-qemu   build the host simulator / the QEMU Cortex-M4 firmware"
 
 tools:
@@ -46,7 +47,7 @@ venv: $(STAMP)
 # TensorFlow (the optional [tf] extra) only for the test suite's model tests; the demo does not need it.
 STAMP_TF := $(VENV)/.installed-tf
 $(STAMP_TF): $(STAMP)
-	$(VPY) -m pip install -q -e '.[test,tf]'
+	$(VPY) -m pip install -q -e '.[test,tf,bench]'
 	@touch $@
 
 demo: tools $(STAMP)
@@ -79,6 +80,15 @@ size: tools
 
 # Firmware application, boards and their tests (fw-host, fw-qemu, test-fw-c, fw-check-arm, ...).
 include firmware/firmware.mk
+
+# Detection quality and speed against peer detectors (river), device figures; writes docs/benchmarks.md.
+STAMP_BENCH := $(VENV)/.installed-bench
+$(STAMP_BENCH): $(STAMP)
+	$(VPY) -m pip install -q -e '.[test,bench]'
+	@touch $@
+
+bench: tools $(STAMP_BENCH)
+	$(VPY) tools/bench.py
 
 # Cortex-M4 instructions per sample / window / telemetry record, measured in QEMU with -icount.
 bench-device: tools $(STAMP)
