@@ -75,6 +75,12 @@ static td_status activate(td_app_t *app, uint8_t index, uint32_t size)
     app->active_buf = index;
     app->window_fill = 0u;
     app->window_embeddings = 0u;
+    app->window_inferences = 0u;
+    app->n_classes = 0u;
+    td_outputs_config_t outputs;
+    if (parsed.outputs != NULL && td_profile_outputs(&parsed, &outputs) == TD_OK) {
+        app->n_classes = outputs.n_classes;
+    }
     s = td_monitor_init(&app->monitor, &app->profile);
     app->has_profile = s == TD_OK ? 1u : 0u;
     return s;
@@ -129,7 +135,8 @@ td_status td_app_push_frames(td_app_t *app, const int16_t *frames, uint32_t n_fr
         app->frames_processed += take;
         done += take;
         if (n_results > 0u) {
-            app->window_embeddings = 0u; /* the closed window took its embeddings with it */
+            app->window_embeddings = 0u; /* the closed window took its embeddings and inferences with it */
+            app->window_inferences = 0u;
             emit_record(app);
         }
     }
@@ -157,6 +164,62 @@ td_status td_app_push_embeddings(td_app_t *app, const int8_t *embeddings, uint32
             return s; /* cannot happen: mode, length and capacity are checked above */
         }
         app->window_embeddings++;
+    }
+    return TD_OK;
+}
+
+td_status td_app_push_outputs(td_app_t *app, const int8_t *probs, uint32_t n_vectors, uint32_t *first_seq)
+{
+    if (app == NULL || (probs == NULL && n_vectors > 0u)) {
+        return TD_ERR_ARG;
+    }
+    if (!app->has_profile) {
+        return TD_ERR_STATE;
+    }
+    if (app->n_classes == 0u) {
+        return TD_ERR_MODE;
+    }
+    if (n_vectors > 65535u - app->window_inferences) {
+        return TD_ERR_CAPACITY; /* checked up front: a rejected batch adds nothing */
+    }
+    const uint32_t n_classes = app->n_classes;
+    for (uint32_t i = 0; i < n_vectors; i++) {
+        uint32_t seq = 0;
+        const td_status s = td_monitor_push_outputs(&app->monitor, probs + (size_t)i * n_classes, n_classes, &seq);
+        if (s != TD_OK) {
+            return s; /* cannot happen: mode, length and capacity are checked above */
+        }
+        if (i == 0u && first_seq != NULL) {
+            *first_seq = seq;
+        }
+        app->window_inferences++;
+    }
+    return TD_OK;
+}
+
+td_status td_app_push_labels(td_app_t *app, const uint32_t *seqs, const uint8_t *labels, uint32_t n_pairs,
+                             uint32_t *n_applied)
+{
+    if (n_applied != NULL) {
+        *n_applied = 0u;
+    }
+    if (app == NULL || ((seqs == NULL || labels == NULL) && n_pairs > 0u)) {
+        return TD_ERR_ARG;
+    }
+    if (!app->has_profile) {
+        return TD_ERR_STATE;
+    }
+    if (app->n_classes == 0u) {
+        return TD_ERR_MODE;
+    }
+    for (uint32_t i = 0; i < n_pairs; i++) {
+        const td_status s = td_monitor_push_label(&app->monitor, seqs[i], labels[i]);
+        if (s != TD_OK) {
+            return s; /* earlier pairs stay applied */
+        }
+        if (n_applied != NULL) {
+            *n_applied = i + 1u;
+        }
     }
     return TD_OK;
 }
@@ -327,6 +390,40 @@ static td_status do_inject_embedding(td_app_t *app, const td_frame_t *req, uint3
     return TD_OK;
 }
 
+static td_status do_inject_outputs(td_app_t *app, const td_frame_t *req, uint32_t *value)
+{
+    if (!app->has_profile) {
+        return TD_ERR_STATE;
+    }
+    if (app->n_classes == 0u) {
+        return TD_ERR_MODE;
+    }
+    uint32_t n = 0;
+    td_status s = td_proto_decode_inject_outputs(req->payload, req->payload_len, app->n_classes,
+                                                 app->io.outputs, sizeof app->io.outputs, &n);
+    if (s != TD_OK) {
+        return s;
+    }
+    return td_app_push_outputs(app, app->io.outputs, n, value);
+}
+
+static td_status do_label(td_app_t *app, const td_frame_t *req, uint32_t *value)
+{
+    if (!app->has_profile) {
+        return TD_ERR_STATE;
+    }
+    if (app->n_classes == 0u) {
+        return TD_ERR_MODE;
+    }
+    uint32_t n = 0;
+    const td_status s = td_proto_decode_label(req->payload, req->payload_len, app->io.label.seqs, app->io.label.labels,
+                                              TD_PROTO_LABEL_MAX_PAIRS, &n);
+    if (s != TD_OK) {
+        return s;
+    }
+    return td_app_push_labels(app, app->io.label.seqs, app->io.label.labels, n, value);
+}
+
 /* Resend records >= from_seq as replayed TELEMETRY; ACK value = the from_seq to continue with. */
 static void handle_fetch(td_app_t *app, const td_frame_t *req)
 {
@@ -421,6 +518,12 @@ static void handle_request(td_app_t *app, const td_frame_t *req)
         break;
     case TD_MSG_INJECT_EMBEDDING:
         s = do_inject_embedding(app, req, &value);
+        break;
+    case TD_MSG_INJECT_OUTPUTS:
+        s = do_inject_outputs(app, req, &value);
+        break;
+    case TD_MSG_LABEL:
+        s = do_label(app, req, &value);
         break;
     case TD_MSG_RESET_ALARM:
         s = do_reset_alarm(app, req, &value);

@@ -7,7 +7,9 @@
  * td_app_poll never blocks (beyond td_hal_link_write queuing replies): it drains
  * received link bytes, answers requests (docs/protocol.md), feeds sensor frames
  * to the monitor and sends telemetry. A board whose application computes its own
- * embeddings (external-embedding profiles) passes them to td_app_push_embeddings.
+ * embeddings (external-embedding profiles) passes them to td_app_push_embeddings;
+ * one whose model's outputs are monitored (outputs profiles) passes each inference's
+ * class probabilities to td_app_push_outputs and ground truth to td_app_push_labels.
  * All state lives in td_app_t, a complete type so boards can place it in static
  * storage (no malloc anywhere).
  *
@@ -79,15 +81,22 @@ struct td_app {
     uint32_t boot_id;                     /**< td_hal_boot_id() at init */
     uint32_t window_fill;                 /**< frames in the monitor's current window */
     uint32_t window_embeddings;           /**< external mode: embeddings in the monitor's current window */
+    uint32_t window_inferences;           /**< outputs profiles: inferences in the monitor's current window */
     uint32_t frames_processed;            /**< frames fed to the monitor since boot */
     uint32_t tx_errors;                   /**< td_hal_link_write failures (frames lost; records stay in the ring) */
     uint16_t tx_seq;                      /**< seq of the next frame the device sends */
     uint16_t sensor_rate_hz;              /**< current sampling rate, 0 = off */
     uint8_t active_buf;                   /**< index into profile_words of the active blob */
     uint8_t has_profile;                  /**< 1 when profile and monitor are valid */
+    uint8_t n_classes;                    /**< classes of the profile's outputs section, 0 without one */
     union {
         int16_t frames[TD_PROTO_INJECT_MAX_VALUES];       /**< decoded INJECT or sensor frames */
         int8_t embeddings[TD_PROTO_EMBEDDING_MAX_VALUES]; /**< decoded INJECT_EMBEDDING */
+        int8_t outputs[TD_PROTO_OUTPUTS_MAX_VALUES];      /**< decoded INJECT_OUTPUTS */
+        struct {
+            uint32_t seqs[TD_PROTO_LABEL_MAX_PAIRS];      /**< inference numbers */
+            uint8_t labels[TD_PROTO_LABEL_MAX_PAIRS];     /**< their true classes */
+        } label;                                          /**< decoded LABEL */
     } io;                                 /**< one decode buffer: a request is handled completely before the next */
     uint8_t rx[TD_APP_RX_CHUNK];          /**< raw link bytes */
     uint8_t tx_payload[TD_FRAME_MAX_PAYLOAD]; /**< payload being sent */
@@ -111,6 +120,20 @@ td_status td_app_push_frames(td_app_t *app, const int16_t *frames, uint32_t n_fr
  *  TD_ERR_MODE for a PCA profile, TD_ERR_CAPACITY if the window would exceed TD_MAX_EMBEDDINGS_PER_WINDOW.
  *  A board running its own model calls this; INJECT_EMBEDDING does the same over the link. */
 td_status td_app_push_embeddings(td_app_t *app, const int8_t *embeddings, uint32_t n_embeddings) TD_CHECK_RESULT;
+
+/** Outputs profiles: add n_vectors int8 class-probability vectors (the profile's n_classes values each, row-major)
+ *  to the current window, in order (td_monitor_push_outputs); *first_seq (may be NULL) gets the inference number of
+ *  the first, the rest are consecutive. All or nothing: TD_ERR_STATE without a profile, TD_ERR_MODE without an
+ *  outputs section, TD_ERR_CAPACITY if the window would exceed 65,535 inferences.
+ *  A board running its own classifier calls this; INJECT_OUTPUTS does the same over the link. */
+td_status td_app_push_outputs(td_app_t *app, const int8_t *probs, uint32_t n_vectors,
+                              uint32_t *first_seq) TD_CHECK_RESULT;
+
+/** Outputs profiles: the true classes of earlier inferences (td_monitor_push_label), applied in order. Stops at the
+ *  first pair the monitor rejects and returns its td_status (earlier pairs stay applied); *n_applied (may be NULL)
+ *  gets the number applied. TD_ERR_STATE without a profile, TD_ERR_MODE without an outputs section. */
+td_status td_app_push_labels(td_app_t *app, const uint32_t *seqs, const uint8_t *labels, uint32_t n_pairs,
+                             uint32_t *n_applied) TD_CHECK_RESULT;
 
 /** Tell the app the link was reconnected (new host session): drop a partial frame and forget the retry cache. */
 td_status td_app_link_reset(td_app_t *app) TD_CHECK_RESULT;

@@ -2,14 +2,15 @@
  *
  * Every value can be overridden with -D on the compiler command line. The
  * defaults fit the largest profile the core's limits (td_config.h) allow.
- * Depends on: tinydrift/td_config.h.
+ * Depends on: tinydrift/td_config.h, tinydrift/td_outputs.h (TD_MAX_CLASSES, TD_MAX_CONFIDENCE_BINS).
  */
 #ifndef TINYDRIFT_TD_APP_CONFIG_H
 #define TINYDRIFT_TD_APP_CONFIG_H
 
 #include "tinydrift/td_config.h"
+#include "tinydrift/td_outputs.h"
 
-/** Telemetry records the ring buffer keeps for FETCH (each takes 52 + 16 * TD_MAX_CHANNELS bytes of RAM). */
+/** Telemetry records the ring buffer keeps for FETCH (each takes 76 + 16 * TD_MAX_CHANNELS bytes of RAM). */
 #ifndef TD_APP_RING_CAPACITY
 #define TD_APP_RING_CAPACITY 128
 #endif
@@ -22,10 +23,11 @@
 /** Bytes of the commit header at the start of each slot (magic, generation, size, crc32). */
 #define TD_APP_SLOT_HEADER_SIZE 16
 
-/** Largest profile td_profile_size() can return under the core's limits (PCA mode; the projection is padded to 4 bytes). */
+/** Largest profile td_profile_size_outputs() can return under the core's limits (PCA mode, the projection padded
+ *  to 4 bytes, plus a maximal outputs section of 12 + 4 * TD_MAX_CLASSES + 4 * TD_MAX_CONFIDENCE_BINS bytes). */
 #define TD_APP_PROFILE_SIZE_BOUND                                                                 \
     (64 + 40 * TD_MAX_CHANNELS + (TD_MAX_DIMS * 2 * TD_MAX_CHANNELS + 3) / 4 * 4 +                \
-     4 * TD_MAX_CENTROIDS * TD_MAX_DIMS + 4)
+     4 * TD_MAX_CENTROIDS * TD_MAX_DIMS + 12 + 4 * TD_MAX_CLASSES + 4 * TD_MAX_CONFIDENCE_BINS + 4)
 
 /** Largest profile blob the device accepts; the app keeps two RAM buffers of this size (active + upload). */
 #ifndef TD_APP_MAX_PROFILE

@@ -205,6 +205,16 @@ td_status td_proto_encode_record(uint8_t *out, size_t cap, const td_proto_record
         td_le_put_u16(p + 12, ch->n_missing);
         td_le_put_u16(p + 14, ch->n_saturated);
     }
+    uint8_t *o = out + TD_TELEMETRY_V1_SIZE(meta->n_channels);
+    td_le_put_u16(o + 0, res->n_inferences);
+    o[2] = res->top_class;
+    o[3] = res->ddm_state;
+    td_le_put_u32(o + 4, res->mean_confidence_q16);
+    td_le_put_u32(o + 8, res->estimated_accuracy_q16);
+    td_le_put_u32(o + 12, res->prior_shift_q16);
+    td_le_put_u16(o + 16, res->n_labels);
+    td_le_put_u16(o + 18, res->n_correct);
+    td_le_put_u32(o + 20, res->accuracy_q16);
     *len = size;
     return TD_OK;
 }
@@ -218,7 +228,9 @@ td_status td_proto_decode_record(const uint8_t *payload, size_t len, td_proto_re
     if (n_channels == 0u || n_channels > TD_MAX_CHANNELS) {
         return TD_ERR_LIMIT;
     }
-    if (len != TD_TELEMETRY_SIZE(n_channels)) {
+    const uint8_t version = payload[50];
+    if (!(version == TD_TELEMETRY_VERSION && len == TD_TELEMETRY_SIZE(n_channels)) &&
+        !(version == 1u && len == TD_TELEMETRY_V1_SIZE(n_channels))) {
         return TD_ERR_ARG;
     }
     memset(rec, 0, sizeof *rec);
@@ -241,7 +253,7 @@ td_status td_proto_decode_record(const uint8_t *payload, size_t len, td_proto_re
     rec->n_embeddings = td_le_get_u16(payload + 46);
     rec->meta.n_channels = n_channels;
     rec->meta.flags = payload[49];
-    rec->version = payload[50];
+    rec->version = version;
     for (uint32_t c = 0; c < n_channels; c++) {
         const uint8_t *p = payload + TD_TELEMETRY_HEADER_SIZE + TD_TELEMETRY_CHANNEL_SIZE * c;
         td_proto_channel_t *ch = &rec->channels[c];
@@ -251,6 +263,18 @@ td_status td_proto_decode_record(const uint8_t *payload, size_t len, td_proto_re
         ch->z_std_q8 = to_i16(td_le_get_u16(p + 10));
         ch->n_missing = td_le_get_u16(p + 12);
         ch->n_saturated = td_le_get_u16(p + 14);
+    }
+    if (version >= 2u) {
+        const uint8_t *o = payload + TD_TELEMETRY_V1_SIZE(n_channels);
+        rec->n_inferences = td_le_get_u16(o + 0);
+        rec->top_class = o[2];
+        rec->ddm_state = o[3];
+        rec->mean_confidence_q16 = td_le_get_u32(o + 4);
+        rec->estimated_accuracy_q16 = td_le_get_u32(o + 8);
+        rec->prior_shift_q16 = td_le_get_u32(o + 12);
+        rec->n_labels = td_le_get_u16(o + 16);
+        rec->n_correct = td_le_get_u16(o + 18);
+        rec->accuracy_q16 = td_le_get_u32(o + 20);
     }
     return TD_OK;
 }
@@ -373,6 +397,62 @@ td_status td_proto_decode_inject_embedding(const uint8_t *payload, size_t len, u
         values[i] = to_i8(payload[i]);
     }
     *n_embeddings = (uint32_t)(len / n_dims);
+    return TD_OK;
+}
+
+td_status td_proto_encode_inject_outputs(uint8_t *out, size_t cap, const int8_t *values, size_t n_values,
+                                         size_t *len)
+{
+    /* The same int8 byte layout as INJECT_EMBEDDING, with its own limit. */
+    if (n_values > TD_PROTO_OUTPUTS_MAX_VALUES) {
+        return TD_ERR_ARG;
+    }
+    return td_proto_encode_inject_embedding(out, cap, values, n_values, len);
+}
+
+td_status td_proto_decode_inject_outputs(const uint8_t *payload, size_t len, uint8_t n_classes, int8_t *values,
+                                         size_t cap_values, uint32_t *n_vectors)
+{
+    if (len > TD_PROTO_OUTPUTS_MAX_VALUES) {
+        return TD_ERR_ARG;
+    }
+    return td_proto_decode_inject_embedding(payload, len, n_classes, values, cap_values, n_vectors);
+}
+
+td_status td_proto_encode_label(uint8_t *out, size_t cap, const uint32_t *seqs, const uint8_t *labels, size_t n_pairs,
+                                size_t *len)
+{
+    if (seqs == NULL || labels == NULL || n_pairs == 0u || n_pairs > TD_PROTO_LABEL_MAX_PAIRS) {
+        return TD_ERR_ARG;
+    }
+    const td_status st = out_ok(out, cap, len, TD_PROTO_LABEL_PAIR_SIZE * n_pairs);
+    if (st != TD_OK) {
+        return st;
+    }
+    for (size_t i = 0; i < n_pairs; i++) {
+        td_le_put_u32(out + TD_PROTO_LABEL_PAIR_SIZE * i, seqs[i]);
+        out[TD_PROTO_LABEL_PAIR_SIZE * i + 4u] = labels[i];
+    }
+    *len = TD_PROTO_LABEL_PAIR_SIZE * n_pairs;
+    return TD_OK;
+}
+
+td_status td_proto_decode_label(const uint8_t *payload, size_t len, uint32_t *seqs, uint8_t *labels, size_t cap_pairs,
+                                uint32_t *n_pairs)
+{
+    if (payload == NULL || seqs == NULL || labels == NULL || n_pairs == NULL || len == 0u ||
+        len % TD_PROTO_LABEL_PAIR_SIZE != 0u || len > TD_PROTO_LABEL_PAIR_SIZE * TD_PROTO_LABEL_MAX_PAIRS) {
+        return TD_ERR_ARG;
+    }
+    const size_t n = len / TD_PROTO_LABEL_PAIR_SIZE;
+    if (n > cap_pairs) {
+        return TD_ERR_CAPACITY;
+    }
+    for (size_t i = 0; i < n; i++) {
+        seqs[i] = td_le_get_u32(payload + TD_PROTO_LABEL_PAIR_SIZE * i);
+        labels[i] = payload[TD_PROTO_LABEL_PAIR_SIZE * i + 4u];
+    }
+    *n_pairs = (uint32_t)n;
     return TD_OK;
 }
 

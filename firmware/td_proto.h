@@ -48,6 +48,10 @@
 #define TD_MSG_SENSOR 0x09u
 /** Request: int8 embeddings to add to the current window (external-embedding profiles). */
 #define TD_MSG_INJECT_EMBEDDING 0x0Au
+/** Request: int8 class-probability vectors of inferences (profiles with an outputs section). */
+#define TD_MSG_INJECT_OUTPUTS 0x0Bu
+/** Request: true classes of earlier inferences (1..64 pairs of u32 inference seq, u8 label). */
+#define TD_MSG_LABEL 0x0Cu
 /** Response: device description (answers INFO_REQ). */
 #define TD_MSG_INFO 0x81u
 /** Response: request succeeded (u8 type, u8 0, u16 seq, u32 value). */
@@ -77,17 +81,27 @@
 #define TD_PROTO_INJECT_MAX_VALUES 160u
 /** Most int8 values in one INJECT_EMBEDDING (320-byte payload). */
 #define TD_PROTO_EMBEDDING_MAX_VALUES 320u
+/** Most int8 values in one INJECT_OUTPUTS (320-byte payload). */
+#define TD_PROTO_OUTPUTS_MAX_VALUES 320u
+/** Bytes of one LABEL pair (u32 inference seq, u8 label). */
+#define TD_PROTO_LABEL_PAIR_SIZE 5u
+/** Most pairs in one LABEL (320-byte payload). */
+#define TD_PROTO_LABEL_MAX_PAIRS 64u
 
 /** Telemetry record bytes before the per-channel blocks. */
 #define TD_TELEMETRY_HEADER_SIZE 52u
 /** Telemetry record bytes per channel. */
 #define TD_TELEMETRY_CHANNEL_SIZE 16u
-/** Telemetry record size for c channels. */
-#define TD_TELEMETRY_SIZE(c) (TD_TELEMETRY_HEADER_SIZE + TD_TELEMETRY_CHANNEL_SIZE * (uint32_t)(c))
+/** Telemetry record bytes of the model-outputs block after the channel blocks (record version 2). */
+#define TD_TELEMETRY_OUTPUTS_SIZE 24u
+/** Size of a version-1 record (no outputs block) for c channels; the decoder still accepts it. */
+#define TD_TELEMETRY_V1_SIZE(c) (TD_TELEMETRY_HEADER_SIZE + TD_TELEMETRY_CHANNEL_SIZE * (uint32_t)(c))
+/** Telemetry record size (version 2) for c channels. */
+#define TD_TELEMETRY_SIZE(c) (TD_TELEMETRY_V1_SIZE(c) + TD_TELEMETRY_OUTPUTS_SIZE)
 /** Largest telemetry record this firmware emits. */
 #define TD_TELEMETRY_MAX_SIZE TD_TELEMETRY_SIZE(TD_MAX_CHANNELS)
 /** Record layout version written at offset 50. */
-#define TD_TELEMETRY_VERSION 1u
+#define TD_TELEMETRY_VERSION 2u
 /** Offset of the flags byte in a record (FETCH sets TD_TELEMETRY_FLAG_REPLAYED in place). */
 #define TD_TELEMETRY_FLAGS_OFFSET 49u
 /** Record flag: resent by FETCH. */
@@ -164,7 +178,16 @@ typedef struct {
     uint16_t saturated_mask;     /**< saturated channels */
     uint16_t missing_mask;       /**< channels with missing samples */
     uint16_t n_embeddings;       /**< external mode: embeddings in the window */
-    uint8_t version;             /**< TD_TELEMETRY_VERSION */
+    uint8_t version;             /**< record version: 2 (TD_TELEMETRY_VERSION), or 1 (outputs fields 0) */
+    uint16_t n_inferences;       /**< inferences in the window (outputs profiles) */
+    uint8_t top_class;           /**< most frequent predicted class */
+    uint8_t ddm_state;           /**< worst DDM verdict of the window's labels */
+    uint32_t mean_confidence_q16;    /**< mean top-1 confidence, Q16 */
+    uint32_t estimated_accuracy_q16; /**< label-free accuracy estimate, Q16 */
+    uint32_t prior_shift_q16;    /**< prediction drift vs the class prior, Q16 */
+    uint16_t n_labels;           /**< labels received during the window */
+    uint16_t n_correct;          /**< correct predictions among them */
+    uint32_t accuracy_q16;       /**< accuracy of all labelled predictions since the profile became active, Q16 */
     td_proto_channel_t channels[TD_MAX_CHANNELS]; /**< meta.n_channels used */
 } td_proto_record_t;
 
@@ -190,7 +213,9 @@ td_status td_proto_decode_info(const uint8_t *payload, size_t len, td_proto_info
 td_status td_proto_encode_record(uint8_t *out, size_t cap, const td_proto_record_meta_t *meta,
                                  const td_window_result_t *res, size_t *len) TD_CHECK_RESULT;
 
-/** Decode a telemetry record; TD_ERR_ARG unless len == TD_TELEMETRY_SIZE(n_channels), TD_ERR_LIMIT for too many channels. */
+/** Decode a telemetry record of version 2 (len == TD_TELEMETRY_SIZE(n_channels)) or version 1 (len ==
+ *  TD_TELEMETRY_V1_SIZE(n_channels), outputs fields 0); TD_ERR_ARG for any other length or version, TD_ERR_LIMIT for
+ *  too many channels. */
 td_status td_proto_decode_record(const uint8_t *payload, size_t len, td_proto_record_t *rec) TD_CHECK_RESULT;
 
 /** Encode UPLOAD_BEGIN(size, crc). */
@@ -225,6 +250,24 @@ td_status td_proto_encode_inject_embedding(uint8_t *out, size_t cap, const int8_
  *  TD_PROTO_EMBEDDING_MAX_VALUES or not whole embeddings, TD_ERR_CAPACITY if cap_values is too small. */
 td_status td_proto_decode_inject_embedding(const uint8_t *payload, size_t len, uint8_t n_dims, int8_t *values,
                                            size_t cap_values, uint32_t *n_embeddings) TD_CHECK_RESULT;
+
+/** Encode INJECT_OUTPUTS from n_values int8 values (1..320). */
+td_status td_proto_encode_inject_outputs(uint8_t *out, size_t cap, const int8_t *values, size_t n_values,
+                                         size_t *len) TD_CHECK_RESULT;
+
+/** Decode INJECT_OUTPUTS into whole vectors of n_classes int8 values; TD_ERR_ARG if empty, longer than
+ *  TD_PROTO_OUTPUTS_MAX_VALUES or not whole vectors, TD_ERR_CAPACITY if cap_values is too small. */
+td_status td_proto_decode_inject_outputs(const uint8_t *payload, size_t len, uint8_t n_classes, int8_t *values,
+                                         size_t cap_values, uint32_t *n_vectors) TD_CHECK_RESULT;
+
+/** Encode LABEL from n_pairs (1..64) pairs of inference seq and label. */
+td_status td_proto_encode_label(uint8_t *out, size_t cap, const uint32_t *seqs, const uint8_t *labels, size_t n_pairs,
+                                size_t *len) TD_CHECK_RESULT;
+
+/** Decode LABEL; TD_ERR_ARG if empty, not whole 5-byte pairs or more than TD_PROTO_LABEL_MAX_PAIRS pairs,
+ *  TD_ERR_CAPACITY if cap_pairs is too small. */
+td_status td_proto_decode_label(const uint8_t *payload, size_t len, uint32_t *seqs, uint8_t *labels, size_t cap_pairs,
+                                uint32_t *n_pairs) TD_CHECK_RESULT;
 
 /** Encode FETCH(from_seq, max_records). */
 td_status td_proto_encode_fetch(uint8_t *out, size_t cap, uint32_t from_seq, uint16_t max_records,

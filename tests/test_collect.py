@@ -194,3 +194,22 @@ def test_monitor_cli_unreachable_port_is_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("tinydrift: error:")]
     assert len(errors) == 1 and "never connected to /dev/does-not-exist" in errors[0]
+
+
+def test_monitor_plain_line_and_model_row_show_outputs() -> None:
+    """Records with inferences: the plain line carries est/acc, the live view a 'model' row."""
+    from types import SimpleNamespace
+
+    from tinydrift.cli_monitor import _model, plain_line
+    from tinydrift.link import TelemetryRecord
+
+    rec = TelemetryRecord(1, 2, 3, 4, 5, 1.0, 1.0, 0.0, 0.0, 8, True, 0, 0, 0, 0, 0, 0, (1.0,), (2.0,), (0.5,),
+                          (0.1,), (0,), (0,), n_inferences=5, estimated_accuracy=0.8125, accuracy=0.5,
+                          prior_shift=0.25, n_labels=3, n_correct=1)
+    state = SimpleNamespace(instant=10.0, channel_names=["a"])
+    line = plain_line(state, rec)  # type: ignore[arg-type]
+    assert "trigger=concept est=0.81 acc=0.50 " in line
+    assert "est=" not in plain_line(state, TelemetryRecord(**{**rec.__dict__, "n_inferences": 0}))  # type: ignore
+    assert _model(rec) == ("estimated accuracy 0.81 vs realized 0.50 (all labels; 1/3 right this window), "
+                           "prior shift 0.25, 5 inferences")
+    assert _model(TelemetryRecord(**{**rec.__dict__, "n_inferences": 0})) == ""

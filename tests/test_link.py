@@ -103,9 +103,11 @@ def test_frame_is_cobs_of_header_payload_crc32(msg_type: int, seq: int, payload:
 
 
 def test_frame_limits() -> None:
-    assert lib.TD_FRAME_MAX_PAYLOAD == link.MAX_PAYLOAD == 320
+    assert lib.TD_FRAME_MAX_PAYLOAD == link.MAX_PAYLOAD == 352
+    assert lib.TD_FRAME_MAX_WIRE == 363
+    assert len(encode_frame(1, 0, bytes([0xFF]) * 352)) <= lib.TD_FRAME_MAX_WIRE
     with pytest.raises(ValueError):
-        encode_frame(1, 0, bytes(321))
+        encode_frame(1, 0, bytes(353))
     with pytest.raises(ValueError):
         encode_frame(1, 0x10000)
 
@@ -288,6 +290,57 @@ def test_inject_embedding_limits() -> None:
     assert [len(b) for b in batches] == [3, 3, 1]
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.integers(2, 16).flatmap(lambda k: st.lists(st.lists(st.integers(-128, 127), min_size=k, max_size=k),
+                                                      min_size=1, max_size=320 // k)))
+def test_inject_outputs_layout(rows: list) -> None:
+    """INJECT_OUTPUTS (0x0B): the probability vectors' int8 values back to back, row by row."""
+    msg = link.InjectOutputs.from_outputs(np.array(rows, dtype=np.int8))
+    values = [v for row in rows for v in row]
+    assert msg.pack() == struct.pack(f"<{len(values)}b", *values)
+    frame = FrameReader().feed(link.encode(msg, 11))[0]
+    assert (frame.type, frame.seq) == (link.MSG_INJECT_OUTPUTS, 11) and link.MSG_INJECT_OUTPUTS == 0x0B
+    assert decode(frame) == msg
+    assert msg.outputs(len(rows[0])).tolist() == rows
+    assert link.message_name(0x0B) == "INJECT_OUTPUTS"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(u32, u8), min_size=1, max_size=64))
+def test_label_layout(pairs: list) -> None:
+    """LABEL (0x0C): (u32 inference seq, u8 label) pairs, 5 bytes each."""
+    msg = link.Label(tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
+    assert msg.pack() == b"".join(struct.pack("<IB", seq, label) for seq, label in pairs)
+    frame = FrameReader().feed(link.encode(msg, 12))[0]
+    assert (frame.type, frame.seq) == (link.MSG_LABEL, 12) and link.MSG_LABEL == 0x0C
+    assert decode(frame) == msg
+    assert link.message_name(0x0C) == "LABEL"
+
+
+def test_outputs_and_label_limits() -> None:
+    with pytest.raises(ValueError):
+        link.InjectOutputs(()).pack()
+    with pytest.raises(ValueError):
+        link.InjectOutputs(tuple([0] * 321)).pack()
+    with pytest.raises(ValueError):
+        link.InjectOutputs.from_outputs(np.array([[-129, 0]]))
+    with pytest.raises(ProtocolError):
+        link.InjectOutputs.unpack(b"")
+    with pytest.raises(ProtocolError):
+        link.InjectOutputs((1, 2, 3)).outputs(2)
+    with pytest.raises(ValueError):
+        link.Label((), ()).pack()
+    with pytest.raises(ValueError):
+        link.Label(tuple(range(65)), (0,) * 65).pack()
+    with pytest.raises(ValueError):
+        link.Label((1, 2), (0,)).pack()
+    with pytest.raises(ValueError):
+        link.Label((1,), (256,)).pack()
+    for bad in (b"", bytes(4), bytes(6), bytes(5 * 65)):
+        with pytest.raises(ProtocolError):
+            link.Label.unpack(bad)
+
+
 def test_request_limits() -> None:
     with pytest.raises(ValueError):
         UploadChunk(0, b"").pack()
@@ -316,20 +369,24 @@ record_strategy = st.integers(1, 16).flatmap(lambda c: st.builds(
     mean=st.tuples(*[i32.map(lambda v: v / 256)] * c), std=st.tuples(*[i32.map(lambda v: v / 256)] * c),
     z_mean=st.tuples(*[i16.map(lambda v: v / 256)] * c), z_std=st.tuples(*[i16.map(lambda v: v / 256)] * c),
     n_missing=st.tuples(*[u16] * c), n_saturated=st.tuples(*[u16] * c), replayed=st.booleans(),
+    n_inferences=u16, top_class=st.integers(0, 15), ddm_state=st.integers(0, 2),
+    mean_confidence=u32.map(lambda v: v / 65536), estimated_accuracy=u32.map(lambda v: v / 65536),
+    prior_shift=u32.map(lambda v: v / 65536), n_labels=u16, n_correct=u16, accuracy=u32.map(lambda v: v / 65536),
 ))
 
 
 @settings(max_examples=200, deadline=None)
 @given(record_strategy)
 def test_telemetry_layout(rec: TelemetryRecord) -> None:
+    """Record version 2: the version-1 layout, then a 24-byte model-outputs block at 52 + 16 C."""
     c = rec.n_channels
-    doc = bytearray(52 + 16 * c)
+    doc = bytearray(52 + 16 * c + 24)
     for fmt, off, val in [("I", 0, rec.seq), ("I", 4, rec.boot_id), ("I", 8, rec.profile_id), ("I", 12, rec.window),
                           ("I", 16, rec.uptime_ms), ("I", 20, int(rec.score * 256)), ("I", 24, int(rec.dist * 256)),
                           ("I", 28, int(rec.recon * 256)), ("I", 32, int(rec.cusum * 256)), ("B", 36, rec.trigger),
                           ("B", 37, int(rec.alarm)), ("B", 38, rec.nearest), ("B", 39, rec.top_channel),
                           ("H", 40, rec.stuck_mask), ("H", 42, rec.saturated_mask), ("H", 44, rec.missing_mask),
-                          ("H", 46, rec.n_embeddings), ("B", 48, c), ("B", 49, int(rec.replayed)), ("B", 50, 1),
+                          ("H", 46, rec.n_embeddings), ("B", 48, c), ("B", 49, int(rec.replayed)), ("B", 50, 2),
                           ("B", 51, 0)]:
         put(doc, fmt, off, val)
     for i in range(c):
@@ -339,23 +396,43 @@ def test_telemetry_layout(rec: TelemetryRecord) -> None:
         put(doc, "h", 62 + 16 * i, int(rec.z_std[i] * 256))
         put(doc, "H", 64 + 16 * i, rec.n_missing[i])
         put(doc, "H", 66 + 16 * i, rec.n_saturated[i])
+    o = 52 + 16 * c
+    for fmt, off, val in [("H", 0, rec.n_inferences), ("B", 2, rec.top_class), ("B", 3, rec.ddm_state),
+                          ("I", 4, int(rec.mean_confidence * 65536)), ("I", 8, int(rec.estimated_accuracy * 65536)),
+                          ("I", 12, int(rec.prior_shift * 65536)), ("H", 16, rec.n_labels),
+                          ("H", 18, rec.n_correct), ("I", 20, int(rec.accuracy * 65536))]:
+        put(doc, fmt, o + off, val)
     assert rec.pack() == bytes(doc)
     assert TelemetryRecord.unpack(bytes(doc)) == rec
     assert rec.score_q8 == struct.unpack_from("<I", doc, 20)[0]
-    assert len(doc) <= 320
+    assert len(doc) <= link.MAX_PAYLOAD
+    # A version-1 record (firmware before the outputs block) is the same bytes without the block.
+    v1 = bytearray(doc[:o])
+    v1[50] = 1
+    old = TelemetryRecord.unpack(bytes(v1))
+    assert old.version == 1 and old.n_inferences == 0 and old.accuracy == 0.0 and old.n_labels == 0
+    assert (old.seq, old.window, old.mean, old.n_saturated) == (rec.seq, rec.window, rec.mean, rec.n_saturated)
+    assert old.pack() == bytes(v1)
 
 
 def test_telemetry_rejects_bad_lengths_and_versions() -> None:
     rec = TelemetryRecord(1, 2, 3, 4, 5, 1.0, 1.0, 0.0, 0.0, 0, False, 0, 0, 0, 0, 0, 0, (1.0,), (2.0,), (0.0,),
                           (0.0,), (0,), (0,))
     raw = rec.pack()
-    assert len(raw) == 68
+    assert len(raw) == 68 + 24 and link.RECORD_VERSION == 2
     with pytest.raises(ProtocolError):
         TelemetryRecord.unpack(raw[:-1])
     with pytest.raises(ProtocolError):
         TelemetryRecord.unpack(raw + b"\x00")
+    with pytest.raises(ProtocolError):  # a v2 record without its outputs block
+        TelemetryRecord.unpack(raw[:68])
+    with pytest.raises(ProtocolError):  # a v1 record with trailing bytes
+        TelemetryRecord.unpack(raw[:50] + b"\x01" + raw[51:])
     with pytest.raises(ProtocolError, match="version"):
-        TelemetryRecord.unpack(raw[:50] + b"\x02" + raw[51:])
+        TelemetryRecord.unpack(raw[:50] + b"\x03" + raw[51:])
+    # the 16-channel record fills 332 of the 352 payload bytes (docs/protocol.md)
+    big = TelemetryRecord(**{**rec.__dict__, **{k: v * 16 for k, v in rec.__dict__.items() if isinstance(v, tuple)}})
+    assert len(big.pack()) == 332
 
 
 def test_records_compare_with_score_rows() -> None:
@@ -414,7 +491,7 @@ class FakeDevice:
 
 
 def info_for(frame: link.Frame, **changes: object) -> bytes:
-    fields = dict(request_seq=frame.seq, board_id=1, active_slot=0, max_payload=320, boot_id=7,
+    fields = dict(request_seq=frame.seq, board_id=1, active_slot=0, max_payload=352, boot_id=7,
                   firmware_version=0x100, profile_id=0x1234, profile_channels=1, max_channels=16, profile_window=10,
                   next_seq=0, oldest_seq=0, ring_capacity=128, sensor_rate_hz=0, frames_processed=0, link_errors=0,
                   board_name="fake")

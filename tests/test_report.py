@@ -165,3 +165,44 @@ def test_report_errors(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="no telemetry records in"):
         build_report(tmp_path / "empty.db", tmp_path / "r.html")
     assert not (tmp_path / "r.html").exists()
+
+
+def test_report_model_outputs_figure(tmp_path: Path) -> None:
+    """Runs with classifier inferences get a "Model outputs" figure and a first-concept-drift cell; runs
+    without them do not."""
+    from test_outputs_e2e import DATA_NPZ as NPZ, WINDOW as W, calibrated_classifier, make_events
+
+    import tinydrift
+    from tinydrift.link import TelemetryRecord
+    from tinydrift.outputs import attach_outputs, calibrate_outputs
+    from tinydrift.report import build_report, summary_json
+    from tinydrift.store import TelemetryStore
+
+    frames = np.load(NPZ)["frames"]
+    rng = np.random.default_rng(42)
+    ref_probs, ref_labels = calibrated_classifier(rng, 2000)
+    pca = tinydrift.build_profile(frames[:4000], window=W, seed=0)
+    prof = attach_outputs(pca, calibrate_outputs(ref_probs, ref_labels, n_bins=8))
+    probs, labels = calibrated_classifier(rng, 750)
+    events, _ = make_events(np.random.default_rng(2025), frames[4000:5500], probs, labels)
+    rows = tinydrift.score_events(prof, events)
+    concept = rows["window"][(rows["trigger"] & 0x08) != 0]
+    assert len(concept)
+    plain = tinydrift.score(pca, frames[4000:4500])
+    with TelemetryStore(tmp_path / "t.db") as db:
+        db.add_profile(prof)
+        db.add_profile(pca)
+        db.insert_records("dev", [TelemetryRecord.from_row(r, seq=i, boot_id=1, profile_id=prof.profile_id,
+                                                           uptime_ms=100 * i) for i, r in enumerate(rows)])
+        db.insert_records("dev", [TelemetryRecord.from_row(r, seq=i, boot_id=2, profile_id=pca.profile_id,
+                                                           uptime_ms=100 * i) for i, r in enumerate(plain)])
+        assert [a["kind"] for a in db.alarms() if a["kind"] == "concept"] == ["concept"] * len(concept)
+    report = build_report(tmp_path / "t.db", tmp_path / "r.html")
+    with_outputs, without = report.segments
+    assert with_outputs.has_outputs and with_outputs.first_concept_window == int(concept[0])
+    assert with_outputs.trigger_counts["concept"] == len(concept)
+    assert "outputs" in with_outputs.pngs and with_outputs.pngs["outputs"].stat().st_size > 10_000
+    assert not without.has_outputs and "outputs" not in without.pngs and without.first_concept_window is None
+    html_text = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "first concept drift" in html_text and "model outputs of" in html_text
+    assert '"first_concept_window": ' in summary_json(report)

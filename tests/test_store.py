@@ -337,7 +337,9 @@ def test_export_csv_round_trips(filled) -> None:
         assert float(row["received_at"]) in (1_700_000_000.25, 1_700_000_100.5)
     # same column order as `tinydrift score --csv` for the per-channel block
     header = buf.getvalue().splitlines()[0].split(",")
-    assert header[22:28] == [f"{f}_{names[0]}" for f in ("z_mean", "z_std", "mean", "std", "n_missing",
+    assert header[14:23] == ["trigger", "nearest", "top_channel", "stuck_mask", "saturated_mask", "missing_mask",
+                             "n_embeddings", "n_channels", "n_inferences"]
+    assert header[31:37] == [f"{f}_{names[0]}" for f in ("z_mean", "z_std", "mean", "std", "n_missing",
                                                          "n_saturated")]
 
 
@@ -433,3 +435,90 @@ def test_cli_db_export_errors(case: str, message: str, tmp_path: Path, capsys, m
         assert "Traceback" not in out + err
     assert case != "missing" or not path.exists()
     assert not (tmp_path / "r.html").exists()
+
+
+# ------------------------------------------------------------------------------------------ schema version 2
+
+
+def v1_schema() -> str:
+    """The version-1 schema: today's without the model-output columns and the 'concept' alarm kind."""
+    from tinydrift import store
+
+    lines = [line for line in store._SCHEMA.splitlines()
+             if not any(line.strip().startswith(name + " ") for name in store.OUTPUT_FIELDS)]
+    text = "\n".join(lines).replace(", 'concept'", "")
+    assert "n_inferences" not in text and "concept" not in text
+    return text
+
+
+def test_migration_from_version_1(tmp_path: Path, scored) -> None:
+    """A version-1 file (schema written by hand) opens read-only as is, and read-write migrates in place:
+    model-output columns with defaults, 'concept' alarms allowed, every earlier row intact."""
+    profile, rows = scored
+    recs = make_records(profile, rows[:40])
+    # Build the v1 file with today's code, then rewrite it into the v1 schema by hand.
+    path = tmp_path / "v1.db"
+    con = sqlite3.connect(path)
+    con.executescript(v1_schema())
+    con.execute("INSERT INTO devices (id, name, board, first_seen, last_seen) VALUES (1, ?, 'host simulator', 1, 1)",
+                (DEVICE,))
+    con.execute("INSERT INTO boots (device_id, boot_id, first_seq, last_seq, first_seen, last_seen) "
+                "VALUES (1, ?, 0, 39, 1, 1)", (BOOT_A,))
+    for i, r in enumerate(recs):
+        con.execute(
+            "INSERT INTO records (id, device_id, boot_id, seq, profile_id, window_index, uptime_ms, score, dist, recon, "
+            "cusum, trigger, alarm, nearest, top_channel, stuck_mask, saturated_mask, missing_mask, n_embeddings, "
+            "n_channels, received_at, replayed) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "1700000000.25, ?)",
+            (i + 1, r.boot_id, r.seq, r.profile_id, r.window, r.uptime_ms, r.score, r.dist, r.recon, r.cusum,
+             r.trigger, int(r.alarm), r.nearest, r.top_channel, r.stuck_mask, r.saturated_mask, r.missing_mask,
+             r.n_embeddings, r.n_channels, int(r.replayed)))
+        for c in range(r.n_channels):
+            con.execute("INSERT INTO channel_values VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (i + 1, c, r.mean[c], r.std[c], r.z_mean[c], r.z_std[c], r.n_missing[c], r.n_saturated[c]))
+    con.execute("INSERT INTO alarms (id, record_id, kind, channel_mask) VALUES (7, 3, 'cusum', 4)")
+    with pytest.raises(sqlite3.IntegrityError):
+        con.execute("INSERT INTO alarms (record_id, kind, channel_mask) VALUES (4, 'concept', 0)")
+    con.execute("PRAGMA user_version = 1")
+    con.commit()
+    con.close()
+    before = dump(path)
+
+    # Read-only: not migrated, read with the model-output fields 0.
+    with TelemetryStore(path, readonly=True) as reader:
+        assert reader.schema_version == 1
+        got = reader.telemetry_records()
+        arrays = reader.segment_arrays(1, BOOT_A, profile.profile_id)
+    assert dump(path) == before
+    assert [g.seq for g in got] == [r.seq for r in recs]
+    assert all(g.n_inferences == 0 and g.accuracy == 0.0 for g in got)
+    assert (arrays["n_inferences"] == 0).all() and (arrays["estimated_accuracy"] == 0).all()
+
+    # Read-write: migrated in place.
+    with TelemetryStore(path) as db:
+        assert db.schema_version == SCHEMA_VERSION == 2
+        got = db.telemetry_records()
+        assert [(g.seq, g.window, g.score, g.trigger, g.mean, g.n_saturated) for g in got] == \
+            [(r.seq, r.window, r.score, r.trigger, r.mean, r.n_saturated) for r in recs]
+        assert all(g.n_inferences == 0 and g.n_labels == 0 and g.accuracy == 0.0 for g in got)
+        assert [(a["seq"], a["kind"]) for a in db.alarms()] == [(recs[2].seq, "cusum")]
+        # New records carry the model-output fields; DDM drift is a 'concept' alarm.
+        new = TelemetryRecord(**{**recs[0].__dict__, "seq": 100, "trigger": 0x08, "n_inferences": 7, "top_class": 2,
+                                 "ddm_state": 2, "mean_confidence": 0.75, "estimated_accuracy": 0.5,
+                                 "prior_shift": 0.125, "n_labels": 5, "n_correct": 1, "accuracy": 0.625})
+        assert db.insert_record(DEVICE, new)
+        stored = db.telemetry_records()[-1]
+        assert stored == TelemetryRecord(**{**new.__dict__, "replayed": stored.replayed})
+        assert [(a["seq"], a["kind"], a["channel_mask"]) for a in db.alarms() if a["seq"] == 100] == \
+            [(100, "concept", 0)]
+    after = dump(path)
+    assert after["user_version"] == [(2,)]
+    for table in ("channel_values", "gaps"):
+        assert after[table][: len(before[table])] == before[table], table
+    for table in ("devices", "boots"):  # last_seen / last_seq moved with the new record
+        assert [row[:4] for row in after[table]] == [row[:4] for row in before[table]], table
+    assert [row[:22] for row in after["records"][:40]] == before["records"]
+    assert after["alarms"][:1] == before["alarms"]
+    # Opening again does nothing more.
+    TelemetryStore(path).close()
+    assert dump(path) == after

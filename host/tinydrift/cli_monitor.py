@@ -43,12 +43,22 @@ def _moved(state: DeviceState, rec: TelemetryRecord) -> str:
     return "; ".join(parts)
 
 
+def _model(rec: TelemetryRecord) -> str:
+    """Model outputs of a window with inferences: estimated vs realized accuracy, prior shift ('' without)."""
+    if not rec.n_inferences:
+        return ""
+    labels = f"{rec.n_correct}/{rec.n_labels} right this window" if rec.n_labels else "no labels this window"
+    return (f"estimated accuracy {rec.estimated_accuracy:.2f} vs realized {rec.accuracy:.2f} (all labels; "
+            f"{labels}), prior shift {rec.prior_shift:.2f}, {rec.n_inferences} inferences")
+
+
 def plain_line(state: DeviceState, rec: TelemetryRecord) -> str:
     thr = f"/{state.instant:.1f}" if state.instant is not None else ""
     kinds = "+".join(trigger_kinds(rec.trigger)) or "-"
     flag = " (backfill)" if rec.replayed else ""
+    model = f" est={rec.estimated_accuracy:.2f} acc={rec.accuracy:.2f}" if rec.n_inferences else ""
     return (f"{rec.boot_id:08x} seq={rec.seq} window={rec.window} score={rec.score:.2f}{thr} "
-            f"cusum={rec.cusum:.2f} alarm={int(rec.alarm)} trigger={kinds} {_moved(state, rec)}{flag}")
+            f"cusum={rec.cusum:.2f} alarm={int(rec.alarm)} trigger={kinds}{model} {_moved(state, rec)}{flag}")
 
 
 class LiveView:
@@ -95,6 +105,8 @@ class LiveView:
                 alarm.append(f"  ({'+'.join(trigger_kinds(rec.trigger))})")
             table.add_row("alarm", alarm)
             table.add_row("moved", _moved(state, rec))
+            if rec.n_inferences:
+                table.add_row("model", _model(rec))
         if state.message:
             table.add_row("status", state.message)
         self.live.update(table)

@@ -10,6 +10,8 @@ TELEMETRY frames that arrive while a request waits for its answer are queued (or
     ...     dev.upload_profile(load_profile("ref.tdp"))
     ...     records = dev.inject(frames)          # telemetry of the windows the frames complete
     ...     dev.inject_embeddings(emb)            # external-embedding profiles: int8 (n x n_dims)
+    ...     seqs = dev.inject_outputs(probs)      # outputs profiles: int8 (n x n_classes) -> inference numbers
+    ...     dev.label(seqs, true_classes)         # ground truth, whenever it arrives
     ...     for rec in dev.telemetry(timeout=5):  # live records (sensor sampling)
     ...         print(rec.seq, rec.score)
 """
@@ -34,10 +36,10 @@ import serial
 
 from .errors import InputError, ProfileError
 from .link import (
-    MAX_CHUNK, MAX_EMBEDDING_VALUES, MAX_INJECT_VALUES, MSG_ACK, MSG_FETCH, MSG_INFO, MSG_INFO_REQ, MSG_INJECT,
-    MSG_INJECT_EMBEDDING, MSG_LOG, MSG_NACK, MSG_RESET_ALARM, MSG_SENSOR, MSG_TELEMETRY, MSG_UPLOAD_ABORT,
+    MAX_CHUNK, MAX_EMBEDDING_VALUES, MAX_INJECT_VALUES, MAX_LABEL_PAIRS, MAX_OUTPUTS_VALUES, MSG_ACK, MSG_FETCH,
+    MSG_INFO, MSG_INFO_REQ, MSG_INJECT, MSG_INJECT_EMBEDDING, MSG_INJECT_OUTPUTS, MSG_LABEL, MSG_LOG, MSG_NACK, MSG_RESET_ALARM, MSG_SENSOR, MSG_TELEMETRY, MSG_UPLOAD_ABORT,
     MSG_UPLOAD_BEGIN, MSG_UPLOAD_CHUNK, MSG_UPLOAD_COMMIT, Ack, DeviceError, Fetch, Frame, FrameReader, Info, Log,
-    Nack, ProtocolError, Sensor, TelemetryRecord, UploadBegin, UploadChunk, encode_frame, message_name,
+    Label, Nack, ProtocolError, Sensor, TelemetryRecord, UploadBegin, UploadChunk, encode_frame, message_name,
 )
 from .monitor import EVENT_KINDS, as_frames
 from .profile import Profile, load_profile, validate
@@ -102,6 +104,7 @@ class Device:
         self._seq = random.randrange(0x10000)
         self._channels: int | None = None
         self._embedding_dims: int | None = None  # n_dims of the external-embedding profile this session uploaded
+        self._n_classes: int | None = None  # n_classes of the outputs section of the profile this session uploaded
         try:
             self._port = serial.serial_for_url(self.url, baudrate=baudrate, timeout=0,
                                                write_timeout=max(5.0, 3 * self.timeout))
@@ -293,6 +296,8 @@ class Device:
         n_dims, flags = blob[17], struct.unpack_from("<H", blob, 22)[0]
         self._channels = None
         self._embedding_dims = None
+        self._n_classes = None
+        n_classes = _outputs_classes(blob)
         self._ack(MSG_UPLOAD_BEGIN, UploadBegin(total, zlib.crc32(blob)).pack(), tries=retries)
         if progress:
             progress(0, total)
@@ -311,12 +316,14 @@ class Device:
             # A COMMIT whose ACK was lost is NACKed TD_ERR_STATE on retry: the profile may be active already.
             if exc.status is not None and exc.status == _TD_ERR_STATE and self.info().profile_id == expected_id:
                 self._embedding_dims = n_dims if flags & _FLAG_EXTERNAL_EMBEDDING else None
+                self._n_classes = n_classes
                 return expected_id
             raise
         if ack.value != expected_id:
             raise DeviceError(f"device at {self.url} activated profile {ack.value:#010x}, expected "
                               f"{expected_id:#010x}")
         self._embedding_dims = n_dims if flags & _FLAG_EXTERNAL_EMBEDDING else None
+        self._n_classes = n_classes
         return int(ack.value)
 
     def abort_upload(self) -> None:
@@ -406,11 +413,73 @@ class Device:
             accepted += len(block)
         return accepted
 
+    def inject_outputs(self, probs: object) -> list[int]:
+        """Outputs profiles: add inferences' int8 class probabilities (n x n_classes, or one vector as a 1-D
+        array) to the window being filled on the device, in order; returns their inference numbers.
+
+        The device numbers inferences from 0 after the profile became active (like ``Monitor.push_outputs``),
+        consecutively mod 2^32. They go out in INJECT_OUTPUTS messages of whole vectors (at most 320 values
+        each), each acknowledged (ACK value = the number of its first vector) before the next. No window
+        completes, so there is no telemetry. The device NACKs a profile without an outputs section
+        (TD_ERR_MODE) and a window that would hold more than 65,535 inferences (TD_ERR_CAPACITY; earlier
+        messages of this call stay accepted). When this session uploaded the profile, the width is checked
+        here first.
+        """
+        arr = np.asarray(probs)
+        if arr.ndim == 1:
+            arr = arr.reshape(1, -1)
+        if arr.ndim != 2 or arr.shape[1] == 0:
+            raise InputError(f"outputs must be a 2-D array (n x n_classes), got shape {arr.shape}")
+        if self._n_classes is not None and arr.shape[1] != self._n_classes:
+            raise InputError(f"outputs have {arr.shape[1]} values but the profile has {self._n_classes} classes")
+        if arr.size and (arr.dtype.kind not in "iu" or arr.min() < -128 or arr.max() > 127):
+            raise InputError("outputs must be int8 values (-128..127)")
+        arr = np.ascontiguousarray(arr, dtype=np.int8)
+        per_message = MAX_OUTPUTS_VALUES // arr.shape[1]
+        if per_message < 1:
+            raise InputError(f"{arr.shape[1]}-class outputs do not fit one message ({MAX_OUTPUTS_VALUES})")
+        seqs: list[int] = []
+        for first in range(0, len(arr), per_message):
+            block = arr[first : first + per_message]
+            ack = self._ack(MSG_INJECT_OUTPUTS, block.tobytes())
+            seqs += [(int(ack.value) + i) & 0xFFFFFFFF for i in range(len(block))]
+        return seqs
+
+    def label(self, seqs: object, labels: object) -> int:
+        """Outputs profiles: the true classes of earlier inferences (numbers from ``inject_outputs``); returns
+        how many were applied (all of them).
+
+        They go out in LABEL messages of at most 64 (inference number, label) pairs, applied in order. A pair
+        the device rejects (not among its last 64 inferences or not pushed yet: TD_ERR_RANGE, class out of
+        range: TD_ERR_ARG, labelled already: TD_ERR_STATE) raises DeviceError with that status; the pairs
+        before it stay applied.
+        """
+        s = np.atleast_1d(np.asarray(seqs))
+        y = np.atleast_1d(np.asarray(labels))
+        if s.ndim != 1 or y.ndim != 1 or len(s) != len(y):
+            raise InputError(f"need as many inference numbers as labels, got shapes {s.shape} and {y.shape}")
+        if len(s) and (s.dtype.kind not in "iu" or s.min() < 0 or s.max() > 0xFFFFFFFF):
+            raise InputError("inference numbers must be uint32 values from inject_outputs")
+        if len(y) and (y.dtype.kind not in "iub" or y.min() < 0 or y.max() > 255):
+            raise InputError("labels must be class indices 0..255")
+        applied = 0
+        for first in range(0, len(s), MAX_LABEL_PAIRS):
+            chunk_s = tuple(int(v) for v in s[first : first + MAX_LABEL_PAIRS])
+            chunk_y = tuple(int(v) for v in y[first : first + MAX_LABEL_PAIRS])
+            ack = self._ack(MSG_LABEL, Label(chunk_s, chunk_y).pack())
+            if ack.value != len(chunk_s):
+                raise DeviceError(f"device at {self.url} applied {ack.value} of {len(chunk_s)} labels")
+            applied += len(chunk_s)
+        return applied
+
     def inject_stream(self, events: Iterable[tuple[str, object]],
                       on_record: Callable[[TelemetryRecord], None] | None = None) -> list[TelemetryRecord]:
         """Feed an interleaved stream: ``("frames", frames)`` go through ``inject``, ``("embeddings", emb)``
-        through ``inject_embeddings``, in order. Returns the telemetry of the windows completed, which
-        equals ``tinydrift.score_events(profile, events)`` field for field."""
+        through ``inject_embeddings``, ``("outputs", probs)`` through ``inject_outputs`` and
+        ``("labels", (seqs, labels))`` through ``label``, in order. Label seqs are the device's inference
+        numbers, which count from 0 after the profile became active like ``score_events``' numbering.
+        Returns the telemetry of the windows completed, which equals
+        ``tinydrift.score_events(profile, events)`` field for field."""
         out: list[TelemetryRecord] = []
         for i, event in enumerate(events):
             try:
@@ -421,6 +490,14 @@ class Device:
                 out += self.inject(data, on_record=on_record)
             elif kind == "embeddings":
                 self.inject_embeddings(data)
+            elif kind == "outputs":
+                self.inject_outputs(data)
+            elif kind == "labels":
+                try:
+                    seqs, labels = data  # type: ignore[misc]
+                except (TypeError, ValueError):
+                    raise InputError(f"event {i}: labels must be a (seqs, labels) pair") from None
+                self.label(seqs, labels)
             else:
                 raise InputError(f"event {i}: unknown kind {kind!r}; expected one of {', '.join(EVENT_KINDS)}")
         return out
@@ -492,6 +569,15 @@ def _status(name: str) -> int:
     from .core import lib
 
     return int(getattr(lib, name))
+
+
+def _outputs_classes(blob: bytes) -> int | None:
+    """n_classes of a (validated) profile blob's outputs section, None without one."""
+    try:
+        outputs = Profile.from_bytes(blob).outputs
+    except ProfileError:  # pragma: no cover - the blob was validated
+        return None
+    return None if outputs is None else int(outputs.n_classes)
 
 
 _TD_ERR_STATE = _status("TD_ERR_STATE")

@@ -29,11 +29,13 @@ from .core import ffi, lib, status_text
 from .errors import TinyDriftError
 
 PROTOCOL_VERSION = 1
-MAX_PAYLOAD = 320
+MAX_PAYLOAD = 352
 MAX_CHUNK = 256
 MAX_INJECT_VALUES = 160
 MAX_EMBEDDING_VALUES = 320
-RECORD_VERSION = 1
+MAX_OUTPUTS_VALUES = 320
+MAX_LABEL_PAIRS = 64
+RECORD_VERSION = 2
 
 MSG_INFO_REQ = 0x01
 MSG_UPLOAD_BEGIN = 0x02
@@ -45,6 +47,8 @@ MSG_FETCH = 0x07
 MSG_RESET_ALARM = 0x08
 MSG_SENSOR = 0x09
 MSG_INJECT_EMBEDDING = 0x0A
+MSG_INJECT_OUTPUTS = 0x0B
+MSG_LABEL = 0x0C
 MSG_INFO = 0x81
 MSG_ACK = 0x82
 MSG_NACK = 0x83
@@ -54,7 +58,8 @@ MSG_LOG = 0x85
 MESSAGE_NAMES = {
     MSG_INFO_REQ: "INFO_REQ", MSG_UPLOAD_BEGIN: "UPLOAD_BEGIN", MSG_UPLOAD_CHUNK: "UPLOAD_CHUNK",
     MSG_UPLOAD_COMMIT: "UPLOAD_COMMIT", MSG_UPLOAD_ABORT: "UPLOAD_ABORT", MSG_INJECT: "INJECT", MSG_FETCH: "FETCH",
-    MSG_RESET_ALARM: "RESET_ALARM", MSG_SENSOR: "SENSOR", MSG_INJECT_EMBEDDING: "INJECT_EMBEDDING", MSG_INFO: "INFO",
+    MSG_RESET_ALARM: "RESET_ALARM", MSG_SENSOR: "SENSOR", MSG_INJECT_EMBEDDING: "INJECT_EMBEDDING",
+    MSG_INJECT_OUTPUTS: "INJECT_OUTPUTS", MSG_LABEL: "LABEL", MSG_INFO: "INFO",
     MSG_ACK: "ACK", MSG_NACK: "NACK", MSG_TELEMETRY: "TELEMETRY", MSG_LOG: "LOG",
 }
 
@@ -341,6 +346,70 @@ class InjectEmbedding:
 
 
 @dataclass(frozen=True)
+class InjectOutputs:
+    """Whole int8 class-probability vectors (n x n_classes of the active profile's outputs section), flattened
+    on the wire; 1..320 values."""
+
+    values: tuple[int, ...]
+    TYPE: ClassVar[int] = MSG_INJECT_OUTPUTS
+
+    @classmethod
+    def from_outputs(cls, probs: object) -> InjectOutputs:
+        arr = np.asarray(probs)
+        if arr.size and (arr.dtype.kind not in "iu" or arr.min() < -128 or arr.max() > 127):
+            raise ValueError("outputs must be int8 values (-128..127)")
+        return cls(tuple(int(v) for v in arr.reshape(-1)))
+
+    def outputs(self, n_classes: int) -> np.ndarray:
+        if len(self.values) % n_classes:
+            raise ProtocolError(f"INJECT_OUTPUTS of {len(self.values)} values is not a whole number of "
+                                f"{n_classes}-class vectors")
+        return np.array(self.values, dtype=np.int8).reshape(-1, n_classes)
+
+    def pack(self) -> bytes:
+        if not 1 <= len(self.values) <= MAX_OUTPUTS_VALUES:
+            raise ValueError(f"INJECT_OUTPUTS of {len(self.values)} values; 1..{MAX_OUTPUTS_VALUES} allowed")
+        return np.asarray(self.values, dtype=np.int8).tobytes()
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> InjectOutputs:
+        if not payload or len(payload) > MAX_OUTPUTS_VALUES:
+            raise ProtocolError(f"malformed INJECT_OUTPUTS: payload of {len(payload)} bytes")
+        return cls(tuple(int(v) for v in np.frombuffer(payload, dtype=np.int8)))
+
+
+_LABEL_PAIR = np.dtype([("seq", "<u4"), ("label", "u1")])
+assert _LABEL_PAIR.itemsize == 5
+
+
+@dataclass(frozen=True)
+class Label:
+    """True classes of earlier inferences: 1..64 pairs of (u32 inference seq, u8 label), 5 bytes each."""
+
+    seqs: tuple[int, ...]
+    labels: tuple[int, ...]
+    TYPE: ClassVar[int] = MSG_LABEL
+
+    def pack(self) -> bytes:
+        if len(self.seqs) != len(self.labels) or not 1 <= len(self.seqs) <= MAX_LABEL_PAIRS:
+            raise ValueError(f"LABEL of {len(self.seqs)} inference numbers and {len(self.labels)} labels; "
+                             f"1..{MAX_LABEL_PAIRS} pairs allowed")
+        if any(not 0 <= s <= 0xFFFFFFFF for s in self.seqs) or any(not 0 <= v <= 0xFF for v in self.labels):
+            raise ValueError("LABEL pairs need u32 inference numbers and u8 labels")
+        arr = np.zeros(len(self.seqs), dtype=_LABEL_PAIR)
+        arr["seq"] = self.seqs
+        arr["label"] = self.labels
+        return arr.tobytes()
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> Label:
+        if not payload or len(payload) % _LABEL_PAIR.itemsize or len(payload) > _LABEL_PAIR.itemsize * MAX_LABEL_PAIRS:
+            raise ProtocolError(f"malformed LABEL: payload of {len(payload)} bytes")
+        arr = np.frombuffer(payload, dtype=_LABEL_PAIR)
+        return cls(tuple(arr["seq"].tolist()), tuple(arr["label"].tolist()))
+
+
+@dataclass(frozen=True)
 class Fetch:
     """u32 from_seq, u16 max_records."""
 
@@ -511,11 +580,20 @@ class Info:
 
 _REC = struct.Struct("<9I4B4H4B")
 _REC_CH = struct.Struct("<iihhHH")
-assert _REC.size == 52 and _REC_CH.size == 16
+# Record version 2: the model-outputs block after the channel blocks (zeros without an outputs section).
+_REC_OUT = struct.Struct("<HBBIIIHHI")
+assert _REC.size == 52 and _REC_CH.size == 16 and _REC_OUT.size == 24
+_Q16 = 65536.0
 
 # Columns of tinydrift.result_dtype rows that a telemetry record carries.
 TELEMETRY_SCALARS = ("window", "score", "dist", "recon", "cusum", "alarm", "trigger", "nearest", "top_channel",
-                     "stuck_mask", "saturated_mask", "missing_mask", "n_embeddings")
+                     "stuck_mask", "saturated_mask", "missing_mask", "n_embeddings", "n_inferences", "top_class",
+                     "ddm_state", "mean_confidence", "estimated_accuracy", "prior_shift", "n_labels", "n_correct",
+                     "accuracy")
+# Model-output columns (record version 2); Q16 values are floats (q16 / 65536, exact).
+TELEMETRY_OUTPUTS = ("n_inferences", "top_class", "ddm_state", "mean_confidence", "estimated_accuracy",
+                     "prior_shift", "n_labels", "n_correct", "accuracy")
+_Q16_FIELDS = ("mean_confidence", "estimated_accuracy", "prior_shift", "accuracy")
 TELEMETRY_CHANNELS = ("mean", "std", "z_mean", "z_std", "n_missing", "n_saturated")
 TELEMETRY_COLUMNS = TELEMETRY_SCALARS + TELEMETRY_CHANNELS
 
@@ -524,12 +602,17 @@ def _q8(value: float) -> int:
     return int(round(value * 256))
 
 
+def _q16(value: float) -> int:
+    return int(round(value * _Q16))
+
+
 @dataclass(frozen=True)
 class TelemetryRecord:
     """One window's result as the device sent it. Q8 values are floats (q8 / 256, exact); ``*_q8`` give the ints.
 
     Names follow the rows of ``tinydrift.score`` (``result_dtype``); per-channel values are
-    tuples in channel order.
+    tuples in channel order. Model-output fields (``n_inferences`` .. ``accuracy``; Q16 values as
+    floats, q16 / 65536) come from record version 2 and are 0 in a version-1 record.
     """
 
     seq: int
@@ -557,6 +640,15 @@ class TelemetryRecord:
     n_saturated: tuple[int, ...] = ()
     replayed: bool = False
     version: int = RECORD_VERSION
+    n_inferences: int = 0
+    top_class: int = 0
+    ddm_state: int = 0
+    mean_confidence: float = 0.0
+    estimated_accuracy: float = 0.0
+    prior_shift: float = 0.0
+    n_labels: int = 0
+    n_correct: int = 0
+    accuracy: float = 0.0
     TYPE: ClassVar[int] = MSG_TELEMETRY
 
     @property
@@ -593,6 +685,10 @@ class TelemetryRecord:
         for i in range(c):
             out += _REC_CH.pack(_q8(self.mean[i]), _q8(self.std[i]), _q8(self.z_mean[i]), _q8(self.z_std[i]),
                                 self.n_missing[i], self.n_saturated[i])
+        if self.version >= 2:
+            out += _REC_OUT.pack(self.n_inferences, self.top_class, self.ddm_state, _q16(self.mean_confidence),
+                                 _q16(self.estimated_accuracy), _q16(self.prior_shift), self.n_labels,
+                                 self.n_correct, _q16(self.accuracy))
         return bytes(out)
 
     @classmethod
@@ -600,9 +696,16 @@ class TelemetryRecord:
         _need(payload, _REC.size, "TELEMETRY", exact=False)
         (seq, boot, pid, window, uptime, score, dist, recon, cusum, trigger, alarm, nearest, top, stuck, sat, miss,
          n_emb, n_ch, flags, version, _) = _REC.unpack_from(payload)
-        if version != RECORD_VERSION:
-            raise ProtocolError(f"TELEMETRY record version {version}, this host understands {RECORD_VERSION}")
-        _need(payload, _REC.size + _REC_CH.size * n_ch, f"TELEMETRY of {n_ch} channels")
+        if version not in (1, RECORD_VERSION):
+            raise ProtocolError(f"TELEMETRY record version {version}, this host understands 1..{RECORD_VERSION}")
+        v1_size = _REC.size + _REC_CH.size * n_ch
+        _need(payload, v1_size + (_REC_OUT.size if version >= 2 else 0), f"TELEMETRY v{version} of {n_ch} channels")
+        outputs: dict[str, Any] = {}
+        if version >= 2:
+            (n_inf, top_class, ddm, conf, est, shift, n_lab, n_cor, acc) = _REC_OUT.unpack_from(payload, v1_size)
+            outputs = dict(n_inferences=n_inf, top_class=top_class, ddm_state=ddm, mean_confidence=conf / _Q16,
+                           estimated_accuracy=est / _Q16, prior_shift=shift / _Q16, n_labels=n_lab, n_correct=n_cor,
+                           accuracy=acc / _Q16)
         ch = np.frombuffer(payload, dtype=np.dtype([("mean", "<i4"), ("std", "<i4"), ("z_mean", "<i2"),
                                                     ("z_std", "<i2"), ("n_missing", "<u2"),
                                                     ("n_saturated", "<u2")]), count=n_ch, offset=_REC.size)
@@ -613,7 +716,7 @@ class TelemetryRecord:
             n_embeddings=n_emb, mean=tuple((ch["mean"] / 256.0).tolist()), std=tuple((ch["std"] / 256.0).tolist()),
             z_mean=tuple((ch["z_mean"] / 256.0).tolist()), z_std=tuple((ch["z_std"] / 256.0).tolist()),
             n_missing=tuple(ch["n_missing"].tolist()), n_saturated=tuple(ch["n_saturated"].tolist()),
-            replayed=bool(flags & FLAG_REPLAYED), version=version,
+            replayed=bool(flags & FLAG_REPLAYED), version=version, **outputs,
         )
 
     @classmethod
@@ -629,7 +732,8 @@ class TelemetryRecord:
             n_embeddings=int(row["n_embeddings"]), mean=tuple(row["mean"].tolist()), std=tuple(row["std"].tolist()),
             z_mean=tuple(row["z_mean"].tolist()), z_std=tuple(row["z_std"].tolist()),
             n_missing=tuple(row["n_missing"].tolist()), n_saturated=tuple(row["n_saturated"].tolist()),
-            replayed=replayed,
+            replayed=replayed, **{name: (float(row[name]) if name in _Q16_FIELDS else int(row[name]))
+                                  for name in TELEMETRY_OUTPUTS if name in (row.dtype.names or ())},
         )
 
     def to_row(self, n_channels: int | None = None, n_dims: int = 0) -> np.void:
@@ -694,11 +798,11 @@ def records_equal_rows(records: Sequence[TelemetryRecord], rows: np.ndarray) -> 
 # ------------------------------------------------------------------------------------------ dispatch
 
 Message = Union[InfoRequest, UploadBegin, UploadChunk, UploadCommit, UploadAbort, Inject, Fetch, ResetAlarm, Sensor,
-                InjectEmbedding, Info, Ack, Nack, TelemetryRecord, Log]
+                InjectEmbedding, InjectOutputs, Label, Info, Ack, Nack, TelemetryRecord, Log]
 
 MESSAGE_CLASSES: dict[int, Any] = {cls.TYPE: cls for cls in (
     InfoRequest, UploadBegin, UploadChunk, UploadCommit, UploadAbort, Inject, Fetch, ResetAlarm, Sensor,
-    InjectEmbedding, Info, Ack, Nack, TelemetryRecord, Log)}
+    InjectEmbedding, InjectOutputs, Label, Info, Ack, Nack, TelemetryRecord, Log)}
 
 
 def decode(frame: Frame) -> Message:
@@ -733,7 +837,8 @@ def embedding_batches(embeddings: np.ndarray, max_values: int = MAX_EMBEDDING_VA
 
 
 __all__ = [
-    "Ack", "DeviceError", "Fetch", "Frame", "FrameReader", "Info", "InfoRequest", "Inject", "InjectEmbedding", "Log",
+    "Ack", "DeviceError", "Fetch", "Frame", "FrameReader", "Info", "InfoRequest", "Inject", "InjectEmbedding",
+    "InjectOutputs", "Label", "Log",
     "Nack", "ProtocolError", "ResetAlarm", "Sensor", "TelemetryRecord", "UploadAbort", "UploadBegin", "UploadChunk",
     "UploadCommit", "compare_records", "decode", "embedding_batches", "encode", "encode_frame", "inject_batches",
     "message_name", "records_equal_rows", "records_to_rows", "status_name",

@@ -4,7 +4,8 @@
 
 * one self-contained HTML file (images embedded as base64 PNG, inline CSS, no scripts), and
 * the same images as PNG files beside it (or in ``png_dir``): per segment (one device, one
-  boot, one profile) ``<stem>-<device>-<boot>-<profile>-{timeline,channels,health}.png``.
+  boot, one profile) ``<stem>-<device>-<boot>-<profile>-{timeline,channels,health}.png``, plus
+  ``-outputs.png`` (model outputs) for runs with classifier inferences.
 
 Plots use matplotlib's Agg canvas directly (no pyplot, no global backend switch), so building a
 report is safe in a headless process and from threads.
@@ -41,7 +42,10 @@ KIND_STYLE = {  # trigger kind -> (color, marker)
     "instant": ("#d62728", "^"),
     "cusum": ("#ff7f0e", "D"),
     "health": ("#7b3294", "s"),
+    "concept": ("#2ca02c", "v"),
 }
+CONCEPT_BIT = 0x08
+ROLLING_LABELLED_WINDOWS = 10  # realized accuracy: n_correct / n_labels over this many labelled windows
 HEALTH_STYLE = {  # health event -> (color, marker, vertical offset in the raster)
     "stuck": ("#1f77b4", "s", -0.22),
     "saturated": ("#d62728", "^", 0.0),
@@ -84,6 +88,10 @@ class SegmentSummary:
     records_not_received: int = 0  # seq holes inside the segment not recorded as lost
     max_score: float = 0.0
     max_score_window: int | None = None
+    has_outputs: bool = False  # any record with n_inferences > 0: the "Model outputs" figure is drawn
+    first_concept_window: int | None = None
+    first_concept_seq: int | None = None
+    concept_windows: int = 0
     pngs: dict[str, Path] = field(default_factory=dict)
 
     @property
@@ -374,6 +382,56 @@ def _health(seg: SegmentSummary, a: dict[str, np.ndarray], x: np.ndarray, lost: 
     return _save(fig, path)
 
 
+def _outputs(seg: SegmentSummary, a: dict[str, np.ndarray], x: np.ndarray, lost: list[tuple[float, float]],
+             holes: list[tuple[float, float]], path: Path) -> Path:
+    """Model outputs: estimated vs realized accuracy, prior shift, concept-drift markers."""
+    x0, x1 = int(x.min()), int(x.max())
+    fig = Figure(figsize=(12, 6.2), layout="constrained")
+    ax_a, ax_p = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+    fig.suptitle(f"Model outputs — {seg.title}", fontsize=13, fontweight="bold")
+    inf = a["n_inferences"] > 0
+    lab = a["n_labels"] > 0
+    concept = (a["trigger"] & CONCEPT_BIT) != 0
+    for ax in (ax_a, ax_p):
+        _shade(ax, lost, holes)
+        for k, cx in enumerate(x[concept]):
+            ax.axvline(cx, color=KIND_STYLE["concept"][0], linestyle="--", linewidth=1.3, zorder=1,
+                       label="concept drift (DDM)" if k == 0 else None)
+        ax.grid(True, alpha=0.3)
+    ax_a.plot(x[inf], a["estimated_accuracy"][inf], color="#1f77b4", marker="o", markersize=2.5, linewidth=0.9,
+              label="estimated accuracy (label-free, per window)")
+    if lab.any():
+        k = ROLLING_LABELLED_WINDOWS
+        correct = np.convolve(a["n_correct"][lab].astype(float), np.ones(k), mode="full")[: int(lab.sum())]
+        total = np.convolve(a["n_labels"][lab].astype(float), np.ones(k), mode="full")[: int(lab.sum())]
+        ax_a.plot(x[lab], correct / total, color="#d62728", linewidth=1.8,
+                  label=f"realized accuracy (labels of the last {k} labelled windows)")
+        ax_a.step(x[lab], a["accuracy"][lab], where="post", color="#444444", linewidth=1.2, linestyle=":",
+                  label="DDM running accuracy (all labels so far)")
+    else:
+        ax_a.text(0.5, 0.08, "no labels received: realized accuracy unknown", transform=ax_a.transAxes,
+                  ha="center", va="bottom", fontsize=10, color="#555555")
+    ax_a.set_ylim(-0.02, 1.05)
+    ax_a.set_ylabel("accuracy")
+    ax_a.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8.5)
+    ax_p.plot(x[inf], a["prior_shift"][inf], color="#9467bd", marker="o", markersize=2.5, linewidth=0.9,
+              label="prior shift (TV distance of\npredicted classes to the prior)")
+    ax_p.plot(x[inf], a["mean_confidence"][inf], color="#8c564b", linewidth=0.8, alpha=0.7,
+              label="mean top-1 confidence")
+    ax_p.set_ylim(-0.02, 1.05)
+    ax_p.set_ylabel("per window")
+    ax_p.set_xlabel(seg.x_label)
+    ax_p.set_xlim(x0 - 0.5, x1 + 0.5)
+    _int_ticks(ax_p, x0, x1)
+    handles, labels = ax_p.get_legend_handles_labels()
+    if lost:
+        handles.append(Patch(label="records lost (gap)", **LOST_STYLE))
+    if holes:
+        handles.append(Patch(label="records not received", **HOLE_STYLE))
+    ax_p.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8.5)
+    return _save(fig, path)
+
+
 # ------------------------------------------------------------------------------------------ analysis
 
 
@@ -419,7 +477,13 @@ def _summarize(db: TelemetryStore, seg_row: dict[str, Any], gaps: list[dict[str,
         seg.channels_implicated = implicated
         seg.alarm_onsets = int(np.count_nonzero(np.diff(np.concatenate(([0], alarm.astype(np.int8)))) == 1))
     seg.trigger_counts = {kind: int(np.count_nonzero(a["trigger"] & bit))
-                          for bit, kind in ((1, "instant"), (2, "cusum"), (4, "health"))}
+                          for bit, kind in ((1, "instant"), (2, "cusum"), (4, "health"), (CONCEPT_BIT, "concept"))}
+    seg.has_outputs = bool((a["n_inferences"] > 0).any())
+    concept = (a["trigger"] & CONCEPT_BIT) != 0
+    seg.concept_windows = int(np.count_nonzero(concept))
+    if concept.any():
+        i = int(np.argmax(concept))
+        seg.first_concept_window, seg.first_concept_seq = int(win[i]), int(seq[i])
     for field_name, kind in HEALTH_MASKS:
         for c, name in enumerate(names):
             count = int(np.count_nonzero(a[field_name] >> c & 1))
@@ -489,6 +553,7 @@ def _e(value: object) -> str:
 def _summary_rows(segs: list[SegmentSummary]) -> str:
     head = ("device", "boot", "profile", "windows", "first alarm window", "first alarm time", "trigger kinds",
             "channels implicated", "alarm onsets", "triggered windows (instant / CUSUM / health)", "health events",
+            "first concept drift",
             "records received", "records lost in gaps", "not received")
     out = ["<table class='summary'>", "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"]
     for s in segs:
@@ -503,12 +568,17 @@ def _summary_rows(segs: list[SegmentSummary]) -> str:
         health = "<br>".join(_e(f"{ch}: " + ", ".join(f"{k} ×{n}" for k, n in kinds.items()))
                              for ch, kinds in s.health_events.items()) or "none"
         tc = s.trigger_counts
+        if s.first_concept_window is not None:
+            concept = (f"<td class='alarm num'>{s.first_concept_window}<br><small>seq {s.first_concept_seq} · "
+                       f"{s.concept_windows} window(s)</small></td>")
+        else:
+            concept = "<td class='ok'>none</td>" if s.has_outputs else "<td>-</td>"
         out.append(
             f"<tr><td>{dev}</td><td><code>{s.boot_id:#010x}</code></td><td><code>{s.profile_id:#010x}</code></td>"
             f"<td class='num'>{s.windows}<br><small>{s.first_window}–{s.last_window}</small></td>{first}"
             f"<td class='num'>{s.alarm_onsets}</td>"
             f"<td class='num'>{tc.get('instant', 0)} / {tc.get('cusum', 0)} / {tc.get('health', 0)}</td>"
-            f"<td>{health}</td><td class='num'>{s.records_received}</td><td class='num'>{s.records_lost}</td>"
+            f"<td>{health}</td>{concept}<td class='num'>{s.records_received}</td><td class='num'>{s.records_lost}</td>"
             f"<td class='num'>{s.records_not_received}</td></tr>")
     out.append("</table>")
     return "\n".join(out)
@@ -536,7 +606,8 @@ def _html(db_path: Path, segs: list[SegmentSummary], store: TelemetryStore) -> s
         "clock's estimate. <b>Channels implicated</b>: the top channel (largest |z|) of that window plus every "
         "channel in its stuck / saturated / missing masks. <b>Records lost in gaps</b>: records the device no "
         "longer held when the host fetched them; <b>not received</b>: holes in the seq numbers not (yet) "
-        "recorded as lost.</p>",
+        "recorded as lost. <b>First concept drift</b>: the first window in which DDM flagged concept drift on "
+        "the classifier's labels (- : the run has no model outputs).</p>",
         _summary_rows(segs),
     ]
     for s in segs:
@@ -560,6 +631,14 @@ def _html(db_path: Path, segs: list[SegmentSummary], store: TelemetryStore) -> s
                  "Windows in which a channel was flagged stuck (no variation), saturated or missing beyond the "
                  "profile's limits."),
         ]
+        if "outputs" in s.pngs:
+            parts.append(_img(
+                s.pngs["outputs"], f"model outputs of {s.title}",
+                "Model outputs. Top: the label-free accuracy estimate of each window with inferences, against "
+                f"the realized accuracy of the labels received (rolling over {ROLLING_LABELLED_WINDOWS} labelled "
+                "windows) and DDM's running accuracy over all labels. Bottom: prior shift (total-variation "
+                "distance of the window's predicted classes to the reference prior) and mean top-1 confidence. "
+                "Dashed green: windows where DDM signalled concept drift."))
     gaps = store.gaps()
     if gaps:
         parts.append("<h2>Gaps</h2><table><tr><th>device</th><th>boot</th><th>first missing seq</th>"
@@ -606,6 +685,8 @@ def build_report(db_path: str | os.PathLike[str], out_html: str | os.PathLike[st
                 seg.pngs["timeline"] = _timeline(seg, a, x, lost, holes, png_dir / f"{base}-timeline.png")
                 seg.pngs["channels"] = _channels(seg, a, x, lost, png_dir / f"{base}-channels.png")
                 seg.pngs["health"] = _health(seg, a, x, lost, holes, png_dir / f"{base}-health.png")
+                if seg.has_outputs:
+                    seg.pngs["outputs"] = _outputs(seg, a, x, lost, holes, png_dir / f"{base}-outputs.png")
             except OSError as exc:
                 raise StoreError(f"cannot write {exc.filename or png_dir}: {exc.strerror or exc}") from None
             pngs.extend(seg.pngs.values())

@@ -9,13 +9,16 @@ Schema and rationale: docs/telemetry-store.md. In short:
 * inserts are idempotent on ``UNIQUE(device_id, boot_id, seq)``: a record the device
   replays (FETCH) or the host receives twice is stored once;
 * the schema version lives in ``PRAGMA user_version``; a newer file is refused with a
-  one-line error.
+  one-line error, a version-1 file is migrated in place when opened for writing (model-output
+  columns added with defaults, ``alarms.kind`` widened to ``concept``); opened read-only it is
+  read as is, with the model-output columns 0.
 
 Records are duck-typed: anything with the attribute (or mapping key) names of
 ``tinydrift.link.TelemetryRecord`` (seq, boot_id, profile_id, window, uptime_ms, score, dist,
 recon, cusum, trigger, alarm, nearest, top_channel, stuck_mask, saturated_mask, missing_mask,
 n_embeddings, replayed and the per-channel sequences mean, std, z_mean, z_std, n_missing,
-n_saturated).
+n_saturated; optionally the model-output fields n_inferences, top_class, ddm_state,
+mean_confidence, estimated_accuracy, prior_shift, n_labels, n_correct, accuracy, 0 when absent).
 
     >>> with TelemetryStore("telemetry.db") as db:
     ...     db.add_device("tcp://127.0.0.1:5555", board="host simulator")
@@ -41,20 +44,24 @@ import numpy as np
 
 from .errors import TinyDriftError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 5000
 THRESHOLD_DISABLED = 0xFFFFFFFF
-TRIGGER_KINDS = ((0x01, "instant"), (0x02, "cusum"), (0x04, "health"))
+TRIGGER_KINDS = ((0x01, "instant"), (0x02, "cusum"), (0x04, "health"), (0x08, "concept"))
 HEALTH_MASKS = (("stuck_mask", "stuck"), ("saturated_mask", "saturated"), ("missing_mask", "missing"))
 
+# Model-output columns (schema version 2; record version 2 telemetry), 0 without an outputs section.
+OUTPUT_FIELDS = ("n_inferences", "top_class", "ddm_state", "mean_confidence", "estimated_accuracy", "prior_shift",
+                 "n_labels", "n_correct", "accuracy")
+OUTPUT_REALS = ("mean_confidence", "estimated_accuracy", "prior_shift", "accuracy")
 RECORD_SCALARS = ("score", "dist", "recon", "cusum", "trigger", "alarm", "nearest", "top_channel", "stuck_mask",
-                  "saturated_mask", "missing_mask", "n_embeddings")
+                  "saturated_mask", "missing_mask", "n_embeddings") + OUTPUT_FIELDS
 CHANNEL_FIELDS = ("mean", "std", "z_mean", "z_std", "n_missing", "n_saturated")
 # CSV per-channel column order: the same as `tinydrift score --csv`.
 CSV_CHANNEL_FIELDS = ("z_mean", "z_std", "mean", "std", "n_missing", "n_saturated")
 CSV_SCALARS = ("device", "board", "boot_id", "seq", "profile_id", "window", "uptime_ms", "received_at", "replayed",
                "score", "dist", "recon", "cusum", "alarm", "trigger", "nearest", "top_channel", "stuck_mask",
-               "saturated_mask", "missing_mask", "n_embeddings", "n_channels")
+               "saturated_mask", "missing_mask", "n_embeddings", "n_channels") + OUTPUT_FIELDS
 
 _SCHEMA = """
 CREATE TABLE devices (
@@ -113,6 +120,15 @@ CREATE TABLE records (
     n_channels     INTEGER NOT NULL,
     received_at    REAL NOT NULL,
     replayed       INTEGER NOT NULL,
+    n_inferences   INTEGER NOT NULL DEFAULT 0,
+    top_class      INTEGER NOT NULL DEFAULT 0,
+    ddm_state      INTEGER NOT NULL DEFAULT 0,
+    mean_confidence REAL NOT NULL DEFAULT 0,
+    estimated_accuracy REAL NOT NULL DEFAULT 0,
+    prior_shift    REAL NOT NULL DEFAULT 0,
+    n_labels       INTEGER NOT NULL DEFAULT 0,
+    n_correct      INTEGER NOT NULL DEFAULT 0,
+    accuracy       REAL NOT NULL DEFAULT 0,
     UNIQUE (device_id, boot_id, seq),
     FOREIGN KEY (device_id, boot_id) REFERENCES boots(device_id, boot_id) ON DELETE CASCADE
 );
@@ -131,7 +147,7 @@ CREATE TABLE channel_values (
 CREATE TABLE alarms (
     id           INTEGER PRIMARY KEY,
     record_id    INTEGER NOT NULL REFERENCES records(id) ON DELETE CASCADE,
-    kind         TEXT NOT NULL CHECK (kind IN ('instant', 'cusum', 'health')),
+    kind         TEXT NOT NULL CHECK (kind IN ('instant', 'cusum', 'health', 'concept')),
     channel_mask INTEGER NOT NULL,
     UNIQUE (record_id, kind)
 );
@@ -150,6 +166,24 @@ CREATE TABLE gaps (
 """
 
 TABLES = ("devices", "boots", "profiles", "records", "channel_values", "alarms", "gaps")
+
+# Version 1 -> 2: the model-output columns (added with their defaults) and the 'concept' alarm kind (the CHECK
+# constraint of alarms cannot be altered in SQLite: the table is rebuilt, rows and ids kept).
+_MIGRATE_1_TO_2 = [
+    f"ALTER TABLE records ADD COLUMN {name} {'REAL' if name in OUTPUT_REALS else 'INTEGER'} NOT NULL DEFAULT 0"
+    for name in OUTPUT_FIELDS
+] + [
+    """CREATE TABLE alarms_v2 (
+    id           INTEGER PRIMARY KEY,
+    record_id    INTEGER NOT NULL REFERENCES records(id) ON DELETE CASCADE,
+    kind         TEXT NOT NULL CHECK (kind IN ('instant', 'cusum', 'health', 'concept')),
+    channel_mask INTEGER NOT NULL,
+    UNIQUE (record_id, kind)
+)""",
+    "INSERT INTO alarms_v2 (id, record_id, kind, channel_mask) SELECT id, record_id, kind, channel_mask FROM alarms",
+    "DROP TABLE alarms",
+    "ALTER TABLE alarms_v2 RENAME TO alarms",
+]
 
 
 class StoreError(TinyDriftError):
@@ -289,12 +323,30 @@ class TelemetryStore:
         elif set(TABLES) - tables:
             raise StoreError(f"{self.path}: telemetry database is missing tables "
                              f"{', '.join(sorted(set(TABLES) - tables))}")
+        elif version == 1 and not self.readonly:
+            self._migrate_1_to_2()
         self._empty = False
         if not self.readonly:
             # WAL: readers (report, export) never block the writer. Where WAL is unavailable SQLite keeps
             # its rollback journal: slower, equally safe.
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt
+
+    def _migrate_1_to_2(self) -> None:
+        """In place, in one transaction: existing records get the model-output columns' defaults (0)."""
+        db = self._db
+        with self._tx():
+            if db.execute("PRAGMA user_version").fetchone()[0] != 1:
+                return  # another process migrated it meanwhile
+            for stmt in _MIGRATE_1_TO_2:
+                db.execute(stmt)
+            db.execute("PRAGMA user_version = 2")
+
+    def _col(self, name: str, prefix: str = "") -> str:
+        """A record column for SELECT; a version-1 file opened read-only lacks the model-output columns (0)."""
+        if name in OUTPUT_FIELDS and self.schema_version < 2:
+            return f"0 AS {name}"
+        return f"{prefix}{name}"
 
     @property
     def schema_version(self) -> int:
@@ -446,12 +498,13 @@ class TelemetryStore:
                 cur = db.execute(
                     "INSERT OR IGNORE INTO records (device_id, boot_id, seq, profile_id, window_index, uptime_ms, "
                     "score, dist, recon, cusum, trigger, alarm, nearest, top_channel, stuck_mask, saturated_mask, "
-                    "missing_mask, n_embeddings, n_channels, received_at, replayed) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "missing_mask, n_embeddings, n_channels, received_at, replayed, "
+                    f"{', '.join(OUTPUT_FIELDS)}) "
+                    f"VALUES ({', '.join(['?'] * (21 + len(OUTPUT_FIELDS)))})",
                     (dev, boot_id, seq, row["profile_id"], row["window"], row["uptime_ms"], row["score"], row["dist"],
                      row["recon"], row["cusum"], row["trigger"], row["alarm"], row["nearest"], row["top_channel"],
                      row["stuck_mask"], row["saturated_mask"], row["missing_mask"], row["n_embeddings"],
-                     row["n_channels"], now, row["replayed"]),
+                     row["n_channels"], now, row["replayed"], *(row[name] for name in OUTPUT_FIELDS)),
                 )
                 if cur.rowcount != 1:
                     continue
@@ -466,6 +519,8 @@ class TelemetryStore:
                     if row["trigger"] & bit:
                         if kind == "health":
                             mask = row["stuck_mask"] | row["saturated_mask"] | row["missing_mask"]
+                        elif kind == "concept":
+                            mask = 0  # the model's labels, not a channel
                         else:
                             mask = 1 << row["top_channel"] if row["top_channel"] < 16 else 0
                         db.execute("INSERT INTO alarms (record_id, kind, channel_mask) VALUES (?, ?, ?)",
@@ -504,6 +559,9 @@ class TelemetryStore:
             for name in ("trigger", "alarm", "nearest", "top_channel", "stuck_mask", "saturated_mask",
                          "missing_mask", "n_embeddings"):
                 row[name] = int(_field(rec, name))
+            for name in OUTPUT_FIELDS:
+                value = _field(rec, name, 0)
+                row[name] = float(value) if name in OUTPUT_REALS else int(value)
             for name in CHANNEL_FIELDS:
                 values = np.asarray(_field(rec, name, ())).reshape(-1)
                 row[name] = [int(v) for v in values] if name.startswith("n_") else [float(v) for v in values]
@@ -645,7 +703,7 @@ class TelemetryStore:
             cond.append("r.boot_id = ?")
             args.append(int(boot_id))
         where = ("WHERE " + " AND ".join(cond)) if cond else ""
-        scalar_cols = ", ".join(f"r.{c}" for c in RECORD_SCALARS)
+        scalar_cols = ", ".join(self._col(c, "r.") for c in RECORD_SCALARS)
         sql = (f"SELECT r.id, d.name, d.board, r.boot_id, r.seq, r.profile_id, r.window_index, r.uptime_ms, "
                f"r.received_at, r.replayed, r.n_channels, {scalar_cols}, "
                f"cv.channel, cv.mean, cv.std, cv.z_mean, cv.z_std, cv.n_missing, cv.n_saturated "
@@ -694,6 +752,7 @@ class TelemetryStore:
                 trigger=r["trigger"], alarm=r["alarm"], nearest=r["nearest"], top_channel=r["top_channel"],
                 stuck_mask=r["stuck_mask"], saturated_mask=r["saturated_mask"], missing_mask=r["missing_mask"],
                 n_embeddings=r["n_embeddings"], **{f: tuple(r[f]) for f in CHANNEL_FIELDS}, replayed=r["replayed"],
+                **{f: r[f] for f in OUTPUT_FIELDS},
             ))
         return out
 
@@ -711,14 +770,14 @@ class TelemetryStore:
         cols = ("id", "seq", "window_index", "uptime_ms", "received_at", "replayed") + RECORD_SCALARS + ("n_channels",)
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {', '.join(cols)} FROM records WHERE device_id = ? AND boot_id = ? AND profile_id = ? "
+                f"SELECT {', '.join(self._col(c) for c in cols)} FROM records WHERE device_id = ? AND boot_id = ? AND profile_id = ? "
                 "ORDER BY seq", (device_id, boot_id, profile_id)).fetchall()
             out: dict[str, np.ndarray] = {}
             table = np.array(rows, dtype=np.float64).reshape(len(rows), len(cols))
             for i, c in enumerate(cols):
                 out[c] = table[:, i]
             for c in cols:
-                if c not in ("received_at", "score", "dist", "recon", "cusum"):
+                if c not in ("received_at", "score", "dist", "recon", "cusum") + OUTPUT_REALS:
                     out[c] = out[c].astype(np.int64)
             n = len(rows)
             c_max = int(out["n_channels"].max()) if n else 0
@@ -806,5 +865,5 @@ class TelemetryStore:
         return n
 
 
-__all__ = ["SCHEMA_VERSION", "TABLES", "StoreError", "TelemetryStore", "channel_labels", "mask_channels",
+__all__ = ["OUTPUT_FIELDS", "SCHEMA_VERSION", "TABLES", "StoreError", "TelemetryStore", "channel_labels", "mask_channels",
            "subtract_ranges", "trigger_kinds"]

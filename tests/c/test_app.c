@@ -523,11 +523,17 @@ static void test_proto(void)
         0x05, 0x01, 0x02, 0x00, /* trigger, alarm, nearest, top channel */
         0x01, 0x00, 0x02, 0x01, /* stuck, saturated masks */
         0x04, 0x03, 0x06, 0x05, /* missing mask, n_embeddings */
-        0x01, 0x00, 0x01, 0x00, /* n_channels, flags, record version, reserved */
+        0x01, 0x00, 0x02, 0x00, /* n_channels, flags, record version, reserved */
         0xD4, 0xFE, 0xFF, 0xFF, /* ch0 mean -300 */
         0x03, 0x02, 0x01, 0x00, /* ch0 std */
         0xFE, 0xFF, 0x02, 0x01, /* ch0 z mean -2, z std 0x0102 */
         0x03, 0x00, 0x05, 0x04, /* ch0 missing 3, saturated 0x0405 */
+        0x07, 0x06, 0x03, 0x02, /* outputs block at 52 + 16: n_inferences, top class, ddm state */
+        0xA4, 0xA3, 0xA2, 0xA1, /* mean confidence */
+        0xB4, 0xB3, 0xB2, 0xB1, /* estimated accuracy */
+        0xC4, 0xC3, 0xC2, 0xC1, /* prior shift */
+        0x09, 0x08, 0x0B, 0x0A, /* n_labels, n_correct */
+        0xD4, 0xD3, 0xD2, 0xD1, /* accuracy */
     };
     td_window_result_t res;
     memset(&res, 0, sizeof res);
@@ -550,22 +556,101 @@ static void test_proto(void)
     res.channels[0].z_std_q8 = 0x0102;
     res.channels[0].n_missing = 3u;
     res.channels[0].n_saturated = 0x0405u;
+    res.n_inferences = 0x0607u;
+    res.top_class = 3u;
+    res.ddm_state = 2u;
+    res.mean_confidence_q16 = 0xA1A2A3A4u;
+    res.estimated_accuracy_q16 = 0xB1B2B3B4u;
+    res.prior_shift_q16 = 0xC1C2C3C4u;
+    res.n_labels = 0x0809u;
+    res.n_correct = 0x0A0Bu;
+    res.accuracy_q16 = 0xD1D2D3D4u;
     td_proto_record_meta_t meta = {0x01020304u, 0x11121314u, 0x21222324u, 0x41424344u, 1u, 0u};
     CHECK_EQ(td_proto_encode_record(out, sizeof out, &meta, &res, &len), TD_OK);
     CHECK(len == sizeof rec_bytes && memcmp(out, rec_bytes, sizeof rec_bytes) == 0);
     td_proto_record_t rec;
     CHECK_EQ(td_proto_decode_record(rec_bytes, sizeof rec_bytes, &rec), TD_OK);
     CHECK(rec.meta.seq == 0x01020304u && rec.meta.uptime_ms == 0x41424344u && rec.window_index == 0x31323334u &&
-          rec.cusum_q8 == 0x81828384u && rec.trigger == 5u && rec.n_embeddings == 0x0506u && rec.version == 1u &&
+          rec.cusum_q8 == 0x81828384u && rec.trigger == 5u && rec.n_embeddings == 0x0506u && rec.version == 2u &&
           rec.channels[0].mean_q8 == -300 && rec.channels[0].z_mean_q8 == -2 && rec.channels[0].n_saturated == 0x0405u);
+    CHECK(rec.n_inferences == 0x0607u && rec.top_class == 3u && rec.ddm_state == 2u &&
+          rec.mean_confidence_q16 == 0xA1A2A3A4u && rec.estimated_accuracy_q16 == 0xB1B2B3B4u &&
+          rec.prior_shift_q16 == 0xC1C2C3C4u && rec.n_labels == 0x0809u && rec.n_correct == 0x0A0Bu &&
+          rec.accuracy_q16 == 0xD1D2D3D4u);
     CHECK_EQ(td_proto_decode_record(rec_bytes, sizeof rec_bytes - 1u, &rec), TD_ERR_ARG);
-    CHECK_EQ(td_proto_encode_record(out, 67u, &meta, &res, &len), TD_ERR_CAPACITY);
+    CHECK_EQ(td_proto_decode_record(rec_bytes, sizeof rec_bytes - 24u, &rec), TD_ERR_ARG); /* v2 without its block */
+    {
+        /* A version-1 record (52 + 16 C bytes, no outputs block) still decodes, with the outputs fields 0. */
+        uint8_t v1[sizeof rec_bytes - 24u];
+        memcpy(v1, rec_bytes, sizeof v1);
+        v1[50] = 1u;
+        CHECK_EQ(td_proto_decode_record(v1, sizeof v1, &rec), TD_OK);
+        CHECK(rec.version == 1u && rec.window_index == 0x31323334u && rec.channels[0].n_saturated == 0x0405u &&
+              rec.n_inferences == 0u && rec.accuracy_q16 == 0u && rec.n_labels == 0u);
+        CHECK_EQ(td_proto_decode_record(v1, sizeof v1 - 1u, &rec), TD_ERR_ARG);
+        v1[50] = 3u;
+        CHECK_EQ(td_proto_decode_record(v1, sizeof v1, &rec), TD_ERR_ARG);
+    }
+    CHECK_EQ(td_proto_encode_record(out, sizeof rec_bytes - 1u, &meta, &res, &len), TD_ERR_CAPACITY);
     meta.n_channels = 0u;
     CHECK_EQ(td_proto_encode_record(out, sizeof out, &meta, &res, &len), TD_ERR_LIMIT);
     meta.n_channels = 6u;
     CHECK_EQ(td_proto_encode_record(out, sizeof out, &meta, &res, &len), TD_OK);
-    CHECK_EQ(len, 148u); /* docs/protocol.md: 148 bytes for 6 channels */
-    CHECK_EQ(TD_TELEMETRY_SIZE(16), 308u);
+    CHECK_EQ(len, 172u); /* docs/protocol.md: 172 bytes for 6 channels */
+    CHECK_EQ(TD_TELEMETRY_SIZE(16), 332u);
+    CHECK(TD_TELEMETRY_MAX_SIZE <= TD_FRAME_MAX_PAYLOAD);
+
+    /* INJECT_OUTPUTS: int8 vectors back to back, like INJECT_EMBEDDING. */
+    {
+        static const int8_t probs[6] = {-128, 127, 0, -1, 5, -6};
+        static const uint8_t probs_bytes[6] = {0x80, 0x7F, 0x00, 0xFF, 0x05, 0xFA};
+        int8_t back_probs[8];
+        uint32_t n_vec = 0;
+        CHECK_EQ(td_proto_encode_inject_outputs(out, sizeof out, probs, 6u, &len), TD_OK);
+        CHECK(len == 6u && memcmp(out, probs_bytes, 6u) == 0);
+        CHECK_EQ(td_proto_decode_inject_outputs(probs_bytes, 6u, 3u, back_probs, sizeof back_probs, &n_vec), TD_OK);
+        CHECK(n_vec == 2u && memcmp(back_probs, probs, 6u) == 0);
+        CHECK_EQ(td_proto_decode_inject_outputs(probs_bytes, 5u, 3u, back_probs, sizeof back_probs, &n_vec),
+                 TD_ERR_ARG);
+        CHECK_EQ(td_proto_decode_inject_outputs(probs_bytes, 0u, 3u, back_probs, sizeof back_probs, &n_vec),
+                 TD_ERR_ARG);
+        CHECK_EQ(td_proto_decode_inject_outputs(probs_bytes, 6u, 3u, back_probs, 5u, &n_vec), TD_ERR_CAPACITY);
+        static uint8_t big[TD_PROTO_OUTPUTS_MAX_VALUES + 2u];
+        static int8_t big_out[TD_PROTO_OUTPUTS_MAX_VALUES + 2u];
+        CHECK_EQ(td_proto_decode_inject_outputs(big, TD_PROTO_OUTPUTS_MAX_VALUES, 2u, big_out, sizeof big_out, &n_vec),
+                 TD_OK);
+        CHECK_EQ(n_vec, TD_PROTO_OUTPUTS_MAX_VALUES / 2u);
+        CHECK_EQ(td_proto_decode_inject_outputs(big, TD_PROTO_OUTPUTS_MAX_VALUES + 2u, 2u, big_out, sizeof big_out,
+                                                &n_vec), TD_ERR_ARG);
+        CHECK_EQ(td_proto_encode_inject_outputs(out, sizeof out, big_out, TD_PROTO_OUTPUTS_MAX_VALUES + 1u, &len),
+                 TD_ERR_ARG);
+    }
+    /* LABEL: pairs of u32 inference seq and u8 label, 5 bytes each. */
+    {
+        static const uint32_t seqs[2] = {0x01020304u, 7u};
+        static const uint8_t labels[2] = {3u, 0xFFu};
+        static const uint8_t label_bytes[10] = {0x04, 0x03, 0x02, 0x01, 0x03, 0x07, 0x00, 0x00, 0x00, 0xFF};
+        uint32_t back_seqs[TD_PROTO_LABEL_MAX_PAIRS + 1u];
+        uint8_t back_labels[TD_PROTO_LABEL_MAX_PAIRS + 1u];
+        uint32_t n_pairs = 0;
+        CHECK_EQ(td_proto_encode_label(out, sizeof out, seqs, labels, 2u, &len), TD_OK);
+        CHECK(len == 10u && memcmp(out, label_bytes, 10u) == 0);
+        CHECK_EQ(td_proto_decode_label(label_bytes, 10u, back_seqs, back_labels, 64u, &n_pairs), TD_OK);
+        CHECK(n_pairs == 2u && back_seqs[0] == 0x01020304u && back_seqs[1] == 7u && back_labels[0] == 3u &&
+              back_labels[1] == 0xFFu);
+        CHECK_EQ(td_proto_decode_label(label_bytes, 9u, back_seqs, back_labels, 64u, &n_pairs), TD_ERR_ARG);
+        CHECK_EQ(td_proto_decode_label(label_bytes, 0u, back_seqs, back_labels, 64u, &n_pairs), TD_ERR_ARG);
+        CHECK_EQ(td_proto_decode_label(label_bytes, 10u, back_seqs, back_labels, 1u, &n_pairs), TD_ERR_CAPACITY);
+        static uint8_t big[TD_PROTO_LABEL_PAIR_SIZE * (TD_PROTO_LABEL_MAX_PAIRS + 1u)];
+        CHECK_EQ(td_proto_decode_label(big, TD_PROTO_LABEL_PAIR_SIZE * TD_PROTO_LABEL_MAX_PAIRS, back_seqs,
+                                       back_labels, TD_PROTO_LABEL_MAX_PAIRS, &n_pairs), TD_OK);
+        CHECK_EQ(n_pairs, TD_PROTO_LABEL_MAX_PAIRS);
+        CHECK_EQ(td_proto_decode_label(big, sizeof big, back_seqs, back_labels, TD_PROTO_LABEL_MAX_PAIRS + 1u,
+                                       &n_pairs), TD_ERR_ARG);
+        CHECK_EQ(td_proto_encode_label(out, sizeof out, back_seqs, back_labels, 0u, &len), TD_ERR_ARG);
+        CHECK_EQ(td_proto_encode_label(out, sizeof out, back_seqs, back_labels, 65u, &len), TD_ERR_ARG);
+        CHECK_EQ(td_proto_encode_label(out, 9u, seqs, labels, 2u, &len), TD_ERR_CAPACITY);
+    }
 }
 
 /* ==== td_ring ============================================================================ */
@@ -989,7 +1074,7 @@ static void test_app_basics(void)
 
     td_proto_info_t info = get_info();
     CHECK(info.protocol_version == 1u && info.board_id == TD_BOARD_HOST && info.active_slot == 0xFFu &&
-          info.max_payload == 320u && info.boot_id == 7u && info.firmware_version == TD_FIRMWARE_VERSION &&
+          info.max_payload == 352u && info.boot_id == 7u && info.firmware_version == TD_FIRMWARE_VERSION &&
           info.profile_id == 0u && info.profile_channels == 0u && info.max_channels == TD_MAX_CHANNELS &&
           info.profile_window == 0u && info.next_seq == 0u && info.oldest_seq == 0u &&
           info.ring_capacity == TD_APP_RING_CAPACITY && info.sensor_rate_hz == 0u && info.frames_processed == 0u &&
@@ -1411,7 +1496,7 @@ static void test_app_failed_uploads_and_reboot(void)
     gen_frames(g_frames, 80u, 6u, 0);
     inject_stream(g_frames, 64u);
     inject_and_check(g_frames + 64 * 6, 16u);
-    CHECK_EQ(g_rx[0].payload_len, 148u); /* 6-channel record */
+    CHECK_EQ(g_rx[0].payload_len, 172u); /* 6-channel record */
 
     /* Reconnect: a partial frame from the old session is dropped without counting an error. */
     const uint32_t errors = get_info().link_errors;
@@ -1634,6 +1719,312 @@ static void test_app_external_embeddings(void)
     CHECK_EQ(decode_rec(&g_rx[0]).n_embeddings, 64u);
 }
 
+/* ==== outputs profiles: INJECT_OUTPUTS and LABEL ==================================================== */
+
+static uint8_t g_blob_o[TD_APP_MAX_PROFILE];
+static int8_t g_probs[80u * 16u];
+
+/* Append a valid outputs section (n_classes, n_bins; int8 softmax quantization) to a built profile. */
+static uint32_t add_outputs(uint8_t *b, uint32_t cap, uint32_t size, uint8_t n_classes, uint8_t n_bins)
+{
+    const uint32_t off = size - 4u; /* the section replaces the CRC, which moves to the end */
+    const uint32_t new_size = size + 12u + 4u * n_classes + 4u * n_bins;
+    if (new_size > cap) {
+        printf("profile buffer too small\n");
+        exit(2);
+    }
+    put_u16(b + 22, (uint16_t)(b[22] | (b[23] << 8) | TD_PROFILE_FLAG_OUTPUTS));
+    put_u32(b + 8, new_size);
+    b[off] = n_classes;
+    b[off + 1u] = n_bins;
+    b[off + 2u] = 0u;
+    b[off + 3u] = 0u;
+    put_u32(b + off + 4u, 1u << 16);      /* scale 1/256 */
+    put_u32(b + off + 8u, (uint32_t)-128); /* zero point */
+    uint32_t left = 65536u;
+    for (uint32_t c = 0; c < n_classes; c++) {
+        const uint32_t prior = c + 1u == n_classes ? left : left / 2u;
+        put_u32(b + off + 12u + 4u * c, prior);
+        left -= prior;
+    }
+    for (uint32_t k = 0; k < n_bins; k++) {
+        put_u32(b + off + 12u + 4u * n_classes + 4u * k, (uint32_t)(((uint64_t)k * 2u + 1u) * 65536u / (2u * n_bins)));
+    }
+    put_u32(b + new_size - 4u, td_crc32_update(0u, b, new_size - 4u));
+    return new_size;
+}
+
+/* n random probability vectors of n_classes int8 values; predicted[i] gets the argmax (lowest index on ties). */
+static void gen_probs(int8_t *out, uint32_t n, uint8_t n_classes, uint8_t *predicted)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t best = 0u;
+        for (uint32_t c = 0; c < n_classes; c++) {
+            out[i * n_classes + c] = (int8_t)((int32_t)(xs_next() % 256u) - 128);
+            if (out[i * n_classes + c] > out[i * n_classes + best]) {
+                best = (uint8_t)c;
+            }
+        }
+        if (predicted != NULL) {
+            predicted[i] = best;
+        }
+    }
+}
+
+/* INJECT_OUTPUTS of n vectors (one message): the reference monitor gets the same; ACK = first inference seq. */
+static uint16_t inject_outputs_and_check(const int8_t *probs, uint32_t n)
+{
+    uint8_t p[TD_FRAME_MAX_PAYLOAD];
+    size_t len = 0;
+    const uint32_t k = g_ref_mon.out.cfg.n_classes;
+    CHECK_EQ(td_proto_encode_inject_outputs(p, sizeof p, probs, (size_t)n * k, &len), TD_OK);
+    uint32_t first = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t seq = 0;
+        CHECK_EQ(td_monitor_push_outputs(&g_ref_mon, probs + (size_t)i * k, k, &seq), TD_OK);
+        if (i == 0u) {
+            first = seq;
+        }
+    }
+    const uint16_t seq = request(TD_MSG_INJECT_OUTPUTS, p, len);
+    CHECK_EQ(g_n_rx, 1u); /* outputs never complete a window: the ACK only */
+    EXPECT_ACK(TD_MSG_INJECT_OUTPUTS, seq, first);
+    return seq;
+}
+
+/* LABEL of n pairs that all apply: the reference monitor gets the same; ACK = n. */
+static uint16_t label_and_check(const uint32_t *seqs, const uint8_t *labels, uint32_t n)
+{
+    uint8_t p[TD_FRAME_MAX_PAYLOAD];
+    size_t len = 0;
+    CHECK_EQ(td_proto_encode_label(p, sizeof p, seqs, labels, n, &len), TD_OK);
+    int ok = 1;
+    for (uint32_t i = 0; i < n; i++) {
+        ok &= td_monitor_push_label(&g_ref_mon, seqs[i], labels[i]) == TD_OK;
+    }
+    CHECK(ok);
+    const uint16_t seq = request(TD_MSG_LABEL, p, len);
+    CHECK_EQ(g_n_rx, 1u);
+    EXPECT_ACK(TD_MSG_LABEL, seq, n);
+    return seq;
+}
+
+static void test_app_outputs(void)
+{
+    uint8_t p[TD_FRAME_MAX_PAYLOAD];
+    size_t len = 0;
+    const int8_t four[4] = {1, 2, 3, 4};
+    const uint32_t one_seq = 0u;
+    const uint8_t one_label = 0u;
+    static int16_t frames[8u * 3u * 4u];
+
+    /* An external-embedding profile without outputs section is active (previous test): TD_ERR_MODE. */
+    CHECK_EQ(get_info().profile_id, 0xE1E2E3E4u);
+    CHECK_EQ(td_proto_encode_inject_outputs(p, sizeof p, four, 4u, &len), TD_OK);
+    uint16_t seq = request(TD_MSG_INJECT_OUTPUTS, p, len);
+    EXPECT_NACK(TD_MSG_INJECT_OUTPUTS, seq, TD_ERR_MODE);
+    CHECK_EQ(td_proto_encode_label(p, sizeof p, &one_seq, &one_label, 1u, &len), TD_OK);
+    seq = request(TD_MSG_LABEL, p, len);
+    EXPECT_NACK(TD_MSG_LABEL, seq, TD_ERR_MODE);
+    CHECK_EQ(td_app_push_outputs(&g_app, four, 1u, NULL), TD_ERR_MODE);
+    CHECK_EQ(td_app_push_labels(&g_app, &one_seq, &one_label, 1u, NULL), TD_ERR_MODE);
+
+    /* No profile at all (erased storage, reboot): TD_ERR_STATE. */
+    flash_erase_all();
+    g_boot++;
+    CHECK_EQ(td_app_init(&g_app), TD_OK);
+    CHECK_EQ(get_info().active_slot, TD_PROTO_NO_SLOT);
+    CHECK_EQ(td_proto_encode_inject_outputs(p, sizeof p, four, 4u, &len), TD_OK);
+    seq = request(TD_MSG_INJECT_OUTPUTS, p, len);
+    EXPECT_NACK(TD_MSG_INJECT_OUTPUTS, seq, TD_ERR_STATE);
+    CHECK_EQ(td_proto_encode_label(p, sizeof p, &one_seq, &one_label, 1u, &len), TD_OK);
+    seq = request(TD_MSG_LABEL, p, len);
+    EXPECT_NACK(TD_MSG_LABEL, seq, TD_ERR_STATE);
+    CHECK_EQ(td_app_push_outputs(&g_app, four, 1u, NULL), TD_ERR_STATE);
+    CHECK_EQ(td_app_push_labels(&g_app, &one_seq, &one_label, 1u, NULL), TD_ERR_STATE);
+    CHECK_EQ(td_app_push_outputs(NULL, four, 1u, NULL), TD_ERR_ARG);
+    CHECK_EQ(td_app_push_labels(NULL, &one_seq, &one_label, 1u, NULL), TD_ERR_ARG);
+
+    /* Outputs profile O: PCA, 3 channels, 2 dims, 2 centroids, window 8; 4 classes, 4 confidence bins. */
+    const pspec_t o = {3u, 2u, 2u, 8u, 0x0A0B0C0Du};
+    uint32_t size_o = build_profile(g_blob_o, sizeof g_blob_o, &o);
+    size_o = add_outputs(g_blob_o, sizeof g_blob_o, size_o, 4u, 4u);
+    td_profile_t parsed;
+    CHECK_EQ(td_profile_parse(&parsed, g_blob_o, size_o), TD_OK);
+    CHECK(parsed.outputs != NULL);
+    activate_blob(g_blob_o, size_o, 0x0A0B0C0Du);
+    g_ref_next_seq = get_info().next_seq;
+    const uint32_t first_rec = g_ref_next_seq;
+
+    /* Malformed messages change nothing (the records below prove it). */
+    CHECK_EQ(td_proto_encode_inject_outputs(p, sizeof p, g_probs, 6u, &len), TD_OK);
+    seq = request(TD_MSG_INJECT_OUTPUTS, p, len); /* 6 bytes: not whole 4-class vectors */
+    EXPECT_NACK(TD_MSG_INJECT_OUTPUTS, seq, TD_ERR_ARG);
+    seq = request(TD_MSG_INJECT_OUTPUTS, p, 0u);
+    EXPECT_NACK(TD_MSG_INJECT_OUTPUTS, seq, TD_ERR_ARG);
+    memset(p, 0, sizeof p);
+    seq = request(TD_MSG_INJECT_OUTPUTS, p, 324u); /* whole vectors, but more than 320 bytes */
+    EXPECT_NACK(TD_MSG_INJECT_OUTPUTS, seq, TD_ERR_ARG);
+    seq = request(TD_MSG_LABEL, p, 7u);
+    EXPECT_NACK(TD_MSG_LABEL, seq, TD_ERR_ARG);
+    seq = request(TD_MSG_LABEL, p, 0u);
+    EXPECT_NACK(TD_MSG_LABEL, seq, TD_ERR_ARG);
+    seq = request(TD_MSG_LABEL, p, 5u * 65u); /* 65 pairs */
+    EXPECT_NACK(TD_MSG_LABEL, seq, TD_ERR_ARG);
+    CHECK_EQ(td_proto_encode_label(p, sizeof p, &one_seq, &one_label, 1u, &len), TD_OK);
+    seq = request(TD_MSG_LABEL, p, len); /* inference 0 was not pushed yet */
+    EXPECT_NACK(TD_MSG_LABEL, seq, TD_ERR_RANGE);
+
+    /* 80 windows: 0..5 inferences per window in INJECT_OUTPUTS messages at random frame positions, labels for
+     * them now or a few messages later; the first 200 labels are right 90 % of the time, later ones always
+     * wrong, so DDM signals concept drift. Every record equals the directly driven monitor's, byte for byte. */
+    static uint8_t predicted[1024];
+    static uint32_t pending_seqs[1024];
+    static uint8_t pending_labels[1024];
+    uint32_t n_pending = 0;
+    uint32_t n_inferences = 0;
+    uint32_t n_labelled = 0;
+    uint32_t concept = 0;
+    uint32_t records = 0;
+    for (uint32_t w = 0; w < 80u; w++) {
+        uint32_t done = 0;
+        while (done < o.window) {
+            const uint32_t r = xs_next() % 4u;
+            if (r == 0u) {
+                const uint32_t n = 1u + xs_next() % 3u;
+                gen_probs(g_probs, n, 4u, predicted + n_inferences);
+                inject_outputs_and_check(g_probs, n);
+                for (uint32_t i = 0; i < n; i++) {
+                    const uint8_t pred = predicted[n_inferences + i];
+                    const int right = n_labelled + n_pending < 200u ? xs_next() % 10u != 0u : 0;
+                    pending_seqs[n_pending] = n_inferences + i;
+                    pending_labels[n_pending] = right ? pred : (uint8_t)((pred + 1u) % 4u);
+                    n_pending++;
+                }
+                n_inferences += n;
+            } else if (r == 1u && n_pending > 0u) {
+                label_and_check(pending_seqs, pending_labels, n_pending);
+                n_labelled += n_pending;
+                n_pending = 0u;
+            } else {
+                uint32_t n = 1u + xs_next() % 5u;
+                if (n > o.window - done) {
+                    n = o.window - done;
+                }
+                gen_frames(frames, n, 3u, 0);
+                g_time += 2u;
+                inject_and_check(frames, n);
+                for (uint32_t i = 0; i + 1u < g_n_rx; i++) {
+                    const td_proto_record_t rec = decode_rec(&g_rx[i]);
+                    concept += (rec.trigger & TD_TRIGGER_CONCEPT) != 0u;
+                    records++;
+                }
+                done += n;
+            }
+        }
+    }
+    CHECK_EQ(records, 80u);
+    CHECK_EQ(g_ref_next_seq, first_rec + 80u);
+    CHECK(n_labelled > 200u);
+    CHECK(concept > 0u);
+
+    /* Retries (same seq and payload, ACK lost) are not applied twice; the cached ACK is resent. */
+    gen_probs(g_probs, 2u, 4u, predicted);
+    seq = inject_outputs_and_check(g_probs, 2u);
+    CHECK_EQ(td_proto_encode_inject_outputs(p, sizeof p, g_probs, 8u, &len), TD_OK);
+    queue_frame(TD_MSG_INJECT_OUTPUTS, seq, p, len);
+    run_app();
+    EXPECT_ACK(TD_MSG_INJECT_OUTPUTS, seq, n_inferences);
+    pending_seqs[0] = n_inferences;
+    pending_labels[0] = predicted[0];
+    seq = label_and_check(pending_seqs, pending_labels, 1u);
+    CHECK_EQ(td_proto_encode_label(p, sizeof p, pending_seqs, pending_labels, 1u, &len), TD_OK);
+    queue_frame(TD_MSG_LABEL, seq, p, len);
+    run_app();
+    CHECK_EQ(g_n_rx, 1u);
+    EXPECT_ACK(TD_MSG_LABEL, seq, 1u); /* run again, it would be NACKed TD_ERR_STATE (labelled already) */
+
+    /* A failing pair: the ones before it stay applied, the ones after it are not; NACK with its status. */
+    {
+        const uint32_t seqs[3] = {n_inferences + 1u, n_inferences, n_inferences + 1u};
+        const uint8_t labels[3] = {predicted[1], 0u, 0u};
+        CHECK_EQ(td_proto_encode_label(p, sizeof p, seqs, labels, 3u, &len), TD_OK);
+        CHECK_EQ(td_monitor_push_label(&g_ref_mon, seqs[0], labels[0]), TD_OK);
+        seq = request(TD_MSG_LABEL, p, len);
+        EXPECT_NACK(TD_MSG_LABEL, seq, TD_ERR_STATE);
+        const uint32_t bad_class[1] = {n_inferences};
+        const uint8_t bad_label[1] = {4u};
+        CHECK_EQ(td_proto_encode_label(p, sizeof p, bad_class, bad_label, 1u, &len), TD_OK);
+        seq = request(TD_MSG_LABEL, p, len);
+        EXPECT_NACK(TD_MSG_LABEL, seq, TD_ERR_ARG);
+        const uint32_t future[1] = {n_inferences + 2u};
+        CHECK_EQ(td_proto_encode_label(p, sizeof p, future, bad_label, 1u, &len), TD_OK);
+        seq = request(TD_MSG_LABEL, p, len);
+        EXPECT_NACK(TD_MSG_LABEL, seq, TD_ERR_RANGE);
+    }
+    n_inferences += 2u;
+    gen_frames(frames, 8u, 3u, 0);
+    inject_and_check(frames, 8u);
+    {
+        const td_proto_record_t rec = decode_rec(&g_rx[0]);
+        CHECK(rec.version == 2u && rec.n_inferences == 2u && rec.n_labels == 2u && rec.n_correct == 2u);
+    }
+
+    /* td_app_push_outputs / td_app_push_labels directly (a board running its own classifier). */
+    {
+        uint32_t first = 0;
+        uint32_t applied = 99u;
+        gen_probs(g_probs, 3u, 4u, predicted);
+        CHECK_EQ(td_app_push_outputs(&g_app, g_probs, 3u, &first), TD_OK);
+        CHECK_EQ(first, n_inferences);
+        for (uint32_t i = 0; i < 3u; i++) {
+            CHECK_EQ(td_monitor_push_outputs(&g_ref_mon, g_probs + 4u * i, 4u, NULL), TD_OK);
+        }
+        const uint32_t seqs[2] = {n_inferences + 2u, n_inferences + 7u};
+        const uint8_t labels[2] = {predicted[2], 1u};
+        CHECK_EQ(td_app_push_labels(&g_app, seqs, labels, 2u, &applied), TD_ERR_RANGE);
+        CHECK_EQ(applied, 1u);
+        CHECK_EQ(td_monitor_push_label(&g_ref_mon, seqs[0], labels[0]), TD_OK);
+        CHECK_EQ(td_app_push_outputs(&g_app, g_probs, 0u, NULL), TD_OK);
+        CHECK_EQ(td_app_push_outputs(&g_app, NULL, 1u, NULL), TD_ERR_ARG);
+        CHECK_EQ(td_app_push_labels(&g_app, NULL, labels, 1u, NULL), TD_ERR_ARG);
+        n_inferences += 3u;
+        inject_and_check(frames, 8u);
+        const td_proto_record_t rec = decode_rec(&g_rx[0]);
+        CHECK(rec.n_inferences == 3u && rec.n_labels == 1u && rec.n_correct == 1u);
+    }
+
+    /* Capacity: at most 65,535 inferences per window; a message that would pass it adds none of its vectors. */
+    {
+        uint32_t added = 0;
+        int ok = 1;
+        gen_probs(g_probs, 80u, 4u, NULL);
+        while (added + 80u <= 65535u) {
+            ok &= td_app_push_outputs(&g_app, g_probs, 80u, NULL) == TD_OK;
+            for (uint32_t i = 0; i < 80u; i++) {
+                ok &= td_monitor_push_outputs(&g_ref_mon, g_probs + 4u * i, 4u, NULL) == TD_OK;
+            }
+            added += 80u;
+        }
+        CHECK(ok);
+        const uint32_t room = 65535u - added; /* 15 */
+        CHECK_EQ(td_proto_encode_inject_outputs(p, sizeof p, g_probs, 4u * (room + 1u), &len), TD_OK);
+        seq = request(TD_MSG_INJECT_OUTPUTS, p, len);
+        EXPECT_NACK(TD_MSG_INJECT_OUTPUTS, seq, TD_ERR_CAPACITY);
+        CHECK_EQ(td_app_push_outputs(&g_app, g_probs, room + 1u, NULL), TD_ERR_CAPACITY);
+        inject_outputs_and_check(g_probs, room);
+        CHECK_EQ(td_proto_encode_inject_outputs(p, sizeof p, g_probs, 4u, &len), TD_OK);
+        seq = request(TD_MSG_INJECT_OUTPUTS, p, len);
+        EXPECT_NACK(TD_MSG_INJECT_OUTPUTS, seq, TD_ERR_CAPACITY);
+        inject_and_check(frames, 8u);
+        CHECK_EQ(decode_rec(&g_rx[0]).n_inferences, 65535u);
+        /* The next window starts empty again. */
+        inject_outputs_and_check(g_probs, 80u);
+        inject_and_check(frames, 8u);
+        CHECK_EQ(decode_rec(&g_rx[0]).n_inferences, 80u);
+    }
+}
+
 int main(void)
 {
     test_proto();
@@ -1645,6 +2036,7 @@ int main(void)
     test_app_upload_and_telemetry();
     test_app_failed_uploads_and_reboot();
     test_app_external_embeddings();
+    test_app_outputs();
     printf("test_app: %lu passed, %lu failed\n", g_pass, g_fail);
     return g_fail == 0u ? 0 : 1;
 }

@@ -400,7 +400,7 @@ static void test_frame_golden(void)
     size_t n = 0;
     td_frame_t f;
 
-    CHECK(TD_FRAME_MAX_BODY == 328 && TD_FRAME_MAX_WIRE == 331);
+    CHECK(TD_FRAME_MAX_BODY == 360 && TD_FRAME_MAX_WIRE == 363);
     CHECK(hex_to_bytes("050142341208010268656c6c6f0509b64a8900", expect, sizeof expect, &en));
     CHECK(td_frame_encode(0x42u, 0x1234u, payload, sizeof payload, wire, sizeof wire, &n) == TD_OK);
     CHECK(n == en && memcmp(wire, expect, en) == 0);
@@ -424,7 +424,7 @@ static void test_frame_encode_args(void)
     CHECK(td_frame_encode(1u, 2u, payload, 1u, NULL, sizeof wire, &n) == TD_ERR_ARG);
     CHECK(td_frame_encode(1u, 2u, payload, 1u, wire, sizeof wire, NULL) == TD_ERR_ARG);
     CHECK(td_frame_encode(1u, 2u, NULL, 0u, wire, sizeof wire, &n) == TD_OK && n >= TD_FRAME_MIN_BODY + 2u);
-    /* the largest frame fills TD_FRAME_MAX_WIRE (328-byte body + 2 COBS code bytes + delimiter) */
+    /* the largest frame fills TD_FRAME_MAX_WIRE (360-byte body + 2 COBS code bytes + delimiter) */
     CHECK(td_frame_encode(0xFFu, 0xFFFFu, payload, TD_FRAME_MAX_PAYLOAD, wire, sizeof wire, &full) == TD_OK);
     CHECK(full <= TD_FRAME_MAX_WIRE && full == TD_FRAME_MAX_BODY + 2u + 1u);
     CHECK(wire[full - 1u] == 0u && memchr(wire, 0, full - 1u) == NULL);

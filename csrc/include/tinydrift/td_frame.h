@@ -1,7 +1,7 @@
 /* td_frame.h - device-link frame codec: COBS framing, CRC-32, streaming decoder.
  *
  * Wire format: every frame is COBS(body) followed by one 0x00 delimiter.
- *   body = version u8 (TD_FRAME_VERSION) | type u8 | seq u16 LE | payload (0..320 bytes)
+ *   body = version u8 (TD_FRAME_VERSION) | type u8 | seq u16 LE | payload (0..352 bytes)
  *          | CRC-32 u32 LE over version..payload (td_crc32_update(0, ...), zlib's crc32)
  * COBS is the standard (Cheshire/Baker) encoding, byte-identical to the Python
  * package cobs (cobs.cobs.encode/decode): the empty string encodes to 01, and a
@@ -58,15 +58,15 @@
 #define TD_FRAME_CRC_SIZE 4
 
 /** Largest payload of one frame, in bytes (a wire-format constant, not a tunable). */
-#define TD_FRAME_MAX_PAYLOAD 320
+#define TD_FRAME_MAX_PAYLOAD 352
 
 /** Smallest valid body: header and CRC with an empty payload. */
 #define TD_FRAME_MIN_BODY (TD_FRAME_HEADER_SIZE + TD_FRAME_CRC_SIZE)
 
-/** Largest valid body: header, maximum payload and CRC (328 bytes). */
+/** Largest valid body: header, maximum payload and CRC (360 bytes). */
 #define TD_FRAME_MAX_BODY (TD_FRAME_HEADER_SIZE + TD_FRAME_MAX_PAYLOAD + TD_FRAME_CRC_SIZE)
 
-/** Bound on one frame on the wire: COBS of the largest body plus the 0x00 delimiter (331 bytes). */
+/** Bound on one frame on the wire: COBS of the largest body plus the 0x00 delimiter (363 bytes). */
 #define TD_FRAME_MAX_WIRE (TD_FRAME_MAX_BODY + TD_FRAME_MAX_BODY / 254 + 1 + 1)
 
 /** One decoded frame. */
