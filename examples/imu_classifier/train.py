@@ -253,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
 
     import tinydrift
+    from tinydrift.outputs import OutputWindow, calibrate_profile_outputs
     from tinydrift.model_profile import score_with_model
 
     data = load_cases()
@@ -282,6 +283,18 @@ def main(argv: list[str] | None = None) -> int:
     scale, zero_point = details["embedding"]["quantization"]
     if (profile.ext_scale_q24, profile.ext_zero_point) != (math.floor(scale * 2**24 + 0.5), zero_point):
         raise SystemExit("profile quantization differs from the embedding output's")
+    # Model outputs: calibrate confidence -> accuracy and the class prior on held-out labelled windows,
+    # so the device can estimate its accuracy without labels and run DDM when labels arrive.
+    probs_model = tinydrift.load_embedding_model(out / "model.tflite", tensor="output:0", input_scale=INPUT_SCALE)
+    half = len(x_test) // 2
+    profile = calibrate_profile_outputs(profile, probs_model.embed(x_test[:half]), y_test[:half],
+                                        scale=probs_model.scale, zero_point=probs_model.zero_point)
+    check_window = OutputWindow(profile.outputs)
+    predicted = check_window.push(probs_model.embed(x_test[half:]))
+    estimate = check_window.summary().estimated_accuracy
+    realized = float(np.mean(predicted == y_test[half:]))
+    print(f"      outputs: label-free accuracy estimate {estimate:.3f} vs realized {realized:.3f} "
+          f"on {len(x_test) - half} held-out windows")
     profile.save(out / "ref.tdp")
     info = {"window": WINDOW, "channels": len(names), "classes": n_classes, "dims": tfl.n_dims,
             "scale": tfl.scale, "zero_point": tfl.zero_point}

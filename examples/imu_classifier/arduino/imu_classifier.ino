@@ -181,7 +181,7 @@ void setup()
     Serial.print(g_profile.profile_id, HEX);
     Serial.print(", model arena ");
     Serial.print((unsigned long)g_interpreter->arena_used_bytes());
-    Serial.println(" bytes; window,class,p,score,cusum,trigger,alarm");
+    Serial.println(" bytes; window,class,p,score,cusum,trigger,alarm,estimated_accuracy");
     g_next_ms = millis();
 }
 
@@ -215,7 +215,9 @@ void loop()
     /* 2. Its embedding into the monitor's current window, 3. then the window's frames, which
      *    complete that window: exactly one result. */
     uint32_t n_results = 0;
-    if (td_monitor_push_embedding(&g_monitor, g_embedding->data.int8, IMU_MODEL_EMBEDDING_DIMS) != TD_OK ||
+    uint32_t inference_seq = 0; /* label it later with td_monitor_push_label(&g_monitor, inference_seq, label) */
+    if (td_monitor_push_outputs(&g_monitor, g_probs->data.int8, IMU_MODEL_CLASSES, &inference_seq) != TD_OK ||
+        td_monitor_push_embedding(&g_monitor, g_embedding->data.int8, IMU_MODEL_EMBEDDING_DIMS) != TD_OK ||
         td_monitor_push(&g_monitor, &g_frames[0][0], kWindow, &g_result, 1, &n_results) != TD_OK) {
         halt("tinydrift monitor error");
     }
@@ -232,6 +234,8 @@ void loop()
         Serial.print(',');
         Serial.print(g_result.trigger);
         Serial.print(',');
-        Serial.println(g_result.alarm);
+        Serial.print(g_result.alarm);
+        Serial.print(',');
+        Serial.println(g_result.estimated_accuracy_q16 / 65536.0f, 3);
     }
 }
