@@ -25,35 +25,7 @@
 #include "tinydrift/td_crc32.h"
 #include "tinydrift/td_frame.h"
 
-static unsigned long g_pass;
-static unsigned long g_fail;
-
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (cond) {                                                              \
-            g_pass++;                                                            \
-        } else {                                                                 \
-            g_fail++;                                                            \
-            if (g_fail <= 60u) {                                                 \
-                printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);           \
-            }                                                                    \
-        }                                                                        \
-    } while (0)
-
-#define CHECK_EQ(a, b)                                                           \
-    do {                                                                         \
-        const long long check_a_ = (long long)(a);                               \
-        const long long check_b_ = (long long)(b);                               \
-        if (check_a_ == check_b_) {                                              \
-            g_pass++;                                                            \
-        } else {                                                                 \
-            g_fail++;                                                            \
-            if (g_fail <= 60u) {                                                 \
-                printf("FAIL %s:%d: %s == %s (%lld vs %lld)\n", __FILE__, __LINE__, \
-                       #a, #b, check_a_, check_b_);                              \
-            }                                                                    \
-        }                                                                        \
-    } while (0)
+#include "td_check.h"
 
 /* ==== the RAM board (td_hal.h) ======================================================== */
 

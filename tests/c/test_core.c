@@ -22,48 +22,7 @@
 
 #include "tinydrift/tinydrift.h"
 
-static unsigned long g_pass;
-static unsigned long g_fail;
-
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (cond) {                                                              \
-            g_pass++;                                                            \
-        } else {                                                                 \
-            g_fail++;                                                            \
-            if (g_fail <= 60u) {                                                 \
-                printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);           \
-            }                                                                    \
-        }                                                                        \
-    } while (0)
-
-/* CHECK of two integers that prints both values on failure. */
-#define CHECK_EQ(a, b)                                                           \
-    do {                                                                         \
-        const long long check_a_ = (long long)(a);                               \
-        const long long check_b_ = (long long)(b);                               \
-        if (check_a_ == check_b_) {                                              \
-            g_pass++;                                                            \
-        } else {                                                                 \
-            g_fail++;                                                            \
-            if (g_fail <= 60u) {                                                 \
-                printf("FAIL %s:%d: %s == %s (%lld vs %lld)\n", __FILE__, __LINE__, \
-                       #a, #b, check_a_, check_b_);                              \
-            }                                                                    \
-        }                                                                        \
-    } while (0)
-
-/* Inside loops of thousands of cases: record only the first failure of the loop
- * (ok_var becomes 0); the loop is then counted once with CHECK(ok_var). */
-#define CHECK_QUIET(ok_var, cond)                                                \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            if ((ok_var)) {                                                      \
-                printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);           \
-            }                                                                    \
-            (ok_var) = 0;                                                        \
-        }                                                                        \
-    } while (0)
+#include "td_check.h"
 
 __extension__ typedef __int128 i128; /* __extension__: no -Wpedantic warning */
 __extension__ typedef unsigned __int128 u128;

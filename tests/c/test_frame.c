@@ -16,31 +16,7 @@
 #include "tinydrift/td_crc32.h"
 #include "tinydrift/td_frame.h"
 
-static unsigned long g_pass;
-static unsigned long g_fail;
-
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (cond) {                                                              \
-            g_pass++;                                                            \
-        } else {                                                                 \
-            g_fail++;                                                            \
-            if (g_fail <= 50u) {                                                 \
-                printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);           \
-            }                                                                    \
-        }                                                                        \
-    } while (0)
-
-/* CHECK, but a loop of thousands of passing cases counts as one pass. */
-#define CHECK_QUIET(ok_var, cond)                                                \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            if ((ok_var)) {                                                      \
-                printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);           \
-            }                                                                    \
-            (ok_var) = 0;                                                        \
-        }                                                                        \
-    } while (0)
+#include "td_check.h"
 
 /* Python reference: crc32 over all cobs.encode() outputs of the round-trip set, and their total length. */
 #define PY_RT_DIGEST 0x96919080u
