@@ -41,7 +41,7 @@ from .link import (
     MSG_UPLOAD_BEGIN, MSG_UPLOAD_CHUNK, MSG_UPLOAD_COMMIT, Ack, DeviceError, Fetch, Frame, FrameReader, Info, Log,
     Label, Nack, ProtocolError, Sensor, TelemetryRecord, UploadBegin, UploadChunk, encode_frame, message_name,
 )
-from .monitor import EVENT_KINDS, as_frames
+from .monitor import as_frames, parse_events
 from .profile import Profile, load_profile, validate
 
 log = logging.getLogger("tinydrift.device")
@@ -481,25 +481,11 @@ class Device:
         Returns the telemetry of the windows completed, which equals
         ``tinydrift.score_events(profile, events)`` field for field."""
         out: list[TelemetryRecord] = []
-        for i, event in enumerate(events):
-            try:
-                kind, data = event
-            except (TypeError, ValueError):
-                raise InputError(f"event {i} is not a (kind, array) pair") from None
-            if kind == "frames":
-                out += self.inject(data, on_record=on_record)
-            elif kind == "embeddings":
-                self.inject_embeddings(data)
-            elif kind == "outputs":
-                self.inject_outputs(data)
-            elif kind == "labels":
-                try:
-                    seqs, labels = data  # type: ignore[misc]
-                except (TypeError, ValueError):
-                    raise InputError(f"event {i}: labels must be a (seqs, labels) pair") from None
-                self.label(seqs, labels)
-            else:
-                raise InputError(f"event {i}: unknown kind {kind!r}; expected one of {', '.join(EVENT_KINDS)}")
+        handlers = {"frames": lambda d: out.extend(self.inject(d, on_record=on_record)),
+                    "embeddings": self.inject_embeddings, "outputs": self.inject_outputs,
+                    "labels": lambda d: self.label(*d)}
+        for kind, data in parse_events(events):
+            handlers[kind](data)
         return out
 
     def telemetry(self, timeout: float | None = None) -> Iterator[TelemetryRecord]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from collections.abc import Iterable
 from typing import Union
 
 import numpy as np
@@ -264,6 +264,24 @@ def score(profile: ProfileLike, frames: object) -> np.ndarray:
 EVENT_KINDS = ("frames", "embeddings", "outputs", "labels")
 
 
+def parse_events(events: object) -> Iterator[tuple[str, object]]:
+    """Validate (kind, data) events (kinds in EVENT_KINDS; "labels" data is a (seqs, labels) pair)."""
+    for i, event in enumerate(events):  # type: ignore[arg-type]
+        try:
+            kind, data = event
+        except (TypeError, ValueError):
+            raise InputError(f"event {i} is not a (kind, array) pair") from None
+        if kind not in EVENT_KINDS:
+            raise InputError(f"event {i}: unknown kind {kind!r}; expected one of {', '.join(EVENT_KINDS)}")
+        if kind == "labels":
+            try:
+                seqs, labels = data  # type: ignore[misc]
+            except (TypeError, ValueError):
+                raise InputError(f"event {i}: labels must be a (seqs, labels) pair") from None
+            data = (seqs, labels)
+        yield kind, data
+
+
 def score_events(profile: ProfileLike, events: Iterable[tuple[str, object]]) -> np.ndarray:
     """Run a fresh monitor over an interleaved stream; one row per window completed.
 
@@ -278,25 +296,10 @@ def score_events(profile: ProfileLike, events: Iterable[tuple[str, object]]) -> 
     """
     mon = Monitor(profile)
     parts = []
-    for i, event in enumerate(events):
-        try:
-            kind, data = event
-        except (TypeError, ValueError):
-            raise InputError(f"event {i} is not a (kind, array) pair") from None
-        if kind == "frames":
-            parts.append(mon.push(data))
-        elif kind == "embeddings":
-            mon.push_embedding(data)
-        elif kind == "outputs":
-            mon.push_outputs(data)
-        elif kind == "labels":
-            try:
-                seqs, labels = data  # type: ignore[misc]
-            except (TypeError, ValueError):
-                raise InputError(f"event {i}: labels must be a (seqs, labels) pair") from None
-            mon.push_label(seqs, labels)
-        else:
-            raise InputError(f"event {i}: unknown kind {kind!r}; expected one of {', '.join(EVENT_KINDS)}")
+    handlers = {"frames": lambda d: parts.append(mon.push(d)), "embeddings": mon.push_embedding,
+                "outputs": mon.push_outputs, "labels": lambda d: mon.push_label(*d)}
+    for kind, data in parse_events(events):
+        handlers[kind](data)
     if not parts:
         return np.zeros((0,), dtype=mon._dtype)
     return np.concatenate(parts)
