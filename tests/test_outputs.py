@@ -456,3 +456,21 @@ def test_push_outputs_and_push_label_errors() -> None:
     seq = ffi.new("uint32_t *")
     assert lib.td_monitor_push_outputs(plain._mon, ffi.new("int8_t[3]"), 3, seq) == lib.TD_ERR_MODE
     assert lib.td_monitor_push_label(plain._mon, 0, 0) == lib.TD_ERR_MODE
+
+
+def test_profile_show_lists_the_outputs_section(tmp_path, capsys) -> None:
+    import json
+
+    import tinydrift
+    from tinydrift.cli import main
+    from tinydrift.outputs import attach_outputs
+
+    x = np.random.default_rng(5).normal(0, 300, (64 * 40, 2)).astype(np.int16)
+    cfg = OutputsConfig(prior=np.array([0.25, 0.75]), accuracy=np.array([0.5, 0.625, 0.875]))
+    attach_outputs(tinydrift.build_profile(x, window=16), cfg).save(tmp_path / "o.tdp")
+    assert main(["profile", "show", str(tmp_path / "o.tdp")]) == 0
+    text = capsys.readouterr().out
+    assert "Model outputs (2 classes, int8 scale 0.00390625, zero point -128)" in text
+    assert main(["profile", "show", "--json", str(tmp_path / "o.tdp")]) == 0
+    shown = json.loads(capsys.readouterr().out)["outputs"]
+    assert shown["prior"] == [0.25, 0.75] and shown["accuracy"] == [0.5, 0.625, 0.875]

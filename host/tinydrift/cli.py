@@ -499,6 +499,10 @@ def profile_dict(prof: Profile, size: int) -> dict[str, Any]:
         "projection": None if prof.projection is None else np.asarray(prof.projection).tolist(),
         "centroids_q8": np.asarray(prof.centroids_q8).tolist(),
         "centroids": (np.asarray(prof.centroids_q8) / 256).tolist(),
+        "outputs": None if prof.outputs is None else {
+            "n_classes": prof.outputs.n_classes, "scale": prof.outputs.scale, "zero_point": prof.outputs.zero_point,
+            "prior": [float(p) for p in prof.outputs.prior], "accuracy": [float(a) for a in prof.outputs.accuracy],
+        },
     }
 
 
@@ -550,6 +554,16 @@ def cmd_profile_show(args: argparse.Namespace) -> int:
         *_table(["#"] + [f"d{j}" for j in range(prof.n_dims)],
                 [[k] + [f"{v:.3f}" for v in row] for k, row in enumerate(d["centroids"])]),
     ]
+    if d["outputs"] is not None:
+        out = d["outputs"]
+        bins = len(out["accuracy"])
+        lines += [
+            "",
+            f"Model outputs ({out['n_classes']} classes, int8 scale {out['scale']:g}, zero point {out['zero_point']})",
+            *_table(["class", "reference prior"], [[k, f"{p:.3f}"] for k, p in enumerate(out["prior"])]),
+            *_table(["top-1 confidence", "held-out accuracy"],
+                    [[f"{b / bins:.2f}-{(b + 1) / bins:.2f}", f"{a:.3f}"] for b, a in enumerate(out["accuracy"])]),
+        ]
     _write_output("-", "\n".join(lines) + "\n")
     return EXIT_OK
 
