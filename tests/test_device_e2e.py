@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import time
 import zlib
 from pathlib import Path
@@ -30,20 +29,14 @@ from tinydrift import link
 from tinydrift.cli import main
 from tinydrift.core import lib
 from tinydrift.device import Device
-from tinydrift.link import DeviceError, compare_records
+from tinydrift.link import DeviceError
 from tinydrift.sim import Simulator
+from e2e_boards import TIMEOUT, activate, assert_equal_rows, connect, dev, missing_tools, nack, sim  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_NPZ = ROOT / "data" / "basicmotions.npz"
 WINDOW = 10
 BOARD_IDS = {"host": 1, "qemu": 2}
-TIMEOUT = {"host": 1.0, "qemu": 2.0}
-
-
-def _missing_tools(board: str) -> list[str]:
-    if board != "qemu":
-        return []
-    return [tool for tool in ("qemu-system-arm", "arm-none-eabi-gcc") if shutil.which(tool) is None]
 
 
 # ------------------------------------------------------------------------------------------ fixtures
@@ -61,39 +54,6 @@ def data() -> dict:
     rows = tinydrift.score(profile_a, stream)
     assert len(rows) == 300 and rows["alarm"].any() and not rows["alarm"][:150].all()
     return {"a": profile_a, "b": profile_b, "stream": stream, "rows": rows, "frames": frames}
-
-
-@pytest.fixture(scope="module", params=["host", "qemu"])
-def sim(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    board = request.param
-    missing = _missing_tools(board)
-    if missing:
-        pytest.skip(f"{' and '.join(missing)} not installed (Debian packages qemu-system-arm, gcc-arm-none-eabi)")
-    with Simulator(board, state_dir=tmp_path_factory.mktemp(f"state-{board}")) as s:
-        yield s
-
-
-def connect(sim: Simulator, **kwargs: object) -> Device:
-    assert sim.url is not None
-    return Device(sim.url, timeout=TIMEOUT[sim.board], **kwargs)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def dev(sim: Simulator):
-    if sim.url is None:  # a previous test left it stopped
-        sim.start()
-    with connect(sim) as d:
-        yield d
-
-
-def activate(dev: Device, profile: tinydrift.Profile) -> None:
-    """Upload (which also restarts the device's monitor: window 0, alarm cleared)."""
-    assert dev.upload_profile(profile) == profile.profile_id
-
-
-def assert_equal_rows(records: list, rows: np.ndarray) -> None:
-    diffs = compare_records(records, rows)
-    assert not diffs, "\n".join(diffs)
 
 
 # ------------------------------------------------------------------------------------------ tests

@@ -16,7 +16,6 @@ added twice. QEMU needs qemu-system-arm and arm-none-eabi-gcc; without them its 
 
 from __future__ import annotations
 
-import shutil
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -30,8 +29,9 @@ from tinydrift import ChannelConfig, Profile, link
 from tinydrift.core import lib
 from tinydrift.device import Device
 from tinydrift.errors import InputError
-from tinydrift.link import DeviceError, compare_records
+from tinydrift.link import DeviceError
 from tinydrift.sim import Simulator
+from e2e_boards import TIMEOUT, activate, assert_equal_rows, connect, dev, missing_tools, nack, sim  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_NPZ = ROOT / "data" / "basicmotions.npz"
@@ -40,13 +40,6 @@ N_DIMS = 8
 N_CENTROIDS = 4
 SCALE_Q24 = 838_861  # 0.05
 ZERO_POINT = -3
-TIMEOUT = {"host": 1.0, "qemu": 2.0}
-
-
-def _missing_tools(board: str) -> list[str]:
-    if board != "qemu":
-        return []
-    return [tool for tool in ("qemu-system-arm", "arm-none-eabi-gcc") if shutil.which(tool) is None]
 
 
 def external_profile(frames: np.ndarray, n_dims: int = N_DIMS, n_centroids: int = N_CENTROIDS,
@@ -139,42 +132,6 @@ def data() -> dict:
     assert Profile.from_bytes(blob).external_embedding and blob[22] & 1 and blob[19] == 0
     pca = tinydrift.build_profile(train, window=WINDOW, seed=0)
     return {"profile": profile, "pca": pca, "train": train, "stream": stream, "frames": frames}
-
-
-@pytest.fixture(scope="module", params=["host", "qemu"])
-def sim(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    board = request.param
-    missing = _missing_tools(board)
-    if missing:
-        pytest.skip(f"{' and '.join(missing)} not installed (Debian packages qemu-system-arm, gcc-arm-none-eabi)")
-    with Simulator(board, state_dir=tmp_path_factory.mktemp(f"emb-state-{board}")) as s:
-        yield s
-
-
-def connect(sim: Simulator, **kwargs: object) -> Device:
-    assert sim.url is not None
-    return Device(sim.url, timeout=TIMEOUT[sim.board], **kwargs)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def dev(sim: Simulator):
-    with connect(sim) as d:
-        yield d
-
-
-def activate(dev: Device, profile: Profile) -> None:
-    assert dev.upload_profile(profile) == profile.profile_id
-
-
-def assert_equal_rows(records: list, rows: np.ndarray) -> None:
-    diffs = compare_records(records, rows)
-    assert not diffs, "\n".join(diffs)
-
-
-def nack(dev: Device, msg_type: int, payload: bytes, status: int) -> None:
-    with pytest.raises(DeviceError, match=link.status_name(status)) as exc:
-        dev.request(msg_type, payload)
-    assert exc.value.status == status
 
 
 # ------------------------------------------------------------------------------------------ tests

@@ -15,7 +15,6 @@ arm-none-eabi-gcc; without them its half is skipped.
 
 from __future__ import annotations
 
-import shutil
 import struct
 from pathlib import Path
 
@@ -27,10 +26,11 @@ from tinydrift import Profile, link
 from tinydrift.core import lib
 from tinydrift.device import Device
 from tinydrift.errors import InputError
-from tinydrift.link import DeviceError, compare_records
+from tinydrift.link import DeviceError
 from tinydrift.monitor import DDM_DRIFT, TRIGGER_CONCEPT
 from tinydrift.outputs import attach_outputs, calibrate_outputs
 from tinydrift.sim import Simulator
+from e2e_boards import TIMEOUT, activate, assert_equal_rows, connect, dev, missing_tools, nack, sim  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_NPZ = ROOT / "data" / "basicmotions.npz"
@@ -38,13 +38,6 @@ WINDOW = 10
 N_CLASSES = 4
 N_WINDOWS = 150
 SWITCH_WINDOW = 80  # labels are permuted from this window on
-TIMEOUT = {"host": 1.0, "qemu": 2.0}
-
-
-def _missing_tools(board: str) -> list[str]:
-    if board != "qemu":
-        return []
-    return [tool for tool in ("qemu-system-arm", "arm-none-eabi-gcc") if shutil.which(tool) is None]
 
 
 def quantize(p: np.ndarray) -> np.ndarray:
@@ -117,42 +110,6 @@ def data() -> dict:
     assert Profile.from_bytes(blob).outputs is not None and struct.unpack_from("<H", blob, 22)[0] & 2
     probs, labels = calibrated_classifier(rng, 5 * N_WINDOWS)
     return {"profile": profile, "pca": pca, "stream": stream, "probs": probs, "labels": labels}
-
-
-@pytest.fixture(scope="module", params=["host", "qemu"])
-def sim(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    board = request.param
-    missing = _missing_tools(board)
-    if missing:
-        pytest.skip(f"{' and '.join(missing)} not installed (Debian packages qemu-system-arm, gcc-arm-none-eabi)")
-    with Simulator(board, state_dir=tmp_path_factory.mktemp(f"out-state-{board}")) as s:
-        yield s
-
-
-def connect(sim: Simulator, **kwargs: object) -> Device:
-    assert sim.url is not None
-    return Device(sim.url, timeout=TIMEOUT[sim.board], **kwargs)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def dev(sim: Simulator):
-    with connect(sim) as d:
-        yield d
-
-
-def activate(dev: Device, profile: Profile) -> None:
-    assert dev.upload_profile(profile) == profile.profile_id
-
-
-def assert_equal_rows(records: list, rows: np.ndarray) -> None:
-    diffs = compare_records(records, rows)
-    assert not diffs, "\n".join(diffs)
-
-
-def nack(dev: Device, msg_type: int, payload: bytes, status: int) -> None:
-    with pytest.raises(DeviceError, match=link.status_name(status)) as exc:
-        dev.request(msg_type, payload)
-    assert exc.value.status == status
 
 
 def label_payload(pairs: list[tuple[int, int]]) -> bytes:
