@@ -195,6 +195,86 @@ def _health_limits(configs: list[ChannelConfig], rows: np.ndarray, recordings: l
             cfg.ref_std_q8 = int(np.round(samples.std() * 256))
 
 
+def _check_common(false_alarm_rate: float, n_centroids: int, stuck_tolerance: int, holdout: float) -> None:
+    """Argument checks every profile build shares."""
+    if not 0.0 < false_alarm_rate < 1.0:
+        raise InputError(f"false-alarm rate must be between 0 and 1 (per window), got {false_alarm_rate}")
+    if not 1 <= n_centroids <= lib.TD_MAX_CENTROIDS:
+        raise InputError(f"centroids must be between 1 and {lib.TD_MAX_CENTROIDS}, got {n_centroids}")
+    if not 0 <= stuck_tolerance <= 65535:
+        raise InputError(f"stuck tolerance must be 0..65535, got {stuck_tolerance}")
+    if not 0.0 < holdout < 1.0:
+        raise InputError(f"holdout fraction must be between 0 and 1, got {holdout}")
+
+
+@dataclass
+class _Reference:
+    """The frame side of a profile build: split, channel rules, window rows and feature standardization."""
+
+    recordings: list[np.ndarray]
+    configs: list[ChannelConfig]
+    split: _Split
+    provisional: Profile
+    fit_rows: np.ndarray
+    hold_rows: np.ndarray
+    features: np.ndarray  # fitting windows' features, Q8 as float64
+    mu_q8: np.ndarray
+    inv_sigma_q24: np.ndarray
+
+
+def _reference(recordings: list[np.ndarray], window: int, rails: object, sentinel: object, holdout: float,
+               min_sigma: float, say: Progress, note: str = "") -> _Reference:
+    """Run a provisional profile (the C monitor) over the data for exact window features and health counts."""
+    n_channels = recordings[0].shape[1]
+    configs = _channel_rules(n_channels, rails, sentinel)
+    for cfg in configs:
+        cfg.max_missing = cfg.max_saturated = window  # provisional passes must not raise health events
+    split = _split(recordings, window, holdout)
+    n_features = 2 * n_channels
+    provisional = Profile(
+        window=window, channels=configs,
+        feature_mu_q8=np.zeros(n_features, np.int32),
+        feature_inv_sigma_q24=np.full(n_features, PROVISIONAL_INV_SIGMA_Q24, np.uint32),
+        projection=np.zeros((1, n_features), np.int8), centroids_q8=np.zeros((1, 1), np.int32),
+    )
+    say(f"window statistics: {sum(len(r) for r in recordings)} frames x {n_channels} channels{note}")
+    fit_rows = _run(provisional, split.fit)
+    hold_rows = _run(provisional, split.holdout)
+    features = _features_q8(fit_rows)
+    sigma = np.maximum(features.std(axis=0), min_sigma * 256.0)
+    mu_q8 = np.round(features.mean(axis=0)).astype(np.int32)
+    inv_sigma = np.clip(np.round(2.0**32 / sigma), 1, MAX_INV_SIGMA_Q24).astype(np.uint32)
+    return _Reference(recordings, configs, split, provisional, fit_rows, hold_rows, features, mu_q8, inv_sigma)
+
+
+def _centroids(embeddings: np.ndarray, n_centroids: int, seed: int, say: Progress) -> np.ndarray:
+    """k-means++ centroids of the C monitor's window embeddings, in Q8."""
+    rng = np.random.default_rng(seed)
+    centres = kmeans(embeddings, min(n_centroids, len(embeddings)), rng)
+    centroids = np.round(centres * 256.0).astype(np.int32)
+    say(f"k-means: {len(centroids)} centroids over {len(embeddings)} windows")
+    return centroids
+
+
+def _finish(staged: Profile, ref: _Reference, centroids: np.ndarray, score_holdout: Callable[[Profile], np.ndarray],
+            *, stuck_tolerance: int, false_alarm_rate: float, calibration_windows: int | None, seed: int,
+            channel_names: Sequence[str] | None, say: Progress) -> Profile:
+    """Health limits, then thresholds calibrated on the held-out windows' scores (score_holdout: Monitor rows)."""
+    _health_limits(ref.configs, np.concatenate([ref.fit_rows, ref.hold_rows]), ref.recordings, stuck_tolerance)
+    scored = staged.replace(channels=ref.configs, centroids_q8=centroids)
+    hold_scores = np.round(score_holdout(scored)["score"] * 256).astype(np.uint32)
+    n_cal = max(calibration_windows or 0, MIN_CALIBRATION_WINDOWS,
+                math.ceil(CALIBRATION_EXPECTED_ALARMS / false_alarm_rate))
+    say(f"calibrating to {false_alarm_rate:g} false alarms/window on {n_cal} resampled held-out windows "
+        f"({len(hold_scores)} distinct)")
+    k_q8, h_q8, instant_q8 = calibrate(hold_scores, false_alarm_rate, n_cal, seed)
+    return scored.replace(
+        cusum_k_q8=k_q8, cusum_h_q8=h_q8, instant_q8=instant_q8,
+        false_alarm_ppb=int(round(false_alarm_rate * 1e9)),
+        channel_names=list(channel_names) if channel_names is not None else None,
+    )
+
+
 def build_profile(
     train: object,
     window: int = 64,
@@ -225,64 +305,23 @@ def build_profile(
     say = progress or (lambda _msg: None)
     if not 2 <= window <= lib.TD_MAX_WINDOW:
         raise InputError(f"window must be between 2 and {lib.TD_MAX_WINDOW} frames, got {window}")
-    if not 0.0 < false_alarm_rate < 1.0:
-        raise InputError(f"false-alarm rate must be between 0 and 1 (per window), got {false_alarm_rate}")
-    if not 1 <= n_centroids <= lib.TD_MAX_CENTROIDS:
-        raise InputError(f"centroids must be between 1 and {lib.TD_MAX_CENTROIDS}, got {n_centroids}")
+    _check_common(false_alarm_rate, n_centroids, stuck_tolerance, holdout)
     if not 0.0 < explained_variance <= 1.0:
         raise InputError(f"explained variance must be in (0, 1], got {explained_variance}")
-    if not 0 <= stuck_tolerance <= 65535:
-        raise InputError(f"stuck tolerance must be 0..65535, got {stuck_tolerance}")
-    if not 0.0 < holdout < 1.0:
-        raise InputError(f"holdout fraction must be between 0 and 1, got {holdout}")
     recordings = as_recordings(train)
     n_channels = recordings[0].shape[1]
     if channel_names is not None and len(channel_names) != n_channels:
         raise InputError(f"{len(channel_names)} channel names for {n_channels} channels")
-    configs = _channel_rules(n_channels, rails, sentinel)
-    for cfg in configs:
-        cfg.max_missing = cfg.max_saturated = window  # provisional passes must not raise health events
-    split = _split(recordings, window, holdout)
-    n_features = 2 * n_channels
-    provisional = Profile(
-        window=window, channels=configs,
-        feature_mu_q8=np.zeros(n_features, np.int32),
-        feature_inv_sigma_q24=np.full(n_features, PROVISIONAL_INV_SIGMA_Q24, np.uint32),
-        projection=np.zeros((1, n_features), np.int8), centroids_q8=np.zeros((1, 1), np.int32),
-    )
-    say(f"window statistics: {sum(len(r) for r in recordings)} frames x {n_channels} channels")
-    fit_rows = _run(provisional, split.fit)
-    hold_rows = _run(provisional, split.holdout)
-    features = _features_q8(fit_rows)
-    mu = features.mean(axis=0)
-    sigma = np.maximum(features.std(axis=0), min_sigma * 256.0)
-    mu_q8 = np.round(mu).astype(np.int32)
-    inv_sigma = np.clip(np.round(2.0**32 / sigma), 1, MAX_INV_SIGMA_Q24).astype(np.uint32)
+    ref = _reference(recordings, window, rails, sentinel, holdout, min_sigma, say)
 
-    z = (features - mu_q8) * inv_sigma.astype(np.float64) / 2.0**32
+    z = (ref.features - ref.mu_q8) * ref.inv_sigma_q24.astype(np.float64) / 2.0**32
     components = _pca(z, n_dims, explained_variance)
     projection, shift = _quantize_projection(components)
     k = projection.shape[0]
-    say(f"PCA: {n_features} features -> {k} dims (int8, shift {shift})")
-    staged = provisional.replace(feature_mu_q8=mu_q8, feature_inv_sigma_q24=inv_sigma, projection=projection,
-                                 proj_shift=shift, centroids_q8=np.zeros((1, k), np.int32))
-    embeddings = _run(staged, split.fit)["embedding"]
-    rng = np.random.default_rng(seed)
-    centres = kmeans(embeddings, min(n_centroids, len(embeddings)), rng)
-    centroids = np.round(centres * 256.0).astype(np.int32)
-    say(f"k-means: {len(centroids)} centroids over {len(embeddings)} windows")
-
-    all_rows = np.concatenate([fit_rows, hold_rows])
-    _health_limits(configs, all_rows, recordings, stuck_tolerance)
-    scored = staged.replace(channels=configs, centroids_q8=centroids)
-    hold_scores = np.round(_run(scored, split.holdout)["score"] * 256).astype(np.uint32)
-    n_cal = max(calibration_windows or 0, MIN_CALIBRATION_WINDOWS,
-                math.ceil(CALIBRATION_EXPECTED_ALARMS / false_alarm_rate))
-    say(f"calibrating to {false_alarm_rate:g} false alarms/window on {n_cal} resampled held-out windows "
-        f"({len(hold_scores)} distinct)")
-    k_q8, h_q8, instant_q8 = calibrate(hold_scores, false_alarm_rate, n_cal, seed)
-    return scored.replace(
-        cusum_k_q8=k_q8, cusum_h_q8=h_q8, instant_q8=instant_q8,
-        false_alarm_ppb=int(round(false_alarm_rate * 1e9)),
-        channel_names=list(channel_names) if channel_names is not None else None,
-    )
+    say(f"PCA: {2 * n_channels} features -> {k} dims (int8, shift {shift})")
+    staged = ref.provisional.replace(feature_mu_q8=ref.mu_q8, feature_inv_sigma_q24=ref.inv_sigma_q24,
+                                     projection=projection, proj_shift=shift, centroids_q8=np.zeros((1, k), np.int32))
+    centroids = _centroids(_run(staged, ref.split.fit)["embedding"], n_centroids, seed, say)
+    return _finish(staged, ref, centroids, lambda prof: _run(prof, ref.split.holdout),
+                   stuck_tolerance=stuck_tolerance, false_alarm_rate=false_alarm_rate,
+                   calibration_windows=calibration_windows, seed=seed, channel_names=channel_names, say=say)

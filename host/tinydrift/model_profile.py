@@ -18,19 +18,13 @@ embeddings on the host. TensorFlow is imported only when a model is loaded.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from . import monitor as _monitor
-from .build import (
-    CALIBRATION_EXPECTED_ALARMS, MAX_INV_SIGMA_Q24, MIN_CALIBRATION_WINDOWS, PROVISIONAL_INV_SIGMA_Q24, Progress,
-    _channel_rules, _features_q8, _health_limits, _run, _split, as_recordings, kmeans,
-)
-from .calibrate import calibrate
-from .core import lib
+from .build import Progress, _centroids, _check_common, _finish, _reference, as_recordings
 from .errors import InputError
 from .model import DEFAULT_INPUT_SCALE, EmbeddingModel, load_embedding_model
 from .monitor import Monitor, as_frames
@@ -119,14 +113,7 @@ def build_model_profile(
     (recorded on the EmbeddingModel). Other arguments as for build_profile.
     """
     say = progress or (lambda _msg: None)
-    if not 0.0 < false_alarm_rate < 1.0:
-        raise InputError(f"false-alarm rate must be between 0 and 1 (per window), got {false_alarm_rate}")
-    if not 1 <= n_centroids <= lib.TD_MAX_CENTROIDS:
-        raise InputError(f"centroids must be between 1 and {lib.TD_MAX_CENTROIDS}, got {n_centroids}")
-    if not 0 <= stuck_tolerance <= 65535:
-        raise InputError(f"stuck tolerance must be 0..65535, got {stuck_tolerance}")
-    if not 0.0 < holdout < 1.0:
-        raise InputError(f"holdout fraction must be between 0 and 1, got {holdout}")
+    _check_common(false_alarm_rate, n_centroids, stuck_tolerance, holdout)
     recordings = as_recordings(train)
     n_channels = recordings[0].shape[1]
     emb_model = _as_model(model, layer, tensor, input_scale)
@@ -136,31 +123,13 @@ def build_model_profile(
     if channel_names is not None and len(channel_names) != n_channels:
         raise InputError(f"{len(channel_names)} channel names for {n_channels} channels")
     window = emb_model.window
-    configs = _channel_rules(n_channels, rails, sentinel)
-    for cfg in configs:
-        cfg.max_missing = cfg.max_saturated = window  # provisional passes must not raise health events
-    split = _split(recordings, window, holdout)
-    n_features = 2 * n_channels
-
     # Window features and health counts from the frames: the same steps as build_profile.
-    provisional = Profile(
-        window=window, channels=configs,
-        feature_mu_q8=np.zeros(n_features, np.int32),
-        feature_inv_sigma_q24=np.full(n_features, PROVISIONAL_INV_SIGMA_Q24, np.uint32),
-        projection=np.zeros((1, n_features), np.int8), centroids_q8=np.zeros((1, 1), np.int32),
-    )
-    say(f"window statistics: {sum(len(r) for r in recordings)} frames x {n_channels} channels, "
-        f"window {window} (the model's input)")
-    fit_rows = _run(provisional, split.fit)
-    hold_rows = _run(provisional, split.holdout)
-    features = _features_q8(fit_rows)
-    mu_q8 = np.round(features.mean(axis=0)).astype(np.int32)
-    sigma = np.maximum(features.std(axis=0), min_sigma * 256.0)
-    inv_sigma = np.clip(np.round(2.0**32 / sigma), 1, MAX_INV_SIGMA_Q24).astype(np.uint32)
+    ref = _reference(recordings, window, rails, sentinel, holdout, min_sigma, say,
+                     note=f", window {window} (the model's input)")
 
     # Embeddings of every window from the model, int8 as the device pushes them.
-    fit_windows = [emb_model.windows(r) for r in split.fit]
-    hold_windows = [emb_model.windows(r) for r in split.holdout]
+    fit_windows = [emb_model.windows(r) for r in ref.split.fit]
+    hold_windows = [emb_model.windows(r) for r in ref.split.holdout]
     if emb_model.scale is None:
         emb_model.fit_quantization(np.concatenate(fit_windows))
     scale_q24 = emb_model.ext_scale_q24
@@ -169,31 +138,15 @@ def build_model_profile(
     what = f"layer {emb_model.layer!r}" if emb_model.layer is not None else f"tensor {emb_model.tensor!r}"
     say(f"embeddings: {emb_model.n_dims} dims from {what} of {emb_model.path.name}, int8 scale "
         f"{scale_q24 / _Q24:.6g} zero point {emb_model.zero_point}")
-    staged = provisional.replace(
-        feature_mu_q8=mu_q8, feature_inv_sigma_q24=inv_sigma, projection=None, proj_shift=0,
+    staged = ref.provisional.replace(
+        feature_mu_q8=ref.mu_q8, feature_inv_sigma_q24=ref.inv_sigma_q24, projection=None, proj_shift=0,
         centroids_q8=np.zeros((1, emb_model.n_dims), np.int32),
         ext_scale_q24=scale_q24, ext_zero_point=emb_model.zero_point,
     )
-    embeddings = _run_all(staged, split.fit, fit_emb)["embedding"]
-    rng = np.random.default_rng(seed)
-    centres = kmeans(embeddings, min(n_centroids, len(embeddings)), rng)
-    centroids = np.round(centres * 256.0).astype(np.int32)
-    say(f"k-means: {len(centroids)} centroids over {len(embeddings)} windows")
-
-    all_rows = np.concatenate([fit_rows, hold_rows])
-    _health_limits(configs, all_rows, recordings, stuck_tolerance)
-    scored = staged.replace(channels=configs, centroids_q8=centroids)
-    hold_scores = np.round(_run_all(scored, split.holdout, hold_emb)["score"] * 256).astype(np.uint32)
-    n_cal = max(calibration_windows or 0, MIN_CALIBRATION_WINDOWS,
-                math.ceil(CALIBRATION_EXPECTED_ALARMS / false_alarm_rate))
-    say(f"calibrating to {false_alarm_rate:g} false alarms/window on {n_cal} resampled held-out windows "
-        f"({len(hold_scores)} distinct)")
-    k_q8, h_q8, instant_q8 = calibrate(hold_scores, false_alarm_rate, n_cal, seed)
-    return scored.replace(
-        cusum_k_q8=k_q8, cusum_h_q8=h_q8, instant_q8=instant_q8,
-        false_alarm_ppb=int(round(false_alarm_rate * 1e9)),
-        channel_names=list(channel_names) if channel_names is not None else None,
-    )
+    centroids = _centroids(_run_all(staged, ref.split.fit, fit_emb)["embedding"], n_centroids, seed, say)
+    return _finish(staged, ref, centroids, lambda prof: _run_all(prof, ref.split.holdout, hold_emb),
+                   stuck_tolerance=stuck_tolerance, false_alarm_rate=false_alarm_rate,
+                   calibration_windows=calibration_windows, seed=seed, channel_names=channel_names, say=say)
 
 
 def check_model_for_profile(profile: Profile, model: EmbeddingModel, source: str = "profile") -> None:
