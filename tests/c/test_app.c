@@ -215,11 +215,12 @@ typedef struct {
     uint32_t profile_id;
 } pspec_t;
 
-/* A valid PCA profile; channel 0 has the stuck check on (tolerance 0), so a flat window raises HEALTH. */
-static uint32_t build_profile(uint8_t *b, uint32_t cap, const pspec_t *s)
+/* Writes a valid profile: PCA mode (ext == 0) or external-embedding mode (ext == 1). */
+static uint32_t write_profile(uint8_t *b, uint32_t cap, const pspec_t *s, int ext, uint32_t scale_q24,
+                              int32_t zero_point)
 {
     const uint32_t n_features = 2u * s->n_channels;
-    const uint32_t proj = ((uint32_t)s->n_dims * n_features + 3u) / 4u * 4u;
+    const uint32_t proj = ext ? 0u : ((uint32_t)s->n_dims * n_features + 3u) / 4u * 4u;
     const uint32_t size = 64u + 24u * s->n_channels + 8u * n_features + proj + 4u * s->n_centroids * s->n_dims + 4u;
     if (size > cap) {
         printf("profile buffer too small\n");
@@ -234,19 +235,27 @@ static uint32_t build_profile(uint8_t *b, uint32_t cap, const pspec_t *s)
     b[16] = s->n_channels;
     b[17] = s->n_dims;
     b[18] = s->n_centroids;
-    b[19] = 6u; /* proj_shift */
+    b[19] = ext ? 0u : 6u; /* proj_shift: 0 in external mode */
     put_u16(b + 20, s->window);
-    put_u16(b + 22, 0u);           /* PCA mode */
-    put_u32(b + 24, 1000u);        /* false_alarm_ppb */
-    put_u32(b + 28, 0u);           /* cusum k */
-    put_u32(b + 32, 0xFFFFFFFFu);  /* cusum h: never */
-    put_u32(b + 36, 0xFFFFFFFFu);  /* instant: never; only health triggers, so alarms are predictable */
-    put_u32(b + 48, 1700000000u);  /* created */
+    put_u16(b + 22, ext ? TD_PROFILE_FLAG_EXTERNAL_EMBEDDING : 0u);
+    put_u32(b + 24, 1000u); /* false_alarm_ppb */
+    if (ext) {
+        put_u32(b + 28, 20u * 256u);  /* cusum k */
+        put_u32(b + 32, 400u * 256u); /* cusum h */
+        put_u32(b + 36, 60u * 256u);  /* instant */
+        put_u32(b + 40, scale_q24);
+        put_u32(b + 44, (uint32_t)zero_point);
+    } else {
+        put_u32(b + 28, 0u);          /* cusum k */
+        put_u32(b + 32, 0xFFFFFFFFu); /* cusum h: never */
+        put_u32(b + 36, 0xFFFFFFFFu); /* instant: never; only health triggers, so alarms are predictable */
+    }
+    put_u32(b + 48, 1700000000u); /* created */
     uint32_t off = 64u;
     for (uint32_t c = 0; c < s->n_channels; c++) {
         put_u16(b + off + 0, (uint16_t)(int16_t)-32768);
         put_u16(b + off + 2, 32767u);
-        put_u16(b + off + 6, c == 0u ? TD_CHANNEL_FLAG_STUCK_CHECK : 0u);
+        put_u16(b + off + 6, !ext && c == 0u ? TD_CHANNEL_FLAG_STUCK_CHECK : 0u);
         put_u32(b + off + 20, 256u);
         off += 24u;
     }
@@ -255,65 +264,33 @@ static uint32_t build_profile(uint8_t *b, uint32_t cap, const pspec_t *s)
         put_u32(b + off + 4, 0x00100000u + f * 0x1000u);
         off += 8u;
     }
-    for (uint32_t i = 0; i < (uint32_t)s->n_dims * n_features; i++) {
-        b[off + i] = (uint8_t)(int8_t)((int)(i * 37u % 255u) - 127);
+    if (!ext) {
+        for (uint32_t i = 0; i < (uint32_t)s->n_dims * n_features; i++) {
+            b[off + i] = (uint8_t)(int8_t)((int)(i * 37u % 255u) - 127);
+        }
+        off += proj;
     }
-    off += proj;
     for (uint32_t i = 0; i < (uint32_t)s->n_centroids * s->n_dims; i++) {
-        put_u32(b + off, (uint32_t)((int32_t)(i * 4099u) - 20000));
+        const int32_t c = ext ? (int32_t)(i * 997u % 4001u) - 2000 /* within +-7.8 embedding units */
+                              : (int32_t)(i * 4099u) - 20000;
+        put_u32(b + off, (uint32_t)c);
         off += 4u;
     }
     put_u32(b + off, td_crc32_update(0u, b, off));
     return size;
 }
 
+/* A valid PCA profile; channel 0 has the stuck check on (tolerance 0), so a flat window raises HEALTH. */
+static uint32_t build_profile(uint8_t *b, uint32_t cap, const pspec_t *s)
+{
+    return write_profile(b, cap, s, 0, 0u, 0);
+}
+
 /* A valid external-embedding profile (flag bit 0, no projection): no health checks, thresholds low enough
  * that instant and CUSUM triggers occur with random embeddings. */
 static uint32_t build_ext_profile(uint8_t *b, uint32_t cap, const pspec_t *s, uint32_t scale_q24, int32_t zero_point)
 {
-    const uint32_t n_features = 2u * s->n_channels;
-    const uint32_t size = 64u + 24u * s->n_channels + 8u * n_features + 4u * s->n_centroids * s->n_dims + 4u;
-    if (size > cap) {
-        printf("profile buffer too small\n");
-        exit(2);
-    }
-    memset(b, 0, size);
-    memcpy(b, "TDPF", 4);
-    put_u16(b + 4, 1u);
-    put_u16(b + 6, 64u);
-    put_u32(b + 8, size);
-    put_u32(b + 12, s->profile_id);
-    b[16] = s->n_channels;
-    b[17] = s->n_dims;
-    b[18] = s->n_centroids;
-    b[19] = 0u; /* proj_shift: 0 in external mode */
-    put_u16(b + 20, s->window);
-    put_u16(b + 22, TD_PROFILE_FLAG_EXTERNAL_EMBEDDING);
-    put_u32(b + 24, 1000u);     /* false_alarm_ppb */
-    put_u32(b + 28, 20u * 256u); /* cusum k */
-    put_u32(b + 32, 400u * 256u); /* cusum h */
-    put_u32(b + 36, 60u * 256u); /* instant */
-    put_u32(b + 40, scale_q24);
-    put_u32(b + 44, (uint32_t)zero_point);
-    put_u32(b + 48, 1700000000u);
-    uint32_t off = 64u;
-    for (uint32_t c = 0; c < s->n_channels; c++) {
-        put_u16(b + off + 0, (uint16_t)(int16_t)-32768);
-        put_u16(b + off + 2, 32767u);
-        put_u32(b + off + 20, 256u);
-        off += 24u;
-    }
-    for (uint32_t f = 0; f < n_features; f++) {
-        put_u32(b + off, (uint32_t)((int32_t)(f * 500u) - 1000));
-        put_u32(b + off + 4, 0x00100000u + f * 0x1000u);
-        off += 8u;
-    }
-    for (uint32_t i = 0; i < (uint32_t)s->n_centroids * s->n_dims; i++) {
-        put_u32(b + off, (uint32_t)((int32_t)(i * 997u % 4001u) - 2000)); /* within +-7.8 embedding units */
-        off += 4u;
-    }
-    put_u32(b + off, td_crc32_update(0u, b, off));
-    return size;
+    return write_profile(b, cap, s, 1, scale_q24, zero_point);
 }
 
 /* ==== pseudo-random frames ============================================================== */
