@@ -60,7 +60,7 @@ test-c: $(C_TESTS) $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(BUILD)
 	@set -e; for t in $(C_TESTS); do \
 	    exe=$(BUILD)/$$(basename $$t .c); \
-	    $(CC) $(WARN) $(SAN) -Icsrc/include -Icsrc/src $$t $(CORE_SRC) -o $$exe; \
+	    $(CC) $(WARN) $(SAN) -Icsrc/include -Icsrc/src $$t $(CORE_SRC) -o $$exe -lm; \
 	    $$exe; \
 	done
 

@@ -9,6 +9,9 @@
 /* Embedding values beyond +-2^24 (65536 in z units) are clamped so squared distances fit in int64. */
 #define EMBEDDING_LIMIT_Q8 ((int64_t)1 << 24)
 
+/* td_log2_q8 of a Q8 value is 8 * 256 above the log2 of the value itself. */
+#define LOG2_Q8_OF_Q8 (8 * 256)
+
 /* Bit of a pending prediction's byte set once its label has arrived (the class takes the low 7 bits). */
 #define LABELLED 0x80u
 
@@ -109,7 +112,12 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
             res->stuck_mask |= bit;
         }
 
-        const int32_t feature[TD_FEATURES_PER_CHANNEL] = {out->mean_q8, out->std_q8};
+        int32_t spread = out->std_q8;
+        if (prof->flags & TD_PROFILE_FLAG_LOG_STD) {
+            /* On a log scale a gain change moves the feature by the same amount in a quiet and a busy activity. */
+            spread = (int32_t)td_log2_q8((uint32_t)out->std_q8 + ((uint32_t)cfg.std_floor << 8)) - LOG2_Q8_OF_Q8;
+        }
+        const int32_t feature[TD_FEATURES_PER_CHANNEL] = {out->mean_q8, spread};
         for (uint32_t k = 0; k < TD_FEATURES_PER_CHANNEL; k++) {
             const uint32_t f = (uint32_t)c * TD_FEATURES_PER_CHANNEL + k;
             const uint8_t *rec = prof->features + f * TD_PROFILE_FEATURE_SIZE;
@@ -173,16 +181,72 @@ static void embed_external(const td_monitor_t *mon, int32_t *e_q8)
     }
 }
 
-/* Squared distance (Q8) to the nearest centroid; ties go to the lower index. */
+uint32_t td_log2_q8(uint32_t x)
+{
+    if (x == 0u) {
+        return 0u;
+    }
+    /* Normalize so the top bit is bit 31: m / 2^31 is the mantissa in [1, 2), n the integer part. */
+    uint32_t m = x;
+    uint32_t n = 31u;
+    if ((m & 0xFFFF0000u) == 0u) {
+        m <<= 16;
+        n -= 16u;
+    }
+    if ((m & 0xFF000000u) == 0u) {
+        m <<= 8;
+        n -= 8u;
+    }
+    if ((m & 0xF0000000u) == 0u) {
+        m <<= 4;
+        n -= 4u;
+    }
+    if ((m & 0xC0000000u) == 0u) {
+        m <<= 2;
+        n -= 2u;
+    }
+    if ((m & 0x80000000u) == 0u) {
+        m <<= 1;
+        n -= 1u;
+    }
+    /* Each squaring of the mantissa doubles its log2: the carry past 2 is the next fraction bit. */
+    uint32_t frac = 0u;
+    for (uint32_t i = 0; i < 8u; i++) {
+        const uint64_t sq = (uint64_t)m * m;
+        frac <<= 1;
+        if (sq >= ((uint64_t)1 << 63)) {
+            frac |= 1u;
+            m = (uint32_t)(sq >> 32);
+        } else {
+            m = (uint32_t)(sq >> 31);
+        }
+    }
+    return (n << 8) | frac;
+}
+
+/* Score (Q8) of the nearest centroid: squared distance, or with centroid scales the squared distance in the
+ * centroid's own scale plus its offset; ties go to the lower index. */
 static uint32_t nearest_centroid(const td_profile_t *prof, const int32_t *e_q8, uint8_t *nearest)
 {
     uint64_t best = UINT64_MAX;
     for (uint32_t k = 0; k < prof->n_centroids; k++) {
         const uint8_t *row = prof->centroids + 4u * k * prof->n_dims;
         uint64_t d = 0;
-        for (uint32_t j = 0; j < prof->n_dims; j++) {
-            const int64_t diff = (int64_t)e_q8[j] - td_load_i32(row + 4u * j);
-            d += (uint64_t)(diff * diff);
+        if (prof->centroid_scales != NULL) {
+            const uint8_t *scales = prof->centroid_scales + 4u * k * (prof->n_dims + 1u);
+            d = (uint64_t)td_load_u32(scales) << 8;
+            for (uint32_t j = 0; j < prof->n_dims; j++) {
+                const int64_t diff = (int64_t)e_q8[j] - td_load_i32(row + 4u * j);
+                const int64_t scaled = td_clamp64(
+                    td_round_shift(diff * (int64_t)td_load_u32(scales + 4u * (j + 1u)), TD_CENTROID_SCALE_SHIFT),
+                    EMBEDDING_LIMIT_Q8);
+                d += (uint64_t)(scaled * scaled);
+            }
+        } else {
+            for (uint32_t j = 0; j < prof->n_dims; j++) {
+                const int64_t diff = (int64_t)e_q8[j] - td_load_i32(row + 4u * j);
+                d += (uint64_t)(diff * diff);
+            }
         }
         if (d < best) {
             best = d;

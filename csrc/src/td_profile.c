@@ -42,7 +42,7 @@
 #define CH_STUCK_TOL 8u
 #define CH_MAX_MISSING 10u
 #define CH_MAX_SATURATED 12u
-#define CH_RESERVED 14u
+#define CH_STD_FLOOR 14u
 #define CH_REF_MEAN 16u
 #define CH_REF_STD 20u
 
@@ -54,12 +54,16 @@
 #define OUT_ZERO_POINT 8u
 #define OUT_PRIOR TD_PROFILE_OUTPUTS_HEADER_SIZE
 
-#define KNOWN_PROFILE_FLAGS (TD_PROFILE_FLAG_EXTERNAL_EMBEDDING | TD_PROFILE_FLAG_OUTPUTS)
+#define KNOWN_PROFILE_FLAGS                                                                                         \
+    (TD_PROFILE_FLAG_EXTERNAL_EMBEDDING | TD_PROFILE_FLAG_OUTPUTS | TD_PROFILE_FLAG_LOG_STD |                        \
+     TD_PROFILE_FLAG_CENTROID_SCALES)
 #define KNOWN_CHANNEL_FLAGS (TD_CHANNEL_FLAG_STUCK_CHECK | TD_CHANNEL_FLAG_SENTINEL)
 #define MAX_PROJ_SHIFT 15u
 #define MAX_ABS_FEATURE_MEAN_Q8 (32768 * 256)
 #define MAX_INV_SIGMA_Q24 0x80000000u
 #define MAX_ABS_CENTROID_Q8 (1 << 24)
+#define MAX_CENTROID_OFFSET_Q8 (1u << 24)
+#define MAX_CENTROID_INV_SCALE_Q16 (1u << 24)
 #define CRC_SIZE 4u
 
 static uint32_t projection_size(uint32_t n_dims, uint32_t n_features, uint16_t flags)
@@ -70,13 +74,19 @@ static uint32_t projection_size(uint32_t n_dims, uint32_t n_features, uint16_t f
     return (n_dims * n_features + 3u) & ~3u;
 }
 
-/* Offset of the byte after the centroids (start of the outputs section, or of the CRC without one), for counts
- * already bounded by 255; cannot overflow 32 bits. */
+static uint32_t centroid_scales_size(uint32_t n_dims, uint32_t n_centroids, uint16_t flags)
+{
+    return (flags & TD_PROFILE_FLAG_CENTROID_SCALES) ? 4u * n_centroids * (n_dims + 1u) : 0u;
+}
+
+/* Offset of the byte after the centroids and their scales (start of the outputs section, or of the CRC without
+ * one), for counts already bounded by 255; cannot overflow 32 bits. */
 static uint32_t centroids_end(uint32_t n_channels, uint32_t n_dims, uint32_t n_centroids, uint16_t flags)
 {
     const uint32_t n_features = n_channels * TD_FEATURES_PER_CHANNEL;
     return TD_PROFILE_HEADER_SIZE + n_channels * TD_PROFILE_CHANNEL_SIZE + n_features * TD_PROFILE_FEATURE_SIZE +
-           projection_size(n_dims, n_features, flags) + n_centroids * n_dims * 4u;
+           projection_size(n_dims, n_features, flags) + n_centroids * n_dims * 4u +
+           centroid_scales_size(n_dims, n_centroids, flags);
 }
 
 /* Size of an outputs section with these counts (bounded by 255). */
@@ -129,17 +139,19 @@ static void decode_channel(const uint8_t *rec, td_channel_config_t *out)
     out->stuck_tolerance = td_load_u16(rec + CH_STUCK_TOL);
     out->max_missing = td_load_u16(rec + CH_MAX_MISSING);
     out->max_saturated = td_load_u16(rec + CH_MAX_SATURATED);
+    out->std_floor = td_load_u16(rec + CH_STD_FLOOR);
     out->ref_mean_q8 = td_load_i32(rec + CH_REF_MEAN);
     out->ref_std_q8 = td_load_i32(rec + CH_REF_STD);
 }
 
-static td_status check_channel(const uint8_t *rec, uint16_t window)
+static td_status check_channel(const uint8_t *rec, uint16_t window, uint16_t profile_flags)
 {
     td_channel_config_t ch;
     decode_channel(rec, &ch);
-    if (ch.rail_lo >= ch.rail_hi || (ch.flags & ~KNOWN_CHANNEL_FLAGS) != 0u ||
-        td_load_u16(rec + CH_RESERVED) != 0u || ch.max_missing > window || ch.max_saturated > window ||
-        ch.ref_std_q8 < 0) {
+    /* log2(std + floor) needs a floor of at least 1 LSB to stay finite for a constant channel. */
+    const int floor_ok = (profile_flags & TD_PROFILE_FLAG_LOG_STD) ? ch.std_floor >= 1u : ch.std_floor == 0u;
+    if (ch.rail_lo >= ch.rail_hi || (ch.flags & ~KNOWN_CHANNEL_FLAGS) != 0u || !floor_ok ||
+        ch.max_missing > window || ch.max_saturated > window || ch.ref_std_q8 < 0) {
         return TD_ERR_RANGE;
     }
     if (ch.flags & TD_CHANNEL_FLAG_SENTINEL) {
@@ -209,7 +221,7 @@ static td_status check_semantics(const td_profile_t *p)
         return TD_ERR_RANGE;
     }
     for (uint32_t c = 0; c < p->n_channels; c++) {
-        const td_status st = check_channel(p->channels + c * TD_PROFILE_CHANNEL_SIZE, p->window);
+        const td_status st = check_channel(p->channels + c * TD_PROFILE_CHANNEL_SIZE, p->window, p->flags);
         if (st != TD_OK) {
             return st;
         }
@@ -235,6 +247,20 @@ static td_status check_semantics(const td_profile_t *p)
         const int32_t c = td_load_i32(p->centroids + 4u * i);
         if (c > MAX_ABS_CENTROID_Q8 || c < -MAX_ABS_CENTROID_Q8) {
             return TD_ERR_RANGE;
+        }
+    }
+    if (p->centroid_scales != NULL) {
+        for (uint32_t k = 0; k < p->n_centroids; k++) {
+            const uint8_t *row = p->centroid_scales + 4u * k * (p->n_dims + 1u);
+            if (td_load_u32(row) > MAX_CENTROID_OFFSET_Q8) {
+                return TD_ERR_RANGE;
+            }
+            for (uint32_t j = 1; j <= p->n_dims; j++) {
+                const uint32_t inv_scale = td_load_u32(row + 4u * j);
+                if (inv_scale == 0u || inv_scale > MAX_CENTROID_INV_SCALE_Q16) {
+                    return TD_ERR_RANGE;
+                }
+            }
         }
     }
     return p->outputs != NULL ? check_outputs(p->outputs) : TD_OK;
@@ -311,6 +337,8 @@ td_status td_profile_parse(td_profile_t *out, const uint8_t *blob, size_t len)
     p.projection = proj != 0u ? blob + offset : NULL;
     offset += proj;
     p.centroids = blob + offset;
+    offset += (uint32_t)p.n_centroids * p.n_dims * 4u;
+    p.centroid_scales = (p.flags & TD_PROFILE_FLAG_CENTROID_SCALES) ? blob + offset : NULL;
     p.outputs = (p.flags & TD_PROFILE_FLAG_OUTPUTS) ? blob + fixed_end : NULL;
 
     const td_status st = check_semantics(&p);

@@ -10,6 +10,9 @@
 #define TD_PROFILE_FEATURE_SIZE ...
 #define TD_PROFILE_FLAG_EXTERNAL_EMBEDDING ...
 #define TD_PROFILE_FLAG_OUTPUTS ...
+#define TD_PROFILE_FLAG_LOG_STD ...
+#define TD_PROFILE_FLAG_CENTROID_SCALES ...
+#define TD_CENTROID_SCALE_SHIFT ...
 #define TD_PROFILE_OUTPUTS_HEADER_SIZE ...
 #define TD_CHANNEL_FLAG_STUCK_CHECK ...
 #define TD_CHANNEL_FLAG_SENTINEL ...
@@ -108,6 +111,7 @@ typedef struct {
     const uint8_t *features;
     const uint8_t *projection;
     const uint8_t *centroids;
+    const uint8_t *centroid_scales;
     const uint8_t *outputs;
 } td_profile_t;
 typedef struct {
@@ -118,6 +122,7 @@ typedef struct {
     uint16_t stuck_tolerance;
     uint16_t max_missing;
     uint16_t max_saturated;
+    uint16_t std_floor;
     int32_t ref_mean_q8;
     int32_t ref_std_q8;
 } td_channel_config_t;
@@ -177,3 +182,4 @@ td_status td_monitor_push_outputs(td_monitor_t *mon, const int8_t *probs, uint32
 td_status td_monitor_push_label(td_monitor_t *mon, uint32_t inference_seq, uint8_t label);
 td_status td_monitor_reset_alarm(td_monitor_t *mon);
 td_status td_monitor_lifetime(const td_monitor_t *mon, uint8_t channel, td_lifetime_t *out);
+uint32_t td_log2_q8(uint32_t x);

@@ -29,6 +29,9 @@ FEATURE = struct.Struct("<iI")
 OUTPUTS_HEAD = struct.Struct("<BBHIi")  # n_classes, n_bins, reserved, scale_q24, zero_point
 FLAG_EXTERNAL_EMBEDDING = 0x0001
 FLAG_OUTPUTS = 0x0002
+FLAG_LOG_STD = 0x0004
+FLAG_CENTROID_SCALES = 0x0008
+CENTROID_SCALE_SHIFT = 16
 CHANNEL_FLAG_STUCK_CHECK = 0x0001
 CHANNEL_FLAG_SENTINEL = 0x0002
 assert HEADER.size == 64 and CHANNEL.size == 24 and FEATURE.size == 8 and OUTPUTS_HEAD.size == 12
@@ -45,6 +48,7 @@ class ChannelConfig:
     stuck_tolerance: int = 0
     max_missing: int = 0
     max_saturated: int = 0
+    std_floor: int = 0  # LSB added to the window std before its log (profiles with log_std)
     ref_mean_q8: int = 0
     ref_std_q8: int = 0
 
@@ -77,6 +81,10 @@ class Profile:
     created_unix: int = field(default_factory=lambda: int(time.time()))
     channel_names: list[str] | None = None  # host-side only, not stored in the blob
     outputs: OutputsConfig | None = None  # model-output monitoring (outputs section, flag bit 1)
+    log_std: bool = False  # feature 2c+1 is log2(std + std_floor) (flag bit 2)
+    # Centroid scales (flag bit 3): per centroid a score offset (Q8) and per-dimension inverse scales (Q16).
+    centroid_offset_q8: np.ndarray | None = None  # uint32 (K,)
+    centroid_inv_scale_q16: np.ndarray | None = None  # uint32 (K, k)
 
     @property
     def n_channels(self) -> int:
@@ -114,10 +122,18 @@ class Profile:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
+    @property
+    def centroid_scales(self) -> bool:
+        return self.centroid_inv_scale_q16 is not None
+
     def _pack(self, profile_id: int, created_unix: int) -> bytes:
         flags = FLAG_EXTERNAL_EMBEDDING if self.external_embedding else 0
         if self.outputs is not None:
             flags |= FLAG_OUTPUTS
+        if self.log_std:
+            flags |= FLAG_LOG_STD
+        if self.centroid_scales:
+            flags |= FLAG_CENTROID_SCALES
         n_features = 2 * self.n_channels
         body = bytearray()
         for ch in self.channels:
@@ -126,7 +142,8 @@ class Profile:
             )
             body += CHANNEL.pack(
                 ch.rail_lo, ch.rail_hi, 0 if ch.sentinel is None else ch.sentinel, ch_flags,
-                ch.stuck_tolerance, ch.max_missing, ch.max_saturated, 0, ch.ref_mean_q8, ch.ref_std_q8,
+                ch.stuck_tolerance, ch.max_missing, ch.max_saturated, ch.std_floor if self.log_std else 0,
+                ch.ref_mean_q8, ch.ref_std_q8,
             )
         mu = np.asarray(self.feature_mu_q8, dtype=np.int64)
         inv = np.asarray(self.feature_inv_sigma_q24, dtype=np.int64)
@@ -141,6 +158,15 @@ class Profile:
             raw = proj.tobytes()
             body += raw + bytes(-len(raw) % 4)
         body += np.ascontiguousarray(self.centroids_q8, dtype="<i4").tobytes()
+        if self.centroid_inv_scale_q16 is not None:
+            inv_scale = np.asarray(self.centroid_inv_scale_q16, dtype=np.int64)
+            offset = np.zeros(self.n_centroids, np.int64) if self.centroid_offset_q8 is None else np.asarray(
+                self.centroid_offset_q8, dtype=np.int64)
+            if inv_scale.shape != (self.n_centroids, self.n_dims) or offset.shape != (self.n_centroids,):
+                raise ProfileError(f"centroid scales of shape {inv_scale.shape} and offsets of shape {offset.shape} "
+                                   f"for {self.n_centroids} centroids of {self.n_dims} dims")
+            for k in range(self.n_centroids):
+                body += struct.pack(f"<I{self.n_dims}I", int(offset[k]), *inv_scale[k].tolist())
         if self.outputs is not None:
             n_classes, n_bins, scale_q24, zero_point, prior_q16, accuracy_q16 = self.outputs.quantized()
             body += OUTPUTS_HEAD.pack(n_classes, n_bins, 0, scale_q24, zero_point)
@@ -173,10 +199,10 @@ class Profile:
         off = HEADER.size
         channels = []
         for _ in range(n_ch):
-            lo, hi, sentinel, ch_flags, tol, max_miss, max_sat, _, mean, std = CHANNEL.unpack_from(blob, off)
+            lo, hi, sentinel, ch_flags, tol, max_miss, max_sat, std_floor, mean, std = CHANNEL.unpack_from(blob, off)
             channels.append(
                 ChannelConfig(lo, hi, sentinel if ch_flags & CHANNEL_FLAG_SENTINEL else None,
-                              bool(ch_flags & CHANNEL_FLAG_STUCK_CHECK), tol, max_miss, max_sat, mean, std)
+                              bool(ch_flags & CHANNEL_FLAG_STUCK_CHECK), tol, max_miss, max_sat, std_floor, mean, std)
             )
             off += CHANNEL.size
         n_features = 2 * n_ch
@@ -189,6 +215,11 @@ class Profile:
             off += (n_dims * n_features + 3) // 4 * 4
         centroids = np.frombuffer(blob, dtype="<i4", count=n_cent * n_dims, offset=off).reshape(n_cent, n_dims)
         off += 4 * n_cent * n_dims
+        offset_q8 = inv_scale_q16 = None
+        if flags & FLAG_CENTROID_SCALES:
+            rows = np.frombuffer(blob, dtype="<u4", count=n_cent * (n_dims + 1), offset=off).reshape(n_cent, n_dims + 1)
+            offset_q8, inv_scale_q16 = rows[:, 0].astype(np.uint32), rows[:, 1:].astype(np.uint32)
+            off += 4 * n_cent * (n_dims + 1)
         outputs = None
         if flags & FLAG_OUTPUTS:
             n_classes, n_bins, _, scale_q24, zero_point = OUTPUTS_HEAD.unpack_from(blob, off)
@@ -201,6 +232,7 @@ class Profile:
             feature_inv_sigma_q24=feats["inv"].astype(np.uint32), centroids_q8=centroids.astype(np.int32),
             projection=projection, proj_shift=shift, cusum_k_q8=k, cusum_h_q8=h, instant_q8=inst,
             false_alarm_ppb=ppb, ext_scale_q24=scale, ext_zero_point=zp, created_unix=created, outputs=outputs,
+            log_std=bool(flags & FLAG_LOG_STD), centroid_offset_q8=offset_q8, centroid_inv_scale_q16=inv_scale_q16,
         )
 
     def save(self, path: str | Path) -> None:

@@ -16,6 +16,7 @@
  * length passed, so AddressSanitizer reports any read past it.
  */
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,31 @@ static uint32_t ref_isqrt(uint64_t v)
     return (uint32_t)lo;
 }
 
+/* 256 * log2(x): integer part by counting halvings, 8 fraction bits by squaring the exact mantissa (truncated). */
+static uint32_t ref_log2_q8(uint32_t x)
+{
+    if (x == 0u) {
+        return 0u;
+    }
+    uint32_t n = 0;
+    while ((x >> n) > 1u) {
+        n++;
+    }
+    u128 m = (u128)x << (31u - n); /* mantissa in [1, 2) as Q31 */
+    uint32_t frac = 0;
+    for (int i = 0; i < 8; i++) {
+        m = m * m; /* Q62 in [1, 4) */
+        frac <<= 1;
+        if (m >= ((u128)2 << 62)) {
+            frac |= 1u;
+            m >>= 32;
+        } else {
+            m >>= 31;
+        }
+    }
+    return (n << 8) | frac;
+}
+
 static int32_t ref_mean_q8(int64_t sum, uint32_t n)
 {
     return n == 0u ? 0 : (int32_t)ref_round_div((i128)sum * 256, n);
@@ -121,7 +147,7 @@ static int32_t ref_std_q8(uint64_t var_q32)
 
 typedef struct {
     int16_t rail_lo, rail_hi, sentinel;
-    uint16_t flags, stuck_tol, max_missing, max_saturated, reserved;
+    uint16_t flags, stuck_tol, max_missing, max_saturated, reserved; /* reserved: std_floor with flag bit 2 */
     int32_t ref_mean_q8, ref_std_q8;
 } w_channel_t;
 
@@ -144,6 +170,9 @@ typedef struct {
     int8_t proj[W_MAX_DIMS * 2 * W_MAX_CH]; /* row-major n_dims x n_features */
     uint8_t proj_pad[3];
     int32_t centroid_q8[W_MAX_CENT * W_MAX_DIMS]; /* row-major n_centroids x n_dims */
+    /* Centroid scales section, written when flags has TD_PROFILE_FLAG_CENTROID_SCALES. */
+    uint32_t cs_offset_q8[W_MAX_CENT];
+    uint32_t cs_inv_scale_q16[W_MAX_CENT * W_MAX_DIMS]; /* row-major n_centroids x n_dims */
     /* Outputs section, written when flags has TD_PROFILE_FLAG_OUTPUTS. */
     uint8_t out_n_classes, out_n_bins;
     uint16_t out_reserved;
@@ -181,16 +210,21 @@ static uint32_t w_proj_bytes(const w_spec_t *s)
     return (used + 3u) / 4u * 4u;
 }
 
+static uint32_t w_scales_bytes(const w_spec_t *s)
+{
+    return (s->flags & 8u) ? 4u * s->n_centroids * (s->n_dims + 1u) : 0u;
+}
+
 static uint32_t w_outputs_bytes(const w_spec_t *s)
 {
     return (s->flags & 2u) ? 12u + 4u * ((uint32_t)s->out_n_classes + s->out_n_bins) : 0u;
 }
 
-/* Size from the counts: header, channels, features, padded projection, centroids, outputs section, CRC. */
+/* Size from the counts: header, channels, features, padded projection, centroids, scales, outputs section, CRC. */
 static uint32_t w_size(const w_spec_t *s)
 {
     return 64u + 24u * s->n_channels + 16u * s->n_channels + w_proj_bytes(s) + 4u * s->n_centroids * s->n_dims +
-           w_outputs_bytes(s) + 4u;
+           w_scales_bytes(s) + w_outputs_bytes(s) + 4u;
 }
 
 /* Rewrite the trailing CRC-32 over blob[0 .. size-4). */
@@ -263,6 +297,16 @@ static uint8_t *w_build(const w_spec_t *s, uint32_t *size_out)
     for (uint32_t i = 0; i < (uint32_t)s->n_centroids * s->n_dims; i++) {
         put_u32(b + off, (uint32_t)s->centroid_q8[i]);
         off += 4u;
+    }
+    if (s->flags & 8u) {
+        for (uint32_t k = 0; k < s->n_centroids; k++) {
+            put_u32(b + off, s->cs_offset_q8[k]);
+            off += 4u;
+            for (uint32_t j = 0; j < s->n_dims; j++) {
+                put_u32(b + off, s->cs_inv_scale_q16[k * s->n_dims + j]);
+                off += 4u;
+            }
+        }
     }
     if (s->flags & 2u) {
         b[off] = s->out_n_classes;
@@ -475,7 +519,13 @@ static void check_decoded(const w_spec_t *s, const uint8_t *blob, uint32_t size,
         CHECK(ok);
     }
     CHECK(p->centroids == blob + off_cent);
-    const uint32_t off_outputs = off_cent + 4u * s->n_centroids * s->n_dims;
+    const uint32_t off_scales = off_cent + 4u * s->n_centroids * s->n_dims;
+    const uint32_t off_outputs = off_scales + w_scales_bytes(s);
+    if (s->flags & TD_PROFILE_FLAG_CENTROID_SCALES) {
+        CHECK(p->centroid_scales == blob + off_scales);
+    } else {
+        CHECK(p->centroid_scales == NULL);
+    }
     CHECK_EQ(off_outputs + w_outputs_bytes(s) + 4u, size);
     td_outputs_config_t oc;
     memset(&oc, 0x5A, sizeof oc);
@@ -526,6 +576,7 @@ static void check_decoded(const w_spec_t *s, const uint8_t *blob, uint32_t size,
         CHECK_EQ(cfg.stuck_tolerance, s->ch[c].stuck_tol);
         CHECK_EQ(cfg.max_missing, s->ch[c].max_missing);
         CHECK_EQ(cfg.max_saturated, s->ch[c].max_saturated);
+        CHECK_EQ(cfg.std_floor, s->ch[c].reserved);
         CHECK_EQ(cfg.ref_mean_q8, s->ch[c].ref_mean_q8);
         CHECK_EQ(cfg.ref_std_q8, s->ch[c].ref_std_q8);
     }
@@ -614,6 +665,21 @@ static void test_profile_valid(void)
 
     w_ext(&s);
     profile_roundtrip_and_fuzz(&s, "ext");
+
+    /* Log-std features and centroid scales (a section of 4 * K * (D + 1) bytes after the centroids). */
+    w_pca(&s, 4u);
+    s.flags = TD_PROFILE_FLAG_LOG_STD | TD_PROFILE_FLAG_CENTROID_SCALES;
+    for (uint32_t c = 0; c < s.n_channels; c++) {
+        s.ch[c].reserved = (uint16_t)(3u + c);
+    }
+    for (uint32_t k = 0; k < s.n_centroids; k++) {
+        s.cs_offset_q8[k] = 100u * k;
+        for (uint32_t j = 0; j < s.n_dims; j++) {
+            s.cs_inv_scale_q16[k * s.n_dims + j] = 30000u + 1000u * j + k;
+        }
+    }
+    CHECK_EQ(w_size(&s), 64u + 72u + 48u + 24u + 48u + 4u * s.n_centroids * 5u + 4u);
+    profile_roundtrip_and_fuzz(&s, "pca4-scaled");
 
     /* Largest profile the default limits allow. */
     w_defaults(&s);
@@ -775,8 +841,38 @@ static void test_profile_semantics(void)
     s.window = 0xFFFFu;
     CHECK_EQ(spec_status(&s), TD_ERR_LIMIT);
 
-    /* Profile flags and reserved header bytes (bit 1, the outputs section, changes the size: SIZE). */
-    for (uint32_t bit = 2; bit < 16u; bit++) {
+    /* Profile flags and reserved header bytes (bits 1 and 3 add a section, so they change the size: SIZE; bit 2,
+     * the log-std feature, needs every channel's std_floor >= 1). */
+    s = base;
+    s.flags = TD_PROFILE_FLAG_LOG_STD;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    for (uint32_t c = 0; c < s.n_channels; c++) {
+        s.ch[c].reserved = (uint16_t)(c + 1u);
+    }
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s.ch[s.n_channels - 1u].reserved = 0u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.ch[s.n_channels - 1u].reserved = 0xFFFFu;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    CHECK_EQ(poke_status(&base, 22, 2, TD_PROFILE_FLAG_CENTROID_SCALES), TD_ERR_SIZE);
+    s = base;
+    s.flags = TD_PROFILE_FLAG_CENTROID_SCALES;
+    for (uint32_t i = 0; i < (uint32_t)s.n_centroids * s.n_dims; i++) {
+        s.cs_inv_scale_q16[i] = 1u << 16;
+    }
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s.cs_offset_q8[s.n_centroids - 1u] = 1u << 24;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s.cs_offset_q8[s.n_centroids - 1u] = (1u << 24) + 1u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.cs_offset_q8[s.n_centroids - 1u] = 0u;
+    s.cs_inv_scale_q16[s.n_centroids * s.n_dims - 1u] = 0u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    s.cs_inv_scale_q16[s.n_centroids * s.n_dims - 1u] = 1u << 24;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s.cs_inv_scale_q16[s.n_centroids * s.n_dims - 1u] = (1u << 24) + 1u;
+    CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
+    for (uint32_t bit = 4; bit < 16u; bit++) {
         s = base;
         s.flags = (uint16_t)(1u << bit);
         CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
@@ -1229,6 +1325,42 @@ static void test_window_random(void)
 
 /* ---- mean / variance / std / isqrt ----------------------------------------------------- */
 
+/* td_log2_q8 against a second implementation (128-bit mantissa) and libm. */
+static void test_log2_q8(void)
+{
+    int ok_ref = 1;
+    int ok_libm = 1;
+    int ok_monotonic = 1;
+    uint32_t prev = 0u;
+    CHECK_EQ(td_log2_q8(0u), 0u);
+    for (uint32_t x = 1u; x <= (1u << 20); x++) {
+        const uint32_t v = td_log2_q8(x);
+        CHECK_QUIET(ok_ref, v == ref_log2_q8(x));
+        CHECK_QUIET(ok_monotonic, v >= prev);
+        /* Truncated to 1/256 of an octave: never above the exact value, less than 1/256 below it. */
+        const double exact = 256.0 * log2((double)x);
+        CHECK_QUIET(ok_libm, (double)v <= exact + 1e-9 && (double)v > exact - 1.0);
+        prev = v;
+    }
+    for (uint32_t i = 0; i < 200000u; i++) {
+        const uint32_t x = (uint32_t)(rnd64() >> (32u + (uint32_t)(rnd64() % 32u)));
+        const uint32_t v = td_log2_q8(x);
+        CHECK_QUIET(ok_ref, v == ref_log2_q8(x));
+        if (x > 0u) {
+            const double exact = 256.0 * log2((double)x);
+            CHECK_QUIET(ok_libm, (double)v <= exact + 1e-9 && (double)v > exact - 1.0);
+        }
+    }
+    for (uint32_t k = 0; k < 32u; k++) {
+        CHECK_EQ(td_log2_q8(1u << k), 256u * k);
+    }
+    CHECK_EQ(td_log2_q8(0xFFFFFFFFu), ref_log2_q8(0xFFFFFFFFu));
+    CHECK(td_log2_q8(0xFFFFFFFFu) <= 32u * 256u - 1u);
+    CHECK(ok_ref);
+    CHECK(ok_libm);
+    CHECK(ok_monotonic);
+}
+
 static void test_stats_functions(void)
 {
     /* Hand-checked means. */
@@ -1501,7 +1633,10 @@ static void ref_window(const w_spec_t *s, ref_mon_t *st, const int16_t *frames, 
         if ((ch->flags & TD_CHANNEL_FLAG_STUCK_CHECK) && n_valid >= 2u && a.max - a.min <= ch->stuck_tol) {
             res->stuck_mask |= (uint16_t)(1u << c);
         }
-        const int32_t feat[2] = {o->mean_q8, o->std_q8};
+        const int32_t spread = (s->flags & TD_PROFILE_FLAG_LOG_STD)
+                                   ? (int32_t)ref_log2_q8((uint32_t)o->std_q8 + ((uint32_t)ch->reserved << 8)) - 2048
+                                   : o->std_q8;
+        const int32_t feat[2] = {o->mean_q8, spread};
         for (uint32_t k = 0; k < 2u; k++) {
             const uint32_t f = 2u * c + k;
             const i128 centred = n_valid > 0u ? (i128)feat[k] - s->mu_q8[f] : 0;
@@ -1561,10 +1696,13 @@ static void ref_window(const w_spec_t *s, ref_mon_t *st, const int16_t *frames, 
     if (have_embedding) {
         u128 best = 0;
         for (uint32_t k = 0; k < s->n_centroids; k++) {
-            u128 d = 0;
+            const int scaled = (s->flags & TD_PROFILE_FLAG_CENTROID_SCALES) != 0;
+            u128 d = scaled ? (u128)s->cs_offset_q8[k] * 256u : 0u;
             for (uint32_t j = 0; j < D; j++) {
                 const i128 diff = (i128)res->embedding_q8[j] - s->centroid_q8[k * D + j];
-                d += (u128)(diff * diff);
+                const i128 v = scaled ? ref_clamp(ref_round_div(diff * s->cs_inv_scale_q16[k * D + j], 65536), LIM)
+                                      : diff;
+                d += (u128)(v * v);
             }
             g_cov.centroid_ties += k > 0u && d == best;
             if (k == 0u || d < best) {
@@ -1725,10 +1863,28 @@ static void random_profile(w_spec_t *s, int ext)
     for (uint32_t i = 0; i < (uint32_t)s->n_centroids * s->n_dims; i++) {
         s->centroid_q8[i] = (int32_t)(rnd64() % 8u == 0u ? rnd_range(-(1 << 24), 1 << 24) : rnd_range(-20000, 20000));
     }
+    if (rnd64() % 3u == 0u) {
+        s->flags |= TD_PROFILE_FLAG_LOG_STD;
+        for (uint32_t c = 0; c < s->n_channels; c++) {
+            s->ch[c].reserved = (uint16_t)(rnd64() % 4u == 0u ? rnd_range(1, 65535) : rnd_range(1, 64));
+        }
+    }
+    if (rnd64() % 3u == 0u) {
+        s->flags |= TD_PROFILE_FLAG_CENTROID_SCALES;
+        for (uint32_t k = 0; k < s->n_centroids; k++) {
+            s->cs_offset_q8[k] = (uint32_t)(rnd64() % 4u == 0u ? rnd_range(0, 1 << 24) : rnd_range(0, 4000));
+            for (uint32_t j = 0; j < s->n_dims; j++) {
+                s->cs_inv_scale_q16[k * s->n_dims + j] =
+                    (uint32_t)(rnd64() % 6u == 0u ? rnd_range(1, 1 << 24) : rnd_range(1 << 12, 1 << 20));
+            }
+        }
+    }
     if (s->n_centroids > 1u && rnd64() % 3u == 0u) {
         /* A duplicated centroid: the nearest one must be the lower index. */
         const uint32_t k = (uint32_t)rnd_range(1, s->n_centroids - 1);
         memcpy(&s->centroid_q8[k * s->n_dims], &s->centroid_q8[0], 4u * s->n_dims);
+        memcpy(&s->cs_inv_scale_q16[k * s->n_dims], &s->cs_inv_scale_q16[0], 4u * s->n_dims);
+        s->cs_offset_q8[k] = s->cs_offset_q8[0];
     }
     if (!ext && rnd64() % 5u == 0u) {
         /* Extreme: saturating z, unshifted full-scale projection, so embeddings reach the +-2^24 clamp. */
@@ -2665,6 +2821,7 @@ int main(void)
     test_window_fixed();
     test_window_random();
     test_stats_functions();
+    test_log2_q8();
     test_detector();
     test_monitor_reference();
     test_monitor_capacity_and_chunking();

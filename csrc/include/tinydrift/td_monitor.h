@@ -162,4 +162,8 @@ td_status td_monitor_reset_alarm(td_monitor_t *mon) TD_CHECK_RESULT;
 /** Copy channel's lifetime statistics (merged over all completed windows). */
 td_status td_monitor_lifetime(const td_monitor_t *mon, uint8_t channel, td_lifetime_t *out) TD_CHECK_RESULT;
 
+/** 256 * log2(x) with the integer part exact and 8 fraction bits by repeated squaring (truncated); 0 for x = 0.
+ *  Total. The monitor's log-std feature (TD_PROFILE_FLAG_LOG_STD) is built on it. */
+uint32_t td_log2_q8(uint32_t x);
+
 #endif /* TINYDRIFT_TD_MONITOR_H */

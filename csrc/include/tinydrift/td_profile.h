@@ -35,6 +35,8 @@
 #define TD_INV_SIGMA_SHIFT 24u
 /** Fractional bits of the external embedding scale. */
 #define TD_EXT_SCALE_SHIFT 24u
+/** Fractional bits of a centroid's per-dimension inverse scale (centroid scales section). */
+#define TD_CENTROID_SCALE_SHIFT 16u
 /** Fixed part of the outputs section (n_classes, n_bins, reserved, scale_q24, zero_point) in bytes. */
 #define TD_PROFILE_OUTPUTS_HEADER_SIZE 12u
 
@@ -42,6 +44,11 @@
 #define TD_PROFILE_FLAG_EXTERNAL_EMBEDDING 0x0001u
 /** Profile flag: an outputs section (model-output monitoring, td_outputs.h) follows the centroids. */
 #define TD_PROFILE_FLAG_OUTPUTS 0x0002u
+/** Profile flag: feature 2c+1 is log2(std + std_floor) of channel c (Q8, td_log2_q8), not the std itself. */
+#define TD_PROFILE_FLAG_LOG_STD 0x0004u
+/** Profile flag: a centroid scales section (per centroid an offset and per-dimension inverse scales) follows the
+ *  centroids, and the distance to each centroid is measured in its own scale. */
+#define TD_PROFILE_FLAG_CENTROID_SCALES 0x0008u
 
 /** Channel flag: raise the stuck health event when the window does not vary. */
 #define TD_CHANNEL_FLAG_STUCK_CHECK 0x0001u
@@ -71,6 +78,7 @@ typedef struct {
     const uint8_t *features;     /**< n_features records of TD_PROFILE_FEATURE_SIZE */
     const uint8_t *projection;   /**< n_dims x n_features int8, row-major (NULL in external mode) */
     const uint8_t *centroids;    /**< n_centroids x n_dims int32 Q8, row-major */
+    const uint8_t *centroid_scales; /**< per centroid: uint32 offset_q8, n_dims uint32 inv_scale_q16; NULL without */
     const uint8_t *outputs;      /**< outputs section (TD_PROFILE_FLAG_OUTPUTS), NULL when absent */
 } td_profile_t;
 
@@ -83,6 +91,7 @@ typedef struct {
     uint16_t stuck_tolerance;    /**< window max - min <= this counts as stuck */
     uint16_t max_missing;        /**< missing samples per window tolerated before a health event */
     uint16_t max_saturated;      /**< saturated samples per window tolerated before a health event */
+    uint16_t std_floor;          /**< TD_PROFILE_FLAG_LOG_STD: LSB added to the std before its log (else 0) */
     int32_t ref_mean_q8;         /**< reference per-sample mean, Q8 (informational) */
     int32_t ref_std_q8;          /**< reference per-sample standard deviation, Q8 (informational) */
 } td_channel_config_t;
