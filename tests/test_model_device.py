@@ -122,7 +122,9 @@ def test_label_free_accuracy_estimate_and_ddm_on_the_recording(model: dict) -> N
     assert (verdicts[len(stream_lab):] == Ddm.DRIFT).any()
     assert not (verdicts[: len(stream_lab)] == Ddm.DRIFT).any()
     # ...while the raw-statistics monitor sees nothing: the sensor data did not change.
-    frames = np.concatenate(model["test"])
-    pca = tinydrift.build_profile(model["test"][: len(model["test"]) // 2], window=20)
-    rows = tinydrift.score(pca, frames[len(frames) // 2 :])
-    assert int(np.count_nonzero(rows["trigger"])) <= 1
+    # (Reference and scored recordings interleave, so both hold the same classes: the test cases are ordered by class.)
+    pca = tinydrift.build_profile(model["test"][0::2], window=20)
+    rows = tinydrift.score(pca, np.concatenate(model["test"][1::2]))
+    fired = rows["trigger"] != 0
+    episodes = int(np.count_nonzero(fired[1:] & ~fired[:-1])) + int(fired[0])  # score() does not reset the alarm
+    assert episodes <= 1

@@ -27,6 +27,18 @@ MIN_CALIBRATION_WINDOWS = 20_000
 CALIBRATION_EXPECTED_ALARMS = 50
 PROVISIONAL_INV_SIGMA_Q24 = 1 << 24
 MAX_INV_SIGMA_Q24 = 1 << 31
+SCORINGS = ("mixture", "centroids")
+# Smallest per-centroid scale, in standardized units: a cluster that happens to sit still in one dimension
+# must not turn every later wiggle there into an alarm.
+MIN_CENTROID_SCALE = 0.05
+# A cluster needs this many fitting windows per embedding dimension for its own scales; smaller ones use
+# the pooled scales (with few windows per dimension the per-cluster spread overfits and false alarms follow).
+MIN_CLUSTER_WINDOWS_PER_DIM = 2
+MAX_CENTROID_OFFSET_Q8 = 1 << 24
+MAX_CENTROID_INV_SCALE_Q16 = 1 << 24
+# Weight of the Gaussian log-normaliser in a centroid's offset. The full normaliser (1.0) let tight
+# clusters claim windows too eagerly on the bundled benchmark; half of it detected more (docs/benchmarks.md).
+OFFSET_WEIGHT = 0.5
 
 
 @dataclass
@@ -122,13 +134,36 @@ def _run(profile: Profile, recordings: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=Monitor(profile)._dtype)
 
 
-def _features_q8(rows: np.ndarray) -> np.ndarray:
-    """Window features f[2c] = mean_q8, f[2c+1] = std_q8 as float64 (exact integers)."""
+def _features_q8(rows: np.ndarray, log_std: bool) -> np.ndarray:
+    """Window features f[2c] = mean_q8, f[2c+1] = std_q8 (or its log) as float64 (exact integers).
+
+    With log_std the C monitor computed the feature: under the provisional profile (mu 0, scale 1)
+    its z is the feature itself, which fits int16 for a log.
+    """
     n, c = rows["mean"].shape
     f = np.empty((n, 2 * c))
     f[:, 0::2] = rows["mean"] * 256.0
-    f[:, 1::2] = rows["std"] * 256.0
+    f[:, 1::2] = (rows["z_std"] if log_std else rows["std"]) * 256.0
     return f
+
+
+def _std_floors(recordings: list[np.ndarray], configs: list[ChannelConfig], window: int) -> list[int]:
+    """Per channel, the LSB added to the window std before its log: the smallest window std of the training data
+    (at least 1), so the log's steep part starts where the sensor's own noise ends."""
+    floors = []
+    for c, cfg in enumerate(configs):
+        stds = []
+        for rec in recordings:
+            n = len(rec) // window
+            x = rec[: n * window, c].reshape(n, window).astype(np.float64)
+            if cfg.sentinel is not None:
+                x = np.where(x == cfg.sentinel, np.nan, x)
+            stds.append(np.nanstd(x, axis=1) if n else np.zeros(0))
+        values = np.concatenate(stds)
+        values = values[np.isfinite(values)]
+        lowest = float(values.min()) if values.size else 1.0
+        floors.append(int(min(65535, max(1, round(lowest)))))
+    return floors
 
 
 def _quantize_projection(components: np.ndarray) -> tuple[np.ndarray, int]:
@@ -223,24 +258,27 @@ class _Reference:
 
 
 def _reference(recordings: list[np.ndarray], window: int, rails: object, sentinel: object, holdout: float,
-               min_sigma: float, say: Progress, note: str = "") -> _Reference:
+               min_sigma: float, say: Progress, note: str = "", log_std: bool = False) -> _Reference:
     """Run a provisional profile (the C monitor) over the data for exact window features and health counts."""
     n_channels = recordings[0].shape[1]
     configs = _channel_rules(n_channels, rails, sentinel)
     for cfg in configs:
         cfg.max_missing = cfg.max_saturated = window  # provisional passes must not raise health events
     split = _split(recordings, window, holdout)
+    if log_std:
+        for cfg, floor in zip(configs, _std_floors(split.fit, configs, window)):
+            cfg.std_floor = floor
     n_features = 2 * n_channels
     provisional = Profile(
         window=window, channels=configs,
         feature_mu_q8=np.zeros(n_features, np.int32),
         feature_inv_sigma_q24=np.full(n_features, PROVISIONAL_INV_SIGMA_Q24, np.uint32),
-        projection=np.zeros((1, n_features), np.int8), centroids_q8=np.zeros((1, 1), np.int32),
+        projection=np.zeros((1, n_features), np.int8), centroids_q8=np.zeros((1, 1), np.int32), log_std=log_std,
     )
     say(f"window statistics: {sum(len(r) for r in recordings)} frames x {n_channels} channels{note}")
     fit_rows = _run(provisional, split.fit)
     hold_rows = _run(provisional, split.holdout)
-    features = _features_q8(fit_rows)
+    features = _features_q8(fit_rows, log_std)
     sigma = np.maximum(features.std(axis=0), min_sigma * 256.0)
     mu_q8 = np.round(features.mean(axis=0)).astype(np.int32)
     inv_sigma = np.clip(np.round(2.0**32 / sigma), 1, MAX_INV_SIGMA_Q24).astype(np.uint32)
@@ -256,12 +294,37 @@ def _centroids(embeddings: np.ndarray, n_centroids: int, seed: int, say: Progres
     return centroids
 
 
+def _centroid_scales(embeddings: np.ndarray, centroids_q8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per centroid: score offset (Q8) and per-dimension inverse scales (Q16) of a diagonal Gaussian mixture.
+
+    Each fitting window belongs to its nearest centroid; a centroid's scale in a dimension is the spread of
+    its windows there. The offset is the Gaussian log-normaliser sum(ln sigma^2) relative to the tightest
+    centroid, so a window must be far from a wide cluster, in its own scale, before a tight one wins.
+    """
+    centres = centroids_q8.astype(np.float64) / 256.0
+    labels = ((embeddings[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
+    pooled = np.sqrt(((embeddings - centres[labels]) ** 2).mean(axis=0))
+    sigma = np.empty_like(centres)
+    for k in range(len(centres)):
+        members = embeddings[labels == k]
+        own = len(members) >= max(2, MIN_CLUSTER_WINDOWS_PER_DIM * embeddings.shape[1])
+        sigma[k] = members.std(axis=0) if own else pooled
+    sigma = np.maximum(sigma, MIN_CENTROID_SCALE)
+    log_norm = OFFSET_WEIGHT * np.log(sigma**2).sum(axis=1)
+    offset_q8 = np.clip(np.round((log_norm - log_norm.min()) * 256.0), 0, MAX_CENTROID_OFFSET_Q8).astype(np.uint32)
+    inv_scale_q16 = np.clip(np.round(65536.0 / sigma), 1, MAX_CENTROID_INV_SCALE_Q16).astype(np.uint32)
+    return offset_q8, inv_scale_q16
+
+
 def _finish(staged: Profile, ref: _Reference, centroids: np.ndarray, score_holdout: Callable[[Profile], np.ndarray],
             *, stuck_tolerance: int, false_alarm_rate: float, calibration_windows: int | None, seed: int,
-            channel_names: Sequence[str] | None, say: Progress) -> Profile:
+            channel_names: Sequence[str] | None, say: Progress,
+            scales: tuple[np.ndarray, np.ndarray] | None = None) -> Profile:
     """Health limits, then thresholds calibrated on the held-out windows' scores (score_holdout: Monitor rows)."""
     _health_limits(ref.configs, np.concatenate([ref.fit_rows, ref.hold_rows]), ref.recordings, stuck_tolerance)
     scored = staged.replace(channels=ref.configs, centroids_q8=centroids)
+    if scales is not None:
+        scored = scored.replace(centroid_offset_q8=scales[0], centroid_inv_scale_q16=scales[1])
     hold_scores = np.round(score_holdout(scored)["score"] * 256).astype(np.uint32)
     n_cal = max(calibration_windows or 0, MIN_CALIBRATION_WINDOWS,
                 math.ceil(CALIBRATION_EXPECTED_ALARMS / false_alarm_rate))
@@ -283,10 +346,11 @@ def build_profile(
     n_centroids: int = 8,
     n_dims: int | None = None,
     explained_variance: float = 0.95,
+    scoring: str = "mixture",
     rails: tuple[int, int] | Sequence[tuple[int, int]] | None = None,
     sentinel: int | Sequence[int | None] | None = None,
     stuck_tolerance: int = 0,
-    holdout: float = 0.3,
+    holdout: float = 0.2,
     min_sigma: float = 1.0 / 16,
     calibration_windows: int | None = None,
     channel_names: Sequence[str] | None = None,
@@ -297,7 +361,12 @@ def build_profile(
 
     train: an int16 array (frames x channels) or a list of them (separate recordings).
     window: frames per tumbling window. false_alarm_rate: target false alarms per window.
-    n_centroids / n_dims: reference clusters and PCA dimensions (None: enough for explained_variance).
+    scoring: "mixture" (default): features are the window mean and the log of the window std, every PCA
+    dimension is kept, and each centroid measures distance in its own scale (a diagonal Gaussian
+    mixture), so a change within a quiet activity is not drowned by the spread of a busy one;
+    "centroids": mean and std, PCA truncated to explained_variance, one Euclidean scale for all.
+    n_centroids / n_dims: reference clusters and PCA dimensions (None: every feature for "mixture",
+    enough for explained_variance for "centroids").
     rails: (low, high) saturation rails, one pair or one per channel. sentinel: missing-value marker.
     holdout: fraction of the data held out for threshold calibration.
     min_sigma: floor of a feature's standard deviation, in sensor LSB.
@@ -306,22 +375,30 @@ def build_profile(
     if not 2 <= window <= lib.TD_MAX_WINDOW:
         raise InputError(f"window must be between 2 and {lib.TD_MAX_WINDOW} frames, got {window}")
     _check_common(false_alarm_rate, n_centroids, stuck_tolerance, holdout)
+    if scoring not in SCORINGS:
+        raise InputError(f"scoring must be one of {', '.join(SCORINGS)}, got {scoring!r}")
+    mixture = scoring == "mixture"
     if not 0.0 < explained_variance <= 1.0:
         raise InputError(f"explained variance must be in (0, 1], got {explained_variance}")
     recordings = as_recordings(train)
     n_channels = recordings[0].shape[1]
     if channel_names is not None and len(channel_names) != n_channels:
         raise InputError(f"{len(channel_names)} channel names for {n_channels} channels")
-    ref = _reference(recordings, window, rails, sentinel, holdout, min_sigma, say)
+    ref = _reference(recordings, window, rails, sentinel, holdout, min_sigma, say, log_std=mixture)
 
     z = (ref.features - ref.mu_q8) * ref.inv_sigma_q24.astype(np.float64) / 2.0**32
+    if mixture and n_dims is None:
+        n_dims = min(2 * n_channels, lib.TD_MAX_DIMS, len(z))
     components = _pca(z, n_dims, explained_variance)
     projection, shift = _quantize_projection(components)
     k = projection.shape[0]
     say(f"PCA: {2 * n_channels} features -> {k} dims (int8, shift {shift})")
     staged = ref.provisional.replace(feature_mu_q8=ref.mu_q8, feature_inv_sigma_q24=ref.inv_sigma_q24,
                                      projection=projection, proj_shift=shift, centroids_q8=np.zeros((1, k), np.int32))
-    centroids = _centroids(_run(staged, ref.split.fit)["embedding"], n_centroids, seed, say)
+    embeddings = _run(staged, ref.split.fit)["embedding"]
+    centroids = _centroids(embeddings, n_centroids, seed, say)
+    scales = _centroid_scales(embeddings, centroids) if mixture else None
     return _finish(staged, ref, centroids, lambda prof: _run(prof, ref.split.holdout),
                    stuck_tolerance=stuck_tolerance, false_alarm_rate=false_alarm_rate,
-                   calibration_windows=calibration_windows, seed=seed, channel_names=channel_names, say=say)
+                   calibration_windows=calibration_windows, seed=seed, channel_names=channel_names, say=say,
+                   scales=scales)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .build import build_profile
+from .build import SCORINGS, build_profile
 from .errors import InputError, TinyDriftError
 from .monitor import TRIGGER_CUSUM, TRIGGER_HEALTH, TRIGGER_INSTANT, Monitor
 from .profile import Profile, load_profile
@@ -268,18 +268,22 @@ def build_parser() -> argparse.ArgumentParser:
                        help="target false alarms per window on in-distribution data (default: 1e-3)")
     build.add_argument("--centroids", type=_positive_int, default=8, metavar="K",
                        help="reference clusters in the embedding space (default: 8)")
+    build.add_argument("--scoring", choices=SCORINGS, default="mixture",
+                       help="mixture: log-std features and a scale per centroid (default); centroids: one "
+                            "Euclidean scale, PCA cut to --variance")
     build.add_argument("--dims", type=_positive_int, default=None, metavar="N",
-                       help="PCA dimensions (default: enough to explain --variance)")
+                       help="PCA dimensions (default: every feature with --scoring mixture, else enough to "
+                            "explain --variance)")
     build.add_argument("--variance", type=_variance, default=0.95, metavar="F",
-                       help="explained variance that picks --dims automatically (default: 0.95)")
+                       help="explained variance that picks --dims with --scoring centroids (default: 0.95)")
     build.add_argument("--rails", type=_rails, default=None, metavar="LOW:HIGH",
                        help="saturation rails of every channel (default: -32768:32767)")
     build.add_argument("--sentinel", type=_int_in(-32768, 32767), default=None, metavar="VALUE",
                        help="sample value that marks a missing reading (must lie outside the rails or on one)")
     build.add_argument("--stuck-tolerance", type=_int_in(0, 65535), default=0, metavar="N",
                        help="a window whose max-min spread is <= N counts as stuck (default: 0)")
-    build.add_argument("--holdout", type=_fraction, default=0.3, metavar="F",
-                       help="fraction of the data held out to calibrate thresholds (default: 0.3)")
+    build.add_argument("--holdout", type=_fraction, default=0.2, metavar="F",
+                       help="fraction of the data held out to calibrate thresholds (default: 0.2)")
     build.add_argument("--seed", type=_int_in(0, 2**63 - 1), default=0, metavar="N",
                        help="random seed of k-means and calibration (default: 0)")
     build.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
@@ -417,7 +421,7 @@ def cmd_profile_build(args: argparse.Namespace) -> int:
             [r.frames for r in recs], window=args.window or 64, false_alarm_rate=args.rate,
             n_centroids=args.centroids, n_dims=args.dims, explained_variance=args.variance, rails=args.rails,
             sentinel=args.sentinel, stuck_tolerance=args.stuck_tolerance, holdout=args.holdout, seed=args.seed,
-            channel_names=names, progress=progress,
+            channel_names=names, progress=progress, scoring=args.scoring,
         )
     else:
         from .model_profile import build_model_profile
@@ -477,6 +481,7 @@ def profile_dict(prof: Profile, size: int) -> dict[str, Any]:
             "ref_std_q8": ch.ref_std_q8, "ref_std": ch.ref_std,
             "feature_mean_mu": int(mu[2 * c]) / 256, "feature_mean_sigma": 2.0**24 / inv[2 * c],
             "feature_std_mu": int(mu[2 * c + 1]) / 256, "feature_std_sigma": 2.0**24 / inv[2 * c + 1],
+            "std_floor": ch.std_floor if prof.log_std else None,
         })
 
     def threshold(value: int) -> float | None:
@@ -499,6 +504,10 @@ def profile_dict(prof: Profile, size: int) -> dict[str, Any]:
         "projection": None if prof.projection is None else np.asarray(prof.projection).tolist(),
         "centroids_q8": np.asarray(prof.centroids_q8).tolist(),
         "centroids": (np.asarray(prof.centroids_q8) / 256).tolist(),
+        "log_std": prof.log_std,
+        "centroid_offset_q8": None if prof.centroid_offset_q8 is None else np.asarray(prof.centroid_offset_q8).tolist(),
+        "centroid_inv_scale_q16": None if prof.centroid_inv_scale_q16 is None
+        else np.asarray(prof.centroid_inv_scale_q16).tolist(),
         "outputs": None if prof.outputs is None else {
             "n_classes": prof.outputs.n_classes, "scale": prof.outputs.scale, "zero_point": prof.outputs.zero_point,
             "prior": [float(p) for p in prof.outputs.prior], "accuracy": [float(a) for a in prof.outputs.accuracy],
@@ -525,6 +534,8 @@ def cmd_profile_show(args: argparse.Namespace) -> int:
             ["dims", f"{prof.n_dims}" + ("" if prof.external_embedding else f" (projection int8, shift "
                                                                           f"{prof.proj_shift})")],
             ["centroids", prof.n_centroids],
+            ["std feature", "log2(std + floor)" if prof.log_std else "std"],
+            ["centroid scales", "yes (distance in each centroid's own scale)" if prof.centroid_scales else "no"],
             ["false alarms", f"{prof.false_alarm_rate:g} per window ({prof.false_alarm_ppb} ppb)"],
             *([["ext scale", f"{prof.ext_scale_q24 / 2**24:g} (q24 {prof.ext_scale_q24})"],
                ["ext zero point", prof.ext_zero_point]] if prof.external_embedding else []),
@@ -545,15 +556,27 @@ def cmd_profile_show(args: argparse.Namespace) -> int:
                   c["max_missing"], c["max_saturated"], f"{c['ref_mean']:.3f}", f"{c['ref_std']:.3f}"]
                  for c in d["channels"]]),
         "",
-        "Features (window mean and std per channel: reference mu and sigma, sensor counts)",
-        *_table(["#", "name", "mean_mu", "mean_sigma", "std_mu", "std_sigma"],
+        ("Features (window mean and log2(std + floor) per channel: reference mu and sigma; mean in sensor "
+         "counts, log-std in octaves)" if prof.log_std else
+         "Features (window mean and std per channel: reference mu and sigma, sensor counts)"),
+        *_table(["#", "name", "mean_mu", "mean_sigma", "std_mu", "std_sigma"] + (["std_floor"] if prof.log_std else []),
                 [[c["index"], c["name"], f"{c['feature_mean_mu']:.3f}", f"{c['feature_mean_sigma']:.3f}",
-                  f"{c['feature_std_mu']:.3f}", f"{c['feature_std_sigma']:.3f}"] for c in d["channels"]]),
+                  f"{c['feature_std_mu']:.3f}", f"{c['feature_std_sigma']:.3f}"]
+                 + ([c["std_floor"]] if prof.log_std else []) for c in d["channels"]]),
         "",
         f"Centroids ({prof.n_centroids} x {prof.n_dims} dims, score units)",
         *_table(["#"] + [f"d{j}" for j in range(prof.n_dims)],
                 [[k] + [f"{v:.3f}" for v in row] for k, row in enumerate(d["centroids"])]),
     ]
+    if prof.centroid_scales:
+        scales = 65536.0 / np.asarray(prof.centroid_inv_scale_q16, dtype=np.float64)
+        lines += [
+            "",
+            "Centroid scales (per dimension, embedding units; offset added to the centroid's score)",
+            *_table(["#", "offset"] + [f"d{j}" for j in range(prof.n_dims)],
+                    [[k, _q8(int(prof.centroid_offset_q8[k]))] + [f"{v:.3f}" for v in row]  # type: ignore[index]
+                     for k, row in enumerate(scales)]),
+        ]
     if d["outputs"] is not None:
         out = d["outputs"]
         bins = len(out["accuracy"])

@@ -97,7 +97,7 @@ def build_model_profile(
     rails: tuple[int, int] | Sequence[tuple[int, int]] | None = None,
     sentinel: int | Sequence[int | None] | None = None,
     stuck_tolerance: int = 0,
-    holdout: float = 0.3,
+    holdout: float = 0.2,
     min_sigma: float = 1.0 / 16,
     calibration_windows: int | None = None,
     channel_names: Sequence[str] | None = None,
