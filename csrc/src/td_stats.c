@@ -26,28 +26,35 @@ static void window_update_band(td_window_acc_t *acc, const td_sample_rules_t *ru
 /* Kept out of line so the hot loop's registers hold the sums, not the rules (GCC, clang). */
 #if defined(__GNUC__) || defined(__clang__)
 #define TD_NOINLINE __attribute__((noinline))
+#define TD_UNLIKELY(c) __builtin_expect(!!(c), 0)
 #else
 #define TD_NOINLINE
+#define TD_UNLIKELY(c) (c)
 #endif
 
-/* Bookkeeping for a sample outside the band; returns 1 if it is valid and must be summed. */
-static TD_NOINLINE int window_slow_sample(td_window_acc_t *acc, const td_sample_rules_t *rules, int16_t x)
+/* Bookkeeping for a sample outside the band that the loop does not handle itself. Returns what
+ * to add to the sums (x, or 0 for a missing sample) and always leaves the band recomputed in
+ * *acc: the loop then reloads it, so neither x nor the band is live across the call and the
+ * loop's registers need no spilling. */
+static TD_NOINLINE int32_t window_slow_sample(td_window_acc_t *acc, const td_sample_rules_t *rules, int32_t x)
 {
+    int32_t add = x;
     if (rules->use_sentinel && x == rules->sentinel) {
         acc->n_missing++;
-        return 0;
-    }
-    if (x <= rules->rail_lo || x >= rules->rail_hi) {
-        acc->n_saturated++;
-    }
-    if (x < acc->min) {
-        acc->min = x;
-    }
-    if (x > acc->max) {
-        acc->max = x;
+        add = 0;
+    } else {
+        if (x <= rules->rail_lo || x >= rules->rail_hi) {
+            acc->n_saturated++;
+        }
+        if (x < acc->min) {
+            acc->min = (int16_t)x;
+        }
+        if (x > acc->max) {
+            acc->max = (int16_t)x;
+        }
     }
     window_update_band(acc, rules);
-    return 1;
+    return add;
 }
 
 td_status td_window_reset(td_window_acc_t *acc)
@@ -83,39 +90,71 @@ td_status td_window_add(td_window_acc_t *acc, const td_sample_rules_t *rules, co
     }
     /* Count first: keeping n live through the loop would cost the hot path a register. */
     acc->n_samples = (uint16_t)(acc->n_samples + n);
+    if (n == 0u) {
+        return TD_OK;
+    }
+    const int16_t *const end = samples + (size_t)n * stride;
     int32_t sum = acc->sum;
     int64_t sumsq = acc->sumsq;
     int32_t band_lo = acc->band_lo;
     uint32_t band_span = acc->band_span;
-    const int16_t *p = samples;
-    const int16_t *const end = samples + (size_t)n * stride;
-    while (p != end) {
-        /* Fast path, the loop the device spends its time in: in-band samples only need summing.
-         * Written as do-while so each sample costs one compare-and-branch for the loop. */
-        int32_t x;
-        do {
-            x = *p;
-            if ((uint32_t)(x - band_lo) > band_span) {
-                break;
+    /* Indexed from the end with a negative offset that counts up to 0: the step then sets the
+     * flags the loop branches on, saving a compare per sample. */
+    const ptrdiff_t step = (ptrdiff_t)stride;
+    ptrdiff_t i = samples - end;
+    /* The fast path, where the device spends its time: an in-band sample only needs summing. A
+     * do-while, so the loop costs each sample one compare-and-branch. */
+    do {
+        int32_t x = end[i];
+        if (TD_UNLIKELY((uint32_t)(x - band_lo) > band_span)) {
+            /* Almost every out-of-band sample is a new min or max strictly inside the rails: then
+             * it is valid (the sentinel lies outside the rails) and only one band edge moves,
+             * handled here without a call. Rails, the sentinel and the empty band take the call. */
+            const int32_t off = x - band_lo;
+            if (off > 0 && x < rules->rail_hi) {
+                /* Above a non-empty band (the empty one has band_lo > INT16_MAX) and below rail_hi,
+                 * where the band's top is the max itself: x is the new max. */
+                acc->max = (int16_t)x;
+                band_span = (uint32_t)off;
+            } else if (off < 0 && x > rules->rail_lo && band_lo <= INT16_MAX) {
+                /* Below a non-empty band and above rail_lo, where the band's bottom is the min. */
+                acc->min = (int16_t)x;
+                band_span += (uint32_t)-off;
+                band_lo = x;
+            } else {
+                x = window_slow_sample(acc, rules, x);
+                band_lo = acc->band_lo;
+                band_span = acc->band_span;
             }
-            sum += x;
-            sumsq += (int64_t)x * x;
-            p += stride;
-        } while (p != end);
-        if (p == end) {
-            break;
         }
-        if (window_slow_sample(acc, rules, (int16_t)x)) {
-            sum += x;
-            sumsq += (int64_t)x * x;
-            band_lo = acc->band_lo;
-            band_span = acc->band_span;
-        }
-        p += stride;
-    }
+        sum += x;
+        sumsq += (int64_t)x * x;
+        i += step;
+    } while (i != 0);
+    acc->band_lo = band_lo;
+    acc->band_span = band_span;
     acc->sum = sum;
     acc->sumsq = sumsq;
     return TD_OK;
+}
+
+/* floor((*rem 2^32 + x) / den) for 0 < den <= 2^20 and *rem < den, leaving the remainder in *rem.
+ * Long division in 12-, 12- and 8-bit digits keeps every partial dividend within 32 bits, so it
+ * costs three 32-bit divisions (one UDIV each on the M4) instead of a 64-bit division routine. */
+static uint32_t div_long32(uint32_t *rem, uint32_t x, uint32_t den)
+{
+    uint32_t r = (*rem << 12) | (x >> 20);
+    uint32_t q = r / den;
+    r -= q * den;
+    r = (r << 12) | ((x >> 8) & 0xFFFu);
+    uint32_t d = r / den;
+    r -= d * den;
+    q = (q << 12) | d;
+    r = (r << 8) | (x & 0xFFu);
+    d = r / den;
+    r -= d * den;
+    *rem = r;
+    return (q << 8) | d;
 }
 
 int32_t td_mean_q8(int32_t sum, uint32_t n)
@@ -145,57 +184,72 @@ uint64_t td_var_q32(int32_t sum, int64_t sumsq, uint32_t n)
     /* n*sumsq - sum^2 = n^2 * variance is exact and < 2^51 for n <= 1024. */
     const int64_t scaled = (int64_t)n * sq - (int64_t)sum * (int64_t)sum;
     const uint64_t d = scaled > 0 ? (uint64_t)scaled : 0u;
-    const uint64_t nn = (uint64_t)n * n;
-    const uint64_t q = d / nn;
-    const uint64_t r = d % nn;
-    return (q << 32) + ((r << 33) + nn) / (nn << 1);
+    const uint32_t nn = n * n;
+    /* d <= 2^30 nn, so its high word is below nn and the quotient d / nn fits 32 bits; the result is
+     * that quotient in the high word plus round(remainder 2^32 / nn), ties up. */
+    uint32_t rem = (uint32_t)(d >> 32);
+    const uint32_t q = div_long32(&rem, (uint32_t)d, nn);
+    const uint32_t frac = div_long32(&rem, 0u, nn);
+    return ((uint64_t)q << 32) + frac + (2u * rem >= nn ? 1u : 0u);
 }
 
-/* Floor square root of a 32-bit value, digit by digit (16 rounds of 32-bit operations). */
-static uint32_t isqrt32(uint32_t value)
+/* Leading zero bits of a non-zero 32-bit value (the CLZ instruction on a Cortex-M4). */
+static uint32_t clz32(uint32_t x)
 {
-    uint32_t rem = value;
-    uint32_t root = 0u;
-    uint32_t bit = 1u << 30;
-    while (bit > rem) {
-        bit >>= 2;
+#if defined(__GNUC__) || defined(__clang__)
+    return (uint32_t)__builtin_clz(x);
+#else
+    uint32_t n = 0u;
+    while (!(x & 0x80000000u)) {
+        x <<= 1;
+        n++;
     }
-    while (bit != 0u) {
-        if (rem >= root + bit) {
-            rem -= root + bit;
-            root = (root >> 1) + bit;
-        } else {
-            root >>= 1;
-        }
-        bit >>= 2;
-    }
-    return root;
+    return n;
+#endif
 }
+
+/* Upper bounds of sqrt over [i 2^27, (i + 1) 2^27) for i = 8..31 (capped at 65535, still >= the floor
+ * root): within 6.1 % of the root, so two Newton steps leave the floor root or one more. */
+static const uint16_t isqrt_guess[24] = {
+    34756u, 36636u, 38424u, 40133u, 41772u, 43348u, 44870u, 46341u, 47768u, 49152u, 50499u, 51811u,
+    53091u, 54340u, 55561u, 56756u, 57927u, 59074u, 60199u, 61304u, 62389u, 63455u, 64504u, 65535u,
+};
 
 uint32_t td_isqrt64(uint64_t value)
 {
-    if (value <= UINT32_MAX) {
-        return isqrt32((uint32_t)value);
+    if (value == 0u) {
+        return 0u;
     }
-    /* A 32-bit root of the top bits is within 2^-15 of the answer; one Newton step then lands
-     * within 1 of it, and the fix-ups make it exact. About half the cost of 32 rounds of
-     * 64-bit digit-by-digit on a Cortex-M4. */
-    unsigned shift = 0u;
-    while ((value >> shift) > UINT32_MAX) {
-        shift += 2u;
+    /* Normalize by an even shift into [2^62, 2^64) and take the root in 16-bit halves (Zimmermann's
+     * Karatsuba square root with base 2^16): 32-bit divisions only, no 64-bit division, no loop
+     * over bits. */
+    const uint32_t top = (uint32_t)(value >> 32);
+    const uint32_t shift = (top != 0u ? clz32(top) : 32u + clz32((uint32_t)value)) & ~1u;
+    const uint64_t v = value << shift;
+    const uint32_t hi = (uint32_t)(v >> 32); /* [2^30, 2^32) */
+    const uint32_t lo = (uint32_t)v;
+    /* s1 = floor(sqrt(hi)) in [2^15, 2^16): integer Newton from an upper bound stays at or above the
+     * floor root; after two steps it is the floor root or one more. */
+    uint32_t s1 = isqrt_guess[(hi >> 27) - 8u];
+    s1 = (s1 + hi / s1) >> 1;
+    s1 = (s1 + hi / s1) >> 1;
+    if (s1 * s1 > hi) {
+        s1--;
     }
-    uint64_t root = (uint64_t)isqrt32((uint32_t)(value >> shift)) << (shift / 2u);
-    root = (root + value / root) >> 1;
-    if (root > UINT32_MAX) {
-        root = UINT32_MAX;
-    }
-    while (root * root > value) {
+    const uint32_t r1 = hi - s1 * s1; /* <= 2 s1 < 2^17 */
+    /* q = floor((r1 2^16 + a1) / (2 s1)) with a1 the next 16 bits: numerator and divisor halved so
+     * the numerator fits 32 bits (floor of floor is exact); u is the remainder of the full division. */
+    const uint32_t a1 = lo >> 16;
+    const uint32_t num = (r1 << 15) | (a1 >> 1);
+    const uint32_t q = num / s1;
+    const uint32_t u = ((num - q * s1) << 1) | (a1 & 1u);
+    /* s1 2^16 + q is the root or one too large (one correction, by the theorem); the sum may wrap
+     * when it is 2^32, which the correction then undoes. */
+    uint32_t root = (s1 << 16) + q;
+    if ((uint64_t)q * q > (((uint64_t)u << 16) | (lo & 0xFFFFu))) {
         root--;
     }
-    while (root < UINT32_MAX && (root + 1u) * (root + 1u) <= value) {
-        root++;
-    }
-    return (uint32_t)root;
+    return root >> (shift >> 1);
 }
 
 int32_t td_std_q8(uint64_t var_q32)
@@ -241,8 +295,11 @@ td_status td_lifetime_merge_window(td_lifetime_t *life, uint32_t n, int32_t sum,
     if (n == 0u) {
         return TD_OK;
     }
-    /* |sum| < 2^25, so sum * 2^32 fits in 63 bits. */
-    const int64_t mean_b = td_round_div((int64_t)sum * ((int64_t)1 << 32), n);
+    /* mean_b = round(sum 2^32 / n), ties away from zero, as quotient and long-divided remainder. */
+    const uint32_t mag = sum < 0 ? 0u - (uint32_t)sum : (uint32_t)sum;
+    uint32_t rem = mag % n;
+    const uint64_t mean_mag = ((uint64_t)(mag / n) << 32) + div_long32(&rem, n / 2u, n);
+    const int64_t mean_b = sum < 0 ? -(int64_t)mean_mag : (int64_t)mean_mag;
     if (life->n == 0u) {
         life->n = n;
         life->mean_q32 = mean_b;
@@ -250,8 +307,15 @@ td_status td_lifetime_merge_window(td_lifetime_t *life, uint32_t n, int32_t sum,
         return TD_OK;
     }
     const uint64_t total = life->n + n;
-    /* w = n_b / N in Q32; n_b < N so w < 2^32 (n_b << 32 fits: n_b <= 1024). */
-    const uint32_t w = (uint32_t)((((uint64_t)n << 32) + total / 2u) / total);
+    /* w = n_b / N in Q32; n_b < N so w < 2^32 (n_b << 32 fits: n_b <= 1024). Up to 2^20 samples
+     * the long division in 32-bit steps applies; beyond, a 64-bit division. */
+    uint32_t w;
+    if (total <= ((uint64_t)1 << 20)) {
+        uint32_t w_rem = n;
+        w = div_long32(&w_rem, (uint32_t)(total / 2u), (uint32_t)total);
+    } else {
+        w = (uint32_t)((((uint64_t)n << 32) + total / 2u) / total);
+    }
     const uint32_t w_rest = (uint32_t)(0xFFFFFFFFu - w + 1u);
     const uint32_t w_cross = (uint32_t)td_mul_u64_q32(w, w_rest); /* w * (1 - w), Q32 */
     const int64_t delta = mean_b - life->mean_q32;                 /* |delta| < 2^48 */

@@ -1462,6 +1462,162 @@ static void test_stats_functions(void)
     CHECK_EQ(td_std_q8(UINT64_MAX), (int32_t)((0xFFFFFFFFull + 128u) >> 8));
 }
 
+/* The window's in-loop edge handling (a new min or max strictly inside the rails moves one band edge
+ * without the bookkeeping call): ramps and widening zig-zags make nearly every sample a new extreme,
+ * with rails and the sentinel next to the ramps' ends, fed in chunks of every size. */
+static void test_window_edges(void)
+{
+    static int16_t buf[1024 * 3];
+    int ok = 1;
+    for (uint32_t trial = 0; trial < 4000u; trial++) {
+        td_sample_rules_t rules;
+        random_rules(&rules);
+        const uint32_t stride = (uint32_t)rnd_range(1, 3);
+        const uint32_t n = (uint32_t)rnd_range(1, 1024);
+        const int32_t start = (int32_t)rnd_range(rules.rail_lo, rules.rail_hi);
+        const int32_t step = (int32_t)rnd_range(1, trial % 3u == 0u ? 3 : 200);
+        for (uint32_t i = 0; i < n; i++) {
+            int64_t v;
+            switch (trial % 4u) {
+            case 0: v = start + (int64_t)i * step; break;                         /* rising ramp */
+            case 1: v = start - (int64_t)i * step; break;                         /* falling ramp */
+            case 2: v = start + ((i & 1u) ? 1 : -1) * (int64_t)(i / 2u) * step; break; /* widening zig-zag */
+            default: v = rnd64() % 8u == 0u ? rnd_sample(&rules, start, 3) : start + ((i & 1u) ? 1 : -1) * (int64_t)i;
+            }
+            if (rnd64() % 64u == 0u) {
+                v = rnd64() & 1u ? rules.sentinel : (rnd64() & 1u ? rules.rail_lo : rules.rail_hi);
+            }
+            buf[(size_t)i * stride] = (int16_t)(v > 32767 ? 32767 : (v < -32768 ? -32768 : v));
+        }
+        td_window_acc_t acc;
+        ref_acc_t ref;
+        CHECK_QUIET(ok, td_window_reset(&acc) == TD_OK);
+        ref_acc_reset(&ref);
+        uint32_t done = 0;
+        while (done < n) {
+            const uint32_t chunk = (uint32_t)rnd_range(1, trial & 8u ? 3 : 300);
+            const uint32_t take = chunk < n - done ? chunk : n - done;
+            CHECK_QUIET(ok, acc_add_both(&acc, &ref, &rules, buf + (size_t)done * stride, stride, take) == TD_OK);
+            done += take;
+        }
+        CHECK_QUIET(ok, acc_matches(&acc, &ref));
+        if (!ok) {
+            printf("  edge trial %u: rails [%d,%d] sentinel %d/%u n %u\n", (unsigned)trial, rules.rail_lo,
+                   rules.rail_hi, rules.sentinel, rules.use_sentinel, (unsigned)n);
+            break;
+        }
+    }
+    CHECK(ok);
+}
+
+static int isqrt_ok(uint64_t v)
+{
+    const uint32_t r = td_isqrt64(v);
+    return (u128)r * r <= v && (u128)(r + (u128)1) * (r + (u128)1) > v;
+}
+
+/* td_isqrt64 (normalization, a 16-bit root by Newton steps, one Karatsuba step): every 32-bit perfect
+ * square and its neighbours, every 64-bit square of a root in [2^31 - 2^16, 2^32) and of every
+ * k 2^16 + j (random j) so each inner 16-bit root is reached, powers of two, and random values. */
+static void test_isqrt_exhaustive(void)
+{
+    int ok = 1;
+    for (uint64_t k = 0; k <= 65536u; k++) {
+        const uint64_t sq = k * k;
+        CHECK_QUIET(ok, td_isqrt64(sq) == k);
+        CHECK_QUIET(ok, sq == 0u || td_isqrt64(sq - 1u) == k - 1u);
+        CHECK_QUIET(ok, td_isqrt64(sq + 1u) == (k == 0u ? 1u : k));
+        CHECK_QUIET(ok, isqrt_ok(sq + k) && isqrt_ok(sq + 2u * k)); /* the largest remainders */
+    }
+    for (uint64_t k = 0xFFFFFFFFu - 65536u; k <= 0xFFFFFFFFu; k++) {
+        const uint64_t sq = k * k;
+        CHECK_QUIET(ok, td_isqrt64(sq) == k && td_isqrt64(sq - 1u) == k - 1u);
+        CHECK_QUIET(ok, k == 0xFFFFFFFFu ? td_isqrt64(sq + 2u * k) == k : td_isqrt64(sq + 2u * k + 1u) == k + 1u);
+    }
+    for (uint64_t hi = 1u; hi <= 65535u; hi++) {
+        const uint64_t k = (hi << 16) | (rnd64() & 0xFFFFu);
+        const uint64_t sq = k * k;
+        CHECK_QUIET(ok, td_isqrt64(sq) == k && td_isqrt64(sq - 1u) == k - 1u && td_isqrt64(sq + 2u * k) == k);
+        CHECK_QUIET(ok, isqrt_ok(hi << 32) && isqrt_ok((hi << 32) - 1u) && isqrt_ok(hi * hi << 32));
+    }
+    for (unsigned b = 0; b < 64u; b++) {
+        const uint64_t p2 = (uint64_t)1 << b;
+        CHECK_QUIET(ok, isqrt_ok(p2) && isqrt_ok(p2 - 1u) && isqrt_ok(p2 + 1u));
+        CHECK_QUIET(ok, isqrt_ok(p2 | (p2 - 1u)));
+    }
+    for (uint32_t t = 0; t < 1000000u; t++) {
+        const uint64_t v = rnd64() >> (rnd64() % 64u);
+        CHECK_QUIET(ok, isqrt_ok(v));
+        if (t < 20000u) {
+            CHECK_QUIET(ok, td_isqrt64(v) == ref_isqrt(v));
+        }
+    }
+    CHECK(ok);
+}
+
+/* The lifetime merge against the definition it implements with 64-bit divisions (the reference
+ * computes them in 128 bits), for lifetimes that cross 2^20 samples (the bound of the 32-bit
+ * long-division path for the weight) and windows of every size and sum. */
+static void test_lifetime_merge_divisions(void)
+{
+    int ok = 1;
+    for (uint32_t trial = 0; trial < 200u; trial++) {
+        td_lifetime_t life;
+        CHECK_QUIET(ok, td_lifetime_init(&life) == TD_OK);
+        uint64_t ref_n = 0;
+        int64_t ref_mean = 0;
+        uint64_t ref_var = 0;
+        /* Start some lifetimes just below 2^20 or far beyond it. */
+        if (trial % 4u != 0u) {
+            const uint64_t n0 = trial % 4u == 1u ? ((uint64_t)1 << 20) - (uint64_t)rnd_range(0, 3000)
+                                                 : (uint64_t)rnd_range(1, (int64_t)1 << 40);
+            life.n = n0;
+            life.mean_q32 = rnd_range(-((int64_t)1 << 46), (int64_t)1 << 46);
+            life.var_q32 = (uint64_t)rnd_range(0, (int64_t)1 << 61);
+            ref_n = life.n;
+            ref_mean = life.mean_q32;
+            ref_var = life.var_q32;
+        }
+        for (uint32_t w = 0; w < 60u && ok; w++) {
+            const uint32_t n = (uint32_t)rnd_range(w == 0u ? 1 : 0, 1024);
+            const int32_t sum = (int32_t)rnd_range(-32768 * (int64_t)n, 32767 * (int64_t)n);
+            const uint64_t var_b = (uint64_t)rnd_range(0, (int64_t)1 << 62);
+            CHECK_QUIET(ok, td_lifetime_merge_window(&life, n, sum, var_b) == TD_OK);
+            if (n == 0u) {
+                continue;
+            }
+            const int64_t mean_b = (int64_t)ref_round_div((i128)sum * ((i128)1 << 32), n);
+            if (ref_n == 0u) {
+                ref_n = n;
+                ref_mean = mean_b;
+                ref_var = var_b;
+                continue;
+            }
+            const uint64_t total = ref_n + n;
+            const uint32_t wq = (uint32_t)((((u128)n << 32) + total / 2u) / total);
+            const uint32_t w_rest = (uint32_t)(0u - wq);
+            const uint32_t w_cross = (uint32_t)((((u128)wq * w_rest) + 0x80000000u) >> 32);
+            const int64_t delta = mean_b - ref_mean;
+            const i128 dq = ref_round_div((i128)delta, (i128)1 << 16);
+            const u128 delta_sq = (u128)(dq < 0 ? -dq : dq) * (u128)(dq < 0 ? -dq : dq);
+            const i128 dv = (i128)var_b - (i128)ref_var;
+            const i128 var_step = (dv < 0 ? -1 : 1) * (i128)((((u128)(dv < 0 ? -dv : dv) * wq) + 0x80000000u) >> 32);
+            const i128 var = (i128)ref_var + var_step + (i128)(((delta_sq * w_cross) + 0x80000000u) >> 32);
+            const i128 mstep = (delta < 0 ? -1 : 1) *
+                               (i128)((((u128)(delta < 0 ? -(i128)delta : (i128)delta) * wq) + 0x80000000u) >> 32);
+            ref_mean += (int64_t)mstep;
+            ref_var = var > 0 ? (uint64_t)var : 0u;
+            ref_n = total;
+            uint64_t got_n;
+            int64_t got_mean;
+            uint64_t got_var;
+            CHECK_QUIET(ok, td_lifetime_get(&life, &got_n, &got_mean, &got_var) == TD_OK);
+            CHECK_QUIET(ok, got_n == ref_n && got_mean == ref_mean && got_var == ref_var);
+        }
+    }
+    CHECK(ok);
+}
+
 /* ---- detector ------------------------------------------------------------------------- */
 
 static void test_detector(void)
@@ -2821,6 +2977,9 @@ int main(void)
     test_window_fixed();
     test_window_random();
     test_stats_functions();
+    test_window_edges();
+    test_isqrt_exhaustive();
+    test_lifetime_merge_divisions();
     test_log2_q8();
     test_detector();
     test_monitor_reference();
