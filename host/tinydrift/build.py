@@ -28,6 +28,7 @@ CALIBRATION_EXPECTED_ALARMS = 50
 PROVISIONAL_INV_SIGMA_Q24 = 1 << 24
 MAX_INV_SIGMA_Q24 = 1 << 31
 SCORINGS = ("mixture", "centroids")
+DEFAULT_HOLDOUT = 0.2  # fraction of the training windows kept back to calibrate the thresholds
 # Smallest per-centroid scale, in standardized units: a cluster that happens to sit still in one dimension
 # must not turn every later wiggle there into an alarm.
 MIN_CENTROID_SCALE = 0.05
@@ -147,21 +148,13 @@ def _features_q8(rows: np.ndarray, log_std: bool) -> np.ndarray:
     return f
 
 
-def _std_floors(recordings: list[np.ndarray], configs: list[ChannelConfig], window: int) -> list[int]:
-    """Per channel, the LSB added to the window std before its log: the smallest window std of the training data
-    (at least 1), so the log's steep part starts where the sensor's own noise ends."""
+def _std_floors(rows: np.ndarray, window: int) -> list[int]:
+    """Per channel, the LSB added to the window std before its log: the smallest std of a window with a valid
+    sample (at least 1), so the log's steep part starts where the sensor's own noise ends."""
     floors = []
-    for c, cfg in enumerate(configs):
-        stds = []
-        for rec in recordings:
-            n = len(rec) // window
-            x = rec[: n * window, c].reshape(n, window).astype(np.float64)
-            if cfg.sentinel is not None:
-                x = np.where(x == cfg.sentinel, np.nan, x)
-            stds.append(np.nanstd(x, axis=1) if n else np.zeros(0))
-        values = np.concatenate(stds)
-        values = values[np.isfinite(values)]
-        lowest = float(values.min()) if values.size else 1.0
+    for c in range(rows["std"].shape[1]):
+        stds = rows["std"][rows["n_missing"][:, c] < window, c]
+        lowest = float(stds.min()) if stds.size else 1.0
         floors.append(int(min(65535, max(1, round(lowest)))))
     return floors
 
@@ -265,18 +258,21 @@ def _reference(recordings: list[np.ndarray], window: int, rails: object, sentine
     for cfg in configs:
         cfg.max_missing = cfg.max_saturated = window  # provisional passes must not raise health events
     split = _split(recordings, window, holdout)
-    if log_std:
-        for cfg, floor in zip(configs, _std_floors(split.fit, configs, window)):
-            cfg.std_floor = floor
     n_features = 2 * n_channels
     provisional = Profile(
         window=window, channels=configs,
         feature_mu_q8=np.zeros(n_features, np.int32),
         feature_inv_sigma_q24=np.full(n_features, PROVISIONAL_INV_SIGMA_Q24, np.uint32),
-        projection=np.zeros((1, n_features), np.int8), centroids_q8=np.zeros((1, 1), np.int32), log_std=log_std,
+        projection=np.zeros((1, n_features), np.int8), centroids_q8=np.zeros((1, 1), np.int32),
     )
     say(f"window statistics: {sum(len(r) for r in recordings)} frames x {n_channels} channels{note}")
     fit_rows = _run(provisional, split.fit)
+    if log_std:
+        # The log-std feature needs each channel's floor, taken from the raw window std of this first pass.
+        for cfg, floor in zip(configs, _std_floors(fit_rows, window)):
+            cfg.std_floor = floor
+        provisional = provisional.replace(log_std=True)
+        fit_rows = _run(provisional, split.fit)
     hold_rows = _run(provisional, split.holdout)
     features = _features_q8(fit_rows, log_std)
     sigma = np.maximum(features.std(axis=0), min_sigma * 256.0)
@@ -350,7 +346,7 @@ def build_profile(
     rails: tuple[int, int] | Sequence[tuple[int, int]] | None = None,
     sentinel: int | Sequence[int | None] | None = None,
     stuck_tolerance: int = 0,
-    holdout: float = 0.2,
+    holdout: float = DEFAULT_HOLDOUT,
     min_sigma: float = 1.0 / 16,
     calibration_windows: int | None = None,
     channel_names: Sequence[str] | None = None,
