@@ -21,14 +21,14 @@ import re
 import sys
 import textwrap
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import __version__
-from .build import SCORINGS, build_profile
+from .build import DEFAULT_HOLDOUT, SCORINGS, build_profile
 from .errors import InputError, TinyDriftError
 from .monitor import TRIGGER_CUSUM, TRIGGER_HEALTH, TRIGGER_INSTANT, Monitor
 from .profile import Profile, load_profile
@@ -175,24 +175,23 @@ def _int_in(low: int, high: int):  # noqa: ANN202
     return parse
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
-    return value
+def _float_in(accept: Callable[[float], bool], rule: str):  # noqa: ANN202
+    """An argparse type: a number for which accept() holds, else the error "must be <rule>, got TEXT"."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
 
 
-def _variance(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
-    return value
+_fraction = _float_in(lambda v: 0.0 < v < 1.0, "between 0 and 1 (exclusive)")
+_variance = _float_in(lambda v: 0.0 < v <= 1.0, "in (0, 1]")
 
 
 def _rails(text: str) -> tuple[int, int]:
@@ -282,8 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="sample value that marks a missing reading (must lie outside the rails or on one)")
     build.add_argument("--stuck-tolerance", type=_int_in(0, 65535), default=0, metavar="N",
                        help="a window whose max-min spread is <= N counts as stuck (default: 0)")
-    build.add_argument("--holdout", type=_fraction, default=0.2, metavar="F",
-                       help="fraction of the data held out to calibrate thresholds (default: 0.2)")
+    build.add_argument("--holdout", type=_fraction, default=DEFAULT_HOLDOUT, metavar="F",
+                       help=f"fraction of the data held out to calibrate thresholds (default: {DEFAULT_HOLDOUT:g})")
     build.add_argument("--seed", type=_int_in(0, 2**63 - 1), default=0, metavar="N",
                        help="random seed of k-means and calibration (default: 0)")
     build.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")

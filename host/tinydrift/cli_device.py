@@ -19,7 +19,7 @@ import signal
 import sys
 from typing import Any
 
-from .cli import EXIT_ERROR, EXIT_OK, PROG, _parser, _positive_int, _triggers
+from .cli import EXIT_ERROR, EXIT_OK, PROG, _float_in, _parser, _positive_int, _triggers
 from .errors import InputError
 
 _URL_HELP = ("device URL: a serial port (/dev/ttyACM0), socket://127.0.0.1:PORT (simulators) or a pty path; "
@@ -112,24 +112,8 @@ Examples:
 """
 
 
-def _timeout(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError(f"must be in (0, 3600] seconds, got {text}")
-    return value
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < value <= 1e6:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1e6] frames per second, got {text}")
-    return value
+_timeout = _float_in(lambda v: 0 < v <= 3600, "in (0, 3600] seconds")
+_rate = _float_in(lambda v: 0 < v <= 1e6, "in (0, 1e6] frames per second")
 
 
 def _chunk(text: str) -> int:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import monitor as _monitor
-from .build import Progress, _centroids, _check_common, _finish, _reference, as_recordings
+from .build import DEFAULT_HOLDOUT, Progress, _centroids, _check_common, _finish, _reference, as_recordings
 from .errors import InputError
 from .model import DEFAULT_INPUT_SCALE, EmbeddingModel, load_embedding_model
 from .monitor import Monitor, as_frames
@@ -97,7 +97,7 @@ def build_model_profile(
     rails: tuple[int, int] | Sequence[tuple[int, int]] | None = None,
     sentinel: int | Sequence[int | None] | None = None,
     stuck_tolerance: int = 0,
-    holdout: float = 0.2,
+    holdout: float = DEFAULT_HOLDOUT,
     min_sigma: float = 1.0 / 16,
     calibration_windows: int | None = None,
     channel_names: Sequence[str] | None = None,
