@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,7 @@ from tinydrift.errors import InputError
 from tinydrift.profile import Profile
 
 WINDOW = 32
+DATA_CSV = Path(__file__).resolve().parents[1] / "data" / "basicmotions.csv"
 
 
 def _activities(rng: np.random.Generator, n_recordings: int = 24, frames: int = 320) -> list[np.ndarray]:
@@ -112,11 +115,11 @@ def test_unknown_scoring_is_an_input_error() -> None:
         tinydrift.build_profile(_activities(np.random.default_rng(1), 4), window=WINDOW, scoring="gmm")
 
 
-def test_cli_scoring_option_and_show(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_scoring_option_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from tinydrift.cli import main
     from tinydrift.profile import load_profile
 
-    data = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "data" / "basicmotions.csv")
+    data = str(DATA_CSV)
     flat = tmp_path / "flat.tdp"
     mixed = tmp_path / "mixed.tdp"
     assert main(["profile", "build", data, "-o", str(flat), "--window", "10", "--scoring", "centroids", "-q"]) == 0

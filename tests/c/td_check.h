@@ -1,4 +1,5 @@
-/* td_check.h - the tiny assertion kit of the standalone C tests (one test program per file).
+/* td_check.h - the tiny assertion kit of the standalone C tests (one test program per file), and the
+ * little-endian byte helpers their profile and message writers share.
  *
  * CHECK counts passes and failures and prints the first failures with their
  * location; a test's main() ends with
@@ -8,6 +9,7 @@
 #ifndef TINYDRIFT_TESTS_TD_CHECK_H
 #define TINYDRIFT_TESTS_TD_CHECK_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 /* Failures printed before the rest are only counted. */
@@ -55,5 +57,25 @@ static unsigned long g_fail;
             (ok_var) = 0;                                                        \
         }                                                                        \
     } while (0)
+
+/* Little-endian stores and loads, written out byte by byte so the tests do not share the core's own helpers. */
+static inline void put_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v & 0xFFu);
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v & 0xFFu);
+    p[1] = (uint8_t)((v >> 8) & 0xFFu);
+    p[2] = (uint8_t)((v >> 16) & 0xFFu);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static inline uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
 
 #endif /* TINYDRIFT_TESTS_TD_CHECK_H */
