@@ -133,3 +133,39 @@ def test_cli_scoring_option_and_show(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "log2(std + floor)" in out and "Centroid scales" in out
     assert main(["profile", "build", data, "-o", str(flat), "--scoring", "gmm", "-q"]) == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("scaled", [False, True])
+def test_nearest_centroid_tie_goes_to_lower_index_whatever_the_last_window(scaled):
+    """The core searches the last window's centroid first; a tie must still go to the lower index."""
+    from tinydrift import ChannelConfig, Monitor
+
+    # z of the window mean is the mean in Q8 and the embedding is that z, so e = 256 * mean.
+    prof = Profile(
+        window=4,
+        channels=[ChannelConfig(rail_lo=-32767, rail_hi=32767, ref_mean_q8=0, ref_std_q8=256)],
+        feature_mu_q8=np.array([0, 0], np.int32),
+        feature_inv_sigma_q24=np.array([1 << 24, 1 << 24], np.uint32),
+        projection=np.array([[1, 0]], np.int8), proj_shift=0,
+        centroids_q8=np.array([[-512], [512], [4096]], np.int32),
+        centroid_offset_q8=np.array([3, 3, 0], np.uint32) if scaled else None,
+        centroid_inv_scale_q16=np.array([[1 << 15], [1 << 15], [1 << 16]], np.uint32) if scaled else None,
+        cusum_k_q8=1 << 30, cusum_h_q8=1 << 30, instant_q8=(1 << 32) - 1, false_alarm_ppb=1_000_000,
+        created_unix=1_700_000_000,
+    )
+    means = [3, 0, 16, 0, 1, -1, 0]  # 3 -> centroid 1; 0 ties 0 and 1; 16 -> centroid 2; ...
+    frames = np.repeat(np.array(means, np.int16), 4).reshape(-1, 1)
+    rows = Monitor(prof.to_bytes()).push(frames)
+    half = 0.5 if scaled else 1.0  # distances are halved by the 2^15 inverse scale of centroids 0 and 1
+    offset = [3, 3, 0] if scaled else [0, 0, 0]
+    inv = [half, half, 1.0]
+    expect_nearest, expect_dist = [], []
+    for m in means:
+        # Score units: the Q8 offset over 256, the squared Q8 distance over 2^16.
+        d = [offset[k] / 256 + ((256 * m - c) * inv[k]) ** 2 / 65536 for k, c in enumerate((-512, 512, 4096))]
+        best = min(d)
+        expect_nearest.append(d.index(best))  # index() returns the first, i.e. the lower index on a tie
+        expect_dist.append(best)
+    assert rows["nearest"].tolist() == expect_nearest
+    assert rows["nearest"].tolist()[:4] == [1, 0, 2, 0]
+    np.testing.assert_allclose(rows["dist"], expect_dist, atol=1 / 256)

@@ -10,6 +10,13 @@
 
 #include <stdint.h>
 
+/* -Os would otherwise leave the one-instruction loads below as calls inside the window-close loops. */
+#if defined(__GNUC__)
+#define TD_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define TD_ALWAYS_INLINE inline
+#endif
+
 /* Magnitude of a signed 64-bit value; callers never pass INT64_MIN. */
 static inline uint64_t td_abs64(int64_t v)
 {
@@ -65,22 +72,22 @@ static inline uint32_t td_sat_u32(uint64_t v)
 }
 
 /* Little-endian loads from a byte buffer (alignment-free, so flash slots need no alignment). */
-static inline uint16_t td_load_u16(const uint8_t *p)
+static TD_ALWAYS_INLINE uint16_t td_load_u16(const uint8_t *p)
 {
     return (uint16_t)(p[0] | (p[1] << 8));
 }
 
-static inline uint32_t td_load_u32(const uint8_t *p)
+static TD_ALWAYS_INLINE uint32_t td_load_u32(const uint8_t *p)
 {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
-static inline int16_t td_load_i16(const uint8_t *p)
+static TD_ALWAYS_INLINE int16_t td_load_i16(const uint8_t *p)
 {
     return (int16_t)td_load_u16(p);
 }
 
-static inline int32_t td_load_i32(const uint8_t *p)
+static TD_ALWAYS_INLINE int32_t td_load_i32(const uint8_t *p)
 {
     return (int32_t)td_load_u32(p);
 }

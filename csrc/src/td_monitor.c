@@ -138,27 +138,32 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
     return TD_OK;
 }
 
-static int32_t projection_entry(const td_profile_t *prof, uint32_t dim, uint32_t feature)
-{
-    return (int8_t)prof->projection[dim * prof->n_features + feature];
-}
-
-/* PCA mode: project z, and return the squared reconstruction error in Q8. */
+/* PCA mode: project z into e_q8, and return the squared reconstruction error in Q8. With every dimension kept
+ * (n_dims == n_features) a PCA basis reconstructs z exactly, so the error is 0: the rest is int8 rounding residue
+ * (about 0.001 score units on BasicMotions), and skipping it saves a whole second matrix pass. */
 static uint32_t embed_pca(const td_profile_t *prof, const int16_t *z_q8, int32_t *e_q8)
 {
-    for (uint32_t j = 0; j < prof->n_dims; j++) {
+    const uint32_t n_features = prof->n_features;
+    const uint32_t n_dims = prof->n_dims;
+    const int8_t *const projection = (const int8_t *)prof->projection; /* row j = dimension j */
+    const int8_t *row = projection;
+    for (uint32_t j = 0; j < n_dims; j++, row += n_features) {
         int32_t dot = 0; /* |dot| < 32 * 128 * 32768 = 2^27 */
-        for (uint32_t f = 0; f < prof->n_features; f++) {
-            dot += projection_entry(prof, j, f) * z_q8[f];
+        for (uint32_t f = 0; f < n_features; f++) {
+            dot += row[f] * z_q8[f];
         }
         const int64_t e = prof->proj_shift ? td_round_shift(dot, prof->proj_shift) : dot;
         e_q8[j] = (int32_t)td_clamp64(e, EMBEDDING_LIMIT_Q8);
     }
+    if (n_dims >= n_features) {
+        return 0u;
+    }
     int64_t err = 0;
-    for (uint32_t f = 0; f < prof->n_features; f++) {
-        int64_t back = 0;
-        for (uint32_t j = 0; j < prof->n_dims; j++) {
-            back += (int64_t)projection_entry(prof, j, f) * e_q8[j];
+    for (uint32_t f = 0; f < n_features; f++) {
+        const int8_t *column = projection + f;
+        int64_t back = 0; /* each term is int8 * (|e| <= 2^24): one multiply-accumulate on the M4 */
+        for (uint32_t j = 0; j < n_dims; j++, column += n_features) {
+            back += (int64_t)*column * e_q8[j];
         }
         if (prof->proj_shift) {
             back = td_round_shift(back, prof->proj_shift);
@@ -187,72 +192,84 @@ uint32_t td_log2_q8(uint32_t x)
         return 0u;
     }
     /* Normalize so the top bit is bit 31: m / 2^31 is the mantissa in [1, 2), n the integer part. */
+#if defined(__GNUC__)
+    const uint32_t lead = (uint32_t)__builtin_clz(x); /* one CLZ instruction on the Cortex-M4 */
+    uint32_t m = x << lead;
+    const uint32_t n = 31u - lead;
+#else
     uint32_t m = x;
     uint32_t n = 31u;
-    if ((m & 0xFFFF0000u) == 0u) {
-        m <<= 16;
-        n -= 16u;
-    }
-    if ((m & 0xFF000000u) == 0u) {
-        m <<= 8;
-        n -= 8u;
-    }
-    if ((m & 0xF0000000u) == 0u) {
-        m <<= 4;
-        n -= 4u;
-    }
-    if ((m & 0xC0000000u) == 0u) {
-        m <<= 2;
-        n -= 2u;
-    }
-    if ((m & 0x80000000u) == 0u) {
+    while ((m & 0x80000000u) == 0u) {
         m <<= 1;
-        n -= 1u;
+        n--;
     }
+#endif
     /* Each squaring of the mantissa doubles its log2: the carry past 2 is the next fraction bit. */
     uint32_t frac = 0u;
     for (uint32_t i = 0; i < 8u; i++) {
         const uint64_t sq = (uint64_t)m * m;
-        frac <<= 1;
-        if (sq >= ((uint64_t)1 << 63)) {
-            frac |= 1u;
-            m = (uint32_t)(sq >> 32);
-        } else {
-            m = (uint32_t)(sq >> 31);
-        }
+        const uint32_t hi = (uint32_t)(sq >> 32);
+        const uint32_t carry = hi >> 31;
+        frac = (frac << 1) | carry;
+        /* Word operations: a variable 64-bit shift costs the M4 several instructions. */
+        m = carry ? hi : (hi << 1) | ((uint32_t)sq >> 31);
     }
     return (n << 8) | frac;
 }
 
-/* Score (Q8) of the nearest centroid: squared distance, or with centroid scales the squared distance in the
- * centroid's own scale plus its offset; ties go to the lower index. */
-static uint32_t nearest_centroid(const td_profile_t *prof, const int32_t *e_q8, uint8_t *nearest)
+/* Squared distance from e_q8 to centroid k (Q16): plain, or with centroid scales in the centroid's own scale plus
+ * its offset. Stops early once the partial sum exceeds bound: the terms are non-negative, so the centroid cannot
+ * win any more and the returned partial sum (> bound) says so. */
+static uint64_t centroid_distance(const td_profile_t *prof, const int32_t *e_q8, uint32_t k, uint64_t bound)
 {
-    uint64_t best = UINT64_MAX;
-    for (uint32_t k = 0; k < prof->n_centroids; k++) {
-        const uint8_t *row = prof->centroids + 4u * k * prof->n_dims;
-        uint64_t d = 0;
-        if (prof->centroid_scales != NULL) {
-            const uint8_t *scales = prof->centroid_scales + 4u * k * (prof->n_dims + 1u);
-            d = (uint64_t)td_load_u32(scales) << 8;
-            for (uint32_t j = 0; j < prof->n_dims; j++) {
-                const int64_t diff = (int64_t)e_q8[j] - td_load_i32(row + 4u * j);
-                const int64_t scaled = td_clamp64(
-                    td_round_shift(diff * (int64_t)td_load_u32(scales + 4u * (j + 1u)), TD_CENTROID_SCALE_SHIFT),
-                    EMBEDDING_LIMIT_Q8);
-                d += (uint64_t)(scaled * scaled);
-            }
-        } else {
-            for (uint32_t j = 0; j < prof->n_dims; j++) {
-                const int64_t diff = (int64_t)e_q8[j] - td_load_i32(row + 4u * j);
-                d += (uint64_t)(diff * diff);
-            }
+    const uint32_t n_dims = prof->n_dims;
+    const uint8_t *row = prof->centroids + 4u * k * n_dims;
+    uint64_t d = 0;
+    if (prof->centroid_scales == NULL) {
+        for (uint32_t j = 0; j < n_dims && d <= bound; j++) {
+            const int32_t diff = e_q8[j] - td_load_i32(row + 4u * j); /* both within +-2^24 */
+            d += (uint64_t)((int64_t)diff * diff);
         }
-        if (d < best) {
+        return d;
+    }
+    const uint8_t *scale = prof->centroid_scales + 4u * k * (n_dims + 1u);
+    d = (uint64_t)td_load_u32(scale) << 8;
+    const int32_t *e = e_q8;
+    const int32_t *const end = e_q8 + n_dims;
+    while (e != end && d <= bound) {
+        const int32_t diff = *e++ - td_load_i32(row);
+        const uint32_t mag = diff < 0 ? 0u - (uint32_t)diff : (uint32_t)diff;
+        row += 4;
+        scale += 4;
+        /* Only the magnitude is squared, so rounding it half up is the same as rounding the signed value with
+         * ties away from zero; past 2^24 (bit 40 of the unshifted product) it clamps. */
+        const uint64_t prod = (uint64_t)mag * td_load_u32(scale) + (1u << (TD_CENTROID_SCALE_SHIFT - 1u));
+        const uint32_t scaled = (prod >> (TD_CENTROID_SCALE_SHIFT + 24u)) != 0u
+                                    ? (uint32_t)EMBEDDING_LIMIT_Q8
+                                    : (uint32_t)(prod >> TD_CENTROID_SCALE_SHIFT);
+        d += (uint64_t)scaled * scaled;
+    }
+    return d;
+}
+
+/* Score (Q8) of the nearest centroid; ties go to the lower index. The hint (last window's nearest) is tried
+ * first: consecutive windows mostly share a centroid, and a tight bound early lets the others stop early. */
+static uint32_t nearest_centroid(const td_profile_t *prof, const int32_t *e_q8, uint8_t hint, uint8_t *nearest)
+{
+    const uint32_t first = hint < prof->n_centroids ? hint : 0u;
+    uint64_t best = centroid_distance(prof, e_q8, first, UINT64_MAX);
+    uint32_t best_k = first;
+    for (uint32_t k = 0; k < prof->n_centroids; k++) {
+        if (k == first) {
+            continue;
+        }
+        const uint64_t d = centroid_distance(prof, e_q8, k, best);
+        if (d < best || (d == best && k < best_k)) {
             best = d;
-            *nearest = (uint8_t)k;
+            best_k = k;
         }
     }
+    *nearest = (uint8_t)best_k;
     return td_sat_u32((best + 128u) >> 8);
 }
 
@@ -295,11 +312,13 @@ static td_status close_window(td_monitor_t *mon, td_window_result_t *res)
         res->n_embeddings = mon->n_embeddings;
         if (mon->n_embeddings > 0u) {
             embed_external(mon, res->embedding_q8);
-            res->dist_q8 = nearest_centroid(prof, res->embedding_q8, &res->nearest);
+            res->dist_q8 = nearest_centroid(prof, res->embedding_q8, mon->last_nearest, &res->nearest);
+            mon->last_nearest = res->nearest;
         }
     } else {
         res->recon_q8 = embed_pca(prof, z_q8, res->embedding_q8);
-        res->dist_q8 = nearest_centroid(prof, res->embedding_q8, &res->nearest);
+        res->dist_q8 = nearest_centroid(prof, res->embedding_q8, mon->last_nearest, &res->nearest);
+        mon->last_nearest = res->nearest;
     }
     res->score_q8 = td_sat_u32((uint64_t)res->dist_q8 + res->recon_q8);
 

@@ -1817,7 +1817,7 @@ static void ref_window(const w_spec_t *s, ref_mon_t *st, const int16_t *frames, 
             g_cov.e_clamped_pca += e != res->embedding_q8[j];
         }
         i128 err = 0;
-        for (uint32_t f = 0; f < F; f++) {
+        for (uint32_t f = 0; f < F && D < F; f++) { /* every dimension kept: exact, error 0 */
             i128 back = 0;
             for (uint32_t j = 0; j < D; j++) {
                 back += (i128)s->proj[j * F + f] * res->embedding_q8[j];

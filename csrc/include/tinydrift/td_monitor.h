@@ -126,6 +126,7 @@ typedef struct {
     uint16_t fill;                          /**< frames in the current window */
     uint16_t n_embeddings;                  /**< external mode: embeddings in the current window */
     uint8_t has_outputs;                    /**< 1 when the profile has an outputs section */
+    uint8_t last_nearest;                   /**< nearest centroid of the last scored window (search hint) */
     td_monitor_outputs_t out;               /**< model-output monitoring (used when has_outputs) */
 } td_monitor_t;
 
