@@ -138,6 +138,38 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
     return TD_OK;
 }
 
+/* Two int16 lanes per word, low lane first: the operands of the Cortex-M4's dual multiply-accumulate. The DSP
+ * instructions are used where the target has them; elsewhere the same lanes are computed in plain C, so host and
+ * device run one algorithm and agree bit for bit. */
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
+#include <arm_acle.h>
+#define td_sxtb16(w) ((uint32_t)__sxtb16((int8x4_t)(w)))
+#define td_smlad(x, y, acc) __smlad((int16x2_t)(x), (int16x2_t)(y), (acc))
+#else
+/* Bytes 0 and 2 of w, sign-extended into the low and high int16 lanes (SXTB16). */
+static uint32_t td_sxtb16(uint32_t w)
+{
+    const uint32_t lo = (uint32_t)((int32_t)((w & 0xFFu) ^ 0x80u) - 0x80) & 0xFFFFu;
+    const uint32_t hi = (uint32_t)((int32_t)(((w >> 16) & 0xFFu) ^ 0x80u) - 0x80) & 0xFFFFu;
+    return lo | (hi << 16);
+}
+
+/* acc + low lanes product + high lanes product (SMLAD); callers keep the sum within int32. */
+static int32_t td_smlad(uint32_t x, uint32_t y, int32_t acc)
+{
+    const int32_t x_lo = (int32_t)((x & 0xFFFFu) ^ 0x8000u) - 0x8000;
+    const int32_t x_hi = (int32_t)((x >> 16) ^ 0x8000u) - 0x8000;
+    const int32_t y_lo = (int32_t)((y & 0xFFFFu) ^ 0x8000u) - 0x8000;
+    const int32_t y_hi = (int32_t)((y >> 16) ^ 0x8000u) - 0x8000;
+    return acc + x_lo * y_lo + x_hi * y_hi;
+}
+#endif
+
+static uint32_t pack16(int16_t lo, int16_t hi)
+{
+    return (uint32_t)(uint16_t)lo | ((uint32_t)(uint16_t)hi << 16);
+}
+
 /* PCA mode: project z into e_q8, and return the squared reconstruction error in Q8. With every dimension kept
  * (n_dims == n_features) a PCA basis reconstructs z exactly, so the error is 0: the rest is int8 rounding residue
  * (about 0.001 score units on BasicMotions), and skipping it saves a whole second matrix pass. */
@@ -145,15 +177,36 @@ static uint32_t embed_pca(const td_profile_t *prof, const int16_t *z_q8, int32_t
 {
     const uint32_t n_features = prof->n_features;
     const uint32_t n_dims = prof->n_dims;
+    const uint32_t n_quads = n_features / 4u;
+    const uint32_t shift = prof->proj_shift;
     const int8_t *const projection = (const int8_t *)prof->projection; /* row j = dimension j */
+    /* z in the lane order SXTB16 gives a word of four int8 weights: (z0, z2) then (z1, z3). */
+    uint32_t z_pairs[TD_MAX_FEATURES / 2u];
+    for (uint32_t q = 0; q < n_quads; q++) {
+        const int16_t *z = z_q8 + 4u * q;
+        z_pairs[2u * q] = pack16(z[0], z[2]);
+        z_pairs[2u * q + 1u] = pack16(z[1], z[3]);
+    }
+    const uint32_t half = shift != 0u ? 1u << (shift - 1u) : 0u;
+    const uint32_t *const pairs_end = z_pairs + 2u * n_quads;
     const int8_t *row = projection;
     for (uint32_t j = 0; j < n_dims; j++, row += n_features) {
         int32_t dot = 0; /* |dot| < 32 * 128 * 32768 = 2^27 */
-        for (uint32_t f = 0; f < n_features; f++) {
+        const uint8_t *w = (const uint8_t *)row;
+        for (const uint32_t *zp = z_pairs; zp != pairs_end; zp += 2, w += 4) {
+            const uint32_t weights = td_load_u32(w);
+            dot = td_smlad(td_sxtb16(weights), zp[0], dot);
+            dot = td_smlad(td_sxtb16((weights >> 8) | (weights << 24)), zp[1], dot);
+        }
+        for (uint32_t f = 4u * n_quads; f < n_features; f++) {
             dot += row[f] * z_q8[f];
         }
-        const int64_t e = prof->proj_shift ? td_round_shift(dot, prof->proj_shift) : dot;
-        e_q8[j] = (int32_t)td_clamp64(e, EMBEDDING_LIMIT_Q8);
+        /* |dot| < 2^27, so the rounding shift and the clamp stay in 32 bits. */
+        uint32_t mag = ((dot < 0 ? 0u - (uint32_t)dot : (uint32_t)dot) + half) >> shift;
+        if (mag > (uint32_t)EMBEDDING_LIMIT_Q8) {
+            mag = (uint32_t)EMBEDDING_LIMIT_Q8;
+        }
+        e_q8[j] = dot < 0 ? -(int32_t)mag : (int32_t)mag;
     }
     if (n_dims >= n_features) {
         return 0u;
