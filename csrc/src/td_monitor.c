@@ -23,9 +23,15 @@ static td_status monitor_reset_window(td_monitor_t *mon)
             return st;
         }
     }
-    memset(mon->emb_sum, 0, sizeof mon->emb_sum);
-    mon->n_embeddings = 0u;
     mon->fill = 0u;
+    /* Only the profile's own modes touch these (init zeroed them all), so other profiles skip the clearing. */
+    if (mon->profile->flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING) {
+        memset(mon->emb_sum, 0, sizeof mon->emb_sum);
+        mon->n_embeddings = 0u;
+    }
+    if (!mon->has_outputs) {
+        return TD_OK;
+    }
     mon->out.ddm_state = TD_DDM_OK;
     mon->out.n_labels = 0u;
     mon->out.n_correct = 0u;
