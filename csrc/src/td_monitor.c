@@ -79,6 +79,23 @@ static uint32_t abs16(int16_t v)
     return v < 0 ? (uint32_t)(-(int32_t)v) : (uint32_t)v;
 }
 
+/* z = round(centred inv_sigma / 2^24), ties away from zero, saturated to int16. A difference of two int32 has a
+ * magnitude below 2^32, so the magnitude's product is one UMULL and no 64-bit signed multiply is needed. */
+static int16_t standardize(int64_t centred, uint32_t inv_sigma)
+{
+    const uint32_t mag = (uint32_t)td_abs64(centred);
+    const uint64_t product = (uint64_t)mag * inv_sigma + (1u << (TD_INV_SIGMA_SHIFT - 1u));
+    const uint32_t high = (uint32_t)(product >> 32);
+    /* Past 2^(32 + 24) the magnitude is far beyond int16 anyway. */
+    const uint32_t z = (high >> (32u - TD_INV_SIGMA_SHIFT)) != 0u
+                           ? UINT32_MAX
+                           : (high << (32u - TD_INV_SIGMA_SHIFT)) | ((uint32_t)product >> TD_INV_SIGMA_SHIFT);
+    if (centred < 0) {
+        return z >= 32768u ? INT16_MIN : (int16_t)-(int32_t)z;
+    }
+    return z >= 32767u ? INT16_MAX : (int16_t)z;
+}
+
 /* Per-channel statistics, health and standardized features; fills z_q8[0..2C). */
 static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int16_t *z_q8)
 {
@@ -130,8 +147,7 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
             const int32_t mu = td_load_i32(rec);
             const uint32_t inv_sigma = td_load_u32(rec + 4u);
             /* A channel with no valid sample carries no evidence: it sits at the reference (z = 0). */
-            const int64_t centred = n_valid > 0u ? (int64_t)feature[k] - mu : 0;
-            z_q8[f] = td_sat_i16(td_round_shift(centred * (int64_t)inv_sigma, TD_INV_SIGMA_SHIFT));
+            z_q8[f] = n_valid > 0u ? standardize((int64_t)feature[k] - mu, inv_sigma) : 0;
         }
         out->z_mean_q8 = z_q8[2u * c];
         out->z_std_q8 = z_q8[2u * c + 1u];
