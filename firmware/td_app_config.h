@@ -24,11 +24,12 @@
 #define TD_APP_SLOT_HEADER_SIZE 16
 
 /** Largest profile td_profile_size_outputs() can return under the core's limits (PCA mode, the projection padded
- *  to 4 bytes, centroid scales, plus a maximal outputs section of 12 + 4 * TD_MAX_CLASSES + 4 * TD_MAX_CONFIDENCE_BINS
+ *  to 4 bytes, centroid scales, an occupancy section, plus a maximal outputs section of 12 + 4 * TD_MAX_CLASSES + 4 * TD_MAX_CONFIDENCE_BINS
  *  bytes). */
 #define TD_APP_PROFILE_SIZE_BOUND                                                                 \
     (64 + 40 * TD_MAX_CHANNELS + (TD_MAX_DIMS * 2 * TD_MAX_CHANNELS + 3) / 4 * 4 +                \
-     4 * TD_MAX_CENTROIDS * TD_MAX_DIMS + 4 * TD_MAX_CENTROIDS * (TD_MAX_DIMS + 1) + 12 +         \
+     4 * TD_MAX_CENTROIDS * TD_MAX_DIMS + 4 * TD_MAX_CENTROIDS * (TD_MAX_DIMS + 1) +              \
+     8 + (2 * TD_MAX_CENTROIDS + 3) / 4 * 4 + 12 +                                                 \
      4 * TD_MAX_CLASSES + 4 * TD_MAX_CONFIDENCE_BINS + 4)
 
 /** Largest profile blob the device accepts; the app keeps two RAM buffers of this size (active + upload). */

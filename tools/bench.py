@@ -60,6 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "basicmotions.npz"
 WINDOW = 10
 RATE = 1e-3
+OCCUPANCY_WINDOWS = 50  # the occupancy test (prior shift, look-alike new classes) over 50 windows = 5 recordings
 SENTINEL = -32768
 RAILS = (-32767, 32767)
 SPEED_WINDOW = 64
@@ -268,7 +269,7 @@ def build_reference(key: str, train: list[np.ndarray], names: list[str]) -> Refe
     import tinydrift
 
     profile = tinydrift.build_profile(train, window=WINDOW, false_alarm_rate=RATE, sentinel=SENTINEL, rails=RAILS,
-                                      channel_names=names)
+                                      channel_names=names, occupancy_windows=OCCUPANCY_WINDOWS)
     parts = [window_features(t) for t in train]
     means = np.concatenate([p[0] for p in parts])
     stds = np.concatenate([p[1] for p in parts])
@@ -299,7 +300,7 @@ def run_tinydrift(profile: object, frames: np.ndarray) -> Run:
     """The C monitor window by window; every trigger is one alarm, acknowledged at once (reset_alarm),
     as td_detector_count_alarms counts them during calibration. Named: health masks, else top_channel."""
     import tinydrift
-    from tinydrift.monitor import TRIGGER_HEALTH
+    from tinydrift.monitor import TRIGGER_HEALTH, TRIGGER_OCCUPANCY
 
     mon = tinydrift.Monitor(profile)
     n = len(frames) // WINDOW
@@ -317,7 +318,11 @@ def run_tinydrift(profile: object, frames: np.ndarray) -> Run:
         if t:
             alarm[i] = True
             health = int(row["stuck_mask"]) | int(row["saturated_mask"]) | int(row["missing_mask"])
-            named[i] = health if (t & TRIGGER_HEALTH and health) else 1 << int(row["top_channel"])
+            if t & TRIGGER_HEALTH and health:
+                named[i] = health
+            elif t & ~TRIGGER_OCCUPANCY:
+                named[i] = 1 << int(row["top_channel"])
+            # an alarm of the occupancy test alone names no channel: the mix of windows moved, not a sensor
             mon.reset_alarm()
     return Run(alarm, named, score, {"cusum": cusum, "trigger": trig})
 
@@ -535,7 +540,8 @@ def run_quality(ds: Dataset, repeats: int, seed: int, say: Callable[[str], None]
     settings: dict[str, dict[str, str]] = {"configured": {}, "tuned": {}}
     settings["configured"] = {
         "tinydrift": f"build_profile(window {WINDOW}, false_alarm_rate {RATE:g}, sentinel {SENTINEL}, rails +-32767; "
-                     "default scoring: mixture)",
+                     "default scoring: mixture; occupancy_windows "
+                     f"{OCCUPANCY_WINDOWS}, which splits the rate between the score and the occupancy test)",
         "z-test": f"max abs(z) > {z_thr:.2f} (two-sided, Bonferroni over {ds.n_channels} channels at {RATE:g}/window)",
         "Mahalanobis": f"d^2 > the {1 - RATE:g} quantile of the training windows' d^2 ({m_q['all']:.1f})",
         "ADWIN": "river ADWIN(delta=0.002, clock=1): delta is river's default",

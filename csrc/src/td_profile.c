@@ -56,7 +56,7 @@
 
 #define KNOWN_PROFILE_FLAGS                                                                                         \
     (TD_PROFILE_FLAG_EXTERNAL_EMBEDDING | TD_PROFILE_FLAG_OUTPUTS | TD_PROFILE_FLAG_LOG_STD |                        \
-     TD_PROFILE_FLAG_CENTROID_SCALES)
+     TD_PROFILE_FLAG_CENTROID_SCALES | TD_PROFILE_FLAG_OCCUPANCY)
 #define KNOWN_CHANNEL_FLAGS (TD_CHANNEL_FLAG_STUCK_CHECK | TD_CHANNEL_FLAG_SENTINEL)
 #define MAX_PROJ_SHIFT 15u
 #define MAX_ABS_FEATURE_MEAN_Q8 (32768 * 256)
@@ -79,6 +79,13 @@ static uint32_t centroid_scales_size(uint32_t n_dims, uint32_t n_centroids, uint
     return (flags & TD_PROFILE_FLAG_CENTROID_SCALES) ? 4u * n_centroids * (n_dims + 1u) : 0u;
 }
 
+/* The occupancy section: its header, then one uint16 cost per centroid padded to 4 bytes. */
+static uint32_t occupancy_size(uint32_t n_centroids, uint16_t flags)
+{
+    return (flags & TD_PROFILE_FLAG_OCCUPANCY) ? TD_PROFILE_OCCUPANCY_HEADER_SIZE + ((2u * n_centroids + 3u) & ~3u)
+                                               : 0u;
+}
+
 /* Offset of the byte after the centroids and their scales (start of the outputs section, or of the CRC without
  * one), for counts already bounded by 255; cannot overflow 32 bits. */
 static uint32_t centroids_end(uint32_t n_channels, uint32_t n_dims, uint32_t n_centroids, uint16_t flags)
@@ -86,7 +93,7 @@ static uint32_t centroids_end(uint32_t n_channels, uint32_t n_dims, uint32_t n_c
     const uint32_t n_features = n_channels * TD_FEATURES_PER_CHANNEL;
     return TD_PROFILE_HEADER_SIZE + n_channels * TD_PROFILE_CHANNEL_SIZE + n_features * TD_PROFILE_FEATURE_SIZE +
            projection_size(n_dims, n_features, flags) + n_centroids * n_dims * 4u +
-           centroid_scales_size(n_dims, n_centroids, flags);
+           centroid_scales_size(n_dims, n_centroids, flags) + occupancy_size(n_centroids, flags);
 }
 
 /* Size of an outputs section with these counts (bounded by 255). */
@@ -263,6 +270,17 @@ static td_status check_semantics(const td_profile_t *p)
             }
         }
     }
+    if (p->occupancy != NULL) {
+        const uint32_t n_windows = p->occupancy[4];
+        const uint32_t used = 2u * p->n_centroids;
+        if (n_windows > TD_MAX_OCCUPANCY_WINDOWS) {
+            return TD_ERR_LIMIT;
+        }
+        if (n_windows < 2u || !all_zero(p->occupancy + 5u, 3u) ||
+            !all_zero(p->occupancy + TD_PROFILE_OCCUPANCY_HEADER_SIZE + used, ((used + 3u) & ~3u) - used)) {
+            return TD_ERR_RANGE;
+        }
+    }
     return p->outputs != NULL ? check_outputs(p->outputs) : TD_OK;
 }
 
@@ -339,6 +357,8 @@ td_status td_profile_parse(td_profile_t *out, const uint8_t *blob, size_t len)
     p.centroids = blob + offset;
     offset += (uint32_t)p.n_centroids * p.n_dims * 4u;
     p.centroid_scales = (p.flags & TD_PROFILE_FLAG_CENTROID_SCALES) ? blob + offset : NULL;
+    offset += centroid_scales_size(p.n_dims, p.n_centroids, p.flags);
+    p.occupancy = (p.flags & TD_PROFILE_FLAG_OCCUPANCY) ? blob + offset : NULL;
     p.outputs = (p.flags & TD_PROFILE_FLAG_OUTPUTS) ? blob + fixed_end : NULL;
 
     const td_status st = check_semantics(&p);

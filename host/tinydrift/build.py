@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import occupancy
 from .calibrate import calibrate
 from .core import lib
 from .errors import InputError
@@ -315,18 +316,29 @@ def _centroid_scales(embeddings: np.ndarray, centroids_q8: np.ndarray) -> tuple[
 def _finish(staged: Profile, ref: _Reference, centroids: np.ndarray, score_holdout: Callable[[Profile], np.ndarray],
             *, stuck_tolerance: int, false_alarm_rate: float, calibration_windows: int | None, seed: int,
             channel_names: Sequence[str] | None, say: Progress,
-            scales: tuple[np.ndarray, np.ndarray] | None = None) -> Profile:
-    """Health limits, then thresholds calibrated on the held-out windows' scores (score_holdout: Monitor rows)."""
+            scales: tuple[np.ndarray, np.ndarray] | None = None, occupancy_windows: int | None = None) -> Profile:
+    """Health limits, then thresholds calibrated on the held-out windows' scores (score_holdout: Monitor rows).
+
+    With occupancy_windows the false-alarm budget is split evenly between the score's detector and the
+    occupancy test, which is calibrated on resampled whole training recordings (tinydrift.occupancy)."""
     _health_limits(ref.configs, np.concatenate([ref.fit_rows, ref.hold_rows]), ref.recordings, stuck_tolerance)
     scored = staged.replace(channels=ref.configs, centroids_q8=centroids)
     if scales is not None:
         scored = scored.replace(centroid_offset_q8=scales[0], centroid_inv_scale_q16=scales[1])
+    score_rate = false_alarm_rate / 2 if occupancy_windows else false_alarm_rate
+    if occupancy_windows:
+        nearest = [Monitor(scored).push(rec)["nearest"] for rec in ref.recordings]
+        say(f"calibrating the occupancy test over {occupancy_windows} windows to {score_rate:g} false alarms/window "
+            f"on resampled training recordings ({sum(len(n) for n in nearest)} windows)")
+        cost_q8, threshold_q8 = occupancy.calibrate(nearest, scored.n_centroids, occupancy_windows, score_rate, seed)
+        scored = scored.replace(occupancy_windows=occupancy_windows, occupancy_threshold_q8=threshold_q8,
+                                occupancy_cost_q8=cost_q8)
     hold_scores = np.round(score_holdout(scored)["score"] * 256).astype(np.uint32)
     n_cal = max(calibration_windows or 0, MIN_CALIBRATION_WINDOWS,
-                math.ceil(CALIBRATION_EXPECTED_ALARMS / false_alarm_rate))
-    say(f"calibrating to {false_alarm_rate:g} false alarms/window on {n_cal} resampled held-out windows "
+                math.ceil(CALIBRATION_EXPECTED_ALARMS / score_rate))
+    say(f"calibrating to {score_rate:g} false alarms/window on {n_cal} resampled held-out windows "
         f"({len(hold_scores)} distinct)")
-    k_q8, h_q8, instant_q8 = calibrate(hold_scores, false_alarm_rate, n_cal, seed)
+    k_q8, h_q8, instant_q8 = calibrate(hold_scores, score_rate, n_cal, seed)
     return scored.replace(
         cusum_k_q8=k_q8, cusum_h_q8=h_q8, instant_q8=instant_q8,
         false_alarm_ppb=int(round(false_alarm_rate * 1e9)),
@@ -350,6 +362,7 @@ def build_profile(
     min_sigma: float = 1.0 / 16,
     calibration_windows: int | None = None,
     channel_names: Sequence[str] | None = None,
+    occupancy_windows: int | None = None,
     seed: int = 0,
     progress: Progress | None = None,
 ) -> Profile:
@@ -366,8 +379,14 @@ def build_profile(
     rails: (low, high) saturation rails, one pair or one per channel. sentinel: missing-value marker.
     holdout: fraction of the data held out for threshold calibration.
     min_sigma: floor of a feature's standard deviation, in sensor LSB.
+    occupancy_windows: also test, over the last n windows, how often each centroid is the nearest against the
+    training mix (class-prior shift, new classes that look like known ones); off by default because a long
+    stretch of one activity is a prior shift to it. The false-alarm budget is then split between the two tests.
     """
     say = progress or (lambda _msg: None)
+    if occupancy_windows is not None and not 2 <= occupancy_windows <= lib.TD_MAX_OCCUPANCY_WINDOWS:
+        raise InputError(f"occupancy windows must be between 2 and {lib.TD_MAX_OCCUPANCY_WINDOWS}, "
+                         f"got {occupancy_windows}")
     if not 2 <= window <= lib.TD_MAX_WINDOW:
         raise InputError(f"window must be between 2 and {lib.TD_MAX_WINDOW} frames, got {window}")
     _check_common(false_alarm_rate, n_centroids, stuck_tolerance, holdout)
@@ -397,4 +416,4 @@ def build_profile(
     return _finish(staged, ref, centroids, lambda prof: _run(prof, ref.split.holdout),
                    stuck_tolerance=stuck_tolerance, false_alarm_rate=false_alarm_rate,
                    calibration_windows=calibration_windows, seed=seed, channel_names=channel_names, say=say,
-                   scales=scales)
+                   scales=scales, occupancy_windows=occupancy_windows)

@@ -29,8 +29,9 @@ import numpy as np
 
 from . import __version__
 from .build import DEFAULT_HOLDOUT, SCORINGS, build_profile
+from .core import lib
 from .errors import InputError, TinyDriftError
-from .monitor import TRIGGER_CUSUM, TRIGGER_HEALTH, TRIGGER_INSTANT, Monitor
+from .monitor import TRIGGER_NAMES, Monitor
 from .profile import Profile, load_profile
 from .recording import Recording, default_names, read_recording
 
@@ -281,6 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="sample value that marks a missing reading (must lie outside the rails or on one)")
     build.add_argument("--stuck-tolerance", type=_int_in(0, 65535), default=0, metavar="N",
                        help="a window whose max-min spread is <= N counts as stuck (default: 0)")
+    build.add_argument("--occupancy", type=_int_in(2, lib.TD_MAX_OCCUPANCY_WINDOWS), default=None, metavar="N",
+                       help="also test how often each centroid is the nearest over the last N windows against the "
+                            "training mix (class-prior shift, new classes that look like known ones); off by "
+                            "default: a long stretch of one activity alarms it")
     build.add_argument("--holdout", type=_fraction, default=DEFAULT_HOLDOUT, metavar="F",
                        help=f"fraction of the data held out to calibrate thresholds (default: {DEFAULT_HOLDOUT:g})")
     build.add_argument("--seed", type=_int_in(0, 2**63 - 1), default=0, metavar="N",
@@ -357,8 +362,7 @@ def _q8(value: int) -> str:
 
 
 def _triggers(bits: int) -> str:
-    names = [n for bit, n in ((TRIGGER_INSTANT, "instant"), (TRIGGER_CUSUM, "cusum"), (TRIGGER_HEALTH, "health"))
-             if bits & bit]
+    names = [n for bit, n in TRIGGER_NAMES if bits & bit]
     return "+".join(names) if names else "none"
 
 
@@ -420,7 +424,7 @@ def cmd_profile_build(args: argparse.Namespace) -> int:
             [r.frames for r in recs], window=args.window or 64, false_alarm_rate=args.rate,
             n_centroids=args.centroids, n_dims=args.dims, explained_variance=args.variance, rails=args.rails,
             sentinel=args.sentinel, stuck_tolerance=args.stuck_tolerance, holdout=args.holdout, seed=args.seed,
-            channel_names=names, progress=progress, scoring=args.scoring,
+            channel_names=names, progress=progress, scoring=args.scoring, occupancy_windows=args.occupancy,
         )
     else:
         from .model_profile import build_model_profile
@@ -535,6 +539,8 @@ def cmd_profile_show(args: argparse.Namespace) -> int:
             ["centroids", prof.n_centroids],
             ["std feature", "log2(std + floor)" if prof.log_std else "std"],
             ["centroid scales", "yes (distance in each centroid's own scale)" if prof.centroid_scales else "no"],
+            ["occupancy test", f"over {prof.occupancy_windows} windows, threshold {_q8(prof.occupancy_threshold_q8)} "
+                               "bits" if prof.occupancy_windows else "off"],
             ["false alarms", f"{prof.false_alarm_rate:g} per window ({prof.false_alarm_ppb} ppb)"],
             *([["ext scale", f"{prof.ext_scale_q24 / 2**24:g} (q24 {prof.ext_scale_q24})"],
                ["ext zero point", prof.ext_zero_point]] if prof.external_embedding else []),
@@ -639,7 +645,7 @@ def score_summary(rows: np.ndarray, prof: Profile, rec: Recording, names: Sequen
     alarm = rows["alarm"].astype(bool)
     triggered = rows["trigger"] != 0
     counts = {name: int(np.count_nonzero(rows["trigger"] & bit))
-              for bit, name in ((TRIGGER_INSTANT, "instant"), (TRIGGER_CUSUM, "cusum"), (TRIGGER_HEALTH, "health"))}
+              for bit, name in TRIGGER_NAMES}
     if alarm.any():
         first = int(np.argmax(alarm))
         r = rows[first]

@@ -11,13 +11,16 @@ import numpy as np
 from .core import check, ffi, lib
 from .errors import InputError
 from .profile import Profile, load_profile
+from .triggers import (  # noqa: F401  (re-exported: tinydrift.monitor.TRIGGER_* predates the triggers module)
+    TRIGGER_CONCEPT,
+    TRIGGER_CUSUM,
+    TRIGGER_HEALTH,
+    TRIGGER_INSTANT,
+    TRIGGER_NAMES,
+    TRIGGER_OCCUPANCY,
+)
 
 ProfileLike = Union[Profile, bytes, str, Path]
-
-TRIGGER_INSTANT = 0x01
-TRIGGER_CUSUM = 0x02
-TRIGGER_HEALTH = 0x04
-TRIGGER_CONCEPT = 0x08
 
 DDM_OK, DDM_WARNING, DDM_DRIFT = 0, 1, 2
 _Q16 = 65536.0
@@ -48,7 +51,7 @@ _C_RESULT = _struct_dtype(
      ("saturated_mask", "<u2"), ("missing_mask", "<u2"), ("trigger", "u1"), ("alarm", "u1"), ("nearest", "u1"),
      ("top_channel", "u1"), ("n_inferences", "<u2"), ("top_class", "u1"), ("ddm_state", "u1"),
      ("mean_confidence_q16", "<u4"), ("estimated_accuracy_q16", "<u4"), ("prior_shift_q16", "<u4"),
-     ("n_labels", "<u2"), ("n_correct", "<u2"), ("accuracy_q16", "<u4"),
+     ("n_labels", "<u2"), ("n_correct", "<u2"), ("accuracy_q16", "<u4"), ("occupancy_q8", "<i4"),
      ("channels", (_C_CHANNEL, lib.TD_MAX_CHANNELS))],
 )
 
@@ -61,6 +64,10 @@ def result_dtype(n_channels: int, n_dims: int) -> np.dtype:
     ``mean_confidence``, ``estimated_accuracy``, ``prior_shift`` (window values), ``n_labels``, ``n_correct``
     (labels received during the window) and ``accuracy`` (all labelled predictions since the start; 1.0
     before the first label).
+
+    ``occupancy`` (profiles with an occupancy section, 0 otherwise and until its window count has passed): the
+    G statistic in bits of how often each centroid was the nearest over the last n windows against the
+    reference mix; above the profile's threshold it raises TRIGGER_OCCUPANCY.
     """
     c, k = n_channels, n_dims
     return np.dtype([
@@ -69,7 +76,7 @@ def result_dtype(n_channels: int, n_dims: int) -> np.dtype:
         ("stuck_mask", "<u2"), ("saturated_mask", "<u2"), ("missing_mask", "<u2"), ("n_embeddings", "<u2"),
         ("n_inferences", "<u2"), ("top_class", "u1"), ("ddm_state", "u1"), ("mean_confidence", "<f8"),
         ("estimated_accuracy", "<f8"), ("prior_shift", "<f8"), ("n_labels", "<u2"), ("n_correct", "<u2"),
-        ("accuracy", "<f8"),
+        ("accuracy", "<f8"), ("occupancy", "<f8"),
         ("embedding", "<f8", (k,)), ("mean", "<f8", (c,)), ("std", "<f8", (c,)),
         ("z_mean", "<f8", (c,)), ("z_std", "<f8", (c,)), ("min", "<i2", (c,)), ("max", "<i2", (c,)),
         ("sum", "<i8", (c,)), ("sumsq", "<i8", (c,)), ("n_missing", "<u2", (c,)), ("n_saturated", "<u2", (c,)),
@@ -163,7 +170,7 @@ class Monitor:
         c, k = self.profile.n_channels, self.profile.n_dims
         ch = raw["channels"][:, :c]
         out["window"] = raw["window_index"]
-        for name in ("score", "dist", "recon", "cusum"):
+        for name in ("score", "dist", "recon", "cusum", "occupancy"):
             out[name] = raw[name + "_q8"] / 256.0
         for name in ("alarm", "trigger", "nearest", "top_channel", "stuck_mask", "saturated_mask",
                      "missing_mask", "n_embeddings", "n_inferences", "top_class", "ddm_state", "n_labels",

@@ -31,6 +31,7 @@ FLAG_EXTERNAL_EMBEDDING = 0x0001
 FLAG_OUTPUTS = 0x0002
 FLAG_LOG_STD = 0x0004
 FLAG_CENTROID_SCALES = 0x0008
+FLAG_OCCUPANCY = 0x0010
 CENTROID_SCALE_SHIFT = 16
 CHANNEL_FLAG_STUCK_CHECK = 0x0001
 CHANNEL_FLAG_SENTINEL = 0x0002
@@ -85,6 +86,11 @@ class Profile:
     # Centroid scales (flag bit 3): per centroid a score offset (Q8) and per-dimension inverse scales (Q16).
     centroid_offset_q8: np.ndarray | None = None  # uint32 (K,)
     centroid_inv_scale_q16: np.ndarray | None = None  # uint32 (K, k)
+    # Occupancy test (flag bit 4): over the last occupancy_windows windows, the G statistic (bits, Q8) of the
+    # nearest-centroid counts against the reference mix, cost_k = -log2 p_k in Q8; alarm above the threshold.
+    occupancy_windows: int = 0  # 0: no occupancy section
+    occupancy_threshold_q8: int = 0
+    occupancy_cost_q8: np.ndarray | None = None  # uint16 (K,)
 
     @property
     def n_channels(self) -> int:
@@ -134,6 +140,8 @@ class Profile:
             flags |= FLAG_LOG_STD
         if self.centroid_scales:
             flags |= FLAG_CENTROID_SCALES
+        if self.occupancy_windows:
+            flags |= FLAG_OCCUPANCY
         n_features = 2 * self.n_channels
         body = bytearray()
         for ch in self.channels:
@@ -167,6 +175,13 @@ class Profile:
                                    f"for {self.n_centroids} centroids of {self.n_dims} dims")
             for k in range(self.n_centroids):
                 body += struct.pack(f"<I{self.n_dims}I", int(offset[k]), *inv_scale[k].tolist())
+        if self.occupancy_windows:
+            cost = np.asarray(self.occupancy_cost_q8 if self.occupancy_cost_q8 is not None else [], dtype=np.int64)
+            if cost.shape != (self.n_centroids,):
+                raise ProfileError(f"occupancy costs of shape {cost.shape} for {self.n_centroids} centroids")
+            raw = struct.pack(f"<IB3x{self.n_centroids}H", self.occupancy_threshold_q8, self.occupancy_windows,
+                              *cost.tolist())
+            body += raw + bytes(-len(raw) % 4)
         if self.outputs is not None:
             n_classes, n_bins, scale_q24, zero_point, prior_q16, accuracy_q16 = self.outputs.quantized()
             body += OUTPUTS_HEAD.pack(n_classes, n_bins, 0, scale_q24, zero_point)
@@ -220,6 +235,11 @@ class Profile:
             rows = np.frombuffer(blob, dtype="<u4", count=n_cent * (n_dims + 1), offset=off).reshape(n_cent, n_dims + 1)
             offset_q8, inv_scale_q16 = rows[:, 0].astype(np.uint32), rows[:, 1:].astype(np.uint32)
             off += 4 * n_cent * (n_dims + 1)
+        occ_windows, occ_threshold, occ_cost = 0, 0, None
+        if flags & FLAG_OCCUPANCY:
+            occ_threshold, occ_windows = struct.unpack_from("<IB", blob, off)
+            occ_cost = np.frombuffer(blob, dtype="<u2", count=n_cent, offset=off + 8).astype(np.uint16)
+            off += 8 + (2 * n_cent + 3) // 4 * 4
         outputs = None
         if flags & FLAG_OUTPUTS:
             n_classes, n_bins, _, scale_q24, zero_point = OUTPUTS_HEAD.unpack_from(blob, off)
@@ -233,6 +253,7 @@ class Profile:
             projection=projection, proj_shift=shift, cusum_k_q8=k, cusum_h_q8=h, instant_q8=inst,
             false_alarm_ppb=ppb, ext_scale_q24=scale, ext_zero_point=zp, created_unix=created, outputs=outputs,
             log_std=bool(flags & FLAG_LOG_STD), centroid_offset_q8=offset_q8, centroid_inv_scale_q16=inv_scale_q16,
+            occupancy_windows=occ_windows, occupancy_threshold_q8=occ_threshold, occupancy_cost_q8=occ_cost,
         )
 
     def save(self, path: str | Path) -> None:

@@ -33,6 +33,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from . import __version__
+from .triggers import TRIGGER_NAMES
 from .store import HEALTH_MASKS, StoreError, TelemetryStore, channel_labels, mask_channels, subtract_ranges, \
     trigger_kinds
 
@@ -43,6 +44,7 @@ KIND_STYLE = {  # trigger kind -> (color, marker)
     "cusum": ("#ff7f0e", "D"),
     "health": ("#7b3294", "s"),
     "concept": ("#2ca02c", "v"),
+    "occupancy": ("#1f77b4", "o"),
 }
 CONCEPT_BIT = 0x08
 ROLLING_LABELLED_WINDOWS = 10  # realized accuracy: n_correct / n_labels over this many labelled windows
@@ -477,7 +479,7 @@ def _summarize(db: TelemetryStore, seg_row: dict[str, Any], gaps: list[dict[str,
         seg.channels_implicated = implicated
         seg.alarm_onsets = int(np.count_nonzero(np.diff(np.concatenate(([0], alarm.astype(np.int8)))) == 1))
     seg.trigger_counts = {kind: int(np.count_nonzero(a["trigger"] & bit))
-                          for bit, kind in ((1, "instant"), (2, "cusum"), (4, "health"), (CONCEPT_BIT, "concept"))}
+                          for bit, kind in TRIGGER_NAMES}
     seg.has_outputs = bool((a["n_inferences"] > 0).any())
     concept = (a["trigger"] & CONCEPT_BIT) != 0
     seg.concept_windows = int(np.count_nonzero(concept))

@@ -43,11 +43,12 @@ from typing import IO, Any
 import numpy as np
 
 from .errors import TinyDriftError
+from .triggers import TRIGGER_NAMES
 
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 5000
 THRESHOLD_DISABLED = 0xFFFFFFFF
-TRIGGER_KINDS = ((0x01, "instant"), (0x02, "cusum"), (0x04, "health"), (0x08, "concept"))
+TRIGGER_KINDS = TRIGGER_NAMES
 HEALTH_MASKS = (("stuck_mask", "stuck"), ("saturated_mask", "saturated"), ("missing_mask", "missing"))
 
 # Model-output columns (schema version 2; record version 2 telemetry), 0 without an outputs section.
@@ -519,8 +520,8 @@ class TelemetryStore:
                     if row["trigger"] & bit:
                         if kind == "health":
                             mask = row["stuck_mask"] | row["saturated_mask"] | row["missing_mask"]
-                        elif kind == "concept":
-                            mask = 0  # the model's labels, not a channel
+                        elif kind in ("concept", "occupancy"):
+                            mask = 0  # the model's labels or the mix of windows, not a channel
                         else:
                             mask = 1 << row["top_channel"] if row["top_channel"] < 16 else 0
                         db.execute("INSERT INTO alarms (record_id, kind, channel_mask) VALUES (?, ?, ?)",

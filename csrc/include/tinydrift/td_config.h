@@ -28,6 +28,11 @@
 #define TD_MAX_CENTROIDS 16
 #endif
 
+/** Maximum windows of the occupancy test (profiles with an occupancy section); its ring is one byte each. */
+#ifndef TD_MAX_OCCUPANCY_WINDOWS
+#define TD_MAX_OCCUPANCY_WINDOWS 64
+#endif
+
 /** Window features per channel: mean and standard deviation. */
 #define TD_FEATURES_PER_CHANNEL 2
 
@@ -45,6 +50,10 @@
 #endif
 #if TD_MAX_CENTROIDS < 1 || TD_MAX_CENTROIDS > 64
 #error "TD_MAX_CENTROIDS must be 1..64"
+#endif
+
+#if TD_MAX_OCCUPANCY_WINDOWS < 2 || TD_MAX_OCCUPANCY_WINDOWS > 255
+#error "TD_MAX_OCCUPANCY_WINDOWS must be 2..255"
 #endif
 
 #endif /* TINYDRIFT_TD_CONFIG_H */

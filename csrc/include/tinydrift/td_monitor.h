@@ -83,11 +83,23 @@ typedef struct {
     uint16_t n_labels;                /**< labels received during the window */
     uint16_t n_correct;               /**< of which the prediction was right */
     uint32_t accuracy_q16;            /**< accuracy of all labelled predictions since init, Q16 (1.0 without labels) */
+    int32_t occupancy_q8;    /**< occupancy statistic over the last n windows, bits Q8 (0 until n windows or without) */
     td_channel_result_t channels[TD_MAX_CHANNELS]; /**< per-channel results, n_channels used */
 } td_window_result_t;
 
 /** Trigger bit: DDM signalled concept drift on the labels received during the window. */
 #define TD_TRIGGER_CONCEPT 0x08u
+/** Trigger bit: how often each centroid was the nearest over the last n windows left the reference mix. */
+#define TD_TRIGGER_OCCUPANCY 0x10u
+
+/** Occupancy test state (profiles with an occupancy section); fields are private. */
+typedef struct {
+    uint8_t ring[TD_MAX_OCCUPANCY_WINDOWS]; /**< nearest centroid of the last n windows */
+    uint8_t count[TD_MAX_CENTROIDS];        /**< windows of the ring per centroid */
+    uint8_t pos;                            /**< next ring slot */
+    uint8_t fill;                           /**< windows in the ring (saturates at n) */
+    int32_t sum_q8;                         /**< sum_k count_k log2(count_k) + count_k cost_k, Q8 */
+} td_occupancy_t;
 
 /** Predictions remembered for late labels (a power of two, 2..128). */
 #ifndef TD_MAX_PENDING_PREDICTIONS
@@ -127,6 +139,7 @@ typedef struct {
     uint16_t n_embeddings;                  /**< external mode: embeddings in the current window */
     uint8_t has_outputs;                    /**< 1 when the profile has an outputs section */
     uint8_t last_nearest;                   /**< nearest centroid of the last scored window (search hint) */
+    td_occupancy_t occupancy;               /**< occupancy test (used with an occupancy section) */
     td_monitor_outputs_t out;               /**< model-output monitoring (used when has_outputs) */
 } td_monitor_t;
 

@@ -50,6 +50,12 @@
  *  centroids, and the distance to each centroid is measured in its own scale. */
 #define TD_PROFILE_FLAG_CENTROID_SCALES 0x0008u
 
+/** Profile flag: an occupancy section (threshold, window count, per-centroid cost) follows the centroid scales; the
+ *  monitor tests how often each centroid is the nearest over the last n windows against the reference. */
+#define TD_PROFILE_FLAG_OCCUPANCY 0x0010u
+/** Fixed part of the occupancy section (threshold_q8, n_windows, reserved) in bytes. */
+#define TD_PROFILE_OCCUPANCY_HEADER_SIZE 8u
+
 /** Channel flag: raise the stuck health event when the window does not vary. */
 #define TD_CHANNEL_FLAG_STUCK_CHECK 0x0001u
 /** Channel flag: samples equal to the sentinel are missing (excluded from statistics). */
@@ -79,6 +85,7 @@ typedef struct {
     const uint8_t *projection;   /**< n_dims x n_features int8, row-major (NULL in external mode) */
     const uint8_t *centroids;    /**< n_centroids x n_dims int32 Q8, row-major */
     const uint8_t *centroid_scales; /**< per centroid: uint32 offset_q8, n_dims uint32 inv_scale_q16; NULL without */
+    const uint8_t *occupancy;    /**< occupancy section (TD_PROFILE_FLAG_OCCUPANCY), NULL when absent */
     const uint8_t *outputs;      /**< outputs section (TD_PROFILE_FLAG_OUTPUTS), NULL when absent */
 } td_profile_t;
 
