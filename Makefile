@@ -55,7 +55,8 @@ demo: tools $(STAMP)
 
 test: tools test-c check-arm test-fw-c fw-check-arm fw-nano33ble-check fw-host fw-qemu test-py
 
-# C unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+# C unit tests under AddressSanitizer and UndefinedBehaviorSanitizer; test_frame once more with the
+# firmware's 256-entry CRC table (td_frame_encode then computes the CRC inside its COBS pass).
 test-c: $(C_TESTS) $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(BUILD)
 	@set -e; for t in $(C_TESTS); do \
@@ -63,6 +64,9 @@ test-c: $(C_TESTS) $(CORE_SRC) $(CORE_HDR)
 	    $(CC) $(WARN) $(SAN) -Icsrc/include -Icsrc/src $$t $(CORE_SRC) -o $$exe -lm; \
 	    $$exe; \
 	done
+	@$(CC) $(WARN) $(SAN) -DTD_CRC32_TABLE_BYTES=1024 -Icsrc/include -Icsrc/src tests/c/test_frame.c $(CORE_SRC) \
+	    -o $(BUILD)/test_frame_crc1024 -lm
+	@printf 'TD_CRC32_TABLE_BYTES=1024: '; $(BUILD)/test_frame_crc1024
 
 # The core must build warning-free for the Nano 33 BLE's Cortex-M4F as well as the host.
 check-arm: tools

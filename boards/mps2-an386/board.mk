@@ -18,12 +18,13 @@ FW_WARN ?= -std=c99 -Wall -Wextra -Werror
 FW_ARM_CC ?= arm-none-eabi-gcc
 FW_ARM_SIZE ?= arm-none-eabi-size
 FW_ARM_FLAGS ?= -Os -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard -ffunction-sections -fdata-sections
+FW_CORE_DEFS ?= -DTD_CRC32_TABLE_BYTES=1024
 
 MPS2_DIR := boards/mps2-an386
 MPS2_OUT := build/fw/mps2-an386
 MPS2_OBJCOPY ?= arm-none-eabi-objcopy
 MPS2_PYTHON ?= $(firstword $(wildcard .venv/bin/python) python3)
-MPS2_CFLAGS := $(FW_WARN) $(FW_ARM_FLAGS) -g -fno-common $(FW_INC) -I$(MPS2_DIR)
+MPS2_CFLAGS := $(FW_WARN) $(FW_ARM_FLAGS) $(FW_CORE_DEFS) -g -fno-common $(FW_INC) -I$(MPS2_DIR)
 MPS2_LDFLAGS := -T $(MPS2_DIR)/mps2-an386.ld -nostartfiles --specs=nano.specs -Wl,--gc-sections
 MPS2_BOARD_SRC := $(addprefix $(MPS2_DIR)/,startup.c semihost.c mps2_uart.c)
 MPS2_HAL_SRC := $(MPS2_BOARD_SRC) $(MPS2_DIR)/hal_mps2.c

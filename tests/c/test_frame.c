@@ -351,9 +351,10 @@ static void test_cobs_round_trip(void)
             CHECK_QUIET(ok, memchr(enc, 0, en) == NULL);
             CHECK_QUIET(ok, td_cobs_decode(enc, en, dec, sizeof dec, &dn) == TD_OK);
             CHECK_QUIET(ok, dn == n && (n == 0u || memcmp(dec, raw, n) == 0));
-            CHECK_QUIET(ok, td_cobs_encode(raw, n, enc, en - 1u, &dn) == TD_ERR_CAPACITY);
+            /* digest first: a failed encode leaves enc's contents unspecified */
             digest = td_crc32_update(digest, enc, en);
             total += (uint32_t)en;
+            CHECK_QUIET(ok, td_cobs_encode(raw, n, enc, en - 1u, &dn) == TD_ERR_CAPACITY);
         }
     }
     CHECK(ok);
@@ -363,6 +364,170 @@ static void test_cobs_round_trip(void)
     if (digest != PY_RT_DIGEST || total != PY_RT_TOTAL) {
         printf("  round-trip digest 0x%08lX total %lu\n", (unsigned long)digest, (unsigned long)total);
     }
+}
+
+/* ---- word-path encoder and CRC against independent references ---------- */
+
+/* The textbook COBS encoder (Wikipedia's cobsEncode), bytewise: a block closes on a 0x00 or at 254
+ * data bytes, and a full block opens the next one only if more input follows (as cobs.cobs.encode).
+ * dst needs len + len / 254 + 2 bytes (the last code byte may be written one past the result). */
+static size_t ref_cobs_encode(const uint8_t *src, size_t len, uint8_t *dst)
+{
+    uint8_t *out = dst;
+    uint8_t *codep = out++;
+    uint8_t code = 1u;
+    for (size_t i = 0; i < len; i++) {
+        if (src[i] != 0u) {
+            *out++ = src[i];
+            code++;
+        }
+        if (src[i] == 0u || code == 0xFFu) {
+            *codep = code;
+            code = 1u;
+            codep = out;
+            if (src[i] == 0u || i + 1u < len) {
+                out++;
+            }
+        }
+    }
+    *codep = code;
+    return (size_t)(out - dst);
+}
+
+/* Bit-at-a-time CRC-32 (reflected, poly 0xEDB88320): zlib's crc32, no table. */
+static uint32_t ref_crc32(uint32_t crc, const uint8_t *p, size_t len)
+{
+    crc = ~crc;
+    for (size_t i = 0; i < len; i++) {
+        crc ^= p[i];
+        for (int k = 0; k < 8; k++) {
+            crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+        }
+    }
+    return ~crc;
+}
+
+/* n bytes of one of the test patterns: 0..3 random with 0, 4, 500 and 1000 per mille zeros; 4 no zero
+ * at all (runs of 254, 255, 508, ... zero-free bytes); 5 zero-free runs of 250..258 bytes between zeros. */
+static void gen_pattern(uint8_t *out, size_t n, unsigned pattern)
+{
+    static const uint32_t densities[] = {0u, 4u, 500u, 1000u};
+    if (pattern < 4u) {
+        gen_bytes(out, n, densities[pattern]);
+        return;
+    }
+    size_t run = 250u + (size_t)(xs_next() % 9u);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = (uint8_t)(1u + xs_next() % 255u);
+        if (pattern == 5u && run-- == 0u) {
+            out[i] = 0u;
+            run = 250u + (size_t)(xs_next() % 9u);
+        }
+    }
+}
+
+/* td_cobs_encode, all lengths 0..600 of every pattern, src and dst at every alignment, against the
+ * reference; exact capacity works, one byte less fails; every capacity for the short and block-edge sizes. */
+static void test_cobs_vs_reference(void)
+{
+    static uint8_t raw[604];
+    static uint8_t enc[620];
+    static uint8_t ref[620];
+    int ok = 1;
+
+    g_xs = 0x9E3779B9u;
+    for (unsigned pattern = 0; pattern < 6u; pattern++) {
+        for (size_t n = 0; n <= 600u; n++) {
+            const size_t src_off = (n + pattern) % 4u;
+            const size_t dst_off = (n / 4u + pattern) % 4u;
+            size_t en = 0;
+            size_t rn;
+            gen_pattern(&raw[src_off], n, pattern);
+            rn = ref_cobs_encode(&raw[src_off], n, ref);
+            memset(enc, 0xEE, sizeof enc);
+            CHECK_QUIET(ok, td_cobs_encode(&raw[src_off], n, &enc[dst_off], sizeof enc - dst_off, &en) == TD_OK);
+            CHECK_QUIET(ok, en == rn && memcmp(&enc[dst_off], ref, rn) == 0);
+            CHECK_QUIET(ok, enc[dst_off + en] == 0xEEu); /* nothing written past the result */
+            CHECK_QUIET(ok, td_cobs_encode(&raw[src_off], n, &enc[dst_off], rn, &en) == TD_OK && en == rn);
+            CHECK_QUIET(ok, memcmp(&enc[dst_off], ref, rn) == 0);
+            CHECK_QUIET(ok, td_cobs_encode(&raw[src_off], n, &enc[dst_off], rn - 1u, &en) == TD_ERR_CAPACITY);
+            CHECK_QUIET(ok, en == 0u);
+            if (n <= 24u || (n >= 246u && n <= 262u)) {
+                for (size_t cap = 0; cap < rn; cap++) {
+                    CHECK_QUIET(ok, td_cobs_encode(&raw[src_off], n, enc, cap, &en) == TD_ERR_CAPACITY);
+                }
+            }
+        }
+    }
+    CHECK(ok);
+}
+
+/* td_crc32_update against the bitwise reference: all lengths 0..600 at every alignment, and split in two
+ * at every point of a 64-byte buffer (the word loop and the byte tail meet anywhere). */
+static void test_crc_vs_reference(void)
+{
+    static uint8_t buf[604];
+    int ok = 1;
+
+    g_xs = 0x7F4A7C15u;
+    gen_bytes(buf, sizeof buf, 100u);
+    for (size_t n = 0; n <= 600u; n++) {
+        const size_t off = n % 4u;
+        CHECK_QUIET(ok, td_crc32_update(0u, &buf[off], n) == ref_crc32(0u, &buf[off], n));
+        CHECK_QUIET(ok, td_crc32_update(0x12345678u, &buf[off], n) == ref_crc32(0x12345678u, &buf[off], n));
+    }
+    for (size_t cut = 0; cut <= 64u; cut++) {
+        CHECK_QUIET(ok, td_crc32_update(td_crc32_update(0u, buf, cut), &buf[cut], 64u - cut) == ref_crc32(0u, buf, 64u));
+    }
+    CHECK(ok);
+    /* zlib.crc32(b"123456789") */
+    CHECK(td_crc32_update(0u, (const uint8_t *)"123456789", 9u) == 0xCBF43926u);
+}
+
+/* td_frame_encode, every payload length 0..TD_FRAME_MAX_PAYLOAD of every pattern, against the reference
+ * COBS of header | payload | reference CRC; misaligned payload and wire; exact capacity works, one less fails. */
+static void test_frame_encode_vs_reference(void)
+{
+    static uint8_t payload[TD_FRAME_MAX_PAYLOAD + 4];
+    static uint8_t body[TD_FRAME_MAX_BODY];
+    static uint8_t ref[TD_FRAME_MAX_WIRE + 4];
+    static uint8_t wire[TD_FRAME_MAX_WIRE + 8];
+    int ok = 1;
+
+    g_xs = 0x51ED270Bu;
+    for (unsigned pattern = 0; pattern < 6u; pattern++) {
+        for (size_t plen = 0; plen <= TD_FRAME_MAX_PAYLOAD; plen++) {
+            const size_t p_off = (plen + pattern) % 4u;
+            const size_t w_off = (plen / 4u) % 4u;
+            /* header bytes of 0x00 and 0xFF too: type and seq are part of the COBS input */
+            const uint8_t type = (uint8_t)((plen % 3u == 0u) ? 0u : xs_next());
+            const uint16_t seq = (uint16_t)((plen % 5u == 0u) ? (plen % 2u) * 0xFF00u : xs_next());
+            size_t n = 0;
+            size_t rn;
+            uint32_t crc;
+            gen_pattern(&payload[p_off], plen, pattern);
+            body[0] = (uint8_t)TD_FRAME_VERSION;
+            body[1] = type;
+            body[2] = (uint8_t)(seq & 0xFFu);
+            body[3] = (uint8_t)(seq >> 8);
+            if (plen > 0u) {
+                memcpy(&body[4], &payload[p_off], plen);
+            }
+            crc = ref_crc32(0u, body, 4u + plen);
+            for (size_t k = 0; k < 4u; k++) {
+                body[4u + plen + k] = (uint8_t)(crc >> (8u * k));
+            }
+            rn = ref_cobs_encode(body, 8u + plen, ref);
+            ref[rn++] = 0u;
+            CHECK_QUIET(ok, td_frame_encode(type, seq, &payload[p_off], plen, &wire[w_off], sizeof wire - w_off, &n) == TD_OK);
+            CHECK_QUIET(ok, n == rn && memcmp(&wire[w_off], ref, rn) == 0);
+            CHECK_QUIET(ok, td_frame_encode(type, seq, &payload[p_off], plen, &wire[w_off], rn, &n) == TD_OK && n == rn);
+            CHECK_QUIET(ok, memcmp(&wire[w_off], ref, rn) == 0);
+            CHECK_QUIET(ok, td_frame_encode(type, seq, &payload[p_off], plen, &wire[w_off], rn - 1u, &n) == TD_ERR_CAPACITY);
+            CHECK_QUIET(ok, n == 0u);
+        }
+    }
+    CHECK(ok);
 }
 
 /* ---- frames ------------------------------------------------------------- */
@@ -731,6 +896,9 @@ int main(void)
     test_cobs_block_edges();
     test_cobs_errors();
     test_cobs_round_trip();
+    test_cobs_vs_reference();
+    test_crc_vs_reference();
+    test_frame_encode_vs_reference();
     test_frame_golden();
     test_frame_encode_args();
     test_frame_round_trip();
