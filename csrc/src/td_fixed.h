@@ -38,6 +38,14 @@ static inline int64_t td_round_div(int64_t num, uint64_t den)
     return num < 0 ? -(int64_t)mag : (int64_t)mag;
 }
 
+/* num / den (the full 64-bit quotient, rounded down) for den > 0, with 32-bit divisions only, so
+ * no libgcc 64-bit division routine is linked. Defined in td_stats.c. */
+uint64_t td_udiv64_32(uint64_t num, uint32_t den);
+
+/* td_round_div for a divisor that fits 32 bits, bit for bit: num / den rounded to nearest, ties
+ * away from zero; den > 0, |num| < 2^62. No 64-bit division. Defined in td_stats.c. */
+int64_t td_round_div32(int64_t num, uint32_t den);
+
 /* Round-to-nearest of a * w / 2^32 for w < 2^32, without a 128-bit product. */
 static inline uint64_t td_mul_u64_q32(uint64_t a, uint32_t w)
 {

@@ -253,10 +253,10 @@ static uint32_t embed_pca(const td_profile_t *prof, const int16_t *z_q8, int32_t
 static void embed_external(const td_monitor_t *mon, int32_t *e_q8)
 {
     const td_profile_t *prof = mon->profile;
-    const uint64_t den = (uint64_t)mon->n_embeddings << (TD_EXT_SCALE_SHIFT - 8u);
+    const uint32_t den = (uint32_t)mon->n_embeddings << (TD_EXT_SCALE_SHIFT - 8u); /* < 2^32: 16-bit count */
     for (uint32_t j = 0; j < prof->n_dims; j++) {
         const int64_t centred = (int64_t)mon->emb_sum[j] - (int64_t)mon->n_embeddings * prof->ext_zero_point;
-        const int64_t e = td_round_div(centred * (int64_t)prof->ext_scale_q24, den);
+        const int64_t e = td_round_div32(centred * (int64_t)prof->ext_scale_q24, den);
         e_q8[j] = (int32_t)td_clamp64(e, EMBEDDING_LIMIT_Q8);
     }
 }

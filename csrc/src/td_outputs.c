@@ -77,6 +77,14 @@ td_status td_outputs_push(td_outputs_acc_t *acc, const td_outputs_config_t *cfg,
     return TD_OK;
 }
 
+/* num / den rounded to nearest, ties up (td_round_div for num, den < 2^32), in 32 bits: num + den / 2
+ * may not fit, so round the remainder instead. The result fits 32 bits (den == 1 never rounds up). */
+static uint32_t round_div_u32(uint32_t num, uint32_t den)
+{
+    const uint32_t q = num / den;
+    return q + (num - q * den >= den - den / 2u ? 1u : 0u);
+}
+
 td_status td_outputs_summary(const td_outputs_acc_t *acc, const td_outputs_config_t *cfg, td_outputs_summary_t *out)
 {
     if (acc == NULL || cfg == NULL || out == NULL || cfg->n_classes > TD_MAX_CLASSES) {
@@ -88,8 +96,8 @@ td_status td_outputs_summary(const td_outputs_acc_t *acc, const td_outputs_confi
         return TD_OK;
     }
     out->count = (uint16_t)n;
-    out->mean_confidence_q16 = (uint32_t)td_round_div(acc->confidence_sum_q16, n);
-    out->estimated_accuracy_q16 = (uint32_t)td_round_div(acc->estimate_sum_q16, n);
+    out->mean_confidence_q16 = round_div_u32(acc->confidence_sum_q16, n);
+    out->estimated_accuracy_q16 = round_div_u32(acc->estimate_sum_q16, n);
     uint64_t distance = 0u; /* sum of |h_c - n prior_c|, in Q16 counts */
     for (uint32_t c = 0; c < cfg->n_classes; c++) {
         const int64_t observed = (int64_t)acc->histogram[c] << 16;
@@ -99,7 +107,8 @@ td_status td_outputs_summary(const td_outputs_acc_t *acc, const td_outputs_confi
             out->top_class = (uint8_t)c;
         }
     }
-    out->prior_shift_q16 = (uint32_t)td_round_div((int64_t)distance, 2u * n);
+    /* 32-bit divisor 2n < 2^17; distance < 2^56 (<= 255 classes, each term < 2^48). */
+    out->prior_shift_q16 = (uint32_t)td_round_div32((int64_t)distance, 2u * n);
     return TD_OK;
 }
 
@@ -130,8 +139,9 @@ td_status td_ddm_update(td_ddm_t *ddm, uint8_t correct, uint8_t *verdict)
     }
     /* Laplace-smoothed error rate (errors + 1) / (n + 2): a perfect or lucky start must not set a
      * minimum so low that ordinary noise later reads as drift. */
-    const uint64_t p = td_round_div((int64_t)(((uint64_t)ddm->errors + 1u) << 16), ddm->n + 2u); /* Q16 */
-    const uint64_t var_q32 = p * (TD_Q16_ONE - p) / ddm->n;                                    /* Q32 */
+    /* 32-bit divisors: n + 2 (uint32 arithmetic) and n >= TD_DDM_MIN_LABELS. */
+    const uint64_t p = td_round_div32((int64_t)(((uint64_t)ddm->errors + 1u) << 16), ddm->n + 2u); /* Q16 */
+    const uint64_t var_q32 = td_udiv64_32(p * (TD_Q16_ONE - p), ddm->n);                         /* Q32 */
     const uint32_t s = td_isqrt64(var_q32);                                            /* Q16 */
     const uint32_t p_s = (uint32_t)p + s;
     if (p_s < ddm->min_p_s_q16) {
@@ -157,5 +167,5 @@ uint32_t td_ddm_accuracy_q16(const td_ddm_t *ddm)
     if (ddm == NULL || ddm->total == 0u) {
         return TD_Q16_ONE;
     }
-    return (uint32_t)td_round_div((int64_t)((uint64_t)(ddm->total - ddm->total_errors) << 16), ddm->total);
+    return (uint32_t)td_round_div32((int64_t)((uint64_t)(ddm->total - ddm->total_errors) << 16), ddm->total);
 }

@@ -208,6 +208,46 @@ static uint32_t clz32(uint32_t x)
 #endif
 }
 
+uint64_t td_udiv64_32(uint64_t num, uint32_t den)
+{
+    uint32_t hi = (uint32_t)(num >> 32);
+    uint32_t lo = (uint32_t)num;
+    const uint32_t q_hi = hi / den;
+    hi -= q_hi * den; /* now hi < den, so the low quotient word fits 32 bits */
+    uint32_t q_lo;
+    if (hi == 0u) {
+        q_lo = lo / den;
+    } else {
+        /* (hi 2^32 + lo) / den in two 16-bit quotient digits (Knuth's algorithm D with base 2^16):
+         * normalize den to its top bit, estimate each digit as the partial remainder hi over d's
+         * high half (never too small; at most 2 too large, as d's high half is >= 2^15) and step it
+         * down while the partial remainder, exact in 64 bits, is negative. hi stays below d. */
+        const uint32_t s = clz32(den);
+        const uint32_t d = den << s;
+        hi = (hi << s) | ((lo >> 1) >> (31u - s));
+        lo <<= s;
+        q_lo = 0u;
+        for (uint32_t k = 0; k < 2u; k++) {
+            uint32_t q = hi / (d >> 16);
+            int64_t r = (int64_t)(((uint64_t)hi << 16) | (lo >> 16)) - (int64_t)((uint64_t)q * d);
+            while (r < 0) {
+                q--;
+                r += d;
+            }
+            hi = (uint32_t)r;
+            lo <<= 16;
+            q_lo = (q_lo << 16) | q;
+        }
+    }
+    return ((uint64_t)q_hi << 32) | q_lo;
+}
+
+int64_t td_round_div32(int64_t num, uint32_t den)
+{
+    const uint64_t mag = td_udiv64_32(td_abs64(num) + den / 2u, den);
+    return num < 0 ? -(int64_t)mag : (int64_t)mag;
+}
+
 /* Upper bounds of sqrt over [i 2^27, (i + 1) 2^27) for i = 8..31 (capped at 65535, still >= the floor
  * root): within 6.1 % of the root, so two Newton steps leave the floor root or one more. */
 static const uint16_t isqrt_guess[24] = {
@@ -255,6 +295,26 @@ uint32_t td_isqrt64(uint64_t value)
 int32_t td_std_q8(uint64_t var_q32)
 {
     return (int32_t)(((uint64_t)td_isqrt64(var_q32) + 128u) >> 8);
+}
+
+/* The lifetime merge's weight w = floor(num / N), num = n_b 2^32 + floor(N / 2), for N > 2^20
+ * (so n_b <= 1024 < N and w < 2^32), without a 64-bit division. Below 2^32 samples N is a 32-bit
+ * divisor. From 2^32 to 2^53, w <= 1024 and one 32-bit division estimates it: b = floor(N / 2^21)
+ * lies in [2^11, 2^32) and a = floor(num / 2^21) < 2^32; w b 2^21 <= num gives floor(a / b) >= w,
+ * and b 2^21 > N - 2^21 >= N (1 - 2^-11) raises num / N <= 1024.5 by less than 1, so floor(a / b)
+ * is w or w + 1. One multiply-compare, which cannot overflow, settles it. From 2^53 on,
+ * num <= 2^42 + N / 2 < N: w = 0. Out of line so that the merge's common path keeps its registers. */
+static TD_NOINLINE uint32_t lifetime_weight(uint32_t n, uint64_t total)
+{
+    const uint64_t num = ((uint64_t)n << 32) + total / 2u;
+    if ((total >> 32) == 0u) {
+        return (uint32_t)td_udiv64_32(num, (uint32_t)total);
+    }
+    if ((total >> 53) != 0u) {
+        return 0u;
+    }
+    const uint32_t w = (uint32_t)(num >> 21) / (uint32_t)(total >> 21);
+    return w != 0u && num - (uint64_t)(w - 1u) * total < total ? w - 1u : w;
 }
 
 td_status td_lifetime_init(td_lifetime_t *life)
@@ -308,13 +368,13 @@ td_status td_lifetime_merge_window(td_lifetime_t *life, uint32_t n, int32_t sum,
     }
     const uint64_t total = life->n + n;
     /* w = n_b / N in Q32; n_b < N so w < 2^32 (n_b << 32 fits: n_b <= 1024). Up to 2^20 samples
-     * the long division in 32-bit steps applies; beyond, a 64-bit division. */
+     * the long division in 32-bit steps applies; beyond, lifetime_weight. */
     uint32_t w;
     if (total <= ((uint64_t)1 << 20)) {
         uint32_t w_rem = n;
         w = div_long32(&w_rem, (uint32_t)(total / 2u), (uint32_t)total);
     } else {
-        w = (uint32_t)((((uint64_t)n << 32) + total / 2u) / total);
+        w = lifetime_weight(n, total);
     }
     const uint32_t w_rest = (uint32_t)(0xFFFFFFFFu - w + 1u);
     const uint32_t w_cross = (uint32_t)td_mul_u64_q32(w, w_rest); /* w * (1 - w), Q32 */

@@ -1602,6 +1602,157 @@ static void test_lifetime_merge_divisions(void)
     CHECK(ok);
 }
 
+/* ---- 64-by-32-bit division (td_udiv64_32, td_round_div32: private, csrc/src/td_fixed.h) ---- */
+
+#include "td_fixed.h"
+
+/* Own xorshift64 stream, so the tests after this one see the shared stream unchanged. */
+static uint64_t div_rnd(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    return x;
+}
+
+/* td_udiv64_32 and td_round_div32 against native 64-bit and 128-bit division: edge cases, then
+ * 10^6 random pairs of mixed magnitudes; and the lifetime weight w = round(n_b 2^32 / N) beyond the
+ * 32-bit divisor range (N up to 2^64), read back as the mean after merging a window of mean 1 into
+ * a lifetime of mean 0. */
+static void test_div64_32(void)
+{
+    static const uint32_t dens[] = {1u, 2u, 3u, 7u, 10u, 255u, 0xFFFFu, 0x10000u, 0x10001u, 0x7FFFFFu,
+                                    0x800000u, 0x12345678u, 0x7FFFFFFFu, 0x80000000u, 0x80000001u,
+                                    0x8000FFFFu, 0x80010000u, 0xFFFF0000u, 0xFFFF0001u, 0xFFFFFFFEu,
+                                    0xFFFFFFFFu};
+    static const uint64_t nums[] = {0u, 1u, 2u, 0xFFFFu, 0x10000u, 0xFFFFFFFFu, 0x100000000ull, 0x100000001ull,
+                                    0x7FFFFFFFFFFFFFFFull, 0x8000000000000000ull, 0xFFFFFFFF00000000ull,
+                                    0xFFFFFFFFFFFFFFFEull, 0xFFFFFFFFFFFFFFFFull};
+    int ok = 1;
+    unsigned long cases = 0;
+    for (uint32_t i = 0; i < sizeof dens / sizeof dens[0] + 32u; i++) {
+        /* the listed divisors, then every power of two */
+        const uint32_t den = i < sizeof dens / sizeof dens[0] ? dens[i] : (uint32_t)1 << (i - sizeof dens / sizeof dens[0]);
+        for (uint32_t j = 0; j < sizeof nums / sizeof nums[0] + 64u + 12u; j++) {
+            uint64_t num;
+            if (j < sizeof nums / sizeof nums[0]) {
+                num = nums[j];
+            } else if (j < sizeof nums / sizeof nums[0] + 64u) {
+                num = (uint64_t)1 << (j - sizeof nums / sizeof nums[0]);
+            } else {
+                /* q den + r for quotients just below, at and above 2^32 and 2^16, r in {0, den - 1} */
+                static const uint64_t qs[6] = {0xFFFFu, 0x10000u, 0xFFFFFFFEu, 0xFFFFFFFFu, 0x100000000ull,
+                                               0x100000001ull};
+                const uint32_t k = j - (uint32_t)(sizeof nums / sizeof nums[0]) - 64u;
+                const u128 v = (u128)qs[k / 2u] * den + (k % 2u ? den - 1u : 0u);
+                if (v >> 64) {
+                    continue;
+                }
+                num = (uint64_t)v;
+            }
+            CHECK_QUIET(ok, td_udiv64_32(num, den) == num / den);
+            cases++;
+        }
+    }
+    uint64_t st = 0x2545F4914F6CDD1Dull;
+    for (uint32_t i = 0; i < 1000000u; i++) {
+        const uint64_t r = div_rnd(&st);
+        uint64_t num = div_rnd(&st) >> (r & 63u);
+        uint32_t den = (uint32_t)(div_rnd(&st) >> (32u + ((r >> 6) & 31u)));
+        switch ((r >> 11) & 3u) {
+        case 0: /* high half 0x8000..: the digit estimate is most often too large */
+            den = 0x80000000u | (den & 0x0003FFFFu) | (den << 16);
+            break;
+        case 1: /* num's high word just below den (quotient just below 2^32) */
+            num = ((uint64_t)(den - (den > 1u ? 1u + (uint32_t)(r >> 13) % (den - 1u) : 0u)) << 32) |
+                  (uint32_t)num;
+            break;
+        default:
+            break;
+        }
+        if (den == 0u) {
+            den = 1u + (uint32_t)(r >> 40);
+        }
+        CHECK_QUIET(ok, td_udiv64_32(num, den) == num / den);
+        /* td_round_div32 on |num| < 2^62 of either sign, ties included */
+        int64_t sn = (int64_t)(num >> 2);
+        if ((r >> 15) & 1u) {
+            sn = (int64_t)(((uint64_t)sn / den) * den + den / 2u) & (((int64_t)1 << 62) - 1);
+        }
+        if ((r >> 16) & 1u) {
+            sn = -sn;
+        }
+        CHECK_QUIET(ok, td_round_div32(sn, den) == (int64_t)ref_round_div(sn, den));
+        cases++;
+    }
+    CHECK(ok);
+    CHECK(cases > 1000000u);
+
+    /* Lifetime weight for N = life.n + n_b across 2^20, 2^32, 2^53 up to 2^64 - 1. */
+    static const uint64_t edges[] = {((uint64_t)1 << 20) + 1u, 0xFFFFFFFEull, 0xFFFFFFFFull, 0x100000000ull,
+                                     0x100000001ull, 0x100000400ull, (uint64_t)1 << 43, ((uint64_t)1 << 53) - 1u, (uint64_t)1 << 53,
+                                     ((uint64_t)1 << 53) + 1u, (uint64_t)1 << 63, 0xFFFFFFFFFFFFFFFFull};
+    int ok_w = 1;
+    for (uint32_t i = 0; i < 200000u; i++) {
+        const uint64_t r = div_rnd(&st);
+        uint32_t n = 1u + (uint32_t)(r % 1024u);
+        uint64_t total;
+        if (i < 16u * (sizeof edges / sizeof edges[0])) {
+            /* each edge and just around it, with a random and with the largest window */
+            total = edges[i / 16u] + (i % 8u) - 4u;
+            n = (i / 8u) % 2u ? 1024u : n;
+        } else {
+            total = div_rnd(&st) >> ((r >> 10) % 45u); /* log-uniform-ish in [2^19, 2^64) */
+        }
+        if (total <= n || total <= ((uint64_t)1 << 20)) {
+            continue;
+        }
+        td_lifetime_t life;
+        CHECK_QUIET(ok_w, td_lifetime_init(&life) == TD_OK);
+        life.n = total - n;
+        CHECK_QUIET(ok_w, td_lifetime_merge_window(&life, n, (int32_t)n, 0u) == TD_OK);
+        const uint32_t w = (uint32_t)((((u128)n << 32) + total / 2u) / total);
+        CHECK_QUIET(ok_w, life.n == total && life.mean_q32 == (int64_t)w);
+    }
+    CHECK(ok_w);
+
+    /* The outputs' divisions on extreme accumulator and DDM states (sums near 2^32, priors beyond
+     * 1 so the prior-shift distance exceeds 2^32, more errors than labels). */
+    int ok_o = 1;
+    for (uint32_t i = 0; i < 100000u; i++) {
+        const uint64_t r = div_rnd(&st);
+        td_outputs_config_t cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.n_classes = (uint8_t)(2u + r % (TD_MAX_CLASSES - 1u));
+        td_outputs_acc_t acc;
+        memset(&acc, 0, sizeof acc);
+        acc.count = (uint16_t)((r >> 8) & 1u ? 0xFFFFu : 1u + (div_rnd(&st) % 0xFFFFu));
+        acc.confidence_sum_q16 = (r >> 9) & 1u ? 0xFFFFFFFFu - (uint32_t)(r >> 40) % 4u : (uint32_t)div_rnd(&st);
+        acc.estimate_sum_q16 = (uint32_t)div_rnd(&st);
+        i128 distance = 0;
+        for (uint32_t c = 0; c < cfg.n_classes; c++) {
+            acc.histogram[c] = (uint16_t)div_rnd(&st);
+            cfg.prior_q16[c] = (r >> 10) & 1u ? (uint32_t)div_rnd(&st) : (uint32_t)(div_rnd(&st) % (TD_Q16_ONE + 1u));
+            const i128 d = ((i128)acc.histogram[c] << 16) - (i128)acc.count * cfg.prior_q16[c];
+            distance += d < 0 ? -d : d;
+        }
+        td_outputs_summary_t out;
+        CHECK_QUIET(ok_o, td_outputs_summary(&acc, &cfg, &out) == TD_OK);
+        CHECK_QUIET(ok_o, out.mean_confidence_q16 == (uint32_t)ref_round_div(acc.confidence_sum_q16, acc.count));
+        CHECK_QUIET(ok_o, out.estimated_accuracy_q16 == (uint32_t)ref_round_div(acc.estimate_sum_q16, acc.count));
+        CHECK_QUIET(ok_o, out.prior_shift_q16 == (uint32_t)ref_round_div(distance, 2 * (i128)acc.count));
+        td_ddm_t ddm;
+        CHECK_QUIET(ok_o, td_ddm_init(&ddm) == TD_OK);
+        ddm.total = 1u + (uint32_t)(div_rnd(&st) >> ((r >> 11) % 32u));
+        ddm.total_errors = (r >> 16) & 1u ? (uint32_t)div_rnd(&st) : (uint32_t)(div_rnd(&st) % (ddm.total + (uint64_t)1));
+        const uint32_t right = ddm.total - ddm.total_errors;
+        CHECK_QUIET(ok_o, td_ddm_accuracy_q16(&ddm) == (uint32_t)ref_round_div((i128)right << 16, ddm.total));
+    }
+    CHECK(ok_o);
+}
+
 /* ---- detector ------------------------------------------------------------------------- */
 
 static void test_detector(void)
@@ -2964,6 +3115,7 @@ int main(void)
     test_window_edges();
     test_isqrt_exhaustive();
     test_lifetime_merge_divisions();
+    test_div64_32();
     test_log2_q8();
     test_detector();
     test_monitor_reference();
