@@ -81,30 +81,15 @@ const uint32_t td_crc32_table[256] = {
     0xB40BBE37u, 0xC30C8EA1u, 0x5A05DF1Bu, 0x2D02EF8Du,
 };
 
-uint32_t td_crc32_update(uint32_t crc, const uint8_t *data, size_t len)
-{
-    if (data == NULL) {
-        return crc;
-    }
-    crc = ~crc;
-    const uint8_t *p = data;
-    const uint8_t *const end = data + len;
-    /* As in the 16-entry version below: a little-endian word is the next four bytes of the reflected
-     * CRC (one unaligned load on the Cortex-M4), then one table step per byte. */
-    for (size_t words = len / 4u; words > 0u; words--) {
-        crc ^= (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-        crc = TD_CRC32_STEP8(crc);
-        crc = TD_CRC32_STEP8(crc);
-        crc = TD_CRC32_STEP8(crc);
-        crc = TD_CRC32_STEP8(crc);
-        p += 4;
-    }
-    while (p != end) {
-        crc ^= *p++;
-        crc = TD_CRC32_STEP8(crc);
-    }
-    return ~crc;
-}
+/* One table step per byte; a word is four. */
+#define CRC_BYTE_STEPS(crc) ((crc) = TD_CRC32_STEP8(crc))
+#define CRC_WORD_STEPS(crc)                                                                                        \
+    do {                                                                                                           \
+        CRC_BYTE_STEPS(crc);                                                                                       \
+        CRC_BYTE_STEPS(crc);                                                                                       \
+        CRC_BYTE_STEPS(crc);                                                                                       \
+        CRC_BYTE_STEPS(crc);                                                                                       \
+    } while (0)
 
 #else /* TD_CRC32_TABLE_BYTES == 64 */
 
@@ -118,6 +103,25 @@ static const uint32_t crc_nibble_table[16] = {
 /* One table step consumes four bits; written out, as -Os would otherwise keep a counted loop. */
 #define CRC_NIBBLE(crc) ((crc) = ((crc) >> 4) ^ crc_nibble_table[(crc) & 0x0Fu])
 
+/* Two table steps per byte. A word's eight are written out four at a time, twice: a full unrolling would cost
+ * 48 more bytes of flash. */
+#define CRC_BYTE_STEPS(crc)                                                                                        \
+    do {                                                                                                           \
+        CRC_NIBBLE(crc);                                                                                           \
+        CRC_NIBBLE(crc);                                                                                           \
+    } while (0)
+#define CRC_WORD_STEPS(crc)                                                                                        \
+    do {                                                                                                           \
+        for (unsigned half = 0; half < 2u; half++) {                                                               \
+            CRC_NIBBLE(crc);                                                                                       \
+            CRC_NIBBLE(crc);                                                                                       \
+            CRC_NIBBLE(crc);                                                                                       \
+            CRC_NIBBLE(crc);                                                                                       \
+        }                                                                                                          \
+    } while (0)
+
+#endif /* TD_CRC32_TABLE_BYTES */
+
 uint32_t td_crc32_update(uint32_t crc, const uint8_t *data, size_t len)
 {
     if (data == NULL) {
@@ -130,21 +134,12 @@ uint32_t td_crc32_update(uint32_t crc, const uint8_t *data, size_t len)
      * once (the byte loads below merge into one unaligned load on the Cortex-M4). */
     for (size_t words = len / 4u; words > 0u; words--) {
         crc ^= (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-        /* Four steps written out, twice: a full unrolling would cost 48 more bytes of flash. */
-        for (unsigned half = 0; half < 2u; half++) {
-            CRC_NIBBLE(crc);
-            CRC_NIBBLE(crc);
-            CRC_NIBBLE(crc);
-            CRC_NIBBLE(crc);
-        }
+        CRC_WORD_STEPS(crc);
         p += 4;
     }
     while (p != end) {
         crc ^= *p++;
-        CRC_NIBBLE(crc);
-        CRC_NIBBLE(crc);
+        CRC_BYTE_STEPS(crc);
     }
     return ~crc;
 }
-
-#endif /* TD_CRC32_TABLE_BYTES */
