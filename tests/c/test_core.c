@@ -1875,12 +1875,13 @@ typedef struct {
     uint64_t cusum;
     uint8_t alarm;
     uint32_t window_index;
+    uint64_t blame[W_MAX_CH]; /* per channel, over the current CUSUM run (saturated at 2^32 - 1 when compared) */
 } ref_mon_t;
 
 /* How often the reference model met each edge case: the random test asserts it met all of them. */
 static struct {
     unsigned long z_clamped, e_clamped_pca, e_clamped_ext, recon_clamped, centroid_ties, no_valid;
-    unsigned long instant, cusum, health, stuck, missing, saturated, top_nonzero, recon_saturated;
+    unsigned long instant, cusum, health, stuck, missing, saturated, top_nonzero, recon_saturated, blamed, blame_moved, blame_clamped;
 } g_cov;
 
 /* Reference result of one window: frames[window * n_channels], and in external mode the
@@ -2005,6 +2006,7 @@ static void ref_window(const w_spec_t *s, ref_mon_t *st, const int16_t *frames, 
     }
     res->score_q8 = ref_sat_u32((u128)res->dist_q8 + res->recon_q8);
     /* Decision. */
+    const uint64_t cusum_before = st->cusum;
     st->cusum = st->cusum + res->score_q8 > s->cusum_k_q8 ? st->cusum + res->score_q8 - s->cusum_k_q8 : 0u;
     st->cusum = st->cusum > 0xFFFFFFFFu ? 0xFFFFFFFFu : st->cusum;
     if (res->score_q8 > s->instant_q8) {
@@ -2018,6 +2020,63 @@ static void ref_window(const w_spec_t *s, ref_mon_t *st, const int16_t *frames, 
     }
     if (res->trigger) {
         st->alarm = 1u;
+    }
+    /* Attribution during a CUSUM run: per feature f the matched filter <a_f, u>^2 / |a_f|^2 with
+     * a_f,j = P[j, f] * inv_j (the centroid's inverse scales, one common shift to 15 bits) and u the Q8 deviation in
+     * the centroid's scale (clamped to int16); a channel scores its larger feature, summed over the run. */
+    if (st->cusum > 0u && !(s->flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING)) {
+        if (cusum_before == 0u) {
+            memset(st->blame, 0, sizeof st->blame);
+        }
+        const uint32_t k = res->nearest;
+        const int scaled = (s->flags & TD_PROFILE_FLAG_CENTROID_SCALES) != 0;
+        uint64_t inv_max = 0u;
+        for (uint32_t j = 0; j < D && scaled; j++) {
+            inv_max = s->cs_inv_scale_q16[k * D + j] > inv_max ? s->cs_inv_scale_q16[k * D + j] : inv_max;
+        }
+        uint32_t sh = 0u;
+        while ((inv_max >> sh) >= 32768u) {
+            sh++;
+        }
+        i128 t[TD_MAX_DIMS];
+        i128 inv[TD_MAX_DIMS];
+        for (uint32_t j = 0; j < D; j++) {
+            const i128 diff = (i128)res->embedding_q8[j] - s->centroid_q8[k * D + j];
+            const i128 v = scaled ? ref_round_div(diff * s->cs_inv_scale_q16[k * D + j], 65536) : diff;
+            t[j] = ref_clamp(v, 32767);
+            inv[j] = scaled ? (i128)(s->cs_inv_scale_q16[k * D + j] >> sh) : 1;
+            g_cov.blame_clamped += t[j] != v;
+        }
+        const uint8_t z_top = res->top_channel;
+        uint64_t top_blame = 0u;
+        for (uint32_t c = 0; c < C; c++) {
+            uint64_t fit = 0u;
+            for (uint32_t f = 2u * c; f < 2u * c + 2u; f++) {
+                i128 n = 0;
+                i128 d = 0;
+                for (uint32_t j = 0; j < D; j++) {
+                    n += (i128)s->proj[j * F + f] * t[j] * inv[j];
+                    d += (i128)s->proj[j * F + f] * s->proj[j * F + f] * inv[j] * inv[j];
+                }
+                if (d == 0) {
+                    continue;
+                }
+                const i128 len = (n < 0 ? -n : n) / ref_isqrt((uint64_t)d);
+                const i128 q = len > 32767 ? 32767 : len;
+                const uint64_t sq = (uint64_t)((q * q + 128) >> 8);
+                fit = sq > fit ? sq : fit;
+            }
+            st->blame[c] += fit;
+            if (st->blame[c] > 0xFFFFFFFFu) {
+                st->blame[c] = 0xFFFFFFFFu;
+            }
+            if (st->blame[c] > top_blame) {
+                top_blame = st->blame[c];
+                res->top_channel = (uint8_t)c;
+            }
+        }
+        g_cov.blamed += top_blame > 0u;
+        g_cov.blame_moved += res->top_channel != z_top;
     }
     g_cov.instant += (res->trigger & TD_TRIGGER_INSTANT) != 0u;
     g_cov.cusum += (res->trigger & TD_TRIGGER_CUSUM) != 0u;
@@ -2212,7 +2271,7 @@ static void test_monitor_reference(void)
         }
         td_monitor_t mon;
         CHECK_QUIET(ok, td_monitor_init(&mon, &p.prof) == TD_OK);
-        ref_mon_t rm = {0u, 0u, 0u};
+        ref_mon_t rm = {0u, 0u, 0u, {0u}};
         const uint32_t n_windows = (uint32_t)rnd_range(1, 12);
         const uint32_t C = s.n_channels;
         for (uint32_t w = 0; w < n_windows; w++) {
@@ -2283,6 +2342,9 @@ static void test_monitor_reference(void)
     CHECK(g_cov.missing > 0u);
     CHECK(g_cov.saturated > 0u);
     CHECK(g_cov.top_nonzero > 0u);
+    CHECK(g_cov.blamed > 0u);
+    CHECK(g_cov.blame_moved > 0u);
+    CHECK(g_cov.blame_clamped > 0u);
     if (g_fail > 0u) {
         printf("  coverage: z %lu e_pca %lu e_ext %lu recon %lu recon_sat %lu ties %lu no_valid %lu inst %lu cusum %lu "
                "health %lu\n", g_cov.z_clamped, g_cov.e_clamped_pca, g_cov.e_clamped_ext, g_cov.recon_clamped,

@@ -72,7 +72,7 @@ typedef struct {
     uint8_t trigger;         /**< TD_TRIGGER_* bits raised by this window */
     uint8_t alarm;           /**< 1 while the alarm is latched (including by this window) */
     uint8_t nearest;         /**< index of the nearest centroid */
-    uint8_t top_channel;     /**< channel with the largest |z| of mean or std */
+    uint8_t top_channel;     /**< channel blamed: see td_monitor.c blame_channels (largest |z| outside a CUSUM run) */
     /* Model outputs (profiles with an outputs section; all 0 without one). */
     uint16_t n_inferences;            /**< inferences pushed during the window */
     uint8_t top_class;                /**< most frequent predicted class (0 without inferences) */
@@ -140,6 +140,7 @@ typedef struct {
     uint8_t has_outputs;                    /**< 1 when the profile has an outputs section */
     uint8_t last_nearest;                   /**< nearest centroid of the last scored window (search hint) */
     td_occupancy_t occupancy;               /**< occupancy test (used with an occupancy section) */
+    uint32_t blame_q8[TD_MAX_CHANNELS];     /**< PCA mode: per channel, evidence summed over the current CUSUM run */
     td_monitor_outputs_t out;               /**< model-output monitoring (used when has_outputs) */
 } td_monitor_t;
 
