@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "td_fixed.h"
+#include "td_layout.h"
 
 /* Embedding values beyond +-2^24 (65536 in z units) are clamped so squared distances fit in int64. */
 #define EMBEDDING_LIMIT_Q8 ((int64_t)1 << 24)
@@ -17,11 +18,13 @@
 
 static td_status monitor_reset_window(td_monitor_t *mon)
 {
-    for (uint32_t c = 0; c < mon->profile->n_channels; c++) {
-        const td_status st = td_window_reset(&mon->acc[c]);
-        if (st != TD_OK) {
-            return st;
-        }
+    /* Every channel starts from the same empty state: one reset, then copies (a call per channel cost more). */
+    const td_status st = td_window_reset(&mon->acc[0]);
+    if (st != TD_OK) {
+        return st;
+    }
+    for (uint32_t c = 1; c < mon->profile->n_channels; c++) {
+        mon->acc[c] = mon->acc[0];
     }
     mon->fill = 0u;
     /* Only the profile's own modes touch these (init zeroed them all), so other profiles skip the clearing. */
@@ -104,13 +107,11 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
     for (uint8_t c = 0; c < prof->n_channels; c++) {
         const td_window_acc_t *acc = &mon->acc[c];
         td_channel_result_t *out = &res->channels[c];
-        td_channel_config_t cfg;
-        td_status st = td_profile_channel(prof, c, &cfg);
+        /* The few settings used here, read from the validated record (decoding it all cost ~35 instructions). */
+        const uint8_t *const rec = prof->channels + (uint32_t)c * TD_PROFILE_CHANNEL_SIZE;
         const uint32_t n_valid = (uint32_t)acc->n_samples - acc->n_missing;
         const uint64_t var_q32 = td_var_q32(acc->sum, acc->sumsq, n_valid);
-        if (st == TD_OK) {
-            st = td_lifetime_merge_window(&mon->life[c], n_valid, acc->sum, var_q32);
-        }
+        const td_status st = td_lifetime_merge_window(&mon->life[c], n_valid, acc->sum, var_q32);
         if (st != TD_OK) {
             return st;
         }
@@ -124,21 +125,21 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
         out->std_q8 = td_std_q8(var_q32);
 
         const uint16_t bit = (uint16_t)(1u << c);
-        if (acc->n_missing > cfg.max_missing) {
+        if (acc->n_missing > td_load_u16(rec + TD_CH_MAX_MISSING)) {
             res->missing_mask |= bit;
         }
-        if (acc->n_saturated > cfg.max_saturated) {
+        if (acc->n_saturated > td_load_u16(rec + TD_CH_MAX_SATURATED)) {
             res->saturated_mask |= bit;
         }
-        if ((cfg.flags & TD_CHANNEL_FLAG_STUCK_CHECK) && n_valid >= 2u &&
-            (uint32_t)((int32_t)acc->max - acc->min) <= cfg.stuck_tolerance) {
+        if ((td_load_u16(rec + TD_CH_FLAGS) & TD_CHANNEL_FLAG_STUCK_CHECK) && n_valid >= 2u &&
+            (uint32_t)((int32_t)acc->max - acc->min) <= td_load_u16(rec + TD_CH_STUCK_TOL)) {
             res->stuck_mask |= bit;
         }
 
         int32_t spread = out->std_q8;
         if (prof->flags & TD_PROFILE_FLAG_LOG_STD) {
             /* On a log scale a gain change moves the feature by the same amount in a quiet and a busy activity. */
-            spread = (int32_t)td_log2_q8((uint32_t)out->std_q8 + ((uint32_t)cfg.std_floor << 8)) - LOG2_Q8_OF_Q8;
+            spread = (int32_t)td_log2_q8((uint32_t)out->std_q8 + ((uint32_t)td_load_u16(rec + TD_CH_STD_FLOOR) << 8)) - LOG2_Q8_OF_Q8;
         }
         const int32_t feature[TD_FEATURES_PER_CHANNEL] = {out->mean_q8, spread};
         for (uint32_t k = 0; k < TD_FEATURES_PER_CHANNEL; k++) {
@@ -416,7 +417,9 @@ static td_status close_window(td_monitor_t *mon, td_window_result_t *res)
 {
     const td_profile_t *prof = mon->profile;
     int16_t z_q8[TD_MAX_FEATURES];
-    memset(res, 0, sizeof *res);
+    /* close_channels writes every field of channels[0..n_channels): only the rest needs clearing. */
+    memset(res, 0, offsetof(td_window_result_t, channels));
+    memset(&res->channels[prof->n_channels], 0, (TD_MAX_CHANNELS - prof->n_channels) * sizeof res->channels[0]);
     res->window_index = mon->window_index;
     td_status st = close_channels(mon, res, z_q8);
     if (st != TD_OK) {
