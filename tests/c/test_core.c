@@ -1617,6 +1617,52 @@ static uint64_t div_rnd(uint64_t *state)
     return x;
 }
 
+/* Every window size n = 1..1024 through td_var_q32 and the first and a later td_lifetime_merge_window: a power of
+ * two takes the exact shift (n^2 and n divide 2^32), any other n the long division; both against 128-bit references,
+ * with extreme and random sample sets (own stream: the later tests see the shared one unchanged). */
+static void test_stats_every_n(void)
+{
+    uint64_t state = 0x243F6A8885A308D3ull;
+    int ok = 1;
+    uint32_t n_pow2 = 0;
+    uint32_t n_other = 0;
+    for (uint32_t n = 1; n <= 1024u; n++) {
+        if ((n & (n - 1u)) == 0u) {
+            n_pow2++;
+        } else {
+            n_other++;
+        }
+        for (uint32_t t = 0; t < 6u; t++) {
+            int64_t sum = 0;
+            int64_t sumsq = 0;
+            for (uint32_t i = 0; i < n; i++) {
+                int64_t v;
+                switch (t) {
+                case 0: v = -32768; break;
+                case 1: v = (i & 1u) ? 32767 : -32768; break;
+                case 2: v = i == 0u ? 32767 : -32768; break;
+                case 3: v = (int64_t)(div_rnd(&state) % 3u) - 1; break;
+                default: v = (int64_t)(div_rnd(&state) % 65536u) - 32768;
+                }
+                sum += v;
+                sumsq += v * v;
+            }
+            const uint64_t var = td_var_q32((int32_t)sum, sumsq, n);
+            CHECK_QUIET(ok, var == ref_var_q32(sum, sumsq, n));
+            td_lifetime_t life;
+            CHECK_QUIET(ok, td_lifetime_init(&life) == TD_OK);
+            CHECK_QUIET(ok, td_lifetime_merge_window(&life, n, (int32_t)sum, var) == TD_OK);
+            CHECK_QUIET(ok, life.n == n && life.var_q32 == var &&
+                                life.mean_q32 == (int64_t)ref_round_div((i128)sum * ((i128)1 << 32), n));
+            /* A second window of the same size: the merged mean of two windows with sums sum and -sum. */
+            CHECK_QUIET(ok, td_lifetime_merge_window(&life, n, (int32_t)-sum, var) == TD_OK);
+            CHECK_QUIET(ok, life.n == 2u * n && life.mean_q32 == 0);
+        }
+    }
+    CHECK(ok);
+    CHECK(n_pow2 == 11u && n_other == 1013u);
+}
+
 /* td_udiv64_32 and td_round_div32 against native 64-bit and 128-bit division: edge cases, then
  * 10^6 random pairs of mixed magnitudes; and the lifetime weight w = round(n_b 2^32 / N) beyond the
  * 32-bit divisor range (N up to 2^64), read back as the mean after merging a window of mean 1 into
@@ -3116,6 +3162,7 @@ int main(void)
     test_isqrt_exhaustive();
     test_lifetime_merge_divisions();
     test_div64_32();
+    test_stats_every_n();
     test_log2_q8();
     test_detector();
     test_monitor_reference();
