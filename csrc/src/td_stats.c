@@ -23,19 +23,11 @@ static void window_update_band(td_window_acc_t *acc, const td_sample_rules_t *ru
     }
 }
 
-/* Kept out of line so the hot loop's registers hold the sums, not the rules (GCC, clang). */
-#if defined(__GNUC__) || defined(__clang__)
-#define TD_NOINLINE __attribute__((noinline))
-#define TD_UNLIKELY(c) __builtin_expect(!!(c), 0)
-#else
-#define TD_NOINLINE
-#define TD_UNLIKELY(c) (c)
-#endif
-
 /* Bookkeeping for a sample outside the band that the loop does not handle itself. Returns what
  * to add to the sums (x, or 0 for a missing sample) and always leaves the band recomputed in
  * *acc: the loop then reloads it, so neither x nor the band is live across the call and the
- * loop's registers need no spilling. */
+ * loop's registers need no spilling. Kept out of line so the hot loop's registers hold the sums, not the
+ * rules. */
 static TD_NOINLINE int32_t window_slow_sample(td_window_acc_t *acc, const td_sample_rules_t *rules, int32_t x)
 {
     int32_t add = x;

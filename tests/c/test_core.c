@@ -1927,6 +1927,10 @@ typedef struct {
 static struct {
     unsigned long z_clamped, e_clamped_pca, e_clamped_ext, recon_clamped, centroid_ties, no_valid;
     unsigned long instant, cusum, health, stuck, missing, saturated, top_nonzero, recon_saturated;
+    /* The monitor's fast paths and their fallbacks: a power-of-two count of valid samples (exact shifts) or not;
+     * scaled centroid differences below 2^15 (one rounded high-word multiply) or not; PCA dimensions in pairs with
+     * an odd one left over, features beyond the last group of four, fewer than four features. */
+    unsigned long n_valid_pow2, n_valid_other, scaled_narrow, scaled_wide, pca_odd_dims, pca_tail, pca_no_quads;
 } g_cov;
 
 /* Reference result of one window: frames[window * n_channels], and in external mode the
@@ -1951,6 +1955,8 @@ static void ref_window(const w_spec_t *s, ref_mon_t *st, const int16_t *frames, 
             ref_acc_add(&a, &rules, frames[i * C + c]);
         }
         const uint32_t n_valid = s->window - a.n_missing;
+        g_cov.n_valid_pow2 += n_valid > 0u && (n_valid & (n_valid - 1u)) == 0u;
+        g_cov.n_valid_other += (n_valid & (n_valid - 1u)) != 0u;
         td_channel_result_t *o = &res->channels[c];
         o->sum = (int32_t)a.sum;
         o->sumsq = a.sumsq;
@@ -2007,6 +2013,9 @@ static void ref_window(const w_spec_t *s, ref_mon_t *st, const int16_t *frames, 
         }
     } else {
         const i128 den = (i128)1 << s->proj_shift;
+        g_cov.pca_odd_dims += D % 2u == 1u;
+        g_cov.pca_tail += F % 4u != 0u;
+        g_cov.pca_no_quads += F < 4u;
         for (uint32_t j = 0; j < D; j++) {
             i128 dot = 0;
             for (uint32_t f = 0; f < F; f++) {
@@ -2037,6 +2046,8 @@ static void ref_window(const w_spec_t *s, ref_mon_t *st, const int16_t *frames, 
             u128 d = scaled ? (u128)s->cs_offset_q8[k] * 256u : 0u;
             for (uint32_t j = 0; j < D; j++) {
                 const i128 diff = (i128)res->embedding_q8[j] - s->centroid_q8[k * D + j];
+                g_cov.scaled_narrow += scaled && diff > -32768 && diff < 32768;
+                g_cov.scaled_wide += scaled && (diff <= -32768 || diff >= 32768);
                 const i128 v = scaled ? ref_clamp(ref_round_div(diff * s->cs_inv_scale_q16[k * D + j], 65536), LIM)
                                       : diff;
                 d += (u128)(v * v);
@@ -2089,10 +2100,13 @@ static int result_equal(const w_spec_t *s, const td_window_result_t *a, const td
     RCMP(stuck_mask) RCMP(saturated_mask) RCMP(missing_mask) RCMP(trigger) RCMP(alarm) RCMP(nearest)
     RCMP(top_channel) RCMP(n_inferences) RCMP(top_class) RCMP(ddm_state) RCMP(mean_confidence_q16)
     RCMP(estimated_accuracy_q16) RCMP(prior_shift_q16) RCMP(n_labels) RCMP(n_correct) RCMP(accuracy_q16)
-    for (uint32_t j = 0; j < s->n_dims; j++) {
+    RCMP(occupancy_q8)
+    /* Every slot, used or not: the unused ones must read 0 whatever the buffer held before. */
+    (void)s;
+    for (uint32_t j = 0; j < TD_MAX_DIMS; j++) {
         RCMP(embedding_q8[j])
     }
-    for (uint32_t c = 0; c < s->n_channels; c++) {
+    for (uint32_t c = 0; c < TD_MAX_CHANNELS; c++) {
         RCMP(channels[c].sumsq) RCMP(channels[c].sum) RCMP(channels[c].mean_q8) RCMP(channels[c].std_q8)
         RCMP(channels[c].min) RCMP(channels[c].max) RCMP(channels[c].z_mean_q8) RCMP(channels[c].z_std_q8)
         RCMP(channels[c].n_missing) RCMP(channels[c].n_saturated)
@@ -2259,6 +2273,7 @@ static void test_monitor_reference(void)
         td_monitor_t mon;
         CHECK_QUIET(ok, td_monitor_init(&mon, &p.prof) == TD_OK);
         ref_mon_t rm = {0u, 0u, 0u};
+        memset(got, 0xA5, sizeof got); /* the monitor must write or clear every byte of a result */
         const uint32_t n_windows = (uint32_t)rnd_range(1, 12);
         const uint32_t C = s.n_channels;
         for (uint32_t w = 0; w < n_windows; w++) {
@@ -2329,6 +2344,9 @@ static void test_monitor_reference(void)
     CHECK(g_cov.missing > 0u);
     CHECK(g_cov.saturated > 0u);
     CHECK(g_cov.top_nonzero > 0u);
+    CHECK(g_cov.n_valid_pow2 > 0u && g_cov.n_valid_other > 0u);
+    CHECK(g_cov.scaled_narrow > 0u && g_cov.scaled_wide > 0u);
+    CHECK(g_cov.pca_odd_dims > 0u && g_cov.pca_tail > 0u && g_cov.pca_no_quads > 0u);
     if (g_fail > 0u) {
         printf("  coverage: z %lu e_pca %lu e_ext %lu recon %lu recon_sat %lu ties %lu no_valid %lu inst %lu cusum %lu "
                "health %lu\n", g_cov.z_clamped, g_cov.e_clamped_pca, g_cov.e_clamped_ext, g_cov.recon_clamped,
