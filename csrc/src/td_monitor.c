@@ -348,6 +348,35 @@ uint32_t td_log2_q8(uint32_t x)
     }
 #endif
     /* Each squaring of the mantissa doubles its log2: the carry past 2 is the next fraction bit. */
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32 && defined(__GNUC__)
+    /* The same steps, two per loop pass: LSLS puts the carry (bit 63 of the square) into C, ADC appends it to the
+     * result (n, which ends up 8 bits further left) and C picks the next mantissa. Six instructions per step where
+     * GCC's C version takes eleven. */
+    uint32_t r = n;
+    uint32_t lo;
+    uint32_t hi;
+    uint32_t t;
+    uint32_t i = 4u;
+    __asm__("1:\n\t"
+            "umull %[lo], %[hi], %[m], %[m]\n\t"
+            "lsls %[t], %[hi], #1\n\t"
+            "adc %[r], %[r], %[r]\n\t"
+            "ite cs\n\t"
+            "movcs %[m], %[hi]\n\t"
+            "orrcc %[m], %[t], %[lo], lsr #31\n\t"
+            "umull %[lo], %[hi], %[m], %[m]\n\t"
+            "lsls %[t], %[hi], #1\n\t"
+            "adc %[r], %[r], %[r]\n\t"
+            "ite cs\n\t"
+            "movcs %[m], %[hi]\n\t"
+            "orrcc %[m], %[t], %[lo], lsr #31\n\t"
+            "subs %[i], %[i], #1\n\t"
+            "bne 1b"
+            : [r] "+&r"(r), [m] "+&r"(m), [lo] "=&r"(lo), [hi] "=&r"(hi), [t] "=&r"(t), [i] "+&r"(i)
+            :
+            : "cc");
+    return r;
+#else
     uint32_t frac = 0u;
     for (uint32_t i = 0; i < 8u; i++) {
         const uint64_t sq = (uint64_t)m * m;
@@ -358,6 +387,7 @@ uint32_t td_log2_q8(uint32_t x)
         m = carry ? hi : (hi << 1) | ((uint32_t)sq >> 31);
     }
     return (n << 8) | frac;
+#endif
 }
 
 /* round(mag inv_scale / 2^16), half up, clamped to 2^24 (past 2^24, bit 40 of the unshifted product): as the signed
