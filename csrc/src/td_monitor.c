@@ -82,11 +82,12 @@ static uint32_t abs16(int16_t v)
     return v < 0 ? (uint32_t)(-(int32_t)v) : (uint32_t)v;
 }
 
-/* z = round(centred inv_sigma / 2^24), ties away from zero, saturated to int16. A difference of two int32 has a
- * magnitude below 2^32, so the magnitude's product is one UMULL and no 64-bit signed multiply is needed. */
-static int16_t standardize(int64_t centred, uint32_t inv_sigma)
+/* z = round(centred inv_sigma / 2^24), ties away from zero, saturated to int16. The features and their reference
+ * means lie within +-2^24 (|mu| <= 2^23 by the parser), so centred fits int32 and its magnitude's product is one
+ * UMULL: no 64-bit subtraction or signed multiply. */
+static int16_t standardize(int32_t centred, uint32_t inv_sigma)
 {
-    const uint32_t mag = (uint32_t)td_abs64(centred);
+    const uint32_t mag = centred < 0 ? 0u - (uint32_t)centred : (uint32_t)centred;
     const uint64_t product = (uint64_t)mag * inv_sigma + (1u << (TD_INV_SIGMA_SHIFT - 1u));
     const uint32_t high = (uint32_t)(product >> 32);
     /* Past 2^(32 + 24) the magnitude is far beyond int16 anyway. */
@@ -148,7 +149,7 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
             const int32_t mu = td_load_i32(rec);
             const uint32_t inv_sigma = td_load_u32(rec + 4u);
             /* A channel with no valid sample carries no evidence: it sits at the reference (z = 0). */
-            z_q8[f] = n_valid > 0u ? standardize((int64_t)feature[k] - mu, inv_sigma) : 0;
+            z_q8[f] = n_valid > 0u ? standardize(feature[k] - mu, inv_sigma) : 0;
         }
         out->z_mean_q8 = z_q8[2u * c];
         out->z_std_q8 = z_q8[2u * c + 1u];
