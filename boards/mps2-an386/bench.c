@@ -208,6 +208,15 @@ int main(void)
         fail("td_profile_parse", st);
         sh_exit(1);
     }
+    /* td_log2_q8 runs Cortex-M4 assembly here and plain C on the host: the same fold of its outputs. */
+    uint32_t log2_fold = 0u;
+    for (uint32_t k = 0; k < (1u << 16); k++) {
+        log2_fold = log2_fold * 31u + td_log2_q8(k);
+        log2_fold = log2_fold * 31u + td_log2_q8(k * 2654435761u);
+    }
+    if (log2_fold != BENCH_LOG2_FOLD) {
+        fail("td_log2_q8 differs from the host", TD_ERR_STATE);
+    }
     kv_u("channels", g_profile.n_channels);
     kv_u("window", g_profile.window);
     kv_u("dims", g_profile.n_dims);

@@ -50,6 +50,13 @@ def main() -> int:
     test = test[: n_windows * args.window]
     rows = tinydrift.score(profile, test)
     assert len(rows) == n_windows
+    # td_log2_q8 has its own Cortex-M4 assembly: the device recomputes this fold of its outputs (every 16-bit x, then
+    # x = k * 2654435761 mod 2^32 across all magnitudes) and compares it with the host's plain C.
+    from tinydrift._native import lib
+    log2_fold = 0
+    for k in range(1 << 16):
+        for x in (k, (k * 2654435761) & 0xFFFFFFFF):
+            log2_fold = (log2_fold * 31 + lib.td_log2_q8(x)) & 0xFFFFFFFF
     score_q8 = np.round(rows["score"] * 256).astype(np.uint32)
     cusum_q8 = np.round(rows["cusum"] * 256).astype(np.uint32)
     out = [
@@ -62,6 +69,7 @@ def main() -> int:
         f"#define BENCH_CHANNELS {test.shape[1]}u",
         f"#define BENCH_WINDOWS {n_windows}u",
         f"#define BENCH_FRAMES {len(test)}u",
+        f"#define BENCH_LOG2_FOLD {log2_fold}u",
         "/* Profile blob, 4-byte aligned like a flash slot. */",
         c_array("uint8_t", "bench_profile", np.frombuffer(blob, dtype=np.uint8)).replace(
             "static const uint8_t bench_profile", "static const uint8_t __attribute__((aligned(4))) bench_profile"),

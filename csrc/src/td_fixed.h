@@ -17,6 +17,15 @@
 #define TD_ALWAYS_INLINE inline
 #endif
 
+/* Out of line where a caller's loop needs its registers more than the call costs (GCC, clang). */
+#if defined(__GNUC__) || defined(__clang__)
+#define TD_NOINLINE __attribute__((noinline))
+#define TD_UNLIKELY(c) __builtin_expect(!!(c), 0)
+#else
+#define TD_NOINLINE
+#define TD_UNLIKELY(c) (c)
+#endif
+
 /* Magnitude of a signed 64-bit value; callers never pass INT64_MIN. */
 static inline uint64_t td_abs64(int64_t v)
 {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "td_fixed.h"
+#include "td_layout.h"
 
 /* Embedding values beyond +-2^24 (65536 in z units) are clamped so squared distances fit in int64. */
 #define EMBEDDING_LIMIT_Q8 ((int64_t)1 << 24)
@@ -25,11 +26,13 @@
 
 static td_status monitor_reset_window(td_monitor_t *mon)
 {
-    for (uint32_t c = 0; c < mon->profile->n_channels; c++) {
-        const td_status st = td_window_reset(&mon->acc[c]);
-        if (st != TD_OK) {
-            return st;
-        }
+    /* Every channel starts from the same empty state: one reset, then copies (a call per channel cost more). */
+    const td_status st = td_window_reset(&mon->acc[0]);
+    if (st != TD_OK) {
+        return st;
+    }
+    for (uint32_t c = 1; c < mon->profile->n_channels; c++) {
+        mon->acc[c] = mon->acc[0];
     }
     mon->fill = 0u;
     /* Only the profile's own modes touch these (init zeroed them all), so other profiles skip the clearing. */
@@ -87,11 +90,12 @@ static uint32_t abs16(int16_t v)
     return v < 0 ? (uint32_t)(-(int32_t)v) : (uint32_t)v;
 }
 
-/* z = round(centred inv_sigma / 2^24), ties away from zero, saturated to int16. A difference of two int32 has a
- * magnitude below 2^32, so the magnitude's product is one UMULL and no 64-bit signed multiply is needed. */
-static int16_t standardize(int64_t centred, uint32_t inv_sigma)
+/* z = round(centred inv_sigma / 2^24), ties away from zero, saturated to int16. The features and their reference
+ * means lie within +-2^24 (|mu| <= 2^23 by the parser), so centred fits int32 and its magnitude's product is one
+ * UMULL: no 64-bit subtraction or signed multiply. */
+static int16_t standardize(int32_t centred, uint32_t inv_sigma)
 {
-    const uint32_t mag = (uint32_t)td_abs64(centred);
+    const uint32_t mag = centred < 0 ? 0u - (uint32_t)centred : (uint32_t)centred;
     const uint64_t product = (uint64_t)mag * inv_sigma + (1u << (TD_INV_SIGMA_SHIFT - 1u));
     const uint32_t high = (uint32_t)(product >> 32);
     /* Past 2^(32 + 24) the magnitude is far beyond int16 anyway. */
@@ -112,13 +116,11 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
     for (uint8_t c = 0; c < prof->n_channels; c++) {
         const td_window_acc_t *acc = &mon->acc[c];
         td_channel_result_t *out = &res->channels[c];
-        td_channel_config_t cfg;
-        td_status st = td_profile_channel(prof, c, &cfg);
+        /* The few settings used here, read from the validated record (decoding it all cost ~35 instructions). */
+        const uint8_t *const rec = prof->channels + (uint32_t)c * TD_PROFILE_CHANNEL_SIZE;
         const uint32_t n_valid = (uint32_t)acc->n_samples - acc->n_missing;
         const uint64_t var_q32 = td_var_q32(acc->sum, acc->sumsq, n_valid);
-        if (st == TD_OK) {
-            st = td_lifetime_merge_window(&mon->life[c], n_valid, acc->sum, var_q32);
-        }
+        const td_status st = td_lifetime_merge_window(&mon->life[c], n_valid, acc->sum, var_q32);
         if (st != TD_OK) {
             return st;
         }
@@ -132,21 +134,21 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
         out->std_q8 = td_std_q8(var_q32);
 
         const uint16_t bit = (uint16_t)(1u << c);
-        if (acc->n_missing > cfg.max_missing) {
+        if (acc->n_missing > td_load_u16(rec + TD_CH_MAX_MISSING)) {
             res->missing_mask |= bit;
         }
-        if (acc->n_saturated > cfg.max_saturated) {
+        if (acc->n_saturated > td_load_u16(rec + TD_CH_MAX_SATURATED)) {
             res->saturated_mask |= bit;
         }
-        if ((cfg.flags & TD_CHANNEL_FLAG_STUCK_CHECK) && n_valid >= 2u &&
-            (uint32_t)((int32_t)acc->max - acc->min) <= cfg.stuck_tolerance) {
+        if ((td_load_u16(rec + TD_CH_FLAGS) & TD_CHANNEL_FLAG_STUCK_CHECK) && n_valid >= 2u &&
+            (uint32_t)((int32_t)acc->max - acc->min) <= td_load_u16(rec + TD_CH_STUCK_TOL)) {
             res->stuck_mask |= bit;
         }
 
         int32_t spread = out->std_q8;
         if (prof->flags & TD_PROFILE_FLAG_LOG_STD) {
             /* On a log scale a gain change moves the feature by the same amount in a quiet and a busy activity. */
-            spread = (int32_t)td_log2_q8((uint32_t)out->std_q8 + ((uint32_t)cfg.std_floor << 8)) - LOG2_Q8_OF_Q8;
+            spread = (int32_t)td_log2_q8((uint32_t)out->std_q8 + ((uint32_t)td_load_u16(rec + TD_CH_STD_FLOOR) << 8)) - LOG2_Q8_OF_Q8;
         }
         const int32_t feature[TD_FEATURES_PER_CHANNEL] = {out->mean_q8, spread};
         for (uint32_t k = 0; k < TD_FEATURES_PER_CHANNEL; k++) {
@@ -155,7 +157,7 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
             const int32_t mu = td_load_i32(rec);
             const uint32_t inv_sigma = td_load_u32(rec + 4u);
             /* A channel with no valid sample carries no evidence: it sits at the reference (z = 0). */
-            z_q8[f] = n_valid > 0u ? standardize((int64_t)feature[k] - mu, inv_sigma) : 0;
+            z_q8[f] = n_valid > 0u ? standardize(feature[k] - mu, inv_sigma) : 0;
         }
         out->z_mean_q8 = z_q8[2u * c];
         out->z_std_q8 = z_q8[2u * c + 1u];
@@ -175,6 +177,21 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
 #include <arm_acle.h>
 #define td_sxtb16(w) ((uint32_t)__sxtb16((int8x4_t)(w)))
 #define td_smlad(x, y, acc) __smlad((int16x2_t)(x), (int16x2_t)(y), (acc))
+/* Bytes 1 and 3 of w: SXTB16 with its operand rotated by 8, one instruction (ACLE has no rotated form). */
+static TD_ALWAYS_INLINE uint32_t td_sxtb16_ror8(uint32_t w)
+{
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(w));
+    return r;
+}
+
+/* (a b + 2^31) >> 32 for a, b < 2^31: SMMULR, one instruction (not in ACLE; GCC emits three for the C form). */
+static TD_ALWAYS_INLINE uint32_t td_smmulr(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
 #else
 /* Bytes 0 and 2 of w, sign-extended into the low and high int16 lanes (SXTB16). */
 static uint32_t td_sxtb16(uint32_t w)
@@ -193,6 +210,18 @@ static int32_t td_smlad(uint32_t x, uint32_t y, int32_t acc)
     const int32_t y_hi = (int32_t)((y >> 16) ^ 0x8000u) - 0x8000;
     return acc + x_lo * y_lo + x_hi * y_hi;
 }
+
+/* Bytes 1 and 3 of w, sign-extended into the low and high int16 lanes (SXTB16 of w rotated right by 8). */
+static uint32_t td_sxtb16_ror8(uint32_t w)
+{
+    return td_sxtb16((w >> 8) | (w << 24));
+}
+
+/* The high word of a b + 2^31, rounded (SMMULR); a, b < 2^31. */
+static uint32_t td_smmulr(uint32_t a, uint32_t b)
+{
+    return (uint32_t)(((uint64_t)a * b + 0x80000000u) >> 32);
+}
 #endif
 
 static uint32_t pack16(int16_t lo, int16_t hi)
@@ -200,10 +229,41 @@ static uint32_t pack16(int16_t lo, int16_t hi)
     return (uint32_t)(uint16_t)lo | ((uint32_t)(uint16_t)hi << 16);
 }
 
-/* PCA mode: project z into e_q8, and return the squared reconstruction error in Q8. With every dimension kept
- * (n_dims == n_features) a PCA basis reconstructs z exactly, so the error is 0: the rest is int8 rounding residue
- * (about 0.001 score units on BasicMotions), and skipping it saves a whole second matrix pass. */
-static uint32_t embed_pca(const td_profile_t *prof, const int16_t *z_q8, int32_t *e_q8)
+/* PCA mode: e_q8[j] = round(dot / 2^shift), ties away from zero, clamped; |dot| < 2^27 keeps it in 32 bits. */
+static TD_ALWAYS_INLINE int32_t pca_round(int32_t dot, uint32_t half, uint32_t shift)
+{
+    uint32_t mag = ((dot < 0 ? 0u - (uint32_t)dot : (uint32_t)dot) + half) >> shift;
+    if (mag > (uint32_t)EMBEDDING_LIMIT_Q8) {
+        mag = (uint32_t)EMBEDDING_LIMIT_Q8;
+    }
+    return dot < 0 ? -(int32_t)mag : (int32_t)mag;
+}
+
+/* Dot products of two projection rows (the second next bytes after the first) with z, four features per step:
+ * the word of four int8 weights of each row, split into its even and odd bytes, against z's lane pairs (zp[0] =
+ * (z0, z2), zp[1] = (z1, z3)). Two rows share the z loads and the loop overhead; out of line so that the loop
+ * keeps everything in registers. Returns dot0 | dot1 << 32; n_quads >= 1. */
+static TD_NOINLINE uint64_t pca_dot2(const uint8_t *w, uint32_t next, const uint32_t *zp, const uint32_t *end)
+{
+    int32_t dot0 = 0;
+    int32_t dot1 = 0;
+    do {
+        const uint32_t z02 = zp[0];
+        const uint32_t z13 = zp[1];
+        const uint32_t w0 = td_load_u32(w);
+        const uint32_t w1 = td_load_u32(w + next);
+        dot0 = td_smlad(td_sxtb16(w0), z02, dot0);
+        dot0 = td_smlad(td_sxtb16_ror8(w0), z13, dot0);
+        dot1 = td_smlad(td_sxtb16(w1), z02, dot1);
+        dot1 = td_smlad(td_sxtb16_ror8(w1), z13, dot1);
+        zp += 2;
+        w += 4;
+    } while (zp != end);
+    return (uint32_t)dot0 | ((uint64_t)(uint32_t)dot1 << 32);
+}
+
+/* PCA mode: project z into e_q8. */
+static TD_NOINLINE void embed_pca(const td_profile_t *prof, const int16_t *z_q8, int32_t *e_q8)
 {
     const uint32_t n_features = prof->n_features;
     const uint32_t n_dims = prof->n_dims;
@@ -218,26 +278,35 @@ static uint32_t embed_pca(const td_profile_t *prof, const int16_t *z_q8, int32_t
         z_pairs[2u * q + 1u] = pack16(z[1], z[3]);
     }
     const uint32_t half = shift != 0u ? 1u << (shift - 1u) : 0u;
-    const uint32_t *const pairs_end = z_pairs + 2u * n_quads;
-    const int8_t *row = projection;
-    for (uint32_t j = 0; j < n_dims; j++, row += n_features) {
-        int32_t dot = 0; /* |dot| < 32 * 128 * 32768 = 2^27 */
-        const uint8_t *w = (const uint8_t *)row;
-        for (const uint32_t *zp = z_pairs; zp != pairs_end; zp += 2, w += 4) {
-            const uint32_t weights = td_load_u32(w);
-            dot = td_smlad(td_sxtb16(weights), zp[0], dot);
-            dot = td_smlad(td_sxtb16((weights >> 8) | (weights << 24)), zp[1], dot);
+    for (uint32_t j = 0; j < n_dims; j += 2u) {
+        const int8_t *const row = projection + j * n_features;
+        /* An odd last dimension pairs with itself; its second dot product is dropped. */
+        const uint32_t next = j + 1u < n_dims ? n_features : 0u;
+        uint64_t dots = 0u;
+        if (n_quads != 0u) {
+            dots = pca_dot2((const uint8_t *)row, next, z_pairs, z_pairs + 2u * n_quads);
         }
+        int32_t dot0 = (int32_t)(uint32_t)dots; /* |dot| < 32 * 128 * 32768 = 2^27 */
+        int32_t dot1 = (int32_t)(uint32_t)(dots >> 32);
         for (uint32_t f = 4u * n_quads; f < n_features; f++) {
-            dot += row[f] * z_q8[f];
+            dot0 += row[f] * z_q8[f];
+            dot1 += row[next + f] * z_q8[f];
         }
-        /* |dot| < 2^27, so the rounding shift and the clamp stay in 32 bits. */
-        uint32_t mag = ((dot < 0 ? 0u - (uint32_t)dot : (uint32_t)dot) + half) >> shift;
-        if (mag > (uint32_t)EMBEDDING_LIMIT_Q8) {
-            mag = (uint32_t)EMBEDDING_LIMIT_Q8;
+        e_q8[j] = pca_round(dot0, half, shift);
+        if (next != 0u) {
+            e_q8[j + 1u] = pca_round(dot1, half, shift);
         }
-        e_q8[j] = dot < 0 ? -(int32_t)mag : (int32_t)mag;
     }
+}
+
+/* PCA mode: the squared reconstruction error |z - P^T e|^2 in Q8. With every dimension kept (n_dims == n_features)
+ * a PCA basis reconstructs z exactly, so the error is 0: the rest is int8 rounding residue (about 0.001 score units
+ * on BasicMotions), and skipping it saves a whole second matrix pass. */
+static uint32_t pca_recon_error(const td_profile_t *prof, const int16_t *z_q8, const int32_t *e_q8)
+{
+    const uint32_t n_features = prof->n_features;
+    const uint32_t n_dims = prof->n_dims;
+    const int8_t *const projection = (const int8_t *)prof->projection;
     if (n_dims >= n_features) {
         return 0u;
     }
@@ -288,6 +357,35 @@ uint32_t td_log2_q8(uint32_t x)
     }
 #endif
     /* Each squaring of the mantissa doubles its log2: the carry past 2 is the next fraction bit. */
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32 && defined(__GNUC__)
+    /* The same steps, two per loop pass: LSLS puts the carry (bit 63 of the square) into C, ADC appends it to the
+     * result (n, which ends up 8 bits further left) and C picks the next mantissa. Six instructions per step where
+     * GCC's C version takes eleven. */
+    uint32_t r = n;
+    uint32_t lo;
+    uint32_t hi;
+    uint32_t t;
+    uint32_t i = 4u;
+    __asm__("1:\n\t"
+            "umull %[lo], %[hi], %[m], %[m]\n\t"
+            "lsls %[t], %[hi], #1\n\t"
+            "adc %[r], %[r], %[r]\n\t"
+            "ite cs\n\t"
+            "movcs %[m], %[hi]\n\t"
+            "orrcc %[m], %[t], %[lo], lsr #31\n\t"
+            "umull %[lo], %[hi], %[m], %[m]\n\t"
+            "lsls %[t], %[hi], #1\n\t"
+            "adc %[r], %[r], %[r]\n\t"
+            "ite cs\n\t"
+            "movcs %[m], %[hi]\n\t"
+            "orrcc %[m], %[t], %[lo], lsr #31\n\t"
+            "subs %[i], %[i], #1\n\t"
+            "bne 1b"
+            : [r] "+&r"(r), [m] "+&r"(m), [lo] "=&r"(lo), [hi] "=&r"(hi), [t] "=&r"(t), [i] "+&r"(i)
+            :
+            : "cc");
+    return r;
+#else
     uint32_t frac = 0u;
     for (uint32_t i = 0; i < 8u; i++) {
         const uint64_t sq = (uint64_t)m * m;
@@ -298,6 +396,17 @@ uint32_t td_log2_q8(uint32_t x)
         m = carry ? hi : (hi << 1) | ((uint32_t)sq >> 31);
     }
     return (n << 8) | frac;
+#endif
+}
+
+/* round(mag inv_scale / 2^16), half up, clamped to 2^24 (past 2^24, bit 40 of the unshifted product): as the signed
+ * difference is squared, rounding its magnitude half up is the same as rounding it with ties away from zero. Out of
+ * line: only differences of 2^15 (128 z units) or more need it. */
+static TD_NOINLINE uint32_t scale_wide(uint32_t mag, uint32_t inv_scale)
+{
+    const uint64_t prod = (uint64_t)mag * inv_scale + (1u << (TD_CENTROID_SCALE_SHIFT - 1u));
+    return (prod >> (TD_CENTROID_SCALE_SHIFT + 24u)) != 0u ? (uint32_t)EMBEDDING_LIMIT_Q8
+                                                           : (uint32_t)(prod >> TD_CENTROID_SCALE_SHIFT);
 }
 
 /* Squared distance from e_q8 to centroid k (Q16): plain, or with centroid scales in the centroid's own scale plus
@@ -324,12 +433,10 @@ static uint64_t centroid_distance(const td_profile_t *prof, const int32_t *e_q8,
         const uint32_t mag = diff < 0 ? 0u - (uint32_t)diff : (uint32_t)diff;
         row += 4;
         scale += 4;
-        /* Only the magnitude is squared, so rounding it half up is the same as rounding the signed value with
-         * ties away from zero; past 2^24 (bit 40 of the unshifted product) it clamps. */
-        const uint64_t prod = (uint64_t)mag * td_load_u32(scale) + (1u << (TD_CENTROID_SCALE_SHIFT - 1u));
-        const uint32_t scaled = (prod >> (TD_CENTROID_SCALE_SHIFT + 24u)) != 0u
-                                    ? (uint32_t)EMBEDDING_LIMIT_Q8
-                                    : (uint32_t)(prod >> TD_CENTROID_SCALE_SHIFT);
+        const uint32_t inv_scale = td_load_u32(scale);
+        /* Below 2^15, mag 2^16 and the scale (<= 2^24) are non-negative int32 and the rounded product is the high
+         * word of mag 2^16 scale + 2^31: one SMMULR. */
+        const uint32_t scaled = mag < 0x8000u ? td_smmulr(mag << 16, inv_scale) : scale_wide(mag, inv_scale);
         d += (uint64_t)scaled * scaled;
     }
     return d;
@@ -337,9 +444,10 @@ static uint64_t centroid_distance(const td_profile_t *prof, const int32_t *e_q8,
 
 /* Score (Q8) of the nearest centroid; ties go to the lower index. The hint (last window's nearest) is tried
  * first: consecutive windows mostly share a centroid, and a tight bound early lets the others stop early. */
-static uint32_t nearest_centroid(const td_profile_t *prof, const int32_t *e_q8, uint8_t hint, uint8_t *nearest)
+static uint32_t nearest_centroid(const td_monitor_t *mon, const int32_t *e_q8, uint8_t *nearest)
 {
-    const uint32_t first = hint < prof->n_centroids ? hint : 0u;
+    const td_profile_t *prof = mon->profile;
+    const uint32_t first = mon->last_nearest < prof->n_centroids ? mon->last_nearest : 0u;
     uint64_t best = centroid_distance(prof, e_q8, first, UINT64_MAX);
     uint32_t best_k = first;
     for (uint32_t k = 0; k < prof->n_centroids; k++) {
@@ -498,7 +606,9 @@ static td_status close_window(td_monitor_t *mon, td_window_result_t *res)
 {
     const td_profile_t *prof = mon->profile;
     int16_t z_q8[TD_MAX_FEATURES];
-    memset(res, 0, sizeof *res);
+    /* close_channels writes every field of channels[0..n_channels): only the rest needs clearing. */
+    memset(res, 0, offsetof(td_window_result_t, channels));
+    memset(&res->channels[prof->n_channels], 0, (TD_MAX_CHANNELS - prof->n_channels) * sizeof res->channels[0]);
     res->window_index = mon->window_index;
     td_status st = close_channels(mon, res, z_q8);
     if (st != TD_OK) {
@@ -508,12 +618,13 @@ static td_status close_window(td_monitor_t *mon, td_window_result_t *res)
         res->n_embeddings = mon->n_embeddings;
         if (mon->n_embeddings > 0u) {
             embed_external(mon, res->embedding_q8);
-            res->dist_q8 = nearest_centroid(prof, res->embedding_q8, mon->last_nearest, &res->nearest);
+            res->dist_q8 = nearest_centroid(mon, res->embedding_q8, &res->nearest);
             mon->last_nearest = res->nearest;
         }
     } else {
-        res->recon_q8 = embed_pca(prof, z_q8, res->embedding_q8);
-        res->dist_q8 = nearest_centroid(prof, res->embedding_q8, mon->last_nearest, &res->nearest);
+        embed_pca(prof, z_q8, res->embedding_q8);
+        res->recon_q8 = pca_recon_error(prof, z_q8, res->embedding_q8);
+        res->dist_q8 = nearest_centroid(mon, res->embedding_q8, &res->nearest);
         mon->last_nearest = res->nearest;
     }
     res->score_q8 = td_sat_u32((uint64_t)res->dist_q8 + res->recon_q8);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "td_fixed.h"
+#include "td_layout.h"
 #include "tinydrift/td_crc32.h"
 
 /* Header field offsets (docs/profile-format.md). */
@@ -33,18 +34,6 @@
 #define OFF_EXT_ZERO_POINT 44u
 #define OFF_CREATED 48u
 #define OFF_RESERVED 52u
-
-/* Channel record offsets. */
-#define CH_RAIL_LO 0u
-#define CH_RAIL_HI 2u
-#define CH_SENTINEL 4u
-#define CH_FLAGS 6u
-#define CH_STUCK_TOL 8u
-#define CH_MAX_MISSING 10u
-#define CH_MAX_SATURATED 12u
-#define CH_STD_FLOOR 14u
-#define CH_REF_MEAN 16u
-#define CH_REF_STD 20u
 
 /* Outputs section offsets (relative to the section). */
 #define OUT_N_CLASSES 0u
@@ -139,16 +128,16 @@ static int all_zero(const uint8_t *p, uint32_t n)
 
 static void decode_channel(const uint8_t *rec, td_channel_config_t *out)
 {
-    out->rail_lo = td_load_i16(rec + CH_RAIL_LO);
-    out->rail_hi = td_load_i16(rec + CH_RAIL_HI);
-    out->sentinel = td_load_i16(rec + CH_SENTINEL);
-    out->flags = td_load_u16(rec + CH_FLAGS);
-    out->stuck_tolerance = td_load_u16(rec + CH_STUCK_TOL);
-    out->max_missing = td_load_u16(rec + CH_MAX_MISSING);
-    out->max_saturated = td_load_u16(rec + CH_MAX_SATURATED);
-    out->std_floor = td_load_u16(rec + CH_STD_FLOOR);
-    out->ref_mean_q8 = td_load_i32(rec + CH_REF_MEAN);
-    out->ref_std_q8 = td_load_i32(rec + CH_REF_STD);
+    out->rail_lo = td_load_i16(rec + TD_CH_RAIL_LO);
+    out->rail_hi = td_load_i16(rec + TD_CH_RAIL_HI);
+    out->sentinel = td_load_i16(rec + TD_CH_SENTINEL);
+    out->flags = td_load_u16(rec + TD_CH_FLAGS);
+    out->stuck_tolerance = td_load_u16(rec + TD_CH_STUCK_TOL);
+    out->max_missing = td_load_u16(rec + TD_CH_MAX_MISSING);
+    out->max_saturated = td_load_u16(rec + TD_CH_MAX_SATURATED);
+    out->std_floor = td_load_u16(rec + TD_CH_STD_FLOOR);
+    out->ref_mean_q8 = td_load_i32(rec + TD_CH_REF_MEAN);
+    out->ref_std_q8 = td_load_i32(rec + TD_CH_REF_STD);
 }
 
 static td_status check_channel(const uint8_t *rec, uint16_t window, uint16_t profile_flags)

@@ -23,19 +23,11 @@ static void window_update_band(td_window_acc_t *acc, const td_sample_rules_t *ru
     }
 }
 
-/* Kept out of line so the hot loop's registers hold the sums, not the rules (GCC, clang). */
-#if defined(__GNUC__) || defined(__clang__)
-#define TD_NOINLINE __attribute__((noinline))
-#define TD_UNLIKELY(c) __builtin_expect(!!(c), 0)
-#else
-#define TD_NOINLINE
-#define TD_UNLIKELY(c) (c)
-#endif
-
 /* Bookkeeping for a sample outside the band that the loop does not handle itself. Returns what
  * to add to the sums (x, or 0 for a missing sample) and always leaves the band recomputed in
  * *acc: the loop then reloads it, so neither x nor the band is live across the call and the
- * loop's registers need no spilling. */
+ * loop's registers need no spilling. Kept out of line so the hot loop's registers hold the sums, not the
+ * rules. */
 static TD_NOINLINE int32_t window_slow_sample(td_window_acc_t *acc, const td_sample_rules_t *rules, int32_t x)
 {
     int32_t add = x;
@@ -138,6 +130,21 @@ td_status td_window_add(td_window_acc_t *acc, const td_sample_rules_t *rules, co
     return TD_OK;
 }
 
+/* Leading zero bits of a non-zero 32-bit value (the CLZ instruction on a Cortex-M4). */
+static uint32_t clz32(uint32_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (uint32_t)__builtin_clz(x);
+#else
+    uint32_t n = 0u;
+    while (!(x & 0x80000000u)) {
+        x <<= 1;
+        n++;
+    }
+    return n;
+#endif
+}
+
 /* floor((*rem 2^32 + x) / den) for 0 < den <= 2^20 and *rem < den, leaving the remainder in *rem.
  * Long division in 12-, 12- and 8-bit digits keeps every partial dividend within 32 bits, so it
  * costs three 32-bit divisions (one UDIV each on the M4) instead of a 64-bit division routine. */
@@ -184,6 +191,11 @@ uint64_t td_var_q32(int32_t sum, int64_t sumsq, uint32_t n)
     /* n*sumsq - sum^2 = n^2 * variance is exact and < 2^51 for n <= 1024. */
     const int64_t scaled = (int64_t)n * sq - (int64_t)sum * (int64_t)sum;
     const uint64_t d = scaled > 0 ? (uint64_t)scaled : 0u;
+    if ((n & (n - 1u)) == 0u) {
+        /* n = 2^p (a power-of-two window without missing samples, the common case): d 2^32 / n^2 is exact, a
+         * shift (d < 2^(30 + 2p), so the result stays below 2^62), instead of two long divisions. */
+        return d << (32u - 2u * (31u - clz32(n)));
+    }
     const uint32_t nn = n * n;
     /* d <= 2^30 nn, so its high word is below nn and the quotient d / nn fits 32 bits; the result is
      * that quotient in the high word plus round(remainder 2^32 / nn), ties up. */
@@ -191,21 +203,6 @@ uint64_t td_var_q32(int32_t sum, int64_t sumsq, uint32_t n)
     const uint32_t q = div_long32(&rem, (uint32_t)d, nn);
     const uint32_t frac = div_long32(&rem, 0u, nn);
     return ((uint64_t)q << 32) + frac + (2u * rem >= nn ? 1u : 0u);
-}
-
-/* Leading zero bits of a non-zero 32-bit value (the CLZ instruction on a Cortex-M4). */
-static uint32_t clz32(uint32_t x)
-{
-#if defined(__GNUC__) || defined(__clang__)
-    return (uint32_t)__builtin_clz(x);
-#else
-    uint32_t n = 0u;
-    while (!(x & 0x80000000u)) {
-        x <<= 1;
-        n++;
-    }
-    return n;
-#endif
 }
 
 uint64_t td_udiv64_32(uint64_t num, uint32_t den)
@@ -357,8 +354,13 @@ td_status td_lifetime_merge_window(td_lifetime_t *life, uint32_t n, int32_t sum,
     }
     /* mean_b = round(sum 2^32 / n), ties away from zero, as quotient and long-divided remainder. */
     const uint32_t mag = sum < 0 ? 0u - (uint32_t)sum : (uint32_t)sum;
-    uint32_t rem = mag % n;
-    const uint64_t mean_mag = ((uint64_t)(mag / n) << 32) + div_long32(&rem, n / 2u, n);
+    uint64_t mean_mag;
+    if ((n & (n - 1u)) == 0u) {
+        mean_mag = (uint64_t)mag << (32u - (31u - clz32(n))); /* n = 2^p: exact, nothing to round */
+    } else {
+        uint32_t rem = mag % n;
+        mean_mag = ((uint64_t)(mag / n) << 32) + div_long32(&rem, n / 2u, n);
+    }
     const int64_t mean_b = sum < 0 ? -(int64_t)mean_mag : (int64_t)mean_mag;
     if (life->n == 0u) {
         life->n = n;

@@ -1617,6 +1617,52 @@ static uint64_t div_rnd(uint64_t *state)
     return x;
 }
 
+/* Every window size n = 1..1024 through td_var_q32 and the first and a later td_lifetime_merge_window: a power of
+ * two takes the exact shift (n^2 and n divide 2^32), any other n the long division; both against 128-bit references,
+ * with extreme and random sample sets (own stream: the later tests see the shared one unchanged). */
+static void test_stats_every_n(void)
+{
+    uint64_t state = 0x243F6A8885A308D3ull;
+    int ok = 1;
+    uint32_t n_pow2 = 0;
+    uint32_t n_other = 0;
+    for (uint32_t n = 1; n <= 1024u; n++) {
+        if ((n & (n - 1u)) == 0u) {
+            n_pow2++;
+        } else {
+            n_other++;
+        }
+        for (uint32_t t = 0; t < 6u; t++) {
+            int64_t sum = 0;
+            int64_t sumsq = 0;
+            for (uint32_t i = 0; i < n; i++) {
+                int64_t v;
+                switch (t) {
+                case 0: v = -32768; break;
+                case 1: v = (i & 1u) ? 32767 : -32768; break;
+                case 2: v = i == 0u ? 32767 : -32768; break;
+                case 3: v = (int64_t)(div_rnd(&state) % 3u) - 1; break;
+                default: v = (int64_t)(div_rnd(&state) % 65536u) - 32768;
+                }
+                sum += v;
+                sumsq += v * v;
+            }
+            const uint64_t var = td_var_q32((int32_t)sum, sumsq, n);
+            CHECK_QUIET(ok, var == ref_var_q32(sum, sumsq, n));
+            td_lifetime_t life;
+            CHECK_QUIET(ok, td_lifetime_init(&life) == TD_OK);
+            CHECK_QUIET(ok, td_lifetime_merge_window(&life, n, (int32_t)sum, var) == TD_OK);
+            CHECK_QUIET(ok, life.n == n && life.var_q32 == var &&
+                                life.mean_q32 == (int64_t)ref_round_div((i128)sum * ((i128)1 << 32), n));
+            /* A second window of the same size: the merged mean of two windows with sums sum and -sum. */
+            CHECK_QUIET(ok, td_lifetime_merge_window(&life, n, (int32_t)-sum, var) == TD_OK);
+            CHECK_QUIET(ok, life.n == 2u * n && life.mean_q32 == 0);
+        }
+    }
+    CHECK(ok);
+    CHECK(n_pow2 == 11u && n_other == 1013u);
+}
+
 /* td_udiv64_32 and td_round_div32 against native 64-bit and 128-bit division: edge cases, then
  * 10^6 random pairs of mixed magnitudes; and the lifetime weight w = round(n_b 2^32 / N) beyond the
  * 32-bit divisor range (N up to 2^64), read back as the mean after merging a window of mean 1 into
@@ -1881,7 +1927,13 @@ typedef struct {
 /* How often the reference model met each edge case: the random test asserts it met all of them. */
 static struct {
     unsigned long z_clamped, e_clamped_pca, e_clamped_ext, recon_clamped, centroid_ties, no_valid;
-    unsigned long instant, cusum, health, stuck, missing, saturated, top_nonzero, recon_saturated, blamed, blame_moved, blame_clamped;
+    unsigned long instant, cusum, health, stuck, missing, saturated, top_nonzero, recon_saturated;
+    /* The CUSUM-run attribution: some channel blamed, a different choice than the |z| rule, clamped deviations. */
+    unsigned long blamed, blame_moved, blame_clamped;
+    /* The monitor's fast paths and their fallbacks: a power-of-two count of valid samples (exact shifts) or not;
+     * scaled centroid differences below 2^15 (one rounded high-word multiply) or not; PCA dimensions in pairs with
+     * an odd one left over, features beyond the last group of four, fewer than four features. */
+    unsigned long n_valid_pow2, n_valid_other, scaled_narrow, scaled_wide, pca_odd_dims, pca_tail, pca_no_quads;
 } g_cov;
 
 /* Reference result of one window: frames[window * n_channels], and in external mode the
@@ -1906,6 +1958,8 @@ static void ref_window(const w_spec_t *s, ref_mon_t *st, const int16_t *frames, 
             ref_acc_add(&a, &rules, frames[i * C + c]);
         }
         const uint32_t n_valid = s->window - a.n_missing;
+        g_cov.n_valid_pow2 += n_valid > 0u && (n_valid & (n_valid - 1u)) == 0u;
+        g_cov.n_valid_other += (n_valid & (n_valid - 1u)) != 0u;
         td_channel_result_t *o = &res->channels[c];
         o->sum = (int32_t)a.sum;
         o->sumsq = a.sumsq;
@@ -1962,6 +2016,9 @@ static void ref_window(const w_spec_t *s, ref_mon_t *st, const int16_t *frames, 
         }
     } else {
         const i128 den = (i128)1 << s->proj_shift;
+        g_cov.pca_odd_dims += D % 2u == 1u;
+        g_cov.pca_tail += F % 4u != 0u;
+        g_cov.pca_no_quads += F < 4u;
         for (uint32_t j = 0; j < D; j++) {
             i128 dot = 0;
             for (uint32_t f = 0; f < F; f++) {
@@ -1992,6 +2049,8 @@ static void ref_window(const w_spec_t *s, ref_mon_t *st, const int16_t *frames, 
             u128 d = scaled ? (u128)s->cs_offset_q8[k] * 256u : 0u;
             for (uint32_t j = 0; j < D; j++) {
                 const i128 diff = (i128)res->embedding_q8[j] - s->centroid_q8[k * D + j];
+                g_cov.scaled_narrow += scaled && diff > -32768 && diff < 32768;
+                g_cov.scaled_wide += scaled && (diff <= -32768 || diff >= 32768);
                 const i128 v = scaled ? ref_clamp(ref_round_div(diff * s->cs_inv_scale_q16[k * D + j], 65536), LIM)
                                       : diff;
                 d += (u128)(v * v);
@@ -2102,10 +2161,13 @@ static int result_equal(const w_spec_t *s, const td_window_result_t *a, const td
     RCMP(stuck_mask) RCMP(saturated_mask) RCMP(missing_mask) RCMP(trigger) RCMP(alarm) RCMP(nearest)
     RCMP(top_channel) RCMP(n_inferences) RCMP(top_class) RCMP(ddm_state) RCMP(mean_confidence_q16)
     RCMP(estimated_accuracy_q16) RCMP(prior_shift_q16) RCMP(n_labels) RCMP(n_correct) RCMP(accuracy_q16)
-    for (uint32_t j = 0; j < s->n_dims; j++) {
+    RCMP(occupancy_q8)
+    /* Every slot, used or not: the unused ones must read 0 whatever the buffer held before. */
+    (void)s;
+    for (uint32_t j = 0; j < TD_MAX_DIMS; j++) {
         RCMP(embedding_q8[j])
     }
-    for (uint32_t c = 0; c < s->n_channels; c++) {
+    for (uint32_t c = 0; c < TD_MAX_CHANNELS; c++) {
         RCMP(channels[c].sumsq) RCMP(channels[c].sum) RCMP(channels[c].mean_q8) RCMP(channels[c].std_q8)
         RCMP(channels[c].min) RCMP(channels[c].max) RCMP(channels[c].z_mean_q8) RCMP(channels[c].z_std_q8)
         RCMP(channels[c].n_missing) RCMP(channels[c].n_saturated)
@@ -2272,6 +2334,7 @@ static void test_monitor_reference(void)
         td_monitor_t mon;
         CHECK_QUIET(ok, td_monitor_init(&mon, &p.prof) == TD_OK);
         ref_mon_t rm = {0u, 0u, 0u, {0u}};
+        memset(got, 0xA5, sizeof got); /* the monitor must write or clear every byte of a result */
         const uint32_t n_windows = (uint32_t)rnd_range(1, 12);
         const uint32_t C = s.n_channels;
         for (uint32_t w = 0; w < n_windows; w++) {
@@ -2345,6 +2408,9 @@ static void test_monitor_reference(void)
     CHECK(g_cov.blamed > 0u);
     CHECK(g_cov.blame_moved > 0u);
     CHECK(g_cov.blame_clamped > 0u);
+    CHECK(g_cov.n_valid_pow2 > 0u && g_cov.n_valid_other > 0u);
+    CHECK(g_cov.scaled_narrow > 0u && g_cov.scaled_wide > 0u);
+    CHECK(g_cov.pca_odd_dims > 0u && g_cov.pca_tail > 0u && g_cov.pca_no_quads > 0u);
     if (g_fail > 0u) {
         printf("  coverage: z %lu e_pca %lu e_ext %lu recon %lu recon_sat %lu ties %lu no_valid %lu inst %lu cusum %lu "
                "health %lu\n", g_cov.z_clamped, g_cov.e_clamped_pca, g_cov.e_clamped_ext, g_cov.recon_clamped,
@@ -3178,6 +3244,7 @@ int main(void)
     test_isqrt_exhaustive();
     test_lifetime_merge_divisions();
     test_div64_32();
+    test_stats_every_n();
     test_log2_q8();
     test_detector();
     test_monitor_reference();
