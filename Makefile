@@ -56,7 +56,8 @@ demo: tools $(STAMP)
 test: tools test-c check-arm test-fw-c fw-check-arm fw-nano33ble-check fw-host fw-qemu test-py
 
 # C unit tests under AddressSanitizer and UndefinedBehaviorSanitizer; test_frame once more with the
-# firmware's 256-entry CRC table (td_frame_encode then computes the CRC inside its COBS pass).
+# firmware's 256-entry CRC table (td_frame_encode then computes the CRC inside its COBS pass), test_core
+# once more with the firmware's TD_OPTIMIZE_SPEED=1 (the faster window close must give the same results).
 test-c: $(C_TESTS) $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(BUILD)
 	@set -e; for t in $(C_TESTS); do \
@@ -67,6 +68,9 @@ test-c: $(C_TESTS) $(CORE_SRC) $(CORE_HDR)
 	@$(CC) $(WARN) $(SAN) -DTD_CRC32_TABLE_BYTES=1024 -Icsrc/include -Icsrc/src tests/c/test_frame.c $(CORE_SRC) \
 	    -o $(BUILD)/test_frame_crc1024 -lm
 	@printf 'TD_CRC32_TABLE_BYTES=1024: '; $(BUILD)/test_frame_crc1024
+	@$(CC) $(WARN) $(SAN) -DTD_OPTIMIZE_SPEED=1 -Icsrc/include -Icsrc/src tests/c/test_core.c $(CORE_SRC) \
+	    -o $(BUILD)/test_core_speed -lm
+	@printf 'TD_OPTIMIZE_SPEED=1: '; $(BUILD)/test_core_speed
 
 # The core must build warning-free for the Nano 33 BLE's Cortex-M4F as well as the host.
 check-arm: tools

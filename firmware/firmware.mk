@@ -29,7 +29,7 @@ FW_ARM_CC ?= arm-none-eabi-gcc
 FW_ARM_SIZE ?= arm-none-eabi-size
 FW_ARM_NM ?= arm-none-eabi-nm
 FW_ARM_FLAGS := -Os -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard -ffunction-sections -fdata-sections
-FW_CORE_DEFS ?= -DTD_CRC32_TABLE_BYTES=1024
+FW_CORE_DEFS ?= -DTD_CRC32_TABLE_BYTES=1024 -DTD_OPTIMIZE_SPEED=1
 
 FW_HOST_BOARD_SRC := $(wildcard boards/host/*.c)
 FW_HOST_BOARD_HDR := $(wildcard boards/host/*.h)

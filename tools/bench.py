@@ -1283,7 +1283,9 @@ def write_doc(path: Path, info: dict[str, str], command: str, q: Quality | None,
               "acknowledged (`reset_alarm`) right after each, as its calibration counts alarms. False alarms: "
               "alarms in the control streams and before the change in the others. Detected: an alarm at or after "
               "the change window. Delay: windows from the change to that alarm (0 = in the first drifted window).",
-              "- Channel named: tinydrift's health masks when a health check fired, else `top_channel`; z-test and "
+              "- Channel named: tinydrift's health masks when a health check fired, else `top_channel` (during a CUSUM run the "
+              "channel whose shift best explains the run's windows, a matched filter in the nearest centroid's scale; "
+              "see docs/architecture.md), none for an alarm of the occupancy test alone; z-test and "
               "Mahalanobis: the channel with the largest |z| of its mean (and std); ADWIN / PageHinkley: the "
               "channel whose detector fired (the largest |z| if several fired in the same window).", "",
               "### Detectors and settings", "",

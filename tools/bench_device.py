@@ -143,7 +143,8 @@ def breakdown_rows(v: dict[str, str]) -> list[tuple[str, str]]:
 def render(v: dict[str, str], runs: int, stable: bool, size: tuple[int, int, int] | None, markdown: bool) -> str:
     rows = build_rows(v)
     parts = breakdown_rows(v)
-    head = (f"Cortex-M4F (QEMU mps2-an386, -icount shift=0), core built -Os; profile from BasicMotions: "
+    head = (f"Cortex-M4F (QEMU mps2-an386, -icount shift=0), core built -Os with the firmware options "
+            f"(-DTD_CRC32_TABLE_BYTES=1024 -DTD_OPTIMIZE_SPEED=1); profile from BasicMotions: "
             f"{v.get('channels')} channels, window {v.get('window')}, {v.get('dims')} PCA dims, "
             f"{v.get('centroids')} centroids, TD_MAX_CHANNELS {v.get('td_max_channels')}; "
             f"{v.get('windows')} windows of held-out test frames")

@@ -18,7 +18,7 @@ FW_WARN ?= -std=c99 -Wall -Wextra -Werror
 FW_ARM_CC ?= arm-none-eabi-gcc
 FW_ARM_SIZE ?= arm-none-eabi-size
 FW_ARM_FLAGS ?= -Os -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard -ffunction-sections -fdata-sections
-FW_CORE_DEFS ?= -DTD_CRC32_TABLE_BYTES=1024
+FW_CORE_DEFS ?= -DTD_CRC32_TABLE_BYTES=1024 -DTD_OPTIMIZE_SPEED=1
 
 MPS2_DIR := boards/mps2-an386
 MPS2_OUT := build/fw/mps2-an386

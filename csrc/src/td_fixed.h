@@ -9,6 +9,9 @@
 #define TINYDRIFT_TD_FIXED_H
 
 #include <stdint.h>
+#include <string.h>
+
+#include "tinydrift/td_config.h"
 
 /* -Os would otherwise leave the one-instruction loads below as calls inside the window-close loops. */
 #if defined(__GNUC__)
@@ -91,12 +94,24 @@ static inline uint32_t td_sat_u32(uint64_t v)
 /* Little-endian loads from a byte buffer (alignment-free, so flash slots need no alignment). */
 static TD_ALWAYS_INLINE uint16_t td_load_u16(const uint8_t *p)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint16_t v; /* one (unaligned) load: GCC does not always merge the byte loads below, e.g. in cold code */
+    memcpy(&v, p, sizeof v);
+    return v;
+#else
     return (uint16_t)(p[0] | (p[1] << 8));
+#endif
 }
 
 static TD_ALWAYS_INLINE uint32_t td_load_u32(const uint8_t *p)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+#else
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+#endif
 }
 
 static TD_ALWAYS_INLINE int16_t td_load_i16(const uint8_t *p)

@@ -278,10 +278,10 @@ static TD_NOINLINE void embed_pca(const td_profile_t *prof, const int16_t *z_q8,
         z_pairs[2u * q + 1u] = pack16(z[1], z[3]);
     }
     const uint32_t half = shift != 0u ? 1u << (shift - 1u) : 0u;
-    for (uint32_t j = 0; j < n_dims; j += 2u) {
+    for (uint32_t j = 0; j < n_dims; j += TD_OPTIMIZE_SPEED ? 2u : 1u) {
         const int8_t *const row = projection + j * n_features;
         /* An odd last dimension pairs with itself; its second dot product is dropped. */
-        const uint32_t next = j + 1u < n_dims ? n_features : 0u;
+        const uint32_t next = TD_OPTIMIZE_SPEED && j + 1u < n_dims ? n_features : 0u;
         uint64_t dots = 0u;
         if (n_quads != 0u) {
             dots = pca_dot2((const uint8_t *)row, next, z_pairs, z_pairs + 2u * n_quads);
@@ -436,7 +436,8 @@ static uint64_t centroid_distance(const td_profile_t *prof, const int32_t *e_q8,
         const uint32_t inv_scale = td_load_u32(scale);
         /* Below 2^15, mag 2^16 and the scale (<= 2^24) are non-negative int32 and the rounded product is the high
          * word of mag 2^16 scale + 2^31: one SMMULR. */
-        const uint32_t scaled = mag < 0x8000u ? td_smmulr(mag << 16, inv_scale) : scale_wide(mag, inv_scale);
+        const uint32_t scaled =
+            TD_OPTIMIZE_SPEED && mag < 0x8000u ? td_smmulr(mag << 16, inv_scale) : scale_wide(mag, inv_scale);
         d += (uint64_t)scaled * scaled;
     }
     return d;
@@ -511,66 +512,57 @@ static uint32_t occupancy_update(td_occupancy_t *occ, const uint8_t *section, ui
  * with the largest sum is returned (ties: lower index; fallback while every sum is 0). On BasicMotions this names the
  * drifted channel at 91-96 % of the first score alarms, against 66 % for the largest global |z| (docs/benchmarks.md).
  *
- * Fixed point: t_j = u_j in Q8, clamped to int16 (+-128 z units); the centroid's inverse scales share one right shift
- * that leaves the largest in 15 bits (the ratio does not depend on a common factor), so w_j = t_j inv_j < 2^30 and
- * inv_j^2 < 2^30; n = sum P w < 2^43 and d = sum P^2 inv^2 < 2^50. floor(|n| / floor(sqrt(d))) is the fitted shift's
- * length in Q8 z units (<= |t| < 2^18 by Cauchy-Schwarz), clamped to int16 and squared into Q8. */
+ * Fixed point: t_j = u_j in Q8, clamped to int16 (+-128 z units); the centroid's inverse scales (1.0 without scales)
+ * share one right shift that leaves the largest in 15 bits (the ratio does not depend on a common factor), so
+ * a = P inv < 2^22, n = sum a t < 2^43 and d = sum a^2 < 2^50 (n_dims <= 64). floor(|n| / floor(sqrt(d))) is the
+ * fitted shift's length in Q8 z units (<= |t| < 2^18 by Cauchy-Schwarz), clamped to int16 and squared into Q8. */
 static TD_RARE uint8_t blame_channels(const td_profile_t *prof, const int32_t *e_q8, uint32_t k, uint32_t *blame_q8,
-                              uint8_t fallback)
+                                      uint8_t fallback)
 {
     const uint32_t n_dims = prof->n_dims;
     const uint32_t n_features = prof->n_features;
     const uint8_t *centroid = prof->centroids + 4u * k * n_dims;
     const uint8_t *scale = prof->centroid_scales != NULL ? prof->centroid_scales + 4u * k * (n_dims + 1u) + 4u : NULL;
-    int32_t w[TD_MAX_DIMS];
+    int32_t dev[TD_MAX_DIMS]; /* t_j, Q8 */
     uint32_t inv[TD_MAX_DIMS];
+    uint32_t fit[TD_MAX_FEATURES];
     uint32_t all = 0u;
     for (uint32_t j = 0; j < n_dims; j++) {
         const int32_t diff = e_q8[j] - td_load_i32(centroid + 4u * j); /* both within +-2^24 */
-        uint64_t mag = diff < 0 ? 0u - (uint32_t)diff : (uint32_t)diff;
-        inv[j] = 1u;
-        if (scale != NULL) {
-            inv[j] = td_load_u32(scale + 4u * j);
-            mag = (mag * inv[j] + (1u << (TD_CENTROID_SCALE_SHIFT - 1u))) >> TD_CENTROID_SCALE_SHIFT;
-        }
-        all |= inv[j];
-        const int32_t t = mag > (uint64_t)INT16_MAX ? INT16_MAX : (int32_t)mag;
-        w[j] = diff < 0 ? -t : t;
+        const uint32_t inv_q16 = scale != NULL ? td_load_u32(scale + 4u * j) : 1u << TD_CENTROID_SCALE_SHIFT;
+        /* The distance's own rounding of |diff| inv (exact for inv 1.0), clamped to int16. */
+        const uint32_t mag = scale_wide(diff < 0 ? 0u - (uint32_t)diff : (uint32_t)diff, inv_q16);
+        const int32_t t = mag > (uint32_t)INT16_MAX ? INT16_MAX : (int32_t)mag;
+        dev[j] = diff < 0 ? -t : t;
+        inv[j] = inv_q16;
+        all |= inv_q16;
     }
     uint32_t inv_shift = 0u;
     while ((all >> inv_shift) > 0x7FFFu) {
         inv_shift++;
     }
-    for (uint32_t j = 0; j < n_dims; j++) {
-        inv[j] >>= inv_shift;
-        w[j] *= (int32_t)inv[j];
-        inv[j] *= inv[j];
-    }
     const int8_t *const projection = (const int8_t *)prof->projection;
     uint8_t top = fallback;
     uint32_t top_blame = 0u;
-    for (uint32_t c = 0; c < prof->n_channels; c++) {
-        uint32_t fit = 0u;
-        for (uint32_t f = c * TD_FEATURES_PER_CHANNEL; f < (c + 1u) * TD_FEATURES_PER_CHANNEL; f++) {
-            const int8_t *p = projection + f;
-            int64_t n = 0;
-            uint64_t d = 0u;
-            for (uint32_t j = 0; j < n_dims; j++, p += n_features) {
-                n += (int64_t)*p * w[j];
-                d += (uint64_t)(uint32_t)(*p * *p) * inv[j];
-            }
-            if (d == 0u) {
-                continue;
-            }
-            const uint64_t len = td_udiv64_32(td_abs64(n), td_isqrt64(d));
-            const uint32_t q = len > (uint64_t)INT16_MAX ? (uint32_t)INT16_MAX : (uint32_t)len;
-            const uint32_t sq = (q * q + 128u) >> 8;
-            fit = sq > fit ? sq : fit;
+    for (uint32_t f = 0; f < n_features; f++) {
+        const int8_t *p = projection + f;
+        int64_t n = 0;
+        uint64_t d = 0u;
+        for (uint32_t j = 0; j < n_dims; j++, p += n_features) {
+            const int32_t a = *p * (int32_t)(inv[j] >> inv_shift); /* |a| <= 2^22 */
+            n += (int64_t)a * dev[j];
+            d += (uint64_t)((int64_t)a * a);
         }
-        const uint32_t blame = td_sat_u32((uint64_t)blame_q8[c] + fit);
-        blame_q8[c] = blame;
-        if (blame > top_blame) {
-            top_blame = blame;
+        const uint32_t root = td_isqrt64(d);
+        const uint64_t len = root != 0u ? td_udiv64_32(td_abs64(n), root) : 0u;
+        const uint32_t q = len > (uint64_t)INT16_MAX ? (uint32_t)INT16_MAX : (uint32_t)len;
+        fit[f] = (q * q + 128u) >> 8;
+    }
+    for (uint32_t c = 0; c < prof->n_channels; c++) {
+        const uint32_t best = fit[2u * c] > fit[2u * c + 1u] ? fit[2u * c] : fit[2u * c + 1u];
+        blame_q8[c] = td_sat_u32((uint64_t)blame_q8[c] + best);
+        if (blame_q8[c] > top_blame) {
+            top_blame = blame_q8[c];
             top = (uint8_t)c;
         }
     }

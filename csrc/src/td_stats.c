@@ -191,7 +191,7 @@ uint64_t td_var_q32(int32_t sum, int64_t sumsq, uint32_t n)
     /* n*sumsq - sum^2 = n^2 * variance is exact and < 2^51 for n <= 1024. */
     const int64_t scaled = (int64_t)n * sq - (int64_t)sum * (int64_t)sum;
     const uint64_t d = scaled > 0 ? (uint64_t)scaled : 0u;
-    if ((n & (n - 1u)) == 0u) {
+    if (TD_OPTIMIZE_SPEED && (n & (n - 1u)) == 0u) {
         /* n = 2^p (a power-of-two window without missing samples, the common case): d 2^32 / n^2 is exact, a
          * shift (d < 2^(30 + 2p), so the result stays below 2^62), instead of two long divisions. */
         return d << (32u - 2u * (31u - clz32(n)));
@@ -355,7 +355,7 @@ td_status td_lifetime_merge_window(td_lifetime_t *life, uint32_t n, int32_t sum,
     /* mean_b = round(sum 2^32 / n), ties away from zero, as quotient and long-divided remainder. */
     const uint32_t mag = sum < 0 ? 0u - (uint32_t)sum : (uint32_t)sum;
     uint64_t mean_mag;
-    if ((n & (n - 1u)) == 0u) {
+    if (TD_OPTIMIZE_SPEED && (n & (n - 1u)) == 0u) {
         mean_mag = (uint64_t)mag << (32u - (31u - clz32(n))); /* n = 2^p: exact, nothing to round */
     } else {
         uint32_t rem = mag % n;

@@ -2089,9 +2089,10 @@ static void ref_window(const w_spec_t *s, ref_mon_t *st, const int16_t *frames, 
         }
         const uint32_t k = res->nearest;
         const int scaled = (s->flags & TD_PROFILE_FLAG_CENTROID_SCALES) != 0;
-        uint64_t inv_max = 0u;
-        for (uint32_t j = 0; j < D && scaled; j++) {
-            inv_max = s->cs_inv_scale_q16[k * D + j] > inv_max ? s->cs_inv_scale_q16[k * D + j] : inv_max;
+        uint64_t inv_max = 0u; /* without scales every inverse scale is 1.0, 65536 in Q16 */
+        for (uint32_t j = 0; j < D; j++) {
+            const uint64_t v = scaled ? s->cs_inv_scale_q16[k * D + j] : 65536u;
+            inv_max = v > inv_max ? v : inv_max;
         }
         uint32_t sh = 0u;
         while ((inv_max >> sh) >= 32768u) {
@@ -2103,7 +2104,7 @@ static void ref_window(const w_spec_t *s, ref_mon_t *st, const int16_t *frames, 
             const i128 diff = (i128)res->embedding_q8[j] - s->centroid_q8[k * D + j];
             const i128 v = scaled ? ref_round_div(diff * s->cs_inv_scale_q16[k * D + j], 65536) : diff;
             t[j] = ref_clamp(v, 32767);
-            inv[j] = scaled ? (i128)(s->cs_inv_scale_q16[k * D + j] >> sh) : 1;
+            inv[j] = (i128)((scaled ? s->cs_inv_scale_q16[k * D + j] : 65536u) >> sh);
             g_cov.blame_clamped += t[j] != v;
         }
         const uint8_t z_top = res->top_channel;

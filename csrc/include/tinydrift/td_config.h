@@ -33,6 +33,15 @@
 #define TD_MAX_OCCUPANCY_WINDOWS 64
 #endif
 
+/** 1: spend about 240 B more flash on a faster window close: exact shifts for a power-of-two count of valid samples,
+ *  two projection rows per pass, one SMMULR for a narrow scaled centroid difference. 0 (default): the smallest core,
+ *  the one the 8 KB budget counts (tools/size_report.py). Results are identical either way; the firmware builds set 1
+ *  (FW_CORE_DEFS in firmware/firmware.mk and boards/mps2-an386/board.mk, the Nano 33 BLE sketch's copy of this
+ *  header). */
+#ifndef TD_OPTIMIZE_SPEED
+#define TD_OPTIMIZE_SPEED 0
+#endif
+
 /** Window features per channel: mean and standard deviation. */
 #define TD_FEATURES_PER_CHANNEL 2
 
