@@ -59,27 +59,37 @@ def _drifted_stream(recordings, rng: np.random.Generator) -> np.ndarray:
     return np.clip(frames, -32767, 32767).astype(np.int16)
 
 
+def _check_runs(profile: Profile, rows: np.ndarray) -> tuple[int, int]:
+    """Replay the oracle over rows (a run starts where the statistic leaves 0) and assert every clear decision.
+    Returns the decisions compared and how many of them differ from the largest-|z| rule."""
+    blame = np.zeros(profile.n_channels)
+    previous_cusum = 0.0
+    compared = differs_from_z = 0
+    for row in rows:
+        if row["cusum"] > 0:
+            if previous_cusum == 0:
+                blame[:] = 0.0
+            blame += _oracle_fit(profile, row["embedding"], int(row["nearest"]))
+            order = np.argsort(blame)[::-1]
+            # Fixed-point rounding may swap near ties; every clear decision must agree.
+            if blame[order[0]] > 1.02 * blame[order[1]] + 0.05:
+                assert row["top_channel"] == order[0], (row["window"], blame)
+                compared += 1
+                z_top = np.argmax(np.abs(np.stack([row["z_mean"], row["z_std"]])).max(axis=0))
+                differs_from_z += int(row["top_channel"] != z_top)
+        previous_cusum = row["cusum"]
+    return compared, differs_from_z
+
+
 def test_top_channel_in_a_run_matches_float64_matched_filter(profile, recordings):
-    compared = runs_named = 0
+    compared = differs_from_z = 0
     for seed in range(6):
         rows = tinydrift.Monitor(profile).push(_drifted_stream(recordings, np.random.default_rng(seed)))
-        blame = np.zeros(profile.n_channels)
-        previous_cusum = 0.0
-        for row in rows:
-            if row["cusum"] > 0:
-                if previous_cusum == 0:
-                    blame[:] = 0.0
-                blame += _oracle_fit(profile, row["embedding"], int(row["nearest"]))
-                order = np.argsort(blame)[::-1]
-                # Fixed-point rounding may swap near ties; every clear decision must agree.
-                if blame[order[0]] > 1.02 * blame[order[1]] + 0.05:
-                    assert row["top_channel"] == order[0], (row["window"], blame)
-                    compared += 1
-                    runs_named += int(row["top_channel"] != np.argmax(np.abs(
-                        np.stack([row["z_mean"], row["z_std"]])).max(axis=0)))
-            previous_cusum = row["cusum"]
+        c, d = _check_runs(profile, rows)
+        compared += c
+        differs_from_z += d
     assert compared > 200
-    assert runs_named > 20  # the run rule decided differently from the |z| rule often enough to be tested
+    assert differs_from_z > 20  # the run rule decided differently from the |z| rule often enough to be tested
 
 
 def test_run_restarts_from_no_evidence_after_reset_alarm(profile, recordings):
@@ -92,17 +102,5 @@ def test_run_restarts_from_no_evidence_after_reset_alarm(profile, recordings):
     mon = tinydrift.Monitor(profile)
     mon.push(stream[: cut * WINDOW])
     mon.reset_alarm()
-    blame = np.zeros(profile.n_channels)
-    previous = 0.0
-    checked = 0
-    for row in mon.push(stream[cut * WINDOW :]):
-        if row["cusum"] > 0:
-            if previous == 0:
-                blame[:] = 0.0
-            blame += _oracle_fit(profile, row["embedding"], int(row["nearest"]))
-            order = np.argsort(blame)[::-1]
-            if blame[order[0]] > 1.02 * blame[order[1]] + 0.05:
-                assert row["top_channel"] == order[0], (row["window"], blame)
-                checked += 1
-        previous = row["cusum"]
-    assert checked > 0
+    compared, _ = _check_runs(profile, mon.push(stream[cut * WINDOW :]))
+    assert compared > 0
