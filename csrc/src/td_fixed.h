@@ -35,6 +35,27 @@ static inline uint64_t td_abs64(int64_t v)
     return v < 0 ? (uint64_t)(-v) : (uint64_t)v;
 }
 
+/* Magnitude of a signed 32-bit value, total (INT32_MIN gives 2^31). */
+static TD_ALWAYS_INLINE uint32_t td_abs32(int32_t v)
+{
+    return v < 0 ? 0u - (uint32_t)v : (uint32_t)v;
+}
+
+/* Leading zero bits of a non-zero 32-bit value (the CLZ instruction on a Cortex-M4). */
+static TD_ALWAYS_INLINE uint32_t td_clz32(uint32_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (uint32_t)__builtin_clz(x);
+#else
+    uint32_t n = 0u;
+    while (!(x & 0x80000000u)) {
+        x <<= 1;
+        n++;
+    }
+    return n;
+#endif
+}
+
 /* v / 2^shift rounded to nearest, ties away from zero; shift 1..62. */
 static inline int64_t td_round_shift(int64_t v, unsigned shift)
 {

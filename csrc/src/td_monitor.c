@@ -95,7 +95,7 @@ static uint32_t abs16(int16_t v)
  * UMULL: no 64-bit subtraction or signed multiply. */
 static int16_t standardize(int32_t centred, uint32_t inv_sigma)
 {
-    const uint32_t mag = centred < 0 ? 0u - (uint32_t)centred : (uint32_t)centred;
+    const uint32_t mag = td_abs32(centred);
     const uint64_t product = (uint64_t)mag * inv_sigma + (1u << (TD_INV_SIGMA_SHIFT - 1u));
     const uint32_t high = (uint32_t)(product >> 32);
     /* Past 2^(32 + 24) the magnitude is far beyond int16 anyway. */
@@ -232,7 +232,7 @@ static uint32_t pack16(int16_t lo, int16_t hi)
 /* PCA mode: e_q8[j] = round(dot / 2^shift), ties away from zero, clamped; |dot| < 2^27 keeps it in 32 bits. */
 static TD_ALWAYS_INLINE int32_t pca_round(int32_t dot, uint32_t half, uint32_t shift)
 {
-    uint32_t mag = ((dot < 0 ? 0u - (uint32_t)dot : (uint32_t)dot) + half) >> shift;
+    uint32_t mag = (td_abs32(dot) + half) >> shift;
     if (mag > (uint32_t)EMBEDDING_LIMIT_Q8) {
         mag = (uint32_t)EMBEDDING_LIMIT_Q8;
     }
@@ -344,18 +344,9 @@ uint32_t td_log2_q8(uint32_t x)
         return 0u;
     }
     /* Normalize so the top bit is bit 31: m / 2^31 is the mantissa in [1, 2), n the integer part. */
-#if defined(__GNUC__)
-    const uint32_t lead = (uint32_t)__builtin_clz(x); /* one CLZ instruction on the Cortex-M4 */
+    const uint32_t lead = td_clz32(x);
     uint32_t m = x << lead;
     const uint32_t n = 31u - lead;
-#else
-    uint32_t m = x;
-    uint32_t n = 31u;
-    while ((m & 0x80000000u) == 0u) {
-        m <<= 1;
-        n--;
-    }
-#endif
     /* Each squaring of the mantissa doubles its log2: the carry past 2 is the next fraction bit. */
 #if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32 && defined(__GNUC__)
     /* The same steps, two per loop pass: LSLS puts the carry (bit 63 of the square) into C, ADC appends it to the
@@ -367,18 +358,14 @@ uint32_t td_log2_q8(uint32_t x)
     uint32_t t;
     uint32_t i = 4u;
     __asm__("1:\n\t"
+            ".rept 2\n\t"
             "umull %[lo], %[hi], %[m], %[m]\n\t"
             "lsls %[t], %[hi], #1\n\t"
             "adc %[r], %[r], %[r]\n\t"
             "ite cs\n\t"
             "movcs %[m], %[hi]\n\t"
             "orrcc %[m], %[t], %[lo], lsr #31\n\t"
-            "umull %[lo], %[hi], %[m], %[m]\n\t"
-            "lsls %[t], %[hi], #1\n\t"
-            "adc %[r], %[r], %[r]\n\t"
-            "ite cs\n\t"
-            "movcs %[m], %[hi]\n\t"
-            "orrcc %[m], %[t], %[lo], lsr #31\n\t"
+            ".endr\n\t"
             "subs %[i], %[i], #1\n\t"
             "bne 1b"
             : [r] "+&r"(r), [m] "+&r"(m), [lo] "=&r"(lo), [hi] "=&r"(hi), [t] "=&r"(t), [i] "+&r"(i)
@@ -430,7 +417,7 @@ static uint64_t centroid_distance(const td_profile_t *prof, const int32_t *e_q8,
     const int32_t *const end = e_q8 + n_dims;
     while (e != end && d <= bound) {
         const int32_t diff = *e++ - td_load_i32(row);
-        const uint32_t mag = diff < 0 ? 0u - (uint32_t)diff : (uint32_t)diff;
+        const uint32_t mag = td_abs32(diff);
         row += 4;
         scale += 4;
         const uint32_t inv_scale = td_load_u32(scale);
@@ -531,16 +518,14 @@ static TD_RARE uint8_t blame_channels(const td_profile_t *prof, const int32_t *e
         const int32_t diff = e_q8[j] - td_load_i32(centroid + 4u * j); /* both within +-2^24 */
         const uint32_t inv_q16 = scale != NULL ? td_load_u32(scale + 4u * j) : 1u << TD_CENTROID_SCALE_SHIFT;
         /* The distance's own rounding of |diff| inv (exact for inv 1.0), clamped to int16. */
-        const uint32_t mag = scale_wide(diff < 0 ? 0u - (uint32_t)diff : (uint32_t)diff, inv_q16);
+        const uint32_t mag = scale_wide(td_abs32(diff), inv_q16);
         const int32_t t = mag > (uint32_t)INT16_MAX ? INT16_MAX : (int32_t)mag;
         dev[j] = diff < 0 ? -t : t;
         inv[j] = inv_q16;
         all |= inv_q16;
     }
-    uint32_t inv_shift = 0u;
-    while ((all >> inv_shift) > 0x7FFFu) {
-        inv_shift++;
-    }
+    /* The bit length of the largest inverse scale, less 15. */
+    const uint32_t inv_shift = all > 0x7FFFu ? 17u - td_clz32(all) : 0u;
     const int8_t *const projection = (const int8_t *)prof->projection;
     uint8_t top = fallback;
     uint32_t top_blame = 0u;

@@ -130,21 +130,6 @@ td_status td_window_add(td_window_acc_t *acc, const td_sample_rules_t *rules, co
     return TD_OK;
 }
 
-/* Leading zero bits of a non-zero 32-bit value (the CLZ instruction on a Cortex-M4). */
-static uint32_t clz32(uint32_t x)
-{
-#if defined(__GNUC__) || defined(__clang__)
-    return (uint32_t)__builtin_clz(x);
-#else
-    uint32_t n = 0u;
-    while (!(x & 0x80000000u)) {
-        x <<= 1;
-        n++;
-    }
-    return n;
-#endif
-}
-
 /* floor((*rem 2^32 + x) / den) for 0 < den <= 2^20 and *rem < den, leaving the remainder in *rem.
  * Long division in 12-, 12- and 8-bit digits keeps every partial dividend within 32 bits, so it
  * costs three 32-bit divisions (one UDIV each on the M4) instead of a 64-bit division routine. */
@@ -194,7 +179,7 @@ uint64_t td_var_q32(int32_t sum, int64_t sumsq, uint32_t n)
     if (TD_OPTIMIZE_SPEED && (n & (n - 1u)) == 0u) {
         /* n = 2^p (a power-of-two window without missing samples, the common case): d 2^32 / n^2 is exact, a
          * shift (d < 2^(30 + 2p), so the result stays below 2^62), instead of two long divisions. */
-        return d << (32u - 2u * (31u - clz32(n)));
+        return d << (32u - 2u * (31u - td_clz32(n)));
     }
     const uint32_t nn = n * n;
     /* d <= 2^30 nn, so its high word is below nn and the quotient d / nn fits 32 bits; the result is
@@ -219,7 +204,7 @@ uint64_t td_udiv64_32(uint64_t num, uint32_t den)
          * normalize den to its top bit, estimate each digit as the partial remainder hi over d's
          * high half (never too small; at most 2 too large, as d's high half is >= 2^15) and step it
          * down while the partial remainder, exact in 64 bits, is negative. hi stays below d. */
-        const uint32_t s = clz32(den);
+        const uint32_t s = td_clz32(den);
         const uint32_t d = den << s;
         hi = (hi << s) | ((lo >> 1) >> (31u - s));
         lo <<= s;
@@ -261,7 +246,7 @@ uint32_t td_isqrt64(uint64_t value)
      * Karatsuba square root with base 2^16): 32-bit divisions only, no 64-bit division, no loop
      * over bits. */
     const uint32_t top = (uint32_t)(value >> 32);
-    const uint32_t shift = (top != 0u ? clz32(top) : 32u + clz32((uint32_t)value)) & ~1u;
+    const uint32_t shift = (top != 0u ? td_clz32(top) : 32u + td_clz32((uint32_t)value)) & ~1u;
     const uint64_t v = value << shift;
     const uint32_t hi = (uint32_t)(v >> 32); /* [2^30, 2^32) */
     const uint32_t lo = (uint32_t)v;
@@ -353,10 +338,10 @@ td_status td_lifetime_merge_window(td_lifetime_t *life, uint32_t n, int32_t sum,
         return TD_OK;
     }
     /* mean_b = round(sum 2^32 / n), ties away from zero, as quotient and long-divided remainder. */
-    const uint32_t mag = sum < 0 ? 0u - (uint32_t)sum : (uint32_t)sum;
+    const uint32_t mag = td_abs32(sum);
     uint64_t mean_mag;
     if (TD_OPTIMIZE_SPEED && (n & (n - 1u)) == 0u) {
-        mean_mag = (uint64_t)mag << (32u - (31u - clz32(n))); /* n = 2^p: exact, nothing to round */
+        mean_mag = (uint64_t)mag << (32u - (31u - td_clz32(n))); /* n = 2^p: exact, nothing to round */
     } else {
         uint32_t rem = mag % n;
         mean_mag = ((uint64_t)(mag / n) << 32) + div_long32(&rem, n / 2u, n);
