@@ -1,18 +1,9 @@
-"""Lifetime (Chan parallel-merge) statistics of the C core vs exact rationals and float64 numpy.
+"""Lifetime statistics of the C core: exact sums, read out as exactly rounded mean and variance.
 
-docs/architecture.md ("Lifetime statistics") documents, per merge, in LSB / LSB^2:
-
-    |d_mean| <= 2^-33 (|delta| + 2)
-    |d_var|  <= 2^-33 (|var_b - var_a| + delta^2 + 3) + 2^-18 |delta|
-
-and "after M merges the error is at most M times the largest per-merge bound". The stream tests
-check that accumulated form (and the simpler M * 2^-31 * (...) form) against the exact mean and
-variance of all valid samples, and print the worst observed error / bound ratios. The per-merge
-tests check single merges from arbitrary states against exact rational arithmetic.
-
-Finding (see test_documented_var_bound_counterexample): the per-merge variance bound is too tight
-when |delta| is large (>~ 2^15 |1 - 2w|): w(1 - w) is formed from the already rounded w and rounded
-again, so its error is up to 2^-33 (1 + |1 - 2w|), i.e. the delta^2 coefficient must be up to 2^-32.
+A lifetime keeps the exact count, sum and (128-bit) sum of squares of every merged sample;
+td_lifetime_get rounds mean and variance once, in the window formats. So every read-out must equal
+the rational oracle (Python integers and Fractions) exactly, at any size up to
+TD_LIFETIME_MAX_SAMPLES = 2^48, and agree with float64 numpy over the samples themselves.
 """
 
 from __future__ import annotations
@@ -30,17 +21,14 @@ from tinydrift import ChannelConfig, Monitor
 from tinydrift.core import ffi, lib
 
 Q32 = 2**32
-TWO_M33 = 2.0**-33
-TWO_M31 = 2.0**-31
-TWO_M18 = 2.0**-18
-
-WORST: dict[str, float] = {}  # scenario -> worst observed error/bound ratio (printed by the tests)
+MAX_SAMPLES = 2**48
 
 
-def new_life(n: int = 0, mean_q32: int = 0, var_q32: int = 0):
+def new_life(n: int = 0, total: int = 0, sumsq: int = 0):
+    """A lifetime holding the given exact sums (as merges would have left them)."""
     life = ffi.new("td_lifetime_t *")
     assert lib.td_lifetime_init(life) == lib.TD_OK
-    life.n, life.mean_q32, life.var_q32 = n, mean_q32, var_q32
+    life.n, life.sum, life.sumsq_lo, life.sumsq_hi = n, total, sumsq & (2**64 - 1), sumsq >> 64
     return life
 
 
@@ -54,17 +42,15 @@ def get(life) -> tuple[int, int, int]:
     return int(n[0]), int(m[0]), int(v[0])
 
 
-def exact_merge(na: int, mean_q32: int, var_q32: int, n: int, s: int, q: int):
-    """Exact Chan merge of the (exact, as stored) state with the exact window statistics."""
-    ma, va = Fraction(mean_q32, Q32), Fraction(var_q32, Q32)
-    mb, vb = Fraction(s, n), Fraction(n * q - s * s, n * n)
-    w = Fraction(n, na + n)
-    d = mb - ma
-    return ma + d * w, va + (vb - va) * w + d * d * w * (1 - w), d, vb - va, w
+def oracle(n: int, total: int, sumsq: int) -> tuple[int, int, int]:
+    """(n, round(mean 2^32) ties away from zero, round(var 2^32) as td_var_q32) from exact sums."""
+    if n == 0:
+        return 0, 0, 0
+    return n, round_half_away(Fraction(total * Q32, n)), var_q32_oracle(total, sumsq, n)
 
 
 # ---------------------------------------------------------------------------------------------
-# Single merges
+# Merges and read-out
 # ---------------------------------------------------------------------------------------------
 
 @settings(max_examples=200, deadline=None, derandomize=True)
@@ -77,6 +63,8 @@ def test_first_merge_is_exactly_rounded(n, centre, spread, seed):
     life = new_life()
     merge(life, n, s, q)
     assert get(life) == (n, round_half_away(Fraction(s * Q32, n)), var_q32_oracle(s, q, n))
+    # A window's own variance (td_var_q32) and the lifetime's agree on one window.
+    assert get(life)[2] == lib.td_var_q32(s, q, n)
 
 
 def test_merge_edge_arguments():
@@ -85,8 +73,11 @@ def test_merge_edge_arguments():
     before = get(life)
     merge(life, 0, 0, 0)  # empty window: no-op
     assert get(life) == before
-    assert lib.td_lifetime_merge(life, 1025, 0, 0) == lib.TD_ERR_ARG
-    assert get(life) == before
+    for n, s, q in [(1025, 0, 0), (1, 32769, 2**30), (1, -32769, 2**30), (2, 0, -1), (2, 0, 2**31 + 1),
+                    (0, 1, 0), (0, 0, 1)]:
+        assert lib.td_lifetime_merge(life, n, s, q) == lib.TD_ERR_ARG, (n, s, q)
+        assert get(life) == before
+    merge(life, 1, -32768, 2**30)  # the extremes themselves are valid
     assert lib.td_lifetime_merge(ffi.NULL, 1, 0, 0) == lib.TD_ERR_ARG
     assert lib.td_lifetime_init(ffi.NULL) == lib.TD_ERR_ARG
     assert lib.td_lifetime_get(life, ffi.NULL, ffi.new("int64_t *"), ffi.new("uint64_t *")) == lib.TD_ERR_ARG
@@ -94,105 +85,73 @@ def test_merge_edge_arguments():
     assert get(life) == (0, 0, 0)
 
 
+def test_capacity_limit_leaves_state_unchanged():
+    n0 = MAX_SAMPLES - 64
+    life = new_life(n0, -32768 * n0, 2**30 * n0)
+    assert lib.td_lifetime_merge(life, 65, 0, 0) == lib.TD_ERR_CAPACITY
+    assert get(life) == oracle(n0, -32768 * n0, 2**30 * n0)
+    merge(life, 64, -32768 * 64, 2**30 * 64)  # exactly up to the limit
+    assert get(life) == (MAX_SAMPLES, -32768 * Q32, 0)
+    assert life.sum == -(2**63) and (life.sumsq_hi, life.sumsq_lo) == (2**14, 0)
+    assert lib.td_lifetime_merge(life, 1, 0, 0) == lib.TD_ERR_CAPACITY
+
+
+@st.composite
+def lifetime_states(draw):
+    """Exact sums any sequence of valid windows can produce: n samples in [-32768, 32767]."""
+    n = draw(st.one_of(st.integers(1, 4096), st.integers(1, 2**40), st.integers(MAX_SAMPLES - 2**20, MAX_SAMPLES)))
+    lo, hi = draw(st.sampled_from([(-32768, 32767), (-32768, -32768), (32767, 32767), (-5, 5), (30000, 30001)]))
+    k = draw(st.integers(0, n))  # k samples at hi, n - k at lo: the extreme variance for that sum ...
+    total = k * hi + (n - k) * lo
+    sumsq_max = k * hi * hi + (n - k) * lo * lo
+    sumsq_min = -(-total * total // n)  # ... and anything down to the least sum of squares a sum allows
+    sumsq = draw(st.one_of(st.just(sumsq_max), st.just(sumsq_min), st.integers(sumsq_min, sumsq_max)))
+    return n, total, sumsq
+
+
+@settings(max_examples=3000, deadline=None, derandomize=True)
+@given(state=lifetime_states(), window=st.tuples(st.integers(0, 1024), st.integers(0, 2**32 - 1)))
+def test_readout_is_exactly_rounded_at_any_size(state, window):
+    n, total, sumsq = state
+    life = new_life(n, total, sumsq)
+    assert get(life) == oracle(n, total, sumsq)
+    # One more window merges exactly (or is refused at the limit with the state unchanged).
+    m, seed = window
+    x = np.random.default_rng(seed).integers(-32768, 32768, m).astype(np.int64)
+    s, q = int(x.sum()), int((x * x).sum())
+    st_ = lib.td_lifetime_merge(life, m, s, q)
+    if n + m > MAX_SAMPLES:
+        assert st_ == lib.TD_ERR_CAPACITY and get(life) == oracle(n, total, sumsq)
+    else:
+        assert st_ == lib.TD_OK and get(life) == oracle(n + m, total + s, sumsq + q)
+
+
 @pytest.mark.parametrize("values", [[7] * 64, [-32768] * 1024, [32767, -32768] * 512, list(range(-500, 524))])
-def test_identical_windows_leave_state_unchanged(values):
-    """delta == 0 and var_b == var_a: every merge after the first must be exact (no drift at all)."""
+def test_identical_windows_read_the_same(values):
+    """The same window merged 1999 times reads exactly the one window's mean and variance."""
     x = np.array(values, np.int64)
     life = new_life()
     merge(life, len(x), int(x.sum()), int((x * x).sum()))
     first = get(life)
-    for k in range(2, 2000):
+    for _ in range(2, 2000):
         merge(life, len(x), int(x.sum()), int((x * x).sum()))
     n, m, v = get(life)
     assert n == 1999 * len(x)
     assert (m, v) == first[1:]
 
 
-@st.composite
-def merge_cases(draw):
-    n = draw(st.integers(1, 1024))
-    centre = draw(st.integers(-32768, 32767))
-    spread = draw(st.sampled_from([0, 1, 3, 100, 20000, 65535]))
-    seed = draw(st.integers(0, 2**32 - 1))
-    x = np.clip(centre + np.random.default_rng(seed).integers(-spread, spread + 1, n), -32768, 32767).astype(np.int64)
-    na = draw(st.one_of(st.integers(1, 4096), st.integers(1, 2**40), st.integers(max(1, n - 3), n + 3)))
-    mean_q32 = draw(st.one_of(st.integers(-32768 * Q32, 32767 * Q32),
-                              st.integers(-2**36, 2**36).map(lambda e: int(x.sum()) * Q32 // n + e)))
-    mean_q32 = max(-32768 * Q32, min(32767 * Q32, mean_q32))
-    var_q32 = draw(st.one_of(st.integers(0, 2**62), st.integers(0, 2**40), st.just(0)))
-    return na, mean_q32, var_q32, n, int(x.sum()), int((x * x).sum())
-
-
-def _rigorous_var_bound(d, dv, w) -> Fraction:
-    """Per-merge variance error bound derived from the code's roundings (see module docstring)."""
-    d, dv = abs(d), abs(dv)
-    return (Fraction(1, 2**33) * (dv + (1 + abs(1 - 2 * w)) * d * d + 4)
-            + w * (1 - w) * Fraction(1, 2**16) * d * (1 + Fraction(1, 2**15)))
-
-
-@settings(max_examples=3000, deadline=None, derandomize=True)
-@given(case=merge_cases())
-def test_single_merge_error_bounds(case):
-    na, mq, vq, n, s, q = case
-    life = new_life(na, mq, vq)
-    merge(life, n, s, q)
-    n_out, m_out, v_out = get(life)
-    mean_x, var_x, d, dv, w = exact_merge(na, mq, vq, n, s, q)
-    assert n_out == na + n
-    # Mean: the documented per-merge bound holds exactly.
-    assert abs(Fraction(m_out, Q32) - mean_x) <= Fraction(1, 2**33) * (abs(d) + 2)
-    # Variance: the bound derived from the code's roundings (documented one: see the counterexample test).
-    assert abs(Fraction(v_out, Q32) - var_x) <= _rigorous_var_bound(d, dv, w)
-
-
-# A Monitor-reachable counterexample: window 0 = 991 valid samples of -26413, window 1 = 8 valid samples of 31232
-# (the rest of each 1024-frame window is the missing-value sentinel -32768).
-COUNTER_A, COUNTER_B = (991, -26413), (8, 31232)
-
-
-def _doc_var_bound(d, dv) -> Fraction:
-    """docs/architecture.md: |dvar| <= 2^-33 (|var_b - var_a| + 2 delta^2 + 4) + 2^-17 |delta|."""
-    return Fraction(1, 2**33) * (abs(dv) + 2 * d * d + 4) + Fraction(1, 2**17) * abs(d)
-
-
-def test_documented_var_bound_holds_on_large_jump():
-    """A jump of ~57,000 LSB with w ~ 0.008 once broke an earlier, too tight documented bound."""
-    (n1, c1), (n2, c2) = COUNTER_A, COUNTER_B
-    # Through the monitor, exactly as a device would see it.
+def test_large_jump_is_exact():
+    """991 samples of -26413, then 8 of 31232 (a jump that once broke the Chan merge's error bound): exact now."""
     cfg = ChannelConfig(rail_lo=-32768, rail_hi=32767, sentinel=-32768)
     frames = np.full((2048, 1), -32768, np.int16)
-    frames[:n1, 0] = c1
-    frames[1024 : 1024 + n2, 0] = c2
+    frames[:991, 0] = -26413
+    frames[1024 : 1024 + 8, 0] = 31232
     mon = Monitor(stats_profile(1024, [cfg]))
-    rows = mon.push(frames)
-    assert rows["n_missing"][:, 0].tolist() == [1024 - n1, 1024 - n2]
-    n, mean, var = mon.lifetime(0)
-    life = new_life()
-    merge(life, n1, n1 * c1, n1 * c1 * c1)
-    state = get(life)
-    merge(life, n2, n2 * c2, n2 * c2 * c2)
-    _, _, v_q32 = get(life)
-    assert (n, var) == (n1 + n2, v_q32 / Q32)  # the monitor merges exactly what the direct calls merge
-    _, var_x, d, dv, _ = exact_merge(*state, n2, n2 * c2, n2 * c2 * c2)
-    N, S, Q = n1 + n2, n1 * c1 + n2 * c2, n1 * c1 * c1 + n2 * c2 * c2
-    assert var_x == Fraction(N * Q - S * S, N * N)  # first merge is exact here: state = exact window 0
-    err = abs(Fraction(v_q32, Q32) - var_x)
-    assert err <= _doc_var_bound(d, dv), f"error {float(err):.4f} > documented {float(_doc_var_bound(d, dv)):.4f}"
-
-
-def test_counterexample_within_corrected_bound():
-    """The same merge respects the bound with the delta^2 coefficient 2^-33 (1 + |1 - 2w|) (<= 2^-32)."""
-    (n1, c1), (n2, c2) = COUNTER_A, COUNTER_B
-    life = new_life()
-    merge(life, n1, n1 * c1, n1 * c1 * c1)
-    state = get(life)
-    merge(life, n2, n2 * c2, n2 * c2 * c2)
-    _, _, v_q32 = get(life)
-    _, var_x, d, dv, w = exact_merge(*state, n2, n2 * c2, n2 * c2 * c2)
-    err = abs(Fraction(v_q32, Q32) - var_x)
-    assert err <= _rigorous_var_bound(d, dv, w)
-    # Relative to the variance itself the error is negligible (3e-8).
-    assert err / var_x < Fraction(1, 10**7)
+    assert mon.push(frames)["n_missing"][:, 0].tolist() == [1024 - 991, 1024 - 8]
+    N, S = 999, 991 * -26413 + 8 * 31232
+    Q = 991 * 26413**2 + 8 * 31232**2
+    _, m, v = oracle(N, S, Q)
+    assert mon.lifetime(0) == (N, m / Q32, v / Q32)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,64 +212,22 @@ def _replay_and_check(name: str, sc: Scenario, seed: int) -> None:
     cfg = ChannelConfig(rail_lo=-32767 if sc.sentinel is not None else -32768, rail_hi=32767, sentinel=sc.sentinel)
     mon = Monitor(stats_profile(sc.window, [cfg]))
     rows = mon.push(x.reshape(-1, 1))
-    n_valid = (sc.window - rows["n_missing"][:, 0].astype(np.int64)).tolist()
-    sums = rows["sum"][:, 0].tolist()
-    sumsqs = rows["sumsq"][:, 0].tolist()
+    assert len(rows) == sc.n_windows
 
-    life = new_life()
-    N = S = Q = 0
-    M = 0
-    max_d = max_dv = max_var = 0.0
-    max_doc_mean = max_doc_var = 0.0
-    ratios = {"doc_mean": 0.0, "doc_var": 0.0, "brief_mean": 0.0, "brief_var": 0.0}
-    checkpoints = set(np.linspace(0, len(sums) - 1, 25).astype(int).tolist())
-    for i, (n, s, q) in enumerate(zip(n_valid, sums, sumsqs)):
-        if n:
-            _, mq, vq = get(life)
-            if M:
-                d = s / n - mq / Q32
-                var_a, var_b = vq / Q32, (n * q - s * s) / (n * n)
-            else:  # first merge: only the roundings of mean_b and var_b
-                d, var_a, var_b = 0.0, 0.0, 0.0
-            M += 1
-            max_d, max_dv = max(max_d, abs(d)), max(max_dv, abs(var_b - var_a))
-            max_var = max(max_var, var_a, var_b)
-            max_doc_mean = max(max_doc_mean, TWO_M33 * (abs(d) + 2))
-            max_doc_var = max(max_doc_var, TWO_M33 * (abs(var_b - var_a) + d * d + 3) + TWO_M18 * abs(d))
-            merge(life, n, s, q)
-            N, S, Q = N + n, S + s, Q + q
-        if i in checkpoints and N:
-            _, mq, vq = get(life)
-            err_mean = float(abs(Fraction(mq, Q32) - Fraction(S, N)))
-            err_var = float(abs(Fraction(vq, Q32) - Fraction(N * Q - S * S, N * N)))
-            bounds = {
-                "doc_mean": (err_mean, M * max_doc_mean),
-                "doc_var": (err_var, M * max_doc_var),
-                "brief_mean": (err_mean, M * TWO_M31 * (1 + max_d)),
-                "brief_var": (err_var, M * TWO_M31 * (1 + max_var + max_d**2)),
-            }
-            for key, (err, bound) in bounds.items():
-                ratios[key] = max(ratios[key], err / bound)
-                assert err <= bound, f"{name}: window {i}: {key} error {err:.3e} > bound {bound:.3e}"
-
-    # The monitor merged exactly these windows (n_valid, sum, sumsq), in this order.
+    # Exact: the rounded mean and variance of every valid sample of the completed windows.
+    samples = x[: len(rows) * sc.window].astype(np.int64)
+    valid = samples[samples != sc.sentinel] if sc.sentinel is not None else samples
+    N, S, Q = len(valid), int(valid.sum()), int((valid * valid).sum())
     n_mon, mean_mon, var_mon = mon.lifetime(0)
-    n_r, mq, vq = get(life)
-    assert (n_mon, mean_mon, var_mon) == (n_r, mq / Q32, vq / Q32)
+    _, mq, vq = oracle(N, S, Q)
+    assert (n_mon, mean_mon, var_mon) == (N, mq / Q32, vq / Q32)
 
-    # float64 numpy over all valid samples of the completed windows.
-    samples = x[: len(rows) * sc.window]
-    valid = samples[samples != sc.sentinel].astype(np.float64) if sc.sentinel is not None else samples.astype(float)
-    assert len(valid) == n_mon
-    ref_mean, ref_var = valid.mean(), valid.var()
-    np_slack_mean = 1e-9 * (1 + abs(ref_mean))
-    np_slack_var = 1e-9 * (1 + ref_var) + 2 * abs(ref_mean) * np_slack_mean
-    assert abs(mean_mon - ref_mean) <= M * max_doc_mean + np_slack_mean
-    assert abs(var_mon - ref_var) <= M * max_doc_var + np_slack_var
-    WORST[name] = max(ratios.values())
-    print(f"\n[lifetime] {name}: merges={M} max|delta|={max_d:.1f} max var={max_var:.1f} "
-          f"|mean err|={abs(mean_mon - ref_mean):.2e} |var err|={abs(var_mon - ref_var):.2e} "
-          + " ".join(f"{k}_ratio={v:.2e}" for k, v in ratios.items()))
+    # float64 numpy over the samples themselves: within the read-out's rounding (2^-33) and numpy's own error.
+    ref_mean, ref_var = valid.astype(np.float64).mean(), valid.astype(np.float64).var()
+    assert abs(mean_mon - ref_mean) <= 2.0**-32 + 1e-12 * (1 + abs(ref_mean))
+    assert abs(var_mon - ref_var) <= 2.0**-32 + 1e-9 * (1 + ref_var + ref_mean**2 * 1e-3)
+    print(f"\n[lifetime] {name}: windows={len(rows)} samples={N} mean={mean_mon:.6f} var={var_mon:.6f} "
+          f"|mean - float64|={abs(mean_mon - ref_mean):.2e} |var - float64|={abs(var_mon - ref_var):.2e}")
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))

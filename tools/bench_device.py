@@ -132,9 +132,9 @@ def build_rows(v: dict[str, str]) -> list[tuple[str, str, str, str]]:
 
 def breakdown_rows(v: dict[str, str]) -> list[tuple[str, str]]:
     names = [("part_mean_q8_instructions", "td_mean_q8 (per channel)"),
-             ("part_var_q32_instructions", "td_var_q32 (twice per channel: std and lifetime merge)"),
+             ("part_var_q32_instructions", "td_var_q32 (per channel, for std)"),
              ("part_std_q8_instructions", "td_std_q8 = td_isqrt64 (per channel)"),
-             ("part_lifetime_merge_instructions", "td_lifetime_merge (per channel)"),
+             ("part_lifetime_merge_instructions", "td_lifetime_merge (per channel: exact sums)"),
              ("part_crc32_body_instructions", "td_crc32_update over the frame body"),
              ("part_cobs_body_instructions", "td_cobs_encode of the frame body")]
     return [(label, f"{float(v[k]):,.1f}") for k, label in names if k in v]

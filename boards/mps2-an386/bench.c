@@ -357,8 +357,7 @@ int main(void)
     }
 
     /* 6. Breakdown of the window close and the frame encoder: the per-channel arithmetic (called
-     *    C times per close, td_var_q32 twice: for std and inside the lifetime merge) and the two
-     *    halves of td_frame_encode, on the last window's channel 0. */
+     *    C times per close) and the two halves of td_frame_encode, on the last window's channel 0. */
     const td_channel_result_t *ch = &g_res.channels[0];
     const uint32_t n_valid = W;
     uint64_t t_mean = 0, t_var = 0, t_std = 0, t_merge = 0, t_crc = 0, t_cobs = 0;

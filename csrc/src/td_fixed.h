@@ -79,21 +79,6 @@ uint64_t td_udiv64_32(uint64_t num, uint32_t den);
  * away from zero; den > 0, |num| < 2^62. No 64-bit division. Defined in td_stats.c. */
 int64_t td_round_div32(int64_t num, uint32_t den);
 
-/* Round-to-nearest of a * w / 2^32 for w < 2^32, without a 128-bit product. */
-static inline uint64_t td_mul_u64_q32(uint64_t a, uint32_t w)
-{
-    const uint64_t hi = (a >> 32) * w;
-    const uint64_t lo = (a & 0xFFFFFFFFu) * w;
-    return hi + ((lo + 0x80000000u) >> 32);
-}
-
-/* Signed variant of td_mul_u64_q32 (rounds the magnitude, so ties go away from zero). */
-static inline int64_t td_mul_s64_q32(int64_t a, uint32_t w)
-{
-    const uint64_t mag = td_mul_u64_q32(td_abs64(a), w);
-    return a < 0 ? -(int64_t)mag : (int64_t)mag;
-}
-
 /* Clamp to the int16 range. */
 static inline int16_t td_sat_i16(int64_t v)
 {

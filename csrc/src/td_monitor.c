@@ -57,12 +57,10 @@ td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
     }
     memset(mon, 0, sizeof *mon);
     mon->profile = profile;
+    /* The lifetimes need no td_lifetime_init: all zero is the empty lifetime. */
     for (uint8_t c = 0; c < profile->n_channels; c++) {
         td_channel_config_t cfg;
-        td_status st = td_profile_channel(profile, c, &cfg);
-        if (st == TD_OK) {
-            st = td_lifetime_init(&mon->life[c]);
-        }
+        const td_status st = td_profile_channel(profile, c, &cfg);
         if (st != TD_OK) {
             return st;
         }
@@ -70,8 +68,7 @@ td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
         mon->rules[c].rail_hi = cfg.rail_hi;
         mon->rules[c].sentinel = cfg.sentinel;
         mon->rules[c].use_sentinel = (cfg.flags & TD_CHANNEL_FLAG_SENTINEL) ? 1u : 0u;
-    }
-    if (profile->outputs != NULL) {
+    }    if (profile->outputs != NULL) {
         const td_status st = td_profile_outputs(profile, &mon->out.cfg);
         if (st != TD_OK) {
             return st;
@@ -120,8 +117,9 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
         const uint8_t *const rec = prof->channels + (uint32_t)c * TD_PROFILE_CHANNEL_SIZE;
         const uint32_t n_valid = (uint32_t)acc->n_samples - acc->n_missing;
         const uint64_t var_q32 = td_var_q32(acc->sum, acc->sumsq, n_valid);
-        const td_status st = td_lifetime_merge_window(&mon->life[c], n_valid, acc->sum, var_q32);
-        if (st != TD_OK) {
+        /* Past TD_LIFETIME_MAX_SAMPLES (centuries) the lifetime statistics stop growing; the window goes on. */
+        const td_status st = td_lifetime_merge(&mon->life[c], n_valid, acc->sum, acc->sumsq);
+        if (st != TD_OK && st != TD_ERR_CAPACITY) {
             return st;
         }
         out->sum = acc->sum;

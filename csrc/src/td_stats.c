@@ -2,6 +2,7 @@
 #include "tinydrift/td_stats.h"
 
 #include <stddef.h>
+#include <string.h>
 
 #include "td_fixed.h"
 
@@ -279,24 +280,73 @@ int32_t td_std_q8(uint64_t var_q32)
     return (int32_t)(((uint64_t)td_isqrt64(var_q32) + 128u) >> 8);
 }
 
-/* The lifetime merge's weight w = floor(num / N), num = n_b 2^32 + floor(N / 2), for N > 2^20
- * (so n_b <= 1024 < N and w < 2^32), without a 64-bit division. Below 2^32 samples N is a 32-bit
- * divisor. From 2^32 to 2^53, w <= 1024 and one 32-bit division estimates it: b = floor(N / 2^21)
- * lies in [2^11, 2^32) and a = floor(num / 2^21) < 2^32; w b 2^21 <= num gives floor(a / b) >= w,
- * and b 2^21 > N - 2^21 >= N (1 - 2^-11) raises num / N <= 1024.5 by less than 1, so floor(a / b)
- * is w or w + 1. One multiply-compare, which cannot overflow, settles it. From 2^53 on,
- * num <= 2^42 + N / 2 < N: w = 0. Out of line so that the merge's common path keeps its registers. */
-static TD_NOINLINE uint32_t lifetime_weight(uint32_t n, uint64_t total)
+/* The lifetime read-out's exact arithmetic on little-endian arrays of 32-bit words (C99 has no 128-bit type, and a
+ * 32-bit target's compiler none either): 160 bits hold n sumsq 2^32 < 2^158. Loops over words keep the code small;
+ * only td_lifetime_get uses it, so its speed does not matter. */
+#define WIDE_WORDS 5u
+
+/* The words of a 64-bit value. */
+static void wide_set(uint32_t *w, uint64_t v)
 {
-    const uint64_t num = ((uint64_t)n << 32) + total / 2u;
-    if ((total >> 32) == 0u) {
-        return (uint32_t)td_udiv64_32(num, (uint32_t)total);
+    memset(w, 0, WIDE_WORDS * sizeof *w);
+    w[0] = (uint32_t)v;
+    w[1] = (uint32_t)(v >> 32);
+}
+
+/* r = a b for values whose product fits the words. */
+static void wide_mul(uint32_t *r, const uint32_t *a, const uint32_t *b)
+{
+    memset(r, 0, WIDE_WORDS * sizeof *r);
+    for (uint32_t i = 0; i < WIDE_WORDS; i++) {
+        uint64_t carry = 0u;
+        for (uint32_t j = 0; i + j < WIDE_WORDS; j++) {
+            carry += (uint64_t)a[i] * b[j] + r[i + j];
+            r[i + j] = (uint32_t)carry;
+            carry >>= 32;
+        }
     }
-    if ((total >> 53) != 0u) {
+}
+
+/* a -= b when b <= a (the subtraction does not borrow); returns whether it subtracted. */
+static uint32_t wide_sub_if_le(uint32_t *a, const uint32_t *b)
+{
+    uint32_t diff[WIDE_WORDS];
+    uint32_t borrow = 0u;
+    for (uint32_t i = 0; i < WIDE_WORDS; i++) {
+        const uint64_t d = (uint64_t)a[i] - b[i] - borrow;
+        diff[i] = (uint32_t)d;
+        borrow = (uint32_t)(d >> 63);
+    }
+    if (borrow) {
         return 0u;
     }
-    const uint32_t w = (uint32_t)(num >> 21) / (uint32_t)(total >> 21);
-    return w != 0u && num - (uint64_t)(w - 1u) * total < total ? w - 1u : w;
+    memcpy(a, diff, sizeof diff);
+    return 1u;
+}
+
+/* w = 2 w + bit (bit 0 or 1). */
+static void wide_shl1(uint32_t *w, uint32_t bit)
+{
+    for (uint32_t i = 0; i < WIDE_WORDS; i++) {
+        const uint32_t top = w[i] >> 31;
+        w[i] = (w[i] << 1) | bit;
+        bit = top;
+    }
+}
+
+/* num / den rounded half up, for den > 0 and a result below 2^64 (callers guarantee it): long division bit by bit,
+ * the remainder staying below den (so its doubling fits), then one more bit for the rounding. */
+static uint64_t wide_round_div(const uint32_t *num, const uint32_t *den)
+{
+    uint32_t rem[WIDE_WORDS];
+    uint64_t q = 0u;
+    memset(rem, 0, sizeof rem);
+    for (uint32_t bit = 32u * WIDE_WORDS; bit-- > 0u;) {
+        wide_shl1(rem, (num[bit / 32u] >> (bit % 32u)) & 1u);
+        q = (q << 1) | wide_sub_if_le(rem, den);
+    }
+    wide_shl1(rem, 0u);
+    return q + wide_sub_if_le(rem, den);
 }
 
 td_status td_lifetime_init(td_lifetime_t *life)
@@ -304,9 +354,7 @@ td_status td_lifetime_init(td_lifetime_t *life)
     if (life == NULL) {
         return TD_ERR_ARG;
     }
-    life->n = 0u;
-    life->mean_q32 = 0;
-    life->var_q32 = 0u;
+    memset(life, 0, sizeof *life);
     return TD_OK;
 }
 
@@ -315,63 +363,54 @@ td_status td_lifetime_get(const td_lifetime_t *life, uint64_t *n, int64_t *mean_
     if (life == NULL || n == NULL || mean_q32 == NULL || var_q32 == NULL) {
         return TD_ERR_ARG;
     }
+    /* Merges keep n <= 2^48, |sum| <= 2^15 n and sumsq <= 2^30 n, so every value below fits its words. */
+    uint32_t count[WIDE_WORDS];
+    uint32_t mag[WIDE_WORDS];
+    uint32_t num[WIDE_WORDS];
+    uint32_t den[WIDE_WORDS];
+    const uint64_t mag64 = life->sum < 0 ? 0u - (uint64_t)life->sum : (uint64_t)life->sum;
+    wide_set(count, life->n);
+    wide_set(mag, mag64);
     *n = life->n;
-    *mean_q32 = life->mean_q32;
-    *var_q32 = life->var_q32;
+    *mean_q32 = 0;
+    *var_q32 = 0u;
+    if (life->n == 0u) {
+        return TD_OK;
+    }
+    /* mean = round(|sum| 2^32 / n) with the sum's sign (ties away from zero): |sum| 2^32 is mag one word up. */
+    wide_set(num, mag64 << 32);
+    num[2] = mag[1];
+    const uint64_t mean = wide_round_div(num, count);
+    *mean_q32 = life->sum < 0 ? -(int64_t)mean : (int64_t)mean;
+    /* var = round((n sumsq - sum^2) 2^32 / n^2), ties up, as td_var_q32 (< 2^62): the numerator from n 2^32 and
+     * |sum| 2^32 (num), each a word up. */
+    const uint32_t sumsq[WIDE_WORDS] = {(uint32_t)life->sumsq_lo, (uint32_t)(life->sumsq_lo >> 32),
+                                        (uint32_t)life->sumsq_hi, 0u, 0u};
+    const uint32_t count_up[WIDE_WORDS] = {0u, count[0], count[1], 0u, 0u};
+    wide_mul(den, num, mag);
+    wide_mul(num, count_up, sumsq);
+    if (!wide_sub_if_le(num, den)) {
+        return TD_OK; /* n sumsq < sum^2 only for sums no samples have */
+    }
+    wide_mul(den, count, count);
+    *var_q32 = wide_round_div(num, den);
     return TD_OK;
 }
 
 td_status td_lifetime_merge(td_lifetime_t *life, uint32_t n, int32_t sum, int64_t sumsq)
 {
-    if (life == NULL || n > TD_WINDOW_ACC_MAX_SAMPLES) {
+    /* Only sums that n int16 samples can have: they keep the lifetime sums within their bounds. */
+    if (life == NULL || n > TD_WINDOW_ACC_MAX_SAMPLES || td_abs32(sum) > (n << 15) ||
+        (uint64_t)sumsq > ((uint64_t)n << 30)) { /* a negative sumsq is far beyond as unsigned */
         return TD_ERR_ARG;
     }
-    return td_lifetime_merge_window(life, n, sum, td_var_q32(sum, sumsq, n));
-}
-
-td_status td_lifetime_merge_window(td_lifetime_t *life, uint32_t n, int32_t sum, uint64_t var_b)
-{
-    if (life == NULL || n > TD_WINDOW_ACC_MAX_SAMPLES) {
-        return TD_ERR_ARG;
+    if (life->n + n > TD_LIFETIME_MAX_SAMPLES) {
+        return TD_ERR_CAPACITY;
     }
-    if (n == 0u) {
-        return TD_OK;
-    }
-    /* mean_b = round(sum 2^32 / n), ties away from zero, as quotient and long-divided remainder. */
-    const uint32_t mag = td_abs32(sum);
-    uint64_t mean_mag;
-    if (TD_OPTIMIZE_SPEED && (n & (n - 1u)) == 0u) {
-        mean_mag = (uint64_t)mag << (32u - (31u - td_clz32(n))); /* n = 2^p: exact, nothing to round */
-    } else {
-        uint32_t rem = mag % n;
-        mean_mag = ((uint64_t)(mag / n) << 32) + div_long32(&rem, n / 2u, n);
-    }
-    const int64_t mean_b = sum < 0 ? -(int64_t)mean_mag : (int64_t)mean_mag;
-    if (life->n == 0u) {
-        life->n = n;
-        life->mean_q32 = mean_b;
-        life->var_q32 = var_b;
-        return TD_OK;
-    }
-    const uint64_t total = life->n + n;
-    /* w = n_b / N in Q32; n_b < N so w < 2^32 (n_b << 32 fits: n_b <= 1024). Up to 2^20 samples
-     * the long division in 32-bit steps applies; beyond, lifetime_weight. */
-    uint32_t w;
-    if (total <= ((uint64_t)1 << 20)) {
-        uint32_t w_rem = n;
-        w = div_long32(&w_rem, (uint32_t)(total / 2u), (uint32_t)total);
-    } else {
-        w = lifetime_weight(n, total);
-    }
-    const uint32_t w_rest = (uint32_t)(0xFFFFFFFFu - w + 1u);
-    const uint32_t w_cross = (uint32_t)td_mul_u64_q32(w, w_rest); /* w * (1 - w), Q32 */
-    const int64_t delta = mean_b - life->mean_q32;                 /* |delta| < 2^48 */
-    const uint64_t delta_q16 = td_abs64(td_round_shift(delta, 16)); /* < 2^32 */
-    const uint64_t delta_sq = delta_q16 * delta_q16;                /* Q32 */
-    const int64_t var_step = td_mul_s64_q32((int64_t)var_b - (int64_t)life->var_q32, w);
-    int64_t var = (int64_t)life->var_q32 + var_step + (int64_t)td_mul_u64_q32(delta_sq, w_cross);
-    life->mean_q32 += td_mul_s64_q32(delta, w);
-    life->var_q32 = var > 0 ? (uint64_t)var : 0u;
-    life->n = total;
+    life->n += n;
+    life->sum += sum;
+    const uint64_t lo = life->sumsq_lo + (uint64_t)sumsq;
+    life->sumsq_hi += lo < life->sumsq_lo ? 1u : 0u;
+    life->sumsq_lo = lo;
     return TD_OK;
 }

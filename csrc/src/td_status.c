@@ -13,9 +13,9 @@ const char *td_status_str(td_status status)
     case TD_ERR_SIZE: return "inconsistent size";
     case TD_ERR_LIMIT: return "exceeds compile-time limit";
     case TD_ERR_RANGE: return "value out of range";
-    case TD_ERR_CAPACITY: return "output buffer too small";
+    case TD_ERR_CAPACITY: return "capacity exceeded";
     case TD_ERR_STATE: return "invalid state";
-    case TD_ERR_MODE: return "not supported in this mode or on this board";
+    case TD_ERR_MODE: return "unsupported mode or board";
     }
     return "unknown status";
 }

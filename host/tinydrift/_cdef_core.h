@@ -62,8 +62,9 @@ typedef struct {
 } td_sample_rules_t;
 typedef struct {
     uint64_t n;
-    int64_t mean_q32;
-    uint64_t var_q32;
+    int64_t sum;
+    uint64_t sumsq_lo;
+    uint64_t sumsq_hi;
 } td_lifetime_t;
 td_status td_window_reset(td_window_acc_t *acc);
 td_status td_window_add(td_window_acc_t *acc, const td_sample_rules_t *rules, const int16_t *samples,
@@ -75,7 +76,6 @@ uint32_t td_isqrt64(uint64_t value);
 td_status td_lifetime_init(td_lifetime_t *life);
 td_status td_lifetime_get(const td_lifetime_t *life, uint64_t *n, int64_t *mean_q32, uint64_t *var_q32);
 td_status td_lifetime_merge(td_lifetime_t *life, uint32_t n, int32_t sum, int64_t sumsq);
-td_status td_lifetime_merge_window(td_lifetime_t *life, uint32_t n, int32_t sum, uint64_t var_q32);
 
 typedef struct {
     uint32_t k_q8;

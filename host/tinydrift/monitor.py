@@ -260,7 +260,9 @@ class Monitor:
             raise InputError(f"channel {channel} out of range 0..{self.profile.n_channels - 1}")
         life = ffi.new("td_lifetime_t *")
         check(lib.td_monitor_lifetime(self._mon, channel, life), "td_monitor_lifetime")
-        return int(life.n), life.mean_q32 / 2.0**32, life.var_q32 / 2.0**32
+        n, mean_q32, var_q32 = ffi.new("uint64_t *"), ffi.new("int64_t *"), ffi.new("uint64_t *")
+        check(lib.td_lifetime_get(life, n, mean_q32, var_q32), "td_lifetime_get")
+        return int(n[0]), mean_q32[0] / 2.0**32, var_q32[0] / 2.0**32
 
 
 def score(profile: ProfileLike, frames: object) -> np.ndarray:

@@ -1539,67 +1539,76 @@ static void test_isqrt_exhaustive(void)
     CHECK(ok);
 }
 
-/* The lifetime merge against the definition it implements with 64-bit divisions (the reference
- * computes them in 128 bits), for lifetimes that cross 2^20 samples (the bound of the 32-bit
- * long-division path for the weight) and windows of every size and sum. */
-static void test_lifetime_merge_divisions(void)
+/* The lifetime read-out (exact sums, 128-bit arithmetic in two words) against the compiler's native 128-bit
+ * division, for states up to TD_LIFETIME_MAX_SAMPLES with extreme and random sums, each followed by a merge. */
+static void test_lifetime_exact(void)
 {
     int ok = 1;
-    for (uint32_t trial = 0; trial < 200u; trial++) {
+    uint32_t at_limit = 0;
+    for (uint32_t trial = 0; trial < 20000u; trial++) {
+        uint64_t n;
+        switch (trial % 4u) {
+        case 0: n = (uint64_t)rnd_range(1, 5000); break;
+        case 1: n = (uint64_t)rnd_range(1, (int64_t)1 << 40); break;
+        case 2: n = TD_LIFETIME_MAX_SAMPLES - (uint64_t)rnd_range(0, 3000); break;
+        default: n = TD_LIFETIME_MAX_SAMPLES;
+        }
+        /* k samples at hi and n - k at lo: the largest sum of squares for that sum; or the least one it allows. */
+        const int64_t lo = trial % 3u == 0u ? -32768 : rnd_range(-32768, 32767);
+        const int64_t hi = trial % 5u == 0u ? 32767 : rnd_range(lo, 32767);
+        const uint64_t k = (uint64_t)rnd_range(0, (int64_t)n);
+        const i128 sum = (i128)k * hi + (i128)(n - k) * lo;
+        u128 sumsq = (u128)k * (u128)(hi * hi) + (u128)(n - k) * (u128)(lo * lo);
+        if (trial % 7u == 0u) {
+            const u128 least = ((u128)(sum < 0 ? -sum : sum) * (u128)(sum < 0 ? -sum : sum) + n - 1u) / n;
+            sumsq = least;
+        }
         td_lifetime_t life;
         CHECK_QUIET(ok, td_lifetime_init(&life) == TD_OK);
-        uint64_t ref_n = 0;
-        int64_t ref_mean = 0;
-        uint64_t ref_var = 0;
-        /* Start some lifetimes just below 2^20 or far beyond it. */
-        if (trial % 4u != 0u) {
-            const uint64_t n0 = trial % 4u == 1u ? ((uint64_t)1 << 20) - (uint64_t)rnd_range(0, 3000)
-                                                 : (uint64_t)rnd_range(1, (int64_t)1 << 40);
-            life.n = n0;
-            life.mean_q32 = rnd_range(-((int64_t)1 << 46), (int64_t)1 << 46);
-            life.var_q32 = (uint64_t)rnd_range(0, (int64_t)1 << 61);
-            ref_n = life.n;
-            ref_mean = life.mean_q32;
-            ref_var = life.var_q32;
-        }
-        for (uint32_t w = 0; w < 60u && ok; w++) {
-            const uint32_t n = (uint32_t)rnd_range(w == 0u ? 1 : 0, 1024);
-            const int32_t sum = (int32_t)rnd_range(-32768 * (int64_t)n, 32767 * (int64_t)n);
-            const uint64_t var_b = (uint64_t)rnd_range(0, (int64_t)1 << 62);
-            CHECK_QUIET(ok, td_lifetime_merge_window(&life, n, sum, var_b) == TD_OK);
-            if (n == 0u) {
-                continue;
-            }
-            const int64_t mean_b = (int64_t)ref_round_div((i128)sum * ((i128)1 << 32), n);
-            if (ref_n == 0u) {
-                ref_n = n;
-                ref_mean = mean_b;
-                ref_var = var_b;
-                continue;
-            }
-            const uint64_t total = ref_n + n;
-            const uint32_t wq = (uint32_t)((((u128)n << 32) + total / 2u) / total);
-            const uint32_t w_rest = (uint32_t)(0u - wq);
-            const uint32_t w_cross = (uint32_t)((((u128)wq * w_rest) + 0x80000000u) >> 32);
-            const int64_t delta = mean_b - ref_mean;
-            const i128 dq = ref_round_div((i128)delta, (i128)1 << 16);
-            const u128 delta_sq = (u128)(dq < 0 ? -dq : dq) * (u128)(dq < 0 ? -dq : dq);
-            const i128 dv = (i128)var_b - (i128)ref_var;
-            const i128 var_step = (dv < 0 ? -1 : 1) * (i128)((((u128)(dv < 0 ? -dv : dv) * wq) + 0x80000000u) >> 32);
-            const i128 var = (i128)ref_var + var_step + (i128)(((delta_sq * w_cross) + 0x80000000u) >> 32);
-            const i128 mstep = (delta < 0 ? -1 : 1) *
-                               (i128)((((u128)(delta < 0 ? -(i128)delta : (i128)delta) * wq) + 0x80000000u) >> 32);
-            ref_mean += (int64_t)mstep;
-            ref_var = var > 0 ? (uint64_t)var : 0u;
-            ref_n = total;
+        life.n = n;
+        life.sum = (int64_t)sum;
+        life.sumsq_lo = (uint64_t)sumsq;
+        life.sumsq_hi = (uint64_t)(sumsq >> 64);
+        for (uint32_t step = 0; step < 2u && ok; step++) {
             uint64_t got_n;
             int64_t got_mean;
             uint64_t got_var;
             CHECK_QUIET(ok, td_lifetime_get(&life, &got_n, &got_mean, &got_var) == TD_OK);
-            CHECK_QUIET(ok, got_n == ref_n && got_mean == ref_mean && got_var == ref_var);
+            const i128 s_now = (i128)life.sum;
+            const u128 q_now = ((u128)life.sumsq_hi << 64) | life.sumsq_lo;
+            const uint64_t nn_now = life.n;
+            const u128 mag = (u128)(s_now < 0 ? -s_now : s_now);
+            const u128 mean_mag = ((mag << 32) + nn_now / 2u) / nn_now; /* ties away from zero */
+            const u128 nq = (u128)nn_now * q_now;
+            const u128 d = nq > mag * mag ? nq - mag * mag : 0u;
+            const u128 nn = (u128)nn_now * nn_now;
+            const u128 r = d % nn;
+            const u128 var = ((d / nn) << 32) + ((r << 32) / nn) + (2u * ((r << 32) % nn) >= nn ? 1u : 0u);
+            CHECK_QUIET(ok, got_n == nn_now && got_mean == (s_now < 0 ? -(int64_t)mean_mag : (int64_t)mean_mag) &&
+                                got_var == (uint64_t)var);
+            /* Then one more window of random samples: merged exactly, or refused at the limit. */
+            const uint32_t m = (uint32_t)rnd_range(0, 1024);
+            int32_t ws = 0;
+            int64_t wq = 0;
+            for (uint32_t i = 0; i < m; i++) {
+                const int32_t v = (int32_t)rnd_range(-32768, 32767);
+                ws += v;
+                wq += (int64_t)v * v;
+            }
+            const td_lifetime_t before = life;
+            const td_status st = td_lifetime_merge(&life, m, ws, wq);
+            if (before.n + m > TD_LIFETIME_MAX_SAMPLES) {
+                at_limit++;
+                CHECK_QUIET(ok, st == TD_ERR_CAPACITY && memcmp(&before, &life, sizeof life) == 0);
+            } else {
+                const u128 q_next = q_now + (u128)wq;
+                CHECK_QUIET(ok, st == TD_OK && life.n == before.n + m && life.sum == before.sum + ws &&
+                                    life.sumsq_lo == (uint64_t)q_next && life.sumsq_hi == (uint64_t)(q_next >> 64));
+            }
         }
     }
     CHECK(ok);
+    CHECK(at_limit > 1000u);
 }
 
 /* ---- 64-by-32-bit division (td_udiv64_32, td_round_div32: private, csrc/src/td_fixed.h) ---- */
@@ -1650,13 +1659,14 @@ static void test_stats_every_n(void)
             const uint64_t var = td_var_q32((int32_t)sum, sumsq, n);
             CHECK_QUIET(ok, var == ref_var_q32(sum, sumsq, n));
             td_lifetime_t life;
+            uint64_t got_n;
+            int64_t got_mean;
+            uint64_t got_var;
             CHECK_QUIET(ok, td_lifetime_init(&life) == TD_OK);
-            CHECK_QUIET(ok, td_lifetime_merge_window(&life, n, (int32_t)sum, var) == TD_OK);
-            CHECK_QUIET(ok, life.n == n && life.var_q32 == var &&
-                                life.mean_q32 == (int64_t)ref_round_div((i128)sum * ((i128)1 << 32), n));
-            /* A second window of the same size: the merged mean of two windows with sums sum and -sum. */
-            CHECK_QUIET(ok, td_lifetime_merge_window(&life, n, (int32_t)-sum, var) == TD_OK);
-            CHECK_QUIET(ok, life.n == 2u * n && life.mean_q32 == 0);
+            CHECK_QUIET(ok, td_lifetime_merge(&life, n, (int32_t)sum, sumsq) == TD_OK);
+            CHECK_QUIET(ok, td_lifetime_get(&life, &got_n, &got_mean, &got_var) == TD_OK);
+            CHECK_QUIET(ok, got_n == n && got_var == var &&
+                                got_mean == (int64_t)ref_round_div((i128)sum * ((i128)1 << 32), n));
         }
     }
     CHECK(ok);
@@ -1664,9 +1674,7 @@ static void test_stats_every_n(void)
 }
 
 /* td_udiv64_32 and td_round_div32 against native 64-bit and 128-bit division: edge cases, then
- * 10^6 random pairs of mixed magnitudes; and the lifetime weight w = round(n_b 2^32 / N) beyond the
- * 32-bit divisor range (N up to 2^64), read back as the mean after merging a window of mean 1 into
- * a lifetime of mean 0. */
+ * 10^6 random pairs of mixed magnitudes; and the outputs' divisions on extreme states. */
 static void test_div64_32(void)
 {
     static const uint32_t dens[] = {1u, 2u, 3u, 7u, 10u, 255u, 0xFFFFu, 0x10000u, 0x10001u, 0x7FFFFFu,
@@ -1737,33 +1745,6 @@ static void test_div64_32(void)
     CHECK(cases > 1000000u);
 
     /* Lifetime weight for N = life.n + n_b across 2^20, 2^32, 2^53 up to 2^64 - 1. */
-    static const uint64_t edges[] = {((uint64_t)1 << 20) + 1u, 0xFFFFFFFEull, 0xFFFFFFFFull, 0x100000000ull,
-                                     0x100000001ull, 0x100000400ull, (uint64_t)1 << 43, ((uint64_t)1 << 53) - 1u, (uint64_t)1 << 53,
-                                     ((uint64_t)1 << 53) + 1u, (uint64_t)1 << 63, 0xFFFFFFFFFFFFFFFFull};
-    int ok_w = 1;
-    for (uint32_t i = 0; i < 200000u; i++) {
-        const uint64_t r = div_rnd(&st);
-        uint32_t n = 1u + (uint32_t)(r % 1024u);
-        uint64_t total;
-        if (i < 16u * (sizeof edges / sizeof edges[0])) {
-            /* each edge and just around it, with a random and with the largest window */
-            total = edges[i / 16u] + (i % 8u) - 4u;
-            n = (i / 8u) % 2u ? 1024u : n;
-        } else {
-            total = div_rnd(&st) >> ((r >> 10) % 45u); /* log-uniform-ish in [2^19, 2^64) */
-        }
-        if (total <= n || total <= ((uint64_t)1 << 20)) {
-            continue;
-        }
-        td_lifetime_t life;
-        CHECK_QUIET(ok_w, td_lifetime_init(&life) == TD_OK);
-        life.n = total - n;
-        CHECK_QUIET(ok_w, td_lifetime_merge_window(&life, n, (int32_t)n, 0u) == TD_OK);
-        const uint32_t w = (uint32_t)((((u128)n << 32) + total / 2u) / total);
-        CHECK_QUIET(ok_w, life.n == total && life.mean_q32 == (int64_t)w);
-    }
-    CHECK(ok_w);
-
     /* The outputs' divisions on extreme accumulator and DDM states (sums near 2^32, priors beyond
      * 1 so the prior-shift distance exceeds 2^32, more errors than labels). */
     int ok_o = 1;
@@ -2379,9 +2360,20 @@ static void test_monitor_reference(void)
             for (uint32_t w = 0; w < n_windows; w++) {
                 expect_n += s.window - want[w].channels[c].n_missing;
             }
+            i128 expect_sum = 0;
+            i128 expect_sumsq = 0;
+            for (uint32_t w = 0; w < n_windows; w++) {
+                expect_sum += want[w].channels[c].sum;
+                expect_sumsq += want[w].channels[c].sumsq;
+            }
             CHECK_QUIET(ok, td_monitor_lifetime(&mon, c, &life) == TD_OK);
             CHECK_QUIET(ok, td_lifetime_get(&life, &n, &mean, &var) == TD_OK);
             CHECK_QUIET(ok, n == expect_n);
+            if (expect_n > 0u) {
+                const i128 d = (i128)expect_n * expect_sumsq - expect_sum * expect_sum;
+                CHECK_QUIET(ok, mean == (int64_t)ref_round_div(expect_sum * ((i128)1 << 32), (i128)expect_n));
+                CHECK_QUIET(ok, var == (uint64_t)ref_round_div(d * ((i128)1 << 32), (i128)expect_n * expect_n));
+            }
         }
         parsed_close(&p);
     }
@@ -3243,7 +3235,7 @@ int main(void)
     test_stats_functions();
     test_window_edges();
     test_isqrt_exhaustive();
-    test_lifetime_merge_divisions();
+    test_lifetime_exact();
     test_div64_32();
     test_stats_every_n();
     test_log2_q8();

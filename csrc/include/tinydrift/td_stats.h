@@ -15,10 +15,11 @@
  * sample: a sample inside the band cannot change min/max and is neither a rail
  * nor the sentinel, so only samples outside it take the bookkeeping path.
  *
- * Lifetime statistics merge each window with the parallel (Chan et al.) update
- * in fixed point: mean in Q32, population variance in Q32, weight n_b/N in Q32.
- * Each merge rounds once per term; the error bound vs float64 is in
- * docs/architecture.md ("Lifetime statistics") and checked by the tests.
+ * Lifetime statistics keep the exact count, sum and sum of squares of every
+ * valid sample merged (128-bit sum of squares), so a merge is a few additions
+ * and never rounds; td_lifetime_get rounds the mean and variance once, in the
+ * same formats as a window's (Q32). See docs/architecture.md ("Lifetime
+ * statistics").
  *
  * Depends on: td_status.h.
  */
@@ -53,12 +54,16 @@ typedef struct {
     uint8_t use_sentinel;/**< 1: samples equal to sentinel are missing and excluded */
 } td_sample_rules_t;
 
-/** Lifetime statistics of one channel; fields are private, read them with td_lifetime_get. */
+/** Lifetime statistics of one channel: exact sums; fields are private, read them with td_lifetime_get. */
 typedef struct {
-    uint64_t n;          /**< valid samples merged */
-    int64_t mean_q32;    /**< mean, Q32 */
-    uint64_t var_q32;    /**< population variance, Q32 */
+    uint64_t n;          /**< valid samples merged, <= TD_LIFETIME_MAX_SAMPLES */
+    int64_t sum;         /**< sum of the samples */
+    uint64_t sumsq_lo;   /**< sum of their squares, low 64 bits */
+    uint64_t sumsq_hi;   /**< sum of their squares, bits 64 and up (< 2^14) */
 } td_lifetime_t;
+
+/** Most samples a lifetime takes (2^48: 8,900 years at 1 kHz); keeps every sum exact. */
+#define TD_LIFETIME_MAX_SAMPLES ((uint64_t)1 << 48)
 
 /** Empty a window accumulator. */
 td_status td_window_reset(td_window_acc_t *acc) TD_CHECK_RESULT;
@@ -82,13 +87,10 @@ uint32_t td_isqrt64(uint64_t value);
 /** Reset a lifetime accumulator to empty. */
 td_status td_lifetime_init(td_lifetime_t *life) TD_CHECK_RESULT;
 
-/** Read lifetime count, mean (Q32) and population variance (Q32); total for a non-NULL life. */
+/** Read lifetime count, mean (Q32, rounded half away from zero) and population variance (Q32, as td_var_q32) of the merged samples; (0, 0, 0) when empty. */
 td_status td_lifetime_get(const td_lifetime_t *life, uint64_t *n, int64_t *mean_q32, uint64_t *var_q32) TD_CHECK_RESULT;
 
-/** Merge one window (n samples with exact sum and sumsq, n <= 1024) into a lifetime accumulator. */
+/** Add one window (n <= 1024 valid samples, their exact sum and sumsq); TD_ERR_ARG for sums no n int16 samples have, TD_ERR_CAPACITY (state unchanged) past TD_LIFETIME_MAX_SAMPLES. */
 td_status td_lifetime_merge(td_lifetime_t *life, uint32_t n, int32_t sum, int64_t sumsq) TD_CHECK_RESULT;
-
-/** Same as td_lifetime_merge with the window's variance already computed (var_q32 = td_var_q32(sum, sumsq, n)). */
-td_status td_lifetime_merge_window(td_lifetime_t *life, uint32_t n, int32_t sum, uint64_t var_q32) TD_CHECK_RESULT;
 
 #endif /* TINYDRIFT_TD_STATS_H */

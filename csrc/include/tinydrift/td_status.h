@@ -21,7 +21,7 @@ typedef enum {
     TD_ERR_SIZE = -6,        /**< declared size inconsistent with the counts */
     TD_ERR_LIMIT = -7,       /**< count exceeds a compile-time limit (td_config.h) */
     TD_ERR_RANGE = -8,       /**< a field holds a value outside its allowed range */
-    TD_ERR_CAPACITY = -9,    /**< caller-provided output buffer too small */
+    TD_ERR_CAPACITY = -9,    /**< caller-provided buffer too small, or a count at its limit */
     TD_ERR_STATE = -10,      /**< call not valid in the object's current state */
     TD_ERR_MODE = -11        /**< not supported in this mode (embedding entry point) or on this board (no sensors) */
 } td_status;
