@@ -1,4 +1,4 @@
-/* td_stats.c - exact window accumulation and fixed-point lifetime merge. */
+/* td_stats.c - exact window accumulation and exact lifetime sums. */
 #include "tinydrift/td_stats.h"
 
 #include <stddef.h>

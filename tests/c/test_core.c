@@ -1626,8 +1626,8 @@ static uint64_t div_rnd(uint64_t *state)
     return x;
 }
 
-/* Every window size n = 1..1024 through td_var_q32 and the first and a later td_lifetime_merge_window: a power of
- * two takes the exact shift (n^2 and n divide 2^32), any other n the long division; both against 128-bit references,
+/* Every window size n = 1..1024 through td_var_q32 and a lifetime of that one window: a power of two takes the
+ * exact shift in td_var_q32 (n^2 divides 2^32), any other n the long division; both against 128-bit references,
  * with extreme and random sample sets (own stream: the later tests see the shared one unchanged). */
 static void test_stats_every_n(void)
 {
