@@ -64,19 +64,12 @@ static inline int64_t td_round_shift(int64_t v, unsigned shift)
     return v < 0 ? -(int64_t)mag : (int64_t)mag;
 }
 
-/* num / den rounded to nearest, ties away from zero; den > 0, |num| < 2^62. */
-static inline int64_t td_round_div(int64_t num, uint64_t den)
-{
-    const uint64_t mag = (td_abs64(num) + den / 2u) / den;
-    return num < 0 ? -(int64_t)mag : (int64_t)mag;
-}
-
 /* num / den (the full 64-bit quotient, rounded down) for den > 0, with 32-bit divisions only, so
  * no libgcc 64-bit division routine is linked. Defined in td_stats.c. */
 uint64_t td_udiv64_32(uint64_t num, uint32_t den);
 
-/* td_round_div for a divisor that fits 32 bits, bit for bit: num / den rounded to nearest, ties
- * away from zero; den > 0, |num| < 2^62. No 64-bit division. Defined in td_stats.c. */
+/* num / den rounded to nearest, ties away from zero, for a divisor that fits 32 bits; den > 0,
+ * |num| < 2^62. No 64-bit division. Defined in td_stats.c. */
 int64_t td_round_div32(int64_t num, uint32_t den);
 
 /* Clamp to the int16 range. */

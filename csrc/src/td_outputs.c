@@ -77,7 +77,7 @@ td_status td_outputs_push(td_outputs_acc_t *acc, const td_outputs_config_t *cfg,
     return TD_OK;
 }
 
-/* num / den rounded to nearest, ties up (td_round_div for num, den < 2^32), in 32 bits: num + den / 2
+/* num / den rounded to nearest, ties up (td_round_div32 for num, den < 2^32), in 32 bits: num + den / 2
  * may not fit, so round the remainder instead. The result fits 32 bits (den == 1 never rounds up). */
 static uint32_t round_div_u32(uint32_t num, uint32_t den)
 {

@@ -378,7 +378,7 @@ td_status td_lifetime_get(const td_lifetime_t *life, uint64_t *n, int64_t *mean_
         return TD_OK;
     }
     /* mean = round(|sum| 2^32 / n) with the sum's sign (ties away from zero): |sum| 2^32 is mag one word up. */
-    wide_set(num, mag64 << 32);
+    wide_set(num, mag64 << 32); /* words 0 and 1: 0 and mag's low word */
     num[2] = mag[1];
     const uint64_t mean = wide_round_div(num, count);
     *mean_q32 = life->sum < 0 ? -(int64_t)mean : (int64_t)mean;
