@@ -766,7 +766,8 @@ def device_section(say: Callable[[str], None]) -> tuple[str, dict[str, float]]:
                          ("fast", r"\| channel-sample, fast path only \| ([\d,.]+)"),
                          ("single", r"\| channel-sample, pushed one frame at a time \| ([\d,.]+)"),
                          ("close", r"\| window close[^|]*\| ([\d,.]+)"),
-                         ("telemetry", r"\| window \+ telemetry[^|]*\| ([\d,.]+)")):
+                         ("telemetry", r"\| window \+ telemetry[^|]*\| ([\d,.]+)"),
+                         ("close_run", r"\| window close, window in a CUSUM run \| ([\d,.]+)")):
         m = re.search(pattern, text)
         if m:
             nums[key] = float(m.group(1).replace(",", ""))
@@ -1194,7 +1195,9 @@ def reading(q: Quality, dev: dict[str, float], speed: Speed | None) -> tuple[lis
                        f"branch, add, multiply-accumulate, loop): {block / hi:.1f}-{block / lo:.1f}x the floor on "
                        "real data. The window close and the telemetry frame cost more than all of a window's "
                        "samples at window 64" + (f" ({dev['telemetry']:,.0f} instructions per window with its record)."
-                                                if dev.get("telemetry") else "."))
+                                                if dev.get("telemetry") else ".")
+                       + (f" A window inside a CUSUM run also pays for the channel attribution: its close costs "
+                          f"{dev['close_run']:,.0f}." if dev.get("close_run") else ""))
     if speed and len(speed.rows) >= 2:
         td_t, np_t = speed.rows[0][1], speed.rows[1][1]
         out.append(f"- **Host speed.** The full monitor through CFFI runs at {speed.frames / td_t / 1e6:.2f} M "

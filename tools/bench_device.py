@@ -112,8 +112,20 @@ def build_rows(v: dict[str, str]) -> list[tuple[str, str, str, str]]:
          f"{num(fast_frame)} per frame"),
         ("frame, pushed one at a time", num(frame_single), "", "includes the per-call overhead of td_monitor_push"),
         ("channel-sample, pushed one frame at a time", num(sample_single), "", ""),
-        ("window close (push completing a window - push of one frame)", num(close), "", ""),
+        ("window close (push completing a window - push of one frame)", num(close), "",
+         f"mean over the {v.get('windows', '?')} windows"),
     ]
+    quiet = fnum(v, "window_close_quiet_instructions")
+    in_run = fnum(v, "window_close_run_instructions")
+    longest = fnum(v, "window_close_max_instructions")
+    n_run = int(v.get("windows_in_cusum_run", "0"))
+    if quiet is not None:
+        rows.append(("window close, window outside a CUSUM run", num(quiet), "", ""))
+    if in_run is not None:
+        rows.append(("window close, window in a CUSUM run", num(in_run), "",
+                     f"{n_run} of the windows; the channel attribution (blame_channels) runs only here"))
+    if longest is not None:
+        rows.append(("window close, longest single window", num(longest), "", "one interval: +-40 (SysTick tick)"))
     if record is not None:
         rows.append((f"telemetry record encode ({v.get('record_bytes', '?')} B payload)", num(record), "",
                      "td_proto_encode_record"))
@@ -122,7 +134,7 @@ def build_rows(v: dict[str, str]) -> list[tuple[str, str, str, str]]:
     if record is not None and frame_enc is not None:
         telemetry = record + frame_enc
         rows.append(("telemetry of one window (record + frame)", num(telemetry), mark(telemetry, TARGET_WINDOW),
-                     "the issue's wording; the window close that computes the record is the next row"))
+                     "the issue's wording; the next row adds the window close that computes the record"))
     if close is not None and frame_enc is not None:
         total = close + (record or 0.0) + frame_enc
         rows.append(("window + telemetry (close + record + frame)", num(total), mark(total, TARGET_WINDOW),

@@ -18,7 +18,9 @@
  *   frame_block      td_monitor_push of the 63 frames of a 64-frame window that do not complete it
  *   frame_single     td_monitor_push of one frame that does not complete a window
  *   fastpath         a block whose samples all fall inside the band (the hot loop + amortised call)
- *   window_close     a one-frame push that completes a window minus a one-frame push that does not
+ *   window_close     a one-frame push that completes a window minus a one-frame push that does not; also
+ *                    split into windows outside and inside a CUSUM run (where the attribution runs), and the
+ *                    longest one
  *   record_encode    td_proto_encode_record: the 148-byte telemetry payload (if td_proto is linked)
  *   frame_encode     td_frame_encode: COBS + header + CRC-32 of that payload into a wire frame
  * and checks every window's score and CUSUM against the host's (CFFI) results.
@@ -258,6 +260,10 @@ int main(void)
     /* 3. Single-frame pass: every frame on its own, as a sensor-driven loop feeds them. */
     uint64_t t_single = 0, t_single_close = 0;
     uint32_t n_single = 0, n_single_close = 0;
+    /* Closes split by whether the window is in a CUSUM run (cusum > 0 after it: the attribution ran), and the
+     * longest single close (one interval: +-40 instructions of tick quantisation). */
+    uint64_t t_close_run = 0;
+    uint32_t n_close_run = 0, max_close_ticks = 0;
     if (!monitor_fresh()) {
         sh_exit(1);
     }
@@ -276,6 +282,11 @@ int main(void)
         } else {
             t_single_close += dt;
             n_single_close++;
+            if (g_res.cusum_q8 > 0u) {
+                t_close_run += dt;
+                n_close_run++;
+            }
+            max_close_ticks = dt > max_close_ticks ? dt : max_close_ticks;
             check_window(g_res.window_index, &g_res);
         }
     }
@@ -423,6 +434,18 @@ int main(void)
     const int64_t single_mean_q16 = single_instr / (int64_t)(n_single ? n_single : 1u);
     kv_ratio("close_push_instructions", single_close_instr, (uint64_t)(n_single_close ? n_single_close : 1u) * one);
     kv_ratio("window_close_instructions", close_mean_q16 - single_mean_q16, one);
+    const uint32_t n_close_quiet = n_single_close - n_close_run;
+    const int64_t close_run_instr = (int64_t)ticks_to_instr_q16(t_close_run) - (int64_t)(ovh_q16 * n_close_run);
+    kv_u("windows_in_cusum_run", n_close_run);
+    if (n_close_quiet > 0u) {
+        kv_ratio("window_close_quiet_instructions",
+                 (single_close_instr - close_run_instr) / (int64_t)n_close_quiet - single_mean_q16, one);
+    }
+    if (n_close_run > 0u) {
+        kv_ratio("window_close_run_instructions", close_run_instr / (int64_t)n_close_run - single_mean_q16, one);
+    }
+    kv_ratio("window_close_max_instructions",
+             (int64_t)ticks_to_instr_q16(max_close_ticks) - (int64_t)ovh_q16 - single_mean_q16, one);
     /* Cross-check from the block pass: closing push there also carries one frame. */
     kv_ratio("window_close_block_pass_instructions",
              close_push_instr / (int64_t)BENCH_WINDOWS - single_mean_q16, one);
