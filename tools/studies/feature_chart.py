@@ -11,8 +11,9 @@ occupancy tests share the rest). It then replays the benchmark's 9 x 40 streams 
 the current profile and for the profile + feature chart: control alarms, runs detected and median delay.
 
 A third column adds a CUSUM on the embedding's global Mahalanobis distance (the distance the Mahalanobis peer of
-`make bench` uses, here on tinydrift's own features: 12 multiply-accumulates on the device), each chart at SHARE of
-the budget and the profile's tests at the rest.
+`make bench` uses, here on tinydrift's own features; on the device 78 multiply-accumulates with the full inverse
+covariance used here, 12 if the PCA basis's diagonal one were enough), each chart at SHARE of the budget and the
+profile's tests at the rest.
 
 Run from the repository root: .venv/bin/python tools/studies/feature_chart.py [K2 [SHARE]]   (K2: the feature
 chart's reference value in fit units, default 3; SHARE: each chart's part of the false-alarm budget, default 0.1;
