@@ -57,7 +57,8 @@ test: tools test-c check-arm test-fw-c fw-check-arm fw-nano33ble-check fw-host f
 
 # C unit tests under AddressSanitizer and UndefinedBehaviorSanitizer; test_frame once more with the
 # firmware's 256-entry CRC table (td_frame_encode then computes the CRC inside its COBS pass), test_core
-# once more with the firmware's TD_OPTIMIZE_SPEED=1 (the faster window close must give the same results).
+# once more with the firmware's TD_OPTIMIZE_SPEED=1 (the faster window close must give the same results)
+# and with TD_TEST_NARROW (the 64-bit references it uses on 32-bit targets, here under UBSan).
 test-c: $(C_TESTS) $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(BUILD)
 	@set -e; for t in $(C_TESTS); do \
@@ -71,6 +72,9 @@ test-c: $(C_TESTS) $(CORE_SRC) $(CORE_HDR)
 	@$(CC) $(WARN) $(SAN) -DTD_OPTIMIZE_SPEED=1 -Icsrc/include -Icsrc/src tests/c/test_core.c $(CORE_SRC) \
 	    -o $(BUILD)/test_core_speed -lm
 	@printf 'TD_OPTIMIZE_SPEED=1: '; $(BUILD)/test_core_speed
+	@$(CC) $(WARN) $(SAN) -DTD_OPTIMIZE_SPEED=1 -DTD_TEST_NARROW -Icsrc/include -Icsrc/src tests/c/test_core.c \
+	    $(CORE_SRC) -o $(BUILD)/test_core_narrow -lm
+	@printf 'TD_TEST_NARROW: '; $(BUILD)/test_core_narrow
 
 # The core must build warning-free for the Nano 33 BLE's Cortex-M4F as well as the host.
 check-arm: tools
