@@ -12,7 +12,7 @@ BUILD := build/make
 
 CORE_SRC := $(wildcard csrc/src/*.c)
 CORE_HDR := $(wildcard csrc/include/tinydrift/*.h csrc/src/*.h)
-C_TESTS := $(filter-out tests/c/test_app.c,$(wildcard tests/c/test_*.c))
+C_TESTS := $(filter-out tests/c/test_app.c tests/c/test_nearest.c,$(wildcard tests/c/test_*.c))
 WARN := -std=c99 -Wall -Wextra -Werror
 SAN := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 ARM_FLAGS := -Os -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard -ffunction-sections -fdata-sections
@@ -58,8 +58,9 @@ test: tools test-c check-arm test-fw-c fw-check-arm fw-nano33ble-check fw-host f
 # C unit tests under AddressSanitizer and UndefinedBehaviorSanitizer; test_frame once more with the
 # firmware's 256-entry CRC table (td_frame_encode then computes the CRC inside its COBS pass), test_core
 # once more with the firmware's TD_OPTIMIZE_SPEED=1 (the faster window close must give the same results)
-# and with TD_TEST_NARROW (the 64-bit references it uses on 32-bit targets, here under UBSan).
-test-c: $(C_TESTS) $(CORE_SRC) $(CORE_HDR)
+# and with TD_TEST_NARROW (the 64-bit references it uses on 32-bit targets, here under UBSan); test_nearest
+# (which includes td_monitor.c) in both builds.
+test-c: $(C_TESTS) tests/c/test_nearest.c $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(BUILD)
 	@set -e; for t in $(C_TESTS); do \
 	    exe=$(BUILD)/$$(basename $$t .c); \
@@ -75,6 +76,11 @@ test-c: $(C_TESTS) $(CORE_SRC) $(CORE_HDR)
 	@$(CC) $(WARN) $(SAN) -DTD_OPTIMIZE_SPEED=1 -DTD_TEST_NARROW -Icsrc/include -Icsrc/src tests/c/test_core.c \
 	    $(CORE_SRC) -o $(BUILD)/test_core_narrow -lm
 	@printf 'TD_TEST_NARROW: '; $(BUILD)/test_core_narrow
+	@set -e; for speed in 0 1; do \
+	    $(CC) $(WARN) $(SAN) -DTD_OPTIMIZE_SPEED=$$speed -Icsrc/include -Icsrc/src tests/c/test_nearest.c \
+	        $(filter-out %/td_monitor.c,$(CORE_SRC)) -o $(BUILD)/test_nearest_$$speed -lm; \
+	    $(BUILD)/test_nearest_$$speed; \
+	done
 
 # The core must build warning-free for the Nano 33 BLE's Cortex-M4F as well as the host.
 check-arm: tools
