@@ -26,7 +26,7 @@ all: test
 
 help:
 	@echo "make demo   profile -> simulated board (QEMU Cortex-M4) -> drifted replay -> SQLite -> report"
-	@echo "make test   the whole test suite (C tests under ASan/UBSan, Cortex-M4 build, pytest)"
+	@echo "make test   the whole test suite (C tests under ASan/UBSan and on a QEMU Cortex-M4, Cortex-M4 build, pytest)"
 	@echo "make size   Cortex-M4 flash/RAM of the core and sizeof the monitor state (6 channels)"
 	@echo "make bench  detection quality and speed against peer detectors -> docs/benchmarks.md"
 	@echo "make fw-host / fw-qemu   build the host simulator / the QEMU Cortex-M4 firmware"
@@ -53,13 +53,14 @@ $(STAMP_TF): $(STAMP)
 demo: tools $(STAMP)
 	$(VPY) tools/demo.py
 
-test: tools test-c check-arm test-fw-c fw-check-arm fw-nano33ble-check fw-host fw-qemu test-py
+test: tools test-c check-arm test-fw-c fw-check-arm fw-nano33ble-check fw-host fw-qemu test-core-m4 test-py
 
 # C unit tests under AddressSanitizer and UndefinedBehaviorSanitizer; test_frame once more with the
 # firmware's 256-entry CRC table (td_frame_encode then computes the CRC inside its COBS pass), test_core
 # once more with the firmware's TD_OPTIMIZE_SPEED=1 (the faster window close must give the same results)
 # and with TD_TEST_NARROW (the 64-bit references it uses on 32-bit targets, here under UBSan); test_nearest
-# (which includes td_monitor.c) in both builds.
+# (which includes td_monitor.c) in both builds. test-core-m4 (boards/mps2-an386/board.mk) runs test_core,
+# test_nearest and test_frame on a Cortex-M4.
 test-c: $(C_TESTS) tests/c/test_nearest.c $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(BUILD)
 	@set -e; for t in $(C_TESTS); do \
