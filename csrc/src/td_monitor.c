@@ -68,7 +68,8 @@ td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
         mon->rules[c].rail_hi = cfg.rail_hi;
         mon->rules[c].sentinel = cfg.sentinel;
         mon->rules[c].use_sentinel = (cfg.flags & TD_CHANNEL_FLAG_SENTINEL) ? 1u : 0u;
-    }    if (profile->outputs != NULL) {
+    }
+    if (profile->outputs != NULL) {
         const td_status st = td_profile_outputs(profile, &mon->out.cfg);
         if (st != TD_OK) {
             return st;
