@@ -1175,7 +1175,10 @@ def reading(q: Quality, dev: dict[str, float], speed: Speed | None) -> tuple[lis
         out.append("- **Where tinydrift still misses.** After the change its window scores rise (median after/before: "
                    f"{ratios}); the CUSUM reference value k is the 95th percentile of held-out scores, so a "
                    "rise that stays mostly below k accumulates slowly. The score sums 12 standardized dimensions, so "
-                   "a small change in one of them is diluted by the other eleven's noise.")
+                   "a small change in one of them is diluted by the other eleven's noise. "
+                   "`tools/studies/feature_chart.py` (float64, not in the product) tries two more CUSUMs beside the "
+                   "score, one per feature on the attribution's matched-filter fit and one on the embedding's global "
+                   "Mahalanobis distance, calibrated the same way; its docstring has the figures.")
     if "prior" in missed or "prior" in facts["losses"]:
         out.append("- A class-prior shift leaves every window in-distribution; tinydrift scores windows one at a "
                    "time against the reference mixture, so it is blind to it by design. Detectors that track the "
