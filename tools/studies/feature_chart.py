@@ -1,51 +1,53 @@
-"""Study: a per-feature matched-filter CUSUM next to tinydrift's score CUSUM (float64 prototype, not the product).
+"""Study: per-feature matched-filter CUSUMs next to tinydrift's score CUSUM (float64 prototype, not the product).
 
-Why: `make bench` shows tinydrift missing runs of two channel scenarios (gain x2 37/40, offset 0.25 sd 34/40): the
-window score sums 12 standardized dimensions, so a shift along one feature is diluted by the other eleven's noise.
+Why: `make bench` shows tinydrift missing runs of two channel scenarios (gain x2 37/40, offset 0.25 sd 34/40), and
+`make demo` takes 38 windows to flag a 4x gain on a gyroscope axis. The window score sums 12 standardized
+dimensions, so a shift along one feature is diluted by the other eleven's noise, and the CUSUM's reference value
+(the 95th percentile of held-out scores) lets a small rise accumulate only slowly.
+
 The attribution (blame_channels in csrc/src/td_monitor.c) already computes, in the nearest centroid's scale, the
-matched-filter fit of a shift of each feature f: fit_f = <a_f, u>^2 / |a_f|^2, about chi-square(1) in distribution.
-This study runs one one-sided CUSUM per feature on fit_f (S_f = max(0, S_f + fit_f - k2), alarm when max_f S_f > h2,
-all S reset after an alarm), calibrated like the score CUSUM: on the profile's own held-out training windows,
-resampled in blocks with a smoothed bootstrap, to a part of the false-alarm budget (the profile's score and
-occupancy tests share the rest). It then replays the benchmark's 9 x 40 streams (seed 0) and prints, for
-the current profile and for the profile + feature chart: control alarms, runs detected and median delay.
+matched filter of a shift of each feature f: with u the window's deviation from its centroid and a_f the direction a
+shift of feature f moves u in, g_f = <a_f, u> / |a_f| is the fitted shift in z units (about N(0, 1) in distribution;
+blame uses its square, the fit). A persistent drift of one sensor keeps the sign of its g_f from window to window;
+noise does not. This study tries, beside the profile's own tests:
 
-A third column adds a CUSUM on the embedding's global Mahalanobis distance (the distance the Mahalanobis peer of
-`make bench` uses, here on tinydrift's own features; on the device 78 multiply-accumulates with the full inverse
-covariance used here, 12 if the PCA basis's diagonal one were enough), each chart at SHARE of the budget and the
-profile's tests at the rest.
+  squared: one CUSUM per feature on g_f^2, reference value the held-out mean of g_f^2 + 1;
+  signed:  two CUSUMs per feature on g_f and -g_f, reference value 0.5 (half a 1 sd shift, the textbook choice).
 
-Run from the repository root: .venv/bin/python tools/studies/feature_chart.py [K2 [SHARE]]   (K2: the feature
-chart's reference value in fit units, default 3; a negative K2 gives each feature its own, the held-out mean fit
-plus |K2|; SHARE: each chart's part of the false-alarm budget, default 0.1;
-about 5 minutes: the unseen-class scenario builds a profile per left-out class). Measured 2026-11-24, K2 3, SHARE 0.1
-(cells: runs detected / 40, median delay in windows; control alarms on 16,000 windows: 3 in every column):
+Either alarms when its largest statistic passes h (all reset after an alarm). h is calibrated like the score
+CUSUM's: on the profile's own held-out training windows, resampled in blocks with a smoothed bootstrap, to SHARE of
+the false-alarm budget; the profile is built for the rest (build_profile splits that between its score and
+occupancy tests). The study replays `make bench`'s 9 x 40 streams (seed 0; per left-out class for the unseen-class
+scenario) and prints per scenario the alarms before the change and the runs detected with their median delay.
 
-    scenario          current       + feature chart   + global chart
-    gain x2           37/40, 20     38/40, 18.5       39/40, 15
-    offset 1 sd       40/40, 12     40/40, 9          40/40, 8
-    offset 0.25 sd    34/40, 77     38/40, 49         38/40, 49
-    noise 0.5 sd      40/40, 22     40/40, 21         40/40, 21
-    unseen class      40/40, 20     40/40, 21         40/40, 21
-    prior shift       40/40, 46     40/40, 46.5       40/40, 46.5
-    stuck, dropout    40/40, 0      unchanged         unchanged
+Run from the repository root: .venv/bin/python tools/studies/feature_chart.py [SHARE]   (default 0.1; about 5
+minutes, as the unseen-class scenario builds profiles per left-out class). Measured 2026-11-24, SHARE 0.1 (cells:
+alarms before the change, runs detected / 40, median delay in windows):
 
-Per-feature reference values (K2 -1: held-out mean fit + 1; SHARE 0.1), "+ feature chart" column: gain x2 39/40
-(18.5), offset 0.25 sd 40/40 (49.5), offset 1 sd 40/40 (10.5), noise 40/40 (21.5), prior shift 40/40 (46.5), unseen
-class 40/40 (21), control alarms 3; the global chart adds nothing but delay (gain x2 17). The best variant tried, and
-still one gain x2 run short; K2 and SHARE were chosen looking at these very streams, so the figures flatter it.
+    scenario          current            + squared chart     + signed chart
+    control           3                  3                   3
+    gain x2           3, 37/40, 20       2, 39/40, 17.5      2, 40/40, 11.5
+    offset 1 sd       1, 40/40, 12       1, 40/40, 10        1, 40/40, 7.5
+    offset 0.25 sd    3, 34/40, 77       3, 40/40, 49.5      3, 40/40, 21
+    stuck, dropout    2, 40/40, 0        2, 40/40, 0         2, 40/40, 0
+    noise 0.5 sd      1, 40/40, 22       1, 40/40, 21        1, 40/40, 18.5
+    unseen class      31, 40/40, 20      30, 40/40, 20       30, 40/40, 20
+    prior shift       8, 40/40, 46       7, 40/40, 46.5      7, 40/40, 46.5
 
-Earlier runs of the feature chart alone at SHARE 1/3: K2 3 gain x2 38/40 (13.5), offset 0.25 sd 39/40 (48), but
-prior shift 39/40 (the profile's own tests had less budget); K2 4 gain x2 39/40 (11.5), offset 0.25 sd 39/40 (31.5).
+    calibrated h: squared 151 (70-209 over the five training sets), signed 28.8 (24.7-99.2)
 
-Reading: the charts shorten delays and catch some of the missed runs at the same control alarm count, but not every
-run; the runs still missed are gain x2 on gyr_y and small offsets on acc_x/acc_z. The calibrated thresholds swing
-widely between training sets (h2 from 46 to 372 over the five references) because the held-out set is 80 windows:
-a product version needs a sturdier calibration (more held-out windows or cross-validation). A K2 below some
-features' mean fit (1.76, 4x the median) makes the chart drift upwards on in-distribution data; its calibrated h2
-(694) then never fires. On the device the feature chart needs every window's fits: about 1,300 Cortex-M4
-instructions at blame_channels' current code, unless the roots |a_f| are cached per centroid or stored in the
-profile.
+So the signed chart detects every run of every scenario at the control streams' alarm count of the current profile
+(3 of 16,000 windows), with shorter delays in the channel scenarios (gain x2 20 -> 11.5 windows, offset 0.25 sd
+77 -> 21) and the same in the others; its reference value is the textbook one,
+not tuned on these streams (SHARE 0.1 was). A reference value of 0.75 or 1 shortens delays further but about
+doubles the alarms before the change.
+
+Cost of a product version: the chart needs every window's g_f, which the attribution computes only inside a CUSUM run
+(about 3,900 Cortex-M4 instructions, most of it the norms |a_f|, which depend only on the centroid). With the norms
+kept per centroid (RAM) or stored in the profile (a profile-format change), the per-window cost is one pass of
+n_dims x n_features multiply-accumulates plus one division per feature; the statistics fit int16 Q8 (two per
+feature). The held-out set is small (80 windows here), so h moves with the training set: the calibration deserves
+more held-out windows or cross-validation.
 """
 from __future__ import annotations
 
@@ -64,6 +66,9 @@ import tinydrift  # noqa: E402
 from tinydrift.build import CALIBRATION_EXPECTED_ALARMS, DEFAULT_HOLDOUT, _split  # noqa: E402
 from tinydrift.calibrate import BLOCK_WINDOWS  # noqa: E402
 
+SIGNED_K = 0.5  # half of a 1 sd shift
+SQUARED_MARGIN = 1.0  # a 1 sd shift adds 1 to the mean of g^2
+
 
 def monitor_rows(profile, frames: np.ndarray) -> list:
     mon = tinydrift.Monitor(profile)
@@ -76,8 +81,8 @@ def monitor_rows(profile, frames: np.ndarray) -> list:
     return rows
 
 
-def fits(profile, rows) -> np.ndarray:
-    """(windows, features) matched-filter fits in the nearest centroid's scale, float64 (blame_channels' fit_f)."""
+def matched_filter(profile, rows) -> np.ndarray:
+    """(windows, features) g_f = <a_f, u> / |a_f| in the nearest centroid's scale, float64."""
     P = profile.projection.astype(np.float64)
     C = profile.centroids_q8 / 256.0
     INV = profile.centroid_inv_scale_q16 / 65536.0
@@ -86,37 +91,36 @@ def fits(profile, rows) -> np.ndarray:
         k = int(r["nearest"])
         u = (np.asarray(r["embedding"], float)[: P.shape[0]] - C[k]) * INV[k]
         A = P * INV[k][:, None]
-        out[i] = (A.T @ u) ** 2 / (A * A).sum(axis=0)
+        out[i] = (A.T @ u) / np.sqrt((A * A).sum(axis=0))
     return out
 
 
-def chart(F: np.ndarray, k: float | np.ndarray, h: float) -> np.ndarray:
-    S = np.zeros(F.shape[1])
-    alarm = np.zeros(len(F), bool)
-    for i, f in enumerate(F):
-        S = np.maximum(0.0, S + f - k)
+def chart(X: np.ndarray, k: float | np.ndarray, h: float) -> np.ndarray:
+    """Alarm per window of one-sided CUSUMs on the columns of X, all reset after an alarm."""
+    S = np.zeros(X.shape[1])
+    alarm = np.zeros(len(X), bool)
+    for i, x in enumerate(X):
+        S = np.maximum(0.0, S + x - k)
         if S.max() > h:
             alarm[i] = True
             S[:] = 0.0
     return alarm
 
 
-def resample(F: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Blocks of consecutive held-out windows, each fit jittered log-normally (as calibrate.resample)."""
-    block = min(BLOCK_WINDOWS, len(F))
-    starts = rng.integers(0, len(F) - block + 1, size=-(-n // block))
+def resample(G: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Blocks of consecutive held-out windows, each value jittered (smoothed bootstrap, Silverman's bandwidth)."""
+    block = min(BLOCK_WINDOWS, len(G))
+    starts = rng.integers(0, len(G) - block + 1, size=-(-n // block))
     idx = (starts[:, None] + np.arange(block)[None, :]).ravel()[:n]
-    logs = np.log1p(F)
-    bw = 1.06 * logs.std(axis=0) * len(F) ** -0.2
-    return np.expm1(logs[idx] + rng.normal(0.0, 1.0, size=(n, F.shape[1])) * bw)
+    bw = 1.06 * G.std(axis=0) * len(G) ** -0.2
+    return G[idx] + rng.normal(0.0, 1.0, size=(n, G.shape[1])) * bw
 
 
-def calibrate_h(F_hold: np.ndarray, k: float | np.ndarray, rate: float, seed: int = 0) -> float:
-    n = int(math.ceil(CALIBRATION_EXPECTED_ALARMS / rate))
-    stream = resample(F_hold, n, np.random.default_rng(seed))
-    budget = int(math.floor(rate * n))
-    lo, hi = 0.0, 1000.0
-    for _ in range(30):
+def calibrate_h(stream: np.ndarray, k: float | np.ndarray, rate: float) -> float:
+    """Smallest h (bisection) whose alarms on the resampled stream fit rate."""
+    budget = int(math.floor(rate * len(stream)))
+    lo, hi = 0.0, 2000.0
+    for _ in range(40):
         mid = (lo + hi) / 2
         if chart(stream, k, mid).sum() <= budget:
             hi = mid
@@ -125,43 +129,33 @@ def calibrate_h(F_hold: np.ndarray, k: float | np.ndarray, rate: float, seed: in
     return hi
 
 
-def embeddings(profile, rows) -> np.ndarray:
-    return np.array([np.asarray(r["embedding"], float)[: profile.projection.shape[0]] for r in rows])
+def signed_columns(G: np.ndarray) -> np.ndarray:
+    return np.concatenate([G, -G], axis=1)
 
 
 class Detectors:
-    """For one training set: the current profile, and a profile at (1 - 2 SHARE) of the budget plus two charts at
-    SHARE each: the feature chart (K2) and a CUSUM on the global Mahalanobis distance of the embedding (its mean and
-    covariance from the fitting windows; reference value the 95th percentile of the held-out distances)."""
+    """The current profile and, for one training set, the profile at (1 - SHARE) with each chart at SHARE."""
 
-    def __init__(self, train: list[np.ndarray], k2: float, share: float, kw: dict) -> None:
+    def __init__(self, train: list[np.ndarray], share: float, kw: dict) -> None:
         self.current = tinydrift.build_profile(train, false_alarm_rate=B.RATE, **kw)
-        self.shared = tinydrift.build_profile(train, false_alarm_rate=B.RATE * (1 - 2 * share), **kw)
-        split = _split(train, B.WINDOW, DEFAULT_HOLDOUT)
-        hold_rows = [monitor_rows(self.shared, r) for r in split.holdout]
-        f_hold = np.concatenate([fits(self.shared, r) for r in hold_rows])
-        # k2 < 0 means per feature: the held-out mean fit plus |k2| (a shift of 1 sd adds 1 to a fit's mean).
-        self.k2 = k2 if k2 >= 0 else f_hold.mean(axis=0) - k2
-        self.h2 = calibrate_h(f_hold, self.k2, B.RATE * share)
-        e_fit = np.concatenate([embeddings(self.shared, monitor_rows(self.shared, r)) for r in split.fit])
-        self.mu = e_fit.mean(axis=0)
-        self.cov_inv = np.linalg.inv(np.cov(e_fit, rowvar=False))
-        d_hold = self.distance(np.concatenate([embeddings(self.shared, r) for r in hold_rows]))[:, None]
-        self.k3 = float(np.quantile(d_hold, 0.95))
-        self.h3 = calibrate_h(d_hold, self.k3, B.RATE * share)
-
-    def distance(self, e: np.ndarray) -> np.ndarray:
-        d = e - self.mu
-        return np.einsum("ij,jk,ik->i", d, self.cov_inv, d)
+        self.shared = tinydrift.build_profile(train, false_alarm_rate=B.RATE * (1 - share), **kw)
+        hold = _split(train, B.WINDOW, DEFAULT_HOLDOUT).holdout
+        g_hold = np.concatenate([matched_filter(self.shared, monitor_rows(self.shared, r)) for r in hold])
+        rate = B.RATE * share
+        n = int(math.ceil(CALIBRATION_EXPECTED_ALARMS / rate))
+        stream = resample(g_hold, n, np.random.default_rng(0))
+        self.k_squared = (g_hold**2).mean(axis=0) + SQUARED_MARGIN
+        self.h_squared = calibrate_h(stream**2, self.k_squared, rate)
+        self.h_signed = calibrate_h(signed_columns(stream), SIGNED_K, rate)
 
     def alarms(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per window: current profile, + feature chart, + both charts."""
+        """Per window: current profile, + squared chart, + signed chart."""
         cur = np.array([bool(r["trigger"]) for r in monitor_rows(self.current, frames)])
         rows = monitor_rows(self.shared, frames)
         base = np.array([bool(r["trigger"]) for r in rows])
-        feat = base | chart(fits(self.shared, rows), self.k2, self.h2)
-        both = feat | chart(self.distance(embeddings(self.shared, rows))[:, None], self.k3, self.h3)
-        return cur, feat, both
+        g = matched_filter(self.shared, rows)
+        return (cur, base | chart(g**2, self.k_squared, self.h_squared),
+                base | chart(signed_columns(g), SIGNED_K, self.h_signed))
 
 
 def cell(delays: list) -> str:
@@ -173,15 +167,15 @@ def cell(delays: list) -> str:
 
 
 def main() -> int:
-    k2 = float(sys.argv[1]) if len(sys.argv) > 1 else 3.0  # about the fit of a 1.7 sd shift per window
-    share = float(sys.argv[2]) if len(sys.argv) > 2 else 0.1
+    share = float(sys.argv[1]) if len(sys.argv) > 1 else 0.1
     ds = B.load_dataset()
     cases = ds.cases(0)
     sd = np.concatenate([c[0] for c in cases]).astype(np.float64).std(axis=0)
     kw = dict(window=B.WINDOW, sentinel=B.SENTINEL, rails=B.RAILS, channel_names=ds.names,
               occupancy_windows=B.OCCUPANCY_WINDOWS)
     refs: dict[str, Detectors] = {}
-    names = ("current", "+ feature chart", "+ global chart")
+    names = ("current", "+ squared chart", "+ signed chart")
+    print(f"SHARE {share:g}; cells: alarms before the change, runs detected, median delay")
     print(f"{'scenario':16s}" + "".join(f"{n:>24s}" for n in names))
     for sc in B.SCENARIOS:
         fa = [0, 0, 0]
@@ -190,18 +184,15 @@ def main() -> int:
             s = B.make_stream(ds, sc, rep, 0, sd)
             if s.reference not in refs:
                 left_out = int(s.reference.split(":")[1]) if ":" in s.reference else -1
-                refs[s.reference] = Detectors([c[0] for c in cases if c[1] != left_out], k2, share, kw)
-                d = refs[s.reference]
-                k2_text = f"{d.k2:g}" if np.ndim(d.k2) == 0 else "mean fit + " + f"{-k2:g}"
-                print(f"  [{s.reference}: feature chart k2 {k2_text} h2 {d.h2:.1f}; global chart k3 {d.k3:.1f} "
-                      f"h3 {d.h3:.1f}]")
+                refs[s.reference] = d = Detectors([c[0] for c in cases if c[1] != left_out], share, kw)
+                print(f"  [{s.reference}: squared chart h {d.h_squared:.1f}; signed chart h {d.h_signed:.1f}]")
             for i, a in enumerate(refs[s.reference].alarms(s.frames)):
                 change = s.change if s.change is not None else len(a)
                 fa[i] += int(a[:change].sum())
                 if s.change is not None:
                     hit = np.flatnonzero(a[s.change:])
                     delays[i].append(int(hit[0]) if len(hit) else None)
-        print(f"{B.SHORT[sc.key]:16s}" + "".join(f"{f'FA {fa[i]:2d}  ' + cell(delays[i]):>24s}" for i in range(3)))
+        print(f"{B.SHORT[sc.key]:16s}" + "".join(f"{f'{fa[i]:2d}  ' + cell(delays[i]):>24s}" for i in range(3)))
     return 0
 
 
