@@ -12,6 +12,28 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* The tests' pseudo-random numbers: xorshift64 (13, 7, 17) and xorshift32 (13, 17, 5), a state per test file, so
+ * every run draws the same cases. */
+static inline uint64_t td_xorshift64(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    return x;
+}
+
+static inline uint32_t td_xorshift32(uint32_t *state)
+{
+    uint32_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    *state = x;
+    return x;
+}
+
 /* Failures printed before the rest are only counted. */
 #define TD_CHECK_MAX_REPORTS 60u
 

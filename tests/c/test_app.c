@@ -280,12 +280,7 @@ static uint32_t g_xs = 0x12345678u;
 
 static uint32_t xs_next(void)
 {
-    uint32_t x = g_xs;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    g_xs = x;
-    return x;
+    return td_xorshift32(&g_xs);
 }
 
 static void gen_frames(int16_t *out, uint32_t n_frames, uint8_t n_channels, int32_t center)

@@ -48,12 +48,7 @@ static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
 
 static uint64_t rnd64(void)
 {
-    uint64_t x = g_rng;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    g_rng = x;
-    return x;
+    return td_xorshift64(&g_rng);
 }
 
 /* Uniform-ish integer in [lo, hi] (hi - lo < 2^63). */

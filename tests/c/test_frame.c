@@ -28,12 +28,7 @@ static uint32_t g_xs;
 
 static uint32_t xs_next(void)
 {
-    uint32_t x = g_xs;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    g_xs = x;
-    return x;
+    return td_xorshift32(&g_xs);
 }
 
 /* n bytes; each forced to 0 with probability zero_permille/1000 (else its natural value, possibly 0). */

@@ -24,12 +24,7 @@ static uint64_t g_rng = 0x2545F4914F6CDD1Dull;
 
 static uint64_t rnd64(void)
 {
-    uint64_t x = g_rng;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    g_rng = x;
-    return x;
+    return td_xorshift64(&g_rng);
 }
 
 /* Uniform-ish integer in [lo, hi]. */
