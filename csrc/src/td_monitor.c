@@ -603,6 +603,165 @@ static uint32_t occupancy_update(td_occupancy_t *occ, const uint8_t *section, ui
  * share one right shift that leaves the largest in 15 bits (the ratio does not depend on a common factor), so
  * a = P inv < 2^22, n = sum a t < 2^43 and d = sum a^2 < 2^50 (n_dims <= 64). floor(|n| / floor(sqrt(d))) is the
  * fitted shift's length in Q8 z units (<= |t| < 2^18 by Cauchy-Schwarz), clamped to int16 and squared into Q8. */
+#if TD_OPTIMIZE_SPEED
+/* The speed build's attribution: the same integers, summed in another order. n = sum_j P[j, f] w_j with
+ * w_j = (inv_j >> inv_shift) t_j (|w| < 2^30), and d = sum_j P[j, f]^2 v_j with v_j = (inv_j >> inv_shift)^2 < 2^30:
+ * one multiply-accumulate a term instead of GCC's thirteen instructions with spills. d and its root depend on the
+ * centroid alone, so the roots of the two centroids last attributed are kept in the monitor: a run's windows mostly
+ * share their nearest centroid or alternate between two neighbours (on the BasicMotions bench 5 of 8 find their
+ * roots, 2 of 8 with one centroid kept). td_monitor_init's zeroing empties them, so a new profile never sees stale
+ * roots. */
+
+/* For each feature pair (f, f + 1), a column pair of the projection (one row every n_features bytes), into
+ * sums[f], sums[f + 1]: sum_j P[j, f] x_j (square == 0, signed) or sum_j P[j, f]^2 x_j (square != 0, x_j < 2^30 and
+ * the sums unsigned). n_features is even (two per channel). */
+static TD_NOINLINE void blame_sums(const int8_t *projection, uint32_t n_features, uint32_t n_dims, const int32_t *x,
+                                   uint32_t square, int64_t *sums)
+{
+    for (uint32_t f = 0; f < n_features; f += 2u) {
+        const int8_t *const col = projection + f;
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32 && defined(__GNUC__)
+        /* One offset, counting up to zero by the row length, indexes both columns from their ends; the terms come
+         * from the x word loaded once a row. 7 instructions a row for the pair (9 squared). Only the Cortex-M4 runs
+         * it: make test-core-m4 checks it against test_core.c's reference attribution. */
+        const uint32_t rows = n_dims * n_features;
+        const int8_t *const end0 = col + rows;
+        const int8_t *const end1 = end0 + 1;
+        const int32_t *xp = x;
+        uint32_t off = 0u - rows;
+        uint64_t s0 = 0u;
+        uint64_t s1 = 0u;
+        uint32_t p;
+        uint32_t v;
+        if (square) {
+            __asm__("1:\n\t"
+                    "ldr %[v], [%[xp]], #4\n\t"
+                    "ldrsb %[p], [%[e0], %[off]]\n\t"
+                    "mul %[p], %[p], %[p]\n\t"
+                    "umlal %Q[s0], %R[s0], %[p], %[v]\n\t"
+                    "ldrsb %[p], [%[e1], %[off]]\n\t"
+                    "mul %[p], %[p], %[p]\n\t"
+                    "umlal %Q[s1], %R[s1], %[p], %[v]\n\t"
+                    "adds %[off], %[off], %[stride]\n\t"
+                    "bne 1b"
+                    : [s0] "+&r"(s0), [s1] "+&r"(s1), [p] "=&r"(p), [v] "=&r"(v), [xp] "+&r"(xp), [off] "+&r"(off)
+                    : [e0] "r"(end0), [e1] "r"(end1), [stride] "r"(n_features)
+                    : "cc", "memory");
+        } else {
+            __asm__("1:\n\t"
+                    "ldr %[v], [%[xp]], #4\n\t"
+                    "ldrsb %[p], [%[e0], %[off]]\n\t"
+                    "smlal %Q[s0], %R[s0], %[p], %[v]\n\t"
+                    "ldrsb %[p], [%[e1], %[off]]\n\t"
+                    "smlal %Q[s1], %R[s1], %[p], %[v]\n\t"
+                    "adds %[off], %[off], %[stride]\n\t"
+                    "bne 1b"
+                    : [s0] "+&r"(s0), [s1] "+&r"(s1), [p] "=&r"(p), [v] "=&r"(v), [xp] "+&r"(xp), [off] "+&r"(off)
+                    : [e0] "r"(end0), [e1] "r"(end1), [stride] "r"(n_features)
+                    : "cc", "memory");
+        }
+        sums[f] = (int64_t)s0;
+        sums[f + 1u] = (int64_t)s1;
+#else
+        int64_t s0 = 0;
+        int64_t s1 = 0;
+        const int8_t *p = col;
+        for (uint32_t j = 0; j < n_dims; j++, p += n_features) {
+            const int32_t p0 = square ? p[0] * p[0] : p[0];
+            const int32_t p1 = square ? p[1] * p[1] : p[1];
+            s0 += (int64_t)p0 * x[j];
+            s1 += (int64_t)p1 * x[j];
+        }
+        sums[f] = s0;
+        sums[f + 1u] = s1;
+#endif
+    }
+}
+
+/* min(floor(num / root), INT16_MAX), 0 for root 0 (then num is 0 too); num < 2^43, root < 2^25. Below the clamp the
+ * quotient is under 2^15, so a 32-bit division of both operands shifted right by k (the bits of num past 32) gives it
+ * or one less: root > 2^(16 + k) there, so the shifted divisor, plus one to stay above root / 2^k, errs by under
+ * 2^-16 relatively, under 1 in the quotient. One remainder test corrects it (td_udiv64_32 takes ~50 instructions). */
+static uint32_t blame_len(uint64_t num, uint32_t root)
+{
+    if (root == 0u) {
+        return 0u;
+    }
+    if (num >= (uint64_t)root << 15) {
+        return INT16_MAX;
+    }
+    const uint32_t hi = (uint32_t)(num >> 32);
+    const uint32_t lo = (uint32_t)num;
+    if (hi == 0u) {
+        return lo / root;
+    }
+    const uint32_t k = 32u - td_clz32(hi); /* 1..11 */
+    uint32_t q = ((lo >> k) | (hi << (32u - k))) / ((root >> k) + 1u);
+    if (num - (uint64_t)q * root >= root) {
+        q++;
+    }
+    return q;
+}
+
+static TD_RARE uint8_t blame_channels(td_monitor_t *mon, const int32_t *e_q8, uint32_t k, uint8_t fallback)
+{
+    const td_profile_t *prof = mon->profile;
+    const uint32_t n_dims = prof->n_dims;
+    const uint32_t n_features = prof->n_features;
+    const uint8_t *centroid = prof->centroids + 4u * k * n_dims;
+    const uint8_t *scale = prof->centroid_scales != NULL ? prof->centroid_scales + 4u * k * (n_dims + 1u) + 4u : NULL;
+    int32_t w[TD_MAX_DIMS];
+    uint32_t inv[TD_MAX_DIMS];
+    int64_t sums[TD_MAX_FEATURES];
+    uint32_t all = 0u;
+    for (uint32_t j = 0; j < n_dims; j++) {
+        const int32_t diff = e_q8[j] - td_load_i32(centroid + 4u * j); /* both within +-2^24 */
+        const uint32_t inv_q16 = scale != NULL ? td_load_u32(scale + 4u * j) : 1u << TD_CENTROID_SCALE_SHIFT;
+        const uint32_t mag = td_abs32(diff);
+        /* scale_wide's rounding; below 2^15 it is the search's rounded high-word multiply. */
+        const uint32_t scaled = mag < 0x8000u ? td_smmulr(mag << 16, inv_q16) : scale_wide(mag, inv_q16);
+        const int32_t t = scaled > (uint32_t)INT16_MAX ? INT16_MAX : (int32_t)scaled;
+        w[j] = diff < 0 ? -t : t;
+        inv[j] = inv_q16;
+        all |= inv_q16;
+    }
+    const uint32_t inv_shift = all > 0x7FFFu ? 17u - td_clz32(all) : 0u;
+    for (uint32_t j = 0; j < n_dims; j++) {
+        inv[j] >>= inv_shift;
+        w[j] *= (int32_t)inv[j];
+    }
+    const int8_t *const projection = (const int8_t *)prof->projection;
+    uint32_t slot = mon->blame_root_k[0] == k + 1u ? 0u : (mon->blame_root_k[1] == k + 1u ? 1u : 2u);
+    if (slot == 2u) {
+        slot = mon->blame_root_old;
+        for (uint32_t j = 0; j < n_dims; j++) {
+            inv[j] *= inv[j];
+        }
+        blame_sums(projection, n_features, n_dims, (const int32_t *)inv, 1u, sums);
+        for (uint32_t f = 0; f < n_features; f++) {
+            mon->blame_root[slot][f] = td_isqrt64((uint64_t)sums[f]);
+        }
+        mon->blame_root_k[slot] = (uint8_t)(k + 1u);
+    }
+    mon->blame_root_old = (uint8_t)(slot ^ 1u);
+    const uint32_t *const root = mon->blame_root[slot];
+    blame_sums(projection, n_features, n_dims, w, 0u, sums);
+    uint32_t *const blame_q8 = mon->blame_q8;
+    uint8_t top = fallback;
+    uint32_t top_blame = 0u;
+    for (uint32_t c = 0; c < prof->n_channels; c++) {
+        const uint32_t q0 = blame_len(td_abs64(sums[2u * c]), root[2u * c]);
+        const uint32_t q1 = blame_len(td_abs64(sums[2u * c + 1u]), root[2u * c + 1u]);
+        const uint32_t q = q0 > q1 ? q0 : q1;
+        blame_q8[c] = td_sat_u32((uint64_t)blame_q8[c] + ((q * q + 128u) >> 8));
+        if (blame_q8[c] > top_blame) {
+            top_blame = blame_q8[c];
+            top = (uint8_t)c;
+        }
+    }
+    return top;
+}
+#else
 static TD_RARE uint8_t blame_channels(const td_profile_t *prof, const int32_t *e_q8, uint32_t k, uint32_t *blame_q8,
                                       uint8_t fallback)
 {
@@ -653,6 +812,8 @@ static TD_RARE uint8_t blame_channels(const td_profile_t *prof, const int32_t *e
     }
     return top;
 }
+
+#endif
 
 /* Model outputs of the window: summary, labels, DDM verdict (a drift raises CONCEPT and latches the alarm). */
 static td_status close_outputs(td_monitor_t *mon, td_window_result_t *res)
@@ -717,7 +878,11 @@ static td_status close_window(td_monitor_t *mon, td_window_result_t *res)
         if (cusum_before == 0u) {
             memset(mon->blame_q8, 0, sizeof mon->blame_q8);
         }
+#if TD_OPTIMIZE_SPEED
+        res->top_channel = blame_channels(mon, res->embedding_q8, res->nearest, res->top_channel);
+#else
         res->top_channel = blame_channels(prof, res->embedding_q8, res->nearest, mon->blame_q8, res->top_channel);
+#endif
     }
     if (prof->occupancy != NULL && (res->n_embeddings > 0u || !(prof->flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING)) &&
         occupancy_update(&mon->occupancy, prof->occupancy, res->nearest, &res->occupancy_q8)) {
