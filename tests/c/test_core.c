@@ -1960,6 +1960,7 @@ typedef struct {
     uint8_t alarm;
     uint32_t window_index;
     uint64_t blame[W_MAX_CH]; /* per channel, over the current CUSUM run (saturated at 2^32 - 1 when compared) */
+    uint8_t recent[2];        /* 1 + the last and the one before of the distinct centroids attributed since init */
 } ref_mon_t;
 
 /* How often the reference model met each edge case: the random test asserts it met all of them. */
@@ -1968,6 +1969,12 @@ static struct {
     unsigned long instant, cusum, health, stuck, missing, saturated, top_nonzero, recon_saturated;
     /* The CUSUM-run attribution: some channel blamed, a different choice than the |z| rule, clamped deviations. */
     unsigned long blamed, blame_moved, blame_clamped;
+    /* The speed build keeps the roots |a_f| of the two distinct centroids last attributed: windows whose centroid is
+     * the last one, the one before, or neither (the roots computed anew). Inverse scales shifted by 8 bits or more
+     * (a up to 2^22); fitted lengths from |n| < 2^32 (one 32-bit division), beyond it (shifted division and its
+     * correction step) and clamped to int16. */
+    unsigned long blame_last, blame_before, blame_new, blame_wide_inv, blame_len_narrow, blame_len_wide;
+    unsigned long blame_len_clamped;
     /* The monitor's fast paths and their fallbacks: a power-of-two count of valid samples (exact shifts) or not;
      * scaled centroid differences below 2^15 (one rounded high-word multiply) or not; PCA dimensions in pairs with
      * an odd one left over, features beyond the last group of four, fewer than four features. */
@@ -2136,6 +2143,14 @@ static void ref_window(const w_spec_t *s, ref_mon_t *st, const int16_t *frames, 
         while ((inv_max >> sh) >= 32768u) {
             sh++;
         }
+        g_cov.blame_wide_inv += sh >= 8u;
+        g_cov.blame_last += st->recent[0] == k + 1u;
+        g_cov.blame_before += st->recent[1] == k + 1u;
+        g_cov.blame_new += st->recent[0] != k + 1u && st->recent[1] != k + 1u;
+        if (st->recent[0] != k + 1u) {
+            st->recent[1] = st->recent[0];
+            st->recent[0] = (uint8_t)(k + 1u);
+        }
         iwide t[TD_MAX_DIMS];
         iwide inv[TD_MAX_DIMS];
         for (uint32_t j = 0; j < D; j++) {
@@ -2161,6 +2176,9 @@ static void ref_window(const w_spec_t *s, ref_mon_t *st, const int16_t *frames, 
                 }
                 const iwide len = (n < 0 ? -n : n) / ref_isqrt((uint64_t)d);
                 const iwide q = len > 32767 ? 32767 : len;
+                g_cov.blame_len_narrow += (n < 0 ? -n : n) < ((iwide)1 << 32) && len <= 32767;
+                g_cov.blame_len_wide += (n < 0 ? -n : n) >= ((iwide)1 << 32) && len <= 32767;
+                g_cov.blame_len_clamped += len > 32767;
                 const uint64_t sq = (uint64_t)((q * q + 128) >> 8);
                 fit = sq > fit ? sq : fit;
             }
@@ -2372,7 +2390,7 @@ static void test_monitor_reference(void)
         }
         td_monitor_t mon;
         CHECK_QUIET(ok, td_monitor_init(&mon, &p.prof) == TD_OK);
-        ref_mon_t rm = {0u, 0u, 0u, {0u}};
+        ref_mon_t rm = {0u, 0u, 0u, {0u}, {0u, 0u}};
         memset(got, 0xA5, sizeof got); /* the monitor must write or clear every byte of a result */
         const uint32_t n_windows = (uint32_t)rnd_range(1, 12);
         const uint32_t C = s.n_channels;
@@ -2457,14 +2475,81 @@ static void test_monitor_reference(void)
     CHECK(g_cov.blamed > 0u);
     CHECK(g_cov.blame_moved > 0u);
     CHECK(g_cov.blame_clamped > 0u);
+    CHECK(g_cov.blame_last >= 300u && g_cov.blame_before >= 100u && g_cov.blame_new >= 300u);
+    CHECK(g_cov.blame_wide_inv >= 100u);
+    CHECK(g_cov.blame_len_narrow >= 100u && g_cov.blame_len_wide >= 100u && g_cov.blame_len_clamped >= 100u);
     CHECK(g_cov.n_valid_pow2 > 0u && g_cov.n_valid_other > 0u);
     CHECK(g_cov.scaled_narrow > 0u && g_cov.scaled_wide > 0u);
     CHECK(g_cov.pca_odd_dims > 0u && g_cov.pca_tail > 0u && g_cov.pca_no_quads > 0u);
+    printf("  attribution: %lu windows, centroid last %lu, the one before %lu, new %lu; shift >= 8 %lu; length "
+           "|n| < 2^32 %lu, wider %lu, clamped %lu; deviations clamped %lu\n", g_cov.blame_last + g_cov.blame_new +
+           g_cov.blame_before, g_cov.blame_last, g_cov.blame_before, g_cov.blame_new, g_cov.blame_wide_inv,
+           g_cov.blame_len_narrow, g_cov.blame_len_wide, g_cov.blame_len_clamped, g_cov.blame_clamped);
     if (g_fail > 0u) {
         printf("  coverage: z %lu e_pca %lu e_ext %lu recon %lu recon_sat %lu ties %lu no_valid %lu inst %lu cusum %lu "
                "health %lu\n", g_cov.z_clamped, g_cov.e_clamped_pca, g_cov.e_clamped_ext, g_cov.recon_clamped,
                g_cov.recon_saturated, g_cov.centroid_ties, g_cov.no_valid, g_cov.instant, g_cov.cusum, g_cov.health);
     }
+}
+
+/* The speed build keeps per-centroid roots of the attribution in the monitor. Re-bound by td_monitor_init to another
+ * profile of the same shape and centroids (projection and inverse scales drawn anew), a monitor that attributed windows
+ * under the first must attribute the next ones exactly as the reference does under the second: a root kept across
+ * the init would be found for the same centroid and change the fits. Every window is in the CUSUM run (k = 0). */
+static void test_monitor_blame_reinit(void)
+{
+    static w_spec_t a;
+    static w_spec_t b;
+    static int16_t frames[64 * 6];
+    static td_monitor_t mon; /* one object for both profiles */
+    static td_window_result_t got;
+    static td_window_result_t want;
+    int ok = 1;
+    unsigned long windows = 0;
+    for (uint32_t trial = 0; trial < 300u && ok; trial++) {
+        random_profile(&a, 0);
+        if (a.n_centroids > 1u + trial % 2u) { /* few centroids: the next profile's windows meet the same ones */
+            a.n_centroids = (uint8_t)(1u + trial % 2u);
+        }
+        a.cusum_k_q8 = 0u;
+        a.cusum_h_q8 = 0xFFFFFFFFu;
+        a.instant_q8 = 0xFFFFFFFFu;
+        b = a;
+        const uint32_t F = 2u * a.n_channels;
+        for (uint32_t i = 0; i < (uint32_t)b.n_dims * F; i++) {
+            b.proj[i] = (int8_t)rnd_range(-128, 127);
+        }
+        for (uint32_t i = 0; i < (uint32_t)b.n_centroids * b.n_dims; i++) {
+            b.cs_inv_scale_q16[i] = (uint32_t)rnd_range(1, 1 << 24);
+        }
+        parsed_t pa;
+        parsed_t pb;
+        CHECK_QUIET(ok, parsed_open(&pa, &a));
+        CHECK_QUIET(ok, parsed_open(&pb, &b));
+        CHECK_QUIET(ok, ok && td_monitor_init(&mon, &pa.prof) == TD_OK);
+        const uint32_t n_windows = 1u + (uint32_t)(rnd64() % 4u);
+        uint32_t n_res = 0;
+        for (uint32_t w = 0; w < n_windows && ok; w++) {
+            gen_window(&a, frames);
+            CHECK_QUIET(ok, td_monitor_push(&mon, frames, a.window, &got, 1u, &n_res) == TD_OK && n_res == 1u);
+        }
+        CHECK_QUIET(ok, ok && td_monitor_init(&mon, &pb.prof) == TD_OK);
+        ref_mon_t rm = {0u, 0u, 0u, {0u}, {0u, 0u}};
+        for (uint32_t w = 0; w < 4u && ok; w++) {
+            gen_window(&b, frames);
+            ref_window(&b, &rm, frames, NULL, 0u, &want);
+            CHECK_QUIET(ok, td_monitor_push(&mon, frames, b.window, &got, 1u, &n_res) == TD_OK && n_res == 1u);
+            CHECK_QUIET(ok, result_equal(&b, &got, &want));
+            if (!ok) {
+                printf("  re-bound monitor: trial %u window %u\n", (unsigned)trial, (unsigned)w);
+            }
+            windows++;
+        }
+        parsed_close(&pa);
+        parsed_close(&pb);
+    }
+    CHECK(ok);
+    CHECK(windows >= 1000u);
 }
 
 /* ---- monitor: API behaviour ---------------------------------------------------------------- */
@@ -3299,6 +3384,7 @@ int main(void)
     test_log2_q8();
     test_detector();
     test_monitor_reference();
+    test_monitor_blame_reinit();
     test_monitor_capacity_and_chunking();
     test_monitor_modes_and_health();
     test_monitor_outputs_reference();
