@@ -678,22 +678,24 @@ static TD_NOINLINE void blame_sums(const int8_t *projection, uint32_t n_features
     }
 }
 
-/* min(floor(num / root), INT16_MAX), 0 for root 0 (then num is 0 too); num < 2^43, root < 2^25. Below the clamp the
- * quotient is under 2^15, so a 32-bit division of both operands shifted right by k (the bits of num past 32) gives it
- * or one less: root > 2^(16 + k) there, so the shifted divisor, plus one to stay above root / 2^k, errs by under
- * 2^-16 relatively, under 1 in the quotient. One remainder test corrects it (td_udiv64_32 takes ~50 instructions). */
+/* min(floor(num / root), INT16_MAX), 0 for root 0 (then num is 0 too); num < 2^43, root < 2^25. A num of 32 bits
+ * takes one division. Wider, below the clamp the quotient is under 2^15, so a 32-bit division of both operands shifted
+ * right by k (the bits of num past 32) gives it or one less: root > 2^(16 + k) there, so the shifted divisor, plus one
+ * to stay above root / 2^k, errs by under 2^-16 relatively, under 1 in the quotient. One remainder test corrects it
+ * (td_udiv64_32 takes ~50 instructions). */
 static uint32_t blame_len(uint64_t num, uint32_t root)
 {
+    const uint32_t hi = (uint32_t)(num >> 32);
+    const uint32_t lo = (uint32_t)num;
     if (root == 0u) {
         return 0u;
     }
+    if (hi == 0u) {
+        const uint32_t q = lo / root;
+        return q > (uint32_t)INT16_MAX ? (uint32_t)INT16_MAX : q;
+    }
     if (num >= (uint64_t)root << 15) {
         return INT16_MAX;
-    }
-    const uint32_t hi = (uint32_t)(num >> 32);
-    const uint32_t lo = (uint32_t)num;
-    if (hi == 0u) {
-        return lo / root;
     }
     const uint32_t k = 32u - td_clz32(hi); /* 1..11 */
     uint32_t q = ((lo >> k) | (hi << (32u - k))) / ((root >> k) + 1u);
@@ -713,7 +715,15 @@ static TD_RARE uint8_t blame_channels(td_monitor_t *mon, const int32_t *e_q8, ui
     int32_t w[TD_MAX_DIMS];
     uint32_t inv[TD_MAX_DIMS];
     int64_t sums[TD_MAX_FEATURES];
-    uint32_t all = 0u;
+    /* The shift first (every inverse scale is 1.0 without scales), so that one pass gives w. */
+    uint32_t all = 1u << TD_CENTROID_SCALE_SHIFT;
+    if (scale != NULL) {
+        all = 0u;
+        for (uint32_t j = 0; j < n_dims; j++) {
+            all |= td_load_u32(scale + 4u * j);
+        }
+    }
+    const uint32_t inv_shift = all > 0x7FFFu ? 17u - td_clz32(all) : 0u;
     for (uint32_t j = 0; j < n_dims; j++) {
         const int32_t diff = e_q8[j] - td_load_i32(centroid + 4u * j); /* both within +-2^24 */
         const uint32_t inv_q16 = scale != NULL ? td_load_u32(scale + 4u * j) : 1u << TD_CENTROID_SCALE_SHIFT;
@@ -721,14 +731,8 @@ static TD_RARE uint8_t blame_channels(td_monitor_t *mon, const int32_t *e_q8, ui
         /* scale_wide's rounding; below 2^15 it is the search's rounded high-word multiply. */
         const uint32_t scaled = mag < 0x8000u ? td_smmulr(mag << 16, inv_q16) : scale_wide(mag, inv_q16);
         const int32_t t = scaled > (uint32_t)INT16_MAX ? INT16_MAX : (int32_t)scaled;
-        w[j] = diff < 0 ? -t : t;
-        inv[j] = inv_q16;
-        all |= inv_q16;
-    }
-    const uint32_t inv_shift = all > 0x7FFFu ? 17u - td_clz32(all) : 0u;
-    for (uint32_t j = 0; j < n_dims; j++) {
-        inv[j] >>= inv_shift;
-        w[j] *= (int32_t)inv[j];
+        inv[j] = inv_q16 >> inv_shift;
+        w[j] = (diff < 0 ? -t : t) * (int32_t)inv[j];
     }
     const int8_t *const projection = (const int8_t *)prof->projection;
     uint32_t slot = mon->blame_root_k[0] == k + 1u ? 0u : (mon->blame_root_k[1] == k + 1u ? 1u : 2u);
