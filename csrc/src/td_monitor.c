@@ -609,8 +609,9 @@ static uint32_t occupancy_update(td_occupancy_t *occ, const uint8_t *section, ui
  * one multiply-accumulate a term instead of GCC's thirteen instructions with spills. d and its root depend on the
  * centroid alone, so the roots of the two centroids last attributed are kept in the monitor: a run's windows mostly
  * share their nearest centroid or alternate between two neighbours (on the BasicMotions bench 5 of 8 find their
- * roots, 2 of 8 with one centroid kept). td_monitor_init's zeroing empties them, so a new profile never sees stale
- * roots. */
+ * roots, 2 of 8 with one centroid kept). On the Cortex-M4 that is about 1,500 instructions a window whose roots are
+ * kept and 3,050 one whose roots are computed anew, against 3,600 for the C below (12 features, 12 dimensions).
+ * td_monitor_init's zeroing empties them, so a new profile never sees stale roots. */
 
 /* For each feature pair (f, f + 1), a column pair of the projection (one row every n_features bytes), into
  * sums[f], sums[f + 1]: sum_j P[j, f] x_j (square == 0, signed) or sum_j P[j, f]^2 x_j (square != 0, x_j < 2^30 and
