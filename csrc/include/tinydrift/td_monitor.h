@@ -142,9 +142,9 @@ typedef struct {
     td_occupancy_t occupancy;               /**< occupancy test (used with an occupancy section) */
     uint32_t blame_q8[TD_MAX_CHANNELS];     /**< PCA mode: per channel, evidence summed over the current CUSUM run */
 #if TD_OPTIMIZE_SPEED
-    uint32_t blame_root[2][TD_MAX_FEATURES]; /**< speed build: floor(|a_f|) per feature for the two centroids last attributed */
+    uint32_t blame_root[2][TD_MAX_FEATURES]; /**< speed build: floor(|a_f|) of the two centroids last attributed */
     uint8_t blame_root_k[2];                 /**< speed build: 1 + the centroid of each blame_root row, 0 for none */
-    uint8_t blame_root_old;                  /**< speed build: the blame_root row a new centroid replaces (less recent) */
+    uint8_t blame_root_old;                  /**< speed build: the row a new centroid replaces (the less recent) */
 #endif
     td_monitor_outputs_t out;               /**< model-output monitoring (used when has_outputs) */
 } td_monitor_t;
