@@ -163,7 +163,8 @@ def render(v: dict[str, str], runs: int, stable: bool, size: tuple[int, int, int
     calib = (f"calibration: {v.get('calib_loop_instructions')} instructions = {v.get('calib_loop_ticks')} SysTick "
              f"ticks -> {v.get('instructions_per_tick')} instructions per tick; timer bracket "
              f"{v.get('timer_bracket_instructions')} instructions (subtracted)")
-    check = (f"{runs} run(s), numbers {'identical' if stable else 'DIFFER between runs'}; window scores "
+    check = (f"{runs} run(s), numbers {'identical' if stable else 'DIFFER between runs'}; every window's score, "
+             "CUSUM, nearest centroid and top channel "
              f"{'match the host (CFFI) bit for bit' if v.get('host_match') == '1' else 'DO NOT match the host'}")
     lines: list[str] = []
     if markdown:

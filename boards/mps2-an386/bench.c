@@ -23,7 +23,7 @@
  *                    longest one
  *   record_encode    td_proto_encode_record: the 148-byte telemetry payload (if td_proto is linked)
  *   frame_encode     td_frame_encode: COBS + header + CRC-32 of that payload into a wire frame
- * and checks every window's score and CUSUM against the host's (CFFI) results.
+ * and checks every window's score, CUSUM, nearest centroid and top channel against the host's (CFFI) results.
  * Output: key=value lines on UART0, then semihosting SYS_EXIT (status 0 = ran and matched).
  * Depends on: tinydrift core, td_proto.h (optional, BENCH_HAVE_PROTO), mps2.h, semihost.h, bench_data.h.
  */
@@ -163,7 +163,9 @@ static int monitor_fresh(void)
 
 static void check_window(uint32_t w, const td_window_result_t *res)
 {
-    if (w < BENCH_WINDOWS && (res->score_q8 != bench_expect_score[w] || res->cusum_q8 != bench_expect_cusum[w])) {
+    if (w < BENCH_WINDOWS && (res->score_q8 != bench_expect_score[w] || res->cusum_q8 != bench_expect_cusum[w] ||
+                              res->nearest != bench_expect_nearest[w] ||
+                              res->top_channel != bench_expect_top_channel[w])) {
         g_failures++;
         mps2_uart_puts("mismatch_window=");
         put_u64(w);

@@ -75,9 +75,12 @@ def main() -> int:
             "static const uint8_t bench_profile", "static const uint8_t __attribute__((aligned(4))) bench_profile"),
         "/* Held-out BasicMotions test frames, interleaved int16 (acc_x, acc_y, acc_z, gyr_x, gyr_y, gyr_z). */",
         c_array("int16_t", "bench_frames", test),
-        "/* Host (CFFI) score_q8 and cusum_q8 of each window, for the bit-exactness check. */",
+        "/* Host (CFFI) score_q8, cusum_q8, nearest centroid and top channel of each window, for the bit-exactness",
+        " * check (top_channel comes from the attribution inside CUSUM runs, whose speed-build code is Cortex-M4 asm). */",
         c_array("uint32_t", "bench_expect_score", score_q8, 8),
         c_array("uint32_t", "bench_expect_cusum", cusum_q8, 8),
+        c_array("uint8_t", "bench_expect_nearest", rows["nearest"].astype(np.uint8)),
+        c_array("uint8_t", "bench_expect_top_channel", rows["top_channel"].astype(np.uint8)),
         "#endif",
         "",
     ]
