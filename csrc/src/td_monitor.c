@@ -767,9 +767,10 @@ static TD_RARE uint8_t blame_channels(td_monitor_t *mon, const int32_t *e_q8, ui
     return top;
 }
 #else
-static TD_RARE uint8_t blame_channels(const td_profile_t *prof, const int32_t *e_q8, uint32_t k, uint32_t *blame_q8,
-                                      uint8_t fallback)
+static TD_RARE uint8_t blame_channels(td_monitor_t *mon, const int32_t *e_q8, uint32_t k, uint8_t fallback)
 {
+    const td_profile_t *prof = mon->profile;
+    uint32_t *const blame_q8 = mon->blame_q8;
     const uint32_t n_dims = prof->n_dims;
     const uint32_t n_features = prof->n_features;
     const uint8_t *centroid = prof->centroids + 4u * k * n_dims;
@@ -883,11 +884,7 @@ static td_status close_window(td_monitor_t *mon, td_window_result_t *res)
         if (cusum_before == 0u) {
             memset(mon->blame_q8, 0, sizeof mon->blame_q8);
         }
-#if TD_OPTIMIZE_SPEED
         res->top_channel = blame_channels(mon, res->embedding_q8, res->nearest, res->top_channel);
-#else
-        res->top_channel = blame_channels(prof, res->embedding_q8, res->nearest, mon->blame_q8, res->top_channel);
-#endif
     }
     if (prof->occupancy != NULL && (res->n_embeddings > 0u || !(prof->flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING)) &&
         occupancy_update(&mon->occupancy, prof->occupancy, res->nearest, &res->occupancy_q8)) {
