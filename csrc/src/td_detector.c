@@ -43,20 +43,17 @@ td_status td_detector_update(td_detector_t *det, const td_detector_params_t *par
     return TD_OK;
 }
 
-td_status td_detector_count_alarms(const td_detector_params_t *params, const uint32_t *scores, uint32_t n,
-                                   uint32_t *n_alarms)
+uint32_t td_chart_step(uint16_t *stats, const int16_t *shift_q8, uint32_t n_features, uint32_t k_q8)
 {
-    if (params == NULL || n_alarms == NULL || (scores == NULL && n > 0u)) {
-        return TD_ERR_ARG;
-    }
-    uint32_t cusum = 0u;
-    uint32_t alarms = 0u;
-    for (uint32_t i = 0; i < n; i++) {
-        if (detector_step(&cusum, params, scores[i]) != 0u) {
-            alarms++;
-            cusum = 0u;
+    uint32_t top = 0u;
+    for (uint32_t i = 0; i < 2u * n_features; i++) {
+        const int32_t g = shift_q8[i >> 1];
+        int32_t s = (int32_t)stats[i] + ((i & 1u) ? -g : g) - (int32_t)k_q8;
+        s = s < 0 ? 0 : (s > 0xFFFF ? 0xFFFF : s);
+        stats[i] = (uint16_t)s;
+        if (s > (int32_t)stats[top]) {
+            top = i;
         }
     }
-    *n_alarms = alarms;
-    return TD_OK;
+    return top;
 }

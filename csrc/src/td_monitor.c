@@ -591,27 +591,22 @@ static uint32_t occupancy_update(td_occupancy_t *occ, const uint8_t *section, ui
     return occ->fill == n_windows && (int64_t)*stat_q8 > (int64_t)td_load_u32(section) ? 1u : 0u;
 }
 
-/* Which channel's fault best explains the window, during a CUSUM run (PCA mode). A shift of feature f by x moves the
- * embedding by x P[., f]; in the nearest centroid's own scale, u_j = (e_j - c_kj) / s_kj, that is x a_f with
- * a_f,j = P[j, f] / s_kj. The shift that fits u best removes <a_f, u>^2 / |a_f|^2 from the score (a matched filter,
- * the likelihood ratio of "feature f moved" under the mixture's Gaussian). A channel scores the larger of its mean and
- * spread features, and the scores add up over the run, which averages out the single window's noise. The channel
- * with the largest sum is returned (ties: lower index; fallback while every sum is 0). On BasicMotions this names the
- * drifted channel at 91-96 % of the first score alarms, against 66 % for the largest global |z| (docs/benchmarks.md).
+/* The fitted shift of each feature (PCA mode). A shift of feature f by x moves the embedding by x P[., f]; in the
+ * nearest centroid's own scale, u_j = (e_j - c_kj) / s_kj, that is x a_f with a_f,j = P[j, f] / s_kj. The shift that
+ * fits u best is g_f = <a_f, u> / |a_f| (in z units: a matched filter, the likelihood ratio of "feature f moved"
+ * under the mixture's Gaussian; about N(0, 1) in distribution). Two things use it: the attribution during a CUSUM run
+ * (blame_update) and the feature chart (td_chart_step) of profiles with a chart section, which also store the norms.
  *
  * Fixed point: t_j = u_j in Q8, clamped to int16 (+-128 z units); the centroid's inverse scales (1.0 without scales)
  * share one right shift that leaves the largest in 15 bits (the ratio does not depend on a common factor), so
- * a = P inv < 2^22, n = sum a t < 2^43 and d = sum a^2 < 2^50 (n_dims <= 64). floor(|n| / floor(sqrt(d))) is the
- * fitted shift's length in Q8 z units (<= |t| < 2^18 by Cauchy-Schwarz), clamped to int16 and squared into Q8. */
+ * a = P inv < 2^22, n = sum a t < 2^43 and d = sum a^2 < 2^50 (n_dims <= 64). root = floor(sqrt(d)) depends on the
+ * centroid alone: the chart section stores it per centroid and feature, else it is computed here.
+ * g_f = sign(n) min(floor(|n| / root), INT16_MAX), Q8 z units (|g| <= |t| < 2^18 by Cauchy-Schwarz before the
+ * clamp; 0 for root 0). */
 #if TD_OPTIMIZE_SPEED
-/* The speed build's attribution: the same integers, summed in another order. n = sum_j P[j, f] w_j with
- * w_j = (inv_j >> inv_shift) t_j (|w| < 2^30), and d = sum_j P[j, f]^2 v_j with v_j = (inv_j >> inv_shift)^2 < 2^30:
- * one multiply-accumulate a term instead of GCC's thirteen instructions with spills. d and its root depend on the
- * centroid alone, so the roots of the two centroids last attributed are kept in the monitor: a run's windows mostly
- * share their nearest centroid or alternate between two neighbours (on the BasicMotions bench 5 of 8 find their
- * roots, 2 of 8 with one centroid kept). On the Cortex-M4 that is about 1,500 instructions a window whose roots are
- * kept and 3,050 one whose roots are computed anew, against 3,600 for the C below (12 features, 12 dimensions).
- * td_monitor_init's zeroing empties them, so a new profile never sees stale roots. */
+/* The speed build: the same integers, summed in another order. n = sum_j P[j, f] w_j with w_j = (inv_j >> inv_shift)
+ * t_j (|w| < 2^30), and d = sum_j P[j, f]^2 v_j with v_j = (inv_j >> inv_shift)^2 < 2^30: one multiply-accumulate a
+ * term instead of GCC's thirteen instructions with spills. */
 
 /* For each feature pair (f, f + 1), a column pair of the projection (one row every n_features bytes), into
  * sums[f], sums[f + 1]: sum_j P[j, f] x_j (square == 0, signed) or sum_j P[j, f]^2 x_j (square != 0, x_j < 2^30 and
@@ -706,9 +701,8 @@ static uint32_t blame_len(uint64_t num, uint32_t root)
     return q;
 }
 
-static TD_RARE uint8_t blame_channels(td_monitor_t *mon, const int32_t *e_q8, uint32_t k, uint8_t fallback)
+static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e_q8, uint32_t k, int16_t *shift_q8)
 {
-    const td_profile_t *prof = mon->profile;
     const uint32_t n_dims = prof->n_dims;
     const uint32_t n_features = prof->n_features;
     const uint8_t *centroid = prof->centroids + 4u * k * n_dims;
@@ -716,6 +710,7 @@ static TD_RARE uint8_t blame_channels(td_monitor_t *mon, const int32_t *e_q8, ui
     int32_t w[TD_MAX_DIMS];
     uint32_t inv[TD_MAX_DIMS];
     int64_t sums[TD_MAX_FEATURES];
+    uint32_t root[TD_MAX_FEATURES];
     /* The shift first (every inverse scale is 1.0 without scales), so that one pass gives w. */
     uint32_t all = 1u << TD_CENTROID_SCALE_SHIFT;
     if (scale != NULL) {
@@ -736,48 +731,37 @@ static TD_RARE uint8_t blame_channels(td_monitor_t *mon, const int32_t *e_q8, ui
         w[j] = (diff < 0 ? -t : t) * (int32_t)inv[j];
     }
     const int8_t *const projection = (const int8_t *)prof->projection;
-    uint32_t slot = mon->blame_root_k[0] == k + 1u ? 0u : (mon->blame_root_k[1] == k + 1u ? 1u : 2u);
-    if (slot == 2u) {
-        slot = mon->blame_root_old;
+    if (prof->feature_chart != NULL) {
+        const uint8_t *row = prof->feature_chart + TD_PROFILE_CHART_HEADER_SIZE + 4u * k * n_features;
+        for (uint32_t f = 0; f < n_features; f++) {
+            root[f] = td_load_u32(row + 4u * f);
+        }
+    } else {
         for (uint32_t j = 0; j < n_dims; j++) {
             inv[j] *= inv[j];
         }
         blame_sums(projection, n_features, n_dims, (const int32_t *)inv, 1u, sums);
         for (uint32_t f = 0; f < n_features; f++) {
-            mon->blame_root[slot][f] = td_isqrt64((uint64_t)sums[f]);
+            root[f] = td_isqrt64((uint64_t)sums[f]);
         }
-        mon->blame_root_k[slot] = (uint8_t)(k + 1u);
     }
-    mon->blame_root_old = (uint8_t)(slot ^ 1u);
-    const uint32_t *const root = mon->blame_root[slot];
     blame_sums(projection, n_features, n_dims, w, 0u, sums);
-    uint32_t *const blame_q8 = mon->blame_q8;
-    uint8_t top = fallback;
-    uint32_t top_blame = 0u;
-    for (uint32_t c = 0; c < prof->n_channels; c++) {
-        const uint32_t q0 = blame_len(td_abs64(sums[2u * c]), root[2u * c]);
-        const uint32_t q1 = blame_len(td_abs64(sums[2u * c + 1u]), root[2u * c + 1u]);
-        const uint32_t q = q0 > q1 ? q0 : q1;
-        blame_q8[c] = td_sat_u32((uint64_t)blame_q8[c] + ((q * q + 128u) >> 8));
-        if (blame_q8[c] > top_blame) {
-            top_blame = blame_q8[c];
-            top = (uint8_t)c;
-        }
+    for (uint32_t f = 0; f < n_features; f++) {
+        const int32_t q = (int32_t)blame_len(td_abs64(sums[f]), root[f]);
+        shift_q8[f] = (int16_t)(sums[f] < 0 ? -q : q);
     }
-    return top;
 }
 #else
-static TD_RARE uint8_t blame_channels(td_monitor_t *mon, const int32_t *e_q8, uint32_t k, uint8_t fallback)
+static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e_q8, uint32_t k, int16_t *shift_q8)
 {
-    const td_profile_t *prof = mon->profile;
-    uint32_t *const blame_q8 = mon->blame_q8;
     const uint32_t n_dims = prof->n_dims;
     const uint32_t n_features = prof->n_features;
     const uint8_t *centroid = prof->centroids + 4u * k * n_dims;
     const uint8_t *scale = prof->centroid_scales != NULL ? prof->centroid_scales + 4u * k * (n_dims + 1u) + 4u : NULL;
+    const uint8_t *chart_root =
+        prof->feature_chart != NULL ? prof->feature_chart + TD_PROFILE_CHART_HEADER_SIZE + 4u * k * n_features : NULL;
     int32_t dev[TD_MAX_DIMS]; /* t_j, Q8 */
     uint32_t inv[TD_MAX_DIMS];
-    uint32_t fit[TD_MAX_FEATURES];
     uint32_t all = 0u;
     for (uint32_t j = 0; j < n_dims; j++) {
         const int32_t diff = e_q8[j] - td_load_i32(centroid + 4u * j); /* both within +-2^24 */
@@ -792,8 +776,6 @@ static TD_RARE uint8_t blame_channels(td_monitor_t *mon, const int32_t *e_q8, ui
     /* The bit length of the largest inverse scale, less 15. */
     const uint32_t inv_shift = all > 0x7FFFu ? 17u - td_clz32(all) : 0u;
     const int8_t *const projection = (const int8_t *)prof->projection;
-    uint8_t top = fallback;
-    uint32_t top_blame = 0u;
     for (uint32_t f = 0; f < n_features; f++) {
         const int8_t *p = projection + f;
         int64_t n = 0;
@@ -803,14 +785,29 @@ static TD_RARE uint8_t blame_channels(td_monitor_t *mon, const int32_t *e_q8, ui
             n += (int64_t)a * dev[j];
             d += (uint64_t)((int64_t)a * a);
         }
-        const uint32_t root = td_isqrt64(d);
+        const uint32_t root = chart_root != NULL ? td_load_u32(chart_root + 4u * f) : td_isqrt64(d);
         const uint64_t len = root != 0u ? td_udiv64_32(td_abs64(n), root) : 0u;
-        const uint32_t q = len > (uint64_t)INT16_MAX ? (uint32_t)INT16_MAX : (uint32_t)len;
-        fit[f] = (q * q + 128u) >> 8;
+        const int32_t q = len > (uint64_t)INT16_MAX ? INT16_MAX : (int32_t)len;
+        shift_q8[f] = (int16_t)(n < 0 ? -q : q);
     }
-    for (uint32_t c = 0; c < prof->n_channels; c++) {
-        const uint32_t best = fit[2u * c] > fit[2u * c + 1u] ? fit[2u * c] : fit[2u * c + 1u];
-        blame_q8[c] = td_sat_u32((uint64_t)blame_q8[c] + best);
+}
+#endif
+
+/* Which channel's fault best explains the window, during a CUSUM run. A channel scores the larger fit of its mean and
+ * spread features, g_f^2 (the score the fitted shift removes), and the scores add up over the run, which averages out
+ * the single window's noise. The channel with the largest sum is returned (ties: lower index; fallback while every
+ * sum is 0). On BasicMotions this names the drifted channel at 91-96 % of the first score alarms, against 66 % for
+ * the largest global |z| (docs/benchmarks.md). */
+static uint8_t blame_update(td_monitor_t *mon, const int16_t *shift_q8, uint8_t fallback)
+{
+    uint32_t *const blame_q8 = mon->blame_q8;
+    uint8_t top = fallback;
+    uint32_t top_blame = 0u;
+    for (uint32_t c = 0; c < mon->profile->n_channels; c++) {
+        const uint32_t q0 = td_abs32(shift_q8[2u * c]);
+        const uint32_t q1 = td_abs32(shift_q8[2u * c + 1u]);
+        const uint32_t q = q0 > q1 ? q0 : q1;
+        blame_q8[c] = td_sat_u32((uint64_t)blame_q8[c] + ((q * q + 128u) >> 8));
         if (blame_q8[c] > top_blame) {
             top_blame = blame_q8[c];
             top = (uint8_t)c;
@@ -819,7 +816,29 @@ static TD_RARE uint8_t blame_channels(td_monitor_t *mon, const int32_t *e_q8, ui
     return top;
 }
 
-#endif
+/* The window's fitted shifts, then the attribution (in_run) and the feature chart (with its section). A chart alarm
+ * outside a CUSUM run names the channel of its largest statistic (4c..4c+3 are channel c's mean and spread, up and
+ * down). */
+static TD_NOINLINE void feature_tests(td_monitor_t *mon, td_window_result_t *res, uint32_t in_run)
+{
+    const td_profile_t *prof = mon->profile;
+    const uint8_t *chart = prof->feature_chart;
+    fitted_shifts(prof, res->embedding_q8, res->nearest, res->shift_q8);
+    if (in_run) {
+        res->top_channel = blame_update(mon, res->shift_q8, res->top_channel);
+    }
+    if (chart != NULL) {
+        const uint32_t top = td_chart_step(mon->chart_q8, res->shift_q8, prof->n_features, td_load_u16(chart));
+        res->chart_q8 = mon->chart_q8[top];
+        if (res->chart_q8 > td_load_u16(chart + 2u)) {
+            res->trigger |= TD_TRIGGER_FEATURE;
+            mon->detector.alarm = 1u;
+            if (!in_run) {
+                res->top_channel = (uint8_t)(top >> 2);
+            }
+        }
+    }
+}
 
 /* Model outputs of the window: summary, labels, DDM verdict (a drift raises CONCEPT and latches the alarm). */
 static td_status close_outputs(td_monitor_t *mon, td_window_result_t *res)
@@ -879,12 +898,14 @@ static td_status close_window(td_monitor_t *mon, td_window_result_t *res)
     if (st != TD_OK) {
         return st;
     }
-    /* Only windows of a CUSUM run pay for the attribution; a new run starts from no evidence. */
-    if (mon->detector.cusum_q8 > 0u && !(prof->flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING)) {
-        if (cusum_before == 0u) {
+    /* The attribution runs in the windows of a CUSUM run (a new run starts from no evidence), the feature chart in
+     * every window; both need the fitted shifts. */
+    const uint32_t in_run = mon->detector.cusum_q8 > 0u && !(prof->flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING);
+    if (in_run || prof->feature_chart != NULL) {
+        if (in_run && cusum_before == 0u) {
             memset(mon->blame_q8, 0, sizeof mon->blame_q8);
         }
-        res->top_channel = blame_channels(mon, res->embedding_q8, res->nearest, res->top_channel);
+        feature_tests(mon, res, in_run);
     }
     if (prof->occupancy != NULL && (res->n_embeddings > 0u || !(prof->flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING)) &&
         occupancy_update(&mon->occupancy, prof->occupancy, res->nearest, &res->occupancy_q8)) {
@@ -1038,8 +1059,9 @@ td_status td_monitor_reset_alarm(td_monitor_t *mon)
     if (mon == NULL) {
         return TD_ERR_ARG;
     }
-    /* The occupancy test starts over: its ring still holds the windows that raised the alarm. */
+    /* The occupancy test and the feature chart start over: they still hold the windows that raised the alarm. */
     memset(&mon->occupancy, 0, sizeof mon->occupancy);
+    memset(mon->chart_q8, 0, sizeof mon->chart_q8);
     return td_detector_reset(&mon->detector);
 }
 

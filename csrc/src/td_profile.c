@@ -45,7 +45,7 @@
 
 #define KNOWN_PROFILE_FLAGS                                                                                         \
     (TD_PROFILE_FLAG_EXTERNAL_EMBEDDING | TD_PROFILE_FLAG_OUTPUTS | TD_PROFILE_FLAG_LOG_STD |                        \
-     TD_PROFILE_FLAG_CENTROID_SCALES | TD_PROFILE_FLAG_OCCUPANCY)
+     TD_PROFILE_FLAG_CENTROID_SCALES | TD_PROFILE_FLAG_OCCUPANCY | TD_PROFILE_FLAG_FEATURE_CHART)
 #define KNOWN_CHANNEL_FLAGS (TD_CHANNEL_FLAG_STUCK_CHECK | TD_CHANNEL_FLAG_SENTINEL)
 #define MAX_PROJ_SHIFT 15u
 #define MAX_ABS_FEATURE_MEAN_Q8 (32768 * 256)
@@ -75,6 +75,13 @@ static uint32_t occupancy_size(uint32_t n_centroids, uint16_t flags)
                                                : 0u;
 }
 
+/* The feature chart section: k_q8, h_q8, then one uint32 root per centroid and feature. */
+static uint32_t chart_size(uint32_t n_features, uint32_t n_centroids, uint16_t flags)
+{
+    return (flags & TD_PROFILE_FLAG_FEATURE_CHART) ? TD_PROFILE_CHART_HEADER_SIZE + 4u * n_centroids * n_features
+                                                   : 0u;
+}
+
 /* Offset of the byte after the centroids and their scales (start of the outputs section, or of the CRC without
  * one), for counts already bounded by 255; cannot overflow 32 bits. */
 static uint32_t centroids_end(uint32_t n_channels, uint32_t n_dims, uint32_t n_centroids, uint16_t flags)
@@ -82,7 +89,8 @@ static uint32_t centroids_end(uint32_t n_channels, uint32_t n_dims, uint32_t n_c
     const uint32_t n_features = n_channels * TD_FEATURES_PER_CHANNEL;
     return TD_PROFILE_HEADER_SIZE + n_channels * TD_PROFILE_CHANNEL_SIZE + n_features * TD_PROFILE_FEATURE_SIZE +
            projection_size(n_dims, n_features, flags) + n_centroids * n_dims * 4u +
-           centroid_scales_size(n_dims, n_centroids, flags) + occupancy_size(n_centroids, flags);
+           centroid_scales_size(n_dims, n_centroids, flags) + occupancy_size(n_centroids, flags) +
+           chart_size(n_features, n_centroids, flags);
 }
 
 /* Size of an outputs section with these counts (bounded by 255). */
@@ -209,7 +217,7 @@ static td_status check_semantics(const td_profile_t *p)
         return TD_ERR_RANGE;
     }
     if (p->flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING) {
-        if (p->proj_shift != 0u || p->ext_scale_q24 == 0u || p->ext_zero_point < -128 || p->ext_zero_point > 127) {
+        if (p->feature_chart != NULL || p->proj_shift != 0u || p->ext_scale_q24 == 0u || p->ext_zero_point < -128 || p->ext_zero_point > 127) {
             return TD_ERR_RANGE;
         }
     } else if (p->proj_shift > MAX_PROJ_SHIFT || p->n_dims > p->n_features || p->ext_scale_q24 != 0u ||
@@ -268,6 +276,14 @@ static td_status check_semantics(const td_profile_t *p)
         if (n_windows < 2u || !all_zero(p->occupancy + 5u, 3u) ||
             !all_zero(p->occupancy + TD_PROFILE_OCCUPANCY_HEADER_SIZE + used, ((used + 3u) & ~3u) - used)) {
             return TD_ERR_RANGE;
+        }
+    }
+    if (p->feature_chart != NULL) {
+        const uint32_t n_roots = (uint32_t)p->n_centroids * p->n_features;
+        for (uint32_t i = 0; i < n_roots; i++) {
+            if (td_load_u32(p->feature_chart + TD_PROFILE_CHART_HEADER_SIZE + 4u * i) > TD_PROFILE_CHART_MAX_ROOT) {
+                return TD_ERR_RANGE;
+            }
         }
     }
     return p->outputs != NULL ? check_outputs(p->outputs) : TD_OK;
@@ -348,6 +364,8 @@ td_status td_profile_parse(td_profile_t *out, const uint8_t *blob, size_t len)
     p.centroid_scales = (p.flags & TD_PROFILE_FLAG_CENTROID_SCALES) ? blob + offset : NULL;
     offset += centroid_scales_size(p.n_dims, p.n_centroids, p.flags);
     p.occupancy = (p.flags & TD_PROFILE_FLAG_OCCUPANCY) ? blob + offset : NULL;
+    offset += occupancy_size(p.n_centroids, p.flags);
+    p.feature_chart = (p.flags & TD_PROFILE_FLAG_FEATURE_CHART) ? blob + offset : NULL;
     p.outputs = (p.flags & TD_PROFILE_FLAG_OUTPUTS) ? blob + fixed_end : NULL;
 
     const td_status st = check_semantics(&p);

@@ -890,7 +890,9 @@ static void test_profile_semantics(void)
     s = base;
     s.flags = TD_PROFILE_FLAG_OCCUPANCY; /* the flag without its section: the size no longer adds up */
     CHECK_EQ(spec_status(&s), TD_ERR_SIZE);
-    for (uint32_t bit = 5; bit < 16u; bit++) {
+    s.flags = TD_PROFILE_FLAG_FEATURE_CHART; /* likewise */
+    CHECK_EQ(spec_status(&s), TD_ERR_SIZE);
+    for (uint32_t bit = 6; bit < 16u; bit++) {
         s = base;
         s.flags = (uint16_t)(1u << bit);
         CHECK_EQ(spec_status(&s), TD_ERR_RANGE);

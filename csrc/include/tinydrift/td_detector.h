@@ -5,7 +5,12 @@
  *   trigger INSTANT when s_t > instant
  * An alarm latches until td_detector_reset(), which also clears S.
  * k, h and instant are calibrated on the host by running this code over
- * held-out reference scores (tinydrift.calibrate).
+ * held-out reference scores (td_calibrate.h, tinydrift.calibrate).
+ *
+ * The feature chart (profiles with a feature chart section) runs two such CUSUMs per feature, on the
+ * window's fitted shift g_f of that feature and on -g_f (Q8 z units, td_monitor.c fitted_shifts):
+ *   U_f = clamp(U_f + g_f - k, 0, 65535),  D_f = clamp(D_f - g_f - k, 0, 65535)   (uint16, Q8)
+ * and the monitor raises TD_TRIGGER_FEATURE when the largest exceeds h.
  *
  * Depends on: td_status.h.
  */
@@ -43,8 +48,10 @@ td_status td_detector_reset(td_detector_t *det) TD_CHECK_RESULT;
 td_status td_detector_update(td_detector_t *det, const td_detector_params_t *params, uint32_t score_q8,
                              uint8_t *trigger) TD_CHECK_RESULT;
 
-/** Run a fresh detector over scores[0..n), resetting after each trigger; *n_alarms counts triggers (for calibration). */
-td_status td_detector_count_alarms(const td_detector_params_t *params, const uint32_t *scores, uint32_t n,
-                                   uint32_t *n_alarms) TD_CHECK_RESULT;
+
+/** Feature chart step: stats[2f] += shift_q8[f] - k_q8 and stats[2f + 1] += -shift_q8[f] - k_q8, each clamped to
+ *  0..65535 (k_q8 <= 65535); returns the index of the largest statistic after the step (ties: lowest). Total. */
+uint32_t td_chart_step(uint16_t *stats, const int16_t *shift_q8, uint32_t n_features, uint32_t k_q8);
+
 
 #endif /* TINYDRIFT_TD_DETECTOR_H */

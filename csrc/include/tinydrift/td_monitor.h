@@ -10,7 +10,8 @@
  *                             dequantized: (q - zero_point) * scale
  *   scores     dist  = min_k |e - c_k|^2 (Q8), recon = |z - P^T e|^2 (Q8, PCA mode),
  *              score = dist + recon (saturating)
- *   decision   CUSUM and instant threshold on score (td_detector.h), plus health
+ *   decision   CUSUM and instant threshold on score (td_detector.h), plus health; with a feature chart
+ *              section, a signed CUSUM on every feature's fitted shift (td_chart_step)
  * With an outputs section in the profile (TD_PROFILE_FLAG_OUTPUTS) it also
  * monitors the classifier's outputs (td_outputs.h): td_monitor_push_outputs adds
  * one inference's int8 class probabilities to the current window and numbers it;
@@ -84,6 +85,9 @@ typedef struct {
     uint16_t n_correct;               /**< of which the prediction was right */
     uint32_t accuracy_q16;            /**< accuracy of all labelled predictions since init, Q16 (1.0 without labels) */
     int32_t occupancy_q8;    /**< occupancy statistic over the last n windows, bits Q8 (0 until n windows or without) */
+    int16_t shift_q8[TD_MAX_FEATURES]; /**< PCA mode: fitted shift of each feature, Q8 z units (0 when not computed:
+                                            outside a CUSUM run without a feature chart section) */
+    uint16_t chart_q8;       /**< feature chart: its largest statistic after this window, Q8 (0 without the section) */
     td_channel_result_t channels[TD_MAX_CHANNELS]; /**< per-channel results, n_channels used */
 } td_window_result_t;
 
@@ -91,6 +95,8 @@ typedef struct {
 #define TD_TRIGGER_CONCEPT 0x08u
 /** Trigger bit: how often each centroid was the nearest over the last n windows left the reference mix. */
 #define TD_TRIGGER_OCCUPANCY 0x10u
+/** Trigger bit: the feature chart (a signed CUSUM per feature's fitted shift) passed its threshold. */
+#define TD_TRIGGER_FEATURE 0x20u
 
 /** Occupancy test state (profiles with an occupancy section); fields are private. */
 typedef struct {
@@ -141,11 +147,7 @@ typedef struct {
     uint8_t last_nearest;                   /**< nearest centroid of the last scored window (search hint) */
     td_occupancy_t occupancy;               /**< occupancy test (used with an occupancy section) */
     uint32_t blame_q8[TD_MAX_CHANNELS];     /**< PCA mode: per channel, evidence summed over the current CUSUM run */
-#if TD_OPTIMIZE_SPEED
-    uint32_t blame_root[2][TD_MAX_FEATURES]; /**< speed build: floor(|a_f|) of the two centroids last attributed */
-    uint8_t blame_root_k[2];                 /**< speed build: 1 + the centroid of each blame_root row, 0 for none */
-    uint8_t blame_root_old;                  /**< speed build: the row a new centroid replaces (the less recent) */
-#endif
+    uint16_t chart_q8[2 * TD_MAX_FEATURES]; /**< feature chart: per feature, the up and down statistics, Q8 */
     td_monitor_outputs_t out;               /**< model-output monitoring (used when has_outputs) */
 } td_monitor_t;
 
@@ -176,7 +178,7 @@ td_status td_monitor_push_outputs(td_monitor_t *mon, const int8_t *probs, uint32
  *  was labelled already; TD_ERR_CAPACITY after 65535 labels in one window. On error nothing changes. */
 td_status td_monitor_push_label(td_monitor_t *mon, uint32_t inference_seq, uint8_t label) TD_CHECK_RESULT;
 
-/** Clear the latched alarm and the CUSUM statistic. */
+/** Clear the latched alarm, the CUSUM statistic, the feature chart and the occupancy ring. */
 td_status td_monitor_reset_alarm(td_monitor_t *mon) TD_CHECK_RESULT;
 
 /** Copy channel's lifetime statistics (merged over all completed windows). */

@@ -55,6 +55,13 @@
 #define TD_PROFILE_FLAG_OCCUPANCY 0x0010u
 /** Fixed part of the occupancy section (threshold_q8, n_windows, reserved) in bytes. */
 #define TD_PROFILE_OCCUPANCY_HEADER_SIZE 8u
+/** Profile flag (PCA mode only): a feature chart section (k_q8, h_q8, per centroid and feature the root of the
+ *  fitted shift's norm) follows the occupancy section; the monitor then runs a signed CUSUM per feature. */
+#define TD_PROFILE_FLAG_FEATURE_CHART 0x0020u
+/** Fixed part of the feature chart section (k_q8, h_q8) in bytes. */
+#define TD_PROFILE_CHART_HEADER_SIZE 4u
+/** Largest root in a feature chart section: floor(sqrt(d)) with d < 2^50 (docs/profile-format.md). */
+#define TD_PROFILE_CHART_MAX_ROOT (1u << 25)
 
 /** Channel flag: raise the stuck health event when the window does not vary. */
 #define TD_CHANNEL_FLAG_STUCK_CHECK 0x0001u
@@ -86,6 +93,7 @@ typedef struct {
     const uint8_t *centroids;    /**< n_centroids x n_dims int32 Q8, row-major */
     const uint8_t *centroid_scales; /**< per centroid: uint32 offset_q8, n_dims uint32 inv_scale_q16; NULL without */
     const uint8_t *occupancy;    /**< occupancy section (TD_PROFILE_FLAG_OCCUPANCY), NULL when absent */
+    const uint8_t *feature_chart; /**< feature chart section (TD_PROFILE_FLAG_FEATURE_CHART), NULL when absent */
     const uint8_t *outputs;      /**< outputs section (TD_PROFILE_FLAG_OUTPUTS), NULL when absent */
 } td_profile_t;
 

@@ -4,6 +4,7 @@
 #ifndef TINYDRIFT_TINYDRIFT_H
 #define TINYDRIFT_TINYDRIFT_H
 
+#include "tinydrift/td_calibrate.h"
 #include "tinydrift/td_config.h"
 #include "tinydrift/td_crc32.h"
 #include "tinydrift/td_detector.h"
