@@ -24,17 +24,24 @@
 #define TD_APP_SLOT_HEADER_SIZE 16
 
 /** Largest profile td_profile_size_outputs() can return under the core's limits (PCA mode, the projection padded
- *  to 4 bytes, centroid scales, an occupancy section, plus a maximal outputs section of 12 + 4 * TD_MAX_CLASSES + 4 * TD_MAX_CONFIDENCE_BINS
+ *  to 4 bytes, centroid scales, an occupancy section, a feature chart section of 4 + 4 * TD_MAX_CENTROIDS *
+ *  TD_MAX_FEATURES bytes, plus a maximal outputs section of 12 + 4 * TD_MAX_CLASSES + 4 * TD_MAX_CONFIDENCE_BINS
  *  bytes). */
 #define TD_APP_PROFILE_SIZE_BOUND                                                                 \
     (64 + 40 * TD_MAX_CHANNELS + (TD_MAX_DIMS * 2 * TD_MAX_CHANNELS + 3) / 4 * 4 +                \
      4 * TD_MAX_CENTROIDS * TD_MAX_DIMS + 4 * TD_MAX_CENTROIDS * (TD_MAX_DIMS + 1) +              \
-     8 + (2 * TD_MAX_CENTROIDS + 3) / 4 * 4 + 12 +                                                 \
+     8 + (2 * TD_MAX_CENTROIDS + 3) / 4 * 4 + 4 + 4 * TD_MAX_CENTROIDS * 2 * TD_MAX_CHANNELS + 12 +  \
      4 * TD_MAX_CLASSES + 4 * TD_MAX_CONFIDENCE_BINS + 4)
 
-/** Largest profile blob the device accepts; the app keeps two RAM buffers of this size (active + upload). */
+/** Largest profile blob the device accepts; the app keeps two RAM buffers of this size (active + upload). The
+ *  bound, or what a slot holds after its header when the bound is larger (every section at its limit, which the
+ *  16-channel default reaches with the feature chart: 5,564 B); a larger upload is refused at UPLOAD_BEGIN. */
 #ifndef TD_APP_MAX_PROFILE
+#if TD_APP_PROFILE_SIZE_BOUND > TD_APP_SLOT_SIZE - TD_APP_SLOT_HEADER_SIZE
+#define TD_APP_MAX_PROFILE (TD_APP_SLOT_SIZE - TD_APP_SLOT_HEADER_SIZE)
+#else
 #define TD_APP_MAX_PROFILE TD_APP_PROFILE_SIZE_BOUND
+#endif
 #endif
 
 #if TD_APP_RING_CAPACITY < 64 || TD_APP_RING_CAPACITY > 65535

@@ -60,6 +60,23 @@ def py_monitor_decisions(k: int, h: int, instant: int, scores_q8):
     return out
 
 
+def py_chart(k: int, h: int, shifts_q8, reset_after_alarm: bool):
+    """The feature chart in Python: per window (largest statistic, alarm), up and down CUSUM per feature."""
+    up = [0] * len(shifts_q8[0])
+    down = [0] * len(shifts_q8[0])
+    out = []
+    for row in shifts_q8:
+        for f, g in enumerate(int(v) for v in row):
+            up[f] = min(65535, max(0, up[f] + g - k))
+            down[f] = min(65535, max(0, down[f] - g - k))
+        top = max(up + down)
+        out.append((top, top > h))
+        if top > h and reset_after_alarm:
+            up = [0] * len(up)
+            down = [0] * len(down)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Calibration
 # ---------------------------------------------------------------------------------------------
@@ -87,7 +104,9 @@ def test_false_alarm_rate_on_fresh_data(profile, gen, seed):
     # false_alarms == an independent Python CUSUM over the same scores.
     scores = np.round(rows["score"] * 256).astype(np.int64)
     assert np.array_equal(scores, rows["score"] * 256)  # Q8 scores are exact in float64
-    assert n_fa == py_count_alarms(profile.cusum_k_q8, profile.cusum_h_q8, profile.instant_q8, scores)
+    shifts = np.round(rows["shift"] * 256).astype(np.int64)
+    chart_alarms = sum(alarm for _, alarm in py_chart(profile.chart_k_q8, profile.chart_h_q8, shifts, True))
+    assert n_fa == py_count_alarms(profile.cusum_k_q8, profile.cusum_h_q8, profile.instant_q8, scores) + chart_alarms
 
 
 def test_monitor_decisions_match_python_cusum(profile, gen):
@@ -96,7 +115,10 @@ def test_monitor_decisions_match_python_cusum(profile, gen):
     rows = Monitor(profile).push(frames)
     scores = np.round(rows["score"] * 256).astype(np.int64)
     ref = py_monitor_decisions(profile.cusum_k_q8, profile.cusum_h_q8, profile.instant_q8, scores)
-    assert rows["trigger"].tolist() == [t for t, _ in ref]
+    chart = py_chart(profile.chart_k_q8, profile.chart_h_q8, np.round(rows["shift"] * 256).astype(np.int64), False)
+    assert (rows["chart"] * 256).astype(np.int64).tolist() == [top for top, _ in chart]
+    assert rows["trigger"].tolist() == [t | (lib.TD_TRIGGER_FEATURE if a else 0) for (t, _), (_, a) in zip(ref, chart)]
+    assert any(a for _, a in chart)  # the drift also fires the chart
     assert (rows["cusum"] * 256).astype(np.int64).tolist() == [s for _, s in ref]
     first = int(np.argmax(rows["trigger"] != 0))
     assert rows["alarm"][first:].all() and not rows["alarm"][:first].any()  # latched

@@ -94,17 +94,19 @@ def test_blob_layout_decodes_with_struct(built, blob):
     assert blob[52:64] == bytes(12)  # reserved
     assert (h["n_channels"], h["n_dims"], h["n_centroids"], h["window"]) == (
         built.n_channels, built.n_dims, built.n_centroids, built.window)
-    assert h["flags"] == 0x000C and built.projection is not None  # default build: log-std + centroid scales
+    # default build: log-std + centroid scales + feature chart
+    assert h["flags"] == 0x002C and built.projection is not None
     assert (h["cusum_k_q8"], h["cusum_h_q8"], h["instant_q8"], h["false_alarm_ppb"]) == (
         built.cusum_k_q8, built.cusum_h_q8, built.instant_q8, 1_000_000)
     assert h["profile_id"] == built.profile_id
     assert h["created_unix"] == built.created_unix
     # CRC-32 (zlib) of everything before it, little-endian.
     assert struct.unpack("<I", blob[-4:])[0] == zlib.crc32(blob[:-4])
-    # Sections: channels, features, int8 projection padded to 4, int32 centroids, centroid scales, CRC.
+    # Sections: channels, features, int8 projection padded to 4, int32 centroids, centroid scales, feature chart
+    # (k, h, roots), CRC.
     c, k, K = built.n_channels, built.n_dims, built.n_centroids
     proj = (k * 2 * c + 3) // 4 * 4
-    assert len(blob) == 64 + 24 * c + 8 * 2 * c + proj + 4 * K * k + 4 * K * (k + 1) + 4
+    assert len(blob) == 64 + 24 * c + 8 * 2 * c + proj + 4 * K * k + 4 * K * (k + 1) + 4 + 4 * K * 2 * c + 4
     assert lib.td_profile_size(c, k, K, h["flags"]) == len(blob)
     for ch in range(c):
         lo, hi, sentinel, flags, tol, max_miss, max_sat, reserved, mean, std = struct.unpack_from(
@@ -128,6 +130,11 @@ def test_blob_layout_decodes_with_struct(built, blob):
     assert np.array_equal(scales[:, 0], built.centroid_offset_q8)
     assert np.array_equal(scales[:, 1:], built.centroid_inv_scale_q16)
     assert scales[:, 0].min() == 0 and scales[:, 1:].min() >= 1
+    chart = off + proj + 4 * K * k + 4 * K * (k + 1)
+    assert struct.unpack_from("<HH", blob, chart) == (built.chart_k_q8, built.chart_h_q8)
+    roots = np.frombuffer(blob, "<u4", K * 2 * c, chart + 4).reshape(K, 2 * c)
+    assert np.array_equal(roots, built.chart_roots())
+    assert chart + 4 + 4 * K * 2 * c == len(blob) - 4
 
 
 def test_profile_id_stable_and_content_addressed(built, blob):
@@ -296,11 +303,12 @@ def _semantic_cases(blob: bytes, n_ch: int) -> dict:
         "inv_sigma_too_large": _patch(blob, "<I", feature_off(n_ch, 0) + 4, 0x80000001),
         "unknown_channel_flag": _patch(blob, "<H", c1 + 6, 0x0006),
         "log_std_floor_zero": _patch(blob, "<H", c1 + 14, 0),
-        "channel_reserved_without_log_std": _patch(_patch(blob, "<H", 22, 0x0008), "<H", c1 + 14, 1),
+        "channel_reserved_without_log_std": _patch(_patch(blob, "<H", 22, 0x0028), "<H", c1 + 14, 1),
         "max_missing_gt_window": _patch(blob, "<H", c1 + 10, 33),
         "negative_ref_std": _patch(blob, "<i", c1 + 20, -1),
         "header_reserved": _patch(blob, "<B", 60, 1),
-        "unknown_profile_flag": _patch(blob, "<H", 22, 0x010C),
+        "unknown_profile_flag": _patch(blob, "<H", 22, 0x012C),
+        "chart_root_above_2_25": _patch(blob, "<I", len(blob) - 8, (1 << 25) + 1),
         "window_1": _patch(blob, "<H", 20, 1),
         "false_alarm_ppb_gt_1e9": _patch(blob, "<I", 24, 10**9 + 1),
         "proj_shift_16": _patch(blob, "<B", 19, 16),

@@ -113,7 +113,8 @@ def test_summary_first_alarm_matches_database(report, telemetry_db) -> None:
     seg = segment(report, DEVICE)
     assert seg.first_alarm_window == win and seg.first_alarm_seq == seq
     assert 150 <= win < 300  # the gain drift, after it began
-    assert seg.first_alarm_triggers == [k for b, k in ((1, "instant"), (2, "cusum"), (4, "health")) if trigger & b]
+    assert seg.first_alarm_triggers == [k for b, k in ((1, "instant"), (2, "cusum"), (4, "health"), (0x20, "feature"))
+                                        if trigger & b]
     assert seg.channels_implicated[0].startswith(profile.names()[top])
     assert profile.names()[top] == "gyr_y"
     assert seg.first_alarm_uptime_s == (seq + 1)

@@ -123,8 +123,8 @@ def test_alarm_rows_follow_trigger_bits(db: TelemetryStore, scored) -> None:
     db.add_profile(profile)
     db.insert_records(DEVICE, recs)
     alarms = db.alarms()
-    want = [(r.seq, kind) for r in recs for bit, kind in ((1, "instant"), (2, "cusum"), (4, "health"))
-            if r.trigger & bit]
+    want = [(r.seq, kind) for r in recs
+            for bit, kind in ((1, "instant"), (2, "cusum"), (4, "health"), (0x20, "feature")) if r.trigger & bit]
     assert sorted((a["seq"], a["kind"]) for a in alarms) == sorted(want)
     names = profile.names()
     for a in alarms:
@@ -446,9 +446,40 @@ def v1_schema() -> str:
 
     lines = [line for line in store._SCHEMA.splitlines()
              if not any(line.strip().startswith(name + " ") for name in store.OUTPUT_FIELDS)]
-    text = "\n".join(lines).replace(", 'concept'", "")
+    text = "\n".join(lines).replace(", 'concept', 'occupancy', 'feature'", "")
     assert "n_inferences" not in text and "concept" not in text
     return text
+
+
+def test_migration_from_version_2(tmp_path: Path, scored) -> None:
+    """A version-2 store (whose alarms could not hold 'occupancy' or 'feature') migrates to 3 with its alarms kept;
+    then occupancy and feature-chart alarms are stored."""
+    from tinydrift import store
+
+    profile, rows = scored
+    recs = make_records(profile, rows[:10])
+    path = tmp_path / "v2.db"
+    with TelemetryStore(path) as db:
+        db.insert_records(DEVICE, [TelemetryRecord(**{**recs[0].__dict__, "trigger": 0x02})])
+    con = sqlite3.connect(path)
+    con.execute("ALTER TABLE alarms RENAME TO alarms_new")
+    con.execute(store._SCHEMA.split("CREATE TABLE alarms (")[1].split(");")[0].join(
+        ["CREATE TABLE alarms (", ")"]).replace(", 'occupancy', 'feature'", ""))
+    con.execute("INSERT INTO alarms SELECT * FROM alarms_new")
+    con.execute("DROP TABLE alarms_new")
+    with pytest.raises(sqlite3.IntegrityError):
+        con.execute("INSERT INTO alarms (record_id, kind, channel_mask) VALUES (1, 'feature', 1)")
+    con.execute("PRAGMA user_version = 2")
+    con.commit()
+    con.close()
+    with TelemetryStore(path) as db:
+        assert db.schema_version == 3
+        assert [(a["seq"], a["kind"]) for a in db.alarms()] == [(recs[0].seq, "cusum")]
+        db.insert_records(DEVICE, [TelemetryRecord(**{**recs[1].__dict__, "trigger": 0x10}),
+                                   TelemetryRecord(**{**recs[2].__dict__, "trigger": 0x20, "top_channel": 3})])
+        kinds = [(a["seq"], a["kind"], a["channel_mask"]) for a in db.alarms()]
+    assert kinds == [(recs[0].seq, "cusum", 1 << recs[0].top_channel), (recs[1].seq, "occupancy", 0),
+                     (recs[2].seq, "feature", 1 << 3)]
 
 
 def test_migration_from_version_1(tmp_path: Path, scored) -> None:
@@ -496,7 +527,7 @@ def test_migration_from_version_1(tmp_path: Path, scored) -> None:
 
     # Read-write: migrated in place.
     with TelemetryStore(path) as db:
-        assert db.schema_version == SCHEMA_VERSION == 2
+        assert db.schema_version == SCHEMA_VERSION == 3
         got = db.telemetry_records()
         assert [(g.seq, g.window, g.score, g.trigger, g.mean, g.n_saturated) for g in got] == \
             [(r.seq, r.window, r.score, r.trigger, r.mean, r.n_saturated) for r in recs]
@@ -512,7 +543,7 @@ def test_migration_from_version_1(tmp_path: Path, scored) -> None:
         assert [(a["seq"], a["kind"], a["channel_mask"]) for a in db.alarms() if a["seq"] == 100] == \
             [(100, "concept", 0)]
     after = dump(path)
-    assert after["user_version"] == [(2,)]
+    assert after["user_version"] == [(3,)]
     for table in ("channel_values", "gaps"):
         assert after[table][: len(before[table])] == before[table], table
     for table in ("devices", "boots"):  # last_seen / last_seq moved with the new record

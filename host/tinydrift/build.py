@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import occupancy
-from .calibrate import calibrate
+from .calibrate import calibrate, calibrate_chart
 from .core import lib
 from .errors import InputError
 from .monitor import Monitor, as_frames
@@ -41,6 +41,12 @@ MAX_CENTROID_INV_SCALE_Q16 = 1 << 24
 # Weight of the Gaussian log-normaliser in a centroid's offset. The full normaliser (1.0) let tight
 # clusters claim windows too eagerly on the bundled benchmark; half of it detected more (docs/benchmarks.md).
 OFFSET_WEIGHT = 0.5
+# Feature chart (PCA profiles): reference value half of a 1 sd shift (the textbook choice for detecting a shift
+# of 1 sd), and the share of the false-alarm budget it gets; the rest goes to the score's CUSUM (and the occupancy
+# test). tools/studies/feature_chart.py measured 10 %: every channel scenario of make bench detected at the same
+# control false alarms.
+CHART_K_Q8 = 128
+CHART_SHARE = 0.1
 
 
 @dataclass
@@ -316,16 +322,22 @@ def _centroid_scales(embeddings: np.ndarray, centroids_q8: np.ndarray) -> tuple[
 def _finish(staged: Profile, ref: _Reference, centroids: np.ndarray, score_holdout: Callable[[Profile], np.ndarray],
             *, stuck_tolerance: int, false_alarm_rate: float, calibration_windows: int | None, seed: int,
             channel_names: Sequence[str] | None, say: Progress,
-            scales: tuple[np.ndarray, np.ndarray] | None = None, occupancy_windows: int | None = None) -> Profile:
+            scales: tuple[np.ndarray, np.ndarray] | None = None, occupancy_windows: int | None = None,
+            feature_chart: bool = False) -> Profile:
     """Health limits, then thresholds calibrated on the held-out windows' scores (score_holdout: Monitor rows).
 
-    With occupancy_windows the false-alarm budget is split evenly between the score's detector and the
-    occupancy test, which is calibrated on resampled whole training recordings (tinydrift.occupancy)."""
+    With feature_chart, CHART_SHARE of the false-alarm budget goes to the feature chart, calibrated on the
+    held-out windows' fitted shifts. With occupancy_windows the rest is split evenly between the score's detector
+    and the occupancy test, which is calibrated on resampled whole training recordings (tinydrift.occupancy)."""
     _health_limits(ref.configs, np.concatenate([ref.fit_rows, ref.hold_rows]), ref.recordings, stuck_tolerance)
     scored = staged.replace(channels=ref.configs, centroids_q8=centroids)
     if scales is not None:
         scored = scored.replace(centroid_offset_q8=scales[0], centroid_inv_scale_q16=scales[1])
-    score_rate = false_alarm_rate / 2 if occupancy_windows else false_alarm_rate
+    chart_rate = false_alarm_rate * CHART_SHARE if feature_chart else 0.0
+    shared_rate = false_alarm_rate - chart_rate
+    score_rate = shared_rate / 2 if occupancy_windows else shared_rate
+    if feature_chart:
+        scored = scored.replace(feature_chart=True, chart_k_q8=CHART_K_Q8, chart_h_q8=0xFFFF)
     if occupancy_windows:
         nearest = [Monitor(scored).push(rec)["nearest"] for rec in ref.recordings]
         say(f"calibrating the occupancy test over {occupancy_windows} windows to {score_rate:g} false alarms/window "
@@ -333,7 +345,15 @@ def _finish(staged: Profile, ref: _Reference, centroids: np.ndarray, score_holdo
         cost_q8, threshold_q8 = occupancy.calibrate(nearest, scored.n_centroids, occupancy_windows, score_rate, seed)
         scored = scored.replace(occupancy_windows=occupancy_windows, occupancy_threshold_q8=threshold_q8,
                                 occupancy_cost_q8=cost_q8)
-    hold_scores = np.round(score_holdout(scored)["score"] * 256).astype(np.uint32)
+    hold_rows = score_holdout(scored)
+    hold_scores = np.round(hold_rows["score"] * 256).astype(np.uint32)
+    if feature_chart:
+        n_chart = max(calibration_windows or 0, MIN_CALIBRATION_WINDOWS,
+                      math.ceil(CALIBRATION_EXPECTED_ALARMS / chart_rate))
+        say(f"calibrating the feature chart to {chart_rate:g} false alarms/window on {n_chart} resampled held-out "
+            f"windows ({len(hold_rows)} distinct)")
+        shifts_q8 = np.round(hold_rows["shift"] * 256).astype(np.int16)
+        scored = scored.replace(chart_h_q8=calibrate_chart(shifts_q8, chart_rate, n_chart, seed, CHART_K_Q8))
     n_cal = max(calibration_windows or 0, MIN_CALIBRATION_WINDOWS,
                 math.ceil(CALIBRATION_EXPECTED_ALARMS / score_rate))
     say(f"calibrating to {score_rate:g} false alarms/window on {n_cal} resampled held-out windows "
@@ -363,6 +383,7 @@ def build_profile(
     calibration_windows: int | None = None,
     channel_names: Sequence[str] | None = None,
     occupancy_windows: int | None = None,
+    feature_chart: bool = True,
     seed: int = 0,
     progress: Progress | None = None,
 ) -> Profile:
@@ -382,6 +403,9 @@ def build_profile(
     occupancy_windows: also test, over the last n windows, how often each centroid is the nearest against the
     training mix (class-prior shift, new classes that look like known ones); off by default because a long
     stretch of one activity is a prior shift to it. The false-alarm budget is then split between the two tests.
+    feature_chart: also run, per feature, a two-sided CUSUM on the window's fitted shift of that feature (a
+    persistent change of one sensor keeps its sign; noise does not). It gets 10 % of the false-alarm budget and
+    catches small one-channel changes (gain, offset) the summed score dilutes; on by default.
     """
     say = progress or (lambda _msg: None)
     if occupancy_windows is not None and not 2 <= occupancy_windows <= lib.TD_MAX_OCCUPANCY_WINDOWS:
@@ -416,4 +440,4 @@ def build_profile(
     return _finish(staged, ref, centroids, lambda prof: _run(prof, ref.split.holdout),
                    stuck_tolerance=stuck_tolerance, false_alarm_rate=false_alarm_rate,
                    calibration_windows=calibration_windows, seed=seed, channel_names=channel_names, say=say,
-                   scales=scales, occupancy_windows=occupancy_windows)
+                   scales=scales, occupancy_windows=occupancy_windows, feature_chart=feature_chart)

@@ -28,10 +28,24 @@ def count_alarms(k_q8: int, h_q8: int, instant_q8: int, scores_q8: np.ndarray) -
     return int(n_alarms[0])
 
 
+def count_chart_alarms(k_q8: int, h_q8: int, shifts_q8: np.ndarray) -> int:
+    """Alarms the C feature chart raises over rows of per-feature shifts, resetting after each
+    (td_chart_count_alarms)."""
+    arr = np.ascontiguousarray(shifts_q8, dtype=np.int16)
+    n_alarms = ffi.new("uint32_t *")
+    check(lib.td_chart_count_alarms(k_q8, h_q8, ffi.from_buffer("int16_t[]", arr), arr.shape[0], arr.shape[1],
+                                    n_alarms), "td_chart_count_alarms")
+    return int(n_alarms[0])
+
+
 def false_alarms(profile: object, rows: np.ndarray) -> int:
-    """Alarms (score triggers with reset after each, plus health events) in Monitor rows."""
+    """Alarms in Monitor rows: score triggers and feature-chart alarms, each counted by its own counter with a reset
+    after each (as a user acknowledging them would), plus health events."""
     scores_q8 = np.round(rows["score"] * 256).astype(np.uint32)
     n = count_alarms(profile.cusum_k_q8, profile.cusum_h_q8, profile.instant_q8, scores_q8)  # type: ignore[attr-defined]
+    if getattr(profile, "feature_chart", False):
+        shifts_q8 = np.round(rows["shift"] * 256).astype(np.int16)
+        n += count_chart_alarms(profile.chart_k_q8, profile.chart_h_q8, shifts_q8)  # type: ignore[attr-defined]
     return n + int(np.count_nonzero(rows["trigger"] & TRIGGER_HEALTH))
 
 
@@ -90,3 +104,32 @@ def calibrate(scores_q8: np.ndarray, rate: float, n_windows: int, seed: int) -> 
         else:
             lo = mid + 1
     return k, lo, instant
+
+
+def resample_shifts(shifts_q8: np.ndarray, n_windows: int, rng: np.random.Generator) -> np.ndarray:
+    """n_windows rows of per-feature shifts made of random blocks of consecutive held-out rows, each value
+    jittered by a normal with Silverman's bandwidth per feature (a smoothed bootstrap, as for the scores)."""
+    n = len(shifts_q8)
+    block = min(BLOCK_WINDOWS, n)
+    starts = rng.integers(0, n - block + 1, size=-(-n_windows // block))
+    idx = (starts[:, None] + np.arange(block)[None, :]).ravel()[:n_windows]
+    values = shifts_q8.astype(np.float64)
+    bandwidth = 1.06 * values.std(axis=0) * n ** -0.2
+    jittered = values[idx] + rng.normal(0.0, 1.0, size=(len(idx), values.shape[1])) * bandwidth
+    return np.ascontiguousarray(np.clip(np.round(jittered), -32767, 32767), dtype=np.int16)
+
+
+def calibrate_chart(shifts_q8: np.ndarray, rate: float, n_windows: int, seed: int, k_q8: int) -> int:
+    """Smallest h (Q8) whose feature-chart alarms per window on resampled held-out shifts <= rate."""
+    if not 0.0 < rate < 1.0:
+        raise ValueError(f"false-alarm rate must be in (0, 1), got {rate}")
+    stream = resample_shifts(np.asarray(shifts_q8), n_windows, np.random.default_rng(seed))
+    budget = int(math.floor(rate * len(stream)))
+    lo, hi = 0, 0xFFFF  # h = 65535 never fires: the statistics saturate there
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if count_chart_alarms(k_q8, mid, stream) <= budget:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo

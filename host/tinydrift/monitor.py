@@ -14,6 +14,7 @@ from .profile import Profile, load_profile
 from .triggers import (  # noqa: F401  (re-exported: tinydrift.monitor.TRIGGER_* predates the triggers module)
     TRIGGER_CONCEPT,
     TRIGGER_CUSUM,
+    TRIGGER_FEATURE,
     TRIGGER_HEALTH,
     TRIGGER_INSTANT,
     TRIGGER_NAMES,
@@ -52,7 +53,7 @@ _C_RESULT = _struct_dtype(
      ("top_channel", "u1"), ("n_inferences", "<u2"), ("top_class", "u1"), ("ddm_state", "u1"),
      ("mean_confidence_q16", "<u4"), ("estimated_accuracy_q16", "<u4"), ("prior_shift_q16", "<u4"),
      ("n_labels", "<u2"), ("n_correct", "<u2"), ("accuracy_q16", "<u4"), ("occupancy_q8", "<i4"),
-     ("channels", (_C_CHANNEL, lib.TD_MAX_CHANNELS))],
+     ("shift_q8", ("<i2", lib.TD_MAX_FEATURES)), ("chart_q8", "<u2"), ("channels", (_C_CHANNEL, lib.TD_MAX_CHANNELS))],
 )
 
 
@@ -68,6 +69,12 @@ def result_dtype(n_channels: int, n_dims: int) -> np.dtype:
     ``occupancy`` (profiles with an occupancy section, 0 otherwise and until its window count has passed): the
     G statistic in bits of how often each centroid was the nearest over the last n windows against the
     reference mix; above the profile's threshold it raises TRIGGER_OCCUPANCY.
+
+    ``shift`` (PCA mode): per feature (2c: channel c's mean, 2c+1: its spread), the shift of that feature that
+    best explains the window's distance from its nearest centroid, in reference standard deviations; computed
+    every window with a feature chart (profiles built by ``build_profile``), otherwise only inside a CUSUM run
+    (0 elsewhere). ``chart``: the feature chart's largest statistic after the window (0 without one); above the
+    profile's ``chart_h_q8 / 256`` it raises TRIGGER_FEATURE.
     """
     c, k = n_channels, n_dims
     return np.dtype([
@@ -76,7 +83,7 @@ def result_dtype(n_channels: int, n_dims: int) -> np.dtype:
         ("stuck_mask", "<u2"), ("saturated_mask", "<u2"), ("missing_mask", "<u2"), ("n_embeddings", "<u2"),
         ("n_inferences", "<u2"), ("top_class", "u1"), ("ddm_state", "u1"), ("mean_confidence", "<f8"),
         ("estimated_accuracy", "<f8"), ("prior_shift", "<f8"), ("n_labels", "<u2"), ("n_correct", "<u2"),
-        ("accuracy", "<f8"), ("occupancy", "<f8"),
+        ("accuracy", "<f8"), ("occupancy", "<f8"), ("chart", "<f8"), ("shift", "<f8", (2 * c,)),
         ("embedding", "<f8", (k,)), ("mean", "<f8", (c,)), ("std", "<f8", (c,)),
         ("z_mean", "<f8", (c,)), ("z_std", "<f8", (c,)), ("min", "<i2", (c,)), ("max", "<i2", (c,)),
         ("sum", "<i8", (c,)), ("sumsq", "<i8", (c,)), ("n_missing", "<u2", (c,)), ("n_saturated", "<u2", (c,)),
@@ -170,7 +177,7 @@ class Monitor:
         c, k = self.profile.n_channels, self.profile.n_dims
         ch = raw["channels"][:, :c]
         out["window"] = raw["window_index"]
-        for name in ("score", "dist", "recon", "cusum", "occupancy"):
+        for name in ("score", "dist", "recon", "cusum", "occupancy", "chart"):
             out[name] = raw[name + "_q8"] / 256.0
         for name in ("alarm", "trigger", "nearest", "top_channel", "stuck_mask", "saturated_mask",
                      "missing_mask", "n_embeddings", "n_inferences", "top_class", "ddm_state", "n_labels",
@@ -179,6 +186,7 @@ class Monitor:
         for name in ("mean_confidence", "estimated_accuracy", "prior_shift", "accuracy"):
             out[name] = raw[name + "_q16"] / _Q16
         out["embedding"] = raw["embedding_q8"][:, :k] / 256.0
+        out["shift"] = raw["shift_q8"][:, : 2 * c] / 256.0
         out["mean"] = ch["mean_q8"] / 256.0
         out["std"] = ch["std_q8"] / 256.0
         out["z_mean"] = ch["z_mean_q8"] / 256.0

@@ -9,6 +9,7 @@ device runs, so the host never hands the device a profile it would reject.
 from __future__ import annotations
 
 import dataclasses
+import math
 import struct
 import time
 import zlib
@@ -32,6 +33,8 @@ FLAG_OUTPUTS = 0x0002
 FLAG_LOG_STD = 0x0004
 FLAG_CENTROID_SCALES = 0x0008
 FLAG_OCCUPANCY = 0x0010
+FLAG_FEATURE_CHART = 0x0020
+MAX_CHART_ROOT = 1 << 25
 CENTROID_SCALE_SHIFT = 16
 CHANNEL_FLAG_STUCK_CHECK = 0x0001
 CHANNEL_FLAG_SENTINEL = 0x0002
@@ -91,6 +94,12 @@ class Profile:
     occupancy_windows: int = 0  # 0: no occupancy section
     occupancy_threshold_q8: int = 0
     occupancy_cost_q8: np.ndarray | None = None  # uint16 (K,)
+    # Feature chart (flag bit 5, PCA mode): per feature, CUSUMs on the window's fitted shift and on its negative
+    # (Q8 z units), reference value chart_k_q8, alarm above chart_h_q8 (65535: never). The section also stores
+    # the norms the shift divides by (chart_roots), derived from the projection and the centroid scales.
+    feature_chart: bool = False
+    chart_k_q8: int = 0
+    chart_h_q8: int = 0xFFFF
 
     @property
     def n_channels(self) -> int:
@@ -132,6 +141,24 @@ class Profile:
     def centroid_scales(self) -> bool:
         return self.centroid_inv_scale_q16 is not None
 
+    def chart_roots(self) -> np.ndarray:
+        """(K, 2C) uint32: floor(sqrt(sum_j (P[j, f] * (inv_kj >> s_k))^2)), the norm of feature f's direction in
+        centroid k's scale (inv_kj its inverse scales in Q16, 65536 without scales; s_k the shift that brings the
+        largest under 2^15). The monitor divides <a_f, u> by it to get the fitted shift (docs/profile-format.md)."""
+        if self.projection is None:
+            raise ProfileError("a feature chart needs a PCA profile (this one takes external embeddings)")
+        proj = np.asarray(self.projection, dtype=np.int64)
+        if self.centroid_inv_scale_q16 is not None:
+            inv = np.asarray(self.centroid_inv_scale_q16, dtype=np.int64).reshape(self.n_centroids, self.n_dims)
+        else:
+            inv = np.full((self.n_centroids, self.n_dims), 1 << CENTROID_SCALE_SHIFT, np.int64)
+        roots = np.empty((self.n_centroids, proj.shape[1]), np.uint32)
+        for k in range(self.n_centroids):
+            shift = max(0, int(inv[k].max()).bit_length() - 15)
+            a = proj * (inv[k] >> shift)[:, None]  # |a| <= 2^22, d < 2^50: exact in int64
+            roots[k] = [math.isqrt(int(d)) for d in (a * a).sum(axis=0).tolist()]
+        return roots
+
     def _pack(self, profile_id: int, created_unix: int) -> bytes:
         flags = FLAG_EXTERNAL_EMBEDDING if self.external_embedding else 0
         if self.outputs is not None:
@@ -142,6 +169,8 @@ class Profile:
             flags |= FLAG_CENTROID_SCALES
         if self.occupancy_windows:
             flags |= FLAG_OCCUPANCY
+        if self.feature_chart:
+            flags |= FLAG_FEATURE_CHART
         n_features = 2 * self.n_channels
         body = bytearray()
         for ch in self.channels:
@@ -182,6 +211,9 @@ class Profile:
             raw = struct.pack(f"<IB3x{self.n_centroids}H", self.occupancy_threshold_q8, self.occupancy_windows,
                               *cost.tolist())
             body += raw + bytes(-len(raw) % 4)
+        if self.feature_chart:
+            body += struct.pack("<HH", self.chart_k_q8, self.chart_h_q8)
+            body += np.ascontiguousarray(self.chart_roots(), dtype="<u4").tobytes()
         if self.outputs is not None:
             n_classes, n_bins, scale_q24, zero_point, prior_q16, accuracy_q16 = self.outputs.quantized()
             body += OUTPUTS_HEAD.pack(n_classes, n_bins, 0, scale_q24, zero_point)
@@ -240,6 +272,12 @@ class Profile:
             occ_threshold, occ_windows = struct.unpack_from("<IB", blob, off)
             occ_cost = np.frombuffer(blob, dtype="<u2", count=n_cent, offset=off + 8).astype(np.uint16)
             off += 8 + (2 * n_cent + 3) // 4 * 4
+        chart_k = chart_h = 0
+        chart_roots = None
+        if flags & FLAG_FEATURE_CHART:
+            chart_k, chart_h = struct.unpack_from("<HH", blob, off)
+            chart_roots = np.frombuffer(blob, dtype="<u4", count=n_cent * n_features, offset=off + 4)
+            off += 4 + 4 * n_cent * n_features
         outputs = None
         if flags & FLAG_OUTPUTS:
             n_classes, n_bins, _, scale_q24, zero_point = OUTPUTS_HEAD.unpack_from(blob, off)
@@ -247,14 +285,22 @@ class Profile:
             outputs = OutputsConfig(prior=np.array(values[:n_classes], np.float64) / Q16,
                                     accuracy=np.array(values[n_classes:], np.float64) / Q16,
                                     scale=scale_q24 / Q24, zero_point=zero_point)
-        return cls(
+        profile = cls(
             window=window, channels=channels, feature_mu_q8=feats["mu"].astype(np.int32),
             feature_inv_sigma_q24=feats["inv"].astype(np.uint32), centroids_q8=centroids.astype(np.int32),
             projection=projection, proj_shift=shift, cusum_k_q8=k, cusum_h_q8=h, instant_q8=inst,
             false_alarm_ppb=ppb, ext_scale_q24=scale, ext_zero_point=zp, created_unix=created, outputs=outputs,
             log_std=bool(flags & FLAG_LOG_STD), centroid_offset_q8=offset_q8, centroid_inv_scale_q16=inv_scale_q16,
             occupancy_windows=occ_windows, occupancy_threshold_q8=occ_threshold, occupancy_cost_q8=occ_cost,
+            feature_chart=chart_roots is not None, chart_k_q8=chart_k, chart_h_q8=chart_h if chart_roots is not None
+            else 0xFFFF,
         )
+        # The roots are derived data: a blob whose roots do not follow from its projection and scales would be
+        # rewritten differently by to_bytes, so it is refused here rather than silently changed.
+        if chart_roots is not None and not np.array_equal(chart_roots.reshape(n_cent, n_features),
+                                                          profile.chart_roots()):
+            raise ProfileError("invalid profile: feature chart roots do not match the projection and centroid scales")
+        return profile
 
     def save(self, path: str | Path) -> None:
         """Write the blob to path (atomically: a crash never leaves half a profile)."""

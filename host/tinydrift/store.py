@@ -9,9 +9,10 @@ Schema and rationale: docs/telemetry-store.md. In short:
 * inserts are idempotent on ``UNIQUE(device_id, boot_id, seq)``: a record the device
   replays (FETCH) or the host receives twice is stored once;
 * the schema version lives in ``PRAGMA user_version``; a newer file is refused with a
-  one-line error, a version-1 file is migrated in place when opened for writing (model-output
-  columns added with defaults, ``alarms.kind`` widened to ``concept``); opened read-only it is
-  read as is, with the model-output columns 0.
+  one-line error, an older file is migrated in place when opened for writing (version 1 -> 2:
+  model-output columns added with defaults, ``alarms.kind`` widened to ``concept``; 2 -> 3:
+  ``alarms.kind`` widened to ``occupancy`` and ``feature``); opened read-only it is read as is,
+  with the model-output columns 0.
 
 Records are duck-typed: anything with the attribute (or mapping key) names of
 ``tinydrift.link.TelemetryRecord`` (seq, boot_id, profile_id, window, uptime_ms, score, dist,
@@ -45,7 +46,7 @@ import numpy as np
 from .errors import TinyDriftError
 from .triggers import TRIGGER_NAMES
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 5000
 THRESHOLD_DISABLED = 0xFFFFFFFF
 TRIGGER_KINDS = TRIGGER_NAMES
@@ -148,7 +149,7 @@ CREATE TABLE channel_values (
 CREATE TABLE alarms (
     id           INTEGER PRIMARY KEY,
     record_id    INTEGER NOT NULL REFERENCES records(id) ON DELETE CASCADE,
-    kind         TEXT NOT NULL CHECK (kind IN ('instant', 'cusum', 'health', 'concept')),
+    kind         TEXT NOT NULL CHECK (kind IN ('instant', 'cusum', 'health', 'concept', 'occupancy', 'feature')),
     channel_mask INTEGER NOT NULL,
     UNIQUE (record_id, kind)
 );
@@ -184,6 +185,20 @@ _MIGRATE_1_TO_2 = [
     "INSERT INTO alarms_v2 (id, record_id, kind, channel_mask) SELECT id, record_id, kind, channel_mask FROM alarms",
     "DROP TABLE alarms",
     "ALTER TABLE alarms_v2 RENAME TO alarms",
+]
+
+# Version 2 -> 3: the 'occupancy' and 'feature' alarm kinds (a version-2 store could not hold an occupancy alarm).
+_MIGRATE_2_TO_3 = [
+    """CREATE TABLE alarms_v3 (
+    id           INTEGER PRIMARY KEY,
+    record_id    INTEGER NOT NULL REFERENCES records(id) ON DELETE CASCADE,
+    kind         TEXT NOT NULL CHECK (kind IN ('instant', 'cusum', 'health', 'concept', 'occupancy', 'feature')),
+    channel_mask INTEGER NOT NULL,
+    UNIQUE (record_id, kind)
+)""",
+    "INSERT INTO alarms_v3 (id, record_id, kind, channel_mask) SELECT id, record_id, kind, channel_mask FROM alarms",
+    "DROP TABLE alarms",
+    "ALTER TABLE alarms_v3 RENAME TO alarms",
 ]
 
 
@@ -324,8 +339,8 @@ class TelemetryStore:
         elif set(TABLES) - tables:
             raise StoreError(f"{self.path}: telemetry database is missing tables "
                              f"{', '.join(sorted(set(TABLES) - tables))}")
-        elif version == 1 and not self.readonly:
-            self._migrate_1_to_2()
+        elif version < SCHEMA_VERSION and not self.readonly:
+            self._migrate(version)
         self._empty = False
         if not self.readonly:
             # WAL: readers (report, export) never block the writer. Where WAL is unavailable SQLite keeps
@@ -333,15 +348,18 @@ class TelemetryStore:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt
 
-    def _migrate_1_to_2(self) -> None:
-        """In place, in one transaction: existing records get the model-output columns' defaults (0)."""
+    def _migrate(self, version: int) -> None:
+        """In place, in one transaction, step by step to SCHEMA_VERSION: existing records get the model-output
+        columns' defaults (0); the alarms table is rebuilt with its rows and ids for each widened kind list."""
         db = self._db
         with self._tx():
-            if db.execute("PRAGMA user_version").fetchone()[0] != 1:
+            if db.execute("PRAGMA user_version").fetchone()[0] != version:
                 return  # another process migrated it meanwhile
-            for stmt in _MIGRATE_1_TO_2:
-                db.execute(stmt)
-            db.execute("PRAGMA user_version = 2")
+            for start, steps in ((1, _MIGRATE_1_TO_2), (2, _MIGRATE_2_TO_3)):
+                if version <= start:
+                    for stmt in steps:
+                        db.execute(stmt)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _col(self, name: str, prefix: str = "") -> str:
         """A record column for SELECT; a version-1 file opened read-only lacks the model-output columns (0)."""
