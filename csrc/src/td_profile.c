@@ -190,9 +190,8 @@ static void decode_outputs(const uint8_t *sec, td_outputs_config_t *out)
  * against its counts, so every read below stays inside the profile. */
 static td_status check_outputs(const uint8_t *sec)
 {
-    const uint32_t n_classes = sec[OUT_N_CLASSES];
-    const uint32_t n_bins = sec[OUT_N_BINS];
-    if (n_classes < 2u || n_bins == 0u || td_load_u16(sec + OUT_RESERVED) != 0u) {
+    /* The counts' lower bounds (2 classes, 1 bin) are td_outputs_check's, with the same TD_ERR_RANGE. */
+    if (td_load_u16(sec + OUT_RESERVED) != 0u) {
         return TD_ERR_RANGE;
     }
     td_outputs_config_t cfg;
@@ -200,7 +199,9 @@ static td_status check_outputs(const uint8_t *sec)
     return td_outputs_check(&cfg) == TD_OK ? TD_OK : TD_ERR_RANGE;
 }
 
-static td_status check_semantics(const td_profile_t *p)
+/* Out of line on purpose: the parser then keeps its view in memory and hands over its address, and the final
+ * *out = p is one block copy (a memcpy call, which the firmware links anyway) instead of ~20 field stores. */
+static TD_NOINLINE td_status check_semantics(const td_profile_t *p)
 {
     const uint8_t *h = p->blob;
     if (p->n_channels > TD_MAX_CHANNELS || p->n_dims > TD_MAX_DIMS || p->n_centroids > TD_MAX_CENTROIDS ||
