@@ -334,29 +334,27 @@ static uint32_t wide_sub_if_le(uint32_t *a, const uint32_t *b)
     return 1u;
 }
 
-/* w = 2 w + bit (bit 0 or 1). */
-static void wide_shl1(uint32_t *w, uint32_t bit)
-{
-    for (uint32_t i = 0; i < WIDE_WORDS; i++) {
-        const uint32_t top = w[i] >> 31;
-        w[i] = (w[i] << 1) | bit;
-        bit = top;
-    }
-}
-
-/* num / den rounded half up, for den > 0 and a result below 2^64 (callers guarantee it): long division bit by bit,
- * the remainder staying below den (so its doubling fits), then one more bit for the rounding. */
+/* num / den rounded half up, for den > 0 and a result below 2^63 (callers guarantee it): long division bit by bit,
+ * 161 steps, the last one bringing down a 0 below num's bits so that q ends as floor(2 num / den) (< 2^64) and its
+ * low bit is the rounding. buf holds the bits of num not yet brought down (low words) under the remainder (high
+ * words): one shift of all ten words brings the next bit down, and the remainder stays below den, so its doubling
+ * fits. */
 static uint64_t wide_round_div(const uint32_t *num, const uint32_t *den)
 {
-    uint32_t rem[WIDE_WORDS];
+    uint32_t buf[2u * WIDE_WORDS];
     uint64_t q = 0u;
-    memset(rem, 0, sizeof rem);
-    for (uint32_t bit = 32u * WIDE_WORDS; bit-- > 0u;) {
-        wide_shl1(rem, (num[bit / 32u] >> (bit % 32u)) & 1u);
-        q = (q << 1) | wide_sub_if_le(rem, den);
+    memcpy(buf, num, WIDE_WORDS * sizeof *buf);
+    memset(buf + WIDE_WORDS, 0, WIDE_WORDS * sizeof *buf);
+    for (uint32_t step = 0; step <= 32u * WIDE_WORDS; step++) {
+        uint32_t carry = 0u;
+        for (uint32_t i = 0; i < 2u * WIDE_WORDS; i++) {
+            const uint32_t top = buf[i] >> 31;
+            buf[i] = (buf[i] << 1) | carry;
+            carry = top;
+        }
+        q = (q << 1) | wide_sub_if_le(buf + WIDE_WORDS, den);
     }
-    wide_shl1(rem, 0u);
-    return q + wide_sub_if_le(rem, den);
+    return (q >> 1) + (q & 1u);
 }
 
 td_status td_lifetime_init(td_lifetime_t *life)
