@@ -65,7 +65,8 @@ td_status td_outputs_push(td_outputs_acc_t *acc, const td_outputs_config_t *cfg,
     }
     const uint32_t confidence = probability_q16(cfg, probs[best]);
     /* Bin b covers [b/n_bins, (b+1)/n_bins); confidence 1 falls into the last bin. */
-    uint32_t bin = (uint32_t)(((uint64_t)confidence * cfg->n_bins) >> 16);
+    /* confidence <= 2^16 and n_bins <= 16 (checked above): the product fits 32 bits. */
+    uint32_t bin = (confidence * cfg->n_bins) >> 16;
     if (bin >= cfg->n_bins) {
         bin = cfg->n_bins - 1u;
     }

@@ -82,15 +82,33 @@ static uint32_t chart_size(uint32_t n_features, uint32_t n_centroids, uint16_t f
                                                    : 0u;
 }
 
+/* The sections between the header and the outputs section, in blob order. */
+enum { SEC_CHANNELS, SEC_FEATURES, SEC_PROJECTION, SEC_CENTROIDS, SEC_SCALES, SEC_OCCUPANCY, SEC_CHART, SEC_COUNT };
+
 /* Offset of the byte after the centroids and their scales (start of the outputs section, or of the CRC without
- * one), for counts already bounded by 255; cannot overflow 32 bits. */
-static uint32_t centroids_end(uint32_t n_channels, uint32_t n_dims, uint32_t n_centroids, uint16_t flags)
+ * one), for counts already bounded by 255; cannot overflow 32 bits. With start non-NULL, also each section's offset
+ * (absent ones have size 0), so that the parser does not repeat the sums. */
+static uint32_t centroids_end(uint32_t n_channels, uint32_t n_dims, uint32_t n_centroids, uint16_t flags,
+                              uint32_t *start)
 {
     const uint32_t n_features = n_channels * TD_FEATURES_PER_CHANNEL;
-    return TD_PROFILE_HEADER_SIZE + n_channels * TD_PROFILE_CHANNEL_SIZE + n_features * TD_PROFILE_FEATURE_SIZE +
-           projection_size(n_dims, n_features, flags) + n_centroids * n_dims * 4u +
-           centroid_scales_size(n_dims, n_centroids, flags) + occupancy_size(n_centroids, flags) +
-           chart_size(n_features, n_centroids, flags);
+    const uint32_t size[SEC_COUNT] = {
+        n_channels * TD_PROFILE_CHANNEL_SIZE,
+        n_features * TD_PROFILE_FEATURE_SIZE,
+        projection_size(n_dims, n_features, flags),
+        n_centroids * n_dims * 4u,
+        centroid_scales_size(n_dims, n_centroids, flags),
+        occupancy_size(n_centroids, flags),
+        chart_size(n_features, n_centroids, flags),
+    };
+    uint32_t end = TD_PROFILE_HEADER_SIZE;
+    for (uint32_t i = 0; i < SEC_COUNT; i++) {
+        if (start != NULL) {
+            start[i] = end;
+        }
+        end += size[i];
+    }
+    return end;
 }
 
 /* Size of an outputs section with these counts (bounded by 255). */
@@ -106,7 +124,7 @@ uint32_t td_profile_size_outputs(uint8_t n_channels, uint8_t n_dims, uint8_t n_c
         n_centroids == 0u || n_centroids > TD_MAX_CENTROIDS) {
         return 0u;
     }
-    uint32_t size = centroids_end(n_channels, n_dims, n_centroids, flags) + CRC_SIZE;
+    uint32_t size = centroids_end(n_channels, n_dims, n_centroids, flags, NULL) + CRC_SIZE;
     if (flags & TD_PROFILE_FLAG_OUTPUTS) {
         if (n_classes < 2u || n_classes > TD_MAX_CLASSES || n_bins == 0u || n_bins > TD_MAX_CONFIDENCE_BINS) {
             return 0u;
@@ -190,9 +208,8 @@ static void decode_outputs(const uint8_t *sec, td_outputs_config_t *out)
  * against its counts, so every read below stays inside the profile. */
 static td_status check_outputs(const uint8_t *sec)
 {
-    const uint32_t n_classes = sec[OUT_N_CLASSES];
-    const uint32_t n_bins = sec[OUT_N_BINS];
-    if (n_classes < 2u || n_bins == 0u || td_load_u16(sec + OUT_RESERVED) != 0u) {
+    /* The counts' lower bounds (2 classes, 1 bin) are td_outputs_check's, with the same TD_ERR_RANGE. */
+    if (td_load_u16(sec + OUT_RESERVED) != 0u) {
         return TD_ERR_RANGE;
     }
     td_outputs_config_t cfg;
@@ -200,7 +217,9 @@ static td_status check_outputs(const uint8_t *sec)
     return td_outputs_check(&cfg) == TD_OK ? TD_OK : TD_ERR_RANGE;
 }
 
-static td_status check_semantics(const td_profile_t *p)
+/* Out of line on purpose: the parser then keeps its view in memory and hands over its address, and the final
+ * *out = p is one block copy (a memcpy call, which the firmware links anyway) instead of ~20 field stores. */
+static TD_NOINLINE td_status check_semantics(const td_profile_t *p)
 {
     const uint8_t *h = p->blob;
     if (p->n_channels > TD_MAX_CHANNELS || p->n_dims > TD_MAX_DIMS || p->n_centroids > TD_MAX_CENTROIDS ||
@@ -332,7 +351,8 @@ td_status td_profile_parse(td_profile_t *out, const uint8_t *blob, size_t len)
     if (p.n_channels > 127u) {
         return TD_ERR_LIMIT;
     }
-    const uint32_t fixed_end = centroids_end(p.n_channels, p.n_dims, p.n_centroids, p.flags);
+    uint32_t start[SEC_COUNT];
+    const uint32_t fixed_end = centroids_end(p.n_channels, p.n_dims, p.n_centroids, p.flags, start);
     uint32_t expected = fixed_end + CRC_SIZE;
     if (p.flags & TD_PROFILE_FLAG_OUTPUTS) {
         /* The section stores its own counts (its first two bytes): they must be in the buffer to size it. */
@@ -351,21 +371,15 @@ td_status td_profile_parse(td_profile_t *out, const uint8_t *blob, size_t len)
     if (td_crc32_update(0u, blob, body) != td_load_u32(blob + body)) {
         return TD_ERR_CRC;
     }
-    uint32_t offset = TD_PROFILE_HEADER_SIZE;
-    p.channels = blob + offset;
-    offset += (uint32_t)p.n_channels * TD_PROFILE_CHANNEL_SIZE;
-    p.features = blob + offset;
-    offset += (uint32_t)p.n_features * TD_PROFILE_FEATURE_SIZE;
-    const uint32_t proj = projection_size(p.n_dims, p.n_features, p.flags);
-    p.projection = proj != 0u ? blob + offset : NULL;
-    offset += proj;
-    p.centroids = blob + offset;
-    offset += (uint32_t)p.n_centroids * p.n_dims * 4u;
-    p.centroid_scales = (p.flags & TD_PROFILE_FLAG_CENTROID_SCALES) ? blob + offset : NULL;
-    offset += centroid_scales_size(p.n_dims, p.n_centroids, p.flags);
-    p.occupancy = (p.flags & TD_PROFILE_FLAG_OCCUPANCY) ? blob + offset : NULL;
-    offset += occupancy_size(p.n_centroids, p.flags);
-    p.feature_chart = (p.flags & TD_PROFILE_FLAG_FEATURE_CHART) ? blob + offset : NULL;
+    /* A projection section is present unless the embedding is external (with n_dims or n_channels 0 it is empty,
+     * but check_semantics rejects those counts before it looks at any section). */
+    p.channels = blob + start[SEC_CHANNELS];
+    p.features = blob + start[SEC_FEATURES];
+    p.projection = (p.flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING) ? NULL : blob + start[SEC_PROJECTION];
+    p.centroids = blob + start[SEC_CENTROIDS];
+    p.centroid_scales = (p.flags & TD_PROFILE_FLAG_CENTROID_SCALES) ? blob + start[SEC_SCALES] : NULL;
+    p.occupancy = (p.flags & TD_PROFILE_FLAG_OCCUPANCY) ? blob + start[SEC_OCCUPANCY] : NULL;
+    p.feature_chart = (p.flags & TD_PROFILE_FLAG_FEATURE_CHART) ? blob + start[SEC_CHART] : NULL;
     p.outputs = (p.flags & TD_PROFILE_FLAG_OUTPUTS) ? blob + fixed_end : NULL;
 
     const td_status st = check_semantics(&p);

@@ -134,6 +134,7 @@ td_status td_window_add(td_window_acc_t *acc, const td_sample_rules_t *rules, co
 /* floor((*rem 2^32 + x) / den) for 0 < den <= 2^20 and *rem < den, leaving the remainder in *rem.
  * Long division in 12-, 12- and 8-bit digits keeps every partial dividend within 32 bits, so it
  * costs three 32-bit divisions (one UDIV each on the M4) instead of a 64-bit division routine. */
+#if TD_OPTIMIZE_SPEED
 static uint32_t div_long32(uint32_t *rem, uint32_t x, uint32_t den)
 {
     uint32_t r = (*rem << 12) | (x >> 20);
@@ -149,6 +150,7 @@ static uint32_t div_long32(uint32_t *rem, uint32_t x, uint32_t den)
     *rem = r;
     return (q << 8) | d;
 }
+#endif
 
 int32_t td_mean_q8(int32_t sum, uint32_t n)
 {
@@ -183,12 +185,20 @@ uint64_t td_var_q32(int32_t sum, int64_t sumsq, uint32_t n)
         return d << (32u - 2u * (31u - td_clz32(n)));
     }
     const uint32_t nn = n * n;
-    /* d <= 2^30 nn, so its high word is below nn and the quotient d / nn fits 32 bits; the result is
-     * that quotient in the high word plus round(remainder 2^32 / nn), ties up. */
+    /* d <= 2^30 nn, so the quotient d / nn fits 32 bits and the remainder is below nn; the result is that quotient
+     * in the high word plus round(remainder 2^32 / nn), ties up. */
+#if TD_OPTIMIZE_SPEED
     uint32_t rem = (uint32_t)(d >> 32);
     const uint32_t q = div_long32(&rem, (uint32_t)d, nn);
     const uint32_t frac = div_long32(&rem, 0u, nn);
     return ((uint64_t)q << 32) + frac + (2u * rem >= nn ? 1u : 0u);
+#else
+    /* The same with td_udiv64_32 (linked anyway) instead of a second long division routine: with X = rem 2^32 =
+     * f nn + r, floor((2 X + nn) / (2 nn)) = f + (2 r >= nn), as 2 r + nn < 3 nn; 2 X + nn < 2^53. */
+    const uint64_t q = td_udiv64_32(d, nn);
+    const uint32_t rem = (uint32_t)d - (uint32_t)q * nn;
+    return (q << 32) + td_udiv64_32(((uint64_t)rem << 33) + nn, 2u * nn);
+#endif
 }
 
 uint64_t td_udiv64_32(uint64_t num, uint32_t den)
@@ -324,29 +334,27 @@ static uint32_t wide_sub_if_le(uint32_t *a, const uint32_t *b)
     return 1u;
 }
 
-/* w = 2 w + bit (bit 0 or 1). */
-static void wide_shl1(uint32_t *w, uint32_t bit)
-{
-    for (uint32_t i = 0; i < WIDE_WORDS; i++) {
-        const uint32_t top = w[i] >> 31;
-        w[i] = (w[i] << 1) | bit;
-        bit = top;
-    }
-}
-
-/* num / den rounded half up, for den > 0 and a result below 2^64 (callers guarantee it): long division bit by bit,
- * the remainder staying below den (so its doubling fits), then one more bit for the rounding. */
+/* num / den rounded half up, for den > 0 and a result below 2^63 (callers guarantee it): long division bit by bit,
+ * 161 steps, the last one bringing down a 0 below num's bits so that q ends as floor(2 num / den) (< 2^64) and its
+ * low bit is the rounding. buf holds the bits of num not yet brought down (low words) under the remainder (high
+ * words): one shift of all ten words brings the next bit down, and the remainder stays below den, so its doubling
+ * fits. */
 static uint64_t wide_round_div(const uint32_t *num, const uint32_t *den)
 {
-    uint32_t rem[WIDE_WORDS];
+    uint32_t buf[2u * WIDE_WORDS];
     uint64_t q = 0u;
-    memset(rem, 0, sizeof rem);
-    for (uint32_t bit = 32u * WIDE_WORDS; bit-- > 0u;) {
-        wide_shl1(rem, (num[bit / 32u] >> (bit % 32u)) & 1u);
-        q = (q << 1) | wide_sub_if_le(rem, den);
+    memcpy(buf, num, WIDE_WORDS * sizeof *buf);
+    memset(buf + WIDE_WORDS, 0, WIDE_WORDS * sizeof *buf);
+    for (uint32_t step = 0; step <= 32u * WIDE_WORDS; step++) {
+        uint32_t carry = 0u;
+        for (uint32_t i = 0; i < 2u * WIDE_WORDS; i++) {
+            const uint32_t top = buf[i] >> 31;
+            buf[i] = (buf[i] << 1) | carry;
+            carry = top;
+        }
+        q = (q << 1) | wide_sub_if_le(buf + WIDE_WORDS, den);
     }
-    wide_shl1(rem, 0u);
-    return q + wide_sub_if_le(rem, den);
+    return (q >> 1) + (q & 1u);
 }
 
 td_status td_lifetime_init(td_lifetime_t *life)
