@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -107,6 +108,15 @@ def test_build_quiet_multiple_recordings_and_rails(capsys: pytest.CaptureFixture
     prof = tinydrift.load_profile(tmp_path / "p.tdp")
     assert all((c.rail_lo, c.rail_hi, c.sentinel, c.stuck_tolerance) == (-30000, 30000, -32768, 2)
                for c in prof.channels)
+    assert not prof.feature_chart or prof.chart_h_q8 < 0xFFFF  # calibrated, or left out (then said so)
+    rc, out, err = run(capsys, "profile", "build", tmp_path / "a.npy", "-o", tmp_path / "plain.tdp",
+                       "--window", WINDOW, "--no-feature-chart", "-q")
+    assert (rc, err) == (0, "")
+    assert not tinydrift.load_profile(tmp_path / "plain.tdp").feature_chart
+    rc, out, err = run(capsys, "profile", "show", tmp_path / "plain.tdp")
+    assert rc == 0 and re.search(r"feature chart\s+off", out)
+    rc, out, err = run(capsys, "profile", "show", tmp_path / "p.tdp")
+    assert rc == 0 and re.search(rf"feature chart\s+k {prof.chart_k_q8 / 256:.4f}, h {prof.chart_h_q8 / 256:.4f}", out)
 
 
 # ------------------------------------------------------------------------------------------ profile show / header

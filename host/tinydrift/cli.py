@@ -286,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also test how often each centroid is the nearest over the last N windows against the "
                             "training mix (class-prior shift, new classes that look like known ones); off by "
                             "default: a long stretch of one activity alarms it")
+    build.add_argument("--no-feature-chart", dest="feature_chart", action="store_false",
+                       help="leave out the feature chart (a two-sided CUSUM per channel mean and spread, on by "
+                            "default in PCA profiles; it catches small one-sensor changes the score dilutes)")
     build.add_argument("--holdout", type=_fraction, default=DEFAULT_HOLDOUT, metavar="F",
                        help=f"fraction of the data held out to calibrate thresholds (default: {DEFAULT_HOLDOUT:g})")
     build.add_argument("--seed", type=_int_in(0, 2**63 - 1), default=0, metavar="N",
@@ -425,6 +428,7 @@ def cmd_profile_build(args: argparse.Namespace) -> int:
             n_centroids=args.centroids, n_dims=args.dims, explained_variance=args.variance, rails=args.rails,
             sentinel=args.sentinel, stuck_tolerance=args.stuck_tolerance, holdout=args.holdout, seed=args.seed,
             channel_names=names, progress=progress, scoring=args.scoring, occupancy_windows=args.occupancy,
+            feature_chart=args.feature_chart,
         )
     else:
         from .model_profile import build_model_profile
@@ -541,6 +545,8 @@ def cmd_profile_show(args: argparse.Namespace) -> int:
             ["centroid scales", "yes (distance in each centroid's own scale)" if prof.centroid_scales else "no"],
             ["occupancy test", f"over {prof.occupancy_windows} windows, threshold {_q8(prof.occupancy_threshold_q8)} "
                                "bits" if prof.occupancy_windows else "off"],
+            ["feature chart", f"k {_q8(prof.chart_k_q8)}, h {_q8(prof.chart_h_q8)} (shift in sd)"
+                              if prof.feature_chart else "off"],
             ["false alarms", f"{prof.false_alarm_rate:g} per window ({prof.false_alarm_ppb} ppb)"],
             *([["ext scale", f"{prof.ext_scale_q24 / 2**24:g} (q24 {prof.ext_scale_q24})"],
                ["ext zero point", prof.ext_zero_point]] if prof.external_embedding else []),
