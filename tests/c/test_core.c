@@ -207,6 +207,9 @@ typedef struct {
     /* Centroid scales section, written when flags has TD_PROFILE_FLAG_CENTROID_SCALES. */
     uint32_t cs_offset_q8[W_MAX_CENT];
     uint32_t cs_inv_scale_q16[W_MAX_CENT * W_MAX_DIMS]; /* row-major n_centroids x n_dims */
+    /* Feature chart section, written when flags has TD_PROFILE_FLAG_FEATURE_CHART (after the scales). */
+    uint16_t chart_k_q8, chart_h_q8;
+    uint32_t chart_root[W_MAX_CENT * 2 * W_MAX_CH]; /* row-major n_centroids x n_features */
     /* Outputs section, written when flags has TD_PROFILE_FLAG_OUTPUTS. */
     uint8_t out_n_classes, out_n_bins;
     uint16_t out_reserved;
@@ -230,16 +233,22 @@ static uint32_t w_scales_bytes(const w_spec_t *s)
     return (s->flags & 8u) ? 4u * s->n_centroids * (s->n_dims + 1u) : 0u;
 }
 
+static uint32_t w_chart_bytes(const w_spec_t *s)
+{
+    return (s->flags & 0x20u) ? 4u + 4u * s->n_centroids * 2u * s->n_channels : 0u;
+}
+
 static uint32_t w_outputs_bytes(const w_spec_t *s)
 {
     return (s->flags & 2u) ? 12u + 4u * ((uint32_t)s->out_n_classes + s->out_n_bins) : 0u;
 }
 
-/* Size from the counts: header, channels, features, padded projection, centroids, scales, outputs section, CRC. */
+/* Size from the counts: header, channels, features, padded projection, centroids, scales, feature chart, outputs
+ * section, CRC. */
 static uint32_t w_size(const w_spec_t *s)
 {
     return 64u + 24u * s->n_channels + 16u * s->n_channels + w_proj_bytes(s) + 4u * s->n_centroids * s->n_dims +
-           w_scales_bytes(s) + w_outputs_bytes(s) + 4u;
+           w_scales_bytes(s) + w_chart_bytes(s) + w_outputs_bytes(s) + 4u;
 }
 
 /* Rewrite the trailing CRC-32 over blob[0 .. size-4). */
@@ -321,6 +330,15 @@ static uint8_t *w_build(const w_spec_t *s, uint32_t *size_out)
                 put_u32(b + off, s->cs_inv_scale_q16[k * s->n_dims + j]);
                 off += 4u;
             }
+        }
+    }
+    if (s->flags & 0x20u) {
+        put_u16(b + off, s->chart_k_q8);
+        put_u16(b + off + 2u, s->chart_h_q8);
+        off += 4u;
+        for (uint32_t i = 0; i < (uint32_t)s->n_centroids * n_features; i++) {
+            put_u32(b + off, s->chart_root[i]);
+            off += 4u;
         }
     }
     if (s->flags & 2u) {
@@ -454,6 +472,19 @@ static void w_outputs(w_spec_t *s, uint8_t n_classes, uint8_t n_bins)
     }
 }
 
+/* Add a feature chart section: k, h and a spread of roots over 0 .. TD_PROFILE_CHART_MAX_ROOT (not the true roots;
+ * the parser does not care). */
+static void w_chart(w_spec_t *s, uint16_t k_q8, uint16_t h_q8)
+{
+    s->flags |= TD_PROFILE_FLAG_FEATURE_CHART;
+    s->chart_k_q8 = k_q8;
+    s->chart_h_q8 = h_q8;
+    const uint32_t n = (uint32_t)s->n_centroids * 2u * s->n_channels;
+    for (uint32_t i = 0; i < n; i++) {
+        s->chart_root[i] = (uint32_t)(((uint64_t)i * 2654435761u) % (TD_PROFILE_CHART_MAX_ROOT + 1u));
+    }
+}
+
 /* ---- parser helpers -------------------------------------------------------------- */
 
 /* Parse the first len bytes of src from a heap copy of exactly len bytes. */
@@ -535,11 +566,18 @@ static void check_decoded(const w_spec_t *s, const uint8_t *blob, uint32_t size,
     }
     CHECK(p->centroids == blob + off_cent);
     const uint32_t off_scales = off_cent + 4u * s->n_centroids * s->n_dims;
-    const uint32_t off_outputs = off_scales + w_scales_bytes(s);
+    const uint32_t off_chart = off_scales + w_scales_bytes(s);
+    const uint32_t off_outputs = off_chart + w_chart_bytes(s);
     if (s->flags & TD_PROFILE_FLAG_CENTROID_SCALES) {
         CHECK(p->centroid_scales == blob + off_scales);
     } else {
         CHECK(p->centroid_scales == NULL);
+    }
+    CHECK(p->occupancy == NULL); /* the writer has no occupancy section */
+    if (s->flags & TD_PROFILE_FLAG_FEATURE_CHART) {
+        CHECK(p->feature_chart == blob + off_chart);
+    } else {
+        CHECK(p->feature_chart == NULL);
     }
     CHECK_EQ(off_outputs + w_outputs_bytes(s) + 4u, size);
     td_outputs_config_t oc;
@@ -695,6 +733,19 @@ static void test_profile_valid(void)
     }
     CHECK_EQ(w_size(&s), 64u + 72u + 48u + 24u + 48u + 4u * s.n_centroids * 5u + 4u);
     profile_roundtrip_and_fuzz(&s, "pca4-scaled");
+
+    /* A feature chart section (4 + 4 * K * F bytes) after the scales, and before an outputs section. */
+    w_chart(&s, 77u, 4321u);
+    s.chart_root[0] = 0u;
+    s.chart_root[s.n_centroids * 6u - 1u] = TD_PROFILE_CHART_MAX_ROOT;
+    CHECK_EQ(w_size(&s), 64u + 72u + 48u + 24u + 48u + 4u * s.n_centroids * 5u + 4u + 4u * s.n_centroids * 6u + 4u);
+    profile_roundtrip_and_fuzz(&s, "pca4-scaled-chart");
+    w_outputs(&s, 3u, 2u);
+    profile_roundtrip_and_fuzz(&s, "pca4-scaled-chart-outputs");
+    w_pca(&s, 3u); /* without scales: the chart follows the centroids */
+    w_chart(&s, 0xFFFFu, 0u);
+    CHECK_EQ(w_size(&s), 64u + 72u + 48u + 20u + 36u + 4u + 4u * 3u * 6u + 4u);
+    profile_roundtrip_and_fuzz(&s, "pca3-chart");
 
     /* Largest profile the default limits allow. */
     w_defaults(&s);
@@ -890,8 +941,67 @@ static void test_profile_semantics(void)
     s = base;
     s.flags = TD_PROFILE_FLAG_OCCUPANCY; /* the flag without its section: the size no longer adds up */
     CHECK_EQ(spec_status(&s), TD_ERR_SIZE);
-    s.flags = TD_PROFILE_FLAG_FEATURE_CHART; /* likewise */
-    CHECK_EQ(spec_status(&s), TD_ERR_SIZE);
+    CHECK_EQ(poke_status(&base, 22, 2, TD_PROFILE_FLAG_FEATURE_CHART), TD_ERR_SIZE); /* likewise */
+    /* The feature chart section: any k and h; every root up to 2^25; PCA mode only; its size counts. */
+    s = base;
+    w_chart(&s, 0u, 0u);
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s.chart_k_q8 = 0xFFFFu;
+    s.chart_h_q8 = 0xFFFFu;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    {
+        const uint32_t n_roots = (uint32_t)s.n_centroids * 2u * s.n_channels;
+        const uint32_t idx[3] = {0u, 7u, n_roots - 1u};
+        for (uint32_t i = 0; i < 3u; i++) {
+            static w_spec_t r;
+            r = s;
+            for (uint32_t j = 0; j < n_roots; j++) {
+                r.chart_root[j] = TD_PROFILE_CHART_MAX_ROOT;
+            }
+            CHECK_EQ(spec_status(&r), TD_OK);
+            r.chart_root[idx[i]] = TD_PROFILE_CHART_MAX_ROOT + 1u;
+            CHECK_EQ(spec_status(&r), TD_ERR_RANGE);
+            r.chart_root[idx[i]] = 0xFFFFFFFFu;
+            CHECK_EQ(spec_status(&r), TD_ERR_RANGE);
+            r.chart_root[idx[i]] = 0u;
+            CHECK_EQ(spec_status(&r), TD_OK);
+        }
+        /* The chart's bytes under the flag cleared, or the flag over a blob without them: the size no longer adds
+         * up. A declared size off by the section's header likewise. */
+        CHECK_EQ(poke_status(&s, 22, 2, 0u), TD_ERR_SIZE);
+        CHECK_EQ(poke_status(&s, 22, 2, TD_PROFILE_FLAG_FEATURE_CHART | TD_PROFILE_FLAG_OCCUPANCY), TD_ERR_SIZE);
+        static w_spec_t r;
+        r = s;
+        r.total_size_override = 1;
+        r.total_size = w_size(&s) - 4u;
+        CHECK_EQ(spec_status(&r), TD_ERR_SIZE);
+        r.total_size = w_size(&s) + 4u;
+        CHECK_EQ(spec_status(&r), TD_ERR_SIZE);
+        r.total_size = w_size(&base);
+        CHECK_EQ(spec_status(&r), TD_ERR_SIZE);
+        /* With the other sections. */
+        r = s;
+        r.flags |= TD_PROFILE_FLAG_CENTROID_SCALES;
+        for (uint32_t j = 0; j < (uint32_t)r.n_centroids * r.n_dims; j++) {
+            r.cs_inv_scale_q16[j] = 1u << 16;
+        }
+        w_outputs(&r, 2u, 3u);
+        CHECK_EQ(spec_status(&r), TD_OK);
+        r.chart_root[n_roots - 1u] = TD_PROFILE_CHART_MAX_ROOT + 1u;
+        CHECK_EQ(spec_status(&r), TD_ERR_RANGE);
+    }
+    {
+        static w_spec_t e;
+        w_ext(&e);
+        w_chart(&e, 10u, 100u); /* consistent size, but external mode has no fitted shifts */
+        CHECK_EQ(spec_status(&e), TD_ERR_RANGE);
+        for (uint32_t j = 0; j < (uint32_t)e.n_centroids * 2u * e.n_channels; j++) {
+            e.chart_root[j] = 1u;
+        }
+        CHECK_EQ(spec_status(&e), TD_ERR_RANGE);
+        e.flags &= (uint16_t)~TD_PROFILE_FLAG_FEATURE_CHART;
+        CHECK_EQ(spec_status(&e), TD_OK);
+    }
     for (uint32_t bit = 6; bit < 16u; bit++) {
         s = base;
         s.flags = (uint16_t)(1u << bit);
