@@ -1,11 +1,12 @@
 /* test_core.c - standalone test of the tinydrift core: profile parser, window
- * statistics, detector, monitor and the monitor's model-output monitoring.
+ * statistics, detector, feature chart, monitor and the monitor's model-output
+ * monitoring.
  *
  * Build and run:
  *   gcc -std=c99 -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
  *       -Icsrc/include -Icsrc/src tests/c/test_core.c csrc/src/td_stats.c csrc/src/td_profile.c \
  *       csrc/src/td_detector.c csrc/src/td_monitor.c csrc/src/td_outputs.c csrc/src/td_crc32.c \
- *       csrc/src/td_status.c \
+ *       csrc/src/td_status.c csrc/src/td_calibrate.c \
  *       -o /tmp/test_core && /tmp/test_core
  * Prints "test_core: N passed, M failed" and exits non-zero on any failure.
  *
@@ -651,8 +652,11 @@ static void profile_roundtrip_and_fuzz(const w_spec_t *s, const char *name)
 
     /* Exact-length buffer. */
     memset(&prof, 0, sizeof prof);
-    CHECK_EQ(td_profile_parse(&prof, blob, size), TD_OK);
-    check_decoded(s, blob, size, &prof);
+    const td_status st0 = td_profile_parse(&prof, blob, size);
+    CHECK_EQ(st0, TD_OK);
+    if (st0 == TD_OK) {
+        check_decoded(s, blob, size, &prof);
+    }
 
     /* A longer buffer (profile in a larger flash slot) with garbage after the profile. */
     uint8_t *longer = malloc(size + 37u);
@@ -2262,9 +2266,9 @@ static struct {
     unsigned long shift_clamped_pos, shift_clamped_neg, root_zero, root_stored_differs;
     /* The feature chart: statistics clamped at 0 and at 65535, ties for the largest above 0, windows over h (alarms),
      * of which outside a CUSUM run (naming the channel) and of those naming another channel than the |z| rule, windows
-     * at or under h. */
+     * at or under h, of which at h. */
     unsigned long chart_zero, chart_saturated, chart_ties, chart_alarm, chart_alarm_outside, chart_alarm_named;
-    unsigned long chart_quiet;
+    unsigned long chart_quiet, chart_at_h;
     /* The monitor's fast paths and their fallbacks: a power-of-two count of valid samples (exact shifts) or not;
      * scaled centroid differences below 2^15 (one rounded high-word multiply) or not; PCA dimensions in pairs with
      * an odd one left over, features beyond the last group of four, fewer than four features. */
@@ -2554,6 +2558,7 @@ static void ref_window(const w_spec_t *s, ref_mon_t *st, const int16_t *frames, 
                 }
             }
             g_cov.chart_ties += best > 0 && n_best > 1u;
+            g_cov.chart_at_h += best == (int64_t)s->chart_h_q8;
             res->chart_q8 = (uint16_t)best;
             if (best > (int64_t)s->chart_h_q8) {
                 res->trigger |= TD_TRIGGER_FEATURE;
@@ -2669,6 +2674,9 @@ static void random_chart(w_spec_t *s)
     static const int64_t h_top[4] = {1024, 16384, 65534, 65535};
     s->chart_k_q8 = (uint16_t)rnd_range(0, k_top[rnd64() % 4u]);
     s->chart_h_q8 = (uint16_t)rnd_range(0, h_top[rnd64() % 4u]);
+    if (rnd64() % 4u == 0u) { /* the ends, where the chart often sits at h: 0 (all quiet) or 65535 (saturated) */
+        s->chart_h_q8 = (uint16_t)((rnd64() & 1u) ? 65535u : 0u);
+    }
     const uint32_t mode = (uint32_t)(rnd64() % 4u);
     for (uint32_t k = 0; k < s->n_centroids; k++) {
         for (uint32_t f = 0; f < F; f++) {
@@ -2908,7 +2916,7 @@ static void test_monitor_reference(void)
     CHECK(g_cov.root_zero >= 100u && g_cov.root_stored_differs >= 100u);
     CHECK(g_cov.chart_zero >= 100u && g_cov.chart_saturated >= 100u && g_cov.chart_ties >= 30u);
     CHECK(g_cov.chart_alarm >= 100u && g_cov.chart_alarm_outside >= 100u && g_cov.chart_alarm_named >= 30u);
-    CHECK(g_cov.chart_quiet >= 100u);
+    CHECK(g_cov.chart_quiet >= 100u && g_cov.chart_at_h >= 30u);
     CHECK(n_resets >= 100u);
     CHECK(g_cov.n_valid_pow2 > 0u && g_cov.n_valid_other > 0u);
     CHECK(g_cov.scaled_narrow > 0u && g_cov.scaled_wide > 0u);
@@ -2920,9 +2928,9 @@ static void test_monitor_reference(void)
            g_cov.blame_len_wide, g_cov.shift_clamped_pos, g_cov.shift_clamped_neg, g_cov.root_zero,
            g_cov.root_stored_differs, g_cov.blame_clamped);
     printf("  feature chart: alarms %lu (outside a run %lu, naming another channel %lu), quiet %lu; statistics at 0 "
-           "%lu, at 65535 %lu; ties %lu; resets %lu\n", g_cov.chart_alarm, g_cov.chart_alarm_outside,
+           "%lu, at 65535 %lu; ties %lu; at h %lu; resets %lu\n", g_cov.chart_alarm, g_cov.chart_alarm_outside,
            g_cov.chart_alarm_named, g_cov.chart_quiet,
-           g_cov.chart_zero, g_cov.chart_saturated, g_cov.chart_ties, n_resets);
+           g_cov.chart_zero, g_cov.chart_saturated, g_cov.chart_ties, g_cov.chart_at_h, n_resets);
     if (g_fail > 0u) {
         printf("  coverage: z %lu e_pca %lu e_ext %lu recon %lu recon_sat %lu ties %lu no_valid %lu inst %lu cusum %lu "
                "health %lu\n", g_cov.z_clamped, g_cov.e_clamped_pca, g_cov.e_clamped_ext, g_cov.recon_clamped,
