@@ -1,11 +1,12 @@
 /* test_core.c - standalone test of the tinydrift core: profile parser, window
- * statistics, detector, monitor and the monitor's model-output monitoring.
+ * statistics, detector, feature chart, monitor and the monitor's model-output
+ * monitoring.
  *
  * Build and run:
  *   gcc -std=c99 -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
  *       -Icsrc/include -Icsrc/src tests/c/test_core.c csrc/src/td_stats.c csrc/src/td_profile.c \
  *       csrc/src/td_detector.c csrc/src/td_monitor.c csrc/src/td_outputs.c csrc/src/td_crc32.c \
- *       csrc/src/td_status.c \
+ *       csrc/src/td_status.c csrc/src/td_calibrate.c \
  *       -o /tmp/test_core && /tmp/test_core
  * Prints "test_core: N passed, M failed" and exits non-zero on any failure.
  *
@@ -207,6 +208,9 @@ typedef struct {
     /* Centroid scales section, written when flags has TD_PROFILE_FLAG_CENTROID_SCALES. */
     uint32_t cs_offset_q8[W_MAX_CENT];
     uint32_t cs_inv_scale_q16[W_MAX_CENT * W_MAX_DIMS]; /* row-major n_centroids x n_dims */
+    /* Feature chart section, written when flags has TD_PROFILE_FLAG_FEATURE_CHART (after the scales). */
+    uint16_t chart_k_q8, chart_h_q8;
+    uint32_t chart_root[W_MAX_CENT * 2 * W_MAX_CH]; /* row-major n_centroids x n_features */
     /* Outputs section, written when flags has TD_PROFILE_FLAG_OUTPUTS. */
     uint8_t out_n_classes, out_n_bins;
     uint16_t out_reserved;
@@ -230,16 +234,22 @@ static uint32_t w_scales_bytes(const w_spec_t *s)
     return (s->flags & 8u) ? 4u * s->n_centroids * (s->n_dims + 1u) : 0u;
 }
 
+static uint32_t w_chart_bytes(const w_spec_t *s)
+{
+    return (s->flags & 0x20u) ? 4u + 4u * s->n_centroids * 2u * s->n_channels : 0u;
+}
+
 static uint32_t w_outputs_bytes(const w_spec_t *s)
 {
     return (s->flags & 2u) ? 12u + 4u * ((uint32_t)s->out_n_classes + s->out_n_bins) : 0u;
 }
 
-/* Size from the counts: header, channels, features, padded projection, centroids, scales, outputs section, CRC. */
+/* Size from the counts: header, channels, features, padded projection, centroids, scales, feature chart, outputs
+ * section, CRC. */
 static uint32_t w_size(const w_spec_t *s)
 {
     return 64u + 24u * s->n_channels + 16u * s->n_channels + w_proj_bytes(s) + 4u * s->n_centroids * s->n_dims +
-           w_scales_bytes(s) + w_outputs_bytes(s) + 4u;
+           w_scales_bytes(s) + w_chart_bytes(s) + w_outputs_bytes(s) + 4u;
 }
 
 /* Rewrite the trailing CRC-32 over blob[0 .. size-4). */
@@ -321,6 +331,15 @@ static uint8_t *w_build(const w_spec_t *s, uint32_t *size_out)
                 put_u32(b + off, s->cs_inv_scale_q16[k * s->n_dims + j]);
                 off += 4u;
             }
+        }
+    }
+    if (s->flags & 0x20u) {
+        put_u16(b + off, s->chart_k_q8);
+        put_u16(b + off + 2u, s->chart_h_q8);
+        off += 4u;
+        for (uint32_t i = 0; i < (uint32_t)s->n_centroids * n_features; i++) {
+            put_u32(b + off, s->chart_root[i]);
+            off += 4u;
         }
     }
     if (s->flags & 2u) {
@@ -454,6 +473,19 @@ static void w_outputs(w_spec_t *s, uint8_t n_classes, uint8_t n_bins)
     }
 }
 
+/* Add a feature chart section: k, h and a spread of roots over 0 .. TD_PROFILE_CHART_MAX_ROOT (not the true roots;
+ * the parser does not care). */
+static void w_chart(w_spec_t *s, uint16_t k_q8, uint16_t h_q8)
+{
+    s->flags |= TD_PROFILE_FLAG_FEATURE_CHART;
+    s->chart_k_q8 = k_q8;
+    s->chart_h_q8 = h_q8;
+    const uint32_t n = (uint32_t)s->n_centroids * 2u * s->n_channels;
+    for (uint32_t i = 0; i < n; i++) {
+        s->chart_root[i] = (uint32_t)(((uint64_t)i * 2654435761u) % (TD_PROFILE_CHART_MAX_ROOT + 1u));
+    }
+}
+
 /* ---- parser helpers -------------------------------------------------------------- */
 
 /* Parse the first len bytes of src from a heap copy of exactly len bytes. */
@@ -535,11 +567,18 @@ static void check_decoded(const w_spec_t *s, const uint8_t *blob, uint32_t size,
     }
     CHECK(p->centroids == blob + off_cent);
     const uint32_t off_scales = off_cent + 4u * s->n_centroids * s->n_dims;
-    const uint32_t off_outputs = off_scales + w_scales_bytes(s);
+    const uint32_t off_chart = off_scales + w_scales_bytes(s);
+    const uint32_t off_outputs = off_chart + w_chart_bytes(s);
     if (s->flags & TD_PROFILE_FLAG_CENTROID_SCALES) {
         CHECK(p->centroid_scales == blob + off_scales);
     } else {
         CHECK(p->centroid_scales == NULL);
+    }
+    CHECK(p->occupancy == NULL); /* the writer has no occupancy section */
+    if (s->flags & TD_PROFILE_FLAG_FEATURE_CHART) {
+        CHECK(p->feature_chart == blob + off_chart);
+    } else {
+        CHECK(p->feature_chart == NULL);
     }
     CHECK_EQ(off_outputs + w_outputs_bytes(s) + 4u, size);
     td_outputs_config_t oc;
@@ -613,8 +652,11 @@ static void profile_roundtrip_and_fuzz(const w_spec_t *s, const char *name)
 
     /* Exact-length buffer. */
     memset(&prof, 0, sizeof prof);
-    CHECK_EQ(td_profile_parse(&prof, blob, size), TD_OK);
-    check_decoded(s, blob, size, &prof);
+    const td_status st0 = td_profile_parse(&prof, blob, size);
+    CHECK_EQ(st0, TD_OK);
+    if (st0 == TD_OK) {
+        check_decoded(s, blob, size, &prof);
+    }
 
     /* A longer buffer (profile in a larger flash slot) with garbage after the profile. */
     uint8_t *longer = malloc(size + 37u);
@@ -695,6 +737,19 @@ static void test_profile_valid(void)
     }
     CHECK_EQ(w_size(&s), 64u + 72u + 48u + 24u + 48u + 4u * s.n_centroids * 5u + 4u);
     profile_roundtrip_and_fuzz(&s, "pca4-scaled");
+
+    /* A feature chart section (4 + 4 * K * F bytes) after the scales, and before an outputs section. */
+    w_chart(&s, 77u, 4321u);
+    s.chart_root[0] = 0u;
+    s.chart_root[s.n_centroids * 6u - 1u] = TD_PROFILE_CHART_MAX_ROOT;
+    CHECK_EQ(w_size(&s), 64u + 72u + 48u + 24u + 48u + 4u * s.n_centroids * 5u + 4u + 4u * s.n_centroids * 6u + 4u);
+    profile_roundtrip_and_fuzz(&s, "pca4-scaled-chart");
+    w_outputs(&s, 3u, 2u);
+    profile_roundtrip_and_fuzz(&s, "pca4-scaled-chart-outputs");
+    w_pca(&s, 3u); /* without scales: the chart follows the centroids */
+    w_chart(&s, 0xFFFFu, 0u);
+    CHECK_EQ(w_size(&s), 64u + 72u + 48u + 20u + 36u + 4u + 4u * 3u * 6u + 4u);
+    profile_roundtrip_and_fuzz(&s, "pca3-chart");
 
     /* Largest profile the default limits allow. */
     w_defaults(&s);
@@ -890,8 +945,67 @@ static void test_profile_semantics(void)
     s = base;
     s.flags = TD_PROFILE_FLAG_OCCUPANCY; /* the flag without its section: the size no longer adds up */
     CHECK_EQ(spec_status(&s), TD_ERR_SIZE);
-    s.flags = TD_PROFILE_FLAG_FEATURE_CHART; /* likewise */
-    CHECK_EQ(spec_status(&s), TD_ERR_SIZE);
+    CHECK_EQ(poke_status(&base, 22, 2, TD_PROFILE_FLAG_FEATURE_CHART), TD_ERR_SIZE); /* likewise */
+    /* The feature chart section: any k and h; every root up to 2^25; PCA mode only; its size counts. */
+    s = base;
+    w_chart(&s, 0u, 0u);
+    CHECK_EQ(spec_status(&s), TD_OK);
+    s.chart_k_q8 = 0xFFFFu;
+    s.chart_h_q8 = 0xFFFFu;
+    CHECK_EQ(spec_status(&s), TD_OK);
+    {
+        const uint32_t n_roots = (uint32_t)s.n_centroids * 2u * s.n_channels;
+        const uint32_t idx[3] = {0u, 7u, n_roots - 1u};
+        for (uint32_t i = 0; i < 3u; i++) {
+            static w_spec_t r;
+            r = s;
+            for (uint32_t j = 0; j < n_roots; j++) {
+                r.chart_root[j] = TD_PROFILE_CHART_MAX_ROOT;
+            }
+            CHECK_EQ(spec_status(&r), TD_OK);
+            r.chart_root[idx[i]] = TD_PROFILE_CHART_MAX_ROOT + 1u;
+            CHECK_EQ(spec_status(&r), TD_ERR_RANGE);
+            r.chart_root[idx[i]] = 0xFFFFFFFFu;
+            CHECK_EQ(spec_status(&r), TD_ERR_RANGE);
+            r.chart_root[idx[i]] = 0u;
+            CHECK_EQ(spec_status(&r), TD_OK);
+        }
+        /* The chart's bytes under the flag cleared, or the flag over a blob without them: the size no longer adds
+         * up. A declared size off by the section's header likewise. */
+        CHECK_EQ(poke_status(&s, 22, 2, 0u), TD_ERR_SIZE);
+        CHECK_EQ(poke_status(&s, 22, 2, TD_PROFILE_FLAG_FEATURE_CHART | TD_PROFILE_FLAG_OCCUPANCY), TD_ERR_SIZE);
+        static w_spec_t r;
+        r = s;
+        r.total_size_override = 1;
+        r.total_size = w_size(&s) - 4u;
+        CHECK_EQ(spec_status(&r), TD_ERR_SIZE);
+        r.total_size = w_size(&s) + 4u;
+        CHECK_EQ(spec_status(&r), TD_ERR_SIZE);
+        r.total_size = w_size(&base);
+        CHECK_EQ(spec_status(&r), TD_ERR_SIZE);
+        /* With the other sections. */
+        r = s;
+        r.flags |= TD_PROFILE_FLAG_CENTROID_SCALES;
+        for (uint32_t j = 0; j < (uint32_t)r.n_centroids * r.n_dims; j++) {
+            r.cs_inv_scale_q16[j] = 1u << 16;
+        }
+        w_outputs(&r, 2u, 3u);
+        CHECK_EQ(spec_status(&r), TD_OK);
+        r.chart_root[n_roots - 1u] = TD_PROFILE_CHART_MAX_ROOT + 1u;
+        CHECK_EQ(spec_status(&r), TD_ERR_RANGE);
+    }
+    {
+        static w_spec_t e;
+        w_ext(&e);
+        w_chart(&e, 10u, 100u); /* consistent size, but external mode has no fitted shifts */
+        CHECK_EQ(spec_status(&e), TD_ERR_RANGE);
+        for (uint32_t j = 0; j < (uint32_t)e.n_centroids * 2u * e.n_channels; j++) {
+            e.chart_root[j] = 1u;
+        }
+        CHECK_EQ(spec_status(&e), TD_ERR_RANGE);
+        e.flags &= (uint16_t)~TD_PROFILE_FLAG_FEATURE_CHART;
+        CHECK_EQ(spec_status(&e), TD_OK);
+    }
     for (uint32_t bit = 6; bit < 16u; bit++) {
         s = base;
         s.flags = (uint16_t)(1u << bit);
@@ -1955,6 +2069,179 @@ static void test_detector(void)
     CHECK_EQ(td_detector_count_alarms(&p, seq, 1u, NULL), TD_ERR_ARG);
 }
 
+/* ---- feature chart ------------------------------------------------------------------------ */
+
+/* Reference chart step in 64 bits: statistic 2f moves by +shift - k, 2f + 1 by -shift - k, each clamped to 0 .. 65535;
+ * returns the first index holding the largest value. */
+static uint32_t ref_chart_step(int64_t *stats, const int16_t *shift, uint32_t n_features, int64_t k)
+{
+    for (uint32_t f = 0; f < n_features; f++) {
+        for (uint32_t dir = 0; dir < 2u; dir++) {
+            int64_t v = stats[2u * f + dir] + (dir == 0u ? shift[f] : -(int64_t)shift[f]) - k;
+            v = v < 0 ? 0 : v;
+            stats[2u * f + dir] = v > 65535 ? 65535 : v;
+        }
+    }
+    int64_t best = -1;
+    uint32_t top = 0u;
+    for (uint32_t i = 2u * n_features; i-- > 0u;) {
+        if (stats[i] >= best) {
+            best = stats[i];
+            top = i;
+        }
+    }
+    return top;
+}
+
+static void test_feature_chart(void)
+{
+    /* Hand-worked, k = 10, two features:
+     *   shifts      up0  down0  up1  down1   top
+     *   (50, -30)    40     0     0    20     0
+     *   (-5, -30)    25     0     0    40     3
+     *   (0, 50)      15     0    40     0     2  (40 twice: lowest index)
+     *   (32767, -32768)  32772  0  0  32758   0
+     *   (32767, -32768)  65529  0  0  65516   0
+     *   (32767, -32768)  65535  0  0  65535   0  (both saturated: lowest index)
+     */
+    uint16_t st[2u * TD_MAX_FEATURES + 2u];
+    memset(st, 0, sizeof st);
+    st[4] = 0xBEEFu; /* beyond the two features: untouched */
+    static const int16_t sh[6][2] = {{50, -30}, {-5, -30}, {0, 50}, {32767, -32768}, {32767, -32768}, {32767, -32768}};
+    static const uint16_t want[6][4] = {{40, 0, 0, 20},        {25, 0, 0, 40},        {15, 0, 40, 0},
+                                        {32772, 0, 0, 32758}, {65529, 0, 0, 65516}, {65535, 0, 0, 65535}};
+    static const uint32_t want_top[6] = {0u, 3u, 2u, 0u, 0u, 0u};
+    for (uint32_t t = 0; t < 6u; t++) {
+        CHECK_EQ(td_chart_step(st, sh[t], 2u, 10u), want_top[t]);
+        for (uint32_t i = 0; i < 4u; i++) {
+            CHECK_EQ(st[i], want[t][i]);
+        }
+        CHECK_EQ(st[4], 0xBEEFu);
+    }
+    /* k = 65535 empties every statistic in one step; all equal: index 0. No features: index 0, nothing written. */
+    static const int16_t no_shift[2] = {0, 0};
+    CHECK_EQ(td_chart_step(st, no_shift, 2u, 65535u), 0u);
+    CHECK(st[0] == 0u && st[1] == 0u && st[2] == 0u && st[3] == 0u);
+    st[0] = 7u;
+    CHECK_EQ(td_chart_step(st, sh[0], 0u, 0u), 0u);
+    CHECK_EQ(st[0], 7u);
+
+    /* Random statistics (both ends often), shifts and k against the reference. */
+    int ok = 1;
+    unsigned long n_zero = 0, n_sat = 0, n_ties = 0;
+    for (uint32_t t = 0; t < 20000u && ok; t++) {
+        const uint32_t F = (uint32_t)rnd_range(1, TD_MAX_FEATURES);
+        int16_t shift[TD_MAX_FEATURES];
+        int64_t ref[2u * TD_MAX_FEATURES];
+        const uint32_t regime = (uint32_t)(rnd64() % 4u);
+        for (uint32_t i = 0; i < 2u * F; i++) {
+            const uint32_t pick = (uint32_t)(rnd64() % 4u);
+            st[i] = (uint16_t)(pick == 0u ? 0u : (pick == 1u ? 65535u : (uint64_t)rnd_range(0, 65535)));
+            if (regime == 3u) { /* few distinct values: ties */
+                st[i] = (uint16_t)(rnd64() % 3u * 1000u);
+            }
+            ref[i] = st[i];
+        }
+        st[2u * F] = 0x5A5Au;
+        for (uint32_t f = 0; f < F; f++) {
+            shift[f] = (int16_t)(regime == 0u ? rnd_range(-32768, 32767) : rnd_range(-2000, 2000));
+        }
+        const uint32_t k = (uint32_t)(regime == 1u ? rnd_range(0, 65535) : rnd_range(0, 500));
+        const uint32_t top = td_chart_step(st, shift, F, k);
+        const uint32_t want_i = ref_chart_step(ref, shift, F, k);
+        CHECK_QUIET(ok, top == want_i);
+        for (uint32_t i = 0; i < 2u * F; i++) {
+            CHECK_QUIET(ok, st[i] == ref[i]);
+            n_zero += ref[i] == 0;
+            n_sat += ref[i] == 65535;
+            n_ties += i != want_i && ref[i] == ref[want_i];
+        }
+        CHECK_QUIET(ok, st[2u * F] == 0x5A5Au);
+        if (!ok) {
+            printf("  chart step trial %u: %u features, k %u\n", (unsigned)t, (unsigned)F, (unsigned)k);
+        }
+    }
+    CHECK(ok);
+    CHECK(n_zero > 1000u && n_sat > 1000u && n_ties > 1000u);
+
+    /* Alarm counter. k = 0, h = 100, one feature at 60 a window: 60, 120 alarm (reset), 60, 120 alarm: two alarms in
+     * four windows (without the reset, three). A downward shift counts as well. */
+    uint32_t n_alarms = 99u;
+    const int16_t up4[4] = {60, 60, 60, 60};
+    CHECK_EQ(td_chart_count_alarms(0u, 100u, up4, 4u, 1u, &n_alarms), TD_OK);
+    CHECK_EQ(n_alarms, 2u);
+    const int16_t down4[4] = {-60, -60, -60, -60};
+    CHECK_EQ(td_chart_count_alarms(0u, 100u, down4, 4u, 1u, &n_alarms), TD_OK);
+    CHECK_EQ(n_alarms, 2u);
+    CHECK_EQ(td_chart_count_alarms(0u, 120u, up4, 4u, 1u, &n_alarms), TD_OK); /* 120 == h is not above */
+    CHECK_EQ(n_alarms, 1u);
+    /* Two features, rows (60, -50), (0, -50): the first feature's up 60, 60; the second's down 50, 100 > 90. The reset
+     * after it clears the first feature too: the next rows (60, 0), (0, 0) give 60, 60 and no alarm. */
+    const int16_t two[8] = {60, -50, 0, -50, 60, 0, 0, 0};
+    CHECK_EQ(td_chart_count_alarms(0u, 90u, two, 4u, 2u, &n_alarms), TD_OK);
+    CHECK_EQ(n_alarms, 1u);
+    CHECK_EQ(td_chart_count_alarms(0u, 59u, two, 4u, 2u, &n_alarms), TD_OK); /* 60 > 59 at rows 0, 2 (reset at 0) */
+    CHECK_EQ(n_alarms, 2u);
+    const int16_t full[3] = {32767, 32767, 32767}; /* 32767, 65534, 65535 (saturated) */
+    CHECK_EQ(td_chart_count_alarms(0u, 65535u, full, 3u, 1u, &n_alarms), TD_OK); /* saturates at h: never above */
+    CHECK_EQ(n_alarms, 0u);
+    CHECK_EQ(td_chart_count_alarms(0u, 65534u, full, 2u, 1u, &n_alarms), TD_OK);
+    CHECK_EQ(n_alarms, 0u);
+    CHECK_EQ(td_chart_count_alarms(0u, 65534u, full, 3u, 1u, &n_alarms), TD_OK);
+    CHECK_EQ(n_alarms, 1u);
+    CHECK_EQ(td_chart_count_alarms(0u, 0xFFFFFFFFu, full, 3u, 1u, &n_alarms), TD_OK);
+    CHECK_EQ(n_alarms, 0u);
+    CHECK_EQ(td_chart_count_alarms(65535u, 0u, full, 3u, 1u, &n_alarms), TD_OK); /* k = 65535: allowed, all 0 */
+    CHECK_EQ(n_alarms, 0u);
+    n_alarms = 99u;
+    CHECK_EQ(td_chart_count_alarms(0u, 0u, NULL, 0u, 2u, &n_alarms), TD_OK);
+    CHECK_EQ(n_alarms, 0u);
+    n_alarms = 99u;
+    CHECK_EQ(td_chart_count_alarms(0u, 0u, up4, 4u, 0u, &n_alarms), TD_OK); /* no features: nothing to alarm on */
+    CHECK_EQ(n_alarms, 0u);
+    /* Errors. */
+    CHECK_EQ(td_chart_count_alarms(65536u, 100u, up4, 4u, 1u, &n_alarms), TD_ERR_ARG);
+    CHECK_EQ(td_chart_count_alarms(0xFFFFFFFFu, 100u, up4, 4u, 1u, &n_alarms), TD_ERR_ARG);
+    CHECK_EQ(td_chart_count_alarms(0u, 100u, NULL, 4u, 1u, &n_alarms), TD_ERR_ARG);
+    CHECK_EQ(td_chart_count_alarms(0u, 100u, up4, 4u, 1u, NULL), TD_ERR_ARG);
+    CHECK_EQ(td_chart_count_alarms(0u, 100u, up4, 1u, TD_MAX_FEATURES + 1u, &n_alarms), TD_ERR_LIMIT);
+    CHECK_EQ(td_chart_count_alarms(0u, 100u, up4, 0u, 0xFFFFFFFFu, &n_alarms), TD_ERR_LIMIT);
+
+    /* Random streams against the reference, resetting every statistic after each alarm. */
+    static int16_t rows[600 * TD_MAX_FEATURES];
+    unsigned long total_alarms = 0, quiet_streams = 0;
+    for (uint32_t t = 0; t < 300u && ok; t++) {
+        const uint32_t F = (uint32_t)rnd_range(1, TD_MAX_FEATURES);
+        const uint32_t n = (uint32_t)rnd_range(0, 600);
+        const int64_t drift = rnd_range(-300, 300);
+        const uint32_t spread = (uint32_t)(rnd64() % 8u == 0u ? 32767 : rnd_range(0, 2000));
+        for (uint32_t i = 0; i < n * F; i++) {
+            const int64_t v = drift + rnd_range(-(int64_t)spread, spread);
+            rows[i] = (int16_t)(v > 32767 ? 32767 : (v < -32767 ? -32767 : v));
+        }
+        const uint32_t k = (uint32_t)rnd_range(0, rnd64() % 4u == 0u ? 65535 : 1000);
+        const uint32_t h = (uint32_t)rnd_range(0, rnd64() % 4u == 0u ? 70000 : 20000);
+        int64_t ref[2u * TD_MAX_FEATURES];
+        memset(ref, 0, sizeof ref);
+        uint32_t alarms = 0u;
+        for (uint32_t i = 0; i < n; i++) {
+            const uint32_t top = ref_chart_step(ref, rows + (size_t)i * F, F, k);
+            if (ref[top] > (int64_t)h) {
+                alarms++;
+                memset(ref, 0, sizeof ref);
+            }
+        }
+        CHECK_QUIET(ok, td_chart_count_alarms(k, h, rows, n, F, &n_alarms) == TD_OK);
+        CHECK_QUIET(ok, n_alarms == alarms);
+        total_alarms += alarms;
+        quiet_streams += n > 100u && alarms == 0u;
+    }
+    CHECK(ok);
+    CHECK(total_alarms > 1000u && quiet_streams > 10u);
+    printf("  chart step: statistics at 0 %lu, at 65535 %lu, tied with the top %lu; alarm counter: %lu alarms, %lu quiet "
+           "streams\n", n_zero, n_sat, n_ties, total_alarms, quiet_streams);
+}
+
 /* ---- monitor: reference model ----------------------------------------------------------- */
 
 typedef struct {
@@ -1962,7 +2249,7 @@ typedef struct {
     uint8_t alarm;
     uint32_t window_index;
     uint64_t blame[W_MAX_CH]; /* per channel, over the current CUSUM run (saturated at 2^32 - 1 when compared) */
-    uint8_t recent[2];        /* 1 + the last and the one before of the distinct centroids attributed since init */
+    int64_t chart_up[2 * W_MAX_CH], chart_down[2 * W_MAX_CH]; /* feature chart, per feature, 0 .. 65535 */
 } ref_mon_t;
 
 /* How often the reference model met each edge case: the random test asserts it met all of them. */
@@ -1971,17 +2258,66 @@ static struct {
     unsigned long instant, cusum, health, stuck, missing, saturated, top_nonzero, recon_saturated;
     /* The CUSUM-run attribution: some channel blamed, a different choice than the |z| rule, clamped deviations. */
     unsigned long blamed, blame_moved, blame_clamped;
-    /* The speed build keeps the roots |a_f| of the two distinct centroids last attributed: windows whose centroid is
-     * the last one, the one before, or neither (the roots computed anew). Inverse scales shifted by 8 bits or more
-     * (a up to 2^22); fitted lengths from |n| < 2^32 (one 32-bit division), beyond it (shifted division and its
-     * correction step) and clamped to int16. */
-    unsigned long blame_last, blame_before, blame_new, blame_wide_inv, blame_len_narrow, blame_len_wide;
-    unsigned long blame_len_clamped;
+    /* The fitted shifts: windows that compute them in a CUSUM run without a chart section, with the section outside
+     * a run, with both. Inverse scales shifted by 8 bits or more (a up to 2^22); fitted lengths from |n| < 2^32 (one
+     * 32-bit division), beyond it (shifted division and its correction step), clamped to +32767 and to -32767; a
+     * zero root with n != 0 (shift 0); a stored root that is not the true one and changes the shift. */
+    unsigned long shifts_run_only, shifts_chart_only, shifts_both, blame_wide_inv, blame_len_narrow, blame_len_wide;
+    unsigned long shift_clamped_pos, shift_clamped_neg, root_zero, root_stored_differs;
+    /* The feature chart: statistics clamped at 0 and at 65535, ties for the largest above 0, windows over h (alarms),
+     * of which outside a CUSUM run (naming the channel) and of those naming another channel than the |z| rule, windows
+     * at or under h, of which at h. */
+    unsigned long chart_zero, chart_saturated, chart_ties, chart_alarm, chart_alarm_outside, chart_alarm_named;
+    unsigned long chart_quiet, chart_at_h;
     /* The monitor's fast paths and their fallbacks: a power-of-two count of valid samples (exact shifts) or not;
      * scaled centroid differences below 2^15 (one rounded high-word multiply) or not; PCA dimensions in pairs with
      * an odd one left over, features beyond the last group of four, fewer than four features. */
     unsigned long n_valid_pow2, n_valid_other, scaled_narrow, scaled_wide, pca_odd_dims, pca_tail, pca_no_quads;
 } g_cov;
+
+/* The inverse scales of centroid k (65536 each without scales), shifted right by the least shift that brings the
+ * largest under 2^15, into inv[0 .. n_dims); returns the shift. */
+static uint32_t ref_shifted_inv(const w_spec_t *s, uint32_t k, iwide *inv)
+{
+    const uint32_t D = s->n_dims;
+    const int scaled = (s->flags & TD_PROFILE_FLAG_CENTROID_SCALES) != 0;
+    uint64_t inv_max = 0u;
+    for (uint32_t j = 0; j < D; j++) {
+        const uint64_t v = scaled ? s->cs_inv_scale_q16[k * D + j] : 65536u;
+        inv_max = v > inv_max ? v : inv_max;
+    }
+    uint32_t sh = 0u;
+    while ((inv_max >> sh) >= 32768u) {
+        sh++;
+    }
+    for (uint32_t j = 0; j < D; j++) {
+        inv[j] = (iwide)((scaled ? s->cs_inv_scale_q16[k * D + j] : 65536u) >> sh);
+    }
+    return sh;
+}
+
+/* The root the profile builder stores for centroid k and feature f: floor(sqrt(sum_j (P[j, f] inv_j)^2)). */
+static uint32_t ref_chart_root(const w_spec_t *s, uint32_t k, uint32_t f)
+{
+    const uint32_t F = 2u * s->n_channels;
+    iwide inv[TD_MAX_DIMS];
+    (void)ref_shifted_inv(s, k, inv);
+    iwide d = 0;
+    for (uint32_t j = 0; j < s->n_dims; j++) {
+        const iwide a = (iwide)s->proj[j * F + f] * inv[j];
+        d += a * a;
+    }
+    return ref_isqrt((uint64_t)d);
+}
+
+/* The monitor after td_monitor_reset_alarm: no alarm, CUSUM and feature chart at 0. */
+static void ref_reset_alarm(ref_mon_t *st)
+{
+    st->cusum = 0u;
+    st->alarm = 0u;
+    memset(st->chart_up, 0, sizeof st->chart_up);
+    memset(st->chart_down, 0, sizeof st->chart_down);
+}
 
 /* Reference result of one window: frames[window * n_channels], and in external mode the
  * embeddings pushed during the window (n_emb rows of n_dims int8). */
@@ -2127,74 +2463,116 @@ static void ref_window(const w_spec_t *s, ref_mon_t *st, const int16_t *frames, 
     if (res->trigger) {
         st->alarm = 1u;
     }
-    /* Attribution during a CUSUM run: per feature f the matched filter <a_f, u>^2 / |a_f|^2 with
-     * a_f,j = P[j, f] * inv_j (the centroid's inverse scales, one common shift to 15 bits) and u the Q8 deviation in
-     * the centroid's scale (clamped to int16); a channel scores its larger feature, summed over the run. */
-    if (st->cusum > 0u && !(s->flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING)) {
-        if (cusum_before == 0u) {
-            memset(st->blame, 0, sizeof st->blame);
-        }
+    /* The fitted shifts (PCA mode, in a CUSUM run or with a feature chart section): per feature f the matched filter
+     * g_f = <a_f, u> / |a_f| with a_f,j = P[j, f] * inv_j (the centroid's inverse scales, one common shift to 15 bits)
+     * and u the Q8 deviation in the centroid's scale (clamped to int16); |a_f| is the stored root with the section.
+     * In a run a channel scores its larger g_f^2, summed over the run; the chart is a signed CUSUM per feature. */
+    const int chart = (s->flags & TD_PROFILE_FLAG_FEATURE_CHART) != 0;
+    const int in_run = st->cusum > 0u && !(s->flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING);
+    if (in_run || chart) {
         const uint32_t k = res->nearest;
         const int scaled = (s->flags & TD_PROFILE_FLAG_CENTROID_SCALES) != 0;
-        uint64_t inv_max = 0u; /* without scales every inverse scale is 1.0, 65536 in Q16 */
-        for (uint32_t j = 0; j < D; j++) {
-            const uint64_t v = scaled ? s->cs_inv_scale_q16[k * D + j] : 65536u;
-            inv_max = v > inv_max ? v : inv_max;
-        }
-        uint32_t sh = 0u;
-        while ((inv_max >> sh) >= 32768u) {
-            sh++;
-        }
-        g_cov.blame_wide_inv += sh >= 8u;
-        g_cov.blame_last += st->recent[0] == k + 1u;
-        g_cov.blame_before += st->recent[1] == k + 1u;
-        g_cov.blame_new += st->recent[0] != k + 1u && st->recent[1] != k + 1u;
-        if (st->recent[0] != k + 1u) {
-            st->recent[1] = st->recent[0];
-            st->recent[0] = (uint8_t)(k + 1u);
-        }
-        iwide t[TD_MAX_DIMS];
         iwide inv[TD_MAX_DIMS];
+        const uint32_t sh = ref_shifted_inv(s, k, inv);
+        g_cov.blame_wide_inv += sh >= 8u;
+        g_cov.shifts_run_only += in_run && !chart;
+        g_cov.shifts_chart_only += chart && !in_run;
+        g_cov.shifts_both += chart && in_run;
+        iwide t[TD_MAX_DIMS];
         for (uint32_t j = 0; j < D; j++) {
             const iwide diff = (iwide)res->embedding_q8[j] - s->centroid_q8[k * D + j];
             const iwide v = scaled ? ref_round_div(diff * s->cs_inv_scale_q16[k * D + j], 65536) : diff;
             t[j] = ref_clamp(v, 32767);
-            inv[j] = (iwide)((scaled ? s->cs_inv_scale_q16[k * D + j] : 65536u) >> sh);
             g_cov.blame_clamped += t[j] != v;
         }
-        const uint8_t z_top = res->top_channel;
-        uint64_t top_blame = 0u;
-        for (uint32_t c = 0; c < C; c++) {
-            uint64_t fit = 0u;
-            for (uint32_t f = 2u * c; f < 2u * c + 2u; f++) {
-                iwide n = 0;
-                iwide d = 0;
-                for (uint32_t j = 0; j < D; j++) {
-                    n += (iwide)s->proj[j * F + f] * t[j] * inv[j];
-                    d += (iwide)s->proj[j * F + f] * s->proj[j * F + f] * inv[j] * inv[j];
-                }
-                if (d == 0) {
-                    continue;
-                }
-                const iwide len = (n < 0 ? -n : n) / ref_isqrt((uint64_t)d);
-                const iwide q = len > 32767 ? 32767 : len;
-                g_cov.blame_len_narrow += (n < 0 ? -n : n) < ((iwide)1 << 32) && len <= 32767;
-                g_cov.blame_len_wide += (n < 0 ? -n : n) >= ((iwide)1 << 32) && len <= 32767;
-                g_cov.blame_len_clamped += len > 32767;
-                const uint64_t sq = (uint64_t)((q * q + 128) >> 8);
-                fit = sq > fit ? sq : fit;
+        for (uint32_t f = 0; f < F; f++) {
+            iwide n = 0;
+            iwide d = 0;
+            for (uint32_t j = 0; j < D; j++) {
+                n += (iwide)s->proj[j * F + f] * t[j] * inv[j];
+                d += (iwide)s->proj[j * F + f] * s->proj[j * F + f] * inv[j] * inv[j];
             }
-            st->blame[c] += fit;
-            if (st->blame[c] > 0xFFFFFFFFu) {
-                st->blame[c] = 0xFFFFFFFFu;
+            const uint32_t true_root = ref_isqrt((uint64_t)d);
+            const uint32_t root = chart ? s->chart_root[k * F + f] : true_root;
+            const iwide mag = n < 0 ? -n : n;
+            const iwide len = root != 0u ? mag / root : 0;
+            const iwide q = len > 32767 ? 32767 : len;
+            res->shift_q8[f] = (int16_t)(n < 0 ? -q : q);
+            if (root != 0u) {
+                g_cov.blame_len_narrow += mag < ((iwide)1 << 32) && len <= 32767;
+                g_cov.blame_len_wide += mag >= ((iwide)1 << 32) && len <= 32767;
             }
-            if (st->blame[c] > top_blame) {
-                top_blame = st->blame[c];
-                res->top_channel = (uint8_t)c;
+            g_cov.shift_clamped_pos += len > 32767 && n > 0;
+            g_cov.shift_clamped_neg += len > 32767 && n < 0;
+            g_cov.root_zero += root == 0u && n != 0;
+            g_cov.root_stored_differs += root != 0u && true_root != 0u && root != true_root && len != mag / true_root;
+        }
+        if (in_run) {
+            if (cusum_before == 0u) {
+                memset(st->blame, 0, sizeof st->blame);
+            }
+            const uint8_t z_top = res->top_channel;
+            uint64_t top_blame = 0u;
+            for (uint32_t c = 0; c < C; c++) {
+                uint64_t fit = 0u;
+                for (uint32_t f = 2u * c; f < 2u * c + 2u; f++) {
+                    const int64_t q = res->shift_q8[f] < 0 ? -(int64_t)res->shift_q8[f] : res->shift_q8[f];
+                    const uint64_t sq = (uint64_t)((q * q + 128) >> 8);
+                    fit = sq > fit ? sq : fit;
+                }
+                st->blame[c] += fit;
+                if (st->blame[c] > 0xFFFFFFFFu) {
+                    st->blame[c] = 0xFFFFFFFFu;
+                }
+                if (st->blame[c] > top_blame) {
+                    top_blame = st->blame[c];
+                    res->top_channel = (uint8_t)c;
+                }
+            }
+            g_cov.blamed += top_blame > 0u;
+            g_cov.blame_moved += res->top_channel != z_top;
+        }
+        if (chart) {
+            /* Up and down statistic of every feature in 64 bits, then clamped; the largest (first in the order
+             * up f0, down f0, up f1, ...) is the chart's value, and its feature's channel is named. */
+            const int64_t kq = s->chart_k_q8;
+            for (uint32_t f = 0; f < F; f++) {
+                const int64_t up = st->chart_up[f] + res->shift_q8[f] - kq;
+                const int64_t down = st->chart_down[f] - res->shift_q8[f] - kq;
+                g_cov.chart_zero += (up < 0) + (down < 0);
+                g_cov.chart_saturated += (up > 65535) + (down > 65535);
+                st->chart_up[f] = up < 0 ? 0 : (up > 65535 ? 65535 : up);
+                st->chart_down[f] = down < 0 ? 0 : (down > 65535 ? 65535 : down);
+            }
+            int64_t best = 0;
+            uint32_t best_f = 0u;
+            uint32_t n_best = 0u;
+            for (uint32_t f = 0; f < F; f++) {
+                best = st->chart_up[f] > best ? st->chart_up[f] : best;
+                best = st->chart_down[f] > best ? st->chart_down[f] : best;
+            }
+            for (uint32_t f = F; f-- > 0u;) { /* backwards: the last hit is the first feature with the maximum */
+                if (st->chart_up[f] == best || st->chart_down[f] == best) {
+                    best_f = f;
+                    n_best += (st->chart_up[f] == best) + (st->chart_down[f] == best);
+                }
+            }
+            g_cov.chart_ties += best > 0 && n_best > 1u;
+            g_cov.chart_at_h += best == (int64_t)s->chart_h_q8;
+            res->chart_q8 = (uint16_t)best;
+            if (best > (int64_t)s->chart_h_q8) {
+                res->trigger |= TD_TRIGGER_FEATURE;
+                st->alarm = 1u;
+                g_cov.chart_alarm++;
+                if (!in_run) {
+                    g_cov.chart_alarm_outside++;
+                    g_cov.chart_alarm_named += res->top_channel != best_f / 2u;
+                    res->top_channel = (uint8_t)(best_f / 2u);
+                }
+            } else {
+                g_cov.chart_quiet++;
             }
         }
-        g_cov.blamed += top_blame > 0u;
-        g_cov.blame_moved += res->top_channel != z_top;
     }
     g_cov.instant += (res->trigger & TD_TRIGGER_INSTANT) != 0u;
     g_cov.cusum += (res->trigger & TD_TRIGGER_CUSUM) != 0u;
@@ -2220,11 +2598,14 @@ static int result_equal(const w_spec_t *s, const td_window_result_t *a, const td
     RCMP(stuck_mask) RCMP(saturated_mask) RCMP(missing_mask) RCMP(trigger) RCMP(alarm) RCMP(nearest)
     RCMP(top_channel) RCMP(n_inferences) RCMP(top_class) RCMP(ddm_state) RCMP(mean_confidence_q16)
     RCMP(estimated_accuracy_q16) RCMP(prior_shift_q16) RCMP(n_labels) RCMP(n_correct) RCMP(accuracy_q16)
-    RCMP(occupancy_q8)
+    RCMP(occupancy_q8) RCMP(chart_q8)
     /* Every slot, used or not: the unused ones must read 0 whatever the buffer held before. */
     (void)s;
     for (uint32_t j = 0; j < TD_MAX_DIMS; j++) {
         RCMP(embedding_q8[j])
+    }
+    for (uint32_t f = 0; f < TD_MAX_FEATURES; f++) {
+        RCMP(shift_q8[f])
     }
     for (uint32_t c = 0; c < TD_MAX_CHANNELS; c++) {
         RCMP(channels[c].sumsq) RCMP(channels[c].sum) RCMP(channels[c].mean_q8) RCMP(channels[c].std_q8)
@@ -2278,6 +2659,39 @@ static void gen_window(const w_spec_t *s, int16_t *frames)
                 }
             }
             frames[i * C + c] = v;
+        }
+    }
+}
+
+/* A feature chart section for a PCA profile whose projection and scales are final: k and h over ranges where the
+ * random streams' charts both fire and stay quiet; the roots the builder would store (half the profiles), some of them
+ * changed (0, 2^25, near or far from the true one), or drawn at random. */
+static void random_chart(w_spec_t *s)
+{
+    const uint32_t F = 2u * s->n_channels;
+    s->flags |= TD_PROFILE_FLAG_FEATURE_CHART;
+    static const int64_t k_top[4] = {256, 4096, 32768, 65535};
+    static const int64_t h_top[4] = {1024, 16384, 65534, 65535};
+    s->chart_k_q8 = (uint16_t)rnd_range(0, k_top[rnd64() % 4u]);
+    s->chart_h_q8 = (uint16_t)rnd_range(0, h_top[rnd64() % 4u]);
+    if (rnd64() % 4u == 0u) { /* the ends, where the chart often sits at h: 0 (all quiet) or 65535 (saturated) */
+        s->chart_h_q8 = (uint16_t)((rnd64() & 1u) ? 65535u : 0u);
+    }
+    const uint32_t mode = (uint32_t)(rnd64() % 4u);
+    for (uint32_t k = 0; k < s->n_centroids; k++) {
+        for (uint32_t f = 0; f < F; f++) {
+            const int64_t root = ref_chart_root(s, k, f);
+            int64_t r = root;
+            const uint32_t pick = (uint32_t)(rnd64() % 6u);
+            if (mode == 2u && rnd64() % 3u == 0u) {
+                r = pick == 0u ? 0 : (pick == 1u ? TD_PROFILE_CHART_MAX_ROOT : (pick == 2u ? root + rnd_range(-3, 3)
+                    : (pick == 3u ? root * 2 : (pick == 4u ? root / 3 : rnd_range(0, TD_PROFILE_CHART_MAX_ROOT)))));
+            } else if (mode == 3u) {
+                r = pick == 0u ? 0 : (pick == 1u ? TD_PROFILE_CHART_MAX_ROOT : (pick == 2u ? rnd_range(1, 64)
+                    : (pick == 3u ? rnd_range(0, TD_PROFILE_CHART_MAX_ROOT) : root)));
+            }
+            r = r < 0 ? 0 : (r > TD_PROFILE_CHART_MAX_ROOT ? TD_PROFILE_CHART_MAX_ROOT : r);
+            s->chart_root[k * F + f] = (uint32_t)r;
         }
     }
 }
@@ -2368,6 +2782,12 @@ static void random_profile(w_spec_t *s, int ext)
             s->inv_sigma_q24[f] = 0x80000000u - (uint32_t)rnd_range(0, 1000);
         }
     }
+    if (!ext && (rnd64() & 1u)) {
+        random_chart(s);
+        if (rnd64() % 3u == 0u) { /* the score CUSUM mostly at 0: the chart alone, and naming the channel */
+            s->cusum_k_q8 = (uint32_t)(rnd64() % 2u == 0u ? 0xFFFFFFFFu : (uint64_t)rnd_range(1 << 24, 0xFFFFFFFFll));
+        }
+    }
 }
 
 static void test_monitor_reference(void)
@@ -2376,10 +2796,12 @@ static void test_monitor_reference(void)
     static int16_t frames[64 * 6 * 12];
     static int8_t emb[12][40 * TD_MAX_DIMS];
     uint32_t n_emb[12];
+    uint8_t reset_after[12];
     static td_window_result_t got[12];
     static td_window_result_t want[12];
     int ok = 1;
     uint32_t windows_checked = 0;
+    unsigned long n_resets = 0;
     for (uint32_t trial = 0; trial < 1000u && ok; trial++) {
         const int ext = (int)(trial % 3u == 2u);
         random_profile(&s, ext);
@@ -2392,7 +2814,8 @@ static void test_monitor_reference(void)
         }
         td_monitor_t mon;
         CHECK_QUIET(ok, td_monitor_init(&mon, &p.prof) == TD_OK);
-        ref_mon_t rm = {0u, 0u, 0u, {0u}, {0u, 0u}};
+        ref_mon_t rm;
+        memset(&rm, 0, sizeof rm);
         memset(got, 0xA5, sizeof got); /* the monitor must write or clear every byte of a result */
         const uint32_t n_windows = (uint32_t)rnd_range(1, 12);
         const uint32_t C = s.n_channels;
@@ -2403,6 +2826,12 @@ static void test_monitor_reference(void)
                 emb[w][e] = (int8_t)rnd_range(-128, 127);
             }
             ref_window(&s, &rm, frames + (size_t)w * s.window * C, emb[w], n_emb[w], &want[w]);
+            /* Sometimes the user acknowledges an alarm after the window. */
+            reset_after[w] = want[w].alarm && rnd64() % 3u == 0u;
+            if (reset_after[w]) {
+                ref_reset_alarm(&rm);
+                n_resets++;
+            }
         }
         /* Push window by window (embeddings first, then the frames in two random pieces). */
         for (uint32_t w = 0; w < n_windows && ok; w++) {
@@ -2426,6 +2855,9 @@ static void test_monitor_reference(void)
                        (unsigned)s.n_dims, (unsigned)s.proj_shift);
             }
             windows_checked++;
+            if (reset_after[w]) {
+                CHECK_QUIET(ok, td_monitor_reset_alarm(&mon) == TD_OK);
+            }
         }
         /* Lifetime statistics count every valid sample. */
         for (uint8_t c = 0; c < C && ok; c++) {
@@ -2477,16 +2909,28 @@ static void test_monitor_reference(void)
     CHECK(g_cov.blamed > 0u);
     CHECK(g_cov.blame_moved > 0u);
     CHECK(g_cov.blame_clamped > 0u);
-    CHECK(g_cov.blame_last >= 300u && g_cov.blame_before >= 100u && g_cov.blame_new >= 300u);
+    CHECK(g_cov.shifts_run_only >= 300u && g_cov.shifts_chart_only >= 300u && g_cov.shifts_both >= 300u);
     CHECK(g_cov.blame_wide_inv >= 100u);
-    CHECK(g_cov.blame_len_narrow >= 100u && g_cov.blame_len_wide >= 100u && g_cov.blame_len_clamped >= 100u);
+    CHECK(g_cov.blame_len_narrow >= 100u && g_cov.blame_len_wide >= 100u);
+    CHECK(g_cov.shift_clamped_pos >= 100u && g_cov.shift_clamped_neg >= 100u);
+    CHECK(g_cov.root_zero >= 100u && g_cov.root_stored_differs >= 100u);
+    CHECK(g_cov.chart_zero >= 100u && g_cov.chart_saturated >= 100u && g_cov.chart_ties >= 30u);
+    CHECK(g_cov.chart_alarm >= 100u && g_cov.chart_alarm_outside >= 100u && g_cov.chart_alarm_named >= 30u);
+    CHECK(g_cov.chart_quiet >= 100u && g_cov.chart_at_h >= 30u);
+    CHECK(n_resets >= 100u);
     CHECK(g_cov.n_valid_pow2 > 0u && g_cov.n_valid_other > 0u);
     CHECK(g_cov.scaled_narrow > 0u && g_cov.scaled_wide > 0u);
     CHECK(g_cov.pca_odd_dims > 0u && g_cov.pca_tail > 0u && g_cov.pca_no_quads > 0u);
-    printf("  attribution: %lu windows, centroid last %lu, the one before %lu, new %lu; shift >= 8 %lu; length "
-           "|n| < 2^32 %lu, wider %lu, clamped %lu; deviations clamped %lu\n", g_cov.blame_last + g_cov.blame_new +
-           g_cov.blame_before, g_cov.blame_last, g_cov.blame_before, g_cov.blame_new, g_cov.blame_wide_inv,
-           g_cov.blame_len_narrow, g_cov.blame_len_wide, g_cov.blame_len_clamped, g_cov.blame_clamped);
+    printf("  fitted shifts: %lu windows (run only %lu, chart only %lu, both %lu); shift >= 8 %lu; length |n| < 2^32 "
+           "%lu, wider %lu, clamped +%lu -%lu; root 0 %lu, stored root not the true one %lu; deviations clamped %lu\n",
+           g_cov.shifts_run_only + g_cov.shifts_chart_only + g_cov.shifts_both, g_cov.shifts_run_only,
+           g_cov.shifts_chart_only, g_cov.shifts_both, g_cov.blame_wide_inv, g_cov.blame_len_narrow,
+           g_cov.blame_len_wide, g_cov.shift_clamped_pos, g_cov.shift_clamped_neg, g_cov.root_zero,
+           g_cov.root_stored_differs, g_cov.blame_clamped);
+    printf("  feature chart: alarms %lu (outside a run %lu, naming another channel %lu), quiet %lu; statistics at 0 "
+           "%lu, at 65535 %lu; ties %lu; at h %lu; resets %lu\n", g_cov.chart_alarm, g_cov.chart_alarm_outside,
+           g_cov.chart_alarm_named, g_cov.chart_quiet,
+           g_cov.chart_zero, g_cov.chart_saturated, g_cov.chart_ties, g_cov.chart_at_h, n_resets);
     if (g_fail > 0u) {
         printf("  coverage: z %lu e_pca %lu e_ext %lu recon %lu recon_sat %lu ties %lu no_valid %lu inst %lu cusum %lu "
                "health %lu\n", g_cov.z_clamped, g_cov.e_clamped_pca, g_cov.e_clamped_ext, g_cov.recon_clamped,
@@ -2494,11 +2938,12 @@ static void test_monitor_reference(void)
     }
 }
 
-/* The speed build keeps per-centroid roots of the attribution in the monitor. Re-bound by td_monitor_init to another
- * profile of the same shape and centroids (projection and inverse scales drawn anew), a monitor that attributed windows
- * under the first must attribute the next ones exactly as the reference does under the second: a root kept across
- * the init would be found for the same centroid and change the fits. Every window is in the CUSUM run (k = 0). */
-static void test_monitor_blame_reinit(void)
+/* A monitor re-bound by td_monitor_init to another profile of the same shape and centroids (projection, inverse scales
+ * and feature chart drawn anew) must go on exactly as the reference does from a fresh start under the second: nothing
+ * of the first profile's windows (the run's attribution sums, the chart's statistics, the alarm) may carry over. Every
+ * window is in the CUSUM run (k = 0); under the first profile half the monitors run a chart that only accumulates
+ * (k 0, h 65535: no alarm), so statistics left over would change the second profile's chart values. */
+static void test_monitor_reinit(void)
 {
     static w_spec_t a;
     static w_spec_t b;
@@ -2516,6 +2961,12 @@ static void test_monitor_blame_reinit(void)
         a.cusum_k_q8 = 0u;
         a.cusum_h_q8 = 0xFFFFFFFFu;
         a.instant_q8 = 0xFFFFFFFFu;
+        a.flags &= (uint16_t)~TD_PROFILE_FLAG_FEATURE_CHART;
+        if (trial % 2u == 0u) {
+            random_chart(&a);
+            a.chart_k_q8 = 0u;
+            a.chart_h_q8 = 0xFFFFu;
+        }
         b = a;
         const uint32_t F = 2u * a.n_channels;
         for (uint32_t i = 0; i < (uint32_t)b.n_dims * F; i++) {
@@ -2523,6 +2974,10 @@ static void test_monitor_blame_reinit(void)
         }
         for (uint32_t i = 0; i < (uint32_t)b.n_centroids * b.n_dims; i++) {
             b.cs_inv_scale_q16[i] = (uint32_t)rnd_range(1, 1 << 24);
+        }
+        b.flags &= (uint16_t)~TD_PROFILE_FLAG_FEATURE_CHART;
+        if (rnd64() % 4u != 0u) {
+            random_chart(&b);
         }
         parsed_t pa;
         parsed_t pb;
@@ -2536,7 +2991,8 @@ static void test_monitor_blame_reinit(void)
             CHECK_QUIET(ok, td_monitor_push(&mon, frames, a.window, &got, 1u, &n_res) == TD_OK && n_res == 1u);
         }
         CHECK_QUIET(ok, ok && td_monitor_init(&mon, &pb.prof) == TD_OK);
-        ref_mon_t rm = {0u, 0u, 0u, {0u}, {0u, 0u}};
+        ref_mon_t rm;
+        memset(&rm, 0, sizeof rm);
         for (uint32_t w = 0; w < 4u && ok; w++) {
             gen_window(&b, frames);
             ref_window(&b, &rm, frames, NULL, 0u, &want);
@@ -3385,8 +3841,9 @@ int main(void)
     test_stats_every_n();
     test_log2_q8();
     test_detector();
+    test_feature_chart();
     test_monitor_reference();
-    test_monitor_blame_reinit();
+    test_monitor_reinit();
     test_monitor_capacity_and_chunking();
     test_monitor_modes_and_health();
     test_monitor_outputs_reference();
