@@ -767,7 +767,8 @@ def device_section(say: Callable[[str], None]) -> tuple[str, dict[str, float]]:
                          ("single", r"\| channel-sample, pushed one frame at a time \| ([\d,.]+)"),
                          ("close", r"\| window close[^|]*\| ([\d,.]+)"),
                          ("telemetry", r"\| window \+ telemetry[^|]*\| ([\d,.]+)"),
-                         ("close_run", r"\| window close, window in a CUSUM run \| ([\d,.]+)")):
+                         ("close_run", r"\| window close, window in a CUSUM run \| ([\d,.]+)"),
+                         ("close_out", r"\| window close, window outside a CUSUM run \| ([\d,.]+)")):
         m = re.search(pattern, text)
         if m:
             nums[key] = float(m.group(1).replace(",", ""))
@@ -1152,11 +1153,15 @@ def reading(q: Quality, dev: dict[str, float], speed: Speed | None) -> tuple[lis
     for k in ("gain", "offset", "noise"):
         hows = [o.how for o in td if o.scenario == k and o.delay is not None]
         if hows:
-            sat.append(f"{SHORT[k]} {sum(1 for h in hows if h & 4)} of {len(hows)}")
+            rails = sum(1 for h in hows if h & 4)
+            chart = sum(1 for h in hows if not h & 4 and h & 0x20 and not h & 3)
+            score = len(hows) - rails - chart
+            sat.append(f"{SHORT[k]}: rails {rails}, feature chart alone {chart}, window score {score} (of {len(hows)})")
     if sat:
-        out.append("- **How gains, offsets and noise are caught.** Of tinydrift's detections, the first alarm came "
-                   "from the saturation check (the drifted signal reaching the +-32767 rails) in: "
-                   + ", ".join(sat) + "; the rest from the window score (CUSUM or the instant threshold).")
+        out.append("- **How gains, offsets and noise are caught.** Which check raised tinydrift's first alarm after "
+                   "the change: the saturation check (the drifted signal reaching the +-32767 rails), the feature "
+                   "chart alone (a two-sided CUSUM per channel mean and spread), or the window score (CUSUM or "
+                   "instant threshold, possibly with the chart in the same window): " + "; ".join(sat) + ".")
     classes_unseen = sorted({o.note for o in td if o.scenario == "unseen"})
     if classes_unseen:
         per = []
@@ -1199,8 +1204,10 @@ def reading(q: Quality, dev: dict[str, float], speed: Speed | None) -> tuple[lis
                        "real data. The window close and the telemetry frame cost more than all of a window's "
                        "samples at window 64" + (f" ({dev['telemetry']:,.0f} instructions per window with its record)."
                                                 if dev.get("telemetry") else ".")
-                       + (f" A window inside a CUSUM run also pays for the channel attribution: its close costs "
-                          f"{dev['close_run']:,.0f}." if dev.get("close_run") else ""))
+                       + (f" Every window pays for the feature chart's fitted shifts (a close outside a CUSUM run "
+                          f"costs {dev['close_out']:,.0f}), and a window inside a run also for the channel "
+                          f"attribution: {dev['close_run']:,.0f}." if dev.get("close_run") and dev.get("close_out")
+                          else ""))
     if speed and len(speed.rows) >= 2:
         td_t, np_t = speed.rows[0][1], speed.rows[1][1]
         out.append(f"- **Host speed.** The full monitor through CFFI runs at {speed.frames / td_t / 1e6:.2f} M "
@@ -1343,7 +1350,7 @@ def write_doc(path: Path, info: dict[str, str], command: str, q: Quality | None,
         L += ["", "### Inside tinydrift: why it detects or not", "",
               "Window scores before and after the change, against the CUSUM reference value k (the 95th "
               "percentile of held-out scores; CUSUM only accumulates `score - k` when a score exceeds k), and "
-              "which check fired first after the change (instant threshold, CUSUM, health).", "",
+              "which check fired first after the change (instant threshold, CUSUM, health, feature chart).", "",
               "| scenario | median score before | after | windows above k before | after | first alarm by |",
               "|---|---:|---:|---:|---:|---|"]
         for key in DRIFTS:
@@ -1352,7 +1359,8 @@ def write_doc(path: Path, info: dict[str, str], command: str, q: Quality | None,
                 continue
             hows = [o.how for o in q.outcomes[("configured", "tinydrift")] if o.scenario == key and o.delay is not None]
             by = ", ".join(f"{name} {sum(1 for h in hows if h & bit)}" for name, bit in
-                           (("instant", 1), ("CUSUM", 2), ("health", 4)) if any(h & bit for h in hows)) or "-"
+                           (("instant", 1), ("CUSUM", 2), ("health", 4), ("feature chart", 0x20))
+                           if any(h & bit for h in hows)) or "-"
             L.append(f"| {SHORT[key]} | {d['pre_median']:.1f} | {d['post_median']:.1f} | "
                      f"{100 * d['pre_above_k']:.0f} % | {100 * d['post_above_k']:.0f} % | {by} |")
         L += [""]

@@ -123,7 +123,7 @@ def build_rows(v: dict[str, str]) -> list[tuple[str, str, str, str]]:
         rows.append(("window close, window outside a CUSUM run", num(quiet), "", ""))
     if in_run is not None:
         rows.append(("window close, window in a CUSUM run", num(in_run), "",
-                     f"{n_run} of the windows; the channel attribution (blame_channels) runs only here"))
+                     f"{n_run} of the windows; the channel attribution (blame_update) runs only here; the feature chart runs in every window"))
     if longest is not None:
         rows.append(("window close, longest single window", num(longest), "", "one interval: +-40 (SysTick tick)"))
     if record is not None:

@@ -1,4 +1,8 @@
-"""Study: per-feature matched-filter CUSUMs next to tinydrift's score CUSUM (float64 prototype, not the product).
+"""Study: per-feature matched-filter CUSUMs next to tinydrift's score CUSUM (float64 prototype).
+
+The signed chart below is now in the product (the feature chart, profile flag bit 5, on by default in
+build_profile; docs/profile-format.md). This study keeps measuring the prototype against profiles built without
+it (feature_chart=False), so its figures below still reproduce.
 
 Why: `make bench` shows tinydrift missing runs of two channel scenarios (gain x2 37/40, offset 0.25 sd 34/40), and
 `make demo` takes 38 windows to flag a 4x gain on a gyroscope axis. The window score sums 12 standardized
@@ -172,7 +176,7 @@ def main() -> int:
     cases = ds.cases(0)
     sd = np.concatenate([c[0] for c in cases]).astype(np.float64).std(axis=0)
     kw = dict(window=B.WINDOW, sentinel=B.SENTINEL, rails=B.RAILS, channel_names=ds.names,
-              occupancy_windows=B.OCCUPANCY_WINDOWS)
+              occupancy_windows=B.OCCUPANCY_WINDOWS, feature_chart=False)
     refs: dict[str, Detectors] = {}
     names = ("current", "+ squared chart", "+ signed chart")
     print(f"SHARE {share:g}; cells: alarms before the change, runs detected, median delay")
