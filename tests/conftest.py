@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 from math import isqrt
 
 import numpy as np
@@ -113,3 +114,13 @@ class SensorGenerator:
 @pytest.fixture(scope="session")
 def sensor_generator() -> SensorGenerator:
     return SensorGenerator()
+
+
+@pytest.fixture(scope="session")
+def recordings() -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The bundled BasicMotions recordings (data/basicmotions.npz): (training, held-out), one array per recording."""
+    d = np.load(Path(__file__).resolve().parents[1] / "data" / "basicmotions.npz")
+    frames, case, split = d["frames"], d["case"], d["split"]
+    train = [frames[(case == c) & (split == 0)] for c in np.unique(case[split == 0])]
+    test = [frames[(case == c) & (split == 1)] for c in np.unique(case[split == 1])]
+    return train, test

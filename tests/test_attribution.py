@@ -8,7 +8,6 @@ channel. Outside a run the largest |z| does (tests/test_window_stats.py).
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,17 +15,7 @@ import pytest
 import tinydrift
 from tinydrift.profile import Profile
 
-ROOT = Path(__file__).resolve().parents[1]
 WINDOW = 10
-
-
-@pytest.fixture(scope="module")
-def recordings() -> tuple[list[np.ndarray], list[np.ndarray]]:
-    d = np.load(ROOT / "data" / "basicmotions.npz")
-    frames, case, split = d["frames"], d["case"], d["split"]
-    train = [frames[(case == c) & (split == 0)] for c in np.unique(case[split == 0])]
-    test = [frames[(case == c) & (split == 1)] for c in np.unique(case[split == 1])]
-    return train, test
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import struct
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,18 +18,8 @@ import tinydrift
 from tinydrift.errors import ProfileError
 from tinydrift.profile import Profile
 
-ROOT = Path(__file__).resolve().parents[1]
 WINDOW = 16
 INT16_MAX = 32767
-
-
-@pytest.fixture(scope="module")
-def recordings() -> tuple[list[np.ndarray], list[np.ndarray]]:
-    d = np.load(ROOT / "data" / "basicmotions.npz")
-    frames, case, split = d["frames"], d["case"], d["split"]
-    train = [frames[(case == c) & (split == 0)] for c in np.unique(case[split == 0])]
-    test = [frames[(case == c) & (split == 1)] for c in np.unique(case[split == 1])]
-    return train, test
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ Why: `make bench` shows tinydrift missing runs of two channel scenarios (gain x2
 dimensions, so a shift along one feature is diluted by the other eleven's noise, and the CUSUM's reference value
 (the 95th percentile of held-out scores) lets a small rise accumulate only slowly.
 
-The attribution (blame_channels in csrc/src/td_monitor.c) already computes, in the nearest centroid's scale, the
+The attribution (fitted_shifts and blame_update in csrc/src/td_monitor.c) computes, in the nearest centroid's scale, the
 matched filter of a shift of each feature f: with u the window's deviation from its centroid and a_f the direction a
 shift of feature f moves u in, g_f = <a_f, u> / |a_f| is the fitted shift in z units (about N(0, 1) in distribution;
 blame uses its square, the fit). A persistent drift of one sensor keeps the sign of its g_f from window to window;

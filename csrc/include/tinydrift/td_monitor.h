@@ -73,7 +73,8 @@ typedef struct {
     uint8_t trigger;         /**< TD_TRIGGER_* bits raised by this window */
     uint8_t alarm;           /**< 1 while the alarm is latched (including by this window) */
     uint8_t nearest;         /**< index of the nearest centroid */
-    uint8_t top_channel;     /**< channel blamed: see td_monitor.c blame_channels (largest |z| outside a CUSUM run) */
+    uint8_t top_channel;     /**< channel blamed: in a CUSUM run blame_update (td_monitor.c), at a feature-chart alarm
+                                  the chart's channel, otherwise the largest |z| */
     /* Model outputs (profiles with an outputs section; all 0 without one). */
     uint16_t n_inferences;            /**< inferences pushed during the window */
     uint8_t top_class;                /**< most frequent predicted class (0 without inferences) */
