@@ -144,3 +144,19 @@ def test_chart_catches_a_small_offset_sooner_and_names_the_channel(profile, reco
     assert np.median(delays["chart"]) < np.median(delays["score"])
     assert sum(delays["chart"]) < sum(delays["score"])
     assert named >= 5
+
+
+def test_chart_left_out_when_the_held_out_windows_cannot_be_calibrated():
+    """Held-out tails that differ from the fitting windows along one feature keep its shift biased: no reference
+    value up to 2 sd holds the chart under its budget, so the builder leaves the chart out and says so."""
+    rng = np.random.default_rng(8)
+    frames = rng.normal(0, 100, (64 * 400, 3)).astype(np.int64)
+    frames[-64 * 80 :, 1] += 300  # the held-out tail (the last 20 % of windows) sits 3 sd above the rest
+    said: list[str] = []
+    prof = tinydrift.build_profile(frames.astype(np.int16), window=64, progress=said.append)
+    assert not prof.feature_chart
+    assert any("feature chart left out" in line for line in said)
+    assert sum("calibrating the feature chart" in line for line in said) == 3  # k 0.5, 1 and 2 tried
+    assert not tinydrift.Monitor(prof).push(frames[: 64 * 10].astype(np.int16))["chart"].any()
+    clean = tinydrift.build_profile(rng.normal(0, 100, (64 * 400, 3)).astype(np.int16), window=64)
+    assert clean.feature_chart and clean.chart_k_q8 == 128
