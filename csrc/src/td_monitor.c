@@ -731,12 +731,10 @@ static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e
         w[j] = (diff < 0 ? -t : t) * (int32_t)inv[j];
     }
     const int8_t *const projection = (const int8_t *)prof->projection;
-    if (prof->feature_chart != NULL) {
-        const uint8_t *row = prof->feature_chart + TD_PROFILE_CHART_HEADER_SIZE + 4u * k * n_features;
-        for (uint32_t f = 0; f < n_features; f++) {
-            root[f] = td_load_u32(row + 4u * f);
-        }
-    } else {
+    /* The roots: the section's row for this centroid, read in place (little-endian), else computed into root[]. */
+    const uint8_t *const row =
+        prof->feature_chart != NULL ? prof->feature_chart + TD_PROFILE_CHART_HEADER_SIZE + 4u * k * n_features : NULL;
+    if (row == NULL) {
         for (uint32_t j = 0; j < n_dims; j++) {
             inv[j] *= inv[j];
         }
@@ -747,7 +745,7 @@ static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e
     }
     blame_sums(projection, n_features, n_dims, w, 0u, sums);
     for (uint32_t f = 0; f < n_features; f++) {
-        const int32_t q = (int32_t)blame_len(td_abs64(sums[f]), root[f]);
+        const int32_t q = (int32_t)blame_len(td_abs64(sums[f]), row != NULL ? td_load_u32(row + 4u * f) : root[f]);
         shift_q8[f] = (int16_t)(sums[f] < 0 ? -q : q);
     }
 }
