@@ -319,14 +319,12 @@ def _centroid_scales(embeddings: np.ndarray, centroids_q8: np.ndarray) -> tuple[
     return offset_q8, inv_scale_q16
 
 
-def _calibrate_chart(scored: Profile, score_holdout: Callable[[Profile], np.ndarray], rate: float,
-                     calibration_windows: int | None, seed: int, say: Progress) -> Profile:
+def _calibrate_chart(scored: Profile, shifts_q8: np.ndarray, rate: float, calibration_windows: int | None,
+                     seed: int, say: Progress) -> Profile:
     """The profile with its feature chart calibrated to rate on the held-out windows' fitted shifts, or without a
     chart when none of CHART_K_Q8 and its larger fallbacks can be: held-out windows whose shifts stay biased (they
     differ from the fitting windows along a feature) drive every statistic to its ceiling."""
     n_chart = max(calibration_windows or 0, MIN_CALIBRATION_WINDOWS, math.ceil(CALIBRATION_EXPECTED_ALARMS / rate))
-    shifts_q8 = np.round(score_holdout(scored.replace(feature_chart=True, chart_k_q8=CHART_K_Q8,
-                                                      chart_h_q8=0xFFFF))["shift"] * 256).astype(np.int16)
     for k_q8 in (CHART_K_Q8, 2 * CHART_K_Q8, 4 * CHART_K_Q8):
         say(f"calibrating the feature chart (k {k_q8 / 256:g}) to {rate:g} false alarms/window on {n_chart} "
             f"resampled held-out windows ({len(shifts_q8)} distinct)")
@@ -352,9 +350,13 @@ def _finish(staged: Profile, ref: _Reference, centroids: np.ndarray, score_holdo
     scored = staged.replace(channels=ref.configs, centroids_q8=centroids)
     if scales is not None:
         scored = scored.replace(centroid_offset_q8=scales[0], centroid_inv_scale_q16=scales[1])
+    # One pass over the held-out windows gives both the scores and, with a chart section that never fires, every
+    # window's fitted shifts; neither depends on the thresholds set below.
+    hold_rows = score_holdout(scored.replace(feature_chart=True, chart_k_q8=CHART_K_Q8, chart_h_q8=0xFFFF)
+                              if feature_chart else scored)
     if feature_chart:
-        scored = _calibrate_chart(scored, score_holdout, false_alarm_rate * CHART_SHARE, calibration_windows, seed,
-                                  say)
+        shifts_q8 = np.round(hold_rows["shift"] * 256).astype(np.int16)
+        scored = _calibrate_chart(scored, shifts_q8, false_alarm_rate * CHART_SHARE, calibration_windows, seed, say)
     chart_rate = false_alarm_rate * CHART_SHARE if scored.feature_chart else 0.0
     shared_rate = false_alarm_rate - chart_rate
     score_rate = shared_rate / 2 if occupancy_windows else shared_rate
@@ -365,7 +367,7 @@ def _finish(staged: Profile, ref: _Reference, centroids: np.ndarray, score_holdo
         cost_q8, threshold_q8 = occupancy.calibrate(nearest, scored.n_centroids, occupancy_windows, score_rate, seed)
         scored = scored.replace(occupancy_windows=occupancy_windows, occupancy_threshold_q8=threshold_q8,
                                 occupancy_cost_q8=cost_q8)
-    hold_scores = np.round(score_holdout(scored)["score"] * 256).astype(np.uint32)
+    hold_scores = np.round(hold_rows["score"] * 256).astype(np.uint32)
     n_cal = max(calibration_windows or 0, MIN_CALIBRATION_WINDOWS,
                 math.ceil(CALIBRATION_EXPECTED_ALARMS / score_rate))
     say(f"calibrating to {score_rate:g} false alarms/window on {n_cal} resampled held-out windows "

@@ -49,6 +49,14 @@ def false_alarms(profile: object, rows: np.ndarray) -> int:
     return n + int(np.count_nonzero(rows["trigger"] & TRIGGER_HEALTH))
 
 
+def block_indices(n: int, n_windows: int, rng: np.random.Generator) -> np.ndarray:
+    """n_windows indices into n held-out windows: random blocks of BLOCK_WINDOWS consecutive ones (fewer if n is
+    smaller), which keeps the short-range correlation between neighbouring windows."""
+    block = min(BLOCK_WINDOWS, n)
+    starts = rng.integers(0, n - block + 1, size=-(-n_windows // block))
+    return (starts[:, None] + np.arange(block)[None, :]).ravel()[:n_windows]
+
+
 def resample(scores_q8: np.ndarray, n_windows: int, rng: np.random.Generator) -> np.ndarray:
     """A stream of n_windows scores made of random blocks of consecutive held-out scores.
 
@@ -59,10 +67,7 @@ def resample(scores_q8: np.ndarray, n_windows: int, rng: np.random.Generator) ->
     than fresh data shows it to be.
     """
     n = len(scores_q8)
-    block = min(BLOCK_WINDOWS, n)
-    n_blocks = -(-n_windows // block)
-    starts = rng.integers(0, n - block + 1, size=n_blocks)
-    idx = (starts[:, None] + np.arange(block)[None, :]).ravel()[:n_windows]
+    idx = block_indices(n, n_windows, rng)
     logs = np.log1p(scores_q8.astype(np.float64))
     bandwidth = 1.06 * float(logs.std()) * n ** -0.2
     jittered = np.expm1(logs[idx] + rng.normal(0.0, bandwidth, size=len(idx)))
@@ -110,9 +115,7 @@ def resample_shifts(shifts_q8: np.ndarray, n_windows: int, rng: np.random.Genera
     """n_windows rows of per-feature shifts made of random blocks of consecutive held-out rows, each value
     jittered by a normal with Silverman's bandwidth per feature (a smoothed bootstrap, as for the scores)."""
     n = len(shifts_q8)
-    block = min(BLOCK_WINDOWS, n)
-    starts = rng.integers(0, n - block + 1, size=-(-n_windows // block))
-    idx = (starts[:, None] + np.arange(block)[None, :]).ravel()[:n_windows]
+    idx = block_indices(n, n_windows, rng)
     values = shifts_q8.astype(np.float64)
     bandwidth = 1.06 * values.std(axis=0) * n ** -0.2
     jittered = values[idx] + rng.normal(0.0, 1.0, size=(len(idx), values.shape[1])) * bandwidth
