@@ -39,6 +39,9 @@
  * active one (or none, on a first upload) must be, byte for byte, in the same slot, with its slot's bytes
  * unchanged. Then a fresh upload must succeed and become active after another reboot, so no cut leaves
  * the store unable to take a new profile (unless the generation is exhausted, where it must refuse).
+ * Scenarios: a chain of uploads alternating the slots (the first into empty flash) with 4 KB and 1 KB
+ * pages, uploads after a cut left the target slot dirty, one to the last generation, and the main case
+ * through the link protocol (td_app_poll handling UPLOAD_BEGIN, CHUNK and COMMIT frames).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,8 +49,10 @@
 
 #include "td_app.h"
 #include "td_hal.h"
+#include "td_proto.h"
 #include "td_store.h"
 #include "tinydrift/td_crc32.h"
+#include "tinydrift/td_frame.h"
 #include "tinydrift/td_profile.h"
 
 #include "td_check.h"
@@ -100,17 +105,33 @@ td_status td_hal_init(void)
     return TD_OK;
 }
 
+/* The link: requests queued in g_in, the device's frames kept in g_out (both reset per upload). */
+static uint8_t g_in[8192];
+static size_t g_in_len;
+static size_t g_in_pos;
+static uint8_t g_out[4096];
+static size_t g_out_len;
+
 size_t td_hal_link_read(uint8_t *buf, size_t cap)
 {
-    (void)buf;
-    (void)cap;
-    return 0u;
+    size_t n = g_in_len - g_in_pos;
+    if (n > cap) {
+        n = cap;
+    }
+    memcpy(buf, g_in + g_in_pos, n);
+    g_in_pos += n;
+    return n;
 }
 
 td_status td_hal_link_write(const uint8_t *data, size_t len)
 {
-    (void)data;
-    (void)len;
+    if (len > sizeof g_out - g_out_len) {
+        g_out_len = 0u; /* only the last frames matter */
+    }
+    if (len <= sizeof g_out) {
+        memcpy(g_out + g_out_len, data, len);
+        g_out_len += len;
+    }
     return TD_OK;
 }
 
@@ -406,6 +427,70 @@ static td_status upload(const blob_t *b)
     return s;
 }
 
+static td_status queue_request(uint8_t type, uint16_t seq, const uint8_t *payload, size_t len)
+{
+    size_t wire = 0;
+    const td_status s = td_frame_encode(type, seq, payload, len, g_in + g_in_len, sizeof g_in - g_in_len, &wire);
+    g_in_len += wire;
+    return s;
+}
+
+/* The same upload through the link protocol (docs/protocol.md): boot, UPLOAD_BEGIN, 256-byte
+ * UPLOAD_CHUNKs, UPLOAD_COMMIT, handled by td_app_poll. TD_OK if the last frame sent is COMMIT's ACK. */
+static td_status upload_link(const blob_t *b)
+{
+    g_in_len = 0u;
+    g_in_pos = 0u;
+    g_out_len = 0u;
+    td_status s = td_app_init(&g_app);
+    if (s != TD_OK) {
+        return s;
+    }
+    uint8_t payload[TD_FRAME_MAX_PAYLOAD];
+    size_t len = 0;
+    uint16_t seq = 1u;
+    s = td_proto_encode_upload_begin(payload, sizeof payload, b->size, td_crc32_update(0u, b->data, b->size), &len);
+    if (s == TD_OK) {
+        s = queue_request(TD_MSG_UPLOAD_BEGIN, seq++, payload, len);
+    }
+    for (uint32_t off = 0; s == TD_OK && off < b->size; off += TD_PROTO_CHUNK_MAX_DATA) {
+        const uint32_t n = b->size - off < TD_PROTO_CHUNK_MAX_DATA ? b->size - off : TD_PROTO_CHUNK_MAX_DATA;
+        s = td_proto_encode_upload_chunk(payload, sizeof payload, off, b->data + off, n, &len);
+        if (s == TD_OK) {
+            s = queue_request(TD_MSG_UPLOAD_CHUNK, seq++, payload, len);
+        }
+    }
+    const uint16_t commit_seq = seq;
+    if (s == TD_OK) {
+        s = queue_request(TD_MSG_UPLOAD_COMMIT, commit_seq, NULL, 0u);
+    }
+    if (s != TD_OK) {
+        printf("upload_link: cannot encode the requests (%d)\n", (int)s);
+        exit(2);
+    }
+    for (int guard = 0; g_in_pos < g_in_len && guard < 10000; guard++) {
+        s = td_app_poll(&g_app);
+        if (s != TD_OK) {
+            return s;
+        }
+    }
+    /* The last frame the device sent (up to its 0x00 delimiter) is COMMIT's reply. */
+    size_t start = g_out_len > 0u ? g_out_len - 1u : 0u;
+    while (start > 0u && g_out[start - 1u] != 0u) {
+        start--;
+    }
+    td_frame_t f;
+    uint8_t rt = 0;
+    uint16_t rs = 0;
+    uint32_t rv = 0;
+    if (g_out_len == 0u || td_frame_decode(g_out + start, g_out_len - start, &f) != TD_OK ||
+        td_proto_decode_reply(f.payload, f.payload_len, &rt, &rs, &rv) != TD_OK || rt != TD_MSG_UPLOAD_COMMIT ||
+        rs != commit_seq) {
+        return TD_ERR_STATE;
+    }
+    return f.type == TD_MSG_ACK && rv == b->profile_id ? TD_OK : (td_status)(int32_t)rv;
+}
+
 /* Reboot: td_app_init over the current flash. Returns 1 if the app runs blob (NULL: no profile) from slot. */
 static int boot_runs(const blob_t *b, uint8_t slot)
 {
@@ -431,6 +516,7 @@ typedef struct {
     uint32_t old_gen;
     const blob_t *new_blob;
     const blob_t *recovery; /* uploaded after the reboot */
+    int via_link;           /* 1: the upload under test goes through the link protocol (td_app_poll) */
 } scenario_t;
 
 static uint8_t g_snap[PC_FLASH_MAX];  /* flash before the upload */
@@ -444,7 +530,7 @@ static int run_case(const scenario_t *sc, uint8_t target, uint32_t image_len, co
     const uint32_t ssz = slot_size();
     memcpy(g_flash, g_snap, g_flash_size);
     arm(cut);
-    const td_status us = upload(sc->new_blob);
+    const td_status us = sc->via_link ? upload_link(sc->new_blob) : upload(sc->new_blob);
     const int cut_hit = g_dead;
     disarm();
     if (cut->mode != CUT_AFTER_LAST && (!cut_hit || us == TD_OK)) {
@@ -466,7 +552,8 @@ static int run_case(const scenario_t *sc, uint8_t target, uint32_t image_len, co
     const uint32_t gen = complete ? sc->old_gen + 1u : sc->old_gen;
     const td_status rs = upload(sc->recovery);
     if (gen == 0xFFFFFFFFu) {
-        ok = ok && rs == TD_ERR_RANGE && (complete ? boot_runs(sc->new_blob, target) : boot_runs(sc->old, sc->old_slot));
+        const int still = complete ? boot_runs(sc->new_blob, target) : boot_runs(sc->old, sc->old_slot);
+        ok = ok && rs == TD_ERR_RANGE && still;
     } else {
         const uint8_t rslot = (uint8_t)(complete ? 1u - target : target);
         ok = ok && rs == TD_OK && boot_runs(sc->recovery, rslot);
@@ -500,7 +587,7 @@ static void run_scenario(const scenario_t *sc)
 
     /* Dry run without a cut: the operation trace and the complete slot image. */
     disarm();
-    CHECK_EQ(upload(sc->new_blob), TD_OK);
+    CHECK_EQ(sc->via_link ? upload_link(sc->new_blob) : upload(sc->new_blob), TD_OK);
     const uint32_t n_ops = g_trace_n;
     flash_op_t ops[PC_MAX_OPS];
     memcpy(ops, g_trace, sizeof ops);
@@ -510,7 +597,8 @@ static void run_scenario(const scenario_t *sc)
     /* Every operation stays inside the target slot, and the header is the last one written. */
     int trace_ok = n_ops > 0u && n_ops <= PC_MAX_OPS;
     for (uint32_t k = 0; trace_ok && k < n_ops; k++) {
-        trace_ok = ops[k].offset >= (uint32_t)target * ssz && ops[k].offset + ops[k].len <= (uint32_t)(target + 1u) * ssz;
+        trace_ok = ops[k].offset >= (uint32_t)target * ssz &&
+                   ops[k].offset + ops[k].len <= (uint32_t)(target + 1u) * ssz;
     }
     trace_ok = trace_ok && !ops[n_ops - 1u].erase && ops[n_ops - 1u].offset == (uint32_t)target * ssz;
     CHECK(trace_ok);
@@ -637,6 +725,7 @@ static void run_chain(const char *label, uint32_t n)
         sc.old_gen = k;
         sc.new_blob = &g_blobs[k];
         sc.recovery = &g_blobs[5];
+        sc.via_link = 0;
         run_scenario(&sc);
         /* Then the upload completes and the chain goes on from there. */
         CHECK_EQ(upload(&g_blobs[k]), TD_OK);
@@ -696,9 +785,10 @@ static void test_after_cut(void)
         if (i == 0) {
             CHECK(get_u32(g_flash) == 0xFFFFFFFFu && g_flash[16] == g_blobs[2].data[0] && g_flash[116] == 0xFFu);
         } else {
-            CHECK(memcmp(g_flash, "TDSL", 4) == 0 && get_u32(g_flash + 8) == 4039u && get_u32(g_flash + 12) == 0xFFFFFFFFu);
+            CHECK(memcmp(g_flash, "TDSL", 4) == 0 && get_u32(g_flash + 8) == 4039u &&
+                  get_u32(g_flash + 12) == 0xFFFFFFFFu);
         }
-        scenario_t sc = {names[i], &g_blobs[1], 1u, 2u, &g_blobs[3], &g_blobs[5]};
+        scenario_t sc = {names[i], &g_blobs[1], 1u, 2u, &g_blobs[3], &g_blobs[5], 0};
         run_scenario(&sc);
     }
 }
@@ -709,7 +799,18 @@ static void test_generation_end(void)
     memset(g_flash, 0xFF, sizeof g_flash);
     put_slot(0u, 0xFFFFFFFDu, &g_blobs[0]);
     put_slot(1u, 0xFFFFFFFEu, &g_blobs[1]);
-    scenario_t sc = {"near the last generation: -> slot 0", &g_blobs[1], 1u, 0xFFFFFFFEu, &g_blobs[2], &g_blobs[5]};
+    scenario_t sc = {"near the last generation: -> slot 0", &g_blobs[1], 1u, 0xFFFFFFFEu, &g_blobs[2], &g_blobs[5], 0};
+    run_scenario(&sc);
+}
+
+/* The upload of the main case (a second upload over the active one, into the slot of the first) sent
+ * through the link: UPLOAD_BEGIN erases, UPLOAD_COMMIT writes, td_app_poll answers. */
+static void test_via_link(void)
+{
+    memset(g_flash, 0xFF, sizeof g_flash);
+    CHECK_EQ(upload_link(&g_blobs[0]), TD_OK);
+    CHECK_EQ(upload_link(&g_blobs[1]), TD_OK);
+    scenario_t sc = {"via the link: upload 3 -> slot 0", &g_blobs[1], 1u, 2u, &g_blobs[3], &g_blobs[5], 1};
     run_scenario(&sc);
 }
 
@@ -730,6 +831,7 @@ int main(void)
     run_chain("4 KB pages:", 5u);
     test_after_cut();
     test_generation_end();
+    test_via_link();
     printf("1 KB pages (a slot is 4 pages, one erase call):\n");
     g_page = 1024u;
     g_flash_size = 8192u;
