@@ -59,8 +59,8 @@ test: tools test-c check-arm test-fw-c fw-check-arm fw-nano33ble-check fw-host f
 # firmware's 256-entry CRC table (td_frame_encode then computes the CRC inside its COBS pass), test_core
 # once more with the firmware's TD_OPTIMIZE_SPEED=1 (the faster window close must give the same results)
 # and with TD_TEST_NARROW (the 64-bit references it uses on 32-bit targets, here under UBSan); test_nearest
-# (which includes td_monitor.c) in both builds. test-core-m4 (boards/mps2-an386/board.mk) runs test_core,
-# test_nearest and test_frame on a Cortex-M4.
+# (the search, through csrc/src/td_monitor_internal.h) in both builds. test-core-m4 (boards/mps2-an386/board.mk)
+# runs test_core, test_nearest and test_frame on a Cortex-M4.
 test-c: $(C_TESTS) tests/c/test_nearest.c $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(BUILD)
 	@set -e; for t in $(C_TESTS); do \
@@ -79,7 +79,7 @@ test-c: $(C_TESTS) tests/c/test_nearest.c $(CORE_SRC) $(CORE_HDR)
 	@printf 'TD_TEST_NARROW: '; $(BUILD)/test_core_narrow
 	@set -e; for speed in 0 1; do \
 	    $(CC) $(WARN) $(SAN) -DTD_OPTIMIZE_SPEED=$$speed -Icsrc/include -Icsrc/src tests/c/test_nearest.c \
-	        $(filter-out %/td_monitor.c,$(CORE_SRC)) -o $(BUILD)/test_nearest_$$speed -lm; \
+	        $(CORE_SRC) -o $(BUILD)/test_nearest_$$speed -lm; \
 	    $(BUILD)/test_nearest_$$speed; \
 	done
 

@@ -15,11 +15,11 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# td_outputs is part of the core: the monitor runs model-output monitoring from the profile's outputs section.
-CORE = ["td_stats", "td_profile", "td_detector", "td_monitor", "td_outputs", "td_crc32", "td_status"]
 LINK = ["td_frame"]
 # Threshold calibration runs on the host only: a firmware link drops it.
 HOST_ONLY = ["td_calibrate"]
+# The core: every other source of csrc/src (the monitor's files, td_outputs for the outputs section, ...).
+CORE = sorted(p.stem for p in (ROOT / "csrc" / "src").glob("*.c") if p.stem not in LINK + HOST_ONLY)
 CFLAGS = ["-std=c99", "-Os", "-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard",
           "-ffunction-sections", "-fdata-sections", "-fno-common", "-Wall", "-Wextra", "-Werror"]
 CORE_FLASH_TARGET = 8 * 1024

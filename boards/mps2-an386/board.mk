@@ -111,9 +111,8 @@ $(MPS2_TEST_OUT)/%.o: tests/c/%.c tests/c/td_check.h $(FW_CORE_SRC) $(MPS2_DEPS)
 	@mkdir -p $(dir $@)
 	$(FW_ARM_CC) $(MPS2_TEST_CFLAGS) -Dmain=td_test_main -c $< -o $@
 
-# test_nearest.c includes td_monitor.c (to reach its static search), so links the other core sources.
 $(MPS2_TEST_OUT)/%.elf: $(MPS2_TEST_OUT)/%.o $(MPS2_DIR)/test_main.c $(MPS2_DIR)/startup.c $(MPS2_DIR)/mps2_uart.c \
     $(FW_CORE_SRC) $(MPS2_DEPS)
 	$(FW_ARM_CC) $(MPS2_TEST_CFLAGS) $< $(MPS2_DIR)/test_main.c $(MPS2_DIR)/startup.c $(MPS2_DIR)/mps2_uart.c \
-	    $(if $(filter test_nearest,$*),$(filter-out %/td_monitor.c,$(FW_CORE_SRC)),$(FW_CORE_SRC)) \
+	    $(FW_CORE_SRC) \
 	    $(MPS2_TEST_LDFLAGS) -lm -o $@
