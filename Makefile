@@ -55,13 +55,16 @@ demo: tools $(STAMP)
 
 test: tools test-c check-arm test-fw-c fw-check-arm fw-nano33ble-check fw-host fw-qemu test-core-m4 test-py
 
-# C unit tests under AddressSanitizer and UndefinedBehaviorSanitizer; test_frame once more with the
-# firmware's 256-entry CRC table (td_frame_encode then computes the CRC inside its COBS pass), test_core
-# once more with the firmware's TD_OPTIMIZE_SPEED=1 (the faster window close must give the same results)
-# and with TD_TEST_NARROW (the 64-bit references it uses on 32-bit targets, here under UBSan); test_nearest
-# (the search, through csrc/src/td_monitor_internal.h) in both builds. test-core-m4 (boards/mps2-an386/board.mk)
-# runs test_core, test_nearest and test_frame on a Cortex-M4.
-test-c: $(C_TESTS) tests/c/test_nearest.c $(CORE_SRC) $(CORE_HDR)
+# C unit tests under AddressSanitizer and UndefinedBehaviorSanitizer, one program per concern of the core
+# (CORE_TESTS: the profile parser, window statistics, detector and feature chart, the monitor's window close against
+# the reference model of tests/c/td_test_model.h, model outputs; test_nearest the search alone, through
+# csrc/src/td_monitor_internal.h). test_frame once more with the firmware's 256-entry CRC table (td_frame_encode
+# then computes the CRC inside its COBS pass); the core tests once more with the firmware's TD_OPTIMIZE_SPEED=1 (the
+# faster window close must give the same results) and with TD_TEST_NARROW (the 64-bit references they use on 32-bit
+# targets, here under UBSan); test_nearest in both builds. test-core-m4 (boards/mps2-an386/board.mk) runs them all but
+# test_app on a Cortex-M4.
+CORE_TESTS := test_profile test_stats test_detector test_monitor test_outputs
+test-c: $(C_TESTS) tests/c/test_nearest.c tests/c/td_check.h tests/c/td_test_model.h $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(BUILD)
 	@set -e; for t in $(C_TESTS); do \
 	    exe=$(BUILD)/$$(basename $$t .c); \
@@ -71,12 +74,14 @@ test-c: $(C_TESTS) tests/c/test_nearest.c $(CORE_SRC) $(CORE_HDR)
 	@$(CC) $(WARN) $(SAN) -DTD_CRC32_TABLE_BYTES=1024 -Icsrc/include -Icsrc/src tests/c/test_frame.c $(CORE_SRC) \
 	    -o $(BUILD)/test_frame_crc1024 -lm
 	@printf 'TD_CRC32_TABLE_BYTES=1024: '; $(BUILD)/test_frame_crc1024
-	@$(CC) $(WARN) $(SAN) -DTD_OPTIMIZE_SPEED=1 -Icsrc/include -Icsrc/src tests/c/test_core.c $(CORE_SRC) \
-	    -o $(BUILD)/test_core_speed -lm
-	@printf 'TD_OPTIMIZE_SPEED=1: '; $(BUILD)/test_core_speed
-	@$(CC) $(WARN) $(SAN) -DTD_OPTIMIZE_SPEED=1 -DTD_TEST_NARROW -Icsrc/include -Icsrc/src tests/c/test_core.c \
-	    $(CORE_SRC) -o $(BUILD)/test_core_narrow -lm
-	@printf 'TD_TEST_NARROW: '; $(BUILD)/test_core_narrow
+	@set -e; for t in $(CORE_TESTS); do \
+	    $(CC) $(WARN) $(SAN) -DTD_OPTIMIZE_SPEED=1 -Icsrc/include -Icsrc/src tests/c/$$t.c $(CORE_SRC) \
+	        -o $(BUILD)/$${t}_speed -lm; \
+	    echo "$$t, TD_OPTIMIZE_SPEED=1:"; $(BUILD)/$${t}_speed; \
+	    $(CC) $(WARN) $(SAN) -DTD_OPTIMIZE_SPEED=1 -DTD_TEST_NARROW -Icsrc/include -Icsrc/src tests/c/$$t.c \
+	        $(CORE_SRC) -o $(BUILD)/$${t}_narrow -lm; \
+	    echo "$$t, TD_OPTIMIZE_SPEED=1 TD_TEST_NARROW:"; $(BUILD)/$${t}_narrow; \
+	done
 	@set -e; for speed in 0 1; do \
 	    $(CC) $(WARN) $(SAN) -DTD_OPTIMIZE_SPEED=$$speed -Icsrc/include -Icsrc/src tests/c/test_nearest.c \
 	        $(CORE_SRC) -o $(BUILD)/test_nearest_$$speed -lm; \

@@ -9,7 +9,7 @@
 #     fw-qemu-selftest  build/fw/mps2-an386/selftest.elf: HAL self-test + UART echo
 #     fw-qemu-bench     build/fw/mps2-an386/bench.elf: instruction counts under -icount shift=0
 #                       (run it with tools/bench_device.py)
-#     test-core-m4      tests/c/test_core.c, test_nearest.c and test_frame.c built for this board with the
+#     test-core-m4      the core's C tests (tests/c, MPS2_TESTS below) built for this board with the
 #                       firmware's core options and run in QEMU (semihosting); fails if any test fails
 # Run commands: boards/mps2-an386/README.md.
 
@@ -82,10 +82,10 @@ $(MPS2_BENCH): $(MPS2_BOARD_SRC) $(MPS2_DIR)/bench.c $(MPS2_BENCH_DATA) $(FW_APP
 # SIMD zero-byte test of the COBS encoder; the host's test-c runs the portable code instead. Built with the
 # firmware's core options (FW_CORE_DEFS: TD_OPTIMIZE_SPEED=1, the 1 KB CRC-32 table), each test's main renamed
 # and called by test_main.c, newlib's semihosting library for printf and exit. A fault hangs the board
-# (startup.c), hence the timeout. About 12 s in QEMU.
+# (startup.c), hence the timeout.
 MPS2_QEMU ?= qemu-system-arm
 MPS2_TEST_TIMEOUT ?= 300
-MPS2_TESTS := test_core test_nearest test_frame
+MPS2_TESTS := test_profile test_stats test_detector test_monitor test_outputs test_nearest test_frame
 MPS2_TEST_OUT := $(MPS2_OUT)/tests
 MPS2_TEST_ELFS := $(MPS2_TESTS:%=$(MPS2_TEST_OUT)/%.elf)
 .SECONDARY: $(MPS2_TESTS:%=$(MPS2_TEST_OUT)/%.o)
@@ -107,7 +107,7 @@ mps2-test-tools:
 	@tools/ensure_tools.sh $(FW_ARM_CC):gcc-arm-none-eabi $(MPS2_QEMU):qemu-system-arm
 	@[ -f /usr/lib/arm-none-eabi/include/stdint.h ] || tools/ensure_tools.sh _newlib_:libnewlib-arm-none-eabi
 
-$(MPS2_TEST_OUT)/%.o: tests/c/%.c tests/c/td_check.h $(FW_CORE_SRC) $(MPS2_DEPS) | mps2-test-tools
+$(MPS2_TEST_OUT)/%.o: tests/c/%.c tests/c/td_check.h tests/c/td_test_model.h $(FW_CORE_SRC) $(MPS2_DEPS) | mps2-test-tools
 	@mkdir -p $(dir $@)
 	$(FW_ARM_CC) $(MPS2_TEST_CFLAGS) -Dmain=td_test_main -c $< -o $@
 

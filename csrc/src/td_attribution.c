@@ -30,7 +30,7 @@ static TD_NOINLINE void blame_sums(const int8_t *projection, uint32_t n_features
 #if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32 && defined(__GNUC__)
         /* One offset, counting up to zero by the row length, indexes both columns from their ends; the terms come
          * from the x word loaded once a row. 7 instructions a row for the pair (9 squared). Only the Cortex-M4 runs
-         * it: make test-core-m4 checks it against test_core.c's reference attribution. */
+         * it: make test-core-m4 checks it against test_monitor.c's reference attribution (td_test_model.h). */
         const uint32_t rows = n_dims * n_features;
         const int8_t *const end0 = col + rows;
         const int8_t *const end1 = end0 + 1;

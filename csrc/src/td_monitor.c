@@ -171,7 +171,7 @@ uint32_t td_log2_q8(uint32_t x)
 #if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32 && defined(__GNUC__)
     /* The same steps, two per loop pass: LSLS puts the carry (bit 63 of the square) into C, ADC appends it to the
      * result (n, which ends up 8 bits further left) and C picks the next mantissa. Six instructions per step where
-     * GCC's C version takes eleven. Tested on the Cortex-M4 by make test-core-m4 (test_core.c's test_log2_q8). */
+     * GCC's C version takes eleven. Tested on the Cortex-M4 by make test-core-m4 (test_monitor.c's test_log2_q8). */
     uint32_t r = n;
     uint32_t lo;
     uint32_t hi;

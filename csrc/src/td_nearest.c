@@ -67,7 +67,7 @@ static TD_ALWAYS_INLINE uint64_t scaled_distance(const int32_t *e_end, const uin
      * high word of m 2^16 scale + 2^31: one SMMULR. Else (rare, out of the way at 3:) scale_wide inline: the product
      * is below 2^49, + 2^15, clamped to 2^24 once its high word reaches 2^8 (bit 40), else bits 16..47. "memory": the
      * loop reads e, the row and the scales. Only the Cortex-M4 runs it: make test-core-m4 checks it in QEMU
-     * (tests/c/test_nearest.c: 2^15, rounding, clamp and early-exit edges against a plain argmin; test_core.c). */
+     * (tests/c/test_nearest.c: 2^15, rounding, clamp and early-exit edges against a plain argmin; test_monitor.c). */
     uint32_t i = 0u - row_bytes;
     uint32_t m;
     uint32_t inv;
