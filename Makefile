@@ -61,7 +61,7 @@ test: tools test-c check-arm test-fw-c fw-check-arm fw-nano33ble-check fw-host f
 # csrc/src/td_monitor_internal.h). test_frame once more with the firmware's 256-entry CRC table (td_frame_encode
 # then computes the CRC inside its COBS pass); the core tests once more with the firmware's TD_OPTIMIZE_SPEED=1 (the
 # faster window close must give the same results) and with TD_TEST_NARROW (the 64-bit references they use on 32-bit
-# targets, here under UBSan); test_nearest in both builds. test-core-m4 (boards/mps2-an386/board.mk) runs them all but
+# targets, here under UBSan); test_nearest in both builds. test-core-m4 (tests/m4/tests.mk) runs them all but
 # test_app on a Cortex-M4.
 CORE_TESTS := test_profile test_stats test_detector test_monitor test_outputs
 test-c: $(C_TESTS) tests/c/test_nearest.c tests/c/td_check.h tests/c/td_test_model.h $(CORE_SRC) $(CORE_HDR)
@@ -104,6 +104,9 @@ size: tools
 
 # Firmware application, boards and their tests (fw-host, fw-qemu, test-fw-c, fw-check-arm, ...).
 include firmware/firmware.mk
+# Harnesses on the QEMU Cortex-M4 port: the core's C tests there (test-core-m4) and the instruction bench.
+include tests/m4/tests.mk
+include bench/m4/bench.mk
 
 # Detection quality and speed against peer detectors (river), device figures; writes docs/benchmarks.md.
 STAMP_BENCH := $(VENV)/.installed-bench
@@ -116,7 +119,7 @@ bench: tools $(STAMP_BENCH)
 
 # Cortex-M4 instructions per sample / window / telemetry record, measured in QEMU with -icount.
 bench-device: tools $(STAMP)
-	$(VPY) tools/bench_device.py --runs 3 --markdown docs/benchmarks-device.md
+	$(VPY) bench/m4/bench_device.py --runs 3 --markdown docs/benchmarks-device.md
 
 clean:
 	rm -rf build dist *.egg-info host/*.egg-info $(VENV) .pytest_cache .hypothesis
