@@ -27,7 +27,7 @@ all: test
 help:
 	@echo "make demo   profile -> simulated board (QEMU Cortex-M4) -> drifted replay -> SQLite -> report"
 	@echo "make test   the whole test suite (C tests under ASan/UBSan and on a QEMU Cortex-M4, Cortex-M4 build, pytest)"
-	@echo "make size   Cortex-M4 flash/RAM of the core and sizeof the monitor state (6 channels)"
+	@echo "make size   Cortex-M4 flash/RAM of the core and sizeof the monitor state (6 channels) -> docs/size.md"
 	@echo "make bench  detection quality and speed against peer detectors -> docs/benchmarks.md"
 	@echo "make fw-host / fw-qemu   build the host simulator / the QEMU Cortex-M4 firmware"
 
@@ -99,8 +99,9 @@ check-arm: tools
 test-py: $(STAMP_TF)
 	$(VPY) -m pytest -q
 
+# The one source of the size figures: also writes docs/size.md (README and docs/architecture.md link to it).
 size: tools
-	$(PYTHON) tools/size_report.py --channels 6
+	$(PYTHON) tools/size_report.py --channels 6 --markdown docs/size.md
 
 # Firmware application, boards and their tests (fw-host, fw-qemu, test-fw-c, fw-check-arm, ...).
 include firmware/firmware.mk
