@@ -35,7 +35,7 @@ tools:
 	@tools/ensure_tools.sh $(HOST_TOOLS) $(ARM_TOOLS)
 	@[ -f /usr/lib/arm-none-eabi/include/stdint.h ] || tools/ensure_tools.sh _newlib_:libnewlib-arm-none-eabi
 
-$(STAMP): pyproject.toml setup.py $(CORE_SRC) $(CORE_HDR) $(wildcard host/tinydrift/_cdef_*.h host/tinydrift/_ffi_build.py)
+$(STAMP): pyproject.toml setup.py $(CORE_SRC) $(CORE_HDR) $(wildcard host/tinydrift/core/_cdef_*.h host/tinydrift/core/_ffi_build.py)
 	@tools/ensure_tools.sh $(HOST_TOOLS)
 	@[ -x $(VPY) ] || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip

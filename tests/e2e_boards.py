@@ -13,10 +13,11 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from tinydrift import Profile, link
-from tinydrift.device import Device
-from tinydrift.link import DeviceError, compare_records
-from tinydrift.sim import Simulator
+from tinydrift import Profile
+from tinydrift.device import messages as link
+from tinydrift.device.client import Device
+from tinydrift.device.messages import DeviceError, compare_records
+from tinydrift.device.sim import Simulator
 
 BOARDS = ["host", "qemu"]
 TIMEOUT = {"host": 1.0, "qemu": 2.0}

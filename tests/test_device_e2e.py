@@ -25,12 +25,12 @@ import numpy as np
 import pytest
 
 import tinydrift
-from tinydrift import link
-from tinydrift.cli import main
-from tinydrift.core import lib
-from tinydrift.device import Device
-from tinydrift.link import DeviceError
-from tinydrift.sim import Simulator
+from tinydrift.device import messages as link
+from tinydrift.cli.main import main
+from tinydrift.core.native import lib
+from tinydrift.device.client import Device
+from tinydrift.device.messages import DeviceError
+from tinydrift.device.sim import Simulator
 from e2e_boards import TIMEOUT, activate, assert_equal_rows, connect, dev, missing_tools, nack, sim  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]

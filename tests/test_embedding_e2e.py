@@ -25,12 +25,13 @@ import pytest
 from conftest import round_half_away
 
 import tinydrift
-from tinydrift import ChannelConfig, Profile, link
-from tinydrift.core import lib
-from tinydrift.device import Device
-from tinydrift.errors import InputError
-from tinydrift.link import DeviceError
-from tinydrift.sim import Simulator
+from tinydrift import ChannelConfig, Profile
+from tinydrift.device import messages as link
+from tinydrift.core.native import lib
+from tinydrift.device.client import Device
+from tinydrift.core.errors import InputError
+from tinydrift.device.messages import DeviceError
+from tinydrift.device.sim import Simulator
 from e2e_boards import TIMEOUT, activate, assert_equal_rows, connect, dev, missing_tools, nack, sim  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""The device link's message layer (tinydrift.link) and the C frame codec under it.
+"""The device link's message layer (tinydrift.device.messages) and the C frame codec under it.
 
 The C codec is checked against independent implementations: the ``cobs`` package and
 ``zlib.crc32``. Message layouts are checked against the offsets in docs/protocol.md,
@@ -21,10 +21,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinydrift
-from tinydrift import link
-from tinydrift.core import ffi, lib
-from tinydrift.device import Device
-from tinydrift.link import (
+from tinydrift.device import messages as link
+from tinydrift.core.native import ffi, lib
+from tinydrift.device.client import Device
+from tinydrift.device.messages import (
     Ack, DeviceError, Fetch, FrameReader, Info, Inject, Log, Nack, ProtocolError, Sensor, TelemetryRecord,
     UploadBegin, UploadChunk, compare_records, decode, encode_frame, records_equal_rows,
 )
@@ -556,7 +556,7 @@ def test_device_answers_after_a_lost_reply_and_queues_telemetry() -> None:
 @pytest.mark.parametrize("argv", [["sim"], ["info"], ["upload"], ["replay"], ["firmware"], ["firmware", "build"],
                                   ["flash"]])
 def test_device_commands_have_help_with_examples(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    from tinydrift.cli import main
+    from tinydrift.cli.main import main
 
     assert main([*argv, "--help"]) == 0
     out = capsys.readouterr().out
@@ -565,7 +565,7 @@ def test_device_commands_have_help_with_examples(argv: list[str], capsys: pytest
 
 def test_device_command_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    from tinydrift.cli import main
+    from tinydrift.cli.main import main
 
     fw = tmp_path / "fw.bin"
     fw.write_bytes(b"\x00" * 16)
@@ -582,7 +582,7 @@ def test_device_command_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_flash_board_description(tmp_path: Path) -> None:
-    from tinydrift import flash
+    from tinydrift.device import flash
 
     default = flash.board_info(tmp_path)  # no boards/nano33ble/board.json there
     assert (default.vid, default.app_pid, default.boot_pid) == (0x2341, 0x805A, 0x005A)

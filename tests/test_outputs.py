@@ -13,13 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinydrift import ChannelConfig, Monitor, Profile, ProfileError, score_events
-from tinydrift.core import ffi, lib
-from tinydrift.errors import CoreError, InputError
-from tinydrift.monitor import DDM_DRIFT, TRIGGER_CONCEPT
+from tinydrift.core.native import ffi, lib
+from tinydrift.core.errors import CoreError, InputError
+from tinydrift.core.monitor import DDM_DRIFT, TRIGGER_CONCEPT
 from tinydrift.outputs import (
     Ddm, OutputsConfig, OutputWindow, attach_outputs, calibrate_outputs, calibrate_profile_outputs, dequantize,
 )
-from tinydrift.profile import validate
+from tinydrift.core.profile import validate
 
 Q16 = 1 << 16
 
@@ -462,7 +462,7 @@ def test_profile_show_lists_the_outputs_section(tmp_path, capsys) -> None:
     import json
 
     import tinydrift
-    from tinydrift.cli import main
+    from tinydrift.cli.main import main
     from tinydrift.outputs import attach_outputs
 
     x = np.random.default_rng(5).normal(0, 300, (64 * 40, 2)).astype(np.int16)

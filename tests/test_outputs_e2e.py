@@ -22,14 +22,15 @@ import numpy as np
 import pytest
 
 import tinydrift
-from tinydrift import Profile, link
-from tinydrift.core import lib
-from tinydrift.device import Device
-from tinydrift.errors import InputError
-from tinydrift.link import DeviceError
-from tinydrift.monitor import DDM_DRIFT, TRIGGER_CONCEPT
+from tinydrift import Profile
+from tinydrift.device import messages as link
+from tinydrift.core.native import lib
+from tinydrift.device.client import Device
+from tinydrift.core.errors import InputError
+from tinydrift.device.messages import DeviceError
+from tinydrift.core.monitor import DDM_DRIFT, TRIGGER_CONCEPT
 from tinydrift.outputs import attach_outputs, calibrate_outputs
-from tinydrift.sim import Simulator
+from tinydrift.device.sim import Simulator
 from e2e_boards import TIMEOUT, activate, assert_equal_rows, connect, dev, missing_tools, nack, sim  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 import tinydrift
-from tinydrift import cli, cli_store
-from tinydrift.link import TelemetryRecord
-from tinydrift.store import SCHEMA_VERSION, TABLES, StoreError, TelemetryStore, subtract_ranges
+from tinydrift.cli import main as cli, store as cli_store
+from tinydrift.device.messages import TelemetryRecord
+from tinydrift.telemetry.store import SCHEMA_VERSION, TABLES, StoreError, TelemetryStore, subtract_ranges
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "telemetry-store.md"
@@ -383,7 +383,7 @@ def test_export_uses_generic_names_for_mixed_profiles(db: TelemetryStore, scored
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *argv: object):
-    """tinydrift.cli.main with the store commands added (a no-op once cli.py registers them itself)."""
+    """tinydrift.cli.main.main with the store commands added (a no-op once cli.py registers them itself)."""
     original = cli.build_parser
 
     def build_parser() -> argparse.ArgumentParser:
@@ -442,7 +442,7 @@ def test_cli_db_export_errors(case: str, message: str, tmp_path: Path, capsys, m
 
 def v1_schema() -> str:
     """The version-1 schema: today's without the model-output columns and the 'concept' alarm kind."""
-    from tinydrift import store
+    from tinydrift.telemetry import store
 
     lines = [line for line in store._SCHEMA.splitlines()
              if not any(line.strip().startswith(name + " ") for name in store.OUTPUT_FIELDS)]
@@ -454,7 +454,7 @@ def v1_schema() -> str:
 def test_migration_from_version_2(tmp_path: Path, scored) -> None:
     """A version-2 store (whose alarms could not hold 'occupancy' or 'feature') migrates to 3 with its alarms kept;
     then occupancy and feature-chart alarms are stored."""
-    from tinydrift import store
+    from tinydrift.telemetry import store
 
     profile, rows = scored
     recs = make_records(profile, rows[:10])

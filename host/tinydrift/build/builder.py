@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import occupancy
-from .calibrate import calibrate, calibrate_chart
-from .core import lib
-from .errors import InputError
-from .monitor import Monitor, as_frames
-from .profile import ChannelConfig, Profile
+from tinydrift.build import occupancy
+from tinydrift.build.calibrate import calibrate, calibrate_chart
+from tinydrift.core.native import lib
+from tinydrift.core.errors import InputError
+from tinydrift.core.monitor import Monitor, as_frames
+from tinydrift.core.profile import ChannelConfig, Profile
 
 Progress = Callable[[str], None]
 

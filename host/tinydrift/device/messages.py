@@ -25,8 +25,8 @@ from typing import Any, ClassVar, Union
 
 import numpy as np
 
-from .core import ffi, lib, status_text
-from .errors import TinyDriftError
+from tinydrift.core.native import ffi, lib, status_text
+from tinydrift.core.errors import TinyDriftError
 
 PROTOCOL_VERSION = 1
 MAX_PAYLOAD = 352
@@ -739,7 +739,7 @@ class TelemetryRecord:
     def to_row(self, n_channels: int | None = None, n_dims: int = 0) -> np.void:
         """A row of ``tinydrift.result_dtype(n_channels, n_dims)``; fields telemetry lacks (embedding,
         min, max, sum, sumsq) are 0."""
-        from .monitor import result_dtype
+        from tinydrift.core.monitor import result_dtype
 
         c = self.n_channels if n_channels is None else n_channels
         if c != self.n_channels:
@@ -760,7 +760,7 @@ class TelemetryRecord:
 
 def records_to_rows(records: Sequence[TelemetryRecord], n_channels: int | None = None) -> np.ndarray:
     """Records as an array of ``result_dtype(n_channels, 0)`` rows."""
-    from .monitor import result_dtype
+    from tinydrift.core.monitor import result_dtype
 
     if n_channels is None:
         n_channels = records[0].n_channels if records else 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tinydrift._native import ffi, lib  # type: ignore[import-not-found]
 
-from .errors import CoreError
+from tinydrift.core.errors import CoreError
 
 __all__ = ["ffi", "lib", "check", "status_text"]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from tinydrift.core.errors import InputError
 
 SUPPORTED_EXTENSIONS = (".csv", ".npy", ".npz")
 INT16_MIN, INT16_MAX = -32768, 32767

@@ -37,8 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from .core import lib
-from .errors import InputError, TinyDriftError
+from tinydrift.core.native import lib
+from tinydrift.core.errors import InputError, TinyDriftError
 
 DEFAULT_INPUT_SCALE = 1.0 / 4096
 TF_MISSING = "TensorFlow is not installed: pip install 'tinydrift[tf]'"

@@ -25,7 +25,7 @@ from typing import Any
 import serial
 import serial.tools.list_ports
 
-from .link import DeviceError
+from tinydrift.device.messages import DeviceError
 
 BOARD = "nano33ble"
 DEFAULT_FQBN = "arduino:mbed_nano:nano33ble"
@@ -263,7 +263,7 @@ def _run(cmd: list[str], cwd: Path, what: str) -> None:
 
 def build_firmware(info: BoardInfo | None = None) -> Path:
     """Assemble the sketch (make fw-nano33ble-sketch) and compile it with arduino-cli; return the .bin."""
-    from .sim import repo_root
+    from tinydrift.device.sim import repo_root
 
     root = repo_root()
     info = info or board_info(root)

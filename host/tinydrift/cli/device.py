@@ -19,8 +19,8 @@ import signal
 import sys
 from typing import Any
 
-from .cli import EXIT_ERROR, EXIT_OK, PROG, _float_in, _parser, _positive_int, _triggers
-from .errors import InputError
+from tinydrift.cli.main import EXIT_ERROR, EXIT_OK, PROG, _float_in, _parser, _positive_int, _triggers
+from tinydrift.core.errors import InputError
 
 _URL_HELP = ("device URL: a serial port (/dev/ttyACM0), socket://127.0.0.1:PORT (simulators) or a pty path; "
              "`tinydrift sim` prints one")
@@ -195,8 +195,8 @@ def _stderr(msg: str) -> None:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    from .link import DeviceError
-    from .sim import Simulator
+    from tinydrift.device.messages import DeviceError
+    from tinydrift.device.sim import Simulator
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -221,14 +221,14 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def _open(args: argparse.Namespace):  # noqa: ANN202
-    from .device import Device
+    from tinydrift.device.client import Device
 
     return Device(args.port, timeout=args.timeout)
 
 
 def info_lines(info: Any) -> list[str]:
     """Human-readable INFO, one field per line."""
-    from .link import BOARD_NAMES
+    from tinydrift.device.messages import BOARD_NAMES
 
     board = BOARD_NAMES.get(info.board_id, f"board id {info.board_id}")
     if info.has_profile:
@@ -289,7 +289,7 @@ class _ProgressBar:
 
 
 def cmd_upload(args: argparse.Namespace) -> int:
-    from .profile import load_profile
+    from tinydrift.core.profile import load_profile
 
     prof = load_profile(args.profile)
     bar = _ProgressBar("upload")
@@ -317,7 +317,7 @@ def record_line(rec: Any, names: list[str]) -> str:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from .recording import read_recording
+    from tinydrift.core.recording import read_recording
 
     rec = read_recording(args.stream)
     with _open(args) as dev:
@@ -344,11 +344,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_firmware_build(args: argparse.Namespace) -> int:
     if args.board == "nano33ble":
-        from .flash import build_firmware as build_nano
+        from tinydrift.device.flash import build_firmware as build_nano
 
         path = build_nano()
     else:
-        from .sim import build_firmware
+        from tinydrift.device.sim import build_firmware
 
         path = build_firmware(args.board)
     print(path)
@@ -356,7 +356,7 @@ def cmd_firmware_build(args: argparse.Namespace) -> int:
 
 
 def cmd_flash(args: argparse.Namespace) -> int:
-    from .flash import flash
+    from tinydrift.device.flash import flash
 
     flash(args.firmware, port=args.port, progress=_stderr)
     return EXIT_OK

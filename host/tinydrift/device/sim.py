@@ -23,7 +23,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from .link import DeviceError
+from tinydrift.device.messages import DeviceError
 
 BOARDS = ("host", "qemu")
 STORAGE_FILE = "tinydrift-storage.bin"

@@ -8,10 +8,10 @@ from typing import Union
 
 import numpy as np
 
-from .core import check, ffi, lib
-from .errors import InputError
-from .profile import Profile, load_profile
-from .triggers import (  # noqa: F401  (re-exported: tinydrift.monitor.TRIGGER_* predates the triggers module)
+from tinydrift.core.native import check, ffi, lib
+from tinydrift.core.errors import InputError
+from tinydrift.core.profile import Profile, load_profile
+from tinydrift.core.triggers import (  # noqa: F401  (re-exported: tinydrift.monitor.TRIGGER_* predates the triggers module)
     TRIGGER_CONCEPT,
     TRIGGER_CUSUM,
     TRIGGER_FEATURE,

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import monitor as _monitor
-from .build import DEFAULT_HOLDOUT, Progress, _centroids, _check_common, _finish, _reference, as_recordings
-from .errors import InputError
-from .model import DEFAULT_INPUT_SCALE, EmbeddingModel, load_embedding_model
-from .monitor import Monitor, as_frames
-from .profile import Profile
+from tinydrift.core import monitor as _monitor
+from tinydrift.build.builder import DEFAULT_HOLDOUT, Progress, _centroids, _check_common, _finish, _reference, as_recordings
+from tinydrift.core.errors import InputError
+from tinydrift.build.model import DEFAULT_INPUT_SCALE, EmbeddingModel, load_embedding_model
+from tinydrift.core.monitor import Monitor, as_frames
+from tinydrift.core.profile import Profile
 
 _Q24 = float(1 << 24)
 

@@ -10,10 +10,10 @@ import textwrap
 import time
 from typing import Any
 
-from .collect import Collector, DeviceState
-from .errors import InputError
-from .link import TelemetryRecord
-from .store import TelemetryStore, mask_channels, trigger_kinds
+from tinydrift.telemetry.collect import Collector, DeviceState
+from tinydrift.core.errors import InputError
+from tinydrift.device.messages import TelemetryRecord
+from tinydrift.telemetry.store import TelemetryStore, mask_channels, trigger_kinds
 
 EXAMPLES = """\
 Examples:
@@ -115,7 +115,7 @@ class LiveView:
 def cmd_monitor(args: argparse.Namespace) -> int:
     url = args.port
     if url == "auto":
-        from .flash import find_port
+        from tinydrift.device.flash import find_port
 
         url = find_port()
     if args.sensor_rate is not None and not 0 < args.sensor_rate <= 65535:
@@ -123,7 +123,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="tinydrift: %(message)s")
     with TelemetryStore(args.db) as store:
         if args.profile:
-            from .profile import load_profile
+            from tinydrift.core.profile import load_profile
 
             store.add_profile(load_profile(args.profile))
         plain = args.plain or not sys.stdout.isatty()

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .core import check, ffi, lib
-from .errors import InputError
+from tinydrift.core.native import check, ffi, lib
+from tinydrift.core.errors import InputError
 
 if TYPE_CHECKING:
-    from .profile import Profile
+    from tinydrift.core.profile import Profile
 
 Q16 = 1 << 16
 Q24 = 1 << 24

@@ -27,13 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .build import DEFAULT_HOLDOUT, SCORINGS, build_profile
-from .core import lib
-from .errors import InputError, TinyDriftError
-from .monitor import TRIGGER_NAMES, Monitor
-from .profile import Profile, load_profile
-from .recording import Recording, default_names, read_recording
+from tinydrift.core.version import __version__
+from tinydrift.build.builder import DEFAULT_HOLDOUT, SCORINGS, build_profile
+from tinydrift.core.native import lib
+from tinydrift.core.errors import InputError, TinyDriftError
+from tinydrift.core.monitor import TRIGGER_NAMES, Monitor
+from tinydrift.core.profile import Profile, load_profile
+from tinydrift.core.recording import Recording, default_names, read_recording
 
 PROG = "tinydrift"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_ALARM = 0, 1, 2, 3
@@ -325,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--fail-on-alarm", action="store_true", help="exit with status 3 if any window alarmed")
     _model_options(score, "compute each window's embedding with this model (the profile's)")
     score.set_defaults(func=cmd_score, format="summary")
-    from . import cli_device, cli_monitor, cli_store
+    from tinydrift.cli import device as cli_device, monitor as cli_monitor, store as cli_store
 
     cli_device.add_commands(commands)  # sim, info, upload, replay, firmware, flash
     cli_monitor.add_commands(commands)  # monitor
@@ -431,7 +431,7 @@ def cmd_profile_build(args: argparse.Namespace) -> int:
             feature_chart=args.feature_chart,
         )
     else:
-        from .model_profile import build_model_profile
+        from tinydrift.build.model_profile import build_model_profile
 
         if args.dims is not None:
             raise InputError("--dims sets PCA dimensions; with --model the embedding's size is the model's")
@@ -468,7 +468,7 @@ def _embedding_model(args: argparse.Namespace) -> Any:
         if given:
             raise InputError(f"{' and '.join(given)} appl{'ies' if len(given) == 1 else 'y'} only with --model")
         return None
-    from .model import DEFAULT_INPUT_SCALE, load_embedding_model
+    from tinydrift.build.model import DEFAULT_INPUT_SCALE, load_embedding_model
 
     return load_embedding_model(args.model, layer=args.layer, tensor=args.tensor,
                                 input_scale=DEFAULT_INPUT_SCALE if args.input_scale is None else args.input_scale)
@@ -692,7 +692,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         else rec.channel_names
     model = _embedding_model(args)
     if model is not None:
-        from .model_profile import check_model_for_profile, score_with_model
+        from tinydrift.build.model_profile import check_model_for_profile, score_with_model
 
         check_model_for_profile(prof, model, f"profile {args.profile}")
         rows = score_with_model(prof, rec.frames, model)

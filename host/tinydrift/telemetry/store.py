@@ -43,8 +43,8 @@ from typing import IO, Any
 
 import numpy as np
 
-from .errors import TinyDriftError
-from .triggers import TRIGGER_NAMES
+from tinydrift.core.errors import TinyDriftError
+from tinydrift.core.triggers import TRIGGER_NAMES
 
 SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 5000
@@ -449,7 +449,7 @@ class TelemetryStore:
 
         Idempotent; a stored profile's names are replaced only by non-empty ones. Returns the profile id.
         """
-        from .profile import Profile
+        from tinydrift.core.profile import Profile
 
         if isinstance(profile, (bytes, bytearray, memoryview)):
             profile = Profile.from_bytes(bytes(profile))
@@ -761,7 +761,7 @@ class TelemetryStore:
 
     def telemetry_records(self, device: str | None = None, boot_id: int | None = None) -> list[Any]:
         """Stored records as ``tinydrift.link.TelemetryRecord`` objects (seq order per boot)."""
-        from .link import TelemetryRecord
+        from tinydrift.device.messages import TelemetryRecord
 
         out = []
         for r in self.iter_records(device, boot_id):

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from .core import check, ffi, lib
-from .monitor import TRIGGER_HEALTH
+from tinydrift.core.native import check, ffi, lib
+from tinydrift.core.monitor import TRIGGER_HEALTH
 
 # Windows of consecutive held-out scores kept together when resampling (keeps short-range correlation).
 BLOCK_WINDOWS = 16

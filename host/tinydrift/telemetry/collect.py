@@ -19,9 +19,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from .device import Device
-from .link import DeviceError, Info, TelemetryRecord
-from .store import TelemetryStore, mask_channels, trigger_kinds
+from tinydrift.device.client import Device
+from tinydrift.device.messages import DeviceError, Info, TelemetryRecord
+from tinydrift.telemetry.store import TelemetryStore, mask_channels, trigger_kinds
 
 log = logging.getLogger("tinydrift.collect")
 

@@ -34,15 +34,15 @@ from typing import Union
 import numpy as np
 import serial
 
-from .errors import InputError, ProfileError
-from .link import (
+from tinydrift.core.errors import InputError, ProfileError
+from tinydrift.device.messages import (
     MAX_CHUNK, MAX_EMBEDDING_VALUES, MAX_INJECT_VALUES, MAX_LABEL_PAIRS, MAX_OUTPUTS_VALUES, MSG_ACK, MSG_FETCH,
     MSG_INFO, MSG_INFO_REQ, MSG_INJECT, MSG_INJECT_EMBEDDING, MSG_INJECT_OUTPUTS, MSG_LABEL, MSG_LOG, MSG_NACK, MSG_RESET_ALARM, MSG_SENSOR, MSG_TELEMETRY, MSG_UPLOAD_ABORT,
     MSG_UPLOAD_BEGIN, MSG_UPLOAD_CHUNK, MSG_UPLOAD_COMMIT, Ack, DeviceError, Fetch, Frame, FrameReader, Info, Log,
     Label, Nack, ProtocolError, Sensor, TelemetryRecord, UploadBegin, UploadChunk, encode_frame, message_name,
 )
-from .monitor import as_frames, parse_events
-from .profile import Profile, load_profile, validate
+from tinydrift.core.monitor import as_frames, parse_events
+from tinydrift.core.profile import Profile, load_profile, validate
 
 log = logging.getLogger("tinydrift.device")
 
@@ -552,7 +552,7 @@ class Device:
 
 
 def _status(name: str) -> int:
-    from .core import lib
+    from tinydrift.core.native import lib
 
     return int(getattr(lib, name))
 

@@ -32,9 +32,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from . import __version__
-from .triggers import TRIGGER_NAMES
-from .store import HEALTH_MASKS, StoreError, TelemetryStore, channel_labels, mask_channels, subtract_ranges, \
+from tinydrift.core.version import __version__
+from tinydrift.core.triggers import TRIGGER_NAMES
+from tinydrift.telemetry.store import HEALTH_MASKS, StoreError, TelemetryStore, channel_labels, mask_channels, subtract_ranges, \
     trigger_kinds
 
 DPI = 110

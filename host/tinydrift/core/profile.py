@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import ffi, lib, status_text
-from .errors import ProfileError
-from .outputs import Q16, Q24, OutputsConfig
+from tinydrift.core.native import ffi, lib, status_text
+from tinydrift.core.errors import ProfileError
+from tinydrift.core.outputs import Q16, Q24, OutputsConfig
 
 MAGIC = b"TDPF"
 VERSION = 1

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .core import lib
-from .errors import InputError
+from tinydrift.core.native import lib
+from tinydrift.core.errors import InputError
 
 # Laplace-style pseudo-count: a centroid never nearest in training still gets a finite cost.
 PSEUDO_COUNT = 0.5

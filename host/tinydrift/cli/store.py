@@ -18,8 +18,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
-from .store import StoreError, TelemetryStore
+from tinydrift.core.errors import InputError
+from tinydrift.telemetry.store import StoreError, TelemetryStore
 
 PROG = "tinydrift"
 DEFAULT_DB = "telemetry.db"
@@ -134,7 +134,7 @@ def cmd_db_export(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import build_report  # matplotlib is imported only when a report is made
+    from tinydrift.telemetry.report import build_report  # matplotlib is imported only when a report is made
 
     out = Path(args.output)
     if out.is_dir():
