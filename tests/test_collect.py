@@ -201,7 +201,7 @@ def test_monitor_plain_line_and_model_row_show_outputs() -> None:
     from types import SimpleNamespace
 
     from tinydrift.cli.monitor import _model, plain_line
-    from tinydrift.device.messages import TelemetryRecord
+    from tinydrift.device.records import TelemetryRecord
 
     rec = TelemetryRecord(1, 2, 3, 4, 5, 1.0, 1.0, 0.0, 0.0, 8, True, 0, 0, 0, 0, 0, 0, (1.0,), (2.0,), (0.5,),
                           (0.1,), (0,), (0,), n_inferences=5, estimated_accuracy=0.8125, accuracy=0.5,

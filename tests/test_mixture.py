@@ -116,7 +116,7 @@ def test_unknown_scoring_is_an_input_error() -> None:
 
 
 def test_cli_scoring_option_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from tinydrift.cli.main import main
+    from tinydrift.cli.app import main
     from tinydrift.core.profile import load_profile
 
     data = str(DATA_CSV)

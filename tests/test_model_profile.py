@@ -38,7 +38,7 @@ import pytest
 
 import tinydrift
 from tinydrift import InputError, Monitor, Profile, TinyDriftError
-from tinydrift.cli.main import main
+from tinydrift.cli.app import main
 from tinydrift.build.model import TF_MISSING, TensorFlowMissingError, load_embedding_model
 from tinydrift.build.model_profile import build_model_profile, run_with_embeddings, score_with_model
 
@@ -116,7 +116,7 @@ def _gain(frames: np.ndarray, channel: int, gain: float) -> np.ndarray:
 
 
 def test_import_does_not_import_tensorflow() -> None:
-    code = ("import sys, tinydrift, tinydrift.build.model, tinydrift.build.model_profile, tinydrift.cli.main; "
+    code = ("import sys, tinydrift, tinydrift.build.model, tinydrift.build.model_profile, tinydrift.cli.app; "
             "bad = [m for m in ('tensorflow', 'keras') if sys.modules.get(m) is not None]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tinydrift
-import tinydrift.cli.main
+import tinydrift.cli.app
 import tinydrift.core.profile
 from tinydrift.build import occupancy
 from tinydrift.core.errors import InputError, ProfileError
@@ -55,7 +55,7 @@ def test_profile_round_trip_and_show(profile, train, tmp_path, capsys):
     np.testing.assert_allclose(profile.occupancy_cost_q8 / 256, expected, atol=0.5 / 256)
     path = tmp_path / "occ.tdp"
     profile.save(path)
-    assert tinydrift.cli.main.main(["profile", "show", str(path)]) == 0
+    assert tinydrift.cli.app.main(["profile", "show", str(path)]) == 0
     assert f"over {N_WINDOWS} windows" in capsys.readouterr().out
 
 
@@ -150,7 +150,7 @@ def test_cli_builds_with_occupancy(tmp_path, capsys):
         paths.append(str(path))
     out = tmp_path / "p.tdp"
     argv = ["profile", "build", *paths, "-o", str(out), "--window", str(WINDOW), "--centroids", "3", "-q"]
-    assert tinydrift.cli.main.main([*argv, "--occupancy", "10"]) == 0
+    assert tinydrift.cli.app.main([*argv, "--occupancy", "10"]) == 0
     assert tinydrift.load_profile(out).occupancy_windows == 10
-    assert tinydrift.cli.main.main([*argv, "--occupancy", "1"]) == 2
+    assert tinydrift.cli.app.main([*argv, "--occupancy", "1"]) == 2
     assert "--occupancy: must be between 2 and 64, got 1" in capsys.readouterr().err

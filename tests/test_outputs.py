@@ -462,7 +462,7 @@ def test_profile_show_lists_the_outputs_section(tmp_path, capsys) -> None:
     import json
 
     import tinydrift
-    from tinydrift.cli.main import main
+    from tinydrift.cli.app import main
     from tinydrift.outputs import attach_outputs
 
     x = np.random.default_rng(5).normal(0, 300, (64 * 40, 2)).astype(np.int16)

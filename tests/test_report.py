@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import tinydrift
-from tinydrift.cli import main as cli, store as cli_store
-from tinydrift.device.messages import TelemetryRecord
+from tinydrift.cli import app as cli, store as cli_store
+from tinydrift.device.records import TelemetryRecord
 from tinydrift.telemetry.report import build_report
 from tinydrift.telemetry.store import StoreError, TelemetryStore
 
@@ -174,7 +174,7 @@ def test_report_model_outputs_figure(tmp_path: Path) -> None:
     from test_outputs_e2e import DATA_NPZ as NPZ, WINDOW as W, calibrated_classifier, make_events
 
     import tinydrift
-    from tinydrift.device.messages import TelemetryRecord
+    from tinydrift.device.records import TelemetryRecord
     from tinydrift.outputs import attach_outputs, calibrate_outputs
     from tinydrift.telemetry.report import build_report, summary_json
     from tinydrift.telemetry.store import TelemetryStore

@@ -865,7 +865,7 @@ class _Collect(logging.Handler):
 
 def run_link(board: str, profile: object, frames: np.ndarray, uploads: int) -> LinkResult:
     import tinydrift
-    from tinydrift.device.messages import records_equal_rows
+    from tinydrift.device.records import records_equal_rows
     from tinydrift.device.sim import Simulator
 
     blob = len(profile.to_bytes())  # type: ignore[attr-defined]
@@ -901,7 +901,8 @@ def run_link(board: str, profile: object, frames: np.ndarray, uploads: int) -> L
 
 def wire_sizes(profile: object, frames: np.ndarray) -> dict[str, int]:
     import tinydrift
-    from tinydrift.device.messages import MAX_INJECT_VALUES, MSG_INJECT, MSG_TELEMETRY, TelemetryRecord, encode_frame
+    from tinydrift.device.protocol import MAX_INJECT_VALUES, MSG_INJECT, MSG_TELEMETRY, encode_frame
+    from tinydrift.device.records import TelemetryRecord
 
     row = tinydrift.score(profile, frames[: WINDOW])[0]
     payload = TelemetryRecord.from_row(row, seq=12345, boot_id=1, profile_id=1, uptime_ms=1000).pack()
@@ -1409,7 +1410,7 @@ def write_doc(path: Path, info: dict[str, str], command: str, q: Quality | None,
     if wire:
         L += [f"One telemetry record ({wire['channels']} channels) is {wire['record_payload']} bytes of payload and "
               f"{wire['record_wire']} bytes on the wire (COBS, header, CRC-32, delimiter; encoded by the C codec "
-              f"through `tinydrift.device.messages.encode_frame`): {wire['record_wire'] / WINDOW:.1f} bytes per frame at window "
+              f"through `tinydrift.device.protocol.encode_frame`): {wire['record_wire'] / WINDOW:.1f} bytes per frame at window "
               f"{WINDOW}, {wire['record_wire'] / SPEED_WINDOW:.1f} at window {SPEED_WINDOW}. Replaying frames "
               f"costs {wire['inject_wire']} wire bytes per INJECT of {wire['inject_frames']} frames.", ""]
     if links:

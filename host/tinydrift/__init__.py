@@ -10,7 +10,8 @@ from tinydrift.core.monitor import Monitor, result_dtype, score, score_events
 from tinydrift.core.profile import ChannelConfig, Profile, load_profile
 from tinydrift.core.version import __version__
 from tinydrift.device.client import Device
-from tinydrift.device.messages import DeviceError, TelemetryRecord
+from tinydrift.device.protocol import DeviceError
+from tinydrift.device.records import TelemetryRecord
 
 __all__ = [
     "ChannelConfig", "CoreError", "Device", "DeviceError", "EmbeddingModel", "InputError", "Monitor", "Profile",

@@ -19,8 +19,7 @@ from tinydrift.core.native import lib
 from tinydrift.core.errors import InputError
 from tinydrift.core.monitor import Monitor, as_frames
 from tinydrift.core.profile import ChannelConfig, Profile
-
-Progress = Callable[[str], None]
+from tinydrift.build.options import DEFAULT_HOLDOUT, DEFAULTS, BuildOptions, Progress  # noqa: F401  (DEFAULT_HOLDOUT re-exported)
 
 MIN_FIT_WINDOWS = 8
 MIN_HOLDOUT_WINDOWS = 8
@@ -29,7 +28,6 @@ CALIBRATION_EXPECTED_ALARMS = 50
 PROVISIONAL_INV_SIGMA_Q24 = 1 << 24
 MAX_INV_SIGMA_Q24 = 1 << 31
 SCORINGS = ("mixture", "centroids")
-DEFAULT_HOLDOUT = 0.2  # fraction of the training windows kept back to calibrate the thresholds
 # Smallest per-centroid scale, in standardized units: a cluster that happens to sit still in one dimension
 # must not turn every later wiggle there into an alarm.
 MIN_CENTROID_SCALE = 0.05
@@ -230,18 +228,6 @@ def _health_limits(configs: list[ChannelConfig], rows: np.ndarray, recordings: l
             cfg.ref_std_q8 = int(np.round(samples.std() * 256))
 
 
-def _check_common(false_alarm_rate: float, n_centroids: int, stuck_tolerance: int, holdout: float) -> None:
-    """Argument checks every profile build shares."""
-    if not 0.0 < false_alarm_rate < 1.0:
-        raise InputError(f"false-alarm rate must be between 0 and 1 (per window), got {false_alarm_rate}")
-    if not 1 <= n_centroids <= lib.TD_MAX_CENTROIDS:
-        raise InputError(f"centroids must be between 1 and {lib.TD_MAX_CENTROIDS}, got {n_centroids}")
-    if not 0 <= stuck_tolerance <= 65535:
-        raise InputError(f"stuck tolerance must be 0..65535, got {stuck_tolerance}")
-    if not 0.0 < holdout < 1.0:
-        raise InputError(f"holdout fraction must be between 0 and 1, got {holdout}")
-
-
 @dataclass
 class _Reference:
     """The frame side of a profile build: split, channel rules, window rows and feature standardization."""
@@ -345,7 +331,7 @@ def _finish(staged: Profile, ref: _Reference, centroids: np.ndarray, score_holdo
 
     With feature_chart, CHART_SHARE of the false-alarm budget goes to the feature chart, calibrated on the
     held-out windows' fitted shifts. With occupancy_windows the rest is split evenly between the score's detector
-    and the occupancy test, which is calibrated on resampled whole training recordings (tinydrift.occupancy)."""
+    and the occupancy test, which is calibrated on resampled whole training recordings (tinydrift.build.occupancy)."""
     _health_limits(ref.configs, np.concatenate([ref.fit_rows, ref.hold_rows]), ref.recordings, stuck_tolerance)
     scored = staged.replace(channels=ref.configs, centroids_q8=centroids)
     if scales is not None:
@@ -383,23 +369,23 @@ def _finish(staged: Profile, ref: _Reference, centroids: np.ndarray, score_holdo
 def build_profile(
     train: object,
     window: int = 64,
-    false_alarm_rate: float = 1e-3,
+    false_alarm_rate: float = DEFAULTS.false_alarm_rate,
     *,
-    n_centroids: int = 8,
+    n_centroids: int = DEFAULTS.n_centroids,
     n_dims: int | None = None,
     explained_variance: float = 0.95,
     scoring: str = "mixture",
-    rails: tuple[int, int] | Sequence[tuple[int, int]] | None = None,
-    sentinel: int | Sequence[int | None] | None = None,
-    stuck_tolerance: int = 0,
-    holdout: float = DEFAULT_HOLDOUT,
-    min_sigma: float = 1.0 / 16,
-    calibration_windows: int | None = None,
-    channel_names: Sequence[str] | None = None,
+    rails: tuple[int, int] | Sequence[tuple[int, int]] | None = DEFAULTS.rails,
+    sentinel: int | Sequence[int | None] | None = DEFAULTS.sentinel,
+    stuck_tolerance: int = DEFAULTS.stuck_tolerance,
+    holdout: float = DEFAULTS.holdout,
+    min_sigma: float = DEFAULTS.min_sigma,
+    calibration_windows: int | None = DEFAULTS.calibration_windows,
+    channel_names: Sequence[str] | None = DEFAULTS.channel_names,
     occupancy_windows: int | None = None,
     feature_chart: bool = True,
-    seed: int = 0,
-    progress: Progress | None = None,
+    seed: int = DEFAULTS.seed,
+    progress: Progress | None = DEFAULTS.progress,
 ) -> Profile:
     """Learn a reference profile from in-distribution recordings and calibrate its thresholds.
 
@@ -421,13 +407,17 @@ def build_profile(
     persistent change of one sensor keeps its sign; noise does not). It gets 10 % of the false-alarm budget and
     catches small one-channel changes (gain, offset) the summed score dilutes; on by default.
     """
-    say = progress or (lambda _msg: None)
+    opts = BuildOptions(false_alarm_rate=false_alarm_rate, n_centroids=n_centroids, rails=rails, sentinel=sentinel,
+                        stuck_tolerance=stuck_tolerance, holdout=holdout, min_sigma=min_sigma,
+                        calibration_windows=calibration_windows, channel_names=channel_names, seed=seed,
+                        progress=progress)
+    say = opts.say()
     if occupancy_windows is not None and not 2 <= occupancy_windows <= lib.TD_MAX_OCCUPANCY_WINDOWS:
         raise InputError(f"occupancy windows must be between 2 and {lib.TD_MAX_OCCUPANCY_WINDOWS}, "
                          f"got {occupancy_windows}")
     if not 2 <= window <= lib.TD_MAX_WINDOW:
         raise InputError(f"window must be between 2 and {lib.TD_MAX_WINDOW} frames, got {window}")
-    _check_common(false_alarm_rate, n_centroids, stuck_tolerance, holdout)
+    opts.check()
     if scoring not in SCORINGS:
         raise InputError(f"scoring must be one of {', '.join(SCORINGS)}, got {scoring!r}")
     mixture = scoring == "mixture"
@@ -435,8 +425,7 @@ def build_profile(
         raise InputError(f"explained variance must be in (0, 1], got {explained_variance}")
     recordings = as_recordings(train)
     n_channels = recordings[0].shape[1]
-    if channel_names is not None and len(channel_names) != n_channels:
-        raise InputError(f"{len(channel_names)} channel names for {n_channels} channels")
+    opts.check_names(n_channels)
     ref = _reference(recordings, window, rails, sentinel, holdout, min_sigma, say, log_std=mixture)
 
     z = (ref.features - ref.mu_q8) * ref.inv_sigma_q24.astype(np.float64) / 2.0**32

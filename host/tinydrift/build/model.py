@@ -37,13 +37,13 @@ from typing import Any
 
 import numpy as np
 
+from tinydrift.core.fixed import Q24
 from tinydrift.core.native import lib
 from tinydrift.core.errors import InputError, TinyDriftError
 
 DEFAULT_INPUT_SCALE = 1.0 / 4096
 TF_MISSING = "TensorFlow is not installed: pip install 'tinydrift[tf]'"
 _MAX_NAMES = 8
-_Q24 = float(1 << 24)
 
 
 class TensorFlowMissingError(TinyDriftError, ImportError):
@@ -90,7 +90,7 @@ def check_scale(scale: float, what: str) -> int:
     """scale as ext_scale_q24 (round(scale * 2^24)); InputError when the profile cannot hold it."""
     if not (np.isfinite(scale) and scale > 0):
         raise InputError(f"{what}: embedding scale must be positive, got {scale}")
-    q24 = int(np.floor(scale * _Q24 + 0.5))  # half away from zero, like every rounding of the core
+    q24 = int(np.floor(scale * Q24 + 0.5))  # half away from zero, like every rounding of the core
     if not 1 <= q24 <= 0xFFFFFFFF or scale >= 256:
         raise InputError(f"{what}: embedding scale {scale:g} out of the profile's range "
                          f"[2^-24, 256) (ext_scale_q24 = scale * 2^24)")
@@ -156,7 +156,7 @@ class EmbeddingModel:
             return
         if not -128 <= int(zero_point) <= 127:
             raise InputError(f"embedding zero point must be in [-128, 127], got {zero_point}")
-        self.scale = check_scale(scale, str(self.path)) / _Q24
+        self.scale = check_scale(scale, str(self.path)) / Q24
         self.zero_point = int(zero_point)
 
     def fit_quantization(self, windows: object) -> float:
@@ -168,8 +168,8 @@ class EmbeddingModel:
             raise InputError(f"{self.path}: the embedding is not finite on the training data")
         if peak == 0.0:
             raise InputError(f"{self.path}: the embedding {self._what()} is zero on every training window")
-        q24 = max(1, int(np.ceil(peak / 127.0 * _Q24)))  # ceil: max |e| maps to at most 127
-        self.set_quantization(q24 / _Q24, 0)
+        q24 = max(1, int(np.ceil(peak / 127.0 * Q24)))  # ceil: max |e| maps to at most 127
+        self.set_quantization(q24 / Q24, 0)
         return float(self.scale)  # type: ignore[arg-type]
 
     def _what(self) -> str:

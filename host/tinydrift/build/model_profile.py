@@ -2,7 +2,7 @@
 
 ``build_model_profile(train, model, ...)`` is ``build_profile`` for a model's embedding instead of
 PCA. The profile's window is the model's input length; every window's int8 embedding comes from
-the model (``tinydrift.model``) and reaches the C monitor the way it does on the device: the
+the model (``tinydrift.build.model``) and reaches the C monitor the way it does on the device: the
 window's embedding is pushed (``td_monitor_push_embedding``), then the window's frames. So:
 
 - features mu/sigma and health limits: from the frames, exactly as in PCA mode;
@@ -24,13 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from tinydrift.core import monitor as _monitor
-from tinydrift.build.builder import DEFAULT_HOLDOUT, Progress, _centroids, _check_common, _finish, _reference, as_recordings
+from tinydrift.core.fixed import Q24
+from tinydrift.build.builder import _centroids, _finish, _reference, as_recordings
+from tinydrift.build.options import DEFAULTS, BuildOptions, Progress
 from tinydrift.core.errors import InputError
 from tinydrift.build.model import DEFAULT_INPUT_SCALE, EmbeddingModel, load_embedding_model
 from tinydrift.core.monitor import Monitor, as_frames
 from tinydrift.core.profile import Profile
 
-_Q24 = float(1 << 24)
 
 
 def _events(frames: np.ndarray, embeddings: np.ndarray, window: int) -> list[tuple[str, np.ndarray]]:
@@ -88,21 +89,21 @@ def _as_model(model: EmbeddingModel | str | Path, layer: str | None, tensor: str
 def build_model_profile(
     train: object,
     model: EmbeddingModel | str | Path,
-    false_alarm_rate: float = 1e-3,
+    false_alarm_rate: float = DEFAULTS.false_alarm_rate,
     *,
     layer: str | None = None,
     tensor: str | int | None = None,
     input_scale: float | None = None,
-    n_centroids: int = 8,
-    rails: tuple[int, int] | Sequence[tuple[int, int]] | None = None,
-    sentinel: int | Sequence[int | None] | None = None,
-    stuck_tolerance: int = 0,
-    holdout: float = DEFAULT_HOLDOUT,
-    min_sigma: float = 1.0 / 16,
-    calibration_windows: int | None = None,
-    channel_names: Sequence[str] | None = None,
-    seed: int = 0,
-    progress: Progress | None = None,
+    n_centroids: int = DEFAULTS.n_centroids,
+    rails: tuple[int, int] | Sequence[tuple[int, int]] | None = DEFAULTS.rails,
+    sentinel: int | Sequence[int | None] | None = DEFAULTS.sentinel,
+    stuck_tolerance: int = DEFAULTS.stuck_tolerance,
+    holdout: float = DEFAULTS.holdout,
+    min_sigma: float = DEFAULTS.min_sigma,
+    calibration_windows: int | None = DEFAULTS.calibration_windows,
+    channel_names: Sequence[str] | None = DEFAULTS.channel_names,
+    seed: int = DEFAULTS.seed,
+    progress: Progress | None = DEFAULTS.progress,
 ) -> Profile:
     """An external-embedding profile whose embedding is the model's (see the module docstring).
 
@@ -112,16 +113,19 @@ def build_model_profile(
     length. A float embedding without a scale gets its int8 scale from the fitting windows
     (recorded on the EmbeddingModel). Other arguments as for build_profile.
     """
-    say = progress or (lambda _msg: None)
-    _check_common(false_alarm_rate, n_centroids, stuck_tolerance, holdout)
+    opts = BuildOptions(false_alarm_rate=false_alarm_rate, n_centroids=n_centroids, rails=rails, sentinel=sentinel,
+                        stuck_tolerance=stuck_tolerance, holdout=holdout, min_sigma=min_sigma,
+                        calibration_windows=calibration_windows, channel_names=channel_names, seed=seed,
+                        progress=progress)
+    say = opts.say()
+    opts.check()
     recordings = as_recordings(train)
     n_channels = recordings[0].shape[1]
     emb_model = _as_model(model, layer, tensor, input_scale)
     if n_channels != emb_model.n_channels:
         raise InputError(f"training data has {n_channels} channels but model {emb_model.path} expects "
                          f"{emb_model.n_channels}")
-    if channel_names is not None and len(channel_names) != n_channels:
-        raise InputError(f"{len(channel_names)} channel names for {n_channels} channels")
+    opts.check_names(n_channels)
     window = emb_model.window
     # Window features and health counts from the frames: the same steps as build_profile.
     ref = _reference(recordings, window, rails, sentinel, holdout, min_sigma, say,
@@ -137,7 +141,7 @@ def build_model_profile(
     hold_emb = [emb_model.embed(w) for w in hold_windows]
     what = f"layer {emb_model.layer!r}" if emb_model.layer is not None else f"tensor {emb_model.tensor!r}"
     say(f"embeddings: {emb_model.n_dims} dims from {what} of {emb_model.path.name}, int8 scale "
-        f"{scale_q24 / _Q24:.6g} zero point {emb_model.zero_point}")
+        f"{scale_q24 / Q24:.6g} zero point {emb_model.zero_point}")
     staged = ref.provisional.replace(
         feature_mu_q8=ref.mu_q8, feature_inv_sigma_q24=ref.inv_sigma_q24, projection=None, proj_shift=0,
         centroids_q8=np.zeros((1, emb_model.n_dims), np.int32),
@@ -165,11 +169,11 @@ def check_model_for_profile(profile: Profile, model: EmbeddingModel, source: str
     if model.int8_tensor:
         if model.ext_scale_q24 != profile.ext_scale_q24 or model.zero_point != profile.ext_zero_point:
             raise InputError(
-                f"{source} expects embedding scale {profile.ext_scale_q24 / _Q24:.6g} zero point "
+                f"{source} expects embedding scale {profile.ext_scale_q24 / Q24:.6g} zero point "
                 f"{profile.ext_zero_point}, but tensor {model.tensor!r} of {model.path} has scale "
                 f"{model.scale:.6g} zero point {model.zero_point}: not the model (or tensor) it was built with")
     else:
-        model.set_quantization(profile.ext_scale_q24 / _Q24, profile.ext_zero_point)
+        model.set_quantization(profile.ext_scale_q24 / Q24, profile.ext_zero_point)
 
 
 def score_with_model(profile: Profile, frames: object, model: EmbeddingModel) -> np.ndarray:

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tinydrift.cli.main import main
+from tinydrift.cli.app import main
 
 __all__ = ["main"]

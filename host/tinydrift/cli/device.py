@@ -19,7 +19,7 @@ import signal
 import sys
 from typing import Any
 
-from tinydrift.cli.main import EXIT_ERROR, EXIT_OK, PROG, _float_in, _parser, _positive_int, _triggers
+from tinydrift.cli.common import EXIT_ERROR, EXIT_OK, PROG, float_in, make_parser, positive_int, trigger_text
 from tinydrift.core.errors import InputError
 
 _URL_HELP = ("device URL: a serial port (/dev/ttyACM0), socket://127.0.0.1:PORT (simulators) or a pty path; "
@@ -112,12 +112,12 @@ Examples:
 """
 
 
-_timeout = _float_in(lambda v: 0 < v <= 3600, "in (0, 3600] seconds")
-_rate = _float_in(lambda v: 0 < v <= 1e6, "in (0, 1e6] frames per second")
+_timeout = float_in(lambda v: 0 < v <= 3600, "in (0, 3600] seconds")
+_rate = float_in(lambda v: 0 < v <= 1e6, "in (0, 1e6] frames per second")
 
 
 def _chunk(text: str) -> int:
-    value = _positive_int(text)
+    value = positive_int(text)
     if value > 256:
         raise argparse.ArgumentTypeError(f"must be at most 256 bytes, got {value}")
     return value
@@ -131,7 +131,7 @@ def _device_options(p: argparse.ArgumentParser) -> None:
 
 def add_commands(commands: Any) -> None:
     """Register sim, info, upload, replay, firmware and flash on the CLI's subparsers."""
-    sim = _parser(PROG, "Run a simulated tinydrift board (host process or QEMU Cortex-M4) in the foreground "
+    sim = make_parser(PROG, "Run a simulated tinydrift board (host process or QEMU Cortex-M4) in the foreground "
                         "and print the URL to connect to.", _SIM_EPILOG, commands, "sim",
                   help="run a simulated board until Ctrl-C")
     sim.add_argument("--board", choices=("host", "qemu"), default="host", help="which simulator (default: host)")
@@ -141,14 +141,14 @@ def add_commands(commands: Any) -> None:
                      help="use the firmware already built instead of running make")
     sim.set_defaults(func=cmd_sim)
 
-    info = _parser(PROG, "Ask a device (or simulator) what it is running: board, firmware, active profile, "
+    info = make_parser(PROG, "Ask a device (or simulator) what it is running: board, firmware, active profile, "
                          "telemetry sequence numbers and link error counters.", _INFO_EPILOG, commands, "info",
                    help="show what a device is running")
     _device_options(info)
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.set_defaults(func=cmd_info)
 
-    upload = _parser(PROG, "Upload a reference profile to a device; it becomes active atomically once the device "
+    upload = make_parser(PROG, "Upload a reference profile to a device; it becomes active atomically once the device "
                            "has checked it.", _UPLOAD_EPILOG, commands, "upload",
                      help="upload a profile to a device")
     _device_options(upload)
@@ -157,7 +157,7 @@ def add_commands(commands: Any) -> None:
                         help="bytes per UPLOAD_CHUNK message, 1..256 (default: 256)")
     upload.set_defaults(func=cmd_upload)
 
-    replay = _parser(PROG, "Replay a recording through a device's monitor and print its telemetry as it "
+    replay = make_parser(PROG, "Replay a recording through a device's monitor and print its telemetry as it "
                            "arrives.", _REPLAY_EPILOG, commands, "replay",
                      help="inject a recording into a device, print telemetry")
     _device_options(replay)
@@ -167,17 +167,17 @@ def add_commands(commands: Any) -> None:
     replay.add_argument("--json", action="store_true", help="one JSON object per record and line")
     replay.set_defaults(func=cmd_replay)
 
-    firmware = _parser(PROG, "Build device firmware from this checkout.", _FIRMWARE_EPILOG, commands, "firmware",
+    firmware = make_parser(PROG, "Build device firmware from this checkout.", _FIRMWARE_EPILOG, commands, "firmware",
                        help="build firmware for a board or simulator")
     fw_cmds = firmware.add_subparsers(dest="firmware_command", metavar="SUBCOMMAND", title="subcommands")
     fw_cmds.required = True
-    build = _parser(PROG, "Build the firmware of one board: the host simulator, the QEMU Cortex-M4 image, or "
+    build = make_parser(PROG, "Build the firmware of one board: the host simulator, the QEMU Cortex-M4 image, or "
                           "the Arduino Nano 33 BLE sketch.", _FIRMWARE_BUILD_EPILOG, fw_cmds, "build",
                     help="build the firmware of a board")
     build.add_argument("--board", choices=("host", "qemu", "nano33ble"), required=True, help="target board")
     build.set_defaults(func=cmd_firmware_build)
 
-    flash = _parser(PROG, "Flash firmware onto an Arduino Nano 33 BLE over USB (1200-baud reset into the "
+    flash = make_parser(PROG, "Flash firmware onto an Arduino Nano 33 BLE over USB (1200-baud reset into the "
                           "bootloader, then bossac).", _FLASH_EPILOG, commands, "flash",
                     help="flash firmware onto a Nano 33 BLE")
     flash.add_argument("--board", choices=("nano33ble",), default="nano33ble", help="target board")
@@ -195,7 +195,7 @@ def _stderr(msg: str) -> None:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    from tinydrift.device.messages import DeviceError
+    from tinydrift.device.protocol import DeviceError
     from tinydrift.device.sim import Simulator
 
     def stop(signum: int, frame: object) -> None:
@@ -228,7 +228,7 @@ def _open(args: argparse.Namespace):  # noqa: ANN202
 
 def info_lines(info: Any) -> list[str]:
     """Human-readable INFO, one field per line."""
-    from tinydrift.device.messages import BOARD_NAMES
+    from tinydrift.device.protocol import BOARD_NAMES
 
     board = BOARD_NAMES.get(info.board_id, f"board id {info.board_id}")
     if info.has_profile:
@@ -312,7 +312,7 @@ def record_line(rec: Any, names: list[str]) -> str:
     if top < len(rec.z_mean):
         z = f" (z {rec.z_mean[top]:+.2f}/{rec.z_std[top]:+.2f})"
     return (f"seq {rec.seq:>6}  window {rec.window:>6}  score {rec.score:10.3f}  cusum {rec.cusum:10.3f}  "
-            f"{'ALARM' if rec.alarm else '-    '}  trigger {_triggers(rec.trigger):<19}  top {name}{z}"
+            f"{'ALARM' if rec.alarm else '-    '}  trigger {trigger_text(rec.trigger):<19}  top {name}{z}"
             + ("  (replayed)" if rec.replayed else ""))
 
 

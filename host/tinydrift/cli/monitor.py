@@ -12,8 +12,10 @@ from typing import Any
 
 from tinydrift.telemetry.collect import Collector, DeviceState
 from tinydrift.core.errors import InputError
-from tinydrift.device.messages import TelemetryRecord
-from tinydrift.telemetry.store import TelemetryStore, mask_channels, trigger_kinds
+from tinydrift.device.records import TelemetryRecord
+from tinydrift.core.triggers import HEALTH_MASKS, mask_channels
+from tinydrift.core.triggers import trigger_names as trigger_kinds
+from tinydrift.telemetry.store import TelemetryStore
 
 EXAMPLES = """\
 Examples:
@@ -34,7 +36,8 @@ def _labels(state: DeviceState, n: int) -> list[str]:
 def _moved(state: DeviceState, rec: TelemetryRecord) -> str:
     names = _labels(state, rec.n_channels)
     parts = []
-    for kind, mask in (("stuck", rec.stuck_mask), ("saturated", rec.saturated_mask), ("missing", rec.missing_mask)):
+    for field, kind in HEALTH_MASKS:
+        mask = getattr(rec, field)
         if mask:
             parts.append(f"{kind}: {','.join(mask_channels(mask, names))}")
     if rec.n_channels:

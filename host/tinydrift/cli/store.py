@@ -12,13 +12,14 @@ This module does not import ``tinydrift.cli`` (which imports it).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
+from tinydrift.cli.common import file_error
 from tinydrift.core.errors import InputError
+from tinydrift.core.files import atomic_open
 from tinydrift.telemetry.store import StoreError, TelemetryStore
 
 PROG = "tinydrift"
@@ -66,19 +67,19 @@ Examples:
 """
 
 
-def _parser(sub: Any, name: str, description: str, epilog: str, help_text: str) -> argparse.ArgumentParser:
+def make_parser(sub: Any, name: str, description: str, epilog: str, help_text: str) -> argparse.ArgumentParser:
     return sub.add_parser(name, description=textwrap.fill(description, 79), epilog=epilog, help=help_text,
                           formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def add_commands(subparsers: Any) -> None:
     """Add ``db`` (with ``export``) and ``report`` to the ``tinydrift`` subcommand parsers."""
-    db = _parser(subparsers, "db", "Inspect and export the telemetry store that device monitoring fills.",
+    db = make_parser(subparsers, "db", "Inspect and export the telemetry store that device monitoring fills.",
                  _DB_EPILOG, "export the telemetry database")
     db_cmds = db.add_subparsers(dest="db_command", metavar="SUBCOMMAND", title="subcommands")
     db_cmds.required = True
 
-    export = _parser(db_cmds, "export", "Export every telemetry record of a store as CSV, or the whole store "
+    export = make_parser(db_cmds, "export", "Export every telemetry record of a store as CSV, or the whole store "
                                         "(devices, boots, profiles, records, alarms, gaps) as JSON.",
                      _EXPORT_EPILOG, "write the records as CSV or the store as JSON")
     export.add_argument("--db", default=DEFAULT_DB, metavar="DB",
@@ -90,7 +91,7 @@ def add_commands(subparsers: Any) -> None:
     export.add_argument("-o", "--output", default="-", metavar="FILE", help="write here (default: stdout)")
     export.set_defaults(func=cmd_db_export)
 
-    report = _parser(subparsers, "report", "Write an HTML report of a telemetry store: score timelines, "
+    report = make_parser(subparsers, "report", "Write an HTML report of a telemetry store: score timelines, "
                                            "per-channel z heatmaps, sensor health events and a summary of "
                                            "alarms and lost records.", _REPORT_EPILOG,
                      "write an HTML report (with PNG plots) of a telemetry database")
@@ -118,17 +119,11 @@ def cmd_db_export(args: argparse.Namespace) -> int:
             sys.stdout.flush()
         else:
             target = Path(args.output)
-            tmp = target.with_name(target.name + ".tmp")
             try:
-                with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                with atomic_open(target) as fh:
                     n = write(fh)
-                os.replace(tmp, target)
             except OSError as exc:
-                tmp.unlink(missing_ok=True)
-                raise InputError(f"cannot write {target}: {exc.strerror or exc}") from None
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
+                raise file_error("cannot write", target, exc) from None
             print(f"{PROG}: wrote {n} records to {target} ({args.format})", file=sys.stderr)
     return 0
 

@@ -8,6 +8,7 @@ from typing import Union
 
 import numpy as np
 
+from tinydrift.core.fixed import Q16
 from tinydrift.core.native import check, ffi, lib
 from tinydrift.core.errors import InputError
 from tinydrift.core.profile import Profile, load_profile
@@ -24,7 +25,6 @@ from tinydrift.core.triggers import (  # noqa: F401  (re-exported: tinydrift.mon
 ProfileLike = Union[Profile, bytes, str, Path]
 
 DDM_OK, DDM_WARNING, DDM_DRIFT = 0, 1, 2
-_Q16 = 65536.0
 
 _WINDOWS_PER_CALL = 2048
 _INT16_MIN, _INT16_MAX = -32768, 32767
@@ -184,7 +184,7 @@ class Monitor:
                      "n_correct"):
             out[name] = raw[name]
         for name in ("mean_confidence", "estimated_accuracy", "prior_shift", "accuracy"):
-            out[name] = raw[name + "_q16"] / _Q16
+            out[name] = raw[name + "_q16"] / Q16
         out["embedding"] = raw["embedding_q8"][:, :k] / 256.0
         out["shift"] = raw["shift_q8"][:, : 2 * c] / 256.0
         out["mean"] = ch["mean_q8"] / 256.0

@@ -20,7 +20,8 @@ import numpy as np
 
 from tinydrift.core.native import ffi, lib, status_text
 from tinydrift.core.errors import ProfileError
-from tinydrift.core.outputs import Q16, Q24, OutputsConfig
+from tinydrift.core.fixed import Q16, Q24
+from tinydrift.core.outputs import OutputsConfig
 
 MAGIC = b"TDPF"
 VERSION = 1

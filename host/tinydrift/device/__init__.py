@@ -6,6 +6,7 @@ Imports only tinydrift.core; independent of tinydrift.build.
 from __future__ import annotations
 
 from tinydrift.device.client import Device
-from tinydrift.device.messages import DeviceError, TelemetryRecord
+from tinydrift.device.protocol import DeviceError
+from tinydrift.device.records import TelemetryRecord
 
 __all__ = ["Device", "DeviceError", "TelemetryRecord"]

@@ -35,12 +35,11 @@ import numpy as np
 import serial
 
 from tinydrift.core.errors import InputError, ProfileError
-from tinydrift.device.messages import (
-    MAX_CHUNK, MAX_EMBEDDING_VALUES, MAX_INJECT_VALUES, MAX_LABEL_PAIRS, MAX_OUTPUTS_VALUES, MSG_ACK, MSG_FETCH,
-    MSG_INFO, MSG_INFO_REQ, MSG_INJECT, MSG_INJECT_EMBEDDING, MSG_INJECT_OUTPUTS, MSG_LABEL, MSG_LOG, MSG_NACK, MSG_RESET_ALARM, MSG_SENSOR, MSG_TELEMETRY, MSG_UPLOAD_ABORT,
-    MSG_UPLOAD_BEGIN, MSG_UPLOAD_CHUNK, MSG_UPLOAD_COMMIT, Ack, DeviceError, Fetch, Frame, FrameReader, Info, Log,
-    Label, Nack, ProtocolError, Sensor, TelemetryRecord, UploadBegin, UploadChunk, encode_frame, message_name,
+from tinydrift.device.protocol import (
+    DeviceError, Frame, FrameReader, MAX_CHUNK, MAX_EMBEDDING_VALUES, MAX_INJECT_VALUES, MAX_LABEL_PAIRS, MAX_OUTPUTS_VALUES, MSG_ACK, MSG_FETCH, MSG_INFO, MSG_INFO_REQ, MSG_INJECT, MSG_INJECT_EMBEDDING, MSG_INJECT_OUTPUTS, MSG_LABEL, MSG_LOG, MSG_NACK, MSG_RESET_ALARM, MSG_SENSOR, MSG_TELEMETRY, MSG_UPLOAD_ABORT, MSG_UPLOAD_BEGIN, MSG_UPLOAD_CHUNK, MSG_UPLOAD_COMMIT, ProtocolError, encode_frame, message_name,
 )
+from tinydrift.device.records import TelemetryRecord
+from tinydrift.device.messages import Ack, Fetch, Info, Label, Log, Nack, Sensor, UploadBegin, UploadChunk
 from tinydrift.core.monitor import as_frames, parse_events
 from tinydrift.core.profile import Profile, load_profile, validate
 

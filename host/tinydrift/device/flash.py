@@ -25,7 +25,8 @@ from typing import Any
 import serial
 import serial.tools.list_ports
 
-from tinydrift.device.messages import DeviceError
+from tinydrift.device.firmware import repo_root, run_step
+from tinydrift.device.protocol import DeviceError
 
 BOARD = "nano33ble"
 DEFAULT_FQBN = "arduino:mbed_nano:nano33ble"
@@ -103,7 +104,7 @@ def board_info(root: Path | None = None) -> BoardInfo:
     """Read boards/nano33ble/board.json from the checkout when present, else the Arduino defaults."""
     info = BoardInfo()
     if root is None:
-        root = Path(__file__).resolve().parents[2]
+        root = Path(__file__).resolve().parents[3]
     path = root / "boards" / BOARD / "board.json"
     if not path.is_file():
         return info
@@ -249,22 +250,8 @@ def flash(firmware: str | Path, port: str | None = None, info: BoardInfo | None 
     say("done; the board restarts into the new firmware")
 
 
-def _run(cmd: list[str], cwd: Path, what: str) -> None:
-    try:
-        proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              errors="replace", check=False)
-    except OSError as exc:
-        raise DeviceError(f"cannot run {cmd[0]}: {exc.strerror or exc}") from None
-    if proc.returncode != 0:
-        lines = [ln.strip() for ln in proc.stdout.splitlines() if ln.strip()]
-        errors = [ln for ln in lines if "error" in ln.lower()]
-        raise DeviceError(f"{what} failed (exit {proc.returncode}): {(errors or lines or ['no output'])[0]}")
-
-
 def build_firmware(info: BoardInfo | None = None) -> Path:
     """Assemble the sketch (make fw-nano33ble-sketch) and compile it with arduino-cli; return the .bin."""
-    from tinydrift.device.sim import repo_root
-
     root = repo_root()
     info = info or board_info(root)
     cli = shutil.which("arduino-cli")
@@ -273,14 +260,14 @@ def build_firmware(info: BoardInfo | None = None) -> Path:
     if info.assemble:
         if shutil.which(info.assemble[0]) is None:
             raise DeviceError(f"{info.assemble[0]} not found: install the Debian package {info.assemble[0]}")
-        _run(info.assemble, root, " ".join(info.assemble))
+        run_step(info.assemble, root, " ".join(info.assemble))
     sketch = info.sketch_dir or root / DEFAULT_SKETCH
     if not sketch.is_dir():
         raise DeviceError(f"Nano 33 BLE sketch not found at {sketch}")
     output = info.output if info.output.is_absolute() else root / info.output
     output.parent.mkdir(parents=True, exist_ok=True)
     cmd = [cli, "compile", "--fqbn", info.fqbn, "--output-dir", str(output.parent), str(sketch)]
-    _run(cmd, root, "arduino-cli compile")
+    run_step(cmd, root, "arduino-cli compile")
     if output.is_file():
         return output
     bins = sorted(p for p in output.parent.glob("*.bin") if not p.name.endswith(".with_bootloader.bin"))

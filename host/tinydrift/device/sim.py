@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,7 +22,8 @@ import time
 from collections import deque
 from pathlib import Path
 
-from tinydrift.device.messages import DeviceError
+from tinydrift.device.firmware import repo_root, require_tool, run_step
+from tinydrift.device.protocol import DeviceError
 
 BOARDS = ("host", "qemu")
 STORAGE_FILE = "tinydrift-storage.bin"
@@ -43,22 +43,6 @@ _URL_LINE = re.compile(r"listening on (socket://\S+)")
 _QEMU_WAITING = re.compile(r"waiting for connection", re.IGNORECASE)
 
 
-def repo_root() -> Path:
-    """The tinydrift checkout this package runs from (the parent of host/tinydrift)."""
-    root = Path(__file__).resolve().parents[2]
-    if (root / "firmware" / "firmware.mk").is_file() and (root / "csrc").is_dir():
-        return root
-    raise DeviceError("firmware sources not found; run from a tinydrift checkout")
-
-
-def require_tool(name: str, package: str) -> str:
-    """Path of a program on PATH, or DeviceError naming the Debian package to install."""
-    path = shutil.which(name)
-    if path is None:
-        raise DeviceError(f"{name} not found: install the Debian package {package}")
-    return path
-
-
 def _check_board(board: str) -> None:
     if board not in BOARDS:
         raise DeviceError(f"unknown simulated board {board!r}; choose one of {', '.join(BOARDS)}")
@@ -73,16 +57,7 @@ def build_firmware(board: str) -> Path:
     target, rel = FIRMWARE[board]
     cmd = ["make", "-s", "-f", "firmware/firmware.mk", target]
     shown = f"make -f firmware/firmware.mk {target}"
-    try:
-        proc = subprocess.run(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              errors="replace", check=False)
-    except OSError as exc:
-        raise DeviceError(f"cannot run make: {exc.strerror or exc}") from None
-    if proc.returncode != 0:
-        lines = [ln.strip() for ln in proc.stdout.splitlines() if ln.strip()]
-        errors = [ln for ln in lines if "error" in ln.lower()]
-        detail = (errors or lines or ["no output"])[0]
-        raise DeviceError(f"firmware build failed ({shown}, exit {proc.returncode}): {detail}")
+    run_step(cmd, root, "firmware build", shown)
     path = root / rel
     if not path.is_file():
         raise DeviceError(f"firmware build ({shown}) did not produce {rel}")

@@ -6,8 +6,8 @@ tinydrift.build.outputs; this module keeps ``from tinydrift.outputs import ...``
 
 from __future__ import annotations
 
-from tinydrift.core.outputs import (Ddm, OutputsConfig, OutputSummary, OutputWindow, attach_outputs, calibrate_outputs,
-                                    calibrate_profile_outputs, dequantize)
+from tinydrift.build.outputs import attach_outputs, calibrate_outputs, calibrate_profile_outputs
+from tinydrift.core.outputs import Ddm, OutputsConfig, OutputSummary, OutputWindow, dequantize
 
 __all__ = ["Ddm", "OutputSummary", "OutputWindow", "OutputsConfig", "attach_outputs", "calibrate_outputs",
            "calibrate_profile_outputs", "dequantize"]

@@ -20,8 +20,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from tinydrift.device.client import Device
-from tinydrift.device.messages import DeviceError, Info, TelemetryRecord
-from tinydrift.telemetry.store import TelemetryStore, mask_channels, trigger_kinds
+from tinydrift.device.protocol import DeviceError
+from tinydrift.device.records import TelemetryRecord
+from tinydrift.device.messages import Info
+from tinydrift.core.triggers import mask_channels
+from tinydrift.core.triggers import trigger_names as trigger_kinds
+from tinydrift.telemetry.store import TelemetryStore
 
 log = logging.getLogger("tinydrift.collect")
 

@@ -13,12 +13,8 @@ report is safe in a headless process and from threads.
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import os
-import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,13 +28,15 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from tinydrift.core.version import __version__
-from tinydrift.core.triggers import TRIGGER_NAMES
-from tinydrift.telemetry.store import HEALTH_MASKS, StoreError, TelemetryStore, channel_labels, mask_channels, subtract_ranges, \
-    trigger_kinds
+from tinydrift.core.files import atomic_open, write_atomic
+from tinydrift.core.fixed import Q8
+from tinydrift.core.triggers import HEALTH_MASKS, TRIGGER_NAMES, mask_channels
+from tinydrift.core.triggers import trigger_names as trigger_kinds
+from tinydrift.telemetry.report_html import ROLLING_LABELLED_WINDOWS, report_html, slug
+from tinydrift.telemetry.store import StoreError, TelemetryStore, channel_labels, subtract_ranges
 
 DPI = 110
-Q8_LSB = 1.0 / 256.0
+Q8_LSB = 1.0 / Q8
 KIND_STYLE = {  # trigger kind -> (color, marker)
     "instant": ("#d62728", "^"),
     "cusum": ("#ff7f0e", "D"),
@@ -47,7 +45,6 @@ KIND_STYLE = {  # trigger kind -> (color, marker)
     "occupancy": ("#1f77b4", "o"),
 }
 CONCEPT_BIT = 0x08
-ROLLING_LABELLED_WINDOWS = 10  # realized accuracy: n_correct / n_labels over this many labelled windows
 HEALTH_STYLE = {  # health event -> (color, marker, vertical offset in the raster)
     "stuck": ("#1f77b4", "s", -0.22),
     "saturated": ("#d62728", "^", 0.0),
@@ -111,14 +108,6 @@ class Report:
 # ------------------------------------------------------------------------------------------ helpers
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_.") or "device"
-
-
-def _utc(ts: float | None) -> str:
-    return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
-
-
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
     """(start, stop) index pairs of the True runs of a boolean array."""
     if not len(flags):
@@ -143,9 +132,8 @@ def _seq_to_x(seq_lo: int, seq_hi: int, seq: np.ndarray, x: np.ndarray) -> tuple
 
 def _save(fig: Figure, path: Path) -> Path:
     FigureCanvasAgg(fig)
-    tmp = path.with_name(path.name + ".tmp")
-    fig.savefig(tmp, dpi=DPI, format="png", facecolor="white")
-    os.replace(tmp, path)
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, dpi=DPI, format="png", facecolor="white")
     return path
 
 
@@ -164,10 +152,6 @@ def _placeholder(title: str, text: str, path: Path) -> Path:
     ax.set_axis_off()
     ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=11, color="#555555", transform=ax.transAxes)
     return _save(fig, path)
-
-
-def _fmt(value: float | None) -> str:
-    return "disabled/unknown" if value is None else f"{value:.4g}"
 
 
 # ------------------------------------------------------------------------------------------ figures
@@ -527,134 +511,6 @@ def _assign_gaps(segments: list[dict[str, Any]], gaps: list[dict[str, Any]]) -> 
         min(cands, key=distance)["gaps"].append(g)
 
 
-# ------------------------------------------------------------------------------------------ HTML
-
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 24px auto; max-width: 1360px;
-       color: #222; padding: 0 16px; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; }
-h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
-.meta { color: #555; font-size: 0.92em; }
-table { border-collapse: collapse; font-size: 0.88em; margin: 0.8em 0; }
-th, td { border: 1px solid #d0d0d0; padding: 4px 8px; text-align: left; vertical-align: top; }
-th { background: #f3f3f3; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.alarm { color: #b71c1c; font-weight: 600; }
-td.ok { color: #1b5e20; }
-figure { margin: 1em 0 1.6em 0; }
-figure img { max-width: 100%; border: 1px solid #e5e5e5; }
-figcaption { color: #555; font-size: 0.88em; margin-top: 0.3em; }
-code { background: #f5f5f5; padding: 0 3px; }
-"""
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value))
-
-
-def _summary_rows(segs: list[SegmentSummary]) -> str:
-    head = ("device", "boot", "profile", "windows", "first alarm window", "first alarm time", "trigger kinds",
-            "channels implicated", "alarm onsets", "triggered windows (instant / CUSUM / health)", "health events",
-            "first concept drift",
-            "records received", "records lost in gaps", "not received")
-    out = ["<table class='summary'>", "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"]
-    for s in segs:
-        dev = _e(s.device) + (f"<br><small>{_e(s.board)}</small>" if s.board else "")
-        if s.first_alarm_window is None:
-            first = "<td class='ok'>no alarm</td><td>-</td><td>-</td><td>-</td>"
-        else:
-            first = (f"<td class='alarm num'>{s.first_alarm_window}<br><small>seq {s.first_alarm_seq}</small></td>"
-                     f"<td>uptime {s.first_alarm_uptime_s:.1f} s<br><small>≈ {_e(_utc(s.first_alarm_time))}</small>"
-                     f"</td><td>{_e('+'.join(s.first_alarm_triggers))}</td>"
-                     f"<td>{'<br>'.join(_e(c) for c in s.channels_implicated) or '-'}</td>")
-        health = "<br>".join(_e(f"{ch}: " + ", ".join(f"{k} ×{n}" for k, n in kinds.items()))
-                             for ch, kinds in s.health_events.items()) or "none"
-        tc = s.trigger_counts
-        if s.first_concept_window is not None:
-            concept = (f"<td class='alarm num'>{s.first_concept_window}<br><small>seq {s.first_concept_seq} · "
-                       f"{s.concept_windows} window(s)</small></td>")
-        else:
-            concept = "<td class='ok'>none</td>" if s.has_outputs else "<td>-</td>"
-        out.append(
-            f"<tr><td>{dev}</td><td><code>{s.boot_id:#010x}</code></td><td><code>{s.profile_id:#010x}</code></td>"
-            f"<td class='num'>{s.windows}<br><small>{s.first_window}–{s.last_window}</small></td>{first}"
-            f"<td class='num'>{s.alarm_onsets}</td>"
-            f"<td class='num'>{tc.get('instant', 0)} / {tc.get('cusum', 0)} / {tc.get('health', 0)}</td>"
-            f"<td>{health}</td>{concept}<td class='num'>{s.records_received}</td><td class='num'>{s.records_lost}</td>"
-            f"<td class='num'>{s.records_not_received}</td></tr>")
-    out.append("</table>")
-    return "\n".join(out)
-
-
-def _img(path: Path, alt: str, caption: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return (f"<figure><img src=\"data:image/png;base64,{data}\" alt=\"{_e(alt)}\">"
-            f"<figcaption>{caption} <small>({_e(path.name)})</small></figcaption></figure>")
-
-
-def _html(db_path: Path, segs: list[SegmentSummary], store: TelemetryStore) -> str:
-    n_rec = sum(s.records_received for s in segs)
-    devices = sorted({s.device for s in segs})
-    parts = [
-        "<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
-        f"<title>tinydrift telemetry report — {_e(db_path.name)}</title>", f"<style>{_CSS}</style></head><body>",
-        "<h1>tinydrift telemetry report</h1>",
-        f"<p class='meta'>Database <code>{_e(db_path)}</code> · {n_rec} records from {len(devices)} device(s), "
-        f"{len(segs)} run(s) (device × boot × profile) · generated {_e(_utc(time.time()))} by tinydrift "
-        f"{_e(__version__)}</p>",
-        "<h2>Summary</h2>",
-        "<p class='meta'>One row per run of records of one device, boot and profile. <b>First alarm</b>: the "
-        "first record (in telemetry seq order) with the alarm latched; its time is the device uptime and the host "
-        "clock's estimate. <b>Channels implicated</b>: the top channel (largest |z|) of that window plus every "
-        "channel in its stuck / saturated / missing masks. <b>Records lost in gaps</b>: records the device no "
-        "longer held when the host fetched them; <b>not received</b>: holes in the seq numbers not (yet) "
-        "recorded as lost. <b>First concept drift</b>: the first window in which DDM flagged concept drift on "
-        "the classifier's labels (- : the run has no model outputs).</p>",
-        _summary_rows(segs),
-    ]
-    for s in segs:
-        thresholds = (f"instant {_fmt(s.instant)}, CUSUM k {_fmt(s.cusum_k)}, h {_fmt(s.cusum_h)} (score units)"
-                      if any(v is not None for v in (s.instant, s.cusum_k, s.cusum_h))
-                      else "profile not in the store: thresholds unknown")
-        parts += [
-            f"<h2 id='{_e(_slug(s.device))}-{s.boot_id:08x}-{s.profile_id:08x}'>{_e(s.title)}</h2>",
-            f"<p class='meta'>Board {_e(s.board or 'unknown')} · channels {_e(', '.join(s.channel_names))} · "
-            f"thresholds {_e(thresholds)} · seq {s.first_seq}–{s.last_seq} · max score {s.max_score:.4g} at "
-            f"window {s.max_score_window}</p>",
-            _img(s.pngs["timeline"], f"score timeline of {s.title}",
-                 "Top: window score (log scale when it spans decades) with the instant threshold (triangles: "
-                 "windows above it) and the CUSUM allowance k. Middle: CUSUM statistic S with its threshold h. "
-                 "Bottom: windows whose trigger bits are set, by kind. Shaded red: alarm latched; hatched grey: "
-                 "records lost (gap) or not received."),
-            _img(s.pngs["channels"], f"per-channel z heatmap of {s.title}",
-                 "z of each channel's window mean (top) and window standard deviation (bottom) against the "
-                 "reference profile, in reference standard deviations; red above, blue below the reference."),
-            _img(s.pngs["health"], f"health events of {s.title}",
-                 "Windows in which a channel was flagged stuck (no variation), saturated or missing beyond the "
-                 "profile's limits."),
-        ]
-        if "outputs" in s.pngs:
-            parts.append(_img(
-                s.pngs["outputs"], f"model outputs of {s.title}",
-                "Model outputs. Top: the label-free accuracy estimate of each window with inferences, against "
-                f"the realized accuracy of the labels received (rolling over {ROLLING_LABELLED_WINDOWS} labelled "
-                "windows) and DDM's running accuracy over all labels. Bottom: prior shift (total-variation "
-                "distance of the window's predicted classes to the reference prior) and mean top-1 confidence. "
-                "Dashed green: windows where DDM signalled concept drift."))
-    gaps = store.gaps()
-    if gaps:
-        parts.append("<h2>Gaps</h2><table><tr><th>device</th><th>boot</th><th>first missing seq</th>"
-                     "<th>last missing seq</th><th>records</th><th>detected</th><th>reason</th></tr>")
-        for g in gaps:
-            parts.append(f"<tr><td>{_e(g['device'])}</td><td><code>{g['boot_id']:#010x}</code></td>"
-                         f"<td class='num'>{g['first_missing_seq']}</td><td class='num'>{g['last_missing_seq']}</td>"
-                         f"<td class='num'>{g['n_lost']}</td><td>{_e(_utc(g['detected_at']))}</td>"
-                         f"<td>{_e(g['reason'])}</td></tr>")
-        parts.append("</table>")
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
-
-
 # ------------------------------------------------------------------------------------------ entry point
 
 
@@ -678,11 +534,11 @@ def build_report(db_path: str | os.PathLike[str], out_html: str | os.PathLike[st
         _assign_gaps(seg_rows, store.gaps())
         summaries: list[SegmentSummary] = []
         pngs: list[Path] = []
-        stem = _slug(out_html.stem)
+        stem = slug(out_html.stem)
         for row in seg_rows:
             row["started_at"] = boots.get((row["device"], row["boot_id"]), {}).get("started_at")
             seg, a, x, lost, holes = _summarize(store, row, row["gaps"])
-            base = f"{stem}-{_slug(seg.device)}-{seg.boot_id:08x}-{seg.profile_id:08x}"
+            base = f"{stem}-{slug(seg.device)}-{seg.boot_id:08x}-{seg.profile_id:08x}"
             try:
                 seg.pngs["timeline"] = _timeline(seg, a, x, lost, holes, png_dir / f"{base}-timeline.png")
                 seg.pngs["channels"] = _channels(seg, a, x, lost, png_dir / f"{base}-channels.png")
@@ -693,13 +549,10 @@ def build_report(db_path: str | os.PathLike[str], out_html: str | os.PathLike[st
                 raise StoreError(f"cannot write {exc.filename or png_dir}: {exc.strerror or exc}") from None
             pngs.extend(seg.pngs.values())
             summaries.append(seg)
-        text = _html(db_path, summaries, store)
-    tmp = out_html.with_name(out_html.name + ".tmp")
+        text = report_html(db_path, summaries, store)
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out_html)
+        write_atomic(out_html, text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise StoreError(f"cannot write {out_html}: {exc.strerror or exc}") from None
     return Report(html=out_html, pngs=pngs, segments=summaries)
 

@@ -15,7 +15,7 @@ Schema and rationale: docs/telemetry-store.md. In short:
   with the model-output columns 0.
 
 Records are duck-typed: anything with the attribute (or mapping key) names of
-``tinydrift.link.TelemetryRecord`` (seq, boot_id, profile_id, window, uptime_ms, score, dist,
+``tinydrift.device.records.TelemetryRecord`` (seq, boot_id, profile_id, window, uptime_ms, score, dist,
 recon, cusum, trigger, alarm, nearest, top_channel, stuck_mask, saturated_mask, missing_mask,
 n_embeddings, replayed and the per-channel sequences mean, std, z_mean, z_std, n_missing,
 n_saturated; optionally the model-output fields n_inferences, top_class, ddm_state,
@@ -29,241 +29,25 @@ mean_confidence, estimated_accuracy, prior_shift, n_labels, n_correct, accuracy,
 
 from __future__ import annotations
 
-import base64
-import csv
 import json
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
-from tinydrift.core.errors import TinyDriftError
-from tinydrift.core.triggers import TRIGGER_NAMES
-
-SCHEMA_VERSION = 3
-BUSY_TIMEOUT_MS = 5000
-THRESHOLD_DISABLED = 0xFFFFFFFF
-TRIGGER_KINDS = TRIGGER_NAMES
-HEALTH_MASKS = (("stuck_mask", "stuck"), ("saturated_mask", "saturated"), ("missing_mask", "missing"))
-
-# Model-output columns (schema version 2; record version 2 telemetry), 0 without an outputs section.
-OUTPUT_FIELDS = ("n_inferences", "top_class", "ddm_state", "mean_confidence", "estimated_accuracy", "prior_shift",
-                 "n_labels", "n_correct", "accuracy")
-OUTPUT_REALS = ("mean_confidence", "estimated_accuracy", "prior_shift", "accuracy")
-RECORD_SCALARS = ("score", "dist", "recon", "cusum", "trigger", "alarm", "nearest", "top_channel", "stuck_mask",
-                  "saturated_mask", "missing_mask", "n_embeddings") + OUTPUT_FIELDS
-CHANNEL_FIELDS = ("mean", "std", "z_mean", "z_std", "n_missing", "n_saturated")
-# CSV per-channel column order: the same as `tinydrift score --csv`.
-CSV_CHANNEL_FIELDS = ("z_mean", "z_std", "mean", "std", "n_missing", "n_saturated")
-CSV_SCALARS = ("device", "board", "boot_id", "seq", "profile_id", "window", "uptime_ms", "received_at", "replayed",
-               "score", "dist", "recon", "cusum", "alarm", "trigger", "nearest", "top_channel", "stuck_mask",
-               "saturated_mask", "missing_mask", "n_embeddings", "n_channels") + OUTPUT_FIELDS
-
-_SCHEMA = """
-CREATE TABLE devices (
-    id          INTEGER PRIMARY KEY,
-    name        TEXT NOT NULL UNIQUE,
-    board       TEXT,
-    board_id    INTEGER,
-    firmware    TEXT,
-    first_seen  REAL NOT NULL,
-    last_seen   REAL NOT NULL
-);
-CREATE TABLE boots (
-    id          INTEGER PRIMARY KEY,
-    device_id   INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
-    boot_id     INTEGER NOT NULL,
-    first_seq   INTEGER,
-    last_seq    INTEGER,
-    started_at  REAL,
-    first_seen  REAL NOT NULL,
-    last_seen   REAL NOT NULL,
-    UNIQUE (device_id, boot_id)
-);
-CREATE TABLE profiles (
-    profile_id       INTEGER PRIMARY KEY,
-    window           INTEGER,
-    n_channels       INTEGER,
-    channel_names    TEXT,
-    instant          REAL,
-    cusum_k          REAL,
-    cusum_h          REAL,
-    false_alarm_rate REAL,
-    created_unix     INTEGER,
-    blob             BLOB,
-    added_at         REAL NOT NULL
-);
-CREATE TABLE records (
-    id             INTEGER PRIMARY KEY,
-    device_id      INTEGER NOT NULL,
-    boot_id        INTEGER NOT NULL,
-    seq            INTEGER NOT NULL,
-    profile_id     INTEGER NOT NULL,
-    window_index   INTEGER NOT NULL,
-    uptime_ms      INTEGER NOT NULL,
-    score          REAL NOT NULL,
-    dist           REAL NOT NULL,
-    recon          REAL NOT NULL,
-    cusum          REAL NOT NULL,
-    trigger        INTEGER NOT NULL,
-    alarm          INTEGER NOT NULL,
-    nearest        INTEGER NOT NULL,
-    top_channel    INTEGER NOT NULL,
-    stuck_mask     INTEGER NOT NULL,
-    saturated_mask INTEGER NOT NULL,
-    missing_mask   INTEGER NOT NULL,
-    n_embeddings   INTEGER NOT NULL,
-    n_channels     INTEGER NOT NULL,
-    received_at    REAL NOT NULL,
-    replayed       INTEGER NOT NULL,
-    n_inferences   INTEGER NOT NULL DEFAULT 0,
-    top_class      INTEGER NOT NULL DEFAULT 0,
-    ddm_state      INTEGER NOT NULL DEFAULT 0,
-    mean_confidence REAL NOT NULL DEFAULT 0,
-    estimated_accuracy REAL NOT NULL DEFAULT 0,
-    prior_shift    REAL NOT NULL DEFAULT 0,
-    n_labels       INTEGER NOT NULL DEFAULT 0,
-    n_correct      INTEGER NOT NULL DEFAULT 0,
-    accuracy       REAL NOT NULL DEFAULT 0,
-    UNIQUE (device_id, boot_id, seq),
-    FOREIGN KEY (device_id, boot_id) REFERENCES boots(device_id, boot_id) ON DELETE CASCADE
-);
-CREATE INDEX records_alarm ON records(device_id, boot_id, seq) WHERE alarm != 0;
-CREATE TABLE channel_values (
-    record_id   INTEGER NOT NULL REFERENCES records(id) ON DELETE CASCADE,
-    channel     INTEGER NOT NULL,
-    mean        REAL NOT NULL,
-    std         REAL NOT NULL,
-    z_mean      REAL NOT NULL,
-    z_std       REAL NOT NULL,
-    n_missing   INTEGER NOT NULL,
-    n_saturated INTEGER NOT NULL,
-    PRIMARY KEY (record_id, channel)
-) WITHOUT ROWID;
-CREATE TABLE alarms (
-    id           INTEGER PRIMARY KEY,
-    record_id    INTEGER NOT NULL REFERENCES records(id) ON DELETE CASCADE,
-    kind         TEXT NOT NULL CHECK (kind IN ('instant', 'cusum', 'health', 'concept', 'occupancy', 'feature')),
-    channel_mask INTEGER NOT NULL,
-    UNIQUE (record_id, kind)
-);
-CREATE TABLE gaps (
-    id                INTEGER PRIMARY KEY,
-    device_id         INTEGER NOT NULL,
-    boot_id           INTEGER NOT NULL,
-    first_missing_seq INTEGER NOT NULL,
-    last_missing_seq  INTEGER NOT NULL,
-    detected_at       REAL NOT NULL,
-    reason            TEXT NOT NULL,
-    CHECK (first_missing_seq <= last_missing_seq),
-    UNIQUE (device_id, boot_id, first_missing_seq, last_missing_seq),
-    FOREIGN KEY (device_id, boot_id) REFERENCES boots(device_id, boot_id) ON DELETE CASCADE
-);
-"""
-
-TABLES = ("devices", "boots", "profiles", "records", "channel_values", "alarms", "gaps")
-
-# Version 1 -> 2: the model-output columns (added with their defaults) and the 'concept' alarm kind (the CHECK
-# constraint of alarms cannot be altered in SQLite: the table is rebuilt, rows and ids kept).
-_MIGRATE_1_TO_2 = [
-    f"ALTER TABLE records ADD COLUMN {name} {'REAL' if name in OUTPUT_REALS else 'INTEGER'} NOT NULL DEFAULT 0"
-    for name in OUTPUT_FIELDS
-] + [
-    """CREATE TABLE alarms_v2 (
-    id           INTEGER PRIMARY KEY,
-    record_id    INTEGER NOT NULL REFERENCES records(id) ON DELETE CASCADE,
-    kind         TEXT NOT NULL CHECK (kind IN ('instant', 'cusum', 'health', 'concept')),
-    channel_mask INTEGER NOT NULL,
-    UNIQUE (record_id, kind)
-)""",
-    "INSERT INTO alarms_v2 (id, record_id, kind, channel_mask) SELECT id, record_id, kind, channel_mask FROM alarms",
-    "DROP TABLE alarms",
-    "ALTER TABLE alarms_v2 RENAME TO alarms",
-]
-
-# Version 2 -> 3: the 'occupancy' and 'feature' alarm kinds (a version-2 store could not hold an occupancy alarm).
-_MIGRATE_2_TO_3 = [
-    """CREATE TABLE alarms_v3 (
-    id           INTEGER PRIMARY KEY,
-    record_id    INTEGER NOT NULL REFERENCES records(id) ON DELETE CASCADE,
-    kind         TEXT NOT NULL CHECK (kind IN ('instant', 'cusum', 'health', 'concept', 'occupancy', 'feature')),
-    channel_mask INTEGER NOT NULL,
-    UNIQUE (record_id, kind)
-)""",
-    "INSERT INTO alarms_v3 (id, record_id, kind, channel_mask) SELECT id, record_id, kind, channel_mask FROM alarms",
-    "DROP TABLE alarms",
-    "ALTER TABLE alarms_v3 RENAME TO alarms",
-]
-
-
-class StoreError(TinyDriftError):
-    """The telemetry database cannot be used: missing, not SQLite, newer schema, bad record. One line."""
-
-
-# ------------------------------------------------------------------------------------------ helpers
-
-
-def _field(rec: Any, name: str, default: Any = KeyError) -> Any:
-    """rec.name, rec[name] (mappings, numpy rows) or default; KeyError if absent and no default."""
-    if isinstance(rec, Mapping):
-        if name in rec:
-            return rec[name]
-    elif isinstance(rec, np.void) and rec.dtype.names is not None:
-        if name in rec.dtype.names:
-            return rec[name]
-    elif hasattr(rec, name):
-        return getattr(rec, name)
-    if default is KeyError:
-        raise KeyError(name)
-    return default
-
-
-def _threshold(q8: int | None) -> float | None:
-    """Q8 threshold in score units; None when disabled (0xffffffff) or unknown."""
-    if q8 is None or int(q8) == THRESHOLD_DISABLED:
-        return None
-    return int(q8) / 256.0
-
-
-def channel_labels(names: Sequence[str] | None, n_channels: int) -> list[str]:
-    """Channel names when they match the count, else ch0, ch1, ..."""
-    if names and len(names) == n_channels:
-        return [str(n) for n in names]
-    return [f"ch{c}" for c in range(n_channels)]
-
-
-def mask_channels(mask: int, names: Sequence[str]) -> list[str]:
-    """Names of the channels whose bit is set in a 16-bit channel mask (chN past the known names)."""
-    return [names[c] if c < len(names) else f"ch{c}" for c in range(16) if int(mask) >> c & 1]
-
-
-def trigger_kinds(bits: int) -> list[str]:
-    """['instant', 'cusum', 'health'] subset named by trigger bits."""
-    return [name for bit, name in TRIGGER_KINDS if int(bits) & bit]
-
-
-def subtract_ranges(ranges: Iterable[tuple[int, int]], remove: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Inclusive integer ranges minus other inclusive ranges, sorted."""
-    out = sorted(ranges)
-    for lo_r, hi_r in sorted(remove):
-        nxt: list[tuple[int, int]] = []
-        for lo, hi in out:
-            if hi < lo_r or lo > hi_r:
-                nxt.append((lo, hi))
-                continue
-            if lo < lo_r:
-                nxt.append((lo, lo_r - 1))
-            if hi > hi_r:
-                nxt.append((hi_r + 1, hi))
-        out = nxt
-    return out
-
+from tinydrift.core.triggers import mask_channels  # noqa: F401  (re-exported: tinydrift.telemetry.store.mask_channels)
+from tinydrift.core.triggers import trigger_names as trigger_kinds  # noqa: F401  (re-exported)
+from tinydrift.telemetry.schema import (
+    BUSY_TIMEOUT_MS, CHANNEL_FIELDS, MIGRATE_1_TO_2, MIGRATE_2_TO_3, OUTPUT_FIELDS, OUTPUT_REALS, RECORD_SCALARS,
+    SCHEMA_SQL, SCHEMA_VERSION, TABLES, TRIGGER_KINDS, StoreError, channel_labels, record_row, subtract_ranges,
+    threshold_value,
+)
 
 # ------------------------------------------------------------------------------------------ the store
 
@@ -332,7 +116,7 @@ class TelemetryStore:
             with self._tx():
                 # re-check under the write lock: another process may have created the schema meanwhile
                 if db.execute("PRAGMA user_version").fetchone()[0] == 0:
-                    for stmt in _SCHEMA.split(";"):
+                    for stmt in SCHEMA_SQL.split(";"):
                         if stmt.strip():
                             db.execute(stmt)
                     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -355,7 +139,7 @@ class TelemetryStore:
         with self._tx():
             if db.execute("PRAGMA user_version").fetchone()[0] != version:
                 return  # another process migrated it meanwhile
-            for start, steps in ((1, _MIGRATE_1_TO_2), (2, _MIGRATE_2_TO_3)):
+            for start, steps in ((1, MIGRATE_1_TO_2), (2, MIGRATE_2_TO_3)):
                 if version <= start:
                     for stmt in steps:
                         db.execute(stmt)
@@ -457,8 +241,8 @@ class TelemetryStore:
         blob = profile.to_bytes() if store_blob else None
         return self.note_profile(
             profile.profile_id, window=profile.window, n_channels=profile.n_channels, channel_names=names,
-            instant=_threshold(profile.instant_q8), cusum_k=_threshold(profile.cusum_k_q8),
-            cusum_h=_threshold(profile.cusum_h_q8), false_alarm_rate=profile.false_alarm_rate,
+            instant=threshold_value(profile.instant_q8), cusum_k=threshold_value(profile.cusum_k_q8),
+            cusum_h=threshold_value(profile.cusum_h_q8), false_alarm_rate=profile.false_alarm_rate,
             created_unix=profile.created_unix, blob=blob, added_at=added_at,
         )
 
@@ -509,7 +293,7 @@ class TelemetryStore:
             dev = self._device_id(db, device, now)
             boots_seen: dict[int, list[Any]] = {}
             for rec in records:
-                row = self._record_row(rec)
+                row = record_row(rec)
                 boot_id, seq = row["boot_id"], row["seq"]
                 if boot_id not in boots_seen:
                     self._boot(db, dev, boot_id, now)  # type: ignore[arg-type]
@@ -562,40 +346,6 @@ class TelemetryStore:
                     )
         return new
 
-    @staticmethod
-    def _record_row(rec: Any) -> dict[str, Any]:
-        """Validated plain values of one record (StoreError naming the problem)."""
-        try:
-            row: dict[str, Any] = {
-                "seq": int(_field(rec, "seq")), "boot_id": int(_field(rec, "boot_id")),
-                "profile_id": int(_field(rec, "profile_id")),
-                "window": int(_field(rec, "window", None) if _field(rec, "window", None) is not None
-                              else _field(rec, "window_index")),
-                "uptime_ms": int(_field(rec, "uptime_ms", 0)), "replayed": int(bool(_field(rec, "replayed", False))),
-            }
-            for name in ("score", "dist", "recon", "cusum"):
-                row[name] = float(_field(rec, name))
-            for name in ("trigger", "alarm", "nearest", "top_channel", "stuck_mask", "saturated_mask",
-                         "missing_mask", "n_embeddings"):
-                row[name] = int(_field(rec, name))
-            for name in OUTPUT_FIELDS:
-                value = _field(rec, name, 0)
-                row[name] = float(value) if name in OUTPUT_REALS else int(value)
-            for name in CHANNEL_FIELDS:
-                values = np.asarray(_field(rec, name, ())).reshape(-1)
-                row[name] = [int(v) for v in values] if name.startswith("n_") else [float(v) for v in values]
-        except KeyError as exc:
-            raise StoreError(f"telemetry record lacks field {exc.args[0]!r}") from None
-        except (TypeError, ValueError) as exc:
-            raise StoreError(f"malformed telemetry record: {exc}") from None
-        lengths = {len(row[name]) for name in CHANNEL_FIELDS}
-        if len(lengths) != 1:
-            raise StoreError(f"telemetry record seq {row['seq']}: per-channel fields differ in length "
-                             f"({', '.join(f'{n} {len(row[n])}' for n in CHANNEL_FIELDS)})")
-        row["n_channels"] = lengths.pop()
-        if not (0 <= row["seq"] < 2**32 and 0 <= row["boot_id"] < 2**32 and 0 <= row["profile_id"] < 2**32):
-            raise StoreError(f"telemetry record seq {row['seq']}: seq, boot_id and profile_id must be u32")
-        return row
 
     # -------------------------------------------------------------------------------- gaps
 
@@ -760,8 +510,8 @@ class TelemetryStore:
                 yield current
 
     def telemetry_records(self, device: str | None = None, boot_id: int | None = None) -> list[Any]:
-        """Stored records as ``tinydrift.link.TelemetryRecord`` objects (seq order per boot)."""
-        from tinydrift.device.messages import TelemetryRecord
+        """Stored records as ``tinydrift.device.records.TelemetryRecord`` objects (seq order per boot)."""
+        from tinydrift.device.records import TelemetryRecord
 
         out = []
         for r in self.iter_records(device, boot_id):
@@ -818,70 +568,17 @@ class TelemetryStore:
 
     # -------------------------------------------------------------------------------- export
 
-    def _export_channel_labels(self) -> list[str]:
-        """Per-channel CSV labels: the profiles' names if every stored profile agrees, else ch0..chN."""
-        rows = self._query("SELECT max(n_channels) AS c FROM records")
-        c_max = int(rows[0]["c"] or 0) if rows else 0
-        used = self._query("SELECT DISTINCT r.profile_id, p.channel_names FROM records r "
-                           "LEFT JOIN profiles p ON p.profile_id = r.profile_id")
-        names = {r["channel_names"] for r in used}
-        if len(names) == 1:
-            only = names.pop()
-            if only:
-                labels = json.loads(only)
-                if len(labels) == c_max:
-                    return [str(n) for n in labels]
-        return [f"ch{c}" for c in range(c_max)]
-
     def export_csv(self, fileobj: IO[str]) -> int:
-        """Write every record as one CSV row (see docs/telemetry-store.md); returns the row count.
+        """Write every record as one CSV row (tinydrift.telemetry.export); returns the row count."""
+        from tinydrift.telemetry.export import export_csv
 
-        Columns: device, board, boot_id, seq, profile_id, window, uptime_ms, received_at, replayed,
-        score ... n_channels, then for each channel z_mean_<name>, z_std_<name>, mean_<name>,
-        std_<name>, n_missing_<name>, n_saturated_<name> (empty where a record has fewer channels).
-        """
-        labels = self._export_channel_labels()
-        writer = csv.writer(fileobj, lineterminator="\n")
-        writer.writerow(list(CSV_SCALARS) + [f"{f}_{n}" for n in labels for f in CSV_CHANNEL_FIELDS])
-        n = 0
-        for r in self.iter_records():
-            line = [int(r[c]) if c in ("alarm", "replayed") else r[c] for c in CSV_SCALARS]
-            line = ["" if v is None else (repr(v) if isinstance(v, float) else v) for v in line]
-            for c in range(len(labels)):
-                if c < r["n_channels"]:
-                    line.extend(repr(r[f][c]) if isinstance(r[f][c], float) else r[f][c] for f in CSV_CHANNEL_FIELDS)
-                else:
-                    line.extend([""] * len(CSV_CHANNEL_FIELDS))
-            writer.writerow(line)
-            n += 1
-        return n
+        return export_csv(self, fileobj)
 
     def export_json(self, fileobj: IO[str]) -> int:
-        """Write one JSON object: devices, boots, profiles, records (per-channel lists), alarms, gaps.
+        """Write one JSON object of the whole store (tinydrift.telemetry.export); returns the record count."""
+        from tinydrift.telemetry.export import export_json
 
-        Streams the records; returns their count.
-        """
-        def part(key: str, value: Any, last: bool = False) -> None:
-            fileobj.write(f" {json.dumps(key)}: {json.dumps(value)}" + ("\n" if last else ",\n"))
-
-        fileobj.write("{\n")
-        part("format", "tinydrift-telemetry")
-        part("schema_version", SCHEMA_VERSION)
-        part("exported_at", time.time())
-        part("devices", [{k: v for k, v in d.items() if k != "id"} for d in self.devices()])
-        part("boots", self.boots())
-        part("profiles", [dict(p, blob=None if p["blob"] is None else base64.b64encode(p["blob"]).decode("ascii"))
-                          for p in self.profiles(with_blob=True)])
-        fileobj.write(' "records": [')
-        n = 0
-        for r in self.iter_records():
-            fileobj.write(("," if n else "") + "\n  " + json.dumps(r))
-            n += 1
-        fileobj.write("\n ],\n")
-        part("alarms", self.alarms())
-        part("gaps", self.gaps(), last=True)
-        fileobj.write("}\n")
-        return n
+        return export_json(self, fileobj)
 
 
 __all__ = ["OUTPUT_FIELDS", "SCHEMA_VERSION", "TABLES", "StoreError", "TelemetryStore", "channel_labels", "mask_channels",
