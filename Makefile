@@ -91,7 +91,9 @@ check-arm: tools
 	done
 	@echo "check-arm: $(words $(CORE_SRC)) core files build with -Wall -Wextra -Werror for Cortex-M4"
 
+# The host package's import layers and no import cycles (contracts in pyproject.toml), then pytest.
 test-py: $(STAMP_TF)
+	$(VENV)/bin/lint-imports --no-cache
 	$(VPY) -m pytest -q
 
 size: tools
