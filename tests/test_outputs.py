@@ -157,8 +157,7 @@ def test_bad_configuration_and_input() -> None:
     win = OutputWindow(OutputsConfig(prior=np.array([0.5, 0.5]), accuracy=np.array([0.5])))
     with pytest.raises(InputError):
         win.push(np.zeros((1, 3), np.int8))
-    assert lib.td_ddm_update(lib.NULL if hasattr(lib, "NULL") else __import__("tinydrift").core.ffi.NULL, 1,
-                             __import__("tinydrift").core.ffi.new("uint8_t *")) == lib.TD_ERR_ARG
+    assert lib.td_ddm_update(ffi.NULL, 1, ffi.new("uint8_t *")) == lib.TD_ERR_ARG
     assert dequantize(np.array([-128, 127]), 1 / 256, -128).tolist() == [0.0, 255 / 256]
 
 
