@@ -48,7 +48,7 @@ def _events(frames: np.ndarray, embeddings: np.ndarray, window: int) -> list[tup
 def run_with_embeddings(profile: Profile, frames: object, embeddings: object) -> np.ndarray:
     """Monitor rows of one recording with a fresh monitor; embeddings[i] (int8) belongs to window i.
 
-    Uses tinydrift.monitor.score_events when it exists, else Monitor.push_embedding / push directly.
+    Uses tinydrift.core.monitor.score_events when it exists, else Monitor.push_embedding / push directly.
     """
     arr = as_frames(frames, profile.n_channels)
     emb = np.asarray(embeddings)
