@@ -107,7 +107,7 @@ $(STAMP_BENCH): $(STAMP)
 	@touch $@
 
 bench: tools $(STAMP_BENCH)
-	$(VPY) tools/bench.py
+	PYTHONPATH=bench $(VPY) -m tdbench
 
 # Cortex-M4 instructions per sample / window / telemetry record, measured in QEMU with -icount.
 bench-device: tools $(STAMP)
