@@ -5,11 +5,9 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
-import statistics
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import numpy as np
 import tinydrift
 
@@ -21,9 +19,7 @@ from .runs import DETECTORS, Quality, fa_total
 from .scenarios import DRIFTS, SCENARIOS, SHORT
 from .speed import Speed
 from .tables import channel_table, class_breakdown, quality_tables
-
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-
+from .templating import environment
 
 def machine() -> dict[str, str]:
     """Date, CPU, versions and commit for the report's header."""
@@ -50,19 +46,6 @@ def machine() -> dict[str, str]:
         "commit": commit + (" (with uncommitted changes)" if dirty else ""),
         "os": f"{platform.system()} {platform.release()} {platform.machine()}",
     }
-
-
-def _num(value: float, spec: str) -> str:
-    return format(value, spec)
-
-
-def environment() -> jinja2.Environment:
-    """The templates' Jinja2 environment: markdown (no autoescape), strict about missing names."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False, trim_blocks=True,
-                             lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
-    env.filters["num"] = _num
-    env.filters["median"] = statistics.median
-    return env
 
 
 def quality_context(q: Quality, dev: dict[str, float], speed: Speed | None, classes: list[str]) -> dict[str, Any]:
