@@ -9,6 +9,10 @@ way the calibration does.
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -216,3 +220,16 @@ def test_peer_statistics_react_to_a_jump_on_the_right_channel(ds, reference):
     run = detectors.run_river(detectors.adwin_factory(0.002), detectors.zscores_of_means(reference, drifted))
     delay = metrics.detection_delay(run.alarm, 100)
     assert delay is not None and delay < 40 and run.named[100 + delay] == 1 << 1
+
+
+@pytest.mark.parametrize("args,message", [(["--repeats", "0"], "bench: --repeats must be at least 1"),
+                                          (["--out", "/dev/null/benchmarks.md"], "bench: cannot write the report: ")])
+def test_cli_rejects_bad_options_in_one_line_before_running(args, message, tmp_path):
+    pytest.importorskip("river")
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root / "bench"))
+    proc = subprocess.run([sys.executable, "-m", "tdbench", *args, "--img", str(tmp_path / "img")], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(message) and len(proc.stderr.strip().splitlines()) == 1
+    assert proc.stdout == ""

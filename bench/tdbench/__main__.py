@@ -53,7 +53,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.perf_counter()
     out = Path(args.out)
     img = Path(args.img)
-    img.mkdir(parents=True, exist_ok=True)
+    try:  # before the run: a report that cannot be written would lose every figure measured
+        for folder in (out.parent, img):
+            folder.mkdir(parents=True, exist_ok=True)
+            if not os.access(folder, os.W_OK):
+                raise PermissionError(f"{folder} is not writable")
+    except OSError as exc:
+        print(f"bench: cannot write the report: {exc}", file=sys.stderr)
+        return 2
     command = "make bench" if not argv and len(sys.argv) == 1 else \
         "PYTHONPATH=bench python -m tdbench " + " ".join(argv if argv is not None else sys.argv[1:])
     info = machine()
