@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .config import RATE, SENTINEL, WINDOW, OCCUPANCY_WINDOWS
+from .config import OCCUPANCY_WINDOWS, RATE, SENTINEL, WINDOW
 from .data import Dataset
-from .detectors import (Run, adwin_factory, bonferroni_z, build_reference, mahalanobis_stat,
-                        ph_factory, run_river, run_threshold, run_tinydrift, zscores_of_means, ztest_stat)
-from .metrics import (bisect_knob, detection_delay, false_alarms, median_delay, per_1000, threshold_for_count)
+from .detectors import (Run, adwin_factory, bonferroni_z, build_reference, mahalanobis_stat, ph_factory, run_river,
+                        run_threshold, run_tinydrift, zscores_of_means, ztest_stat)
+from .metrics import bisect_knob, detection_delay, false_alarms, median_delay, per_1000, threshold_for_count
 from .scenarios import DRIFTS, SCENARIOS, Stream, make_stream
 
 
