@@ -1,4 +1,4 @@
-"""Device figures: QEMU instruction counts (tools/bench_device.py or its committed page) and firmware sizes."""
+"""Device figures: QEMU instruction counts (bench/m4/bench_device.py or its committed page) and firmware sizes."""
 
 from __future__ import annotations
 
@@ -19,16 +19,16 @@ def sh(cmd: list[str], timeout: float = 600.0) -> subprocess.CompletedProcess[st
 
 
 def device_section(say: Callable[[str], None]) -> tuple[str, dict[str, float]]:
-    """docs-ready device benchmark markdown (live from tools/bench_device.py when QEMU is there, else the
+    """docs-ready device benchmark markdown (live from bench/m4/bench_device.py when QEMU is there, else the
     committed docs/benchmarks-device.md) and the per-channel-sample numbers."""
     md_path = Path("/tmp") / f"tinydrift-bench-device-{os.getpid()}.md"
     text = None
     source = ""
     if shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc"):
-        proc = sh([sys.executable, "tools/bench_device.py", "--runs", "1", "--markdown", str(md_path)], 900)
+        proc = sh([sys.executable, "bench/m4/bench_device.py", "--runs", "1", "--markdown", str(md_path)], 900)
         if proc.returncode == 0 and md_path.exists():
             text = md_path.read_text()
-            source = "measured now: `tools/bench_device.py --runs 1` (builds bench.elf from this checkout)"
+            source = "measured now: `bench/m4/bench_device.py --runs 1` (builds bench.elf from this checkout)"
         else:
             tail = (proc.stdout + proc.stderr).strip().splitlines()[-1:] or ["no output"]
             say(f"  device bench failed ({tail[0]}); using docs/benchmarks-device.md")
