@@ -137,7 +137,7 @@ def test_device_wire_link_and_footprint(results):
     assert _row(md, "host") == ["host", f"{host.records / host.seconds:,.0f}", f"{host.frames / host.seconds:,.0f}",
                                 "3.0 ms (3 uploads)", "1640", "records equal tinydrift.score, field for field"]
     assert _row(md, "qemu") == ["qemu", "-", "-", "-", "1640", "FAILED: timeout on the link"]
-    assert "`tinydrift.sim.Simulator` + `tinydrift.Device`: 4,800 frames (window 10)" in md
+    assert "`tinydrift.device.sim.Simulator` + `tinydrift.Device`: 4,800 frames (window 10)" in md
     assert _row(md, "core") == ["core", "5,000 B", "900 B td_monitor_t", "how"]
     assert "```\n$ size\ntext data bss\n```\n" in md
 

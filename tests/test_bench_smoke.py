@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import tinydrift
-from tinydrift.calibrate import count_alarms
+from tinydrift.build.calibrate import count_alarms
 
 from tdbench import config, data, detectors, metrics, runs, scenarios
 

@@ -36,7 +36,7 @@ class _Collect(logging.Handler):
 
 def run_link(board: str, profile: object, frames: np.ndarray, uploads: int) -> LinkResult:
     blob = len(profile.to_bytes())  # type: ignore[attr-defined]
-    logger = logging.getLogger("tinydrift.device")
+    logger = logging.getLogger("tinydrift.device.client")
     handler = _Collect()
     logger.addHandler(handler)
     propagate, logger.propagate = logger.propagate, False  # link warnings go into the report, not the terminal
