@@ -27,7 +27,8 @@ def test_sdist_builds_a_wheel_with_the_compiled_core(tmp_path: Path) -> None:
         names = tar.getnames()
         tar.extractall(tmp_path / "src", filter="data")
     top = names[0].split("/")[0]
-    for needed in ("csrc/src/td_monitor.c", "csrc/include/tinydrift/td_profile.h", "host/tinydrift/core/_cdef_core.h"):
+    for needed in ("csrc/src/td_monitor.c", "csrc/include/tinydrift/td_profile.h", "host/tinydrift/core/_cdef_core.h",
+                   "firmware/firmware.mk", "boards/host/main.c", "boards/mps2-an386/board.mk"):
         assert f"{top}/{needed}" in names
     run("-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "wheel"),
         str(tmp_path / "src" / top), cwd=tmp_path)
@@ -36,6 +37,7 @@ def test_sdist_builds_a_wheel_with_the_compiled_core(tmp_path: Path) -> None:
         members = zf.namelist()
         zf.extractall(tmp_path / "installed")
     assert any(m.startswith("tinydrift/_native") and m.endswith(".so") for m in members)
+    assert "tinydrift/_fw/boards/host/main.c" in members  # `tinydrift sim` builds from these when installed
     # The wheel's compiled core parses a profile and scores like the development build.
     code = (
         "import numpy as np, tinydrift; "

@@ -1,20 +1,113 @@
-"""Building firmware from the checkout: where it is, which tools it needs, running a build step."""
+"""Where firmware is built: the checkout, or the sources an installed wheel carries; tools; a build step.
+
+In a checkout (an editable install) firmware builds in place, into build/fw/. An installed wheel
+carries the same sources in ``tinydrift/_fw/`` (csrc/, firmware/, boards/host, boards/mps2-an386,
+copied by setup.py) and builds them into a per-user cache, ``$XDG_CACHE_HOME/tinydrift/fw/
+<version>-<hash>/`` (``~/.cache`` without XDG_CACHE_HOME), the hash covering every source file; the
+QEMU image may come prebuilt in ``tinydrift/_fw/prebuilt/``.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
+from tinydrift.core.version import __version__
 from tinydrift.device.protocol import DeviceError
+
+PACKAGED = Path(__file__).resolve().parents[1] / "_fw"
+PREBUILT = PACKAGED / "prebuilt"
+
+
+def _is_source_tree(root: Path) -> bool:
+    return (root / "firmware" / "firmware.mk").is_file() and (root / "csrc").is_dir()
+
+
+def checkout_root() -> Path | None:
+    """The tinydrift checkout this package runs from (the parent of host/tinydrift), or None when installed."""
+    root = Path(__file__).resolve().parents[3]
+    return root if _is_source_tree(root) else None
 
 
 def repo_root() -> Path:
     """The tinydrift checkout this package runs from (the parent of host/tinydrift)."""
-    root = Path(__file__).resolve().parents[3]
-    if (root / "firmware" / "firmware.mk").is_file() and (root / "csrc").is_dir():
-        return root
-    raise DeviceError("firmware sources not found; run from a tinydrift checkout")
+    root = checkout_root()
+    if root is None:
+        raise DeviceError("firmware sources not found; run from a tinydrift checkout")
+    return root
+
+
+def packaged_sources() -> Path:
+    """The firmware sources an installed wheel carries (tinydrift/_fw), or DeviceError."""
+    if not _is_source_tree(PACKAGED):
+        raise DeviceError("firmware sources not found: neither a tinydrift checkout nor an installed wheel "
+                          "with tinydrift/_fw; reinstall tinydrift")
+    return PACKAGED
+
+
+def source_hash(root: Path) -> str:
+    """12 hex digits of SHA-256 over the relative path and bytes of every source file under root
+    (prebuilt/ excluded), so a changed source gets a fresh cache directory."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith("prebuilt/") or "__pycache__" in rel:
+            continue
+        digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def cache_root() -> Path:
+    """``$XDG_CACHE_HOME/tinydrift/fw`` (``~/.cache/tinydrift/fw`` when XDG_CACHE_HOME is unset or relative)."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    home = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
+    return home / "tinydrift" / "fw"
+
+
+def cache_dir(sources: Path) -> Path:
+    """The per-user build directory of these sources: cache_root()/<version>-<hash>."""
+    return cache_root() / f"{__version__}-{source_hash(sources)}"
+
+
+def build_in_cache(sources: Path, target: str, output: Path, what: str, tools: str,
+                   progress: Callable[[str], None] | None = None) -> Path:
+    """Build ``make -f firmware/firmware.mk target`` from a copy of sources in the per-user cache (once;
+    later calls return the cached file); return cache_dir/output. progress gets one line before a build."""
+    final = cache_dir(sources)
+    if (final / output).is_file():
+        return final / output
+    if progress is not None:
+        progress(f"tinydrift: building the {what} with {tools} into {final} (first use)")
+    work = final.with_name(f"{final.name}.tmp-{os.getpid()}")
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        if final.is_dir():  # another board's firmware is already there: build beside it
+            work = final
+        else:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(sources, work, ignore=shutil.ignore_patterns("prebuilt", "__pycache__"))
+        run_step(["make", "-s", "-f", "firmware/firmware.mk", target], work, f"{what} build",
+                 f"make -f firmware/firmware.mk {target} in {final}")
+        if not (work / output).is_file():
+            raise DeviceError(f"{what} build in {final} did not produce {output}")
+        if work != final:
+            try:
+                work.rename(final)
+            except OSError:  # a concurrent build finished first: use its result
+                shutil.rmtree(work, ignore_errors=True)
+    except OSError as exc:
+        if work != final:
+            shutil.rmtree(work, ignore_errors=True)
+        raise DeviceError(f"cannot build the {what} in {final}: {exc.strerror or exc}") from None
+    except DeviceError:
+        if work != final:
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+    return final / output
 
 
 def require_tool(name: str, package: str) -> str:

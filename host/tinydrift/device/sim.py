@@ -6,7 +6,8 @@
     ...     sim.restart()                # reboot: same storage file, new boot id (and a new URL)
 
 The profile store lives in ``state_dir/tinydrift-storage.bin`` and survives restarts.
-Firmware is built from this checkout with ``make -f firmware/firmware.mk fw-host|fw-qemu``.
+Firmware is built from this checkout with ``make -f firmware/firmware.mk fw-host|fw-qemu``, or, in an
+installed wheel, from the sources it carries into the per-user cache (``build_firmware``).
 """
 
 from __future__ import annotations
@@ -16,13 +17,23 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections import deque
 from pathlib import Path
 
-from tinydrift.device.firmware import repo_root, require_tool, run_step
+from tinydrift.device.firmware import (
+    PREBUILT,
+    build_in_cache,
+    cache_dir,
+    checkout_root,
+    packaged_sources,
+    repo_root,
+    require_tool,
+    run_step,
+)
 from tinydrift.device.protocol import DeviceError
 
 BOARDS = ("host", "qemu")
@@ -31,6 +42,8 @@ FIRMWARE = {
     "host": ("fw-host", Path("build/fw/host/tinydrift-sim")),
     "qemu": ("fw-qemu", Path("build/fw/mps2-an386/tinydrift.elf")),
 }
+# Where a wheel carries the QEMU image built at wheel build time (setup.py), under tinydrift/_fw/prebuilt/.
+PREBUILT_QEMU = Path("mps2-an386/tinydrift.elf")
 # Tools each build/run needs, with the Debian package that provides them.
 BUILD_TOOLS = {
     "host": [("make", "make"), ("gcc", "gcc")],
@@ -48,13 +61,32 @@ def _check_board(board: str) -> None:
         raise DeviceError(f"unknown simulated board {board!r}; choose one of {', '.join(BOARDS)}")
 
 
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def build_firmware(board: str) -> Path:
-    """Run ``make -f firmware/firmware.mk fw-host|fw-qemu`` in the checkout; return the firmware path."""
+    """Build the simulator firmware for board ("host" or "qemu") if needed; return its path.
+
+    In a checkout: ``make -f firmware/firmware.mk fw-host|fw-qemu`` there (build/fw/...). From an installed
+    wheel: the QEMU image the wheel carries prebuilt, else a build of the wheel's sources with the user's
+    gcc (host) or arm-none-eabi-gcc (qemu) into the per-user cache (tinydrift.device.firmware.cache_dir),
+    once, announced by one line on stderr.
+    """
     _check_board(board)
-    root = repo_root()
+    target, rel = FIRMWARE[board]
+    root = checkout_root()
+    if root is None:
+        if board == "qemu" and (PREBUILT / PREBUILT_QEMU).is_file():
+            return PREBUILT / PREBUILT_QEMU
+        sources = packaged_sources()
+        if not (cache_dir(sources) / rel).is_file():
+            for tool, package in BUILD_TOOLS[board]:
+                require_tool(tool, package)
+        what, tools = ("host simulator", "gcc") if board == "host" else ("QEMU firmware", "arm-none-eabi-gcc")
+        return build_in_cache(sources, target, rel, what, tools, progress=_progress)
     for tool, package in BUILD_TOOLS[board]:
         require_tool(tool, package)
-    target, rel = FIRMWARE[board]
     cmd = ["make", "-s", "-f", "firmware/firmware.mk", target]
     shown = f"make -f firmware/firmware.mk {target}"
     run_step(cmd, root, "firmware build", shown)
@@ -69,7 +101,15 @@ def firmware_path(board: str, build: bool = True) -> Path:
     _check_board(board)
     if build:
         return build_firmware(board)
-    path = repo_root() / FIRMWARE[board][1]
+    root = checkout_root()
+    if root is None:
+        if board == "qemu" and (PREBUILT / PREBUILT_QEMU).is_file():
+            return PREBUILT / PREBUILT_QEMU
+        path = cache_dir(packaged_sources()) / FIRMWARE[board][1]
+        if not path.is_file():
+            raise DeviceError(f"{board} firmware not built yet ({path}); run `tinydrift firmware build --board {board}`")
+        return path
+    path = root / FIRMWARE[board][1]
     if not path.is_file():
         raise DeviceError(f"{FIRMWARE[board][1]} not built; run `make -f firmware/firmware.mk {FIRMWARE[board][0]}`")
     return path
