@@ -26,8 +26,9 @@ _URL_HELP = ("device URL: a serial port (/dev/ttyACM0), socket://127.0.0.1:PORT 
              "`tinydrift sim` prints one")
 
 _SIM_EPILOG = """\
-Builds the simulator firmware from this checkout if needed, starts it, prints
-its URL on stdout and runs until Ctrl-C. The profile store lives in
+Builds the simulator firmware if needed (in a checkout: there; installed: from
+the sources the package carries, once, into $XDG_CACHE_HOME/tinydrift/fw/),
+starts it, prints its URL on stdout and runs until Ctrl-C. The profile store lives in
 DIR/tinydrift-storage.bin (a temporary directory when --state-dir is not
 given), so with --state-dir an uploaded profile survives a restart.
 
@@ -87,7 +88,9 @@ Examples:
 
 _FIRMWARE_BUILD_EPILOG = """\
 host and qemu run `make -f firmware/firmware.mk fw-host|fw-qemu` in this
-checkout (build/fw/host/tinydrift-sim, build/fw/mps2-an386/tinydrift.elf);
+checkout (build/fw/host/tinydrift-sim, build/fw/mps2-an386/tinydrift.elf), or,
+installed, in a copy of the package's sources in $XDG_CACHE_HOME/tinydrift/fw/
+(qemu: the image the package carries prebuilt, if any);
 nano33ble assembles the sketch (make -f firmware/firmware.mk
 fw-nano33ble-sketch) and runs `arduino-cli compile --fqbn
 arduino:mbed_nano:nano33ble` on it (needs arduino-cli with the
