@@ -163,7 +163,7 @@ def tinydrift_profile(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture(scope="session")
-def tinydrift_simulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Simulator]]:
+def tinydrift_simulators() -> Iterator[dict[str, Simulator]]:
     """The session's running simulators by board name, started on first use, stopped at the end."""
     sims: dict[str, Simulator] = {}
     yield sims
