@@ -126,3 +126,23 @@ def test_installed_sim_matches_the_host_score(installed: dict[str, Path], board:
         assert list(fw.glob(f"{tinydrift.__version__}-*/build/fw/host/tinydrift-sim"))
     elif shutil.which("arm-none-eabi-gcc"):  # the wheel's prebuilt image: nothing to build
         assert "building" not in err
+
+
+def test_cache_directory_follows_the_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tinydrift.device import firmware
+
+    src = tmp_path / "fw"
+    for tree in ("csrc", "firmware"):
+        shutil.copytree(ROOT / tree, src / tree)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    first = firmware.cache_dir(src)
+    assert first.parent == tmp_path / "cache" / "tinydrift" / "fw"
+    assert first.name.startswith(f"{tinydrift.__version__}-") and len(first.name.split("-")[-1]) == 12
+    (src / "prebuilt").mkdir()
+    (src / "prebuilt" / "x.elf").write_bytes(b"\x7fELF")  # not a source: same directory
+    assert firmware.cache_dir(src) == first
+    path = src / "firmware" / "td_app.c"
+    path.write_text(path.read_text() + "\n/* changed */\n")  # a changed source: a new directory
+    assert firmware.cache_dir(src) != first
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/dir")  # ignored, as the XDG spec says
+    assert firmware.cache_root() == Path.home() / ".cache" / "tinydrift" / "fw"

@@ -97,8 +97,10 @@ def build_in_cache(sources: Path, target: str, output: Path, what: str, tools: s
         if work != final:
             try:
                 work.rename(final)
-            except OSError:  # a concurrent build finished first: use its result
+            except OSError:  # a concurrent build finished first: use its result (or build beside it)
                 shutil.rmtree(work, ignore_errors=True)
+                if not (final / output).is_file():
+                    return build_in_cache(sources, target, output, what, tools)
     except OSError as exc:
         if work != final:
             shutil.rmtree(work, ignore_errors=True)
