@@ -171,8 +171,8 @@ def test_recorded_gaps(db: TelemetryStore, scored) -> None:
     profile, rows = scored
     db.insert_records(DEVICE, make_records(profile, rows, seqs=[0, 1, 2, 10, 11]))
     assert db.missing_ranges(DEVICE, BOOT_A, 15) == [(3, 9), (12, 14)]
-    assert db.record_gap(DEVICE, BOOT_A, 3, 7, reason="ring overflow", detected_at=123.0) is True
-    assert db.record_gap(DEVICE, BOOT_A, 3, 7, reason="ring overflow", detected_at=456.0) is False
+    assert db.record_gap(DEVICE, BOOT_A, 3, 7, reason="ring overflow", detected_at=123.0) == 5
+    assert db.record_gap(DEVICE, BOOT_A, 3, 7, reason="ring overflow", detected_at=456.0) == 0
     assert db.missing_ranges(DEVICE, BOOT_A, 15) == [(8, 9), (12, 14)]
     assert db.missing_ranges(DEVICE, BOOT_A, 15, include_lost=True) == [(3, 9), (12, 14)]
     assert db.gaps() == [{"device": DEVICE, "boot_id": BOOT_A, "first_missing_seq": 3, "last_missing_seq": 7,

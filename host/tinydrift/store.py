@@ -265,6 +265,44 @@ def subtract_ranges(ranges: Iterable[tuple[int, int]], remove: Iterable[tuple[in
     return out
 
 
+GAP_OVERWRITTEN = "overwritten in the device's ring buffer"
+GAP_REBOOT = "device restarted before the host fetched them"
+GAP_UNRECEIVED = "not received"  # the device's ring may still hold them: the collector asks again
+
+
+def gap_is_final(reason: str) -> bool:
+    """True for a gap whose records are gone for good; False for 'not received' (retried while the ring holds them)."""
+    return reason != GAP_UNRECEIVED
+
+
+def missing_runs(lo: int, hi: int, stored: Sequence[int]) -> list[tuple[int, int]]:
+    """Maximal runs of [lo, hi] (inclusive) not in ``stored`` (sorted seqs, any range)."""
+    runs: list[tuple[int, int]] = []
+    start = lo
+    for s in stored:
+        if s < start:
+            continue
+        if s > hi:
+            break
+        if s > start:
+            runs.append((start, s - 1))
+        start = s + 1
+    if start <= hi:
+        runs.append((start, hi))
+    return runs
+
+
+def merge_gap_rows(rows: Iterable[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Disjoint (first, last, reason) rows sorted, with touching rows of the same reason joined into one."""
+    out: list[tuple[int, int, str]] = []
+    for lo, hi, reason in sorted(rows):
+        if out and out[-1][2] == reason and out[-1][1] + 1 >= lo:
+            out[-1] = (out[-1][0], max(out[-1][1], hi), reason)
+        else:
+            out.append((lo, hi, reason))
+    return out
+
+
 # ------------------------------------------------------------------------------------------ the store
 
 
@@ -287,14 +325,7 @@ class TelemetryStore:
             raise StoreError(f"{self.path} is a directory, not a telemetry database")
         try:
             if readonly:
-                # mode=rw (never creates) + query_only when the file is writable: the connection can then
-                # clean up the WAL's -wal/-shm files on close. mode=ro for write-protected files.
-                mode = "rw" if os.access(self.path, os.W_OK) and os.access(self.path.parent or ".", os.W_OK) \
-                    else "ro"
-                uri = f"{self.path.resolve().as_uri()}?mode={mode}"
-                self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False,
-                                           timeout=timeout_ms / 1000)
-                self._db.execute("PRAGMA query_only = ON")
+                self._db = self._open_readonly(timeout_ms)
             else:
                 self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False,
                                            timeout=timeout_ms / 1000)
@@ -305,6 +336,37 @@ class TelemetryStore:
         except BaseException:
             self._db.close()
             raise
+
+    def _open_readonly(self, timeout_ms: int) -> sqlite3.Connection:
+        """A connection that never writes: mode=rw + query_only when the file and its directory are writable
+        (the connection can then clean up the WAL's -wal/-shm files on close), else mode=ro; where even a
+        read needs a write (a WAL database whose -shm cannot be created: a read-only directory or file
+        system), ``immutable=1``, which reads the file without any locking, provided no -wal file holds
+        changes the main file lacks."""
+        uri = self.path.resolve().as_uri()
+        writable = os.access(self.path, os.W_OK) and os.access(self.path.parent or ".", os.W_OK)
+
+        def connect(query: str) -> sqlite3.Connection:
+            con = sqlite3.connect(f"{uri}?{query}", uri=True, isolation_level=None, check_same_thread=False,
+                                  timeout=timeout_ms / 1000)
+            con.execute("PRAGMA query_only = ON")
+            return con
+
+        con = connect("mode=rw" if writable else "mode=ro")
+        try:
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return con
+        except sqlite3.OperationalError as exc:
+            if "readonly" not in str(exc) and "unable to open" not in str(exc):
+                return con  # _setup names the problem
+            con.close()
+        except sqlite3.DatabaseError:
+            return con  # not SQLite: _setup names the problem
+        wal = self.path.with_name(self.path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise StoreError(f"cannot read {self.path}: its -wal file holds changes SQLite cannot read without "
+                             f"writing beside it (read-only directory); copy both files to a writable directory")
+        return connect("mode=ro&immutable=1")
 
     # -------------------------------------------------------------------------------- setup
 
@@ -529,6 +591,7 @@ class TelemetryStore:
                     continue
                 new += 1
                 rid = cur.lastrowid
+                self._shrink_gap(db, dev, boot_id, seq)  # type: ignore[arg-type]
                 db.executemany(
                     "INSERT INTO channel_values (record_id, channel, mean, std, z_mean, z_std, n_missing, "
                     "n_saturated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -603,8 +666,8 @@ class TelemetryStore:
                        include_lost: bool = False) -> list[tuple[int, int]]:
         """Inclusive seq ranges in [start, next_seq) of this boot that are not stored.
 
-        ``next_seq`` is the device's next telemetry seq (INFO). Ranges already recorded as lost
-        (``record_gap``) are left out unless ``include_lost``.
+        ``next_seq`` is the device's next telemetry seq (INFO). Ranges recorded as lost for good (gap rows
+        with a final reason, ``record_gap``) are left out unless ``include_lost``; 'not received' rows are not.
         """
         if next_seq <= start:
             return []
@@ -629,26 +692,101 @@ class TelemetryStore:
                 holes.append((hi + 1, next_seq - 1))
         if not include_lost:
             lost = [(r["first_missing_seq"], r["last_missing_seq"]) for r in self._query(
-                "SELECT first_missing_seq, last_missing_seq FROM gaps WHERE device_id = ? AND boot_id = ?",
-                (dev, int(boot_id)))]
+                "SELECT first_missing_seq, last_missing_seq FROM gaps WHERE device_id = ? AND boot_id = ? "
+                "AND reason != ?", (dev, int(boot_id), GAP_UNRECEIVED))]
             holes = subtract_ranges(holes, lost)
         return sorted(holes)
 
     def record_gap(self, device: str, boot_id: int, first_missing_seq: int, last_missing_seq: int,
-                   reason: str = "lost", detected_at: float | None = None) -> bool:
-        """Record that seqs first..last (inclusive) of a boot are gone for good; True if the row is new."""
+                   reason: str = GAP_OVERWRITTEN, detected_at: float | None = None) -> int:
+        """Record that the unstored seqs of first..last (inclusive) of a boot are missing; returns how many seqs
+        this newly covers (or moved from 'not received' to a final reason).
+
+        Exact accounting: a gap row is a maximal run of missing seqs of one reason, never holding a stored
+        seq. Stored seqs inside the range are left out (the range is split around them), touching rows of
+        the same reason are joined, and a final reason (``gap_is_final``) replaces 'not received' but
+        'not received' never replaces a final one. Storing a record later shrinks or splits its row.
+        """
         if not 0 <= first_missing_seq <= last_missing_seq < 2**32:
             raise StoreError(f"bad gap {first_missing_seq}..{last_missing_seq}: need 0 <= first <= last < 2^32")
+        lo, hi, reason = int(first_missing_seq), int(last_missing_seq), str(reason)
         now = time.time() if detected_at is None else float(detected_at)
         with self._tx() as db:
             dev = self._device_id(db, device, now)
             self._boot(db, dev, int(boot_id), now)  # type: ignore[arg-type]
-            cur = db.execute(
-                "INSERT OR IGNORE INTO gaps (device_id, boot_id, first_missing_seq, last_missing_seq, detected_at, "
-                "reason) VALUES (?, ?, ?, ?, ?, ?)",
-                (dev, int(boot_id), int(first_missing_seq), int(last_missing_seq), now, str(reason)),
-            )
-            return cur.rowcount == 1
+            key = (dev, int(boot_id))
+            stored = [r[0] for r in db.execute(
+                "SELECT seq FROM records WHERE device_id = ? AND boot_id = ? AND seq BETWEEN ? AND ? ORDER BY seq",
+                (*key, lo, hi))]
+            runs = missing_runs(lo, hi, stored)
+            if not runs:
+                return 0
+            near = db.execute(
+                "SELECT id, first_missing_seq, last_missing_seq, reason, detected_at FROM gaps WHERE device_id = ? "
+                "AND boot_id = ? AND first_missing_seq <= ? AND last_missing_seq >= ?", (*key, hi + 1, lo - 1)).fetchall()
+            existing = [(int(a), int(b), str(r)) for _, a, b, r, _ in near]
+            keep = [(a, b) for a, b, r in existing if gap_is_final(r) or not gap_is_final(reason)]
+            fresh = subtract_ranges(runs, keep)  # the seqs this call gives the reason
+            added = sum(b - a + 1 for a, b in fresh)
+            if not added:
+                return 0
+            rows = [(a2, b2, r) for a, b, r in existing for a2, b2 in subtract_ranges([(a, b)], fresh)]
+            rows += [(a, b, reason) for a, b in fresh]
+            detected = {(int(a), int(b)): float(t) for _, a, b, _, t in near}
+            db.executemany("DELETE FROM gaps WHERE id = ?", [(row[0],) for row in near])
+            for a, b, r in merge_gap_rows(rows):
+                first_seen = min([t for (x, y), t in detected.items() if x <= b and y >= a], default=now)
+                db.execute("INSERT INTO gaps (device_id, boot_id, first_missing_seq, last_missing_seq, detected_at, "
+                           "reason) VALUES (?, ?, ?, ?, ?, ?)", (*key, a, b, first_seen, r))
+            return added
+
+    @staticmethod
+    def _shrink_gap(db: sqlite3.Connection, device_id: int, boot_id: int, seq: int) -> None:
+        """A record was stored: cut its seq out of the gap row holding it (shrunk, split or deleted)."""
+        row = db.execute("SELECT id, first_missing_seq, last_missing_seq, reason, detected_at FROM gaps WHERE "
+                         "device_id = ? AND boot_id = ? AND first_missing_seq <= ? AND last_missing_seq >= ?",
+                         (device_id, boot_id, seq, seq)).fetchone()
+        if row is None:
+            return
+        gid, lo, hi, reason, detected = row
+        db.execute("DELETE FROM gaps WHERE id = ?", (gid,))
+        for a, b in ((lo, seq - 1), (seq + 1, hi)):
+            if a <= b:
+                db.execute("INSERT INTO gaps (device_id, boot_id, first_missing_seq, last_missing_seq, detected_at, "
+                           "reason) VALUES (?, ?, ?, ?, ?, ?)", (device_id, boot_id, a, b, detected, reason))
+
+    def gap_rows(self, device: str, boot_id: int) -> list[tuple[int, int, str]]:
+        """(first, last, reason) of a boot's gap rows, in seq order."""
+        return [(int(r["first_missing_seq"]), int(r["last_missing_seq"]), str(r["reason"]))
+                for r in self.gaps(device, boot_id)]
+
+    def stored_seqs(self, device: str, boot_id: int) -> list[int]:
+        """Every stored seq of a boot, ascending."""
+        dev = self._lookup_device(device)
+        if dev is None:
+            return []
+        return [int(r["seq"]) for r in self._query(
+            "SELECT seq FROM records WHERE device_id = ? AND boot_id = ? ORDER BY seq", (dev, int(boot_id)))]
+
+    def alarm_state(self, device: str, boot_id: int, seq: int) -> dict[str, Any] | None:
+        """seq, alarm, profile_id and window of the stored record with the largest seq <= ``seq`` (None: none)."""
+        dev = self._lookup_device(device)
+        if dev is None:
+            return None
+        rows = self._query("SELECT seq, alarm, profile_id, window_index AS window FROM records WHERE device_id = ? "
+                           "AND boot_id = ? AND seq <= ? ORDER BY seq DESC LIMIT 1", (dev, int(boot_id), int(seq)))
+        return rows[0] if rows else None
+
+    def gap_row_at(self, device: str, boot_id: int, seq: int) -> tuple[int, int, str] | None:
+        """(first, last, reason) of the gap row holding seq, None when it is in none."""
+        dev = self._lookup_device(device)
+        if dev is None:
+            return None
+        rows = self._query("SELECT first_missing_seq, last_missing_seq, reason FROM gaps WHERE device_id = ? AND "
+                           "boot_id = ? AND first_missing_seq <= ? AND last_missing_seq >= ?",
+                           (dev, int(boot_id), int(seq), int(seq)))
+        return (int(rows[0]["first_missing_seq"]), int(rows[0]["last_missing_seq"]), str(rows[0]["reason"])) \
+            if rows else None
 
     # -------------------------------------------------------------------------------- reading
 
@@ -709,7 +847,7 @@ class TelemetryStore:
         return rows
 
     def iter_records(self, device: str | None = None, boot_id: int | None = None,
-                     chunk: int = 2000) -> Iterator[dict[str, Any]]:
+                     chunk: int = 2000, seq: int | None = None) -> Iterator[dict[str, Any]]:
         """Stored records in (device, boot, seq) order as dicts named like TelemetryRecord fields
         (``window``, per-channel values as lists), plus device, board, n_channels, received_at."""
         if getattr(self, "_empty", False):
@@ -721,6 +859,9 @@ class TelemetryStore:
         if boot_id is not None:
             cond.append("r.boot_id = ?")
             args.append(int(boot_id))
+        if seq is not None:
+            cond.append("r.seq = ?")
+            args.append(int(seq))
         where = ("WHERE " + " AND ".join(cond)) if cond else ""
         scalar_cols = ", ".join(self._col(c, "r.") for c in RECORD_SCALARS)
         sql = (f"SELECT r.id, d.name, d.board, r.boot_id, r.seq, r.profile_id, r.window_index, r.uptime_ms, "
@@ -759,12 +900,13 @@ class TelemetryStore:
             if current is not None:
                 yield current
 
-    def telemetry_records(self, device: str | None = None, boot_id: int | None = None) -> list[Any]:
+    def telemetry_records(self, device: str | None = None, boot_id: int | None = None,
+                          seq: int | None = None) -> list[Any]:
         """Stored records as ``tinydrift.link.TelemetryRecord`` objects (seq order per boot)."""
         from .link import TelemetryRecord
 
         out = []
-        for r in self.iter_records(device, boot_id):
+        for r in self.iter_records(device, boot_id, seq=seq):
             out.append(TelemetryRecord(
                 seq=r["seq"], boot_id=r["boot_id"], profile_id=r["profile_id"], window=r["window"],
                 uptime_ms=r["uptime_ms"], score=r["score"], dist=r["dist"], recon=r["recon"], cusum=r["cusum"],
@@ -884,5 +1026,6 @@ class TelemetryStore:
         return n
 
 
-__all__ = ["OUTPUT_FIELDS", "SCHEMA_VERSION", "TABLES", "StoreError", "TelemetryStore", "channel_labels", "mask_channels",
+__all__ = ["GAP_OVERWRITTEN", "GAP_REBOOT", "GAP_UNRECEIVED", "OUTPUT_FIELDS", "SCHEMA_VERSION", "TABLES", "StoreError",
+           "TelemetryStore", "channel_labels", "gap_is_final", "mask_channels", "merge_gap_rows", "missing_runs",
            "subtract_ranges", "trigger_kinds"]
