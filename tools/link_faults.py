@@ -6,8 +6,9 @@ compared with tinydrift.score of the same frames on the host.
 For each fault level: the board (build/fw/host/tinydrift-sim) plays the bundled BasicMotions test
 split (4,000 frames, a gain x4 on gyr_y from frame 1,500, so the alarm rises) as its sensor at
 --rate Hz with a window of 10 frames; ``Collector`` (what ``tinydrift monitor`` runs) stores into
-SQLite with ``--alert-cmd``-style alerts; collection stops once every window is stored or recorded
-as a gap, or --drain seconds after the sensor ran out. Columns:
+SQLite with ``--alert-cmd``-style alerts; collection stops once every window is stored, or --drain
+seconds after the sensor ran out once the collector has heard of the last window (an INFO or a
+record got through; at most 20 s more). Columns:
 
   stored        records in the store, of the windows the board produced
   corrupt       stored records that differ from the host's computation (any field)
@@ -46,6 +47,7 @@ WINDOW = 10
 FIELDS = ("window", "score", "dist", "recon", "cusum", "trigger", "alarm", "nearest", "top_channel", "stuck_mask",
           "saturated_mask", "missing_mask")
 PER_CHANNEL = ("mean", "std", "z_mean", "z_std", "n_missing", "n_saturated")
+LEARN_S = 20.0  # after the drain: longest wait for an INFO (or record) to get through and name the last seq
 
 
 @dataclass(frozen=True)
@@ -153,9 +155,12 @@ def measure(level: Level, data: dict, work: Path, rate_hz: int = 200, seed: int 
             thread = threading.Thread(target=collector.run, daemon=True)
             thread.start()
             deadline = started + n * WINDOW / rate_hz + drain_s
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline + LEARN_S:
                 time.sleep(0.2)
                 if len(store.stored_seqs(proxy.url, boot)) == n:
+                    break
+                # past the drain, wait (at most LEARN_S) only until the collector has heard of every window
+                if time.monotonic() >= deadline and collector.known_next(boot) >= n:
                     break
             collector.stop()
             thread.join(30)

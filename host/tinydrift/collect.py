@@ -248,12 +248,18 @@ class Collector:
                     backoff = min(backoff * 2, self.backoff_max)
         finally:
             self.state.connected = False
+            for boot in self._next:  # whatever was heard of and is not stored ends in a gap row
+                self._account(boot)
             self.stats.seqs_unreceived = sum(
                 b - a + 1 for boot in self._next for a, b, r in self.store.gap_rows(self.device_name, boot)
                 if r == GAP_UNRECEIVED)
             if self.alerts:
                 self.alerts.reap(wait=2.0 if end is None else min(2.0, max(0.2, end - time.monotonic())))
         return self.stats
+
+    def known_next(self, boot_id: int) -> int:
+        """The device's next seq in boot_id as far as this collector has heard (INFO, records); 0: nothing."""
+        return self._next.get(boot_id, 0)
 
     def _idle(self, idle_exit: float | None) -> bool:
         return idle_exit is not None and time.monotonic() - self._last_new > idle_exit
@@ -306,6 +312,17 @@ class Collector:
         self._note_boot(info.boot_id)
         self._next[info.boot_id] = max(self._next[info.boot_id], info.next_seq)
         self.state.info = info
+        self._account(info.boot_id, info.oldest_seq)
+
+    def _account(self, boot: int, oldest: int | None = None) -> None:
+        """Every hole below the known next seq in a gap row: below the ring's oldest (when known) as
+        overwritten, the rest as 'not received' until fetched."""
+        for lo, hi in self.store.missing_ranges(self.device_name, boot, self._next.get(boot, 0)):
+            if oldest is not None and lo < oldest:
+                self._gap(boot, lo, min(hi, oldest - 1), GAP_OVERWRITTEN)
+                lo = oldest
+            if lo <= hi:
+                self._gap(boot, lo, hi, GAP_UNRECEIVED)
 
     def _take(self, records: list[TelemetryRecord]) -> None:
         """Store live records; a seq jump means something was lost on the way: backfill soon."""
@@ -330,15 +347,12 @@ class Collector:
                 info = dev.info()
                 self._note_info(info)
             boot, oldest = info.boot_id, info.oldest_seq
+            # _note_info put every hole in a gap row: below the oldest as overwritten, the rest 'not received'
+            # (storing a record cuts it out of its row)
             holes = self.store.missing_ranges(self.device_name, boot, self._next[boot])
-            for lo, hi in holes:
-                if lo < oldest:
-                    self._gap(boot, lo, min(hi, oldest - 1), GAP_OVERWRITTEN)
             todo = subtract_ranges(holes, [(0, oldest - 1)]) if oldest else holes
             if not todo:
                 break
-            for lo, hi in todo:  # until fetched: storing a record cuts it out of its row
-                self._gap(boot, lo, hi, GAP_UNRECEIVED)
             before = self.stats.records_new
             for lo, hi in todo:
                 for rec in dev.fetch(lo, until_seq=hi + 1, batch=self.fetch_batch):
@@ -348,9 +362,7 @@ class Collector:
             if self.stats.records_new == before:
                 break
         if info is not None:  # live records stored meanwhile may have shown newer holes
-            boot = info.boot_id
-            for lo, hi in self.store.missing_ranges(self.device_name, boot, self._next[boot]):
-                self._gap(boot, lo, hi, GAP_UNRECEIVED)
+            self._account(info.boot_id)
         self._last_backfill = time.monotonic()
 
     def _gap(self, boot_id: int, lo: int, hi: int, reason: str) -> None:

@@ -34,8 +34,8 @@ from matplotlib.ticker import MaxNLocator
 
 from . import __version__
 from .triggers import TRIGGER_NAMES
-from .store import HEALTH_MASKS, StoreError, TelemetryStore, channel_labels, mask_channels, subtract_ranges, \
-    trigger_kinds
+from .store import HEALTH_MASKS, StoreError, TelemetryStore, channel_labels, gap_is_final, mask_channels, \
+    subtract_ranges, trigger_kinds
 
 DPI = 110
 Q8_LSB = 1.0 / 256.0
@@ -675,7 +675,8 @@ def build_report(db_path: str | os.PathLike[str], out_html: str | os.PathLike[st
             raise StoreError(f"cannot create {png_dir}: {exc.strerror or exc}") from None
         seg_rows = store.segments()
         boots = {(b["device"], b["boot_id"]): b for b in store.boots()}
-        _assign_gaps(seg_rows, store.gaps())
+        # 'not received' rows are holes the ring may still fill: drawn as not received, not as lost
+        _assign_gaps(seg_rows, [g for g in store.gaps() if gap_is_final(g["reason"])])
         summaries: list[SegmentSummary] = []
         pngs: list[Path] = []
         stem = _slug(out_html.stem)
