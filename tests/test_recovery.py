@@ -47,12 +47,12 @@ def info_frame(request_seq: int, next_seq: int, oldest_seq: int, boot_id: int = 
 
 class FakeBoard:
     """A TCP server speaking the link protocol: ``respond(frame) -> list of wire bytes``, plus an optional
-    ``stream()`` that sends live frames every ``period`` seconds while a client is connected. Accepts one
+    ``stream()`` that sends live frames every ``period`` seconds for ``stream_s`` seconds of a connection. Accepts one
     client after another; ``received`` holds (time, frame) of every request."""
 
     def __init__(self, respond: Callable[[link.Frame], list[bytes]],
-                 stream: Callable[[], bytes] | None = None, period: float = 0.02) -> None:
-        self.respond, self.stream, self.period = respond, stream, period
+                 stream: Callable[[], bytes] | None = None, period: float = 0.02, stream_s: float = 4.0) -> None:
+        self.respond, self.stream, self.period, self.stream_s = respond, stream, period, stream_s
         self.received: list[tuple[float, link.Frame]] = []
         self.server = socket.create_server(("127.0.0.1", 0))
         self.url = f"socket://127.0.0.1:{self.server.getsockname()[1]}"
@@ -72,8 +72,9 @@ class FakeBoard:
         lock = threading.Lock()
         gone = threading.Event()
 
-        def streamer() -> None:
-            while not gone.is_set() and not self.closed.is_set():
+        def streamer() -> None:  # for stream_s seconds: a host that waits for silence fails, never hangs
+            end = time.monotonic() + self.stream_s
+            while not gone.is_set() and not self.closed.is_set() and time.monotonic() < end:
                 data = self.stream() if self.stream else b""
                 if data:
                     with lock:
@@ -368,3 +369,27 @@ def test_shuffled_replays_through_a_lossy_fetch_store_everything_once(tmp_path) 
             assert sorted(s for _, s in col._fired) == [5, 15, 30]
     finally:
         ring.close()
+
+
+def test_monitor_cli_duration_and_bad_values(tmp_path) -> None:
+    """`tinydrift monitor --duration 1.5` against a device that streams but never answers: it stops on time
+    (its own summary line reports the seconds spent) with a one-line error; a negative duration is refused."""
+    import re
+    import subprocess
+    import sys
+
+    board = FakeBoard(lambda frame: [], stream=live_stream())
+    try:
+        proc = subprocess.run([sys.executable, "-m", "tinydrift", "monitor", "--port", board.url, "--db",
+                               str(tmp_path / "m.db"), "--plain", "--duration", "1.5"],
+                              capture_output=True, text=True, timeout=60)
+        spent = float(re.search(r"connections, ([0-9.]+) s ->", proc.stderr).group(1))
+        assert 1.5 <= spent <= 1.8, proc.stderr
+        assert proc.returncode == 1 and "never connected" in proc.stderr and "Traceback" not in proc.stderr
+    finally:
+        board.close()
+    proc = subprocess.run([sys.executable, "-m", "tinydrift", "monitor", "--port", "x", "--db", str(tmp_path / "n.db"),
+                           "--duration", "-1"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr == "tinydrift: error: --duration must be a positive number of seconds, got -1\n"
+    assert not (tmp_path / "n.db").exists()

@@ -94,8 +94,8 @@ class Result:
         return self.corrupt == 0 and self.unaccounted == 0 and self.overlap == 0
 
 
-def scenario() -> dict:
-    """Profile, sensor stream and the host's rows for it (the oracle)."""
+def scenario(n_windows: int | None = None) -> dict:
+    """Profile, sensor stream (the first n_windows windows; all 400 when None) and the host's rows for it."""
     data = np.load(ROOT / "data" / "basicmotions.npz")
     frames, case, split = data["frames"], data["case"], data["split"]
     names = [str(n) for n in data["channel_names"]]
@@ -103,6 +103,8 @@ def scenario() -> dict:
     stream = frames[split == 1].astype(np.int32)
     stream[1500:, 4] *= 4  # gyr_y gain: an alarm to alert on
     stream = np.clip(stream, -32768, 32767).astype(np.int16)
+    if n_windows is not None:
+        stream = stream[: n_windows * WINDOW]
     profile = tinydrift.build_profile(train, window=WINDOW, channel_names=names)
     return {"profile": profile, "stream": stream, "rows": tinydrift.score(profile, stream), "names": names}
 

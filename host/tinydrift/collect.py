@@ -143,6 +143,19 @@ def record_json(rec: TelemetryRecord, names: list[str]) -> dict[str, object]:
     return d
 
 
+def fetch_spans(holes: list[tuple[int, int]], batch: int) -> list[tuple[int, int]]:
+    """Holes joined into FETCH ranges of at most ``batch`` seqs (a longer hole stays whole): one request
+    instead of one per hole where a noisy line leaves many small ones; records stored already come back
+    as duplicates and change nothing."""
+    spans: list[tuple[int, int]] = []
+    for lo, hi in sorted(holes):
+        if spans and hi - spans[-1][0] < batch and hi - lo < batch:
+            spans[-1] = (spans[-1][0], hi)
+        else:
+            spans.append((lo, hi))
+    return spans
+
+
 class Collector:
     """Collect a device's telemetry into a TelemetryStore until stopped.
 
@@ -354,7 +367,7 @@ class Collector:
             if not todo:
                 break
             before = self.stats.records_new
-            for lo, hi in todo:
+            for lo, hi in fetch_spans(todo, self.fetch_batch):
                 for rec in dev.fetch(lo, until_seq=hi + 1, batch=self.fetch_batch):
                     if rec.boot_id == boot:
                         self._store(rec)
