@@ -189,6 +189,31 @@ def measure(level: Level, data: dict, work: Path, rate_hz: int = 200, seed: int 
             board.wait()
 
 
+def frame_sizes(data: dict) -> dict[str, int]:
+    """Wire bytes (COBS, CRC, delimiter) of one TELEMETRY frame of this scenario and of an INFO answer."""
+    from tinydrift.link import Info, TelemetryRecord, encode
+
+    rec = TelemetryRecord.from_row(data["rows"][0], seq=0, profile_id=data["profile"].profile_id)
+    info = Info(request_seq=0, board_id=1, active_slot=0, max_payload=352, boot_id=1, firmware_version=0x100,
+                profile_id=1, profile_channels=6, max_channels=16, profile_window=10, next_seq=0, oldest_seq=0,
+                ring_capacity=128, sensor_rate_hz=0, frames_processed=0, link_errors=0, board_name="host simulator")
+    return {"TELEMETRY": len(encode(rec, 1)), "INFO": len(encode(info, 1))}
+
+
+def survival_table(sizes: dict[str, int]) -> str:
+    """Share of frames that arrive intact when each byte is hit independently: (1 - corrupt - drop) ** bytes."""
+    sizes = {**sizes, "a 100-byte frame": 100}
+    lines = ["| link faults | " + " | ".join(f"{k} ({v} B)" if not k.startswith("a ") else k
+                                            for k, v in sizes.items()) + " |",
+             "|---|" + "---|" * len(sizes)]
+    for lv in LEVELS:
+        if lv.corrupt or lv.drop:
+            q = lv.corrupt + lv.drop
+            lines.append(f"| {lv.label} | " + " | ".join(f"{100 * (1 - q) ** n:.1f} %" for n in sizes.values())
+                         + " |")
+    return "\n".join(lines)
+
+
 def table(results: list[Result]) -> str:
     lines = ["| link faults | records stored | corrupt accepted | lost (gap rows) | not received (gap rows) | "
              "unaccounted | alerts fired / alarm onsets | connections | run |",
@@ -238,7 +263,15 @@ def main(argv: list[str] | None = None) -> int:
             "ring had overwritten; *not received*: seqs in gap rows still in the ring when collection stopped "
             f"({args.drain:g} s after the sensor ran out); *unaccounted*: windows neither stored nor in a gap row. "
             "Alerts: `--alert-cmd` runs against alarm onsets of the host's computation.\n\n"
-            f"{text}\n"
+            f"{text}\n\n"
+            "## Frame size and a noisy line\n\n"
+            "A frame survives only if none of its bytes is hit (CRC-32 rejects the rest: no corrupt record was "
+            "stored at any level). Shares of frames that arrive intact, from the encoded sizes of this scenario's "
+            "frames (6 channels):\n\n"
+            f"{survival_table(frame_sizes(data))}\n\n"
+            "At 0.1 % the recovery above already stores every window with the current record format; at 1 % + "
+            "1 % a record of about 100 bytes would get through about five times as often, still far from all. "
+            "A compact record encoding (record version 3 in the shared C codec) was therefore not made.\n"
         )
         Path(args.markdown).write_text(page, encoding="utf-8")
     return 0 if all(r.ok for r in results) else 1
