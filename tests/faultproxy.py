@@ -8,7 +8,7 @@ probability ``corrupt`` or left out with probability ``drop``; each connection i
 sides) after an exponentially distributed lifetime of mean ``disconnect_mean_s`` (None: never).
 Every draw comes from ``numpy.random.default_rng`` seeded with (seed, connection number,
 direction), so a run's faults depend only on the seed and on how the bytes are chunked.
-The link tests and ``tools/link_faults.py`` use it between the host simulator and a collector.
+The link tests and ``bench/link_faults.py`` use it between the host simulator and a collector.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The simulator plays the first 200 windows of 10 frames of the BasicMotions test split (an alarm
 rises at window 150) as its sensor at 200 Hz (20 records/s; its ring of 128 records spans 6.4 s),
 with connections closed after 2 s on average: the issue's setting, on half the windows. The oracle
-is tinydrift.score of the same frames on the host. tools/link_faults.py runs the issue's five
+is tinydrift.score of the same frames on the host. bench/link_faults.py runs the issue's five
 levels on all 400 windows and writes docs/benchmarks-link.md.
 """
 
@@ -22,7 +22,7 @@ N_WINDOWS = 200
 
 @pytest.fixture(scope="module")
 def lf():
-    spec = importlib.util.spec_from_file_location("tinydrift_link_faults", ROOT / "tools" / "link_faults.py")
+    spec = importlib.util.spec_from_file_location("tinydrift_link_faults", ROOT / "bench" / "link_faults.py")
     mod = importlib.util.module_from_spec(spec)
     sys.modules["tinydrift_link_faults"] = mod  # dataclasses resolve annotations through sys.modules
     spec.loader.exec_module(mod)

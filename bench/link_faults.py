@@ -16,7 +16,7 @@ record got through; at most 20 s more). Columns:
   unaccounted   windows neither stored nor in a gap row (must be 0), overlap: stored seqs in gap rows
   alerts        alert commands run / alarm onsets in the host's computation
 
-Usage: tools/link_faults.py [--rate 200] [--seed 1] [--levels none,disc,...] [--markdown FILE]
+Usage: bench/link_faults.py [--rate 200] [--seed 1] [--levels none,disc,...] [--markdown FILE]
 Exit status 0 when nothing corrupt was stored and every window is stored or in a gap row.
 """
 
@@ -252,8 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         page = (
             "# Collection over a damaged link\n\n"
-            "Written by `tools/link_faults.py` (`.venv/bin/python tools/link_faults.py --markdown "
-            "docs/benchmarks-link.md`); do not edit by hand.\n\n"
+            "Written by `make bench-link` (`bench/link_faults.py --markdown docs/benchmarks-link.md`); "
+            "do not edit by hand.\n\n"
             f"The host simulator plays the bundled BasicMotions test split ({len(data['rows'])} windows of "
             f"{WINDOW} frames, gain x4 on gyr_y from frame 1,500) as its sensor at {args.rate} Hz "
             f"({args.rate // WINDOW} records/s); tests/faultproxy.py sits between it and `Collector` (what "
