@@ -39,9 +39,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import tinydrift  # noqa: E402
 from faultproxy import FaultProxy  # noqa: E402
-from tinydrift.collect import Collector  # noqa: E402
-from tinydrift.sim import firmware_path, free_port  # noqa: E402
-from tinydrift.store import TelemetryStore, gap_is_final  # noqa: E402
+from tinydrift.device.sim import firmware_path, free_port  # noqa: E402
+from tinydrift.telemetry.collect import Collector  # noqa: E402
+from tinydrift.telemetry.gaps import gap_is_final  # noqa: E402
+from tinydrift.telemetry.store import TelemetryStore  # noqa: E402
 
 WINDOW = 10
 FIELDS = ("window", "score", "dist", "recon", "cusum", "trigger", "alarm", "nearest", "top_channel", "stuck_mask",
@@ -191,7 +192,8 @@ def measure(level: Level, data: dict, work: Path, rate_hz: int = 200, seed: int 
 
 def frame_sizes(data: dict) -> dict[str, int]:
     """Wire bytes (COBS, CRC, delimiter) of one TELEMETRY frame of this scenario and of an INFO answer."""
-    from tinydrift.link import Info, TelemetryRecord, encode
+    from tinydrift.device.messages import Info, encode
+    from tinydrift.device.records import TelemetryRecord
 
     rec = TelemetryRecord.from_row(data["rows"][0], seq=0, profile_id=data["profile"].profile_id)
     info = Info(request_seq=0, board_id=1, active_slot=0, max_payload=352, boot_id=1, firmware_version=0x100,

@@ -20,11 +20,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinydrift import link
-from tinydrift.collect import Collector
-from tinydrift.device import Device, NoAnswer, RequestDeadline
-from tinydrift.link import Ack, FrameReader, Info, TelemetryRecord
-from tinydrift.store import GAP_OVERWRITTEN, GAP_REBOOT, GAP_UNRECEIVED, TelemetryStore, gap_is_final
+from tinydrift.device import messages as link
+from tinydrift.device.client import Device
+from tinydrift.device.messages import Ack, Info
+from tinydrift.device.port import NoAnswer, RequestDeadline
+from tinydrift.device.protocol import FrameReader
+from tinydrift.device.records import TelemetryRecord
+from tinydrift.telemetry.collect import Collector
+from tinydrift.telemetry.gaps import GAP_OVERWRITTEN, GAP_REBOOT, GAP_UNRECEIVED, gap_is_final
+from tinydrift.telemetry.store import TelemetryStore
 
 BOOT = 7
 PROFILE = 0x1234
