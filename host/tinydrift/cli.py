@@ -21,6 +21,7 @@ import re
 import sys
 import textwrap
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .build import DEFAULT_HOLDOUT, SCORINGS, build_profile
+from .build import CROSSFIT_FOLDS, DEFAULT_HOLDOUT, OCCUPANCY_AUTO, SCORINGS, CalibrationWarning, build_profile
 from .core import lib
 from .errors import InputError, TinyDriftError
 from .monitor import TRIGGER_NAMES, Monitor
@@ -192,6 +193,13 @@ def _float_in(accept: Callable[[float], bool], rule: str):  # noqa: ANN202
 
 
 _fraction = _float_in(lambda v: 0.0 < v < 1.0, "between 0 and 1 (exclusive)")
+
+
+def _occupancy(text: str) -> int | str | None:
+    """--occupancy: a window count, auto or off."""
+    if text in ("auto", "off"):
+        return OCCUPANCY_AUTO if text == "auto" else None
+    return _int_in(2, lib.TD_MAX_OCCUPANCY_WINDOWS)(text)
 _variance = _float_in(lambda v: 0.0 < v <= 1.0, "in (0, 1]")
 
 
@@ -282,15 +290,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="sample value that marks a missing reading (must lie outside the rails or on one)")
     build.add_argument("--stuck-tolerance", type=_int_in(0, 65535), default=0, metavar="N",
                        help="a window whose max-min spread is <= N counts as stuck (default: 0)")
-    build.add_argument("--occupancy", type=_int_in(2, lib.TD_MAX_OCCUPANCY_WINDOWS), default=None, metavar="N",
-                       help="also test how often each centroid is the nearest over the last N windows against the "
-                            "training mix (class-prior shift, new classes that look like known ones); off by "
-                            "default: a long stretch of one activity alarms it")
+    build.add_argument("--occupancy", type=_occupancy, default=OCCUPANCY_AUTO, metavar="N|auto|off",
+                       help="test how often each centroid is the nearest over the last N windows against the "
+                            "training mix (class-prior shift, new classes that look like known ones); default auto: "
+                            "N is twice the longest run of one centroid within a training recording, and the test is "
+                            "left out (with a message) where the data cannot calibrate it; off: no test")
     build.add_argument("--no-feature-chart", dest="feature_chart", action="store_false",
                        help="leave out the feature chart (a two-sided CUSUM per channel mean and spread, on by "
                             "default in PCA profiles; it catches small one-sensor changes the score dilutes)")
-    build.add_argument("--holdout", type=_fraction, default=DEFAULT_HOLDOUT, metavar="F",
-                       help=f"fraction of the data held out to calibrate thresholds (default: {DEFAULT_HOLDOUT:g})")
+    build.add_argument("--folds", type=_int_in(2, 100), default=CROSSFIT_FOLDS, metavar="K",
+                       help="cross-fitted calibration: every window is scored by a model fit on the other K-1 folds "
+                            f"(by recording or contiguous block; default: {CROSSFIT_FOLDS})")
+    build.add_argument("--holdout", type=_fraction, default=None, metavar="F",
+                       help="calibrate on the last fraction F of each recording only, instead of cross-fitting "
+                            f"(external-embedding profiles always hold out; default there: {DEFAULT_HOLDOUT:g})")
     build.add_argument("--seed", type=_int_in(0, 2**63 - 1), default=0, metavar="N",
                        help="random seed of k-means and calibration (default: 0)")
     build.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
@@ -423,26 +436,46 @@ def cmd_profile_build(args: argparse.Namespace) -> int:
                   f"{recs[0].source} {','.join(names)}; using the first", file=sys.stderr, flush=True)
     model = _embedding_model(args)
     if model is None:
-        prof = build_profile(
-            [r.frames for r in recs], window=args.window or 64, false_alarm_rate=args.rate,
-            n_centroids=args.centroids, n_dims=args.dims, explained_variance=args.variance, rails=args.rails,
-            sentinel=args.sentinel, stuck_tolerance=args.stuck_tolerance, holdout=args.holdout, seed=args.seed,
-            channel_names=names, progress=progress, scoring=args.scoring, occupancy_windows=args.occupancy,
-            feature_chart=args.feature_chart,
-        )
+        with warnings.catch_warnings():
+            # The progress lines say it (as "warning: ..."), and the summary names the method; -q means quiet.
+            warnings.simplefilter("ignore", CalibrationWarning)
+            prof = _build_pca(args, recs, names, progress)
     else:
-        from .model_profile import build_model_profile
+        prof = _build_model(args, recs, names, model, progress)
+    return _report_build(args, recs, prof)
 
-        if args.dims is not None:
-            raise InputError("--dims sets PCA dimensions; with --model the embedding's size is the model's")
-        if args.window is not None and args.window != model.window:
-            raise InputError(f"--window {args.window} differs from the model's input length {model.window} "
-                             f"(leave --window out with --model)")
-        prof = build_model_profile(
-            [r.frames for r in recs], model, false_alarm_rate=args.rate, n_centroids=args.centroids,
-            rails=args.rails, sentinel=args.sentinel, stuck_tolerance=args.stuck_tolerance, holdout=args.holdout,
-            seed=args.seed, channel_names=names, progress=progress,
-        )
+
+def _build_pca(args: argparse.Namespace, recs: list, names: list[str], progress: Callable[[str], None]) -> Any:
+    """build_profile with the command line's options."""
+    return build_profile(
+        [r.frames for r in recs], window=args.window or 64, false_alarm_rate=args.rate,
+        n_centroids=args.centroids, n_dims=args.dims, explained_variance=args.variance, rails=args.rails,
+        sentinel=args.sentinel, stuck_tolerance=args.stuck_tolerance, holdout=args.holdout, seed=args.seed,
+        channel_names=names, progress=progress, scoring=args.scoring, occupancy_windows=args.occupancy,
+        feature_chart=args.feature_chart, folds=args.folds,
+    )
+
+
+def _build_model(args: argparse.Namespace, recs: list, names: list[str], model: Any,
+                 progress: Callable[[str], None]) -> Any:
+    """build_model_profile with the command line's options."""
+    from .model_profile import build_model_profile
+
+    if args.dims is not None:
+        raise InputError("--dims sets PCA dimensions; with --model the embedding's size is the model's")
+    if args.window is not None and args.window != model.window:
+        raise InputError(f"--window {args.window} differs from the model's input length {model.window} "
+                         f"(leave --window out with --model)")
+    return build_model_profile(
+        [r.frames for r in recs], model, false_alarm_rate=args.rate, n_centroids=args.centroids,
+        rails=args.rails, sentinel=args.sentinel, stuck_tolerance=args.stuck_tolerance,
+        holdout=DEFAULT_HOLDOUT if args.holdout is None else args.holdout,
+        seed=args.seed, channel_names=names, progress=progress,
+    )
+
+
+def _report_build(args: argparse.Namespace, recs: list, prof: Any) -> int:
+    """Save the profile and print its one-paragraph summary."""
     blob = prof.to_bytes()
     try:
         prof.save(args.output)
@@ -455,7 +488,9 @@ def cmd_profile_build(args: argparse.Namespace) -> int:
         f"{prof.n_centroids} centroids, learned from "
         f"{n_frames} frames in {len(recs)} recording(s). Thresholds in score units: instant "
         f"{_q8(prof.instant_q8)}, CUSUM k {_q8(prof.cusum_k_q8)} h {_q8(prof.cusum_h_q8)}; calibrated for "
-        f"{prof.false_alarm_rate:g} false alarms per window. Wrote {args.output} ({len(blob)} bytes)."
+        f"{prof.false_alarm_rate:g} false alarms per window"
+        f"{f' (basis: {prof.calibration.describe()})' if prof.calibration else ''}. "
+        f"Wrote {args.output} ({len(blob)} bytes)."
     )
     return EXIT_OK
 

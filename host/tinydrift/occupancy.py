@@ -28,6 +28,12 @@ from .errors import InputError
 # Laplace-style pseudo-count: a centroid never nearest in training still gets a finite cost.
 PSEUDO_COUNT = 0.5
 MIN_CALIBRATION_WINDOWS = 200_000
+# Automatic window (build_profile's default): twice the longest run of one centroid within a training recording,
+# at least AUTO_MIN_WINDOWS; the training data must hold AUTO_SEGMENTS such windows to calibrate the threshold.
+AUTO_MIN_WINDOWS = 8
+AUTO_SEGMENTS = 5
+# Parts of the calibration stream, each measured against the mix of its own bootstrap resample of the segments.
+BOOTSTRAP_PARTS = 20
 CALIBRATION_EXPECTED_ALARMS = 50
 
 
@@ -108,14 +114,52 @@ def calibrate(nearest: Sequence[np.ndarray], n_centroids: int, n_windows: int, f
                          f"windows, got {total}")
     cost = reference_costs(segments, n_centroids)
     n_total = max(MIN_CALIBRATION_WINDOWS, math.ceil(CALIBRATION_EXPECTED_ALARMS / false_alarm_rate))
-    stream = calibration_stream(segments, n_total, seed)
-    stat = statistic(stream, cost, n_windows)
-    allowed = false_alarm_rate * len(stream)
-    lo, hi = -1, max(int(stat.max()), 0)  # alarms(hi) == 0 <= allowed; find the smallest threshold that passes
+    # The device compares fresh windows with the mix estimated from the training data, and that estimate is off by
+    # its sampling error; a stream of the same training windows measured against their own mix would not show it.
+    # Bootstrap: each part of the calibration stream is measured against the mix of a resample of the segments.
+    rng = np.random.default_rng(seed)
+    per_part = math.ceil(n_total / BOOTSTRAP_PARTS)
+    stats = []
+    for part in range(BOOTSTRAP_PARTS):
+        resampled = [segments[i] for i in rng.integers(0, len(segments), size=len(segments))]
+        stats.append(statistic(calibration_stream(segments, per_part, seed + 1 + part),
+                               reference_costs(resampled, n_centroids), n_windows))
+    allowed = false_alarm_rate * sum(len(st) for st in stats)
+    lo, hi = -1, max(max(int(st.max()) for st in stats), 0)  # alarms(hi) == 0 <= allowed: the smallest that passes
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if count_alarms(stat, mid, n_windows) <= allowed:
+        if sum(count_alarms(st, mid, n_windows) for st in stats) <= allowed:
             hi = mid
         else:
             lo = mid
     return cost, hi
+
+
+def longest_run(nearest: Sequence[np.ndarray]) -> int:
+    """The longest run of one nearest centroid within any one sequence (runs never cross recordings)."""
+    longest = 0
+    for seq in nearest:
+        idx = np.asarray(seq, np.int64)
+        if len(idx) == 0:
+            continue
+        change = np.flatnonzero(np.diff(idx) != 0)
+        bounds = np.concatenate([[-1], change, [len(idx) - 1]])
+        longest = max(longest, int(np.diff(bounds).max()))
+    return longest
+
+
+def choose_windows(nearest: Sequence[np.ndarray], n_centroids: int) -> tuple[int | None, str]:
+    """The occupancy window for training data whose windows' nearest centroids are nearest (one array per
+    recording), or None, with a one-line reason either way."""
+    total = sum(len(s) for s in nearest)
+    if n_centroids < 2:
+        return None, "occupancy test off: the profile has one centroid, so the mix of windows cannot move"
+    run = longest_run(nearest)
+    n = max(AUTO_MIN_WINDOWS, 2 * run)
+    if n > lib.TD_MAX_OCCUPANCY_WINDOWS:
+        return None, (f"occupancy test off: the training data stay on one centroid for up to {run} windows, and the "
+                      f"test's window (twice that) exceeds the core's {lib.TD_MAX_OCCUPANCY_WINDOWS}")
+    if total < AUTO_SEGMENTS * n:
+        return None, (f"occupancy test off: over {n} windows (twice the longest run of one centroid, {run}) it needs "
+                      f"at least {AUTO_SEGMENTS * n} training windows, got {total}")
+    return n, f"occupancy test over {n} windows (twice the longest run of one centroid in the training data, {run})"

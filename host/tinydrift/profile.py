@@ -65,6 +65,24 @@ class ChannelConfig:
         return self.ref_std_q8 / 256.0
 
 
+@dataclass(frozen=True)
+class CalibrationBasis:
+    """What a built profile's thresholds rest on (host-side only, not stored in the blob)."""
+
+    n_windows: int  # reference windows whose scores set the thresholds
+    method: str  # instant threshold: "conformal" (finite-sample rank) or "tail" (generalized Pareto fit)
+    source: str  # "out-of-fold" (cross-fitted) or "held-out"
+    rate: float  # false alarms per window calibrated for
+    interval: tuple[float, float]  # 90 % interval of the rate these windows can vouch for
+    windows_needed: int  # windows that would resolve the rate by rank alone
+
+    def describe(self) -> str:
+        """One line for a person."""
+        lo, hi = self.interval
+        return (f"{self.n_windows} {self.source} windows, instant threshold by {self.method}; expected "
+                f"{self.rate:.3g} false alarms/window (90 % interval {lo:.2g}-{hi:.2g})")
+
+
 @dataclass
 class Profile:
     """A reference profile. Integer fields are exactly what the device stores."""
@@ -84,6 +102,7 @@ class Profile:
     ext_zero_point: int = 0
     created_unix: int = field(default_factory=lambda: int(time.time()))
     channel_names: list[str] | None = None  # host-side only, not stored in the blob
+    calibration: CalibrationBasis | None = field(default=None, compare=False)  # host-side only, set by the builder
     outputs: OutputsConfig | None = None  # model-output monitoring (outputs section, flag bit 1)
     log_std: bool = False  # feature 2c+1 is log2(std + std_floor) (flag bit 2)
     # Centroid scales (flag bit 3): per centroid a score offset (Q8) and per-dimension inverse scales (Q16).
