@@ -91,23 +91,27 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
 def draw_training(ds: D.Dataset, size: int, rng: np.random.Generator, exclude: int | None = None) -> list[np.ndarray]:
     """Pieces of the training pool's recordings, exactly size windows in all: about 20 pieces of size // 20
     windows (at least 1) from random places of random recordings, so a small training set still samples the
-    whole pool (as a user records a bit of each condition), not one or two recordings of it."""
+    whole pool (as a user records a bit of each condition), not one or two recordings of it. The pieces of one
+    source recording form one training recording."""
     longest = max(len(r) // ds.window for r in ds.train)
     piece = max(1, min(size // 20, longest))
     candidates = [(i, start) for i, rec in enumerate(ds.train)
                   if exclude is None or ds.train_labels[i] != exclude
                   for start in range(0, len(rec) // ds.window - piece + 1, piece)]
     order = rng.permutation(len(candidates))
-    out: list[np.ndarray] = []
+    chosen: dict[int, list[tuple[int, int]]] = {}
     need = size
     for j in order:
         i, start = candidates[j]
         n = min(piece, need)
-        out.append(ds.train[i][start * ds.window:(start + n) * ds.window])
+        chosen.setdefault(i, []).append((start, n))
         need -= n
         if need == 0:
             break
-    return out
+    # One training recording per source recording (its pieces in time order): the builder's folds are then by
+    # source recording, as a user's recordings are one per session.
+    return [np.concatenate([ds.train[i][s * ds.window:(s + n) * ds.window] for s, n in sorted(parts)])
+            for i, parts in sorted(chosen.items())]
 
 
 def stream_of(ds: D.Dataset, idx: list[int], windows: int | None = None) -> np.ndarray:

@@ -427,7 +427,7 @@ def _finish(staged: Profile, ref: _Reference, centroids: np.ndarray, score_holdo
                                      rate=false_alarm_rate, interval=overall.interval,
                                      windows_needed=overall.windows_needed),
         cusum_k_q8=k_q8, cusum_h_q8=h_q8, instant_q8=instant_q8,
-        false_alarm_ppb=int(round(false_alarm_rate * 1e9)),
+        false_alarm_ppb=int(round(false_alarm_rate * 1e9)), calibration_windows=len(hold_scores),
         channel_names=list(channel_names) if channel_names is not None else None,
     )
 

@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .build import CROSSFIT_FOLDS, DEFAULT_HOLDOUT, OCCUPANCY_AUTO, SCORINGS, CalibrationWarning, build_profile
+from .build import CHART_SHARE, CROSSFIT_FOLDS, DEFAULT_HOLDOUT, OCCUPANCY_AUTO, SCORINGS, CalibrationWarning, build_profile
+from .calibrate import rate_interval, resolves
 from .core import lib
 from .errors import InputError, TinyDriftError
 from .monitor import TRIGGER_NAMES, Monitor
@@ -535,6 +536,7 @@ def profile_dict(prof: Profile, size: int) -> dict[str, Any]:
         "n_dims": prof.n_dims, "n_centroids": prof.n_centroids,
         "mode": "external-embedding" if prof.external_embedding else "pca", "proj_shift": prof.proj_shift,
         "false_alarm_rate": prof.false_alarm_rate, "false_alarm_ppb": prof.false_alarm_ppb,
+        "calibration_windows": prof.calibration_windows, "calibration_basis": _basis(prof),
         "thresholds": {
             "instant_q8": prof.instant_q8, "instant": threshold(prof.instant_q8),
             "cusum_k_q8": prof.cusum_k_q8, "cusum_k": threshold(prof.cusum_k_q8),
@@ -555,6 +557,29 @@ def profile_dict(prof: Profile, size: int) -> dict[str, Any]:
             "prior": [float(p) for p in prof.outputs.prior], "accuracy": [float(a) for a in prof.outputs.accuracy],
         },
     }
+
+
+def _basis(prof: Any) -> dict[str, Any] | None:
+    """What the thresholds rest on, from the header's calibration_windows (None for profiles that predate it)."""
+    n = prof.calibration_windows
+    if not n or not prof.false_alarm_ppb:
+        return None
+    rate = prof.false_alarm_rate
+    score_rate = rate * (1 - CHART_SHARE) if prof.feature_chart else rate
+    if prof.occupancy_windows:
+        score_rate /= 2
+    lo, hi = rate_interval(n, rate)
+    return {"windows": n, "instant_method": "conformal" if resolves(n, score_rate / 2) else "tail",
+            "expected_rate": rate, "interval_90": [lo, hi]}
+
+
+def _basis_text(prof: Any) -> str:
+    b = _basis(prof)
+    if b is None:
+        return "not recorded"
+    lo, hi = b["interval_90"]
+    return (f"{b['windows']} reference windows, instant threshold by {b['instant_method']}; expected "
+            f"{b['expected_rate']:g}/window (90 % interval {lo:.2g}-{hi:.2g})")
 
 
 def cmd_profile_show(args: argparse.Namespace) -> int:
@@ -583,6 +608,7 @@ def cmd_profile_show(args: argparse.Namespace) -> int:
             ["feature chart", f"k {_q8(prof.chart_k_q8)}, h {_q8(prof.chart_h_q8)} (shift in sd)"
                               if prof.feature_chart else "off"],
             ["false alarms", f"{prof.false_alarm_rate:g} per window ({prof.false_alarm_ppb} ppb)"],
+            ["calibration basis", _basis_text(prof)],
             *([["ext scale", f"{prof.ext_scale_q24 / 2**24:g} (q24 {prof.ext_scale_q24})"],
                ["ext zero point", prof.ext_zero_point]] if prof.external_embedding else []),
         ], align_numbers=False),
