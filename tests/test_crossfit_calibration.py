@@ -229,3 +229,29 @@ def test_shrinkage_makes_in_sample_and_out_of_fold_scores_agree() -> None:
         in_sample = tinydrift.Monitor(prof).push(train)["score"]
         ratios.append(float(np.median(in_sample) / np.median(captured["oof"])))
     assert np.mean(ratios) >= 0.75 and max(ratios) <= 1.15, ratios
+
+
+def test_profile_show_states_the_basis(tmp_path, capsys) -> None:  # noqa: ANN001
+    """The blob keeps the number of windows the thresholds rest on; `profile show` derives method and interval from
+    it and the rate: the same as the builder's basis (an independent path: header bytes 52..55 and the CLI)."""
+    import json
+
+    from tinydrift.cli import main
+
+    rng = np.random.default_rng(4)
+    np.save(tmp_path / "train.npy", iid(rng, 120))
+    assert main(["profile", "build", str(tmp_path / "train.npy"), "-o", str(tmp_path / "p.tdp"), "--rate", "0.01",
+                 "-q"]) == 0
+    built = capsys.readouterr().out
+    assert "basis: 120 out-of-fold windows, instant threshold by tail" in built
+    blob = (tmp_path / "p.tdp").read_bytes()
+    assert int.from_bytes(blob[52:56], "little") == 120
+    assert main(["profile", "show", str(tmp_path / "p.tdp"), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["calibration_windows"] == 120
+    basis_ = shown["calibration_basis"]
+    assert basis_["instant_method"] == "tail" and basis_["windows"] == 120
+    lo, hi = basis_["interval_90"]
+    assert lo < 0.01 < hi
+    assert main(["profile", "show", str(tmp_path / "p.tdp")]) == 0
+    assert "calibration basis  120 reference windows, instant threshold by tail" in capsys.readouterr().out

@@ -311,9 +311,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--draws", type=int, default=3, help="training draws per cell up to 1,000 windows (default 3)")
     ap.add_argument("--streams", type=int, default=3, help="drift streams per kind (default 3)")
     ap.add_argument("--datasets", default=",".join(D.LOADERS), help="comma-separated names")
+    ap.add_argument("--sizes", default=None, help="comma-separated training sizes (default: all)")
     ap.add_argument("--out", default=str(D.ROOT / "docs" / "benchmarks-calibration.md"))
     args = ap.parse_args(argv)
     sizes = (100, 1000) if args.quick else SIZES
+    if args.sizes:
+        sizes = tuple(int(x) for x in args.sizes.split(","))
     if args.quick:
         args.draws, args.streams = 1, 2
     t0 = time.time()

@@ -251,14 +251,20 @@ def calibrate(scores_q8: np.ndarray, rate: float, n_windows: int, seed: int) -> 
 
 
 def resample_shifts(shifts_q8: np.ndarray, n_windows: int, rng: np.random.Generator) -> np.ndarray:
-    """n_windows rows of per-feature shifts made of random blocks of consecutive held-out rows, each value
-    jittered by a normal with Silverman's bandwidth per feature (a smoothed bootstrap, as for the scores)."""
+    """n_windows rows of per-feature shifts made of random blocks of consecutive out-of-fold rows; per feature, every
+    value whose size is in the top tail is replaced, sign kept, by a fresh draw from the generalized Pareto fit of
+    that feature's |shift| tail, and the rest jittered by a normal with Silverman's bandwidth (a smoothed bootstrap,
+    with the same fitted tail as the scores' streams)."""
     n = len(shifts_q8)
     idx = block_indices(n, n_windows, rng)
     values = shifts_q8.astype(np.float64)
     bandwidth = 1.06 * values.std(axis=0) * n ** -0.2
-    jittered = values[idx] + rng.normal(0.0, 1.0, size=(len(idx), values.shape[1])) * bandwidth
-    return np.ascontiguousarray(np.clip(np.round(jittered), -32767, 32767), dtype=np.int16)
+    stream = values[idx] + rng.normal(0.0, 1.0, size=(len(idx), values.shape[1])) * bandwidth
+    for f in range(values.shape[1]):
+        tail = fit_tail(np.abs(values[:, f]))
+        drawn = np.abs(values[idx, f]) > tail.u
+        stream[drawn, f] = np.sign(values[idx, f][drawn]) * tail.sample(int(drawn.sum()), rng)
+    return np.ascontiguousarray(np.clip(np.round(stream), -32767, 32767), dtype=np.int16)
 
 
 def calibrate_chart(shifts_q8: np.ndarray, rate: float, n_windows: int, seed: int, k_q8: int) -> int:
