@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 import tinydrift
-from tinydrift import crossfit
-from tinydrift.build import CalibrationWarning
-from tinydrift.calibrate import basis, conformal_threshold, fit_gpd, fit_tail, instant_threshold, resolves
-from tinydrift.control import count_control_alarms
-from tinydrift.errors import InputError
+from tinydrift.build import crossfit
+from tinydrift.build.builder import CalibrationWarning
+from tinydrift.build.calibrate import basis, conformal_threshold, fit_gpd, fit_tail, instant_threshold, resolves
+from tinydrift.build.control import count_control_alarms
+from tinydrift.core.errors import InputError
 
 
 def conformal_reference(scores: np.ndarray, rate: float) -> float | None:
@@ -207,7 +207,7 @@ def test_shrinkage_makes_in_sample_and_out_of_fold_scores_agree() -> None:
     median out-of-fold score (each window scored by a model that never saw it), averaged over 3 seeds (measured:
     0.83). Without the shrinkage (8 centroids of ~12 windows, each with its own spread) it was 0.68 (0.58, 0.93,
     0.53): the model fits the very windows it scores, and in-sample scores understate fresh ones."""
-    import tinydrift.build as B
+    import tinydrift.build.builder as B
 
     ratios = []
     for seed in (9, 10, 11):

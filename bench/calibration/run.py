@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import datasets as D  # noqa: E402
 
 import tinydrift  # noqa: E402
-from tinydrift.build import CalibrationWarning  # noqa: E402
-from tinydrift.control import ControlCount, count_control_alarms  # noqa: E402
-from tinydrift.errors import InputError  # noqa: E402
+from tinydrift.build.builder import CalibrationWarning  # noqa: E402
+from tinydrift.build.control import ControlCount, count_control_alarms  # noqa: E402
+from tinydrift.core.errors import InputError  # noqa: E402
 
 SIZES = (30, 100, 300, 1000, 3000)
 RATES = (1e-2, 1e-3)
