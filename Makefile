@@ -18,7 +18,7 @@ SAN := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 ARM_FLAGS := -Os -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard -ffunction-sections -fdata-sections
 
 HOST_TOOLS := gcc:gcc python3-venv:python3-venv python3-dev:python3-dev
-ARM_TOOLS := $(ARM_CC):gcc-arm-none-eabi arm-none-eabi-size:binutils-arm-none-eabi qemu-system-arm:qemu-system-arm
+ARM_TOOLS := $(ARM_CC):gcc-arm-none-eabi arm-none-eabi-g++:gcc-arm-none-eabi arm-none-eabi-size:binutils-arm-none-eabi qemu-system-arm:qemu-system-arm
 
 .PHONY: all demo test test-c test-py check-arm size venv tools clean help bench-device bench
 
@@ -53,7 +53,7 @@ $(STAMP_TF): $(STAMP)
 demo: tools $(STAMP)
 	$(VPY) tools/demo.py
 
-test: tools test-c check-arm test-fw-c fw-check-arm fw-nano33ble-check fw-host fw-qemu test-core-m4 test-py
+test: tools test-c check-arm test-fw-c fw-check-arm arduino-lib-check fw-host fw-qemu test-core-m4 test-py
 
 # C unit tests under AddressSanitizer and UndefinedBehaviorSanitizer; test_frame once more with the
 # firmware's 256-entry CRC table (td_frame_encode then computes the CRC inside its COBS pass), test_core
