@@ -1,4 +1,4 @@
-"""Device commands of the ``tinydrift`` CLI: simulators, info, upload, replay, firmware build, flash.
+"""Device commands of the ``tinydrift`` CLI: simulators, info, upload, replay, firmware build, flash, selftest.
 
     tinydrift sim --board host|qemu [--state-dir DIR]
     tinydrift info --port URL [--json]
@@ -6,6 +6,7 @@
     tinydrift replay --port URL STREAM [--rate HZ] [--json]
     tinydrift firmware build --board host|qemu|nano33ble
     tinydrift flash --board nano33ble [--port auto] FIRMWARE
+    tinydrift selftest --port URL|auto [--restore PROFILE] [--keep-selftest-profile] [--db DB]
 
 ``add_commands(subparsers)`` registers them on the main parser (tinydrift.cli.build_parser).
 Errors are DeviceError/InputError (TinyDriftError): the CLI prints them as one line.
@@ -111,6 +112,26 @@ Examples:
   tinydrift flash --board nano33ble --port /dev/ttyACM0 tinydrift_nano33ble.ino.bin
 """
 
+_SELFTEST_EPILOG = """\
+Proves that a board computes what the host computes: uploads a self-test
+profile (built from the bundled BasicMotions recording), injects a known
+120-window recording through the link, compares every telemetry record with
+tinydrift.score on the host field by field, restores the board's profile and
+prints one verdict line. Exit status 0 on PASS, 1 on FAIL or error.
+
+The link cannot read a profile back, so a board that runs a profile needs
+--restore with the .tdp it was uploaded from (checked by id before anything
+changes), or --keep-selftest-profile. Sensor sampling is paused during the
+test and resumed. If the test's records would push unsaved ones out of the
+board's telemetry ring, pass --db (they are stored there first, as
+`tinydrift monitor` stores them) or --discard-ring.
+
+Examples:
+  tinydrift selftest --port auto --restore ref.tdp
+  tinydrift selftest --port /dev/ttyACM0 --keep-selftest-profile
+  tinydrift selftest --port socket://127.0.0.1:5555
+"""
+
 
 _timeout = _float_in(lambda v: 0 < v <= 3600, "in (0, 3600] seconds")
 _rate = _float_in(lambda v: 0 < v <= 1e6, "in (0, 1e6] frames per second")
@@ -185,6 +206,25 @@ def add_commands(commands: Any) -> None:
                        help="the board's serial port (default: auto, found by USB VID:PID)")
     flash.add_argument("firmware", metavar="FIRMWARE", help="firmware image (.bin)")
     flash.set_defaults(func=cmd_flash)
+
+    selftest = _parser(PROG, "Check that a device computes bit for bit what the host computes: upload a "
+                             "self-test profile, inject a known recording, compare every telemetry record with "
+                             "tinydrift.score, restore.", _SELFTEST_EPILOG, commands, "selftest",
+                       help="prove a board computes what the host does")
+    selftest.add_argument("--port", required=True, metavar="URL",
+                          help=_URL_HELP + "; auto: the Nano 33 BLE found by USB VID:PID")
+    selftest.add_argument("--timeout", type=_timeout, default=2.0, metavar="SECONDS",
+                          help="seconds of silence before a request is retried, 3 tries in all (default: 2)")
+    selftest.add_argument("--restore", metavar="PROFILE", default=None,
+                          help="the .tdp the board's active profile was uploaded from; uploaded again afterwards")
+    selftest.add_argument("--keep-selftest-profile", action="store_true",
+                          help="let the board keep the self-test profile (its own is not restored)")
+    selftest.add_argument("--db", metavar="DB", default=None,
+                          help="telemetry database to save the board's ring into before the test, if the test "
+                               "would push records out")
+    selftest.add_argument("--discard-ring", action="store_true",
+                          help="run even if the test pushes unsaved records out of the board's ring")
+    selftest.set_defaults(func=cmd_selftest)
 
 
 # ------------------------------------------------------------------------------------------ commands
@@ -360,6 +400,21 @@ def cmd_flash(args: argparse.Namespace) -> int:
 
     flash(args.firmware, port=args.port, progress=_stderr)
     return EXIT_OK
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from .selftest import run_selftest
+
+    url = args.port
+    if url == "auto":
+        from .flash import find_port
+
+        url = find_port()
+    result = run_selftest(url, restore=args.restore, keep_selftest_profile=args.keep_selftest_profile, db=args.db,
+                          discard_ring=args.discard_ring, timeout=args.timeout, say=_stderr)
+    _stderr(result.restored)
+    print(result.verdict, flush=True)
+    return EXIT_OK if result.passed else EXIT_ERROR
 
 
 __all__ = ["add_commands", "info_lines", "record_line", "EXIT_ERROR"]
