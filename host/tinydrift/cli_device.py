@@ -89,11 +89,11 @@ Examples:
 _FIRMWARE_BUILD_EPILOG = """\
 host and qemu run `make -f firmware/firmware.mk fw-host|fw-qemu` in this
 checkout (build/fw/host/tinydrift-sim, build/fw/mps2-an386/tinydrift.elf);
-nano33ble assembles the sketch (make -f firmware/firmware.mk
-fw-nano33ble-sketch) and runs `arduino-cli compile --fqbn
-arduino:mbed_nano:nano33ble` on it (needs arduino-cli with the
-arduino:mbed_nano core), giving build/fw/nano33ble/out/tinydrift_nano33ble.ino.bin.
-Prints the firmware's path.
+nano33ble generates the Arduino library (make arduino-lib) and runs
+`arduino-cli compile --fqbn arduino:mbed_nano:nano33ble --library
+build/arduino/tinydrift` on its DriftMonitor example (needs arduino-cli with the
+arduino:mbed_nano core and the Arduino_LSM9DS1 library), giving
+build/fw/nano33ble/out/DriftMonitor.ino.bin. Prints the firmware's path.
 
 Examples:
   tinydrift firmware build --board host
@@ -101,16 +101,20 @@ Examples:
 """
 
 _FLASH_EPILOG = """\
-Finds the board by its USB VID:PID (boards/nano33ble/board.json; Arduino's
-2341:805A when running, 2341:005A in the bootloader), resets it into the
-bootloader with a 1200-baud touch, waits for the bootloader's port and writes
-FIRMWARE with bossac (Debian package bossa-cli). FIRMWARE is the .bin from
-`tinydrift firmware build --board nano33ble`.
+Writes FIRMWARE (the .bin from `tinydrift firmware build --board nano33ble`)
+with `arduino-cli upload` when arduino-cli is on PATH (it resets the board
+into its bootloader with the 1200-baud touch and runs the core's bossac);
+otherwise with Arduino's bossac (on PATH if it is Arduino's fork, else
+~/.arduino15/packages/arduino/tools/bossac/*/bossac, installed with the
+arduino:mbed_nano core) after a 1200-baud touch. Debian's bossa-cli cannot
+flash the nRF52840. --port auto finds the board by its USB VID:PID
+(boards/nano33ble/board.json; 2341:805A running, 2341:005A in the bootloader).
 
 Examples:
-  tinydrift flash --board nano33ble build/fw/nano33ble/out/tinydrift_nano33ble.ino.bin
-  tinydrift flash --board nano33ble --port /dev/ttyACM0 tinydrift_nano33ble.ino.bin
+  tinydrift flash --board nano33ble build/fw/nano33ble/out/DriftMonitor.ino.bin
+  tinydrift flash --board nano33ble --port /dev/ttyACM0 DriftMonitor.ino.bin
 """
+
 
 _SELFTEST_EPILOG = """\
 Proves that a board computes what the host computes: uploads a self-test
@@ -198,8 +202,9 @@ def add_commands(commands: Any) -> None:
     build.add_argument("--board", choices=("host", "qemu", "nano33ble"), required=True, help="target board")
     build.set_defaults(func=cmd_firmware_build)
 
-    flash = _parser(PROG, "Flash firmware onto an Arduino Nano 33 BLE over USB (1200-baud reset into the "
-                          "bootloader, then bossac).", _FLASH_EPILOG, commands, "flash",
+    flash = _parser(PROG, "Flash firmware onto an Arduino Nano 33 BLE over USB (arduino-cli upload, or a "
+                          "1200-baud reset into the bootloader and Arduino's bossac).", _FLASH_EPILOG, commands,
+                    "flash",
                     help="flash firmware onto a Nano 33 BLE")
     flash.add_argument("--board", choices=("nano33ble",), default="nano33ble", help="target board")
     flash.add_argument("--port", default="auto", metavar="PORT",
