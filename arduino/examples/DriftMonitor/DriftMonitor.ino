@@ -21,7 +21,7 @@
 #error "DriftMonitor runs on the Arduino Nano 33 BLE / BLE Sense (FQBN arduino:mbed_nano:nano33ble)"
 #endif
 
-static td_app_t g_app; /* all application state, statically allocated (about 48 KB) */
+static td_app_t g_app; /* all application state, statically allocated (55,464 bytes with the default limits) */
 static bool g_host_connected = false;
 
 void setup()
