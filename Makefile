@@ -28,6 +28,7 @@ help:
 	@echo "make demo   profile -> simulated board (QEMU Cortex-M4) -> drifted replay -> SQLite -> report"
 	@echo "make test   the whole test suite (C tests under ASan/UBSan and on a QEMU Cortex-M4, Cortex-M4 build, pytest)"
 	@echo "make size   Cortex-M4 flash/RAM of the core and sizeof the monitor state (6 channels)"
+	@echo "make arduino-lib   dist/tinydrift-arduino-<version>.zip, the Arduino library (Nano 33 BLE); arduino-lib-check compiles it"
 	@echo "make bench  detection quality and speed against peer detectors -> docs/benchmarks.md"
 	@echo "make fw-host / fw-qemu   build the host simulator / the QEMU Cortex-M4 firmware"
 

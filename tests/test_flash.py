@@ -136,3 +136,14 @@ def test_no_tool_names_what_to_install(env: dict) -> None:
         flash.find_upload_tool()
     assert "install arduino-cli" in str(exc.value) and "arduino:mbed_nano" in str(exc.value)
     assert "bossa-cli" not in str(exc.value)
+
+
+@pytest.mark.parametrize("argv", [["info", "--port", "auto"],
+                                  ["selftest", "--port", "auto"]])
+def test_port_auto_finds_the_board_or_says_so(argv: list[str], monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """--port auto looks the Nano 33 BLE up by USB VID:PID (none here: one line naming it)."""
+    monkeypatch.setattr(flash, "_ports", lambda vid, pid: [])
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no Nano 33 BLE running found (USB 2341:805A)" in err, err

@@ -23,8 +23,8 @@ from typing import Any
 from .cli import EXIT_ERROR, EXIT_OK, PROG, _float_in, _parser, _positive_int, _triggers
 from .errors import InputError
 
-_URL_HELP = ("device URL: a serial port (/dev/ttyACM0), socket://127.0.0.1:PORT (simulators) or a pty path; "
-             "`tinydrift sim` prints one")
+_URL_HELP = ("device URL: a serial port (/dev/ttyACM0), socket://127.0.0.1:PORT (simulators), a pty path, or "
+             "auto (the Nano 33 BLE found by USB VID:PID); `tinydrift sim` prints one")
 
 _SIM_EPILOG = """\
 Builds the simulator firmware from this checkout if needed, starts it, prints
@@ -216,8 +216,7 @@ def add_commands(commands: Any) -> None:
                              "self-test profile, inject a known recording, compare every telemetry record with "
                              "tinydrift.score, restore.", _SELFTEST_EPILOG, commands, "selftest",
                        help="prove a board computes what the host does")
-    selftest.add_argument("--port", required=True, metavar="URL",
-                          help=_URL_HELP + "; auto: the Nano 33 BLE found by USB VID:PID")
+    selftest.add_argument("--port", required=True, metavar="URL", help=_URL_HELP)
     selftest.add_argument("--timeout", type=_timeout, default=2.0, metavar="SECONDS",
                           help="seconds of silence before a request is retried, 3 tries in all (default: 2)")
     selftest.add_argument("--restore", metavar="PROFILE", default=None,
@@ -265,10 +264,19 @@ def cmd_sim(args: argparse.Namespace) -> int:
         sim.close()
 
 
+def _resolve_port(port: str) -> str:
+    """'auto': the Nano 33 BLE found by USB VID:PID; anything else unchanged."""
+    if port != "auto":
+        return port
+    from .flash import find_port
+
+    return find_port()
+
+
 def _open(args: argparse.Namespace):  # noqa: ANN202
     from .device import Device
 
-    return Device(args.port, timeout=args.timeout)
+    return Device(_resolve_port(args.port), timeout=args.timeout)
 
 
 def info_lines(info: Any) -> list[str]:
@@ -410,11 +418,7 @@ def cmd_flash(args: argparse.Namespace) -> int:
 def cmd_selftest(args: argparse.Namespace) -> int:
     from .selftest import run_selftest
 
-    url = args.port
-    if url == "auto":
-        from .flash import find_port
-
-        url = find_port()
+    url = _resolve_port(args.port)
     result = run_selftest(url, restore=args.restore, keep_selftest_profile=args.keep_selftest_profile, db=args.db,
                           discard_ring=args.discard_ring, timeout=args.timeout, say=_stderr)
     _stderr(result.restored)
