@@ -430,3 +430,16 @@ def test_example_end_to_end(tmp_path: Path) -> None:
                          'imu_model_len > 0 && IMU_MODEL_EMBEDDING_OUTPUT == 1u; }\n')
         subprocess.run([cxx, "-std=gnu++14", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", "-I", str(sketch),
                         "-I", str(ROOT / "csrc" / "include"), str(probe)], check=True, cwd=sketch)
+    arm = shutil.which("arm-none-eabi-g++")
+    if arm:  # the sketch itself with these generated headers, as make arduino-lib-check compiles it (declarations)
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("arduino_lib", ROOT / "tools" / "arduino_lib.py")
+        lib = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(lib)
+        folder, _, _ = lib.write_library(tmp_path / "arduino", tmp_path / "dist")
+        subprocess.run([arm, "-std=gnu++14", "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=softfp", "-mfpu=fpv4-sp-d16",
+                        "-Os", "-fno-rtti", "-fno-exceptions", "-Wall", "-Wextra", "-Werror", "-DARDUINO=10819",
+                        "-I", str(ROOT / "tests" / "arduino" / "arduino_api_decls"), "-I", str(folder / "src"),
+                        "-include", "Arduino.h", "-x", "c++", "-c", str(sketch / "ImuClassifier.ino"),
+                        "-o", str(tmp_path / "ImuClassifier.o")], check=True, cwd=sketch)
