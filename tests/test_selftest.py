@@ -153,3 +153,24 @@ def test_first_difference_names_channel_fields(expected: dict) -> None:
     window, field, got, want = selftest.first_difference(records, rows)
     assert (window, field) == (5, "mean[3]") and got == want + 1 / 256
     assert "mean" in TELEMETRY_COLUMNS
+
+
+def test_sensor_sampling_is_paused_and_resumed(user_profile, tmp_path, capsys) -> None:  # noqa: ANN001
+    """Host simulator playing a recording as its sensor at 50 Hz: its frames must not mix with the injected ones."""
+    from tinydrift.sim import Simulator
+
+    prof, path = user_profile
+    frames = np.load(ROOT / "data" / "basicmotions.npz")["frames"]
+    sensor = tmp_path / "sensor.bin"
+    sensor.write_bytes(np.ascontiguousarray(frames, dtype="<i2").tobytes())
+    with Simulator("host", state_dir=tmp_path / "state", extra_args=("--sensor-file", str(sensor))) as s:
+        with Device(s.url, timeout=TIMEOUT["host"]) as d:
+            d.upload_profile(prof)
+            assert d.sensor(50) == 50
+        code, out, err = _run(capsys, "--port", s.url, "--restore", str(path), "--discard-ring")
+        assert code == 0 and out[0].startswith("selftest: PASS — 120 windows identical"), (out, err)
+        assert any("paused sensor sampling (50 Hz)" in ln for ln in err)
+        assert any("sensor sampling at 50 Hz resumed" in ln for ln in err)
+        with Device(s.url, timeout=TIMEOUT["host"]) as d:
+            info = d.info()
+        assert (info.sensor_rate_hz, info.profile_id) == (50, prof.profile_id)

@@ -185,7 +185,7 @@ def run_selftest(url: str, *, restore: str | Path | None = None, keep_selftest_p
         info = dev.info()
         board = info.board_name or f"board id {info.board_id}"
         restore_profile, restored = _check_restore(info, restore, keep_selftest_profile, profile.profile_id)
-        if info.profile_channels and info.max_channels < profile.n_channels:
+        if info.max_channels < profile.n_channels:
             raise SelftestError(f"{board} supports {info.max_channels} channels; the self-test needs "
                                 f"{profile.n_channels}")
         held = info.next_seq - info.oldest_seq
@@ -230,9 +230,9 @@ def run_selftest(url: str, *, restore: str | Path | None = None, keep_selftest_p
         window, field, got, want = diff
         verdict = f"selftest: FAIL — window {window} field {field}: device {_fmt(got)} host {_fmt(want)}"
         return SelftestResult(False, verdict, n, board, restored, diff)
-    alarms = int(np.count_nonzero(rows["trigger"]))
+    triggered = int(np.count_nonzero(rows["trigger"]))
     verdict = (f"selftest: PASS — {n} windows identical to tinydrift.score on the host ({len(TELEMETRY_COLUMNS)} "
-               f"fields each, {alarms} with a trigger), {board}")
+               f"fields each, {triggered} with a trigger), {board}")
     return SelftestResult(True, verdict, n, board, restored)
 
 
