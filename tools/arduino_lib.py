@@ -7,7 +7,7 @@ writes build/arduino/tinydrift/ (the library folder) and dist/tinydrift-arduino-
 (the same folder, zipped: "Add .ZIP Library" in the IDE, `arduino-cli lib install --zip-path`).
 The version is pyproject.toml's [project] version, the project's one version. Layout:
 
-    tinydrift/library.properties           arduino/library.properties.in, @VERSION@ filled in
+    tinydrift/library.properties           arduino/library.properties.in, @VERSION@ filled in, # lines dropped
     tinydrift/README.md                    arduino/README.md
     tinydrift/examples/<Name>/<Name>.ino   arduino/examples/ (DriftMonitor, ImuClassifier)
     tinydrift/src/tinydrift.h              arduino/src/tinydrift.h (umbrella header, C linkage)
@@ -90,6 +90,7 @@ def library_files(root: Path = ROOT) -> dict[str, bytes]:
         raise LibError(f"cannot read arduino/library.properties.in: {exc.strerror}") from None
     if "@VERSION@" not in props:
         raise LibError("arduino/library.properties.in has no @VERSION@")
+    props = "".join(ln for ln in props.splitlines(keepends=True) if not ln.startswith("#"))
     out["library.properties"] = props.replace("@VERSION@", version).encode()
     defaults = {rel: (line, new) for rel, line, new in DEFAULTS}
     for src, dest in _sources(root):
