@@ -419,8 +419,19 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     from .selftest import run_selftest
 
     url = _resolve_port(args.port)
-    result = run_selftest(url, restore=args.restore, keep_selftest_profile=args.keep_selftest_profile, db=args.db,
-                          discard_ring=args.discard_ring, timeout=args.timeout, say=_stderr)
+
+    def save_ring(records: list[Any], info: Any) -> None:
+        """--db: store the ring's records as `tinydrift monitor` does (device named by its URL; idempotent)."""
+        from .store import TelemetryStore
+
+        with TelemetryStore(args.db) as store:
+            store.add_device(url, board=info.board_name, board_id=info.board_id, firmware=info.firmware)
+            new = store.insert_records(url, records)
+        _stderr(f"saved the {len(records)} record(s) of the board's ring to {args.db} ({new} new)")
+
+    result = run_selftest(url, restore=args.restore, keep_selftest_profile=args.keep_selftest_profile,
+                          save_ring=save_ring if args.db else None, discard_ring=args.discard_ring,
+                          timeout=args.timeout, say=_stderr)
     _stderr(result.restored)
     print(result.verdict, flush=True)
     return EXIT_OK if result.passed else EXIT_ERROR

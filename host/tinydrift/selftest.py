@@ -12,8 +12,9 @@ Steps (``tinydrift selftest --port PORT``):
      says the board may keep the self-test profile; a board without a profile keeps it anyway (no
      message removes a profile). Either way the result says what the board runs afterwards.
   3. If the test's records would push records of another profile out of the board's telemetry
-     ring (capacity 128), the ring is fetched and stored in ``db`` (a ``tinydrift monitor``
-     database, idempotent) first; without ``db`` such a board is left alone unless ``discard_ring``.
+     ring (capacity 128), the ring is fetched and handed to ``save_ring`` first (the CLI's --db
+     stores them in a ``tinydrift monitor`` database); without it such a board is left alone
+     unless ``discard_ring``.
   4. Sensor sampling is paused (its frames would interleave with the injected ones), the self-test
      profile (built from the bundled BasicMotions recording, window 10, seed 0) is uploaded, and a
      known recording of 120 windows (held-out cases; a gyroscope gain x3 in windows 40-79, an
@@ -161,20 +162,16 @@ def _check_restore(info: Info, restore: str | Path | None, keep: bool, selftest_
                   "`tinydrift upload`")
 
 
-def _save_ring(ring: list[TelemetryRecord], info: Info, url: str, db: str | Path, say: Say) -> None:
-    """Store the ring's records as `tinydrift monitor` would (device named by its URL; idempotent)."""
-    from .store import TelemetryStore
-
-    with TelemetryStore(db) as store:
-        store.add_device(url, board=info.board_name, board_id=info.board_id, firmware=info.firmware)
-        new = store.insert_records(url, ring)
-    say(f"saved the {len(ring)} record(s) of the board's ring to {db} ({new} new)")
+SaveRing = Callable[[list[TelemetryRecord], Info], None]
 
 
 def run_selftest(url: str, *, restore: str | Path | None = None, keep_selftest_profile: bool = False,
-                 db: str | Path | None = None, discard_ring: bool = False, timeout: float = 1.0,
+                 save_ring: SaveRing | None = None, discard_ring: bool = False, timeout: float = 1.0,
                  say: Say | None = None, device: Device | None = None) -> SelftestResult:
-    """Run the self-test on the board at url (see the module docstring); SelftestError if it cannot run."""
+    """Run the self-test on the board at url (see the module docstring); SelftestError if it cannot run.
+
+    save_ring(records, info) stores the ring's records before the test would push some of another profile
+    out (the CLI's --db); without it the test refuses unless discard_ring."""
     say = say or (lambda msg: None)
     profile = selftest_profile()
     stream = selftest_stream()
@@ -193,8 +190,8 @@ def run_selftest(url: str, *, restore: str | Path | None = None, keep_selftest_p
         if pushed_out > 0 and held > 0:
             ring = dev.fetch(info.oldest_seq, max_records=held)
             at_risk = [r for r in ring[:pushed_out] if r.profile_id != profile.profile_id]
-            if at_risk and db is not None:
-                _save_ring(ring, info, url, db, say)
+            if at_risk and save_ring is not None:
+                save_ring(ring, info)
             elif at_risk and not discard_ring:
                 raise SelftestError(f"the test's {n} records would push {len(at_risk)} record(s) of the board's "
                                     f"ring (from seq {at_risk[0].seq}) out; save them with --db FILE (a tinydrift "
@@ -236,6 +233,6 @@ def run_selftest(url: str, *, restore: str | Path | None = None, keep_selftest_p
     return SelftestResult(True, verdict, n, board, restored)
 
 
-__all__ = ["SelftestError", "SelftestResult", "first_difference", "run_selftest", "selftest_profile",
+__all__ = ["SaveRing", "SelftestError", "SelftestResult", "first_difference", "run_selftest", "selftest_profile",
            "selftest_stream"]
 
