@@ -147,3 +147,28 @@ def test_port_auto_finds_the_board_or_says_so(argv: list[str], monkeypatch: pyte
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no Nano 33 BLE running found (USB 2341:805A)" in err, err
+
+
+def test_firmware_build_compiles_the_library_example(env: dict, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """`tinydrift firmware build --board nano33ble`: make arduino-lib, then arduino-cli compile of DriftMonitor
+    with the generated library (a fake arduino-cli records its argv and writes the .bin)."""
+    root = Path(__file__).resolve().parents[1]
+    cli = env["bin"] / "arduino-cli"
+    cli.write_text(f"""#!/bin/sh
+printf '%s\\n' "$@" > "{env['argv']}"
+while [ $# -gt 0 ]; do [ "$1" = "--output-dir" ] && out=$2; shift; done
+printf 'image' > "$out/DriftMonitor.ino.bin"
+""")
+    cli.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{env['bin']}:/usr/bin:/bin")
+    out = root / "build" / "fw" / "nano33ble" / "out"
+    try:
+        assert main(["firmware", "build", "--board", "nano33ble"]) == 0
+    finally:  # the fake image must not stay where a real build would be
+        (out / "DriftMonitor.ino.bin").unlink(missing_ok=True)
+    assert capsys.readouterr().out.strip() == str(out / "DriftMonitor.ino.bin")
+    assert env["argv"].read_text().splitlines() == [
+        "compile", "--fqbn", FQBN, "--library", str(root / "build" / "arduino" / "tinydrift"), "--output-dir", str(out),
+        str(root / "build" / "arduino" / "tinydrift" / "examples" / "DriftMonitor")]
+    assert (root / "build" / "arduino" / "tinydrift" / "examples" / "DriftMonitor" / "DriftMonitor.ino").is_file()
