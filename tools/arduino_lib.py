@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import re
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
 
@@ -49,14 +49,24 @@ class LibError(Exception):
 
 
 def project_version(root: Path = ROOT) -> str:
-    """pyproject.toml's [project] version."""
+    """pyproject.toml's [project] version (tomllib on Python 3.11+, else the [project] table's version line)."""
     try:
-        data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
-        version = data["project"]["version"]
-    except (OSError, KeyError, tomllib.TOMLDecodeError) as exc:
-        raise LibError(f"cannot read the project version from pyproject.toml: {exc}") from None
+        text = (root / "pyproject.toml").read_text(encoding="utf-8")
+    except OSError as exc:
+        raise LibError(f"cannot read pyproject.toml: {exc.strerror}") from None
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        section = re.search(r"^\[project\]\s*$(.*?)(?=^\[|\Z)", text, re.MULTILINE | re.DOTALL)
+        match = re.search(r'^version\s*=\s*"([^"]+)"\s*$', section.group(1) if section else "", re.MULTILINE)
+        version = match.group(1) if match else None
+    else:
+        try:
+            version = tomllib.loads(text).get("project", {}).get("version")
+        except tomllib.TOMLDecodeError as exc:
+            raise LibError(f"pyproject.toml: {exc}") from None
     if not isinstance(version, str) or not version:
-        raise LibError("pyproject.toml: [project] version is not a string")
+        raise LibError("pyproject.toml has no [project] version")
     return version
 
 
