@@ -2,7 +2,7 @@
 """Device benchmark: instructions per frame, per channel-sample, per window and per telemetry record of
 the tinydrift core on a Cortex-M4F, measured on QEMU's mps2-an386 with deterministic instruction counting.
 
-Builds build/fw/mps2-an386/bench.elf (make -f firmware/firmware.mk fw-qemu-bench) unless --no-build,
+Builds build/fw/mps2-an386/bench.elf (make fw-qemu-bench, bench/m4/bench.mk) unless --no-build,
 runs it --runs times under
 
     qemu-system-arm -M mps2-an386 -display none -monitor none -serial stdio -kernel bench.elf
@@ -20,7 +20,7 @@ build/fw/mps2-an386/tinydrift.elf when it is built). --markdown FILE writes the 
 markdown section. Exit status 0 if every run completed, matched the host's scores bit for bit
 and gave identical numbers; 1 otherwise (targets missed are reported, not failed).
 
-Usage: tools/bench_device.py [--runs 3] [--no-build] [--markdown FILE] [--disasm]
+Usage: bench/m4/bench_device.py [--runs 3] [--no-build] [--markdown FILE] [--disasm]
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "build" / "fw" / "mps2-an386"
 BENCH_ELF = OUT / "bench.elf"
 FIRMWARE_ELF = OUT / "tinydrift.elf"
@@ -169,7 +169,7 @@ def render(v: dict[str, str], runs: int, stable: bool, size: tuple[int, int, int
     lines: list[str] = []
     if markdown:
         lines += ["## Device benchmark: Cortex-M4F instruction counts", "",
-                  "Measured by `tools/bench_device.py` (firmware `boards/mps2-an386/bench.c`). " + head + ".",
+                  "Measured by `bench/m4/bench_device.py` (firmware `bench/m4/bench.c`). " + head + ".",
                   "Counts are executed instructions (QEMU icount), not cycles.", "",
                   "| quantity | instructions | target | note |", "|---|---:|---|---|"]
         lines += [f"| {q} | {n} | {t} | {note} |" for q, n, t, note in rows]
@@ -200,7 +200,7 @@ def render(v: dict[str, str], runs: int, stable: bool, size: tuple[int, int, int
             lines.append(f"firmware tinydrift.elf: flash {text + data:,} B (text {text:,} + data {data:,}), "
                          f"RAM {data + bss:,} B (data + bss, without stack; {BOARD_RAM_NOTE})")
         else:
-            lines.append("firmware tinydrift.elf: not built (make -f firmware/firmware.mk fw-qemu)")
+            lines.append("firmware tinydrift.elf: not built (make fw-qemu)")
     return "\n".join(lines)
 
 
@@ -228,7 +228,7 @@ def main() -> int:
             return fail("arm-none-eabi-gcc not found; install: sudo apt-get install -y gcc-arm-none-eabi "
                         "libnewlib-arm-none-eabi")
         for target in ("fw-qemu-bench", "fw-qemu"):
-            proc = subprocess.run(["make", "--no-print-directory", "-f", "firmware/firmware.mk", target], cwd=ROOT,
+            proc = subprocess.run(["make", "--no-print-directory", target], cwd=ROOT,
                                   capture_output=True, text=True)
             if proc.returncode != 0:
                 if target == "fw-qemu":  # the size line is optional
@@ -238,7 +238,7 @@ def main() -> int:
                 sys.stderr.write(proc.stdout + proc.stderr)
                 return fail(f"make {target} failed")
     if not BENCH_ELF.exists():
-        return fail(f"{BENCH_ELF.relative_to(ROOT)} missing (make -f firmware/firmware.mk fw-qemu-bench)")
+        return fail(f"{BENCH_ELF.relative_to(ROOT)} missing (make fw-qemu-bench)")
     results = []
     for i in range(args.runs):
         try:

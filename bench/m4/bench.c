@@ -1,6 +1,6 @@
 /* bench.c - device benchmark of the tinydrift core on QEMU's mps2-an386 Cortex-M4F (make fw-qemu-bench).
  *
- * Run under `qemu-system-arm ... -icount shift=0` (tools/bench_device.py does): QEMU then
+ * Run under `qemu-system-arm ... -icount shift=0` (bench/m4/bench_device.py does): QEMU then
  * advances virtual time by exactly 1 ns per guest instruction, so the 25 MHz SysTick
  * (CLKSOURCE=1, free-running from 0xFFFFFF, no interrupt) counts one tick per 40 guest
  * instructions. The factor is not trusted: it is measured here first with a loop of a known
