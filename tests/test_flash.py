@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tinydrift import flash
-from tinydrift.cli import main
-from tinydrift.link import DeviceError
+from tinydrift.cli.app import main
+from tinydrift.device import flash
+from tinydrift.device.protocol import DeviceError
 
 FQBN = "arduino:mbed_nano:nano33ble"
 

@@ -20,10 +20,11 @@ import numpy as np
 import pytest
 
 import tinydrift
-from tinydrift import selftest
-from tinydrift.cli import main
-from tinydrift.device import Device
-from tinydrift.link import TELEMETRY_COLUMNS, TelemetryRecord, compare_records
+from tinydrift.build import selftest_data
+from tinydrift.cli.app import main
+from tinydrift.device import selftest
+from tinydrift.device.client import Device
+from tinydrift.device.records import TELEMETRY_COLUMNS, TelemetryRecord, compare_records
 from e2e_boards import TIMEOUT, connect, dev, sim  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,8 +42,8 @@ def user_profile(tmp_path_factory: pytest.TempPathFactory) -> tuple[tinydrift.Pr
 
 @pytest.fixture(scope="module")
 def expected() -> dict:
-    prof = selftest.selftest_profile()
-    stream = selftest.selftest_stream()
+    prof = selftest_data.selftest_profile()
+    stream = selftest_data.selftest_stream()
     return {"profile": prof, "stream": stream, "rows": tinydrift.score(prof, stream)}
 
 
@@ -57,7 +58,7 @@ def test_stream_and_profile(expected: dict) -> None:
     rows = expected["rows"]
     assert len(rows) == 120 and expected["profile"].window == 10
     assert not rows["trigger"][:40].any() and rows["trigger"][80:].all()
-    assert expected["profile"].profile_id == selftest.selftest_profile().profile_id  # deterministic
+    assert expected["profile"].profile_id == selftest_data._build(selftest_data.bundled_recording()).profile_id
 
 
 def test_pass_and_restore(sim, user_profile, expected, capsys) -> None:  # noqa: ANN001, F811
@@ -157,7 +158,7 @@ def test_first_difference_names_channel_fields(expected: dict) -> None:
 
 def test_sensor_sampling_is_paused_and_resumed(user_profile, tmp_path, capsys) -> None:  # noqa: ANN001
     """Host simulator playing a recording as its sensor at 50 Hz: its frames must not mix with the injected ones."""
-    from tinydrift.sim import Simulator
+    from tinydrift.device.sim import Simulator
 
     prof, path = user_profile
     frames = np.load(ROOT / "data" / "basicmotions.npz")["frames"]
