@@ -29,7 +29,7 @@ help:
 	@echo "make test   the whole test suite (C tests under ASan/UBSan and on a QEMU Cortex-M4, Cortex-M4 build, pytest)"
 	@echo "make size   Cortex-M4 flash/RAM of the core and sizeof the monitor state (6 channels) -> docs/size.md"
 	@echo "make arduino-lib   dist/tinydrift-arduino-<version>.zip, the Arduino library (Nano 33 BLE); arduino-lib-check compiles it"
-	@echo "make bench  detection quality and speed against peer detectors -> docs/benchmarks.md"
+	@echo "make bench  detection quality and speed against peer detectors -> docs/benchmarks.md (BENCH_ARGS=--quick: 4 streams per scenario)"
 	@echo "make fw-host / fw-qemu   build the host simulator / the QEMU Cortex-M4 firmware"
 
 tools:
@@ -119,7 +119,7 @@ $(STAMP_BENCH): $(STAMP)
 	@touch $@
 
 bench: tools $(STAMP_BENCH)
-	$(VPY) tools/bench.py
+	PYTHONPATH=bench $(VPY) -m tdbench $(BENCH_ARGS)
 
 # Cortex-M4 instructions per sample / window / telemetry record, measured in QEMU with -icount.
 bench-device: tools $(STAMP)
