@@ -9,7 +9,7 @@
 #     make arduino-lib-check  extract the zip and compile every .c of its src/ (Mbed Nano core's C flags and the
 #                             project's -mfloat-abi=hard ones), the board layer and the examples' .ino as C++ against
 #                             declaration-only headers (tests/arduino/compile_check.sh); -Wall -Wextra -Werror.
-#     make fw-nano33ble-check the same (older name; tools/bench.py reads its size lines and objects).
+#     make fw-nano33ble-check the same (older name; bench/tdbench/device.py reads its size lines and objects).
 # arduino-cli itself is not needed (and not installable here): boards/nano33ble/README.md has the board steps.
 
 NANO_OUT := build/fw/nano33ble
