@@ -30,6 +30,7 @@ help:
 	@echo "make size   Cortex-M4 flash/RAM of the core and sizeof the monitor state (6 channels)"
 	@echo "make bench  detection quality and speed against peer detectors -> docs/benchmarks.md"
 	@echo "make fw-host / fw-qemu   build the host simulator / the QEMU Cortex-M4 firmware"
+	@echo "make fuzz   every fuzz target for FUZZ_SECONDS each (default 12; part of make test) -> docs/security.md"
 
 tools:
 	@tools/ensure_tools.sh $(HOST_TOOLS) $(ARM_TOOLS)
@@ -53,7 +54,7 @@ $(STAMP_TF): $(STAMP)
 demo: tools $(STAMP)
 	$(VPY) tools/demo.py
 
-test: tools test-c check-arm test-fw-c fw-check-arm fw-nano33ble-check fw-host fw-qemu test-core-m4 test-py
+test: tools test-c check-arm test-fw-c fw-check-arm fw-nano33ble-check fw-host fw-qemu test-core-m4 test-py fuzz
 
 # C unit tests under AddressSanitizer and UndefinedBehaviorSanitizer; test_frame once more with the
 # firmware's 256-entry CRC table (td_frame_encode then computes the CRC inside its COBS pass), test_core
@@ -99,6 +100,9 @@ size: tools
 
 # Firmware application, boards and their tests (fw-host, fw-qemu, test-fw-c, fw-check-arm, ...).
 include firmware/firmware.mk
+
+# Fuzz targets (make fuzz, FUZZ_SECONDS=...): profile parser, frame codec, firmware protocol handler, host decoders.
+include fuzz/fuzz.mk
 
 # Detection quality and speed against peer detectors (river), device figures; writes docs/benchmarks.md.
 STAMP_BENCH := $(VENV)/.installed-bench
