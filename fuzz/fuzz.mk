@@ -27,7 +27,7 @@ FUZZ_FLAGS := -std=c99 -Wall -Wextra -Werror -g -O2 -fsanitize=fuzzer,address,un
 FUZZ_DEFS := -DTD_CRC32_TABLE_BYTES=1024 -DTD_OPTIMIZE_SPEED=1 -DTD_APP_RING_CAPACITY=64
 FUZZ_CORE_SRC := $(wildcard csrc/src/*.c)
 FUZZ_APP_SRC := $(wildcard firmware/*.c)
-FUZZ_HDR := $(wildcard csrc/include/tinydrift/*.h csrc/src/*.h firmware/*.h) fuzz/coverage-ignore.txt
+FUZZ_HDR := $(wildcard csrc/include/tinydrift/*.h csrc/src/*.h firmware/*.h) fuzz/coverage-ignore.txt fuzz/fuzz.mk
 # Largest input per target: a profile with its sample tail; a few frames; a session of requests with an upload.
 FUZZ_MAX_LEN_profile := 8192
 FUZZ_MAX_LEN_frame := 1024
