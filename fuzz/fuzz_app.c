@@ -8,24 +8,25 @@
  * operations:
  *
  *   byte 0: storage image (value % 3)
- *   then repeated: op byte, op % 10 selects
- *     0 REQUEST   type u8, seq u16, len u16 (% 353), payload: a 0x00 flush, then the frame encoded by the harness
+ *   then repeated: op byte, op % 16 selects (requests more often than the rest; REBOOT, which re-reads and
+ *   checks both slots, less often)
+ *     0-4 REQUEST type u8, seq u16, len u16 (% 353), payload: a 0x00 flush, then the frame encoded by the harness
  *                 (valid CRC); the device must answer with exactly one ACK/NACK/INFO echoing type and seq
- *     1 RAW       len u8, bytes: fed to the link as they are (corrupt frames, partial frames, garbage)
- *     2 UPLOAD    flags u8, len u16 (% (TD_APP_MAX_PROFILE + 64)), blob: UPLOAD_BEGIN(len, crc32), the chunks,
+ *     5 RAW       len u8, bytes: fed to the link as they are (corrupt frames, partial frames, garbage)
+ *     6 UPLOAD    flags u8, len u16 (% (TD_APP_MAX_PROFILE + 64)), blob: UPLOAD_BEGIN(len, crc32), the chunks,
  *                 UPLOAD_COMMIT; flags bit 0: write the blob's own profile CRC first (so mutated profiles reach
- *                 the parser's range checks), bits 1-2: chunk size 256/100/17/4, bit 3: no COMMIT, bit 4: a wrong
+ *                 the parser's range checks), bits 1-2: chunk size 256/128/64/17, bit 3: no COMMIT, bit 4: a wrong
  *                 CRC in BEGIN, bit 5: resend every chunk once (retries)
- *     3 CUT       ops u8, partial u8: after `ops` more storage erases/writes, the next one lands partly (a write:
+ *     7 CUT       ops u8, partial u8: after `ops` more storage erases/writes, the next one lands partly (a write:
  *                 a prefix of `partial` bytes; an erase: `partial` % pages whole pages) and fails, and so does every
  *                 later one until REBOOT: a power cut, or a flash that died
- *     4 REBOOT    td_app_init over the same storage; the active profile must then be the last committed one or
+ *     8 REBOOT    td_app_init over the same storage; the active profile must then be the last committed one or
  *                 the one whose commit the cut interrupted
- *     5 LINK_RESET td_app_link_reset
- *     6 TIME      u8: the clock advances by that many x 37 ms
- *     7 LINK_DOWN toggles a link whose writes fail
- *     8 SENSOR    u8: that many sensor frames become available (served while sampling is on)
- *     9 INJECT    u8 frames: an INJECT request of whole frames of the active profile, values from the input
+ *     9 LINK_RESET td_app_link_reset
+ *     10 TIME     u8: the clock advances by that many x 37 ms
+ *     11 LINK_DOWN toggles a link whose writes fail
+ *     12 SENSOR   u8: that many sensor frames become available (served while sampling is on)
+ *     13-15 INJECT u8 frames: an INJECT request of whole frames of the active profile, values from the input
  *
  * Checks (a violation traps): every frame the device writes decodes (no CRC or format error) and is a device
  * message (0x81..0x85); TELEMETRY payloads decode with td_proto_decode_record; each harness-encoded request gets
@@ -339,7 +340,7 @@ static void put32(uint8_t *p, uint32_t v)
 
 static void upload(const uint8_t *blob, size_t len, uint8_t flags)
 {
-    static const size_t chunk_sizes[4] = {256u, 100u, 17u, 4u};
+    static const size_t chunk_sizes[4] = {256u, 128u, 64u, 17u};
     const size_t chunk = chunk_sizes[(flags >> 1) & 3u];
     put32(g_payload, (uint32_t)len);
     put32(g_payload + 4, td_crc32_update(0u, blob, len) ^ ((flags & 0x10u) ? 1u : 0u));
@@ -375,7 +376,7 @@ static void put16(uint8_t *p, uint16_t v)
     p[1] = (uint8_t)(v >> 8);
 }
 
-/* A valid profile (docs/profile-format.md): 3 channels, window 8, 2 dims, 3 centroids; PCA or external mode. */
+/* A valid profile (docs/profile-format.md): 3 channels, window 32, 2 dims, 3 centroids; PCA or external mode. */
 static uint32_t make_profile(uint8_t *b, int ext, uint32_t id)
 {
     const uint32_t n_ch = 3u, n_dims = 2u, n_cent = 3u, n_feat = 2u * n_ch;
@@ -391,7 +392,7 @@ static uint32_t make_profile(uint8_t *b, int ext, uint32_t id)
     b[17] = (uint8_t)n_dims;
     b[18] = (uint8_t)n_cent;
     b[19] = ext ? 0u : 6u;
-    put16(b + 20, 8u);
+    put16(b + 20, 32u);
     put16(b + 22, ext ? TD_PROFILE_FLAG_EXTERNAL_EMBEDDING : 0u);
     put32(b + 24, 1000u);
     put32(b + 28, 20u * 256u);
@@ -507,8 +508,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     while (r.pos < r.size) {
         const uint8_t op = rd8(&r);
-        switch (op % 10u) {
-        case 0: {
+        switch (op % 16u) {
+        case 0:
+        case 1:
+        case 2:
+        case 3:
+        case 4: {
             const uint8_t type = rd8(&r);
             const uint16_t seq = rd16(&r);
             const size_t len = rd16(&r) % (TD_FRAME_MAX_PAYLOAD + 1u);
@@ -519,13 +524,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (void)request(type, seq, g_payload, len);
             break;
         }
-        case 1: {
+        case 5: {
             size_t got = 0;
             const uint8_t *p = take(&r, rd8(&r), &got);
             run_link(p, got);
             break;
         }
-        case 2: {
+        case 6: {
             const uint8_t flags = rd8(&r);
             const size_t len = rd16(&r) % sizeof g_blob;
             size_t got = 0;
@@ -543,11 +548,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             break;
         }
-        case 3:
+        case 7:
             g_ops_left = rd8(&r);
             g_partial = rd8(&r);
             break;
-        case 4: {
+        case 8: {
             reboot();
             const uint32_t id = active_id();
 #ifdef FUZZ_TRACE
@@ -560,16 +565,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             g_pending_valid = 0u;
             break;
         }
-        case 5:
+        case 9:
             CHECK(td_app_link_reset(&g_app) == TD_OK);
             break;
-        case 6:
+        case 10:
             g_time += 37u * rd8(&r);
             break;
-        case 7:
+        case 11:
             g_link_down = !g_link_down;
             break;
-        case 8:
+        case 12:
             g_sensor_avail += rd8(&r);
             run_link(NULL, 0);
             break;
