@@ -28,9 +28,10 @@ FUZZ_DEFS := -DTD_CRC32_TABLE_BYTES=1024 -DTD_OPTIMIZE_SPEED=1 -DTD_APP_RING_CAP
 FUZZ_CORE_SRC := $(wildcard csrc/src/*.c)
 FUZZ_APP_SRC := $(wildcard firmware/*.c)
 FUZZ_HDR := $(wildcard csrc/include/tinydrift/*.h csrc/src/*.h firmware/*.h) fuzz/coverage-ignore.txt fuzz/fuzz.mk
-# Largest input per target: a profile with its sample tail; a few frames; a session of requests with an upload.
+# Largest input per target: a profile with its sample tail; a largest frame (363 bytes) and more; a session of
+# requests with an upload of a builder profile.
 FUZZ_MAX_LEN_profile := 8192
-FUZZ_MAX_LEN_frame := 1024
+FUZZ_MAX_LEN_frame := 512
 FUZZ_MAX_LEN_app := 1024
 FUZZ_MAX_LEN_host := 4096
 STAMP_FUZZ := $(VENV)/.installed-fuzz
@@ -66,11 +67,12 @@ fuzz-corpus: $(STAMP)
 	$(VPY) fuzz/make_corpus.py
 
 # Each target in turn (one core); every one runs even if an earlier one failed, and the target fails if any did.
+FUZZ_CMD_host = $(VPY) fuzz/fuzz_host.py
+FUZZ_CMD_profile = $(FUZZ_BUILD)/fuzz_profile
+FUZZ_CMD_frame = $(FUZZ_BUILD)/fuzz_frame
+FUZZ_CMD_app = $(FUZZ_BUILD)/fuzz_app
 fuzz: fuzz-build $(STAMP_FUZZ)
-	@failed=""; for t in $(FUZZ_TARGETS); do \
-	    case $$t in \
-	        host) fuzz/run.sh host $(FUZZ_SECONDS) $(VPY) fuzz/fuzz_host.py -max_len=$(FUZZ_MAX_LEN_host) $(FUZZ_RUNS_OPT) || failed="$$failed host";; \
-	        *) fuzz/run.sh $$t $(FUZZ_SECONDS) $(FUZZ_BUILD)/fuzz_$$t -max_len=$(FUZZ_MAX_LEN_$$t) $(FUZZ_RUNS_OPT) || failed="$$failed $$t";; \
-	    esac; \
-	done; \
+	@failed=""; \
+	$(foreach t,$(FUZZ_TARGETS),fuzz/run.sh $(t) $(FUZZ_SECONDS) $(FUZZ_CMD_$(t)) -max_len=$(FUZZ_MAX_LEN_$(t)) \
+	    $(FUZZ_RUNS_OPT) || failed="$$failed $(t)"; ) \
 	if [ -n "$$failed" ]; then echo "make fuzz: error: failed:$$failed" >&2; exit 1; fi
