@@ -128,13 +128,12 @@ static void decode_wire(const uint8_t *data, size_t size)
     uint32_t segments = 0;
     uint32_t accepted = 0;
     size_t start = 0;
-    for (size_t i = 0; i <= size; i++) {
-        if (i < size && data[i] != 0x00) {
-            continue;
-        }
-        if (i > start) {
+    while (start <= size) {
+        const uint8_t *z = start < size ? memchr(data + start, 0x00, size - start) : NULL;
+        const size_t end = z != NULL ? (size_t)(z - data) : size;
+        if (end > start) {
             td_frame_t f;
-            const td_status s = td_frame_decode(data + start, i - start, &f);
+            const td_status s = td_frame_decode(data + start, end - start, &f);
             if (s == TD_OK) {
                 CHECK(accepted < g_whole.n);
                 if (accepted < MAX_FRAMES) {
@@ -144,7 +143,7 @@ static void decode_wire(const uint8_t *data, size_t size)
             }
             segments++;
         }
-        start = i + 1;
+        start = end + 1;
     }
     CHECK(accepted == g_whole.n);
     const td_frame_decoder_t *d = &g_whole.dec;
