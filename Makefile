@@ -30,7 +30,7 @@ help:
 	@echo "make size   Cortex-M4 flash/RAM of the core and sizeof the monitor state (6 channels)"
 	@echo "make bench  detection quality and speed against peer detectors -> docs/benchmarks.md"
 	@echo "make fw-host / fw-qemu   build the host simulator / the QEMU Cortex-M4 firmware"
-	@echo "make fuzz   every fuzz target for FUZZ_SECONDS each (default 12; part of make test) -> docs/security.md"
+	@echo "make fuzz   every fuzz target for FUZZ_SECONDS each (default 10; part of make test) -> docs/security.md"
 
 tools:
 	@tools/ensure_tools.sh $(HOST_TOOLS) $(ARM_TOOLS)

@@ -1,7 +1,7 @@
 # fuzz/fuzz.mk - libFuzzer targets (clang + ASan + UBSan) and the host decoders' fuzzer (atheris); included
 # from the top-level Makefile.
 #
-#     make fuzz                      build every target and run each for FUZZ_SECONDS (default 12)
+#     make fuzz                      build every target and run each for FUZZ_SECONDS (default 10)
 #     make fuzz FUZZ_SECONDS=600     the same, longer
 #     make fuzz FUZZ_RUNS=10000000 FUZZ_SECONDS=86400   stop each target after that many inputs instead
 #     make fuzz FUZZ_TARGETS=app     only some of: profile frame app host
@@ -14,7 +14,7 @@
 # docs/security.md.
 
 FUZZ_CC ?= clang
-FUZZ_SECONDS ?= 12
+FUZZ_SECONDS ?= 10
 FUZZ_TARGETS ?= profile frame app host
 FUZZ_RUNS ?=
 FUZZ_BUILD := build/fuzz
