@@ -3,6 +3,7 @@ frames of every message type, typical request sequences, host decoder inputs.
 
     .venv/bin/python fuzz/make_corpus.py            # rewrite fuzz/corpus/{profile,frame,app,host}/seed-*
     .venv/bin/python fuzz/make_corpus.py --check    # exit 1 if the committed seeds differ from what it writes
+    .venv/bin/python fuzz/make_corpus.py --out DIR  # write them under DIR/<target>/ instead
 
 Seeds are deterministic (fixed random seeds, fixed created_unix), so a rerun writes the same bytes. Files not
 named seed-* (regression inputs of crashes found and fixed) are left alone. Input layouts are those documented
@@ -199,10 +200,11 @@ def all_seeds() -> dict[str, dict[str, bytes]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make_corpus.py", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare with the committed seeds, write nothing")
+    parser.add_argument("--out", type=Path, default=ROOT, help="corpus root to write (default: fuzz/corpus)")
     args = parser.parse_args(argv)
     differ = []
     for target, seeds in all_seeds().items():
-        folder = ROOT / target
+        folder = args.out / target
         want = {f"seed-{name}": data for name, data in seeds.items()}
         have = {p.name: p.read_bytes() for p in folder.glob("seed-*")} if folder.is_dir() else {}
         if args.check:
