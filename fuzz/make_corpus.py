@@ -151,11 +151,13 @@ def app_seeds(profs: dict[str, bytes]) -> dict[str, bytes]:
         + frame(INFO_REQ, 3)[:5] + bytes([OP_LINK_RESET]) + request(RESET_ALARM, 4) + request(RESET_ALARM, 4)
         + bytes([OP_LINK_DOWN]) + inject(8, frames3[:48]) + bytes([OP_LINK_DOWN, OP_TIME, 200])
         + request(FETCH, 5, struct.pack("<IH", 0, 64)),
-        # Requests that must be refused: wrong lengths, unknown and device-to-host types, chunk without BEGIN.
+        # Requests that must be refused: wrong lengths, unknown and device-to-host types, chunk without BEGIN;
+        # an upload aborted, then an ABORT with none in progress.
         "bad-requests": bytes([0]) + request(INFO_REQ, 1, b"x") + request(0x42, 2) + request(ACK, 3, bytes(8))
         + request(UPLOAD_CHUNK, 4, struct.pack("<I", 0) + b"abcd") + request(UPLOAD_COMMIT, 5)
         + request(INJECT, 6, b"\x01\x00") + request(UPLOAD_BEGIN, 7, struct.pack("<II", 0, 0))
-        + request(UPLOAD_BEGIN, 8, struct.pack("<II", 100000, 0)),
+        + request(UPLOAD_BEGIN, 8, struct.pack("<II", 100000, 0)) + request(UPLOAD_BEGIN, 9, struct.pack("<II", 64, 0))
+        + request(UPLOAD_ABORT, 10) + request(UPLOAD_ABORT, 11),
     }
     return seeds
 
