@@ -27,7 +27,7 @@ all: test
 help:
 	@echo "make demo   profile -> simulated board (QEMU Cortex-M4) -> drifted replay -> SQLite -> report"
 	@echo "make test   the whole test suite (C tests under ASan/UBSan and on a QEMU Cortex-M4, Cortex-M4 build, pytest)"
-	@echo "make size   Cortex-M4 flash/RAM of the core and sizeof the monitor state (6 channels)"
+	@echo "make size   Cortex-M4 flash/RAM of the core and sizeof the monitor state (6 channels) -> docs/size.md"
 	@echo "make bench  detection quality and speed against peer detectors -> docs/benchmarks.md"
 	@echo "make fw-host / fw-qemu   build the host simulator / the QEMU Cortex-M4 firmware"
 	@echo "make fuzz   every fuzz target for FUZZ_SECONDS each (default 10; part of make test) -> docs/security.md"
@@ -36,7 +36,7 @@ tools:
 	@tools/ensure_tools.sh $(HOST_TOOLS) $(ARM_TOOLS)
 	@[ -f /usr/lib/arm-none-eabi/include/stdint.h ] || tools/ensure_tools.sh _newlib_:libnewlib-arm-none-eabi
 
-$(STAMP): pyproject.toml setup.py $(CORE_SRC) $(CORE_HDR) $(wildcard host/tinydrift/_cdef_*.h host/tinydrift/_ffi_build.py)
+$(STAMP): pyproject.toml setup.py $(CORE_SRC) $(CORE_HDR) $(wildcard host/tinydrift/core/_cdef_*.h host/tinydrift/core/_ffi_build.py)
 	@tools/ensure_tools.sh $(HOST_TOOLS)
 	@[ -x $(VPY) ] || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
@@ -56,13 +56,16 @@ demo: tools $(STAMP)
 
 test: tools test-c check-arm test-fw-c fw-check-arm fw-nano33ble-check fw-host fw-qemu test-core-m4 test-py fuzz
 
-# C unit tests under AddressSanitizer and UndefinedBehaviorSanitizer; test_frame once more with the
-# firmware's 256-entry CRC table (td_frame_encode then computes the CRC inside its COBS pass), test_core
-# once more with the firmware's TD_OPTIMIZE_SPEED=1 (the faster window close must give the same results)
-# and with TD_TEST_NARROW (the 64-bit references it uses on 32-bit targets, here under UBSan); test_nearest
-# (which includes td_monitor.c) in both builds. test-core-m4 (boards/mps2-an386/board.mk) runs test_core,
-# test_nearest and test_frame on a Cortex-M4.
-test-c: $(C_TESTS) tests/c/test_nearest.c $(CORE_SRC) $(CORE_HDR)
+# C unit tests under AddressSanitizer and UndefinedBehaviorSanitizer, one program per concern of the core
+# (CORE_TESTS: the profile parser, window statistics, detector and feature chart, the monitor's window close against
+# the reference model of tests/c/td_test_model.h, model outputs; test_nearest the search alone, through
+# csrc/src/td_monitor_internal.h). test_frame once more with the firmware's 256-entry CRC table (td_frame_encode
+# then computes the CRC inside its COBS pass); the core tests once more with the firmware's TD_OPTIMIZE_SPEED=1 (the
+# faster window close must give the same results) and with TD_TEST_NARROW (the 64-bit references they use on 32-bit
+# targets, here under UBSan); test_nearest in both builds. test-core-m4 (tests/m4/tests.mk) runs them all but
+# test_app on a Cortex-M4.
+CORE_TESTS := test_profile test_stats test_detector test_monitor test_outputs
+test-c: $(C_TESTS) tests/c/test_nearest.c tests/c/td_check.h tests/c/td_test_model.h $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(BUILD)
 	@set -e; for t in $(C_TESTS); do \
 	    exe=$(BUILD)/$$(basename $$t .c); \
@@ -72,15 +75,17 @@ test-c: $(C_TESTS) tests/c/test_nearest.c $(CORE_SRC) $(CORE_HDR)
 	@$(CC) $(WARN) $(SAN) -DTD_CRC32_TABLE_BYTES=1024 -Icsrc/include -Icsrc/src tests/c/test_frame.c $(CORE_SRC) \
 	    -o $(BUILD)/test_frame_crc1024 -lm
 	@printf 'TD_CRC32_TABLE_BYTES=1024: '; $(BUILD)/test_frame_crc1024
-	@$(CC) $(WARN) $(SAN) -DTD_OPTIMIZE_SPEED=1 -Icsrc/include -Icsrc/src tests/c/test_core.c $(CORE_SRC) \
-	    -o $(BUILD)/test_core_speed -lm
-	@printf 'TD_OPTIMIZE_SPEED=1: '; $(BUILD)/test_core_speed
-	@$(CC) $(WARN) $(SAN) -DTD_OPTIMIZE_SPEED=1 -DTD_TEST_NARROW -Icsrc/include -Icsrc/src tests/c/test_core.c \
-	    $(CORE_SRC) -o $(BUILD)/test_core_narrow -lm
-	@printf 'TD_TEST_NARROW: '; $(BUILD)/test_core_narrow
+	@set -e; for t in $(CORE_TESTS); do \
+	    $(CC) $(WARN) $(SAN) -DTD_OPTIMIZE_SPEED=1 -Icsrc/include -Icsrc/src tests/c/$$t.c $(CORE_SRC) \
+	        -o $(BUILD)/$${t}_speed -lm; \
+	    echo "$$t, TD_OPTIMIZE_SPEED=1:"; $(BUILD)/$${t}_speed; \
+	    $(CC) $(WARN) $(SAN) -DTD_OPTIMIZE_SPEED=1 -DTD_TEST_NARROW -Icsrc/include -Icsrc/src tests/c/$$t.c \
+	        $(CORE_SRC) -o $(BUILD)/$${t}_narrow -lm; \
+	    echo "$$t, TD_OPTIMIZE_SPEED=1 TD_TEST_NARROW:"; $(BUILD)/$${t}_narrow; \
+	done
 	@set -e; for speed in 0 1; do \
 	    $(CC) $(WARN) $(SAN) -DTD_OPTIMIZE_SPEED=$$speed -Icsrc/include -Icsrc/src tests/c/test_nearest.c \
-	        $(filter-out %/td_monitor.c,$(CORE_SRC)) -o $(BUILD)/test_nearest_$$speed -lm; \
+	        $(CORE_SRC) -o $(BUILD)/test_nearest_$$speed -lm; \
 	    $(BUILD)/test_nearest_$$speed; \
 	done
 
@@ -92,14 +97,20 @@ check-arm: tools
 	done
 	@echo "check-arm: $(words $(CORE_SRC)) core files build with -Wall -Wextra -Werror for Cortex-M4"
 
+# The host package's import layers and no import cycles (contracts in pyproject.toml), then pytest.
 test-py: $(STAMP_TF)
+	$(VENV)/bin/lint-imports --no-cache
 	$(VPY) -m pytest -q
 
+# The one source of the size figures: also writes docs/size.md (README and docs/architecture.md link to it).
 size: tools
-	$(PYTHON) tools/size_report.py --channels 6
+	$(PYTHON) tools/size_report.py --channels 6 --markdown docs/size.md
 
 # Firmware application, boards and their tests (fw-host, fw-qemu, test-fw-c, fw-check-arm, ...).
 include firmware/firmware.mk
+# Harnesses on the QEMU Cortex-M4 port: the core's C tests there (test-core-m4) and the instruction bench.
+include tests/m4/tests.mk
+include bench/m4/bench.mk
 
 # Fuzz targets (make fuzz, FUZZ_SECONDS=...): profile parser, frame codec, firmware protocol handler, host decoders.
 include fuzz/fuzz.mk
@@ -115,7 +126,7 @@ bench: tools $(STAMP_BENCH)
 
 # Cortex-M4 instructions per sample / window / telemetry record, measured in QEMU with -icount.
 bench-device: tools $(STAMP)
-	$(VPY) tools/bench_device.py --runs 3 --markdown docs/benchmarks-device.md
+	$(VPY) bench/m4/bench_device.py --runs 3 --markdown docs/benchmarks-device.md
 
 clean:
 	rm -rf build dist *.egg-info host/*.egg-info $(VENV) .pytest_cache .hypothesis

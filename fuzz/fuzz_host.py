@@ -4,9 +4,9 @@ A crash is any exception other than the package's documented errors (``TinyDrift
 ``ProtocolError`` for link messages, ``InputError`` for recordings, ``ProfileError`` for profiles).
 
 Input: byte 0 (% 6) selects the decoder, the rest is its input:
-  0 link stream      FrameReader fed in chunks (sizes from the data), every frame through ``link.decode``;
+  0 link stream      FrameReader fed in chunks (sizes from the data), every frame through ``decode`` (device.messages);
                      a decoded message must pack again, and after one round decode(pack(m)) == m
-  1 link message     byte 1 = message type, the rest the payload: ``link.decode`` (and the round trip above)
+  1 link message     byte 1 = message type, the rest the payload: ``decode`` (and the round trip above)
   2 CSV recording    the bytes as a .csv file: ``read_recording``
   3 .npy recording   the bytes as a .npy file: ``read_recording``
   4 .npz recording   the bytes as a .npz file: ``read_recording``
@@ -32,8 +32,9 @@ import numpy as np  # imported before instrumentation: only the package is instr
 
 with atheris.instrument_imports():
     from tinydrift import Profile, TinyDriftError
-    from tinydrift.link import Frame, FrameReader, decode
-    from tinydrift.recording import read_recording
+    from tinydrift.core.recording import read_recording
+    from tinydrift.device.messages import decode
+    from tinydrift.device.protocol import Frame, FrameReader
 
 # Recordings are read from files; one directory for the run, one file per extension, rewritten per input.
 _DIR = Path(tempfile.mkdtemp(prefix="tinydrift-fuzz-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tinydrift import InputError, Profile
-from tinydrift.recording import read_recording
+from tinydrift.core.recording import read_recording
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "fuzz" / "corpus"

@@ -188,7 +188,7 @@ static void flash_erase_all(void)
     memset(g_flash, 0xFF, sizeof g_flash);
 }
 
-/* ==== profile writer (docs/profile-format.md, as in tests/c/test_core.c) =============== */
+/* ==== profile writer (docs/profile-format.md, as in tests/c/td_test_model.h) =============== */
 
 typedef struct {
     uint8_t n_channels, n_dims, n_centroids;

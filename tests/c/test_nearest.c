@@ -1,4 +1,4 @@
-/* test_nearest.c - the monitor's nearest-centroid search (nearest_centroid, static in td_monitor.c) against a
+/* test_nearest.c - the monitor's nearest-centroid search (td_mon_nearest_centroid, td_nearest.c) against a
  * plain full-sum argmin, over random and constructed cases.
  *
  * The search has three forms: centroid_distance per centroid (the default build), the scaled search's C loop
@@ -9,12 +9,14 @@
  * best distance exactly before its last term (the early exit must go on while d <= best), the hint first, n_dims
  * and n_centroids 1 and TD_MAX_*.
  *
- * Built with td_monitor.c included (below) and the other core sources linked; the Makefile's test-c runs it on
- * the host in both builds. Prints "test_nearest: N passed, M failed" and exits non-zero on any failure.
+ * The search is reached through the core's private header (csrc/src/td_monitor_internal.h) and the core sources
+ * linked as they are; the Makefile's test-c runs it on the host in both builds. Prints "test_nearest: N passed,
+ * M failed" and exits non-zero on any failure.
  */
-#include "../../csrc/src/td_monitor.c"
-
 #include <stdio.h>
+#include <string.h>
+
+#include "td_monitor_internal.h"
 
 #include "td_check.h"
 
@@ -247,7 +249,7 @@ int main(void)
         }
         const uint64_t want = (best + 128u) >> 8;
         uint8_t got_k = 0xFFu;
-        const uint32_t got = nearest_centroid(&mon, e, &got_k);
+        const uint32_t got = td_mon_nearest_centroid(&mon, e, &got_k);
         CHECK_QUIET(ok, got_k == best_k && got == (want > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)want));
         if (!ok) {
             printf("  trial %lu: n_dims %u n_centroids %u hint %u %s: got centroid %u score %lu, want %u score %lu\n",

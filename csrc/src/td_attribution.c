@@ -1,0 +1,250 @@
+/* td_attribution.c - the fitted shift of each feature (matched filter in the nearest centroid's scale),
+ * the channel attribution during a CUSUM run and the feature chart's step. */
+#include "td_monitor_internal.h"
+
+/* The fitted shift of each feature (PCA mode). A shift of feature f by x moves the embedding by x P[., f]; in the
+ * nearest centroid's own scale, u_j = (e_j - c_kj) / s_kj, that is x a_f with a_f,j = P[j, f] / s_kj. The shift that
+ * fits u best is g_f = <a_f, u> / |a_f| (in z units: a matched filter, the likelihood ratio of "feature f moved"
+ * under the mixture's Gaussian; about N(0, 1) in distribution). Two things use it: the attribution during a CUSUM run
+ * (blame_update) and the feature chart (td_chart_step) of profiles with a chart section, which also store the norms.
+ *
+ * Fixed point: t_j = u_j in Q8, clamped to int16 (+-128 z units); the centroid's inverse scales (1.0 without scales)
+ * share one right shift that leaves the largest in 15 bits (the ratio does not depend on a common factor), so
+ * a = P inv < 2^22, n = sum a t < 2^43 and d = sum a^2 < 2^50 (n_dims <= 64). root = floor(sqrt(d)) depends on the
+ * centroid alone: the chart section stores it per centroid and feature, else it is computed here.
+ * g_f = sign(n) min(floor(|n| / root), INT16_MAX), Q8 z units (|g| <= |t| < 2^18 by Cauchy-Schwarz before the
+ * clamp; 0 for root 0). */
+#if TD_OPTIMIZE_SPEED
+/* The speed build: the same integers, summed in another order. n = sum_j P[j, f] w_j with w_j = (inv_j >> inv_shift)
+ * t_j (|w| < 2^30), and d = sum_j P[j, f]^2 v_j with v_j = (inv_j >> inv_shift)^2 < 2^30: one multiply-accumulate a
+ * term instead of GCC's thirteen instructions with spills. */
+
+/* For each feature pair (f, f + 1), a column pair of the projection (one row every n_features bytes), into
+ * sums[f], sums[f + 1]: sum_j P[j, f] x_j (square == 0, signed) or sum_j P[j, f]^2 x_j (square != 0, x_j < 2^30 and
+ * the sums unsigned). n_features is even (two per channel). */
+static TD_NOINLINE void blame_sums(const int8_t *projection, uint32_t n_features, uint32_t n_dims, const int32_t *x,
+                                   uint32_t square, int64_t *sums)
+{
+    for (uint32_t f = 0; f < n_features; f += 2u) {
+        const int8_t *const col = projection + f;
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32 && defined(__GNUC__)
+        /* One offset, counting up to zero by the row length, indexes both columns from their ends; the terms come
+         * from the x word loaded once a row. 7 instructions a row for the pair (9 squared). Only the Cortex-M4 runs
+         * it: make test-core-m4 checks it against test_monitor.c's reference attribution (td_test_model.h). */
+        const uint32_t rows = n_dims * n_features;
+        const int8_t *const end0 = col + rows;
+        const int8_t *const end1 = end0 + 1;
+        const int32_t *xp = x;
+        uint32_t off = 0u - rows;
+        uint64_t s0 = 0u;
+        uint64_t s1 = 0u;
+        uint32_t p;
+        uint32_t v;
+        if (square) {
+            __asm__("1:\n\t"
+                    "ldr %[v], [%[xp]], #4\n\t"
+                    "ldrsb %[p], [%[e0], %[off]]\n\t"
+                    "mul %[p], %[p], %[p]\n\t"
+                    "umlal %Q[s0], %R[s0], %[p], %[v]\n\t"
+                    "ldrsb %[p], [%[e1], %[off]]\n\t"
+                    "mul %[p], %[p], %[p]\n\t"
+                    "umlal %Q[s1], %R[s1], %[p], %[v]\n\t"
+                    "adds %[off], %[off], %[stride]\n\t"
+                    "bne 1b"
+                    : [s0] "+&r"(s0), [s1] "+&r"(s1), [p] "=&r"(p), [v] "=&r"(v), [xp] "+&r"(xp), [off] "+&r"(off)
+                    : [e0] "r"(end0), [e1] "r"(end1), [stride] "r"(n_features)
+                    : "cc", "memory");
+        } else {
+            __asm__("1:\n\t"
+                    "ldr %[v], [%[xp]], #4\n\t"
+                    "ldrsb %[p], [%[e0], %[off]]\n\t"
+                    "smlal %Q[s0], %R[s0], %[p], %[v]\n\t"
+                    "ldrsb %[p], [%[e1], %[off]]\n\t"
+                    "smlal %Q[s1], %R[s1], %[p], %[v]\n\t"
+                    "adds %[off], %[off], %[stride]\n\t"
+                    "bne 1b"
+                    : [s0] "+&r"(s0), [s1] "+&r"(s1), [p] "=&r"(p), [v] "=&r"(v), [xp] "+&r"(xp), [off] "+&r"(off)
+                    : [e0] "r"(end0), [e1] "r"(end1), [stride] "r"(n_features)
+                    : "cc", "memory");
+        }
+        sums[f] = (int64_t)s0;
+        sums[f + 1u] = (int64_t)s1;
+#else
+        int64_t s0 = 0;
+        int64_t s1 = 0;
+        const int8_t *p = col;
+        for (uint32_t j = 0; j < n_dims; j++, p += n_features) {
+            const int32_t p0 = square ? p[0] * p[0] : p[0];
+            const int32_t p1 = square ? p[1] * p[1] : p[1];
+            s0 += (int64_t)p0 * x[j];
+            s1 += (int64_t)p1 * x[j];
+        }
+        sums[f] = s0;
+        sums[f + 1u] = s1;
+#endif
+    }
+}
+
+/* min(floor(num / root), INT16_MAX), 0 for root 0 (then num is 0 too); num < 2^43, root < 2^25. A num of 32 bits
+ * takes one division. Wider, below the clamp the quotient is under 2^15, so a 32-bit division of both operands shifted
+ * right by k (the bits of num past 32) gives it or one less: root > 2^(16 + k) there, so the shifted divisor, plus one
+ * to stay above root / 2^k, errs by under 2^-16 relatively, under 1 in the quotient. One remainder test corrects it
+ * (td_udiv64_32 takes ~50 instructions). */
+static uint32_t blame_len(uint64_t num, uint32_t root)
+{
+    const uint32_t hi = (uint32_t)(num >> 32);
+    const uint32_t lo = (uint32_t)num;
+    if (root == 0u) {
+        return 0u;
+    }
+    if (hi == 0u) {
+        const uint32_t q = lo / root;
+        return q > (uint32_t)INT16_MAX ? (uint32_t)INT16_MAX : q;
+    }
+    if (num >= (uint64_t)root << 15) {
+        return INT16_MAX;
+    }
+    const uint32_t k = 32u - td_clz32(hi); /* 1..11 */
+    uint32_t q = ((lo >> k) | (hi << (32u - k))) / ((root >> k) + 1u);
+    if (num - (uint64_t)q * root >= root) {
+        q++;
+    }
+    return q;
+}
+
+static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e_q8, uint32_t k, int16_t *shift_q8)
+{
+    const uint32_t n_dims = prof->n_dims;
+    const uint32_t n_features = prof->n_features;
+    const uint8_t *centroid = prof->centroids + 4u * k * n_dims;
+    const uint8_t *scale = prof->centroid_scales != NULL ? prof->centroid_scales + 4u * k * (n_dims + 1u) + 4u : NULL;
+    int32_t w[TD_MAX_DIMS];
+    uint32_t inv[TD_MAX_DIMS];
+    int64_t sums[TD_MAX_FEATURES];
+    uint32_t root[TD_MAX_FEATURES];
+    /* The shift first (every inverse scale is 1.0 without scales), so that one pass gives w. */
+    uint32_t all = 1u << TD_CENTROID_SCALE_SHIFT;
+    if (scale != NULL) {
+        all = 0u;
+        for (uint32_t j = 0; j < n_dims; j++) {
+            all |= td_load_u32(scale + 4u * j);
+        }
+    }
+    const uint32_t inv_shift = all > 0x7FFFu ? 17u - td_clz32(all) : 0u;
+    for (uint32_t j = 0; j < n_dims; j++) {
+        const int32_t diff = e_q8[j] - td_load_i32(centroid + 4u * j); /* both within +-2^24 */
+        const uint32_t inv_q16 = scale != NULL ? td_load_u32(scale + 4u * j) : 1u << TD_CENTROID_SCALE_SHIFT;
+        const uint32_t mag = td_abs32(diff);
+        /* scale_wide's rounding; below 2^15 it is the search's rounded high-word multiply. */
+        const uint32_t scaled = mag < 0x8000u ? td_smmulr(mag << 16, inv_q16) : td_mon_scale_wide(mag, inv_q16);
+        const int32_t t = scaled > (uint32_t)INT16_MAX ? INT16_MAX : (int32_t)scaled;
+        inv[j] = inv_q16 >> inv_shift;
+        w[j] = (diff < 0 ? -t : t) * (int32_t)inv[j];
+    }
+    const int8_t *const projection = (const int8_t *)prof->projection;
+    /* The roots: the section's row for this centroid, read in place (little-endian), else computed into root[]. */
+    const uint8_t *const row =
+        prof->feature_chart != NULL ? prof->feature_chart + TD_PROFILE_CHART_HEADER_SIZE + 4u * k * n_features : NULL;
+    if (row == NULL) {
+        for (uint32_t j = 0; j < n_dims; j++) {
+            inv[j] *= inv[j];
+        }
+        blame_sums(projection, n_features, n_dims, (const int32_t *)inv, 1u, sums);
+        for (uint32_t f = 0; f < n_features; f++) {
+            root[f] = td_isqrt64((uint64_t)sums[f]);
+        }
+    }
+    blame_sums(projection, n_features, n_dims, w, 0u, sums);
+    for (uint32_t f = 0; f < n_features; f++) {
+        const int32_t q = (int32_t)blame_len(td_abs64(sums[f]), row != NULL ? td_load_u32(row + 4u * f) : root[f]);
+        shift_q8[f] = (int16_t)(sums[f] < 0 ? -q : q);
+    }
+}
+#else
+static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e_q8, uint32_t k, int16_t *shift_q8)
+{
+    const uint32_t n_dims = prof->n_dims;
+    const uint32_t n_features = prof->n_features;
+    const uint8_t *centroid = prof->centroids + 4u * k * n_dims;
+    const uint8_t *scale = prof->centroid_scales != NULL ? prof->centroid_scales + 4u * k * (n_dims + 1u) + 4u : NULL;
+    const uint8_t *chart_root =
+        prof->feature_chart != NULL ? prof->feature_chart + TD_PROFILE_CHART_HEADER_SIZE + 4u * k * n_features : NULL;
+    int32_t dev[TD_MAX_DIMS]; /* t_j, Q8 */
+    uint32_t inv[TD_MAX_DIMS];
+    uint32_t all = 0u;
+    for (uint32_t j = 0; j < n_dims; j++) {
+        const int32_t diff = e_q8[j] - td_load_i32(centroid + 4u * j); /* both within +-2^24 */
+        const uint32_t inv_q16 = scale != NULL ? td_load_u32(scale + 4u * j) : 1u << TD_CENTROID_SCALE_SHIFT;
+        /* The distance's own rounding of |diff| inv (exact for inv 1.0), clamped to int16. */
+        const uint32_t mag = td_mon_scale_wide(td_abs32(diff), inv_q16);
+        const int32_t t = mag > (uint32_t)INT16_MAX ? INT16_MAX : (int32_t)mag;
+        dev[j] = diff < 0 ? -t : t;
+        inv[j] = inv_q16;
+        all |= inv_q16;
+    }
+    /* The bit length of the largest inverse scale, less 15. */
+    const uint32_t inv_shift = all > 0x7FFFu ? 17u - td_clz32(all) : 0u;
+    const int8_t *const projection = (const int8_t *)prof->projection;
+    for (uint32_t f = 0; f < n_features; f++) {
+        const int8_t *p = projection + f;
+        int64_t n = 0;
+        uint64_t d = 0u;
+        for (uint32_t j = 0; j < n_dims; j++, p += n_features) {
+            const int32_t a = *p * (int32_t)(inv[j] >> inv_shift); /* |a| <= 2^22 */
+            n += (int64_t)a * dev[j];
+            d += (uint64_t)((int64_t)a * a);
+        }
+        const uint32_t root = chart_root != NULL ? td_load_u32(chart_root + 4u * f) : td_isqrt64(d);
+        const uint64_t len = root != 0u ? td_udiv64_32(td_abs64(n), root) : 0u;
+        const int32_t q = len > (uint64_t)INT16_MAX ? INT16_MAX : (int32_t)len;
+        shift_q8[f] = (int16_t)(n < 0 ? -q : q);
+    }
+}
+#endif
+
+/* Which channel's fault best explains the window, during a CUSUM run. A channel scores the larger fit of its mean and
+ * spread features, g_f^2 (the score the fitted shift removes), and the scores add up over the run, which averages out
+ * the single window's noise. The channel with the largest sum is returned (ties: lower index; fallback while every
+ * sum is 0). On BasicMotions this names the drifted channel at 91-96 % of the first score alarms, against 66 % for
+ * the largest global |z| (docs/benchmarks.md). */
+static uint8_t blame_update(td_monitor_t *mon, const int16_t *shift_q8, uint8_t fallback)
+{
+    uint32_t *const blame_q8 = mon->blame_q8;
+    uint8_t top = fallback;
+    uint32_t top_blame = 0u;
+    for (uint32_t c = 0; c < mon->profile->n_channels; c++) {
+        const uint32_t q0 = td_abs32(shift_q8[2u * c]);
+        const uint32_t q1 = td_abs32(shift_q8[2u * c + 1u]);
+        const uint32_t q = q0 > q1 ? q0 : q1;
+        blame_q8[c] = td_sat_u32((uint64_t)blame_q8[c] + ((q * q + 128u) >> 8));
+        if (blame_q8[c] > top_blame) {
+            top_blame = blame_q8[c];
+            top = (uint8_t)c;
+        }
+    }
+    return top;
+}
+
+/* The window's fitted shifts, then the attribution (in_run) and the feature chart (with its section). A chart alarm
+ * outside a CUSUM run names the channel of its largest statistic (4c..4c+3 are channel c's mean and spread, up and
+ * down). */
+TD_NOINLINE void td_mon_feature_tests(td_monitor_t *mon, td_window_result_t *res, uint32_t in_run)
+{
+    const td_profile_t *prof = mon->profile;
+    const uint8_t *chart = prof->feature_chart;
+    fitted_shifts(prof, res->embedding_q8, res->nearest, res->shift_q8);
+    if (in_run) {
+        res->top_channel = blame_update(mon, res->shift_q8, res->top_channel);
+    }
+    if (chart != NULL) {
+        const uint32_t top = td_chart_step(mon->chart_q8, res->shift_q8, prof->n_features, td_load_u16(chart));
+        res->chart_q8 = mon->chart_q8[top];
+        if (res->chart_q8 > td_load_u16(chart + 2u)) {
+            res->trigger |= TD_TRIGGER_FEATURE;
+            mon->detector.alarm = 1u;
+            if (!in_run) {
+                res->top_channel = (uint8_t)(top >> 2);
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+/* td_embed.c - the window's embedding: PCA projection of z (SMLAD pairs on the Cortex-M4), its
+ * reconstruction error, and the dequantized mean of external embeddings. */
+#include "td_monitor_internal.h"
+
+static uint32_t pack16(int16_t lo, int16_t hi)
+{
+    return (uint32_t)(uint16_t)lo | ((uint32_t)(uint16_t)hi << 16);
+}
+
+/* PCA mode: e_q8[j] = round(dot / 2^shift), ties away from zero, clamped; |dot| < 2^27 keeps it in 32 bits. */
+static TD_ALWAYS_INLINE int32_t pca_round(int32_t dot, uint32_t half, uint32_t shift)
+{
+    uint32_t mag = (td_abs32(dot) + half) >> shift;
+    if (mag > (uint32_t)TD_MON_EMBEDDING_LIMIT_Q8) {
+        mag = (uint32_t)TD_MON_EMBEDDING_LIMIT_Q8;
+    }
+    return dot < 0 ? -(int32_t)mag : (int32_t)mag;
+}
+
+/* Dot products of two projection rows (the second next bytes after the first) with z, four features per step:
+ * the word of four int8 weights of each row, split into its even and odd bytes, against z's lane pairs (zp[0] =
+ * (z0, z2), zp[1] = (z1, z3)). Two rows share the z loads and the loop overhead; out of line so that the loop
+ * keeps everything in registers. Returns dot0 | dot1 << 32; n_quads >= 1. */
+static TD_NOINLINE uint64_t pca_dot2(const uint8_t *w, uint32_t next, const uint32_t *zp, const uint32_t *end)
+{
+    int32_t dot0 = 0;
+    int32_t dot1 = 0;
+    do {
+        const uint32_t z02 = zp[0];
+        const uint32_t z13 = zp[1];
+        const uint32_t w0 = td_load_u32(w);
+        const uint32_t w1 = td_load_u32(w + next);
+        dot0 = td_smlad(td_sxtb16(w0), z02, dot0);
+        dot0 = td_smlad(td_sxtb16_ror8(w0), z13, dot0);
+        dot1 = td_smlad(td_sxtb16(w1), z02, dot1);
+        dot1 = td_smlad(td_sxtb16_ror8(w1), z13, dot1);
+        zp += 2;
+        w += 4;
+    } while (zp != end);
+    return (uint32_t)dot0 | ((uint64_t)(uint32_t)dot1 << 32);
+}
+
+/* PCA mode: project z into e_q8 (inlined into td_mon_embed_pca: one call a window for the whole PCA part). */
+static TD_ALWAYS_INLINE void embed_pca(const td_profile_t *prof, const int16_t *z_q8, int32_t *e_q8)
+{
+    const uint32_t n_features = prof->n_features;
+    const uint32_t n_dims = prof->n_dims;
+    const uint32_t n_quads = n_features / 4u;
+    const uint32_t shift = prof->proj_shift;
+    const int8_t *const projection = (const int8_t *)prof->projection; /* row j = dimension j */
+    /* z in the lane order SXTB16 gives a word of four int8 weights: (z0, z2) then (z1, z3). */
+    uint32_t z_pairs[TD_MAX_FEATURES / 2u];
+    for (uint32_t q = 0; q < n_quads; q++) {
+        const int16_t *z = z_q8 + 4u * q;
+        z_pairs[2u * q] = pack16(z[0], z[2]);
+        z_pairs[2u * q + 1u] = pack16(z[1], z[3]);
+    }
+    const uint32_t half = shift != 0u ? 1u << (shift - 1u) : 0u;
+    for (uint32_t j = 0; j < n_dims; j += TD_OPTIMIZE_SPEED ? 2u : 1u) {
+        const int8_t *const row = projection + j * n_features;
+        /* An odd last dimension pairs with itself; its second dot product is dropped. */
+        const uint32_t next = TD_OPTIMIZE_SPEED && j + 1u < n_dims ? n_features : 0u;
+        uint64_t dots = 0u;
+        if (n_quads != 0u) {
+            dots = pca_dot2((const uint8_t *)row, next, z_pairs, z_pairs + 2u * n_quads);
+        }
+        int32_t dot0 = (int32_t)(uint32_t)dots; /* |dot| < 32 * 128 * 32768 = 2^27 */
+        int32_t dot1 = (int32_t)(uint32_t)(dots >> 32);
+        for (uint32_t f = 4u * n_quads; f < n_features; f++) {
+            dot0 += row[f] * z_q8[f];
+            dot1 += row[next + f] * z_q8[f];
+        }
+        e_q8[j] = pca_round(dot0, half, shift);
+        if (next != 0u) {
+            e_q8[j + 1u] = pca_round(dot1, half, shift);
+        }
+    }
+}
+
+/* PCA mode: the squared reconstruction error |z - P^T e|^2 in Q8. With every dimension kept (n_dims == n_features)
+ * a PCA basis reconstructs z exactly, so the error is 0: the rest is int8 rounding residue (about 0.001 score units
+ * on BasicMotions), and skipping it saves a whole second matrix pass. */
+static uint32_t pca_recon_error(const td_profile_t *prof, const int16_t *z_q8, const int32_t *e_q8)
+{
+    const uint32_t n_features = prof->n_features;
+    const uint32_t n_dims = prof->n_dims;
+    const int8_t *const projection = (const int8_t *)prof->projection;
+    if (n_dims >= n_features) {
+        return 0u;
+    }
+    int64_t err = 0;
+    for (uint32_t f = 0; f < n_features; f++) {
+        const int8_t *column = projection + f;
+        int64_t back = 0; /* each term is int8 * (|e| <= 2^24): one multiply-accumulate on the M4 */
+        for (uint32_t j = 0; j < n_dims; j++, column += n_features) {
+            back += (int64_t)*column * e_q8[j];
+        }
+        if (prof->proj_shift) {
+            back = td_round_shift(back, prof->proj_shift);
+        }
+        const int64_t diff = td_clamp64((int64_t)z_q8[f] - back, TD_MON_EMBEDDING_LIMIT_Q8);
+        err += diff * diff;
+    }
+    return td_sat_u32(((uint64_t)err + 128u) >> 8);
+}
+
+/* External mode: the dequantized mean of the embeddings pushed during the window. */
+void td_mon_embed_external(const td_monitor_t *mon, int32_t *e_q8)
+{
+    const td_profile_t *prof = mon->profile;
+    const uint32_t den = (uint32_t)mon->n_embeddings << (TD_EXT_SCALE_SHIFT - 8u); /* < 2^32: 16-bit count */
+    for (uint32_t j = 0; j < prof->n_dims; j++) {
+        const int64_t centred = (int64_t)mon->emb_sum[j] - (int64_t)mon->n_embeddings * prof->ext_zero_point;
+        const int64_t e = td_round_div32(centred * (int64_t)prof->ext_scale_q24, den);
+        e_q8[j] = (int32_t)td_clamp64(e, TD_MON_EMBEDDING_LIMIT_Q8);
+    }
+}
+
+/* The window close's PCA part: the projection, then the reconstruction error. */
+uint32_t td_mon_embed_pca(const td_profile_t *prof, const int16_t *z_q8, int32_t *e_q8)
+{
+    embed_pca(prof, z_q8, e_q8);
+    return pca_recon_error(prof, z_q8, e_q8);
+}

@@ -1,0 +1,95 @@
+/* td_monitor_internal.h - private interface between the monitor's translation units.
+ *
+ * The window close (td_monitor.c) calls the embedding and reconstruction (td_embed.c), the nearest-centroid search
+ * (td_nearest.c), the fitted shifts with the attribution and the feature chart (td_attribution.c) and the occupancy
+ * test (td_occupancy.c). What they share is declared here with a td_mon_ prefix; it is not part of the public API
+ * (csrc/include) and only the core's sources and its C tests include it.
+ */
+#ifndef TINYDRIFT_TD_MONITOR_INTERNAL_H
+#define TINYDRIFT_TD_MONITOR_INTERNAL_H
+
+#include <stdint.h>
+
+#include "tinydrift/td_monitor.h"
+#include "td_fixed.h"
+
+/* Embedding values beyond +-2^24 (65536 in z units) are clamped so squared distances fit in int64. */
+#define TD_MON_EMBEDDING_LIMIT_Q8 ((int64_t)1 << 24)
+
+/* Two int16 lanes per word, low lane first: the operands of the Cortex-M4's dual multiply-accumulate. The DSP
+ * instructions are used where the target has them; elsewhere the same lanes are computed in plain C, so host and
+ * device run one algorithm and agree bit for bit. */
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
+#include <arm_acle.h>
+#define td_sxtb16(w) ((uint32_t)__sxtb16((int8x4_t)(w)))
+#define td_smlad(x, y, acc) __smlad((int16x2_t)(x), (int16x2_t)(y), (acc))
+/* Bytes 1 and 3 of w: SXTB16 with its operand rotated by 8, one instruction (ACLE has no rotated form). */
+static TD_ALWAYS_INLINE uint32_t td_sxtb16_ror8(uint32_t w)
+{
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(w));
+    return r;
+}
+
+/* (a b + 2^31) >> 32 for a, b < 2^31: SMMULR, one instruction (not in ACLE; GCC emits three for the C form). */
+static TD_ALWAYS_INLINE uint32_t td_smmulr(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+#else
+/* Bytes 0 and 2 of w, sign-extended into the low and high int16 lanes (SXTB16). */
+static inline uint32_t td_sxtb16(uint32_t w)
+{
+    const uint32_t lo = (uint32_t)((int32_t)((w & 0xFFu) ^ 0x80u) - 0x80) & 0xFFFFu;
+    const uint32_t hi = (uint32_t)((int32_t)(((w >> 16) & 0xFFu) ^ 0x80u) - 0x80) & 0xFFFFu;
+    return lo | (hi << 16);
+}
+
+/* acc + low lanes product + high lanes product (SMLAD); callers keep the sum within int32. */
+static inline int32_t td_smlad(uint32_t x, uint32_t y, int32_t acc)
+{
+    const int32_t x_lo = (int32_t)((x & 0xFFFFu) ^ 0x8000u) - 0x8000;
+    const int32_t x_hi = (int32_t)((x >> 16) ^ 0x8000u) - 0x8000;
+    const int32_t y_lo = (int32_t)((y & 0xFFFFu) ^ 0x8000u) - 0x8000;
+    const int32_t y_hi = (int32_t)((y >> 16) ^ 0x8000u) - 0x8000;
+    return acc + x_lo * y_lo + x_hi * y_hi;
+}
+
+/* Bytes 1 and 3 of w, sign-extended into the low and high int16 lanes (SXTB16 of w rotated right by 8). */
+static inline uint32_t td_sxtb16_ror8(uint32_t w)
+{
+    return td_sxtb16((w >> 8) | (w << 24));
+}
+
+#if TD_OPTIMIZE_SPEED
+/* The high word of a b + 2^31, rounded (SMMULR); a, b < 2^31. Only the scaled search's fast path uses it. */
+static inline uint32_t td_smmulr(uint32_t a, uint32_t b)
+{
+    return (uint32_t)(((uint64_t)a * b + 0x80000000u) >> 32);
+}
+#endif
+#endif
+
+/* PCA mode: project z (Q8, n_features values) into e_q8 (n_dims values); returns the squared reconstruction error
+ * |z - P^T e|^2 in Q8 (0 with every dimension kept). */
+uint32_t td_mon_embed_pca(const td_profile_t *prof, const int16_t *z_q8, int32_t *e_q8);
+
+/* External mode: the dequantized mean of the embeddings pushed during the window (mon->n_embeddings > 0). */
+void td_mon_embed_external(const td_monitor_t *mon, int32_t *e_q8);
+
+/* round(mag inv_scale / 2^16), half up, clamped to 2^24: a scaled difference of the search and the fitted shifts. */
+uint32_t td_mon_scale_wide(uint32_t mag, uint32_t inv_scale);
+
+/* Score (Q8) of the nearest centroid to e_q8, its index into *nearest; ties go to the lower index. */
+uint32_t td_mon_nearest_centroid(const td_monitor_t *mon, const int32_t *e_q8, uint8_t *nearest);
+
+/* Occupancy test step for the window's nearest centroid (res->nearest; a profile with an occupancy section): its G
+ * statistic into res->occupancy_q8; past the threshold it raises TD_TRIGGER_OCCUPANCY and latches the alarm. */
+void td_mon_occupancy(td_monitor_t *mon, td_window_result_t *res);
+
+/* Fitted shifts of the window (res->shift_q8), the attribution during a CUSUM run and the feature chart's step. */
+void td_mon_feature_tests(td_monitor_t *mon, td_window_result_t *res, uint32_t in_run);
+
+#endif /* TINYDRIFT_TD_MONITOR_INTERNAL_H */

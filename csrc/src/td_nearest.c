@@ -1,0 +1,168 @@
+/* td_nearest.c - the nearest-centroid search: plain or per-centroid scaled squared distances, with an
+ * early exit, and the speed build's inline-assembly scaled loop. */
+#include "td_monitor_internal.h"
+
+/* round(mag inv_scale / 2^16), half up, clamped to 2^24 (past 2^24, bit 40 of the unshifted product): as the signed
+ * difference is squared, rounding its magnitude half up is the same as rounding it with ties away from zero. Out of
+ * line: only differences of 2^15 (128 z units) or more need it. */
+TD_NOINLINE uint32_t td_mon_scale_wide(uint32_t mag, uint32_t inv_scale)
+{
+    const uint64_t prod = (uint64_t)mag * inv_scale + (1u << (TD_CENTROID_SCALE_SHIFT - 1u));
+    return (prod >> (TD_CENTROID_SCALE_SHIFT + 24u)) != 0u ? (uint32_t)TD_MON_EMBEDDING_LIMIT_Q8
+                                                           : (uint32_t)(prod >> TD_CENTROID_SCALE_SHIFT);
+}
+
+/* Squared distance from e_q8 to centroid k (Q16): plain, or with centroid scales in the centroid's own scale plus
+ * its offset. Stops early once the partial sum exceeds bound: the terms are non-negative, so the centroid cannot
+ * win any more and the returned partial sum (> bound) says so. */
+static uint64_t centroid_distance(const td_profile_t *prof, const int32_t *e_q8, uint32_t k, uint64_t bound)
+{
+    const uint32_t n_dims = prof->n_dims;
+    const uint8_t *row = prof->centroids + 4u * k * n_dims;
+    uint64_t d = 0;
+    /* TD_OPTIMIZE_SPEED: nearest_centroid searches scaled profiles itself. */
+    if (TD_OPTIMIZE_SPEED || prof->centroid_scales == NULL) {
+        for (uint32_t j = 0; j < n_dims && d <= bound; j++) {
+            const int32_t diff = e_q8[j] - td_load_i32(row + 4u * j); /* both within +-2^24 */
+            d += (uint64_t)((int64_t)diff * diff);
+        }
+        return d;
+    }
+    const uint8_t *scale = prof->centroid_scales + 4u * k * (n_dims + 1u);
+    d = (uint64_t)td_load_u32(scale) << 8;
+    const int32_t *e = e_q8;
+    const int32_t *const end = e_q8 + n_dims;
+    while (e != end && d <= bound) {
+        const int32_t diff = *e++ - td_load_i32(row);
+        const uint32_t mag = td_abs32(diff);
+        row += 4;
+        scale += 4;
+        const uint32_t scaled = td_mon_scale_wide(mag, td_load_u32(scale));
+        d += (uint64_t)scaled * scaled;
+    }
+    return d;
+}
+
+#if TD_OPTIMIZE_SPEED
+/* |a - b| for a, b within +-2^24 (the C form of the loop below). */
+static TD_ALWAYS_INLINE uint32_t abs_diff(int32_t a, int32_t b)
+{
+    const uint32_t t = (uint32_t)(a - b);
+    const uint32_t sign = 0u - (t >> 31);
+    return (t ^ sign) - sign;
+}
+
+/* centroid_distance's scaled loop, inlined into nearest_centroid's search, for a centroid given by the ends of its
+ * row and of its scale words (offset, then one inverse scale a dimension), row_bytes = 4 n_dims past the starts:
+ * one index, counting up to zero, then serves all three arrays. No check before the first term: any partial sum past
+ * bound is rejected alike, and it only grows. */
+static TD_ALWAYS_INLINE uint64_t scaled_distance(const int32_t *e_end, const uint8_t *row_end,
+                                                 const uint8_t *scale_end, uint32_t row_bytes, uint64_t bound)
+{
+    uint64_t d = (uint64_t)td_load_u32(scale_end - row_bytes - 4u) << 8;
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32 && defined(__GNUC__)
+    /* The C loop below, 16 instructions a dimension in 10 registers and no call: GCC's code for it (or with a call to
+     * scale_wide) kept the pointers on the stack once inlined in the search, 22 a dimension. m = |e - c| (EOR/SUB with
+     * the sign); below 2^15, m 2^16 and the scale (<= 2^24) are non-negative int32 and the rounded product is the
+     * high word of m 2^16 scale + 2^31: one SMMULR. Else (rare, out of the way at 3:) scale_wide inline: the product
+     * is below 2^49, + 2^15, clamped to 2^24 once its high word reaches 2^8 (bit 40), else bits 16..47. "memory": the
+     * loop reads e, the row and the scales. Only the Cortex-M4 runs it: make test-core-m4 checks it in QEMU
+     * (tests/c/test_nearest.c: 2^15, rounding, clamp and early-exit edges against a plain argmin; test_monitor.c). */
+    uint32_t i = 0u - row_bytes;
+    uint32_t m;
+    uint32_t inv;
+    __asm__("b 1f\n\t"
+            "3:\n\t"
+            "umull %[m], %[inv], %[m], %[inv]\n\t"
+            "adds %[m], %[m], #0x8000\n\t"
+            "adc %[inv], %[inv], #0\n\t"
+            "cmp %[inv], #0x100\n\t"
+            "itte lo\n\t"
+            "lsrlo %[m], %[m], #16\n\t"
+            "orrlo %[m], %[m], %[inv], lsl #16\n\t"
+            "movhs %[m], #0x1000000\n\t"
+            "b 2f\n\t"
+            "1:\n\t"
+            "ldr %[m], [%[e], %[i]]\n\t"
+            "ldr %[inv], [%[row], %[i]]\n\t"
+            "sub %[m], %[m], %[inv]\n\t"
+            "eor %[inv], %[m], %[m], asr #31\n\t"
+            "sub %[m], %[inv], %[m], asr #31\n\t"
+            "ldr %[inv], [%[scale], %[i]]\n\t"
+            "cmp %[m], #0x8000\n\t"
+            "bhs 3b\n\t"
+            "lsls %[m], %[m], #16\n\t"
+            "smmulr %[m], %[m], %[inv]\n\t"
+            "2:\n\t"
+            "umlal %Q[d], %R[d], %[m], %[m]\n\t"
+            "adds %[i], %[i], #4\n\t"
+            "beq 4f\n\t"
+            "cmp %Q[b], %Q[d]\n\t"
+            "sbcs %[inv], %R[b], %R[d]\n\t"
+            "bhs 1b\n\t"
+            "4:"
+            : [d] "+&r"(d), [i] "+&r"(i), [m] "=&r"(m), [inv] "=&r"(inv)
+            : [e] "r"(e_end), [row] "r"(row_end), [scale] "r"(scale_end), [b] "r"(bound)
+            : "cc", "memory");
+#else
+    const int32_t *e = e_end - row_bytes / 4u;
+    const uint8_t *row = row_end - row_bytes;
+    const uint8_t *scale = scale_end - row_bytes;
+    do {
+        const uint32_t mag = abs_diff(*e++, td_load_i32(row));
+        const uint32_t inv_scale = td_load_u32(scale);
+        row += 4;
+        scale += 4;
+        const uint32_t scaled = mag < 0x8000u ? td_smmulr(mag << 16, inv_scale) : td_mon_scale_wide(mag, inv_scale);
+        d += (uint64_t)scaled * scaled;
+    } while (e != e_end && d <= bound);
+#endif
+    return d;
+}
+#endif
+
+/* Score (Q8) of the nearest centroid; ties go to the lower index. The hint (last window's nearest) is tried
+ * first: consecutive windows mostly share a centroid, and a tight bound early lets the others stop early. */
+uint32_t td_mon_nearest_centroid(const td_monitor_t *mon, const int32_t *e_q8, uint8_t *nearest)
+{
+    const td_profile_t *prof = mon->profile;
+    const uint32_t first = mon->last_nearest < prof->n_centroids ? mon->last_nearest : 0u;
+#if TD_OPTIMIZE_SPEED
+    if (prof->centroid_scales != NULL) {
+        const uint32_t n_centroids = prof->n_centroids;
+        const uint32_t row_bytes = 4u * prof->n_dims;
+        const int32_t *const e_end = e_q8 + prof->n_dims;
+        const uint8_t *const row_end = prof->centroids + row_bytes;
+        const uint8_t *const scale_end = prof->centroid_scales + row_bytes + 4u;
+        uint64_t best = UINT64_MAX;
+        uint32_t best_k = first;
+        /* The hint, then the others in index order, as below; one inlined copy of the loop. d <= best first: most
+         * centroids stop early past it, and one compare turns them away. */
+        for (uint32_t i = 0; i < n_centroids; i++) {
+            const uint32_t k = i == 0u ? first : i - (i <= first);
+            const uint64_t d = scaled_distance(e_end, row_end + k * row_bytes, scale_end + k * (row_bytes + 4u),
+                                               row_bytes, best);
+            if (d <= best && (d < best || k < best_k)) {
+                best = d;
+                best_k = k;
+            }
+        }
+        *nearest = (uint8_t)best_k;
+        return td_sat_u32((best + 128u) >> 8);
+    }
+#endif
+    uint64_t best = centroid_distance(prof, e_q8, first, UINT64_MAX);
+    uint32_t best_k = first;
+    for (uint32_t k = 0; k < prof->n_centroids; k++) {
+        if (k == first) {
+            continue;
+        }
+        const uint64_t d = centroid_distance(prof, e_q8, k, best);
+        if (d < best || (d == best && k < best_k)) {
+            best = d;
+            best_k = k;
+        }
+    }
+    *nearest = (uint8_t)best_k;
+    return td_sat_u32((best + 128u) >> 8);
+}

@@ -1,0 +1,587 @@
+/* test_monitor.c - the monitor (td_monitor.c and the files of its window close: td_embed.c,
+ * td_nearest.c, td_attribution.c) against the reference model of td_test_model.h, window by window over random
+ * profiles; re-init, capacity and chunking, modes and health; td_log2_q8 (also the occupancy test's logarithm;
+ * the occupancy test itself: tests/test_occupancy.py); status strings.
+ *
+ * Build and run (make test-c does, under ASan/UBSan, also with TD_OPTIMIZE_SPEED=1 and TD_TEST_NARROW; make
+ * test-core-m4 on a Cortex-M4):
+ *   gcc -std=c99 -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+ *       -Icsrc/include -Icsrc/src tests/c/test_monitor.c csrc/src/td_*.c -o /tmp/test_monitor -lm && /tmp/test_monitor
+ * Prints "test_monitor: N passed, M failed" and exits non-zero on any failure. Shared writer and reference model:
+ * td_test_model.h.
+ */
+#include "td_test_model.h"
+
+/* td_log2_q8 against a second implementation (128-bit mantissa) and libm. */
+static void test_log2_q8(void)
+{
+    int ok_ref = 1;
+    int ok_libm = 1;
+    int ok_monotonic = 1;
+    uint32_t prev = 0u;
+    CHECK_EQ(td_log2_q8(0u), 0u);
+    for (uint32_t x = 1u; x <= (1u << 20); x++) {
+        const uint32_t v = td_log2_q8(x);
+        CHECK_QUIET(ok_ref, v == ref_log2_q8(x));
+        CHECK_QUIET(ok_monotonic, v >= prev);
+        /* Truncated to 1/256 of an octave: never above the exact value, less than 1/256 below it. */
+        const double exact = 256.0 * log2((double)x);
+        CHECK_QUIET(ok_libm, (double)v <= exact + 1e-9 && (double)v > exact - 1.0);
+        prev = v;
+    }
+    for (uint32_t i = 0; i < 200000u; i++) {
+        const uint32_t x = (uint32_t)(rnd64() >> (32u + (uint32_t)(rnd64() % 32u)));
+        const uint32_t v = td_log2_q8(x);
+        CHECK_QUIET(ok_ref, v == ref_log2_q8(x));
+        if (x > 0u) {
+            const double exact = 256.0 * log2((double)x);
+            CHECK_QUIET(ok_libm, (double)v <= exact + 1e-9 && (double)v > exact - 1.0);
+        }
+    }
+    /* Around every truncation boundary 2^(n + k/256): there a wrong low mantissa bit flips the last fraction bit
+     * (183 inputs of 2^32 tell a lost bit 0 apart, all within 2 of a boundary; random inputs almost never meet one). */
+    unsigned long near_boundary = 0;
+    for (uint32_t n = 0; n < 32u; n++) {
+        for (uint32_t k = 0; k < 256u; k++) {
+            const double boundary = ldexp(pow(2.0, (double)k / 256.0), (int)n);
+            if (boundary >= 4294967294.0) {
+                continue;
+            }
+            const int64_t x0 = (int64_t)floor(boundary);
+            for (int64_t x = x0 - 2; x <= x0 + 2; x++) {
+                if (x >= 1) {
+                    CHECK_QUIET(ok_ref, td_log2_q8((uint32_t)x) == ref_log2_q8((uint32_t)x));
+                    near_boundary++;
+                }
+            }
+        }
+    }
+    CHECK(near_boundary > 40000u);
+    for (uint32_t k = 0; k < 32u; k++) {
+        CHECK_EQ(td_log2_q8(1u << k), 256u * k);
+    }
+    CHECK_EQ(td_log2_q8(0xFFFFFFFFu), ref_log2_q8(0xFFFFFFFFu));
+    CHECK(td_log2_q8(0xFFFFFFFFu) <= 32u * 256u - 1u);
+    CHECK(ok_ref);
+    CHECK(ok_libm);
+    CHECK(ok_monotonic);
+}
+
+static void test_monitor_reference(void)
+{
+    static w_spec_t s;
+    static int16_t frames[64 * 6 * 12];
+    static int8_t emb[12][40 * TD_MAX_DIMS];
+    uint32_t n_emb[12];
+    uint8_t reset_after[12];
+    static td_window_result_t got[12];
+    static td_window_result_t want[12];
+    int ok = 1;
+    uint32_t windows_checked = 0;
+    unsigned long n_resets = 0;
+    for (uint32_t trial = 0; trial < 1000u && ok; trial++) {
+        const int ext = (int)(trial % 3u == 2u);
+        random_profile(&s, ext);
+        parsed_t p;
+        CHECK_QUIET(ok, parsed_open(&p, &s));
+        if (!ok) {
+            printf("  random profile %u rejected\n", (unsigned)trial);
+            parsed_close(&p);
+            break;
+        }
+        td_monitor_t mon;
+        CHECK_QUIET(ok, td_monitor_init(&mon, &p.prof) == TD_OK);
+        ref_mon_t rm;
+        memset(&rm, 0, sizeof rm);
+        memset(got, 0xA5, sizeof got); /* the monitor must write or clear every byte of a result */
+        const uint32_t n_windows = (uint32_t)rnd_range(1, 12);
+        const uint32_t C = s.n_channels;
+        for (uint32_t w = 0; w < n_windows; w++) {
+            gen_window(&s, frames + (size_t)w * s.window * C);
+            n_emb[w] = ext ? (uint32_t)(rnd64() % 4u == 0u ? 0u : (uint64_t)rnd_range(1, 40)) : 0u;
+            for (uint32_t e = 0; e < n_emb[w] * s.n_dims; e++) {
+                emb[w][e] = (int8_t)rnd_range(-128, 127);
+            }
+            ref_window(&s, &rm, frames + (size_t)w * s.window * C, emb[w], n_emb[w], &want[w]);
+            /* Sometimes the user acknowledges an alarm after the window. */
+            reset_after[w] = want[w].alarm && rnd64() % 3u == 0u;
+            if (reset_after[w]) {
+                ref_reset_alarm(&rm);
+                n_resets++;
+            }
+        }
+        /* Push window by window (embeddings first, then the frames in two random pieces). */
+        for (uint32_t w = 0; w < n_windows && ok; w++) {
+            for (uint32_t e = 0; e < n_emb[w]; e++) {
+                CHECK_QUIET(ok, td_monitor_push_embedding(&mon, emb[w] + e * s.n_dims, s.n_dims) == TD_OK);
+            }
+            const uint32_t cut = (uint32_t)rnd_range(0, s.window);
+            const int16_t *base = frames + (size_t)w * s.window * C;
+            uint32_t n_res = 99u;
+            CHECK_QUIET(ok, td_monitor_push(&mon, base, cut, got + w, 1, &n_res) == TD_OK);
+            CHECK_QUIET(ok, n_res == (cut == s.window ? 1u : 0u));
+            if (cut < s.window) {
+                CHECK_QUIET(ok, td_monitor_push(&mon, base + (size_t)cut * C, s.window - cut, got + w, 1, &n_res) ==
+                                    TD_OK);
+                CHECK_QUIET(ok, n_res == 1u);
+            }
+            CHECK_QUIET(ok, result_equal(&s, &got[w], &want[w]));
+            if (!ok) {
+                printf("  monitor trial %u window %u (%s, %u channels, window %u, dims %u, shift %u)\n",
+                       (unsigned)trial, (unsigned)w, ext ? "external" : "pca", (unsigned)C, (unsigned)s.window,
+                       (unsigned)s.n_dims, (unsigned)s.proj_shift);
+            }
+            windows_checked++;
+            if (reset_after[w]) {
+                CHECK_QUIET(ok, td_monitor_reset_alarm(&mon) == TD_OK);
+            }
+        }
+        /* Lifetime statistics count every valid sample. */
+        for (uint8_t c = 0; c < C && ok; c++) {
+            td_lifetime_t life;
+            uint64_t n;
+            int64_t mean;
+            uint64_t var;
+            uint64_t expect_n = 0;
+            for (uint32_t w = 0; w < n_windows; w++) {
+                expect_n += s.window - want[w].channels[c].n_missing;
+            }
+            iwide expect_sum = 0;
+            iwide expect_sumsq = 0;
+            for (uint32_t w = 0; w < n_windows; w++) {
+                expect_sum += want[w].channels[c].sum;
+                expect_sumsq += want[w].channels[c].sumsq;
+            }
+            CHECK_QUIET(ok, td_monitor_lifetime(&mon, c, &life) == TD_OK);
+            CHECK_QUIET(ok, td_lifetime_get(&life, &n, &mean, &var) == TD_OK);
+            CHECK_QUIET(ok, n == expect_n);
+            if (expect_n > 0u) { /* at most 12 windows of 64 samples: every term fits 64 bits */
+                CHECK_QUIET(ok, mean == (int64_t)ref_round_div(expect_sum * ((iwide)1 << 32), (iwide)expect_n));
+                CHECK_QUIET(ok, var == ref_var_q32((int64_t)expect_sum, (int64_t)expect_sumsq, (uint32_t)expect_n));
+            }
+        }
+        parsed_close(&p);
+    }
+    CHECK(ok);
+    if (!ok) {
+        return; /* the loop stopped early: the coverage counts below would mislead */
+    }
+    CHECK(windows_checked > 1000u);
+    /* The random cases reached every edge the reference model distinguishes. */
+    CHECK(g_cov.z_clamped > 0u);
+    CHECK(g_cov.e_clamped_pca > 0u);
+    /* External mode never reaches the clamp: |q - zero_point| <= 255 and scale < 2^32 keep |e| < 255 * 2^16. */
+    CHECK(g_cov.e_clamped_ext == 0u);
+    CHECK(g_cov.recon_clamped > 0u);
+    CHECK(g_cov.recon_saturated > 0u);
+    CHECK(g_cov.centroid_ties > 0u);
+    CHECK(g_cov.no_valid > 0u);
+    CHECK(g_cov.instant > 0u);
+    CHECK(g_cov.cusum > 0u);
+    CHECK(g_cov.health > 0u);
+    CHECK(g_cov.stuck > 0u);
+    CHECK(g_cov.missing > 0u);
+    CHECK(g_cov.saturated > 0u);
+    CHECK(g_cov.top_nonzero > 0u);
+    CHECK(g_cov.blamed > 0u);
+    CHECK(g_cov.blame_moved > 0u);
+    CHECK(g_cov.blame_clamped > 0u);
+    CHECK(g_cov.shifts_run_only >= 300u && g_cov.shifts_chart_only >= 300u && g_cov.shifts_both >= 300u);
+    CHECK(g_cov.blame_wide_inv >= 100u);
+    CHECK(g_cov.blame_len_narrow >= 100u && g_cov.blame_len_wide >= 100u);
+    CHECK(g_cov.shift_clamped_pos >= 100u && g_cov.shift_clamped_neg >= 100u);
+    CHECK(g_cov.root_zero >= 100u && g_cov.root_stored_differs >= 100u);
+    CHECK(g_cov.chart_zero >= 100u && g_cov.chart_saturated >= 100u && g_cov.chart_ties >= 30u);
+    CHECK(g_cov.chart_alarm >= 100u && g_cov.chart_alarm_outside >= 100u && g_cov.chart_alarm_named >= 30u);
+    CHECK(g_cov.chart_quiet >= 100u && g_cov.chart_at_h >= 30u);
+    CHECK(n_resets >= 100u);
+    CHECK(g_cov.n_valid_pow2 > 0u && g_cov.n_valid_other > 0u);
+    CHECK(g_cov.scaled_narrow > 0u && g_cov.scaled_wide > 0u);
+    CHECK(g_cov.pca_odd_dims > 0u && g_cov.pca_tail > 0u && g_cov.pca_no_quads > 0u);
+    printf("  fitted shifts: %lu windows (run only %lu, chart only %lu, both %lu); shift >= 8 %lu; length |n| < 2^32 "
+           "%lu, wider %lu, clamped +%lu -%lu; root 0 %lu, stored root not the true one %lu; deviations clamped %lu\n",
+           g_cov.shifts_run_only + g_cov.shifts_chart_only + g_cov.shifts_both, g_cov.shifts_run_only,
+           g_cov.shifts_chart_only, g_cov.shifts_both, g_cov.blame_wide_inv, g_cov.blame_len_narrow,
+           g_cov.blame_len_wide, g_cov.shift_clamped_pos, g_cov.shift_clamped_neg, g_cov.root_zero,
+           g_cov.root_stored_differs, g_cov.blame_clamped);
+    printf("  feature chart: alarms %lu (outside a run %lu, naming another channel %lu), quiet %lu; statistics at 0 "
+           "%lu, at 65535 %lu; ties %lu; at h %lu; resets %lu\n", g_cov.chart_alarm, g_cov.chart_alarm_outside,
+           g_cov.chart_alarm_named, g_cov.chart_quiet,
+           g_cov.chart_zero, g_cov.chart_saturated, g_cov.chart_ties, g_cov.chart_at_h, n_resets);
+    if (g_fail > 0u) {
+        printf("  coverage: z %lu e_pca %lu e_ext %lu recon %lu recon_sat %lu ties %lu no_valid %lu inst %lu cusum %lu "
+               "health %lu\n", g_cov.z_clamped, g_cov.e_clamped_pca, g_cov.e_clamped_ext, g_cov.recon_clamped,
+               g_cov.recon_saturated, g_cov.centroid_ties, g_cov.no_valid, g_cov.instant, g_cov.cusum, g_cov.health);
+    }
+}
+
+/* A monitor re-bound by td_monitor_init to another profile of the same shape and centroids (projection, inverse scales
+ * and feature chart drawn anew) must go on exactly as the reference does from a fresh start under the second: nothing
+ * of the first profile's windows (the run's attribution sums, the chart's statistics, the alarm) may carry over. Every
+ * window is in the CUSUM run (k = 0); under the first profile half the monitors run a chart that only accumulates
+ * (k 0, h 65535: no alarm), so statistics left over would change the second profile's chart values. */
+static void test_monitor_reinit(void)
+{
+    static w_spec_t a;
+    static w_spec_t b;
+    static int16_t frames[64 * 6];
+    static td_monitor_t mon; /* one object for both profiles */
+    static td_window_result_t got;
+    static td_window_result_t want;
+    int ok = 1;
+    unsigned long windows = 0;
+    for (uint32_t trial = 0; trial < 300u && ok; trial++) {
+        random_profile(&a, 0);
+        if (a.n_centroids > 1u + trial % 2u) { /* few centroids: the next profile's windows meet the same ones */
+            a.n_centroids = (uint8_t)(1u + trial % 2u);
+        }
+        a.cusum_k_q8 = 0u;
+        a.cusum_h_q8 = 0xFFFFFFFFu;
+        a.instant_q8 = 0xFFFFFFFFu;
+        a.flags &= (uint16_t)~TD_PROFILE_FLAG_FEATURE_CHART;
+        if (trial % 2u == 0u) {
+            random_chart(&a);
+            a.chart_k_q8 = 0u;
+            a.chart_h_q8 = 0xFFFFu;
+        }
+        b = a;
+        const uint32_t F = 2u * a.n_channels;
+        for (uint32_t i = 0; i < (uint32_t)b.n_dims * F; i++) {
+            b.proj[i] = (int8_t)rnd_range(-128, 127);
+        }
+        for (uint32_t i = 0; i < (uint32_t)b.n_centroids * b.n_dims; i++) {
+            b.cs_inv_scale_q16[i] = (uint32_t)rnd_range(1, 1 << 24);
+        }
+        b.flags &= (uint16_t)~TD_PROFILE_FLAG_FEATURE_CHART;
+        if (rnd64() % 4u != 0u) {
+            random_chart(&b);
+        }
+        parsed_t pa;
+        parsed_t pb;
+        CHECK_QUIET(ok, parsed_open(&pa, &a));
+        CHECK_QUIET(ok, parsed_open(&pb, &b));
+        CHECK_QUIET(ok, ok && td_monitor_init(&mon, &pa.prof) == TD_OK);
+        const uint32_t n_windows = 1u + (uint32_t)(rnd64() % 4u);
+        uint32_t n_res = 0;
+        for (uint32_t w = 0; w < n_windows && ok; w++) {
+            gen_window(&a, frames);
+            CHECK_QUIET(ok, td_monitor_push(&mon, frames, a.window, &got, 1u, &n_res) == TD_OK && n_res == 1u);
+        }
+        CHECK_QUIET(ok, ok && td_monitor_init(&mon, &pb.prof) == TD_OK);
+        ref_mon_t rm;
+        memset(&rm, 0, sizeof rm);
+        for (uint32_t w = 0; w < 4u && ok; w++) {
+            gen_window(&b, frames);
+            ref_window(&b, &rm, frames, NULL, 0u, &want);
+            CHECK_QUIET(ok, td_monitor_push(&mon, frames, b.window, &got, 1u, &n_res) == TD_OK && n_res == 1u);
+            CHECK_QUIET(ok, result_equal(&b, &got, &want));
+            if (!ok) {
+                printf("  re-bound monitor: trial %u window %u\n", (unsigned)trial, (unsigned)w);
+            }
+            windows++;
+        }
+        parsed_close(&pa);
+        parsed_close(&pb);
+    }
+    CHECK(ok);
+    CHECK(windows >= 1000u);
+}
+
+/* ---- monitor: API behaviour ---------------------------------------------------------------- */
+
+static void test_monitor_capacity_and_chunking(void)
+{
+    static w_spec_t s;
+    w_pca(&s, 4u);
+    parsed_t p;
+    CHECK(parsed_open(&p, &s));
+    const uint32_t C = s.n_channels;
+    const uint32_t W = s.window;
+    enum { N_FRAMES = 16 * 9 + 5 };
+    static int16_t frames[16 * 10 * 3];
+    for (uint32_t w = 0; w < 10u; w++) {
+        gen_window(&s, frames + (size_t)w * W * C);
+    }
+    static td_window_result_t all[16];
+    static td_window_result_t one[16];
+    static td_window_result_t fresh[16];
+    memset(all, 0, sizeof all);
+    memset(one, 0, sizeof one);
+    memset(fresh, 0, sizeof fresh);
+
+    /* All at once. */
+    td_monitor_t m1;
+    uint32_t n_res = 0;
+    CHECK_EQ(td_monitor_init(&m1, &p.prof), TD_OK);
+    CHECK_EQ(td_monitor_push(&m1, frames, N_FRAMES, all, 16, &n_res), TD_OK);
+    CHECK_EQ(n_res, N_FRAMES / 16);
+
+    /* One frame at a time. */
+    td_monitor_t m2;
+    CHECK_EQ(td_monitor_init(&m2, &p.prof), TD_OK);
+    uint32_t total = 0;
+    for (uint32_t i = 0; i < N_FRAMES; i++) {
+        uint32_t k = 99u;
+        if (td_monitor_push(&m2, frames + (size_t)i * C, 1, one + total, 1, &k) != TD_OK || k > 1u) {
+            CHECK(0);
+            break;
+        }
+        total += k;
+    }
+    CHECK_EQ(total, N_FRAMES / 16);
+    CHECK(memcmp(all, one, sizeof all) == 0);
+    CHECK(memcmp(&m1, &m2, sizeof m1) == 0);
+
+    /* Capacity too small: TD_ERR_CAPACITY, nothing consumed. */
+    td_monitor_t m3;
+    CHECK_EQ(td_monitor_init(&m3, &p.prof), TD_OK);
+    td_monitor_t before;
+    memcpy(&before, &m3, sizeof before);
+    static td_window_result_t junk[16];
+    memset(junk, 0x3C, sizeof junk);
+    n_res = 77u;
+    CHECK_EQ(td_monitor_push(&m3, frames, N_FRAMES, junk, N_FRAMES / 16 - 1u, &n_res), TD_ERR_CAPACITY);
+    CHECK_EQ(n_res, 0u);
+    CHECK(memcmp(&before, &m3, sizeof m3) == 0);
+    CHECK_EQ(td_monitor_push(&m3, frames, 16, NULL, 0, &n_res), TD_ERR_CAPACITY);
+    CHECK_EQ(td_monitor_push(&m3, frames, 15, NULL, 0, &n_res), TD_OK); /* no window completes */
+    CHECK_EQ(n_res, 0u);
+    /* With fill 15: one more frame completes a window. */
+    CHECK_EQ(td_monitor_push(&m3, frames + 15 * C, 17, junk, 1, &n_res), TD_ERR_CAPACITY); /* 15+17 = 2 windows */
+    CHECK_EQ(n_res, 0u);
+    {
+        int untouched = 1;
+        for (size_t i = 0; i < sizeof junk; i++) {
+            untouched &= ((const uint8_t *)junk)[i] == 0x3Cu;
+        }
+        CHECK(untouched); /* a refused push writes no result */
+    }
+    CHECK_EQ(td_monitor_push(&m3, frames + 15 * C, N_FRAMES - 15, fresh, N_FRAMES / 16, &n_res), TD_OK);
+    CHECK_EQ(n_res, N_FRAMES / 16);
+    CHECK(memcmp(all, fresh, sizeof all) == 0);
+    CHECK(memcmp(&m1, &m3, sizeof m1) == 0);
+
+    /* Capacity exactly enough. */
+    td_monitor_t m4;
+    CHECK_EQ(td_monitor_init(&m4, &p.prof), TD_OK);
+    memset(fresh, 0, sizeof fresh);
+    CHECK_EQ(td_monitor_push(&m4, frames, 32, fresh, 2, &n_res), TD_OK);
+    CHECK_EQ(n_res, 2u);
+    CHECK(memcmp(all, fresh, 2 * sizeof all[0]) == 0);
+
+    /* Random chunking gives the same bytes. */
+    for (uint32_t t = 0; t < 20u; t++) {
+        td_monitor_t m5;
+        CHECK_EQ(td_monitor_init(&m5, &p.prof), TD_OK);
+        memset(fresh, 0, sizeof fresh);
+        uint32_t done = 0;
+        uint32_t got = 0;
+        int ok = 1;
+        while (done < N_FRAMES) {
+            uint32_t chunk = (uint32_t)rnd_range(0, 40);
+            chunk = chunk < N_FRAMES - done ? chunk : N_FRAMES - done;
+            uint32_t k;
+            CHECK_QUIET(ok, td_monitor_push(&m5, frames + (size_t)done * C, chunk, fresh + got, 16 - got, &k) == TD_OK);
+            got += k;
+            done += chunk;
+        }
+        CHECK(ok);
+        CHECK_EQ(got, N_FRAMES / 16);
+        CHECK(memcmp(all, fresh, sizeof all) == 0);
+    }
+
+    /* Arguments. */
+    CHECK_EQ(td_monitor_init(NULL, &p.prof), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_init(&m4, NULL), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_push(NULL, frames, 1, fresh, 1, &n_res), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_push(&m4, NULL, 1, fresh, 1, &n_res), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_push(&m4, frames, 1, NULL, 1, &n_res), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_push(&m4, frames, 1, fresh, 1, NULL), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_push(&m4, NULL, 0, NULL, 0, &n_res), TD_OK);
+    CHECK_EQ(td_monitor_reset_alarm(NULL), TD_ERR_ARG);
+    td_lifetime_t life;
+    CHECK_EQ(td_monitor_lifetime(&m4, 3, &life), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_lifetime(&m4, 2, NULL), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_lifetime(&m4, 2, &life), TD_OK);
+    parsed_close(&p);
+}
+
+static void test_monitor_modes_and_health(void)
+{
+    static w_spec_t s;
+    int8_t e8[TD_MAX_DIMS + 1];
+    memset(e8, 1, sizeof e8);
+
+    /* PCA mode: embeddings are refused with TD_ERR_MODE, whatever the length. */
+    w_pca(&s, 4u);
+    parsed_t p;
+    CHECK(parsed_open(&p, &s));
+    td_monitor_t mon;
+    CHECK_EQ(td_monitor_init(&mon, &p.prof), TD_OK);
+    CHECK_EQ(td_monitor_push_embedding(&mon, e8, 4), TD_ERR_MODE);
+    CHECK_EQ(td_monitor_push_embedding(&mon, e8, 3), TD_ERR_MODE);
+    CHECK_EQ(td_monitor_push_embedding(&mon, NULL, 4), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_push_embedding(NULL, e8, 4), TD_ERR_ARG);
+
+    /* Health, channel 0 has the stuck check (tolerance 2); thresholds out of reach. */
+    s.cusum_h_q8 = 0xFFFFFFFFu;
+    s.instant_q8 = 0xFFFFFFFFu;
+    s.cusum_k_q8 = 0xFFFFFFFFu;
+    parsed_close(&p);
+    CHECK(parsed_open(&p, &s));
+    CHECK_EQ(td_monitor_init(&mon, &p.prof), TD_OK);
+    int16_t fr[16 * 3];
+    td_window_result_t r;
+    uint32_t n_res;
+    /* Window 0: channel 0 varies by 2 (== tolerance): stuck. */
+    for (uint32_t i = 0; i < 16u; i++) {
+        fr[i * 3 + 0] = (int16_t)(500 + (int)(i % 3u));
+        fr[i * 3 + 1] = (int16_t)(i * 10u);
+        fr[i * 3 + 2] = (int16_t)(i * 100u);
+    }
+    CHECK_EQ(td_monitor_push(&mon, fr, 16, &r, 1, &n_res), TD_OK);
+    CHECK_EQ(n_res, 1u);
+    CHECK_EQ(r.stuck_mask, 0x1);
+    CHECK_EQ(r.saturated_mask, 0);
+    CHECK_EQ(r.missing_mask, 0);
+    CHECK_EQ(r.trigger, TD_TRIGGER_HEALTH);
+    CHECK_EQ(r.alarm, 1);
+    CHECK_EQ(r.cusum_q8, 0u);
+    /* Window 1: channel 0 varies by 3: healthy, but the alarm stays latched. */
+    fr[0] = 503;
+    CHECK_EQ(td_monitor_push(&mon, fr, 16, &r, 1, &n_res), TD_OK);
+    CHECK_EQ(r.stuck_mask, 0);
+    CHECK_EQ(r.trigger, 0);
+    CHECK_EQ(r.alarm, 1);
+    CHECK_EQ(r.window_index, 1u);
+    /* Reset clears it. */
+    CHECK_EQ(td_monitor_reset_alarm(&mon), TD_OK);
+    CHECK_EQ(td_monitor_push(&mon, fr, 16, &r, 1, &n_res), TD_OK);
+    CHECK_EQ(r.trigger, 0);
+    CHECK_EQ(r.alarm, 0);
+    /* Exactly constant channel: stuck again. */
+    for (uint32_t i = 0; i < 16u; i++) {
+        fr[i * 3 + 0] = -7;
+    }
+    CHECK_EQ(td_monitor_push(&mon, fr, 16, &r, 1, &n_res), TD_OK);
+    CHECK_EQ(r.stuck_mask, 0x1);
+    CHECK_EQ(r.channels[0].std_q8, 0);
+    CHECK_EQ(r.channels[0].mean_q8, -7 * 256);
+    CHECK_EQ(r.alarm, 1);
+    CHECK_EQ(td_monitor_reset_alarm(&mon), TD_OK);
+    /* Channel 2 constant, but it has no stuck check: no event. Channel 1 (sentinel -32768, max_missing 3,
+     * rails +-2000, max_saturated 4): 4 missing and 5 saturated samples. */
+    for (uint32_t i = 0; i < 16u; i++) {
+        fr[i * 3 + 0] = (int16_t)(i * 50u);
+        fr[i * 3 + 1] = (int16_t)(i < 4u ? -32768 : (i < 9u ? 2000 : (int)i));
+        fr[i * 3 + 2] = 42;
+    }
+    CHECK_EQ(td_monitor_push(&mon, fr, 16, &r, 1, &n_res), TD_OK);
+    CHECK_EQ(r.stuck_mask, 0);
+    CHECK_EQ(r.missing_mask, 0x2);
+    CHECK_EQ(r.saturated_mask, 0x2);
+    CHECK_EQ(r.channels[1].n_missing, 4);
+    CHECK_EQ(r.channels[1].n_saturated, 5);
+    CHECK_EQ(r.channels[1].sum, 5 * 2000 + 9 + 10 + 11 + 12 + 13 + 14 + 15);
+    CHECK_EQ(r.trigger, TD_TRIGGER_HEALTH);
+    CHECK_EQ(r.alarm, 1);
+    CHECK_EQ(td_monitor_reset_alarm(&mon), TD_OK);
+    /* At the limits (3 missing, 4 saturated): no event. */
+    fr[3 * 3 + 1] = 0;
+    fr[8 * 3 + 1] = 0;
+    CHECK_EQ(td_monitor_push(&mon, fr, 16, &r, 1, &n_res), TD_OK);
+    CHECK_EQ(r.missing_mask, 0);
+    CHECK_EQ(r.saturated_mask, 0);
+    CHECK_EQ(r.trigger, 0);
+    CHECK_EQ(r.alarm, 0);
+    /* A channel whose samples are all missing: z = 0 for it, no stuck event. */
+    for (uint32_t i = 0; i < 16u; i++) {
+        fr[i * 3 + 1] = -32768;
+    }
+    CHECK_EQ(td_monitor_push(&mon, fr, 16, &r, 1, &n_res), TD_OK);
+    CHECK_EQ(r.channels[1].n_missing, 16);
+    CHECK_EQ(r.channels[1].z_mean_q8, 0);
+    CHECK_EQ(r.channels[1].z_std_q8, 0);
+    CHECK_EQ(r.channels[1].min, INT16_MAX);
+    CHECK_EQ(r.channels[1].max, INT16_MIN);
+    CHECK_EQ(r.missing_mask, 0x2);
+    parsed_close(&p);
+
+    /* External mode. */
+    w_ext(&s);
+    CHECK(parsed_open(&p, &s));
+    CHECK_EQ(td_monitor_init(&mon, &p.prof), TD_OK);
+    CHECK_EQ(td_monitor_push_embedding(&mon, e8, 4), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_push_embedding(&mon, e8, 6), TD_ERR_ARG);
+    CHECK_EQ(td_monitor_push_embedding(&mon, e8, 0), TD_ERR_ARG);
+    /* Two embeddings: mean of (q - zp) = ((3+3) + (-5+3)) / 2 = 2 in dim 0 ... times scale 1/8 = 0.25 = 64 Q8. */
+    const int8_t ea[5] = {3, -128, 127, 0, -3};
+    const int8_t eb[5] = {-5, -128, 127, 1, -3};
+    CHECK_EQ(td_monitor_push_embedding(&mon, ea, 5), TD_OK);
+    CHECK_EQ(td_monitor_push_embedding(&mon, eb, 5), TD_OK);
+    int16_t fx[32 * 2];
+    for (uint32_t i = 0; i < 32u; i++) {
+        fx[2 * i] = (int16_t)i;
+        fx[2 * i + 1] = (int16_t)(i * 3u);
+    }
+    CHECK_EQ(td_monitor_push(&mon, fx, 32, &r, 1, &n_res), TD_OK);
+    CHECK_EQ(n_res, 1u);
+    CHECK_EQ(r.n_embeddings, 2);
+    CHECK_EQ(r.embedding_q8[0], 64);          /* (6 + -2)/2 = 2 -> 2/8 = 0.25 */
+    CHECK_EQ(r.embedding_q8[1], -125 * 32);   /* (-128+3) / 8 * 256 */
+    CHECK_EQ(r.embedding_q8[2], 130 * 32);    /* (127+3) / 8 * 256 */
+    CHECK_EQ(r.embedding_q8[3], 112);         /* (3 + 4)/2 = 3.5 -> 0.4375 * 256 = 112 */
+    CHECK_EQ(r.embedding_q8[4], 0);
+    CHECK_EQ(r.recon_q8, 0u);
+    /* Centroids -500 + 100 i: row 0 = {-500,-400,-300,-200,-100}, row 1 = {0,100,200,300,400}. */
+    {
+        const int64_t e[5] = {64, -4000, 4160, 112, 0};
+        uint64_t d0 = 0, d1 = 0;
+        for (int j = 0; j < 5; j++) {
+            d0 += (uint64_t)((e[j] - (-500 + 100 * j)) * (e[j] - (-500 + 100 * j)));
+            d1 += (uint64_t)((e[j] - (100 * j)) * (e[j] - (100 * j)));
+        }
+        const uint64_t best = d0 < d1 ? d0 : d1;
+        CHECK_EQ(r.nearest, d0 <= d1 ? 0 : 1);
+        CHECK_EQ(r.dist_q8, (best + 128u) >> 8);
+        CHECK_EQ(r.score_q8, r.dist_q8);
+    }
+    /* The next window starts with no embeddings: embedding 0, dist 0. */
+    CHECK_EQ(td_monitor_push(&mon, fx, 32, &r, 1, &n_res), TD_OK);
+    CHECK_EQ(r.n_embeddings, 0);
+    CHECK_EQ(r.dist_q8, 0u);
+    CHECK_EQ(r.score_q8, 0u);
+    CHECK_EQ(r.embedding_q8[0], 0);
+    CHECK_EQ(r.window_index, 1u);
+    parsed_close(&p);
+}
+
+
+static void test_status_strings(void)
+{
+    static const td_status all[] = {TD_OK, TD_ERR_ARG, TD_ERR_TRUNCATED, TD_ERR_MAGIC, TD_ERR_VERSION, TD_ERR_CRC,
+                                    TD_ERR_SIZE, TD_ERR_LIMIT, TD_ERR_RANGE, TD_ERR_CAPACITY, TD_ERR_STATE,
+                                    TD_ERR_MODE};
+    const char *unknown = td_status_str((td_status)-99);
+    CHECK(unknown != NULL && strcmp(unknown, "unknown status") == 0);
+    for (uint32_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        const char *a = td_status_str(all[i]);
+        CHECK(a != NULL && a[0] != '\0' && strcmp(a, unknown) != 0);
+        for (uint32_t j = 0; j < i; j++) {
+            CHECK(strcmp(a, td_status_str(all[j])) != 0);
+        }
+    }
+}
+
+
+int main(void)
+{
+    test_log2_q8();
+    test_monitor_reference();
+    test_monitor_reinit();
+    test_monitor_capacity_and_chunking();
+    test_monitor_modes_and_health();
+    test_status_strings();
+    printf("test_monitor: %lu passed, %lu failed\n", g_pass, g_fail);
+    return g_fail == 0u ? 0 : 1;
+}

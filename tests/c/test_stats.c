@@ -1,0 +1,675 @@
+/* test_stats.c - window statistics and fixed-point arithmetic (td_stats.c, td_fixed.h): the window
+ * accumulator against a reference accumulator, mean / variance / std, isqrt (exhaustive at the edges), exact
+ * lifetime sums, the 64-by-32-bit divisions.
+ *
+ * Build and run (make test-c does, under ASan/UBSan, also with TD_OPTIMIZE_SPEED=1 and TD_TEST_NARROW; make
+ * test-core-m4 on a Cortex-M4):
+ *   gcc -std=c99 -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+ *       -Icsrc/include -Icsrc/src tests/c/test_stats.c csrc/src/td_*.c -o /tmp/test_stats -lm && /tmp/test_stats
+ * Prints "test_stats: N passed, M failed" and exits non-zero on any failure. Shared writer and reference model:
+ * td_test_model.h.
+ */
+#include "td_test_model.h"
+
+/* Add n samples to both, in one call. */
+static td_status acc_add_both(td_window_acc_t *acc, ref_acc_t *ref, const td_sample_rules_t *rules,
+                              const int16_t *x, uint32_t stride, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        ref_acc_add(ref, rules, x[(size_t)i * stride]);
+    }
+    return td_window_add(acc, rules, x, stride, n);
+}
+
+/* Out-of-contract inputs: clamped or rejected, never undefined behaviour. */
+static void test_stats_contract_edges(void)
+{
+    td_window_acc_t acc;
+    const td_sample_rules_t inside = {-100, 100, 0, 1u};
+    const td_sample_rules_t flipped = {100, -100, 0, 0u};
+    const int16_t samples[4] = {-5, 5, 0, 0};
+    CHECK(td_mean_q8(INT32_MIN, 1u) == -32768 * 256);
+    CHECK(td_mean_q8(INT32_MAX, 1u) == 32768 * 256);
+    CHECK(td_mean_q8(-32768 * 1024, 1024u) == -32768 * 256);
+    CHECK(td_var_q32(0, INT64_MAX, 2u) == ((uint64_t)1 << 62));
+    CHECK(td_var_q32(0, -5, 2u) == 0u);
+    CHECK(td_window_reset(&acc) == TD_OK);
+    CHECK(td_window_add(&acc, &inside, samples, 1u, 4u) == TD_ERR_ARG);
+    CHECK(td_window_add(&acc, &flipped, samples, 1u, 4u) == TD_ERR_ARG);
+    CHECK(acc.n_samples == 0u && acc.sum == 0);
+}
+
+static void test_window_fixed(void)
+{
+    static int16_t x[2048];
+    td_window_acc_t acc;
+    const td_sample_rules_t extreme = {-32768, 32767, 0, 0};
+
+    /* Empty window. */
+    CHECK_EQ(td_window_reset(&acc), TD_OK);
+    CHECK_EQ(td_window_add(&acc, &extreme, NULL, 1, 0), TD_OK);
+    CHECK_EQ(acc.sum, 0);
+    CHECK_EQ(acc.sumsq, 0);
+    CHECK_EQ(acc.min, INT16_MAX);
+    CHECK_EQ(acc.max, INT16_MIN);
+    CHECK_EQ(acc.n_samples, 0);
+
+    /* All samples on the int16 extremes with rails there: every sample saturated. */
+    for (uint32_t i = 0; i < 1024u; i++) {
+        x[i] = (i % 3u == 0u) ? -32768 : 32767;
+    }
+    CHECK_EQ(td_window_reset(&acc), TD_OK);
+    CHECK_EQ(td_window_add(&acc, &extreme, x, 1, 1024), TD_OK);
+    CHECK_EQ(acc.n_saturated, 1024);
+    CHECK_EQ(acc.n_missing, 0);
+    CHECK_EQ(acc.n_samples, 1024);
+    CHECK_EQ(acc.min, -32768);
+    CHECK_EQ(acc.max, 32767);
+    CHECK_EQ(acc.sum, 342 * -32768 + 682 * 32767);
+    CHECK_EQ(acc.sumsq, 342ll * 32768 * 32768 + 682ll * 32767 * 32767);
+
+    /* Alternating extremes: sum -512, largest possible sum of squares. */
+    for (uint32_t i = 0; i < 1024u; i++) {
+        x[i] = (i & 1u) ? 32767 : -32768;
+    }
+    CHECK_EQ(td_window_reset(&acc), TD_OK);
+    CHECK_EQ(td_window_add(&acc, &extreme, x, 1, 1024), TD_OK);
+    CHECK_EQ(acc.sum, -512);
+    CHECK_EQ(acc.sumsq, 512ll * 32768 * 32768 + 512ll * 32767 * 32767);
+    CHECK_EQ(acc.n_saturated, 1024);
+    CHECK_EQ(td_var_q32(acc.sum, acc.sumsq, 1024), ref_var_q32(-512, acc.sumsq, 1024));
+    /* variance = 32767.5^2 exactly: (65535/2)^2 * 2^32 = 65535^2 * 2^30 */
+    CHECK_EQ(td_var_q32(acc.sum, acc.sumsq, 1024), (uint64_t)65535u * 65535u << 30);
+    CHECK_EQ(td_mean_q8(acc.sum, 1024), -128); /* -0.5 */
+    CHECK_EQ(td_std_q8(td_var_q32(acc.sum, acc.sumsq, 1024)), 32767 * 256 + 128);
+
+    /* Same samples, rails inside: nothing saturated at +-32000 ... but the extremes are. */
+    const td_sample_rules_t inner = {-32000, 32000, 0, 0};
+    CHECK_EQ(td_window_reset(&acc), TD_OK);
+    CHECK_EQ(td_window_add(&acc, &inner, x, 1, 1024), TD_OK);
+    CHECK_EQ(acc.n_saturated, 1024);
+
+    /* Constant window. */
+    for (uint32_t i = 0; i < 1024u; i++) {
+        x[i] = -1234;
+    }
+    CHECK_EQ(td_window_reset(&acc), TD_OK);
+    CHECK_EQ(td_window_add(&acc, &extreme, x, 1, 1024), TD_OK);
+    CHECK_EQ(acc.sum, -1234 * 1024);
+    CHECK_EQ(acc.sumsq, 1234ll * 1234 * 1024);
+    CHECK_EQ(acc.min, -1234);
+    CHECK_EQ(acc.max, -1234);
+    CHECK_EQ(acc.n_saturated, 0);
+    CHECK_EQ(td_mean_q8(acc.sum, 1024), -1234 * 256);
+    CHECK_EQ(td_var_q32(acc.sum, acc.sumsq, 1024), 0);
+    CHECK_EQ(td_std_q8(0), 0);
+
+    /* Sentinel samples are excluded from everything but n_missing (sentinel on the low rail). */
+    const td_sample_rules_t sent = {-100, 100, -100, 1};
+    const int16_t s1[8] = {5, -100, 7, -100, -101, 100, -100, 6};
+    CHECK_EQ(td_window_reset(&acc), TD_OK);
+    CHECK_EQ(td_window_add(&acc, &sent, s1, 1, 8), TD_OK);
+    CHECK_EQ(acc.n_missing, 3);
+    CHECK_EQ(acc.n_saturated, 2); /* -101 and 100 */
+    CHECK_EQ(acc.n_samples, 8);
+    CHECK_EQ(acc.sum, 5 + 7 - 101 + 100 + 6);
+    CHECK_EQ(acc.sumsq, 25 + 49 + 10201 + 10000 + 36);
+    CHECK_EQ(acc.min, -101);
+    CHECK_EQ(acc.max, 100);
+    /* Only sentinels: no valid sample. */
+    const int16_t s2[3] = {-100, -100, -100};
+    CHECK_EQ(td_window_reset(&acc), TD_OK);
+    CHECK_EQ(td_window_add(&acc, &sent, s2, 1, 3), TD_OK);
+    CHECK_EQ(acc.n_missing, 3);
+    CHECK_EQ(acc.min, INT16_MAX);
+    CHECK_EQ(acc.max, INT16_MIN);
+    CHECK_EQ(acc.sum, 0);
+    /* use_sentinel 0: the sentinel value is an ordinary (here saturated) sample. */
+    const td_sample_rules_t nosent = {-100, 100, -100, 0};
+    CHECK_EQ(td_window_reset(&acc), TD_OK);
+    CHECK_EQ(td_window_add(&acc, &nosent, s2, 1, 3), TD_OK);
+    CHECK_EQ(acc.n_missing, 0);
+    CHECK_EQ(acc.n_saturated, 3);
+    CHECK_EQ(acc.sum, -300);
+
+    /* Strided reads. */
+    const int16_t inter[9] = {1, 100, -7, 2, 100, -7, 3, 100, -7};
+    CHECK_EQ(td_window_reset(&acc), TD_OK);
+    CHECK_EQ(td_window_add(&acc, &extreme, inter + 1, 3, 3), TD_OK);
+    CHECK_EQ(acc.sum, 300);
+    CHECK_EQ(acc.min, 100);
+
+    /* Capacity: at most 1024 samples per window; a refused add changes nothing. */
+    for (uint32_t i = 0; i < 2048u; i++) {
+        x[i] = (int16_t)(i * 7u);
+    }
+    CHECK_EQ(td_window_reset(&acc), TD_OK);
+    CHECK_EQ(td_window_add(&acc, &extreme, x, 1, 1025), TD_ERR_CAPACITY);
+    CHECK_EQ(acc.n_samples, 0);
+    CHECK_EQ(acc.sum, 0);
+    CHECK_EQ(td_window_add(&acc, &extreme, x, 1, 1000), TD_OK);
+    td_window_acc_t saved;
+    memcpy(&saved, &acc, sizeof saved);
+    CHECK_EQ(td_window_add(&acc, &extreme, x, 1, 25), TD_ERR_CAPACITY);
+    CHECK(memcmp(&saved, &acc, sizeof acc) == 0);
+    CHECK_EQ(td_window_add(&acc, &extreme, x, 1, 24), TD_OK);
+    CHECK_EQ(acc.n_samples, 1024);
+    memcpy(&saved, &acc, sizeof saved);
+    CHECK_EQ(td_window_add(&acc, &extreme, x, 1, 1), TD_ERR_CAPACITY);
+    CHECK(memcmp(&saved, &acc, sizeof acc) == 0);
+    CHECK_EQ(td_window_add(&acc, &extreme, x, 1, 0), TD_OK);
+    CHECK_EQ(td_window_add(&acc, &extreme, x, 1, 0xFFFFFFFFu), TD_ERR_CAPACITY);
+
+    /* Arguments. */
+    CHECK_EQ(td_window_reset(NULL), TD_ERR_ARG);
+    CHECK_EQ(td_window_add(NULL, &extreme, x, 1, 1), TD_ERR_ARG);
+    CHECK_EQ(td_window_add(&acc, NULL, x, 1, 1), TD_ERR_ARG);
+    CHECK_EQ(td_window_add(&acc, &extreme, NULL, 1, 1), TD_ERR_ARG);
+    CHECK_EQ(td_window_add(&acc, &extreme, x, 0, 1), TD_ERR_ARG);
+}
+
+
+static void test_window_random(void)
+{
+    static int16_t buf[1024 * 8];
+    int ok = 1;
+    for (uint32_t trial = 0; trial < 3000u; trial++) {
+        td_sample_rules_t rules;
+        random_rules(&rules);
+        const uint32_t stride = (uint32_t)rnd_range(1, 8);
+        const uint32_t n = trial % 7u == 0u ? 1024u : (uint32_t)rnd_range(0, 1024);
+        const int32_t center = (int32_t)rnd_range(-32768, 32767);
+        const int32_t amp = (int32_t)(rnd64() % 5u == 0u ? 0 : rnd_range(0, 40000));
+        for (uint32_t i = 0; i < n * stride; i++) {
+            buf[i] = rnd_sample(&rules, center, amp);
+        }
+        td_window_acc_t acc;
+        ref_acc_t ref;
+        CHECK_QUIET(ok, td_window_reset(&acc) == TD_OK);
+        ref_acc_reset(&ref);
+        /* Feed in random chunks. */
+        uint32_t done = 0;
+        while (done < n) {
+            const uint32_t chunk = (uint32_t)rnd_range(1, rnd64() % 2u ? 16 : (int64_t)(n - done));
+            const uint32_t take = chunk < n - done ? chunk : n - done;
+            CHECK_QUIET(ok, acc_add_both(&acc, &ref, &rules, buf + (size_t)done * stride, stride, take) == TD_OK);
+            done += take;
+        }
+        CHECK_QUIET(ok, acc_matches(&acc, &ref));
+        CHECK_QUIET(ok, acc.n_samples == n);
+        if (!ok) {
+            printf("  window trial %u: rails [%d,%d] sentinel %d/%u n %u stride %u\n", (unsigned)trial,
+                   rules.rail_lo, rules.rail_hi, rules.sentinel, rules.use_sentinel, (unsigned)n, (unsigned)stride);
+            break;
+        }
+        /* Derived statistics of the window. */
+        const uint32_t n_valid = n - ref.n_missing;
+        CHECK_QUIET(ok, td_mean_q8(acc.sum, n_valid) == ref_mean_q8(ref.sum, n_valid));
+        const uint64_t var = td_var_q32(acc.sum, acc.sumsq, n_valid);
+        CHECK_QUIET(ok, var == ref_var_q32(ref.sum, ref.sumsq, n_valid));
+        CHECK_QUIET(ok, td_std_q8(var) == ref_std_q8(var));
+        /* One more sample than the window holds is refused. */
+        if (n == 1024u) {
+            CHECK_QUIET(ok, td_window_add(&acc, &rules, buf, 1, 1) == TD_ERR_CAPACITY);
+        }
+    }
+    CHECK(ok);
+}
+
+
+static void test_stats_functions(void)
+{
+    /* Hand-checked means. */
+    CHECK_EQ(td_mean_q8(1, 512), 1);   /* 0.5 -> 1 (tie away from zero) */
+    CHECK_EQ(td_mean_q8(-1, 512), -1); /* -0.5 -> -1 */
+    CHECK_EQ(td_mean_q8(1, 513), 0);   /* 0.499 -> 0 */
+    CHECK_EQ(td_mean_q8(1, 3), 85);    /* 85.33 */
+    CHECK_EQ(td_mean_q8(2, 3), 171);   /* 170.67 */
+    CHECK_EQ(td_mean_q8(-2, 3), -171);
+    CHECK_EQ(td_mean_q8(32767 * 1024, 1024), 32767 * 256);
+    CHECK_EQ(td_mean_q8(-32768 * 1024, 1024), -32768 * 256);
+    CHECK_EQ(td_mean_q8(5, 0), 0);
+    CHECK_EQ(td_mean_q8(5, 1025), 0);
+    CHECK_EQ(td_var_q32(5, 25, 0), 0);
+    CHECK_EQ(td_var_q32(5, 25, 1025), 0);
+    CHECK_EQ(td_var_q32(1, 1, 2), (uint64_t)1 << 30); /* {0, 1}: variance 1/4 */
+    CHECK_EQ(td_var_q32(1, 1, 3), 954437177u);        /* {0,0,1}: 2/9 * 2^32 = 954437176.9 */
+
+    int ok = 1;
+    /* Means: every n, sums across the whole reachable range |sum| <= 32768 n, and near-ties. */
+    for (uint32_t n = 1; n <= 1024u; n++) {
+        for (uint32_t t = 0; t < 200u; t++) {
+            int64_t sum;
+            switch (t % 4u) {
+            case 0: sum = rnd_range(-32768 * (int64_t)n, 32767 * (int64_t)n); break;
+            case 1: sum = rnd_range(-3 * (int64_t)n, 3 * (int64_t)n); break;
+            case 2: { /* sum * 256 / n lands on or next to a half */
+                const int64_t k = rnd_range(-32767, 32767);
+                sum = ((2 * k + 1) * (int64_t)n) / 512 + rnd_range(-1, 1);
+                break;
+            }
+            default: sum = (t & 4u) ? 32767 * (int64_t)n - (int64_t)(t / 8u) : -32768 * (int64_t)n + (int64_t)(t / 8u);
+            }
+            CHECK_QUIET(ok, td_mean_q8((int32_t)sum, n) == ref_mean_q8(sum, n));
+        }
+    }
+    CHECK(ok);
+
+    /* Variances from real sample sets (consistent sum / sumsq), and the documented accuracy of std_q8:
+     * |std_q8 - 256 * sqrt(var)| <= 1/2 + 1/256 (in Q8 units, i.e. 1/512 + 1/65536 LSB). */
+    ok = 1;
+    for (uint32_t t = 0; t < 4000u; t++) {
+        const uint32_t n = t < 8u ? t + 1u : (uint32_t)rnd_range(1, 1024);
+        const int64_t center = rnd_range(-32768, 32767);
+        const int64_t amp = t % 3u == 0u ? rnd_range(0, 3) : rnd_range(0, 65535);
+        int64_t sum = 0;
+        int64_t sumsq = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            int64_t v = t % 11u == 0u ? ((i & 1u) ? 32767 : -32768) : center + rnd_range(-amp, amp);
+            v = v > 32767 ? 32767 : (v < -32768 ? -32768 : v);
+            sum += v;
+            sumsq += v * v;
+        }
+        const uint64_t var = td_var_q32((int32_t)sum, sumsq, n);
+        CHECK_QUIET(ok, var == ref_var_q32(sum, sumsq, n));
+        const int32_t sd = td_std_q8(var);
+        CHECK_QUIET(ok, sd == ref_std_q8(var));
+#if TD_TEST_WIDE
+        /* D = n*sumsq - sum^2 = n^2 var; check (256 sd - 129)^2 n^2 <= 2^32 D <= (256 sd + 129)^2 n^2. */
+        const iwide d = (iwide)n * sumsq - (iwide)sum * sum;
+        const iwide nn = (iwide)n * n;
+        const iwide lo = (iwide)sd * 256 - 129;
+        const iwide hi = (iwide)sd * 256 + 129;
+        CHECK_QUIET(ok, lo <= 0 || lo * lo * nn <= (d << 32));
+        CHECK_QUIET(ok, (d << 32) <= hi * hi * nn);
+#endif
+    }
+    CHECK(ok);
+
+    /* isqrt: edges, perfect squares and neighbours, random values of every magnitude. */
+    CHECK_EQ(td_isqrt64(0), 0);
+    CHECK_EQ(td_isqrt64(1), 1);
+    CHECK_EQ(td_isqrt64(2), 1);
+    CHECK_EQ(td_isqrt64(3), 1);
+    CHECK_EQ(td_isqrt64(4), 2);
+    CHECK_EQ(td_isqrt64(UINT64_MAX), 0xFFFFFFFFu);
+    CHECK_EQ(td_isqrt64(0xFFFFFFFE00000001ull), 0xFFFFFFFFu); /* (2^32-1)^2 */
+    CHECK_EQ(td_isqrt64(0xFFFFFFFE00000000ull), 0xFFFFFFFEu);
+    CHECK_EQ(td_isqrt64((uint64_t)1 << 62), (uint32_t)1 << 31);
+    CHECK_EQ(td_isqrt64(((uint64_t)1 << 62) - 1u), ((uint32_t)1 << 31) - 1u);
+    ok = 1;
+    for (uint32_t t = 0; t < 200000u; t++) {
+        uint64_t v;
+        switch (t % 4u) {
+        case 0: v = rnd64(); break;
+        case 1: v = rnd64() >> (rnd64() % 64u); break;
+        default: { /* k^2 - 1, k^2 or k^2 + 1 (k^2 - 1 wraps to UINT64_MAX for k = 0) */
+            const uint64_t k = t % 8u == 2u ? 0xFFFFFFFFu - (rnd64() % 1000u) : (rnd64() >> (32u + rnd64() % 32u));
+            v = k * k + (uint64_t)rnd_range(-1, 1);
+        }
+        }
+        const uint32_t r = td_isqrt64(v);
+        CHECK_QUIET(ok, is_floor_sqrt(r, v));
+        CHECK_QUIET(ok, r == ref_isqrt(v));
+        if (t < 20000u) {
+            CHECK_QUIET(ok, td_std_q8(v) == (int32_t)(((uint64_t)r + 128u) >> 8));
+        }
+    }
+    CHECK(ok);
+    CHECK_EQ(td_std_q8(UINT64_MAX), (int32_t)((0xFFFFFFFFull + 128u) >> 8));
+}
+
+/* The window's in-loop edge handling (a new min or max strictly inside the rails moves one band edge
+ * without the bookkeeping call): ramps and widening zig-zags make nearly every sample a new extreme,
+ * with rails and the sentinel next to the ramps' ends, fed in chunks of every size. */
+static void test_window_edges(void)
+{
+    static int16_t buf[1024 * 3];
+    int ok = 1;
+    for (uint32_t trial = 0; trial < 4000u; trial++) {
+        td_sample_rules_t rules;
+        random_rules(&rules);
+        const uint32_t stride = (uint32_t)rnd_range(1, 3);
+        const uint32_t n = (uint32_t)rnd_range(1, 1024);
+        const int32_t start = (int32_t)rnd_range(rules.rail_lo, rules.rail_hi);
+        const int32_t step = (int32_t)rnd_range(1, trial % 3u == 0u ? 3 : 200);
+        for (uint32_t i = 0; i < n; i++) {
+            int64_t v;
+            switch (trial % 4u) {
+            case 0: v = start + (int64_t)i * step; break;                         /* rising ramp */
+            case 1: v = start - (int64_t)i * step; break;                         /* falling ramp */
+            case 2: v = start + ((i & 1u) ? 1 : -1) * (int64_t)(i / 2u) * step; break; /* widening zig-zag */
+            default: v = rnd64() % 8u == 0u ? rnd_sample(&rules, start, 3) : start + ((i & 1u) ? 1 : -1) * (int64_t)i;
+            }
+            if (rnd64() % 64u == 0u) {
+                v = rnd64() & 1u ? rules.sentinel : (rnd64() & 1u ? rules.rail_lo : rules.rail_hi);
+            }
+            buf[(size_t)i * stride] = (int16_t)(v > 32767 ? 32767 : (v < -32768 ? -32768 : v));
+        }
+        td_window_acc_t acc;
+        ref_acc_t ref;
+        CHECK_QUIET(ok, td_window_reset(&acc) == TD_OK);
+        ref_acc_reset(&ref);
+        uint32_t done = 0;
+        while (done < n) {
+            const uint32_t chunk = (uint32_t)rnd_range(1, trial & 8u ? 3 : 300);
+            const uint32_t take = chunk < n - done ? chunk : n - done;
+            CHECK_QUIET(ok, acc_add_both(&acc, &ref, &rules, buf + (size_t)done * stride, stride, take) == TD_OK);
+            done += take;
+        }
+        CHECK_QUIET(ok, acc_matches(&acc, &ref));
+        if (!ok) {
+            printf("  edge trial %u: rails [%d,%d] sentinel %d/%u n %u\n", (unsigned)trial, rules.rail_lo,
+                   rules.rail_hi, rules.sentinel, rules.use_sentinel, (unsigned)n);
+            break;
+        }
+    }
+    CHECK(ok);
+}
+
+static int isqrt_ok(uint64_t v)
+{
+    return is_floor_sqrt(td_isqrt64(v), v);
+}
+
+/* td_isqrt64 (normalization, a 16-bit root by Newton steps, one Karatsuba step): every 32-bit perfect
+ * square and its neighbours, every 64-bit square of a root in [2^31 - 2^16, 2^32) and of every
+ * k 2^16 + j (random j) so each inner 16-bit root is reached, powers of two, and random values. */
+static void test_isqrt_exhaustive(void)
+{
+    int ok = 1;
+    for (uint64_t k = 0; k <= 65536u; k++) {
+        const uint64_t sq = k * k;
+        CHECK_QUIET(ok, td_isqrt64(sq) == k);
+        CHECK_QUIET(ok, sq == 0u || td_isqrt64(sq - 1u) == k - 1u);
+        CHECK_QUIET(ok, td_isqrt64(sq + 1u) == (k == 0u ? 1u : k));
+        CHECK_QUIET(ok, isqrt_ok(sq + k) && isqrt_ok(sq + 2u * k)); /* the largest remainders */
+    }
+    for (uint64_t k = 0xFFFFFFFFu - 65536u; k <= 0xFFFFFFFFu; k++) {
+        const uint64_t sq = k * k;
+        CHECK_QUIET(ok, td_isqrt64(sq) == k && td_isqrt64(sq - 1u) == k - 1u);
+        CHECK_QUIET(ok, k == 0xFFFFFFFFu ? td_isqrt64(sq + 2u * k) == k : td_isqrt64(sq + 2u * k + 1u) == k + 1u);
+    }
+    for (uint64_t hi = 1u; hi <= 65535u; hi++) {
+        const uint64_t k = (hi << 16) | (rnd64() & 0xFFFFu);
+        const uint64_t sq = k * k;
+        CHECK_QUIET(ok, td_isqrt64(sq) == k && td_isqrt64(sq - 1u) == k - 1u && td_isqrt64(sq + 2u * k) == k);
+        CHECK_QUIET(ok, isqrt_ok(hi << 32) && isqrt_ok((hi << 32) - 1u) && isqrt_ok(hi * hi << 32));
+    }
+    for (unsigned b = 0; b < 64u; b++) {
+        const uint64_t p2 = (uint64_t)1 << b;
+        CHECK_QUIET(ok, isqrt_ok(p2) && isqrt_ok(p2 - 1u) && isqrt_ok(p2 + 1u));
+        CHECK_QUIET(ok, isqrt_ok(p2 | (p2 - 1u)));
+    }
+    for (uint32_t t = 0; t < 1000000u; t++) {
+        const uint64_t v = rnd64() >> (rnd64() % 64u);
+        CHECK_QUIET(ok, isqrt_ok(v));
+        if (t < 20000u) {
+            CHECK_QUIET(ok, td_isqrt64(v) == ref_isqrt(v));
+        }
+    }
+    CHECK(ok);
+}
+
+/* The lifetime read-out (exact sums, 128-bit arithmetic in two words) against the compiler's native 128-bit
+ * division, for states up to TD_LIFETIME_MAX_SAMPLES with extreme and random sums, each followed by a merge.
+ * Host only (TD_TEST_WIDE: the reference needs 128-bit division); the read-out is plain C on 32-bit words with no
+ * target-specific path, and the firmware does not link it. */
+#if TD_TEST_WIDE
+static void test_lifetime_exact(void)
+{
+    int ok = 1;
+    uint32_t at_limit = 0;
+    for (uint32_t trial = 0; trial < 20000u; trial++) {
+        uint64_t n;
+        switch (trial % 4u) {
+        case 0: n = (uint64_t)rnd_range(1, 5000); break;
+        case 1: n = (uint64_t)rnd_range(1, (int64_t)1 << 40); break;
+        case 2: n = TD_LIFETIME_MAX_SAMPLES - (uint64_t)rnd_range(0, 3000); break;
+        default: n = TD_LIFETIME_MAX_SAMPLES;
+        }
+        /* k samples at hi and n - k at lo: the largest sum of squares for that sum; or the least one it allows. */
+        const int64_t lo = trial % 3u == 0u ? -32768 : rnd_range(-32768, 32767);
+        const int64_t hi = trial % 5u == 0u ? 32767 : rnd_range(lo, 32767);
+        const uint64_t k = (uint64_t)rnd_range(0, (int64_t)n);
+        const iwide sum = (iwide)k * hi + (iwide)(n - k) * lo;
+        uwide sumsq = (uwide)k * (uwide)(hi * hi) + (uwide)(n - k) * (uwide)(lo * lo);
+        if (trial % 7u == 0u) {
+            const uwide least = ((uwide)(sum < 0 ? -sum : sum) * (uwide)(sum < 0 ? -sum : sum) + n - 1u) / n;
+            sumsq = least;
+        }
+        td_lifetime_t life;
+        CHECK_QUIET(ok, td_lifetime_init(&life) == TD_OK);
+        life.n = n;
+        life.sum = (int64_t)sum;
+        life.sumsq_lo = (uint64_t)sumsq;
+        life.sumsq_hi = (uint64_t)(sumsq >> 64);
+        for (uint32_t step = 0; step < 2u && ok; step++) {
+            uint64_t got_n;
+            int64_t got_mean;
+            uint64_t got_var;
+            CHECK_QUIET(ok, td_lifetime_get(&life, &got_n, &got_mean, &got_var) == TD_OK);
+            const iwide s_now = (iwide)life.sum;
+            const uwide q_now = ((uwide)life.sumsq_hi << 64) | life.sumsq_lo;
+            const uint64_t nn_now = life.n;
+            const uwide mag = (uwide)(s_now < 0 ? -s_now : s_now);
+            const uwide mean_mag = ((mag << 32) + nn_now / 2u) / nn_now; /* ties away from zero */
+            const uwide nq = (uwide)nn_now * q_now;
+            const uwide d = nq > mag * mag ? nq - mag * mag : 0u;
+            const uwide nn = (uwide)nn_now * nn_now;
+            const uwide r = d % nn;
+            const uwide var = ((d / nn) << 32) + ((r << 32) / nn) + (2u * ((r << 32) % nn) >= nn ? 1u : 0u);
+            CHECK_QUIET(ok, got_n == nn_now && got_mean == (s_now < 0 ? -(int64_t)mean_mag : (int64_t)mean_mag) &&
+                                got_var == (uint64_t)var);
+            /* Then one more window of random samples: merged exactly, or refused at the limit. */
+            const uint32_t m = (uint32_t)rnd_range(0, 1024);
+            int32_t ws = 0;
+            int64_t wq = 0;
+            for (uint32_t i = 0; i < m; i++) {
+                const int32_t v = (int32_t)rnd_range(-32768, 32767);
+                ws += v;
+                wq += (int64_t)v * v;
+            }
+            const td_lifetime_t before = life;
+            const td_status st = td_lifetime_merge(&life, m, ws, wq);
+            if (before.n + m > TD_LIFETIME_MAX_SAMPLES) {
+                at_limit++;
+                CHECK_QUIET(ok, st == TD_ERR_CAPACITY && memcmp(&before, &life, sizeof life) == 0);
+            } else {
+                const uwide q_next = q_now + (uwide)wq;
+                CHECK_QUIET(ok, st == TD_OK && life.n == before.n + m && life.sum == before.sum + ws &&
+                                    life.sumsq_lo == (uint64_t)q_next && life.sumsq_hi == (uint64_t)(q_next >> 64));
+            }
+        }
+    }
+    CHECK(ok);
+    CHECK(at_limit > 1000u);
+}
+#endif
+
+/* ---- 64-by-32-bit division (td_udiv64_32, td_round_div32: private, csrc/src/td_fixed.h) ---- */
+
+#include "td_fixed.h"
+
+/* Own xorshift64 stream, so the tests after this one see the shared stream unchanged. */
+static uint64_t div_rnd(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    return x;
+}
+
+/* Every window size n = 1..1024 through td_var_q32 and a lifetime of that one window: a power of two takes the
+ * exact shift in td_var_q32 (n^2 divides 2^32), any other n the long division; both against 128-bit references,
+ * with extreme and random sample sets (own stream: the later tests see the shared one unchanged). */
+static void test_stats_every_n(void)
+{
+    uint64_t state = 0x243F6A8885A308D3ull;
+    int ok = 1;
+    uint32_t n_pow2 = 0;
+    uint32_t n_other = 0;
+    for (uint32_t n = 1; n <= 1024u; n++) {
+        if ((n & (n - 1u)) == 0u) {
+            n_pow2++;
+        } else {
+            n_other++;
+        }
+        for (uint32_t t = 0; t < 6u; t++) {
+            int64_t sum = 0;
+            int64_t sumsq = 0;
+            for (uint32_t i = 0; i < n; i++) {
+                int64_t v;
+                switch (t) {
+                case 0: v = -32768; break;
+                case 1: v = (i & 1u) ? 32767 : -32768; break;
+                case 2: v = i == 0u ? 32767 : -32768; break;
+                case 3: v = (int64_t)(div_rnd(&state) % 3u) - 1; break;
+                default: v = (int64_t)(div_rnd(&state) % 65536u) - 32768;
+                }
+                sum += v;
+                sumsq += v * v;
+            }
+            const uint64_t var = td_var_q32((int32_t)sum, sumsq, n);
+            CHECK_QUIET(ok, var == ref_var_q32(sum, sumsq, n));
+            td_lifetime_t life;
+            uint64_t got_n;
+            int64_t got_mean;
+            uint64_t got_var;
+            CHECK_QUIET(ok, td_lifetime_init(&life) == TD_OK);
+            CHECK_QUIET(ok, td_lifetime_merge(&life, n, (int32_t)sum, sumsq) == TD_OK);
+            CHECK_QUIET(ok, td_lifetime_get(&life, &got_n, &got_mean, &got_var) == TD_OK);
+            CHECK_QUIET(ok, got_n == n && got_var == var &&
+                                got_mean == (int64_t)ref_round_div((iwide)sum * ((iwide)1 << 32), n));
+        }
+    }
+    CHECK(ok);
+    CHECK(n_pow2 == 11u && n_other == 1013u);
+}
+
+/* td_udiv64_32 and td_round_div32 against native 64-bit and 128-bit division: edge cases, then
+ * 10^6 random pairs of mixed magnitudes; and the outputs' divisions on extreme states. */
+static void test_div64_32(void)
+{
+    static const uint32_t dens[] = {1u, 2u, 3u, 7u, 10u, 255u, 0xFFFFu, 0x10000u, 0x10001u, 0x7FFFFFu,
+                                    0x800000u, 0x12345678u, 0x7FFFFFFFu, 0x80000000u, 0x80000001u,
+                                    0x8000FFFFu, 0x80010000u, 0xFFFF0000u, 0xFFFF0001u, 0xFFFFFFFEu,
+                                    0xFFFFFFFFu};
+    static const uint64_t nums[] = {0u, 1u, 2u, 0xFFFFu, 0x10000u, 0xFFFFFFFFu, 0x100000000ull, 0x100000001ull,
+                                    0x7FFFFFFFFFFFFFFFull, 0x8000000000000000ull, 0xFFFFFFFF00000000ull,
+                                    0xFFFFFFFFFFFFFFFEull, 0xFFFFFFFFFFFFFFFFull};
+    int ok = 1;
+    unsigned long cases = 0;
+    for (uint32_t i = 0; i < sizeof dens / sizeof dens[0] + 32u; i++) {
+        /* the listed divisors, then every power of two */
+        const uint32_t den = i < sizeof dens / sizeof dens[0] ? dens[i] : (uint32_t)1 << (i - sizeof dens / sizeof dens[0]);
+        for (uint32_t j = 0; j < sizeof nums / sizeof nums[0] + 64u + 12u; j++) {
+            uint64_t num;
+            if (j < sizeof nums / sizeof nums[0]) {
+                num = nums[j];
+            } else if (j < sizeof nums / sizeof nums[0] + 64u) {
+                num = (uint64_t)1 << (j - sizeof nums / sizeof nums[0]);
+            } else {
+                /* q den + r for quotients just below, at and above 2^32 and 2^16, r in {0, den - 1} */
+                static const uint64_t qs[6] = {0xFFFFu, 0x10000u, 0xFFFFFFFEu, 0xFFFFFFFFu, 0x100000000ull,
+                                               0x100000001ull};
+                const uint32_t k = j - (uint32_t)(sizeof nums / sizeof nums[0]) - 64u;
+                const uint64_t r = k % 2u ? den - 1u : 0u;
+                if (qs[k / 2u] > (UINT64_MAX - r) / den) { /* past 2^64 */
+                    continue;
+                }
+                num = qs[k / 2u] * den + r;
+            }
+            CHECK_QUIET(ok, td_udiv64_32(num, den) == num / den);
+            cases++;
+        }
+    }
+    uint64_t st = 0x2545F4914F6CDD1Dull;
+    for (uint32_t i = 0; i < 1000000u; i++) {
+        const uint64_t r = div_rnd(&st);
+        uint64_t num = div_rnd(&st) >> (r & 63u);
+        uint32_t den = (uint32_t)(div_rnd(&st) >> (32u + ((r >> 6) & 31u)));
+        switch ((r >> 11) & 3u) {
+        case 0: /* high half 0x8000..: the digit estimate is most often too large */
+            den = 0x80000000u | (den & 0x0003FFFFu) | (den << 16);
+            break;
+        case 1: /* num's high word just below den (quotient just below 2^32) */
+            num = ((uint64_t)(den - (den > 1u ? 1u + (uint32_t)(r >> 13) % (den - 1u) : 0u)) << 32) |
+                  (uint32_t)num;
+            break;
+        default:
+            break;
+        }
+        if (den == 0u) {
+            den = 1u + (uint32_t)(r >> 40);
+        }
+        CHECK_QUIET(ok, td_udiv64_32(num, den) == num / den);
+        /* td_round_div32 on |num| < 2^62 of either sign, ties included */
+        int64_t sn = (int64_t)(num >> 2);
+        if ((r >> 15) & 1u) {
+            sn = (int64_t)(((uint64_t)sn / den) * den + den / 2u) & (((int64_t)1 << 62) - 1);
+        }
+        if ((r >> 16) & 1u) {
+            sn = -sn;
+        }
+        CHECK_QUIET(ok, td_round_div32(sn, den) == (int64_t)ref_round_div(sn, den));
+        cases++;
+    }
+    CHECK(ok);
+    CHECK(cases > 1000000u);
+
+    /* Lifetime weight for N = life.n + n_b across 2^20, 2^32, 2^53 up to 2^64 - 1. */
+    /* The outputs' divisions on extreme accumulator and DDM states (sums near 2^32, priors beyond
+     * 1 so the prior-shift distance exceeds 2^32, more errors than labels). */
+    int ok_o = 1;
+    for (uint32_t i = 0; i < 100000u; i++) {
+        const uint64_t r = div_rnd(&st);
+        td_outputs_config_t cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.n_classes = (uint8_t)(2u + r % (TD_MAX_CLASSES - 1u));
+        td_outputs_acc_t acc;
+        memset(&acc, 0, sizeof acc);
+        acc.count = (uint16_t)((r >> 8) & 1u ? 0xFFFFu : 1u + (div_rnd(&st) % 0xFFFFu));
+        acc.confidence_sum_q16 = (r >> 9) & 1u ? 0xFFFFFFFFu - (uint32_t)(r >> 40) % 4u : (uint32_t)div_rnd(&st);
+        acc.estimate_sum_q16 = (uint32_t)div_rnd(&st);
+        iwide distance = 0;
+        for (uint32_t c = 0; c < cfg.n_classes; c++) {
+            acc.histogram[c] = (uint16_t)div_rnd(&st);
+            cfg.prior_q16[c] = (r >> 10) & 1u ? (uint32_t)div_rnd(&st) : (uint32_t)(div_rnd(&st) % (TD_Q16_ONE + 1u));
+            const iwide d = ((iwide)acc.histogram[c] << 16) - (iwide)acc.count * cfg.prior_q16[c];
+            distance += d < 0 ? -d : d;
+        }
+        td_outputs_summary_t out;
+        CHECK_QUIET(ok_o, td_outputs_summary(&acc, &cfg, &out) == TD_OK);
+        CHECK_QUIET(ok_o, out.mean_confidence_q16 == (uint32_t)ref_round_div(acc.confidence_sum_q16, acc.count));
+        CHECK_QUIET(ok_o, out.estimated_accuracy_q16 == (uint32_t)ref_round_div(acc.estimate_sum_q16, acc.count));
+        CHECK_QUIET(ok_o, out.prior_shift_q16 == (uint32_t)ref_round_div(distance, 2 * (iwide)acc.count));
+        td_ddm_t ddm;
+        CHECK_QUIET(ok_o, td_ddm_init(&ddm) == TD_OK);
+        ddm.total = 1u + (uint32_t)(div_rnd(&st) >> ((r >> 11) % 32u));
+        ddm.total_errors = (r >> 16) & 1u ? (uint32_t)div_rnd(&st) : (uint32_t)(div_rnd(&st) % (ddm.total + (uint64_t)1));
+        const uint32_t right = ddm.total - ddm.total_errors;
+        CHECK_QUIET(ok_o, td_ddm_accuracy_q16(&ddm) == (uint32_t)ref_round_div((iwide)right << 16, ddm.total));
+    }
+    CHECK(ok_o);
+}
+
+
+int main(void)
+{
+    test_stats_contract_edges();
+    test_window_fixed();
+    test_window_random();
+    test_stats_functions();
+    test_window_edges();
+    test_isqrt_exhaustive();
+#if TD_TEST_WIDE
+    test_lifetime_exact();
+#endif
+    test_div64_32();
+    test_stats_every_n();
+    printf("test_stats: %lu passed, %lu failed\n", g_pass, g_fail);
+    return g_fail == 0u ? 0 : 1;
+}
