@@ -36,9 +36,18 @@ with atheris.instrument_imports():
     from tinydrift.device.messages import decode
     from tinydrift.device.protocol import Frame, FrameReader
 
-# Recordings are read from files; one directory for the run, one file per extension, rewritten per input.
-_DIR = Path(tempfile.mkdtemp(prefix="tinydrift-fuzz-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None))
-_PATHS = {ext: _DIR / f"input{ext}" for ext in (".csv", ".npy", ".npz")}
+# Recordings are read from files: one per extension, rewritten per input, named by process id in one directory.
+# libFuzzer ends the process without running Python's cleanup, so files left by ended runs are removed here.
+_DIR = Path("/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()) / "tinydrift-fuzz-host"
+_DIR.mkdir(exist_ok=True)
+for _old in _DIR.glob("input-*"):
+    try:
+        os.kill(int(_old.name.split("-")[1].split(".")[0]), 0)
+    except (ProcessLookupError, ValueError):
+        _old.unlink(missing_ok=True)
+    except PermissionError:
+        pass
+_PATHS = {ext: _DIR / f"input-{os.getpid()}{ext}" for ext in (".csv", ".npy", ".npz")}
 
 
 def _round_trip(message: object) -> None:
@@ -116,13 +125,7 @@ def test_one_input(data: bytes) -> None:
 
 def main() -> None:
     atheris.Setup(sys.argv, test_one_input)
-    try:
-        atheris.Fuzz()
-    finally:
-        for path in _PATHS.values():
-            path.unlink(missing_ok=True)
-        _DIR.rmdir()
-
+    atheris.Fuzz()
 
 if __name__ == "__main__":
     main()
