@@ -32,6 +32,7 @@ help:
 	@echo "make bench  detection quality and speed against peer detectors -> docs/benchmarks.md (BENCH_ARGS=--quick: 4 streams per scenario),"
 	@echo "            then false alarms held on real data sets -> docs/benchmarks-calibration.md"
 	@echo "make fw-host / fw-qemu   build the host simulator / the QEMU Cortex-M4 firmware"
+	@echo "make fuzz   every fuzz target for FUZZ_SECONDS each (default 10; part of make test) -> docs/security.md"
 
 tools:
 	@tools/ensure_tools.sh $(HOST_TOOLS) $(ARM_TOOLS)
@@ -55,7 +56,7 @@ $(STAMP_TF): $(STAMP)
 demo: tools $(STAMP)
 	$(VPY) tools/demo.py
 
-test: tools test-c check-arm test-fw-c fw-check-arm arduino-lib-check fw-host fw-qemu test-core-m4 test-py
+test: tools test-c check-arm test-fw-c fw-check-arm arduino-lib-check fw-host fw-qemu test-core-m4 test-py fuzz
 
 # C unit tests under AddressSanitizer and UndefinedBehaviorSanitizer, one program per concern of the core
 # (CORE_TESTS: the profile parser, window statistics, detector and feature chart, the monitor's window close against
@@ -112,6 +113,9 @@ include firmware/firmware.mk
 # Harnesses on the QEMU Cortex-M4 port: the core's C tests there (test-core-m4) and the instruction bench.
 include tests/m4/tests.mk
 include bench/m4/bench.mk
+
+# Fuzz targets (make fuzz, FUZZ_SECONDS=...): profile parser, frame codec, firmware protocol handler, host decoders.
+include fuzz/fuzz.mk
 
 # Detection quality and speed against peer detectors (river), device figures; writes docs/benchmarks.md.
 # Then the calibration benchmark (false alarms held on real data sets; docs/benchmarks-calibration.md, ~15 min).
