@@ -50,6 +50,8 @@ static int g_reconnected;
 static uint32_t g_boot_id;
 static struct timespec g_start;
 static char g_address[128];
+static char g_client_name[64];  /* the TCP client being served, "IP:PORT" */
+static char g_client_since[32]; /* when it connected, "HH:MM:SS UTC" */
 
 void td_host_configure(const td_host_options_t *options)
 {
@@ -285,15 +287,41 @@ static void drop_client(void)
     }
 }
 
-/* Accept a waiting TCP client if none is connected. */
+/* Refuse a second TCP client with one line naming the client that holds the link, then hang up. */
+static void refuse_client(int fd)
+{
+    char line[160];
+    const int n = snprintf(line, sizeof line, "tinydrift-sim: busy: serving another client (%s since %s)\n",
+                           g_client_name, g_client_since);
+    if (n > 0) {
+        (void)write(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1u);
+    }
+    close(fd);
+}
+
+/* Accept a waiting TCP client if none is connected; refuse one that comes while a client is served. */
 static void try_accept(void)
 {
-    if (g_opt.link != TD_HOST_LINK_TCP || g_client_fd >= 0 || g_listen_fd < 0) {
+    if (g_opt.link != TD_HOST_LINK_TCP || g_listen_fd < 0) {
         return;
     }
-    const int fd = accept(g_listen_fd, NULL, NULL);
+    struct sockaddr_in peer;
+    socklen_t plen = sizeof peer;
+    const int fd = accept(g_listen_fd, (struct sockaddr *)&peer, &plen);
     if (fd < 0) {
         return;
+    }
+    if (g_client_fd >= 0) {
+        refuse_client(fd);
+        return;
+    }
+    char ip[INET_ADDRSTRLEN] = "?";
+    (void)inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
+    (void)snprintf(g_client_name, sizeof g_client_name, "%s:%u", ip, (unsigned)ntohs(peer.sin_port));
+    const time_t now = time(NULL);
+    struct tm utc;
+    if (gmtime_r(&now, &utc) == NULL || strftime(g_client_since, sizeof g_client_since, "%H:%M:%S UTC", &utc) == 0u) {
+        (void)snprintf(g_client_since, sizeof g_client_since, "an unknown time");
     }
     const int one = 1;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
