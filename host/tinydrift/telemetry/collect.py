@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shlex
 import subprocess
 import threading
 import time
@@ -73,10 +72,11 @@ class DeviceState:
 
 
 class AlertRunner:
-    """Runs the user's alert command per new alarm, the record as JSON on stdin, without waiting for it."""
+    """Runs the user's alert command (``sh -c COMMAND``) per new alarm, the record as JSON on stdin, without waiting
+    for it."""
 
     def __init__(self, command: str, stats: CollectStats) -> None:
-        self.argv = shlex.split(command)
+        self.argv = ["sh", "-c", command]  # the shell a user expects: pipes, quotes, variables
         self.stats = stats
         self._running: list[tuple[subprocess.Popen[bytes], threading.Thread]] = []
 
@@ -88,7 +88,7 @@ class AlertRunner:
                                     stderr=subprocess.PIPE)
         except OSError as exc:
             self.stats.alerts_failed += 1
-            log.warning("alert command %r failed to start: %s", self.argv[0], exc.strerror or exc)
+            log.warning("alert command %r failed to start: %s", self.argv[-1], exc.strerror or exc)
             return
         # A thread feeds stdin so a command that never reads cannot block the collector.
         feeder = threading.Thread(target=self._feed, args=(proc, data), daemon=True)
