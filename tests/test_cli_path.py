@@ -45,6 +45,15 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"dir": d, "profile": profile, "field": field, "rows": tinydrift.score(profile, field)}
 
 
+def test_sim_exit_status(tmp_path: Path) -> None:
+    """sim: Ctrl-C is an interruption (130, as documented for every command), SIGTERM a requested stop (0)."""
+    for sig, status in ((signal.SIGINT, 130), (signal.SIGTERM, 0)):
+        sim = CliSim("--board", "host", cwd=tmp_path)
+        sim.proc.send_signal(sig)
+        _, err = sim.proc.communicate(timeout=20)
+        assert sim.proc.returncode == status and "stopping the simulator" in err and "Traceback" not in err, err
+
+
 class CliSim:
     """`tinydrift sim ...` as a subprocess; ``url`` is the first line it prints."""
 
@@ -220,7 +229,7 @@ def test_port_auto_without_a_board_is_one_line(capsys: pytest.CaptureFixture[str
     assert rc == 1 and len(err) == 1 and err[0].startswith("tinydrift: error: no Nano 33 BLE running found"), err
 
 
-@pytest.mark.parametrize("command", [["score"], ["replay"]])
+@pytest.mark.parametrize("command", [["score"], ["replay"], ["db", "export"]])
 def test_help_lists_every_trigger(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*command, "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())

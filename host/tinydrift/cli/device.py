@@ -25,7 +25,7 @@ from tinydrift.core.errors import InputError
 
 _SIM_EPILOG = """\
 Builds the simulator firmware from this checkout if needed, starts it, prints
-its URL on stdout and runs until Ctrl-C. The profile store lives in
+its URL on stdout and runs until Ctrl-C (exit status 130) or SIGTERM (0). The profile store lives in
 DIR/tinydrift-storage.bin (a temporary directory when --state-dir is not
 given), so with --state-dir an uploaded profile survives a restart.
 
@@ -84,7 +84,8 @@ active profile's channel count. Without --rate frames go as fast as the
 device acknowledges them.
 
 Line format: seq, window, score, CUSUM, alarm (ALARM or -), the trigger
-kinds ({triggers}), top channel with its z of mean and std.
+kinds, top channel with its z of mean and std.
+trigger bits: {triggers}.
 
 --db FILE also stores every record in the telemetry database (the store and
 schema of `tinydrift monitor --db`, device name as there: the URL unless
@@ -227,10 +228,13 @@ def cmd_sim(args: argparse.Namespace) -> int:
     from tinydrift.device.protocol import DeviceError
     from tinydrift.device.sim import Simulator
 
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+    class Stop(Exception):
+        pass
 
-    for name in ("SIGTERM", "SIGHUP"):  # stop the simulator cleanly on kill / a closed terminal, like Ctrl-C
+    def stop(signum: int, frame: object) -> None:
+        raise Stop
+
+    for name in ("SIGTERM", "SIGHUP"):  # stop the simulator cleanly on kill / a closed terminal (status 0)
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), stop)
     if args.rate is not None and args.sensor_file is None:
@@ -248,9 +252,12 @@ def cmd_sim(args: argparse.Namespace) -> int:
         status = sim.wait()
         last = next((ln for ln in reversed(sim.output) if ln.strip()), "")
         raise DeviceError(f"{args.board} simulator exited with status {status}" + (f": {last}" if last else ""))
-    except KeyboardInterrupt:
+    except Stop:
         _stderr("stopping the simulator")
         return EXIT_OK
+    except KeyboardInterrupt:
+        _stderr("stopping the simulator")
+        return EXIT_INTERRUPTED
     finally:
         sim.close()
 
