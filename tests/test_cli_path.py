@@ -131,11 +131,14 @@ def test_sim_rate_and_a_long_absence_is_a_gap(work: dict, tmp_path: Path) -> Non
     assert f"{n - capacity} records lost in 1 gaps" in mon.stderr
 
 
-@pytest.mark.parametrize("command", [["info"], ["upload", "REF"], ["replay", "FIELD"]])
-def test_second_client_is_refused_in_one_line(command: list[str], work: dict, tmp_path: Path) -> None:
-    sim = CliSim("--board", "host", cwd=tmp_path)
+@pytest.mark.parametrize("board, command", [("host", ["info"]), ("host", ["upload", "REF"]),
+                                            ("host", ["replay", "FIELD"]), ("qemu", ["info"]),
+                                            ("qemu", ["upload", "REF"])])
+def test_second_client_is_refused_in_one_line(board: str, command: list[str], work: dict, tmp_path: Path) -> None:
+    skip_without(board)
+    sim = CliSim("--board", board, cwd=tmp_path)
     try:
-        with tinydrift.Device(sim.url) as holder:
+        with tinydrift.Device(sim.url, timeout=2.0) as holder:
             holder.info()
             argv = [a.replace("REF", str(work["dir"] / "ref.tdp")).replace("FIELD", str(work["dir"] / "field.npy"))
                     for a in command]

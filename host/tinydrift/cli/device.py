@@ -33,10 +33,10 @@ given), so with --state-dir an uploaded profile survives a restart.
   qemu  build/fw/mps2-an386/tinydrift.elf in qemu-system-arm -M mps2-an386
         (needs gcc-arm-none-eabi, qemu-system-arm)
 
-Both serve one client at a time. The host simulator answers a second client
-with one line naming the client it serves, which the second client prints as
-its error; QEMU's serial server leaves a second client unanswered (it then
-fails with "no answer from device").
+Both serve one client at a time and answer a second client with one line
+naming the client they serve, which the second client prints as its error
+(for QEMU, whose serial server would leave it hanging, this command serves the
+link through a small relay in its own process).
 
 --sensor-file REC gives the board a simulated sensor that plays the recording
 REC (.csv, .npy or .npz; the active profile's channel count) in real time,
@@ -240,7 +240,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
     if args.rate is not None and args.sensor_file is None:
         raise InputError("--rate needs --sensor-file (the recording the simulated sensor plays)")
     sim = Simulator(args.board, state_dir=args.state_dir, build=args.build, sensor_file=args.sensor_file,
-                    sensor_rate=args.rate, port=args.listen)
+                    sensor_rate=args.rate, port=args.listen, refuse_second_client=True)
     try:
         url = sim.start()
         print(url, flush=True)

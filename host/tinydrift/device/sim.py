@@ -29,6 +29,7 @@ from tinydrift.core.files import write_atomic
 from tinydrift.core.recording import read_recording
 from tinydrift.device.firmware import repo_root, require_tool, run_step
 from tinydrift.device.protocol import DeviceError
+from tinydrift.device.relay import LinkRelay
 
 BOARDS = ("host", "qemu")
 STORAGE_FILE = "tinydrift-storage.bin"
@@ -99,16 +100,20 @@ class Simulator:
     command line. sensor_file: a recording (.csv/.npy/.npz) the board's sensor plays, frames of the
     active profile's channel count, in real time at the rate a SENSOR request asks for; with
     sensor_rate (Hz) the sensor starts by itself as soon as a profile is active. port: the TCP port on
-    127.0.0.1 to serve (0: a free one).
+    127.0.0.1 to serve (0: a free one). refuse_second_client: QEMU only (the host build always does):
+    serve its link through a relay (``relay.LinkRelay``) that answers a second client with the busy line.
     """
 
     def __init__(self, board: str = "host", state_dir: str | Path | None = None, build: bool = True,
                  startup_timeout: float = STARTUP_TIMEOUT, extra_args: tuple[str, ...] = (),
-                 sensor_file: str | Path | None = None, sensor_rate: int | None = None, port: int = 0) -> None:
+                 sensor_file: str | Path | None = None, sensor_rate: int | None = None, port: int = 0,
+                 refuse_second_client: bool = False) -> None:
         _check_board(board)
         if not 0 <= port <= 65535:
             raise InputError(f"TCP port must be 0..65535, got {port}")
         self.port = port
+        self.refuse_second_client = refuse_second_client
+        self._relay: LinkRelay | None = None
         if sensor_rate is not None and sensor_file is None:
             raise InputError("a sensor rate needs a sensor file (--sensor-file)")
         if sensor_rate is not None and not 1 <= sensor_rate <= MAX_SENSOR_RATE:
@@ -158,7 +163,7 @@ class Simulator:
         if self.board == "host":
             return [str(self._firmware), "--tcp", str(self.port), "--storage", str(self.storage.resolve()), *sensor,
                     *self.extra_args]
-        self._port = self.port or free_port()
+        self._port = free_port() if self.refuse_second_client or not self.port else self.port
         # nodelay=on: QEMU sends each UART byte as it is written; with Nagle's algorithm every reply
         # would stall on the host's delayed ACK (about 40 ms per request instead of about 1 ms).
         return [require_tool(QEMU, QEMU_PACKAGE), "-M", "mps2-an386", "-nographic", "-monitor", "none",
@@ -188,6 +193,14 @@ class Simulator:
             self.output.clear()
             threading.Thread(target=self._drain, args=(self.proc,), daemon=True).start()
             url = self._wait_ready()
+            if url is not None and self.board == "qemu" and self.refuse_second_client:
+                try:  # QEMU leaves a second client hanging: a relay in front refuses it as the host build does
+                    self._relay = LinkRelay(self._port, self.port)
+                    url = self._relay.url
+                except OSError as exc:
+                    self.kill()
+                    raise DeviceError(f"cannot serve QEMU's link on 127.0.0.1:{self.port}: "
+                                      f"{exc.strerror or exc}") from None
             if url is not None:
                 self.url = url
                 return url
@@ -237,6 +250,9 @@ class Simulator:
         """Stop the board at once (SIGKILL: like pulling the power); the state directory stays."""
         proc, self.proc = self.proc, None
         self.url = None
+        relay, self._relay = self._relay, None
+        if relay is not None:
+            relay.close()
         if proc is None:
             return
         if proc.poll() is None:
