@@ -254,3 +254,22 @@ def test_sim_bad_sensor_options_are_one_line(argv: list[str], message: str, tmp_
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 1 and len(err) == 1 and err[0].startswith("tinydrift: error:") and message in err[0], err
 
+
+
+def test_monitor_sensor_rate_on_a_board_without_sensor_stops_in_one_line(work: dict, tmp_path: Path) -> None:
+    """It used to reconnect forever on "SENSOR rejected: TD_ERR_MODE" and exit 0; the records the monitor
+    stored before asking stay in the store."""
+    sim = CliSim("--board", "host", cwd=tmp_path)
+    try:
+        with tinydrift.Device(sim.url) as dev:
+            dev.upload_profile(work["profile"])
+            dev.inject(work["field"][:100])
+        done = cli("monitor", "--port", sim.url, "--db", "s.db", "--sensor-rate", "10", "--duration", "20",
+                   "--plain", cwd=tmp_path, timeout=60)
+    finally:
+        sim.stop()
+    errors = [ln for ln in done.stderr.splitlines() if ln.startswith("tinydrift: error:")]
+    assert done.returncode == 1 and len(errors) == 1 and "no sensor" in errors[0] and "--sensor-file" in errors[0]
+    assert done.stderr.count("# connected") == 1 and "Traceback" not in done.stderr
+    with TelemetryStore(tmp_path / "s.db", readonly=True) as store:
+        assert_rows(store.telemetry_records(), work["rows"][:10])

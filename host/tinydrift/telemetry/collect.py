@@ -22,6 +22,8 @@ from tinydrift.device.client import Device
 from tinydrift.device.protocol import DeviceError
 from tinydrift.device.records import TelemetryRecord
 from tinydrift.device.messages import Info
+from tinydrift.core.errors import InputError
+from tinydrift.core.native import lib
 from tinydrift.core.triggers import mask_channels
 from tinydrift.core.triggers import trigger_names as trigger_kinds
 from tinydrift.telemetry.store import TelemetryStore
@@ -227,7 +229,14 @@ class Collector:
         self._boot = info.boot_id
         self._backfill(dev, info)
         if self.sensor_rate:
-            dev.sensor(self.sensor_rate)
+            try:
+                dev.sensor(self.sensor_rate)
+            except DeviceError as exc:
+                if exc.status != lib.TD_ERR_MODE:
+                    raise
+                # The board has no sensor: retrying cannot help, so stop with one line instead of looping.
+                raise InputError(f"{self.url} has no sensor to sample at {self.sensor_rate} Hz (SENSOR rejected: "
+                                 "TD_ERR_MODE); a simulator needs `tinydrift sim --sensor-file REC`") from None
 
     def _poll(self, dev: Device) -> None:
         """While idle, check the device is alive and that nothing slipped past (INFO's next seq)."""
