@@ -232,6 +232,9 @@ def cmd_sim(args: argparse.Namespace) -> int:
         pass
 
     def stop(signum: int, frame: object) -> None:
+        for name in ("SIGTERM", "SIGHUP"):  # a second signal while the simulator stops changes nothing
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), signal.SIG_IGN)
         raise Stop
 
     for name in ("SIGTERM", "SIGHUP"):  # stop the simulator cleanly on kill / a closed terminal (status 0)

@@ -13,6 +13,28 @@ import time
 BUSY_LINE = "tinydrift-sim: busy: serving another client ({client} since {since})\n"
 
 
+def _refuse(conn: socket.socket, line: bytes, linger: float = 2.0) -> None:
+    """Answer a refused client with the busy line once it has sent its first bytes (or after a second), then
+    leave the closing to it (up to linger seconds), reading what it sends. A line sent at once can be
+    discarded by the client's own opening (pyserial empties the input buffer after connecting); an end of
+    stream right behind it makes pyserial drop it too; and closing with the client's bytes unread would send
+    a reset."""
+    try:
+        conn.settimeout(1.0)
+        try:
+            conn.recv(4096)
+        except socket.timeout:
+            pass
+        conn.sendall(line)
+        conn.settimeout(linger)
+        while conn.recv(4096):
+            pass
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
 class LinkRelay:
     """Listen on 127.0.0.1:port (0: a free one) and relay to 127.0.0.1:upstream_port; ``close()`` when done."""
 
@@ -44,11 +66,8 @@ class LinkRelay:
     def _accept(self) -> None:
         conn, addr = self._server.accept()
         if self._client is not None:
-            try:
-                conn.sendall(BUSY_LINE.format(client=self._client_text[0], since=self._client_text[1]).encode())
-            except OSError:
-                pass
-            conn.close()
+            line = BUSY_LINE.format(client=self._client_text[0], since=self._client_text[1]).encode()
+            threading.Thread(target=_refuse, args=(conn, line), daemon=True).start()
             return
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._client = conn
