@@ -470,15 +470,26 @@ static td_status do_sensor(td_app_t *app, const td_frame_t *req, uint32_t *value
     if (s != TD_OK) {
         return s;
     }
-    if (rate > 0u && !app->has_profile) {
+    s = td_app_sensor_start(app, rate);
+    if (s == TD_OK) {
+        *value = rate;
+    }
+    return s;
+}
+
+td_status td_app_sensor_start(td_app_t *app, uint16_t rate_hz)
+{
+    if (app == NULL) {
+        return TD_ERR_ARG;
+    }
+    if (rate_hz > 0u && !app->has_profile) {
         return TD_ERR_STATE; /* frames need the profile's channel count */
     }
-    s = td_hal_sensor_start(rate);
+    const td_status s = td_hal_sensor_start(rate_hz);
     if (s != TD_OK) {
         return s;
     }
-    app->sensor_rate_hz = rate;
-    *value = rate;
+    app->sensor_rate_hz = rate_hz;
     return TD_OK;
 }
 

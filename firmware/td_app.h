@@ -135,6 +135,9 @@ td_status td_app_push_outputs(td_app_t *app, const int8_t *probs, uint32_t n_vec
 td_status td_app_push_labels(td_app_t *app, const uint32_t *seqs, const uint8_t *labels, uint32_t n_pairs,
                              uint32_t *n_applied) TD_CHECK_RESULT;
 
+/** Start (rate_hz > 0) or stop (0) the board's sensor as a SENSOR request does; TD_ERR_STATE without a profile. */
+td_status td_app_sensor_start(td_app_t *app, uint16_t rate_hz) TD_CHECK_RESULT;
+
 /** Tell the app the link was reconnected (new host session): drop a partial frame and forget the retry cache. */
 td_status td_app_link_reset(td_app_t *app) TD_CHECK_RESULT;
 

@@ -348,7 +348,6 @@ def test_bad_numpy_files(capsys: pytest.CaptureFixture[str], ref: Path, tmp_path
 
 def test_bad_build_options(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     out = tmp_path / "p.tdp"
-    assert_one_line_error(*run(capsys, "profile", "build", DATA_CSV, "-o", out, "--window", 5000), "window")
     assert_one_line_error(*run(capsys, "profile", "build", DATA_CSV, "-o", out, "--rails", "-5:5",
                                "--sentinel", 0), "sentinel")
     # argparse usage errors: exit 2, usage on stderr
@@ -357,6 +356,12 @@ def test_bad_build_options(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
                  "-", "--symbol", "int"], ["score", DATA_CSV], ["frobnicate"], []):
         rc, _, err = run(capsys, *argv)
         assert rc == 2 and "usage:" in err and "Traceback" not in err
+    # Ranges of the core (td_config.h, td_profile_parse) are checked by the parser: exit 2 naming the limit.
+    for option, value, limit in (("--window", 1, "between 2 and 1024"), ("--window", 5000, "between 2 and 1024"),
+                                 ("--centroids", 17, "between 1 and 16"), ("--dims", 0, "between 1 and 16")):
+        rc, _, err = run(capsys, "profile", "build", DATA_CSV, "-o", out, option, value)
+        assert rc == 2 and f"argument {option}: must be {limit}, got {value}" in err.splitlines()[-1], err
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("command", [[], ["profile"], ["profile", "build"], ["profile", "show"],

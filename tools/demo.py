@@ -12,7 +12,8 @@
 6. Check the device's numbers against tinydrift.score on the host (bit for bit).
 7. Write an HTML report with plots, and print when each drift began, when it was detected
    and which channel was blamed.
-Outputs go to out/demo/.
+Outputs go to out/demo/, with train.csv and field.csv (the same recordings as CSV) for the
+README's command-line path.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 
 import tinydrift
 from tinydrift.core.monitor import TRIGGER_HEALTH
+from tinydrift.core.recording import write_csv
 from tinydrift.telemetry.report import build_report
 from tinydrift.device.sim import Simulator
 from tinydrift.telemetry.store import TelemetryStore, mask_channels, trigger_kinds
@@ -55,6 +57,26 @@ def drifted_stream(test: np.ndarray, names: list[str]) -> np.ndarray:
     return np.clip(out, -32768, 32767).astype(np.int16)
 
 
+def example_recordings() -> tuple[list[np.ndarray], np.ndarray, list[str]]:
+    """The demo's training recordings, its drifted field recording and the channel names."""
+    data = np.load(ROOT / "data" / "basicmotions.npz")
+    frames, case, split = data["frames"], data["case"], data["split"]
+    names = [str(n) for n in data["channel_names"]]
+    train = [frames[case == k] for k in np.unique(case[split == 0])]
+    return train, drifted_stream(frames[split == 1], names), names
+
+
+def write_example_recordings(out: Path) -> tuple[Path, Path]:
+    """out/train.csv (the training recordings one after another: each is a whole number of windows, so
+    no window straddles two) and out/field.csv (the drifted stream), for the README's command-line path."""
+    train, stream, names = example_recordings()
+    assert all(len(t) % WINDOW == 0 for t in train)
+    paths = out / "train.csv", out / "field.csv"
+    write_csv(paths[0], np.concatenate(train), names)
+    write_csv(paths[1], stream, names)
+    return paths
+
+
 def blamed(rec: dict, names: list[str]) -> str:
     health = rec["stuck_mask"] | rec["saturated_mask"] | rec["missing_mask"]
     if rec["trigger"] & TRIGGER_HEALTH and health:
@@ -74,11 +96,8 @@ def main() -> int:
     out.mkdir(parents=True)
     t0 = time.monotonic()
 
-    data = np.load(ROOT / "data" / "basicmotions.npz")
-    frames, case, split = data["frames"], data["case"], data["split"]
-    names = [str(n) for n in data["channel_names"]]
-    train = [frames[case == k] for k in np.unique(case[split == 0])]
-    stream = drifted_stream(frames[split == 1], names)
+    train, stream, names = example_recordings()
+    write_example_recordings(out)
 
     print(f"[1/6] profile from {len(train)} training recordings ({sum(map(len, train))} frames x {len(names)} "
           f"channels, window {WINDOW} = {WINDOW / SAMPLE_RATE_HZ:g} s, {RATE:g} false alarms/window)")

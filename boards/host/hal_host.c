@@ -50,6 +50,12 @@ static int g_reconnected;
 static uint32_t g_boot_id;
 static struct timespec g_start;
 static char g_address[128];
+static char g_client_name[64];  /* the TCP client being served, "IP:PORT" */
+static char g_client_since[32]; /* when it connected, "HH:MM:SS UTC" */
+static int g_refused_fd = -1;   /* a refused client, closed once it hangs up (or after 1 s) */
+static uint32_t g_refused_ms;   /* when it was refused */
+static int g_refused_sent;      /* the busy line went out */
+static char g_refused_line[160];
 
 void td_host_configure(const td_host_options_t *options)
 {
@@ -285,15 +291,74 @@ static void drop_client(void)
     }
 }
 
-/* Accept a waiting TCP client if none is connected. */
-static void try_accept(void)
+static int set_nonblocking(int fd);
+
+/* The refused client: the busy line goes out once it has sent its first bytes (or after 1 s): a line sent at
+ * once can be discarded by the client's own opening (pyserial empties its input buffer after connecting).
+ * Then the client closes (or it is closed after 2 s): an end of stream right behind the line makes pyserial
+ * drop the line, and closing with the client's bytes unread would send a reset that can discard it too. */
+static void reap_refused(int force)
 {
-    if (g_opt.link != TD_HOST_LINK_TCP || g_client_fd >= 0 || g_listen_fd < 0) {
+    if (g_refused_fd < 0) {
         return;
     }
-    const int fd = accept(g_listen_fd, NULL, NULL);
+    uint8_t sink[256];
+    ssize_t n;
+    int heard = 0;
+    while ((n = read(g_refused_fd, sink, sizeof sink)) > 0) {
+        heard = 1;
+    }
+    const int gone = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+    const uint32_t age = td_hal_time_ms() - g_refused_ms;
+    if (!g_refused_sent && !gone && (heard || age > 1000u)) {
+        (void)write(g_refused_fd, g_refused_line, strlen(g_refused_line));
+        g_refused_sent = 1;
+    }
+    if (force || gone || age > 2000u) {
+        close(g_refused_fd);
+        g_refused_fd = -1;
+    }
+}
+
+/* Refuse a second TCP client with one line naming the client that holds the link (see reap_refused). */
+static void refuse_client(int fd)
+{
+    if (set_nonblocking(fd) != 0) {
+        close(fd);
+        return;
+    }
+    reap_refused(1);
+    (void)snprintf(g_refused_line, sizeof g_refused_line,
+                   "tinydrift-sim: busy: serving another client (%s since %s)\n", g_client_name, g_client_since);
+    g_refused_fd = fd;
+    g_refused_ms = td_hal_time_ms();
+    g_refused_sent = 0;
+}
+
+/* Accept a waiting TCP client if none is connected; refuse one that comes while a client is served. */
+static void try_accept(void)
+{
+    if (g_opt.link != TD_HOST_LINK_TCP || g_listen_fd < 0) {
+        return;
+    }
+    reap_refused(0);
+    struct sockaddr_in peer;
+    socklen_t plen = sizeof peer;
+    const int fd = accept(g_listen_fd, (struct sockaddr *)&peer, &plen);
     if (fd < 0) {
         return;
+    }
+    if (g_client_fd >= 0) {
+        refuse_client(fd);
+        return;
+    }
+    char ip[INET_ADDRSTRLEN] = "?";
+    (void)inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
+    (void)snprintf(g_client_name, sizeof g_client_name, "%s:%u", ip, (unsigned)ntohs(peer.sin_port));
+    const time_t now = time(NULL);
+    struct tm utc;
+    if (gmtime_r(&now, &utc) == NULL || strftime(g_client_since, sizeof g_client_since, "%H:%M:%S UTC", &utc) == 0u) {
+        (void)snprintf(g_client_since, sizeof g_client_since, "an unknown time");
     }
     const int one = 1;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -378,6 +443,7 @@ td_status td_hal_init(void)
 
 void td_host_shutdown(void)
 {
+    reap_refused(1);
     if (g_opt.link == TD_HOST_LINK_TCP) {
         drop_client();
     } else if (g_client_fd >= 0) {

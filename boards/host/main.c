@@ -1,6 +1,6 @@
 /* main.c - tinydrift-sim: the firmware application as a native POSIX process.
  *
- *     tinydrift-sim [--tcp PORT | --pty] [--storage FILE] [--sensor-file FILE]
+ *     tinydrift-sim [--tcp PORT | --pty] [--storage FILE] [--sensor-file FILE [--sensor-rate HZ]]
  *
  * Serves the device link on 127.0.0.1:PORT (default: 0 = a free port) or on a
  * pseudo-terminal, prints exactly one line "tinydrift-sim: listening on ADDRESS"
@@ -9,6 +9,8 @@
  * --sensor-file plays a recorded stream (raw little-endian int16, frames of the
  * active profile's channel count, interleaved) as the board's sensor: a SENSOR
  * request starts it at the requested rate in real time; it stops at the end.
+ * --sensor-rate HZ starts it by itself at HZ as soon as a profile is active
+ * (as a board whose sketch samples from boot); a SENSOR request still changes it.
  * Depends on: td_app.h, td_hal.h, hal_host.h, POSIX signals.
  */
 #define _XOPEN_SOURCE 700
@@ -33,7 +35,7 @@ static void on_signal(int sig)
 
 static int usage(const char *msg)
 {
-    fprintf(stderr, "tinydrift-sim: %s\nusage: tinydrift-sim [--tcp PORT | --pty] [--storage FILE] [--sensor-file FILE]\n", msg);
+    fprintf(stderr, "tinydrift-sim: %s\nusage: tinydrift-sim [--tcp PORT | --pty] [--storage FILE] [--sensor-file FILE [--sensor-rate HZ]]\n", msg);
     return 2;
 }
 
@@ -53,6 +55,7 @@ int main(int argc, char **argv)
 {
     td_host_options_t opt = {TD_HOST_LINK_TCP, 0u, TD_HOST_DEFAULT_STORAGE, NULL};
     int have_link = 0;
+    uint16_t auto_rate = 0u; /* --sensor-rate: start the sensor once a profile is active */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--tcp") == 0 && i + 1 < argc && !have_link) {
             const long port = parse_port(argv[++i]);
@@ -69,14 +72,24 @@ int main(int argc, char **argv)
             opt.storage_path = argv[++i];
         } else if (strcmp(argv[i], "--sensor-file") == 0 && i + 1 < argc) {
             opt.sensor_path = argv[++i];
+        } else if (strcmp(argv[i], "--sensor-rate") == 0 && i + 1 < argc) {
+            const long rate = parse_port(argv[++i]);
+            if (rate < 1) {
+                return usage("--sensor-rate needs a rate 1..65535 Hz");
+            }
+            auto_rate = (uint16_t)rate;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: tinydrift-sim [--tcp PORT | --pty] [--storage FILE] [--sensor-file FILE]\n");
+            printf("usage: tinydrift-sim [--tcp PORT | --pty] [--storage FILE] [--sensor-file FILE [--sensor-rate HZ]]\n");
             return 0;
         } else {
             return usage(have_link && (strcmp(argv[i], "--tcp") == 0 || strcmp(argv[i], "--pty") == 0)
                              ? "choose one of --tcp and --pty"
                              : "bad argument");
         }
+    }
+
+    if (auto_rate > 0u && opt.sensor_path == NULL) {
+        return usage("--sensor-rate needs --sensor-file");
     }
 
     struct sigaction sa;
@@ -106,6 +119,9 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     while (!g_stop) {
+        if (auto_rate > 0u && td_app_sensor_start(&app, auto_rate) == TD_OK) {
+            auto_rate = 0u; /* started once; TD_ERR_STATE (no profile yet) is tried again next loop */
+        }
         s = td_app_poll(&app);
         if (s != TD_OK) {
             fprintf(stderr, "tinydrift-sim: poll: %s\n", td_status_str(s));

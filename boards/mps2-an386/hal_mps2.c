@@ -1,5 +1,6 @@
 /* hal_mps2.c - td_hal.h on QEMU's mps2-an386 (Cortex-M4F): UART0 link, SysTick clock,
- * semihosting-file storage with flash semantics, persisted boot counter, no sensors.
+ * semihosting-file storage with flash semantics, persisted boot counter, a
+ * sensor that plays a recording file through semihosting ("sensor=PATH" on the command line).
  *
  * Storage: one host file, opened through ARM semihosting (QEMU option
  * -semihosting-config enable=on,target=native), default "tinydrift-storage.bin" in
@@ -42,6 +43,12 @@ static int32_t g_fd = -1;
 static uint32_t g_boot_id = 1u;
 static volatile uint32_t g_ms;
 static char g_path[128];
+/* The sensor: a recorded stream (raw int16 LE, interleaved) read through semihosting, "sensor=PATH". */
+static char g_sensor_path[128];
+static int32_t g_sensor_fd = -1;
+static uint16_t g_sensor_rate_hz;
+static uint32_t g_sensor_start_ms;
+static uint64_t g_sensor_frames;
 
 void SysTick_Handler(void)
 {
@@ -61,36 +68,45 @@ static void store_u32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)(v >> 24);
 }
 
-/* Storage path: "storage=PATH" from the semihosting command line (QEMU -append), else the default. */
-static const char *storage_path(void)
+/* The value of "KEY=VALUE" on the semihosting command line (QEMU -append) into out, or 0 when absent. */
+static int cmdline_value(const char *key, char *out, size_t cap)
 {
     static char cmdline[256];
-    uint32_t args[2] = {(uint32_t)(uintptr_t)cmdline, sizeof cmdline - 1u};
-    if (sh_call(0x15u /* SYS_GET_CMDLINE */, args) == 0) {
+    static int have = -1;
+    if (have < 0) {
+        uint32_t args[2] = {(uint32_t)(uintptr_t)cmdline, sizeof cmdline - 1u};
+        have = sh_available() && sh_call(0x15u /* SYS_GET_CMDLINE */, args) == 0;
         cmdline[sizeof cmdline - 1u] = '\0';
-        const char *p = cmdline;
-        while (*p != '\0') {
-            while (*p == ' ') {
-                p++;
+    }
+    const size_t klen = strlen(key);
+    const char *p = have ? cmdline : "";
+    while (*p != '\0') {
+        while (*p == ' ') {
+            p++;
+        }
+        if (strncmp(p, key, klen) == 0 && p[klen] == '=') {
+            p += klen + 1u;
+            size_t n = 0;
+            while (p[n] != '\0' && p[n] != ' ' && n < cap - 1u) {
+                out[n] = p[n];
+                n++;
             }
-            if (strncmp(p, "storage=", 8) == 0) {
-                p += 8;
-                size_t n = 0;
-                while (p[n] != '\0' && p[n] != ' ' && n < sizeof g_path - 1u) {
-                    g_path[n] = p[n];
-                    n++;
-                }
-                g_path[n] = '\0';
-                if (n > 0u) {
-                    return g_path;
-                }
-            }
-            while (*p != '\0' && *p != ' ') {
-                p++;
+            out[n] = '\0';
+            if (n > 0u) {
+                return 1;
             }
         }
+        while (*p != '\0' && *p != ' ') {
+            p++;
+        }
     }
-    return MPS2_STORAGE_FILE;
+    return 0;
+}
+
+/* Storage path: "storage=PATH" from the semihosting command line, else the default. */
+static const char *storage_path(void)
+{
+    return cmdline_value("storage", g_path, sizeof g_path) ? g_path : MPS2_STORAGE_FILE;
 }
 
 /* Write g_file[offset, offset + len) through to the file. */
@@ -261,14 +277,62 @@ td_status td_hal_storage_write(uint32_t offset, const uint8_t *data, uint32_t le
 
 td_status td_hal_sensor_start(uint16_t rate_hz)
 {
-    return rate_hz == 0u ? TD_OK : TD_ERR_MODE; /* no sensors on this board; stopping is always fine */
+    if (rate_hz == 0u) {
+        g_sensor_rate_hz = 0u;
+        return TD_OK;
+    }
+    if (g_sensor_fd < 0) {
+        if (!cmdline_value("sensor", g_sensor_path, sizeof g_sensor_path)) {
+            return TD_ERR_MODE; /* no sensor file: frames only arrive by INJECT */
+        }
+        g_sensor_fd = sh_open(g_sensor_path, SH_MODE_RB);
+        if (g_sensor_fd < 0) {
+            return TD_ERR_STATE;
+        }
+    }
+    /* Restarting keeps the file position: sampling resumes where it stopped, like a live sensor. */
+    g_sensor_rate_hz = rate_hz;
+    g_sensor_start_ms = g_ms;
+    g_sensor_frames = 0u;
+    return TD_OK;
 }
 
 int td_hal_sensor_read(int16_t *frame, uint8_t n_channels)
 {
-    (void)frame;
-    (void)n_channels;
-    return 0;
+    if (g_sensor_rate_hz == 0u || g_sensor_fd < 0 || frame == NULL || n_channels == 0u) {
+        return 0;
+    }
+    const uint64_t elapsed_ms = (uint32_t)(g_ms - g_sensor_start_ms);
+    if (g_sensor_frames >= elapsed_ms * g_sensor_rate_hz / 1000u) {
+        return 0; /* next frame not due yet */
+    }
+    uint8_t raw[2u * 255u];
+    const uint32_t need = 2u * n_channels;
+    if (sh_read(g_sensor_fd, raw, need) != 0) {
+        g_sensor_rate_hz = 0u; /* end of the recording: the sensor goes quiet */
+        return 0;
+    }
+    for (uint32_t c = 0; c < n_channels; c++) {
+        frame[c] = (int16_t)(uint16_t)(raw[2u * c] | (raw[2u * c + 1u] << 8));
+    }
+    g_sensor_frames++;
+    return 1;
+}
+
+uint16_t mps2_sensor_autostart_rate(void)
+{
+    char text[8];
+    if (!cmdline_value("sensor_rate", text, sizeof text)) {
+        return 0u;
+    }
+    uint32_t v = 0;
+    for (const char *p = text; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9' || v > 6553u) {
+            return 0u;
+        }
+        v = v * 10u + (uint32_t)(*p - '0');
+    }
+    return v <= 65535u ? (uint16_t)v : 0u;
 }
 
 void td_hal_idle(void)

@@ -61,4 +61,7 @@ uint32_t mps2_uart_read(uint8_t *buf, uint32_t cap);
 /* 1 if the receive ring holds at least one byte. */
 int mps2_uart_rx_pending(void);
 
+/** hal_mps2.c: the "sensor_rate=HZ" of the semihosting command line (start the sensor at boot), 0 when absent. */
+uint16_t mps2_sensor_autostart_rate(void);
+
 #endif /* TINYDRIFT_BOARD_MPS2_H */

@@ -27,7 +27,7 @@ import numpy as np
 from tinydrift.build.builder import (CHART_SHARE, CROSSFIT_FOLDS, DEFAULT_HOLDOUT, OCCUPANCY_AUTO, SCORINGS,
                                      CalibrationWarning, build_profile)
 from tinydrift.build.calibrate import rate_interval, resolves
-from tinydrift.cli.common import (EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PROG, c_symbol,
+from tinydrift.cli.common import (TRIGGER_BITS, EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PROG, c_symbol,
                                   embedding_model, file_error, fraction, int_in, make_parser, model_options,
                                   one_line, positive_int, q8_text, rails_arg, table, variance, write_output)
 from tinydrift.cli.score import cmd_score
@@ -113,7 +113,7 @@ complete window (trailing frames that do not fill a window are ignored).
 
 Output (stdout, or FILE with -o):
   default  a short summary: windows, alarms, first alarm and what triggered it
-           (instant / cusum / health), the channel that moved most, max score
+           (the trigger kinds below), the channel that moved most, max score
   --csv    one row per window: window,score,dist,recon,cusum,alarm,trigger,
            nearest,top_channel,stuck_mask,saturated_mask,missing_mask, then for
            each channel z_mean_<name>,z_std_<name>,mean_<name>,std_<name>,
@@ -121,8 +121,8 @@ Output (stdout, or FILE with -o):
   --json   a list with one object per window holding the same fields;
            per-channel values are lists in channel order
 
-trigger bits: 1 instant threshold, 2 CUSUM, 4 sensor health. Masks have bit c
-set for channel c. Scores are exact Q8 values (multiples of 1/256).
+trigger bits: {triggers}.
+Masks have bit c set for channel c. Scores are exact Q8 values (multiples of 1/256).
 
 Exit status is 0 whether or not drift is found; with --fail-on-alarm it is 3
 when any window raised an alarm.
@@ -164,17 +164,18 @@ def build_parser() -> argparse.ArgumentParser:
                     help="learn a profile from training recordings")
     build.add_argument("train", nargs="+", metavar="TRAIN", help="training recording(s): .csv, .npy or .npz")
     build.add_argument("-o", "--output", required=True, metavar="PROFILE", help="profile file to write (.tdp)")
-    build.add_argument("--window", type=positive_int, default=None, metavar="N",
-                       help="frames per tumbling window (default: 64; with --model: the model's input length)")
+    build.add_argument("--window", type=int_in(2, lib.TD_MAX_WINDOW), default=None, metavar="N",
+                       help=f"frames per tumbling window, 2..{lib.TD_MAX_WINDOW} (default: 64; with --model: the "
+                            "model's input length)")
     build.add_argument("--rate", type=fraction, default=1e-3, metavar="R",
                        help="target false alarms per window on in-distribution data (default: 1e-3)")
-    build.add_argument("--centroids", type=positive_int, default=8, metavar="K",
-                       help="reference clusters in the embedding space (default: 8)")
+    build.add_argument("--centroids", type=int_in(1, lib.TD_MAX_CENTROIDS), default=8, metavar="K",
+                       help=f"reference clusters in the embedding space, 1..{lib.TD_MAX_CENTROIDS} (default: 8)")
     build.add_argument("--scoring", choices=SCORINGS, default="mixture",
                        help="mixture: log-std features and a scale per centroid (default); centroids: one "
                             "Euclidean scale, PCA cut to --variance")
-    build.add_argument("--dims", type=positive_int, default=None, metavar="N",
-                       help="PCA dimensions (default: every feature with --scoring mixture, else enough to "
+    build.add_argument("--dims", type=int_in(1, lib.TD_MAX_DIMS), default=None, metavar="N",
+                       help=f"PCA dimensions, 1..{lib.TD_MAX_DIMS} (default: every feature with --scoring mixture, else enough to "
                             "explain --variance)")
     build.add_argument("--variance", type=variance, default=0.95, metavar="F",
                        help="explained variance that picks --dims with --scoring centroids (default: 0.95)")
@@ -222,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     header.set_defaults(func=cmd_profile_header)
 
     score = make_parser(PROG, "Score a recording against a profile, window by window, with the device's arithmetic.",
-                    _SCORE_EPILOG, commands, "score", help="score a recording for drift")
+                    _SCORE_EPILOG.replace("{triggers}", TRIGGER_BITS), commands, "score", help="score a recording for drift")
     score.add_argument("--profile", required=True, metavar="PROFILE", help="profile file (.tdp)")
     score.add_argument("stream", metavar="STREAM", help="recording to score: .csv, .npy or .npz")
     fmt = score.add_mutually_exclusive_group()

@@ -13,7 +13,7 @@ from typing import Any
 from tinydrift.core.errors import InputError
 from tinydrift.core.files import write_atomic
 from tinydrift.core.fixed import Q8, THRESHOLD_DISABLED
-from tinydrift.core.triggers import trigger_names
+from tinydrift.core.triggers import TRIGGER_NAMES, trigger_names
 
 PROG = "tinydrift"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_ALARM = 0, 1, 2, 3
@@ -106,6 +106,34 @@ def c_symbol(text: str) -> str:
     if not _C_IDENTIFIER.match(text) or text in _C_KEYWORDS:
         raise argparse.ArgumentTypeError(f"not a valid C identifier: {text!r}")
     return text
+
+
+AUTO_PORT = "auto"
+PORT_HELP = ("device URL: a serial port (/dev/ttyACM0), socket://127.0.0.1:PORT (simulators; `tinydrift sim` "
+             "prints one), a pty path, or 'auto' (the one Nano 33 BLE plugged in, found by USB VID:PID)")
+# Every --help that explains trigger bits lists them from core.triggers.TRIGGER_NAMES, the one place they are named.
+TRIGGER_BITS = ", ".join(f"{bit} {name}" for bit, name in TRIGGER_NAMES)
+
+
+def port_arg(text: str) -> str:
+    """An argparse type: a device URL or "auto" (resolved when the command runs, by :func:`resolve_port`)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty device URL")
+    return text
+
+
+def port_option(parser: argparse.ArgumentParser, required: bool = True, default: str | None = None) -> None:
+    """The --port URL option every command that talks to a device takes (also 'auto')."""
+    parser.add_argument("--port", type=port_arg, required=required, default=default, metavar="URL", help=PORT_HELP)
+
+
+def resolve_port(url: str) -> str:
+    """The URL to open: "auto" becomes the serial port of the one Nano 33 BLE plugged in."""
+    if url != AUTO_PORT:
+        return url
+    from tinydrift.device.flash import find_port
+
+    return find_port()
 
 
 def make_parser(prog: str, description: str, epilog: str, sub: Any = None, name: str | None = None,

@@ -1,9 +1,9 @@
 """Device commands of the ``tinydrift`` CLI: simulators, info, upload, replay, firmware build, flash, selftest.
 
-    tinydrift sim --board host|qemu [--state-dir DIR]
-    tinydrift info --port URL [--json]
-    tinydrift upload --port URL ref.tdp
-    tinydrift replay --port URL STREAM [--rate HZ] [--json]
+    tinydrift sim --board host|qemu [--state-dir DIR] [--sensor-file REC [--rate HZ]]
+    tinydrift info --port URL|auto [--json]
+    tinydrift upload --port URL|auto ref.tdp
+    tinydrift replay --port URL|auto STREAM [--rate HZ] [--json] [--db FILE]
     tinydrift firmware build --board host|qemu|nano33ble
     tinydrift flash --board nano33ble [--port auto] FIRMWARE
     tinydrift selftest --port URL|auto [--restore PROFILE] [--keep-selftest-profile] [--db DB]
@@ -20,7 +20,8 @@ import signal
 import sys
 from typing import Any
 
-from tinydrift.cli.common import EXIT_ERROR, EXIT_OK, PROG, float_in, make_parser, positive_int, trigger_text
+from tinydrift.cli.common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, PROG, TRIGGER_BITS, float_in, int_in,
+                                  make_parser, port_option, positive_int, resolve_port, trigger_text)
 from tinydrift.core.errors import InputError
 
 _URL_HELP = ("device URL: a serial port (/dev/ttyACM0), socket://127.0.0.1:PORT (simulators), a pty path, or "
@@ -29,16 +30,33 @@ _URL_HELP = ("device URL: a serial port (/dev/ttyACM0), socket://127.0.0.1:PORT 
 _SIM_EPILOG = """\
 Builds the simulator firmware if needed (in a checkout: there; installed: from
 the sources the package carries, once, into $XDG_CACHE_HOME/tinydrift/fw/),
-starts it, prints its URL on stdout and runs until Ctrl-C. The profile store lives in
+starts it, prints its URL on stdout and runs until Ctrl-C (exit status 130) or
+SIGTERM (0). The profile store lives in
 DIR/tinydrift-storage.bin (a temporary directory when --state-dir is not
 given), so with --state-dir an uploaded profile survives a restart.
 
   host  build/fw/host/tinydrift-sim, a TCP server (needs gcc, make)
   qemu  build/fw/mps2-an386/tinydrift.elf in qemu-system-arm -M mps2-an386
-        (needs gcc-arm-none-eabi, qemu-system-arm); serves one client at a time
+        (needs gcc-arm-none-eabi, qemu-system-arm)
+
+Both serve one client at a time and answer a second client with one line
+naming the client they serve, which the second client prints as its error
+(for QEMU, whose serial server would leave it hanging, this command serves the
+link through a small relay in its own process).
+
+--sensor-file REC gives the board a simulated sensor that plays the recording
+REC (.csv, .npy or .npz; the active profile's channel count) in real time,
+the way a board samples its IMU: with --rate HZ it starts by itself as soon
+as a profile is active; without --rate it starts when a host asks for a rate
+(`tinydrift monitor --sensor-rate HZ`). At the end of the recording the
+sensor goes quiet. Its windows reach the host as live telemetry, so
+`tinydrift monitor --db` collects them as from a real board.
 
 Examples:
   tinydrift sim --board host
+  tinydrift sim --board host --listen 5555      # socket://127.0.0.1:5555
+  tinydrift sim --board host --sensor-file field.csv --rate 100
+  tinydrift sim --board qemu --sensor-file field.npz --rate 100
   tinydrift sim --board qemu --state-dir /tmp/qemu-board
   URL=$(tinydrift sim --board host | head -n1) &   # in scripts: first line is the URL
 """
@@ -71,13 +89,19 @@ each (or one JSON object per line with --json). The recording must have the
 active profile's channel count. Without --rate frames go as fast as the
 device acknowledges them.
 
-Line format: seq, window, score, CUSUM, alarm (ALARM or -), trigger bits
-(instant / cusum / health), top channel with its z of mean and std.
+Line format: seq, window, score, CUSUM, alarm (ALARM or -), the trigger
+kinds, top channel with its z of mean and std.
+trigger bits: {triggers}.
+
+--db FILE also stores every record in the telemetry database (the store and
+schema of `tinydrift monitor --db`, device name as there: the URL unless
+--device-name), each as it arrives, so an interrupted replay keeps what came.
 
 Examples:
   tinydrift replay --port socket://127.0.0.1:5555 field.csv
   tinydrift replay --port /dev/ttyACM0 field.npz --rate 100
   tinydrift replay --port /dev/ttyACM0 field.csv --json > telemetry.jsonl
+  tinydrift replay --port socket://127.0.0.1:5555 field.csv --db telemetry.db
 """
 
 _FIRMWARE_EPILOG = """\
@@ -152,7 +176,7 @@ def _chunk(text: str) -> int:
 
 
 def _device_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--port", required=True, metavar="URL", help=_URL_HELP)
+    port_option(p)
     p.add_argument("--timeout", type=_timeout, default=1.0, metavar="SECONDS",
                    help="seconds of silence before a request is retried, 3 tries in all (default: 1)")
 
@@ -167,6 +191,13 @@ def add_commands(commands: Any) -> None:
                      help="directory for the board's storage file (default: a temporary one)")
     sim.add_argument("--no-build", dest="build", action="store_false",
                      help="use the firmware already built instead of running make")
+    sim.add_argument("--listen", type=int_in(0, 65535), default=0, metavar="PORT",
+                     help="serve on 127.0.0.1:PORT (default: 0, a free port; the URL is printed)")
+    sim.add_argument("--sensor-file", metavar="REC", default=None,
+                     help="a recording (.csv, .npy, .npz) the board's simulated sensor plays in real time")
+    sim.add_argument("--rate", type=int_in(1, 65535), default=None, metavar="HZ",
+                     help="with --sensor-file: start the sensor at HZ frames per second once a profile is active "
+                          "(default: when a host sends SENSOR, e.g. monitor --sensor-rate)")
     sim.set_defaults(func=cmd_sim)
 
     info = make_parser(PROG, "Ask a device (or simulator) what it is running: board, firmware, active profile, "
@@ -186,13 +217,17 @@ def add_commands(commands: Any) -> None:
     upload.set_defaults(func=cmd_upload)
 
     replay = make_parser(PROG, "Replay a recording through a device's monitor and print its telemetry as it "
-                           "arrives.", _REPLAY_EPILOG, commands, "replay",
+                           "arrives.", _REPLAY_EPILOG.replace("{triggers}", TRIGGER_BITS), commands, "replay",
                      help="inject a recording into a device, print telemetry")
     _device_options(replay)
     replay.add_argument("stream", metavar="STREAM", help="recording to inject: .csv, .npy or .npz")
     replay.add_argument("--rate", type=_rate, default=None, metavar="HZ",
                         help="frames per second (default: as fast as the device acknowledges)")
     replay.add_argument("--json", action="store_true", help="one JSON object per record and line")
+    replay.add_argument("--db", metavar="FILE", default=None,
+                        help="also store every record in this telemetry database (created if missing)")
+    replay.add_argument("--device-name", metavar="NAME", default=None,
+                        help="the device's name in the database (default: the URL, as monitor)")
     replay.set_defaults(func=cmd_replay)
 
     firmware = make_parser(PROG, "Build device firmware from this checkout.", _FIRMWARE_EPILOG, commands, "firmware",
@@ -210,8 +245,7 @@ def add_commands(commands: Any) -> None:
                         "flash",
                     help="flash firmware onto a Nano 33 BLE")
     flash.add_argument("--board", choices=("nano33ble",), default="nano33ble", help="target board")
-    flash.add_argument("--port", default="auto", metavar="PORT",
-                       help="the board's serial port (default: auto, found by USB VID:PID)")
+    port_option(flash, required=False, default="auto")
     flash.add_argument("firmware", metavar="FIRMWARE", help="firmware image (.bin)")
     flash.set_defaults(func=cmd_flash)
 
@@ -245,24 +279,39 @@ def cmd_sim(args: argparse.Namespace) -> int:
     from tinydrift.device.protocol import DeviceError
     from tinydrift.device.sim import Simulator
 
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+    class Stop(Exception):
+        pass
 
-    for name in ("SIGTERM", "SIGHUP"):  # stop the simulator cleanly on kill / a closed terminal, like Ctrl-C
+    def stop(signum: int, frame: object) -> None:
+        for name in ("SIGTERM", "SIGHUP"):  # a second signal while the simulator stops changes nothing
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), signal.SIG_IGN)
+        raise Stop
+
+    for name in ("SIGTERM", "SIGHUP"):  # stop the simulator cleanly on kill / a closed terminal (status 0)
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), stop)
-    sim = Simulator(args.board, state_dir=args.state_dir, build=args.build)
+    if args.rate is not None and args.sensor_file is None:
+        raise InputError("--rate needs --sensor-file (the recording the simulated sensor plays)")
+    sim = Simulator(args.board, state_dir=args.state_dir, build=args.build, sensor_file=args.sensor_file,
+                    sensor_rate=args.rate, port=args.listen, refuse_second_client=True)
     try:
         url = sim.start()
         print(url, flush=True)
         where = f"state in {sim.state_dir}" if args.state_dir else "temporary state"
+        if args.sensor_file:
+            when = f"at {args.rate} Hz once a profile is active" if args.rate else "when a host sends SENSOR"
+            where += f"; sensor plays {args.sensor_file} ({sim.sensor_channels} channels) {when}"
         _stderr(f"{args.board} simulator listening on {url} ({where}); Ctrl-C stops it")
         status = sim.wait()
         last = next((ln for ln in reversed(sim.output) if ln.strip()), "")
         raise DeviceError(f"{args.board} simulator exited with status {status}" + (f": {last}" if last else ""))
-    except KeyboardInterrupt:
+    except Stop:
         _stderr("stopping the simulator")
         return EXIT_OK
+    except KeyboardInterrupt:
+        _stderr("stopping the simulator")
+        return EXIT_INTERRUPTED
     finally:
         sim.close()
 
@@ -279,7 +328,7 @@ def _resolve_port(port: str) -> str:
 def _open(args: argparse.Namespace):  # noqa: ANN202
     from tinydrift.device.client import Device
 
-    return Device(_resolve_port(args.port), timeout=args.timeout)
+    return Device(resolve_port(args.port), timeout=args.timeout)
 
 
 def info_lines(info: Any) -> list[str]:
@@ -373,28 +422,52 @@ def record_line(rec: Any, names: list[str]) -> str:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from tinydrift.core.recording import read_recording
+    from tinydrift.core.recording import default_names, read_recording
 
     rec = read_recording(args.stream)
-    with _open(args) as dev:
-        info = dev.info()
-        if not info.has_profile:
-            raise InputError(f"device at {args.port} has no active profile; upload one first")
-        if rec.n_channels != info.profile_channels:
-            raise InputError(f"{rec.source} has {rec.n_channels} channels but the device's profile "
-                             f"{info.profile_id:#010x} expects {info.profile_channels}")
+    store = None
+    if args.db is not None:
+        from tinydrift.telemetry.store import TelemetryStore
 
-        def show(record: Any) -> None:
-            if args.json:
-                sys.stdout.write(json.dumps(record.to_dict()) + "\n")
-            else:
-                sys.stdout.write(record_line(record, rec.channel_names) + "\n")
-            sys.stdout.flush()
+        store = TelemetryStore(args.db)
+    name = args.device_name or args.port
+    stored = 0
+    try:
+        with _open(args) as dev:
+            info = dev.info()
+            if not info.has_profile:
+                raise InputError(f"device at {args.port} has no active profile; upload one first")
+            if rec.n_channels != info.profile_channels:
+                raise InputError(f"{rec.source} has {rec.n_channels} channels but the device's profile "
+                                 f"{info.profile_id:#010x} expects {info.profile_channels}")
+            if store is not None:
+                store.add_device(name, board=info.board_name, board_id=info.board_id, firmware=info.firmware)
+                store.note_profile(info.profile_id, window=info.profile_window, n_channels=info.profile_channels,
+                                   channel_names=None if rec.channel_names == default_names(rec.n_channels)
+                                   else rec.channel_names)
 
-        records = dev.inject(rec.frames, rate_hz=args.rate, on_record=show)
+            def show(record: Any) -> None:
+                nonlocal stored
+                if store is not None:  # each as it arrives: Ctrl-C or a lost link keeps what came
+                    stored += store.insert_record(name, record)
+                if args.json:
+                    sys.stdout.write(json.dumps(record.to_dict()) + "\n")
+                else:
+                    sys.stdout.write(record_line(record, rec.channel_names) + "\n")
+                sys.stdout.flush()
+
+            records = dev.inject(rec.frames, rate_hz=args.rate, on_record=show)
+    except KeyboardInterrupt:
+        if store is not None:
+            _stderr(f"interrupted; {stored} new record(s) stored in {args.db}")
+        return EXIT_INTERRUPTED
+    finally:
+        if store is not None:
+            store.close()
     alarms = sum(1 for r in records if r.alarm)
+    where = f"; {stored} new record(s) stored in {args.db}" if store is not None else ""
     _stderr(f"replayed {rec.n_frames} frames from {rec.source}: {len(records)} windows, {alarms} with the alarm "
-            f"latched")
+            f"latched{where}")
     return EXIT_OK
 
 

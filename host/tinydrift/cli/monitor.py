@@ -10,22 +10,32 @@ import textwrap
 import time
 from typing import Any
 
+from tinydrift.cli.common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, float_in, int_in, port_option,
+                                  resolve_port)
 from tinydrift.telemetry.collect import Collector, DeviceState
-from tinydrift.core.errors import InputError
 from tinydrift.device.records import TelemetryRecord
 from tinydrift.core.triggers import HEALTH_MASKS, mask_channels
 from tinydrift.core.triggers import trigger_names as trigger_kinds
 from tinydrift.telemetry.store import TelemetryStore
 
+_seconds = float_in(lambda v: 0 < v < float("inf"), "a positive number of seconds")
+
 EXAMPLES = """\
 Examples:
   tinydrift monitor --port /dev/ttyACM0 --db telemetry.db
   tinydrift monitor --port auto --db telemetry.db --alert-cmd 'notify-send tinydrift'
+  tinydrift monitor --port auto --db telemetry.db --alert-cmd 'cat | jq .trigger_kinds'
   tinydrift monitor --port socket://127.0.0.1:5555 --db telemetry.db --plain --sensor-rate 100
   tinydrift monitor --port socket://127.0.0.1:5555 --db t.db --profile ref.tdp --idle-exit 5
 
 The database keeps every record; run `tinydrift report --db telemetry.db -o report.html`
-to plot it. Ctrl-C stops collecting and leaves the database consistent.
+to plot it. Ctrl-C stops collecting and leaves the database consistent (exit status 130;
+SIGTERM, --duration and --idle-exit stop with 0; 1 when the device was never reached).
+
+--alert-cmd CMD runs `sh -c CMD` once per new alarm (the latched flag rising), without
+waiting for it, with the record as one line of JSON on stdin (its fields, plus
+trigger_kinds, channels_implicated and channel_names), e.g. 'cat | jq .trigger_kinds'
+or 'notify-send "tinydrift alarm"'. A command that fails is logged, never fatal.
 """
 
 
@@ -116,16 +126,8 @@ class LiveView:
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
-    url = args.port
-    if url == "auto":
-        from tinydrift.device.flash import find_port
-
-        url = find_port()
-    if args.sensor_rate is not None and not 0 < args.sensor_rate <= 65535:
-        raise InputError(f"--sensor-rate must be 1..65535 Hz, got {args.sensor_rate}")
-    for flag, value in (("--duration", args.duration), ("--idle-exit", args.idle_exit)):
-        if value is not None and not value > 0:
-            raise InputError(f"{flag} must be a positive number of seconds, got {value:g}")
+    url = resolve_port(args.port)
+    interrupted = False
     logging.basicConfig(level=logging.WARNING, format="tinydrift: %(message)s")
     with TelemetryStore(args.db) as store:
         if args.profile:
@@ -163,19 +165,21 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             collector.stop()
             stats = collector.stats
+            interrupted = True
             print("tinydrift: interrupted; database is consistent", file=sys.stderr)
         elapsed = time.monotonic() - started
         dropped = f", {stats.records_dropped} dropped from a full queue (backfilled)" if stats.records_dropped else ""
         print(f"# collected {stats.records_new} new records ({stats.records_backfilled} backfilled, "
               f"{stats.records_duplicate} duplicates{dropped}), {stats.alarms} new alarms, {stats.seqs_lost} records "
               f"lost in {stats.gaps_recorded} gaps, {stats.seqs_unreceived} not received yet (still in the device's "
-              f"ring: run again to fetch them), {stats.connects} connections, {elapsed:.1f} s -> {args.db}",
+              f"ring: run again to fetch them), {stats.connects} connections, {elapsed:.1f} s -> {args.db} "
+              f"({store.count_records()} records in all)",
               file=sys.stderr)
         if stats.connects == 0:
             last = collector.state.message.removeprefix("disconnected: ").split("; retrying")[0]
             print(f"tinydrift: error: never connected to {url}: {last}", file=sys.stderr)
-            return 1
-    return 0
+            return EXIT_ERROR
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
 def add_commands(commands: Any) -> None:
@@ -190,15 +194,15 @@ def add_commands(commands: Any) -> None:
             alarm onset, whatever order records arrive in. The device may reset or be unplugged:
             the monitor reconnects and goes on."""),
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--port", required=True, metavar="URL",
-                   help="serial port, socket://HOST:PORT, a pty, or 'auto' (Nano 33 BLE by USB VID:PID)")
+    port_option(p)
     p.add_argument("--db", required=True, metavar="FILE", help="SQLite database (created if missing)")
     p.add_argument("--profile", metavar="PROFILE", help="profile file, to show thresholds and channel names")
     p.add_argument("--device-name", metavar="NAME", help="name of the device in the database (default: the URL)")
     p.add_argument("--alert-cmd", metavar="CMD",
-                   help="run CMD once per alarm onset, the onset's record as JSON on stdin")
-    p.add_argument("--sensor-rate", type=int, metavar="HZ", help="ask the board to sample its sensors at HZ")
+                   help="run CMD with `sh -c` once per alarm onset, the onset's record as JSON on stdin")
+    p.add_argument("--sensor-rate", type=int_in(1, 65535), metavar="HZ",
+                   help="ask the board to sample its sensors at HZ (1..65535)")
     p.add_argument("--plain", action="store_true", help="one line per record (default when stdout is not a TTY)")
-    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (no wait runs past it)")
-    p.add_argument("--idle-exit", type=float, metavar="S", help="stop after S seconds without a new record stored")
+    p.add_argument("--duration", type=_seconds, metavar="S", help="stop after S seconds (no wait runs past it)")
+    p.add_argument("--idle-exit", type=_seconds, metavar="S", help="stop after S seconds without a new record stored")
     p.set_defaults(func=cmd_monitor)

@@ -17,7 +17,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from tinydrift.cli.common import file_error
+from tinydrift.cli.common import TRIGGER_BITS, file_error
 from tinydrift.core.errors import InputError
 from tinydrift.core.files import atomic_open
 from tinydrift.telemetry.store import StoreError, TelemetryStore
@@ -46,6 +46,7 @@ Output (stdout, or FILE with -o):
   --json  one object: devices, boots, profiles (blob base64), records (per-
           channel values as lists in channel order), alarms, gaps
 
+trigger bits: {triggers}.
 Score-unit values are Q8 / 256, written exactly. Times are unix seconds.
 
 Examples:
@@ -81,7 +82,7 @@ def add_commands(subparsers: Any) -> None:
 
     export = make_parser(db_cmds, "export", "Export every telemetry record of a store as CSV, or the whole store "
                                         "(devices, boots, profiles, records, alarms, gaps) as JSON.",
-                     _EXPORT_EPILOG, "write the records as CSV or the store as JSON")
+                     _EXPORT_EPILOG.replace("{triggers}", TRIGGER_BITS), "write the records as CSV or the store as JSON")
     export.add_argument("--db", default=DEFAULT_DB, metavar="DB",
                         help=f"telemetry database (default: {DEFAULT_DB})")
     fmt = export.add_mutually_exclusive_group(required=True)

@@ -68,6 +68,9 @@ def _profile_blob(profile: ProfileSource) -> bytes:
     return load_profile(profile).to_bytes()
 
 
+_BUSY = b"tinydrift-sim: busy: "  # the line boards/host sends a second TCP client before it hangs up
+
+
 class Device:
     """A connection to one tinydrift device (context manager; ``close()`` when done).
 
@@ -102,6 +105,7 @@ class Device:
         self._channels: int | None = None
         self._embedding_dims: int | None = None  # n_dims of the external-embedding profile this session uploaded
         self._n_classes: int | None = None  # n_classes of the outputs section of the profile this session uploaded
+        self._heard = False  # a frame has come from the device on this connection
         try:
             self._port = serial.serial_for_url(self.url, baudrate=baudrate, timeout=0,
                                                write_timeout=max(5.0, 3 * self.timeout))
@@ -182,7 +186,11 @@ class Device:
         data = self._read(wait)
         if not data:
             return []
+        if not self._heard and data.startswith(_BUSY):  # the host simulator refuses a second client
+            text = data[len(_BUSY):].split(b"\n")[0].decode("ascii", "replace").strip()
+            raise DeviceError(f"{self.url}: the simulator is {text}")
         frames = self.reader.feed(data)
+        self._heard = self._heard or bool(frames)
         if self.frame_hook is not None:
             frames = [f for f in frames if self.frame_hook(f)]
         return frames

@@ -24,6 +24,11 @@ import time
 from collections import deque
 from pathlib import Path
 
+import numpy as np
+
+from tinydrift.core.errors import InputError
+from tinydrift.core.files import write_atomic
+from tinydrift.core.recording import read_recording
 from tinydrift.device.firmware import (
     PREBUILT,
     build_in_cache,
@@ -35,9 +40,12 @@ from tinydrift.device.firmware import (
     run_step,
 )
 from tinydrift.device.protocol import DeviceError
+from tinydrift.device.relay import LinkRelay
 
 BOARDS = ("host", "qemu")
 STORAGE_FILE = "tinydrift-storage.bin"
+SENSOR_FILE = "tinydrift-sensor.bin"  # the recording the simulated sensor plays (raw int16 LE), in the state dir
+MAX_SENSOR_RATE = 65535  # the SENSOR message's uint16 rate
 FIRMWARE = {
     "host": ("fw-host", Path("build/fw/host/tinydrift-sim")),
     "qemu": ("fw-qemu", Path("build/fw/mps2-an386/tinydrift.elf")),
@@ -129,12 +137,34 @@ class Simulator:
     (qemu-system-arm -M mps2-an386, UART0 on a TCP server that waits for the first client:
     connect promptly). state_dir holds the storage file (a temporary directory, removed on
     close, when None). build: run make first (incremental). extra_args: appended to the
-    command line.
+    command line. sensor_file: a recording (.csv/.npy/.npz) the board's sensor plays, frames of the
+    active profile's channel count, in real time at the rate a SENSOR request asks for; with
+    sensor_rate (Hz) the sensor starts by itself as soon as a profile is active. port: the TCP port on
+    127.0.0.1 to serve (0: a free one). refuse_second_client: QEMU only (the host build always does):
+    serve its link through a relay (``relay.LinkRelay``) that answers a second client with the busy line.
     """
 
     def __init__(self, board: str = "host", state_dir: str | Path | None = None, build: bool = True,
-                 startup_timeout: float = STARTUP_TIMEOUT, extra_args: tuple[str, ...] = ()) -> None:
+                 startup_timeout: float = STARTUP_TIMEOUT, extra_args: tuple[str, ...] = (),
+                 sensor_file: str | Path | None = None, sensor_rate: int | None = None, port: int = 0,
+                 refuse_second_client: bool = False) -> None:
         _check_board(board)
+        if not 0 <= port <= 65535:
+            raise InputError(f"TCP port must be 0..65535, got {port}")
+        self.port = port
+        self.refuse_second_client = refuse_second_client
+        self._relay: LinkRelay | None = None
+        if sensor_rate is not None and sensor_file is None:
+            raise InputError("a sensor rate needs a sensor file (--sensor-file)")
+        if sensor_rate is not None and not 1 <= sensor_rate <= MAX_SENSOR_RATE:
+            raise InputError(f"sensor rate must be 1..{MAX_SENSOR_RATE} Hz, got {sensor_rate}")
+        self.sensor_rate = sensor_rate
+        self.sensor_channels: int | None = None
+        self._sensor_frames: bytes | None = None
+        if sensor_file is not None:
+            rec = read_recording(sensor_file)
+            self.sensor_channels = rec.n_channels
+            self._sensor_frames = np.ascontiguousarray(rec.frames, dtype="<i2").tobytes()
         self.board = board
         self.build = build
         self.startup_timeout = startup_timeout
@@ -159,15 +189,27 @@ class Simulator:
     def _command(self) -> list[str]:
         if self._firmware is None:
             self._firmware = firmware_path(self.board, self.build)
+        sensor: list[str] = []
+        if self._sensor_frames is not None:
+            # The firmware reads raw little-endian int16 frames; the file sits in the state directory (cwd).
+            write_atomic(self.state_dir / SENSOR_FILE, self._sensor_frames)
+            if self.board == "host":
+                sensor = ["--sensor-file", SENSOR_FILE]
+                if self.sensor_rate:
+                    sensor += ["--sensor-rate", str(self.sensor_rate)]
+            else:
+                words = f"sensor={SENSOR_FILE}" + (f" sensor_rate={self.sensor_rate}" if self.sensor_rate else "")
+                sensor = ["-append", words]
         if self.board == "host":
-            return [str(self._firmware), "--tcp", "0", "--storage", str(self.storage.resolve()), *self.extra_args]
-        self._port = free_port()
+            return [str(self._firmware), "--tcp", str(self.port), "--storage", str(self.storage.resolve()), *sensor,
+                    *self.extra_args]
+        self._port = free_port() if self.refuse_second_client or not self.port else self.port
         # nodelay=on: QEMU sends each UART byte as it is written; with Nagle's algorithm every reply
         # would stall on the host's delayed ACK (about 40 ms per request instead of about 1 ms).
         return [require_tool(QEMU, QEMU_PACKAGE), "-M", "mps2-an386", "-nographic", "-monitor", "none",
                 "-serial", f"tcp:127.0.0.1:{self._port},server=on,wait=on,nodelay=on",
                 "-kernel", str(self._firmware.resolve()), "-semihosting-config", "enable=on,target=native",
-                *self.extra_args]
+                *sensor, *self.extra_args]
 
     def start(self) -> str:
         """Start the board; return its URL once it accepts a connection."""
@@ -191,10 +233,18 @@ class Simulator:
             self.output.clear()
             threading.Thread(target=self._drain, args=(self.proc,), daemon=True).start()
             url = self._wait_ready()
+            if url is not None and self.board == "qemu" and self.refuse_second_client:
+                try:  # QEMU leaves a second client hanging: a relay in front refuses it as the host build does
+                    self._relay = LinkRelay(self._port, self.port)
+                    url = self._relay.url
+                except OSError as exc:
+                    self.kill()
+                    raise DeviceError(f"cannot serve QEMU's link on 127.0.0.1:{self.port}: "
+                                      f"{exc.strerror or exc}") from None
             if url is not None:
                 self.url = url
                 return url
-            if attempt == 2 or self.board != "qemu" or "in use" not in " ".join(self.output):
+            if attempt == 2 or self.board != "qemu" or self.port or "in use" not in " ".join(self.output):
                 break
         last = next((ln for ln in reversed(self.output) if ln.strip()), "no output")
         status = self.proc.poll() if self.proc else None
@@ -240,6 +290,9 @@ class Simulator:
         """Stop the board at once (SIGKILL: like pulling the power); the state directory stays."""
         proc, self.proc = self.proc, None
         self.url = None
+        relay, self._relay = self._relay, None
+        if relay is not None:
+            relay.close()
         if proc is None:
             return
         if proc.poll() is None:

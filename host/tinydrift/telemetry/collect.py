@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shlex
 import subprocess
 import threading
 import time
@@ -25,6 +24,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
+from tinydrift.core.errors import InputError
+from tinydrift.core.native import lib
 from tinydrift.core.triggers import mask_channels
 from tinydrift.core.triggers import trigger_names as trigger_kinds
 from tinydrift.device.client import Device, NoAnswer, RequestDeadline
@@ -88,10 +89,11 @@ class DeviceState:
 
 
 class AlertRunner:
-    """Runs the user's alert command per new alarm, the record as JSON on stdin, without waiting for it."""
+    """Runs the user's alert command (``sh -c COMMAND``) per new alarm, the record as JSON on stdin, without waiting
+    for it."""
 
     def __init__(self, command: str, stats: CollectStats) -> None:
-        self.argv = shlex.split(command)
+        self.argv = ["sh", "-c", command]  # the shell a user expects: pipes, quotes, variables
         self.stats = stats
         self._running: list[tuple[subprocess.Popen[bytes], threading.Thread]] = []
 
@@ -103,7 +105,7 @@ class AlertRunner:
                                     stderr=subprocess.PIPE)
         except OSError as exc:
             self.stats.alerts_failed += 1
-            log.warning("alert command %r failed to start: %s", self.argv[0], exc.strerror or exc)
+            log.warning("alert command %r failed to start: %s", self.argv[-1], exc.strerror or exc)
             return
         # A thread feeds stdin so a command that never reads cannot block the collector.
         feeder = threading.Thread(target=self._feed, args=(proc, data), daemon=True)
@@ -307,7 +309,14 @@ class Collector:
                 self.state.instant = known.get("instant")
                 self.state.cusum_h = known.get("cusum_h")
         if self.sensor_rate:
-            dev.sensor(self.sensor_rate)
+            try:
+                dev.sensor(self.sensor_rate)
+            except DeviceError as exc:
+                if exc.status != lib.TD_ERR_MODE:
+                    raise
+                # The board has no sensor: retrying cannot help, so stop with one line instead of looping.
+                raise InputError(f"{self.url} has no sensor to sample at {self.sensor_rate} Hz (SENSOR rejected: "
+                                 "TD_ERR_MODE); a simulator needs `tinydrift sim --sensor-file REC`") from None
         self.stats.connects += 1
         self.state.connected = True
         self._live_next = None
