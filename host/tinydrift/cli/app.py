@@ -234,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.set_defaults(func=cmd_score, format="summary")
     from tinydrift.cli import device as cli_device, monitor as cli_monitor, store as cli_store
 
-    cli_device.add_commands(commands)  # sim, info, upload, replay, firmware, flash
+    cli_device.add_commands(commands)  # sim, info, upload, replay, firmware, flash, selftest
     cli_monitor.add_commands(commands)  # monitor
     cli_store.add_commands(commands)  # db export, report
     return parser
