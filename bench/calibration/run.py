@@ -287,6 +287,9 @@ def report(results: dict[str, list[Cell]], data: dict[str, D.Dataset], args: arg
     aside = [n for n, d in data.items() if d.set_aside]
     summary = []
     for group, names in (("tuned-on", tuned), ("set-aside", aside)):
+        if not names:
+            summary.append(f"- {group} data sets: none in this run (--datasets)")
+            continue
         cells = [c for n in names for c in results.get(n, []) if not c.refused]
         inside = sum(1 for c in cells if 0.5 <= c.ratio()[0] <= 2.0)
         ok = sum(1 for c in cells if c.verdict() != "NO")
@@ -294,6 +297,8 @@ def report(results: dict[str, list[Cell]], data: dict[str, D.Dataset], args: arg
                        f"{ok} of {len(cells)} meet the criterion (within, or warned)")
     out += ["## Summary", "", *summary, ""]
     for group, names in (("Data sets", tuned), ("Set-aside data set (never tuned on; reported separately)", aside)):
+        if not names:
+            continue
         out += [f"## {group}", ""]
         for n in names:
             ds = data[n]

@@ -254,6 +254,27 @@ class _Reference:
     mu_q8: np.ndarray
     inv_sigma_q24: np.ndarray
     min_sigma: float = 1.0 / 16
+    sigma_floor_q8: np.ndarray | None = None  # per feature, quantization-aware (see _quantization_floors)
+
+
+def _quantization_floors(rows: np.ndarray, window: int, configs: list[ChannelConfig], log_std: bool,
+                         min_sigma: float) -> np.ndarray:
+    """Per feature, the smallest sigma (Q8) the standardization may use: min_sigma LSB, and what int16 samples resolve.
+
+    Samples are rounded to whole LSB; a uniform rounding error has sd 1/sqrt(12) LSB, so a window of W samples
+    cannot place its mean or its std closer than about 1/sqrt(12 W) LSB, however still the training data were.
+    For the log-std feature that resolution is carried through the log at the channel's typical std: octaves
+    1/sqrt(12 W) / ((std + floor) ln 2). Without this, a channel that sat on a few discrete values in training
+    gets a sigma from its rare steps, and a fresh window one LSB off scores as a far outlier."""
+    n_channels = rows["std"].shape[1]
+    resolution = 256.0 / math.sqrt(12.0 * window)
+    floors = np.full(2 * n_channels, max(min_sigma * 256.0, resolution))
+    for c, cfg in enumerate(configs):
+        if log_std:
+            typical = float(np.mean(rows["std"][:, c])) if len(rows) else 0.0
+            octaves = (resolution / 256.0) / ((typical + cfg.std_floor) * math.log(2.0))
+            floors[2 * c + 1] = max(min_sigma * 256.0, 256.0 * octaves)
+    return floors
 
 
 def _reference(recordings: list[np.ndarray], window: int, rails: object, sentinel: object, holdout: float | None,
@@ -291,14 +312,15 @@ def _reference(recordings: list[np.ndarray], window: int, rails: object, sentine
         fit_rows = _run(provisional, split.fit)
     hold_rows = _run(provisional, split.holdout)
     features = _features_q8(fit_rows, log_std)
-    mu_q8, inv_sigma = _standardization(features, min_sigma)
+    floors = _quantization_floors(fit_rows, window, configs, log_std, min_sigma)
+    mu_q8, inv_sigma = _standardization(features, floors)
     return _Reference(recordings, configs, split, provisional, fit_rows, hold_rows, features, mu_q8, inv_sigma,
-                      min_sigma)
+                      min_sigma, floors)
 
 
-def _standardization(features: np.ndarray, min_sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """mu_q8 and inv_sigma_q24 of window features (float64 over the given windows; sigma floored at min_sigma LSB)."""
-    sigma = np.maximum(features.std(axis=0), min_sigma * 256.0)
+def _standardization(features: np.ndarray, floor_q8: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    """mu_q8 and inv_sigma_q24 of window features (float64 over the given windows; sigma floored at floor_q8)."""
+    sigma = np.maximum(features.std(axis=0), floor_q8)
     mu_q8 = np.round(features.mean(axis=0)).astype(np.int32)
     inv_sigma = np.clip(np.round(2.0**32 / sigma), 1, MAX_INV_SIGMA_Q24).astype(np.uint32)
     return mu_q8, inv_sigma
@@ -313,7 +335,8 @@ def _centroids(embeddings: np.ndarray, n_centroids: int, seed: int, say: Progres
     return centroids
 
 
-def _centroid_scales(embeddings: np.ndarray, centroids_q8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _centroid_scales(embeddings: np.ndarray, centroids_q8: np.ndarray,
+                     dim_floor: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Per centroid: score offset (Q8) and per-dimension inverse scales (Q16) of a diagonal Gaussian mixture.
 
     Each fitting window belongs to its nearest centroid; a centroid's scale in a dimension is the spread of
@@ -330,7 +353,7 @@ def _centroid_scales(embeddings: np.ndarray, centroids_q8: np.ndarray) -> tuple[
         members = embeddings[labels == k]
         own_var = ((members - centres[k]) ** 2).mean(axis=0) if len(members) else pooled**2
         sigma[k] = np.sqrt((len(members) * own_var + prior * pooled**2) / (len(members) + prior))
-    sigma = np.maximum(sigma, MIN_CENTROID_SCALE)
+    sigma = np.maximum(sigma, np.maximum(MIN_CENTROID_SCALE, dim_floor))
     log_norm = OFFSET_WEIGHT * np.log(sigma**2).sum(axis=1)
     offset_q8 = np.clip(np.round((log_norm - log_norm.min()) * 256.0), 0, MAX_CENTROID_OFFSET_Q8).astype(np.uint32)
     inv_scale_q16 = np.clip(np.round(65536.0 / sigma), 1, MAX_CENTROID_INV_SCALE_Q16).astype(np.uint32)
@@ -550,7 +573,8 @@ def _fit_model(ref: _Reference, features: np.ndarray, fit_recordings: list[np.nd
                say: Progress) -> tuple[Profile, np.ndarray]:
     """The reference model (standardization, PCA, centroids and their scales) fit on some windows: their features
     and their frames (fit_recordings). Returns the profile without thresholds and the windows' embeddings."""
-    mu_q8, inv_sigma = _standardization(features, ref.min_sigma)
+    floors = ref.sigma_floor_q8 if ref.sigma_floor_q8 is not None else ref.min_sigma * 256.0
+    mu_q8, inv_sigma = _standardization(features, floors)
     z = (features - mu_q8) * inv_sigma.astype(np.float64) / 2.0**32
     n_channels = ref.recordings[0].shape[1]
     dims = n_dims
@@ -571,6 +595,11 @@ def _fit_model(ref: _Reference, features: np.ndarray, fit_recordings: list[np.nd
     centroids = _centroids(embeddings, min(n_centroids, affordable), seed, say)
     fitted = staged.replace(centroids_q8=centroids)
     if mixture:
-        offset, inv_scale = _centroid_scales(embeddings, centroids)
+        # The sample rounding's resolution of each feature (its sigma floor, in z units) carried through the
+        # projection: no cluster is tighter than a window can be placed, however still its training windows sat.
+        floors = ref.sigma_floor_q8 if ref.sigma_floor_q8 is not None else ref.min_sigma * 256.0
+        resolution_z = np.broadcast_to(floors, mu_q8.shape) * inv_sigma.astype(np.float64) / 2.0**32
+        dim_floor = np.sqrt((components**2) @ resolution_z**2)
+        offset, inv_scale = _centroid_scales(embeddings, centroids, dim_floor)
         fitted = fitted.replace(centroid_offset_q8=offset, centroid_inv_scale_q16=inv_scale)
     return fitted, embeddings
