@@ -183,3 +183,35 @@ def test_store_export_and_alert_json_take_names_from_the_blob(named_profile, tmp
     assert [h[len("z_mean_"):] for h in header if h.startswith("z_mean_")] == NAMES
     alert = record_json(recs[0], NAMES)
     assert alert["channel_names"] == NAMES
+
+
+# ------------------------------------------------------------------ on the simulated boards (host and QEMU)
+
+from e2e_boards import sim  # noqa: E402,F401  (fixture: one simulator per board)
+
+
+def test_named_profile_runs_on_the_boards_and_replay_names_the_channels(sim, named_profile, capsys) -> None:
+    """The firmware takes the larger named blob (its size bound counts the section) and computes exactly what the
+    host does; `replay --profile` labels the lines with the profile's names even for an unnamed .npy stream."""
+    out, _, npy = named_profile
+    prof = load_profile(out)
+    port = sim.url
+    assert cli.main(["upload", "--port", port, str(out)]) == 0
+    assert cli.main(["info", "--port", port, "--json"]) == 0
+    capsys.readouterr()
+    assert cli.main(["replay", "--port", port, str(npy), "--json"]) == 0
+    got = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    rows = tinydrift.score(prof, np.load(npy))
+    assert [g["score"] for g in got] == rows["score"].tolist()
+    assert [g["top_channel"] for g in got] == rows["top_channel"].tolist()
+    assert cli.main(["replay", "--port", port, str(npy), "--profile", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    twice = tinydrift.score(prof, np.concatenate([np.load(npy)] * 2))  # the device's monitor runs on
+    assert len(lines) == len(rows) and len(twice) == 2 * len(rows)
+    for line, top in zip(lines, twice["top_channel"][len(rows):].tolist()):
+        assert f"top {NAMES[top]} " in line
+    other = tinydrift.Profile.from_bytes(reference())
+    wrong = Path(out).with_name("other.tdp")
+    other.save(wrong)
+    assert cli.main(["replay", "--port", port, str(npy), "--profile", str(wrong)]) == 1
+    assert "but the device at" in capsys.readouterr().err

@@ -165,6 +165,9 @@ def add_commands(commands: Any) -> None:
     replay.add_argument("--rate", type=_rate, default=None, metavar="HZ",
                         help="frames per second (default: as fast as the device acknowledges)")
     replay.add_argument("--json", action="store_true", help="one JSON object per record and line")
+    replay.add_argument("--profile", metavar="PROFILE", default=None,
+                        help="the device's profile file: its channel names label the lines (default: the "
+                             "stream's header; ch0, ch1, ... for .npy)")
     replay.set_defaults(func=cmd_replay)
 
     firmware = make_parser(PROG, "Build device firmware from this checkout.", _FIRMWARE_EPILOG, commands, "firmware",
@@ -328,11 +331,21 @@ def cmd_replay(args: argparse.Namespace) -> int:
             raise InputError(f"{rec.source} has {rec.n_channels} channels but the device's profile "
                              f"{info.profile_id:#010x} expects {info.profile_channels}")
 
+        names = rec.channel_names
+        if args.profile is not None:
+            from tinydrift.core.profile import load_profile
+
+            prof = load_profile(args.profile)
+            if prof.profile_id != info.profile_id:
+                raise InputError(f"{args.profile} is profile {prof.profile_id:#010x} but the device at {args.port} "
+                                 f"runs {info.profile_id:#010x}")
+            names = prof.names()
+
         def show(record: Any) -> None:
             if args.json:
                 sys.stdout.write(json.dumps(record.to_dict()) + "\n")
             else:
-                sys.stdout.write(record_line(record, rec.channel_names) + "\n")
+                sys.stdout.write(record_line(record, names) + "\n")
             sys.stdout.flush()
 
         records = dev.inject(rec.frames, rate_hz=args.rate, on_record=show)
