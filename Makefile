@@ -12,7 +12,7 @@ BUILD := build/make
 
 CORE_SRC := $(wildcard csrc/src/*.c)
 CORE_HDR := $(wildcard csrc/include/tinydrift/*.h csrc/src/*.h)
-C_TESTS := $(filter-out tests/c/test_app.c tests/c/test_nearest.c,$(wildcard tests/c/test_*.c))
+C_TESTS := $(filter-out tests/c/test_app.c tests/c/test_store_powercut.c tests/c/test_nearest.c,$(wildcard tests/c/test_*.c))
 WARN := -std=c99 -Wall -Wextra -Werror
 SAN := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 ARM_FLAGS := -Os -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard -ffunction-sections -fdata-sections
