@@ -124,13 +124,16 @@ def test_alarm_rows_follow_trigger_bits(db: TelemetryStore, scored) -> None:
     db.insert_records(DEVICE, recs)
     alarms = db.alarms()
     want = [(r.seq, kind) for r in recs
-            for bit, kind in ((1, "instant"), (2, "cusum"), (4, "health"), (0x20, "feature")) if r.trigger & bit]
+            for bit, kind in ((1, "instant"), (2, "cusum"), (4, "health"), (0x10, "occupancy"), (0x20, "feature"))
+            if r.trigger & bit]
     assert sorted((a["seq"], a["kind"]) for a in alarms) == sorted(want)
     names = profile.names()
     for a in alarms:
         rec = recs[a["seq"]]
         if a["kind"] == "health":
             assert a["channel_mask"] == rec.stuck_mask | rec.saturated_mask | rec.missing_mask
+        elif a["kind"] == "occupancy":  # on by default from 300 training windows; it names no channel
+            assert a["channel_mask"] == 0
         else:
             assert a["channel_mask"] == 1 << rec.top_channel
             assert a["channels"] == [names[rec.top_channel]]
