@@ -9,6 +9,7 @@
 
 #include "tinydrift/td_config.h"
 #include "tinydrift/td_outputs.h"
+#include "tinydrift/td_profile.h"
 
 /** Telemetry records the ring buffer keeps for FETCH (each takes 76 + 16 * TD_MAX_CHANNELS bytes of RAM). */
 #ifndef TD_APP_RING_CAPACITY
@@ -26,12 +27,12 @@
 /** Largest profile td_profile_size_outputs() can return under the core's limits (PCA mode, the projection padded
  *  to 4 bytes, centroid scales, an occupancy section, a feature chart section of 4 + 4 * TD_MAX_CENTROIDS *
  *  TD_MAX_FEATURES bytes, plus a maximal outputs section of 12 + 4 * TD_MAX_CLASSES + 4 * TD_MAX_CONFIDENCE_BINS
- *  bytes). */
+ *  bytes, plus a channel names section of TD_PROFILE_NAMES_MAX_SIZE bytes). */
 #define TD_APP_PROFILE_SIZE_BOUND                                                                 \
     (64 + 40 * TD_MAX_CHANNELS + (TD_MAX_DIMS * 2 * TD_MAX_CHANNELS + 3) / 4 * 4 +                \
      4 * TD_MAX_CENTROIDS * TD_MAX_DIMS + 4 * TD_MAX_CENTROIDS * (TD_MAX_DIMS + 1) +              \
      8 + (2 * TD_MAX_CENTROIDS + 3) / 4 * 4 + 4 + 4 * TD_MAX_CENTROIDS * 2 * TD_MAX_CHANNELS + 12 +  \
-     4 * TD_MAX_CLASSES + 4 * TD_MAX_CONFIDENCE_BINS + 4)
+     4 * TD_MAX_CLASSES + 4 * TD_MAX_CONFIDENCE_BINS + TD_PROFILE_NAMES_MAX_SIZE + 4)
 
 /** Largest profile blob the device accepts; the app keeps two RAM buffers of this size (active + upload). The
  *  bound, or what a slot holds after its header when the bound is larger (every section at its limit, which the

@@ -91,8 +91,9 @@ def test_build_prints_summary_and_progress(capsys: pytest.CaptureFixture[str], t
         assert text in out, text
     assert err.count("tinydrift: ") >= 3 and "calibrating" in err  # progress lines go to stderr
     # Same data and options as the library call: same profile content.
-    lib = tinydrift.build_profile(read_recording(DATA_CSV).frames, window=WINDOW, false_alarm_rate=0.01,
-                                  n_centroids=4, n_dims=3, seed=3)
+    recording = read_recording(DATA_CSV)  # the CLI stores the CSV header's names in the profile
+    lib = tinydrift.build_profile(recording.frames, window=WINDOW, false_alarm_rate=0.01,
+                                  n_centroids=4, n_dims=3, seed=3, channel_names=recording.channel_names)
     assert lib.replace(created_unix=0).to_bytes() == prof.replace(created_unix=0).to_bytes()
 
 

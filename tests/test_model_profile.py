@@ -304,8 +304,9 @@ def test_cli_build_and_score(trained: dict, train_files: list[Path], tmp_path: P
     recordings = [np.load(p)["frames"] for p in train_files]
     model = load_embedding_model(trained[fmt], **({"layer": "embedding"} if fmt == "keras" else
                                                   {"tensor": "output:1"}))
-    library = build_model_profile(recordings, model)
+    library = build_model_profile(recordings, model, channel_names=list(trained["names"]))  # the files' names
     assert tinydrift.load_profile(ref).profile_id == library.profile_id
+    assert tinydrift.load_profile(ref).channel_names == list(trained["names"])
 
     rc, out, _ = _cli(capsys, "profile", "show", ref, "--json")
     shown = json.loads(out)

@@ -130,7 +130,7 @@ def test_summary_first_alarm_matches_database(report, telemetry_db) -> None:
     text = report.html.read_text(encoding="utf-8")
     summary = text[text.index("<table class='summary'>"):]
     summary = summary[:summary.index("</table>")]
-    assert f"<td class='alarm num'>{win}<br><small>seq {seq}</small></td>" in summary
+    assert f"<td class='alarm'>window {win} <small>(seq {seq})</small>" in summary
     assert "no alarm" in summary
     assert "gyr_x: stuck ×" in summary
 
@@ -207,3 +207,88 @@ def test_report_model_outputs_figure(tmp_path: Path) -> None:
     html_text = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "first concept drift" in html_text and "model outputs of" in html_text
     assert '"first_concept_window": ' in summary_json(report)
+
+
+# ------------------------------------------------------------------ every trigger kind, time axis, shared x range
+
+def _sql(path: Path, query: str, *args: object) -> list[tuple]:
+    con = sqlite3.connect(path)
+    try:
+        return con.execute(query, args).fetchall()
+    finally:
+        con.close()
+
+
+def test_raster_draws_every_trigger_kind_where_the_records_have_it(report, telemetry_db) -> None:
+    path, _ = telemetry_db
+    seg = segment(report, DEVICE)
+    assert seg.x_kind == "time"
+    assert list(seg.raster) == ["instant", "cusum", "health", "concept", "occupancy", "feature"]
+    for bit, kind in ((1, "instant"), (2, "cusum"), (4, "health"), (8, "concept"), (16, "occupancy"),
+                      (32, "feature")):
+        rows = _sql(path, "SELECT r.uptime_ms FROM records r JOIN devices d ON d.id = r.device_id "
+                    "WHERE d.name = ? AND (r.trigger & ?) != 0 ORDER BY r.seq", DEVICE, bit)
+        assert sorted(seg.raster[kind]) == [ms / 1000.0 for (ms,) in rows], kind
+        assert seg.trigger_counts[kind] == len(rows)
+    assert len(seg.raster["feature"]) > 0  # the gain drift's feature chart: drawn now
+    text = report.html.read_text(encoding="utf-8")
+    summary = text[text.index("<table class='summary'>"):]
+    summary = summary[:summary.index("</table>")]
+    for kind, n in seg.trigger_counts.items():
+        assert re.search(rf"<th class='row'>{kind}</th><td class='num[^']*'>{n}</td>", summary), kind
+
+
+def test_every_panel_shares_the_time_range_of_the_records(report, telemetry_db) -> None:
+    path, _ = telemetry_db
+    for dev in (DEVICE, SECOND):
+        (lo_ms, hi_ms), = _sql(path, "SELECT min(r.uptime_ms), max(r.uptime_ms) FROM records r JOIN devices d "
+                               "ON d.id = r.device_id WHERE d.name = ?", dev)
+        seg = segment(report, dev)
+        period = 1.0  # uptime_ms = (seq + 1) * 1000: one window per second
+        expected = (lo_ms / 1000 - period / 2, hi_ms / 1000 + period / 2)
+        assert seg.x_range == pytest.approx(expected)
+        assert set(seg.panel_xlims) == {"timeline", "channels", "health"}
+        for panel, limits in seg.panel_xlims.items():
+            for lim in limits:
+                assert lim == pytest.approx(expected), (dev, panel)
+
+
+def test_partial_db_keeps_one_x_range_including_the_lost_part(telemetry_db, tmp_path: Path) -> None:
+    """Records 0..271 lost from the ring (a gap row), 272..399 stored: every panel spans the lost part too, in
+    device time; channel names come from the profile blob read back from its file."""
+    _, profile = telemetry_db
+    profile.save(tmp_path / "ref.tdp")
+    prof = tinydrift.load_profile(tmp_path / "ref.tdp")
+    data = np.load(ROOT / "data" / "basicmotions.npz")
+    rows = tinydrift.score(prof, data["frames"][data["split"] == 1])[:400]
+    with TelemetryStore(tmp_path / "p.db") as db:
+        db.add_profile(prof)
+        db.insert_records(DEVICE, [TelemetryRecord.from_row(r, seq=i, boot_id=BOOT, profile_id=prof.profile_id,
+                                                            uptime_ms=5000 + 250 * i)
+                                   for i, r in enumerate(rows) if i >= 272])
+        db.record_gap(DEVICE, BOOT, 0, 271, reason="ring overflow")
+    report = build_report(tmp_path / "p.db", tmp_path / "p.html")
+    (seg,) = report.segments
+    assert seg.x_kind == "time" and seg.records_lost == 272
+    # window 0's close: 5.0 s (the period, 0.25 s, from the records carries back over the lost windows)
+    expected = (5.0 - 0.125, 5.0 + 399 * 0.25 + 0.125)
+    assert seg.x_range == pytest.approx(expected)
+    assert all(lim == pytest.approx(expected) for limits in seg.panel_xlims.values() for lim in limits)
+    text = (tmp_path / "p.html").read_text(encoding="utf-8")
+    names = ["acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z"]
+    assert seg.channel_names == names
+    assert f"<td>{', '.join(names)}</td>" in text
+
+
+def test_index_axis_when_uptime_does_not_rise(telemetry_db, tmp_path: Path) -> None:
+    _, profile = telemetry_db
+    data = np.load(ROOT / "data" / "basicmotions.npz")
+    rows = tinydrift.score(profile, data["frames"][data["split"] == 1])[:50]
+    with TelemetryStore(tmp_path / "i.db") as db:
+        db.add_profile(profile)
+        db.insert_records(DEVICE, [TelemetryRecord.from_row(r, seq=i, boot_id=BOOT, profile_id=profile.profile_id,
+                                                            uptime_ms=7) for i, r in enumerate(rows)])
+    (seg,) = build_report(tmp_path / "i.db", tmp_path / "i.html").segments
+    assert seg.x_kind == "index" and seg.x_range == (-0.5, 49.5)
+    assert sorted(seg.raster["instant"]) == [float(w) for w in rows["window"][(rows["trigger"] & 1) != 0]]
+    assert all(lim == (-0.5, 49.5) for limits in seg.panel_xlims.values() for lim in limits)

@@ -46,7 +46,7 @@
 
 #define KNOWN_PROFILE_FLAGS                                                                                         \
     (TD_PROFILE_FLAG_EXTERNAL_EMBEDDING | TD_PROFILE_FLAG_OUTPUTS | TD_PROFILE_FLAG_LOG_STD |                        \
-     TD_PROFILE_FLAG_CENTROID_SCALES | TD_PROFILE_FLAG_OCCUPANCY | TD_PROFILE_FLAG_FEATURE_CHART)
+     TD_PROFILE_FLAG_CENTROID_SCALES | TD_PROFILE_FLAG_OCCUPANCY | TD_PROFILE_FLAG_FEATURE_CHART | TD_PROFILE_FLAG_NAMES)
 #define KNOWN_CHANNEL_FLAGS (TD_CHANNEL_FLAG_STUCK_CHECK | TD_CHANNEL_FLAG_SENTINEL)
 #define MAX_PROJ_SHIFT 15u
 #define MAX_ABS_FEATURE_MEAN_Q8 (32768 * 256)
@@ -361,6 +361,16 @@ td_status td_profile_parse(td_profile_t *out, const uint8_t *blob, size_t len)
             return TD_ERR_TRUNCATED;
         }
         expected += outputs_size(blob[fixed_end + OUT_N_CLASSES], blob[fixed_end + OUT_N_BINS]);
+    }
+    if (p.flags & TD_PROFILE_FLAG_NAMES) {
+        /* The names section takes what lies between the sections and the CRC; only its size is checked: with a
+         * maximum of 512, size - 4 must be one of 0, 4, ..., 508, i.e. have no bit outside 0x1FC (a total below the
+         * sections wraps the subtraction and fails too). */
+        const uint32_t names = p.size - expected;
+        if (((names - 4u) & ~(TD_PROFILE_NAMES_MAX_SIZE - 4u)) != 0u) {
+            return TD_ERR_SIZE;
+        }
+        expected = p.size;
     }
     if (p.size != expected) {
         return TD_ERR_SIZE;

@@ -489,7 +489,10 @@ static void test_profile_semantics(void)
         e.flags &= (uint16_t)~TD_PROFILE_FLAG_FEATURE_CHART;
         CHECK_EQ(spec_status(&e), TD_OK);
     }
-    for (uint32_t bit = 6; bit < 16u; bit++) {
+    s = base;
+    s.flags = TD_PROFILE_FLAG_NAMES; /* a known bit, but the names section is missing */
+    CHECK_EQ(spec_status(&s), TD_ERR_SIZE);
+    for (uint32_t bit = 7; bit < 16u; bit++) {
         s = base;
         s.flags = (uint16_t)(1u << bit);
         CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
@@ -818,6 +821,121 @@ static void test_profile_outputs_semantics(void)
     CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
 }
 
+/* ---- channel names section (flag bit 6): only its size is checked, the monitor never reads it ----------------- */
+
+/* base's blob with a names section of names_size bytes (filled with text_byte) before the CRC and flags set to
+ * flags; total_size set to the blob's length plus size_delta. Returns a heap buffer of *size_out bytes. */
+static uint8_t *with_names(const w_spec_t *base, uint32_t names_size, uint8_t text_byte, uint16_t flags,
+                           int32_t size_delta, uint32_t *size_out)
+{
+    uint32_t size;
+    uint8_t *b = w_build(base, &size);
+    const uint32_t out_size = size + names_size;
+    uint8_t *o = malloc(out_size);
+    memcpy(o, b, size - 4u);
+    memset(o + size - 4u, text_byte, names_size);
+    free(b);
+    put_u32(o + 8, (uint32_t)((int32_t)out_size + size_delta));
+    o[22] = (uint8_t)flags;
+    o[23] = (uint8_t)(flags >> 8);
+    w_recrc(o, out_size);
+    *size_out = out_size;
+    return o;
+}
+
+static td_status names_status(const w_spec_t *base, uint32_t names_size, uint16_t flags, int32_t size_delta)
+{
+    uint32_t size;
+    uint8_t *b = with_names(base, names_size, (uint8_t)'a', flags, size_delta, &size);
+    td_profile_t prof;
+    const td_status st = parse_exact(b, size, &prof);
+    free(b);
+    return st;
+}
+
+static void test_profile_names(void)
+{
+    static w_spec_t base;
+    w_pca(&base, 3u);
+    uint32_t base_size;
+    uint8_t *plain = w_build(&base, &base_size);
+    td_profile_t ref;
+    CHECK_EQ(td_profile_parse(&ref, plain, base_size), TD_OK);
+    const uint16_t flags = (uint16_t)(ref.flags | TD_PROFILE_FLAG_NAMES);
+
+    /* Accepted: every size 4, 8, ..., 512; the view is the plain profile's but for size and flags. */
+    int ok_sizes = 1;
+    for (uint32_t n = 4u; n <= TD_PROFILE_NAMES_MAX_SIZE; n += 4u) {
+        uint32_t size;
+        uint8_t *b = with_names(&base, n, 0xFFu, flags, 0, &size);
+        td_profile_t prof;
+        const td_status st = parse_exact(b, size, &prof);
+        CHECK_QUIET(ok_sizes, st == TD_OK);
+        if (st == TD_OK) {
+            CHECK_QUIET(ok_sizes, td_profile_parse(&prof, b, size) == TD_OK && prof.size == base_size + n &&
+                                      prof.flags == flags && prof.n_channels == ref.n_channels &&
+                                      prof.channels == b + (ref.channels - plain) &&
+                                      prof.centroids == b + (ref.centroids - plain) && prof.outputs == NULL);
+        }
+        free(b);
+    }
+    CHECK(ok_sizes);
+
+    /* Refused: no room, a size that is not a multiple of 4, more than the maximum, flag without the section or
+     * section without the flag, a total_size that does not match what lies before the CRC. */
+    CHECK_EQ(names_status(&base, 0u, flags, 0), TD_ERR_SIZE);
+    for (uint32_t n = 1u; n < 4u; n++) {
+        CHECK_EQ(names_status(&base, n, flags, 0), TD_ERR_SIZE);
+        CHECK_EQ(names_status(&base, 4u + n, flags, 0), TD_ERR_SIZE);
+        CHECK_EQ(names_status(&base, 100u + n, flags, 0), TD_ERR_SIZE);
+    }
+    CHECK_EQ(names_status(&base, TD_PROFILE_NAMES_MAX_SIZE + 4u, flags, 0), TD_ERR_SIZE);
+    CHECK_EQ(names_status(&base, 1024u, flags, 0), TD_ERR_SIZE);
+    CHECK_EQ(names_status(&base, 8u, ref.flags, 0), TD_ERR_SIZE);
+    /* total_size below the sections (the subtraction wraps) and far above the buffer */
+    CHECK_EQ(names_status(&base, 8u, flags, -16), TD_ERR_SIZE);
+    CHECK_EQ(names_status(&base, 8u, flags, -(int32_t)(base_size)), TD_ERR_SIZE);
+    CHECK_EQ(names_status(&base, 8u, flags, 4), TD_ERR_TRUNCATED);
+    CHECK_EQ(names_status(&base, 8u, flags, 0x40000000), TD_ERR_SIZE);
+    /* The other flags' rules still apply with the names bit: an unknown bit is a range error. */
+    CHECK_EQ(names_status(&base, 8u, (uint16_t)(flags | 0x0080u), 0), TD_ERR_RANGE);
+
+    /* With a names section: every truncation is TD_ERR_TRUNCATED and every single-byte corruption is rejected, each on
+     * an exactly sized heap buffer. */
+    uint32_t size;
+    uint8_t *blob = with_names(&base, 12u, (uint8_t)'x', flags, 0, &size);
+    int ok = 1;
+    td_profile_t prof;
+    for (uint32_t len = 0; len < size; len++) {
+        CHECK_QUIET(ok, parse_exact(blob, len, &prof) == TD_ERR_TRUNCATED);
+        g_trunc_trials++;
+    }
+    for (uint32_t i = 0; i < size; i++) {
+        blob[i] ^= 0x80u;
+        CHECK_QUIET(ok, parse_exact(blob, size, &prof) != TD_OK);
+        blob[i] ^= 0x80u;
+        g_corrupt_trials++;
+    }
+    CHECK(ok);
+    free(blob);
+
+    /* With the outputs section too: the names come after it. */
+    static w_spec_t outs;
+    w_pca(&outs, 3u);
+    w_outputs(&outs, 3u, 4u);
+    uint32_t outs_size;
+    uint8_t *ob = w_build(&outs, &outs_size);
+    td_profile_t oref;
+    CHECK_EQ(td_profile_parse(&oref, ob, outs_size), TD_OK);
+    uint8_t *onb = with_names(&outs, 16u, 0u, (uint16_t)(oref.flags | TD_PROFILE_FLAG_NAMES), 0, &size);
+    CHECK_EQ(parse_exact(onb, size, &prof), TD_OK);
+    CHECK_EQ(td_profile_parse(&prof, onb, size), TD_OK);
+    CHECK(prof.outputs == onb + (oref.outputs - ob));
+    free(onb);
+    free(ob);
+    free(plain);
+}
+
 
 int main(void)
 {
@@ -825,6 +943,7 @@ int main(void)
     test_profile_semantics();
     test_profile_outputs_valid();
     test_profile_outputs_semantics();
+    test_profile_names();
     printf("test_profile: %lu corruption trials, %lu truncation trials\n", g_corrupt_trials, g_trunc_trials);
     printf("test_profile: %lu passed, %lu failed\n", g_pass, g_fail);
     return g_fail == 0u ? 0 : 1;

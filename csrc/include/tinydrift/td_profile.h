@@ -62,6 +62,11 @@
 #define TD_PROFILE_CHART_HEADER_SIZE 4u
 /** Largest root in a feature chart section: floor(sqrt(d)) with d < 2^50 (docs/profile-format.md). */
 #define TD_PROFILE_CHART_MAX_ROOT (1u << 25)
+/** Profile flag: a channel names section (host data, inert for the monitor) sits between the last section and the
+ *  CRC; the parser checks only its size: a multiple of 4 from 4 to TD_PROFILE_NAMES_MAX_SIZE bytes. */
+#define TD_PROFILE_FLAG_NAMES 0x0040u
+/** Largest channel names section in bytes. */
+#define TD_PROFILE_NAMES_MAX_SIZE 512u
 
 /** Channel flag: raise the stuck health event when the window does not vary. */
 #define TD_CHANNEL_FLAG_STUCK_CHECK 0x0001u

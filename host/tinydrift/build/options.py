@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from tinydrift.core.channel_names import NamesError, check_channel_names
 from tinydrift.core.errors import InputError
 from tinydrift.core.native import lib
 
@@ -40,9 +41,12 @@ class BuildOptions:
             raise InputError(f"holdout fraction must be between 0 and 1, got {self.holdout}")
 
     def check_names(self, n_channels: int) -> None:
-        """InputError unless channel_names (when given) has one name per channel."""
-        if self.channel_names is not None and len(self.channel_names) != n_channels:
-            raise InputError(f"{len(self.channel_names)} channel names for {n_channels} channels")
+        """InputError unless channel_names (when given) are names a profile can carry, one per channel."""
+        if self.channel_names is not None:
+            try:
+                check_channel_names(self.channel_names, n_channels)
+            except NamesError as exc:
+                raise InputError(f"channel names: {exc}") from None
 
     def say(self) -> Progress:
         """The progress callback, or one that drops messages."""

@@ -228,6 +228,9 @@ def add_commands(commands: Any) -> None:
                         help="also store every record in this telemetry database (created if missing)")
     replay.add_argument("--device-name", metavar="NAME", default=None,
                         help="the device's name in the database (default: the URL, as monitor)")
+    replay.add_argument("--profile", metavar="PROFILE", default=None,
+                        help="the device's profile file: its channel names label the lines (default: the "
+                             "stream's header; ch0, ch1, ... for .npy)")
     replay.set_defaults(func=cmd_replay)
 
     firmware = make_parser(PROG, "Build device firmware from this checkout.", _FIRMWARE_EPILOG, commands, "firmware",
@@ -440,11 +443,19 @@ def cmd_replay(args: argparse.Namespace) -> int:
             if rec.n_channels != info.profile_channels:
                 raise InputError(f"{rec.source} has {rec.n_channels} channels but the device's profile "
                                  f"{info.profile_id:#010x} expects {info.profile_channels}")
+            names = rec.channel_names
+            if args.profile is not None:
+                from tinydrift.core.profile import load_profile
+
+                prof = load_profile(args.profile)
+                if prof.profile_id != info.profile_id:
+                    raise InputError(f"{args.profile} is profile {prof.profile_id:#010x} but the device at "
+                                     f"{args.port} runs {info.profile_id:#010x}")
+                names = prof.names()
             if store is not None:
                 store.add_device(name, board=info.board_name, board_id=info.board_id, firmware=info.firmware)
                 store.note_profile(info.profile_id, window=info.profile_window, n_channels=info.profile_channels,
-                                   channel_names=None if rec.channel_names == default_names(rec.n_channels)
-                                   else rec.channel_names)
+                                   channel_names=None if names == default_names(rec.n_channels) else names)
 
             def show(record: Any) -> None:
                 nonlocal stored
@@ -453,7 +464,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 if args.json:
                     sys.stdout.write(json.dumps(record.to_dict()) + "\n")
                 else:
-                    sys.stdout.write(record_line(record, rec.channel_names) + "\n")
+                    sys.stdout.write(record_line(record, names) + "\n")
                 sys.stdout.flush()
 
             records = dev.inject(rec.frames, rate_hz=args.rate, on_record=show)

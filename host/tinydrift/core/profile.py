@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from tinydrift.core.native import ffi, lib, status_text
+from tinydrift.core.channel_names import NamesError, pack_names, unpack_names
 from tinydrift.core.errors import ProfileError
 from tinydrift.core.fixed import Q16, Q24
 from tinydrift.core.outputs import OutputsConfig
@@ -35,6 +36,7 @@ FLAG_LOG_STD = 0x0004
 FLAG_CENTROID_SCALES = 0x0008
 FLAG_OCCUPANCY = 0x0010
 FLAG_FEATURE_CHART = 0x0020
+FLAG_NAMES = 0x0040
 MAX_CHART_ROOT = 1 << 25
 CENTROID_SCALE_SHIFT = 16
 CHANNEL_FLAG_STUCK_CHECK = 0x0001
@@ -103,7 +105,7 @@ class Profile:
     ext_zero_point: int = 0
     created_unix: int = field(default_factory=lambda: int(time.time()))
     calibration_windows: int = 0  # reference windows whose scores set the thresholds (informational; 0: unknown)
-    channel_names: list[str] | None = None  # host-side only, not stored in the blob
+    channel_names: list[str] | None = None  # names section (flag bit 6) when set; ch0, ch1, ... when None
     calibration: CalibrationBasis | None = field(default=None, compare=False)  # host-side only, set by the builder
     outputs: OutputsConfig | None = None  # model-output monitoring (outputs section, flag bit 1)
     log_std: bool = False  # feature 2c+1 is log2(std + std_floor) (flag bit 2)
@@ -192,6 +194,8 @@ class Profile:
             flags |= FLAG_OCCUPANCY
         if self.feature_chart:
             flags |= FLAG_FEATURE_CHART
+        if self.channel_names is not None:
+            flags |= FLAG_NAMES
         n_features = 2 * self.n_channels
         body = bytearray()
         for ch in self.channels:
@@ -239,6 +243,11 @@ class Profile:
             n_classes, n_bins, scale_q24, zero_point, prior_q16, accuracy_q16 = self.outputs.quantized()
             body += OUTPUTS_HEAD.pack(n_classes, n_bins, 0, scale_q24, zero_point)
             body += struct.pack(f"<{n_classes}I{n_bins}I", *prior_q16, *accuracy_q16)
+        if self.channel_names is not None:
+            try:
+                body += pack_names(self.channel_names, self.n_channels)
+            except NamesError as exc:
+                raise ProfileError(f"channel names: {exc}") from None
         total = HEADER.size + len(body) + 4
         header = HEADER.pack(
             MAGIC, VERSION, HEADER.size, total, profile_id, self.n_channels, self.n_dims, self.n_centroids,
@@ -305,12 +314,19 @@ class Profile:
             outputs = OutputsConfig(prior=np.array(values[:n_classes], np.float64) / Q16,
                                     accuracy=np.array(values[n_classes:], np.float64) / Q16,
                                     scale=scale_q24 / Q24, zero_point=zero_point)
+            off += OUTPUTS_HEAD.size + 4 * (n_classes + n_bins)
+        names = None
+        if flags & FLAG_NAMES:
+            try:
+                names = unpack_names(bytes(blob[off:total - 4]), n_ch)
+            except NamesError as exc:
+                raise ProfileError(f"invalid profile: channel names: {exc}") from None
         profile = cls(
             window=window, channels=channels, feature_mu_q8=feats["mu"].astype(np.int32),
             feature_inv_sigma_q24=feats["inv"].astype(np.uint32), centroids_q8=centroids.astype(np.int32),
             projection=projection, proj_shift=shift, cusum_k_q8=k, cusum_h_q8=h, instant_q8=inst,
             false_alarm_ppb=ppb, ext_scale_q24=scale, ext_zero_point=zp, created_unix=created, outputs=outputs,
-            calibration_windows=cal_windows,
+            calibration_windows=cal_windows, channel_names=names,
             log_std=bool(flags & FLAG_LOG_STD), centroid_offset_q8=offset_q8, centroid_inv_scale_q16=inv_scale_q16,
             occupancy_windows=occ_windows, occupancy_threshold_q8=occ_threshold, occupancy_cost_q8=occ_cost,
             feature_chart=chart_roots is not None, chart_k_q8=chart_k, chart_h_q8=chart_h if chart_roots is not None

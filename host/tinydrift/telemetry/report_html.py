@@ -33,6 +33,9 @@ h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ddd; padding-
 table { border-collapse: collapse; font-size: 0.88em; margin: 0.8em 0; }
 th, td { border: 1px solid #d0d0d0; padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
+tr.group th { background: #e3e8ee; text-align: left; font-size: 0.95em; }
+th.row { font-weight: normal; white-space: nowrap; background: #fafafa; }
+table.summary td { min-width: 14em; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.alarm { color: #b71c1c; font-weight: 600; }
 td.ok { color: #1b5e20; }
@@ -47,36 +50,65 @@ def _e(value: object) -> str:
     return html.escape(str(value))
 
 
+def _run_cells(s: Any) -> dict[str, str]:
+    """One run's summary values as HTML cells (with their class), keyed by the row they go in."""
+    dev = _e(s.device) + (f"<br><small>{_e(s.board)}</small>" if s.board else "")
+    cells = {
+        "device": f"<td>{dev}</td>",
+        "boot · profile": f"<td><code>{s.boot_id:#010x}</code> · <code>{s.profile_id:#010x}</code></td>",
+        "channels": f"<td>{_e(', '.join(s.channel_names)) or '-'}</td>",
+        "windows": f"<td class='num'>{s.windows} <small>(window {s.first_window}–{s.last_window})</small></td>",
+        "x axis": f"<td>{'device uptime' if s.x_kind == 'time' else 'window index'}</td>",
+    }
+    if s.first_alarm_window is None:
+        cells.update({"first alarm": "<td class='ok'>no alarm</td>", "trigger kinds": "<td>-</td>",
+                      "channels implicated": "<td>-</td>"})
+    else:
+        cells.update({
+            "first alarm": (f"<td class='alarm'>window {s.first_alarm_window} <small>(seq {s.first_alarm_seq})"
+                            f"</small><br>uptime {s.first_alarm_uptime_s:.1f} s <small>≈ "
+                            f"{_e(utc_text(s.first_alarm_time))}</small></td>"),
+            "trigger kinds": f"<td>{_e(' + '.join(s.first_alarm_triggers))}</td>",
+            "channels implicated": f"<td>{'<br>'.join(_e(c) for c in s.channels_implicated) or '-'}</td>",
+        })
+    cells["alarm onsets"] = f"<td class='num'>{s.alarm_onsets}</td>"
+    for kind, n in s.trigger_counts.items():
+        cells[f"triggered windows: {kind}"] = f"<td class='num{' alarm' if n else ''}'>{n}</td>"
+    if s.first_concept_window is not None:
+        cells["first concept drift"] = (f"<td class='alarm'>window {s.first_concept_window} <small>(seq "
+                                        f"{s.first_concept_seq}; {s.concept_windows} window(s))</small></td>")
+    else:
+        cells["first concept drift"] = "<td class='ok'>none</td>" if s.has_outputs else "<td>- (no model outputs)</td>"
+    health = "<br>".join(_e(f"{ch}: " + ", ".join(f"{k} ×{n}" for k, n in kinds.items()))
+                         for ch, kinds in s.health_events.items()) or "none"
+    cells["health events"] = f"<td>{health}</td>"
+    cells["received"] = f"<td class='num'>{s.records_received}</td>"
+    cells["lost in gaps"] = f"<td class='num'>{s.records_lost}</td>"
+    cells["not received"] = f"<td class='num'>{s.records_not_received}</td>"
+    return cells
+
+
+SUMMARY_GROUPS = (  # (group heading, rows); the trigger rows are added from the runs' trigger kinds
+    ("Run", ("device", "boot · profile", "channels", "windows", "x axis")),
+    ("Alarm", ("first alarm", "trigger kinds", "channels implicated", "alarm onsets")),
+    ("Triggers", ()),
+    ("Model and sensors", ("first concept drift", "health events")),
+    ("Records", ("received", "lost in gaps", "not received")),
+)
+
+
 def _summary_rows(segs: list[Any]) -> str:
-    head = ("device", "boot", "profile", "windows", "first alarm window", "first alarm time", "trigger kinds",
-            "channels implicated", "alarm onsets", "triggered windows (instant / CUSUM / health)", "health events",
-            "first concept drift",
-            "records received", "records lost in gaps", "not received")
-    out = ["<table class='summary'>", "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"]
-    for s in segs:
-        dev = _e(s.device) + (f"<br><small>{_e(s.board)}</small>" if s.board else "")
-        if s.first_alarm_window is None:
-            first = "<td class='ok'>no alarm</td><td>-</td><td>-</td><td>-</td>"
-        else:
-            first = (f"<td class='alarm num'>{s.first_alarm_window}<br><small>seq {s.first_alarm_seq}</small></td>"
-                     f"<td>uptime {s.first_alarm_uptime_s:.1f} s<br><small>≈ {_e(utc_text(s.first_alarm_time))}</small>"
-                     f"</td><td>{_e('+'.join(s.first_alarm_triggers))}</td>"
-                     f"<td>{'<br>'.join(_e(c) for c in s.channels_implicated) or '-'}</td>")
-        health = "<br>".join(_e(f"{ch}: " + ", ".join(f"{k} ×{n}" for k, n in kinds.items()))
-                             for ch, kinds in s.health_events.items()) or "none"
-        tc = s.trigger_counts
-        if s.first_concept_window is not None:
-            concept = (f"<td class='alarm num'>{s.first_concept_window}<br><small>seq {s.first_concept_seq} · "
-                       f"{s.concept_windows} window(s)</small></td>")
-        else:
-            concept = "<td class='ok'>none</td>" if s.has_outputs else "<td>-</td>"
-        out.append(
-            f"<tr><td>{dev}</td><td><code>{s.boot_id:#010x}</code></td><td><code>{s.profile_id:#010x}</code></td>"
-            f"<td class='num'>{s.windows}<br><small>{s.first_window}–{s.last_window}</small></td>{first}"
-            f"<td class='num'>{s.alarm_onsets}</td>"
-            f"<td class='num'>{tc.get('instant', 0)} / {tc.get('cusum', 0)} / {tc.get('health', 0)}</td>"
-            f"<td>{health}</td>{concept}<td class='num'>{s.records_received}</td><td class='num'>{s.records_lost}</td>"
-            f"<td class='num'>{s.records_not_received}</td></tr>")
+    """The summary, transposed: one column per run, one row per value, rows grouped under headings."""
+    runs = [_run_cells(s) for s in segs]
+    trigger_rows = [k for k in runs[0] if k.startswith("triggered windows: ")] if runs else []
+    out = ["<table class='summary'>", "<tr><th></th>" + "".join(
+        f"<th>run {i + 1}<br><small>{_e(s.device)}</small></th>" for i, s in enumerate(segs)) + "</tr>"]
+    for group, rows in SUMMARY_GROUPS:
+        rows = tuple(trigger_rows) if group == "Triggers" else rows
+        out.append(f"<tr class='group'><th colspan='{len(segs) + 1}'>{_e(group)}</th></tr>")
+        for row in rows:
+            label = row.removeprefix("triggered windows: ")
+            out.append(f"<tr><th class='row'>{_e(label)}</th>" + "".join(r[row] for r in runs) + "</tr>")
     out.append("</table>")
     return "\n".join(out)
 
@@ -98,13 +130,15 @@ def report_html(db_path: Path, segs: list[Any], store: TelemetryStore) -> str:
         f"{len(segs)} run(s) (device × boot × profile) · generated {_e(utc_text(time.time()))} by tinydrift "
         f"{_e(__version__)}</p>",
         "<h2>Summary</h2>",
-        "<p class='meta'>One row per run of records of one device, boot and profile. <b>First alarm</b>: the "
+        "<p class='meta'>One column per run of records of one device, boot and profile. <b>First alarm</b>: the "
         "first record (in telemetry seq order) with the alarm latched; its time is the device uptime and the host "
         "clock's estimate. <b>Channels implicated</b>: the top channel (largest |z|) of that window plus every "
         "channel in its stuck / saturated / missing masks. <b>Records lost in gaps</b>: records the device no "
         "longer held when the host fetched them; <b>not received</b>: holes in the seq numbers not (yet) "
         "recorded as lost. <b>First concept drift</b>: the first window in which DDM flagged concept drift on "
-        "the classifier's labels (- : the run has no model outputs).</p>",
+        "the classifier's labels. <b>Triggered windows</b>: windows with each trigger bit set (every kind, also "
+        "those that never fired). <b>x axis</b>: the figures' x axis, the device's uptime when the records carry a "
+        "rising one, else the window index.</p>",
         _summary_rows(segs),
     ]
     for s in segs:
@@ -119,7 +153,8 @@ def report_html(db_path: Path, segs: list[Any], store: TelemetryStore) -> str:
             _img(s.pngs["timeline"], f"score timeline of {s.title}",
                  "Top: window score (log scale when it spans decades) with the instant threshold (triangles: "
                  "windows above it) and the CUSUM allowance k. Middle: CUSUM statistic S with its threshold h. "
-                 "Bottom: windows whose trigger bits are set, by kind. Shaded red: alarm latched; hatched grey: "
+                 "Bottom: one row per trigger kind (instant, CUSUM, health, concept, occupancy, feature), a mark per "
+                 "window with that trigger bit set. Every figure of a run shares its x range. Shaded red: alarm latched; hatched grey: "
                  "records lost (gap) or not received."),
             _img(s.pngs["channels"], f"per-channel z heatmap of {s.title}",
                  "z of each channel's window mean (top) and window standard deviation (bottom) against the "
