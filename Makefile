@@ -20,7 +20,7 @@ ARM_FLAGS := -Os -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard -ffu
 HOST_TOOLS := gcc:gcc python3-venv:python3-venv python3-dev:python3-dev
 ARM_TOOLS := $(ARM_CC):gcc-arm-none-eabi arm-none-eabi-g++:gcc-arm-none-eabi arm-none-eabi-size:binutils-arm-none-eabi qemu-system-arm:qemu-system-arm
 
-.PHONY: all demo test test-c test-py check-arm size venv tools clean help bench-device bench
+.PHONY: all demo test test-c test-py check-arm size venv tools clean help bench-device bench bench-link
 
 all: test
 
@@ -31,7 +31,9 @@ help:
 	@echo "make arduino-lib   dist/tinydrift-arduino-<version>.zip, the Arduino library (Nano 33 BLE); arduino-lib-check compiles it"
 	@echo "make bench  detection quality and speed against peer detectors -> docs/benchmarks.md (BENCH_ARGS=--quick: 4 streams per scenario),"
 	@echo "            then false alarms held on real data sets -> docs/benchmarks-calibration.md"
+	@echo "make bench-link  collection over a damaged link (corrupt/dropped bytes, disconnects) -> docs/benchmarks-link.md"
 	@echo "make fw-host / fw-qemu   build the host simulator / the QEMU Cortex-M4 firmware"
+	@echo "make fuzz   every fuzz target for FUZZ_SECONDS each (default 10; part of make test) -> docs/security.md"
 
 tools:
 	@tools/ensure_tools.sh $(HOST_TOOLS) $(ARM_TOOLS)
@@ -55,7 +57,7 @@ $(STAMP_TF): $(STAMP)
 demo: tools $(STAMP)
 	$(VPY) tools/demo.py
 
-test: tools test-c check-arm test-fw-c fw-check-arm arduino-lib-check fw-host fw-qemu test-core-m4 test-py
+test: tools test-c check-arm test-fw-c fw-check-arm arduino-lib-check fw-host fw-qemu test-core-m4 test-py fuzz
 
 # C unit tests under AddressSanitizer and UndefinedBehaviorSanitizer, one program per concern of the core
 # (CORE_TESTS: the profile parser, window statistics, detector and feature chart, the monitor's window close against
@@ -113,6 +115,9 @@ include firmware/firmware.mk
 include tests/m4/tests.mk
 include bench/m4/bench.mk
 
+# Fuzz targets (make fuzz, FUZZ_SECONDS=...): profile parser, frame codec, firmware protocol handler, host decoders.
+include fuzz/fuzz.mk
+
 # Detection quality and speed against peer detectors (river), device figures; writes docs/benchmarks.md.
 # Then the calibration benchmark (false alarms held on real data sets; docs/benchmarks-calibration.md, ~15 min).
 STAMP_BENCH := $(VENV)/.installed-bench
@@ -127,6 +132,10 @@ bench: tools $(STAMP_BENCH)
 # Cortex-M4 instructions per sample / window / telemetry record, measured in QEMU with -icount.
 bench-device: tools $(STAMP)
 	$(VPY) bench/m4/bench_device.py --runs 3 --markdown docs/benchmarks-device.md
+
+# Collection over a damaged link (tests/faultproxy.py), five fault levels, about 2 minutes.
+bench-link: tools $(STAMP)
+	$(VPY) bench/link_faults.py --markdown docs/benchmarks-link.md
 
 clean:
 	rm -rf build dist *.egg-info host/*.egg-info $(VENV) .pytest_cache .hypothesis
