@@ -87,6 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         speed, _ = run_speed(ds, 3 if args.quick else 5, n_win, 2000 if args.quick else 20000)
         for what, t, _ in speed.rows:
             say(f"  {speed.frames / t:>14,.0f} frames/s  {what}")
+        for w, td, cl, npy in speed.blocks:
+            say(f"  window {w}: {td:,.0f} channel-samples/s tinydrift, {cl:,.0f} C loop, {npy:,.0f} numpy "
+                f"({td / cl:.3g} of the C loop, {td / npy:.3g}x numpy)")
+        for what, us in speed.stream:
+            say(f"  {us:>8.2f} us per one-window call  {what}")
 
     dev_md, dev, foot = None, {}, None
     if not args.no_device:

@@ -17,7 +17,7 @@ from .link import LinkResult
 from .reading import reading, targets_table
 from .runs import DETECTORS, Quality, fa_total
 from .scenarios import DRIFTS, SCENARIOS, SHORT
-from .speed import Speed
+from .speed import TARGET_CHANNEL_SAMPLES, TARGET_STREAM_US, TARGET_VS_NUMPY, Speed
 from .tables import channel_table, class_breakdown, quality_tables
 from .templating import environment
 
@@ -92,6 +92,7 @@ def build_context(info: dict[str, str], command: str, q: Quality | None, speed: 
     ctx: dict[str, Any] = {
         "info": info, "command": command, "q": q, "repeats": repeats, "names": names, "classes": classes,
         "window": WINDOW, "speed_window": SPEED_WINDOW, "floor": FLOOR_PER_CHANNEL_SAMPLE,
+        "target_cs": TARGET_CHANNEL_SAMPLES, "target_numpy": TARGET_VS_NUMPY, "target_stream_us": TARGET_STREAM_US,
         "speed": speed, "dev_md": dev_md, "dev": dev, "foot": foot, "links": links, "wire": wire, "imgs": imgs,
         "channel_sd": list(zip(names, q.sd)) if q is not None else [],
     }

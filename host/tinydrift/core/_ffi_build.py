@@ -22,18 +22,26 @@ def _cdef_text(path: Path) -> str:
     return re.sub(r"/\*.*?\*/", "", text, flags=re.S)
 
 
-ffibuilder = FFI()
-for cdef_file in sorted(HERE.glob("_cdef_*.h")):
-    ffibuilder.cdef(_cdef_text(cdef_file))
+def make_builder(module: str = "tinydrift._native", optimize_speed: bool = True, absolute: bool = False) -> FFI:
+    """An FFI builder of the core as ``module``; absolute paths let it compile outside the project root."""
+    builder = FFI()
+    for cdef_file in sorted(HERE.glob("_cdef_*.h")):
+        builder.cdef(_cdef_text(cdef_file))
+    headers = sorted((CSRC / "include" / "tinydrift").glob("td_*.h"))
+    path = (lambda p: str(p)) if absolute else (lambda p: str(p.relative_to(ROOT)))
+    builder.set_source(
+        module,
+        "\n".join(f'#include "tinydrift/{h.name}"' for h in headers),
+        sources=[path(p) for p in sorted((CSRC / "src").glob("*.c"))],
+        include_dirs=[path(CSRC / "include"), path(CSRC / "src")],
+        # TD_OPTIMIZE_SPEED=1 is the firmware's speed option (firmware/firmware.mk FW_CORE_DEFS); same results.
+        define_macros=[("TD_OPTIMIZE_SPEED", "1" if optimize_speed else "0")],
+        extra_compile_args=["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"],
+    )
+    return builder
 
-_HEADERS = sorted((CSRC / "include" / "tinydrift").glob("td_*.h"))
-ffibuilder.set_source(
-    "tinydrift._native",
-    "\n".join(f'#include "tinydrift/{h.name}"' for h in _HEADERS),
-    sources=[str(p.relative_to(ROOT)) for p in sorted((CSRC / "src").glob("*.c"))],
-    include_dirs=[str((CSRC / "include").relative_to(ROOT)), str((CSRC / "src").relative_to(ROOT))],
-    extra_compile_args=["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"],
-)
+
+ffibuilder = make_builder()
 
 if __name__ == "__main__":
     ffibuilder.compile(verbose=True)

@@ -56,6 +56,8 @@ _C_RESULT = _struct_dtype(
      ("shift_q8", ("<i2", lib.TD_MAX_FEATURES)), ("chart_q8", "<u2"), ("channels", (_C_CHANNEL, lib.TD_MAX_CHANNELS))],
 )
 
+RAW_DTYPE = _C_RESULT  # Monitor.push_raw's dtype: td_window_result_t as the compiled core lays it out
+
 
 def result_dtype(n_channels: int, n_dims: int) -> np.dtype:
     """dtype of the rows Monitor.push returns. Q8 and Q16 values appear as float64, which holds them exactly.
@@ -139,6 +141,8 @@ class Monitor:
         check(lib.td_monitor_init(self._mon, self._parsed), "init monitor")
         self._results = ffi.new("td_window_result_t[]", _WINDOWS_PER_CALL)
         self._n_results = ffi.new("uint32_t *")
+        # a byte view of the C buffer: copies go through it (numpy copies a nested struct dtype field by field)
+        self._raw_bytes = np.frombuffer(ffi.buffer(self._results), dtype=np.uint8)
         self._fill = 0
         self._dtype = result_dtype(self.profile.n_channels, self.profile.n_dims)
 
@@ -153,24 +157,47 @@ class Monitor:
 
     def push(self, frames: object) -> np.ndarray:
         """Feed frames (n x channels int16); return one result row per window completed by them."""
+        return self.to_rows(self.push_raw(frames))
+
+    def push_raw(self, frames: object) -> np.ndarray:
+        """Like ``push`` but return the C core's results as they are (dtype RAW_DTYPE, td_window_result_t).
+
+        One copy of the C buffer and no conversion: the fast path for streaming one window per call.
+        ``to_rows`` turns the array into ``push``'s rows, value for value.
+        """
         arr = as_frames(frames, self.profile.n_channels)
         w = self.profile.window
-        out = np.zeros(((self._fill + len(arr)) // w,), dtype=self._dtype)
+        n_total = (self._fill + len(arr)) // w
+        if n_total <= _WINDOWS_PER_CALL:  # one C call: copy its results once
+            self._push_c(arr, len(arr))
+            return np.frombuffer(self._raw_bytes[: self._n_results[0] * RAW_DTYPE.itemsize].copy(), dtype=RAW_DTYPE)
+        size = RAW_DTYPE.itemsize
+        out_bytes = np.empty((n_total * size,), dtype=np.uint8)
+        out = np.frombuffer(out_bytes, dtype=RAW_DTYPE)
         done = 0
         pos = 0
         while pos < len(arr):
             take = min(len(arr) - pos, _WINDOWS_PER_CALL * w - self._fill)
-            block = arr[pos : pos + take]
-            ptr = ffi.from_buffer("int16_t[]", block)
-            status = lib.td_monitor_push(self._mon, ptr, take, self._results, _WINDOWS_PER_CALL, self._n_results)
-            check(status, "td_monitor_push")
+            self._push_c(arr[pos : pos + take], take)
             n = self._n_results[0]
-            if n:
-                raw = np.frombuffer(ffi.buffer(self._results, n * _C_RESULT.itemsize), dtype=_C_RESULT)
-                self._convert(raw, out[done : done + n])
-                done += n
-            self._fill = (self._fill + take) % w
+            out_bytes[done * size : (done + n) * size] = self._raw_bytes[: n * size]
+            done += n
             pos += take
+        return out
+
+    def _push_c(self, block: np.ndarray, take: int) -> None:
+        status = lib.td_monitor_push(self._mon, ffi.from_buffer("int16_t[]", block), take, self._results,
+                                     _WINDOWS_PER_CALL, self._n_results)
+        check(status, "td_monitor_push")
+        self._fill = (self._fill + take) % self.profile.window
+
+    def to_rows(self, raw: np.ndarray) -> np.ndarray:
+        """``push``'s rows (dtype ``result_dtype``) from ``push_raw``'s C results."""
+        if raw.dtype.names != RAW_DTYPE.names:
+            raise InputError(f"to_rows takes push_raw's results (td_window_result_t), got dtype {raw.dtype}")
+        out = np.empty((len(raw),), dtype=self._dtype)  # every field is assigned below
+        if len(raw):
+            self._convert(raw, out)
         return out
 
     def _convert(self, raw: np.ndarray, out: np.ndarray) -> None:
