@@ -18,14 +18,19 @@ SAN := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 ARM_FLAGS := -Os -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard -ffunction-sections -fdata-sections
 
 HOST_TOOLS := gcc:gcc python3-venv:python3-venv python3-dev:python3-dev
+# The fleet tests and demo start their own mosquitto and PostgreSQL from these Debian packages.
+FLEET_TOOLS := mosquitto:mosquitto postgresql-server:postgresql
 ARM_TOOLS := $(ARM_CC):gcc-arm-none-eabi arm-none-eabi-size:binutils-arm-none-eabi qemu-system-arm:qemu-system-arm
 
-.PHONY: all demo test test-c test-py check-arm size venv tools clean help bench-device bench
+.PHONY: all demo test test-c test-py check-arm size venv tools fleet-tools clean help bench-device bench \
+	demo-fleet bench-fleet
 
 all: test
 
 help:
 	@echo "make demo   profile -> simulated board (QEMU Cortex-M4) -> drifted replay -> SQLite -> report"
+	@echo "make demo-fleet   simulated devices -> gateways -> mosquitto -> ingest -> PostgreSQL -> fleet report"
+	@echo "make bench-fleet  100 devices x 1,000 records and four faults through the broker -> docs/benchmarks-fleet.md"
 	@echo "make test   the whole test suite (C tests under ASan/UBSan and on a QEMU Cortex-M4, Cortex-M4 build, pytest)"
 	@echo "make size   Cortex-M4 flash/RAM of the core and sizeof the monitor state (6 channels) -> docs/size.md"
 	@echo "make bench  detection quality and speed against peer detectors -> docs/benchmarks.md"
@@ -34,6 +39,9 @@ help:
 tools:
 	@tools/ensure_tools.sh $(HOST_TOOLS) $(ARM_TOOLS)
 	@[ -f /usr/lib/arm-none-eabi/include/stdint.h ] || tools/ensure_tools.sh _newlib_:libnewlib-arm-none-eabi
+
+fleet-tools:
+	@tools/ensure_tools.sh $(FLEET_TOOLS)
 
 $(STAMP): pyproject.toml setup.py $(CORE_SRC) $(CORE_HDR) $(wildcard host/tinydrift/_cdef_*.h host/tinydrift/_ffi_build.py)
 	@tools/ensure_tools.sh $(HOST_TOOLS)
@@ -96,7 +104,7 @@ check-arm: tools
 	done
 	@echo "check-arm: $(words $(CORE_SRC)) core files build with -Wall -Wextra -Werror for Cortex-M4"
 
-test-py: $(STAMP_TF)
+test-py: fleet-tools $(STAMP_TF)
 	$(VPY) -m pytest -q
 
 # The one source of the size figures: also writes docs/size.md (README and docs/architecture.md link to it).
@@ -121,6 +129,13 @@ bench: tools $(STAMP_BENCH)
 # Cortex-M4 instructions per sample / window / telemetry record, measured in QEMU with -icount.
 bench-device: tools $(STAMP)
 	$(VPY) bench/m4/bench_device.py --runs 3 --markdown docs/benchmarks-device.md
+
+# The fleet (docs/fleet.md): the demo on throwaway local servers, and the full-size load and fault run.
+demo-fleet: fleet-tools $(STAMP)
+	$(VPY) tools/demo_fleet.py
+
+bench-fleet: fleet-tools $(STAMP)
+	nice -n 10 $(VPY) tools/bench_fleet.py --markdown docs/benchmarks-fleet.md
 
 clean:
 	rm -rf build dist *.egg-info host/*.egg-info $(VENV) .pytest_cache .hypothesis
