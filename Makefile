@@ -43,7 +43,7 @@ tools:
 fleet-tools:
 	@tools/ensure_tools.sh $(FLEET_TOOLS)
 
-$(STAMP): pyproject.toml setup.py $(CORE_SRC) $(CORE_HDR) $(wildcard host/tinydrift/_cdef_*.h host/tinydrift/_ffi_build.py)
+$(STAMP): pyproject.toml setup.py $(CORE_SRC) $(CORE_HDR) $(wildcard host/tinydrift/core/_cdef_*.h host/tinydrift/core/_ffi_build.py)
 	@tools/ensure_tools.sh $(HOST_TOOLS)
 	@[ -x $(VPY) ] || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
@@ -104,7 +104,10 @@ check-arm: tools
 	done
 	@echo "check-arm: $(words $(CORE_SRC)) core files build with -Wall -Wextra -Werror for Cortex-M4"
 
+# The host package's import layers and no import cycles (contracts in pyproject.toml), then pytest
+# (the fleet tests start their own mosquitto and PostgreSQL: fleet-tools installs them).
 test-py: fleet-tools $(STAMP_TF)
+	$(VENV)/bin/lint-imports --no-cache
 	$(VPY) -m pytest -q
 
 # The one source of the size figures: also writes docs/size.md (README and docs/architecture.md link to it).

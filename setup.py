@@ -1,3 +1,3 @@
 from setuptools import setup
 
-setup(cffi_modules=["host/tinydrift/_ffi_build.py:ffibuilder"])
+setup(cffi_modules=["host/tinydrift/core/_ffi_build.py:ffibuilder"])

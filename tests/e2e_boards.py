@@ -13,10 +13,12 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from tinydrift import Profile, link
-from tinydrift.device import Device
-from tinydrift.link import DeviceError, compare_records
-from tinydrift.sim import Simulator
+from tinydrift import Profile
+from tinydrift.device import protocol as proto
+from tinydrift.device.client import Device
+from tinydrift.device.protocol import DeviceError
+from tinydrift.device.records import compare_records
+from tinydrift.device.sim import Simulator
 
 BOARDS = ["host", "qemu"]
 TIMEOUT = {"host": 1.0, "qemu": 2.0}
@@ -65,6 +67,6 @@ def assert_equal_rows(records: list, rows: np.ndarray) -> None:
 
 def nack(dev: Device, msg_type: int, payload: bytes, status: int) -> None:
     """The raw request is NACKed with exactly this td_status."""
-    with pytest.raises(DeviceError, match=link.status_name(status)) as exc:
+    with pytest.raises(DeviceError, match=proto.status_name(status)) as exc:
         dev.request(msg_type, payload)
     assert exc.value.status == status

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import tinydrift
-from tinydrift.profile import Profile
+from tinydrift.core.profile import Profile
 
 WINDOW = 10
 

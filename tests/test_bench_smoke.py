@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import tinydrift
-from tinydrift.calibrate import count_alarms
+from tinydrift.build.calibrate import count_alarms
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,8 +13,8 @@ import pytest
 import tinydrift
 from conftest import SensorGenerator, stats_profile
 from tinydrift import ChannelConfig, InputError, Monitor, build_profile
-from tinydrift.calibrate import count_alarms, false_alarms
-from tinydrift.core import ffi, lib
+from tinydrift.build.calibrate import count_alarms, false_alarms
+from tinydrift.core.native import ffi, lib
 
 WINDOW = 64
 RATE = 1e-3

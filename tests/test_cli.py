@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 import tinydrift
-from tinydrift.cli import main
-from tinydrift.recording import read_recording, write_csv
+from tinydrift.cli.app import main
+from tinydrift.core.recording import read_recording, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_CSV = ROOT / "data" / "basicmotions.csv"
@@ -391,7 +391,7 @@ def test_read_recording_formats(tmp_path: Path, frames: np.ndarray) -> None:
 
 def test_interrupt_and_os_errors_are_one_line(capsys: pytest.CaptureFixture[str], ref: Path,
                                               monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import tinydrift.cli as cli
+    import tinydrift.cli.score as cli
 
     def interrupted(path: object) -> None:
         raise KeyboardInterrupt

@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 
 import tinydrift
-from tinydrift.collect import Collector
-from tinydrift.sim import firmware_path, free_port
-from tinydrift.store import TelemetryStore
+from tinydrift.telemetry.collect import Collector
+from tinydrift.device.sim import firmware_path, free_port
+from tinydrift.telemetry.store import TelemetryStore
 
 ROOT = Path(__file__).resolve().parents[1]
 WINDOW = 10
@@ -200,8 +200,8 @@ def test_monitor_plain_line_and_model_row_show_outputs() -> None:
     """Records with inferences: the plain line carries est/acc, the live view a 'model' row."""
     from types import SimpleNamespace
 
-    from tinydrift.cli_monitor import _model, plain_line
-    from tinydrift.link import TelemetryRecord
+    from tinydrift.cli.monitor import _model, plain_line
+    from tinydrift.device.records import TelemetryRecord
 
     rec = TelemetryRecord(1, 2, 3, 4, 5, 1.0, 1.0, 0.0, 0.0, 8, True, 0, 0, 0, 0, 0, 0, (1.0,), (2.0,), (0.5,),
                           (0.1,), (0,), (0,), n_inferences=5, estimated_accuracy=0.8125, accuracy=0.5,

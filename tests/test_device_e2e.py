@@ -25,12 +25,12 @@ import numpy as np
 import pytest
 
 import tinydrift
-from tinydrift import link
-from tinydrift.cli import main
-from tinydrift.core import lib
-from tinydrift.device import Device
-from tinydrift.link import DeviceError
-from tinydrift.sim import Simulator
+from tinydrift.device import messages as link, protocol as proto, records as telemetry_records
+from tinydrift.cli.app import main
+from tinydrift.core.native import lib
+from tinydrift.device.client import Device
+from tinydrift.device.protocol import DeviceError
+from tinydrift.device.sim import Simulator
 from e2e_boards import TIMEOUT, activate, assert_equal_rows, connect, dev, missing_tools, nack, sim  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,15 +67,15 @@ def test_fresh_board_info_and_nacks(sim: Simulator, dev: Device) -> None:
     assert info.active_slot is None and info.profile_id == 0 and info.profile_channels == 0
     with pytest.raises(DeviceError, match="no active profile"):
         dev.inject(np.zeros((10, 6), np.int16))
-    cases = [(link.MSG_INJECT, bytes(12), lib.TD_ERR_STATE),    # no active profile
-             (link.MSG_UPLOAD_CHUNK, bytes(8), lib.TD_ERR_STATE),  # no upload in progress
+    cases = [(proto.MSG_INJECT, bytes(12), lib.TD_ERR_STATE),    # no active profile
+             (proto.MSG_UPLOAD_CHUNK, bytes(8), lib.TD_ERR_STATE),  # no upload in progress
              (0x7F, b"", lib.TD_ERR_ARG)]                        # unknown request type
     for msg_type, payload, status in cases:
-        with pytest.raises(DeviceError, match=link.status_name(status)) as exc:
+        with pytest.raises(DeviceError, match=proto.status_name(status)) as exc:
             dev.request(msg_type, payload)
         assert exc.value.status == status
     with pytest.raises(DeviceError, match="TD_ERR_SIZE"):
-        dev.request(link.MSG_UPLOAD_BEGIN, link.UploadBegin(1 << 24, 0).pack())
+        dev.request(proto.MSG_UPLOAD_BEGIN, link.UploadBegin(1 << 24, 0).pack())
     with pytest.raises(DeviceError, match="TD_ERR_STATE"):
         dev.reset_alarm()  # nothing to reset without a profile
     assert dev.sensor(0) == 0  # stop sampling: always fine
@@ -112,7 +112,7 @@ def test_reset_alarm_matches_host(dev: Device, data: dict) -> None:
     mon.reset_alarm()
     rows += list(mon.push(more))
     with pytest.raises(DeviceError, match="TD_ERR_ARG"):
-        dev.request(link.MSG_INJECT, bytes(14))  # 7 values: not whole 6-channel frames
+        dev.request(proto.MSG_INJECT, bytes(14))  # 7 values: not whole 6-channel frames
     records = dev.inject(first)
     assert records[-1].alarm
     dev.reset_alarm()
@@ -152,7 +152,7 @@ def test_profile_survives_restart(sim: Simulator, data: dict) -> None:
 
 
 def _begin(dev: Device, blob: bytes, crc: int | None = None) -> None:
-    dev.request(link.MSG_UPLOAD_BEGIN, link.UploadBegin(len(blob), zlib.crc32(blob) if crc is None else crc).pack())
+    dev.request(proto.MSG_UPLOAD_BEGIN, link.UploadBegin(len(blob), zlib.crc32(blob) if crc is None else crc).pack())
 
 
 def _chunks(dev: Device, blob: bytes, upto: int, size: int = 64, corrupt_at: int | None = None) -> None:
@@ -160,13 +160,13 @@ def _chunks(dev: Device, blob: bytes, upto: int, size: int = 64, corrupt_at: int
         data = bytearray(blob[off : off + size])
         if corrupt_at is not None and off <= corrupt_at < off + len(data):
             data[corrupt_at - off] ^= 0x5A
-        ack = dev.request(link.MSG_UPLOAD_CHUNK, link.UploadChunk(off, bytes(data)).pack())
+        ack = dev.request(proto.MSG_UPLOAD_CHUNK, link.UploadChunk(off, bytes(data)).pack())
         assert ack.value == off + len(data)
 
 
 def _commit_fails(dev: Device, status: int) -> None:
-    with pytest.raises(DeviceError, match=link.status_name(status)) as exc:
-        dev.request(link.MSG_UPLOAD_COMMIT)
+    with pytest.raises(DeviceError, match=proto.status_name(status)) as exc:
+        dev.request(proto.MSG_UPLOAD_COMMIT)
     assert exc.value.status == status
 
 
@@ -201,8 +201,8 @@ def test_cut_uploads_leave_the_previous_profile(sim: Simulator, data: dict) -> N
         _begin(dev, blob)
         _chunks(dev, blob, 64)
         with pytest.raises(DeviceError, match="TD_ERR_RANGE"):
-            dev.request(link.MSG_UPLOAD_CHUNK, link.UploadChunk(128, blob[128:192]).pack())
-        assert dev.request(link.MSG_UPLOAD_CHUNK, link.UploadChunk(0, blob[:64]).pack()).value == 64
+            dev.request(proto.MSG_UPLOAD_CHUNK, link.UploadChunk(128, blob[128:192]).pack())
+        assert dev.request(proto.MSG_UPLOAD_CHUNK, link.UploadChunk(0, blob[:64]).pack()).value == 64
         # a well-formed blob the parser rejects (valid CRC over bad content)
         bad = bytearray(blob)
         bad[0:4] = b"XXXX"
@@ -240,14 +240,14 @@ def test_garbage_and_truncated_frames_are_ignored(dev: Device, data: dict) -> No
     activate(dev, data["a"])
     before = dev.info()
     rng = random.Random(99)
-    good = link.encode_frame(link.MSG_INFO_REQ, 1)
-    bad_crc = bytearray(link.encode_frame(link.MSG_INFO_REQ, 2, b"xyz"))
+    good = proto.encode_frame(proto.MSG_INFO_REQ, 1)
+    bad_crc = bytearray(proto.encode_frame(proto.MSG_INFO_REQ, 2, b"xyz"))
     bad_crc[3] ^= 0x01
     dev.write_raw(bytes(rng.randrange(256) for _ in range(3000)) + b"\x00")  # noise with zeros inside
     dev.write_raw(good[: len(good) // 2] + b"\x00")                            # truncated frame, then a flush
     dev.write_raw(bytes(bad_crc))                                              # CRC error
     dev.write_raw(bytes(rng.randrange(1, 256) for _ in range(800)) + b"\x00")  # longer than any frame
-    dev.write_raw(link.encode_frame(link.MSG_INJECT, 3, bytes(12))[:-4])         # truncated, no delimiter
+    dev.write_raw(proto.encode_frame(proto.MSG_INJECT, 3, bytes(12))[:-4])         # truncated, no delimiter
     dev.write_raw(b"\x00")
     # Any answers to noise are stale (seq mismatch) and get ignored by the request below.
     after = dev.info()
@@ -265,8 +265,8 @@ def test_dropped_telemetry_is_backfilled_by_fetch(dev: Device, data: dict) -> No
     rng = random.Random(7)
     dropped = []
 
-    def lossy(frame: link.Frame) -> bool:
-        if frame.type == link.MSG_TELEMETRY and frame.payload[49] & link.FLAG_REPLAYED == 0 and rng.random() < 0.2:
+    def lossy(frame: proto.Frame) -> bool:
+        if frame.type == proto.MSG_TELEMETRY and frame.payload[49] & proto.FLAG_REPLAYED == 0 and rng.random() < 0.2:
             dropped.append(frame)
             return False
         return True
@@ -274,7 +274,7 @@ def test_dropped_telemetry_is_backfilled_by_fetch(dev: Device, data: dict) -> No
     dev.frame_hook = lossy
     capacity = dev.info().ring_capacity
     per_batch = min(100, capacity - 8)  # stay within what the ring holds between backfills
-    got: dict[int, link.TelemetryRecord] = {}
+    got: dict[int, telemetry_records.TelemetryRecord] = {}
     stream = data["stream"]
     n_windows = len(stream) // WINDOW
     for first in range(0, n_windows, per_batch):
@@ -310,12 +310,12 @@ def test_dropped_telemetry_is_backfilled_by_fetch(dev: Device, data: dict) -> No
 def test_lost_acks_are_retried_without_double_effects(sim: Simulator, data: dict) -> None:
     """Drop the first ACK of some requests: the host retries with the same seq, the device answers again
     without executing twice (no frame injected twice, no chunk written twice)."""
-    victims = {link.MSG_UPLOAD_CHUNK: 2, link.MSG_UPLOAD_COMMIT: 1, link.MSG_INJECT: 3}
+    victims = {proto.MSG_UPLOAD_CHUNK: 2, proto.MSG_UPLOAD_COMMIT: 1, proto.MSG_INJECT: 3}
     seen: dict[int, int] = {}
     dropped = []
 
-    def lose_acks(frame: link.Frame) -> bool:
-        if frame.type == link.MSG_ACK:
+    def lose_acks(frame: proto.Frame) -> bool:
+        if frame.type == proto.MSG_ACK:
             ack = link.Ack.unpack(frame.payload)
             seen[ack.request_type] = seen.get(ack.request_type, 0) + 1
             if victims.get(ack.request_type) == seen[ack.request_type]:

@@ -25,12 +25,13 @@ import pytest
 from conftest import round_half_away
 
 import tinydrift
-from tinydrift import ChannelConfig, Profile, link
-from tinydrift.core import lib
-from tinydrift.device import Device
-from tinydrift.errors import InputError
-from tinydrift.link import DeviceError
-from tinydrift.sim import Simulator
+from tinydrift import ChannelConfig, Profile
+from tinydrift.device import messages as link, protocol as proto
+from tinydrift.core.native import lib
+from tinydrift.device.client import Device
+from tinydrift.core.errors import InputError
+from tinydrift.device.protocol import DeviceError
+from tinydrift.device.sim import Simulator
 from e2e_boards import TIMEOUT, activate, assert_equal_rows, connect, dev, missing_tools, nack, sim  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,16 +141,16 @@ def data() -> dict:
 def test_inject_embedding_nacks(dev: Device, data: dict) -> None:
     profile = data["profile"]
     assert dev.info().profile_id == 0  # fresh storage: no profile yet
-    nack(dev, link.MSG_INJECT_EMBEDDING, bytes(N_DIMS), lib.TD_ERR_STATE)
+    nack(dev, proto.MSG_INJECT_EMBEDDING, bytes(N_DIMS), lib.TD_ERR_STATE)
     # A PCA profile: the wrong mode, whether sent raw or through Device.inject_embeddings.
     activate(dev, data["pca"])
-    nack(dev, link.MSG_INJECT_EMBEDDING, bytes(N_DIMS), lib.TD_ERR_MODE)
+    nack(dev, proto.MSG_INJECT_EMBEDDING, bytes(N_DIMS), lib.TD_ERR_MODE)
     with pytest.raises(DeviceError, match="INJECT_EMBEDDING rejected: TD_ERR_MODE"):
         dev.inject_embeddings(np.zeros((2, N_DIMS), np.int8))
     # The external profile: lengths that are not whole 8-value embeddings, an empty message.
     activate(dev, profile)
     for size in (N_DIMS + 1, N_DIMS - 1, 3 * N_DIMS + 5, 0):
-        nack(dev, link.MSG_INJECT_EMBEDDING, bytes(size), lib.TD_ERR_ARG)
+        nack(dev, proto.MSG_INJECT_EMBEDDING, bytes(size), lib.TD_ERR_ARG)
     with pytest.raises(InputError, match="expects 8"):
         dev.inject_embeddings(np.zeros((2, N_DIMS + 1), np.int8))  # checked on the host before sending
     with pytest.raises(InputError, match="int8"):
@@ -224,11 +225,11 @@ def test_lost_acks_are_retried_without_double_embeddings(sim: Simulator, data: d
     seen = 0
     dropped = []
 
-    def lose_acks(frame: link.Frame) -> bool:
+    def lose_acks(frame: proto.Frame) -> bool:
         nonlocal seen
-        if frame.type == link.MSG_ACK:
+        if frame.type == proto.MSG_ACK:
             ack = link.Ack.unpack(frame.payload)
-            if ack.request_type == link.MSG_INJECT_EMBEDDING:
+            if ack.request_type == proto.MSG_INJECT_EMBEDDING:
                 seen += 1
                 if seen % 10 == 3:
                     dropped.append(ack)
@@ -252,7 +253,7 @@ def test_window_capacity(dev: Device, data: dict) -> None:
     rng = np.random.default_rng(9)
     emb = rng.integers(-128, 128, (65535, 1)).astype(np.int8)
     assert dev.inject_embeddings(emb[:65280]) == 65280  # 204 full messages
-    nack(dev, link.MSG_INJECT_EMBEDDING, bytes(256), lib.TD_ERR_CAPACITY)  # 65536: none of the 256 added
+    nack(dev, proto.MSG_INJECT_EMBEDDING, bytes(256), lib.TD_ERR_CAPACITY)  # 65536: none of the 256 added
     assert dev.inject_embeddings(emb[65280:]) == 255  # exactly to the limit
     with pytest.raises(DeviceError, match="TD_ERR_CAPACITY"):
         dev.inject_embeddings(emb[:1])

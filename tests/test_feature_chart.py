@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 import tinydrift
-from tinydrift.errors import ProfileError
-from tinydrift.profile import Profile
+from tinydrift.core.errors import ProfileError
+from tinydrift.core.profile import Profile
 
 WINDOW = 16
 INT16_MAX = 32767
@@ -113,7 +113,7 @@ def test_section_validation(profile):
     with pytest.raises(ProfileError, match="out of range"):
         Profile.from_bytes(_with_root(blob, 0, (1 << 25) + 1))
     # The C parser alone accepts any root up to 2^25 (the host refuses non-derived ones, above).
-    tinydrift.profile.validate(_with_root(blob, 0, 1 << 25))
+    tinydrift.core.profile.validate(_with_root(blob, 0, 1 << 25))
     assert profile.replace(feature_chart=False).to_bytes() != blob
 
 

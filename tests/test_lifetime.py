@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from conftest import round_half_away, stats_profile, var_q32_oracle
 from tinydrift import ChannelConfig, Monitor
-from tinydrift.core import ffi, lib
+from tinydrift.core.native import ffi, lib
 
 Q32 = 2**32
 MAX_SAMPLES = 2**48

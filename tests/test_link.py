@@ -1,4 +1,4 @@
-"""The device link's message layer (tinydrift.link) and the C frame codec under it.
+"""The device link's message layer (tinydrift.device.messages, .protocol, .records) and the C frame codec under it.
 
 The C codec is checked against independent implementations: the ``cobs`` package and
 ``zlib.crc32``. Message layouts are checked against the offsets in docs/protocol.md,
@@ -21,13 +21,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinydrift
-from tinydrift import link
-from tinydrift.core import ffi, lib
-from tinydrift.device import Device
-from tinydrift.link import (
-    Ack, DeviceError, Fetch, FrameReader, Info, Inject, Log, Nack, ProtocolError, Sensor, TelemetryRecord,
-    UploadBegin, UploadChunk, compare_records, decode, encode_frame, records_equal_rows,
-)
+from tinydrift.device import messages as link, protocol as proto, records as telemetry_records
+from tinydrift.core.native import ffi, lib
+from tinydrift.device.client import Device
+from tinydrift.device.messages import Ack, Fetch, Info, Inject, Log, Nack, Sensor, UploadBegin, UploadChunk, decode
+from tinydrift.device.protocol import DeviceError, FrameReader, ProtocolError, encode_frame
+from tinydrift.device.records import TelemetryRecord, compare_records, records_equal_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_NPZ = ROOT / "data" / "basicmotions.npz"
@@ -103,7 +102,7 @@ def test_frame_is_cobs_of_header_payload_crc32(msg_type: int, seq: int, payload:
 
 
 def test_frame_limits() -> None:
-    assert lib.TD_FRAME_MAX_PAYLOAD == link.MAX_PAYLOAD == 352
+    assert lib.TD_FRAME_MAX_PAYLOAD == proto.MAX_PAYLOAD == 352
     assert lib.TD_FRAME_MAX_WIRE == 363
     assert len(encode_frame(1, 0, bytes([0xFF]) * 352)) <= lib.TD_FRAME_MAX_WIRE
     with pytest.raises(ValueError):
@@ -230,10 +229,10 @@ def test_ack_nack_layout(rtype: int, rseq: int, value: int, error: int) -> None:
 
 
 def test_nack_names_the_status() -> None:
-    nack = Nack(link.MSG_UPLOAD_COMMIT, 3, lib.TD_ERR_CRC)
+    nack = Nack(proto.MSG_UPLOAD_COMMIT, 3, lib.TD_ERR_CRC)
     assert nack.status_name == "TD_ERR_CRC"
     assert nack.describe().startswith("UPLOAD_COMMIT rejected: TD_ERR_CRC")
-    assert link.status_name(-10) == "TD_ERR_STATE" and link.status_name(-99) == "td_status -99"
+    assert proto.status_name(-10) == "TD_ERR_STATE" and proto.status_name(-99) == "td_status -99"
 
 
 @settings(max_examples=100, deadline=None)
@@ -267,10 +266,10 @@ def test_inject_embedding_layout(rows: list) -> None:
     values = [v for row in rows for v in row]
     assert msg.pack() == struct.pack(f"<{len(values)}b", *values)
     frame = FrameReader().feed(link.encode(msg, 9))[0]
-    assert (frame.type, frame.seq) == (link.MSG_INJECT_EMBEDDING, 9) and link.MSG_INJECT_EMBEDDING == 0x0A
+    assert (frame.type, frame.seq) == (proto.MSG_INJECT_EMBEDDING, 9) and proto.MSG_INJECT_EMBEDDING == 0x0A
     assert decode(frame) == msg
     assert msg.embeddings(len(rows[0])).tolist() == rows
-    assert link.message_name(0x0A) == "INJECT_EMBEDDING"
+    assert proto.message_name(0x0A) == "INJECT_EMBEDDING"
 
 
 def test_inject_embedding_limits() -> None:
@@ -299,10 +298,10 @@ def test_inject_outputs_layout(rows: list) -> None:
     values = [v for row in rows for v in row]
     assert msg.pack() == struct.pack(f"<{len(values)}b", *values)
     frame = FrameReader().feed(link.encode(msg, 11))[0]
-    assert (frame.type, frame.seq) == (link.MSG_INJECT_OUTPUTS, 11) and link.MSG_INJECT_OUTPUTS == 0x0B
+    assert (frame.type, frame.seq) == (proto.MSG_INJECT_OUTPUTS, 11) and proto.MSG_INJECT_OUTPUTS == 0x0B
     assert decode(frame) == msg
     assert msg.outputs(len(rows[0])).tolist() == rows
-    assert link.message_name(0x0B) == "INJECT_OUTPUTS"
+    assert proto.message_name(0x0B) == "INJECT_OUTPUTS"
 
 
 @settings(max_examples=100, deadline=None)
@@ -312,9 +311,9 @@ def test_label_layout(pairs: list) -> None:
     msg = link.Label(tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
     assert msg.pack() == b"".join(struct.pack("<IB", seq, label) for seq, label in pairs)
     frame = FrameReader().feed(link.encode(msg, 12))[0]
-    assert (frame.type, frame.seq) == (link.MSG_LABEL, 12) and link.MSG_LABEL == 0x0C
+    assert (frame.type, frame.seq) == (proto.MSG_LABEL, 12) and proto.MSG_LABEL == 0x0C
     assert decode(frame) == msg
-    assert link.message_name(0x0C) == "LABEL"
+    assert proto.message_name(0x0C) == "LABEL"
 
 
 def test_outputs_and_label_limits() -> None:
@@ -353,7 +352,7 @@ def test_request_limits() -> None:
     with pytest.raises(ProtocolError):
         Fetch.unpack(bytes(5))
     with pytest.raises(ProtocolError, match="unknown message"):
-        decode(link.Frame(0x7F, 0, b""))
+        decode(proto.Frame(0x7F, 0, b""))
     frames = Inject.from_frames(np.arange(12, dtype=np.int16).reshape(4, 3)).frames(3)
     assert frames.tolist() == np.arange(12).reshape(4, 3).tolist()
     batches = list(link.inject_batches(np.zeros((100, 6), np.int16)))
@@ -405,7 +404,7 @@ def test_telemetry_layout(rec: TelemetryRecord) -> None:
     assert rec.pack() == bytes(doc)
     assert TelemetryRecord.unpack(bytes(doc)) == rec
     assert rec.score_q8 == struct.unpack_from("<I", doc, 20)[0]
-    assert len(doc) <= link.MAX_PAYLOAD
+    assert len(doc) <= proto.MAX_PAYLOAD
     # A version-1 record (firmware before the outputs block) is the same bytes without the block.
     v1 = bytearray(doc[:o])
     v1[50] = 1
@@ -419,7 +418,7 @@ def test_telemetry_rejects_bad_lengths_and_versions() -> None:
     rec = TelemetryRecord(1, 2, 3, 4, 5, 1.0, 1.0, 0.0, 0.0, 0, False, 0, 0, 0, 0, 0, 0, (1.0,), (2.0,), (0.0,),
                           (0.0,), (0,), (0,))
     raw = rec.pack()
-    assert len(raw) == 68 + 24 and link.RECORD_VERSION == 2
+    assert len(raw) == 68 + 24 and proto.RECORD_VERSION == 2
     with pytest.raises(ProtocolError):
         TelemetryRecord.unpack(raw[:-1])
     with pytest.raises(ProtocolError):
@@ -446,7 +445,7 @@ def test_records_compare_with_score_rows() -> None:
                for i, r in enumerate(rows)]
     assert compare_records(records, rows) == []
     assert records_equal_rows(records, rows)
-    assert link.records_to_rows(records)["score"].tolist() == rows["score"].tolist()
+    assert telemetry_records.records_to_rows(records)["score"].tolist() == rows["score"].tolist()
     row = records[3].to_row(6)
     assert row["window"] == rows[3]["window"] and row["z_mean"].tolist() == rows[3]["z_mean"].tolist()
     changed = list(records)
@@ -464,7 +463,7 @@ class FakeDevice:
 
     def __init__(self, handler) -> None:
         self.handler = handler
-        self.received: list[link.Frame] = []
+        self.received: list[proto.Frame] = []
         self.server = socket.create_server(("127.0.0.1", 0))
         self.url = f"socket://127.0.0.1:{self.server.getsockname()[1]}"
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -490,7 +489,7 @@ class FakeDevice:
         self.server.close()
 
 
-def info_for(frame: link.Frame, **changes: object) -> bytes:
+def info_for(frame: proto.Frame, **changes: object) -> bytes:
     fields = dict(request_seq=frame.seq, board_id=1, active_slot=0, max_payload=352, boot_id=7,
                   firmware_version=0x100, profile_id=0x1234, profile_channels=1, max_channels=16, profile_window=10,
                   next_seq=0, oldest_seq=0, ring_capacity=128, sensor_rate_hz=0, frames_processed=0, link_errors=0,
@@ -525,13 +524,13 @@ def test_device_answers_after_a_lost_reply_and_queues_telemetry() -> None:
                           (0.0,), (0,), (0,))
     calls = []
 
-    def handler(frame: link.Frame) -> list[bytes]:
+    def handler(frame: proto.Frame) -> list[bytes]:
         calls.append(frame)
-        if frame.type == link.MSG_INFO_REQ and len(calls) == 1:
+        if frame.type == proto.MSG_INFO_REQ and len(calls) == 1:
             return [link.encode(rec, 1)]  # telemetry, then no answer: the host retries
-        if frame.type == link.MSG_INFO_REQ:
+        if frame.type == proto.MSG_INFO_REQ:
             return [b"junk\x00", info_for(frame, request_seq=(frame.seq + 1) & 0xFFFF), info_for(frame)]
-        if frame.type == link.MSG_UPLOAD_ABORT:
+        if frame.type == proto.MSG_UPLOAD_ABORT:
             return [link.encode(Nack(frame.type, frame.seq, lib.TD_ERR_STATE), 2)]
         return []
 
@@ -556,7 +555,7 @@ def test_device_answers_after_a_lost_reply_and_queues_telemetry() -> None:
 @pytest.mark.parametrize("argv", [["sim"], ["info"], ["upload"], ["replay"], ["firmware"], ["firmware", "build"],
                                   ["flash"]])
 def test_device_commands_have_help_with_examples(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    from tinydrift.cli import main
+    from tinydrift.cli.app import main
 
     assert main([*argv, "--help"]) == 0
     out = capsys.readouterr().out
@@ -565,7 +564,7 @@ def test_device_commands_have_help_with_examples(argv: list[str], capsys: pytest
 
 def test_device_command_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    from tinydrift.cli import main
+    from tinydrift.cli.app import main
 
     fw = tmp_path / "fw.bin"
     fw.write_bytes(b"\x00" * 16)
@@ -582,7 +581,7 @@ def test_device_command_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_flash_board_description(tmp_path: Path) -> None:
-    from tinydrift import flash
+    from tinydrift.device import flash
 
     default = flash.board_info(tmp_path)  # no boards/nano33ble/board.json there
     assert (default.vid, default.app_pid, default.boot_pid) == (0x2341, 0x805A, 0x005A)

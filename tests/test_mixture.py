@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import tinydrift
-from tinydrift.core import lib
-from tinydrift.errors import InputError
-from tinydrift.profile import Profile
+from tinydrift.core.native import lib
+from tinydrift.core.errors import InputError
+from tinydrift.core.profile import Profile
 
 WINDOW = 32
 DATA_CSV = Path(__file__).resolve().parents[1] / "data" / "basicmotions.csv"
@@ -116,8 +116,8 @@ def test_unknown_scoring_is_an_input_error() -> None:
 
 
 def test_cli_scoring_option_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from tinydrift.cli import main
-    from tinydrift.profile import load_profile
+    from tinydrift.cli.app import main
+    from tinydrift.core.profile import load_profile
 
     data = str(DATA_CSV)
     flat = tmp_path / "flat.tdp"

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import tinydrift
-from tinydrift.monitor import score_events
-from tinydrift.sim import Simulator
+from tinydrift.core.monitor import score_events
+from tinydrift.device.sim import Simulator
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "imu_classifier" / "train.py"
@@ -31,8 +31,8 @@ def _example():  # noqa: ANN202
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> dict:
     pytest.importorskip("tensorflow")
-    from tinydrift.model import load_embedding_model
-    from tinydrift.model_profile import build_model_profile
+    from tinydrift.build.model import load_embedding_model
+    from tinydrift.build.model_profile import build_model_profile
 
     ex = _example()
     d = tmp_path_factory.mktemp("model-device")

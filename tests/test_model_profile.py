@@ -1,4 +1,4 @@
-"""External-embedding profiles from the application's model: tinydrift.model, tinydrift.model_profile, the CLI.
+"""External-embedding profiles from the application's model: tinydrift.build.model, tinydrift.build.model_profile, the CLI.
 
 A small 1-D CNN (examples/imu_classifier/train.py's) is trained here, seeded, on three of the
 four BasicMotions classes (standing, running, walking; badminton is never seen), saved as
@@ -38,9 +38,9 @@ import pytest
 
 import tinydrift
 from tinydrift import InputError, Monitor, Profile, TinyDriftError
-from tinydrift.cli import main
-from tinydrift.model import TF_MISSING, TensorFlowMissingError, load_embedding_model
-from tinydrift.model_profile import build_model_profile, run_with_embeddings, score_with_model
+from tinydrift.cli.app import main
+from tinydrift.build.model import TF_MISSING, TensorFlowMissingError, load_embedding_model
+from tinydrift.build.model_profile import build_model_profile, run_with_embeddings, score_with_model
 
 # Keras 3.15's own model.save on numpy 2 (keras/src/backend/tensorflow/core.py), not tinydrift's code.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
@@ -116,7 +116,7 @@ def _gain(frames: np.ndarray, channel: int, gain: float) -> np.ndarray:
 
 
 def test_import_does_not_import_tensorflow() -> None:
-    code = ("import sys, tinydrift, tinydrift.model, tinydrift.model_profile, tinydrift.cli; "
+    code = ("import sys, tinydrift, tinydrift.build.model, tinydrift.build.model_profile, tinydrift.cli.app; "
             "bad = [m for m in ('tensorflow', 'keras') if sys.modules.get(m) is not None]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 

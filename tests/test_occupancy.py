@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 import tinydrift
-import tinydrift.cli
-import tinydrift.profile
-from tinydrift import occupancy
-from tinydrift.errors import InputError, ProfileError
-from tinydrift.monitor import TRIGGER_OCCUPANCY
-from tinydrift.profile import Profile
+import tinydrift.cli.app
+import tinydrift.core.profile
+from tinydrift.build import occupancy
+from tinydrift.core.errors import InputError, ProfileError
+from tinydrift.core.monitor import TRIGGER_OCCUPANCY
+from tinydrift.core.profile import Profile
 
 WINDOW = 16
 N_WINDOWS = 40  # ten recordings of 4 windows: longer than any stretch of one activity in training
@@ -55,7 +55,7 @@ def test_profile_round_trip_and_show(profile, train, tmp_path, capsys):
     np.testing.assert_allclose(profile.occupancy_cost_q8 / 256, expected, atol=0.5 / 256)
     path = tmp_path / "occ.tdp"
     profile.save(path)
-    assert tinydrift.cli.main(["profile", "show", str(path)]) == 0
+    assert tinydrift.cli.app.main(["profile", "show", str(path)]) == 0
     assert f"over {N_WINDOWS} windows" in capsys.readouterr().out
 
 
@@ -123,7 +123,7 @@ def _patched(profile: Profile, section_byte: int, value: int) -> None:
     start = 64 + 24 * c + 8 * 2 * c + (n_dims * 2 * c + 3) // 4 * 4 + 4 * k * n_dims + 4 * k * (n_dims + 1)
     blob[start + section_byte] = value
     body = bytes(blob[:-4])
-    tinydrift.profile.validate(body + struct.pack("<I", zlib.crc32(body)))
+    tinydrift.core.profile.validate(body + struct.pack("<I", zlib.crc32(body)))
 
 
 @pytest.mark.parametrize("byte", [5, 6, 7, 8 + 2 * 3])  # reserved header bytes, then the cost padding
@@ -150,7 +150,7 @@ def test_cli_builds_with_occupancy(tmp_path, capsys):
         paths.append(str(path))
     out = tmp_path / "p.tdp"
     argv = ["profile", "build", *paths, "-o", str(out), "--window", str(WINDOW), "--centroids", "3", "-q"]
-    assert tinydrift.cli.main([*argv, "--occupancy", "10"]) == 0
+    assert tinydrift.cli.app.main([*argv, "--occupancy", "10"]) == 0
     assert tinydrift.load_profile(out).occupancy_windows == 10
-    assert tinydrift.cli.main([*argv, "--occupancy", "1"]) == 2
+    assert tinydrift.cli.app.main([*argv, "--occupancy", "1"]) == 2
     assert "--occupancy: must be between 2 and 64, got 1" in capsys.readouterr().err

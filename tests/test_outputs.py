@@ -13,13 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinydrift import ChannelConfig, Monitor, Profile, ProfileError, score_events
-from tinydrift.core import ffi, lib
-from tinydrift.errors import CoreError, InputError
-from tinydrift.monitor import DDM_DRIFT, TRIGGER_CONCEPT
+from tinydrift.core.native import ffi, lib
+from tinydrift.core.errors import CoreError, InputError
+from tinydrift.core.monitor import DDM_DRIFT, TRIGGER_CONCEPT
 from tinydrift.outputs import (
     Ddm, OutputsConfig, OutputWindow, attach_outputs, calibrate_outputs, calibrate_profile_outputs, dequantize,
 )
-from tinydrift.profile import validate
+from tinydrift.core.profile import validate
 
 Q16 = 1 << 16
 
@@ -157,8 +157,7 @@ def test_bad_configuration_and_input() -> None:
     win = OutputWindow(OutputsConfig(prior=np.array([0.5, 0.5]), accuracy=np.array([0.5])))
     with pytest.raises(InputError):
         win.push(np.zeros((1, 3), np.int8))
-    assert lib.td_ddm_update(lib.NULL if hasattr(lib, "NULL") else __import__("tinydrift").core.ffi.NULL, 1,
-                             __import__("tinydrift").core.ffi.new("uint8_t *")) == lib.TD_ERR_ARG
+    assert lib.td_ddm_update(ffi.NULL, 1, ffi.new("uint8_t *")) == lib.TD_ERR_ARG
     assert dequantize(np.array([-128, 127]), 1 / 256, -128).tolist() == [0.0, 255 / 256]
 
 
@@ -462,7 +461,7 @@ def test_profile_show_lists_the_outputs_section(tmp_path, capsys) -> None:
     import json
 
     import tinydrift
-    from tinydrift.cli import main
+    from tinydrift.cli.app import main
     from tinydrift.outputs import attach_outputs
 
     x = np.random.default_rng(5).normal(0, 300, (64 * 40, 2)).astype(np.int16)

@@ -22,14 +22,15 @@ import numpy as np
 import pytest
 
 import tinydrift
-from tinydrift import Profile, link
-from tinydrift.core import lib
-from tinydrift.device import Device
-from tinydrift.errors import InputError
-from tinydrift.link import DeviceError
-from tinydrift.monitor import DDM_DRIFT, TRIGGER_CONCEPT
+from tinydrift import Profile
+from tinydrift.device import messages as link, protocol as proto
+from tinydrift.core.native import lib
+from tinydrift.device.client import Device
+from tinydrift.core.errors import InputError
+from tinydrift.device.protocol import DeviceError
+from tinydrift.core.monitor import DDM_DRIFT, TRIGGER_CONCEPT
 from tinydrift.outputs import attach_outputs, calibrate_outputs
-from tinydrift.sim import Simulator
+from tinydrift.device.sim import Simulator
 from e2e_boards import TIMEOUT, activate, assert_equal_rows, connect, dev, missing_tools, nack, sim  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,21 +123,21 @@ def label_payload(pairs: list[tuple[int, int]]) -> bytes:
 def test_outputs_and_label_nacks(dev: Device, data: dict) -> None:
     profile, probs = data["profile"], data["probs"]
     assert dev.info().profile_id == 0  # fresh storage: no profile yet
-    nack(dev, link.MSG_INJECT_OUTPUTS, bytes(N_CLASSES), lib.TD_ERR_STATE)
-    nack(dev, link.MSG_LABEL, label_payload([(0, 0)]), lib.TD_ERR_STATE)
+    nack(dev, proto.MSG_INJECT_OUTPUTS, bytes(N_CLASSES), lib.TD_ERR_STATE)
+    nack(dev, proto.MSG_LABEL, label_payload([(0, 0)]), lib.TD_ERR_STATE)
     # A profile without an outputs section: the wrong mode.
     activate(dev, data["pca"])
-    nack(dev, link.MSG_INJECT_OUTPUTS, bytes(N_CLASSES), lib.TD_ERR_MODE)
-    nack(dev, link.MSG_LABEL, label_payload([(0, 0)]), lib.TD_ERR_MODE)
+    nack(dev, proto.MSG_INJECT_OUTPUTS, bytes(N_CLASSES), lib.TD_ERR_MODE)
+    nack(dev, proto.MSG_LABEL, label_payload([(0, 0)]), lib.TD_ERR_MODE)
     with pytest.raises(DeviceError, match="INJECT_OUTPUTS rejected: TD_ERR_MODE"):
         dev.inject_outputs(probs[:2])
     # The outputs profile: malformed lengths.
     activate(dev, profile)
     for size in (N_CLASSES + 1, N_CLASSES - 1, 0, 324):
-        nack(dev, link.MSG_INJECT_OUTPUTS, bytes(size), lib.TD_ERR_ARG)
+        nack(dev, proto.MSG_INJECT_OUTPUTS, bytes(size), lib.TD_ERR_ARG)
     for size in (0, 4, 6, 5 * 65):
-        nack(dev, link.MSG_LABEL, bytes(size), lib.TD_ERR_ARG)
-    nack(dev, link.MSG_LABEL, label_payload([(0, 0)]), lib.TD_ERR_RANGE)  # inference 0 not pushed yet
+        nack(dev, proto.MSG_LABEL, bytes(size), lib.TD_ERR_ARG)
+    nack(dev, proto.MSG_LABEL, label_payload([(0, 0)]), lib.TD_ERR_RANGE)  # inference 0 not pushed yet
     with pytest.raises(InputError, match="4 classes"):
         dev.inject_outputs(np.zeros((2, N_CLASSES + 1), np.int8))  # checked on the host before sending
     with pytest.raises(InputError, match="int8"):
@@ -146,11 +147,11 @@ def test_outputs_and_label_nacks(dev: Device, data: dict) -> None:
     assert dev.inject_outputs(probs[3:170]) == list(range(3, 170))
     # LABEL: pairs apply in order; the first failing one is NACKed with its status, earlier ones stay.
     pred = probs.argmax(axis=1)  # int8 argmax, lowest index on ties, like the core
-    nack(dev, link.MSG_LABEL, label_payload([(169, int(pred[169])), (169, 0), (168, int(pred[168]))]),
+    nack(dev, proto.MSG_LABEL, label_payload([(169, int(pred[169])), (169, 0), (168, int(pred[168]))]),
          lib.TD_ERR_STATE)
-    nack(dev, link.MSG_LABEL, label_payload([(168, N_CLASSES)]), lib.TD_ERR_ARG)
-    nack(dev, link.MSG_LABEL, label_payload([(170, 0)]), lib.TD_ERR_RANGE)
-    nack(dev, link.MSG_LABEL, label_payload([(105, 0)]), lib.TD_ERR_RANGE)  # older than the last 64
+    nack(dev, proto.MSG_LABEL, label_payload([(168, N_CLASSES)]), lib.TD_ERR_ARG)
+    nack(dev, proto.MSG_LABEL, label_payload([(170, 0)]), lib.TD_ERR_RANGE)
+    nack(dev, proto.MSG_LABEL, label_payload([(105, 0)]), lib.TD_ERR_RANGE)  # older than the last 64
     assert dev.label(list(range(106, 169)), pred[106:169]) == 63  # one message of 63 pairs
     with pytest.raises(DeviceError, match="TD_ERR_STATE"):
         dev.label([168], [0])
@@ -195,11 +196,11 @@ def test_lost_acks_are_retried_without_double_outputs_or_labels(sim: Simulator, 
     seen = 0
     dropped = []
 
-    def lose_acks(frame: link.Frame) -> bool:
+    def lose_acks(frame: proto.Frame) -> bool:
         nonlocal seen
-        if frame.type == link.MSG_ACK:
+        if frame.type == proto.MSG_ACK:
             ack = link.Ack.unpack(frame.payload)
-            if ack.request_type in (link.MSG_INJECT_OUTPUTS, link.MSG_LABEL):
+            if ack.request_type in (proto.MSG_INJECT_OUTPUTS, proto.MSG_LABEL):
                 seen += 1
                 if seen % 7 == 3:
                     dropped.append(ack)
@@ -211,6 +212,6 @@ def test_lost_acks_are_retried_without_double_outputs_or_labels(sim: Simulator, 
     with Device(sim.url, timeout=0.2, frame_hook=lose_acks) as dev:
         activate(dev, profile)
         records = dev.inject_stream(events)
-    assert {a.request_type for a in dropped} == {link.MSG_INJECT_OUTPUTS, link.MSG_LABEL}
+    assert {a.request_type for a in dropped} == {proto.MSG_INJECT_OUTPUTS, proto.MSG_LABEL}
     assert_equal_rows(records, tinydrift.score_events(profile, events))
     assert [r.n_inferences for r in records] == counts.tolist()

@@ -27,7 +27,7 @@ def test_sdist_builds_a_wheel_with_the_compiled_core(tmp_path: Path) -> None:
         names = tar.getnames()
         tar.extractall(tmp_path / "src", filter="data")
     top = names[0].split("/")[0]
-    for needed in ("csrc/src/td_monitor.c", "csrc/include/tinydrift/td_profile.h", "host/tinydrift/_cdef_core.h"):
+    for needed in ("csrc/src/td_monitor.c", "csrc/include/tinydrift/td_profile.h", "host/tinydrift/core/_cdef_core.h"):
         assert f"{top}/{needed}" in names
     run("-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "wheel"),
         str(tmp_path / "src" / top), cwd=tmp_path)

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinydrift import ChannelConfig, Monitor, Profile, ProfileError, build_profile, load_profile
-from tinydrift.core import lib
-from tinydrift.profile import validate
+from tinydrift.core.native import lib
+from tinydrift.core.profile import validate
 
 HEADER_FMT = "<4sHHIIBBBBHHIIIIIiI12x"  # docs: 64-byte little-endian header
 HEADER_FIELDS = ("magic", "version", "header_size", "total_size", "profile_id", "n_channels", "n_dims",
@@ -143,7 +143,7 @@ def test_profile_id_stable_and_content_addressed(built, blob):
     assert later.to_bytes() != blob
     assert Profile.from_bytes(later.to_bytes()).profile_id == built.profile_id
     # Independently: CRC-32 of the blob without its trailing CRC, with id and creation time zeroed
-    # (host/tinydrift/profile.py Profile.profile_id). Including the trailing CRC would make every id the
+    # (host/tinydrift/core/profile.py Profile.profile_id). Including the trailing CRC would make every id the
     # CRC-32 residue constant 0x2144DF1C.
     zeroed = bytearray(blob[:-4])
     zeroed[12:16] = bytes(4)

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 import tinydrift
-from tinydrift import cli, cli_store
-from tinydrift.link import TelemetryRecord
-from tinydrift.report import build_report
-from tinydrift.store import StoreError, TelemetryStore
+from tinydrift.cli import app as cli, store as cli_store
+from tinydrift.device.records import TelemetryRecord
+from tinydrift.telemetry.report import build_report
+from tinydrift.telemetry.store import StoreError, TelemetryStore
 
 ROOT = Path(__file__).resolve().parents[1]
 WINDOW = 10
@@ -174,10 +174,10 @@ def test_report_model_outputs_figure(tmp_path: Path) -> None:
     from test_outputs_e2e import DATA_NPZ as NPZ, WINDOW as W, calibrated_classifier, make_events
 
     import tinydrift
-    from tinydrift.link import TelemetryRecord
+    from tinydrift.device.records import TelemetryRecord
     from tinydrift.outputs import attach_outputs, calibrate_outputs
-    from tinydrift.report import build_report, summary_json
-    from tinydrift.store import TelemetryStore
+    from tinydrift.telemetry.report import build_report, summary_json
+    from tinydrift.telemetry.store import TelemetryStore
 
     frames = np.load(NPZ)["frames"]
     rng = np.random.default_rng(42)

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 import tinydrift
-from tinydrift import cli, cli_store
-from tinydrift.link import TelemetryRecord
-from tinydrift.store import SCHEMA_VERSION, TABLES, StoreError, TelemetryStore, subtract_ranges
+from tinydrift.cli import app as cli, store as cli_store
+from tinydrift.device.records import TelemetryRecord
+from tinydrift.telemetry.store import SCHEMA_VERSION, TABLES, StoreError, TelemetryStore, subtract_ranges
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "telemetry-store.md"
@@ -383,7 +383,7 @@ def test_export_uses_generic_names_for_mixed_profiles(db: TelemetryStore, scored
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *argv: object):
-    """tinydrift.cli.main with the store commands added (a no-op once cli.py registers them itself)."""
+    """tinydrift.cli.app.main with the store commands added (a no-op once cli.py registers them itself)."""
     original = cli.build_parser
 
     def build_parser() -> argparse.ArgumentParser:
@@ -442,10 +442,10 @@ def test_cli_db_export_errors(case: str, message: str, tmp_path: Path, capsys, m
 
 def v1_schema() -> str:
     """The version-1 schema: today's without the model-output columns and the 'concept' alarm kind."""
-    from tinydrift import store
+    from tinydrift.telemetry import schema
 
-    lines = [line for line in store._SCHEMA.splitlines()
-             if not any(line.strip().startswith(name + " ") for name in store.OUTPUT_FIELDS)]
+    lines = [line for line in schema.SCHEMA_SQL.splitlines()
+             if not any(line.strip().startswith(name + " ") for name in schema.OUTPUT_FIELDS)]
     text = "\n".join(lines).replace(", 'concept', 'occupancy', 'feature'", "")
     assert "n_inferences" not in text and "concept" not in text
     return text
@@ -454,7 +454,7 @@ def v1_schema() -> str:
 def test_migration_from_version_2(tmp_path: Path, scored) -> None:
     """A version-2 store (whose alarms could not hold 'occupancy' or 'feature') migrates to 3 with its alarms kept;
     then occupancy and feature-chart alarms are stored."""
-    from tinydrift import store
+    from tinydrift.telemetry import schema
 
     profile, rows = scored
     recs = make_records(profile, rows[:10])
@@ -463,7 +463,7 @@ def test_migration_from_version_2(tmp_path: Path, scored) -> None:
         db.insert_records(DEVICE, [TelemetryRecord(**{**recs[0].__dict__, "trigger": 0x02})])
     con = sqlite3.connect(path)
     con.execute("ALTER TABLE alarms RENAME TO alarms_new")
-    con.execute(store._SCHEMA.split("CREATE TABLE alarms (")[1].split(");")[0].join(
+    con.execute(schema.SCHEMA_SQL.split("CREATE TABLE alarms (")[1].split(");")[0].join(
         ["CREATE TABLE alarms (", ")"]).replace(", 'occupancy', 'feature'", ""))
     con.execute("INSERT INTO alarms SELECT * FROM alarms_new")
     con.execute("DROP TABLE alarms_new")

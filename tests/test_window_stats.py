@@ -27,7 +27,7 @@ from conftest import (
     window_oracle,
 )
 from tinydrift import ChannelConfig, Monitor
-from tinydrift.core import ffi, lib
+from tinydrift.core.native import ffi, lib
 
 STD_BOUND = Fraction(1, 512) + Fraction(1, 65536)   # td_stats.h: std_q8 vs exact population std
 MEAN_BOUND = Fraction(1, 512)                        # td_stats.h: mean_q8 vs exact mean

@@ -300,7 +300,7 @@ def run_tinydrift(profile: object, frames: np.ndarray) -> Run:
     """The C monitor window by window; every trigger is one alarm, acknowledged at once (reset_alarm),
     as td_detector_count_alarms counts them during calibration. Named: health masks, else top_channel."""
     import tinydrift
-    from tinydrift.monitor import TRIGGER_HEALTH, TRIGGER_OCCUPANCY
+    from tinydrift.core.monitor import TRIGGER_HEALTH, TRIGGER_OCCUPANCY
 
     mon = tinydrift.Monitor(profile)
     n = len(frames) // WINDOW
@@ -865,11 +865,11 @@ class _Collect(logging.Handler):
 
 def run_link(board: str, profile: object, frames: np.ndarray, uploads: int) -> LinkResult:
     import tinydrift
-    from tinydrift.link import records_equal_rows
-    from tinydrift.sim import Simulator
+    from tinydrift.device.records import records_equal_rows
+    from tinydrift.device.sim import Simulator
 
     blob = len(profile.to_bytes())  # type: ignore[attr-defined]
-    logger = logging.getLogger("tinydrift.device")
+    logger = logging.getLogger("tinydrift.device.client")
     handler = _Collect()
     logger.addHandler(handler)
     propagate, logger.propagate = logger.propagate, False  # link warnings go into the report, not the terminal
@@ -901,7 +901,8 @@ def run_link(board: str, profile: object, frames: np.ndarray, uploads: int) -> L
 
 def wire_sizes(profile: object, frames: np.ndarray) -> dict[str, int]:
     import tinydrift
-    from tinydrift.link import MAX_INJECT_VALUES, MSG_INJECT, MSG_TELEMETRY, TelemetryRecord, encode_frame
+    from tinydrift.device.protocol import MAX_INJECT_VALUES, MSG_INJECT, MSG_TELEMETRY, encode_frame
+    from tinydrift.device.records import TelemetryRecord
 
     row = tinydrift.score(profile, frames[: WINDOW])[0]
     payload = TelemetryRecord.from_row(row, seq=12345, boot_id=1, profile_id=1, uptime_ms=1000).pack()
@@ -1409,7 +1410,7 @@ def write_doc(path: Path, info: dict[str, str], command: str, q: Quality | None,
     if wire:
         L += [f"One telemetry record ({wire['channels']} channels) is {wire['record_payload']} bytes of payload and "
               f"{wire['record_wire']} bytes on the wire (COBS, header, CRC-32, delimiter; encoded by the C codec "
-              f"through `tinydrift.link.encode_frame`): {wire['record_wire'] / WINDOW:.1f} bytes per frame at window "
+              f"through `tinydrift.device.protocol.encode_frame`): {wire['record_wire'] / WINDOW:.1f} bytes per frame at window "
               f"{WINDOW}, {wire['record_wire'] / SPEED_WINDOW:.1f} at window {SPEED_WINDOW}. Replaying frames "
               f"costs {wire['inject_wire']} wire bytes per INJECT of {wire['inject_frames']} frames.", ""]
     if links:
@@ -1424,7 +1425,7 @@ def write_doc(path: Path, info: dict[str, str], command: str, q: Quality | None,
                      f"{r.profile_bytes} | records equal tinydrift.score, field for field |")
         r0 = next((r for r in links if not r.error), None)
         if r0:
-            L += ["", f"`tinydrift.sim.Simulator` + `tinydrift.Device`: {r0.frames:,} frames (window {WINDOW}) "
+            L += ["", f"`tinydrift.device.sim.Simulator` + `tinydrift.Device`: {r0.frames:,} frames (window {WINDOW}) "
                   f"injected as fast as the device acknowledges (INJECT messages of whole frames, each acknowledged "
                   f"before the next), so records/s measures the request/acknowledge round trip over the simulated "
                   f"serial link (TCP to the host process; QEMU's emulated UART), not a radio. Upload: "

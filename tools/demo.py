@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 import tinydrift
-from tinydrift.monitor import TRIGGER_HEALTH
-from tinydrift.report import build_report
-from tinydrift.sim import Simulator
-from tinydrift.store import TelemetryStore, mask_channels, trigger_kinds
+from tinydrift.core.monitor import TRIGGER_HEALTH
+from tinydrift.telemetry.report import build_report
+from tinydrift.device.sim import Simulator
+from tinydrift.telemetry.store import TelemetryStore, mask_channels, trigger_kinds
 
 ROOT = Path(__file__).resolve().parents[1]
 WINDOW = 10

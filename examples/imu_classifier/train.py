@@ -9,7 +9,7 @@ Steps (CPU, seeded, a few seconds):
    cases of 100 frames, 6 channels acc_x..gyr_z in int16 counts).
 2. A 1-D CNN: Conv1D(16) -> Conv1D(16) -> global average pooling -> Dense(8) "embedding" ->
    Dense(classes, softmax) "probs", trained on the training cases. Model input = int16 counts *
-   INPUT_SCALE (1/4096), the convention of tinydrift.model. Prints held-out (test split) accuracy.
+   INPUT_SCALE (1/4096), the convention of tinydrift.build.model. Prints held-out (test split) accuracy.
 3. Full-int8 TFLite conversion (representative dataset: the training windows) of a model with
    TWO outputs, output 0 = class probabilities, output 1 = the embedding. TFLite Micro frees
    intermediate tensors, so a device can read the embedding only as a model output. The
@@ -228,7 +228,7 @@ def c_array(blob: bytes, symbol: str, info: dict[str, object]) -> str:
 
 
 def accuracy_tflite(model, x: np.ndarray, y: np.ndarray) -> float:  # noqa: ANN001
-    """Accuracy of an int8 tinydrift.model.EmbeddingModel's interpreter on the class output."""
+    """Accuracy of an int8 tinydrift.build.model.EmbeddingModel's interpreter on the class output."""
     interp = model._interp
     probs_index = int(interp.get_output_details()[0]["index"])
     q = model.quantize_input(x)
@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import tinydrift
     from tinydrift.outputs import OutputWindow, calibrate_profile_outputs
-    from tinydrift.model_profile import score_with_model
+    from tinydrift.build.model_profile import score_with_model
 
     data = load_cases()
     names = data["channel_names"]

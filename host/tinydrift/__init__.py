@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from .build import build_profile
-from .device import Device
-from .errors import CoreError, InputError, ProfileError, TinyDriftError
-from .link import DeviceError, TelemetryRecord
-from .model import EmbeddingModel, load_embedding_model
-from .model_profile import build_model_profile
-from .monitor import Monitor, result_dtype, score, score_events
-from .profile import ChannelConfig, Profile, load_profile
-
-__version__ = "0.1.0"
+from tinydrift.build.builder import build_profile
+from tinydrift.build.model import EmbeddingModel, load_embedding_model
+from tinydrift.build.model_profile import build_model_profile
+from tinydrift.core.errors import CoreError, InputError, ProfileError, TinyDriftError
+from tinydrift.core.monitor import Monitor, result_dtype, score, score_events
+from tinydrift.core.profile import ChannelConfig, Profile, load_profile
+from tinydrift.core.version import __version__
+from tinydrift.device.client import Device
+from tinydrift.device.protocol import DeviceError
+from tinydrift.device.records import TelemetryRecord
 
 __all__ = [
     "ChannelConfig", "CoreError", "Device", "DeviceError", "EmbeddingModel", "InputError", "Monitor", "Profile",

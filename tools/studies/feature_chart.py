@@ -67,8 +67,8 @@ sys.path.insert(0, str(ROOT / "host"))
 
 import bench as B  # noqa: E402
 import tinydrift  # noqa: E402
-from tinydrift.build import CALIBRATION_EXPECTED_ALARMS, DEFAULT_HOLDOUT, _split  # noqa: E402
-from tinydrift.calibrate import BLOCK_WINDOWS  # noqa: E402
+from tinydrift.build.builder import CALIBRATION_EXPECTED_ALARMS, DEFAULT_HOLDOUT, _split  # noqa: E402
+from tinydrift.build.calibrate import BLOCK_WINDOWS  # noqa: E402
 
 SIGNED_K = 0.5  # half of a 1 sd shift
 SQUARED_MARGIN = 1.0  # a 1 sd shift adds 1 to the mean of g^2

@@ -1,0 +1,446 @@
+"""Build a reference profile from training recordings: statistics, PCA, centroids, health limits, thresholds.
+
+Every quantity the device will compare against is measured by running the C
+core itself (through Monitor) over the training data, so what the profile
+expects is exactly what the device will compute on in-distribution input.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinydrift.build import occupancy
+from tinydrift.build.calibrate import calibrate, calibrate_chart
+from tinydrift.core.native import lib
+from tinydrift.core.errors import InputError
+from tinydrift.core.monitor import Monitor, as_frames
+from tinydrift.core.profile import ChannelConfig, Profile
+from tinydrift.build.options import DEFAULT_HOLDOUT, DEFAULTS, BuildOptions, Progress  # noqa: F401  (DEFAULT_HOLDOUT re-exported)
+
+MIN_FIT_WINDOWS = 8
+MIN_HOLDOUT_WINDOWS = 8
+MIN_CALIBRATION_WINDOWS = 20_000
+CALIBRATION_EXPECTED_ALARMS = 50
+PROVISIONAL_INV_SIGMA_Q24 = 1 << 24
+MAX_INV_SIGMA_Q24 = 1 << 31
+SCORINGS = ("mixture", "centroids")
+# Smallest per-centroid scale, in standardized units: a cluster that happens to sit still in one dimension
+# must not turn every later wiggle there into an alarm.
+MIN_CENTROID_SCALE = 0.05
+# A cluster needs this many fitting windows per embedding dimension for its own scales; smaller ones use
+# the pooled scales (with few windows per dimension the per-cluster spread overfits and false alarms follow).
+MIN_CLUSTER_WINDOWS_PER_DIM = 2
+MAX_CENTROID_OFFSET_Q8 = 1 << 24
+MAX_CENTROID_INV_SCALE_Q16 = 1 << 24
+# Weight of the Gaussian log-normaliser in a centroid's offset. The full normaliser (1.0) let tight
+# clusters claim windows too eagerly on the bundled benchmark; half of it detected more (docs/benchmarks.md).
+OFFSET_WEIGHT = 0.5
+# Feature chart (PCA profiles): reference value half of a 1 sd shift (the textbook choice for detecting a shift
+# of 1 sd), and the share of the false-alarm budget it gets; the rest goes to the score's CUSUM (and the occupancy
+# test). tools/studies/feature_chart.py measured 10 %: every channel scenario of make bench detected at the same
+# control false alarms.
+CHART_K_Q8 = 128
+CHART_SHARE = 0.1
+
+
+@dataclass
+class _Split:
+    fit: list[np.ndarray]
+    holdout: list[np.ndarray]
+
+
+def as_recordings(train: object) -> list[np.ndarray]:
+    """train (one frames x channels array or a list of them) as validated int16 arrays."""
+    if isinstance(train, np.ndarray):
+        items: list[object] = [train]
+    elif isinstance(train, (list, tuple)) and train and not np.isscalar(train[0]):
+        items = list(train)
+    else:
+        items = [train]
+    recordings: list[np.ndarray] = []
+    n_channels: int | None = None
+    for i, item in enumerate(items):
+        arr = np.asarray(item)
+        if arr.ndim == 1:
+            arr = arr.reshape(-1, 1)
+        if arr.ndim != 2 or arr.shape[1] == 0:
+            raise InputError(f"recording {i} must be a 2-D array (frames x channels), got shape {arr.shape}")
+        if n_channels is None:
+            n_channels = arr.shape[1]
+        elif arr.shape[1] != n_channels:
+            raise InputError(f"recording {i} has {arr.shape[1]} channels but recording 0 has {n_channels}")
+        recordings.append(as_frames(arr, n_channels))
+    if not recordings or n_channels is None:
+        raise InputError("no training data")
+    if n_channels > lib.TD_MAX_CHANNELS:
+        raise InputError(f"{n_channels} channels exceed the core's limit of {lib.TD_MAX_CHANNELS}")
+    return recordings
+
+
+def _per_channel(value: object, n_channels: int, what: str) -> list:
+    if isinstance(value, (list, tuple)) and len(value) == n_channels and not (
+        what == "rails" and len(value) == 2 and all(np.isscalar(v) for v in value)
+    ):
+        return list(value)
+    return [value] * n_channels
+
+
+def _channel_rules(n_channels: int, rails: object, sentinel: object) -> list[ChannelConfig]:
+    configs = []
+    rail_list = _per_channel(rails, n_channels, "rails")
+    sentinel_list = _per_channel(sentinel, n_channels, "sentinel")
+    for c in range(n_channels):
+        lo, hi = rail_list[c] if rail_list[c] is not None else (-32768, 32767)
+        lo, hi = int(lo), int(hi)
+        if not -32768 <= lo < hi <= 32767:
+            raise InputError(f"channel {c}: rails must satisfy -32768 <= low < high <= 32767, got ({lo}, {hi})")
+        s = sentinel_list[c]
+        if s is not None:
+            s = int(s)
+            if lo < s < hi or not -32768 <= s <= 32767:
+                raise InputError(f"channel {c}: sentinel {s} must lie outside the rails ({lo}, {hi})")
+        configs.append(ChannelConfig(rail_lo=lo, rail_hi=hi, sentinel=s))
+    return configs
+
+
+def _split(recordings: list[np.ndarray], window: int, holdout: float) -> _Split:
+    """Hold out the tail of each recording, or every n-th recording when recordings are short."""
+    n_windows = [len(r) // window for r in recordings]
+    fit: list[np.ndarray] = []
+    hold: list[np.ndarray] = []
+    if min(n_windows) >= 4:
+        for rec, n in zip(recordings, n_windows):
+            n_hold = max(1, int(round(n * holdout)))
+            fit.append(rec[: (n - n_hold) * window])
+            hold.append(rec[(n - n_hold) * window : n * window])
+    else:
+        every = max(2, int(round(1.0 / holdout)))
+        for i, (rec, n) in enumerate(zip(recordings, n_windows)):
+            if n:
+                (hold if i % every == every - 1 else fit).append(rec[: n * window])
+    n_fit = sum(len(r) for r in fit) // window
+    n_hold = sum(len(r) for r in hold) // window
+    if n_fit < MIN_FIT_WINDOWS or n_hold < MIN_HOLDOUT_WINDOWS:
+        need = math.ceil((MIN_FIT_WINDOWS + MIN_HOLDOUT_WINDOWS) / min(holdout, 1 - holdout) / 2) * window
+        total = sum(len(r) for r in recordings)
+        raise InputError(
+            f"training data too short: {total} frames give {n_fit} fitting and {n_hold} held-out windows of "
+            f"{window} frames; need at least {MIN_FIT_WINDOWS} of each (about {need} frames or more)"
+        )
+    return _Split(fit, hold)
+
+
+def _run(profile: Profile, recordings: list[np.ndarray]) -> np.ndarray:
+    """Monitor rows over each recording with a fresh monitor (windows never straddle recordings)."""
+    parts = [Monitor(profile).push(rec) for rec in recordings]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=Monitor(profile)._dtype)
+
+
+def _features_q8(rows: np.ndarray, log_std: bool) -> np.ndarray:
+    """Window features f[2c] = mean_q8, f[2c+1] = std_q8 (or its log) as float64 (exact integers).
+
+    With log_std the C monitor computed the feature: under the provisional profile (mu 0, scale 1)
+    its z is the feature itself, which fits int16 for a log.
+    """
+    n, c = rows["mean"].shape
+    f = np.empty((n, 2 * c))
+    f[:, 0::2] = rows["mean"] * 256.0
+    f[:, 1::2] = (rows["z_std"] if log_std else rows["std"]) * 256.0
+    return f
+
+
+def _std_floors(rows: np.ndarray, window: int) -> list[int]:
+    """Per channel, the LSB added to the window std before its log: the smallest std of a window with a valid
+    sample (at least 1), so the log's steep part starts where the sensor's own noise ends."""
+    floors = []
+    for c in range(rows["std"].shape[1]):
+        stds = rows["std"][rows["n_missing"][:, c] < window, c]
+        lowest = float(stds.min()) if stds.size else 1.0
+        floors.append(int(min(65535, max(1, round(lowest)))))
+    return floors
+
+
+def _quantize_projection(components: np.ndarray) -> tuple[np.ndarray, int]:
+    """int8 matrix and shift with components ~ P / 2^shift, using as many bits as int8 allows."""
+    peak = float(np.abs(components).max())
+    shift = 15 if peak == 0 else int(min(15, math.floor(math.log2(127.49 / peak))))
+    shift = max(shift, 0)
+    return np.clip(np.round(components * 2.0**shift), -127, 127).astype(np.int8), shift
+
+
+def _pca(z: np.ndarray, n_dims: int | None, explained_variance: float) -> np.ndarray:
+    _, s, vt = np.linalg.svd(z - z.mean(axis=0), full_matrices=False)
+    energy = s**2
+    total = energy.sum()
+    limit = min(lib.TD_MAX_DIMS, vt.shape[0])
+    if n_dims is None:
+        if total == 0:
+            n_dims = 1
+        else:
+            n_dims = int(np.searchsorted(np.cumsum(energy) / total, explained_variance) + 1)
+    if not 1 <= n_dims <= limit:
+        raise InputError(f"dims must be between 1 and {limit} for this data, got {n_dims}")
+    vt = vt[:n_dims]
+    # SVD signs are arbitrary; fix them so the same data always gives the same profile bytes.
+    signs = np.sign(vt[np.arange(n_dims), np.abs(vt).argmax(axis=1)])
+    return vt * signs[:, None]
+
+
+def kmeans(points: np.ndarray, k: int, rng: np.random.Generator, iterations: int = 100) -> np.ndarray:
+    """Lloyd's k-means with k-means++ seeding; returns at most k distinct centres."""
+    n = len(points)
+    centres = [points[rng.integers(n)]]
+    d2 = ((points - centres[0]) ** 2).sum(axis=1)
+    while len(centres) < k and d2.sum() > 0:
+        centres.append(points[rng.choice(n, p=d2 / d2.sum())])
+        d2 = np.minimum(d2, ((points - centres[-1]) ** 2).sum(axis=1))
+    c = np.array(centres)
+    for _ in range(iterations):
+        labels = ((points[:, None, :] - c[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
+        new = np.array([points[labels == j].mean(axis=0) if np.any(labels == j) else c[j] for j in range(len(c))])
+        if np.allclose(new, c):
+            break
+        c = new
+    return c
+
+
+def _health_limits(configs: list[ChannelConfig], rows: np.ndarray, recordings: list[np.ndarray],
+                   stuck_tolerance: int) -> None:
+    n_valid = 0
+    for c, cfg in enumerate(configs):
+        cfg.max_missing = int(rows["n_missing"][:, c].max())
+        cfg.max_saturated = int(rows["n_saturated"][:, c].max())
+        valid_windows = (rows["max"][:, c].astype(np.int32) >= rows["min"][:, c])
+        spread = rows["max"][:, c].astype(np.int32) - rows["min"][:, c]
+        # Check for "stuck" only where the reference itself never sits still.
+        cfg.stuck_tolerance = stuck_tolerance
+        cfg.stuck_check = bool(valid_windows.any() and spread[valid_windows].min() > stuck_tolerance)
+        samples = np.concatenate([r[:, c] for r in recordings]).astype(np.float64)
+        if cfg.sentinel is not None:
+            samples = samples[samples != cfg.sentinel]
+        n_valid += len(samples)
+        if len(samples):
+            cfg.ref_mean_q8 = int(np.round(samples.mean() * 256))
+            cfg.ref_std_q8 = int(np.round(samples.std() * 256))
+
+
+@dataclass
+class _Reference:
+    """The frame side of a profile build: split, channel rules, window rows and feature standardization."""
+
+    recordings: list[np.ndarray]
+    configs: list[ChannelConfig]
+    split: _Split
+    provisional: Profile
+    fit_rows: np.ndarray
+    hold_rows: np.ndarray
+    features: np.ndarray  # fitting windows' features, Q8 as float64
+    mu_q8: np.ndarray
+    inv_sigma_q24: np.ndarray
+
+
+def _reference(recordings: list[np.ndarray], window: int, rails: object, sentinel: object, holdout: float,
+               min_sigma: float, say: Progress, note: str = "", log_std: bool = False) -> _Reference:
+    """Run a provisional profile (the C monitor) over the data for exact window features and health counts."""
+    n_channels = recordings[0].shape[1]
+    configs = _channel_rules(n_channels, rails, sentinel)
+    for cfg in configs:
+        cfg.max_missing = cfg.max_saturated = window  # provisional passes must not raise health events
+    split = _split(recordings, window, holdout)
+    n_features = 2 * n_channels
+    provisional = Profile(
+        window=window, channels=configs,
+        feature_mu_q8=np.zeros(n_features, np.int32),
+        feature_inv_sigma_q24=np.full(n_features, PROVISIONAL_INV_SIGMA_Q24, np.uint32),
+        projection=np.zeros((1, n_features), np.int8), centroids_q8=np.zeros((1, 1), np.int32),
+    )
+    say(f"window statistics: {sum(len(r) for r in recordings)} frames x {n_channels} channels{note}")
+    fit_rows = _run(provisional, split.fit)
+    if log_std:
+        # The log-std feature needs each channel's floor, taken from the raw window std of this first pass.
+        for cfg, floor in zip(configs, _std_floors(fit_rows, window)):
+            cfg.std_floor = floor
+        provisional = provisional.replace(log_std=True)
+        fit_rows = _run(provisional, split.fit)
+    hold_rows = _run(provisional, split.holdout)
+    features = _features_q8(fit_rows, log_std)
+    sigma = np.maximum(features.std(axis=0), min_sigma * 256.0)
+    mu_q8 = np.round(features.mean(axis=0)).astype(np.int32)
+    inv_sigma = np.clip(np.round(2.0**32 / sigma), 1, MAX_INV_SIGMA_Q24).astype(np.uint32)
+    return _Reference(recordings, configs, split, provisional, fit_rows, hold_rows, features, mu_q8, inv_sigma)
+
+
+def _centroids(embeddings: np.ndarray, n_centroids: int, seed: int, say: Progress) -> np.ndarray:
+    """k-means++ centroids of the C monitor's window embeddings, in Q8."""
+    rng = np.random.default_rng(seed)
+    centres = kmeans(embeddings, min(n_centroids, len(embeddings)), rng)
+    centroids = np.round(centres * 256.0).astype(np.int32)
+    say(f"k-means: {len(centroids)} centroids over {len(embeddings)} windows")
+    return centroids
+
+
+def _centroid_scales(embeddings: np.ndarray, centroids_q8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per centroid: score offset (Q8) and per-dimension inverse scales (Q16) of a diagonal Gaussian mixture.
+
+    Each fitting window belongs to its nearest centroid; a centroid's scale in a dimension is the spread of
+    its windows there. The offset is the Gaussian log-normaliser sum(ln sigma^2) relative to the tightest
+    centroid, so a window must be far from a wide cluster, in its own scale, before a tight one wins.
+    """
+    centres = centroids_q8.astype(np.float64) / 256.0
+    labels = ((embeddings[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
+    pooled = np.sqrt(((embeddings - centres[labels]) ** 2).mean(axis=0))
+    sigma = np.empty_like(centres)
+    for k in range(len(centres)):
+        members = embeddings[labels == k]
+        own = len(members) >= max(2, MIN_CLUSTER_WINDOWS_PER_DIM * embeddings.shape[1])
+        sigma[k] = members.std(axis=0) if own else pooled
+    sigma = np.maximum(sigma, MIN_CENTROID_SCALE)
+    log_norm = OFFSET_WEIGHT * np.log(sigma**2).sum(axis=1)
+    offset_q8 = np.clip(np.round((log_norm - log_norm.min()) * 256.0), 0, MAX_CENTROID_OFFSET_Q8).astype(np.uint32)
+    inv_scale_q16 = np.clip(np.round(65536.0 / sigma), 1, MAX_CENTROID_INV_SCALE_Q16).astype(np.uint32)
+    return offset_q8, inv_scale_q16
+
+
+def _calibrate_chart(scored: Profile, shifts_q8: np.ndarray, rate: float, calibration_windows: int | None,
+                     seed: int, say: Progress) -> Profile:
+    """The profile with its feature chart calibrated to rate on the held-out windows' fitted shifts, or without a
+    chart when none of CHART_K_Q8 and its larger fallbacks can be: held-out windows whose shifts stay biased (they
+    differ from the fitting windows along a feature) drive every statistic to its ceiling."""
+    n_chart = max(calibration_windows or 0, MIN_CALIBRATION_WINDOWS, math.ceil(CALIBRATION_EXPECTED_ALARMS / rate))
+    for k_q8 in (CHART_K_Q8, 2 * CHART_K_Q8, 4 * CHART_K_Q8):
+        say(f"calibrating the feature chart (k {k_q8 / 256:g}) to {rate:g} false alarms/window on {n_chart} "
+            f"resampled held-out windows ({len(shifts_q8)} distinct)")
+        h_q8 = calibrate_chart(shifts_q8, rate, n_chart, seed, k_q8)
+        if h_q8 < 0xFFFF:
+            return scored.replace(feature_chart=True, chart_k_q8=k_q8, chart_h_q8=h_q8)
+    say("feature chart left out: the held-out windows' shifts cannot be held under its false-alarm budget "
+        "(they differ from the fitting windows); its budget goes to the other tests")
+    return scored.replace(feature_chart=False)
+
+
+def _finish(staged: Profile, ref: _Reference, centroids: np.ndarray, score_holdout: Callable[[Profile], np.ndarray],
+            *, stuck_tolerance: int, false_alarm_rate: float, calibration_windows: int | None, seed: int,
+            channel_names: Sequence[str] | None, say: Progress,
+            scales: tuple[np.ndarray, np.ndarray] | None = None, occupancy_windows: int | None = None,
+            feature_chart: bool = False) -> Profile:
+    """Health limits, then thresholds calibrated on the held-out windows' scores (score_holdout: Monitor rows).
+
+    With feature_chart, CHART_SHARE of the false-alarm budget goes to the feature chart, calibrated on the
+    held-out windows' fitted shifts. With occupancy_windows the rest is split evenly between the score's detector
+    and the occupancy test, which is calibrated on resampled whole training recordings (tinydrift.build.occupancy)."""
+    _health_limits(ref.configs, np.concatenate([ref.fit_rows, ref.hold_rows]), ref.recordings, stuck_tolerance)
+    scored = staged.replace(channels=ref.configs, centroids_q8=centroids)
+    if scales is not None:
+        scored = scored.replace(centroid_offset_q8=scales[0], centroid_inv_scale_q16=scales[1])
+    # One pass over the held-out windows gives both the scores and, with a chart section that never fires, every
+    # window's fitted shifts; neither depends on the thresholds set below.
+    hold_rows = score_holdout(scored.replace(feature_chart=True, chart_k_q8=CHART_K_Q8, chart_h_q8=0xFFFF)
+                              if feature_chart else scored)
+    if feature_chart:
+        shifts_q8 = np.round(hold_rows["shift"] * 256).astype(np.int16)
+        scored = _calibrate_chart(scored, shifts_q8, false_alarm_rate * CHART_SHARE, calibration_windows, seed, say)
+    chart_rate = false_alarm_rate * CHART_SHARE if scored.feature_chart else 0.0
+    shared_rate = false_alarm_rate - chart_rate
+    score_rate = shared_rate / 2 if occupancy_windows else shared_rate
+    if occupancy_windows:
+        nearest = [Monitor(scored).push(rec)["nearest"] for rec in ref.recordings]
+        say(f"calibrating the occupancy test over {occupancy_windows} windows to {score_rate:g} false alarms/window "
+            f"on resampled training recordings ({sum(len(n) for n in nearest)} windows)")
+        cost_q8, threshold_q8 = occupancy.calibrate(nearest, scored.n_centroids, occupancy_windows, score_rate, seed)
+        scored = scored.replace(occupancy_windows=occupancy_windows, occupancy_threshold_q8=threshold_q8,
+                                occupancy_cost_q8=cost_q8)
+    hold_scores = np.round(hold_rows["score"] * 256).astype(np.uint32)
+    n_cal = max(calibration_windows or 0, MIN_CALIBRATION_WINDOWS,
+                math.ceil(CALIBRATION_EXPECTED_ALARMS / score_rate))
+    say(f"calibrating to {score_rate:g} false alarms/window on {n_cal} resampled held-out windows "
+        f"({len(hold_scores)} distinct)")
+    k_q8, h_q8, instant_q8 = calibrate(hold_scores, score_rate, n_cal, seed)
+    return scored.replace(
+        cusum_k_q8=k_q8, cusum_h_q8=h_q8, instant_q8=instant_q8,
+        false_alarm_ppb=int(round(false_alarm_rate * 1e9)),
+        channel_names=list(channel_names) if channel_names is not None else None,
+    )
+
+
+def build_profile(
+    train: object,
+    window: int = 64,
+    false_alarm_rate: float = DEFAULTS.false_alarm_rate,
+    *,
+    n_centroids: int = DEFAULTS.n_centroids,
+    n_dims: int | None = None,
+    explained_variance: float = 0.95,
+    scoring: str = "mixture",
+    rails: tuple[int, int] | Sequence[tuple[int, int]] | None = DEFAULTS.rails,
+    sentinel: int | Sequence[int | None] | None = DEFAULTS.sentinel,
+    stuck_tolerance: int = DEFAULTS.stuck_tolerance,
+    holdout: float = DEFAULTS.holdout,
+    min_sigma: float = DEFAULTS.min_sigma,
+    calibration_windows: int | None = DEFAULTS.calibration_windows,
+    channel_names: Sequence[str] | None = DEFAULTS.channel_names,
+    occupancy_windows: int | None = None,
+    feature_chart: bool = True,
+    seed: int = DEFAULTS.seed,
+    progress: Progress | None = DEFAULTS.progress,
+) -> Profile:
+    """Learn a reference profile from in-distribution recordings and calibrate its thresholds.
+
+    train: an int16 array (frames x channels) or a list of them (separate recordings).
+    window: frames per tumbling window. false_alarm_rate: target false alarms per window.
+    scoring: "mixture" (default): features are the window mean and the log of the window std, every PCA
+    dimension is kept, and each centroid measures distance in its own scale (a diagonal Gaussian
+    mixture), so a change within a quiet activity is not drowned by the spread of a busy one;
+    "centroids": mean and std, PCA truncated to explained_variance, one Euclidean scale for all.
+    n_centroids / n_dims: reference clusters and PCA dimensions (None: every feature for "mixture",
+    enough for explained_variance for "centroids").
+    rails: (low, high) saturation rails, one pair or one per channel. sentinel: missing-value marker.
+    holdout: fraction of the data held out for threshold calibration.
+    min_sigma: floor of a feature's standard deviation, in sensor LSB.
+    occupancy_windows: also test, over the last n windows, how often each centroid is the nearest against the
+    training mix (class-prior shift, new classes that look like known ones); off by default because a long
+    stretch of one activity is a prior shift to it. The false-alarm budget is then split between the two tests.
+    feature_chart: also run, per feature, a two-sided CUSUM on the window's fitted shift of that feature (a
+    persistent change of one sensor keeps its sign; noise does not). It gets 10 % of the false-alarm budget and
+    catches small one-channel changes (gain, offset) the summed score dilutes; on by default.
+    """
+    opts = BuildOptions(false_alarm_rate=false_alarm_rate, n_centroids=n_centroids, rails=rails, sentinel=sentinel,
+                        stuck_tolerance=stuck_tolerance, holdout=holdout, min_sigma=min_sigma,
+                        calibration_windows=calibration_windows, channel_names=channel_names, seed=seed,
+                        progress=progress)
+    say = opts.say()
+    if occupancy_windows is not None and not 2 <= occupancy_windows <= lib.TD_MAX_OCCUPANCY_WINDOWS:
+        raise InputError(f"occupancy windows must be between 2 and {lib.TD_MAX_OCCUPANCY_WINDOWS}, "
+                         f"got {occupancy_windows}")
+    if not 2 <= window <= lib.TD_MAX_WINDOW:
+        raise InputError(f"window must be between 2 and {lib.TD_MAX_WINDOW} frames, got {window}")
+    opts.check()
+    if scoring not in SCORINGS:
+        raise InputError(f"scoring must be one of {', '.join(SCORINGS)}, got {scoring!r}")
+    mixture = scoring == "mixture"
+    if not 0.0 < explained_variance <= 1.0:
+        raise InputError(f"explained variance must be in (0, 1], got {explained_variance}")
+    recordings = as_recordings(train)
+    n_channels = recordings[0].shape[1]
+    opts.check_names(n_channels)
+    ref = _reference(recordings, window, rails, sentinel, holdout, min_sigma, say, log_std=mixture)
+
+    z = (ref.features - ref.mu_q8) * ref.inv_sigma_q24.astype(np.float64) / 2.0**32
+    if mixture and n_dims is None:
+        n_dims = min(2 * n_channels, lib.TD_MAX_DIMS, len(z))
+    components = _pca(z, n_dims, explained_variance)
+    projection, shift = _quantize_projection(components)
+    k = projection.shape[0]
+    say(f"PCA: {2 * n_channels} features -> {k} dims (int8, shift {shift})")
+    staged = ref.provisional.replace(feature_mu_q8=ref.mu_q8, feature_inv_sigma_q24=ref.inv_sigma_q24,
+                                     projection=projection, proj_shift=shift, centroids_q8=np.zeros((1, k), np.int32))
+    embeddings = _run(staged, ref.split.fit)["embedding"]
+    centroids = _centroids(embeddings, n_centroids, seed, say)
+    scales = _centroid_scales(embeddings, centroids) if mixture else None
+    return _finish(staged, ref, centroids, lambda prof: _run(prof, ref.split.holdout),
+                   stuck_tolerance=stuck_tolerance, false_alarm_rate=false_alarm_rate,
+                   calibration_windows=calibration_windows, seed=seed, channel_names=channel_names, say=say,
+                   scales=scales, occupancy_windows=occupancy_windows, feature_chart=feature_chart)

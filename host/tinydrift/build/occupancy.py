@@ -1,0 +1,121 @@
+"""The occupancy test: how often each centroid is the nearest over the last n windows, against the reference mix.
+
+A class-prior shift (one activity far more often than in training) or a new class that lands on existing
+centroids moves no single window out of distribution, but it changes which centroids the windows land on.
+The device keeps the nearest-centroid index of the last n windows and computes the G statistic in bits,
+
+    G = sum_k c_k log2(c_k / (n p_k)) = sum_k [c_k log2 c_k + c_k cost_k] - n log2 n,   cost_k = -log2 p_k,
+
+with td_log2_q8 (8 fraction bits, truncated) so that this module and the C core agree bit for bit. An alarm
+is raised when G exceeds the profile's threshold once n windows have passed since start or the last reset.
+
+The threshold is calibrated on streams made of whole training recordings drawn with replacement, so the
+dependence between consecutive windows of one recording is kept; an i.i.d. window model would put the
+threshold far too low. The test therefore assumes the device switches between activities about as often
+as the training recordings do: a long stretch of one activity is, to this test, a prior shift.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from tinydrift.core.native import lib
+from tinydrift.core.errors import InputError
+
+# Laplace-style pseudo-count: a centroid never nearest in training still gets a finite cost.
+PSEUDO_COUNT = 0.5
+MIN_CALIBRATION_WINDOWS = 200_000
+CALIBRATION_EXPECTED_ALARMS = 50
+
+
+def n_log2_n_q8(n: np.ndarray | int) -> np.ndarray:
+    """n * td_log2_q8(n), exactly as the core computes it (0 for n = 0 and 1)."""
+    values = np.atleast_1d(np.asarray(n, dtype=np.int64))
+    table = {int(v): int(v) * int(lib.td_log2_q8(int(v))) for v in np.unique(values)}
+    return np.vectorize(table.__getitem__, otypes=[np.int64])(values).reshape(np.shape(n))
+
+
+def reference_costs(nearest: Sequence[np.ndarray], n_centroids: int) -> np.ndarray:
+    """cost_k = -log2 p_k in Q8 (uint16) from the nearest-centroid indices of the training windows."""
+    counts = np.bincount(np.concatenate([np.asarray(s, np.int64) for s in nearest]), minlength=n_centroids)
+    p = (counts + PSEUDO_COUNT) / (counts.sum() + PSEUDO_COUNT * n_centroids)
+    return np.clip(np.round(-256.0 * np.log2(p)), 0, 0xFFFF).astype(np.uint16)
+
+
+def statistic(nearest: np.ndarray, cost_q8: np.ndarray, n_windows: int) -> np.ndarray:
+    """G statistic (bits, Q8 integer) of every window over the last n_windows; windows before the n-th are 0.
+
+    Equal to the core's occupancy_q8 on a stream without alarm resets (a reset only delays the next value).
+    """
+    idx = np.asarray(nearest, dtype=np.int64)
+    k = len(cost_q8)
+    if len(idx) == 0:
+        return np.zeros(0, np.int64)
+    onehot = np.zeros((len(idx) + 1, k), np.int64)
+    onehot[np.arange(1, len(idx) + 1), idx] = 1
+    cum = np.cumsum(onehot, axis=0)
+    stat = np.zeros(len(idx), np.int64)
+    if len(idx) < n_windows:
+        return stat
+    counts = cum[n_windows:] - cum[:-n_windows]  # counts over windows t - n + 1 .. t, for t >= n - 1
+    table = n_log2_n_q8(np.arange(n_windows + 1))
+    stat[n_windows - 1:] = table[counts].sum(axis=1) + counts @ cost_q8.astype(np.int64) - table[n_windows]
+    return stat
+
+
+def count_alarms(stat: np.ndarray, threshold_q8: int, n_windows: int) -> int:
+    """Alarms on one stream with a reset after each: the next may come n windows later at the earliest."""
+    over = np.flatnonzero(stat > threshold_q8)
+    alarms, ready = 0, n_windows - 1
+    for t in over:
+        if t >= ready:
+            alarms += 1
+            ready = t + n_windows
+    return alarms
+
+
+def calibration_stream(nearest: Sequence[np.ndarray], n_total: int, seed: int) -> np.ndarray:
+    """Whole recordings' index sequences drawn with replacement and concatenated to at least n_total windows."""
+    rng = np.random.default_rng(seed)
+    lengths = np.array([len(s) for s in nearest])
+    draws = max(1, math.ceil(n_total / max(lengths.mean(), 1.0) * 1.1))
+    picks = rng.integers(0, len(nearest), size=draws)
+    while lengths[picks].sum() < n_total:
+        picks = np.concatenate([picks, rng.integers(0, len(nearest), size=draws)])
+    return np.concatenate([np.asarray(nearest[i], np.int64) for i in picks])
+
+
+def as_segments(nearest: Sequence[np.ndarray], n_windows: int) -> list[np.ndarray]:
+    """The resampling units: recordings, or blocks of n windows when there are too few recordings to draw from."""
+    segments = [np.asarray(s, np.int64) for s in nearest if len(s)]
+    if len(segments) >= 8:
+        return segments
+    return [s[i:i + n_windows] for s in segments for i in range(0, len(s), n_windows)]
+
+
+def calibrate(nearest: Sequence[np.ndarray], n_centroids: int, n_windows: int, false_alarm_rate: float,
+              seed: int = 0) -> tuple[np.ndarray, int]:
+    """(cost_q8, threshold_q8) giving at most false_alarm_rate alarms per window on resampled training streams."""
+    if not 2 <= n_windows <= lib.TD_MAX_OCCUPANCY_WINDOWS:
+        raise InputError(f"occupancy windows must be between 2 and {lib.TD_MAX_OCCUPANCY_WINDOWS}, got {n_windows}")
+    segments = as_segments(nearest, n_windows)
+    total = sum(len(s) for s in segments)
+    if total < 2 * n_windows:
+        raise InputError(f"the occupancy test over {n_windows} windows needs at least {2 * n_windows} training "
+                         f"windows, got {total}")
+    cost = reference_costs(segments, n_centroids)
+    n_total = max(MIN_CALIBRATION_WINDOWS, math.ceil(CALIBRATION_EXPECTED_ALARMS / false_alarm_rate))
+    stream = calibration_stream(segments, n_total, seed)
+    stat = statistic(stream, cost, n_windows)
+    allowed = false_alarm_rate * len(stream)
+    lo, hi = -1, max(int(stat.max()), 0)  # alarms(hi) == 0 <= allowed; find the smallest threshold that passes
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if count_alarms(stat, mid, n_windows) <= allowed:
+            hi = mid
+        else:
+            lo = mid
+    return cost, hi

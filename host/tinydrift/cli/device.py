@@ -1,0 +1,365 @@
+"""Device commands of the ``tinydrift`` CLI: simulators, info, upload, replay, firmware build, flash.
+
+    tinydrift sim --board host|qemu [--state-dir DIR]
+    tinydrift info --port URL [--json]
+    tinydrift upload --port URL ref.tdp
+    tinydrift replay --port URL STREAM [--rate HZ] [--json]
+    tinydrift firmware build --board host|qemu|nano33ble
+    tinydrift flash --board nano33ble [--port auto] FIRMWARE
+
+``add_commands(subparsers)`` registers them on the main parser (tinydrift.cli.build_parser).
+Errors are DeviceError/InputError (TinyDriftError): the CLI prints them as one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from typing import Any
+
+from tinydrift.cli.common import EXIT_ERROR, EXIT_OK, PROG, float_in, make_parser, positive_int, trigger_text
+from tinydrift.core.errors import InputError
+
+_URL_HELP = ("device URL: a serial port (/dev/ttyACM0), socket://127.0.0.1:PORT (simulators) or a pty path; "
+             "`tinydrift sim` prints one")
+
+_SIM_EPILOG = """\
+Builds the simulator firmware from this checkout if needed, starts it, prints
+its URL on stdout and runs until Ctrl-C. The profile store lives in
+DIR/tinydrift-storage.bin (a temporary directory when --state-dir is not
+given), so with --state-dir an uploaded profile survives a restart.
+
+  host  build/fw/host/tinydrift-sim, a TCP server (needs gcc, make)
+  qemu  build/fw/mps2-an386/tinydrift.elf in qemu-system-arm -M mps2-an386
+        (needs gcc-arm-none-eabi, qemu-system-arm); serves one client at a time
+
+Examples:
+  tinydrift sim --board host
+  tinydrift sim --board qemu --state-dir /tmp/qemu-board
+  URL=$(tinydrift sim --board host | head -n1) &   # in scripts: first line is the URL
+"""
+
+_INFO_EPILOG = """\
+Prints the board, firmware, active profile, telemetry ring and link error
+counters the device reports (docs/protocol.md, INFO).
+
+Examples:
+  tinydrift info --port /dev/ttyACM0
+  tinydrift info --port socket://127.0.0.1:5555 --json
+"""
+
+_UPLOAD_EPILOG = """\
+Validates the profile with the C parser, then writes it into the device's
+inactive slot (UPLOAD_BEGIN, CHUNK..., COMMIT; each acknowledged, retried on
+timeout). The device checks size, CRC-32 and the parser again before it
+switches atomically; any failure leaves the previous profile active. Prints
+the new profile id.
+
+Examples:
+  tinydrift upload --port /dev/ttyACM0 ref.tdp
+  tinydrift upload --port socket://127.0.0.1:5555 ref.tdp --chunk 128
+"""
+
+_REPLAY_EPILOG = """\
+Injects a recording into the device's monitor as if its sensors had sampled
+it, and prints the telemetry record of every window as it arrives, one line
+each (or one JSON object per line with --json). The recording must have the
+active profile's channel count. Without --rate frames go as fast as the
+device acknowledges them.
+
+Line format: seq, window, score, CUSUM, alarm (ALARM or -), trigger bits
+(instant / cusum / health), top channel with its z of mean and std.
+
+Examples:
+  tinydrift replay --port socket://127.0.0.1:5555 field.csv
+  tinydrift replay --port /dev/ttyACM0 field.npz --rate 100
+  tinydrift replay --port /dev/ttyACM0 field.csv --json > telemetry.jsonl
+"""
+
+_FIRMWARE_EPILOG = """\
+Examples:
+  tinydrift firmware build --board host
+  tinydrift firmware build --board qemu
+  tinydrift firmware build --board nano33ble
+"""
+
+_FIRMWARE_BUILD_EPILOG = """\
+host and qemu run `make -f firmware/firmware.mk fw-host|fw-qemu` in this
+checkout (build/fw/host/tinydrift-sim, build/fw/mps2-an386/tinydrift.elf);
+nano33ble assembles the sketch (make -f firmware/firmware.mk
+fw-nano33ble-sketch) and runs `arduino-cli compile --fqbn
+arduino:mbed_nano:nano33ble` on it (needs arduino-cli with the
+arduino:mbed_nano core), giving build/fw/nano33ble/out/tinydrift_nano33ble.ino.bin.
+Prints the firmware's path.
+
+Examples:
+  tinydrift firmware build --board host
+  tinydrift firmware build --board nano33ble
+"""
+
+_FLASH_EPILOG = """\
+Finds the board by its USB VID:PID (boards/nano33ble/board.json; Arduino's
+2341:805A when running, 2341:005A in the bootloader), resets it into the
+bootloader with a 1200-baud touch, waits for the bootloader's port and writes
+FIRMWARE with bossac (Debian package bossa-cli). FIRMWARE is the .bin from
+`tinydrift firmware build --board nano33ble`.
+
+Examples:
+  tinydrift flash --board nano33ble build/fw/nano33ble/out/tinydrift_nano33ble.ino.bin
+  tinydrift flash --board nano33ble --port /dev/ttyACM0 tinydrift_nano33ble.ino.bin
+"""
+
+
+_timeout = float_in(lambda v: 0 < v <= 3600, "in (0, 3600] seconds")
+_rate = float_in(lambda v: 0 < v <= 1e6, "in (0, 1e6] frames per second")
+
+
+def _chunk(text: str) -> int:
+    value = positive_int(text)
+    if value > 256:
+        raise argparse.ArgumentTypeError(f"must be at most 256 bytes, got {value}")
+    return value
+
+
+def _device_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", required=True, metavar="URL", help=_URL_HELP)
+    p.add_argument("--timeout", type=_timeout, default=1.0, metavar="SECONDS",
+                   help="seconds of silence before a request is retried, 3 tries in all (default: 1)")
+
+
+def add_commands(commands: Any) -> None:
+    """Register sim, info, upload, replay, firmware and flash on the CLI's subparsers."""
+    sim = make_parser(PROG, "Run a simulated tinydrift board (host process or QEMU Cortex-M4) in the foreground "
+                        "and print the URL to connect to.", _SIM_EPILOG, commands, "sim",
+                  help="run a simulated board until Ctrl-C")
+    sim.add_argument("--board", choices=("host", "qemu"), default="host", help="which simulator (default: host)")
+    sim.add_argument("--state-dir", metavar="DIR", default=None,
+                     help="directory for the board's storage file (default: a temporary one)")
+    sim.add_argument("--no-build", dest="build", action="store_false",
+                     help="use the firmware already built instead of running make")
+    sim.set_defaults(func=cmd_sim)
+
+    info = make_parser(PROG, "Ask a device (or simulator) what it is running: board, firmware, active profile, "
+                         "telemetry sequence numbers and link error counters.", _INFO_EPILOG, commands, "info",
+                   help="show what a device is running")
+    _device_options(info)
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.set_defaults(func=cmd_info)
+
+    upload = make_parser(PROG, "Upload a reference profile to a device; it becomes active atomically once the device "
+                           "has checked it.", _UPLOAD_EPILOG, commands, "upload",
+                     help="upload a profile to a device")
+    _device_options(upload)
+    upload.add_argument("profile", metavar="PROFILE", help="profile file (.tdp)")
+    upload.add_argument("--chunk", type=_chunk, default=256, metavar="BYTES",
+                        help="bytes per UPLOAD_CHUNK message, 1..256 (default: 256)")
+    upload.set_defaults(func=cmd_upload)
+
+    replay = make_parser(PROG, "Replay a recording through a device's monitor and print its telemetry as it "
+                           "arrives.", _REPLAY_EPILOG, commands, "replay",
+                     help="inject a recording into a device, print telemetry")
+    _device_options(replay)
+    replay.add_argument("stream", metavar="STREAM", help="recording to inject: .csv, .npy or .npz")
+    replay.add_argument("--rate", type=_rate, default=None, metavar="HZ",
+                        help="frames per second (default: as fast as the device acknowledges)")
+    replay.add_argument("--json", action="store_true", help="one JSON object per record and line")
+    replay.set_defaults(func=cmd_replay)
+
+    firmware = make_parser(PROG, "Build device firmware from this checkout.", _FIRMWARE_EPILOG, commands, "firmware",
+                       help="build firmware for a board or simulator")
+    fw_cmds = firmware.add_subparsers(dest="firmware_command", metavar="SUBCOMMAND", title="subcommands")
+    fw_cmds.required = True
+    build = make_parser(PROG, "Build the firmware of one board: the host simulator, the QEMU Cortex-M4 image, or "
+                          "the Arduino Nano 33 BLE sketch.", _FIRMWARE_BUILD_EPILOG, fw_cmds, "build",
+                    help="build the firmware of a board")
+    build.add_argument("--board", choices=("host", "qemu", "nano33ble"), required=True, help="target board")
+    build.set_defaults(func=cmd_firmware_build)
+
+    flash = make_parser(PROG, "Flash firmware onto an Arduino Nano 33 BLE over USB (1200-baud reset into the "
+                          "bootloader, then bossac).", _FLASH_EPILOG, commands, "flash",
+                    help="flash firmware onto a Nano 33 BLE")
+    flash.add_argument("--board", choices=("nano33ble",), default="nano33ble", help="target board")
+    flash.add_argument("--port", default="auto", metavar="PORT",
+                       help="the board's serial port (default: auto, found by USB VID:PID)")
+    flash.add_argument("firmware", metavar="FIRMWARE", help="firmware image (.bin)")
+    flash.set_defaults(func=cmd_flash)
+
+
+# ------------------------------------------------------------------------------------------ commands
+
+
+def _stderr(msg: str) -> None:
+    print(f"{PROG}: {msg}", file=sys.stderr, flush=True)
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from tinydrift.device.protocol import DeviceError
+    from tinydrift.device.sim import Simulator
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for name in ("SIGTERM", "SIGHUP"):  # stop the simulator cleanly on kill / a closed terminal, like Ctrl-C
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop)
+    sim = Simulator(args.board, state_dir=args.state_dir, build=args.build)
+    try:
+        url = sim.start()
+        print(url, flush=True)
+        where = f"state in {sim.state_dir}" if args.state_dir else "temporary state"
+        _stderr(f"{args.board} simulator listening on {url} ({where}); Ctrl-C stops it")
+        status = sim.wait()
+        last = next((ln for ln in reversed(sim.output) if ln.strip()), "")
+        raise DeviceError(f"{args.board} simulator exited with status {status}" + (f": {last}" if last else ""))
+    except KeyboardInterrupt:
+        _stderr("stopping the simulator")
+        return EXIT_OK
+    finally:
+        sim.close()
+
+
+def _open(args: argparse.Namespace):  # noqa: ANN202
+    from tinydrift.device.client import Device
+
+    return Device(args.port, timeout=args.timeout)
+
+
+def info_lines(info: Any) -> list[str]:
+    """Human-readable INFO, one field per line."""
+    from tinydrift.device.protocol import BOARD_NAMES
+
+    board = BOARD_NAMES.get(info.board_id, f"board id {info.board_id}")
+    if info.has_profile:
+        profile = (f"{info.profile_id:#010x} in slot {info.active_slot}: {info.profile_channels} channels, "
+                   f"window {info.profile_window}")
+    else:
+        profile = "none (upload one with `tinydrift upload`)"
+    held = info.next_seq - info.oldest_seq
+    ring = (f"next seq {info.next_seq}; ring holds {held} record(s)"
+            + (f", seq {info.oldest_seq}..{info.next_seq - 1}" if held else "") + f" (capacity {info.ring_capacity})")
+    rows = [
+        ("board", f"{info.board_name or board} ({board}, id {info.board_id})"),
+        ("firmware", f"{info.firmware}, link protocol {info.protocol_version}, max payload {info.max_payload} bytes, "
+                     f"up to {info.max_channels} channels"),
+        ("boot id", f"{info.boot_id:#010x}"),
+        ("profile", profile),
+        ("telemetry", ring),
+        ("sensor", f"{info.sensor_rate_hz} Hz" if info.sensor_rate_hz else "off"),
+        ("frames", f"{info.frames_processed} processed since boot"),
+        ("link errors", f"{info.link_errors} since boot"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    return [f"{k.ljust(width)}  {v}" for k, v in rows]
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    with _open(args) as dev:
+        info = dev.info()
+    if args.json:
+        print(json.dumps(info.to_dict(), indent=2))
+    else:
+        print(f"{args.port}:")
+        print("\n".join("  " + line for line in info_lines(info)))
+    return EXIT_OK
+
+
+class _ProgressBar:
+    """A one-line \\r progress bar on stderr (only when stderr is a terminal)."""
+
+    def __init__(self, label: str, width: int = 30) -> None:
+        self.label = label
+        self.width = width
+        self.enabled = sys.stderr.isatty()
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total <= 0:
+            return
+        filled = self.width * done // total
+        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} bytes")
+        sys.stderr.flush()
+        self.shown = True
+
+    def finish(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def cmd_upload(args: argparse.Namespace) -> int:
+    from tinydrift.core.profile import load_profile
+
+    prof = load_profile(args.profile)
+    bar = _ProgressBar("upload")
+    with _open(args) as dev:
+        try:
+            pid = dev.upload_profile(prof, chunk=args.chunk, progress=bar)
+        finally:
+            bar.finish()
+        info = dev.info()
+    print(f"uploaded {args.profile} to {args.port}: profile {pid:#010x} active in slot {info.active_slot} "
+          f"({prof.n_channels} channels, window {prof.window})")
+    return EXIT_OK
+
+
+def record_line(rec: Any, names: list[str]) -> str:
+    """One telemetry record as a line of text."""
+    top = rec.top_channel
+    name = names[top] if top < len(names) else f"ch{top}"
+    z = ""
+    if top < len(rec.z_mean):
+        z = f" (z {rec.z_mean[top]:+.2f}/{rec.z_std[top]:+.2f})"
+    return (f"seq {rec.seq:>6}  window {rec.window:>6}  score {rec.score:10.3f}  cusum {rec.cusum:10.3f}  "
+            f"{'ALARM' if rec.alarm else '-    '}  trigger {trigger_text(rec.trigger):<19}  top {name}{z}"
+            + ("  (replayed)" if rec.replayed else ""))
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from tinydrift.core.recording import read_recording
+
+    rec = read_recording(args.stream)
+    with _open(args) as dev:
+        info = dev.info()
+        if not info.has_profile:
+            raise InputError(f"device at {args.port} has no active profile; upload one first")
+        if rec.n_channels != info.profile_channels:
+            raise InputError(f"{rec.source} has {rec.n_channels} channels but the device's profile "
+                             f"{info.profile_id:#010x} expects {info.profile_channels}")
+
+        def show(record: Any) -> None:
+            if args.json:
+                sys.stdout.write(json.dumps(record.to_dict()) + "\n")
+            else:
+                sys.stdout.write(record_line(record, rec.channel_names) + "\n")
+            sys.stdout.flush()
+
+        records = dev.inject(rec.frames, rate_hz=args.rate, on_record=show)
+    alarms = sum(1 for r in records if r.alarm)
+    _stderr(f"replayed {rec.n_frames} frames from {rec.source}: {len(records)} windows, {alarms} with the alarm "
+            f"latched")
+    return EXIT_OK
+
+
+def cmd_firmware_build(args: argparse.Namespace) -> int:
+    if args.board == "nano33ble":
+        from tinydrift.device.flash import build_firmware as build_nano
+
+        path = build_nano()
+    else:
+        from tinydrift.device.sim import build_firmware
+
+        path = build_firmware(args.board)
+    print(path)
+    return EXIT_OK
+
+
+def cmd_flash(args: argparse.Namespace) -> int:
+    from tinydrift.device.flash import flash
+
+    flash(args.firmware, port=args.port, progress=_stderr)
+    return EXIT_OK
+
+
+__all__ = ["add_commands", "info_lines", "record_line", "EXIT_ERROR"]

@@ -1,0 +1,196 @@
+"""`tinydrift monitor`: collect a device's telemetry into SQLite with a live view."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import textwrap
+import time
+from typing import Any
+
+from tinydrift.telemetry.collect import Collector, DeviceState
+from tinydrift.core.errors import InputError
+from tinydrift.device.records import TelemetryRecord
+from tinydrift.core.triggers import HEALTH_MASKS, mask_channels
+from tinydrift.core.triggers import trigger_names as trigger_kinds
+from tinydrift.telemetry.store import TelemetryStore
+
+EXAMPLES = """\
+Examples:
+  tinydrift monitor --port /dev/ttyACM0 --db telemetry.db
+  tinydrift monitor --port auto --db telemetry.db --alert-cmd 'notify-send tinydrift'
+  tinydrift monitor --port socket://127.0.0.1:5555 --db telemetry.db --plain --sensor-rate 100
+  tinydrift monitor --port socket://127.0.0.1:5555 --db t.db --profile ref.tdp --idle-exit 5
+
+The database keeps every record; run `tinydrift report --db telemetry.db -o report.html`
+to plot it. Ctrl-C stops collecting and leaves the database consistent.
+"""
+
+
+def _labels(state: DeviceState, n: int) -> list[str]:
+    return state.channel_names if len(state.channel_names) == n else [f"ch{c}" for c in range(n)]
+
+
+def _moved(state: DeviceState, rec: TelemetryRecord) -> str:
+    names = _labels(state, rec.n_channels)
+    parts = []
+    for field, kind in HEALTH_MASKS:
+        mask = getattr(rec, field)
+        if mask:
+            parts.append(f"{kind}: {','.join(mask_channels(mask, names))}")
+    if rec.n_channels:
+        c = rec.top_channel
+        parts.append(f"{names[c]} z={rec.z_mean[c]:+.1f}/{rec.z_std[c]:+.1f}")
+    return "; ".join(parts)
+
+
+def _model(rec: TelemetryRecord) -> str:
+    """Model outputs of a window with inferences: estimated vs realized accuracy, prior shift ('' without)."""
+    if not rec.n_inferences:
+        return ""
+    labels = f"{rec.n_correct}/{rec.n_labels} right this window" if rec.n_labels else "no labels this window"
+    return (f"estimated accuracy {rec.estimated_accuracy:.2f} vs realized {rec.accuracy:.2f} (all labels; "
+            f"{labels}), prior shift {rec.prior_shift:.2f}, {rec.n_inferences} inferences")
+
+
+def plain_line(state: DeviceState, rec: TelemetryRecord) -> str:
+    thr = f"/{state.instant:.1f}" if state.instant is not None else ""
+    kinds = "+".join(trigger_kinds(rec.trigger)) or "-"
+    flag = " (backfill)" if rec.replayed else ""
+    model = f" est={rec.estimated_accuracy:.2f} acc={rec.accuracy:.2f}" if rec.n_inferences else ""
+    return (f"{rec.boot_id:08x} seq={rec.seq} window={rec.window} score={rec.score:.2f}{thr} "
+            f"cusum={rec.cusum:.2f} alarm={int(rec.alarm)} trigger={kinds}{model} {_moved(state, rec)}{flag}")
+
+
+class LiveView:
+    """A rich live panel: device, profile, rate, score vs threshold, alarm, channels that moved."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self.console = Console(stderr=False)
+        self.live = Live(console=self.console, refresh_per_second=4, transient=False)
+        self.state: DeviceState | None = None
+
+    def __enter__(self) -> LiveView:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.live.__exit__(*exc)
+
+    def update(self, state: DeviceState) -> None:
+        from rich.table import Table
+        from rich.text import Text
+
+        self.state = state
+        table = Table(title=f"tinydrift monitor - {state.url}", show_header=False, expand=False)
+        table.add_column(style="bold")
+        table.add_column()
+        info = state.info
+        link = "connected" if state.connected else "waiting for device"
+        table.add_row("device", f"{info.board_name if info else '?'} ({link})")
+        if info:
+            table.add_row("boot / profile", f"{info.boot_id:#010x} / {info.profile_id:#010x} "
+                          f"(window {info.profile_window}, {info.profile_channels} channels)")
+        table.add_row("windows/s", f"{state.window_rate():.1f}")
+        rec = state.last
+        if rec is not None:
+            thr = f" (instant threshold {state.instant:.1f}, CUSUM h {state.cusum_h:.1f})" \
+                if state.instant is not None and state.cusum_h is not None else ""
+            table.add_row("window / seq", f"{rec.window} / {rec.seq}")
+            table.add_row("score", f"{rec.score:.2f}, CUSUM {rec.cusum:.2f}{thr}")
+            alarm = Text("ALARM", style="bold white on red") if rec.alarm else Text("ok", style="green")
+            if rec.trigger:
+                alarm.append(f"  ({'+'.join(trigger_kinds(rec.trigger))})")
+            table.add_row("alarm", alarm)
+            table.add_row("moved", _moved(state, rec))
+            if rec.n_inferences:
+                table.add_row("model", _model(rec))
+        if state.message:
+            table.add_row("status", state.message)
+        self.live.update(table)
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    url = args.port
+    if url == "auto":
+        from tinydrift.device.flash import find_port
+
+        url = find_port()
+    if args.sensor_rate is not None and not 0 < args.sensor_rate <= 65535:
+        raise InputError(f"--sensor-rate must be 1..65535 Hz, got {args.sensor_rate}")
+    logging.basicConfig(level=logging.WARNING, format="tinydrift: %(message)s")
+    with TelemetryStore(args.db) as store:
+        if args.profile:
+            from tinydrift.core.profile import load_profile
+
+            store.add_profile(load_profile(args.profile))
+        plain = args.plain or not sys.stdout.isatty()
+        view: LiveView | None = None
+
+        def on_record(state: DeviceState, rec: TelemetryRecord, new: bool) -> None:
+            if plain:
+                if new:
+                    print(plain_line(state, rec), flush=True)
+            elif view is not None:
+                view.update(state)
+
+        def on_status(state: DeviceState) -> None:
+            if plain:
+                print(f"# {state.message}", file=sys.stderr, flush=True)
+            elif view is not None:
+                view.update(state)
+
+        collector = Collector(url, store, device_name=args.device_name, alert_cmd=args.alert_cmd,
+                              sensor_rate=args.sensor_rate, on_record=on_record, on_status=on_status)
+        # SIGTERM stops as cleanly as Ctrl-C: the record in hand is stored, then we return.
+        signal.signal(signal.SIGTERM, lambda *_: collector.stop())
+        started = time.monotonic()
+        try:
+            if plain:
+                stats = collector.run(duration=args.duration, idle_exit=args.idle_exit)
+            else:
+                with LiveView() as view:
+                    view.update(collector.state)
+                    stats = collector.run(duration=args.duration, idle_exit=args.idle_exit)
+        except KeyboardInterrupt:
+            collector.stop()
+            stats = collector.stats
+            print("tinydrift: interrupted; database is consistent", file=sys.stderr)
+        elapsed = time.monotonic() - started
+        print(f"# collected {stats.records_new} new records ({stats.records_backfilled} backfilled, "
+              f"{stats.records_duplicate} duplicates), {stats.alarms} new alarms, {stats.seqs_lost} records lost in "
+              f"{stats.gaps_recorded} gaps, {stats.connects} connections, {elapsed:.1f} s -> {args.db}",
+              file=sys.stderr)
+        if stats.connects == 0:
+            last = collector.state.message.removeprefix("disconnected: ").split("; retrying")[0]
+            print(f"tinydrift: error: never connected to {url}: {last}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def add_commands(commands: Any) -> None:
+    """Register `tinydrift monitor`."""
+    p = commands.add_parser(
+        "monitor", help="collect a device's telemetry into SQLite, with a live view",
+        description=textwrap.dedent("""\
+            Connect to a device, store every telemetry record in an SQLite database and show
+            the drift state live. Missed records are backfilled from the device's ring buffer;
+            records the ring no longer holds are recorded as gaps. The device may reset or be
+            unplugged: the monitor reconnects and goes on."""),
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--port", required=True, metavar="URL",
+                   help="serial port, socket://HOST:PORT, a pty, or 'auto' (Nano 33 BLE by USB VID:PID)")
+    p.add_argument("--db", required=True, metavar="FILE", help="SQLite database (created if missing)")
+    p.add_argument("--profile", metavar="PROFILE", help="profile file, to show thresholds and channel names")
+    p.add_argument("--device-name", metavar="NAME", help="name of the device in the database (default: the URL)")
+    p.add_argument("--alert-cmd", metavar="CMD", help="run CMD on each new alarm, the record as JSON on stdin")
+    p.add_argument("--sensor-rate", type=int, metavar="HZ", help="ask the board to sample its sensors at HZ")
+    p.add_argument("--plain", action="store_true", help="one line per record (default when stdout is not a TTY)")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument("--idle-exit", type=float, metavar="S", help="stop after S seconds without a record")
+    p.set_defaults(func=cmd_monitor)
