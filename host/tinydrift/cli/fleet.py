@@ -57,7 +57,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if not is_postgres_url(args.db):
         raise InputError(f"--db must be a postgresql:// URL, got {args.db!r}")
     _logging(not args.quiet)
-    worker = IngestWorker(url, args.db, group=args.group, client_id=args.client_id, alert_cmd=args.alert_cmd,
+    worker = IngestWorker(url, args.db, group=None if args.no_share else args.group, client_id=args.client_id, alert_cmd=args.alert_cmd,
                           batch=args.batch)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     started = time.monotonic()
@@ -94,6 +94,41 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0 if left == 0 else 1
 
 
+class Gateway:
+    """`monitor --mqtt`: the publisher and the Collector hooks, closed (spool kept) on exit."""
+
+    def __init__(self, publisher: Any, sink: Any) -> None:
+        self.publisher = publisher
+        self.sink = sink
+
+    def __enter__(self) -> Gateway:
+        self.publisher.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.publisher.flush(2.0)
+        left = self.publisher.unacked()
+        self.publisher.close()
+        if left:
+            print(f"# {left} messages not yet acknowledged by the broker stay in {self.publisher.spool.path}; "
+                  "the next `monitor --mqtt` sends them", file=sys.stderr)
+
+
+def open_gateway(mqtt: str, spool_path: str, device_name: str) -> Gateway:
+    """The publisher and Collector hooks of `tinydrift monitor --mqtt URL`."""
+    import socket
+
+    from tinydrift.fleet.gateway import GatewaySink
+    from tinydrift.fleet.publisher import Publisher
+    from tinydrift.fleet.spool import Spool
+    from tinydrift.fleet.urls import parse_mqtt_url
+
+    url = parse_mqtt_url(mqtt)
+    gw = socket.gethostname()
+    pub = Publisher(url, Spool(spool_path))
+    return Gateway(pub, GatewaySink(pub, gw, device_name))
+
+
 def add_commands(commands: Any) -> None:
     """Register `tinydrift ingest` and `tinydrift fleet simulate`."""
     p = commands.add_parser(
@@ -107,6 +142,9 @@ def add_commands(commands: Any) -> None:
     p.add_argument("--client-id", metavar="ID", help="MQTT client id, names the persistent session (default: random)")
     p.add_argument("--group", default="tinydrift-ingest", metavar="NAME",
                    help="shared-subscription group of the workers (default: tinydrift-ingest)")
+    p.add_argument("--no-share", action="store_true",
+                   help="plain subscription instead of a shared one: every worker gets every message "
+                        "(survives a mosquitto restart while no worker is connected; see docs/fleet.md)")
     p.add_argument("--alert-cmd", metavar="CMD", help="run CMD on each new alarm onset, the event as JSON on stdin")
     p.add_argument("--batch", type=positive_int, default=1000, metavar="N", help="messages per transaction (1000)")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tinydrift.fleet.payload import Message, PayloadError, decode, subscription
-from tinydrift.fleet.pgstore import FleetWriter, connect, one_line, redact
+from tinydrift.fleet.pgstore import FleetDbError, FleetDbUnreachable, FleetWriter, connect, one_line, redact
 from tinydrift.fleet.publisher import mqtt_client
 from tinydrift.fleet.urls import MqttUrl
 from tinydrift.telemetry.collect import AlertRunner
@@ -46,9 +46,16 @@ class IngestStats:
 
 
 class IngestWorker:
-    """One ingest worker. ``client_id`` names its persistent session: restart a worker with the same id."""
+    """One ingest worker. ``client_id`` names its persistent session: restart a worker with the same id.
 
-    def __init__(self, url: MqttUrl, db_url: str, *, group: str = "tinydrift-ingest", client_id: str | None = None,
+    ``group``: the shared-subscription group the workers split the messages in; None subscribes
+    plainly (every worker gets every message). mosquitto 2.0 does not restore the shared
+    subscriptions of disconnected sessions after a broker restart (docs/fleet.md): what arrives
+    before a worker of the group reconnects is dropped; plain subscriptions are restored.
+    """
+
+    def __init__(self, url: MqttUrl, db_url: str, *, group: str | None = "tinydrift-ingest",
+                 client_id: str | None = None,
                  alert_cmd: str | None = None, batch: int = 1000) -> None:
         self.url = url
         self.db_url = db_url
@@ -76,7 +83,9 @@ class IngestWorker:
             log.warning("broker %s refused the connection: %s", self.url, reason)
             return
         self._generation += 1
-        topic = f"$share/{self.group}/{subscription(self.url.prefix)}"
+        topic = subscription(self.url.prefix)
+        if self.group:
+            topic = f"$share/{self.group}/{topic}"
         client.subscribe(topic, qos=1)
         log.info("connected to %s (session %s, %s), subscribed to %s", self.url, self.client_id,
                  "resumed" if flags.session_present else "new", topic)
@@ -128,19 +137,20 @@ class IngestWorker:
             try:
                 res = self._db().write(messages)
                 break
-            except (psycopg.OperationalError, psycopg.errors.DeadlockDetected, psycopg.InterfaceError) as exc:
+            except (psycopg.OperationalError, psycopg.errors.DeadlockDetected, psycopg.InterfaceError,
+                    FleetDbUnreachable) as exc:
                 self.stats.db_errors += 1
                 log.warning("database: %s; retrying the batch of %d in %.2f s", one_line(exc), len(messages),
                             backoff)
                 self._drop_db()
                 if self._stop.wait(backoff):
-                    raise
+                    raise FleetDbUnreachable(f"stopped while the database was unreachable: {one_line(exc)}; "
+                                             f"{len(messages)} messages stay unacknowledged at the broker") from None
                 backoff = min(backoff * 2, BACKOFF_MAX)
             except Exception as exc:
                 # Not an outage: keep the batch unacknowledged (the broker redelivers it) and say why once.
                 if isinstance(exc, psycopg.Error):
                     self._drop_db()
-                    from tinydrift.fleet.pgstore import FleetDbError
                     raise FleetDbError(f"database rejected a batch: {one_line(exc)}") from None
                 raise
         self.stats.batches += 1

@@ -32,6 +32,10 @@ class FleetDbError(TinyDriftError):
     """The PostgreSQL database cannot be reached or used."""
 
 
+class FleetDbUnreachable(FleetDbError):
+    """No connection to the PostgreSQL server (down, restarting, wrong address)."""
+
+
 def connect(url: str, *, migrate: bool = True) -> Any:
     """An autocommit psycopg connection to ``url``, its fleet schema brought up to date (or checked)."""
     try:
@@ -41,7 +45,7 @@ def connect(url: str, *, migrate: bool = True) -> Any:
     try:
         conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
     except psycopg.Error as exc:
-        raise FleetDbError(f"cannot connect to {redact(url)}: {one_line(exc)}") from None
+        raise FleetDbUnreachable(f"cannot connect to {redact(url)}: {one_line(exc)}") from None
     try:
         if migrate:
             pgschema.migrate(conn)

@@ -136,14 +136,18 @@ def record_json(rec: TelemetryRecord, names: list[str]) -> dict[str, object]:
 class Collector:
     """Collect a device's telemetry into a TelemetryStore until stopped.
 
-    on_record(state, record, new) and on_status(state) let a view follow along.
+    on_record(state, record, new) and on_status(state) let a view follow along. record_sink(record) and
+    gap_sink(boot_id, first, last, reason) see every record and gap *before* the store writes it (the
+    fleet gateway spools them there, so whatever the store holds was also handed on).
     """
 
     def __init__(self, url: str, store: TelemetryStore, *, device_name: str | None = None,
                  alert_cmd: str | None = None, sensor_rate: int | None = None,
                  on_record: Callable[[DeviceState, TelemetryRecord, bool], None] | None = None,
                  on_status: Callable[[DeviceState], None] | None = None,
-                 timeout: float = 1.0, backoff_max: float = BACKOFF_MAX) -> None:
+                 timeout: float = 1.0, backoff_max: float = BACKOFF_MAX,
+                 record_sink: Callable[[TelemetryRecord], None] | None = None,
+                 gap_sink: Callable[[int, int, int, str], None] | None = None) -> None:
         self.url = url
         self.store = store
         self.device_name = device_name or url
@@ -153,6 +157,8 @@ class Collector:
         self.alerts = AlertRunner(alert_cmd, self.stats) if alert_cmd else None
         self.on_record = on_record
         self.on_status = on_status
+        self.record_sink = record_sink
+        self.gap_sink = gap_sink
         self.timeout = timeout
         self.backoff_max = backoff_max
         self._stop = threading.Event()
@@ -259,6 +265,8 @@ class Collector:
         self._expected = info.next_seq
 
     def _gap(self, boot_id: int, lo: int, hi: int, reason: str) -> None:
+        if self.gap_sink:
+            self.gap_sink(boot_id, lo, hi, reason)
         if self.store.record_gap(self.device_name, boot_id, lo, hi, reason):
             self.stats.gaps_recorded += 1
             self.stats.seqs_lost += hi - lo + 1
@@ -276,6 +284,8 @@ class Collector:
         self._expected = max(self._expected or 0, rec.seq + 1)
 
     def _store(self, rec: TelemetryRecord) -> None:
+        if self.record_sink:
+            self.record_sink(rec)
         new = self.store.insert_record(self.device_name, rec)
         if new:
             self.stats.records_new += 1
