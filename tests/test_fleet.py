@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import json
+import shutil
 import sys
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -63,7 +65,7 @@ def test_bad_messages_are_one_line_errors(topic, raw, why):
 
 def test_record_payload_fields_are_type_checked():
     good = json.loads(payload.encode_record("d", "g", 1.0, _record()))
-    for field, bad in [("seq", -1), ("seq", 1.5), ("score", "x"), ("alarm", 1), ("mean", [1.0]),
+    for field, bad in [("seq", -1), ("seq", 1.5), ("score", "x"), ("alarm", 1), ("z_std", [1.0]),
                        ("n_missing", [0, -1, 0]), ("score", float("nan"))]:
         obj = json.loads(json.dumps(good))
         obj["record"][field] = bad
@@ -89,16 +91,24 @@ def test_spool_keeps_order_and_never_reuses_ids(tmp_path):
 # ----------------------------------------------------------------------------------- PostgreSQL
 
 
+def _private_dir(prefix: str) -> Path:
+    # Not under pytest's basetemp: other pytest runs (as root) reset it to mode 0700, which would lock
+    # out the unprivileged user PostgreSQL runs as.
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
 @pytest.fixture(scope="module")
-def pg(tmp_path_factory):
+def pg():
     from tinydrift.fleet.localservers import Postgres
 
-    server = Postgres(tmp_path_factory.mktemp("pg"))
+    work = _private_dir("tinydrift-test-pg-")
+    server = Postgres(work / "pg")
     server.init()
     server.start()
     server.create_database()
     yield server
     server.stop()
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def _msg(device: str, rec: TelemetryRecord, t: float) -> payload.Message:
@@ -157,11 +167,13 @@ def bench():
 
 
 @pytest.fixture(scope="module")
-def fleet(bench, tmp_path_factory):
-    f = bench.Fleet(tmp_path_factory.mktemp("fleet"))
+def fleet(bench):
+    work = _private_dir("tinydrift-test-fleet-")
+    f = bench.Fleet(work)
     f.start()
     yield f
     f.stop()
+    shutil.rmtree(work, ignore_errors=True)
 
 
 @pytest.mark.slow
@@ -179,3 +191,51 @@ def test_every_record_arrives_exactly_once(bench, fleet, scenario):
         assert res.skipped_lines == []
     if scenario == "load":
         assert 0 < res.latency_median_ms <= res.latency_p99_ms
+
+
+def test_fleet_page_and_export_read_postgres(pg, tmp_path):
+    from tinydrift.cli.app import main
+    from tinydrift.fleet.pgstore import FleetWriter, connect
+
+    with connect(pg.url) as conn:
+        conn.execute("TRUNCATE records, record_keys, alarms, gaps, alarm_onsets, devices")
+        w = FleetWriter(conn)
+        t = 1.8e9
+        # devA: seqs 0..9 but 4..5 never arrive, 7..8 reported lost; alarm from seq 6 on. devB: 3 quiet records.
+        a = [_record(seq=s, trigger=2 if s >= 6 else 0, alarm=s >= 6) for s in range(10) if s not in (4, 5, 7, 8)]
+        b = [_record(seq=s) for s in range(3)]
+        gap = payload.decode("p/v1/devA/gap", payload.encode_gap("devA", "gw", t, 0xDEADBEEF, 7, 8, "ring"), "p")
+        onset = payload.decode("p/v1/devA/alarm", payload.encode_alarm("devA", "gw", t + 6, {"boot_id": 0xDEADBEEF,
+                                                                                             "seq": 6}), "p")
+        res = w.write([_msg("devA", r, t + r.seq) for r in a] + [_msg("devB", r, t + r.seq) for r in b]
+                      + [gap, onset, onset])
+        assert (res.records_new, res.gaps_new, len(res.onsets_new)) == (9, 1, 1)
+    out = tmp_path / "fleet.html"
+    assert main(["report", "--db", pg.url, "-o", str(out)]) == 0
+    page = out.read_text()
+    assert page.index("devA") < page.index("devB")  # alarmed devices first
+    from tinydrift.fleet.report import fleet_summary
+
+    with connect(pg.url, migrate=False) as conn:
+        rows = {r.device: r for r in fleet_summary(conn)}
+    assert (rows["devA"].records, rows["devA"].alarm_windows, rows["devA"].alarm_onsets) == (len(a), sum(r.alarm for r in a), 1)
+    assert (rows["devA"].lost, rows["devA"].not_received, rows["devA"].alarm_now) == (2, 2, True)
+    assert rows["devA"].first_alarm == "boot 0xdeadbeef seq 6 (cusum)"
+    assert (rows["devB"].records, rows["devB"].lost, rows["devB"].alarm_now) == (3, 0, False)
+    csv_path = tmp_path / "records.csv"
+    assert main(["db", "export", "--db", pg.url, "--csv", "-o", str(csv_path)]) == 0
+    import csv
+
+    got = list(csv.DictReader(csv_path.open()))
+    assert [(r["device"], int(r["seq"])) for r in got] == [("devA", r.seq) for r in a] + [("devB", r.seq) for r in b]
+    assert float(got[0]["ch1_z_mean"]) == -4.5 and got[0]["ch2_n_saturated"] == "3"
+
+
+def test_ingest_refuses_an_unreachable_database_in_one_line(capsys):
+    from tinydrift.cli.app import main
+    from tinydrift.fleet.localservers import free_port
+
+    code = main(["ingest", "--mqtt", f"mqtt://127.0.0.1:{free_port()}/t", "--db",
+                 f"postgresql://x@127.0.0.1:{free_port()}/none"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and err[0].startswith("tinydrift: error: cannot connect to postgresql://")

@@ -94,6 +94,42 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0 if left == 0 else 1
 
 
+def cmd_fleet_report(args: argparse.Namespace) -> int:
+    """`tinydrift report --db postgresql://...`: the fleet page (every device's state, alarms, lost counts)."""
+    from tinydrift.core.files import atomic_open
+    from tinydrift.fleet.pgstore import connect
+    from tinydrift.fleet.report import fleet_summary, write_fleet_html
+
+    with connect(args.db, migrate=False) as conn:
+        rows = fleet_summary(conn)
+    for r in rows:
+        print(f"{r.device}: {'ALARM' if r.alarm_now else 'ok'}, {r.records} records, {r.alarm_onsets} alarm onsets"
+              f"{f', first alarm {r.first_alarm}' if r.first_alarm else ''}, {r.lost} lost, "
+              f"{r.not_received} not received")
+    with atomic_open(Path(args.output)) as fh:
+        write_fleet_html(rows, fh)
+    print(f"tinydrift: wrote {args.output} ({len(rows)} devices)", file=sys.stderr)
+    return 0
+
+
+def cmd_fleet_export(args: argparse.Namespace) -> int:
+    """`tinydrift db export --db postgresql://... --csv`: every record, one CSV row each."""
+    from tinydrift.core.files import atomic_open
+    from tinydrift.fleet.pgstore import connect
+    from tinydrift.fleet.report import export_csv
+
+    if args.format != "csv":
+        raise InputError("a PostgreSQL fleet database exports as --csv only")
+    with connect(args.db, migrate=False) as conn:
+        if args.output == "-":
+            n = export_csv(conn, sys.stdout)
+        else:
+            with atomic_open(Path(args.output)) as fh:
+                n = export_csv(conn, fh)
+            print(f"tinydrift: wrote {n} records to {args.output} (csv)", file=sys.stderr)
+    return 0
+
+
 class Gateway:
     """`monitor --mqtt`: the publisher and the Collector hooks, closed (spool kept) on exit."""
 
