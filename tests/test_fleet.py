@@ -12,8 +12,10 @@ import datetime as dt
 import importlib.util
 import json
 import shutil
+import signal
 import sys
 import tempfile
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -239,3 +241,63 @@ def test_ingest_refuses_an_unreachable_database_in_one_line(capsys):
                  f"postgresql://x@127.0.0.1:{free_port()}/none"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and err[0].startswith("tinydrift: error: cannot connect to postgresql://")
+
+
+def test_import_tinydrift_and_the_cli_need_no_fleet_clients():
+    import subprocess
+
+    code = ("import sys, tinydrift, tinydrift.cli.app as a; a.build_parser(); import tinydrift.fleet.payload; "
+            "assert not {'paho', 'psycopg'} & {m.split('.')[0] for m in sys.modules}, 'imported a fleet client'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.slow
+def test_monitor_mqtt_publishes_what_the_board_computes(bench, fleet, tmp_path):
+    """A host-simulator board -> `tinydrift monitor --mqtt` -> broker -> ingest -> PostgreSQL equals tinydrift.score."""
+    import subprocess
+
+    import tinydrift
+    from tinydrift.device.sim import firmware_path, free_port
+    from tinydrift.fleet.simulate import _stream
+    from tinydrift.telemetry.store import TelemetryStore
+
+    profile = tinydrift.load_profile(fleet.profile_path)
+    stream = _stream(3, 150, drift=True)  # a drifting device: alarms and an onset
+    rows = tinydrift.score(profile, stream)
+    sensor = tmp_path / "sensor.i16"
+    sensor.write_bytes(stream.astype("<i2").tobytes())
+    port = free_port()
+    board = subprocess.Popen([str(firmware_path("host")), "--tcp", str(port), "--storage", str(tmp_path / "st.bin"),
+                              "--sensor-file", str(sensor)], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        assert f"127.0.0.1:{port}" in board.stdout.readline()
+        url = f"socket://127.0.0.1:{port}"
+        with tinydrift.Device(url) as dev:
+            dev.upload_profile(profile)
+            boot = dev.info().boot_id
+        fleet.pg.create_database("gw")
+        worker = fleet.ingest("gw", 0)
+        db = tmp_path / "t.db"
+        mon = subprocess.run([sys.executable, "-m", "tinydrift", "monitor", "--port", url, "--db", str(db), "--mqtt",
+                              fleet.mqtt_url("gw"), "--device-name", "board-1", "--plain", "--sensor-rate", "1000",
+                              "--idle-exit", "3"], capture_output=True, text=True, timeout=120)
+        assert mon.returncode == 0, mon.stderr
+        local = TelemetryStore(db, readonly=True).telemetry_records(boot_id=boot)
+        assert [r.seq for r in local] == list(range(len(rows)))
+        end = time.monotonic() + 30
+        while fleet.stored("gw") < len(rows) and time.monotonic() < end:
+            time.sleep(0.1)
+        got = fleet.query("gw", "SELECT device_uid, boot_id, seq, window_index, score, cusum, alarm, z_mean "
+                                "FROM records ORDER BY seq")
+        assert [(d, b, s) for d, b, s, *_ in got] == [("board-1", boot, i) for i in range(len(rows))]
+        for (_, _, _, window, score, cusum, alarm, z_mean), row in zip(got, rows):
+            assert (window, score, cusum, alarm) == (row["window"], row["score"], row["cusum"], bool(row["alarm"]))
+            assert z_mean == row["z_mean"].tolist()
+        first_alarm = next(i for i, r in enumerate(rows) if r["alarm"])
+        assert fleet.query("gw", "SELECT seq FROM alarm_onsets") == [(first_alarm,)]
+        assert fleet.query("gw", "SELECT board, boot_id FROM devices") == [("host simulator", boot)]
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+    finally:
+        board.terminate()
+        board.wait()

@@ -245,10 +245,10 @@ def run(fleet: Fleet, name: str, devices: int, records: int, gateways: int = 2, 
     res.checksum_ok = md5 == expected_md5(devices, records)
     span = float(last - first) if stored else 0.0
     res.throughput = stored / span if span > 0 else 0.0
-    if name in ("load", "drain"):
+    if name in ("load", "drain", "demo"):
         lat = [float(r[0]) * 1000 for r in fleet.query(
             name, "SELECT extract(epoch from ingested_at - time) FROM records ORDER BY 1")]
-        if name == "load" and lat:
+        if name in ("load", "demo") and lat:
             res.latency_median_ms = statistics.median(lat)
             res.latency_p99_ms = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
     for k in range(workers):
