@@ -301,3 +301,36 @@ def test_monitor_mqtt_publishes_what_the_board_computes(bench, fleet, tmp_path):
     finally:
         board.terminate()
         board.wait()
+
+
+@pytest.mark.slow
+def test_ingest_runs_the_alert_command_once_per_onset(fleet, tmp_path):
+    import threading
+
+    import paho.mqtt.client as mqtt
+
+    from tinydrift.fleet.ingest import IngestWorker
+    from tinydrift.fleet.urls import parse_mqtt_url
+
+    fleet.pg.create_database("alerts")
+    alerts = tmp_path / "alerts.jsonl"
+    cmd = f"{sys.executable} -c \"import sys; open({str(alerts)!r}, 'a').write(sys.stdin.read())\""
+    worker = IngestWorker(parse_mqtt_url(fleet.mqtt_url("alerts")), fleet.db_url("alerts"), alert_cmd=cmd,
+                          client_id="alerts-worker")
+    thread = threading.Thread(target=worker.run, kwargs={"idle_exit": 3.0}, daemon=True)
+    thread.start()
+    assert worker.wait_subscribed(30)
+    event = {"boot_id": 5, "seq": 42, "trigger_kinds": ["cusum"]}
+    raw = payload.encode_alarm("devZ", "gw", 1.8e9, event)
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="alerts-pub", protocol=mqtt.MQTTv5)
+    pub.connect("127.0.0.1", fleet.mq.port)
+    pub.loop_start()
+    for _ in range(2):  # the same onset twice, as after a gateway resend
+        pub.publish("bench/alerts/v1/devZ/alarm", raw, qos=1).wait_for_publish(10)
+    pub.disconnect()
+    pub.loop_stop()
+    thread.join(60)
+    assert not thread.is_alive()
+    fired = [json.loads(line) for line in alerts.read_text().splitlines()]
+    assert fired == [{"device": "devZ", **event}]
+    assert worker.stats.alarms_new == 1 and worker.stats.messages == 2

@@ -26,13 +26,14 @@ def main() -> int:
     ap.add_argument("--devices", type=int, default=10)
     ap.add_argument("--records", type=int, default=300)
     ap.add_argument("--rate", type=float, default=20.0, help="records/s per device")
-    ap.add_argument("-o", "--output", default="fleet.html")
+    ap.add_argument("-o", "--output", default=str(ROOT / "build" / "demo-fleet" / "fleet.html"))
     args = ap.parse_args()
     spec = importlib.util.spec_from_file_location("bench_fleet", ROOT / "tools" / "bench_fleet.py")
     bench = importlib.util.module_from_spec(spec)
     sys.modules["bench_fleet"] = bench
     spec.loader.exec_module(bench)
 
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="tinydrift-demo-fleet-"))
     fleet = bench.Fleet(work)
     try:
