@@ -264,7 +264,8 @@ def markdown(results: list[Result], args: argparse.Namespace, elapsed: float) ->
            "loopback ports, gateways and ingest workers as separate `tinydrift` processes.",
            "",
            f"Run: {args.devices} simulated devices x {args.records} records, {args.gateways} gateways, "
-           f"{args.workers} ingest workers; the load scenario paced at {args.rate:g} records/s per device; "
+           f"{args.workers} ingest workers; the load scenario paced at {args.rate:g} records/s per device, the "
+           f"fault scenarios at {max(args.rate, 20.0):g} (more than the workers take: they end draining a backlog); "
            f"whole run {elapsed:.0f} s.",
            "",
            "Stored is `count(*)` of `records`; lost = expected − distinct (device, boot, seq); duplicated = stored − "
