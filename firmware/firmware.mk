@@ -12,7 +12,8 @@
 #     fw-host       build/fw/host/tinydrift-sim (POSIX host simulator, boards/host)
 #     fw-check-arm  compile app + core for Cortex-M4F, warning-free (-c only)
 #     fw-size       sizeof(td_app_t) and .text of the app objects on Cortex-M4F
-#     test-fw-c     tests/c/test_app.c under AddressSanitizer + UndefinedBehaviorSanitizer
+#     test-fw-c     tests/c/test_app.c and tests/c/test_store_powercut.c (a power cut at every flash
+#                   operation of an upload) under AddressSanitizer + UndefinedBehaviorSanitizer
 
 FW_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
 
@@ -35,6 +36,7 @@ FW_HOST_BOARD_SRC := $(wildcard boards/host/*.c)
 FW_HOST_BOARD_HDR := $(wildcard boards/host/*.h)
 FW_SIM := $(FW_BUILD)/host/tinydrift-sim
 FW_TEST_APP := $(FW_BUILD)/test_app
+FW_TEST_POWERCUT := $(FW_BUILD)/test_store_powercut
 
 .PHONY: fw-all fw-host fw-check-arm fw-size test-fw-c
 
@@ -47,12 +49,18 @@ $(FW_SIM): $(FW_HOST_BOARD_SRC) $(FW_HOST_BOARD_HDR) $(FW_APP_SRC) $(FW_CORE_SRC
 	$(FW_HOST_CC) $(FW_WARN) $(FW_HOST_FLAGS) $(FW_CORE_DEFS) $(FW_INC) -Iboards/host $(FW_HOST_BOARD_SRC) $(FW_APP_SRC) \
 	    $(FW_CORE_SRC) -o $@
 
-test-fw-c: $(FW_TEST_APP)
+test-fw-c: $(FW_TEST_APP) $(FW_TEST_POWERCUT)
 	$(FW_TEST_APP)
+	$(FW_TEST_POWERCUT)
 
 $(FW_TEST_APP): tests/c/test_app.c $(FW_APP_SRC) $(FW_CORE_SRC) $(FW_HDR)
 	@mkdir -p $(dir $@)
 	$(FW_HOST_CC) $(FW_WARN) $(FW_SAN) $(FW_CORE_DEFS) $(FW_INC) tests/c/test_app.c $(FW_APP_SRC) $(FW_CORE_SRC) -o $@
+
+$(FW_TEST_POWERCUT): tests/c/test_store_powercut.c tests/c/td_check.h $(FW_APP_SRC) $(FW_CORE_SRC) $(FW_HDR)
+	@mkdir -p $(dir $@)
+	$(FW_HOST_CC) $(FW_WARN) $(FW_SAN) $(FW_CORE_DEFS) $(FW_INC) tests/c/test_store_powercut.c $(FW_APP_SRC) \
+	    $(FW_CORE_SRC) -o $@
 
 # The app must build warning-free for the Nano 33 BLE's Cortex-M4F, like the core.
 fw-check-arm:

@@ -31,6 +31,16 @@ uint32_t td_store_max_blob(const td_store_t *st)
     return st == NULL || st->slot_size < TD_APP_SLOT_HEADER_SIZE ? 0u : st->slot_size - TD_APP_SLOT_HEADER_SIZE;
 }
 
+/* The header's CRC-32 runs over its generation and size fields, then the blob: a header whose
+ * generation or size is not the one written (a torn write, an interrupted erase) does not match. */
+static uint32_t crc_seed(uint32_t generation, uint32_t size)
+{
+    uint8_t fields[8];
+    td_le_put_u32(fields, generation);
+    td_le_put_u32(fields + 4, size);
+    return td_crc32_update(0u, fields, sizeof fields);
+}
+
 /* Read and check slot's commit header; TD_ERR_MAGIC for an erased or foreign slot. */
 static td_status read_header(const td_store_t *st, uint8_t slot, slot_header_t *hdr)
 {
@@ -65,7 +75,7 @@ static td_status check_slot(const td_store_t *st, uint8_t slot, uint8_t *buf, ui
     if (s != TD_OK) {
         return s;
     }
-    if (td_crc32_update(0u, buf, hdr->size) != hdr->crc) {
+    if (td_crc32_update(crc_seed(hdr->generation, hdr->size), buf, hdr->size) != hdr->crc) {
         return TD_ERR_CRC;
     }
     td_profile_t prof;
@@ -147,11 +157,11 @@ td_status td_store_begin(td_store_t *st, uint32_t size, uint8_t *slot)
     return TD_OK;
 }
 
-/* CRC-32 of len bytes of storage at offset, read in small pieces (no big buffer needed). */
-static td_status storage_crc(uint32_t offset, uint32_t len, uint32_t *crc)
+/* CRC-32 (continued from seed) of len bytes of storage at offset, read in small pieces (no big buffer needed). */
+static td_status storage_crc(uint32_t offset, uint32_t len, uint32_t seed, uint32_t *crc)
 {
     uint8_t piece[64];
-    uint32_t c = 0u;
+    uint32_t c = seed;
     uint32_t done = 0u;
     while (done < len) {
         const uint32_t n = len - done < (uint32_t)sizeof piece ? len - done : (uint32_t)sizeof piece;
@@ -198,9 +208,11 @@ td_status td_store_commit(td_store_t *st, const uint8_t *blob, uint32_t size)
         return s;
     }
     /* Read the blob back: the header must only vouch for bytes that really are in flash. */
-    const uint32_t crc = td_crc32_update(0u, blob, size);
+    const uint32_t generation = st->generation + 1u;
+    const uint32_t seed = crc_seed(generation, size);
+    const uint32_t crc = td_crc32_update(seed, blob, size);
     uint32_t stored_crc = 0u;
-    s = storage_crc(base + TD_APP_SLOT_HEADER_SIZE, size, &stored_crc);
+    s = storage_crc(base + TD_APP_SLOT_HEADER_SIZE, size, seed, &stored_crc);
     if (s != TD_OK) {
         return s;
     }
@@ -208,7 +220,6 @@ td_status td_store_commit(td_store_t *st, const uint8_t *blob, uint32_t size)
         return TD_ERR_CRC;
     }
     uint8_t hdr[TD_APP_SLOT_HEADER_SIZE];
-    const uint32_t generation = st->generation + 1u;
     memcpy(hdr, TD_STORE_MAGIC, 4);
     td_le_put_u32(hdr + 4, generation);
     td_le_put_u32(hdr + 8, size);

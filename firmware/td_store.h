@@ -2,15 +2,20 @@
  *
  * Layout: slot 0 at offset 0, slot 1 at offset slot_size, where slot_size is
  * TD_APP_SLOT_SIZE rounded up to whole erase pages. Each slot is
- *     commit header (16 bytes): magic "TDSL" | u32 generation | u32 size | u32 crc32(blob)
+ *     commit header (16 bytes): magic "TDSL" | u32 generation | u32 size | u32 crc
  *     blob (size bytes, from offset 16)
- * The header is written LAST, after the blob has been written and read back,
- * and erased flash reads 0xFF, so an upload interrupted at any point (power
- * loss, dropped link, failed write) leaves a slot without a valid header. A
- * slot is valid when its magic, size and crc32 match and td_profile_parse
- * accepts the blob; the active slot is the valid one with the highest
- * generation. Uploads always go to the other (inactive) slot, so the active
- * profile stays intact until the new header makes the switch.
+ * where crc is the CRC-32 of the header's generation and size fields (8 bytes,
+ * little-endian) followed by the blob, so a generation or size that is not the
+ * one written (a torn header write, an interrupted erase of an older slot)
+ * does not match. The header is written LAST, after the blob has been written
+ * and read back, and erased flash reads 0xFF, so an upload interrupted at any
+ * point (power loss, dropped link, failed write) leaves a slot without a valid
+ * header. A slot is valid when its magic, size and crc match and
+ * td_profile_parse accepts the blob; the active slot is the valid one with the
+ * highest generation. Uploads always go to the other (inactive) slot, so the
+ * active profile stays intact until the new header makes the switch. Nothing is
+ * written at boot. tests/c/test_store_powercut.c cuts power at every flash
+ * operation of an upload (docs/architecture.md, "Power cuts").
  *
  * Usage:
  *     td_store_t st; uint32_t size;

@@ -1,6 +1,6 @@
 """top_channel during a CUSUM run: the matched-filter attribution of the C core against a float64 oracle.
 
-docs/architecture.md ("Which channel") defines it: per window of a run, each feature's fit
+docs/algorithm.md ("Per window", top_channel) defines it: per window of a run, each feature's fit
 <a_f, u>^2 / |a_f|^2 with a_f,j = P[j, f] / s_kj and u_j = (e_j - c_kj) / s_kj for the nearest centroid k; a channel
 scores the larger of its two features; the scores add up from the window the run starts; the largest sum names the
 channel. Outside a run the largest |z| does (tests/test_window_stats.py).

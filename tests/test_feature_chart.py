@@ -151,9 +151,9 @@ def test_chart_left_out_when_the_held_out_windows_cannot_be_calibrated():
     value up to 2 sd holds the chart under its budget, so the builder leaves the chart out and says so."""
     rng = np.random.default_rng(8)
     frames = rng.normal(0, 100, (64 * 400, 3)).astype(np.int64)
-    frames[-64 * 80 :, 1] += 300  # the held-out tail (the last 20 % of windows) sits 3 sd above the rest
+    frames[-64 * 80 :, 1] += 300  # the held-out tail (the last 20 % of windows, holdout=0.2) sits 3 sd above the rest
     said: list[str] = []
-    prof = tinydrift.build_profile(frames.astype(np.int16), window=64, progress=said.append)
+    prof = tinydrift.build_profile(frames.astype(np.int16), window=64, holdout=0.2, progress=said.append)
     assert not prof.feature_chart
     assert any("feature chart left out" in line for line in said)
     assert sum("calibrating the feature chart" in line for line in said) == 3  # k 0.5, 1 and 2 tried

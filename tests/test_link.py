@@ -569,9 +569,11 @@ def test_device_command_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.
     fw = tmp_path / "fw.bin"
     fw.write_bytes(b"\x00" * 16)
     monkeypatch.setenv("PATH", str(tmp_path))  # no bossac, no arduino-cli
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.arduino15 bossac
     cases = [
         (["info", "--port", "/dev/ttyNOPE0"], "cannot open /dev/ttyNOPE0: No such file or directory"),
-        (["flash", "--board", "nano33ble", str(fw)], "bossac not found: install the Debian package bossa-cli"),
+        (["flash", "--board", "nano33ble", str(fw)], "no upload tool for the Nano 33 BLE (arduino-cli, or Arduino's "
+                                                      "bossac): install arduino-cli"),
         (["firmware", "build", "--board", "nano33ble"], "arduino-cli not found"),
     ]
     for argv, expected in cases:
@@ -587,7 +589,7 @@ def test_flash_board_description(tmp_path: Path) -> None:
     assert (default.vid, default.app_pid, default.boot_pid) == (0x2341, 0x805A, 0x005A)
     assert default.fqbn == "arduino:mbed_nano:nano33ble"
     cmd = flash.bossac_command(Path("fw.bin"), "/dev/ttyACM1", default)
-    assert cmd == ["bossac", "-d", "--port=/dev/ttyACM1", "-U", "-i", "-e", "-w", "fw.bin", "-R"]
+    assert cmd == ["bossac", "-d", "--port=ttyACM1", "-U", "-i", "-e", "-w", "fw.bin", "-R"]  # platform.txt's form
     real = flash.board_info()  # the checkout's board.json (or the defaults while it does not exist)
     assert real.vid == 0x2341 and real.fqbn.startswith("arduino:mbed_nano:")
     with pytest.raises(DeviceError, match="no Nano 33 BLE running found"):

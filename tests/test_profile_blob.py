@@ -14,10 +14,10 @@ from tinydrift import ChannelConfig, Monitor, Profile, ProfileError, build_profi
 from tinydrift.core.native import lib
 from tinydrift.core.profile import validate
 
-HEADER_FMT = "<4sHHIIBBBBHHIIIIIiI12x"  # docs: 64-byte little-endian header
+HEADER_FMT = "<4sHHIIBBBBHHIIIIIiII8x"  # docs: 64-byte little-endian header
 HEADER_FIELDS = ("magic", "version", "header_size", "total_size", "profile_id", "n_channels", "n_dims",
                  "n_centroids", "proj_shift", "window", "flags", "false_alarm_ppb", "cusum_k_q8", "cusum_h_q8",
-                 "instant_q8", "ext_scale_q24", "ext_zero_point", "created_unix")
+                 "instant_q8", "ext_scale_q24", "ext_zero_point", "created_unix", "calibration_windows")
 CHANNEL_FMT = "<hhhHHHHHii"
 FEATURE_FMT = "<iI"
 
@@ -46,8 +46,10 @@ def built(sensor_generator) -> Profile:
     rng = np.random.default_rng(42)
     frames = sensor_generator.draw(rng, 32 * 600)
     frames[rng.random(len(frames)) < 0.01, 1] = -32768  # some missing samples on channel 1
+    # The layout checks below cover the sections of this profile; the occupancy section (on by default from 300
+    # windows) has its own in test_occupancy.py.
     return build_profile(frames, window=32, false_alarm_rate=1e-3, n_centroids=4,
-                         rails=(-32000, 32000), sentinel=-32768, seed=1)
+                         rails=(-32000, 32000), sentinel=-32768, seed=1, occupancy_windows=None)
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +93,7 @@ def test_blob_layout_decodes_with_struct(built, blob):
     assert h["version"] == 1
     assert h["header_size"] == 64
     assert h["total_size"] == len(blob)
-    assert blob[52:64] == bytes(12)  # reserved
+    assert blob[56:64] == bytes(8)  # reserved
     assert (h["n_channels"], h["n_dims"], h["n_centroids"], h["window"]) == (
         built.n_channels, built.n_dims, built.n_centroids, built.window)
     # default build: log-std + centroid scales + feature chart
@@ -100,6 +102,7 @@ def test_blob_layout_decodes_with_struct(built, blob):
         built.cusum_k_q8, built.cusum_h_q8, built.instant_q8, 1_000_000)
     assert h["profile_id"] == built.profile_id
     assert h["created_unix"] == built.created_unix
+    assert h["calibration_windows"] == built.calibration_windows == built.calibration.n_windows > 0
     # CRC-32 (zlib) of everything before it, little-endian.
     assert struct.unpack("<I", blob[-4:])[0] == zlib.crc32(blob[:-4])
     # Sections: channels, features, int8 projection padded to 4, int32 centroids, centroid scales, feature chart

@@ -7,8 +7,12 @@ import base64
 import csv
 import io
 import json
+import os
 import re
+import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -124,13 +128,16 @@ def test_alarm_rows_follow_trigger_bits(db: TelemetryStore, scored) -> None:
     db.insert_records(DEVICE, recs)
     alarms = db.alarms()
     want = [(r.seq, kind) for r in recs
-            for bit, kind in ((1, "instant"), (2, "cusum"), (4, "health"), (0x20, "feature")) if r.trigger & bit]
+            for bit, kind in ((1, "instant"), (2, "cusum"), (4, "health"), (0x10, "occupancy"), (0x20, "feature"))
+            if r.trigger & bit]
     assert sorted((a["seq"], a["kind"]) for a in alarms) == sorted(want)
     names = profile.names()
     for a in alarms:
         rec = recs[a["seq"]]
         if a["kind"] == "health":
             assert a["channel_mask"] == rec.stuck_mask | rec.saturated_mask | rec.missing_mask
+        elif a["kind"] == "occupancy":  # on by default from 300 training windows; it names no channel
+            assert a["channel_mask"] == 0
         else:
             assert a["channel_mask"] == 1 << rec.top_channel
             assert a["channels"] == [names[rec.top_channel]]
@@ -171,8 +178,8 @@ def test_recorded_gaps(db: TelemetryStore, scored) -> None:
     profile, rows = scored
     db.insert_records(DEVICE, make_records(profile, rows, seqs=[0, 1, 2, 10, 11]))
     assert db.missing_ranges(DEVICE, BOOT_A, 15) == [(3, 9), (12, 14)]
-    assert db.record_gap(DEVICE, BOOT_A, 3, 7, reason="ring overflow", detected_at=123.0) is True
-    assert db.record_gap(DEVICE, BOOT_A, 3, 7, reason="ring overflow", detected_at=456.0) is False
+    assert db.record_gap(DEVICE, BOOT_A, 3, 7, reason="ring overflow", detected_at=123.0) == 5
+    assert db.record_gap(DEVICE, BOOT_A, 3, 7, reason="ring overflow", detected_at=456.0) == 0
     assert db.missing_ranges(DEVICE, BOOT_A, 15) == [(8, 9), (12, 14)]
     assert db.missing_ranges(DEVICE, BOOT_A, 15, include_lost=True) == [(3, 9), (12, 14)]
     assert db.gaps() == [{"device": DEVICE, "boot_id": BOOT_A, "first_missing_seq": 3, "last_missing_seq": 7,
@@ -412,6 +419,102 @@ def test_cli_db_export(filled, tmp_path: Path, capsys, monkeypatch) -> None:
     assert len(json.loads(target.read_text())["records"]) == len(recs)
     rc, out, err = run_cli(capsys, monkeypatch, "db", "export", "--db", db.path)
     assert rc == 2 and "--csv" in err
+
+
+def _no_dac_override() -> None:
+    """In the child, before exec: as root, drop CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the bounding set,
+    so file modes apply to it as to any user (PR_CAPBSET_DROP; the files stay root's own)."""
+    if os.geteuid() == 0:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        for cap in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+            if libc.prctl(24, cap, 0, 0, 0) != 0:
+                raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def _run_as_user(argv: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
+    """Run argv with file modes enforced (see _no_dac_override)."""
+    return subprocess.run(argv, capture_output=True, text=True, preexec_fn=_no_dac_override, timeout=120, **kwargs)
+
+
+def _modes_enforced(tmp: Path) -> bool:
+    probe = tmp / "probe"
+    probe.mkdir()
+    probe.chmod(0o555)
+    try:
+        return _run_as_user([sys.executable, "-c", f"open({str(probe / 'x')!r}, 'w')"]).returncode != 0
+    finally:
+        probe.chmod(0o755)
+
+
+@pytest.mark.parametrize("directory_writable", [False, True])
+def test_report_and_export_read_a_read_only_store(filled, directory_writable: bool, tmp_path: Path) -> None:
+    """A store with mode 444 (in a directory with mode 555, or a writable one): `db export` writes the same CSV as
+    from the writable file, `report` writes its page, and nothing is written beside the database."""
+    if not _modes_enforced(tmp_path):
+        pytest.skip("cannot make file modes apply here (root without CAP_SETPCAP)")
+    db, profile, recs = filled
+    buf = io.StringIO()
+    db.export_csv(buf)
+    db.close()
+    ro_dir, out_dir = tmp_path / "ro", tmp_path / "out"
+    ro_dir.mkdir()
+    out_dir.mkdir()
+    try:
+        shutil.copy(db.path, ro_dir / "t.db")
+        assert not Path(str(db.path) + "-wal").exists()  # closed: the WAL was checkpointed and removed
+        os.chmod(ro_dir / "t.db", 0o444)
+        os.chmod(ro_dir, 0o755 if directory_writable else 0o555)
+        env = dict(os.environ, MPLCONFIGDIR=str(out_dir))
+        runs = {
+            "export": ["db", "export", "--db", ro_dir / "t.db", "--csv", "-o", out_dir / "all.csv"],
+            "report": ["report", "--db", ro_dir / "t.db", "-o", out_dir / "report.html"],
+        }
+        for name, argv in runs.items():
+            proc = _run_as_user([sys.executable, "-m", "tinydrift", *map(str, argv)], env=env)
+            assert proc.returncode == 0, (name, proc.stderr)
+        assert (out_dir / "all.csv").read_text() == buf.getvalue()
+        assert "<html" in (out_dir / "report.html").read_text()
+        if not directory_writable:
+            assert sorted(p.name for p in ro_dir.iterdir()) == ["t.db"]
+    finally:
+        os.chmod(ro_dir, 0o755)
+
+
+def test_read_only_open_refuses_a_wal_it_cannot_read(filled, tmp_path: Path) -> None:
+    """With a non-empty -wal and no -shm beside it in a read-only directory, immutable=1 would miss the -wal's
+    changes: a clear one-line error instead."""
+    if not _modes_enforced(tmp_path):
+        pytest.skip("cannot make file modes apply here (root without CAP_SETPCAP)")
+    db, profile, recs = filled
+    ro_dir = tmp_path / "ro"
+    ro_dir.mkdir()
+    try:
+        writer = sqlite3.connect(ro_dir / "t.db")
+        writer.execute("PRAGMA journal_mode = WAL")
+        src = sqlite3.connect(db.path)
+        src.backup(writer)
+        src.close()
+        writer.execute("PRAGMA wal_autocheckpoint = 0")
+        writer.execute("UPDATE devices SET board = 'changed'")
+        writer.commit()
+        wal, shm = ro_dir / "t.db-wal", ro_dir / "t.db-shm"
+        assert wal.stat().st_size > 0
+        data = {p: p.read_bytes() for p in (ro_dir / "t.db", wal)}
+        writer.close()  # checkpoints and removes the -wal and -shm: put the old main file and the -wal back
+        for p, blob in data.items():
+            p.write_bytes(blob)
+            os.chmod(p, 0o444)
+        assert not shm.exists()
+        os.chmod(ro_dir, 0o555)
+        code = ("import sys\nfrom tinydrift.telemetry.store import TelemetryStore, StoreError\n"
+                "try:\n    TelemetryStore(sys.argv[1], readonly=True)\nexcept StoreError as e:\n    print(e)\n")
+        proc = _run_as_user([sys.executable, "-c", code, str(ro_dir / "t.db")])
+        assert proc.returncode == 0, proc.stderr
+        assert "its -wal file holds changes" in proc.stdout
+    finally:
+        os.chmod(ro_dir, 0o755)
 
 
 @pytest.mark.parametrize("case, message", [

@@ -33,7 +33,8 @@
 #define OFF_EXT_SCALE 40u
 #define OFF_EXT_ZERO_POINT 44u
 #define OFF_CREATED 48u
-#define OFF_RESERVED 52u
+/* 52: calibration_windows (uint32, informational: the core does not read it) */
+#define OFF_RESERVED 56u
 
 /* Outputs section offsets (relative to the section). */
 #define OUT_N_CLASSES 0u

@@ -20,9 +20,10 @@ Steps (CPU, seeded, a few seconds):
    tensor "output:1": window = the model's input length, int8 embedding scale and zero point =
    the output tensor's quantization, centroids and thresholds from the C monitor.
 5. Writes into the output directory: model.keras, model.tflite, ref.tdp, summary.json, and the
-   Arduino sketch folder imu_classifier/ (arduino/imu_classifier.ino, model_data.h with the
-   .tflite as a C array plus its constants, tinydrift_profile.h, and the C core in src/), ready
-   for arduino-cli. The sketch's op resolver must cover the model's ops: checked here.
+   Arduino sketch folder ImuClassifier/ (the tinydrift Arduino library's example
+   arduino/examples/ImuClassifier/ImuClassifier.ino, model_data.h with the .tflite as a C array
+   plus its constants, tinydrift_profile.h), ready for arduino-cli with the tinydrift library
+   installed (`make arduino-lib`). The sketch's op resolver must cover the model's ops: checked here.
 6. Scores the test split (in distribution, never seen in training) and two drifts: the
    gyroscope's y axis at 4x gain, and the accelerometer's x axis with its sign flipped (a
    sensor mounted the other way round).
@@ -36,7 +37,6 @@ import io
 import json
 import math
 import os
-import re
 import shutil
 import sys
 import time
@@ -53,8 +53,8 @@ EMBEDDING_LAYER = "embedding"
 EMBEDDING_DIMS = 8
 EMBEDDING_OUTPUT = 1  # the device reads interpreter.output(1)
 RATE = 1e-3
-SKETCH = Path(__file__).resolve().parent / "arduino" / "imu_classifier.ino"
-# Builtin ops the sketch registers (MicroMutableOpResolver::Add<Op> in imu_classifier.ino).
+SKETCH = ROOT / "arduino" / "examples" / "ImuClassifier" / "ImuClassifier.ino"
+# Builtin ops the sketch registers (MicroMutableOpResolver::Add<Op> in ImuClassifier.ino).
 SKETCH_OPS = {"CONV_2D": "AddConv2D", "EXPAND_DIMS": "AddExpandDims", "RESHAPE": "AddReshape", "MEAN": "AddMean",
               "FULLY_CONNECTED": "AddFullyConnected", "SOFTMAX": "AddSoftmax"}
 
@@ -184,20 +184,15 @@ def check_sketch_ops(ops: list[str]) -> None:
 
 
 def assemble_sketch(out: Path, model_h: str, profile_h: str) -> Path:
-    """OUT/imu_classifier/: the .ino, the generated headers and the C core in src/ (includes flattened)."""
-    sketch = out / "imu_classifier"
+    """OUT/ImuClassifier/: the library's example sketch and the generated headers (the tinydrift core comes from
+    the tinydrift Arduino library, `make arduino-lib`)."""
+    sketch = out / SKETCH.stem
     if sketch.exists():
         shutil.rmtree(sketch)
-    (sketch / "src").mkdir(parents=True)
+    sketch.mkdir(parents=True)
     shutil.copy(SKETCH, sketch / SKETCH.name)
     (sketch / "model_data.h").write_text(model_h)
     (sketch / "tinydrift_profile.h").write_text(profile_h)
-    include = re.compile(r'^(\s*#\s*include\s*")tinydrift/', re.MULTILINE)
-    sources = [*sorted((ROOT / "csrc" / "src").glob("*.[ch]")),
-               *sorted((ROOT / "csrc" / "include" / "tinydrift").glob("*.h"))]
-    for f in sources:
-        (sketch / "src" / f.name).write_text(include.sub(r"\1", f.read_text()))
-    (sketch / "src" / "README.txt").write_text("Copied from csrc/ by examples/imu_classifier/train.py; do not edit.\n")
     return sketch
 
 

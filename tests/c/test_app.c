@@ -645,6 +645,15 @@ static void make_profiles(void)
     CHECK_EQ(td_profile_parse(&p, g_blob_c, g_size_c), TD_OK);
 }
 
+/* A slot header's CRC-32: over its generation and size fields (little-endian), then the blob. */
+static uint32_t slot_crc(uint32_t generation, const uint8_t *blob, uint32_t size)
+{
+    uint8_t fields[8];
+    put_u32(fields, generation);
+    put_u32(fields + 4, size);
+    return td_crc32_update(td_crc32_update(0u, fields, 8u), blob, size);
+}
+
 /* Scan storage with a fresh store; returns the active slot (TD_STORE_NO_SLOT if none) and checks the blob. */
 static uint8_t rescan(const uint8_t *expect_blob, uint32_t expect_size)
 {
@@ -700,7 +709,7 @@ static void test_store(void)
     CHECK_EQ(td_store_commit(&st, g_blob_a, g_size_a), TD_OK);
     CHECK_EQ(td_store_active_slot(&st), 0);
     CHECK(memcmp(g_flash, "TDSL", 4) == 0 && get_u32(g_flash + 4) == 1u && get_u32(g_flash + 8) == g_size_a &&
-          get_u32(g_flash + 12) == td_crc32_update(0u, g_blob_a, g_size_a));
+          get_u32(g_flash + 12) == slot_crc(1u, g_blob_a, g_size_a));
     CHECK_EQ(td_store_commit(&st, g_blob_a, g_size_a), TD_ERR_STATE); /* needs a new erase */
     CHECK_EQ(rescan(g_blob_a, g_size_a), 0);
 
@@ -762,7 +771,7 @@ static void test_store(void)
     memcpy(g_flash, "TDSL", 4);
     put_u32(g_flash + 4, 99u);
     put_u32(g_flash + 8, 200u);
-    put_u32(g_flash + 12, td_crc32_update(0u, g_flash + 16u, 200u));
+    put_u32(g_flash + 12, slot_crc(99u, g_flash + 16u, 200u));
     CHECK_EQ(rescan(g_blob_b, g_size_b), 1);
     /* A torn header claiming a huge size is ignored without reading past the slot. */
     put_u32(g_flash + 8, 0x7FFFFFFFu);

@@ -495,7 +495,11 @@ static void test_profile_semantics(void)
         CHECK_EQ(spec_status(&s), TD_ERR_RANGE);
     }
     CHECK_EQ(poke_status(&base, 22, 2, TD_PROFILE_FLAG_OUTPUTS), TD_ERR_SIZE);
-    for (uint32_t i = 0; i < 12u; i++) {
+    /* Header bytes 52..55 hold calibration_windows (informational, any value); 56..63 are reserved. */
+    s = base;
+    memset(s.reserved, 0xFF, 4u);
+    CHECK_EQ(spec_status(&s), TD_OK);
+    for (uint32_t i = 4; i < 12u; i++) {
         s = base;
         s.reserved[i] = (uint8_t)(1u << (i % 8u));
         CHECK_EQ(spec_status(&s), TD_ERR_RANGE);

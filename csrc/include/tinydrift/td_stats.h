@@ -18,7 +18,7 @@
  * Lifetime statistics keep the exact count, sum and sum of squares of every
  * valid sample merged (128-bit sum of squares), so a merge is a few additions
  * and never rounds; td_lifetime_get rounds the mean and variance once, in the
- * same formats as a window's (Q32). See docs/architecture.md ("Lifetime
+ * same formats as a window's (Q32). See docs/algorithm.md ("Lifetime
  * statistics").
  *
  * Depends on: td_status.h.

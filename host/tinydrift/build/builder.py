@@ -8,17 +8,18 @@ expects is exactly what the device will compute on in-distribution input.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from tinydrift.build import occupancy
-from tinydrift.build.calibrate import calibrate, calibrate_chart
+from tinydrift.build import crossfit, occupancy
+from tinydrift.build.calibrate import basis, calibrate, calibrate_chart
 from tinydrift.core.native import lib
 from tinydrift.core.errors import InputError
 from tinydrift.core.monitor import Monitor, as_frames
-from tinydrift.core.profile import ChannelConfig, Profile
+from tinydrift.core.profile import CalibrationBasis, ChannelConfig, Profile
 from tinydrift.build.options import DEFAULT_HOLDOUT, DEFAULTS, BuildOptions, Progress  # noqa: F401  (DEFAULT_HOLDOUT re-exported)
 
 MIN_FIT_WINDOWS = 8
@@ -31,9 +32,16 @@ SCORINGS = ("mixture", "centroids")
 # Smallest per-centroid scale, in standardized units: a cluster that happens to sit still in one dimension
 # must not turn every later wiggle there into an alarm.
 MIN_CENTROID_SCALE = 0.05
-# A cluster needs this many fitting windows per embedding dimension for its own scales; smaller ones use
-# the pooled scales (with few windows per dimension the per-cluster spread overfits and false alarms follow).
+# Shrinkage of per-centroid scales toward the pooled ones: a centroid's variance is its windows' variance and
+# the pooled variance weighted as n_k and SCALE_PRIOR_WINDOWS_PER_DIM * dims windows (few windows: mostly pooled).
+SCALE_PRIOR_WINDOWS_PER_DIM = 1
+# Fewer centroids when windows are few: at least this many fitting windows per centroid and embedding dimension.
 MIN_CLUSTER_WINDOWS_PER_DIM = 2
+# Cross-fitted calibration (tinydrift.build.crossfit): folds, and windows left out of a fold's fit on each side of it.
+CROSSFIT_FOLDS = crossfit.DEFAULT_FOLDS
+CROSSFIT_GAP = crossfit.DEFAULT_GAP
+MIN_TRAINING_WINDOWS = 16
+OCCUPANCY_AUTO = "auto"
 MAX_CENTROID_OFFSET_Q8 = 1 << 24
 MAX_CENTROID_INV_SCALE_Q16 = 1 << 24
 # Weight of the Gaussian log-normaliser in a centroid's offset. The full normaliser (1.0) let tight
@@ -45,6 +53,10 @@ OFFSET_WEIGHT = 0.5
 # control false alarms.
 CHART_K_Q8 = 128
 CHART_SHARE = 0.1
+
+
+class CalibrationWarning(UserWarning):
+    """The training windows do not resolve the false-alarm rate by rank: a fitted tail sets the threshold."""
 
 
 @dataclass
@@ -241,16 +253,27 @@ class _Reference:
     features: np.ndarray  # fitting windows' features, Q8 as float64
     mu_q8: np.ndarray
     inv_sigma_q24: np.ndarray
+    min_sigma: float = 1.0 / 16
 
 
-def _reference(recordings: list[np.ndarray], window: int, rails: object, sentinel: object, holdout: float,
+def _reference(recordings: list[np.ndarray], window: int, rails: object, sentinel: object, holdout: float | None,
                min_sigma: float, say: Progress, note: str = "", log_std: bool = False) -> _Reference:
-    """Run a provisional profile (the C monitor) over the data for exact window features and health counts."""
+    """Run a provisional profile (the C monitor) over the data for exact window features and health counts.
+
+    holdout None (cross-fitting): every window is a fitting window and none is held out."""
     n_channels = recordings[0].shape[1]
     configs = _channel_rules(n_channels, rails, sentinel)
     for cfg in configs:
         cfg.max_missing = cfg.max_saturated = window  # provisional passes must not raise health events
-    split = _split(recordings, window, holdout)
+    if holdout is None:
+        split = _Split([r for r in recordings if len(r) >= window], [])
+        total = sum(len(r) // window for r in recordings)
+        if total < MIN_TRAINING_WINDOWS:
+            raise InputError(f"training data too short: {sum(len(r) for r in recordings)} frames give {total} windows "
+                             f"of {window} frames; need at least {MIN_TRAINING_WINDOWS} (about "
+                             f"{MIN_TRAINING_WINDOWS * window} frames or more)")
+    else:
+        split = _split(recordings, window, holdout)
     n_features = 2 * n_channels
     provisional = Profile(
         window=window, channels=configs,
@@ -268,10 +291,17 @@ def _reference(recordings: list[np.ndarray], window: int, rails: object, sentine
         fit_rows = _run(provisional, split.fit)
     hold_rows = _run(provisional, split.holdout)
     features = _features_q8(fit_rows, log_std)
+    mu_q8, inv_sigma = _standardization(features, min_sigma)
+    return _Reference(recordings, configs, split, provisional, fit_rows, hold_rows, features, mu_q8, inv_sigma,
+                      min_sigma)
+
+
+def _standardization(features: np.ndarray, min_sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """mu_q8 and inv_sigma_q24 of window features (float64 over the given windows; sigma floored at min_sigma LSB)."""
     sigma = np.maximum(features.std(axis=0), min_sigma * 256.0)
     mu_q8 = np.round(features.mean(axis=0)).astype(np.int32)
     inv_sigma = np.clip(np.round(2.0**32 / sigma), 1, MAX_INV_SIGMA_Q24).astype(np.uint32)
-    return _Reference(recordings, configs, split, provisional, fit_rows, hold_rows, features, mu_q8, inv_sigma)
+    return mu_q8, inv_sigma
 
 
 def _centroids(embeddings: np.ndarray, n_centroids: int, seed: int, say: Progress) -> np.ndarray:
@@ -287,17 +317,19 @@ def _centroid_scales(embeddings: np.ndarray, centroids_q8: np.ndarray) -> tuple[
     """Per centroid: score offset (Q8) and per-dimension inverse scales (Q16) of a diagonal Gaussian mixture.
 
     Each fitting window belongs to its nearest centroid; a centroid's scale in a dimension is the spread of
-    its windows there. The offset is the Gaussian log-normaliser sum(ln sigma^2) relative to the tightest
+    its windows around it there, shrunk toward the pooled spread (a prior worth SCALE_PRIOR_WINDOWS_PER_DIM
+    windows per dimension), so a cluster of few windows is not given a spread it happened to show. The offset is the Gaussian log-normaliser sum(ln sigma^2) relative to the tightest
     centroid, so a window must be far from a wide cluster, in its own scale, before a tight one wins.
     """
     centres = centroids_q8.astype(np.float64) / 256.0
     labels = ((embeddings[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
     pooled = np.sqrt(((embeddings - centres[labels]) ** 2).mean(axis=0))
+    prior = SCALE_PRIOR_WINDOWS_PER_DIM * embeddings.shape[1]
     sigma = np.empty_like(centres)
     for k in range(len(centres)):
         members = embeddings[labels == k]
-        own = len(members) >= max(2, MIN_CLUSTER_WINDOWS_PER_DIM * embeddings.shape[1])
-        sigma[k] = members.std(axis=0) if own else pooled
+        own_var = ((members - centres[k]) ** 2).mean(axis=0) if len(members) else pooled**2
+        sigma[k] = np.sqrt((len(members) * own_var + prior * pooled**2) / (len(members) + prior))
     sigma = np.maximum(sigma, MIN_CENTROID_SCALE)
     log_norm = OFFSET_WEIGHT * np.log(sigma**2).sum(axis=1)
     offset_q8 = np.clip(np.round((log_norm - log_norm.min()) * 256.0), 0, MAX_CENTROID_OFFSET_Q8).astype(np.uint32)
@@ -325,9 +357,10 @@ def _calibrate_chart(scored: Profile, shifts_q8: np.ndarray, rate: float, calibr
 def _finish(staged: Profile, ref: _Reference, centroids: np.ndarray, score_holdout: Callable[[Profile], np.ndarray],
             *, stuck_tolerance: int, false_alarm_rate: float, calibration_windows: int | None, seed: int,
             channel_names: Sequence[str] | None, say: Progress,
-            scales: tuple[np.ndarray, np.ndarray] | None = None, occupancy_windows: int | None = None,
-            feature_chart: bool = False) -> Profile:
-    """Health limits, then thresholds calibrated on the held-out windows' scores (score_holdout: Monitor rows).
+            scales: tuple[np.ndarray, np.ndarray] | None = None, occupancy_windows: int | str | None = None,
+            feature_chart: bool = False, source: str | None = None) -> Profile:
+    """Health limits, then thresholds calibrated on the held-out windows' scores (score_holdout: Monitor rows;
+    with cross-fitting the out-of-fold rows, source "out-of-fold").
 
     With feature_chart, CHART_SHARE of the false-alarm budget goes to the feature chart, calibrated on the
     held-out windows' fitted shifts. With occupancy_windows the rest is split evenly between the score's detector
@@ -345,9 +378,14 @@ def _finish(staged: Profile, ref: _Reference, centroids: np.ndarray, score_holdo
         scored = _calibrate_chart(scored, shifts_q8, false_alarm_rate * CHART_SHARE, calibration_windows, seed, say)
     chart_rate = false_alarm_rate * CHART_SHARE if scored.feature_chart else 0.0
     shared_rate = false_alarm_rate - chart_rate
-    score_rate = shared_rate / 2 if occupancy_windows else shared_rate
+    nearest: list[np.ndarray] = []
     if occupancy_windows:
         nearest = [Monitor(scored).push(rec)["nearest"] for rec in ref.recordings]
+    if occupancy_windows == OCCUPANCY_AUTO:
+        occupancy_windows, why = occupancy.choose_windows(nearest, scored.n_centroids)
+        say(why)
+    score_rate = shared_rate / 2 if occupancy_windows else shared_rate
+    if occupancy_windows:
         say(f"calibrating the occupancy test over {occupancy_windows} windows to {score_rate:g} false alarms/window "
             f"on resampled training recordings ({sum(len(n) for n in nearest)} windows)")
         cost_q8, threshold_q8 = occupancy.calibrate(nearest, scored.n_centroids, occupancy_windows, score_rate, seed)
@@ -356,12 +394,26 @@ def _finish(staged: Profile, ref: _Reference, centroids: np.ndarray, score_holdo
     hold_scores = np.round(hold_rows["score"] * 256).astype(np.uint32)
     n_cal = max(calibration_windows or 0, MIN_CALIBRATION_WINDOWS,
                 math.ceil(CALIBRATION_EXPECTED_ALARMS / score_rate))
-    say(f"calibrating to {score_rate:g} false alarms/window on {n_cal} resampled held-out windows "
-        f"({len(hold_scores)} distinct)")
+    what = source or "held-out"
+    found = basis(len(hold_scores), score_rate / 2)
+    say(f"calibrating to {score_rate:g} false alarms/window on {len(hold_scores)} {what} windows "
+        f"(instant threshold: {found.method}; CUSUM on a resampled stream of {n_cal})")
+    if found.method == "tail":
+        message = (f"{len(hold_scores)} {what} windows do not resolve a rate of {score_rate / 2:.3g} per window by rank: "
+                   f"the instant threshold comes from a fitted tail (generalized Pareto); about {found.windows_needed} "
+                   f"windows would resolve it")
+        say(f"warning: {message}")
+        warnings.warn(message, CalibrationWarning, stacklevel=3)
     k_q8, h_q8, instant_q8 = calibrate(hold_scores, score_rate, n_cal, seed)
+    overall = basis(len(hold_scores), false_alarm_rate)
+    say(f"expected false alarms: {false_alarm_rate:g}/window (90 % interval {overall.interval[0]:.2g}-"
+        f"{overall.interval[1]:.2g} from {len(hold_scores)} windows; {found.method})")
     return scored.replace(
+        calibration=CalibrationBasis(n_windows=len(hold_scores), method=found.method, source=what,
+                                     rate=false_alarm_rate, interval=overall.interval,
+                                     windows_needed=overall.windows_needed),
         cusum_k_q8=k_q8, cusum_h_q8=h_q8, instant_q8=instant_q8,
-        false_alarm_ppb=int(round(false_alarm_rate * 1e9)),
+        false_alarm_ppb=int(round(false_alarm_rate * 1e9)), calibration_windows=len(hold_scores),
         channel_names=list(channel_names) if channel_names is not None else None,
     )
 
@@ -378,11 +430,12 @@ def build_profile(
     rails: tuple[int, int] | Sequence[tuple[int, int]] | None = DEFAULTS.rails,
     sentinel: int | Sequence[int | None] | None = DEFAULTS.sentinel,
     stuck_tolerance: int = DEFAULTS.stuck_tolerance,
-    holdout: float = DEFAULTS.holdout,
+    holdout: float | None = None,
+    folds: int = CROSSFIT_FOLDS,
     min_sigma: float = DEFAULTS.min_sigma,
     calibration_windows: int | None = DEFAULTS.calibration_windows,
     channel_names: Sequence[str] | None = DEFAULTS.channel_names,
-    occupancy_windows: int | None = None,
+    occupancy_windows: int | str | None = OCCUPANCY_AUTO,
     feature_chart: bool = True,
     seed: int = DEFAULTS.seed,
     progress: Progress | None = DEFAULTS.progress,
@@ -398,26 +451,34 @@ def build_profile(
     n_centroids / n_dims: reference clusters and PCA dimensions (None: every feature for "mixture",
     enough for explained_variance for "centroids").
     rails: (low, high) saturation rails, one pair or one per channel. sentinel: missing-value marker.
-    holdout: fraction of the data held out for threshold calibration.
+    holdout: None (default): cross-fitted calibration, every window scored by a model fit on the other folds
+    (``folds`` of them, by recording or contiguous block; tinydrift.build.crossfit); a fraction: the older scheme that
+    holds out the tail of each recording and calibrates on it alone.
     min_sigma: floor of a feature's standard deviation, in sensor LSB.
     occupancy_windows: also test, over the last n windows, how often each centroid is the nearest against the
-    training mix (class-prior shift, new classes that look like known ones); off by default because a long
-    stretch of one activity is a prior shift to it. The false-alarm budget is then split between the two tests.
+    training mix (class-prior shift, new classes that look like known ones). "auto" (default): n is twice the
+    longest run of one centroid within a training recording, and the test is left out (with a message) when the
+    data cannot calibrate it; None: off. With the test the false-alarm budget is split between it and the score.
     feature_chart: also run, per feature, a two-sided CUSUM on the window's fitted shift of that feature (a
     persistent change of one sensor keeps its sign; noise does not). It gets 10 % of the false-alarm budget and
     catches small one-channel changes (gain, offset) the summed score dilutes; on by default.
     """
     opts = BuildOptions(false_alarm_rate=false_alarm_rate, n_centroids=n_centroids, rails=rails, sentinel=sentinel,
-                        stuck_tolerance=stuck_tolerance, holdout=holdout, min_sigma=min_sigma,
-                        calibration_windows=calibration_windows, channel_names=channel_names, seed=seed,
-                        progress=progress)
+                        stuck_tolerance=stuck_tolerance, holdout=DEFAULT_HOLDOUT if holdout is None else holdout,
+                        min_sigma=min_sigma, calibration_windows=calibration_windows, channel_names=channel_names,
+                        seed=seed, progress=progress)
     say = opts.say()
-    if occupancy_windows is not None and not 2 <= occupancy_windows <= lib.TD_MAX_OCCUPANCY_WINDOWS:
+    if occupancy_windows == OCCUPANCY_AUTO:
+        pass
+    elif occupancy_windows is not None and (isinstance(occupancy_windows, str) or
+                                            not 2 <= occupancy_windows <= lib.TD_MAX_OCCUPANCY_WINDOWS):
         raise InputError(f"occupancy windows must be between 2 and {lib.TD_MAX_OCCUPANCY_WINDOWS}, "
                          f"got {occupancy_windows}")
     if not 2 <= window <= lib.TD_MAX_WINDOW:
         raise InputError(f"window must be between 2 and {lib.TD_MAX_WINDOW} frames, got {window}")
     opts.check()
+    if not 2 <= folds <= 100:
+        raise InputError(f"folds must be between 2 and 100, got {folds}")
     if scoring not in SCORINGS:
         raise InputError(f"scoring must be one of {', '.join(SCORINGS)}, got {scoring!r}")
     mixture = scoring == "mixture"
@@ -426,21 +487,90 @@ def build_profile(
     recordings = as_recordings(train)
     n_channels = recordings[0].shape[1]
     opts.check_names(n_channels)
-    ref = _reference(recordings, window, rails, sentinel, holdout, min_sigma, say, log_std=mixture)
+    if holdout is not None:
+        ref = _reference(recordings, window, rails, sentinel, holdout, min_sigma, say, log_std=mixture)
+        fitted, embeddings = _fit_model(ref, ref.features, ref.split.fit, n_centroids=n_centroids, n_dims=n_dims,
+                                        explained_variance=explained_variance, mixture=mixture, seed=seed, say=say)
+        return _finish(fitted, ref, fitted.centroids_q8, lambda prof: _run(prof, ref.split.holdout),
+                       stuck_tolerance=stuck_tolerance, false_alarm_rate=false_alarm_rate,
+                       calibration_windows=calibration_windows, seed=seed, channel_names=channel_names, say=say,
+                       scales=_scales_of(fitted), occupancy_windows=occupancy_windows, feature_chart=feature_chart)
+    ref = _reference(recordings, window, rails, sentinel, None, min_sigma, say, log_std=mixture)
+    usable = [r for r in recordings if len(r) >= window]
+    counts = [len(r) // window for r in usable]
+    n_total = sum(counts)
+    n_folds = min(folds, n_total // 2)
+    fold_list = crossfit.make_folds(counts, n_folds, CROSSFIT_GAP)
+    say(f"cross-fitting: {n_folds} folds over {n_total} windows "
+        f"({'whole recordings' if len(usable) >= n_folds else f'contiguous blocks, gap {CROSSFIT_GAP}'})")
+    quiet: Progress = lambda _msg: None  # noqa: E731
+    oof: np.ndarray | None = None
+    for fold in fold_list:
+        model, _ = _fit_model(ref, ref.features[fold.fit], _select(usable, window, fold.fit), n_centroids=n_centroids,
+                              n_dims=n_dims, explained_variance=explained_variance, mixture=mixture, seed=seed, say=quiet)
+        rows = _run(model.replace(feature_chart=True, chart_k_q8=CHART_K_Q8, chart_h_q8=0xFFFF)
+                    if feature_chart else model, usable)
+        if oof is None:
+            oof = np.zeros(n_total, dtype=rows.dtype)
+        oof[fold.score] = rows[fold.score]
+    assert oof is not None
+    fitted, _ = _fit_model(ref, ref.features, usable, n_centroids=n_centroids, n_dims=n_dims,
+                           explained_variance=explained_variance, mixture=mixture, seed=seed, say=say)
+    oof_rows = oof
+    return _finish(fitted, ref, fitted.centroids_q8, lambda _prof: oof_rows,
+                   stuck_tolerance=stuck_tolerance, false_alarm_rate=false_alarm_rate,
+                   calibration_windows=calibration_windows, seed=seed, channel_names=channel_names, say=say,
+                   scales=_scales_of(fitted), occupancy_windows=occupancy_windows, feature_chart=feature_chart,
+                   source="out-of-fold")
 
-    z = (ref.features - ref.mu_q8) * ref.inv_sigma_q24.astype(np.float64) / 2.0**32
-    if mixture and n_dims is None:
-        n_dims = min(2 * n_channels, lib.TD_MAX_DIMS, len(z))
-    components = _pca(z, n_dims, explained_variance)
+
+def _scales_of(profile: Profile) -> tuple[np.ndarray, np.ndarray] | None:
+    if profile.centroid_inv_scale_q16 is None or profile.centroid_offset_q8 is None:
+        return None
+    return profile.centroid_offset_q8, profile.centroid_inv_scale_q16
+
+
+def _select(recordings: list[np.ndarray], window: int, indices: np.ndarray) -> list[np.ndarray]:
+    """The windows with the given indices (in recording order) as recordings of consecutive selected windows."""
+    wanted = np.zeros(sum(len(r) // window for r in recordings), bool)
+    wanted[indices] = True
+    out: list[np.ndarray] = []
+    start = 0
+    for rec in recordings:
+        n = len(rec) // window
+        mask = wanted[start:start + n]
+        start += n
+        if mask.any():
+            out.append(rec[: n * window].reshape(n, window, -1)[mask].reshape(-1, rec.shape[1]))
+    return out
+
+
+def _fit_model(ref: _Reference, features: np.ndarray, fit_recordings: list[np.ndarray], *, n_centroids: int,
+               n_dims: int | None, explained_variance: float, mixture: bool, seed: int,
+               say: Progress) -> tuple[Profile, np.ndarray]:
+    """The reference model (standardization, PCA, centroids and their scales) fit on some windows: their features
+    and their frames (fit_recordings). Returns the profile without thresholds and the windows' embeddings."""
+    mu_q8, inv_sigma = _standardization(features, ref.min_sigma)
+    z = (features - mu_q8) * inv_sigma.astype(np.float64) / 2.0**32
+    n_channels = ref.recordings[0].shape[1]
+    dims = n_dims
+    if mixture and dims is None:
+        dims = min(2 * n_channels, lib.TD_MAX_DIMS, len(z))
+    components = _pca(z, dims, explained_variance)
     projection, shift = _quantize_projection(components)
     k = projection.shape[0]
     say(f"PCA: {2 * n_channels} features -> {k} dims (int8, shift {shift})")
-    staged = ref.provisional.replace(feature_mu_q8=ref.mu_q8, feature_inv_sigma_q24=ref.inv_sigma_q24,
+    staged = ref.provisional.replace(feature_mu_q8=mu_q8, feature_inv_sigma_q24=inv_sigma,
                                      projection=projection, proj_shift=shift, centroids_q8=np.zeros((1, k), np.int32))
-    embeddings = _run(staged, ref.split.fit)["embedding"]
-    centroids = _centroids(embeddings, n_centroids, seed, say)
-    scales = _centroid_scales(embeddings, centroids) if mixture else None
-    return _finish(staged, ref, centroids, lambda prof: _run(prof, ref.split.holdout),
-                   stuck_tolerance=stuck_tolerance, false_alarm_rate=false_alarm_rate,
-                   calibration_windows=calibration_windows, seed=seed, channel_names=channel_names, say=say,
-                   scales=scales, occupancy_windows=occupancy_windows, feature_chart=feature_chart)
+    embeddings = _run(staged, fit_recordings)["embedding"]
+    # Few windows per centroid and dimension overfit the clusters' spreads: fewer centroids then.
+    affordable = max(1, len(embeddings) // (MIN_CLUSTER_WINDOWS_PER_DIM * k)) if mixture else n_centroids
+    if affordable < n_centroids:
+        say(f"{len(embeddings)} windows afford {affordable} of the {n_centroids} centroids asked for "
+            f"({MIN_CLUSTER_WINDOWS_PER_DIM} windows per centroid and dimension)")
+    centroids = _centroids(embeddings, min(n_centroids, affordable), seed, say)
+    fitted = staged.replace(centroids_q8=centroids)
+    if mixture:
+        offset, inv_scale = _centroid_scales(embeddings, centroids)
+        fitted = fitted.replace(centroid_offset_q8=offset, centroid_inv_scale_q16=inv_scale)
+    return fitted, embeddings

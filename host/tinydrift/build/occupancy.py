@@ -28,6 +28,14 @@ from tinydrift.core.errors import InputError
 # Laplace-style pseudo-count: a centroid never nearest in training still gets a finite cost.
 PSEUDO_COUNT = 0.5
 MIN_CALIBRATION_WINDOWS = 200_000
+# Automatic window (build_profile's default): twice the longest run of one centroid within a training recording,
+# at least AUTO_MIN_WINDOWS; the training data must hold AUTO_SEGMENTS such windows to calibrate the threshold.
+AUTO_MIN_WINDOWS = 8
+AUTO_SEGMENTS = 5
+# Below this many training windows the automatic test stays off: the reference mix is estimated from the same
+# windows k-means placed the centroids on, and fresh windows land on them in other proportions (with 100 i.i.d.
+# windows the test alone raised about 3x its share of false alarms; with 300, 1.2x; with 1,000, as calibrated).
+AUTO_MIN_TRAINING_WINDOWS = 300
 CALIBRATION_EXPECTED_ALARMS = 50
 
 
@@ -119,3 +127,36 @@ def calibrate(nearest: Sequence[np.ndarray], n_centroids: int, n_windows: int, f
         else:
             lo = mid
     return cost, hi
+
+
+def longest_run(nearest: Sequence[np.ndarray]) -> int:
+    """The longest run of one nearest centroid within any one sequence (runs never cross recordings)."""
+    longest = 0
+    for seq in nearest:
+        idx = np.asarray(seq, np.int64)
+        if len(idx) == 0:
+            continue
+        change = np.flatnonzero(np.diff(idx) != 0)
+        bounds = np.concatenate([[-1], change, [len(idx) - 1]])
+        longest = max(longest, int(np.diff(bounds).max()))
+    return longest
+
+
+def choose_windows(nearest: Sequence[np.ndarray], n_centroids: int) -> tuple[int | None, str]:
+    """The occupancy window for training data whose windows' nearest centroids are nearest (one array per
+    recording), or None, with a one-line reason either way."""
+    total = sum(len(s) for s in nearest)
+    if n_centroids < 2:
+        return None, "occupancy test off: the profile has one centroid, so the mix of windows cannot move"
+    if total < AUTO_MIN_TRAINING_WINDOWS:
+        return None, (f"occupancy test off: {total} training windows; its reference mix needs at least "
+                      f"{AUTO_MIN_TRAINING_WINDOWS} (occupancy_windows=N / --occupancy N turns it on anyway)")
+    run = longest_run(nearest)
+    n = max(AUTO_MIN_WINDOWS, 2 * run)
+    if n > lib.TD_MAX_OCCUPANCY_WINDOWS:
+        return None, (f"occupancy test off: the training data stay on one centroid for up to {run} windows, and the "
+                      f"test's window (twice that) exceeds the core's {lib.TD_MAX_OCCUPANCY_WINDOWS}")
+    if total < AUTO_SEGMENTS * n:
+        return None, (f"occupancy test off: over {n} windows (twice the longest run of one centroid, {run}) it needs "
+                      f"at least {AUTO_SEGMENTS * n} training windows, got {total}")
+    return n, f"occupancy test over {n} windows (twice the longest run of one centroid in the training data, {run})"

@@ -18,12 +18,15 @@ import json
 import os
 import re
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from tinydrift.build.builder import DEFAULT_HOLDOUT, SCORINGS, build_profile
+from tinydrift.build.builder import (CHART_SHARE, CROSSFIT_FOLDS, DEFAULT_HOLDOUT, OCCUPANCY_AUTO, SCORINGS,
+                                     CalibrationWarning, build_profile)
+from tinydrift.build.calibrate import rate_interval, resolves
 from tinydrift.cli.common import (EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PROG, c_symbol,
                                   embedding_model, file_error, fraction, int_in, make_parser, model_options,
                                   one_line, positive_int, q8_text, rails_arg, table, variance, write_output)
@@ -181,15 +184,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="sample value that marks a missing reading (must lie outside the rails or on one)")
     build.add_argument("--stuck-tolerance", type=int_in(0, 65535), default=0, metavar="N",
                        help="a window whose max-min spread is <= N counts as stuck (default: 0)")
-    build.add_argument("--occupancy", type=int_in(2, lib.TD_MAX_OCCUPANCY_WINDOWS), default=None, metavar="N",
-                       help="also test how often each centroid is the nearest over the last N windows against the "
-                            "training mix (class-prior shift, new classes that look like known ones); off by "
-                            "default: a long stretch of one activity alarms it")
+    build.add_argument("--occupancy", type=_occupancy, default=OCCUPANCY_AUTO, metavar="N|auto|off",
+                       help="test how often each centroid is the nearest over the last N windows against the "
+                            "training mix (class-prior shift, new classes that look like known ones); default auto: "
+                            "N is twice the longest run of one centroid within a training recording, and the test is "
+                            "left out (with a message) where the data cannot calibrate it; off: no test")
     build.add_argument("--no-feature-chart", dest="feature_chart", action="store_false",
                        help="leave out the feature chart (a two-sided CUSUM per channel mean and spread, on by "
                             "default in PCA profiles; it catches small one-sensor changes the score dilutes)")
-    build.add_argument("--holdout", type=fraction, default=DEFAULT_HOLDOUT, metavar="F",
-                       help=f"fraction of the data held out to calibrate thresholds (default: {DEFAULT_HOLDOUT:g})")
+    build.add_argument("--folds", type=int_in(2, 100), default=CROSSFIT_FOLDS, metavar="K",
+                       help="cross-fitted calibration: every window is scored by a model fit on the other K-1 folds "
+                            f"(by recording or contiguous block; default: {CROSSFIT_FOLDS})")
+    build.add_argument("--holdout", type=fraction, default=None, metavar="F",
+                       help="calibrate on the last fraction F of each recording only, instead of cross-fitting "
+                            f"(external-embedding profiles always hold out; default there: {DEFAULT_HOLDOUT:g})")
     build.add_argument("--seed", type=int_in(0, 2**63 - 1), default=0, metavar="N",
                        help="random seed of k-means and calibration (default: 0)")
     build.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
@@ -226,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.set_defaults(func=cmd_score, format="summary")
     from tinydrift.cli import device as cli_device, fleet as cli_fleet, monitor as cli_monitor, store as cli_store
 
-    cli_device.add_commands(commands)  # sim, info, upload, replay, firmware, flash
+    cli_device.add_commands(commands)  # sim, info, upload, replay, firmware, flash, selftest
     cli_monitor.add_commands(commands)  # monitor
     cli_store.add_commands(commands)  # db export, report
     cli_fleet.add_commands(commands)  # ingest, fleet simulate
@@ -249,6 +257,13 @@ def _read_training(paths: Sequence[str]) -> list[Recording]:
     return recs
 
 
+def _occupancy(text: str) -> int | str | None:
+    """--occupancy: a window count, auto or off."""
+    if text in ("auto", "off"):
+        return OCCUPANCY_AUTO if text == "auto" else None
+    return int_in(2, lib.TD_MAX_OCCUPANCY_WINDOWS)(text)
+
+
 def cmd_profile_build(args: argparse.Namespace) -> int:
     recs = _read_training(args.train)
     names = recs[0].channel_names
@@ -264,13 +279,16 @@ def cmd_profile_build(args: argparse.Namespace) -> int:
                   f"{recs[0].source} {','.join(names)}; using the first", file=sys.stderr, flush=True)
     model = embedding_model(args)
     if model is None:
-        prof = build_profile(
-            [r.frames for r in recs], window=args.window or 64, false_alarm_rate=args.rate,
-            n_centroids=args.centroids, n_dims=args.dims, explained_variance=args.variance, rails=args.rails,
-            sentinel=args.sentinel, stuck_tolerance=args.stuck_tolerance, holdout=args.holdout, seed=args.seed,
-            channel_names=names, progress=progress, scoring=args.scoring, occupancy_windows=args.occupancy,
-            feature_chart=args.feature_chart,
-        )
+        with warnings.catch_warnings():
+            # The progress lines say it (as "warning: ..."), and the summary names the method; -q means quiet.
+            warnings.simplefilter("ignore", CalibrationWarning)
+            prof = build_profile(
+                [r.frames for r in recs], window=args.window or 64, false_alarm_rate=args.rate,
+                n_centroids=args.centroids, n_dims=args.dims, explained_variance=args.variance, rails=args.rails,
+                sentinel=args.sentinel, stuck_tolerance=args.stuck_tolerance, holdout=args.holdout, seed=args.seed,
+                channel_names=names, progress=progress, scoring=args.scoring, occupancy_windows=args.occupancy,
+                feature_chart=args.feature_chart, folds=args.folds,
+            )
     else:
         from tinydrift.build.model_profile import build_model_profile
 
@@ -281,7 +299,8 @@ def cmd_profile_build(args: argparse.Namespace) -> int:
                              f"(leave --window out with --model)")
         prof = build_model_profile(
             [r.frames for r in recs], model, false_alarm_rate=args.rate, n_centroids=args.centroids,
-            rails=args.rails, sentinel=args.sentinel, stuck_tolerance=args.stuck_tolerance, holdout=args.holdout,
+            rails=args.rails, sentinel=args.sentinel, stuck_tolerance=args.stuck_tolerance,
+            holdout=DEFAULT_HOLDOUT if args.holdout is None else args.holdout,
             seed=args.seed, channel_names=names, progress=progress,
         )
     blob = prof.to_bytes()
@@ -296,7 +315,9 @@ def cmd_profile_build(args: argparse.Namespace) -> int:
         f"{prof.n_centroids} centroids, learned from "
         f"{n_frames} frames in {len(recs)} recording(s). Thresholds in score units: instant "
         f"{q8_text(prof.instant_q8)}, CUSUM k {q8_text(prof.cusum_k_q8)} h {q8_text(prof.cusum_h_q8)}; calibrated for "
-        f"{prof.false_alarm_rate:g} false alarms per window. Wrote {args.output} ({len(blob)} bytes)."
+        f"{prof.false_alarm_rate:g} false alarms per window"
+        f"{f' (basis: {prof.calibration.describe()})' if prof.calibration else ''}. "
+        f"Wrote {args.output} ({len(blob)} bytes)."
     )
     return EXIT_OK
 
@@ -327,6 +348,7 @@ def profile_dict(prof: Profile, size: int) -> dict[str, Any]:
         "n_dims": prof.n_dims, "n_centroids": prof.n_centroids,
         "mode": "external-embedding" if prof.external_embedding else "pca", "proj_shift": prof.proj_shift,
         "false_alarm_rate": prof.false_alarm_rate, "false_alarm_ppb": prof.false_alarm_ppb,
+        "calibration_windows": prof.calibration_windows, "calibration_basis": _basis(prof),
         "thresholds": {
             "instant_q8": prof.instant_q8, "instant": threshold(prof.instant_q8),
             "cusum_k_q8": prof.cusum_k_q8, "cusum_k": threshold(prof.cusum_k_q8),
@@ -347,6 +369,29 @@ def profile_dict(prof: Profile, size: int) -> dict[str, Any]:
             "prior": [float(p) for p in prof.outputs.prior], "accuracy": [float(a) for a in prof.outputs.accuracy],
         },
     }
+
+
+def _basis(prof: Profile) -> dict[str, Any] | None:
+    """What the thresholds rest on, from the header's calibration_windows (None for profiles that predate it)."""
+    n = prof.calibration_windows
+    if not n or not prof.false_alarm_ppb:
+        return None
+    rate = prof.false_alarm_rate
+    score_rate = rate * (1 - CHART_SHARE) if prof.feature_chart else rate
+    if prof.occupancy_windows:
+        score_rate /= 2
+    lo, hi = rate_interval(n, rate)
+    return {"windows": n, "instant_method": "conformal" if resolves(n, score_rate / 2) else "tail",
+            "expected_rate": rate, "interval_90": [lo, hi]}
+
+
+def _basis_text(prof: Profile) -> str:
+    b = _basis(prof)
+    if b is None:
+        return "not recorded"
+    lo, hi = b["interval_90"]
+    return (f"{b['windows']} reference windows, instant threshold by {b['instant_method']}; expected "
+            f"{b['expected_rate']:g}/window (90 % interval {lo:.2g}-{hi:.2g})")
 
 
 def cmd_profile_show(args: argparse.Namespace) -> int:
@@ -375,6 +420,7 @@ def cmd_profile_show(args: argparse.Namespace) -> int:
             ["feature chart", f"k {q8_text(prof.chart_k_q8)}, h {q8_text(prof.chart_h_q8)} (shift in sd)"
                               if prof.feature_chart else "off"],
             ["false alarms", f"{prof.false_alarm_rate:g} per window ({prof.false_alarm_ppb} ppb)"],
+            ["calibration basis", _basis_text(prof)],
             *([["ext scale", f"{prof.ext_scale_q24 / 2**24:g} (q24 {prof.ext_scale_q24})"],
                ["ext zero point", prof.ext_zero_point]] if prof.external_embedding else []),
         ], align_numbers=False),

@@ -1,4 +1,4 @@
-"""Device commands of the ``tinydrift`` CLI: simulators, info, upload, replay, firmware build, flash.
+"""Device commands of the ``tinydrift`` CLI: simulators, info, upload, replay, firmware build, flash, selftest.
 
     tinydrift sim --board host|qemu [--state-dir DIR]
     tinydrift info --port URL [--json]
@@ -6,6 +6,7 @@
     tinydrift replay --port URL STREAM [--rate HZ] [--json]
     tinydrift firmware build --board host|qemu|nano33ble
     tinydrift flash --board nano33ble [--port auto] FIRMWARE
+    tinydrift selftest --port URL|auto [--restore PROFILE] [--keep-selftest-profile] [--db DB]
 
 ``add_commands(subparsers)`` registers them on the main parser (tinydrift.cli.build_parser).
 Errors are DeviceError/InputError (TinyDriftError): the CLI prints them as one line.
@@ -22,8 +23,8 @@ from typing import Any
 from tinydrift.cli.common import EXIT_ERROR, EXIT_OK, PROG, float_in, make_parser, positive_int, trigger_text
 from tinydrift.core.errors import InputError
 
-_URL_HELP = ("device URL: a serial port (/dev/ttyACM0), socket://127.0.0.1:PORT (simulators) or a pty path; "
-             "`tinydrift sim` prints one")
+_URL_HELP = ("device URL: a serial port (/dev/ttyACM0), socket://127.0.0.1:PORT (simulators), a pty path, or "
+             "auto (the Nano 33 BLE found by USB VID:PID); `tinydrift sim` prints one")
 
 _SIM_EPILOG = """\
 Builds the simulator firmware from this checkout if needed, starts it, prints
@@ -88,11 +89,11 @@ Examples:
 _FIRMWARE_BUILD_EPILOG = """\
 host and qemu run `make -f firmware/firmware.mk fw-host|fw-qemu` in this
 checkout (build/fw/host/tinydrift-sim, build/fw/mps2-an386/tinydrift.elf);
-nano33ble assembles the sketch (make -f firmware/firmware.mk
-fw-nano33ble-sketch) and runs `arduino-cli compile --fqbn
-arduino:mbed_nano:nano33ble` on it (needs arduino-cli with the
-arduino:mbed_nano core), giving build/fw/nano33ble/out/tinydrift_nano33ble.ino.bin.
-Prints the firmware's path.
+nano33ble generates the Arduino library (make arduino-lib) and runs
+`arduino-cli compile --fqbn arduino:mbed_nano:nano33ble --library
+build/arduino/tinydrift` on its DriftMonitor example (needs arduino-cli with the
+arduino:mbed_nano core and the Arduino_LSM9DS1 library), giving
+build/fw/nano33ble/out/DriftMonitor.ino.bin. Prints the firmware's path.
 
 Examples:
   tinydrift firmware build --board host
@@ -100,15 +101,39 @@ Examples:
 """
 
 _FLASH_EPILOG = """\
-Finds the board by its USB VID:PID (boards/nano33ble/board.json; Arduino's
-2341:805A when running, 2341:005A in the bootloader), resets it into the
-bootloader with a 1200-baud touch, waits for the bootloader's port and writes
-FIRMWARE with bossac (Debian package bossa-cli). FIRMWARE is the .bin from
-`tinydrift firmware build --board nano33ble`.
+Writes FIRMWARE (the .bin from `tinydrift firmware build --board nano33ble`)
+with `arduino-cli upload` when arduino-cli is on PATH (it resets the board
+into its bootloader with the 1200-baud touch and runs the core's bossac);
+otherwise with Arduino's bossac (on PATH if it is Arduino's fork, else
+~/.arduino15/packages/arduino/tools/bossac/*/bossac, installed with the
+arduino:mbed_nano core) after a 1200-baud touch. Debian's bossa-cli cannot
+flash the nRF52840. --port auto finds the board by its USB VID:PID
+(boards/nano33ble/board.json; 2341:805A running, 2341:005A in the bootloader).
 
 Examples:
-  tinydrift flash --board nano33ble build/fw/nano33ble/out/tinydrift_nano33ble.ino.bin
-  tinydrift flash --board nano33ble --port /dev/ttyACM0 tinydrift_nano33ble.ino.bin
+  tinydrift flash --board nano33ble build/fw/nano33ble/out/DriftMonitor.ino.bin
+  tinydrift flash --board nano33ble --port /dev/ttyACM0 DriftMonitor.ino.bin
+"""
+
+
+_SELFTEST_EPILOG = """\
+Proves that a board computes what the host computes: uploads a self-test
+profile (built from the bundled BasicMotions recording), injects a known
+120-window recording through the link, compares every telemetry record with
+tinydrift.score on the host field by field, restores the board's profile and
+prints one verdict line. Exit status 0 on PASS, 1 on FAIL or error.
+
+The link cannot read a profile back, so a board that runs a profile needs
+--restore with the .tdp it was uploaded from (checked by id before anything
+changes), or --keep-selftest-profile. Sensor sampling is paused during the
+test and resumed. If the test's records would push unsaved ones out of the
+board's telemetry ring, pass --db (they are stored there first, as
+`tinydrift monitor` stores them) or --discard-ring.
+
+Examples:
+  tinydrift selftest --port auto --restore ref.tdp
+  tinydrift selftest --port /dev/ttyACM0 --keep-selftest-profile
+  tinydrift selftest --port socket://127.0.0.1:5555
 """
 
 
@@ -177,14 +202,33 @@ def add_commands(commands: Any) -> None:
     build.add_argument("--board", choices=("host", "qemu", "nano33ble"), required=True, help="target board")
     build.set_defaults(func=cmd_firmware_build)
 
-    flash = make_parser(PROG, "Flash firmware onto an Arduino Nano 33 BLE over USB (1200-baud reset into the "
-                          "bootloader, then bossac).", _FLASH_EPILOG, commands, "flash",
+    flash = make_parser(PROG, "Flash firmware onto an Arduino Nano 33 BLE over USB (arduino-cli upload, or a "
+                              "1200-baud reset into the bootloader and Arduino's bossac).", _FLASH_EPILOG, commands,
+                        "flash",
                     help="flash firmware onto a Nano 33 BLE")
     flash.add_argument("--board", choices=("nano33ble",), default="nano33ble", help="target board")
     flash.add_argument("--port", default="auto", metavar="PORT",
                        help="the board's serial port (default: auto, found by USB VID:PID)")
     flash.add_argument("firmware", metavar="FIRMWARE", help="firmware image (.bin)")
     flash.set_defaults(func=cmd_flash)
+
+    selftest = make_parser(PROG, "Check that a device computes bit for bit what the host computes: upload a "
+                                 "self-test profile, inject a known recording, compare every telemetry record with "
+                                 "tinydrift.score, restore.", _SELFTEST_EPILOG, commands, "selftest",
+                           help="prove a board computes what the host does")
+    selftest.add_argument("--port", required=True, metavar="URL", help=_URL_HELP)
+    selftest.add_argument("--timeout", type=_timeout, default=2.0, metavar="SECONDS",
+                          help="seconds of silence before a request is retried, 3 tries in all (default: 2)")
+    selftest.add_argument("--restore", metavar="PROFILE", default=None,
+                          help="the .tdp the board's active profile was uploaded from; uploaded again afterwards")
+    selftest.add_argument("--keep-selftest-profile", action="store_true",
+                          help="let the board keep the self-test profile (its own is not restored)")
+    selftest.add_argument("--db", metavar="DB", default=None,
+                          help="telemetry database to save the board's ring into before the test, if the test "
+                               "would push records out")
+    selftest.add_argument("--discard-ring", action="store_true",
+                          help="run even if the test pushes unsaved records out of the board's ring")
+    selftest.set_defaults(func=cmd_selftest)
 
 
 # ------------------------------------------------------------------------------------------ commands
@@ -220,10 +264,19 @@ def cmd_sim(args: argparse.Namespace) -> int:
         sim.close()
 
 
+def _resolve_port(port: str) -> str:
+    """'auto': the Nano 33 BLE found by USB VID:PID; anything else unchanged."""
+    if port != "auto":
+        return port
+    from tinydrift.device.flash import find_port
+
+    return find_port()
+
+
 def _open(args: argparse.Namespace):  # noqa: ANN202
     from tinydrift.device.client import Device
 
-    return Device(args.port, timeout=args.timeout)
+    return Device(_resolve_port(args.port), timeout=args.timeout)
 
 
 def info_lines(info: Any) -> list[str]:
@@ -360,6 +413,29 @@ def cmd_flash(args: argparse.Namespace) -> int:
 
     flash(args.firmware, port=args.port, progress=_stderr)
     return EXIT_OK
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from tinydrift.build.selftest_data import selftest_profile, selftest_stream
+    from tinydrift.device.selftest import run_selftest
+
+    url = _resolve_port(args.port)
+
+    def save_ring(records: list[Any], info: Any) -> None:
+        """--db: store the ring's records as `tinydrift monitor` does (device named by its URL; idempotent)."""
+        from tinydrift.telemetry.store import TelemetryStore
+
+        with TelemetryStore(args.db) as store:
+            store.add_device(url, board=info.board_name, board_id=info.board_id, firmware=info.firmware)
+            new = store.insert_records(url, records)
+        _stderr(f"saved the {len(records)} record(s) of the board's ring to {args.db} ({new} new)")
+
+    result = run_selftest(url, selftest_profile(), selftest_stream(), restore=args.restore,
+                          keep_selftest_profile=args.keep_selftest_profile, save_ring=save_ring if args.db else None,
+                          discard_ring=args.discard_ring, timeout=args.timeout, say=_stderr)
+    _stderr(result.restored)
+    print(result.verdict, flush=True)
+    return EXIT_OK if result.passed else EXIT_ERROR
 
 
 __all__ = ["add_commands", "info_lines", "record_line", "EXIT_ERROR"]

@@ -125,6 +125,9 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         url = find_port()
     if args.sensor_rate is not None and not 0 < args.sensor_rate <= 65535:
         raise InputError(f"--sensor-rate must be 1..65535 Hz, got {args.sensor_rate}")
+    for flag, value in (("--duration", args.duration), ("--idle-exit", args.idle_exit)):
+        if value is not None and not value > 0:
+            raise InputError(f"{flag} must be a positive number of seconds, got {value:g}")
     logging.basicConfig(level=logging.WARNING, format="tinydrift: %(message)s")
     gateway = None
     if args.mqtt:
@@ -175,9 +178,11 @@ def cmd_monitor(args: argparse.Namespace) -> int:
             stats = collector.stats
             print("tinydrift: interrupted; database is consistent", file=sys.stderr)
         elapsed = time.monotonic() - started
+        dropped = f", {stats.records_dropped} dropped from a full queue (backfilled)" if stats.records_dropped else ""
         print(f"# collected {stats.records_new} new records ({stats.records_backfilled} backfilled, "
-              f"{stats.records_duplicate} duplicates), {stats.alarms} new alarms, {stats.seqs_lost} records lost in "
-              f"{stats.gaps_recorded} gaps, {stats.connects} connections, {elapsed:.1f} s -> {args.db}",
+              f"{stats.records_duplicate} duplicates{dropped}), {stats.alarms} new alarms, {stats.seqs_lost} records "
+              f"lost in {stats.gaps_recorded} gaps, {stats.seqs_unreceived} not received yet (still in the device's "
+              f"ring: run again to fetch them), {stats.connects} connections, {elapsed:.1f} s -> {args.db}",
               file=sys.stderr)
         if stats.connects == 0:
             last = collector.state.message.removeprefix("disconnected: ").split("; retrying")[0]
@@ -192,22 +197,25 @@ def add_commands(commands: Any) -> None:
         "monitor", help="collect a device's telemetry into SQLite, with a live view",
         description=textwrap.dedent("""\
             Connect to a device, store every telemetry record in an SQLite database and show
-            the drift state live. Missed records are backfilled from the device's ring buffer;
-            records the ring no longer holds are recorded as gaps. The device may reset or be
-            unplugged: the monitor reconnects and goes on."""),
+            the drift state live. Missed records are fetched again from the device's ring buffer
+            until stored; records the ring no longer holds are recorded as gaps, and so are, until
+            they arrive, records still in the ring but not received yet. --alert-cmd runs once per
+            alarm onset, whatever order records arrive in. The device may reset or be unplugged:
+            the monitor reconnects and goes on."""),
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--port", required=True, metavar="URL",
                    help="serial port, socket://HOST:PORT, a pty, or 'auto' (Nano 33 BLE by USB VID:PID)")
     p.add_argument("--db", required=True, metavar="FILE", help="SQLite database (created if missing)")
     p.add_argument("--profile", metavar="PROFILE", help="profile file, to show thresholds and channel names")
     p.add_argument("--device-name", metavar="NAME", help="name of the device in the database (default: the URL)")
-    p.add_argument("--alert-cmd", metavar="CMD", help="run CMD on each new alarm, the record as JSON on stdin")
+    p.add_argument("--alert-cmd", metavar="CMD",
+                   help="run CMD once per alarm onset, the onset's record as JSON on stdin")
     p.add_argument("--sensor-rate", type=int, metavar="HZ", help="ask the board to sample its sensors at HZ")
     p.add_argument("--mqtt", metavar="URL", help="also publish every record and event to an MQTT broker, "
                    "mqtt://HOST[:PORT][/PREFIX] (docs/fleet.md)")
     p.add_argument("--spool", metavar="FILE", help="with --mqtt: messages not yet acknowledged by the broker "
                    "(default: the database's name + .spool)")
     p.add_argument("--plain", action="store_true", help="one line per record (default when stdout is not a TTY)")
-    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
-    p.add_argument("--idle-exit", type=float, metavar="S", help="stop after S seconds without a record")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (no wait runs past it)")
+    p.add_argument("--idle-exit", type=float, metavar="S", help="stop after S seconds without a new record stored")
     p.set_defaults(func=cmd_monitor)

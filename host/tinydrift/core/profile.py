@@ -25,7 +25,7 @@ from tinydrift.core.outputs import OutputsConfig
 
 MAGIC = b"TDPF"
 VERSION = 1
-HEADER = struct.Struct("<4sHHIIBBBBHHIIIIIiI12x")
+HEADER = struct.Struct("<4sHHIIBBBBHHIIIIIiII8x")
 CHANNEL = struct.Struct("<hhhHHHHHii")
 FEATURE = struct.Struct("<iI")
 OUTPUTS_HEAD = struct.Struct("<BBHIi")  # n_classes, n_bins, reserved, scale_q24, zero_point
@@ -66,6 +66,24 @@ class ChannelConfig:
         return self.ref_std_q8 / 256.0
 
 
+@dataclass(frozen=True)
+class CalibrationBasis:
+    """What a built profile's thresholds rest on (host-side only, not stored in the blob)."""
+
+    n_windows: int  # reference windows whose scores set the thresholds
+    method: str  # instant threshold: "conformal" (finite-sample rank) or "tail" (generalized Pareto fit)
+    source: str  # "out-of-fold" (cross-fitted) or "held-out"
+    rate: float  # false alarms per window calibrated for
+    interval: tuple[float, float]  # 90 % interval of the rate these windows can vouch for
+    windows_needed: int  # windows that would resolve the rate by rank alone
+
+    def describe(self) -> str:
+        """One line for a person."""
+        lo, hi = self.interval
+        return (f"{self.n_windows} {self.source} windows, instant threshold by {self.method}; expected "
+                f"{self.rate:.3g} false alarms/window (90 % interval {lo:.2g}-{hi:.2g})")
+
+
 @dataclass
 class Profile:
     """A reference profile. Integer fields are exactly what the device stores."""
@@ -84,7 +102,9 @@ class Profile:
     ext_scale_q24: int = 0
     ext_zero_point: int = 0
     created_unix: int = field(default_factory=lambda: int(time.time()))
+    calibration_windows: int = 0  # reference windows whose scores set the thresholds (informational; 0: unknown)
     channel_names: list[str] | None = None  # host-side only, not stored in the blob
+    calibration: CalibrationBasis | None = field(default=None, compare=False)  # host-side only, set by the builder
     outputs: OutputsConfig | None = None  # model-output monitoring (outputs section, flag bit 1)
     log_std: bool = False  # feature 2c+1 is log2(std + std_floor) (flag bit 2)
     # Centroid scales (flag bit 3): per centroid a score offset (Q8) and per-dimension inverse scales (Q16).
@@ -223,7 +243,7 @@ class Profile:
         header = HEADER.pack(
             MAGIC, VERSION, HEADER.size, total, profile_id, self.n_channels, self.n_dims, self.n_centroids,
             self.proj_shift, self.window, flags, self.false_alarm_ppb, self.cusum_k_q8, self.cusum_h_q8,
-            self.instant_q8, self.ext_scale_q24, self.ext_zero_point, created_unix,
+            self.instant_q8, self.ext_scale_q24, self.ext_zero_point, created_unix, self.calibration_windows,
         )
         blob = header + bytes(body)
         return blob + struct.pack("<I", zlib.crc32(blob))
@@ -241,9 +261,8 @@ class Profile:
     def from_bytes(cls, blob: bytes) -> Profile:
         """Parse and fully validate a blob (raises ProfileError naming what is wrong)."""
         validate(blob)
-        (_, _, _, total, _, n_ch, n_dims, n_cent, shift, window, flags, ppb, k, h, inst, scale, zp, created) = (
-            HEADER.unpack_from(blob, 0)
-        )
+        (_, _, _, total, _, n_ch, n_dims, n_cent, shift, window, flags, ppb, k, h, inst, scale, zp, created,
+         cal_windows) = HEADER.unpack_from(blob, 0)
         off = HEADER.size
         channels = []
         for _ in range(n_ch):
@@ -291,6 +310,7 @@ class Profile:
             feature_inv_sigma_q24=feats["inv"].astype(np.uint32), centroids_q8=centroids.astype(np.int32),
             projection=projection, proj_shift=shift, cusum_k_q8=k, cusum_h_q8=h, instant_q8=inst,
             false_alarm_ppb=ppb, ext_scale_q24=scale, ext_zero_point=zp, created_unix=created, outputs=outputs,
+            calibration_windows=cal_windows,
             log_std=bool(flags & FLAG_LOG_STD), centroid_offset_q8=offset_q8, centroid_inv_scale_q16=inv_scale_q16,
             occupancy_windows=occ_windows, occupancy_threshold_q8=occ_threshold, occupancy_cost_q8=occ_cost,
             feature_chart=chart_roots is not None, chart_k_q8=chart_k, chart_h_q8=chart_h if chart_roots is not None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import re
 import warnings
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,7 +258,7 @@ def _read_npy(path: Path) -> tuple[np.ndarray, list[str]]:
         arr = np.load(path, allow_pickle=False)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {_os_reason(exc)}") from None
-    except (ValueError, EOFError) as exc:
+    except Exception as exc:  # numpy's header parser: ValueError, EOFError, SyntaxError, tokenize.TokenError, ...
         raise InputError(f"{path}: not a valid .npy array file ({exc})".replace("\n", " ")) from None
     if not isinstance(arr, np.ndarray):
         raise InputError(f"{path}: not a .npy array file")
@@ -289,7 +288,7 @@ def _read_npz(path: Path) -> tuple[np.ndarray, list[str]]:
         raise
     except OSError as exc:
         raise InputError(f"cannot read {path}: {_os_reason(exc)}") from None
-    except (ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+    except Exception as exc:  # zipfile, zlib and numpy's header parser raise many types on a corrupt archive
         raise InputError(f"{path}: not a valid .npz archive ({exc})".replace("\n", " ")) from None
     where = f"{path}[{key}]"
     frames = _frames_from_array(arr, where)

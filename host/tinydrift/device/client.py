@@ -2,9 +2,12 @@
 
 Any pyserial URL works: a board's ``/dev/ttyACM0``, ``socket://127.0.0.1:PORT`` for the
 simulators, a pty path. One request is in flight at a time (docs/protocol.md); every
-request is retried with the same seq when no answer comes within ``timeout``.
+request is retried with the same seq every ``timeout`` seconds, ``retries`` times in all:
+frames that do not answer it (streaming telemetry, logs) never extend that interval.
 TELEMETRY frames that arrive while a request waits for its answer are queued (or, for
-``inject`` and ``fetch``, returned by that call): none is dropped.
+``inject`` and ``fetch``, returned by that call). The queue is bounded (``queue_max``):
+when it is full the newest record is dropped and counted in ``dropped``; the device's
+ring still holds it, so a FETCH gets it back (``tinydrift.telemetry.collect`` does).
 
     >>> with Device("socket://127.0.0.1:5555") as dev:
     ...     dev.upload_profile(load_profile("ref.tdp"))
@@ -19,9 +22,7 @@ TELEMETRY frames that arrive while a request waits for its answer are queued (or
 from __future__ import annotations
 
 import logging
-import os
 import random
-import re
 import select
 import struct
 import time
@@ -38,6 +39,7 @@ from tinydrift.core.errors import InputError, ProfileError
 from tinydrift.device.protocol import (
     DeviceError, Frame, FrameReader, MAX_CHUNK, MAX_EMBEDDING_VALUES, MAX_INJECT_VALUES, MAX_LABEL_PAIRS, MAX_OUTPUTS_VALUES, MSG_ACK, MSG_FETCH, MSG_INFO, MSG_INFO_REQ, MSG_INJECT, MSG_INJECT_EMBEDDING, MSG_INJECT_OUTPUTS, MSG_LABEL, MSG_LOG, MSG_NACK, MSG_RESET_ALARM, MSG_SENSOR, MSG_TELEMETRY, MSG_UPLOAD_ABORT, MSG_UPLOAD_BEGIN, MSG_UPLOAD_CHUNK, MSG_UPLOAD_COMMIT, ProtocolError, encode_frame, message_name,
 )
+from tinydrift.device.port import NoAnswer, RequestDeadline, close_port, os_reason as _reason
 from tinydrift.device.records import TelemetryRecord
 from tinydrift.device.messages import Ack, Fetch, Info, Label, Log, Nack, Sensor, UploadBegin, UploadChunk
 from tinydrift.core.monitor import as_frames, parse_events
@@ -51,22 +53,9 @@ RecordSink = Callable[[TelemetryRecord], bool]
 
 DEFAULT_TIMEOUT = 1.0
 DEFAULT_RETRIES = 3
+DEFAULT_QUEUE_MAX = 1024
 FETCH_BATCH = 128
 _READ_SIZE = 65536
-_ERRNO_TEXT = re.compile(r"\[Errno -?\d+\] ([^\]\n]+?)(?::\s*'[^']*')?$")
-
-
-def _reason(exc: BaseException) -> str:
-    """The short cause inside a pyserial/OS exception ('No such file or directory', 'Connection refused')."""
-    code = getattr(exc, "errno", None)
-    if isinstance(code, int) and code > 0:
-        return os.strerror(code)
-    text = " ".join(str(exc).split())
-    match = _ERRNO_TEXT.search(text)
-    if match:
-        return match.group(1)
-    text = re.sub(r"^(?i:could not open port) \S+: ", "", text)
-    return text or type(exc).__name__
 
 
 def _profile_blob(profile: ProfileSource) -> bytes:
@@ -82,23 +71,32 @@ def _profile_blob(profile: ProfileSource) -> bytes:
 class Device:
     """A connection to one tinydrift device (context manager; ``close()`` when done).
 
-    timeout: seconds without any byte from the device before a request is retried
-    (each received frame restarts the clock, so long FETCH/INJECT answers never time out).
+    timeout: seconds after sending a request before it is sent again with the same seq. Only
+    frames that belong to the request (records a FETCH replays, the windows an INJECT
+    completes) restart that clock; streaming telemetry and logs never do.
     retries: attempts per request before DeviceError("no answer ...").
     frame_hook: optional ``f(frame) -> bool`` called on every received frame; returning
     False drops the frame (tests use it to simulate lost telemetry).
+    queue_max: live records kept while no one reads them; past it the newest is dropped and
+    counted in ``dropped`` (the device's ring keeps it for FETCH).
+    until: optional ``time.monotonic()`` value; a request still waiting then raises
+    RequestDeadline (the collector's ``--duration``).
     """
 
     def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES,
-                 baudrate: int = 115200, frame_hook: Callable[[Frame], bool] | None = None) -> None:
-        if timeout <= 0 or retries < 1:
-            raise ValueError("timeout must be > 0 and retries >= 1")
+                 baudrate: int = 115200, frame_hook: Callable[[Frame], bool] | None = None,
+                 queue_max: int = DEFAULT_QUEUE_MAX) -> None:
+        if timeout <= 0 or retries < 1 or queue_max < 1:
+            raise ValueError("timeout must be > 0, retries >= 1 and queue_max >= 1")
         self.url = str(url)
         self.timeout = float(timeout)
         self.retries = int(retries)
         self.frame_hook = frame_hook
         self.reader = FrameReader()
         self.logs: deque[Log] = deque(maxlen=1000)
+        self.queue_max = int(queue_max)
+        self.dropped = 0
+        self.until: float | None = None
         self._queue: deque[TelemetryRecord] = deque()
         self._seq = random.randrange(0x10000)
         self._channels: int | None = None
@@ -124,10 +122,7 @@ class Device:
     def close(self) -> None:
         port = getattr(self, "_port", None)
         if port is not None:
-            try:
-                port.close()
-            except Exception:  # pragma: no cover - closing a dead port
-                pass
+            close_port(port)
             self._port = None
 
     def __enter__(self) -> Device:
@@ -192,12 +187,18 @@ class Device:
             frames = [f for f in frames if self.frame_hook(f)]
         return frames
 
-    def _handle(self, frame: Frame, sink: RecordSink | None) -> None:
-        """Route an unsolicited frame: telemetry to sink (if it takes it) or the queue, logs to ``logs``."""
+    def _handle(self, frame: Frame, sink: RecordSink | None) -> bool:
+        """Route an unsolicited frame: telemetry to sink (if it takes it) or the bounded queue, logs to
+        ``logs``. True when the sink took it (the frame belongs to the request being answered)."""
         try:
             if frame.type == MSG_TELEMETRY:
                 rec = TelemetryRecord.unpack(frame.payload)
-                if sink is None or not sink(rec):
+                if sink is not None and sink(rec):
+                    return True
+                if len(self._queue) >= self.queue_max:
+                    self.dropped += 1  # the newest goes; the ring keeps it for FETCH
+                    log.debug("%s: telemetry queue full, dropped seq %d", self.url, rec.seq)
+                else:
                     self._queue.append(rec)
             elif frame.type == MSG_LOG:
                 entry = Log.unpack(frame.payload)
@@ -207,6 +208,7 @@ class Device:
                 log.debug("%s: ignored %r", self.url, frame)
         except ProtocolError as exc:
             log.warning("%s: %s", self.url, exc)
+        return False
 
     def _next_seq(self) -> int:
         self._seq = (self._seq + 1) & 0xFFFF
@@ -218,8 +220,10 @@ class Device:
                 timeout: float | None = None, sink: RecordSink | None = None) -> Ack | Info:
         """Send one request and return its ACK (or INFO); NACK raises DeviceError with the td_status.
 
-        Retried with the same seq after ``timeout`` seconds of silence, ``tries`` times in all.
-        TELEMETRY arriving meanwhile goes to ``sink`` (if it returns True) or the telemetry queue.
+        Sent again with the same seq ``timeout`` seconds after each send, ``tries`` times in all; only
+        records ``sink`` takes (this request's own output) restart the clock, streaming never does.
+        TELEMETRY the sink does not take goes to the bounded telemetry queue. Past ``self.until`` it
+        raises RequestDeadline.
         """
         tries = self.retries if tries is None else tries
         timeout = self.timeout if timeout is None else timeout
@@ -228,25 +232,30 @@ class Device:
         # ever swallowed by a stale prefix. Empty frames are ignored by the decoder and not counted.
         wire = b"\x00" + encode_frame(msg_type, seq, payload)
         for _ in range(tries):
+            self._check_until(msg_type)
             self._write(wire)
-            deadline = time.monotonic() + timeout
+            attempt_end = time.monotonic() + timeout
             while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
+                now = time.monotonic()
+                end = attempt_end if self.until is None else min(attempt_end, self.until)
+                if now >= end:
                     break
-                frames = self._frames(left)
-                if frames:
-                    deadline = time.monotonic() + timeout  # the device is talking: keep waiting
-                for frame in frames:
+                for frame in self._frames(end - now):
                     answer = self._answer(frame, msg_type, seq)
                     if answer is None:
-                        self._handle(frame, sink)
+                        if self._handle(frame, sink):
+                            attempt_end = time.monotonic() + timeout  # the device is answering this request
                     elif isinstance(answer, Nack):
                         raise DeviceError(f"device at {self.url}: {answer.describe()}", answer.error)
                     else:
                         return answer
-        raise DeviceError(f"no answer from device at {self.url} after {tries} tries "
+        self._check_until(msg_type)
+        raise NoAnswer(f"no answer from device at {self.url} after {tries} tries "
                           f"({message_name(msg_type)}, {timeout:g} s each)")
+
+    def _check_until(self, msg_type: int) -> None:
+        if self.until is not None and time.monotonic() >= self.until:
+            raise RequestDeadline(f"deadline reached waiting for device at {self.url} ({message_name(msg_type)})")
 
     def _answer(self, frame: Frame, msg_type: int, seq: int) -> Ack | Nack | Info | None:
         """The frame as the answer to (msg_type, seq), or None if it answers something else."""
@@ -501,42 +510,49 @@ class Device:
                 for frame in self._frames(min(left, 0.5)):
                     self._handle(frame, None)
 
-    def pending(self) -> list[TelemetryRecord]:
-        """Take the queued (live) records received so far without waiting."""
-        for frame in self._frames(0.0):
-            self._handle(frame, None)
+    def pending(self, wait: float = 0.0) -> list[TelemetryRecord]:
+        """Take the queued (live) records received so far; with none queued, wait up to ``wait`` seconds
+        for the first to arrive."""
+        end = time.monotonic() + max(0.0, wait)
+        while True:
+            for frame in self._frames(0.0 if self._queue else max(0.0, end - time.monotonic())):
+                self._handle(frame, None)
+            if self._queue or time.monotonic() >= end:
+                break
         out = list(self._queue)
         self._queue.clear()
         return out
 
-    def fetch(self, from_seq: int, max_records: int | None = None,
-              batch: int = FETCH_BATCH) -> list[TelemetryRecord]:
-        """Records with seq >= from_seq still in the device's ring, oldest first (replayed flag set).
+    def fetch(self, from_seq: int, max_records: int | None = None, batch: int = FETCH_BATCH,
+              until_seq: int | None = None) -> list[TelemetryRecord]:
+        """Records with seq >= from_seq (and < until_seq) still in the device's ring, oldest first (replayed
+        flag set).
 
-        Records the ring no longer holds are absent: the first returned seq may exceed from_seq.
-        Fetches in batches of ``batch`` until the device's next seq or ``max_records``.
+        FETCH requests of at most ``batch`` records, each continued from the seq its ACK names, until the
+        device has no more, ``until_seq`` or ``max_records``. Records the ring no longer holds are absent,
+        and so are replayed frames lost on the way (a short answer does not end the fetch): ask again for
+        what is still missing.
         """
         got: dict[int, TelemetryRecord] = {}
         seq = from_seq
-        while max_records is None or len(got) < max_records:
+        while (max_records is None or len(got) < max_records) and (until_seq is None or seq < until_seq):
             want = batch if max_records is None else min(batch, max_records - len(got))
+            if until_seq is not None:
+                want = min(want, until_seq - seq)
             want = max(1, min(want, 0xFFFF))
-            received: list[TelemetryRecord] = []
+            first = seq
 
-            def sink(rec: TelemetryRecord, received: list[TelemetryRecord] = received) -> bool:
-                if not rec.replayed:
+            def sink(rec: TelemetryRecord, first: int = first) -> bool:
+                if not rec.replayed or rec.seq < first:
                     return False
-                received.append(rec)
+                got.setdefault(rec.seq, rec)
                 return True
 
-            self._ack(MSG_FETCH, Fetch(seq, want).pack(), sink=sink)
-            fresh = [r for r in received if r.seq >= seq]
-            for rec in fresh:
-                got.setdefault(rec.seq, rec)
-            if len(fresh) < want:  # the ring had no more
+            ack = self._ack(MSG_FETCH, Fetch(seq, want).pack(), sink=sink)
+            if ack.value <= seq:  # nothing at or after seq: the device's next seq
                 break
-            seq = max(r.seq for r in fresh) + 1
-        out = sorted(got.values(), key=lambda r: r.seq)
+            seq = int(ack.value)
+        out = sorted((r for r in got.values() if until_seq is None or r.seq < until_seq), key=lambda r: r.seq)
         return out if max_records is None else out[:max_records]
 
     def reset_alarm(self) -> None:
@@ -568,4 +584,4 @@ def _outputs_classes(blob: bytes) -> int | None:
 _TD_ERR_STATE = _status("TD_ERR_STATE")
 _FLAG_EXTERNAL_EMBEDDING = _status("TD_PROFILE_FLAG_EXTERNAL_EMBEDDING")
 
-__all__ = ["Device", "DeviceError", "ProtocolError"]
+__all__ = ["Device", "DeviceError", "NoAnswer", "ProtocolError", "RequestDeadline"]

@@ -1,18 +1,29 @@
-"""Build and flash the Arduino Nano 33 BLE firmware: port discovery, 1200-baud touch, bossac.
+"""Build and flash the Arduino Nano 33 BLE firmware: port discovery, upload tool, 1200-baud touch.
 
     >>> port = find_port()                       # the board's application port, by USB VID:PID
-    >>> flash("build/fw/nano33ble/tinydrift.bin", port=port, progress=print)
+    >>> flash("build/fw/nano33ble/out/DriftMonitor.ino.bin", port=port, progress=print)
+
+Upload tools, in this order (``find_upload_tool``):
+  1. ``arduino-cli`` on PATH: ``arduino-cli upload -p PORT --fqbn FQBN --input-file FIRMWARE``; it
+     does the 1200-baud touch itself and runs the bossac of the installed Mbed Nano core.
+  2. Arduino's bossac (its BOSSA fork, "1.9.1-arduino2", with nRF52840 support): ``bossac`` on PATH
+     if its version says ``arduino``, else the newest ``~/.arduino15/packages/arduino/tools/bossac/
+     */bossac`` (where the core installs it). Here the 1200-baud touch is done first and bossac
+     writes the bootloader's port.
+Debian's bossa-cli (bossac 1.9.1, SAM devices only) cannot flash the nRF52840 and is refused.
 
 The board description (``boards/nano33ble/board.json``) supplies the FQBN, the USB IDs of
 the application and of the bootloader, and bossac's arguments; without it the Arduino
 defaults apply (VID:PID 2341:805A application, 2341:005A bootloader, FQBN
 arduino:mbed_nano:nano33ble). Touching the application port at 1200 baud makes the board
-reset into its bootloader, whose port bossac then writes.
+reset into its bootloader.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -33,13 +44,18 @@ DEFAULT_FQBN = "arduino:mbed_nano:nano33ble"
 DEFAULT_VID = 0x2341
 DEFAULT_APP_PID = 0x805A
 DEFAULT_BOOT_PID = 0x005A
-# Arduino's bossac invocation for this board (ArduinoCore-mbed platform.txt): {port} and {file} are filled in.
-DEFAULT_BOSSAC_ARGS = ["-d", "--port={port}", "-U", "-i", "-e", "-w", "{file}", "-R"]
-BOSSAC_PACKAGE = "bossa-cli"
-ARDUINO_CLI_HINT = ("arduino-cli not found: install it from https://arduino.github.io/arduino-cli/latest/installation/ "
-                    "and run `arduino-cli core install arduino:mbed_nano`")
-DEFAULT_SKETCH = "build/fw/nano33ble/tinydrift_nano33ble"
-DEFAULT_OUTPUT = "build/fw/nano33ble/out/tinydrift_nano33ble.ino.bin"
+# Arduino's bossac invocation for this board (ArduinoCore-mbed platform.txt): {port_file} (the port's file name,
+# platform.txt's serial.port.file), {port} (its path) and {file} are filled in.
+DEFAULT_BOSSAC_ARGS = ["-d", "--port={port_file}", "-U", "-i", "-e", "-w", "{file}", "-R"]
+ARDUINO_CLI_INSTALL = ("install arduino-cli (https://arduino.github.io/arduino-cli/latest/installation/) and run "
+                       "`arduino-cli core install arduino:mbed_nano`")
+ARDUINO_CLI_HINT = f"arduino-cli not found: {ARDUINO_CLI_INSTALL}"
+NO_UPLOAD_TOOL = (f"no upload tool for the Nano 33 BLE (arduino-cli, or Arduino's bossac): {ARDUINO_CLI_INSTALL}, "
+                  "which also installs Arduino's bossac in ~/.arduino15/packages/arduino/tools/bossac/")
+ARDUINO15_BOSSAC = ".arduino15/packages/arduino/tools/bossac"
+DEFAULT_LIBRARY = "build/arduino/tinydrift"
+DEFAULT_SKETCH = "build/arduino/tinydrift/examples/DriftMonitor"
+DEFAULT_OUTPUT = "build/fw/nano33ble/out/DriftMonitor.ino.bin"
 TOUCH_BAUD = 1200
 BOOTLOADER_TIMEOUT = 10.0
 
@@ -57,7 +73,8 @@ class BoardInfo:
     bootloader_offset: int | None = None
     bossac_args: list[str] = field(default_factory=lambda: list(DEFAULT_BOSSAC_ARGS))
     sketch_dir: Path | None = None
-    assemble: list[str] = field(default_factory=lambda: ["make", "-f", "firmware/firmware.mk", "fw-nano33ble-sketch"])
+    library_dir: Path | None = None
+    assemble: list[str] = field(default_factory=lambda: ["make", "arduino-lib"])
     output: Path = Path(DEFAULT_OUTPUT)
     source: str = "defaults"
 
@@ -147,6 +164,9 @@ def board_info(root: Path | None = None) -> BoardInfo:
     sketch = data.get("sketch_dir") if isinstance(data, dict) else None
     if isinstance(sketch, str):
         info.sketch_dir = (path.parent / sketch).resolve()
+    library = data.get("library_dir") if isinstance(data, dict) else None
+    if isinstance(library, str):
+        info.library_dir = (path.parent / library).resolve()
     build = data.get("build") if isinstance(data, dict) else None
     if isinstance(build, dict):
         if isinstance(build.get("assemble"), str):
@@ -177,13 +197,18 @@ def find_port(info: BoardInfo | None = None, bootloader: bool = False) -> str:
 
 
 def touch_1200(port: str) -> None:
-    """Open port at 1200 baud and close it: the Arduino signal to reset into the bootloader."""
+    """Open port at 1200 baud with DTR low and close it: the Arduino signal to reset into the bootloader.
+
+    DTR is set before opening, so ports without modem lines (ptys) take the touch as well."""
+    s = serial.Serial()
+    s.port = port
+    s.baudrate = TOUCH_BAUD
+    s.dtr = False
     try:
-        s = serial.Serial(port, TOUCH_BAUD)
-        s.dtr = False
+        s.open()
         s.close()
     except (serial.SerialException, OSError) as exc:
-        raise DeviceError(f"cannot open {port}: {exc.strerror or exc}") from None
+        raise DeviceError(f"cannot open {port}: {getattr(exc, 'strerror', None) or exc}") from None
 
 
 def enter_bootloader(port: str | None, info: BoardInfo, timeout: float = BOOTLOADER_TIMEOUT) -> str:
@@ -210,9 +235,58 @@ def enter_bootloader(port: str | None, info: BoardInfo, timeout: float = BOOTLOA
 # ------------------------------------------------------------------------------------------ tools
 
 
+@dataclass
+class UploadTool:
+    """The program that writes the firmware: ``arduino-cli`` or Arduino's ``bossac``."""
+
+    kind: str  # "arduino-cli" or "bossac"
+    path: str
+
+
+def _bossac_version(path: str) -> str:
+    """The version line bossac prints with --help ('' if it cannot run)."""
+    try:
+        proc = subprocess.run([path, "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              errors="replace", timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return next((ln.strip() for ln in proc.stdout.splitlines() if "version" in ln.lower()), "")
+
+
+def _arduino15_bossacs(home: Path | None = None) -> list[Path]:
+    """bossac executables the Arduino cores installed, newest version first."""
+    base = (home or Path.home()) / ARDUINO15_BOSSAC
+    found = [p for p in base.glob("*/bossac") if p.is_file() and os.access(p, os.X_OK)]
+
+    def key(p: Path) -> list[object]:
+        return [(0, int(x)) if x.isdigit() else (1, x) for x in re.split(r"[.\-]", p.parent.name)]
+
+    return sorted(found, key=key, reverse=True)
+
+
+def find_upload_tool(home: Path | None = None) -> UploadTool:
+    """arduino-cli on PATH, else Arduino's bossac (on PATH if it is Arduino's fork, else under ~/.arduino15)."""
+    cli = shutil.which("arduino-cli")
+    if cli is not None:
+        return UploadTool("arduino-cli", cli)
+    rejected = ""
+    bossac = shutil.which("bossac")
+    if bossac is not None:
+        version = _bossac_version(bossac)
+        if "arduino" in version.lower():
+            return UploadTool("bossac", bossac)
+        rejected = (f"; {bossac} ({version or 'version unknown'}) is not Arduino's bossac and cannot flash the "
+                    "nRF52840 (Debian's bossa-cli is for SAM devices)")
+    for path in _arduino15_bossacs(home):
+        return UploadTool("bossac", str(path))
+    raise DeviceError(NO_UPLOAD_TOOL + rejected)
+
+
 def bossac_command(firmware: Path, port: str, info: BoardInfo, bossac: str = "bossac") -> list[str]:
     """bossac's command line for this board."""
-    args = [a.replace("{port}", port).replace("{file}", str(firmware)) for a in info.bossac_args]
+    port_file = Path(port).name if port.startswith("/dev/") else port
+    args = [a.replace("{port_file}", port_file).replace("{port}", port).replace("{file}", str(firmware))
+            for a in info.bossac_args]
     if "{file}" not in " ".join(info.bossac_args):
         args.append(str(firmware))
     if info.bootloader_offset and not any(a.startswith("--offset") for a in args):
@@ -220,38 +294,55 @@ def bossac_command(firmware: Path, port: str, info: BoardInfo, bossac: str = "bo
     return [bossac, *args]
 
 
+def arduino_cli_upload_command(firmware: Path, port: str, info: BoardInfo, cli: str = "arduino-cli") -> list[str]:
+    """arduino-cli's upload command line: it touches the port at 1200 baud and runs the core's bossac itself."""
+    return [cli, "upload", "-p", port, "--fqbn", info.fqbn, "--input-file", str(firmware)]
+
+
+def _tool_failed(name: str, proc: subprocess.CompletedProcess[str]) -> DeviceError:
+    lines = [ln.strip() for ln in proc.stdout.splitlines() if ln.strip()]
+    return DeviceError(f"{name} failed (exit {proc.returncode}): {lines[-1] if lines else 'no output'}")
+
+
 def flash(firmware: str | Path, port: str | None = None, info: BoardInfo | None = None,
-          progress: Progress | None = None) -> None:
-    """Write a firmware .bin to a Nano 33 BLE: 1200-baud touch, wait for the bootloader, bossac.
+          progress: Progress | None = None, tool: UploadTool | None = None) -> None:
+    """Write a firmware .bin to a Nano 33 BLE with arduino-cli, or with Arduino's bossac after a 1200-baud touch.
 
     port: the application port ("auto"/None: found by USB VID:PID).
     """
     info = info or board_info()
-    bossac = shutil.which("bossac")
-    if bossac is None:
-        raise DeviceError(f"bossac not found: install the Debian package {BOSSAC_PACKAGE}")
     firmware = Path(firmware)
     if not firmware.is_file():
         raise DeviceError(f"firmware not found: {firmware}")
     if firmware.suffix.lower() != ".bin":
-        raise DeviceError(f"{firmware}: bossac writes raw .bin images (arduino-cli compile produces one)")
+        raise DeviceError(f"{firmware}: the Nano 33 BLE takes raw .bin images (arduino-cli compile produces one)")
+    tool = tool or find_upload_tool()
     if port in (None, "auto"):
         port = None
     say = progress or (lambda msg: None)
-    say(f"resetting the board{' on ' + port if port else ''} into its bootloader")
-    boot_port = enter_bootloader(port, info)
-    cmd = bossac_command(firmware, boot_port, info, bossac)
-    say(f"flashing {firmware} via {boot_port}: {' '.join(cmd)}")
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
-                          check=False)
+    if tool.kind == "arduino-cli":
+        if port is None:
+            boot = _ports(info.vid, info.boot_pid)
+            port = boot[0] if len(boot) == 1 else find_port(info)
+        cmd = arduino_cli_upload_command(firmware, port, info, tool.path)
+    else:
+        say(f"resetting the board{' on ' + port if port else ''} into its bootloader")
+        boot_port = enter_bootloader(port, info)
+        cmd = bossac_command(firmware, boot_port, info, tool.path)
+    say(f"flashing {firmware}: {' '.join(cmd)}")
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+                              check=False)
+    except OSError as exc:
+        raise DeviceError(f"cannot run {cmd[0]}: {exc.strerror or exc}") from None
     if proc.returncode != 0:
-        lines = [ln.strip() for ln in proc.stdout.splitlines() if ln.strip()]
-        raise DeviceError(f"bossac failed (exit {proc.returncode}): {lines[-1] if lines else 'no output'}")
+        raise _tool_failed(Path(tool.path).name, proc)
     say("done; the board restarts into the new firmware")
 
 
 def build_firmware(info: BoardInfo | None = None) -> Path:
-    """Assemble the sketch (make fw-nano33ble-sketch) and compile it with arduino-cli; return the .bin."""
+    """Generate the Arduino library (make arduino-lib) and compile its DriftMonitor example with arduino-cli;
+    return the .bin."""
     root = repo_root()
     info = info or board_info(root)
     cli = shutil.which("arduino-cli")
@@ -262,11 +353,13 @@ def build_firmware(info: BoardInfo | None = None) -> Path:
             raise DeviceError(f"{info.assemble[0]} not found: install the Debian package {info.assemble[0]}")
         run_step(info.assemble, root, " ".join(info.assemble))
     sketch = info.sketch_dir or root / DEFAULT_SKETCH
+    library = info.library_dir or root / DEFAULT_LIBRARY
     if not sketch.is_dir():
         raise DeviceError(f"Nano 33 BLE sketch not found at {sketch}")
     output = info.output if info.output.is_absolute() else root / info.output
     output.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [cli, "compile", "--fqbn", info.fqbn, "--output-dir", str(output.parent), str(sketch)]
+    cmd = [cli, "compile", "--fqbn", info.fqbn, "--library", str(library), "--output-dir", str(output.parent),
+           str(sketch)]
     run_step(cmd, root, "arduino-cli compile")
     if output.is_file():
         return output
@@ -276,5 +369,5 @@ def build_firmware(info: BoardInfo | None = None) -> Path:
     return bins[0]
 
 
-__all__ = ["BoardInfo", "board_info", "bossac_command", "build_firmware", "enter_bootloader", "find_port", "flash",
-           "touch_1200"]
+__all__ = ["BoardInfo", "UploadTool", "arduino_cli_upload_command", "board_info", "bossac_command", "build_firmware",
+           "enter_bootloader", "find_port", "find_upload_tool", "flash", "touch_1200"]

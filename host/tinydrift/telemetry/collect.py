@@ -1,10 +1,16 @@
 """Field collection: keep every telemetry record of a device in the SQLite store, live.
 
-``Collector.run`` connects to a device, stores what it sends, asks its ring buffer for
-anything missed (sequence gaps, the time it was unplugged) and records as a gap what the
-ring no longer holds. It survives the board resetting or disappearing: it reconnects with
-exponential backoff and goes on. Every store write is one transaction, so stopping it at
-any moment (Ctrl-C) leaves the database consistent.
+``Collector.run`` connects to a device, stores what it sends and, after connecting, after
+a seq jump, after the device's telemetry queue overflowed and at least every ``POLL_S``
+seconds, backfills: INFO gives the ring's oldest and next seq, every missing seq from the
+oldest on is FETCHed again (rounds while they store something), and what is still missing
+is kept as a gap row: 'overwritten' (seq < the ring's oldest: gone for good), 'device
+restarted' (the board rebooted first) or 'not received' (still in the ring, asked for again
+at the next backfill). Gap rows are exact (docs/telemetry-store.md, Gaps). Alerts fire once
+per alarm onset, whatever order records arrive in (``Collector`` docstring). It survives the
+board resetting or disappearing: it reconnects with exponential backoff and goes on. Every
+store write is one transaction, so stopping it at any moment (Ctrl-C) leaves the database
+consistent.
 """
 
 from __future__ import annotations
@@ -19,12 +25,14 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from tinydrift.device.client import Device
-from tinydrift.device.protocol import DeviceError
-from tinydrift.device.records import TelemetryRecord
-from tinydrift.device.messages import Info
 from tinydrift.core.triggers import mask_channels
 from tinydrift.core.triggers import trigger_names as trigger_kinds
+from tinydrift.device.client import Device, NoAnswer, RequestDeadline
+from tinydrift.device.messages import Info
+from tinydrift.device.protocol import DeviceError
+from tinydrift.device.records import TelemetryRecord
+from tinydrift.telemetry.gaps import GAP_OVERWRITTEN, GAP_REBOOT, GAP_UNRECEIVED, gap_is_final
+from tinydrift.telemetry.schema import subtract_ranges
 from tinydrift.telemetry.store import TelemetryStore
 
 log = logging.getLogger("tinydrift.collect")
@@ -32,6 +40,11 @@ log = logging.getLogger("tinydrift.collect")
 BACKOFF_FIRST = 0.25
 BACKOFF_MAX = 8.0
 RATE_SPAN_S = 10.0
+POLL_S = 1.0  # backfill at least this often while connected
+RECEIVE_WAIT_S = 0.2  # longest wait for live records before looking at anything else
+FETCH_BATCH = 32  # records per FETCH: short answers bound a request's time on a slow or noisy line
+BACKFILL_ROUNDS = 4  # INFO + FETCH of every hole, repeated while a round stores something
+RETRIES = 4
 
 
 @dataclass
@@ -41,9 +54,11 @@ class CollectStats:
     records_new: int = 0
     records_duplicate: int = 0
     records_backfilled: int = 0
-    gaps_recorded: int = 0
-    seqs_lost: int = 0
-    alarms: int = 0
+    records_dropped: int = 0  # live records the full telemetry queue dropped (backfill fetches them again)
+    gaps_recorded: int = 0  # gap rows given a final reason
+    seqs_lost: int = 0  # seqs newly recorded as gone for good (overwritten, device restarted)
+    seqs_unreceived: int = 0  # at the end: seqs in 'not received' gap rows of the boots collected
+    alarms: int = 0  # alarm onsets (each fires the alert command once)
     connects: int = 0
     alerts_failed: int = 0
 
@@ -133,19 +148,44 @@ def record_json(rec: TelemetryRecord, names: list[str]) -> dict[str, object]:
     return d
 
 
+def fetch_spans(holes: list[tuple[int, int]], batch: int) -> list[tuple[int, int]]:
+    """Holes joined into FETCH ranges of at most ``batch`` seqs (a longer hole stays whole): one request
+    instead of one per hole where a noisy line leaves many small ones; records stored already come back
+    as duplicates and change nothing."""
+    spans: list[tuple[int, int]] = []
+    for lo, hi in sorted(holes):
+        if spans and hi - spans[-1][0] < batch and hi - lo < batch:
+            spans[-1] = (spans[-1][0], hi)
+        else:
+            spans.append((lo, hi))
+    return spans
+
+
 class Collector:
     """Collect a device's telemetry into a TelemetryStore until stopped.
 
     on_record(state, record, new) and on_status(state) let a view follow along. record_sink(record) and
-    gap_sink(boot_id, first, last, reason) see every record and gap *before* the store writes it (the
-    fleet gateway spools them there, so whatever the store holds was also handed on).
+    gap_sink(boot_id, first, last, reason) see every record and final gap *before* the store writes it
+    (the fleet gateway spools them there, so whatever the store holds was also handed on).
+
+    Alarm onset (what ``alert_cmd`` fires for, once): a stored record of boot b with the alarm
+    latched is an onset when its window index is 0 (the profile just became active), its seq is
+    0, or its predecessor in b is known and does not continue the latched alarm. The
+    predecessor is record seq - 1 if stored, or, when seq - 1 lies in gap rows with a final
+    reason, the nearest stored record before them (none: onset). It continues the alarm if it is
+    latched, has the same profile and lies as many windows back as seqs back (the monitor was not
+    restarted in between). While seq - 1 may still arrive, the onset waits: it is decided when
+    the predecessor is stored or recorded as lost, whichever comes first, so arrival order
+    (live, backfilled, across reconnects) never fires an alarm twice. An alarm reset and raised
+    again inside a lost stretch is not seen as a new onset.
     """
 
     def __init__(self, url: str, store: TelemetryStore, *, device_name: str | None = None,
                  alert_cmd: str | None = None, sensor_rate: int | None = None,
                  on_record: Callable[[DeviceState, TelemetryRecord, bool], None] | None = None,
                  on_status: Callable[[DeviceState], None] | None = None,
-                 timeout: float = 1.0, backoff_max: float = BACKOFF_MAX,
+                 timeout: float = 1.0, backoff_max: float = BACKOFF_MAX, retries: int = RETRIES,
+                 fetch_batch: int = FETCH_BATCH, queue_max: int = 1024, poll_s: float = POLL_S,
                  record_sink: Callable[[TelemetryRecord], None] | None = None,
                  gap_sink: Callable[[int, int, int, str], None] | None = None) -> None:
         self.url = url
@@ -161,10 +201,19 @@ class Collector:
         self.gap_sink = gap_sink
         self.timeout = timeout
         self.backoff_max = backoff_max
+        self.retries = retries
+        self.fetch_batch = fetch_batch
+        self.queue_max = queue_max
+        self.poll_s = poll_s
         self._stop = threading.Event()
         self._boot: int | None = None
-        self._expected: int | None = None
-        self._latched = False
+        self._next: dict[int, int] = {}  # per boot: the device's next seq as far as known (INFO, live records)
+        self._live_next: int | None = None  # seq the next live record should have
+        self._suspect = False  # a live seq jumped or records were dropped: backfill soon
+        self._last_backfill = 0.0
+        self._dropped_seen = 0
+        self._fired: set[tuple[int, int]] = set()
+        self._last_new = time.monotonic()
 
     def stop(self) -> None:
         """Ask run() to return after the record in hand (thread-safe)."""
@@ -176,50 +225,84 @@ class Collector:
         if self.on_status:
             self.on_status(self.state)
 
+    # -------------------------------------------------------------------------------- main loop
+
     def run(self, duration: float | None = None, idle_exit: float | None = None) -> CollectStats:
-        """Collect until stop(), ``duration`` seconds, or ``idle_exit`` seconds without a record."""
+        """Collect until stop(), ``duration`` seconds (no request or backoff wait runs past it), or
+        ``idle_exit`` seconds without a new record stored (live or backfilled)."""
         end = None if duration is None else time.monotonic() + duration
+
+        def done() -> bool:
+            return self._stop.is_set() or (end is not None and time.monotonic() >= end)
+
+        def left(cap: float) -> float:
+            return cap if end is None else max(0.0, min(cap, end - time.monotonic()))
+
         backoff = BACKOFF_FIRST
-        last_record = time.monotonic()
+        self._last_new = time.monotonic()
         try:
-            while not self._stop.is_set() and (end is None or time.monotonic() < end):
+            while not done():
                 try:
-                    with Device(self.url, timeout=self.timeout) as dev:
-                        self._connected(dev)
-                        backoff = BACKOFF_FIRST
-                        last_record = time.monotonic()
-                        while not self._stop.is_set() and (end is None or time.monotonic() < end):
-                            got = False
-                            for rec in dev.telemetry(timeout=0.2):
-                                self._take(dev, rec)
-                                got = True
-                                last_record = time.monotonic()
-                                if self._stop.is_set():
-                                    break
-                            if not got:
-                                if idle_exit is not None and time.monotonic() - last_record > idle_exit:
-                                    self._stop.set()
-                                    break
-                                self._poll(dev)
+                    with Device(self.url, timeout=self.timeout, retries=self.retries,
+                                queue_max=self.queue_max) as dev:
+                        dev.until = end
+                        self.state.connected = False
+                        while not done():
+                            try:
+                                if not self.state.connected:
+                                    self._connected(dev)
+                                    backoff = BACKOFF_FIRST
+                                self._collect(dev, left)
+                            except NoAnswer as exc:
+                                # The line ate the request or its answer every time: the port is still open,
+                                # so go on (what was being fetched is asked for again); a device that is gone
+                                # shows as a lost connection.
+                                self._status(f"{exc}; going on")
+                            if self._idle(idle_exit):
+                                self._stop.set()
+                except RequestDeadline:
+                    break
                 except DeviceError as exc:
                     self.state.connected = False
+                    self._dropped_seen = 0
                     self._status(f"disconnected: {exc}; retrying in {backoff:.2f} s")
-                    if idle_exit is not None and time.monotonic() - last_record > idle_exit:
+                    if self._idle(idle_exit):
                         break
-                    self._stop.wait(backoff)
+                    self._stop.wait(left(backoff))
                     backoff = min(backoff * 2, self.backoff_max)
         finally:
+            self.state.connected = False
+            for boot in self._next:  # whatever was heard of and is not stored ends in a gap row
+                self._account(boot)
+            self.stats.seqs_unreceived = sum(
+                b - a + 1 for boot in self._next for a, b, r in self.store.gap_rows(self.device_name, boot)
+                if r == GAP_UNRECEIVED)
             if self.alerts:
-                self.alerts.reap(wait=2.0)
+                self.alerts.reap(wait=2.0 if end is None else min(2.0, max(0.2, end - time.monotonic())))
         return self.stats
 
+    def known_next(self, boot_id: int) -> int:
+        """The device's next seq in boot_id as far as this collector has heard (INFO, records); 0: nothing."""
+        return self._next.get(boot_id, 0)
+
+    def _idle(self, idle_exit: float | None) -> bool:
+        return idle_exit is not None and time.monotonic() - self._last_new > idle_exit
+
+    def _collect(self, dev: Device, left: Callable[[float], float]) -> None:
+        """One turn: take the live records that arrived, backfill when something may be missing or it is due."""
+        self._take(dev.pending(left(RECEIVE_WAIT_S)))
+        if dev.dropped != self._dropped_seen:
+            self.stats.records_dropped += dev.dropped - self._dropped_seen
+            self._dropped_seen = dev.dropped
+            self._suspect = True
+        if not self._stop.is_set() and left(1.0) > 0 and (
+                self._suspect or time.monotonic() - self._last_backfill >= self.poll_s):
+            self._backfill(dev)
+
     def _connected(self, dev: Device) -> None:
+        """INFO, device and profile rows, the sensor started; the first backfill follows at once."""
         info = dev.info()
-        if info.boot_id != self._boot:
-            self._latched = False
-        self.stats.connects += 1
-        self.state.connected = True
-        self.state.info = info
+        self._note_info(info)
         self.store.add_device(self.device_name, board=info.board_name, board_id=info.board_id,
                               firmware=info.firmware)
         if info.profile_id:
@@ -229,78 +312,145 @@ class Collector:
                 self.state.channel_names = list(known.get("channel_names") or [])
                 self.state.instant = known.get("instant")
                 self.state.cusum_h = known.get("cusum_h")
-        self._status(f"connected: {info.board_name} boot {info.boot_id:#010x}, profile {info.profile_id:#010x}")
-        self._boot = info.boot_id
-        self._backfill(dev, info)
         if self.sensor_rate:
             dev.sensor(self.sensor_rate)
+        self.stats.connects += 1
+        self.state.connected = True
+        self._live_next = None
+        self._suspect = True
+        self._status(f"connected: {info.board_name} boot {info.boot_id:#010x}, profile {info.profile_id:#010x}")
 
-    def _poll(self, dev: Device) -> None:
-        """While idle, check the device is alive and that nothing slipped past (INFO's next seq)."""
-        info = dev.info()
+    # -------------------------------------------------------------------------------- sequence bookkeeping
+
+    def _note_boot(self, boot_id: int) -> None:
+        """A record or INFO of boot_id: on a new boot, what the old one still lacks is gone with its RAM."""
+        if self._boot is not None and boot_id != self._boot and boot_id not in self._next:
+            old = self._boot
+            for lo, hi in self.store.missing_ranges(self.device_name, old, self._next.get(old, 0)):
+                self._gap(old, lo, hi, GAP_REBOOT)
+            self._live_next = None
+        self._boot = boot_id
+        self._next.setdefault(boot_id, 0)
+
+    def _note_info(self, info: Info) -> None:
+        self._note_boot(info.boot_id)
+        self._next[info.boot_id] = max(self._next[info.boot_id], info.next_seq)
         self.state.info = info
-        if info.boot_id != self._boot:  # reset without the link noticing (e.g. a pty)
-            self._boot = info.boot_id
-        self._backfill(dev, info)
+        self._account(info.boot_id, info.oldest_seq)
 
-    def _backfill(self, dev: Device, info: Info) -> None:
-        """Fetch every seq of this boot below the device's next seq that the store lacks; record what is gone."""
-        holes = self.store.missing_ranges(self.device_name, info.boot_id, info.next_seq)
-        for lo, hi in holes:
-            if hi < info.oldest_seq:
-                self._gap(info.boot_id, lo, hi, "overwritten in the device's ring buffer")
-                continue
-            if lo < info.oldest_seq:
-                self._gap(info.boot_id, lo, info.oldest_seq - 1, "overwritten in the device's ring buffer")
-                lo = info.oldest_seq
-            got = dev.fetch(lo, max_records=hi - lo + 1)
-            seqs = {r.seq for r in got}
-            for rec in got:
-                self._store(rec)
-            self.stats.records_backfilled += len(got)
-            missing = [s for s in range(lo, hi + 1) if s not in seqs]
-            if missing:
-                # The ring moved on while we asked: these are gone.
-                self._gap(info.boot_id, missing[0], missing[-1], "overwritten during backfill")
-        self._expected = info.next_seq
+    def _account(self, boot: int, oldest: int | None = None) -> None:
+        """Every hole below the known next seq in a gap row: below the ring's oldest (when known) as
+        overwritten, the rest as 'not received' until fetched."""
+        for lo, hi in self.store.missing_ranges(self.device_name, boot, self._next.get(boot, 0)):
+            if oldest is not None and lo < oldest:
+                self._gap(boot, lo, min(hi, oldest - 1), GAP_OVERWRITTEN)
+                lo = oldest
+            if lo <= hi:
+                self._gap(boot, lo, hi, GAP_UNRECEIVED)
+
+    def _take(self, records: list[TelemetryRecord]) -> None:
+        """Store live records; a seq jump means something was lost on the way: backfill soon."""
+        for rec in records:
+            if self._stop.is_set():
+                return  # the queue is dropped with the connection; the ring keeps them for the next run
+            self._note_boot(rec.boot_id)
+            if rec.boot_id == self._boot:
+                if self._live_next is not None and rec.seq > self._live_next:
+                    self._suspect = True
+                self._live_next = max(self._live_next or 0, rec.seq + 1)
+            self._next[rec.boot_id] = max(self._next[rec.boot_id], rec.seq + 1)
+            self._store(rec)
+
+    def _backfill(self, dev: Device, info: Info | None = None) -> None:
+        """Ask the ring again for every seq of this boot it still holds and the store lacks, in rounds while
+        they store something; record what is left: below the ring's oldest as overwritten, the rest as
+        'not received' (asked for again next time)."""
+        self._suspect = False
+        for round_ in range(BACKFILL_ROUNDS):
+            if info is None or round_ > 0:
+                info = dev.info()
+                self._note_info(info)
+            boot, oldest = info.boot_id, info.oldest_seq
+            # _note_info put every hole in a gap row: below the oldest as overwritten, the rest 'not received'
+            # (storing a record cuts it out of its row)
+            holes = self.store.missing_ranges(self.device_name, boot, self._next[boot])
+            todo = subtract_ranges(holes, [(0, oldest - 1)]) if oldest else holes
+            if not todo:
+                break
+            before = self.stats.records_new
+            for lo, hi in fetch_spans(todo, self.fetch_batch):
+                for rec in dev.fetch(lo, until_seq=hi + 1, batch=self.fetch_batch):
+                    if rec.boot_id == boot:
+                        self._store(rec)
+                self._take(dev.pending())
+            if self.stats.records_new == before:
+                break
+        if info is not None:  # live records stored meanwhile may have shown newer holes
+            self._account(info.boot_id)
+        self._last_backfill = time.monotonic()
 
     def _gap(self, boot_id: int, lo: int, hi: int, reason: str) -> None:
-        if self.gap_sink:
+        if self.gap_sink and gap_is_final(reason):
             self.gap_sink(boot_id, lo, hi, reason)
-        if self.store.record_gap(self.device_name, boot_id, lo, hi, reason):
+        added = self.store.record_gap(self.device_name, boot_id, lo, hi, reason)
+        if added and gap_is_final(reason):
             self.stats.gaps_recorded += 1
-            self.stats.seqs_lost += hi - lo + 1
+            self.stats.seqs_lost += added
             self._status(f"lost records {lo}..{hi} of boot {boot_id:#010x} ({reason})")
+            self._decide(boot_id, hi + 1)
 
-    def _take(self, dev: Device, rec: TelemetryRecord) -> None:
-        if rec.boot_id != self._boot:
-            self._boot = rec.boot_id
-            self._expected = None
-            self._latched = False
-        if self._expected is not None and rec.seq > self._expected:
-            info = dev.info()
-            self._backfill(dev, info)
-        self._store(rec)
-        self._expected = max(self._expected or 0, rec.seq + 1)
+    # -------------------------------------------------------------------------------- records and alarms
 
     def _store(self, rec: TelemetryRecord) -> None:
         if self.record_sink:
             self.record_sink(rec)
         new = self.store.insert_record(self.device_name, rec)
         if new:
+            self._last_new = time.monotonic()
             self.stats.records_new += 1
-            if not rec.replayed:
+            if rec.replayed:
+                self.stats.records_backfilled += 1
+            else:
                 self.state.arrivals.append(time.monotonic())
         else:
             self.stats.records_duplicate += 1
         if not rec.replayed or self.state.last is None or rec.seq >= self.state.last.seq:
             self.state.last = rec
-        # An alarm is new when the latched flag rises; windows that keep it up are not new alarms.
-        if new and rec.alarm and not self._latched:
-            self.stats.alarms += 1
-            if self.alerts:
-                self.alerts.fire(record_json(rec, self.state.channel_names))
-        if self.state.last is rec:
-            self._latched = bool(rec.alarm)
+        if new:
+            self._decide(rec.boot_id, rec.seq, rec)
+            self._decide(rec.boot_id, rec.seq + 1)
         if self.on_record:
             self.on_record(self.state, rec, new)
+
+    def _decide(self, boot_id: int, seq: int, rec: TelemetryRecord | None = None) -> None:
+        """Fire the alert if record seq is an alarm onset (class docstring) that can be decided now."""
+        if (boot_id, seq) in self._fired:
+            return
+        name = self.device_name
+        cur = self.store.alarm_state(name, boot_id, seq)
+        if cur is None or cur["seq"] != seq or not cur["alarm"]:
+            return
+        onset = cur["window"] == 0 or seq == 0
+        if not onset:
+            before = seq - 1
+            while True:  # walk back over gap rows of a final reason to the nearest stored record
+                prev = self.store.alarm_state(name, boot_id, before)
+                if prev is not None and prev["seq"] == before:
+                    break
+                row = next((g for g in self.store.gap_rows(name, boot_id) if g[0] <= before <= g[1]), None)
+                if row is None or not gap_is_final(row[2]):
+                    return  # the predecessor may still arrive: decided when it does
+                if row[0] == 0:
+                    prev = None
+                    break
+                before = row[0] - 1
+            onset = prev is None or not (prev["alarm"] and prev["profile_id"] == cur["profile_id"] and
+                                         cur["window"] - prev["window"] == seq - prev["seq"])
+        if not onset:
+            return
+        self._fired.add((boot_id, seq))
+        self.stats.alarms += 1
+        if self.alerts:
+            if rec is None:
+                rec = self.store.telemetry_records(name, boot_id, seq=seq)[0]
+            self.alerts.fire(record_json(rec, self.state.channel_names))

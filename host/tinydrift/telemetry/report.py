@@ -32,6 +32,7 @@ from tinydrift.core.files import atomic_open, write_atomic
 from tinydrift.core.fixed import Q8
 from tinydrift.core.triggers import HEALTH_MASKS, TRIGGER_NAMES, mask_channels
 from tinydrift.core.triggers import trigger_names as trigger_kinds
+from tinydrift.telemetry.gaps import gap_is_final
 from tinydrift.telemetry.report_html import ROLLING_LABELLED_WINDOWS, report_html, slug
 from tinydrift.telemetry.store import StoreError, TelemetryStore, channel_labels, subtract_ranges
 
@@ -531,7 +532,8 @@ def build_report(db_path: str | os.PathLike[str], out_html: str | os.PathLike[st
             raise StoreError(f"cannot create {png_dir}: {exc.strerror or exc}") from None
         seg_rows = store.segments()
         boots = {(b["device"], b["boot_id"]): b for b in store.boots()}
-        _assign_gaps(seg_rows, store.gaps())
+        # 'not received' rows are holes the ring may still fill: drawn as not received, not as lost
+        _assign_gaps(seg_rows, [g for g in store.gaps() if gap_is_final(g["reason"])])
         summaries: list[SegmentSummary] = []
         pngs: list[Path] = []
         stem = slug(out_html.stem)

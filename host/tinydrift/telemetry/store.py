@@ -15,11 +15,8 @@ Schema and rationale: docs/telemetry-store.md. In short:
   with the model-output columns 0.
 
 Records are duck-typed: anything with the attribute (or mapping key) names of
-``tinydrift.device.records.TelemetryRecord`` (seq, boot_id, profile_id, window, uptime_ms, score, dist,
-recon, cusum, trigger, alarm, nearest, top_channel, stuck_mask, saturated_mask, missing_mask,
-n_embeddings, replayed and the per-channel sequences mean, std, z_mean, z_std, n_missing,
-n_saturated; optionally the model-output fields n_inferences, top_class, ddm_state,
-mean_confidence, estimated_accuracy, prior_shift, n_labels, n_correct, accuracy, 0 when absent).
+``tinydrift.device.records.TelemetryRecord`` (the model-output fields are 0 when absent).
+Gap rows (exact missing-seq accounting) follow ``tinydrift.telemetry.gaps``.
 
     >>> with TelemetryStore("telemetry.db") as db:
     ...     db.add_device("tcp://127.0.0.1:5555", board="host simulator")
@@ -48,6 +45,9 @@ from tinydrift.telemetry.schema import (
     SCHEMA_SQL, SCHEMA_VERSION, TABLES, TRIGGER_KINDS, StoreError, channel_labels, record_row, subtract_ranges,
     threshold_value,
 )
+from tinydrift.telemetry.gaps import (  # noqa: F401  (GAP_* and gap_is_final re-exported)
+    GAP_OVERWRITTEN, GAP_REBOOT, GAP_UNRECEIVED, gap_is_final, open_readonly, record_gap_rows, shrink_gap,
+)
 
 # ------------------------------------------------------------------------------------------ the store
 
@@ -71,14 +71,7 @@ class TelemetryStore:
             raise StoreError(f"{self.path} is a directory, not a telemetry database")
         try:
             if readonly:
-                # mode=rw (never creates) + query_only when the file is writable: the connection can then
-                # clean up the WAL's -wal/-shm files on close. mode=ro for write-protected files.
-                mode = "rw" if os.access(self.path, os.W_OK) and os.access(self.path.parent or ".", os.W_OK) \
-                    else "ro"
-                uri = f"{self.path.resolve().as_uri()}?mode={mode}"
-                self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False,
-                                           timeout=timeout_ms / 1000)
-                self._db.execute("PRAGMA query_only = ON")
+                self._db = open_readonly(self.path, timeout_ms)
             else:
                 self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False,
                                            timeout=timeout_ms / 1000)
@@ -313,6 +306,7 @@ class TelemetryStore:
                     continue
                 new += 1
                 rid = cur.lastrowid
+                shrink_gap(db, dev, boot_id, seq)  # type: ignore[arg-type]
                 db.executemany(
                     "INSERT INTO channel_values (record_id, channel, mean, std, z_mean, z_std, n_missing, "
                     "n_saturated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -353,8 +347,8 @@ class TelemetryStore:
                        include_lost: bool = False) -> list[tuple[int, int]]:
         """Inclusive seq ranges in [start, next_seq) of this boot that are not stored.
 
-        ``next_seq`` is the device's next telemetry seq (INFO). Ranges already recorded as lost
-        (``record_gap``) are left out unless ``include_lost``.
+        ``next_seq`` is the device's next telemetry seq (INFO). Ranges recorded as lost for good (gap rows
+        with a final reason, ``record_gap``) are left out unless ``include_lost``; 'not received' rows are not.
         """
         if next_seq <= start:
             return []
@@ -379,26 +373,43 @@ class TelemetryStore:
                 holes.append((hi + 1, next_seq - 1))
         if not include_lost:
             lost = [(r["first_missing_seq"], r["last_missing_seq"]) for r in self._query(
-                "SELECT first_missing_seq, last_missing_seq FROM gaps WHERE device_id = ? AND boot_id = ?",
-                (dev, int(boot_id)))]
+                "SELECT first_missing_seq, last_missing_seq FROM gaps WHERE device_id = ? AND boot_id = ? "
+                "AND reason != ?", (dev, int(boot_id), GAP_UNRECEIVED))]
             holes = subtract_ranges(holes, lost)
         return sorted(holes)
 
     def record_gap(self, device: str, boot_id: int, first_missing_seq: int, last_missing_seq: int,
-                   reason: str = "lost", detected_at: float | None = None) -> bool:
-        """Record that seqs first..last (inclusive) of a boot are gone for good; True if the row is new."""
+                   reason: str = GAP_OVERWRITTEN, detected_at: float | None = None) -> int:
+        """Put the unstored seqs of first..last (inclusive) of a boot into gap rows; returns how many seqs this
+        newly covers (or moved from 'not received' to a final reason). Rules: ``tinydrift.telemetry.gaps``."""
         if not 0 <= first_missing_seq <= last_missing_seq < 2**32:
             raise StoreError(f"bad gap {first_missing_seq}..{last_missing_seq}: need 0 <= first <= last < 2^32")
         now = time.time() if detected_at is None else float(detected_at)
         with self._tx() as db:
             dev = self._device_id(db, device, now)
             self._boot(db, dev, int(boot_id), now)  # type: ignore[arg-type]
-            cur = db.execute(
-                "INSERT OR IGNORE INTO gaps (device_id, boot_id, first_missing_seq, last_missing_seq, detected_at, "
-                "reason) VALUES (?, ?, ?, ?, ?, ?)",
-                (dev, int(boot_id), int(first_missing_seq), int(last_missing_seq), now, str(reason)),
-            )
-            return cur.rowcount == 1
+            return record_gap_rows(db, dev, int(boot_id), int(first_missing_seq),  # type: ignore[arg-type]
+                                   int(last_missing_seq), str(reason), now)
+
+    def gap_rows(self, device: str, boot_id: int) -> list[tuple[int, int, str]]:
+        """(first, last, reason) of a boot's gap rows, in seq order."""
+        return [(int(r["first_missing_seq"]), int(r["last_missing_seq"]), str(r["reason"]))
+                for r in self.gaps(device, boot_id)]
+
+    def stored_seqs(self, device: str, boot_id: int) -> list[int]:
+        """Every stored seq of a boot, ascending."""
+        return [int(r["seq"]) for r in self._query(
+            "SELECT r.seq FROM records r JOIN devices d ON d.id = r.device_id WHERE d.name = ? AND r.boot_id = ? "
+            "ORDER BY r.seq", (str(device), int(boot_id)))]
+
+    def alarm_state(self, device: str, boot_id: int, seq: int) -> dict[str, Any] | None:
+        """seq, alarm, profile_id and window of the stored record with the largest seq <= ``seq`` (None: none)."""
+        dev = self._lookup_device(device)
+        if dev is None:
+            return None
+        rows = self._query("SELECT seq, alarm, profile_id, window_index AS window FROM records WHERE device_id = ? "
+                           "AND boot_id = ? AND seq <= ? ORDER BY seq DESC LIMIT 1", (dev, int(boot_id), int(seq)))
+        return rows[0] if rows else None
 
     # -------------------------------------------------------------------------------- reading
 
@@ -459,7 +470,7 @@ class TelemetryStore:
         return rows
 
     def iter_records(self, device: str | None = None, boot_id: int | None = None,
-                     chunk: int = 2000) -> Iterator[dict[str, Any]]:
+                     chunk: int = 2000, seq: int | None = None) -> Iterator[dict[str, Any]]:
         """Stored records in (device, boot, seq) order as dicts named like TelemetryRecord fields
         (``window``, per-channel values as lists), plus device, board, n_channels, received_at."""
         if getattr(self, "_empty", False):
@@ -471,6 +482,9 @@ class TelemetryStore:
         if boot_id is not None:
             cond.append("r.boot_id = ?")
             args.append(int(boot_id))
+        if seq is not None:
+            cond.append("r.seq = ?")
+            args.append(int(seq))
         where = ("WHERE " + " AND ".join(cond)) if cond else ""
         scalar_cols = ", ".join(self._col(c, "r.") for c in RECORD_SCALARS)
         sql = (f"SELECT r.id, d.name, d.board, r.boot_id, r.seq, r.profile_id, r.window_index, r.uptime_ms, "
@@ -509,12 +523,13 @@ class TelemetryStore:
             if current is not None:
                 yield current
 
-    def telemetry_records(self, device: str | None = None, boot_id: int | None = None) -> list[Any]:
+    def telemetry_records(self, device: str | None = None, boot_id: int | None = None,
+                          seq: int | None = None) -> list[Any]:
         """Stored records as ``tinydrift.device.records.TelemetryRecord`` objects (seq order per boot)."""
         from tinydrift.device.records import TelemetryRecord
 
         out = []
-        for r in self.iter_records(device, boot_id):
+        for r in self.iter_records(device, boot_id, seq=seq):
             out.append(TelemetryRecord(
                 seq=r["seq"], boot_id=r["boot_id"], profile_id=r["profile_id"], window=r["window"],
                 uptime_ms=r["uptime_ms"], score=r["score"], dist=r["dist"], recon=r["recon"], cusum=r["cusum"],

@@ -1,4 +1,4 @@
-/* imu_classifier.ino - an IMU activity classifier (TensorFlow Lite Micro) watched by a tinydrift monitor.
+/* ImuClassifier.ino - an IMU activity classifier (TensorFlow Lite Micro) watched by a tinydrift monitor.
  *
  * Every WINDOW frames (2 s at 10 Hz) the sketch runs the int8 model once and then feeds the
  * tinydrift monitor exactly what `tinydrift score --model` does on the host:
@@ -8,12 +8,13 @@
  * embedding's squared distance to the profile's reference centroids (CUSUM + instant
  * threshold) and checks sensor health (stuck / saturated channels) on the frames.
  *
- * Generated inputs (examples/imu_classifier/train.py writes them and assembles this sketch's
- * folder, see ../README.md):
+ * Generated inputs, next to this file (examples/imu_classifier/train.py of the tinydrift
+ * repository trains the model and writes them with this sketch into its output folder, see
+ * examples/imu_classifier/README.md there):
  *   model_data.h         the full-int8 .tflite as imu_model[] plus IMU_MODEL_* constants; two
  *                        outputs: output(0) class probabilities, output(1) the embedding
  *   tinydrift_profile.h  the external-embedding profile built from output(1) of that model
- *   src/                 copies of the tinydrift C core (csrc/), includes flattened
+ * Without them the sketch stops at compile time with a message saying so.
  *
  * Board: Arduino Nano 33 BLE / BLE Sense (LSM9DS1 IMU). Libraries: Arduino_TensorFlowLite
  * (tflite-micro-arduino-examples) and Arduino_LSM9DS1. Output: one line per window on Serial.
@@ -24,8 +25,10 @@
  * deg/s to those counts. A board on a desk is not a wrist playing badminton: expect the
  * monitor to say so.
  *
- * Status: written against the TFLite Micro and tinydrift APIs; not compiled in this
- * repository's CI (no arduino-cli, no TFLite Micro sources, no hardware).
+ * Status: compiled in the repository's `make test` only against declarations of the few
+ * Arduino, Arduino_LSM9DS1 and TFLite Micro calls it uses (tests/arduino/arduino_api_decls/),
+ * with the Nano core's flags: a compile-time check; not built with arduino-cli nor run on a
+ * board there (no arduino-cli, no TFLite Micro sources, no hardware).
  */
 #include <Arduino.h>
 #include <Arduino_LSM9DS1.h>
@@ -37,10 +40,11 @@
 #include "tensorflow/lite/micro/system_setup.h"
 #include "tensorflow/lite/schema/schema_generated.h"
 
-extern "C" {
-#include "src/tinydrift.h"
-}
+#include <tinydrift.h>
 
+#if !__has_include("model_data.h") || !__has_include("tinydrift_profile.h")
+#error "ImuClassifier needs model_data.h and tinydrift_profile.h next to it: run examples/imu_classifier/train.py"
+#endif
 #include "model_data.h"
 #include "tinydrift_profile.h"
 

@@ -30,7 +30,13 @@
  * Boot id: the boot counter page's last word + 1, appended at every boot (1024 boots per
  *          erase); a blank page starts from a hardware random number (nRF RNG peripheral).
  * Depends on: td_hal.h (C linkage), Arduino.h (Mbed OS Nano core), the IMU library.
+ *
+ * Part of the tinydrift Arduino library (src/tinydrift/boards/nano33ble/, `make arduino-lib`):
+ * compiled only for the Nano 33 BLE (ARDUINO_ARDUINO_NANO33BLE, defined by the core from
+ * boards.txt's build.board) or when TD_NANO33BLE_HAL is defined, so the library's core and
+ * the classifier example build on other Mbed boards without this board's HAL.
  */
+#if defined(ARDUINO_ARDUINO_NANO33BLE) || defined(TD_NANO33BLE_HAL)
 #include <Arduino.h>
 
 #define TD_NANO_IMU_LSM9DS1 1
@@ -68,7 +74,7 @@
 #include <string.h>
 
 extern "C" {
-#include "src/td_hal.h"
+#include "tinydrift/firmware/td_hal.h"
 }
 
 /* ------------------------------------------------------------------ flash layout */
@@ -434,3 +440,5 @@ extern "C" const char *td_hal_board_name(void)
 {
     return "Arduino Nano 33 BLE (nRF52840, " TD_NANO_IMU_NAME ")";
 }
+
+#endif /* ARDUINO_ARDUINO_NANO33BLE || TD_NANO33BLE_HAL */

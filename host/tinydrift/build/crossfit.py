@@ -1,0 +1,84 @@
+"""Cross-fitting folds: which training windows fit each fold's reference model and which it scores.
+
+Windows are numbered in recording order (recording 0's windows first). Every window is scored exactly once,
+by a model that never saw it nor, within its recording, its nearest neighbours: consecutive windows of one
+recording are correlated, and a model fit on a window's neighbour would score the window too well.
+
+- By recording (default, with at least as many recordings as folds): whole recordings form the folds (contiguous
+  runs of recordings with about equal window counts), so no recording is split.
+- Otherwise each fold is one contiguous block of windows in recording order, and the fitting set leaves out
+  ``gap`` windows on either side of it within the same recording. (``by="block"`` cuts every recording into
+  blocks instead.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinydrift.core.errors import InputError
+
+DEFAULT_FOLDS = 10
+DEFAULT_GAP = 1
+FOLD_BY = ("block", "recording")
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One fold: indices (into the windows in recording order) of the windows it fits on and those it scores."""
+
+    fit: np.ndarray
+    score: np.ndarray
+
+
+def fold_of_window(windows_per_recording: Sequence[int], n_folds: int, by: str = "recording") -> np.ndarray:
+    """Fold number of every window.
+
+    by "recording" (default): whole recordings form the folds (contiguous runs of recordings of about equal window
+    counts), so a fold model has not seen the session it scores, as the final model will not have seen the field's;
+    with fewer recordings than folds it falls back to contiguous blocks of the windows in recording order.
+    by "block": each recording is cut into n_folds contiguous blocks and block f of every recording belongs to
+    fold f, so every fold model has seen every recording but not the stretch it scores.
+    """
+    counts = np.asarray(windows_per_recording, dtype=np.int64)
+    total = int(counts.sum())
+    if n_folds < 2:
+        raise InputError(f"cross-fitting needs at least 2 folds, got {n_folds}")
+    if total < n_folds:
+        raise InputError(f"cross-fitting into {n_folds} folds needs at least {n_folds} windows, got {total}")
+    if by not in FOLD_BY:
+        raise InputError(f"folds are by one of {', '.join(FOLD_BY)}, got {by!r}")
+    if by == "recording" and np.count_nonzero(counts) >= n_folds:
+        # A recording goes to the fold of its middle window, so folds are contiguous runs of recordings.
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        rec_fold = np.minimum((starts + counts // 2) * n_folds // total, n_folds - 1)
+        folds = np.repeat(rec_fold, counts)
+        if len(np.unique(folds)) == n_folds:  # very unequal recordings can leave a fold empty: blocks then
+            return folds
+    if len(counts) == 1 or by == "recording":
+        return np.arange(total) * n_folds // total
+    return np.concatenate([np.arange(n) * n_folds // max(n, 1) for n in counts])
+
+
+def make_folds(windows_per_recording: Sequence[int], n_folds: int = DEFAULT_FOLDS,
+               gap: int = DEFAULT_GAP, by: str = "recording") -> list[Fold]:
+    """The folds (see fold_of_window); every window is in exactly one fold's score set, and no fold's fit holds a
+    window within gap windows of one it scores in the same recording."""
+    counts = np.asarray(windows_per_recording, dtype=np.int64)
+    folds = fold_of_window(counts, n_folds, by)
+    recording = np.repeat(np.arange(len(counts)), counts)
+    out: list[Fold] = []
+    for f in range(n_folds):
+        held = folds == f
+        excluded = held.copy()
+        for step in range(1, gap + 1):
+            # Neighbours within the same recording of a held-out window are left out of the fit too.
+            left = np.zeros_like(held)
+            left[:-step] = held[step:] & (recording[:-step] == recording[step:])
+            right = np.zeros_like(held)
+            right[step:] = held[:-step] & (recording[step:] == recording[:-step])
+            excluded |= left | right
+        out.append(Fold(fit=np.flatnonzero(~excluded), score=np.flatnonzero(held)))
+    return out
