@@ -58,3 +58,28 @@ def test_npz_with_corrupt_member_header_is_an_input_error(tmp_path: Path) -> Non
         zf.writestr("frames.npy", data)
     with pytest.raises(InputError, match=r"cut\.npz: not a valid \.npz archive"):
         read_recording(path)
+
+
+def test_npz_member_that_is_not_an_array_is_an_input_error(tmp_path: Path) -> None:
+    # Found by fuzz/fuzz_host.py in make test's short run (regress-npz-member-not-an-array): a zip member whose
+    # name lacks the .npy suffix comes back from np.load as raw bytes, and read_recording died on `bytes.ndim`.
+    path = tmp_path / "raw.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("frames", b"\x00\x01\x02\x03")
+    with pytest.raises(InputError, match=r"raw\.npz: member 'frames' of the archive is not a \.npy array"):
+        read_recording(path)
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("frames.npy", _npy_bytes())
+        zf.writestr("channel_names", b"acc_x")
+    with pytest.raises(InputError, match=r"member 'channel_names' of the archive is not a \.npy array"):
+        read_recording(path)
+
+
+def _npy_bytes() -> bytes:
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((4, 1), dtype=np.int16))
+    return buf.getvalue()

@@ -284,6 +284,11 @@ def _read_npz(path: Path) -> tuple[np.ndarray, list[str]]:
                 raise InputError(f"{path}: no 'frames' array and several to choose from ({', '.join(keys)})")
             arr = npz[key]
             raw_names = npz["channel_names"] if "channel_names" in keys and key != "channel_names" else None
+            # a member that is not a .npy file comes back as raw bytes, not as an array
+            if not isinstance(arr, np.ndarray):
+                raise InputError(f"{path}: member '{key}' of the archive is not a .npy array")
+            if raw_names is not None and not isinstance(raw_names, np.ndarray):
+                raise InputError(f"{path}: member 'channel_names' of the archive is not a .npy array")
     except InputError:
         raise
     except OSError as exc:
