@@ -18,14 +18,19 @@ SAN := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 ARM_FLAGS := -Os -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard -ffunction-sections -fdata-sections
 
 HOST_TOOLS := gcc:gcc python3-venv:python3-venv python3-dev:python3-dev
+# The fleet tests and demo start their own mosquitto and PostgreSQL from these Debian packages.
+FLEET_TOOLS := mosquitto:mosquitto postgresql-server:postgresql
 ARM_TOOLS := $(ARM_CC):gcc-arm-none-eabi arm-none-eabi-g++:gcc-arm-none-eabi arm-none-eabi-size:binutils-arm-none-eabi qemu-system-arm:qemu-system-arm
 
-.PHONY: all demo test test-c test-py check-arm size venv tools clean help bench-device bench bench-link
+.PHONY: all demo test test-c test-py check-arm size venv tools fleet-tools clean help bench-device bench bench-link \
+	demo-fleet bench-fleet
 
 all: test
 
 help:
 	@echo "make demo   profile -> simulated board (QEMU Cortex-M4) -> drifted replay -> SQLite -> report"
+	@echo "make demo-fleet   simulated devices -> gateways -> mosquitto -> ingest -> PostgreSQL -> fleet report"
+	@echo "make bench-fleet  100 devices x 1,000 records and four faults through the broker -> docs/benchmarks-fleet.md"
 	@echo "make test   the whole test suite (C tests under ASan/UBSan and on a QEMU Cortex-M4, Cortex-M4 build, pytest)"
 	@echo "make size   Cortex-M4 flash/RAM of the core and sizeof the monitor state (6 channels) -> docs/size.md"
 	@echo "make arduino-lib   dist/tinydrift-arduino-<version>.zip, the Arduino library (Nano 33 BLE); arduino-lib-check compiles it"
@@ -38,6 +43,9 @@ help:
 tools:
 	@tools/ensure_tools.sh $(HOST_TOOLS) $(ARM_TOOLS)
 	@[ -f /usr/lib/arm-none-eabi/include/stdint.h ] || tools/ensure_tools.sh _newlib_:libnewlib-arm-none-eabi
+
+fleet-tools:
+	@tools/ensure_tools.sh $(FLEET_TOOLS)
 
 $(STAMP): pyproject.toml setup.py $(CORE_SRC) $(CORE_HDR) $(wildcard host/tinydrift/core/_cdef_*.h host/tinydrift/core/_ffi_build.py)
 	@tools/ensure_tools.sh $(HOST_TOOLS)
@@ -100,8 +108,9 @@ check-arm: tools
 	done
 	@echo "check-arm: $(words $(CORE_SRC)) core files build with -Wall -Wextra -Werror for Cortex-M4"
 
-# The host package's import layers and no import cycles (contracts in pyproject.toml), then pytest.
-test-py: $(STAMP_TF)
+# The host package's import layers and no import cycles (contracts in pyproject.toml), then pytest
+# (the fleet tests start their own mosquitto and PostgreSQL: fleet-tools installs them).
+test-py: fleet-tools $(STAMP_TF)
 	$(VENV)/bin/lint-imports --no-cache
 	$(VPY) -m pytest -q
 
@@ -136,6 +145,13 @@ bench-device: tools $(STAMP)
 # Collection over a damaged link (tests/faultproxy.py), five fault levels, about 2 minutes.
 bench-link: tools $(STAMP)
 	$(VPY) bench/link_faults.py --markdown docs/benchmarks-link.md
+
+# The fleet (docs/fleet.md): the demo on throwaway local servers, and the full-size load and fault run.
+demo-fleet: fleet-tools $(STAMP)
+	$(VPY) tools/demo_fleet.py
+
+bench-fleet: fleet-tools $(STAMP)
+	nice -n 10 $(VPY) tools/bench_fleet.py --markdown docs/benchmarks-fleet.md
 
 clean:
 	rm -rf build dist *.egg-info host/*.egg-info $(VENV) .pytest_cache .hypothesis

@@ -9,6 +9,8 @@ for spec in "$@"; do
     pkg=${spec#*:}
     case "$cmd" in
         python3-venv) python3 -c 'import ensurepip, venv' 2>/dev/null && continue ;;
+        # PostgreSQL's server binaries live under /usr/lib/postgresql/VERSION/bin, not on PATH.
+        postgresql-server) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && continue ;;
         python3-dev) [ -f "$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ] && continue ;;
         *) command -v "$cmd" >/dev/null 2>&1 && continue ;;
     esac

@@ -238,11 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--fail-on-alarm", action="store_true", help="exit with status 3 if any window alarmed")
     model_options(score, "compute each window's embedding with this model (the profile's)")
     score.set_defaults(func=cmd_score, format="summary")
-    from tinydrift.cli import device as cli_device, monitor as cli_monitor, store as cli_store
+    from tinydrift.cli import device as cli_device, fleet as cli_fleet, monitor as cli_monitor, store as cli_store
 
     cli_device.add_commands(commands)  # sim, info, upload, replay, firmware, flash, selftest
     cli_monitor.add_commands(commands)  # monitor
     cli_store.add_commands(commands)  # db export, report
+    cli_fleet.add_commands(commands)  # ingest, fleet simulate
     return parser
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
@@ -27,6 +28,7 @@ Examples:
   tinydrift monitor --port auto --db telemetry.db --alert-cmd 'cat | jq .trigger_kinds'
   tinydrift monitor --port socket://127.0.0.1:5555 --db telemetry.db --plain --sensor-rate 100
   tinydrift monitor --port socket://127.0.0.1:5555 --db t.db --profile ref.tdp --idle-exit 5
+  tinydrift monitor --port /dev/ttyACM0 --db telemetry.db --mqtt mqtt://broker:1883/tinydrift
 
 The database keeps every record; run `tinydrift report --db telemetry.db -o report.html`
 to plot it. Ctrl-C stops collecting and leaves the database consistent (exit status 130;
@@ -129,11 +131,18 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     url = resolve_port(args.port)
     interrupted = False
     logging.basicConfig(level=logging.WARNING, format="tinydrift: %(message)s")
-    with TelemetryStore(args.db) as store:
+    gateway = None
+    if args.mqtt:
+        from tinydrift.cli.fleet import open_gateway
+
+        gateway = open_gateway(args.mqtt, args.spool or f"{args.db}.spool", args.device_name or url)
+    with TelemetryStore(args.db) as store, gateway or contextlib.nullcontext():
         if args.profile:
             from tinydrift.core.profile import load_profile
 
             store.add_profile(load_profile(args.profile))
+            if gateway:
+                gateway.sink.channel_names = list(load_profile(args.profile).channel_names or [])
         plain = args.plain or not sys.stdout.isatty()
         view: LiveView | None = None
 
@@ -145,13 +154,17 @@ def cmd_monitor(args: argparse.Namespace) -> int:
                 view.update(state)
 
         def on_status(state: DeviceState) -> None:
+            if gateway and state.connected and state.info is not None:
+                gateway.sink.connected(state.info, url)
             if plain:
                 print(f"# {state.message}", file=sys.stderr, flush=True)
             elif view is not None:
                 view.update(state)
 
         collector = Collector(url, store, device_name=args.device_name, alert_cmd=args.alert_cmd,
-                              sensor_rate=args.sensor_rate, on_record=on_record, on_status=on_status)
+                              sensor_rate=args.sensor_rate, on_record=on_record, on_status=on_status,
+                              record_sink=gateway.sink.record if gateway else None,
+                              gap_sink=gateway.sink.gap if gateway else None)
         # SIGTERM stops as cleanly as Ctrl-C: the record in hand is stored, then we return.
         signal.signal(signal.SIGTERM, lambda *_: collector.stop())
         started = time.monotonic()
@@ -202,6 +215,9 @@ def add_commands(commands: Any) -> None:
                    help="run CMD with `sh -c` once per alarm onset, the onset's record as JSON on stdin")
     p.add_argument("--sensor-rate", type=int_in(1, 65535), metavar="HZ",
                    help="ask the board to sample its sensors at HZ (1..65535)")
+                   "mqtt://HOST[:PORT][/PREFIX] (docs/fleet.md)")
+    p.add_argument("--spool", metavar="FILE", help="with --mqtt: messages not yet acknowledged by the broker "
+                   "(default: the database's name + .spool)")
     p.add_argument("--plain", action="store_true", help="one line per record (default when stdout is not a TTY)")
     p.add_argument("--duration", type=_seconds, metavar="S", help="stop after S seconds (no wait runs past it)")
     p.add_argument("--idle-exit", type=_seconds, metavar="S", help="stop after S seconds without a new record stored")

@@ -113,6 +113,10 @@ def open_store(path: str) -> TelemetryStore:
 
 
 def cmd_db_export(args: argparse.Namespace) -> int:
+    if args.db.startswith(("postgresql://", "postgres://")):
+        from tinydrift.cli.fleet import cmd_fleet_export
+
+        return cmd_fleet_export(args)
     with open_store(args.db) as store:
         write = store.export_csv if args.format == "csv" else store.export_json
         if args.output == "-":
@@ -130,6 +134,10 @@ def cmd_db_export(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    if args.db.startswith(("postgresql://", "postgres://")):
+        from tinydrift.cli.fleet import cmd_fleet_report
+
+        return cmd_fleet_report(args)
     from tinydrift.telemetry.report import build_report  # matplotlib is imported only when a report is made
 
     out = Path(args.output)

@@ -166,7 +166,9 @@ def fetch_spans(holes: list[tuple[int, int]], batch: int) -> list[tuple[int, int
 class Collector:
     """Collect a device's telemetry into a TelemetryStore until stopped.
 
-    on_record(state, record, new) and on_status(state) let a view follow along.
+    on_record(state, record, new) and on_status(state) let a view follow along. record_sink(record) and
+    gap_sink(boot_id, first, last, reason) see every record and final gap *before* the store writes it
+    (the fleet gateway spools them there, so whatever the store holds was also handed on).
 
     Alarm onset (what ``alert_cmd`` fires for, once): a stored record of boot b with the alarm
     latched is an onset when its window index is 0 (the profile just became active), its seq is
@@ -185,7 +187,9 @@ class Collector:
                  on_record: Callable[[DeviceState, TelemetryRecord, bool], None] | None = None,
                  on_status: Callable[[DeviceState], None] | None = None,
                  timeout: float = 1.0, backoff_max: float = BACKOFF_MAX, retries: int = RETRIES,
-                 fetch_batch: int = FETCH_BATCH, queue_max: int = 1024, poll_s: float = POLL_S) -> None:
+                 fetch_batch: int = FETCH_BATCH, queue_max: int = 1024, poll_s: float = POLL_S,
+                 record_sink: Callable[[TelemetryRecord], None] | None = None,
+                 gap_sink: Callable[[int, int, int, str], None] | None = None) -> None:
         self.url = url
         self.store = store
         self.device_name = device_name or url
@@ -195,6 +199,8 @@ class Collector:
         self.alerts = AlertRunner(alert_cmd, self.stats) if alert_cmd else None
         self.on_record = on_record
         self.on_status = on_status
+        self.record_sink = record_sink
+        self.gap_sink = gap_sink
         self.timeout = timeout
         self.backoff_max = backoff_max
         self.retries = retries
@@ -393,6 +399,8 @@ class Collector:
         self._last_backfill = time.monotonic()
 
     def _gap(self, boot_id: int, lo: int, hi: int, reason: str) -> None:
+        if self.gap_sink and gap_is_final(reason):
+            self.gap_sink(boot_id, lo, hi, reason)
         added = self.store.record_gap(self.device_name, boot_id, lo, hi, reason)
         if added and gap_is_final(reason):
             self.stats.gaps_recorded += 1
@@ -403,6 +411,8 @@ class Collector:
     # -------------------------------------------------------------------------------- records and alarms
 
     def _store(self, rec: TelemetryRecord) -> None:
+        if self.record_sink:
+            self.record_sink(rec)
         new = self.store.insert_record(self.device_name, rec)
         if new:
             self._last_new = time.monotonic()

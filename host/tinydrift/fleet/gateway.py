@@ -1,0 +1,64 @@
+"""What `tinydrift monitor --mqtt` adds to the Collector: every record, gap, alarm onset and device info
+goes into the gateway's spool (and from there to the broker) before the local store writes it.
+
+Spooling first means a record the local store holds was spooled: a gateway killed between the
+two writes FETCHes the record again at restart (the local store lacks it) and spools it again,
+which the ingest side ignores.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tinydrift.device.messages import Info
+from tinydrift.device.records import TelemetryRecord
+from tinydrift.fleet import payload
+from tinydrift.fleet.publisher import Publisher
+from tinydrift.fleet.urls import topic_name
+from tinydrift.telemetry.collect import record_json
+
+
+def device_identity(info: Info, fallback: str) -> str:
+    """The device's fleet identity: the unique id INFO reports, else ``fallback`` (the --device-name or port)."""
+    uid = getattr(info, "device_uid", None)
+    return topic_name(f"{uid:016x}" if isinstance(uid, int) and uid else fallback)
+
+
+class GatewaySink:
+    """Hooks for a Collector: ``record(rec)``, ``gap(boot, lo, hi, reason)``, ``connected(info)``."""
+
+    def __init__(self, publisher: Publisher, gateway: str, fallback_name: str) -> None:
+        self.publisher = publisher
+        self.gateway = gateway
+        self.fallback = fallback_name
+        self.device = topic_name(fallback_name)
+        self.channel_names: list[str] = []
+        self._last: dict[int, tuple[int, bool]] = {}  # boot -> (seq, alarm) of the last record taken
+
+    def _topic(self, kind: str) -> str:
+        return payload.topic(self.publisher.url.prefix, self.device, kind)
+
+    def connected(self, info: Info, port: str) -> None:
+        """Identify the device and publish its info."""
+        self.device = device_identity(info, self.fallback)
+        body = {"board": info.board_name, "board_id": info.board_id, "firmware": info.firmware,
+                "boot_id": info.boot_id, "next_seq": info.next_seq, "profile_id": info.profile_id, "port": port}
+        self.publisher.put([(self._topic("info"), payload.encode_info(self.device, self.gateway, time.time(), body))])
+
+    def record(self, rec: TelemetryRecord) -> None:
+        """Spool a record (and an alarm-onset event when its alarm rises)."""
+        now = time.time()
+        out = [(self._topic("record"), payload.encode_record(self.device, self.gateway, now, rec))]
+        prev = self._last.get(rec.boot_id)
+        if rec.alarm and (prev is None or prev[0] != rec.seq - 1 or not prev[1]):
+            event: dict[str, Any] = record_json(rec, self.channel_names)
+            out.append((self._topic("alarm"), payload.encode_alarm(self.device, self.gateway, now, event)))
+        if prev is None or rec.seq >= prev[0]:
+            self._last[rec.boot_id] = (rec.seq, rec.alarm)
+        self.publisher.put(out)
+
+    def gap(self, boot_id: int, first: int, last: int, reason: str) -> None:
+        """Spool a gap: seqs the device no longer had."""
+        self.publisher.put([(self._topic("gap"), payload.encode_gap(self.device, self.gateway, time.time(), boot_id,
+                                                                    first, last, reason))])
