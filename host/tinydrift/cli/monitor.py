@@ -215,6 +215,7 @@ def add_commands(commands: Any) -> None:
                    help="run CMD with `sh -c` once per alarm onset, the onset's record as JSON on stdin")
     p.add_argument("--sensor-rate", type=int_in(1, 65535), metavar="HZ",
                    help="ask the board to sample its sensors at HZ (1..65535)")
+    p.add_argument("--mqtt", metavar="URL", help="also publish every record and event to an MQTT broker, "
                    "mqtt://HOST[:PORT][/PREFIX] (docs/fleet.md)")
     p.add_argument("--spool", metavar="FILE", help="with --mqtt: messages not yet acknowledged by the broker "
                    "(default: the database's name + .spool)")
