@@ -394,6 +394,8 @@ def test_monitor_cli_duration_and_bad_values(tmp_path) -> None:
         board.close()
     proc = subprocess.run([sys.executable, "-m", "tinydrift", "monitor", "--port", "x", "--db", str(tmp_path / "n.db"),
                            "--duration", "-1"], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 1
-    assert proc.stderr == "tinydrift: error: --duration must be a positive number of seconds, got -1\n"
+    # a bad value is a usage error (exit 2, argparse's usage line, then one error line), as every range check
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines()[-1] == ("tinydrift monitor: error: argument --duration: must be a positive "
+                                            "number of seconds, got -1")
     assert not (tmp_path / "n.db").exists()

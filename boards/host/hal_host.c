@@ -349,6 +349,15 @@ static void try_accept(void)
         return;
     }
     if (g_client_fd >= 0) {
+        /* A client that hung up with nothing left unread is gone, though the main loop has not read its EOF
+         * yet: a command run right after another must not be refused by its predecessor. */
+        char peek;
+        const ssize_t n = recv(g_client_fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            drop_client();
+        }
+    }
+    if (g_client_fd >= 0) {
         refuse_client(fd);
         return;
     }
