@@ -220,7 +220,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(p.n_dims >= 1u && p.n_dims <= TD_MAX_DIMS && p.n_centroids >= 1u && p.n_centroids <= TD_MAX_CENTROIDS);
     CHECK(p.window >= 2u && p.window <= TD_MAX_WINDOW);
     if (!(p.flags & TD_PROFILE_FLAG_OUTPUTS)) {
-        CHECK(td_profile_size(p.n_channels, p.n_dims, p.n_centroids, p.flags) == p.size);
+        /* A names section (flag bit 6) takes 4..512 bytes, a multiple of 4, between the sections and the CRC. */
+        const uint32_t fixed = td_profile_size(p.n_channels, p.n_dims, p.n_centroids, p.flags);
+        if (p.flags & TD_PROFILE_FLAG_NAMES) {
+            CHECK(p.size >= fixed + 4u && p.size - fixed <= TD_PROFILE_NAMES_MAX_SIZE && (p.size - fixed) % 4u == 0u);
+        } else {
+            CHECK(fixed == p.size);
+        }
     }
 
     /* The profile alone, in a buffer of exactly its size. */
