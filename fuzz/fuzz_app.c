@@ -527,7 +527,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 5: {
             size_t got = 0;
             const uint8_t *p = take(&r, rd8(&r), &got);
+            const uint32_t was_dead = g_dead;
             run_link(p, got);
+            /* Raw bytes can hold a whole upload session (the seeds do), committed without request()'s
+             * bookkeeping: a completed commit is the new expectation; one cut by a power failure here has an
+             * unknown staged id, so the next reboot's check is skipped. */
+            if (g_dead && !was_dead) {
+                g_committed_known = 0u;
+            } else if (!g_dead && g_committed_known && active_id() != g_committed_id) {
+                g_committed_id = active_id();
+                g_pending_valid = 0u;
+            }
             break;
         }
         case 6: {
@@ -594,6 +604,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             break;
         }
+        }
+        /* While the board is powered, the profile it runs is what a reboot must bring back: a commit completes
+         * inside td_app_poll, also one whose ACK a down link swallowed or one sent as raw link bytes. */
+        if (!g_dead && g_committed_known) {
+            g_committed_id = active_id();
+            g_pending_valid = 0u;
         }
     }
     return 0;
