@@ -30,7 +30,7 @@ FUZZ_HARNESS_FLAGS := -fno-sanitize-coverage=trace-cmp
 FUZZ_DEFS := -DTD_CRC32_TABLE_BYTES=1024 -DTD_OPTIMIZE_SPEED=1 -DTD_APP_RING_CAPACITY=64
 FUZZ_CORE_SRC := $(wildcard csrc/src/*.c)
 FUZZ_APP_SRC := $(wildcard firmware/*.c)
-FUZZ_HDR := $(wildcard csrc/include/tinydrift/*.h csrc/src/*.h firmware/*.h) fuzz/coverage-ignore.txt fuzz/fuzz.mk
+FUZZ_HDR := $(wildcard csrc/include/tinydrift/*.h csrc/src/*.h firmware/*.h fuzz/*.h) fuzz/coverage-ignore.txt fuzz/fuzz.mk
 # Largest input per target: a profile with its sample tail; a largest frame (363 bytes) and more; a session of
 # requests with an upload of a builder profile.
 FUZZ_MAX_LEN_profile := 8192

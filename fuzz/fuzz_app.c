@@ -48,12 +48,7 @@
 #include "tinydrift/td_crc32.h"
 #include "tinydrift/td_frame.h"
 
-#define CHECK(cond)                                                                                              \
-    do {                                                                                                         \
-        if (!(cond)) {                                                                                           \
-            __builtin_trap();                                                                                    \
-        }                                                                                                        \
-    } while (0)
+#include "fuzz_check.h"
 
 /* ==== the RAM board =========================================================================================== */
 

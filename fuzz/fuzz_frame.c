@@ -17,12 +17,7 @@
 
 #include "tinydrift/td_frame.h"
 
-#define CHECK(cond)                                                                                              \
-    do {                                                                                                         \
-        if (!(cond)) {                                                                                           \
-            __builtin_trap();                                                                                    \
-        }                                                                                                        \
-    } while (0)
+#include "fuzz_check.h"
 
 /** Frames one streaming pass may return before the harness stops recording them. */
 #define MAX_FRAMES 64

@@ -22,12 +22,7 @@
 #include "tinydrift/td_monitor.h"
 #include "tinydrift/td_profile.h"
 
-#define CHECK(cond)                                                                                              \
-    do {                                                                                                         \
-        if (!(cond)) {                                                                                           \
-            __builtin_trap();                                                                                    \
-        }                                                                                                        \
-    } while (0)
+#include "fuzz_check.h"
 
 /** Largest blob + tail the harness takes (libFuzzer's -max_len keeps inputs below this). */
 #define MAX_INPUT 16384u
