@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "td_layout.h"
+#include "td_stats_internal.h"
 
 /* td_log2_q8 of a Q8 value is 8 * 256 above the log2 of the value itself. */
 #define LOG2_Q8_OF_Q8 (8 * 256)
@@ -314,12 +315,11 @@ td_status td_monitor_push(td_monitor_t *mon, const int16_t *frames, uint32_t n_f
     while (remaining > 0u) {
         const uint32_t room = window - mon->fill;
         const uint32_t chunk = remaining < room ? remaining : room;
-        /* Channel by channel over the block: each inner loop keeps one channel's sums in registers. */
-        for (uint32_t c = 0; c < n_channels; c++) {
-            const td_status st = td_window_add(&mon->acc[c], &mon->rules[c], block + c, n_channels, chunk);
-            if (st != TD_OK) {
-                return st;
-            }
+        /* Channel by channel over the block (each inner loop keeps one channel's sums in registers), or in lanes on
+         * the host (td_stats_internal.h). */
+        const td_status st = td_window_add_frames(mon->acc, mon->rules, block, n_channels, chunk);
+        if (st != TD_OK) {
+            return st;
         }
         block += (size_t)chunk * n_channels;
         remaining -= chunk;

@@ -5,6 +5,11 @@
 #include <string.h>
 
 #include "td_fixed.h"
+#include "td_stats_internal.h"
+
+#if TD_BLOCK_LANES
+#include <emmintrin.h>
+#endif
 
 /* An empty band: (uint32_t)(x - 32768) > 0 for every int16 x, so every sample takes the slow path. */
 #define EMPTY_BAND_LO 32768
@@ -128,6 +133,136 @@ td_status td_window_add(td_window_acc_t *acc, const td_sample_rules_t *rules, co
     acc->band_span = band_span;
     acc->sum = sum;
     acc->sumsq = sumsq;
+    return TD_OK;
+}
+
+#if TD_BLOCK_LANES
+/* Greatest common divisor of a channel count and 8. */
+static uint32_t gcd8(uint32_t c)
+{
+    uint32_t g = 8u;
+    while ((c & (g - 1u)) != 0u) {
+        g >>= 1;
+    }
+    return g;
+}
+
+/* Lane statistics of n_groups groups of `lanes` consecutive samples (lanes a multiple of 8, <= TD_BLOCK_MAX_LANES):
+ * lane j collects samples j, j + lanes, ...: with lanes a multiple of the channel count, always the same channel.
+ * SSE2, eight lanes a vector: exact int32 sums, squares by PMADDWD against zero-interleaved samples (x^2 + 0^2 exact
+ * in int32), summed over up to four groups in uint32 lanes and then into uint64 (exact when no sample is -32768:
+ * 4 * 32767^2 < 2^32; a block holding -32768 is never used, as -32768 is at or below every rail_lo), min and max. */
+#define TD_BLOCK_MAX_LANES 128u
+static void block_lanes(const int16_t *x, uint32_t lanes, uint32_t n_groups, int32_t *sum, uint64_t *sumsq,
+                        int16_t *mn, int16_t *mx)
+{
+    const __m128i zero = _mm_setzero_si128();
+    for (uint32_t k = 0; k < lanes; k += 8u) {
+        const int16_t *p = x + k;
+        __m128i s_lo = zero;
+        __m128i s_hi = zero;
+        __m128i q0 = zero; /* uint64 lanes 0-1, 2-3, 4-5, 6-7 */
+        __m128i q1 = zero;
+        __m128i q2 = zero;
+        __m128i q3 = zero;
+        __m128i lo = _mm_set1_epi16(INT16_MAX);
+        __m128i hi = _mm_set1_epi16(INT16_MIN);
+        uint32_t g = 0u;
+        while (g < n_groups) {
+            const uint32_t end = n_groups - g < 4u ? n_groups : g + 4u;
+            __m128i sq_lo = zero; /* uint32 lanes 0-3 */
+            __m128i sq_hi = zero; /* uint32 lanes 4-7 */
+            for (; g < end; g++, p += lanes) {
+                const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+                const __m128i v_lo = _mm_unpacklo_epi16(v, zero);
+                const __m128i v_hi = _mm_unpackhi_epi16(v, zero);
+                sq_lo = _mm_add_epi32(sq_lo, _mm_madd_epi16(v_lo, v_lo));
+                sq_hi = _mm_add_epi32(sq_hi, _mm_madd_epi16(v_hi, v_hi));
+                s_lo = _mm_add_epi32(s_lo, _mm_srai_epi32(_mm_unpacklo_epi16(v, v), 16));
+                s_hi = _mm_add_epi32(s_hi, _mm_srai_epi32(_mm_unpackhi_epi16(v, v), 16));
+                lo = _mm_min_epi16(lo, v);
+                hi = _mm_max_epi16(hi, v);
+            }
+            q0 = _mm_add_epi64(q0, _mm_unpacklo_epi32(sq_lo, zero));
+            q1 = _mm_add_epi64(q1, _mm_unpackhi_epi32(sq_lo, zero));
+            q2 = _mm_add_epi64(q2, _mm_unpacklo_epi32(sq_hi, zero));
+            q3 = _mm_add_epi64(q3, _mm_unpackhi_epi32(sq_hi, zero));
+        }
+        _mm_storeu_si128((__m128i *)(void *)(sum + k), s_lo);
+        _mm_storeu_si128((__m128i *)(void *)(sum + k + 4u), s_hi);
+        _mm_storeu_si128((__m128i *)(void *)(sumsq + k), q0);
+        _mm_storeu_si128((__m128i *)(void *)(sumsq + k + 2u), q1);
+        _mm_storeu_si128((__m128i *)(void *)(sumsq + k + 4u), q2);
+        _mm_storeu_si128((__m128i *)(void *)(sumsq + k + 6u), q3);
+        _mm_storeu_si128((__m128i *)(void *)(mn + k), lo);
+        _mm_storeu_si128((__m128i *)(void *)(mx + k), hi);
+    }
+}
+#endif
+
+td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *rules, const int16_t *frames,
+                               uint32_t n_channels, uint32_t n_frames)
+{
+    if (accs == NULL || rules == NULL || n_channels == 0u || (frames == NULL && n_frames > 0u)) {
+        return TD_ERR_ARG;
+    }
+    uint32_t done = 0u;
+#if TD_BLOCK_LANES
+    /* lanes = lcm(n_channels, 8) samples a group, group = lanes / n_channels frames. */
+    const uint32_t group = 8u / gcd8(n_channels);
+    const uint32_t lanes = group * n_channels;
+    const uint32_t n_groups = n_frames / group;
+    /* Only when no channel can fail: then the errors are the sample loop's below, in its order. */
+    uint32_t ok = n_channels <= 16u && n_groups >= 2u;
+    for (uint32_t c = 0; c < n_channels && ok; c++) {
+        const td_sample_rules_t *r = &rules[c];
+        ok = r->rail_lo < r->rail_hi && !(r->use_sentinel && r->sentinel > r->rail_lo && r->sentinel < r->rail_hi) &&
+             n_frames <= TD_WINDOW_ACC_MAX_SAMPLES - accs[c].n_samples;
+    }
+    if (ok) {
+        int32_t sum[TD_BLOCK_MAX_LANES];
+        uint64_t sumsq[TD_BLOCK_MAX_LANES];
+        int16_t mn[TD_BLOCK_MAX_LANES];
+        int16_t mx[TD_BLOCK_MAX_LANES];
+        block_lanes(frames, lanes, n_groups, sum, sumsq, mn, mx);
+        done = n_groups * group;
+        for (uint32_t c = 0; c < n_channels; c++) {
+            td_window_acc_t *acc = &accs[c];
+            const td_sample_rules_t *r = &rules[c];
+            int32_t s = 0;
+            int64_t q = 0;
+            int32_t lo = INT16_MAX;
+            int32_t hi = INT16_MIN;
+            for (uint32_t j = c; j < lanes; j += n_channels) {
+                s += sum[j];
+                q += (int64_t)sumsq[j];
+                lo = mn[j] < lo ? mn[j] : lo;
+                hi = mx[j] > hi ? mx[j] : hi;
+            }
+            if (lo > r->rail_lo && hi < r->rail_hi) {
+                /* Every sample strictly inside the rails: none saturated and none the sentinel (which lies outside
+                 * them), so the block adds exactly its sums, min and max. */
+                acc->n_samples = (uint16_t)(acc->n_samples + done);
+                acc->sum += s;
+                acc->sumsq += q;
+                acc->min = lo < acc->min ? (int16_t)lo : acc->min;
+                acc->max = hi > acc->max ? (int16_t)hi : acc->max;
+                window_update_band(acc, r);
+            } else if (td_window_add(acc, r, frames + c, n_channels, done) != TD_OK) {
+                return TD_ERR_STATE; /* unreachable: the rules and the room were checked above */
+            }
+        }
+    }
+#endif
+    if (done < n_frames) {
+        const int16_t *rest = frames + (size_t)done * n_channels;
+        for (uint32_t c = 0; c < n_channels; c++) {
+            const td_status st = td_window_add(&accs[c], &rules[c], rest + c, n_channels, n_frames - done);
+            if (st != TD_OK) {
+                return st;
+            }
+        }
+    }
     return TD_OK;
 }
 

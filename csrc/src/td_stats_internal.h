@@ -1,0 +1,30 @@
+/* td_stats_internal.h - private: the window accumulators of a whole frame block at once (td_stats.c).
+ *
+ * td_window_add_frames gives exactly what td_window_add channel by channel gives. Where TD_BLOCK_LANES is 1 (host
+ * speed builds on x86-64 and AArch64: the CFFI module) it first sums whole groups of frames in lanes a compiler
+ * vectorises and keeps those sums for every channel whose samples all lie strictly inside its rails; any other channel
+ * is added sample by sample. Depends on: td_stats.h, td_fixed.h.
+ */
+#ifndef TINYDRIFT_TD_STATS_INTERNAL_H
+#define TINYDRIFT_TD_STATS_INTERNAL_H
+
+#include <stdint.h>
+
+#include "tinydrift/td_stats.h"
+#include "td_fixed.h"
+
+/* 1: td_window_add_frames' lane path (host speed builds); 0: channel by channel, as on the device. */
+#ifndef TD_BLOCK_LANES
+#if TD_OPTIMIZE_SPEED && defined(__x86_64__) && defined(__SSE2__)
+#define TD_BLOCK_LANES 1
+#else
+#define TD_BLOCK_LANES 0
+#endif
+#endif
+
+/* Add n_frames interleaved frames of n_channels samples to accs[0..n_channels) with rules[0..n_channels): the same
+ * results and errors as td_window_add(&accs[c], &rules[c], frames + c, n_channels, n_frames) for each c in turn. */
+td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *rules, const int16_t *frames,
+                               uint32_t n_channels, uint32_t n_frames);
+
+#endif /* TINYDRIFT_TD_STATS_INTERNAL_H */
