@@ -148,7 +148,10 @@ def breakdown_rows(v: dict[str, str]) -> list[tuple[str, str]]:
              ("part_std_q8_instructions", "td_std_q8 = td_isqrt64 (per channel)"),
              ("part_lifetime_merge_instructions", "td_lifetime_merge (per channel: exact sums)"),
              ("part_crc32_body_instructions", "td_crc32_update over the frame body"),
-             ("part_cobs_body_instructions", "td_cobs_encode of the frame body")]
+             ("part_cobs_body_instructions", "td_cobs_encode of the frame body"),
+             ("part_embed_pca_instructions", "td_mon_embed_pca (the window's projection)"),
+             ("part_nearest_instructions", "td_mon_nearest_centroid (the search)"),
+             ("part_feature_tests_instructions", "td_mon_feature_tests (fitted shifts, feature chart)")]
     return [(label, f"{float(v[k]):,.1f}") for k, label in names if k in v]
 
 
