@@ -200,6 +200,87 @@ static void block_lanes(const int16_t *x, uint32_t lanes, uint32_t n_groups, int
 }
 #endif
 
+#if TD_BLOCK_PAIRS
+/* Sums, sums of squares, min and max of two adjacent channels over n >= 1 frames: each frame's word at `first` holds
+ * (channel c, channel c + 1). Cortex-M4 DSP, 11 instructions a frame: SXTAH and ADD ASR #16 sum the lanes, SMLALBB and
+ * SMLALTT square them into 64 bits, SSUB16 + SEL keep each lane's min and max. No band and no branch on the data:
+ * whether a channel touched its rails is decided once for the block (merge_block). */
+typedef struct {
+    int64_t sumsq[2];
+    int32_t sum[2];
+    uint32_t min;  /* lane 0 (low half): channel c, lane 1: channel c + 1 */
+    uint32_t max;
+} pair_stats_t;
+
+static TD_NOINLINE void block_pair(const int16_t *first, uint32_t stride_bytes, uint32_t n, pair_stats_t *out)
+{
+    const uint8_t *const end = (const uint8_t *)first + n * stride_bytes;
+    uint32_t off = 0u - n * stride_bytes;
+    uint32_t mn = 0x7FFF7FFFu;
+    uint32_t mx = 0x80008000u;
+    int32_t s0 = 0;
+    int32_t s1 = 0;
+    uint64_t q0 = 0u;
+    uint64_t q1 = 0u;
+    uint32_t w;
+    uint32_t t;
+    __asm__("1:\n\t"
+            "ldr %[w], [%[end], %[off]]\n\t"
+            "adds %[off], %[off], %[stride]\n\t"
+            "sxtah %[s0], %[s0], %[w]\n\t"
+            "add %[s1], %[s1], %[w], asr #16\n\t"
+            "smlalbb %Q[q0], %R[q0], %[w], %[w]\n\t"
+            "smlaltt %Q[q1], %R[q1], %[w], %[w]\n\t"
+            "ssub16 %[t], %[w], %[mn]\n\t"
+            "sel %[mn], %[mn], %[w]\n\t"
+            "ssub16 %[t], %[w], %[mx]\n\t"
+            "sel %[mx], %[w], %[mx]\n\t"
+            "bne 1b"
+            : [off] "+&r"(off), [mn] "+&r"(mn), [mx] "+&r"(mx), [s0] "+&r"(s0), [s1] "+&r"(s1), [q0] "+&r"(q0),
+              [q1] "+&r"(q1), [w] "=&r"(w), [t] "=&r"(t)
+            : [end] "r"(end), [stride] "r"(stride_bytes)
+            : "cc", "memory");
+    out->sum[0] = s0;
+    out->sum[1] = s1;
+    out->sumsq[0] = (int64_t)q0;
+    out->sumsq[1] = (int64_t)q1;
+    out->min = mn;
+    out->max = mx;
+}
+#endif
+
+#if TD_BLOCK_LANES || TD_BLOCK_PAIRS
+/* n frames of one channel (its first sample at `first`, stride apart) whose sums, min and max a block pass found:
+ * kept when every sample lies strictly inside the rails (none saturated, none the sentinel, which lies outside them),
+ * else the channel is added sample by sample. The rules and the room were checked by the caller. */
+static td_status merge_block(td_window_acc_t *acc, const td_sample_rules_t *r, uint32_t n, int32_t s, int64_t q,
+                             int32_t lo, int32_t hi, const int16_t *first, uint32_t stride)
+{
+    if (lo > r->rail_lo && hi < r->rail_hi) {
+        acc->n_samples = (uint16_t)(acc->n_samples + n);
+        acc->sum += s;
+        acc->sumsq += q;
+        acc->min = lo < acc->min ? (int16_t)lo : acc->min;
+        acc->max = hi > acc->max ? (int16_t)hi : acc->max;
+        window_update_band(acc, r);
+        return TD_OK;
+    }
+    return td_window_add(acc, r, first, stride, n);
+}
+
+/* 1 when td_window_add would accept n more samples on every channel: then a block pass cannot fail half-way. */
+static uint32_t block_ok(const td_window_acc_t *accs, const td_sample_rules_t *rules, uint32_t n_channels, uint32_t n)
+{
+    uint32_t ok = n_channels <= 16u;
+    for (uint32_t c = 0; c < n_channels && ok; c++) {
+        const td_sample_rules_t *r = &rules[c];
+        ok = r->rail_lo < r->rail_hi && !(r->use_sentinel && r->sentinel > r->rail_lo && r->sentinel < r->rail_hi) &&
+             n <= TD_WINDOW_ACC_MAX_SAMPLES - accs[c].n_samples;
+    }
+    return ok;
+}
+#endif
+
 td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *rules, const int16_t *frames,
                                uint32_t n_channels, uint32_t n_frames)
 {
@@ -212,14 +293,7 @@ td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *r
     const uint32_t group = 8u / gcd8(n_channels);
     const uint32_t lanes = group * n_channels;
     const uint32_t n_groups = n_frames / group;
-    /* Only when no channel can fail: then the errors are the sample loop's below, in its order. */
-    uint32_t ok = n_channels <= 16u && n_groups >= 2u;
-    for (uint32_t c = 0; c < n_channels && ok; c++) {
-        const td_sample_rules_t *r = &rules[c];
-        ok = r->rail_lo < r->rail_hi && !(r->use_sentinel && r->sentinel > r->rail_lo && r->sentinel < r->rail_hi) &&
-             n_frames <= TD_WINDOW_ACC_MAX_SAMPLES - accs[c].n_samples;
-    }
-    if (ok) {
+    if (n_groups >= 2u && block_ok(accs, rules, n_channels, n_frames)) {
         int32_t sum[TD_BLOCK_MAX_LANES];
         uint64_t sumsq[TD_BLOCK_MAX_LANES];
         int16_t mn[TD_BLOCK_MAX_LANES];
@@ -227,8 +301,6 @@ td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *r
         block_lanes(frames, lanes, n_groups, sum, sumsq, mn, mx);
         done = n_groups * group;
         for (uint32_t c = 0; c < n_channels; c++) {
-            td_window_acc_t *acc = &accs[c];
-            const td_sample_rules_t *r = &rules[c];
             int32_t s = 0;
             int64_t q = 0;
             int32_t lo = INT16_MAX;
@@ -239,19 +311,27 @@ td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *r
                 lo = mn[j] < lo ? mn[j] : lo;
                 hi = mx[j] > hi ? mx[j] : hi;
             }
-            if (lo > r->rail_lo && hi < r->rail_hi) {
-                /* Every sample strictly inside the rails: none saturated and none the sentinel (which lies outside
-                 * them), so the block adds exactly its sums, min and max. */
-                acc->n_samples = (uint16_t)(acc->n_samples + done);
-                acc->sum += s;
-                acc->sumsq += q;
-                acc->min = lo < acc->min ? (int16_t)lo : acc->min;
-                acc->max = hi > acc->max ? (int16_t)hi : acc->max;
-                window_update_band(acc, r);
-            } else if (td_window_add(acc, r, frames + c, n_channels, done) != TD_OK) {
-                return TD_ERR_STATE; /* unreachable: the rules and the room were checked above */
+            if (merge_block(&accs[c], &rules[c], done, s, q, lo, hi, frames + c, n_channels) != TD_OK) {
+                return TD_ERR_STATE; /* unreachable: block_ok checked the rules and the room */
             }
         }
+    }
+#elif TD_BLOCK_PAIRS
+    if (n_frames >= TD_BLOCK_PAIRS_MIN_FRAMES && block_ok(accs, rules, n_channels, n_frames)) {
+        int32_t st = TD_OK;
+        uint32_t c = 0u;
+        for (; c + 1u < n_channels; c += 2u) {
+            pair_stats_t ps;
+            block_pair(frames + c, 2u * n_channels, n_frames, &ps);
+            st |= merge_block(&accs[c], &rules[c], n_frames, ps.sum[0], ps.sumsq[0], (int16_t)ps.min,
+                              (int16_t)ps.max, frames + c, n_channels);
+            st |= merge_block(&accs[c + 1u], &rules[c + 1u], n_frames, ps.sum[1], ps.sumsq[1],
+                              (int16_t)(ps.min >> 16), (int16_t)(ps.max >> 16), frames + c + 1u, n_channels);
+        }
+        if (c < n_channels) {
+            st |= td_window_add(&accs[c], &rules[c], frames + c, n_channels, n_frames);
+        }
+        return st != TD_OK ? TD_ERR_STATE : TD_OK; /* never an error: block_ok checked the rules and the room */
     }
 #endif
     if (done < n_frames) {

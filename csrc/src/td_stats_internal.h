@@ -3,7 +3,8 @@
  * td_window_add_frames gives exactly what td_window_add channel by channel gives. Where TD_BLOCK_LANES is 1 (host
  * speed builds on x86-64 and AArch64: the CFFI module) it first sums whole groups of frames in lanes a compiler
  * vectorises and keeps those sums for every channel whose samples all lie strictly inside its rails; any other channel
- * is added sample by sample. Depends on: td_stats.h, td_fixed.h.
+ * is added sample by sample. On the Cortex-M4 speed build (TD_BLOCK_PAIRS) blocks of 4 frames or more go two
+ * channels at a time through DSP instructions, with the same rule. Depends on: td_stats.h, td_fixed.h.
  */
 #ifndef TINYDRIFT_TD_STATS_INTERNAL_H
 #define TINYDRIFT_TD_STATS_INTERNAL_H
@@ -21,6 +22,17 @@
 #define TD_BLOCK_LANES 0
 #endif
 #endif
+
+/* 1: the Cortex-M4 speed build's pair path (two channels a word, DSP instructions, no branch on the data) for blocks of
+ * at least TD_BLOCK_PAIRS_MIN_FRAMES frames; 0: sample by sample with the band. */
+#ifndef TD_BLOCK_PAIRS
+#if TD_OPTIMIZE_SPEED && !TD_BLOCK_LANES && defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32 && defined(__GNUC__)
+#define TD_BLOCK_PAIRS 1
+#else
+#define TD_BLOCK_PAIRS 0
+#endif
+#endif
+#define TD_BLOCK_PAIRS_MIN_FRAMES 4u
 
 /* Add n_frames interleaved frames of n_channels samples to accs[0..n_channels) with rules[0..n_channels): the same
  * results and errors as td_window_add(&accs[c], &rules[c], frames + c, n_channels, n_frames) for each c in turn. */
