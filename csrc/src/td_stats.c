@@ -279,7 +279,6 @@ static uint32_t block_ok(const td_window_acc_t *accs, const td_sample_rules_t *r
     }
     return ok;
 }
-#endif
 
 td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *rules, const int16_t *frames,
                                uint32_t n_channels, uint32_t n_frames)
@@ -345,6 +344,7 @@ td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *r
     }
     return TD_OK;
 }
+#endif
 
 /* floor((*rem 2^32 + x) / den) for 0 < den <= 2^20 and *rem < den, leaving the remainder in *rem.
  * Long division in 12-, 12- and 8-bit digits keeps every partial dividend within 32 bits, so it

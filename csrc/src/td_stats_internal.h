@@ -9,6 +9,7 @@
 #ifndef TINYDRIFT_TD_STATS_INTERNAL_H
 #define TINYDRIFT_TD_STATS_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tinydrift/td_stats.h"
@@ -36,7 +37,25 @@
 
 /* Add n_frames interleaved frames of n_channels samples to accs[0..n_channels) with rules[0..n_channels): the same
  * results and errors as td_window_add(&accs[c], &rules[c], frames + c, n_channels, n_frames) for each c in turn. */
+#if TD_BLOCK_LANES || TD_BLOCK_PAIRS
 td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *rules, const int16_t *frames,
                                uint32_t n_channels, uint32_t n_frames);
+#else
+/* Without a block path: that loop itself, inline (no function of its own in the smallest core). */
+static inline td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *rules,
+                                             const int16_t *frames, uint32_t n_channels, uint32_t n_frames)
+{
+    if (accs == NULL || rules == NULL || n_channels == 0u) {
+        return TD_ERR_ARG;
+    }
+    for (uint32_t c = 0; c < n_channels; c++) {
+        const td_status st = td_window_add(&accs[c], &rules[c], frames + c, n_channels, n_frames);
+        if (st != TD_OK) {
+            return st;
+        }
+    }
+    return TD_OK;
+}
+#endif
 
 #endif /* TINYDRIFT_TD_STATS_INTERNAL_H */
