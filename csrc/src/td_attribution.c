@@ -2,6 +2,8 @@
  * the channel attribution during a CUSUM run and the feature chart's step. */
 #include "td_monitor_internal.h"
 
+#if TD_FEATURE_ATTRIBUTION || TD_FEATURE_CHART
+
 /* The fitted shift of each feature (PCA mode). A shift of feature f by x moves the embedding by x P[., f]; in the
  * nearest centroid's own scale, u_j = (e_j - c_kj) / s_kj, that is x a_f with a_f,j = P[j, f] / s_kj. The shift that
  * fits u best is g_f = <a_f, u> / |a_f| (in z units: a matched filter, the likelihood ratio of "feature f moved"
@@ -202,6 +204,7 @@ static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e
 }
 #endif
 
+#if TD_FEATURE_ATTRIBUTION
 /* Which channel's fault best explains the window, during a CUSUM run. A channel scores the larger fit of its mean and
  * spread features, g_f^2 (the score the fitted shift removes), and the scores add up over the run, which averages out
  * the single window's noise. The channel with the largest sum is returned (ties: lower index; fallback while every
@@ -224,6 +227,7 @@ static uint8_t blame_update(td_monitor_t *mon, const int16_t *shift_q8, uint8_t 
     }
     return top;
 }
+#endif
 
 /* The window's fitted shifts, then the attribution (in_run) and the feature chart (with its section). A chart alarm
  * outside a CUSUM run names the channel of its largest statistic (4c..4c+3 are channel c's mean and spread, up and
@@ -231,11 +235,16 @@ static uint8_t blame_update(td_monitor_t *mon, const int16_t *shift_q8, uint8_t 
 TD_NOINLINE void td_mon_feature_tests(td_monitor_t *mon, td_window_result_t *res, uint32_t in_run)
 {
     const td_profile_t *prof = mon->profile;
+#if TD_FEATURE_CHART
     const uint8_t *chart = prof->feature_chart;
+#endif
     fitted_shifts(prof, res->embedding_q8, res->nearest, res->shift_q8);
+#if TD_FEATURE_ATTRIBUTION
     if (in_run) {
         res->top_channel = blame_update(mon, res->shift_q8, res->top_channel);
     }
+#endif
+#if TD_FEATURE_CHART
     if (chart != NULL) {
         const uint32_t top = td_chart_step(mon->chart_q8, res->shift_q8, prof->n_features, td_load_u16(chart));
         res->chart_q8 = mon->chart_q8[top];
@@ -247,4 +256,12 @@ TD_NOINLINE void td_mon_feature_tests(td_monitor_t *mon, td_window_result_t *res
             }
         }
     }
+#else
+    (void)mon;
+    (void)in_run;
+#endif
 }
+#else
+/* The build leaves the fitted shifts out (TD_FEATURE_ATTRIBUTION and TD_FEATURE_CHART 0). */
+typedef int td_attribution_left_out_t;
+#endif

@@ -43,6 +43,7 @@ td_status td_detector_update(td_detector_t *det, const td_detector_params_t *par
     return TD_OK;
 }
 
+#if TD_FEATURE_CHART
 uint32_t td_chart_step(uint16_t *stats, const int16_t *shift_q8, uint32_t n_features, uint32_t k_q8)
 {
     uint32_t top = 0u;
@@ -57,3 +58,4 @@ uint32_t td_chart_step(uint16_t *stats, const int16_t *shift_q8, uint32_t n_feat
     }
     return top;
 }
+#endif

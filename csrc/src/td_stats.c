@@ -349,7 +349,7 @@ td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *r
 /* floor((*rem 2^32 + x) / den) for 0 < den <= 2^20 and *rem < den, leaving the remainder in *rem.
  * Long division in 12-, 12- and 8-bit digits keeps every partial dividend within 32 bits, so it
  * costs three 32-bit divisions (one UDIV each on the M4) instead of a 64-bit division routine. */
-#if TD_OPTIMIZE_SPEED
+#if TD_OPTIMIZE_SPEED || TD_MINIMAL
 static uint32_t div_long32(uint32_t *rem, uint32_t x, uint32_t den)
 {
     uint32_t r = (*rem << 12) | (x >> 20);
@@ -402,7 +402,7 @@ uint64_t td_var_q32(int32_t sum, int64_t sumsq, uint32_t n)
     const uint32_t nn = n * n;
     /* d <= 2^30 nn, so the quotient d / nn fits 32 bits and the remainder is below nn; the result is that quotient
      * in the high word plus round(remainder 2^32 / nn), ties up. */
-#if TD_OPTIMIZE_SPEED
+#if TD_OPTIMIZE_SPEED || TD_MINIMAL
     uint32_t rem = (uint32_t)(d >> 32);
     const uint32_t q = div_long32(&rem, (uint32_t)d, nn);
     const uint32_t frac = div_long32(&rem, 0u, nn);
@@ -416,6 +416,7 @@ uint64_t td_var_q32(int32_t sum, int64_t sumsq, uint32_t n)
 #endif
 }
 
+#if !TD_MINIMAL || TD_FEATURE_EXTERNAL || TD_FEATURE_OUTPUTS || TD_FEATURE_ATTRIBUTION || TD_FEATURE_CHART
 uint64_t td_udiv64_32(uint64_t num, uint32_t den)
 {
     uint32_t hi = (uint32_t)(num >> 32);
@@ -449,20 +450,47 @@ uint64_t td_udiv64_32(uint64_t num, uint32_t den)
     }
     return ((uint64_t)q_hi << 32) | q_lo;
 }
+#endif
 
+#if TD_FEATURE_EXTERNAL || TD_FEATURE_OUTPUTS
 int64_t td_round_div32(int64_t num, uint32_t den)
 {
     const uint64_t mag = td_udiv64_32(td_abs64(num) + den / 2u, den);
     return num < 0 ? -(int64_t)mag : (int64_t)mag;
 }
+#endif
 
+#if !(TD_MINIMAL && !TD_OPTIMIZE_SPEED)
 /* Upper bounds of sqrt over [i 2^27, (i + 1) 2^27) for i = 8..31 (capped at 65535, still >= the floor
  * root): within 6.1 % of the root, so two Newton steps leave the floor root or one more. */
 static const uint16_t isqrt_guess[24] = {
     34756u, 36636u, 38424u, 40133u, 41772u, 43348u, 44870u, 46341u, 47768u, 49152u, 50499u, 51811u,
     53091u, 54340u, 55561u, 56756u, 57927u, 59074u, 60199u, 61304u, 62389u, 63455u, 64504u, 65535u,
 };
+#endif
 
+#if TD_MINIMAL && !TD_OPTIMIZE_SPEED
+/* The minimal build's square root: bit by bit, two bits of the value a step (at most 32 steps), about 100 bytes less
+ * flash than the Newton-Karatsuba one below and several times slower. The floor root is unique, so both agree. */
+uint32_t td_isqrt64(uint64_t value)
+{
+    uint64_t root = 0u;
+    uint64_t bit = (uint64_t)1 << 62;
+    while (bit > value) {
+        bit >>= 2;
+    }
+    while (bit != 0u) {
+        if (value >= root + bit) {
+            value -= root + bit;
+            root = (root >> 1) + bit;
+        } else {
+            root >>= 1;
+        }
+        bit >>= 2;
+    }
+    return (uint32_t)root;
+}
+#else
 uint32_t td_isqrt64(uint64_t value)
 {
     if (value == 0u) {
@@ -499,12 +527,14 @@ uint32_t td_isqrt64(uint64_t value)
     }
     return root >> (shift >> 1);
 }
+#endif
 
 int32_t td_std_q8(uint64_t var_q32)
 {
     return (int32_t)(((uint64_t)td_isqrt64(var_q32) + 128u) >> 8);
 }
 
+#if TD_FEATURE_LIFETIME
 /* The lifetime read-out's exact arithmetic on little-endian arrays of 32-bit words (C99 has no 128-bit type, and a
  * 32-bit target's compiler none either): 160 bits hold n sumsq 2^32 < 2^158. Loops over words keep the code small;
  * only td_lifetime_get uses it, so its speed does not matter. */
@@ -637,3 +667,4 @@ td_status td_lifetime_merge(td_lifetime_t *life, uint32_t n, int32_t sum, int64_
     life->sumsq_lo = lo;
     return TD_OK;
 }
+#endif /* TD_FEATURE_LIFETIME */
