@@ -422,7 +422,8 @@ int main(void)
         z_part[2u * c + 1u] = g_res.channels[c].z_std_q8;
     }
     int32_t e_part[TD_MAX_DIMS];
-    uint64_t t_embed = 0, t_nearest = 0, t_shifts = 0;
+    uint64_t t_embed = 0, t_nearest = 0, t_shifts = 0, t_chart = 0;
+    uint16_t chart_stats[2u * TD_MAX_FEATURES] = {0};
     td_window_result_t *res_part = &g_res;
     for (uint32_t r = 0; r < part_reps; r++) {
         dither();
@@ -438,6 +439,10 @@ int main(void)
         t0 = ticks_now();
         td_mon_feature_tests(&g_mon, res_part, 0u);
         t_shifts += ticks_since(t0);
+        dither();
+        t0 = ticks_now();
+        sink += td_chart_step(chart_stats, res_part->shift_q8, g_profile.n_features, 100u);
+        t_chart += ticks_since(t0);
     }
 
     /* ---- results, in instructions (Q16 internally, minus one timer bracket per interval) */
@@ -498,6 +503,7 @@ int main(void)
     kv_ratio("part_embed_pca_instructions", (int64_t)ticks_to_instr_q16(t_embed) - part_ovh, parts);
     kv_ratio("part_nearest_instructions", (int64_t)ticks_to_instr_q16(t_nearest) - part_ovh, parts);
     kv_ratio("part_feature_tests_instructions", (int64_t)ticks_to_instr_q16(t_shifts) - part_ovh, parts);
+    kv_ratio("part_chart_step_instructions", (int64_t)ticks_to_instr_q16(t_chart) - part_ovh, parts);
     kv_u("host_match", g_failures == 0u ? 1u : 0u);
     kv_u("failures", g_failures);
     mps2_uart_puts("done=1\r\n");

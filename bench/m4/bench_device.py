@@ -180,7 +180,8 @@ def breakdown_rows(v: dict[str, str]) -> list[tuple[str, str]]:
              ("part_cobs_body_instructions", "td_cobs_encode of the frame body"),
              ("part_embed_pca_instructions", "td_mon_embed_pca (the window's projection)"),
              ("part_nearest_instructions", "td_mon_nearest_centroid (the search)"),
-             ("part_feature_tests_instructions", "td_mon_feature_tests (fitted shifts, feature chart)")]
+             ("part_feature_tests_instructions", "td_mon_feature_tests (fitted shifts, feature chart)"),
+             ("part_chart_step_instructions", "td_chart_step (the feature chart's step alone)")]
     return [(label, f"{float(v[k]):,.1f}") for k, label in names if k in v]
 
 
