@@ -24,12 +24,15 @@
 /* For each feature pair (f, f + 1), a column pair of the projection (one row every n_features bytes), into
  * sums[f], sums[f + 1]: sum_j P[j, f] x_j (square == 0, signed) or sum_j P[j, f]^2 x_j (square != 0, x_j < 2^30 and
  * the sums unsigned). n_features is even (two per channel). */
+#if !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("O3"))) /* GCC vectorises the row loop below only at -O3 (the CFFI build uses -O2) */
+#endif
 static TD_NOINLINE void blame_sums(const int8_t *projection, uint32_t n_features, uint32_t n_dims, const int32_t *x,
                                    uint32_t square, int64_t *sums)
 {
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32 && defined(__GNUC__)
     for (uint32_t f = 0; f < n_features; f += 2u) {
         const int8_t *const col = projection + f;
-#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32 && defined(__GNUC__)
         /* One offset, counting up to zero by the row length, indexes both columns from their ends; the terms come
          * from the x word loaded once a row. 7 instructions a row for the pair (9 squared). Only the Cortex-M4 runs
          * it: make test-core-m4 checks it against test_monitor.c's reference attribution (td_test_model.h). */
@@ -71,20 +74,22 @@ static TD_NOINLINE void blame_sums(const int8_t *projection, uint32_t n_features
         }
         sums[f] = (int64_t)s0;
         sums[f + 1u] = (int64_t)s1;
-#else
-        int64_t s0 = 0;
-        int64_t s1 = 0;
-        const int8_t *p = col;
-        for (uint32_t j = 0; j < n_dims; j++, p += n_features) {
-            const int32_t p0 = square ? p[0] * p[0] : p[0];
-            const int32_t p1 = square ? p[1] * p[1] : p[1];
-            s0 += (int64_t)p0 * x[j];
-            s1 += (int64_t)p1 * x[j];
-        }
-        sums[f] = s0;
-        sums[f + 1u] = s1;
-#endif
     }
+#else
+    /* Row by row (the same integer sums in another order): the inner loop runs along a projection row, which host
+     * compilers vectorise. */
+    for (uint32_t f = 0; f < n_features; f++) {
+        sums[f] = 0;
+    }
+    const int8_t *row = projection;
+    for (uint32_t j = 0; j < n_dims; j++, row += n_features) {
+        const int64_t xj = x[j];
+        for (uint32_t f = 0; f < n_features; f++) {
+            const int32_t p = square ? row[f] * row[f] : row[f];
+            sums[f] += p * xj;
+        }
+    }
+#endif
 }
 
 /* min(floor(num / root), INT16_MAX), 0 for root 0 (then num is 0 too); num < 2^43, root < 2^25. A num of 32 bits
