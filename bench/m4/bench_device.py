@@ -262,7 +262,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3, help="QEMU runs; their numbers must agree (default: 3)")
     ap.add_argument("--no-build", action="store_true", help="use the existing build/fw/mps2-an386/bench.elf")
     ap.add_argument("--markdown", metavar="FILE", help="also write the results as a markdown section to FILE")
-    ap.add_argument("--disasm", action="store_true", help="print the hot loops' disassembly (block_pair, td_window_add)")
+    ap.add_argument("--disasm", action="store_true",
+                    help="print the hot loops' disassembly (block_pair, td_window_add)")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per QEMU run (default: 300)")
     args = ap.parse_args()
     if args.runs < 1:
