@@ -119,13 +119,48 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
         /* The few settings used here, read from the validated record (decoding it all cost ~35 instructions). */
         const uint8_t *const rec = prof->channels + (uint32_t)c * TD_PROFILE_CHANNEL_SIZE;
         const uint32_t n_valid = (uint32_t)acc->n_samples - acc->n_missing;
+#if TD_OPTIMIZE_SPEED
+        /* A power-of-two count (every sample valid in a power-of-two window): td_mean_q8 and td_var_q32 inline, with
+         * shifts for their divisions (exact for n = 2^p) and without their clamps, which a window's own sums never
+         * reach (|sum| <= n 2^15, 0 <= sumsq <= n 2^30, n <= 1024): the same values, about 40 fewer instructions a
+         * channel on the M4 (make bench-device). */
+        int32_t mean_q8;
+        uint64_t var_q32;
+        if (n_valid != 0u && (n_valid & (n_valid - 1u)) == 0u) {
+            const uint32_t p = 31u - td_clz32(n_valid);
+            const uint32_t mag = td_abs32(acc->sum);
+            const uint32_t mean = ((mag >> p) << 8) + ((((mag & (n_valid - 1u)) << 9) + n_valid) >> (p + 1u));
+            mean_q8 = acc->sum < 0 ? -(int32_t)mean : (int32_t)mean;
+            const int64_t scaled = (int64_t)n_valid * acc->sumsq - (int64_t)acc->sum * (int64_t)acc->sum;
+            var_q32 = (scaled > 0 ? (uint64_t)scaled : 0u) << (32u - 2u * p);
+        } else {
+            mean_q8 = td_mean_q8(acc->sum, n_valid);
+            var_q32 = td_var_q32(acc->sum, acc->sumsq, n_valid);
+        }
+#else
+        const int32_t mean_q8 = td_mean_q8(acc->sum, n_valid);
         const uint64_t var_q32 = td_var_q32(acc->sum, acc->sumsq, n_valid);
+#endif
 #if TD_FEATURE_LIFETIME
+#if TD_OPTIMIZE_SPEED
+        /* td_lifetime_merge inline, without its argument checks: a window's own sums always pass them (n_valid <=
+         * TD_MAX_WINDOW <= 1024 int16 samples: |sum| <= n 2^15, sumsq <= n 2^30). The same state, about 30 fewer
+         * instructions a channel on the M4 (make bench-device); past TD_LIFETIME_MAX_SAMPLES it stops growing. */
+        td_lifetime_t *const life = &mon->life[c];
+        if (life->n + n_valid <= TD_LIFETIME_MAX_SAMPLES) {
+            life->n += n_valid;
+            life->sum += acc->sum;
+            const uint64_t lo = life->sumsq_lo + (uint64_t)acc->sumsq;
+            life->sumsq_hi += lo < life->sumsq_lo ? 1u : 0u;
+            life->sumsq_lo = lo;
+        }
+#else
         /* Past TD_LIFETIME_MAX_SAMPLES (centuries) the lifetime statistics stop growing; the window goes on. */
         const td_status st = td_lifetime_merge(&mon->life[c], n_valid, acc->sum, acc->sumsq);
         if (st != TD_OK && st != TD_ERR_CAPACITY) {
             return st;
         }
+#endif
 #endif
         out->sum = acc->sum;
         out->sumsq = acc->sumsq;
@@ -133,7 +168,7 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
         out->max = acc->max;
         out->n_missing = acc->n_missing;
         out->n_saturated = acc->n_saturated;
-        out->mean_q8 = td_mean_q8(acc->sum, n_valid);
+        out->mean_q8 = mean_q8;
         out->std_q8 = td_std_q8(var_q32);
 
         const uint16_t bit = (uint16_t)(1u << c);
