@@ -286,24 +286,18 @@ static td_status close_outputs(td_monitor_t *mon, td_window_result_t *res)
 /* Eight-byte words, as memset's bytes: a character type's aliasing (may_alias). */
 typedef uint64_t __attribute__((may_alias)) td_word8_t;
 
-/* The header and a channel record are whole 8-byte words (a negative array size fails the build otherwise). */
-typedef char td_result_words_check_t[(offsetof(td_window_result_t, channels) % 8u == 0u &&
-                                      sizeof(td_channel_result_t) % 8u == 0u) ? 1 : -1];
-
-/* memset(p, 0, bytes) for p 8-byte aligned and bytes a multiple of 8 (the result's header and channel records):
- * four 8-byte stores a pass, half of newlib-nano memset's instructions a byte on the M4 (make bench-device). */
-static TD_ALWAYS_INLINE void clear_8(void *p, size_t bytes)
+/* memset(p, 0, bytes) for p 8-byte aligned and bytes a multiple of 32 (the result's header and channel records in
+ * the usual layouts): four 8-byte stores a pass, about half of newlib-nano memset's instructions on the M4 (make
+ * bench-device), and no tail loop that GCC would turn back into a memset call. */
+static TD_ALWAYS_INLINE void clear_32(void *p, size_t bytes)
 {
     td_word8_t *w = (td_word8_t *)p;
     td_word8_t *const end = w + bytes / 8u;
-    for (; (size_t)(end - w) >= 4u; w += 4) {
+    for (; w != end; w += 4) {
         w[0] = 0u;
         w[1] = 0u;
         w[2] = 0u;
         w[3] = 0u;
-    }
-    for (; w != end; w++) {
-        *w = 0u;
     }
 }
 #endif
@@ -316,10 +310,12 @@ static TD_NOINLINE td_status close_window(td_monitor_t *mon, td_window_result_t 
     int16_t z_q8[TD_MAX_FEATURES];
     /* close_channels writes every field of channels[0..n_channels): only the rest needs clearing. */
 #if TD_OPTIMIZE_SPEED && defined(__GNUC__)
-    /* The result is 8-byte aligned where its int64 fields are (the M4's AAPCS, 64-bit hosts; not i386). */
-    if (__alignof__(td_window_result_t) >= 8u) {
-        clear_8(res, offsetof(td_window_result_t, channels));
-        clear_8(&res->channels[prof->n_channels], (TD_MAX_CHANNELS - prof->n_channels) * sizeof res->channels[0]);
+    /* The result is 8-byte aligned where its int64 fields are (the M4's AAPCS, 64-bit hosts; not i386), and its
+     * header (192 B) and channel records (32 B) are whole 32-byte blocks with the default td_config.h sizes. */
+    if (__alignof__(td_window_result_t) >= 8u && offsetof(td_window_result_t, channels) % 32u == 0u &&
+        sizeof(td_channel_result_t) % 32u == 0u) {
+        clear_32(res, offsetof(td_window_result_t, channels));
+        clear_32(&res->channels[prof->n_channels], (TD_MAX_CHANNELS - prof->n_channels) * sizeof res->channels[0]);
     } else
 #endif
     {
