@@ -138,7 +138,6 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
             var_q32 = td_var_q32(acc->sum, acc->sumsq, n_valid);
         }
 #else
-        const int32_t mean_q8 = td_mean_q8(acc->sum, n_valid);
         const uint64_t var_q32 = td_var_q32(acc->sum, acc->sumsq, n_valid);
 #endif
 #if TD_FEATURE_LIFETIME
@@ -168,7 +167,11 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
         out->max = acc->max;
         out->n_missing = acc->n_missing;
         out->n_saturated = acc->n_saturated;
+#if TD_OPTIMIZE_SPEED
         out->mean_q8 = mean_q8;
+#else
+        out->mean_q8 = td_mean_q8(acc->sum, n_valid);
+#endif
         out->std_q8 = td_std_q8(var_q32);
 
         const uint16_t bit = (uint16_t)(1u << c);
