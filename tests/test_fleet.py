@@ -267,8 +267,10 @@ def test_monitor_mqtt_publishes_what_the_board_computes(bench, fleet, tmp_path):
     sensor = tmp_path / "sensor.i16"
     sensor.write_bytes(stream.astype("<i2").tobytes())
     port = free_port()
+    uid = "00c0ffee00d1ce01"  # the board's device id: the fleet identity, not --device-name
     board = subprocess.Popen([str(firmware_path("host")), "--tcp", str(port), "--storage", str(tmp_path / "st.bin"),
-                              "--sensor-file", str(sensor)], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+                              "--sensor-file", str(sensor), "--device-id", uid], stdout=subprocess.PIPE, text=True,
+                             cwd=tmp_path)
     try:
         assert f"127.0.0.1:{port}" in board.stdout.readline()
         url = f"socket://127.0.0.1:{port}"
@@ -282,6 +284,7 @@ def test_monitor_mqtt_publishes_what_the_board_computes(bench, fleet, tmp_path):
                               fleet.mqtt_url("gw"), "--device-name", "board-1", "--plain", "--sensor-rate", "1000",
                               "--idle-exit", "3"], capture_output=True, text=True, timeout=120)
         assert mon.returncode == 0, mon.stderr
+        assert "reports no device id" not in mon.stderr
         local = TelemetryStore(db, readonly=True).telemetry_records(boot_id=boot)
         assert [r.seq for r in local] == list(range(len(rows)))
         end = time.monotonic() + 30
@@ -289,13 +292,13 @@ def test_monitor_mqtt_publishes_what_the_board_computes(bench, fleet, tmp_path):
             time.sleep(0.1)
         got = fleet.query("gw", "SELECT device_uid, boot_id, seq, window_index, score, cusum, alarm, z_mean "
                                 "FROM records ORDER BY seq")
-        assert [(d, b, s) for d, b, s, *_ in got] == [("board-1", boot, i) for i in range(len(rows))]
+        assert [(d, b, s) for d, b, s, *_ in got] == [(uid, boot, i) for i in range(len(rows))]
         for (_, _, _, window, score, cusum, alarm, z_mean), row in zip(got, rows):
             assert (window, score, cusum, alarm) == (row["window"], row["score"], row["cusum"], bool(row["alarm"]))
             assert z_mean == row["z_mean"].tolist()
         first_alarm = next(i for i, r in enumerate(rows) if r["alarm"])
         assert fleet.query("gw", "SELECT seq FROM alarm_onsets") == [(first_alarm,)]
-        assert fleet.query("gw", "SELECT board, boot_id FROM devices") == [("host simulator", boot)]
+        assert fleet.query("gw", "SELECT uid, board, boot_id FROM devices") == [(uid, "host simulator", boot)]
         worker.send_signal(signal.SIGTERM)
         worker.wait(30)
     finally:

@@ -215,10 +215,11 @@ def run(fleet: Fleet, name: str, devices: int, records: int, gateways: int = 2, 
         c.connect("127.0.0.1", fleet.mq.port)
         c.loop_start()
         prefix = f"bench/{name}/v1"
-        bad = [(f"{prefix}/sim00000/record", b"\xff not json"),
-               (f"{prefix}/sim00000/record", b'{"schema": 1, "kind": "record", "device": "sim00000"}'),
+        d0, d1 = device_uid(0), device_uid(1)
+        bad = [(f"{prefix}/{d0}/record", b"\xff not json"),
+               (f"{prefix}/{d0}/record", b'{"schema": 1, "kind": "record", "device": "%s"}' % d0.encode()),
                (f"{prefix}/other/telemetry", b'{"temperature": 21.5}'),
-               (f"{prefix}/sim00001/record", b'{"schema": 99}')]
+               (f"{prefix}/{d1}/record", b'{"schema": 99}')]
         for t, p in bad:
             c.publish(t, p, qos=1).wait_for_publish(10)
         c.disconnect()

@@ -8,6 +8,7 @@ which the ingest side ignores.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -18,11 +19,13 @@ from tinydrift.fleet.publisher import Publisher
 from tinydrift.fleet.urls import topic_name
 from tinydrift.telemetry.collect import record_json
 
+log = logging.getLogger("tinydrift.fleet")
+
 
 def device_identity(info: Info, fallback: str) -> str:
-    """The device's fleet identity: the unique id INFO reports, else ``fallback`` (the --device-name or port)."""
-    uid = getattr(info, "device_uid", None)
-    return topic_name(f"{uid:016x}" if isinstance(uid, int) and uid else fallback)
+    """The device's fleet identity: the unique id INFO reports (16 hex digits), else ``fallback`` (the
+    --device-name or port; firmware of link protocol 1 reports no id)."""
+    return topic_name(info.uid_text or fallback)
 
 
 class GatewaySink:
@@ -35,6 +38,7 @@ class GatewaySink:
         self.device = topic_name(fallback_name)
         self.channel_names: list[str] = []
         self._last: dict[int, tuple[int, bool]] = {}  # boot -> (seq, alarm) of the last record taken
+        self._warned = False
 
     def _topic(self, kind: str) -> str:
         return payload.topic(self.publisher.url.prefix, self.device, kind)
@@ -42,8 +46,13 @@ class GatewaySink:
     def connected(self, info: Info, port: str) -> None:
         """Identify the device and publish its info."""
         self.device = device_identity(info, self.fallback)
+        if info.uid_text is None and not self._warned:
+            self._warned = True
+            log.warning("%s reports no device id (firmware %s, link protocol %d); publishing it as %r, "
+                        "its --device-name or port", port, info.firmware, info.protocol_version, self.device)
         body = {"board": info.board_name, "board_id": info.board_id, "firmware": info.firmware,
-                "boot_id": info.boot_id, "next_seq": info.next_seq, "profile_id": info.profile_id, "port": port}
+                "boot_id": info.boot_id, "next_seq": info.next_seq, "profile_id": info.profile_id, "port": port,
+                "uid": info.uid_text}
         self.publisher.put([(self._topic("info"), payload.encode_info(self.device, self.gateway, time.time(), body))])
 
     def record(self, rec: TelemetryRecord) -> None:
