@@ -156,6 +156,28 @@ def test_writer_stores_each_record_once_whatever_its_gateway_time(pg):
         assert kinds == sorted(name for bit, name in bits.items() if 0b100011 & bit)
 
 
+def test_writer_keeps_each_undecodable_message_once_beside_the_good_ones(pg):
+    from tinydrift.fleet.pgstore import QUARANTINE_MAX_BYTES, FleetWriter, Quarantined, connect, quarantined
+
+    with connect(pg.url) as conn:
+        conn.execute("TRUNCATE records, record_keys, alarms, quarantine")
+        w = FleetWriter(conn)
+        big = bytes(range(256)) * 40  # 10,240 bytes: kept up to the limit, its size whole
+        bad = [Quarantined("p/v1/d/record", b"{not json", "not JSON"), Quarantined("p/v1/d/record", big, "big"),
+               Quarantined("p/v1/d/gap", b"{not json", "same bytes, another topic: another row")]
+        res = w.write([_msg("devQ", _record(seq=s), 1.8e9) for s in range(3)], bad, "worker-1")
+        assert (res.records_new, res.quarantined_new) == (3, 3)
+        again = w.write([_msg("devQ", _record(seq=3), 1.8e9)], bad, "worker-2")  # redelivered: not kept again
+        assert (again.records_new, again.quarantined_new) == (1, 0)
+        rows = quarantined(conn)
+        assert sorted((r.topic, r.payload, r.payload_size, r.worker) for r in rows) == sorted(
+            [("p/v1/d/record", b"{not json", 9, "worker-1"), ("p/v1/d/record", big[:QUARANTINE_MAX_BYTES], len(big),
+                                                               "worker-1"),
+             ("p/v1/d/gap", b"{not json", 9, "worker-1")])
+        assert len(quarantined(conn, limit=2)) == 2
+        assert conn.execute("SELECT count(*) FROM records").fetchone() == (4,)
+
+
 # ----------------------------------------------------------------------------------- end to end
 
 
@@ -189,8 +211,9 @@ def test_every_record_arrives_exactly_once(bench, fleet, scenario):
     if scenario == "malformed":
         assert len(res.skipped_lines) == 4
         assert all("skipped a message on bench/malformed/" in ln for ln in res.skipped_lines)
+        assert res.quarantined == 4
     else:
-        assert res.skipped_lines == []
+        assert res.skipped_lines == [] and res.quarantined == 0
     if scenario == "load":
         assert 0 < res.latency_median_ms <= res.latency_p99_ms
 
@@ -304,6 +327,84 @@ def test_monitor_mqtt_publishes_what_the_board_computes(bench, fleet, tmp_path):
     finally:
         board.terminate()
         board.wait()
+
+
+def _bad_payloads(prefix: str) -> list[tuple[str, bytes]]:
+    """Malformed and foreign messages on the ingest topic, each a different way to be wrong."""
+    good = payload.encode_record("devB", "gw", 1.8e9, _record(seq=99))
+    obj = json.loads(good)
+    wrong_type = json.loads(good)
+    wrong_type["record"]["seq"] = "99"
+    neg = json.loads(good)
+    neg["record"]["n_missing"] = [0, -1, 0]
+    rng = np.random.default_rng(22)
+    return [
+        (f"{prefix}/v1/devB/record", good[: len(good) // 2]),                               # truncated JSON
+        (f"{prefix}/v1/devB/record", json.dumps({**obj, "schema": 2}).encode()),            # a newer schema
+        (f"{prefix}/v1/devB/record", json.dumps(wrong_type).encode()),                      # a string for an int
+        (f"{prefix}/v1/devB/record", json.dumps(neg).encode()),                             # out of range
+        (f"{prefix}/v1/devB/record", rng.integers(0, 256, 300, dtype=np.uint8).tobytes()),  # binary garbage
+        (f"{prefix}/v1/devB/record", rng.integers(0, 256, 9000, dtype=np.uint8).tobytes()),  # more than is kept
+        (f"{prefix}/v1/devB/record", b""),                                                  # empty
+        (f"{prefix}/v1/devB/record", b"[1, 2, 3]"),                                         # not an object
+        (f"{prefix}/v1/devB/gap", good),                  # a valid record on a gap topic
+        (f"{prefix}/v1/devC/record", good),               # a valid record of devB on devC's topic
+        (f"{prefix}/v1/devB/telemetry", good),            # a valid record on a topic kind there is not
+        (f"{prefix}/v1/devB/record", b'{"temperature": 21.5}'),  # someone else's JSON
+    ]
+
+
+@pytest.mark.slow
+def test_poison_messages_land_in_quarantine_once_and_nothing_else_is_lost(fleet, capsys):
+    import base64
+    import threading
+
+    import paho.mqtt.client as mqtt
+
+    from tinydrift.cli.app import main
+    from tinydrift.fleet.ingest import IngestWorker
+    from tinydrift.fleet.pgstore import QUARANTINE_MAX_BYTES
+    from tinydrift.fleet.urls import parse_mqtt_url
+
+    fleet.pg.create_database("poison")
+    prefix = "bench/poison"
+    worker = IngestWorker(parse_mqtt_url(fleet.mqtt_url("poison")), fleet.db_url("poison"), client_id="poison-w")
+    thread = threading.Thread(target=worker.run, kwargs={"idle_exit": 3.0}, daemon=True)
+    thread.start()
+    assert worker.wait_subscribed(30)
+    bad = _bad_payloads(prefix)
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="poison-pub", protocol=mqtt.MQTTv5)
+    pub.connect("127.0.0.1", fleet.mq.port)
+    pub.loop_start()
+    seq = 0
+    for topic, raw in bad + bad[:2]:  # the first two twice, as a broker redelivers
+        good = payload.encode_record("devG", "gw", 1.8e9 + seq, _record(seq=seq))
+        pub.publish(f"{prefix}/v1/devG/record", good, qos=1).wait_for_publish(10)
+        pub.publish(topic, raw, qos=1).wait_for_publish(10)
+        seq += 1
+    pub.publish(f"{prefix}/v1/devG/record", payload.encode_record("devG", "gw", 1.8e9 + seq, _record(seq=seq)),
+                qos=1).wait_for_publish(10)
+    pub.disconnect()
+    pub.loop_stop()
+    thread.join(60)
+    assert not thread.is_alive()
+    assert worker.stats.malformed == len(bad) + 2 and worker.stats.quarantined_new == len(bad)
+    assert fleet.query("poison", "SELECT seq FROM records WHERE device_uid = 'devG' ORDER BY seq") == [
+        (s,) for s in range(seq + 1)]
+    assert fleet.query("poison", "SELECT count(*) FROM records WHERE device_uid <> 'devG'") == [(0,)]
+    got = fleet.query("poison", "SELECT topic, payload, payload_size, error FROM quarantine")
+    assert sorted((t, bytes(p), n) for t, p, n, _ in got) == sorted(
+        (t, raw[:QUARANTINE_MAX_BYTES], len(raw)) for t, raw in bad)
+    assert all(err and "\n" not in err for *_, err in got)
+    # The operator's view: one line per message, and the whole kept bytes in --json.
+    capsys.readouterr()
+    assert main(["db", "quarantine", "--db", fleet.db_url("poison")]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == len(bad) and f"{len(bad)} quarantined messages" in err
+    assert main(["db", "quarantine", "--db", fleet.db_url("poison"), "--json", "--limit", "3"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    kept = {(t, raw[:QUARANTINE_MAX_BYTES]) for t, raw in bad}
+    assert len(listed) == 3 and all((q["topic"], base64.b64decode(q["payload_base64"])) in kept for q in listed)
 
 
 @pytest.mark.slow
