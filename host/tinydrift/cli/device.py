@@ -33,7 +33,9 @@ the sources the package carries, once, into $XDG_CACHE_HOME/tinydrift/fw/),
 starts it, prints its URL on stdout and runs until Ctrl-C (exit status 130) or
 SIGTERM (0). The profile store lives in
 DIR/tinydrift-storage.bin (a temporary directory when --state-dir is not
-given), so with --state-dir an uploaded profile survives a restart.
+given), so with --state-dir an uploaded profile survives a restart, and so
+does the board's device id (INFO): random at the first start of a state
+directory, or --device-id HEX, which replaces the stored one.
 
   host  build/fw/host/tinydrift-sim, a TCP server (needs gcc, make)
   qemu  build/fw/mps2-an386/tinydrift.elf in qemu-system-arm -M mps2-an386
@@ -58,6 +60,7 @@ Examples:
   tinydrift sim --board host --sensor-file field.csv --rate 100
   tinydrift sim --board qemu --sensor-file field.npz --rate 100
   tinydrift sim --board qemu --state-dir /tmp/qemu-board
+  tinydrift sim --board host --state-dir /tmp/board-7 --device-id 00000000000000b7
   URL=$(tinydrift sim --board host | head -n1) &   # in scripts: first line is the URL
 """
 
