@@ -220,12 +220,15 @@ def test_every_record_arrives_exactly_once(bench, fleet, scenario):
 
 def test_fleet_page_and_export_read_postgres(pg, tmp_path):
     from tinydrift.cli.app import main
-    from tinydrift.fleet.pgstore import FleetWriter, connect
+    from tinydrift.fleet.pgstore import FleetWriter, Quarantined, connect
 
     with connect(pg.url) as conn:
-        conn.execute("TRUNCATE records, record_keys, alarms, gaps, alarm_onsets, devices")
+        conn.execute("TRUNCATE records, record_keys, alarms, gaps, alarm_onsets, devices, quarantine")
         w = FleetWriter(conn)
         t = 1.8e9
+        assert main(["report", "--db", pg.url, "-o", str(tmp_path / "empty.html")]) == 0
+        assert "quarantine" not in (tmp_path / "empty.html").read_text()
+        w.write([], [Quarantined("p/v1/devA/record", b"\xff", "not JSON")], "w")
         # devA: seqs 0..9 but 4..5 never arrive, 7..8 reported lost; alarm from seq 6 on. devB: 3 quiet records.
         a = [_record(seq=s, trigger=2 if s >= 6 else 0, alarm=s >= 6) for s in range(10) if s not in (4, 5, 7, 8)]
         b = [_record(seq=s) for s in range(3)]
@@ -239,6 +242,7 @@ def test_fleet_page_and_export_read_postgres(pg, tmp_path):
     assert main(["report", "--db", pg.url, "-o", str(out)]) == 0
     page = out.read_text()
     assert page.index("devA") < page.index("devB")  # alarmed devices first
+    assert "1 undecodable message in quarantine" in page
     from tinydrift.fleet.report import fleet_summary
 
     with connect(pg.url, migrate=False) as conn:

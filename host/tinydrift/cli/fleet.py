@@ -100,17 +100,19 @@ def cmd_fleet_report(args: argparse.Namespace) -> int:
     """`tinydrift report --db postgresql://...`: the fleet page (every device's state, alarms, lost counts)."""
     from tinydrift.core.files import atomic_open
     from tinydrift.fleet.pgstore import connect
-    from tinydrift.fleet.report import fleet_summary, write_fleet_html
+    from tinydrift.fleet.report import fleet_summary, quarantine_count, write_fleet_html
 
     with connect(args.db, migrate=False) as conn:
         rows = fleet_summary(conn)
+        quarantined = quarantine_count(conn)
     for r in rows:
         print(f"{r.device}: {'ALARM' if r.alarm_now else 'ok'}, {r.records} records, {r.alarm_onsets} alarm onsets"
               f"{f', first alarm {r.first_alarm}' if r.first_alarm else ''}, {r.lost} lost, "
               f"{r.not_received} not received")
     with atomic_open(Path(args.output)) as fh:
-        write_fleet_html(rows, fh)
-    print(f"tinydrift: wrote {args.output} ({len(rows)} devices)", file=sys.stderr)
+        write_fleet_html(rows, fh, quarantined=quarantined)
+    held = f"; {quarantined} messages in quarantine (tinydrift db quarantine)" if quarantined else ""
+    print(f"tinydrift: wrote {args.output} ({len(rows)} devices{held})", file=sys.stderr)
     return 0
 
 
