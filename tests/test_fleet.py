@@ -156,7 +156,7 @@ def test_writer_stores_each_record_once_whatever_its_gateway_time(pg):
         assert kinds == sorted(name for bit, name in bits.items() if 0b100011 & bit)
 
 
-def test_writer_keeps_each_undecodable_message_once_beside_the_good_ones(pg):
+def test_writer_keeps_each_undecodable_message_once_beside_the_good_ones(pg, capsys):
     from tinydrift.fleet.pgstore import QUARANTINE_MAX_BYTES, FleetWriter, Quarantined, connect, quarantined
 
     with connect(pg.url) as conn:
@@ -176,6 +176,20 @@ def test_writer_keeps_each_undecodable_message_once_beside_the_good_ones(pg):
              ("p/v1/d/gap", b"{not json", 9, "worker-1")])
         assert len(quarantined(conn, limit=2)) == 2
         assert conn.execute("SELECT count(*) FROM records").fetchone() == (4,)
+    # A database still at schema 1 (no quarantine yet): one line, no traceback; the fleet page counts 0.
+    from tinydrift.cli.app import main
+    from tinydrift.fleet.report import quarantine_count
+
+    pg.create_database("schema1")
+    url1 = pg.url.rsplit("/", 1)[0] + "/schema1"
+    with connect(url1) as conn:
+        conn.execute("DROP TABLE quarantine")
+        conn.execute("DELETE FROM td_schema WHERE version = 2")
+        assert quarantine_count(conn) == 0
+    capsys.readouterr()
+    assert main(["db", "quarantine", "--db", url1]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("tinydrift: error: ") and "schema version 1" in err[0]
 
 
 # ----------------------------------------------------------------------------------- end to end

@@ -66,6 +66,9 @@ class QuarantineRow:
 
 def quarantined(conn: Any, limit: int | None = None) -> list[QuarantineRow]:
     """The quarantined messages, oldest first (the newest ``limit`` of them when given)."""
+    if conn.execute("SELECT to_regclass('quarantine') IS NULL").fetchone()[0]:
+        raise FleetDbError(f"this fleet database has schema version {pgschema.current_version(conn)}, from before "
+                           "the quarantine: start `tinydrift ingest` on it once to migrate it")
     sql = "SELECT received_at, topic, payload, payload_size, error, worker FROM quarantine"
     if limit is None:
         rows = conn.execute(sql + " ORDER BY received_at, digest").fetchall()

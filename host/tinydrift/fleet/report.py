@@ -67,7 +67,9 @@ def fleet_summary(conn: Any) -> list[DeviceSummary]:
 
 
 def quarantine_count(conn: Any) -> int:
-    """How many messages the ingest side kept in quarantine."""
+    """How many messages the ingest side kept in quarantine (0 on a schema from before the quarantine)."""
+    if conn.execute("SELECT to_regclass('quarantine') IS NULL").fetchone()[0]:
+        return 0
     return int(conn.execute("SELECT count(*) FROM quarantine").fetchone()[0])
 
 
