@@ -4,14 +4,12 @@
   (where a mean-matched scale collapses the tail onto its threshold);
 - the predictive tail: P(fresh > the largest of n) = 1 / (n + 1) exactly (exchangeability), below the largest the
   conformal rank (a float64 count written here), and thresholds whose *expected* rate over training draws is at
-  the target on scores of known distribution (true exceedance in closed form: exponential, generalized Pareto);
-- the builder warns only where the windows cannot resolve the user's rate by rank.
+  the target on scores of known distribution (true exceedance in closed form: exponential, generalized Pareto).
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import pytest
