@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from tinydrift.core.errors import InputError
 from tinydrift.core.native import lib
@@ -22,8 +22,11 @@ def quantize_projection(components: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 @lru_cache(maxsize=1)
-def _blas() -> ThreadpoolController:
-    return ThreadpoolController()  # finds the loaded BLAS libraries once (about 1 ms)
+def _blas() -> Any:
+    """threadpoolctl's controller of the loaded BLAS libraries, found once (about 1 ms; imported on first use)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def pca(z: np.ndarray, n_dims: int | None, explained_variance: float) -> np.ndarray:
