@@ -59,10 +59,10 @@ def kmeans(points: np.ndarray, k: int, rng: np.random.Generator, iterations: int
         centres.append(points[rng.choice(n, p=d2 / d2.sum())])
         d2 = np.minimum(d2, ((points - centres[-1]) ** 2).sum(axis=1))
     c = np.array(centres)
-    columns = np.ascontiguousarray(points.T)[:, :, None]
+    columns = np.ascontiguousarray(np.asarray(points).T)  # (d, n): one contiguous row per dimension
     for _ in range(iterations):
-        labels = _square_distances(columns, c).argmin(axis=1)
-        new = _cluster_means(points, labels, c)
+        labels = _nearest(_square_distances(columns, c))
+        new = _cluster_means(points, columns, labels, c)
         if np.all(np.abs(new - c) <= _ATOL + _RTOL * np.abs(c)):  # np.allclose(new, c) on finite values
             break
         c = new
@@ -73,17 +73,17 @@ _RTOL, _ATOL = 1e-05, 1e-08  # np.allclose's defaults
 
 
 def _square_distances(columns: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """((points[:, None, :] - c[None]) ** 2).sum(axis=2), bit for bit, from columns = points.T[:, :, None].
+    """(k, n) transposed ((points[:, None, :] - c[None]) ** 2).sum(axis=2), bit for bit; columns = points.T.
 
     numpy sums a contiguous axis of fewer than 8 terms in order, and of 8 to 128 terms in 8 running sums (terms
     j, j + 8, ...) combined as ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)) before the rest is added in order;
-    the same additions on whole (n, k) planes give the same sums without numpy's many short reductions.
+    the same additions on whole (k, n) planes give the same sums without numpy's many short reductions.
     """
     m = len(columns)
     if m > 128:  # numpy splits longer sums in halves; not a case of this project (TD_MAX_DIMS <= 64)
-        points = columns[:, :, 0].T
-        return ((points[:, None, :] - c[None, :, :]) ** 2).sum(axis=2)
-    terms = columns - c.T[:, None, :]  # (d, n, k): plane j holds dimension j's differences
+        points = columns.T
+        return ((points[:, None, :] - c[None, :, :]) ** 2).sum(axis=2).T
+    terms = columns[:, None, :] - c.T[:, :, None]  # (d, k, n): plane j holds dimension j's differences
     np.square(terms, out=terms)
     if m < 8:
         total = terms[0].copy()
@@ -101,18 +101,29 @@ def _square_distances(columns: np.ndarray, c: np.ndarray) -> np.ndarray:
     return total
 
 
-def _cluster_means(points: np.ndarray, labels: np.ndarray, c: np.ndarray) -> np.ndarray:
+def _nearest(dist: np.ndarray) -> np.ndarray:
+    """dist.argmin(axis=0) of a (k, n) array (the first of equal minima), one comparison per centre."""
+    labels = np.zeros(dist.shape[1], np.intp)
+    best = dist[0].copy()
+    for j in range(1, len(dist)):
+        closer = dist[j] < best
+        labels[closer] = j
+        np.minimum(best, dist[j], out=best)
+    return labels
+
+
+def _cluster_means(points: np.ndarray, columns: np.ndarray, labels: np.ndarray, c: np.ndarray) -> np.ndarray:
     """Mean of each cluster's points (c[j] for an empty cluster j), equal to points[labels == j].mean(axis=0).
 
-    numpy sums the rows of a 2-D array one after the other, in order, as bincount does per (cluster, column);
+    numpy sums the rows of a 2-D array one after the other, in order, as bincount does per (column, cluster);
     one column is summed pairwise instead, so one-dimensional points keep numpy's mean per cluster.
     """
     k, d = c.shape
     if d == 1:
         return np.array([points[labels == j].mean(axis=0) if np.any(labels == j) else c[j] for j in range(k)])
     counts = np.bincount(labels, minlength=k)
-    cells = (labels[:, None] * d + np.arange(d)).ravel()
-    sums = np.bincount(cells, weights=points.ravel(), minlength=k * d).reshape(k, d)
+    cells = (labels[None, :] + k * np.arange(d)[:, None]).ravel()  # (dimension, cluster) of each value of columns
+    sums = np.bincount(cells, weights=columns.ravel(), minlength=k * d).reshape(d, k).T
     present = counts > 0
     new = c.copy()
     new[present] = sums[present] / counts[present, None]
