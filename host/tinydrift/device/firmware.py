@@ -13,11 +13,17 @@ import hashlib
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tinydrift.core.version import __version__
 from tinydrift.device.protocol import DeviceError
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock, builds may race as before
+    fcntl = None  # type: ignore[assignment]
 
 PACKAGED = Path(__file__).resolve().parents[1] / "_fw"
 PREBUILT = PACKAGED / "prebuilt"
@@ -73,43 +79,59 @@ def cache_dir(sources: Path) -> Path:
     return cache_root() / f"{__version__}-{source_hash(sources)}"
 
 
+@contextmanager
+def _cache_lock(final: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``<final>.lock`` beside the cache directory: one build per cache directory at
+    a time, across processes (pytest-xdist workers, parallel CI jobs); others wait, then find the result."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with open(final.parent / f"{final.name}.lock", "a", encoding="utf-8") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 def build_in_cache(sources: Path, target: str, output: Path, what: str, tools: str,
                    progress: Callable[[str], None] | None = None) -> Path:
     """Build ``make -f firmware/firmware.mk target`` from a copy of sources in the per-user cache (once;
-    later calls return the cached file); return cache_dir/output. progress gets one line before a build."""
+    later calls return the cached file); return cache_dir/output. progress gets one line before a build.
+    Concurrent callers (other processes) wait for one build under a file lock instead of racing it."""
     final = cache_dir(sources)
     if (final / output).is_file():
         return final / output
-    if progress is not None:
-        progress(f"tinydrift: building the {what} with {tools} into {final} (first use)")
-    work = final.with_name(f"{final.name}.tmp-{os.getpid()}")
-    shutil.rmtree(work, ignore_errors=True)
     try:
-        if final.is_dir():  # another board's firmware is already there: build beside it
-            work = final
-        else:
-            final.parent.mkdir(parents=True, exist_ok=True)
+        with _cache_lock(final):
+            if (final / output).is_file():  # built by the process that held the lock before us
+                return final / output
+            if progress is not None:
+                progress(f"tinydrift: building the {what} with {tools} into {final} (first use)")
+            _build_locked(sources, final, target, output, what)
+    except OSError as exc:
+        raise DeviceError(f"cannot build the {what} in {final}: {exc.strerror or exc}") from None
+    return final / output
+
+
+def _build_locked(sources: Path, final: Path, target: str, output: Path, what: str) -> None:
+    """The build itself, under the cache lock: into a fresh copy renamed into place when it succeeded, or
+    beside another board's firmware when the cache directory already exists."""
+    work = final if final.is_dir() else final.with_name(f"{final.name}.tmp-{os.getpid()}")
+    try:
+        if work != final:
+            shutil.rmtree(work, ignore_errors=True)
             shutil.copytree(sources, work, ignore=shutil.ignore_patterns("prebuilt", "__pycache__"))
         run_step(["make", "-s", "-f", "firmware/firmware.mk", target], work, f"{what} build",
                  f"make -f firmware/firmware.mk {target} in {final}")
         if not (work / output).is_file():
             raise DeviceError(f"{what} build in {final} did not produce {output}")
         if work != final:
-            try:
-                work.rename(final)
-            except OSError:  # a concurrent build finished first: use its result (or build beside it)
-                shutil.rmtree(work, ignore_errors=True)
-                if not (final / output).is_file():
-                    return build_in_cache(sources, target, output, what, tools)
-    except OSError as exc:
-        if work != final:
-            shutil.rmtree(work, ignore_errors=True)
-        raise DeviceError(f"cannot build the {what} in {final}: {exc.strerror or exc}") from None
-    except DeviceError:
+            work.rename(final)
+    except (OSError, DeviceError):
         if work != final:
             shutil.rmtree(work, ignore_errors=True)
         raise
-    return final / output
 
 
 def require_tool(name: str, package: str) -> str:
