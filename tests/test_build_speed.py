@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import tinydrift
-from tinydrift.build import builder, occupancy
+from tinydrift.build import builder, embedding_fit, occupancy
 from tinydrift.build.embedding_fit import kmeans
 from tinydrift.build.occupancy import n_log2_n_q8, statistic
 
@@ -75,6 +75,16 @@ def test_kmeans_equals_the_loop() -> None:
         want = loop_kmeans(points, min(k, n), np.random.default_rng(seed))
         got = kmeans(points, min(k, n), np.random.default_rng(seed))
         assert got.shape == want.shape and np.array_equal(got, want), (trial, n, d, k)
+
+
+def test_kmeans_in_small_blocks_equals_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(embedding_fit, "_BLOCK_VALUES", 100)  # a few points per block: many blocks per pass
+    rng = np.random.default_rng(11)
+    for trial in range(30):
+        d, n, k = int(rng.integers(1, 17)), int(rng.integers(1, 600)), int(rng.integers(1, 17))
+        points = _points(rng, n, d)
+        want = loop_kmeans(points, min(k, n), np.random.default_rng(trial))
+        assert np.array_equal(kmeans(points, min(k, n), np.random.default_rng(trial)), want), (trial, n, d, k)
 
 
 def test_statistic_equals_the_count_matrix() -> None:

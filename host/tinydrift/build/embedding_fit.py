@@ -77,28 +77,38 @@ def _square_distances(columns: np.ndarray, c: np.ndarray) -> np.ndarray:
 
     numpy sums a contiguous axis of fewer than 8 terms in order, and of 8 to 128 terms in 8 running sums (terms
     j, j + 8, ...) combined as ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)) before the rest is added in order;
-    the same additions on whole (k, n) planes give the same sums without numpy's many short reductions.
+    the same additions on whole (k, n) planes give the same sums without numpy's many short reductions. Points
+    go in blocks of at most _BLOCK_VALUES differences, so memory stays O(k n), not O(d k n).
     """
-    m = len(columns)
+    m, n = columns.shape
     if m > 128:  # numpy splits longer sums in halves; not a case of this project (TD_MAX_DIMS <= 64)
         points = columns.T
         return ((points[:, None, :] - c[None, :, :]) ** 2).sum(axis=2).T
-    terms = columns[:, None, :] - c.T[:, :, None]  # (d, k, n): plane j holds dimension j's differences
-    np.square(terms, out=terms)
-    if m < 8:
-        total = terms[0].copy()
-        for t in terms[1:]:
-            total += t
-        return total
-    r = terms[:8]  # views: the running sums accumulate in place
-    i = 8
-    while i < m - m % 8:
-        r += terms[i : i + 8]
-        i += 8
-    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-    for t in terms[i:]:
-        total += t
+    total = np.empty((len(c), n))
+    centres = c.T[:, :, None]
+    step = max(1, _BLOCK_VALUES // (m * len(c)))
+    for start in range(0, n, step):
+        terms = columns[:, None, start : start + step] - centres  # (d, k, block): plane j is dimension j
+        np.square(terms, out=terms)
+        out = total[:, start : start + step]
+        if m < 8:
+            np.copyto(out, terms[0])
+            for t in terms[1:]:
+                out += t
+            continue
+        r = terms[:8]  # views: the running sums accumulate in place
+        i = 8
+        while i < m - m % 8:
+            r += terms[i : i + 8]
+            i += 8
+        np.add(r[0] + r[1], r[2] + r[3], out=out)
+        out += (r[4] + r[5]) + (r[6] + r[7])
+        for t in terms[i:]:
+            out += t
     return total
+
+
+_BLOCK_VALUES = 1 << 18  # differences per block of points: 2 MiB of float64
 
 
 def _nearest(dist: np.ndarray) -> np.ndarray:
@@ -115,15 +125,16 @@ def _nearest(dist: np.ndarray) -> np.ndarray:
 def _cluster_means(points: np.ndarray, columns: np.ndarray, labels: np.ndarray, c: np.ndarray) -> np.ndarray:
     """Mean of each cluster's points (c[j] for an empty cluster j), equal to points[labels == j].mean(axis=0).
 
-    numpy sums the rows of a 2-D array one after the other, in order, as bincount does per (column, cluster);
+    numpy sums the rows of a 2-D array one after the other, in order, as bincount does per cluster;
     one column is summed pairwise instead, so one-dimensional points keep numpy's mean per cluster.
     """
     k, d = c.shape
     if d == 1:
         return np.array([points[labels == j].mean(axis=0) if np.any(labels == j) else c[j] for j in range(k)])
     counts = np.bincount(labels, minlength=k)
-    cells = (labels[None, :] + k * np.arange(d)[:, None]).ravel()  # (dimension, cluster) of each value of columns
-    sums = np.bincount(cells, weights=columns.ravel(), minlength=k * d).reshape(d, k).T
+    sums = np.empty((k, d))
+    for j, column in enumerate(columns):  # one pass per dimension: no (d, n) array of cluster indices
+        sums[:, j] = np.bincount(labels, weights=column, minlength=k)
     present = counts > 0
     new = c.copy()
     new[present] = sums[present] / counts[present, None]
