@@ -12,7 +12,8 @@ BUILD := build/make
 
 CORE_SRC := $(wildcard csrc/src/*.c)
 CORE_HDR := $(wildcard csrc/include/tinydrift/*.h csrc/src/*.h)
-C_TESTS := $(filter-out tests/c/test_app.c tests/c/test_store_powercut.c tests/c/test_nearest.c,$(wildcard tests/c/test_*.c))
+C_TESTS := $(filter-out tests/c/test_app.c tests/c/test_store_powercut.c tests/c/test_nearest.c tests/c/test_minimal.c,\
+    $(wildcard tests/c/test_*.c))
 WARN := -std=c99 -Wall -Wextra -Werror
 SAN := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 ARM_FLAGS := -Os -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard -ffunction-sections -fdata-sections
@@ -22,7 +23,7 @@ HOST_TOOLS := gcc:gcc python3-venv:python3-venv python3-dev:python3-dev
 FLEET_TOOLS := mosquitto:mosquitto postgresql-server:postgresql
 ARM_TOOLS := $(ARM_CC):gcc-arm-none-eabi arm-none-eabi-g++:gcc-arm-none-eabi arm-none-eabi-size:binutils-arm-none-eabi qemu-system-arm:qemu-system-arm
 
-.PHONY: all demo test test-c test-py check-arm size venv tools fleet-tools clean help bench-device bench bench-link \
+.PHONY: all demo test test-c test-py check-arm size size-check venv tools fleet-tools clean help bench-device bench bench-link \
 	demo-fleet bench-fleet
 
 all: test
@@ -32,7 +33,7 @@ help:
 	@echo "make demo-fleet   simulated devices -> gateways -> mosquitto -> ingest -> PostgreSQL -> fleet report"
 	@echo "make bench-fleet  100 devices x 1,000 records and four faults through the broker -> docs/benchmarks-fleet.md"
 	@echo "make test   the whole test suite (C tests under ASan/UBSan and on a QEMU Cortex-M4, Cortex-M4 build, pytest)"
-	@echo "make size   Cortex-M4 flash/RAM of the core and sizeof the monitor state (6 channels) -> docs/size.md"
+	@echo "make size   Cortex-M4 flash/RAM of the full and the minimal core, sizeof the monitor state (6 channels) -> docs/size.md"
 	@echo "make arduino-lib   dist/tinydrift-arduino-<version>.zip, the Arduino library (Nano 33 BLE); arduino-lib-check compiles it"
 	@echo "make bench  detection quality and speed against peer detectors -> docs/benchmarks.md (BENCH_ARGS=--quick: 4 streams per scenario),"
 	@echo "            then false alarms held on real data sets -> docs/benchmarks-calibration.md"
@@ -65,7 +66,7 @@ $(STAMP_TF): $(STAMP)
 demo: tools $(STAMP)
 	$(VPY) tools/demo.py
 
-test: tools test-c check-arm test-fw-c fw-check-arm arduino-lib-check fw-host fw-qemu test-core-m4 test-py fuzz
+test: tools test-c check-arm size-check test-fw-c fw-check-arm arduino-lib-check fw-host fw-qemu test-core-m4 test-py fuzz
 
 # C unit tests under AddressSanitizer and UndefinedBehaviorSanitizer, one program per concern of the core
 # (CORE_TESTS: the profile parser, window statistics, detector and feature chart, the monitor's window close against
@@ -99,6 +100,16 @@ test-c: $(C_TESTS) tests/c/test_nearest.c tests/c/td_check.h tests/c/td_test_mod
 	        $(CORE_SRC) -o $(BUILD)/test_nearest_$$speed -lm; \
 	    $(BUILD)/test_nearest_$$speed; \
 	done
+	@set -e; for m in 0 1; do \
+	    $(CC) $(WARN) $(SAN) -DTD_MINIMAL=$$m -Icsrc/include -Icsrc/src tests/c/test_minimal.c $(CORE_SRC) \
+	        -o $(BUILD)/test_minimal_$$m -lm; \
+	    $(BUILD)/test_minimal_$$m > $(BUILD)/test_minimal_$$m.txt || { tail -n 30 $(BUILD)/test_minimal_$$m.txt; exit 1; }; \
+	    tail -n 1 $(BUILD)/test_minimal_$$m.txt; \
+	done
+	@head -n -1 $(BUILD)/test_minimal_0.txt > $(BUILD)/test_minimal_full.txt
+	@head -n -1 $(BUILD)/test_minimal_1.txt > $(BUILD)/test_minimal_min.txt
+	@cmp $(BUILD)/test_minimal_full.txt $(BUILD)/test_minimal_min.txt && \
+	    echo "test_minimal: the minimal core's results equal the full core's ($$(tail -n 1 $(BUILD)/test_minimal_full.txt))"
 
 # The core must build warning-free for the Nano 33 BLE's Cortex-M4F as well as the host.
 check-arm: tools
@@ -117,6 +128,11 @@ test-py: fleet-tools $(STAMP_TF)
 # The one source of the size figures: also writes docs/size.md (README and docs/architecture.md link to it).
 size: tools
 	$(PYTHON) tools/size_report.py --channels 6 --markdown docs/size.md
+
+# The same measurement as a check (part of make test): the full and the minimal (-DTD_MINIMAL=1) core build
+# warning-free for the Cortex-M4 and stay within their flash and state targets; writes nothing.
+size-check: tools
+	$(PYTHON) tools/size_report.py --channels 6
 
 # Firmware application, boards and their tests (fw-host, fw-qemu, test-fw-c, fw-check-arm, ...).
 include firmware/firmware.mk

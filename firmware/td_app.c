@@ -251,6 +251,7 @@ static void handle_info(td_app_t *app, const td_frame_t *req)
     info.sensor_rate_hz = app->sensor_rate_hz;
     info.frames_processed = app->frames_processed;
     info.link_errors = app->decoder.n_crc_errors + app->decoder.n_format_errors + app->decoder.n_overflows;
+    info.device_uid = td_hal_device_uid();
     info.board_name = td_hal_board_name();
     size_t len = 0;
     if (td_proto_encode_info(app->tx_payload, sizeof app->tx_payload, &info, &len) != TD_OK) {

@@ -34,6 +34,9 @@ uint32_t td_hal_time_ms(void);
 /** Identifier of this boot, different on every boot (persisted counter or random); total. */
 uint32_t td_hal_boot_id(void);
 
+/** This board's 64-bit unique id (a factory id, or one made once and persisted); 0 if it has none; total. */
+uint64_t td_hal_device_uid(void);
+
 /** Size in bytes of the persistent storage region; total. */
 uint32_t td_hal_storage_size(void);
 

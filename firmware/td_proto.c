@@ -93,12 +93,14 @@ td_status td_proto_decode_reply(const uint8_t *payload, size_t len, uint8_t *req
 
 td_status td_proto_encode_info(uint8_t *out, size_t cap, const td_proto_info_t *info, size_t *len)
 {
-    const td_status st = out_ok(out, cap, len, TD_PROTO_INFO_FIXED_SIZE);
-    if (st != TD_OK) {
-        return st;
-    }
     if (info == NULL) {
         return TD_ERR_ARG;
+    }
+    /* Version 1 had no device uid: its board name starts at 44 (decoders pick the layout by version). */
+    const size_t fixed = info->protocol_version >= 2u ? TD_PROTO_INFO_FIXED_SIZE : TD_PROTO_INFO_V1_FIXED_SIZE;
+    const td_status st = out_ok(out, cap, len, fixed);
+    if (st != TD_OK) {
+        return st;
     }
     out[0] = TD_MSG_INFO_REQ;
     out[1] = info->protocol_version;
@@ -118,23 +120,31 @@ td_status td_proto_encode_info(uint8_t *out, size_t cap, const td_proto_info_t *
     td_le_put_u16(out + 34, info->sensor_rate_hz);
     td_le_put_u32(out + 36, info->frames_processed);
     td_le_put_u32(out + 40, info->link_errors);
-    size_t room = (cap < TD_FRAME_MAX_PAYLOAD ? cap : TD_FRAME_MAX_PAYLOAD) - TD_PROTO_INFO_FIXED_SIZE;
+    if (fixed == TD_PROTO_INFO_FIXED_SIZE) {
+        td_le_put_u32(out + 44, (uint32_t)info->device_uid);
+        td_le_put_u32(out + 48, (uint32_t)(info->device_uid >> 32));
+    }
+    size_t room = (cap < TD_FRAME_MAX_PAYLOAD ? cap : TD_FRAME_MAX_PAYLOAD) - fixed;
     size_t n = 0;
     if (info->board_name != NULL) {
         /* The name ends at its NUL, at board_name_len (if set), or where the payload is full. */
         while (n < room && info->board_name[n] != '\0' && (info->board_name_len == 0u || n < info->board_name_len)) {
-            out[TD_PROTO_INFO_FIXED_SIZE + n] = (uint8_t)info->board_name[n];
+            out[fixed + n] = (uint8_t)info->board_name[n];
             n++;
         }
     }
-    *len = TD_PROTO_INFO_FIXED_SIZE + n;
+    *len = fixed + n;
     return TD_OK;
 }
 
 td_status td_proto_decode_info(const uint8_t *payload, size_t len, td_proto_info_t *info)
 {
-    if (payload == NULL || info == NULL || len < TD_PROTO_INFO_FIXED_SIZE || len > TD_FRAME_MAX_PAYLOAD ||
+    if (payload == NULL || info == NULL || len < TD_PROTO_INFO_V1_FIXED_SIZE || len > TD_FRAME_MAX_PAYLOAD ||
         payload[0] != TD_MSG_INFO_REQ) {
+        return TD_ERR_ARG;
+    }
+    const size_t fixed = payload[1] >= 2u ? TD_PROTO_INFO_FIXED_SIZE : TD_PROTO_INFO_V1_FIXED_SIZE;
+    if (len < fixed) {
         return TD_ERR_ARG;
     }
     info->protocol_version = payload[1];
@@ -154,8 +164,11 @@ td_status td_proto_decode_info(const uint8_t *payload, size_t len, td_proto_info
     info->sensor_rate_hz = td_le_get_u16(payload + 34);
     info->frames_processed = td_le_get_u32(payload + 36);
     info->link_errors = td_le_get_u32(payload + 40);
-    info->board_name = (const char *)(payload + TD_PROTO_INFO_FIXED_SIZE);
-    info->board_name_len = (uint16_t)(len - TD_PROTO_INFO_FIXED_SIZE);
+    info->device_uid = fixed == TD_PROTO_INFO_FIXED_SIZE
+                           ? (uint64_t)td_le_get_u32(payload + 44) | (uint64_t)td_le_get_u32(payload + 48) << 32
+                           : 0u;
+    info->board_name = (const char *)(payload + fixed);
+    info->board_name_len = (uint16_t)(len - fixed);
     return TD_OK;
 }
 

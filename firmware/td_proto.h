@@ -25,8 +25,8 @@
 #include "tinydrift/td_monitor.h"
 #include "tinydrift/td_status.h"
 
-/** Link protocol version reported in INFO. */
-#define TD_PROTO_VERSION 1u
+/** Link protocol version reported in INFO (2: INFO carries the device uid; otherwise as version 1). */
+#define TD_PROTO_VERSION 2u
 
 /** Request: ask for INFO (empty payload). */
 #define TD_MSG_INFO_REQ 0x01u
@@ -65,8 +65,10 @@
 
 /** Payload bytes of ACK and NACK. */
 #define TD_PROTO_REPLY_SIZE 8u
-/** Payload bytes of INFO before the board name. */
-#define TD_PROTO_INFO_FIXED_SIZE 44u
+/** Payload bytes of INFO before the board name (protocol version 2 and later). */
+#define TD_PROTO_INFO_FIXED_SIZE 52u
+/** Payload bytes of INFO before the board name in protocol version 1 (no device uid). */
+#define TD_PROTO_INFO_V1_FIXED_SIZE 44u
 /** Payload bytes of UPLOAD_BEGIN. */
 #define TD_PROTO_UPLOAD_BEGIN_SIZE 8u
 /** Payload bytes of UPLOAD_CHUNK before its data. */
@@ -138,6 +140,7 @@ typedef struct {
     uint16_t sensor_rate_hz;    /**< 0 when not sampling */
     uint32_t frames_processed;  /**< frames fed to the monitor since boot */
     uint32_t link_errors;       /**< dropped frames since boot (CRC + format + overflow) */
+    uint64_t device_uid;        /**< td_hal_device_uid(); 0 when decoding a version-1 INFO */
     const char *board_name;     /**< ASCII, not NUL-terminated on decode */
     uint16_t board_name_len;    /**< bytes of board_name */
 } td_proto_info_t;

@@ -250,6 +250,11 @@ void td_hal_idle(void)
 {
 }
 
+uint64_t td_hal_device_uid(void)
+{
+    return 0x7464000000000001ull;
+}
+
 uint8_t td_hal_board_id(void)
 {
     return TD_BOARD_HOST;

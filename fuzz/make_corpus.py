@@ -101,6 +101,7 @@ def frame_seeds() -> dict[str, bytes]:
         "info": (INFO, bytes(44) + b"host"), "ack": (ACK, struct.pack("<BBHI", 4, 0, 9, 0x1234)),
         "nack": (NACK, struct.pack("<BBHi", 3, 0, 9, -8)), "telemetry": (TELEMETRY, rec),
         "log": (LOG, b"\x01hello"), "max-payload": (TELEMETRY, bytes(352)),
+        "info-v2": (INFO, bytes([INFO_REQ, 2]) + bytes(42) + bytes(range(1, 9)) + b"host"),  # protocol 2: uid at 44
     }
     seeds = {name: frame(t, 100 + i, p) for i, (name, (t, p)) in enumerate(messages.items())}
     seeds["stream"] = b"\x00" + b"".join(seeds[n] for n in ("info-req", "ack", "telemetry", "log"))
@@ -179,7 +180,7 @@ def npz_bytes(**arrays: object) -> bytes:
 def host_seeds(profs: dict[str, bytes]) -> dict[str, bytes]:
     f = frame_seeds()
     seeds = {"stream": bytes([HOST_STREAM]) + f["stream"] + f["stream-corrupt"]}
-    for name in ("info", "ack", "nack", "telemetry", "log", "upload-chunk", "label", "inject-outputs"):
+    for name in ("info", "info-v2", "ack", "nack", "telemetry", "log", "upload-chunk", "label", "inject-outputs"):
         wire = f[name]
         body = cobs.decode(wire[:-1])
         seeds[f"message-{name}"] = bytes([HOST_MESSAGE, body[1]]) + body[4:-4]

@@ -62,7 +62,8 @@ def data() -> dict:
 def test_fresh_board_info_and_nacks(sim: Simulator, dev: Device) -> None:
     info = dev.info()
     assert info.board_id == BOARD_IDS[sim.board]
-    assert info.protocol_version == 1 and info.max_payload == 352 and info.max_channels == 16
+    assert info.protocol_version == 2 and info.max_payload == 352 and info.max_channels == 16
+    assert info.device_uid and info.uid_text == f"{info.device_uid:016x}"
     assert info.ring_capacity >= 64 and info.board_name
     assert info.active_slot is None and info.profile_id == 0 and info.profile_channels == 0
     with pytest.raises(DeviceError, match="no active profile"):

@@ -156,6 +156,42 @@ def test_writer_stores_each_record_once_whatever_its_gateway_time(pg):
         assert kinds == sorted(name for bit, name in bits.items() if 0b100011 & bit)
 
 
+def test_writer_keeps_each_undecodable_message_once_beside_the_good_ones(pg, capsys):
+    from tinydrift.fleet.pgstore import QUARANTINE_MAX_BYTES, FleetWriter, Quarantined, connect, quarantined
+
+    with connect(pg.url) as conn:
+        conn.execute("TRUNCATE records, record_keys, alarms, quarantine")
+        w = FleetWriter(conn)
+        big = bytes(range(256)) * 40  # 10,240 bytes: kept up to the limit, its size whole
+        bad = [Quarantined("p/v1/d/record", b"{not json", "not JSON"), Quarantined("p/v1/d/record", big, "big"),
+               Quarantined("p/v1/d/gap", b"{not json", "same bytes, another topic: another row")]
+        res = w.write([_msg("devQ", _record(seq=s), 1.8e9) for s in range(3)], bad, "worker-1")
+        assert (res.records_new, res.quarantined_new) == (3, 3)
+        again = w.write([_msg("devQ", _record(seq=3), 1.8e9)], bad, "worker-2")  # redelivered: not kept again
+        assert (again.records_new, again.quarantined_new) == (1, 0)
+        rows = quarantined(conn)
+        assert sorted((r.topic, r.payload, r.payload_size, r.worker) for r in rows) == sorted(
+            [("p/v1/d/record", b"{not json", 9, "worker-1"), ("p/v1/d/record", big[:QUARANTINE_MAX_BYTES], len(big),
+                                                               "worker-1"),
+             ("p/v1/d/gap", b"{not json", 9, "worker-1")])
+        assert len(quarantined(conn, limit=2)) == 2
+        assert conn.execute("SELECT count(*) FROM records").fetchone() == (4,)
+    # A database still at schema 1 (no quarantine yet): one line, no traceback; the fleet page counts 0.
+    from tinydrift.cli.app import main
+    from tinydrift.fleet.report import quarantine_count
+
+    pg.create_database("schema1")
+    url1 = pg.url.rsplit("/", 1)[0] + "/schema1"
+    with connect(url1) as conn:
+        conn.execute("DROP TABLE quarantine")
+        conn.execute("DELETE FROM td_schema WHERE version = 2")
+        assert quarantine_count(conn) == 0
+    capsys.readouterr()
+    assert main(["db", "quarantine", "--db", url1]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("tinydrift: error: ") and "schema version 1" in err[0]
+
+
 # ----------------------------------------------------------------------------------- end to end
 
 
@@ -189,20 +225,24 @@ def test_every_record_arrives_exactly_once(bench, fleet, scenario):
     if scenario == "malformed":
         assert len(res.skipped_lines) == 4
         assert all("skipped a message on bench/malformed/" in ln for ln in res.skipped_lines)
+        assert res.quarantined == 4
     else:
-        assert res.skipped_lines == []
+        assert res.skipped_lines == [] and res.quarantined == 0
     if scenario == "load":
         assert 0 < res.latency_median_ms <= res.latency_p99_ms
 
 
 def test_fleet_page_and_export_read_postgres(pg, tmp_path):
     from tinydrift.cli.app import main
-    from tinydrift.fleet.pgstore import FleetWriter, connect
+    from tinydrift.fleet.pgstore import FleetWriter, Quarantined, connect
 
     with connect(pg.url) as conn:
-        conn.execute("TRUNCATE records, record_keys, alarms, gaps, alarm_onsets, devices")
+        conn.execute("TRUNCATE records, record_keys, alarms, gaps, alarm_onsets, devices, quarantine")
         w = FleetWriter(conn)
         t = 1.8e9
+        assert main(["report", "--db", pg.url, "-o", str(tmp_path / "empty.html")]) == 0
+        assert "quarantine" not in (tmp_path / "empty.html").read_text()
+        w.write([], [Quarantined("p/v1/devA/record", b"\xff", "not JSON")], "w")
         # devA: seqs 0..9 but 4..5 never arrive, 7..8 reported lost; alarm from seq 6 on. devB: 3 quiet records.
         a = [_record(seq=s, trigger=2 if s >= 6 else 0, alarm=s >= 6) for s in range(10) if s not in (4, 5, 7, 8)]
         b = [_record(seq=s) for s in range(3)]
@@ -216,6 +256,7 @@ def test_fleet_page_and_export_read_postgres(pg, tmp_path):
     assert main(["report", "--db", pg.url, "-o", str(out)]) == 0
     page = out.read_text()
     assert page.index("devA") < page.index("devB")  # alarmed devices first
+    assert "1 undecodable message in quarantine" in page
     from tinydrift.fleet.report import fleet_summary
 
     with connect(pg.url, migrate=False) as conn:
@@ -267,8 +308,10 @@ def test_monitor_mqtt_publishes_what_the_board_computes(bench, fleet, tmp_path):
     sensor = tmp_path / "sensor.i16"
     sensor.write_bytes(stream.astype("<i2").tobytes())
     port = free_port()
+    uid = "00c0ffee00d1ce01"  # the board's device id: the fleet identity, not --device-name
     board = subprocess.Popen([str(firmware_path("host")), "--tcp", str(port), "--storage", str(tmp_path / "st.bin"),
-                              "--sensor-file", str(sensor)], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+                              "--sensor-file", str(sensor), "--device-id", uid], stdout=subprocess.PIPE, text=True,
+                             cwd=tmp_path)
     try:
         assert f"127.0.0.1:{port}" in board.stdout.readline()
         url = f"socket://127.0.0.1:{port}"
@@ -282,6 +325,7 @@ def test_monitor_mqtt_publishes_what_the_board_computes(bench, fleet, tmp_path):
                               fleet.mqtt_url("gw"), "--device-name", "board-1", "--plain", "--sensor-rate", "1000",
                               "--idle-exit", "3"], capture_output=True, text=True, timeout=120)
         assert mon.returncode == 0, mon.stderr
+        assert "reports no device id" not in mon.stderr
         local = TelemetryStore(db, readonly=True).telemetry_records(boot_id=boot)
         assert [r.seq for r in local] == list(range(len(rows)))
         end = time.monotonic() + 30
@@ -289,18 +333,96 @@ def test_monitor_mqtt_publishes_what_the_board_computes(bench, fleet, tmp_path):
             time.sleep(0.1)
         got = fleet.query("gw", "SELECT device_uid, boot_id, seq, window_index, score, cusum, alarm, z_mean "
                                 "FROM records ORDER BY seq")
-        assert [(d, b, s) for d, b, s, *_ in got] == [("board-1", boot, i) for i in range(len(rows))]
+        assert [(d, b, s) for d, b, s, *_ in got] == [(uid, boot, i) for i in range(len(rows))]
         for (_, _, _, window, score, cusum, alarm, z_mean), row in zip(got, rows):
             assert (window, score, cusum, alarm) == (row["window"], row["score"], row["cusum"], bool(row["alarm"]))
             assert z_mean == row["z_mean"].tolist()
         first_alarm = next(i for i, r in enumerate(rows) if r["alarm"])
         assert fleet.query("gw", "SELECT seq FROM alarm_onsets") == [(first_alarm,)]
-        assert fleet.query("gw", "SELECT board, boot_id FROM devices") == [("host simulator", boot)]
+        assert fleet.query("gw", "SELECT uid, board, boot_id FROM devices") == [(uid, "host simulator", boot)]
         worker.send_signal(signal.SIGTERM)
         worker.wait(30)
     finally:
         board.terminate()
         board.wait()
+
+
+def _bad_payloads(prefix: str) -> list[tuple[str, bytes]]:
+    """Malformed and foreign messages on the ingest topic, each a different way to be wrong."""
+    good = payload.encode_record("devB", "gw", 1.8e9, _record(seq=99))
+    obj = json.loads(good)
+    wrong_type = json.loads(good)
+    wrong_type["record"]["seq"] = "99"
+    neg = json.loads(good)
+    neg["record"]["n_missing"] = [0, -1, 0]
+    rng = np.random.default_rng(22)
+    return [
+        (f"{prefix}/v1/devB/record", good[: len(good) // 2]),                               # truncated JSON
+        (f"{prefix}/v1/devB/record", json.dumps({**obj, "schema": 2}).encode()),            # a newer schema
+        (f"{prefix}/v1/devB/record", json.dumps(wrong_type).encode()),                      # a string for an int
+        (f"{prefix}/v1/devB/record", json.dumps(neg).encode()),                             # out of range
+        (f"{prefix}/v1/devB/record", rng.integers(0, 256, 300, dtype=np.uint8).tobytes()),  # binary garbage
+        (f"{prefix}/v1/devB/record", rng.integers(0, 256, 9000, dtype=np.uint8).tobytes()),  # more than is kept
+        (f"{prefix}/v1/devB/record", b""),                                                  # empty
+        (f"{prefix}/v1/devB/record", b"[1, 2, 3]"),                                         # not an object
+        (f"{prefix}/v1/devB/gap", good),                  # a valid record on a gap topic
+        (f"{prefix}/v1/devC/record", good),               # a valid record of devB on devC's topic
+        (f"{prefix}/v1/devB/telemetry", good),            # a valid record on a topic kind there is not
+        (f"{prefix}/v1/devB/record", b'{"temperature": 21.5}'),  # someone else's JSON
+    ]
+
+
+@pytest.mark.slow
+def test_poison_messages_land_in_quarantine_once_and_nothing_else_is_lost(fleet, capsys):
+    import base64
+    import threading
+
+    import paho.mqtt.client as mqtt
+
+    from tinydrift.cli.app import main
+    from tinydrift.fleet.ingest import IngestWorker
+    from tinydrift.fleet.pgstore import QUARANTINE_MAX_BYTES
+    from tinydrift.fleet.urls import parse_mqtt_url
+
+    fleet.pg.create_database("poison")
+    prefix = "bench/poison"
+    worker = IngestWorker(parse_mqtt_url(fleet.mqtt_url("poison")), fleet.db_url("poison"), client_id="poison-w")
+    thread = threading.Thread(target=worker.run, kwargs={"idle_exit": 3.0}, daemon=True)
+    thread.start()
+    assert worker.wait_subscribed(30)
+    bad = _bad_payloads(prefix)
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="poison-pub", protocol=mqtt.MQTTv5)
+    pub.connect("127.0.0.1", fleet.mq.port)
+    pub.loop_start()
+    seq = 0
+    for topic, raw in bad + bad[:2]:  # the first two twice, as a broker redelivers
+        good = payload.encode_record("devG", "gw", 1.8e9 + seq, _record(seq=seq))
+        pub.publish(f"{prefix}/v1/devG/record", good, qos=1).wait_for_publish(10)
+        pub.publish(topic, raw, qos=1).wait_for_publish(10)
+        seq += 1
+    pub.publish(f"{prefix}/v1/devG/record", payload.encode_record("devG", "gw", 1.8e9 + seq, _record(seq=seq)),
+                qos=1).wait_for_publish(10)
+    pub.disconnect()
+    pub.loop_stop()
+    thread.join(60)
+    assert not thread.is_alive()
+    assert worker.stats.malformed == len(bad) + 2 and worker.stats.quarantined_new == len(bad)
+    assert fleet.query("poison", "SELECT seq FROM records WHERE device_uid = 'devG' ORDER BY seq") == [
+        (s,) for s in range(seq + 1)]
+    assert fleet.query("poison", "SELECT count(*) FROM records WHERE device_uid <> 'devG'") == [(0,)]
+    got = fleet.query("poison", "SELECT topic, payload, payload_size, error FROM quarantine")
+    assert sorted((t, bytes(p), n) for t, p, n, _ in got) == sorted(
+        (t, raw[:QUARANTINE_MAX_BYTES], len(raw)) for t, raw in bad)
+    assert all(err and "\n" not in err for *_, err in got)
+    # The operator's view: one line per message, and the whole kept bytes in --json.
+    capsys.readouterr()
+    assert main(["db", "quarantine", "--db", fleet.db_url("poison")]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == len(bad) and f"{len(bad)} quarantined messages" in err
+    assert main(["db", "quarantine", "--db", fleet.db_url("poison"), "--json", "--limit", "3"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    kept = {(t, raw[:QUARANTINE_MAX_BYTES]) for t, raw in bad}
+    assert len(listed) == 3 and all((q["topic"], base64.b64decode(q["payload_base64"])) in kept for q in listed)
 
 
 @pytest.mark.slow

@@ -192,21 +192,27 @@ def put(buf: bytearray, fmt: str, offset: int, value: int) -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(u16, u8, st.sampled_from([0, 1, None]), u32, u32, u32, u8, u8, u16, u32, u32, u16, u16, u32, u32,
-       st.text(alphabet="abcdefghijklmnopqrstuvwxyz -0123456789", max_size=40))
+       st.text(alphabet="abcdefghijklmnopqrstuvwxyz -0123456789", max_size=40), st.sampled_from([1, 2]),
+       st.integers(0, 2**64 - 1))
 def test_info_layout(seq, board, slot, boot, fw, pid, n_ch, max_ch, window, nxt, oldest, cap, rate, frames, errs,
-                     name) -> None:
+                     name, version, uid) -> None:
+    # Version 1: the board name at 44. Version 2: the u64 device uid at 44, the name at 52.
     info = Info(seq, board, slot, 320, boot, fw, pid, n_ch, max_ch, window, nxt, oldest, cap, rate, frames, errs,
-                name)
-    doc = bytearray(44)
-    for fmt, off, val in [("B", 0, 0x01), ("B", 1, 1), ("H", 2, seq), ("B", 4, board),
+                name, version, uid if version >= 2 else None)
+    doc = bytearray(44 if version == 1 else 52)
+    for fmt, off, val in [("B", 0, 0x01), ("B", 1, version), ("H", 2, seq), ("B", 4, board),
                           ("B", 5, 0xFF if slot is None else slot), ("H", 6, 320), ("I", 8, boot), ("I", 12, fw),
                           ("I", 16, pid), ("B", 20, n_ch), ("B", 21, max_ch), ("H", 22, window), ("I", 24, nxt),
                           ("I", 28, oldest), ("H", 32, cap), ("H", 34, rate), ("I", 36, frames), ("I", 40, errs)]:
         put(doc, fmt, off, val)
+    if version == 2:
+        put(doc, "I", 44, uid & 0xFFFFFFFF)
+        put(doc, "I", 48, uid >> 32)
     doc += name.encode()
     assert info.pack() == bytes(doc)
     assert Info.unpack(bytes(doc)) == info
     assert info.has_profile == (slot is not None and pid != 0)
+    assert info.uid_text == (f"{uid:016x}" if version == 2 and uid else None)
 
 
 def test_info_firmware_string_and_rejects() -> None:
@@ -217,6 +223,8 @@ def test_info_firmware_string_and_rejects() -> None:
         Info.unpack(bytes(43))
     with pytest.raises(ProtocolError, match="request type"):
         Info.unpack(b"\x02" + bytes(43))
+    with pytest.raises(ProtocolError, match="INFO"):  # version 2 needs its 8 uid bytes
+        Info.unpack(b"\x01\x02" + bytes(48))
 
 
 @settings(max_examples=100, deadline=None)

@@ -53,6 +53,7 @@ class Result:
     latency_p99_ms: float | None = None
     note: str = ""
     skipped_lines: list[str] = field(default_factory=list)
+    quarantined: int | None = None  # rows of the quarantine table after the run
 
     @property
     def lost(self) -> int:
@@ -215,10 +216,11 @@ def run(fleet: Fleet, name: str, devices: int, records: int, gateways: int = 2, 
         c.connect("127.0.0.1", fleet.mq.port)
         c.loop_start()
         prefix = f"bench/{name}/v1"
-        bad = [(f"{prefix}/sim00000/record", b"\xff not json"),
-               (f"{prefix}/sim00000/record", b'{"schema": 1, "kind": "record", "device": "sim00000"}'),
+        d0, d1 = device_uid(0), device_uid(1)
+        bad = [(f"{prefix}/{d0}/record", b"\xff not json"),
+               (f"{prefix}/{d0}/record", b'{"schema": 1, "kind": "record", "device": "%s"}' % d0.encode()),
                (f"{prefix}/other/telemetry", b'{"temperature": 21.5}'),
-               (f"{prefix}/sim00001/record", b'{"schema": 99}')]
+               (f"{prefix}/{d1}/record", b'{"schema": 99}')]
         for t, p in bad:
             c.publish(t, p, qos=1).wait_for_publish(10)
         c.disconnect()
@@ -251,6 +253,7 @@ def run(fleet: Fleet, name: str, devices: int, records: int, gateways: int = 2, 
         if name in ("load", "demo") and lat:
             res.latency_median_ms = statistics.median(lat)
             res.latency_p99_ms = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
+    res.quarantined = int(fleet.query(name, "SELECT count(*) FROM quarantine")[0][0])
     for k in range(workers):
         log = fleet.work / f"{name}-ingest{k}.log"
         res.skipped_lines += [ln for ln in log.read_text().splitlines() if "skipped a message" in ln]
@@ -292,6 +295,9 @@ def markdown(results: list[Result], args: argparse.Namespace, elapsed: float) ->
     if mal:
         out += ["", "The ingest workers' log lines for the malformed messages (one each):", ""]
         out += [f"    {ln}" for ln in mal.skipped_lines]
+        out += ["", f"Rows in the `quarantine` table after the malformed scenario: {mal.quarantined} "
+                    f"(`tinydrift db quarantine` lists them); after the other scenarios: "
+                    f"{sum(r.quarantined or 0 for r in results if r.name != 'malformed')}."]
     return "\n".join(out) + "\n"
 
 

@@ -35,6 +35,7 @@
 #include "semihost.h"
 #include "tinydrift/td_frame.h"
 #include "tinydrift/tinydrift.h"
+#include "td_monitor_internal.h"
 #ifdef BENCH_HAVE_PROTO
 #include "td_proto.h"
 #endif
@@ -412,6 +413,38 @@ int main(void)
     }
     (void)sink;
 
+    /* 7. Breakdown of the window close by step, on the last window's z and embedding: the projection, the
+     *    nearest-centroid search and the fitted shifts with the feature chart (the rest is close_channels, the
+     *    detector and the bookkeeping). */
+    int16_t z_part[TD_MAX_FEATURES];
+    for (uint32_t c = 0; c < C; c++) {
+        z_part[2u * c] = g_res.channels[c].z_mean_q8;
+        z_part[2u * c + 1u] = g_res.channels[c].z_std_q8;
+    }
+    int32_t e_part[TD_MAX_DIMS];
+    uint64_t t_embed = 0, t_nearest = 0, t_shifts = 0, t_chart = 0;
+    uint16_t chart_stats[2u * TD_MAX_FEATURES] = {0};
+    td_window_result_t *res_part = &g_res;
+    for (uint32_t r = 0; r < part_reps; r++) {
+        dither();
+        uint32_t t0 = ticks_now();
+        sink += td_mon_embed_pca(&g_profile, z_part, e_part);
+        t_embed += ticks_since(t0);
+        uint8_t nearest = 0;
+        dither();
+        t0 = ticks_now();
+        sink += td_mon_nearest_centroid(&g_mon, e_part, &nearest);
+        t_nearest += ticks_since(t0);
+        dither();
+        t0 = ticks_now();
+        td_mon_feature_tests(&g_mon, res_part, 0u);
+        t_shifts += ticks_since(t0);
+        dither();
+        t0 = ticks_now();
+        sink += td_chart_step(chart_stats, res_part->shift_q8, g_profile.n_features, 100u);
+        t_chart += ticks_since(t0);
+    }
+
     /* ---- results, in instructions (Q16 internally, minus one timer bracket per interval) */
     const uint64_t one = 1ull << 16;
     const int64_t block_instr = (int64_t)ticks_to_instr_q16(t_block) - (int64_t)(ovh_q16 * BENCH_WINDOWS);
@@ -467,6 +500,10 @@ int main(void)
     kv_ratio("part_lifetime_merge_instructions", (int64_t)ticks_to_instr_q16(t_merge) - part_ovh, parts);
     kv_ratio("part_crc32_body_instructions", (int64_t)ticks_to_instr_q16(t_crc) - part_ovh, parts);
     kv_ratio("part_cobs_body_instructions", (int64_t)ticks_to_instr_q16(t_cobs) - part_ovh, parts);
+    kv_ratio("part_embed_pca_instructions", (int64_t)ticks_to_instr_q16(t_embed) - part_ovh, parts);
+    kv_ratio("part_nearest_instructions", (int64_t)ticks_to_instr_q16(t_nearest) - part_ovh, parts);
+    kv_ratio("part_feature_tests_instructions", (int64_t)ticks_to_instr_q16(t_shifts) - part_ovh, parts);
+    kv_ratio("part_chart_step_instructions", (int64_t)ticks_to_instr_q16(t_chart) - part_ovh, parts);
     kv_u("host_match", g_failures == 0u ? 1u : 0u);
     kv_u("failures", g_failures);
     mps2_uart_puts("done=1\r\n");

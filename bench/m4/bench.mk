@@ -25,5 +25,5 @@ $(MPS2_BENCH_DATA): $(BENCH_M4_DIR)/gen_bench_data.py data/basicmotions.npz $(FW
 $(MPS2_BENCH): $(MPS2_BOARD_SRC) $(BENCH_M4_DIR)/bench.c $(MPS2_BENCH_DATA) $(FW_APP_SRC) $(FW_CORE_SRC) $(MPS2_DEPS) \
     $(BENCH_M4_DIR)/bench.mk
 	@mkdir -p $(dir $@)
-	$(FW_ARM_CC) $(MPS2_CFLAGS) -I$(MPS2_OUT) $(if $(MPS2_PROTO_SRC),-DBENCH_HAVE_PROTO) $(MPS2_BOARD_SRC) \
+	$(FW_ARM_CC) $(MPS2_CFLAGS) -I$(MPS2_OUT) -Icsrc/src $(if $(MPS2_PROTO_SRC),-DBENCH_HAVE_PROTO) $(MPS2_BOARD_SRC) \
 	    $(BENCH_M4_DIR)/bench.c $(MPS2_PROTO_SRC) $(FW_CORE_SRC) $(MPS2_LDFLAGS) -Wl,-Map=$(@:.elf=.map) -o $@

@@ -78,6 +78,12 @@ def footprint(say: Callable[[str], None]) -> Footprint:
                      (f"{int(mon.group(1)):,} B td_monitor_t" if mon else "?") +
                      (f" (+ {int(res.group(1)):,} B per td_window_result_t)" if res else ""),
                      "core objects + libgcc helpers (target <= 8 KB flash, <= 1 KB state)"))
+        mflash = re.search(r"minimal core flash \(objects \+ helpers\): (\d+) bytes", out)
+        mmon = re.search(r"minimal sizeof\(td_monitor_t\) = (\d+) bytes", out)
+        if mflash and mmon:
+            rows.append(("minimal core (-DTD_MINIMAL=1: statistics, health, score, CUSUM), same options",
+                         f"{int(mflash.group(1)):,} B", f"{int(mmon.group(1)):,} B td_monitor_t",
+                         "target <= 4 KB flash, <= 512 B state"))
     else:
         say(f"  size_report failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
     proc = sh(["make", "-s", "--no-print-directory", "fw-qemu"])

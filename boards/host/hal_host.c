@@ -2,7 +2,11 @@
  *
  * Storage file layout (page = 4096 bytes):
  *     [0, 8192)       the HAL storage region td_app sees: two profile slots
- *     [8192, 12288)   boot counter page, private to this HAL: "TDBC" | u32 count
+ *     [8192, 12288)   page private to this HAL: "TDBC" | u32 boot count at 0,
+ *                     "TDID" | u64 device uid at 8 (td_hal_device_uid)
+ * The device uid is 8 bytes of /dev/urandom written at the first start of a storage
+ * file (so two simulated boards differ and a restarted one keeps its id), or the
+ * --device-id given, which replaces the stored one.
  * The region keeps flash semantics (erase to 0xFF by page; writes may only
  * clear bits), so bugs that real flash would expose show up here too.
  * The link is non-blocking for reads; writes block (bounded) until queued.
@@ -36,7 +40,7 @@
 #define HOST_IDLE_MS 5
 #define HOST_WRITE_TIMEOUT_MS 5000
 
-static td_host_options_t g_opt = {TD_HOST_LINK_TCP, 0u, TD_HOST_DEFAULT_STORAGE, NULL};
+static td_host_options_t g_opt = {TD_HOST_LINK_TCP, 0u, TD_HOST_DEFAULT_STORAGE, NULL, 0u};
 /* The "sensor" is a recorded stream played back in real time at the rate the app asks for. */
 static int g_sensor_fd = -1;
 static uint16_t g_sensor_rate_hz;
@@ -48,6 +52,7 @@ static int g_client_fd = -1; /* TCP client, or the pty master */
 static int g_pty_slave_fd = -1;
 static int g_reconnected;
 static uint32_t g_boot_id;
+static uint64_t g_device_uid;
 static struct timespec g_start;
 static char g_address[128];
 static char g_client_name[64];  /* the TCP client being served, "IP:PORT" */
@@ -110,7 +115,66 @@ static int pwrite_all(uint32_t offset, const uint8_t *buf, uint32_t len)
     return 0;
 }
 
-/* Open (or create 0xFF-filled) the flash image and bump the persisted boot counter. */
+/* 8 random bytes from the OS; 0 on success. */
+static int random_u64(uint64_t *out)
+{
+    const int fd = open("/dev/urandom", O_RDONLY);
+    if (fd < 0) {
+        return -1;
+    }
+    uint8_t b[8];
+    const ssize_t n = read(fd, b, sizeof b);
+    close(fd);
+    if (n != (ssize_t)sizeof b) {
+        return -1;
+    }
+    uint64_t v = 0;
+    for (unsigned i = 0; i < sizeof b; i++) {
+        v |= (uint64_t)b[i] << (8u * i);
+    }
+    *out = v;
+    return 0;
+}
+
+/* The device uid at HOST_BOOT_PAGE + 8 ("TDID" | u64 LE): --device-id if given (stored), else the stored one,
+ * else a new random one (stored). */
+static td_status device_uid_load(void)
+{
+    uint8_t rec[12];
+    if (pread_all(HOST_BOOT_PAGE + 8u, rec, sizeof rec) != 0) {
+        return TD_ERR_STATE;
+    }
+    uint64_t uid = 0;
+    if (memcmp(rec, "TDID", 4) == 0) {
+        for (unsigned i = 0; i < 8u; i++) {
+            uid |= (uint64_t)rec[4u + i] << (8u * i);
+        }
+    }
+    if (g_opt.device_uid != 0u && g_opt.device_uid != uid) {
+        uid = g_opt.device_uid;
+    } else if (uid != 0u) {
+        g_device_uid = uid;
+        return TD_OK;
+    } else {
+        while (uid == 0u) {
+            if (random_u64(&uid) != 0) {
+                fprintf(stderr, "tinydrift-sim: cannot read /dev/urandom for the device id: %s\n", strerror(errno));
+                return TD_ERR_STATE;
+            }
+        }
+    }
+    memcpy(rec, "TDID", 4);
+    for (unsigned i = 0; i < 8u; i++) {
+        rec[4u + i] = (uint8_t)(uid >> (8u * i));
+    }
+    if (pwrite_all(HOST_BOOT_PAGE + 8u, rec, sizeof rec) != 0) {
+        return TD_ERR_STATE;
+    }
+    g_device_uid = uid;
+    return TD_OK;
+}
+
+/* Open (or create 0xFF-filled) the flash image, bump the persisted boot counter, load the device uid. */
 static td_status storage_open(void)
 {
     g_storage_fd = open(g_opt.storage_path, O_RDWR | O_CREAT, 0644);
@@ -152,7 +216,7 @@ static td_status storage_open(void)
         return TD_ERR_STATE;
     }
     g_boot_id = count;
-    return TD_OK;
+    return device_uid_load();
 }
 
 uint32_t td_hal_storage_size(void)
@@ -487,6 +551,11 @@ uint32_t td_hal_time_ms(void)
 uint32_t td_hal_boot_id(void)
 {
     return g_boot_id;
+}
+
+uint64_t td_hal_device_uid(void)
+{
+    return g_device_uid;
 }
 
 td_status td_hal_sensor_start(uint16_t rate_hz)

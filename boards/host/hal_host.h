@@ -24,6 +24,7 @@ typedef struct {
     uint16_t port;            /**< TCP port, 0 = pick a free one */
     const char *storage_path; /**< flash image file (created 0xFF-filled) */
     const char *sensor_path;  /**< recorded sensor stream (raw int16 LE, interleaved), NULL: no sensor */
+    uint64_t device_uid;      /**< --device-id: stored as the board's uid; 0 = keep the stored one (or make one) */
 } td_host_options_t;
 
 /** Set the options td_hal_init uses; call before it (the strings must outlive the process). */

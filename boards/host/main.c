@@ -1,11 +1,13 @@
 /* main.c - tinydrift-sim: the firmware application as a native POSIX process.
  *
- *     tinydrift-sim [--tcp PORT | --pty] [--storage FILE] [--sensor-file FILE [--sensor-rate HZ]]
+ *     tinydrift-sim [--tcp PORT | --pty] [--storage FILE] [--device-id HEX] [--sensor-file FILE [--sensor-rate HZ]]
  *
  * Serves the device link on 127.0.0.1:PORT (default: 0 = a free port) or on a
  * pseudo-terminal, prints exactly one line "tinydrift-sim: listening on ADDRESS"
  * to stdout, and runs the same td_app loop as a board until SIGINT or SIGTERM.
- * Profiles persist in the storage file (default ./tinydrift-storage.bin).
+ * Profiles persist in the storage file (default ./tinydrift-storage.bin), and so does the
+ * board's 64-bit device id (INFO): random at the file's first start, or --device-id HEX
+ * (1 to 16 hex digits, not 0), which replaces the stored one.
  * --sensor-file plays a recorded stream (raw little-endian int16, frames of the
  * active profile's channel count, interleaved) as the board's sensor: a SENSOR
  * request starts it at the requested rate in real time; it stops at the end.
@@ -35,7 +37,7 @@ static void on_signal(int sig)
 
 static int usage(const char *msg)
 {
-    fprintf(stderr, "tinydrift-sim: %s\nusage: tinydrift-sim [--tcp PORT | --pty] [--storage FILE] [--sensor-file FILE [--sensor-rate HZ]]\n", msg);
+    fprintf(stderr, "tinydrift-sim: %s\nusage: tinydrift-sim [--tcp PORT | --pty] [--storage FILE] [--device-id HEX] [--sensor-file FILE [--sensor-rate HZ]]\n", msg);
     return 2;
 }
 
@@ -51,9 +53,22 @@ static long parse_port(const char *text)
     return v;
 }
 
+/* Parse a device id: 1 to 16 hex digits (an optional 0x), not 0; returns 0 when text is not one. */
+static uint64_t parse_uid(const char *text)
+{
+    if (text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+        text += 2;
+    }
+    const size_t n = strlen(text);
+    if (n == 0u || n > 16u || strspn(text, "0123456789abcdefABCDEF") != n) {
+        return 0u;
+    }
+    return (uint64_t)strtoull(text, NULL, 16);
+}
+
 int main(int argc, char **argv)
 {
-    td_host_options_t opt = {TD_HOST_LINK_TCP, 0u, TD_HOST_DEFAULT_STORAGE, NULL};
+    td_host_options_t opt = {TD_HOST_LINK_TCP, 0u, TD_HOST_DEFAULT_STORAGE, NULL, 0u};
     int have_link = 0;
     uint16_t auto_rate = 0u; /* --sensor-rate: start the sensor once a profile is active */
     for (int i = 1; i < argc; i++) {
@@ -70,6 +85,11 @@ int main(int argc, char **argv)
             have_link = 1;
         } else if (strcmp(argv[i], "--storage") == 0 && i + 1 < argc) {
             opt.storage_path = argv[++i];
+        } else if (strcmp(argv[i], "--device-id") == 0 && i + 1 < argc) {
+            opt.device_uid = parse_uid(argv[++i]);
+            if (opt.device_uid == 0u) {
+                return usage("--device-id needs 1 to 16 hex digits, not all zero");
+            }
         } else if (strcmp(argv[i], "--sensor-file") == 0 && i + 1 < argc) {
             opt.sensor_path = argv[++i];
         } else if (strcmp(argv[i], "--sensor-rate") == 0 && i + 1 < argc) {
@@ -79,7 +99,7 @@ int main(int argc, char **argv)
             }
             auto_rate = (uint16_t)rate;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: tinydrift-sim [--tcp PORT | --pty] [--storage FILE] [--sensor-file FILE [--sensor-rate HZ]]\n");
+            printf("usage: tinydrift-sim [--tcp PORT | --pty] [--storage FILE] [--device-id HEX] [--sensor-file FILE [--sensor-rate HZ]]\n");
             return 0;
         } else {
             return usage(have_link && (strcmp(argv[i], "--tcp") == 0 || strcmp(argv[i], "--pty") == 0)

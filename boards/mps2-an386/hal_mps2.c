@@ -7,7 +7,14 @@
  * QEMU's working directory; a "storage=PATH" word in QEMU's -append string picks
  * another file. Layout of the file (the same as boards/host's, so state files are interchangeable):
  *     [0, 8192)        the application's storage region (td_hal_storage_*): two 4 KB pages
- *     [8192, 12288)    boot counter page, private to this HAL: "TDBC" | u32 count (the boot id)
+ *     [8192, 12288)    page private to this HAL: "TDBC" | u32 count (the boot id) at 0,
+ *                      "TDID" | u64 device uid at 8 (td_hal_device_uid)
+ * Device uid: this board has no factory id and QEMU no hardware RNG. A "device_id=HEX" word in
+ * -append sets it (written to the file, replacing a stored one); without it the stored one is
+ * kept; a file without one gets an id derived from the host clock's seconds and the storage path
+ * (splitmix64), written once. Two fresh files first booted in the same second under the same
+ * path name would get the same id, so `tinydrift sim --board qemu` passes a random device_id=
+ * at the first start of a state directory.
  * The whole file is mirrored in RAM; reads come from the mirror, erases and writes go
  * to the mirror and straight through to the file (write(2) on the host, so a killed
  * QEMU keeps everything written before). Flash rules are enforced, not just emulated:
@@ -37,10 +44,12 @@
 #define BOOT_PAGE STORAGE_SIZE /* file offset of the boot counter page */
 #define FILE_SIZE (STORAGE_SIZE + PAGE_SIZE)
 #define BOOT_MAGIC 0x43424454u /* "TDBC" little-endian */
+#define UID_MAGIC 0x44494454u  /* "TDID" little-endian */
 
 static uint8_t g_file[FILE_SIZE] __attribute__((aligned(4)));
 static int32_t g_fd = -1;
 static uint32_t g_boot_id = 1u;
+static uint64_t g_device_uid;
 static volatile uint32_t g_ms;
 static char g_path[128];
 /* The sensor: a recorded stream (raw int16 LE, interleaved) read through semihosting, "sensor=PATH". */
@@ -169,6 +178,63 @@ static void boot_count(void)
     (void)flush_range(BOOT_PAGE, 8u);
 }
 
+/* splitmix64's finaliser: spreads a few bits of entropy over all 64. */
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Parse 1 to 16 hex digits (an optional 0x); 0 when text is not one. */
+static uint64_t parse_hex64(const char *text)
+{
+    if (text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+        text += 2;
+    }
+    uint64_t v = 0;
+    size_t n = 0;
+    for (; text[n] != '\0'; n++) {
+        const char c = text[n];
+        const uint32_t d = c >= '0' && c <= '9'   ? (uint32_t)(c - '0')
+                           : c >= 'a' && c <= 'f' ? (uint32_t)(c - 'a' + 10)
+                           : c >= 'A' && c <= 'F' ? (uint32_t)(c - 'A' + 10)
+                                                  : 16u;
+        if (d > 15u || n >= 16u) {
+            return 0u;
+        }
+        v = v << 4 | d;
+    }
+    return v;
+}
+
+/* The device uid (file header above): device_id= on the command line, else the stored one, else derived. */
+static void device_uid_load(void)
+{
+    uint8_t *rec = &g_file[BOOT_PAGE + 8u];
+    const uint64_t stored = load_u32(&rec[0]) == UID_MAGIC ? (uint64_t)load_u32(&rec[4]) | (uint64_t)load_u32(&rec[8]) << 32
+                                                           : 0u;
+    char text[24];
+    uint64_t uid = cmdline_value("device_id", text, sizeof text) ? parse_hex64(text) : 0u;
+    if (uid == 0u) {
+        uid = stored;
+    }
+    if (uid == 0u) {
+        uint64_t seed = (uint64_t)(uint32_t)sh_time() << 32;
+        for (const char *p = storage_path(); *p != '\0'; p++) {
+            seed = mix64(seed ^ (uint8_t)*p);
+        }
+        uid = mix64(seed) | 1u; /* never 0: 0 means "no id" in INFO */
+    }
+    g_device_uid = uid;
+    if (uid != stored) {
+        store_u32(&rec[0], UID_MAGIC);
+        store_u32(&rec[4], (uint32_t)uid);
+        store_u32(&rec[8], (uint32_t)(uid >> 32));
+        (void)flush_range(BOOT_PAGE + 8u, 12u);
+    }
+}
+
 td_status td_hal_init(void)
 {
     mps2_uart_init();
@@ -179,6 +245,7 @@ td_status td_hal_init(void)
     SYST_CSR = SYST_CSR_CLKSOURCE | SYST_CSR_TICKINT | SYST_CSR_ENABLE;
     storage_open();
     boot_count();
+    device_uid_load();
     mps2_enable_irq();
     return TD_OK;
 }
@@ -208,6 +275,11 @@ uint32_t td_hal_time_ms(void)
 uint32_t td_hal_boot_id(void)
 {
     return g_boot_id;
+}
+
+uint64_t td_hal_device_uid(void)
+{
+    return g_device_uid;
 }
 
 uint32_t td_hal_storage_size(void)

@@ -29,6 +29,8 @@
  *          Erasing or writing stalls the CPU (about 85 ms per page erase), as with mbed's FlashIAP.
  * Boot id: the boot counter page's last word + 1, appended at every boot (1024 boots per
  *          erase); a blank page starts from a hardware random number (nRF RNG peripheral).
+ * Device uid: the nRF52840's factory DEVICEID, FICR base 0x10000000 + 0x060 (DEVICEID[0], low
+ *          word) and + 0x064 (DEVICEID[1], high word): 64 bits Nordic programs into every chip.
  * Depends on: td_hal.h (C linkage), Arduino.h (Mbed OS Nano core), the IMU library.
  *
  * Part of the tinydrift Arduino library (src/tinydrift/boards/nano33ble/, `make arduino-lib`):
@@ -102,6 +104,10 @@ static_assert(NANO_REGION_END <= NANO_FLASH_END, "storage must end inside the 1 
 
 /* UICR.BOOTLOADERADDR: set when a bootloader lives at the end of flash (0xFFFFFFFF when unused). */
 #define UICR_BOOTLOADERADDR (*(volatile const uint32_t *)0x10001014u)
+
+/* FICR.DEVICEID[0..1]: the chip's 64-bit unique device identifier (nRF52840 product specification, FICR). */
+#define FICR_DEVICEID0 (*(volatile const uint32_t *)0x10000060u)
+#define FICR_DEVICEID1 (*(volatile const uint32_t *)0x10000064u)
 
 /* RNG peripheral, used once to seed a blank boot counter. */
 #define RNG_BASE 0x4000D000u
@@ -287,6 +293,11 @@ extern "C" uint32_t td_hal_time_ms(void)
 extern "C" uint32_t td_hal_boot_id(void)
 {
     return g_boot_id;
+}
+
+extern "C" uint64_t td_hal_device_uid(void)
+{
+    return (uint64_t)FICR_DEVICEID1 << 32 | FICR_DEVICEID0;
 }
 
 extern "C" uint32_t td_hal_storage_size(void)

@@ -2,6 +2,8 @@
  * the channel attribution during a CUSUM run and the feature chart's step. */
 #include "td_monitor_internal.h"
 
+#if TD_FEATURE_ATTRIBUTION || TD_FEATURE_CHART
+
 /* The fitted shift of each feature (PCA mode). A shift of feature f by x moves the embedding by x P[., f]; in the
  * nearest centroid's own scale, u_j = (e_j - c_kj) / s_kj, that is x a_f with a_f,j = P[j, f] / s_kj. The shift that
  * fits u best is g_f = <a_f, u> / |a_f| (in z units: a matched filter, the likelihood ratio of "feature f moved"
@@ -22,12 +24,15 @@
 /* For each feature pair (f, f + 1), a column pair of the projection (one row every n_features bytes), into
  * sums[f], sums[f + 1]: sum_j P[j, f] x_j (square == 0, signed) or sum_j P[j, f]^2 x_j (square != 0, x_j < 2^30 and
  * the sums unsigned). n_features is even (two per channel). */
+#if !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("O3"))) /* GCC vectorises the row loop below only at -O3 (the CFFI build uses -O2) */
+#endif
 static TD_NOINLINE void blame_sums(const int8_t *projection, uint32_t n_features, uint32_t n_dims, const int32_t *x,
                                    uint32_t square, int64_t *sums)
 {
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32 && defined(__GNUC__)
     for (uint32_t f = 0; f < n_features; f += 2u) {
         const int8_t *const col = projection + f;
-#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32 && defined(__GNUC__)
         /* One offset, counting up to zero by the row length, indexes both columns from their ends; the terms come
          * from the x word loaded once a row. 7 instructions a row for the pair (9 squared). Only the Cortex-M4 runs
          * it: make test-core-m4 checks it against test_monitor.c's reference attribution (td_test_model.h). */
@@ -69,20 +74,22 @@ static TD_NOINLINE void blame_sums(const int8_t *projection, uint32_t n_features
         }
         sums[f] = (int64_t)s0;
         sums[f + 1u] = (int64_t)s1;
-#else
-        int64_t s0 = 0;
-        int64_t s1 = 0;
-        const int8_t *p = col;
-        for (uint32_t j = 0; j < n_dims; j++, p += n_features) {
-            const int32_t p0 = square ? p[0] * p[0] : p[0];
-            const int32_t p1 = square ? p[1] * p[1] : p[1];
-            s0 += (int64_t)p0 * x[j];
-            s1 += (int64_t)p1 * x[j];
-        }
-        sums[f] = s0;
-        sums[f + 1u] = s1;
-#endif
     }
+#else
+    /* Row by row (the same integer sums in another order): the inner loop runs along a projection row, which host
+     * compilers vectorise. */
+    for (uint32_t f = 0; f < n_features; f++) {
+        sums[f] = 0;
+    }
+    const int8_t *row = projection;
+    for (uint32_t j = 0; j < n_dims; j++, row += n_features) {
+        const int64_t xj = x[j];
+        for (uint32_t f = 0; f < n_features; f++) {
+            const int32_t p = square ? row[f] * row[f] : row[f];
+            sums[f] += p * xj;
+        }
+    }
+#endif
 }
 
 /* min(floor(num / root), INT16_MAX), 0 for root 0 (then num is 0 too); num < 2^43, root < 2^25. A num of 32 bits
@@ -202,6 +209,7 @@ static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e
 }
 #endif
 
+#if TD_FEATURE_ATTRIBUTION
 /* Which channel's fault best explains the window, during a CUSUM run. A channel scores the larger fit of its mean and
  * spread features, g_f^2 (the score the fitted shift removes), and the scores add up over the run, which averages out
  * the single window's noise. The channel with the largest sum is returned (ties: lower index; fallback while every
@@ -224,6 +232,7 @@ static uint8_t blame_update(td_monitor_t *mon, const int16_t *shift_q8, uint8_t 
     }
     return top;
 }
+#endif
 
 /* The window's fitted shifts, then the attribution (in_run) and the feature chart (with its section). A chart alarm
  * outside a CUSUM run names the channel of its largest statistic (4c..4c+3 are channel c's mean and spread, up and
@@ -231,11 +240,16 @@ static uint8_t blame_update(td_monitor_t *mon, const int16_t *shift_q8, uint8_t 
 TD_NOINLINE void td_mon_feature_tests(td_monitor_t *mon, td_window_result_t *res, uint32_t in_run)
 {
     const td_profile_t *prof = mon->profile;
+#if TD_FEATURE_CHART
     const uint8_t *chart = prof->feature_chart;
+#endif
     fitted_shifts(prof, res->embedding_q8, res->nearest, res->shift_q8);
+#if TD_FEATURE_ATTRIBUTION
     if (in_run) {
         res->top_channel = blame_update(mon, res->shift_q8, res->top_channel);
     }
+#endif
+#if TD_FEATURE_CHART
     if (chart != NULL) {
         const uint32_t top = td_chart_step(mon->chart_q8, res->shift_q8, prof->n_features, td_load_u16(chart));
         res->chart_q8 = mon->chart_q8[top];
@@ -247,4 +261,12 @@ TD_NOINLINE void td_mon_feature_tests(td_monitor_t *mon, td_window_result_t *res
             }
         }
     }
+#else
+    (void)mon;
+    (void)in_run;
+#endif
 }
+#else
+/* The build leaves the fitted shifts out (TD_FEATURE_ATTRIBUTION and TD_FEATURE_CHART 0). */
+typedef int td_attribution_left_out_t;
+#endif

@@ -24,6 +24,7 @@ td_status td_detector_count_alarms(const td_detector_params_t *params, const uin
     return TD_OK;
 }
 
+#if TD_FEATURE_CHART
 td_status td_chart_count_alarms(uint32_t k_q8, uint32_t h_q8, const int16_t *shifts_q8, uint32_t n_windows,
                                 uint32_t n_features, uint32_t *n_alarms)
 {
@@ -46,3 +47,4 @@ td_status td_chart_count_alarms(uint32_t k_q8, uint32_t h_q8, const int16_t *shi
     *n_alarms = alarms;
     return TD_OK;
 }
+#endif

@@ -85,8 +85,8 @@ static uint32_t pca_recon_error(const td_profile_t *prof, const int16_t *z_q8, c
     const uint32_t n_features = prof->n_features;
     const uint32_t n_dims = prof->n_dims;
     const int8_t *const projection = (const int8_t *)prof->projection;
-    if (n_dims >= n_features) {
-        return 0u;
+    if (n_dims >= n_features || !TD_FEATURE_RECON) {
+        return 0u; /* without TD_FEATURE_RECON, td_monitor_init refuses profiles with fewer dimensions */
     }
     int64_t err = 0;
     for (uint32_t f = 0; f < n_features; f++) {
@@ -104,6 +104,7 @@ static uint32_t pca_recon_error(const td_profile_t *prof, const int16_t *z_q8, c
     return td_sat_u32(((uint64_t)err + 128u) >> 8);
 }
 
+#if TD_FEATURE_EXTERNAL
 /* External mode: the dequantized mean of the embeddings pushed during the window. */
 void td_mon_embed_external(const td_monitor_t *mon, int32_t *e_q8)
 {
@@ -115,6 +116,7 @@ void td_mon_embed_external(const td_monitor_t *mon, int32_t *e_q8)
         e_q8[j] = (int32_t)td_clamp64(e, TD_MON_EMBEDDING_LIMIT_Q8);
     }
 }
+#endif
 
 /* The window close's PCA part: the projection, then the reconstruction error. */
 uint32_t td_mon_embed_pca(const td_profile_t *prof, const int16_t *z_q8, int32_t *e_q8)

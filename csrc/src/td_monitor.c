@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "td_layout.h"
+#include "td_stats_internal.h"
 
 /* td_log2_q8 of a Q8 value is 8 * 256 above the log2 of the value itself. */
 #define LOG2_Q8_OF_Q8 (8 * 256)
@@ -24,11 +25,14 @@ static td_status monitor_reset_window(td_monitor_t *mon)
         mon->acc[c] = mon->acc[0];
     }
     mon->fill = 0u;
+#if TD_FEATURE_EXTERNAL
     /* Only the profile's own modes touch these (init zeroed them all), so other profiles skip the clearing. */
     if (mon->profile->flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING) {
         memset(mon->emb_sum, 0, sizeof mon->emb_sum);
         mon->n_embeddings = 0u;
     }
+#endif
+#if TD_FEATURE_OUTPUTS
     if (!mon->has_outputs) {
         return TD_OK;
     }
@@ -36,6 +40,9 @@ static td_status monitor_reset_window(td_monitor_t *mon)
     mon->out.n_labels = 0u;
     mon->out.n_correct = 0u;
     return td_outputs_reset(&mon->out.acc);
+#else
+    return TD_OK;
+#endif
 }
 
 td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
@@ -44,20 +51,23 @@ td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
         profile->n_dims > TD_MAX_DIMS || profile->window > TD_MAX_WINDOW) {
         return TD_ERR_ARG;
     }
+    if ((!TD_FEATURE_EXTERNAL && (profile->flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING)) ||
+        (!TD_FEATURE_RECON && !(profile->flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING) &&
+         profile->n_dims < profile->n_features)) {
+        return TD_ERR_MODE; /* a feature this build leaves out (td_config.h) would change the scores */
+    }
     memset(mon, 0, sizeof *mon);
     mon->profile = profile;
     /* The lifetimes need no td_lifetime_init: all zero is the empty lifetime. */
-    for (uint8_t c = 0; c < profile->n_channels; c++) {
-        td_channel_config_t cfg;
-        const td_status st = td_profile_channel(profile, c, &cfg);
-        if (st != TD_OK) {
-            return st;
-        }
-        mon->rules[c].rail_lo = cfg.rail_lo;
-        mon->rules[c].rail_hi = cfg.rail_hi;
-        mon->rules[c].sentinel = cfg.sentinel;
-        mon->rules[c].use_sentinel = (cfg.flags & TD_CHANNEL_FLAG_SENTINEL) ? 1u : 0u;
+    /* The rules straight from the validated channel records (as close_channels reads its settings). */
+    for (uint32_t c = 0; c < profile->n_channels; c++) {
+        const uint8_t *const rec = profile->channels + c * TD_PROFILE_CHANNEL_SIZE;
+        mon->rules[c].rail_lo = td_load_i16(rec + TD_CH_RAIL_LO);
+        mon->rules[c].rail_hi = td_load_i16(rec + TD_CH_RAIL_HI);
+        mon->rules[c].sentinel = td_load_i16(rec + TD_CH_SENTINEL);
+        mon->rules[c].use_sentinel = (td_load_u16(rec + TD_CH_FLAGS) & TD_CHANNEL_FLAG_SENTINEL) ? 1u : 0u;
     }
+#if TD_FEATURE_OUTPUTS
     if (profile->outputs != NULL) {
         const td_status st = td_profile_outputs(profile, &mon->out.cfg);
         if (st != TD_OK) {
@@ -65,10 +75,13 @@ td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
         }
         mon->has_outputs = 1u;
     }
+#endif
     td_status st = td_detector_reset(&mon->detector);
+#if TD_FEATURE_OUTPUTS
     if (st == TD_OK) {
         st = td_ddm_init(&mon->out.ddm);
     }
+#endif
     return st != TD_OK ? st : monitor_reset_window(mon);
 }
 
@@ -107,11 +120,13 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
         const uint8_t *const rec = prof->channels + (uint32_t)c * TD_PROFILE_CHANNEL_SIZE;
         const uint32_t n_valid = (uint32_t)acc->n_samples - acc->n_missing;
         const uint64_t var_q32 = td_var_q32(acc->sum, acc->sumsq, n_valid);
+#if TD_FEATURE_LIFETIME
         /* Past TD_LIFETIME_MAX_SAMPLES (centuries) the lifetime statistics stop growing; the window goes on. */
         const td_status st = td_lifetime_merge(&mon->life[c], n_valid, acc->sum, acc->sumsq);
         if (st != TD_OK && st != TD_ERR_CAPACITY) {
             return st;
         }
+#endif
         out->sum = acc->sum;
         out->sumsq = acc->sumsq;
         out->min = acc->min;
@@ -205,6 +220,7 @@ uint32_t td_log2_q8(uint32_t x)
     return (n << 8) | frac;
 #endif
 }
+#if TD_FEATURE_OUTPUTS
 /* Model outputs of the window: summary, labels, DDM verdict (a drift raises CONCEPT and latches the alarm). */
 static td_status close_outputs(td_monitor_t *mon, td_window_result_t *res)
 {
@@ -229,6 +245,7 @@ static td_status close_outputs(td_monitor_t *mon, td_window_result_t *res)
     }
     return TD_OK;
 }
+#endif
 
 /* Out of line: td_monitor_push's per-frame loop and the close then allocate their registers apart (Cortex-M4, make
  * bench-device: about 25 fewer instructions a close and 10 fewer a single-frame push than inlined). */
@@ -245,13 +262,16 @@ static TD_NOINLINE td_status close_window(td_monitor_t *mon, td_window_result_t 
         return st;
     }
     uint32_t embedded = 1u; /* 0 for an external-embedding window without embeddings: no nearest centroid */
+#if TD_FEATURE_EXTERNAL
     if (prof->flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING) {
         res->n_embeddings = mon->n_embeddings;
         embedded = mon->n_embeddings;
         if (embedded) {
             td_mon_embed_external(mon, res->embedding_q8);
         }
-    } else {
+    } else
+#endif
+    {
         res->recon_q8 = td_mon_embed_pca(prof, z_q8, res->embedding_q8);
     }
     if (embedded) {
@@ -266,28 +286,39 @@ static TD_NOINLINE td_status close_window(td_monitor_t *mon, td_window_result_t 
     if (st != TD_OK) {
         return st;
     }
+#if TD_FEATURE_ATTRIBUTION || TD_FEATURE_CHART
     /* The attribution runs in the windows of a CUSUM run (a new run starts from no evidence), the feature chart in
      * every window; both need the fitted shifts. */
-    const uint32_t in_run = mon->detector.cusum_q8 > 0u && !(prof->flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING);
-    if (in_run || prof->feature_chart != NULL) {
+    const uint32_t in_run =
+        TD_FEATURE_ATTRIBUTION && mon->detector.cusum_q8 > 0u && !(prof->flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING);
+    if (in_run || (TD_FEATURE_CHART && prof->feature_chart != NULL)) {
+#if TD_FEATURE_ATTRIBUTION
         if (in_run && cusum_before == 0u) {
             memset(mon->blame_q8, 0, sizeof mon->blame_q8);
         }
+#endif
         td_mon_feature_tests(mon, res, in_run);
     }
+#else
+    (void)cusum_before;
+#endif
+#if TD_FEATURE_OCCUPANCY
     if (prof->occupancy != NULL && embedded) {
         td_mon_occupancy(mon, res);
     }
+#endif
     if (res->stuck_mask | res->saturated_mask | res->missing_mask) {
         res->trigger |= TD_TRIGGER_HEALTH;
         mon->detector.alarm = 1u;
     }
+#if TD_FEATURE_OUTPUTS
     if (mon->has_outputs) {
         st = close_outputs(mon, res);
         if (st != TD_OK) {
             return st;
         }
     }
+#endif
     res->alarm = mon->detector.alarm;
     res->cusum_q8 = mon->detector.cusum_q8;
     mon->window_index++;
@@ -314,12 +345,11 @@ td_status td_monitor_push(td_monitor_t *mon, const int16_t *frames, uint32_t n_f
     while (remaining > 0u) {
         const uint32_t room = window - mon->fill;
         const uint32_t chunk = remaining < room ? remaining : room;
-        /* Channel by channel over the block: each inner loop keeps one channel's sums in registers. */
-        for (uint32_t c = 0; c < n_channels; c++) {
-            const td_status st = td_window_add(&mon->acc[c], &mon->rules[c], block + c, n_channels, chunk);
-            if (st != TD_OK) {
-                return st;
-            }
+        /* Channel by channel over the block (each inner loop keeps one channel's sums in registers), or in lanes on
+         * the host (td_stats_internal.h). */
+        const td_status st = td_window_add_frames(mon->acc, mon->rules, block, n_channels, chunk);
+        if (st != TD_OK) {
+            return st;
         }
         block += (size_t)chunk * n_channels;
         remaining -= chunk;
@@ -337,6 +367,7 @@ td_status td_monitor_push(td_monitor_t *mon, const int16_t *frames, uint32_t n_f
 
 td_status td_monitor_push_embedding(td_monitor_t *mon, const int8_t *embedding, uint32_t len)
 {
+#if TD_FEATURE_EXTERNAL
     if (mon == NULL || mon->profile == NULL || embedding == NULL) {
         return TD_ERR_ARG;
     }
@@ -354,10 +385,17 @@ td_status td_monitor_push_embedding(td_monitor_t *mon, const int8_t *embedding, 
     }
     mon->n_embeddings++;
     return TD_OK;
+#else
+    /* Every profile this build runs is a PCA one (td_config.h: TD_FEATURE_EXTERNAL). */
+    (void)embedding;
+    (void)len;
+    return mon == NULL ? TD_ERR_ARG : TD_ERR_MODE;
+#endif
 }
 
 td_status td_monitor_push_outputs(td_monitor_t *mon, const int8_t *probs, uint32_t n_classes, uint32_t *inference_seq)
 {
+#if TD_FEATURE_OUTPUTS
     if (mon == NULL || mon->profile == NULL || probs == NULL) {
         return TD_ERR_ARG;
     }
@@ -379,10 +417,18 @@ td_status td_monitor_push_outputs(td_monitor_t *mon, const int8_t *probs, uint32
     }
     out->seq++;
     return TD_OK;
+#else
+    /* This build monitors no model outputs (td_config.h: TD_FEATURE_OUTPUTS). */
+    (void)probs;
+    (void)n_classes;
+    (void)inference_seq;
+    return mon == NULL ? TD_ERR_ARG : TD_ERR_MODE;
+#endif
 }
 
 td_status td_monitor_push_label(td_monitor_t *mon, uint32_t inference_seq, uint8_t label)
 {
+#if TD_FEATURE_OUTPUTS
     if (mon == NULL || mon->profile == NULL) {
         return TD_ERR_ARG;
     }
@@ -418,6 +464,11 @@ td_status td_monitor_push_label(td_monitor_t *mon, uint32_t inference_seq, uint8
         out->ddm_state = verdict;
     }
     return TD_OK;
+#else
+    (void)inference_seq;
+    (void)label;
+    return mon == NULL ? TD_ERR_ARG : TD_ERR_MODE;
+#endif
 }
 
 td_status td_monitor_reset_alarm(td_monitor_t *mon)
@@ -426,16 +477,25 @@ td_status td_monitor_reset_alarm(td_monitor_t *mon)
         return TD_ERR_ARG;
     }
     /* The occupancy test and the feature chart start over: they still hold the windows that raised the alarm. */
+#if TD_FEATURE_OCCUPANCY
     memset(&mon->occupancy, 0, sizeof mon->occupancy);
+#endif
+#if TD_FEATURE_CHART
     memset(mon->chart_q8, 0, sizeof mon->chart_q8);
+#endif
     return td_detector_reset(&mon->detector);
 }
 
 td_status td_monitor_lifetime(const td_monitor_t *mon, uint8_t channel, td_lifetime_t *out)
 {
+#if TD_FEATURE_LIFETIME
     if (mon == NULL || mon->profile == NULL || out == NULL || channel >= mon->profile->n_channels) {
         return TD_ERR_ARG;
     }
     *out = mon->life[channel];
     return TD_OK;
+#else
+    (void)channel;
+    return mon == NULL || out == NULL ? TD_ERR_ARG : TD_ERR_MODE;
+#endif
 }

@@ -30,6 +30,8 @@ td_status td_outputs_check(const td_outputs_config_t *cfg)
     return TD_OK;
 }
 
+/* The rest only where the build monitors model outputs (the profile parser needs td_outputs_check in every build). */
+#if TD_FEATURE_OUTPUTS
 td_status td_outputs_reset(td_outputs_acc_t *acc)
 {
     if (acc == NULL) {
@@ -170,3 +172,4 @@ uint32_t td_ddm_accuracy_q16(const td_ddm_t *ddm)
     }
     return (uint32_t)td_round_div32((int64_t)((uint64_t)(ddm->total - ddm->total_errors) << 16), ddm->total);
 }
+#endif

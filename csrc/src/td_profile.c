@@ -118,6 +118,7 @@ static uint32_t outputs_size(uint32_t n_classes, uint32_t n_bins)
     return TD_PROFILE_OUTPUTS_HEADER_SIZE + 4u * (n_classes + n_bins);
 }
 
+#if TD_FEATURE_PROFILE_SIZE
 uint32_t td_profile_size_outputs(uint8_t n_channels, uint8_t n_dims, uint8_t n_centroids, uint16_t flags,
                                  uint8_t n_classes, uint8_t n_bins)
 {
@@ -142,6 +143,7 @@ uint32_t td_profile_size(uint8_t n_channels, uint8_t n_dims, uint8_t n_centroids
     }
     return td_profile_size_outputs(n_channels, n_dims, n_centroids, flags, 0u, 0u);
 }
+#endif
 
 static int all_zero(const uint8_t *p, uint32_t n)
 {
@@ -188,6 +190,7 @@ static td_status check_channel(const uint8_t *rec, uint16_t window, uint16_t pro
     return TD_OK;
 }
 
+#if TD_FEATURE_OUTPUTS
 static void decode_outputs(const uint8_t *sec, td_outputs_config_t *out)
 {
     memset(out, 0, sizeof *out);
@@ -217,6 +220,7 @@ static td_status check_outputs(const uint8_t *sec)
     decode_outputs(sec, &cfg);
     return td_outputs_check(&cfg) == TD_OK ? TD_OK : TD_ERR_RANGE;
 }
+#endif
 
 /* Out of line on purpose: the parser then keeps its view in memory and hands over its address, and the final
  * *out = p is one block copy (a memcpy call, which the firmware links anyway) instead of ~20 field stores. */
@@ -237,6 +241,9 @@ static TD_NOINLINE td_status check_semantics(const td_profile_t *p)
         return TD_ERR_RANGE;
     }
     if (p->flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING) {
+        if (!TD_FEATURE_EXTERNAL) {
+            return TD_ERR_MODE; /* this build has no external-embedding mode (td_config.h) */
+        }
         if (p->feature_chart != NULL || p->proj_shift != 0u || p->ext_scale_q24 == 0u || p->ext_zero_point < -128 || p->ext_zero_point > 127) {
             return TD_ERR_RANGE;
         }
@@ -287,6 +294,8 @@ static TD_NOINLINE td_status check_semantics(const td_profile_t *p)
             }
         }
     }
+    /* The sections of features the build leaves out (td_config.h) are sized and covered by the CRC, never read. */
+#if TD_FEATURE_OCCUPANCY
     if (p->occupancy != NULL) {
         const uint32_t n_windows = p->occupancy[4];
         const uint32_t used = 2u * p->n_centroids;
@@ -298,6 +307,8 @@ static TD_NOINLINE td_status check_semantics(const td_profile_t *p)
             return TD_ERR_RANGE;
         }
     }
+#endif
+#if TD_FEATURE_CHART || TD_FEATURE_ATTRIBUTION
     if (p->feature_chart != NULL) {
         const uint32_t n_roots = (uint32_t)p->n_centroids * p->n_features;
         for (uint32_t i = 0; i < n_roots; i++) {
@@ -306,7 +317,12 @@ static TD_NOINLINE td_status check_semantics(const td_profile_t *p)
             }
         }
     }
+#endif
+#if TD_FEATURE_OUTPUTS
     return p->outputs != NULL ? check_outputs(p->outputs) : TD_OK;
+#else
+    return TD_OK;
+#endif
 }
 
 td_status td_profile_parse(td_profile_t *out, const uint8_t *blob, size_t len)
@@ -415,13 +431,15 @@ td_status td_profile_outputs(const td_profile_t *profile, td_outputs_config_t *o
     if (profile == NULL || out == NULL) {
         return TD_ERR_ARG;
     }
-    if (profile->outputs == NULL) {
+    if (profile->outputs == NULL || !TD_FEATURE_OUTPUTS) {
         return TD_ERR_MODE;
     }
+#if TD_FEATURE_OUTPUTS
     /* A parsed profile passes; a hand-made view must not overrun the arrays. */
     if (profile->outputs[OUT_N_CLASSES] > TD_MAX_CLASSES || profile->outputs[OUT_N_BINS] > TD_MAX_CONFIDENCE_BINS) {
         return TD_ERR_ARG;
     }
     decode_outputs(profile->outputs, out);
+#endif
     return TD_OK;
 }

@@ -5,6 +5,11 @@
 #include <string.h>
 
 #include "td_fixed.h"
+#include "td_stats_internal.h"
+
+#if TD_BLOCK_LANES
+#include <emmintrin.h>
+#endif
 
 /* An empty band: (uint32_t)(x - 32768) > 0 for every int16 x, so every sample takes the slow path. */
 #define EMPTY_BAND_LO 32768
@@ -131,10 +136,221 @@ td_status td_window_add(td_window_acc_t *acc, const td_sample_rules_t *rules, co
     return TD_OK;
 }
 
+#if TD_BLOCK_LANES
+/* Greatest common divisor of a channel count and 8. */
+static uint32_t gcd8(uint32_t c)
+{
+    uint32_t g = 8u;
+    while ((c & (g - 1u)) != 0u) {
+        g >>= 1;
+    }
+    return g;
+}
+
+/* Lane statistics of n_groups groups of `lanes` consecutive samples (lanes a multiple of 8, <= TD_BLOCK_MAX_LANES):
+ * lane j collects samples j, j + lanes, ...: with lanes a multiple of the channel count, always the same channel.
+ * SSE2, eight lanes a vector: exact int32 sums, squares by PMADDWD against zero-interleaved samples (x^2 + 0^2 exact
+ * in int32), summed over up to four groups in uint32 lanes and then into uint64 (exact when no sample is -32768:
+ * 4 * 32767^2 < 2^32; a block holding -32768 is never used, as -32768 is at or below every rail_lo), min and max. */
+#define TD_BLOCK_MAX_LANES 128u
+static void block_lanes(const int16_t *x, uint32_t lanes, uint32_t n_groups, int32_t *sum, uint64_t *sumsq,
+                        int16_t *mn, int16_t *mx)
+{
+    const __m128i zero = _mm_setzero_si128();
+    for (uint32_t k = 0; k < lanes; k += 8u) {
+        const int16_t *p = x + k;
+        __m128i s_lo = zero;
+        __m128i s_hi = zero;
+        __m128i q0 = zero; /* uint64 lanes 0-1, 2-3, 4-5, 6-7 */
+        __m128i q1 = zero;
+        __m128i q2 = zero;
+        __m128i q3 = zero;
+        __m128i lo = _mm_set1_epi16(INT16_MAX);
+        __m128i hi = _mm_set1_epi16(INT16_MIN);
+        uint32_t g = 0u;
+        while (g < n_groups) {
+            const uint32_t end = n_groups - g < 4u ? n_groups : g + 4u;
+            __m128i sq_lo = zero; /* uint32 lanes 0-3 */
+            __m128i sq_hi = zero; /* uint32 lanes 4-7 */
+            for (; g < end; g++, p += lanes) {
+                const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+                const __m128i v_lo = _mm_unpacklo_epi16(v, zero);
+                const __m128i v_hi = _mm_unpackhi_epi16(v, zero);
+                sq_lo = _mm_add_epi32(sq_lo, _mm_madd_epi16(v_lo, v_lo));
+                sq_hi = _mm_add_epi32(sq_hi, _mm_madd_epi16(v_hi, v_hi));
+                s_lo = _mm_add_epi32(s_lo, _mm_srai_epi32(_mm_unpacklo_epi16(v, v), 16));
+                s_hi = _mm_add_epi32(s_hi, _mm_srai_epi32(_mm_unpackhi_epi16(v, v), 16));
+                lo = _mm_min_epi16(lo, v);
+                hi = _mm_max_epi16(hi, v);
+            }
+            q0 = _mm_add_epi64(q0, _mm_unpacklo_epi32(sq_lo, zero));
+            q1 = _mm_add_epi64(q1, _mm_unpackhi_epi32(sq_lo, zero));
+            q2 = _mm_add_epi64(q2, _mm_unpacklo_epi32(sq_hi, zero));
+            q3 = _mm_add_epi64(q3, _mm_unpackhi_epi32(sq_hi, zero));
+        }
+        _mm_storeu_si128((__m128i *)(void *)(sum + k), s_lo);
+        _mm_storeu_si128((__m128i *)(void *)(sum + k + 4u), s_hi);
+        _mm_storeu_si128((__m128i *)(void *)(sumsq + k), q0);
+        _mm_storeu_si128((__m128i *)(void *)(sumsq + k + 2u), q1);
+        _mm_storeu_si128((__m128i *)(void *)(sumsq + k + 4u), q2);
+        _mm_storeu_si128((__m128i *)(void *)(sumsq + k + 6u), q3);
+        _mm_storeu_si128((__m128i *)(void *)(mn + k), lo);
+        _mm_storeu_si128((__m128i *)(void *)(mx + k), hi);
+    }
+}
+#endif
+
+#if TD_BLOCK_PAIRS
+/* Sums, sums of squares, min and max of two adjacent channels over n >= 1 frames: each frame's word at `first` holds
+ * (channel c, channel c + 1). Cortex-M4 DSP, 11 instructions a frame: SXTAH and ADD ASR #16 sum the lanes, SMLALBB and
+ * SMLALTT square them into 64 bits, SSUB16 + SEL keep each lane's min and max. No band and no branch on the data:
+ * whether a channel touched its rails is decided once for the block (merge_block). */
+typedef struct {
+    int64_t sumsq[2];
+    int32_t sum[2];
+    uint32_t min;  /* lane 0 (low half): channel c, lane 1: channel c + 1 */
+    uint32_t max;
+} pair_stats_t;
+
+static TD_NOINLINE void block_pair(const int16_t *first, uint32_t stride_bytes, uint32_t n, pair_stats_t *out)
+{
+    const uint8_t *const end = (const uint8_t *)first + n * stride_bytes;
+    uint32_t off = 0u - n * stride_bytes;
+    uint32_t mn = 0x7FFF7FFFu;
+    uint32_t mx = 0x80008000u;
+    int32_t s0 = 0;
+    int32_t s1 = 0;
+    uint64_t q0 = 0u;
+    uint64_t q1 = 0u;
+    uint32_t w;
+    uint32_t t;
+    __asm__("1:\n\t"
+            "ldr %[w], [%[end], %[off]]\n\t"
+            "adds %[off], %[off], %[stride]\n\t"
+            "sxtah %[s0], %[s0], %[w]\n\t"
+            "add %[s1], %[s1], %[w], asr #16\n\t"
+            "smlalbb %Q[q0], %R[q0], %[w], %[w]\n\t"
+            "smlaltt %Q[q1], %R[q1], %[w], %[w]\n\t"
+            "ssub16 %[t], %[w], %[mn]\n\t"
+            "sel %[mn], %[mn], %[w]\n\t"
+            "ssub16 %[t], %[w], %[mx]\n\t"
+            "sel %[mx], %[w], %[mx]\n\t"
+            "bne 1b"
+            : [off] "+&r"(off), [mn] "+&r"(mn), [mx] "+&r"(mx), [s0] "+&r"(s0), [s1] "+&r"(s1), [q0] "+&r"(q0),
+              [q1] "+&r"(q1), [w] "=&r"(w), [t] "=&r"(t)
+            : [end] "r"(end), [stride] "r"(stride_bytes)
+            : "cc", "memory");
+    out->sum[0] = s0;
+    out->sum[1] = s1;
+    out->sumsq[0] = (int64_t)q0;
+    out->sumsq[1] = (int64_t)q1;
+    out->min = mn;
+    out->max = mx;
+}
+#endif
+
+#if TD_BLOCK_LANES || TD_BLOCK_PAIRS
+/* n frames of one channel (its first sample at `first`, stride apart) whose sums, min and max a block pass found:
+ * kept when every sample lies strictly inside the rails (none saturated, none the sentinel, which lies outside them),
+ * else the channel is added sample by sample. The rules and the room were checked by the caller. */
+static td_status merge_block(td_window_acc_t *acc, const td_sample_rules_t *r, uint32_t n, int32_t s, int64_t q,
+                             int32_t lo, int32_t hi, const int16_t *first, uint32_t stride)
+{
+    if (lo > r->rail_lo && hi < r->rail_hi) {
+        acc->n_samples = (uint16_t)(acc->n_samples + n);
+        acc->sum += s;
+        acc->sumsq += q;
+        acc->min = lo < acc->min ? (int16_t)lo : acc->min;
+        acc->max = hi > acc->max ? (int16_t)hi : acc->max;
+        window_update_band(acc, r);
+        return TD_OK;
+    }
+    return td_window_add(acc, r, first, stride, n);
+}
+
+/* 1 when td_window_add would accept n more samples on every channel: then a block pass cannot fail half-way. */
+static uint32_t block_ok(const td_window_acc_t *accs, const td_sample_rules_t *rules, uint32_t n_channels, uint32_t n)
+{
+    uint32_t ok = n_channels <= 16u;
+    for (uint32_t c = 0; c < n_channels && ok; c++) {
+        const td_sample_rules_t *r = &rules[c];
+        ok = r->rail_lo < r->rail_hi && !(r->use_sentinel && r->sentinel > r->rail_lo && r->sentinel < r->rail_hi) &&
+             n <= TD_WINDOW_ACC_MAX_SAMPLES - accs[c].n_samples;
+    }
+    return ok;
+}
+
+td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *rules, const int16_t *frames,
+                               uint32_t n_channels, uint32_t n_frames)
+{
+    if (accs == NULL || rules == NULL || n_channels == 0u || (frames == NULL && n_frames > 0u)) {
+        return TD_ERR_ARG;
+    }
+    uint32_t done = 0u;
+#if TD_BLOCK_LANES
+    /* lanes = lcm(n_channels, 8) samples a group, group = lanes / n_channels frames. */
+    const uint32_t group = 8u / gcd8(n_channels);
+    const uint32_t lanes = group * n_channels;
+    const uint32_t n_groups = n_frames / group;
+    /* Shorter blocks (a window of 10 frames: 2 groups of 4 at 6 channels) are faster sample by sample. */
+    if (n_groups >= 4u && block_ok(accs, rules, n_channels, n_frames)) {
+        int32_t sum[TD_BLOCK_MAX_LANES];
+        uint64_t sumsq[TD_BLOCK_MAX_LANES];
+        int16_t mn[TD_BLOCK_MAX_LANES];
+        int16_t mx[TD_BLOCK_MAX_LANES];
+        block_lanes(frames, lanes, n_groups, sum, sumsq, mn, mx);
+        done = n_groups * group;
+        for (uint32_t c = 0; c < n_channels; c++) {
+            int32_t s = 0;
+            int64_t q = 0;
+            int32_t lo = INT16_MAX;
+            int32_t hi = INT16_MIN;
+            for (uint32_t j = c; j < lanes; j += n_channels) {
+                s += sum[j];
+                q += (int64_t)sumsq[j];
+                lo = mn[j] < lo ? mn[j] : lo;
+                hi = mx[j] > hi ? mx[j] : hi;
+            }
+            if (merge_block(&accs[c], &rules[c], done, s, q, lo, hi, frames + c, n_channels) != TD_OK) {
+                return TD_ERR_STATE; /* unreachable: block_ok checked the rules and the room */
+            }
+        }
+    }
+#elif TD_BLOCK_PAIRS
+    if (n_frames >= TD_BLOCK_PAIRS_MIN_FRAMES && block_ok(accs, rules, n_channels, n_frames)) {
+        int32_t st = TD_OK;
+        uint32_t c = 0u;
+        for (; c + 1u < n_channels; c += 2u) {
+            pair_stats_t ps;
+            block_pair(frames + c, 2u * n_channels, n_frames, &ps);
+            st |= merge_block(&accs[c], &rules[c], n_frames, ps.sum[0], ps.sumsq[0], (int16_t)ps.min,
+                              (int16_t)ps.max, frames + c, n_channels);
+            st |= merge_block(&accs[c + 1u], &rules[c + 1u], n_frames, ps.sum[1], ps.sumsq[1],
+                              (int16_t)(ps.min >> 16), (int16_t)(ps.max >> 16), frames + c + 1u, n_channels);
+        }
+        if (c < n_channels) {
+            st |= td_window_add(&accs[c], &rules[c], frames + c, n_channels, n_frames);
+        }
+        return st != TD_OK ? TD_ERR_STATE : TD_OK; /* never an error: block_ok checked the rules and the room */
+    }
+#endif
+    if (done < n_frames) {
+        const int16_t *rest = frames + (size_t)done * n_channels;
+        for (uint32_t c = 0; c < n_channels; c++) {
+            const td_status st = td_window_add(&accs[c], &rules[c], rest + c, n_channels, n_frames - done);
+            if (st != TD_OK) {
+                return st;
+            }
+        }
+    }
+    return TD_OK;
+}
+#endif
+
 /* floor((*rem 2^32 + x) / den) for 0 < den <= 2^20 and *rem < den, leaving the remainder in *rem.
  * Long division in 12-, 12- and 8-bit digits keeps every partial dividend within 32 bits, so it
  * costs three 32-bit divisions (one UDIV each on the M4) instead of a 64-bit division routine. */
-#if TD_OPTIMIZE_SPEED
+#if TD_OPTIMIZE_SPEED || TD_MINIMAL
 static uint32_t div_long32(uint32_t *rem, uint32_t x, uint32_t den)
 {
     uint32_t r = (*rem << 12) | (x >> 20);
@@ -187,7 +403,7 @@ uint64_t td_var_q32(int32_t sum, int64_t sumsq, uint32_t n)
     const uint32_t nn = n * n;
     /* d <= 2^30 nn, so the quotient d / nn fits 32 bits and the remainder is below nn; the result is that quotient
      * in the high word plus round(remainder 2^32 / nn), ties up. */
-#if TD_OPTIMIZE_SPEED
+#if TD_OPTIMIZE_SPEED || TD_MINIMAL
     uint32_t rem = (uint32_t)(d >> 32);
     const uint32_t q = div_long32(&rem, (uint32_t)d, nn);
     const uint32_t frac = div_long32(&rem, 0u, nn);
@@ -201,6 +417,7 @@ uint64_t td_var_q32(int32_t sum, int64_t sumsq, uint32_t n)
 #endif
 }
 
+#if !TD_MINIMAL || TD_FEATURE_EXTERNAL || TD_FEATURE_OUTPUTS || TD_FEATURE_ATTRIBUTION || TD_FEATURE_CHART
 uint64_t td_udiv64_32(uint64_t num, uint32_t den)
 {
     uint32_t hi = (uint32_t)(num >> 32);
@@ -234,20 +451,47 @@ uint64_t td_udiv64_32(uint64_t num, uint32_t den)
     }
     return ((uint64_t)q_hi << 32) | q_lo;
 }
+#endif
 
+#if TD_FEATURE_EXTERNAL || TD_FEATURE_OUTPUTS
 int64_t td_round_div32(int64_t num, uint32_t den)
 {
     const uint64_t mag = td_udiv64_32(td_abs64(num) + den / 2u, den);
     return num < 0 ? -(int64_t)mag : (int64_t)mag;
 }
+#endif
 
+#if !(TD_MINIMAL && !TD_OPTIMIZE_SPEED)
 /* Upper bounds of sqrt over [i 2^27, (i + 1) 2^27) for i = 8..31 (capped at 65535, still >= the floor
  * root): within 6.1 % of the root, so two Newton steps leave the floor root or one more. */
 static const uint16_t isqrt_guess[24] = {
     34756u, 36636u, 38424u, 40133u, 41772u, 43348u, 44870u, 46341u, 47768u, 49152u, 50499u, 51811u,
     53091u, 54340u, 55561u, 56756u, 57927u, 59074u, 60199u, 61304u, 62389u, 63455u, 64504u, 65535u,
 };
+#endif
 
+#if TD_MINIMAL && !TD_OPTIMIZE_SPEED
+/* The minimal build's square root: bit by bit, two bits of the value a step (at most 32 steps), about 100 bytes less
+ * flash than the Newton-Karatsuba one below and several times slower. The floor root is unique, so both agree. */
+uint32_t td_isqrt64(uint64_t value)
+{
+    uint64_t root = 0u;
+    uint64_t bit = (uint64_t)1 << 62;
+    while (bit > value) {
+        bit >>= 2;
+    }
+    while (bit != 0u) {
+        if (value >= root + bit) {
+            value -= root + bit;
+            root = (root >> 1) + bit;
+        } else {
+            root >>= 1;
+        }
+        bit >>= 2;
+    }
+    return (uint32_t)root;
+}
+#else
 uint32_t td_isqrt64(uint64_t value)
 {
     if (value == 0u) {
@@ -284,12 +528,14 @@ uint32_t td_isqrt64(uint64_t value)
     }
     return root >> (shift >> 1);
 }
+#endif
 
 int32_t td_std_q8(uint64_t var_q32)
 {
     return (int32_t)(((uint64_t)td_isqrt64(var_q32) + 128u) >> 8);
 }
 
+#if TD_FEATURE_LIFETIME
 /* The lifetime read-out's exact arithmetic on little-endian arrays of 32-bit words (C99 has no 128-bit type, and a
  * 32-bit target's compiler none either): 160 bits hold n sumsq 2^32 < 2^158. Loops over words keep the code small;
  * only td_lifetime_get uses it, so its speed does not matter. */
@@ -422,3 +668,4 @@ td_status td_lifetime_merge(td_lifetime_t *life, uint32_t n, int32_t sum, int64_
     life->sumsq_lo = lo;
     return TD_OK;
 }
+#endif /* TD_FEATURE_LIFETIME */

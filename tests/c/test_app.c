@@ -36,6 +36,7 @@ static uint32_t g_flash_size = 8192u;
 static uint32_t g_page = 4096u;
 static long g_writes_left = -1; /* -1: unlimited; n >= 0: n more writes succeed, then every write fails */
 static uint32_t g_boot = 1u;
+static uint64_t g_uid = 0x0123456789ABCDEFull; /* what td_hal_device_uid reports */
 static uint32_t g_time = 0u;
 static td_status g_sensor_status = TD_ERR_MODE;
 static uint16_t g_sensor_rate;
@@ -92,6 +93,11 @@ uint32_t td_hal_time_ms(void)
 uint32_t td_hal_boot_id(void)
 {
     return g_boot;
+}
+
+uint64_t td_hal_device_uid(void)
+{
+    return g_uid;
 }
 
 uint32_t td_hal_storage_size(void)
@@ -427,6 +433,24 @@ static void test_proto(void)
     CHECK(back.request_seq == 0x0A0Bu && back.boot_id == 0x11121314u && back.profile_window == 64u &&
           back.next_seq == 0x31323334u && back.oldest_seq == 0x41424344u && back.ring_capacity == 128u &&
           back.link_errors == 0x61626364u && back.board_name_len == 2u && memcmp(back.board_name, "ab", 2) == 0);
+    CHECK(back.protocol_version == 1u && back.device_uid == 0u);
+    /* Version 2: the same fields, then the device uid (u64 LE) at 44, then the board name at 52. */
+    static const uint8_t uid_bytes[] = {0xEF, 0xCD, 0xAB, 0x89, 0x67, 0x45, 0x23, 0x01};
+    uint8_t info2[sizeof info_bytes + 8u];
+    memcpy(info2, info_bytes, 44u);
+    info2[1] = 2u;
+    memcpy(info2 + 44, uid_bytes, sizeof uid_bytes);
+    memcpy(info2 + 52, "ab", 2u);
+    info.protocol_version = 2u;
+    info.device_uid = 0x0123456789ABCDEFull;
+    CHECK_EQ(td_proto_encode_info(out, sizeof out, &info, &len), TD_OK);
+    CHECK(len == sizeof info2 && memcmp(out, info2, sizeof info2) == 0);
+    memset(&back, 0, sizeof back);
+    CHECK_EQ(td_proto_decode_info(info2, sizeof info2, &back), TD_OK);
+    CHECK(back.protocol_version == 2u && back.device_uid == 0x0123456789ABCDEFull && back.link_errors == 0x61626364u &&
+          back.board_name_len == 2u && memcmp(back.board_name, "ab", 2) == 0);
+    /* A version-2 INFO shorter than its fixed part is malformed. */
+    CHECK_EQ(td_proto_decode_info(info2, 50u, &back), TD_ERR_ARG);
     /* A long board name is cut at the payload limit. */
     static char long_name[400];
     memset(long_name, 'x', sizeof long_name - 1u);
@@ -1007,12 +1031,18 @@ static void test_app_basics(void)
     CHECK_EQ(td_app_init(&g_app), TD_OK);
 
     td_proto_info_t info = get_info();
-    CHECK(info.protocol_version == 1u && info.board_id == TD_BOARD_HOST && info.active_slot == 0xFFu &&
+    CHECK(info.protocol_version == 2u && info.device_uid == 0x0123456789ABCDEFull);
+    CHECK(info.board_id == TD_BOARD_HOST && info.active_slot == 0xFFu &&
           info.max_payload == 352u && info.boot_id == 7u && info.firmware_version == TD_FIRMWARE_VERSION &&
           info.profile_id == 0u && info.profile_channels == 0u && info.max_channels == TD_MAX_CHANNELS &&
           info.profile_window == 0u && info.next_seq == 0u && info.oldest_seq == 0u &&
           info.ring_capacity == TD_APP_RING_CAPACITY && info.sensor_rate_hz == 0u && info.frames_processed == 0u &&
           info.link_errors == 0u && info.board_name_len == 10u && memcmp(info.board_name, "test board", 10) == 0);
+    /* The uid is the HAL's, asked at every INFO (a high word that would not survive a u32 truncation). */
+    g_uid = 0xFEDCBA9876543210ull;
+    info = get_info();
+    CHECK(info.device_uid == 0xFEDCBA9876543210ull && info.board_name_len == 10u);
+    g_uid = 0x0123456789ABCDEFull;
 
     /* Nothing to monitor yet. */
     uint8_t p[TD_FRAME_MAX_PAYLOAD];

@@ -39,6 +39,20 @@ static void say_u32(const char *key, uint32_t v)
     say("\r\n");
 }
 
+static void say_hex64(const char *key, uint64_t v)
+{
+    char buf[17];
+    for (int i = 15; i >= 0; i--) {
+        buf[i] = "0123456789abcdef"[v & 0xFu];
+        v >>= 4;
+    }
+    buf[16] = '\0';
+    say(key);
+    say("=");
+    say(buf);
+    say("\r\n");
+}
+
 static void check(int ok, const char *what)
 {
     if (!ok) {
@@ -111,6 +125,8 @@ int main(void)
     say_u32("board_id", td_hal_board_id());
     say_u32("semihosting", (uint32_t)sh_available());
     say_u32("boot_id", td_hal_boot_id());
+    say_hex64("device_uid", td_hal_device_uid());
+    check(td_hal_device_uid() != 0u, "device uid set");
     say_u32("storage_size", td_hal_storage_size());
     say_u32("page_size", td_hal_storage_page_size());
     storage_rules();

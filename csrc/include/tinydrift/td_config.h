@@ -42,6 +42,62 @@
 #define TD_OPTIMIZE_SPEED 0
 #endif
 
+/* Feature switches: 1 (the default, the full core) or 0 (left out of the build). The smallest core, statistics,
+ * health, score and CUSUM, sets them all to 0 (TD_MINIMAL=1 does, tools/size_report.py --minimal measures it). A
+ * switched-off feature's profile sections are still validated but ignored: its triggers never fire and its result
+ * fields stay 0; every other result is the full core's (tests/c/test_minimal.c). */
+
+/** 1: all TD_FEATURE_* switches default to 0 (statistics, health, PCA embedding, score, CUSUM only). */
+#ifndef TD_MINIMAL
+#define TD_MINIMAL 0
+#endif
+
+/** Feature chart (a signed CUSUM on every feature's fitted shift; profile flag bit for the chart section). */
+#ifndef TD_FEATURE_CHART
+#define TD_FEATURE_CHART (!TD_MINIMAL)
+#endif
+
+/** Channel attribution during a CUSUM run (result top_channel: the channel whose fitted shifts explain the run). */
+#ifndef TD_FEATURE_ATTRIBUTION
+#define TD_FEATURE_ATTRIBUTION (!TD_MINIMAL)
+#endif
+
+/** Occupancy test over the last n windows' nearest centroids (profiles with an occupancy section). */
+#ifndef TD_FEATURE_OCCUPANCY
+#define TD_FEATURE_OCCUPANCY (!TD_MINIMAL)
+#endif
+
+/** Model outputs: prediction histogram, confidence, label-free accuracy estimate, DDM on labels (outputs section). */
+#ifndef TD_FEATURE_OUTPUTS
+#define TD_FEATURE_OUTPUTS (!TD_MINIMAL)
+#endif
+
+/** External-embedding mode (td_monitor_push_embedding); without it td_monitor_init refuses such profiles. */
+#ifndef TD_FEATURE_EXTERNAL
+#define TD_FEATURE_EXTERNAL (!TD_MINIMAL)
+#endif
+
+/** Exact lifetime statistics per channel (td_monitor_lifetime; without it TD_ERR_MODE). */
+#ifndef TD_FEATURE_LIFETIME
+#define TD_FEATURE_LIFETIME (!TD_MINIMAL)
+#endif
+
+/** PCA reconstruction error (profiles keeping fewer dimensions than features: scoring "centroids"); without it
+ *  td_monitor_init refuses such profiles (TD_ERR_MODE). The default "mixture" profiles keep every dimension. */
+#ifndef TD_FEATURE_RECON
+#define TD_FEATURE_RECON (!TD_MINIMAL)
+#endif
+
+/** td_profile_size and td_profile_size_outputs (the host's and the tests' size arithmetic; the parser needs neither). */
+#ifndef TD_FEATURE_PROFILE_SIZE
+#define TD_FEATURE_PROFILE_SIZE (!TD_MINIMAL)
+#endif
+
+/** Message strings of td_status_str (without them it returns "" for every code). */
+#ifndef TD_FEATURE_STATUS_STRINGS
+#define TD_FEATURE_STATUS_STRINGS (!TD_MINIMAL)
+#endif
+
 /** Window features per channel: mean and standard deviation. */
 #define TD_FEATURES_PER_CHANNEL 2
 

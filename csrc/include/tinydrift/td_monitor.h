@@ -137,19 +137,31 @@ typedef struct {
 typedef struct {
     const td_profile_t *profile;            /**< parsed profile (caller-owned) */
     td_window_acc_t acc[TD_MAX_CHANNELS];   /**< current window per channel */
+#if TD_FEATURE_LIFETIME
     td_lifetime_t life[TD_MAX_CHANNELS];    /**< lifetime statistics per channel */
+#endif
     td_sample_rules_t rules[TD_MAX_CHANNELS]; /**< rails and sentinel per channel */
+#if TD_FEATURE_EXTERNAL
     int32_t emb_sum[TD_MAX_DIMS];           /**< external mode: sum of pushed embeddings */
+#endif
     td_detector_t detector;                 /**< decision state */
     uint32_t window_index;                  /**< index of the window being filled */
     uint16_t fill;                          /**< frames in the current window */
     uint16_t n_embeddings;                  /**< external mode: embeddings in the current window */
     uint8_t has_outputs;                    /**< 1 when the profile has an outputs section */
     uint8_t last_nearest;                   /**< nearest centroid of the last scored window (search hint) */
+#if TD_FEATURE_OCCUPANCY
     td_occupancy_t occupancy;               /**< occupancy test (used with an occupancy section) */
+#endif
+#if TD_FEATURE_ATTRIBUTION
     uint32_t blame_q8[TD_MAX_CHANNELS];     /**< PCA mode: per channel, evidence summed over the current CUSUM run */
+#endif
+#if TD_FEATURE_CHART
     uint16_t chart_q8[2 * TD_MAX_FEATURES]; /**< feature chart: per feature, the up and down statistics, Q8 */
+#endif
+#if TD_FEATURE_OUTPUTS
     td_monitor_outputs_t out;               /**< model-output monitoring (used when has_outputs) */
+#endif
 } td_monitor_t;
 
 /** Most embeddings one window accepts in external mode (keeps the int32 sums exact). */

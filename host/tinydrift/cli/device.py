@@ -33,7 +33,9 @@ the sources the package carries, once, into $XDG_CACHE_HOME/tinydrift/fw/),
 starts it, prints its URL on stdout and runs until Ctrl-C (exit status 130) or
 SIGTERM (0). The profile store lives in
 DIR/tinydrift-storage.bin (a temporary directory when --state-dir is not
-given), so with --state-dir an uploaded profile survives a restart.
+given), so with --state-dir an uploaded profile survives a restart, and so
+does the board's device id (INFO): random at the first start of a state
+directory, or --device-id HEX, which replaces the stored one.
 
   host  build/fw/host/tinydrift-sim, a TCP server (needs gcc, make)
   qemu  build/fw/mps2-an386/tinydrift.elf in qemu-system-arm -M mps2-an386
@@ -58,12 +60,13 @@ Examples:
   tinydrift sim --board host --sensor-file field.csv --rate 100
   tinydrift sim --board qemu --sensor-file field.npz --rate 100
   tinydrift sim --board qemu --state-dir /tmp/qemu-board
+  tinydrift sim --board host --state-dir /tmp/board-7 --device-id 00000000000000b7
   URL=$(tinydrift sim --board host | head -n1) &   # in scripts: first line is the URL
 """
 
 _INFO_EPILOG = """\
-Prints the board, firmware, active profile, telemetry ring and link error
-counters the device reports (docs/protocol.md, INFO).
+Prints the board, its unique device id, firmware, active profile, telemetry
+ring and link error counters the device reports (docs/protocol.md, INFO).
 
 Examples:
   tinydrift info --port /dev/ttyACM0
@@ -198,6 +201,9 @@ def add_commands(commands: Any) -> None:
     sim.add_argument("--rate", type=int_in(1, 65535), default=None, metavar="HZ",
                      help="with --sensor-file: start the sensor at HZ frames per second once a profile is active "
                           "(default: when a host sends SENSOR, e.g. monitor --sensor-rate)")
+    sim.add_argument("--device-id", type=_device_id, default=None, metavar="HEX",
+                     help="the board's 64-bit device id, 1 to 16 hex digits, kept in its state (default: the one "
+                          "stored, or a random one at the first start of a state directory)")
     sim.set_defaults(func=cmd_sim)
 
     info = make_parser(PROG, "Ask a device (or simulator) what it is running: board, firmware, active profile, "
@@ -278,6 +284,14 @@ def _stderr(msg: str) -> None:
     print(f"{PROG}: {msg}", file=sys.stderr, flush=True)
 
 
+def _device_id(text: str) -> int:
+    """A device id: 1 to 16 hex digits (an optional 0x), not all zero."""
+    digits = text[2:] if text.lower().startswith("0x") else text
+    if not 1 <= len(digits) <= 16 or any(c not in "0123456789abcdefABCDEF" for c in digits) or int(digits, 16) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device id (1 to 16 hex digits, not all zero)")
+    return int(digits, 16)
+
+
 def cmd_sim(args: argparse.Namespace) -> int:
     from tinydrift.device.protocol import DeviceError
     from tinydrift.device.sim import Simulator
@@ -297,7 +311,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
     if args.rate is not None and args.sensor_file is None:
         raise InputError("--rate needs --sensor-file (the recording the simulated sensor plays)")
     sim = Simulator(args.board, state_dir=args.state_dir, build=args.build, sensor_file=args.sensor_file,
-                    sensor_rate=args.rate, port=args.listen, refuse_second_client=True)
+                    sensor_rate=args.rate, port=args.listen, refuse_second_client=True, device_id=args.device_id)
     try:
         url = sim.start()
         print(url, flush=True)
@@ -351,6 +365,7 @@ def info_lines(info: Any) -> list[str]:
         ("board", f"{info.board_name or board} ({board}, id {info.board_id})"),
         ("firmware", f"{info.firmware}, link protocol {info.protocol_version}, max payload {info.max_payload} bytes, "
                      f"up to {info.max_channels} channels"),
+        ("device id", info.uid_text or "not reported (firmware of link protocol 1)"),
         ("boot id", f"{info.boot_id:#010x}"),
         ("profile", profile),
         ("telemetry", ring),

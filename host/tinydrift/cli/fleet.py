@@ -2,6 +2,7 @@
 
     tinydrift ingest --mqtt mqtt://HOST:1883/tinydrift --db postgresql://USER@HOST/DB [--alert-cmd CMD]
     tinydrift fleet simulate --mqtt mqtt://HOST:1883/tinydrift --spool gw1.spool --devices 10 --records 200
+    tinydrift db quarantine --db postgresql://USER@HOST/DB [--limit N] [--json]
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         worker.stop()
         stats = worker.stats
     print(f"# ingested {stats.records_new} new records ({stats.records_duplicate} already stored), "
-          f"{stats.gaps_new} gaps, {stats.alarms_new} alarm onsets, {stats.malformed} malformed messages skipped, "
+          f"{stats.gaps_new} gaps, {stats.alarms_new} alarm onsets, {stats.malformed} malformed messages skipped "
+          f"({stats.quarantined_new} new in quarantine), "
           f"{stats.db_errors} database retries, {time.monotonic() - started:.1f} s", file=sys.stderr)
     return 0
 
@@ -98,17 +100,19 @@ def cmd_fleet_report(args: argparse.Namespace) -> int:
     """`tinydrift report --db postgresql://...`: the fleet page (every device's state, alarms, lost counts)."""
     from tinydrift.core.files import atomic_open
     from tinydrift.fleet.pgstore import connect
-    from tinydrift.fleet.report import fleet_summary, write_fleet_html
+    from tinydrift.fleet.report import fleet_summary, quarantine_count, write_fleet_html
 
     with connect(args.db, migrate=False) as conn:
         rows = fleet_summary(conn)
+        quarantined = quarantine_count(conn)
     for r in rows:
         print(f"{r.device}: {'ALARM' if r.alarm_now else 'ok'}, {r.records} records, {r.alarm_onsets} alarm onsets"
               f"{f', first alarm {r.first_alarm}' if r.first_alarm else ''}, {r.lost} lost, "
               f"{r.not_received} not received")
     with atomic_open(Path(args.output)) as fh:
-        write_fleet_html(rows, fh)
-    print(f"tinydrift: wrote {args.output} ({len(rows)} devices)", file=sys.stderr)
+        write_fleet_html(rows, fh, quarantined=quarantined)
+    held = f"; {quarantined} messages in quarantine (tinydrift db quarantine)" if quarantined else ""
+    print(f"tinydrift: wrote {args.output} ({len(rows)} devices{held})", file=sys.stderr)
     return 0
 
 
@@ -127,6 +131,37 @@ def cmd_fleet_export(args: argparse.Namespace) -> int:
             with atomic_open(Path(args.output)) as fh:
                 n = export_csv(conn, fh)
             print(f"tinydrift: wrote {n} records to {args.output} (csv)", file=sys.stderr)
+    return 0
+
+
+def _preview(data: bytes, size: int, width: int = 60) -> str:
+    """The first ``width`` bytes of a payload as one printable line (Python bytes escapes: \\xNN, \\n)."""
+    return repr(data[:width])[2:-1] + ("..." if size > width else "")
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    """`tinydrift db quarantine --db postgresql://...`: the messages the ingest side could not decode."""
+    import base64
+    import json
+
+    from tinydrift.fleet.pgstore import QUARANTINE_MAX_BYTES, connect, quarantined
+    from tinydrift.fleet.urls import is_postgres_url
+
+    if not is_postgres_url(args.db):
+        raise InputError(f"the quarantine is kept by a fleet database (tinydrift ingest); --db must be a "
+                         f"postgresql:// URL, got {args.db!r}")
+    with connect(args.db, migrate=False) as conn:
+        rows = quarantined(conn, args.limit)
+    if args.json:
+        print(json.dumps([{"received_at": r.received_at.timestamp(), "topic": r.topic, "error": r.error,
+                           "worker": r.worker, "payload_size": r.payload_size,
+                           "payload_base64": base64.b64encode(r.payload).decode("ascii")} for r in rows], indent=1))
+    else:
+        for r in rows:
+            print(f"{r.received_at:%Y-%m-%d %H:%M:%S}  {r.topic}  {r.payload_size} bytes  {r.error}  "
+                  f"payload: {_preview(r.payload, r.payload_size)}")
+        print(f"tinydrift: {len(rows)} quarantined messages (each keeps its first {QUARANTINE_MAX_BYTES} bytes; "
+              "--json gives them whole in base64)", file=sys.stderr)
     return 0
 
 

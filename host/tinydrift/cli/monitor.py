@@ -164,7 +164,8 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         collector = Collector(url, store, device_name=args.device_name, alert_cmd=args.alert_cmd,
                               sensor_rate=args.sensor_rate, on_record=on_record, on_status=on_status,
                               record_sink=gateway.sink.record if gateway else None,
-                              gap_sink=gateway.sink.gap if gateway else None)
+                              gap_sink=gateway.sink.gap if gateway else None,
+                              onset_sink=gateway.sink.onset if gateway else None)
         # SIGTERM stops as cleanly as Ctrl-C: the record in hand is stored, then we return.
         signal.signal(signal.SIGTERM, lambda *_: collector.stop())
         started = time.monotonic()

@@ -2,6 +2,7 @@
 
     tinydrift db export --db telemetry.db --csv [-o records.csv]
     tinydrift db export --db telemetry.db --json [-o telemetry.json]
+    tinydrift db quarantine --db postgresql://USER@HOST/DB [--limit N] [--json]
     tinydrift report --db telemetry.db -o report.html [--png-dir DIR]
 
 ``add_commands(subparsers)`` adds both to the ``tinydrift`` parser. Handlers return an exit
@@ -17,7 +18,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from tinydrift.cli.common import TRIGGER_BITS, file_error
+from tinydrift.cli.common import TRIGGER_BITS, file_error, positive_int
 from tinydrift.core.errors import InputError
 from tinydrift.core.files import atomic_open
 from tinydrift.telemetry.store import StoreError, TelemetryStore
@@ -29,6 +30,18 @@ _DB_EPILOG = """\
 Examples:
   tinydrift db export --db telemetry.db --csv -o records.csv
   tinydrift db export --db telemetry.db --json > telemetry.json
+  tinydrift db quarantine --db postgresql://tinydrift@dbhost/tinydrift
+"""
+
+_QUARANTINE_EPILOG = """\
+Lists the messages `tinydrift ingest` could not decode (malformed or foreign
+payloads on the fleet topic), oldest first, one line each: time received,
+topic, payload size, the error, and the payload's first bytes. Each distinct
+(topic, payload) is kept once, with its first 4096 bytes (docs/fleet.md).
+
+Examples:
+  tinydrift db quarantine --db postgresql://tinydrift@dbhost/tinydrift
+  tinydrift db quarantine --db postgresql:///tinydrift --limit 20 --json
 """
 
 _EXPORT_EPILOG = """\
@@ -74,7 +87,7 @@ def make_parser(sub: Any, name: str, description: str, epilog: str, help_text: s
 
 
 def add_commands(subparsers: Any) -> None:
-    """Add ``db`` (with ``export``) and ``report`` to the ``tinydrift`` subcommand parsers."""
+    """Add ``db`` (with ``export`` and ``quarantine``) and ``report`` to the ``tinydrift`` subcommand parsers."""
     db = make_parser(subparsers, "db", "Inspect and export the telemetry store that device monitoring fills.",
                  _DB_EPILOG, "export the telemetry database")
     db_cmds = db.add_subparsers(dest="db_command", metavar="SUBCOMMAND", title="subcommands")
@@ -91,6 +104,14 @@ def add_commands(subparsers: Any) -> None:
                      help="one JSON object holding every table")
     export.add_argument("-o", "--output", default="-", metavar="FILE", help="write here (default: stdout)")
     export.set_defaults(func=cmd_db_export)
+
+    quar = make_parser(db_cmds, "quarantine", "List the messages the fleet's ingest side could not decode and kept "
+                                          "in its PostgreSQL quarantine table.", _QUARANTINE_EPILOG,
+                       "list the fleet messages the ingest side could not decode")
+    quar.add_argument("--db", required=True, metavar="URL", help="fleet database, postgresql://...")
+    quar.add_argument("--limit", type=positive_int, default=None, metavar="N", help="only the newest N")
+    quar.add_argument("--json", action="store_true", help="one JSON array, payloads whole in base64")
+    quar.set_defaults(func=_cmd_quarantine)
 
     report = make_parser(subparsers, "report", "Write an HTML report of a telemetry store: score timelines, "
                                            "per-channel z heatmaps, sensor health events and a summary of "
@@ -131,6 +152,12 @@ def cmd_db_export(args: argparse.Namespace) -> int:
                 raise file_error("cannot write", target, exc) from None
             print(f"{PROG}: wrote {n} records to {target} ({args.format})", file=sys.stderr)
     return 0
+
+
+def _cmd_quarantine(args: argparse.Namespace) -> int:
+    from tinydrift.cli.fleet import cmd_quarantine
+
+    return cmd_quarantine(args)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

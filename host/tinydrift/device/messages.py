@@ -334,7 +334,8 @@ class Log:
 
 @dataclass(frozen=True)
 class Info:
-    """The device's answer to INFO_REQ (docs/protocol.md, INFO)."""
+    """The device's answer to INFO_REQ (docs/protocol.md, INFO). ``device_uid`` is the board's 64-bit unique
+    id (protocol version 2 on); None from a version-1 firmware, which does not report one."""
 
     request_seq: int
     board_id: int
@@ -354,8 +355,10 @@ class Info:
     link_errors: int
     board_name: str
     protocol_version: int = PROTOCOL_VERSION
+    device_uid: int | None = None
     TYPE: ClassVar[int] = MSG_INFO
     _S: ClassVar[struct.Struct] = struct.Struct("<BBHBBHIIIBBHIIHHII")
+    _UID: ClassVar[struct.Struct] = struct.Struct("<Q")
 
     @property
     def has_profile(self) -> bool:
@@ -366,14 +369,22 @@ class Info:
         v = self.firmware_version
         return f"{v >> 16 & 0xFF}.{v >> 8 & 0xFF}.{v & 0xFF}"
 
+    @property
+    def uid_text(self) -> str | None:
+        """The device uid as 16 lower-case hex digits; None when the firmware reports none (or 0)."""
+        return f"{self.device_uid:016x}" if self.device_uid else None
+
     def pack(self) -> bytes:
-        return self._S.pack(
+        head = self._S.pack(
             MSG_INFO_REQ, self.protocol_version, self.request_seq, self.board_id,
             NO_SLOT if self.active_slot is None else self.active_slot, self.max_payload, self.boot_id,
             self.firmware_version, self.profile_id, self.profile_channels, self.max_channels, self.profile_window,
             self.next_seq, self.oldest_seq, self.ring_capacity, self.sensor_rate_hz, self.frames_processed,
             self.link_errors,
-        ) + self.board_name.encode("ascii", "replace")
+        )
+        if self.protocol_version >= 2:
+            head += self._UID.pack(self.device_uid or 0)
+        return head + self.board_name.encode("ascii", "replace")
 
     @classmethod
     def unpack(cls, payload: bytes) -> Info:
@@ -382,13 +393,19 @@ class Info:
          cap, rate, frames, errors) = cls._S.unpack_from(payload)
         if rtype != MSG_INFO_REQ:
             raise ProtocolError(f"malformed INFO: request type {rtype:#04x}, expected 0x01")
-        name = payload[cls._S.size:].decode("ascii", "replace").rstrip("\x00")
+        start, uid = cls._S.size, None
+        if version >= 2:  # version 2 added the u64 device uid before the board name
+            expect_size(payload, start + cls._UID.size, "INFO", exact=False)
+            uid = cls._UID.unpack_from(payload, start)[0]
+            start += cls._UID.size
+        name = payload[start:].decode("ascii", "replace").rstrip("\x00")
         return cls(rseq, board, None if slot == NO_SLOT else slot, max_payload, boot_id, fw, pid, n_ch, max_ch,
-                   window, next_seq, oldest, cap, rate, frames, errors, name, version)
+                   window, next_seq, oldest, cap, rate, frames, errors, name, version, uid)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["firmware"] = self.firmware
+        d["device_uid"] = self.uid_text
         return d
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from tinydrift.core.errors import TinyDriftError
 from tinydrift.core.native import ffi, lib, status_text
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: INFO carries the device uid; a version-1 device is still understood
 MAX_PAYLOAD = 352
 MAX_CHUNK = 256
 MAX_INJECT_VALUES = 160

@@ -5,7 +5,9 @@
     ...         print(dev.info().board_name)
     ...     sim.restart()                # reboot: same storage file, new boot id (and a new URL)
 
-The profile store lives in ``state_dir/tinydrift-storage.bin`` and survives restarts.
+The profile store lives in ``state_dir/tinydrift-storage.bin`` and survives restarts, and so does the
+board's 64-bit device id (INFO): random at the first start of a state directory, or ``device_id``,
+which replaces the stored one (boards/host/README.md, boards/mps2-an386/README.md).
 Firmware is built from this checkout with ``make -f firmware/firmware.mk fw-host|fw-qemu``, or, in an
 installed wheel, from the sources it carries into the per-user cache (``build_firmware``).
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -142,13 +145,18 @@ class Simulator:
     sensor_rate (Hz) the sensor starts by itself as soon as a profile is active. port: the TCP port on
     127.0.0.1 to serve (0: a free one). refuse_second_client: QEMU only (the host build always does):
     serve its link through a relay (``relay.LinkRelay``) that answers a second client with the busy line.
+    device_id: the board's 64-bit device id (1..2**64-1), stored in its state; None keeps the stored one, or
+    a new random one at the first start of the state directory.
     """
 
     def __init__(self, board: str = "host", state_dir: str | Path | None = None, build: bool = True,
                  startup_timeout: float = STARTUP_TIMEOUT, extra_args: tuple[str, ...] = (),
                  sensor_file: str | Path | None = None, sensor_rate: int | None = None, port: int = 0,
-                 refuse_second_client: bool = False) -> None:
+                 refuse_second_client: bool = False, device_id: int | None = None) -> None:
         _check_board(board)
+        if device_id is not None and not 0 < device_id < 1 << 64:
+            raise InputError(f"device id must be 1..2**64-1 (1 to 16 hex digits, not 0), got {device_id:#x}")
+        self.device_id = device_id
         if not 0 <= port <= 65535:
             raise InputError(f"TCP port must be 0..65535, got {port}")
         self.port = port
@@ -200,9 +208,16 @@ class Simulator:
             else:
                 words = f"sensor={SENSOR_FILE}" + (f" sensor_rate={self.sensor_rate}" if self.sensor_rate else "")
                 sensor = ["-append", words]
+        uid = self.device_id
+        if uid is None and self.board == "qemu" and not self.storage.exists():
+            # QEMU's board has no RNG: its first boot gets an id from the host's (the firmware stores it).
+            uid = secrets.randbits(64) or 1
         if self.board == "host":
+            ident = ["--device-id", f"{uid:016x}"] if uid else []
             return [str(self._firmware), "--tcp", str(self.port), "--storage", str(self.storage.resolve()), *sensor,
-                    *self.extra_args]
+                    *ident, *self.extra_args]
+        if uid:
+            sensor = ["-append", " ".join([*sensor[1:], f"device_id={uid:016x}"])]
         self._port = free_port() if self.refuse_second_client or not self.port else self.port
         # nodelay=on: QEMU sends each UART byte as it is written; with Nagle's algorithm every reply
         # would stall on the host's delayed ACK (about 40 ms per request instead of about 1 ms).

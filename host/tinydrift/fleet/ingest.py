@@ -4,7 +4,9 @@ The worker connects with a persistent MQTT 5 session (clean_start false, a sessi
 acknowledges a message only after the transaction holding it committed (paho manual ack). A
 worker killed between commit and ack gets the message again from the broker, and the
 idempotent write ignores it; a worker killed before the commit gets it again and stores it.
-PostgreSQL going away keeps the batch unacknowledged and retries it with backoff.
+PostgreSQL going away keeps the batch unacknowledged and retries it with backoff. A message
+that does not decode is logged as one line and kept in the ``quarantine`` table, written in the
+batch's transaction (so it is acknowledged only once it is kept).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tinydrift.fleet.payload import Message, PayloadError, decode, subscription
-from tinydrift.fleet.pgstore import FleetDbError, FleetDbUnreachable, FleetWriter, connect, one_line, redact
+from tinydrift.fleet.pgstore import (FleetDbError, FleetDbUnreachable, FleetWriter, Quarantined, connect, one_line,
+                                    redact)
 from tinydrift.fleet.publisher import mqtt_client
 from tinydrift.fleet.urls import MqttUrl
 from tinydrift.telemetry.collect import AlertRunner
@@ -40,6 +43,7 @@ class IngestStats:
     gaps_new: int = 0
     alarms_new: int = 0
     malformed: int = 0
+    quarantined_new: int = 0
     batches: int = 0
     db_errors: int = 0
     alerts_failed: int = 0
@@ -128,14 +132,14 @@ class IngestWorker:
                 break
         return items
 
-    def _store(self, messages: list[Message]) -> None:
+    def _store(self, messages: list[Message], bad: list[Quarantined]) -> None:
         """Write one batch, retrying through database outages until it commits or stop() is called."""
         import psycopg
 
         backoff = BACKOFF_FIRST
         while True:
             try:
-                res = self._db().write(messages)
+                res = self._db().write(messages, bad, self.client_id)
                 break
             except (psycopg.OperationalError, psycopg.errors.DeadlockDetected, psycopg.InterfaceError,
                     FleetDbUnreachable) as exc:
@@ -157,6 +161,7 @@ class IngestWorker:
         self.stats.records_new += res.records_new
         self.stats.records_duplicate += res.records_duplicate
         self.stats.gaps_new += res.gaps_new
+        self.stats.quarantined_new += res.quarantined_new
         self.stats.alarms_new += len(res.onsets_new)
         if self.alerts:
             for event in res.onsets_new:
@@ -184,15 +189,16 @@ class IngestWorker:
                 if not items:
                     continue
                 last = time.monotonic()
-                messages = []
+                messages, bad = [], []
                 for _, _, topic, payload, _ in items:
                     self.stats.messages += 1
                     try:
                         messages.append(decode(topic, payload, self.url.prefix))
                     except PayloadError as exc:
                         self.stats.malformed += 1
-                        log.warning("skipped a message on %s: %s", topic, exc)
-                self._store(messages)
+                        bad.append(Quarantined(topic, payload, str(exc)))
+                        log.warning("skipped a message on %s: %s (kept in quarantine)", topic, exc)
+                self._store(messages, bad)
                 # Acknowledge only what this connection delivered; older deliveries come again (idempotent).
                 for mid, qos, _, _, gen in items:
                     if qos and gen == self._generation:

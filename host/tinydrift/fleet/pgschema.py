@@ -75,6 +75,18 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             time timestamptz NOT NULL, event jsonb NOT NULL,
             PRIMARY KEY (device_uid, boot_id, seq))""",
     ]),
+    ("quarantine: the messages the ingest side could not decode, each (topic, payload) once", [
+        # digest = SHA-256 of topic, a NUL byte and the whole payload: a redelivered message is the same row.
+        """CREATE TABLE quarantine (
+            digest bytea PRIMARY KEY,
+            topic text NOT NULL,
+            payload bytea NOT NULL,
+            payload_size integer NOT NULL,
+            error text NOT NULL,
+            worker text NOT NULL,
+            received_at timestamptz NOT NULL DEFAULT now())""",
+        "CREATE INDEX quarantine_received ON quarantine (received_at)",
+    ]),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -6,11 +6,16 @@ whose key was new go into the month-partitioned ``records`` table, in the same t
 The partitioned table cannot carry that uniqueness itself, because a unique key of a
 partitioned table must include the partition key (``time``), and a record fetched again from a
 device's ring after a gateway crash arrives with a new gateway time.
+
+A message the ingest side cannot decode goes into ``quarantine`` in the same transaction as
+the rest of its batch (topic, the first ``QUARANTINE_MAX_BYTES`` of the payload, its size, the
+error), keyed by a SHA-256 of topic and payload so a redelivery does not add it twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +31,50 @@ RECORD_COLUMNS = (
     "n_embeddings", "n_channels", "replayed", "n_inferences", "top_class", "ddm_state", "mean_confidence",
     "estimated_accuracy", "prior_shift", "n_labels", "n_correct", "accuracy", "mean", "std", "z_mean", "z_std",
     "n_missing", "n_saturated")
+
+
+QUARANTINE_MAX_BYTES = 4096  # payload bytes a quarantine row keeps (payload_size has the whole size)
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """A message the ingest side could not decode: kept for an operator to inspect."""
+
+    topic: str
+    payload: bytes
+    error: str
+
+    def row(self, worker: str) -> tuple[bytes, str, bytes, int, str, str]:
+        """The quarantine table's values (digest, topic, payload prefix, size, error, worker)."""
+        topic = self.topic.replace("\x00", "\\0")
+        digest = hashlib.sha256(self.topic.encode("utf-8", "surrogateescape") + b"\x00" + self.payload).digest()
+        return (digest, topic, self.payload[:QUARANTINE_MAX_BYTES], len(self.payload),
+                self.error.replace("\x00", "\\0")[:1000], worker)
+
+
+@dataclass(frozen=True)
+class QuarantineRow:
+    """One row of the quarantine table, as ``quarantined`` reads it."""
+
+    received_at: dt.datetime
+    topic: str
+    payload: bytes
+    payload_size: int
+    error: str
+    worker: str
+
+
+def quarantined(conn: Any, limit: int | None = None) -> list[QuarantineRow]:
+    """The quarantined messages, oldest first (the newest ``limit`` of them when given)."""
+    if conn.execute("SELECT to_regclass('quarantine') IS NULL").fetchone()[0]:
+        raise FleetDbError(f"this fleet database has schema version {pgschema.current_version(conn)}, from before "
+                           "the quarantine: start `tinydrift ingest` on it once to migrate it")
+    sql = "SELECT received_at, topic, payload, payload_size, error, worker FROM quarantine"
+    if limit is None:
+        rows = conn.execute(sql + " ORDER BY received_at, digest").fetchall()
+    else:
+        rows = conn.execute(sql + " ORDER BY received_at DESC, digest DESC LIMIT %s", (limit,)).fetchall()[::-1]
+    return [QuarantineRow(t, topic, bytes(p), int(n), err, w) for t, topic, p, n, err, w in rows]
 
 
 class FleetDbError(TinyDriftError):
@@ -90,6 +139,7 @@ class BatchResult:
     records_new: int = 0
     records_duplicate: int = 0
     gaps_new: int = 0
+    quarantined_new: int = 0
     onsets_new: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -115,8 +165,10 @@ class FleetWriter:
         self._months: set[tuple[int, int]] = set()
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS rec_in (LIKE records INCLUDING DEFAULTS)")
 
-    def write(self, messages: Sequence[Message]) -> BatchResult:
-        """Store a batch idempotently; raises psycopg errors (the caller retries the whole batch)."""
+    def write(self, messages: Sequence[Message], quarantine: Sequence[Quarantined] = (),
+              worker: str = "") -> BatchResult:
+        """Store a batch idempotently, and the messages that failed to decode in ``quarantine`` (``worker``
+        names who took them); raises psycopg errors (the caller retries the whole batch)."""
         res = BatchResult()
         records: dict[tuple[str, int, int], tuple[Any, ...]] = {}
         alarm_rows: list[tuple[Any, ...]] = []
@@ -195,6 +247,12 @@ class FleetWriter:
                         cur.execute("INSERT INTO gaps (device_uid, boot_id, first_missing_seq, last_missing_seq, "
                                     "detected_at, reason) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", g)
                         res.gaps_new += cur.rowcount
+            if quarantine:
+                with self.conn.cursor() as cur:
+                    for q in quarantine:
+                        cur.execute("INSERT INTO quarantine (digest, topic, payload, payload_size, error, worker) "
+                                    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", q.row(worker))
+                        res.quarantined_new += cur.rowcount
             for uid, boot, seq, t, ev in onsets:
                 cur = self.conn.execute("INSERT INTO alarm_onsets (device_uid, boot_id, seq, time, event) "
                                         "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", (uid, boot, seq, t,

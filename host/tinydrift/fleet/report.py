@@ -66,15 +66,26 @@ def fleet_summary(conn: Any) -> list[DeviceSummary]:
     return out
 
 
-def write_fleet_html(rows: list[DeviceSummary], fh: IO[str], title: str = "tinydrift fleet") -> None:
-    """A self-contained HTML page: one table row per device."""
+def quarantine_count(conn: Any) -> int:
+    """How many messages the ingest side kept in quarantine (0 on a schema from before the quarantine)."""
+    if conn.execute("SELECT to_regclass('quarantine') IS NULL").fetchone()[0]:
+        return 0
+    return int(conn.execute("SELECT count(*) FROM quarantine").fetchone()[0])
+
+
+def write_fleet_html(rows: list[DeviceSummary], fh: IO[str], title: str = "tinydrift fleet",
+                     quarantined: int = 0) -> None:
+    """A self-contained HTML page: one table row per device (and the quarantine's size, when not empty)."""
     e = html.escape
     alarmed = sum(r.alarm_now for r in rows)
     fh.write(f"<!doctype html><meta charset='utf-8'><title>{e(title)}</title>"
              "<style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:right}"
              "td:first-child,th:first-child{text-align:left}tr.alarm{background:#fdd}</style>"
              f"<h1>{e(title)}</h1><p>{len(rows)} devices, {alarmed} in alarm now, "
-             f"{sum(r.records for r in rows):,} records, {sum(r.lost for r in rows):,} lost in gaps.</p><table>"
+             f"{sum(r.records for r in rows):,} records, {sum(r.lost for r in rows):,} lost in gaps.</p>"
+             + (f"<p>{quarantined:,} undecodable message{'s' if quarantined != 1 else ''} in quarantine "
+                "(<code>tinydrift db quarantine</code> lists them).</p>" if quarantined else "")
+             + "<table>"
              "<tr><th>device</th><th>state</th><th>board</th><th>gateway</th><th>last seen (UTC)</th><th>boots</th>"
              "<th>records</th><th>last score</th><th>alarm windows</th><th>alarm onsets</th><th>first alarm</th>"
              "<th>lost</th><th>not received</th></tr>\n")

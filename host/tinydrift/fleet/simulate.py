@@ -10,6 +10,7 @@ so a gateway restarted mid-stream goes on where it stopped, without gaps or repe
 
 from __future__ import annotations
 
+import hashlib
 import time
 import zlib
 from dataclasses import dataclass
@@ -27,8 +28,10 @@ WINDOW_MS = 160  # 100 Hz sampling
 
 
 def device_uid(index: int) -> str:
-    """The simulated device's unique id (as INFO would report it)."""
-    return f"sim{index:05d}"
+    """The simulated device's unique id as INFO reports one (16 hex digits): a 64-bit hash of its index,
+    distinct for every index a fleet uses (``tests/test_fleet.py`` checks 100,000)."""
+    digest = hashlib.blake2b(index.to_bytes(8, "little"), digest_size=8, person=b"tinydrift-sim").digest()
+    return f"{int.from_bytes(digest, 'little') or 1:016x}"
 
 
 def boot_id(index: int) -> int:

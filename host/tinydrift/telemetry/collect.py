@@ -169,6 +169,7 @@ class Collector:
     on_record(state, record, new) and on_status(state) let a view follow along. record_sink(record) and
     gap_sink(boot_id, first, last, reason) see every record and final gap *before* the store writes it
     (the fleet gateway spools them there, so whatever the store holds was also handed on).
+    onset_sink(record) gets each alarm onset once, when it is decided (below), with or without alert_cmd.
 
     Alarm onset (what ``alert_cmd`` fires for, once): a stored record of boot b with the alarm
     latched is an onset when its window index is 0 (the profile just became active), its seq is
@@ -189,7 +190,8 @@ class Collector:
                  timeout: float = 1.0, backoff_max: float = BACKOFF_MAX, retries: int = RETRIES,
                  fetch_batch: int = FETCH_BATCH, queue_max: int = 1024, poll_s: float = POLL_S,
                  record_sink: Callable[[TelemetryRecord], None] | None = None,
-                 gap_sink: Callable[[int, int, int, str], None] | None = None) -> None:
+                 gap_sink: Callable[[int, int, int, str], None] | None = None,
+                 onset_sink: Callable[[TelemetryRecord], None] | None = None) -> None:
         self.url = url
         self.store = store
         self.device_name = device_name or url
@@ -201,6 +203,7 @@ class Collector:
         self.on_status = on_status
         self.record_sink = record_sink
         self.gap_sink = gap_sink
+        self.onset_sink = onset_sink
         self.timeout = timeout
         self.backoff_max = backoff_max
         self.retries = retries
@@ -459,7 +462,10 @@ class Collector:
             return
         self._fired.add((boot_id, seq))
         self.stats.alarms += 1
-        if self.alerts:
+        if self.alerts or self.onset_sink:
             if rec is None:
                 rec = self.store.telemetry_records(name, boot_id, seq=seq)[0]
-            self.alerts.fire(record_json(rec, self.state.channel_names))
+            if self.onset_sink:
+                self.onset_sink(rec)
+            if self.alerts:
+                self.alerts.fire(record_json(rec, self.state.channel_names))
