@@ -200,10 +200,13 @@ def rare_counts(rng: np.random.Generator, windows: int) -> np.ndarray:
 
 def test_quantized_low_amplitude_training_holds_the_target() -> None:
     """100 training windows of near-constant integer data: over 6 seeded builds and 6 x 5,000 fresh windows the control
-    rate is within 0.5-2x of 0.01 with its Clopper-Pearson interval inside 0.4-2.5x. Without the quantization-aware
+    rate is within 0.2-2x of 0.01 with its Clopper-Pearson interval below 2.5x. Without the quantization-aware
     floors (feature sigma and cluster scale no finer than a window's 1/sqrt(12 W) LSB resolution) the clusters of
     all-zero windows got scales of a few hundredths and a single one-LSB step scored ~170: 3.53x (1060/30,000) here;
-    with them 1.53x [1.39, 1.67] (458/30,000)."""
+    with them 1.53x [1.39, 1.67] (458/30,000) under the fitted tail's point estimate. The predictive tail puts
+    1/(n + 1) of a fresh score's mass above the largest score, as exchangeability gives for continuous scores; these
+    scores tie at the top, so a fresh one passes the largest less often, and the rate is lower: 0.26x (79/30,000;
+    1.21x with the point tail and the same floors). The lower bound stays to catch a profile that never alarms."""
     from scipy.stats import beta
 
     rate, alarms, windows = 0.01, 0, 0
@@ -219,8 +222,8 @@ def test_quantized_low_amplitude_training_holds_the_target() -> None:
     achieved = alarms / windows / rate
     lo = beta.ppf(0.025, alarms, windows - alarms + 1) / rate
     hi = beta.ppf(0.975, alarms + 1, windows - alarms) / rate
-    assert 0.5 <= achieved <= 2.0, (alarms, windows)
-    assert 0.4 <= lo and hi <= 2.5, (lo, hi)
+    assert 0.2 <= achieved <= 2.0, (alarms, windows)
+    assert hi <= 2.5, (lo, hi)
 
 
 def test_builder_warns_and_states_the_basis_when_windows_are_few() -> None:
@@ -289,3 +292,29 @@ def test_profile_show_states_the_basis(tmp_path, capsys) -> None:  # noqa: ANN00
     assert lo < 0.01 < hi
     assert main(["profile", "show", str(tmp_path / "p.tdp")]) == 0
     assert "calibration basis  120 reference windows, instant threshold by tail" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------------- issue 21, part 2
+
+def test_recordings_grouped_by_condition_spread_over_the_folds() -> None:
+    """40 equal recordings given as 4 conditions of 10 (as BasicMotions and the UCR files list them): every fold
+    holds recordings of every condition present in its share (round-robin), not a run of one condition, and window
+    counts stay balanced for unequal recordings."""
+    fold_of = crossfit.fold_of_window([10] * 40, 10)
+    condition = np.repeat(np.arange(4), 100)  # recording r is condition r // 10
+    for f in range(10):
+        assert len(set(condition[fold_of == f].tolist())) == 4
+    unequal = [30, 5, 5, 5, 20, 20, 8, 8, 8, 8, 40, 1, 1, 1, 12]
+    loads = np.bincount(crossfit.fold_of_window(unequal, 5), minlength=5)
+    assert loads.max() - loads.min() <= max(unequal)  # the greedy deal keeps every fold within one recording
+
+
+def test_no_warning_where_the_windows_resolve_the_users_rate() -> None:
+    """1,000 i.i.d. windows at 1e-2: (n + 1) r = 10 expected exceedances resolve the rate by rank, so no
+    CalibrationWarning, although the instant threshold's own share (r / 2 of the score's part) is below that."""
+    train = np.random.default_rng(8).normal(0, 300, (1000 * 10, 3)).astype(np.int16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CalibrationWarning)
+        prof = tinydrift.build_profile(train, window=10, false_alarm_rate=0.01, occupancy_windows=None)
+    assert prof.calibration is not None and prof.calibration.n_windows == 1000
+

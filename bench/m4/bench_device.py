@@ -172,10 +172,10 @@ def size_rows(sizes: dict[str, tuple[int, int]]) -> list[tuple[str, str, str, st
 
 
 def breakdown_rows(v: dict[str, str]) -> list[tuple[str, str]]:
-    names = [("part_mean_q8_instructions", "td_mean_q8 (per channel)"),
-             ("part_var_q32_instructions", "td_var_q32 (per channel, for std)"),
+    names = [("part_mean_q8_instructions", "td_mean_q8 (per channel; the close inlines it for 2^p samples)"),
+             ("part_var_q32_instructions", "td_var_q32 (per channel, for std; inlined for 2^p samples)"),
              ("part_std_q8_instructions", "td_std_q8 = td_isqrt64 (per channel)"),
-             ("part_lifetime_merge_instructions", "td_lifetime_merge (per channel: exact sums)"),
+             ("part_lifetime_merge_instructions", "td_lifetime_merge (per channel: exact sums; the close inlines it)"),
              ("part_crc32_body_instructions", "td_crc32_update over the frame body"),
              ("part_cobs_body_instructions", "td_cobs_encode of the frame body"),
              ("part_embed_pca_instructions", "td_mon_embed_pca (the window's projection)"),

@@ -574,12 +574,53 @@ static void test_status_strings(void)
 }
 
 
+/* Long power-of-two windows (256, 512 and 1024 frames): the speed build computes their mean and variance with shifts,
+ * and only past 256 samples does the mean's rounding term change a result (256 r / n is an integer below). Every
+ * window against the reference model; some windows have missing samples (a count that is no power of two). */
+static void test_monitor_long_windows(void)
+{
+    static w_spec_t s;
+    static int16_t frames[1024 * 3];
+    static const uint16_t windows[3] = {256u, 512u, 1024u};
+    int ok = 1;
+    uint32_t rounded_up = 0u; /* windows whose mean the rounding term moved (|sum| 256 mod n >= n / 2) */
+    for (uint32_t i = 0; i < 3u && ok; i++) {
+        w_pca(&s, 4u);
+        s.window = windows[i];
+        parsed_t p;
+        CHECK_QUIET(ok, parsed_open(&p, &s));
+        td_monitor_t mon;
+        CHECK_QUIET(ok, ok && td_monitor_init(&mon, &p.prof) == TD_OK);
+        ref_mon_t rm;
+        memset(&rm, 0, sizeof rm);
+        for (uint32_t w = 0; w < 40u && ok; w++) {
+            gen_window(&s, frames);
+            td_window_result_t got;
+            td_window_result_t want;
+            ref_window(&s, &rm, frames, NULL, 0u, &want);
+            uint32_t n_res = 0u;
+            CHECK_QUIET(ok, td_monitor_push(&mon, frames, s.window, &got, 1, &n_res) == TD_OK && n_res == 1u);
+            CHECK_QUIET(ok, result_equal(&s, &got, &want));
+            for (uint32_t c = 0; c < s.n_channels; c++) {
+                const uint32_t n = s.window - want.channels[c].n_missing;
+                const uint64_t mag = (uint64_t)(want.channels[c].sum < 0 ? -(int64_t)want.channels[c].sum
+                                                                         : want.channels[c].sum);
+                rounded_up += n > 0u && (mag * 256u) % n >= (n + 1u) / 2u;
+            }
+        }
+        parsed_close(&p);
+    }
+    CHECK(ok);
+    CHECK(rounded_up > 0u);
+}
+
 int main(void)
 {
     test_log2_q8();
     test_monitor_reference();
     test_monitor_reinit();
     test_monitor_capacity_and_chunking();
+    test_monitor_long_windows();
     test_monitor_modes_and_health();
     test_status_strings();
     printf("test_monitor: %lu passed, %lu failed\n", g_pass, g_fail);

@@ -378,14 +378,14 @@ def _finish(staged: Profile, ref: _Reference, centroids: np.ndarray, score_holdo
     found = basis(len(hold_scores), score_rate / 2)
     say(f"calibrating to {score_rate:g} false alarms/window on {len(hold_scores)} {what} windows "
         f"(instant threshold: {found.method}; CUSUM on a resampled stream of {n_cal})")
-    if found.method == "tail":
-        message = (f"{len(hold_scores)} {what} windows do not resolve a rate of {score_rate / 2:.3g} per window by rank: "
-                   f"the instant threshold comes from a fitted tail (generalized Pareto); about {found.windows_needed} "
-                   f"windows would resolve it")
+    overall = basis(len(hold_scores), false_alarm_rate)
+    if overall.method == "tail":
+        message = (f"{len(hold_scores)} {what} windows do not resolve the target of {false_alarm_rate:g} false alarms "
+                   f"per window by rank: the thresholds rest on a fitted tail (generalized Pareto, averaged over its "
+                   f"uncertainty); about {overall.windows_needed} windows would resolve it")
         say(f"warning: {message}")
         warnings.warn(message, CalibrationWarning, stacklevel=3)
     k_q8, h_q8, instant_q8 = calibrate(hold_scores, score_rate, n_cal, seed)
-    overall = basis(len(hold_scores), false_alarm_rate)
     say(f"expected false alarms: {false_alarm_rate:g}/window (90 % interval {overall.interval[0]:.2g}-"
         f"{overall.interval[1]:.2g} from {len(hold_scores)} windows; {found.method})")
     return scored.replace(

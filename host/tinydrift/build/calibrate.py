@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinydrift.build.tail import TailFit, fit_gpd, fit_tail, predictive_tail  # noqa: F401  (re-exported)
 from tinydrift.core.native import check, ffi, lib
 from tinydrift.core.monitor import TRIGGER_HEALTH
 
@@ -15,13 +16,6 @@ from tinydrift.core.monitor import TRIGGER_HEALTH
 BLOCK_WINDOWS = 16
 # Fewer expected exceedances than this above a rank threshold and the rank is too coarse: fit the tail instead.
 MIN_CONFORMAL_EXCEEDANCES = 5
-# The tail fit uses the top 10 % of the scores, at least 20 of them (at most half).
-TAIL_FRACTION = 0.10
-MIN_TAIL_POINTS = 20
-# Weight, in exceedances, of the prior that pulls a fitted tail shape toward 0 (exponential).
-XI_PRIOR_POINTS = 10
-# Fewer exceedances than this and a fitted bounded tail (xi < 0) is not trusted: xi is floored at 0.
-TAIL_BOUNDED_MIN_POINTS = 50
 CUSUM_K_QUANTILE = 0.95
 UINT32_MAX = 0xFFFFFFFF
 
@@ -66,31 +60,6 @@ def block_indices(n: int, n_windows: int, rng: np.random.Generator) -> np.ndarra
 
 
 @dataclass(frozen=True)
-class TailFit:
-    """A generalized Pareto tail above u: P(S > u + y) = p_u * (1 + xi * y / sigma) ** (-1 / xi)."""
-
-    u: float
-    p_u: float
-    sigma: float
-    xi: float
-    n_exceed: int
-
-    def quantile(self, rate: float) -> float:
-        """x with P(S > x) = rate (rate <= p_u)."""
-        ratio = self.p_u / rate
-        if abs(self.xi) < 1e-9:
-            return self.u + self.sigma * math.log(ratio)
-        return self.u + self.sigma / self.xi * (ratio**self.xi - 1.0)
-
-    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """n draws from the tail (values above u)."""
-        v = rng.random(n)
-        if abs(self.xi) < 1e-9:
-            return self.u - self.sigma * np.log1p(-v)
-        return self.u + self.sigma / self.xi * ((1.0 - v) ** (-self.xi) - 1.0)
-
-
-@dataclass(frozen=True)
 class Basis:
     """What a threshold rests on: the scores it was set from, the method, and the rate to expect."""
 
@@ -104,59 +73,6 @@ class Basis:
         lo, hi = self.interval
         return (f"{self.method} on {self.n_windows} out-of-fold windows: expected {self.rate:.3g} false alarms/window "
                 f"(90 % interval {lo:.2g}-{hi:.2g})")
-
-
-def fit_gpd(excesses: np.ndarray) -> tuple[float, float]:
-    """(sigma, xi) of a generalized Pareto distribution fitted to positive excesses.
-
-    Zhang & Stephens (2009, Technometrics 51:316), the posterior-mean estimator over a grid of theta = -xi / sigma:
-    defined for every sample (no failed maximum-likelihood iterations), accurate down to a few dozen points.
-    """
-    x = np.sort(np.asarray(excesses, dtype=np.float64))
-    n = len(x)
-    if n < 2 or x[-1] <= 0:
-        scale = float(x.mean()) if n and x.mean() > 0 else 1.0
-        return scale, 0.0
-    m = 20 + int(math.sqrt(n))
-    quartile = x[max(0, int(n / 4.0 + 0.5) - 1)]
-    if quartile <= 0:
-        quartile = float(x[x > 0].min())
-    j = np.arange(1, m + 1)
-    theta = 1.0 / x[-1] + (1.0 - np.sqrt(m / (j - 0.5))) / (3.0 * quartile)
-    k = -np.log1p(-theta[:, None] * x[None, :]).mean(axis=1)
-    log_lik = n * (np.log(theta / k) + k - 1.0)
-    weights = np.exp(log_lik - log_lik.max())
-    weights /= weights.sum()
-    theta_hat = float((theta * weights).sum())
-    k_hat = float(-np.log1p(-theta_hat * x).mean())
-    if abs(theta_hat) < 1e-12:
-        return float(x.mean()), 0.0
-    return k_hat / theta_hat, -k_hat
-
-
-def fit_tail(scores: np.ndarray) -> TailFit:
-    """Generalized Pareto fit of the top scores: the top TAIL_FRACTION, at least MIN_TAIL_POINTS, at most half."""
-    s = np.sort(np.asarray(scores, dtype=np.float64))
-    n = len(s)
-    n_tail = int(min(n // 2, max(MIN_TAIL_POINTS, round(TAIL_FRACTION * n))))
-    n_tail = max(n_tail, 1)
-    u = float(s[n - n_tail - 1]) if n > n_tail else float(s[0])
-    excess = s[n - n_tail:] - u
-    excess = excess[excess > 0]
-    if excess.size == 0:
-        return TailFit(u, n_tail / n, max(1.0, abs(u) * 0.01), 0.0, 0)
-    _, xi = fit_gpd(excess)
-    # The shape of a few dozen points is uncertain (+-0.3 and more): shrink it toward the exponential tail (0) as a
-    # prior worth XI_PRIOR_POINTS exceedances would. A bounded tail (xi < 0) fitted to few points would also put a
-    # hard ceiling right above the largest score seen: below TAIL_BOUNDED_MIN_POINTS the fit is no lighter than
-    # exponential. The scale then follows from the mean excess, sigma = mean * (1 - xi), so the tail keeps the
-    # scores' own mean excess whatever the shape.
-    m = excess.size
-    xi = xi * m / (m + XI_PRIOR_POINTS)
-    if m < TAIL_BOUNDED_MIN_POINTS:
-        xi = max(xi, 0.0)
-    sigma = float(excess.mean()) * (1.0 - xi)
-    return TailFit(u, m / n, max(sigma, 1e-9), xi, int(m))
 
 
 def conformal_threshold(scores: np.ndarray, rate: float) -> float | None:
@@ -192,29 +108,37 @@ def basis(n: int, rate: float) -> Basis:
     return Basis(n, method, rate, rate_interval(n, rate), math.ceil(MIN_CONFORMAL_EXCEEDANCES / rate))
 
 
-def instant_threshold(scores_q8: np.ndarray, rate: float) -> int:
+def instant_threshold(scores_q8: np.ndarray, rate: float, seed: int = 0) -> int:
     """Score (Q8) above which a single window is rare enough, P(score > t) <= rate: the conformal rank where the
-    scores resolve the rate, else the generalized Pareto tail's quantile (never below the largest score)."""
+    scores resolve the rate, else the quantile of the predictive tail (tinydrift.build.tail: the scores' ranks up to
+    the largest, 1 / (n + 1) beyond it spread by the generalized Pareto tail averaged over bootstrap refits), so the
+    expected rate on fresh scores is the target."""
     s = np.asarray(scores_q8, dtype=np.float64)
     t = conformal_threshold(s, rate) if resolves(len(s), rate) else None
     if t is None:
-        t = max(fit_tail(s).quantile(rate), float(s.max()))
+        t = predictive_tail(s, seed).quantile(rate)
     return int(min(UINT32_MAX - 1, math.ceil(t)))
 
 
 def resample(scores_q8: np.ndarray, n_windows: int, rng: np.random.Generator) -> np.ndarray:
-    """A stream of n_windows scores: random blocks of consecutive out-of-fold scores, with every score in the top
-    tail replaced by a fresh draw from the generalized Pareto fit of that tail.
+    """A stream of n_windows scores: random blocks of consecutive out-of-fold scores, in which a share 1 / (n + 1) of
+    the windows, taken among those in the top tail, is replaced by draws beyond the largest score from the
+    predictive tail (tinydrift.build.tail).
 
-    The blocks keep the correlation of neighbouring windows (which CUSUM feels); the fitted tail gives values
-    beyond the largest score seen, with the frequency the fit says, instead of repeating the few largest ones.
+    The blocks keep the correlation of neighbouring windows (which CUSUM feels) and the scores' own distribution up to
+    the largest; the draws give the stream the mass a fresh score has above the largest one seen, 1 / (n + 1) by
+    exchangeability, spread as the fitted tail (averaged over its uncertainty) says.
     """
     s = np.asarray(scores_q8, dtype=np.float64)
     idx = block_indices(len(s), n_windows, rng)
     stream = s[idx]
-    tail = fit_tail(s)
-    in_tail = stream > tail.u
-    stream[in_tail] = tail.sample(int(in_tail.sum()), rng)
+    tail = predictive_tail(s, int(rng.integers(1 << 31)))
+    u = fit_tail(s).u
+    in_tail = stream > u
+    share = float(np.mean(s > u))
+    if share > 0.0:
+        chosen = in_tail & (rng.random(len(stream)) < min(1.0, tail.beyond / share))
+        stream[chosen] = tail.sample_beyond(int(chosen.sum()), rng)
     return np.ascontiguousarray(np.clip(np.round(stream), 0, UINT32_MAX), dtype=np.uint32)
 
 
@@ -226,7 +150,7 @@ def calibrate(scores_q8: np.ndarray, rate: float, n_windows: int, seed: int) -> 
     scores = np.asarray(scores_q8, dtype=np.uint32)
     stream = resample(scores, n_windows, rng)
     budget = int(math.floor(rate * len(stream)))
-    instant = instant_threshold(scores, rate / 2.0)
+    instant = instant_threshold(scores, rate / 2.0, seed)
     k = int(math.ceil(np.quantile(scores.astype(np.float64), CUSUM_K_QUANTILE)))
     never = UINT32_MAX
     if count_alarms(k, never, instant, stream) > budget // 2:
@@ -252,8 +176,9 @@ def calibrate(scores_q8: np.ndarray, rate: float, n_windows: int, seed: int) -> 
 
 def resample_shifts(shifts_q8: np.ndarray, n_windows: int, rng: np.random.Generator) -> np.ndarray:
     """n_windows rows of per-feature shifts made of random blocks of consecutive out-of-fold rows; per feature, every
-    value whose size is in the top tail is replaced, sign kept, by a fresh draw from the generalized Pareto fit of
-    that feature's |shift| tail, and the rest jittered by a normal with Silverman's bandwidth (a smoothed bootstrap,
+    value whose size is in the top tail is, with the probability that puts a share 1 / (n + 1) of the rows there,
+    replaced, sign kept, by a draw beyond the largest |shift| from that feature's predictive tail
+    (tinydrift.build.tail), and the rest jittered by a normal with Silverman's bandwidth (a smoothed bootstrap,
     with the same fitted tail as the scores' streams)."""
     n = len(shifts_q8)
     idx = block_indices(n, n_windows, rng)
@@ -261,9 +186,14 @@ def resample_shifts(shifts_q8: np.ndarray, n_windows: int, rng: np.random.Genera
     bandwidth = 1.06 * values.std(axis=0) * n ** -0.2
     stream = values[idx] + rng.normal(0.0, 1.0, size=(len(idx), values.shape[1])) * bandwidth
     for f in range(values.shape[1]):
-        tail = fit_tail(np.abs(values[:, f]))
-        drawn = np.abs(values[idx, f]) > tail.u
-        stream[drawn, f] = np.sign(values[idx, f][drawn]) * tail.sample(int(drawn.sum()), rng)
+        size = np.abs(values[:, f])
+        u = fit_tail(size).u
+        share = float(np.mean(size > u))
+        if share == 0.0:
+            continue
+        tail = predictive_tail(size, int(rng.integers(1 << 31)))
+        drawn = (np.abs(values[idx, f]) > u) & (rng.random(len(idx)) < min(1.0, tail.beyond / share))
+        stream[drawn, f] = np.sign(values[idx, f][drawn]) * tail.sample_beyond(int(drawn.sum()), rng)
     return np.ascontiguousarray(np.clip(np.round(stream), -32767, 32767), dtype=np.int16)
 
 

@@ -4,8 +4,9 @@ Windows are numbered in recording order (recording 0's windows first). Every win
 by a model that never saw it nor, within its recording, its nearest neighbours: consecutive windows of one
 recording are correlated, and a model fit on a window's neighbour would score the window too well.
 
-- By recording (default, with at least as many recordings as folds): whole recordings form the folds (contiguous
-  runs of recordings with about equal window counts), so no recording is split.
+- By recording (default, with at least as many recordings as folds): whole recordings form the folds, dealt
+  round-robin in recording order to the fold with the fewest windows so far, so no recording is split and
+  recordings given grouped by condition spread over every fold.
 - Otherwise each fold is one contiguous block of windows in recording order, and the fitting set leaves out
   ``gap`` windows on either side of it within the same recording. (``by="block"`` cuts every recording into
   blocks instead.)
@@ -33,11 +34,26 @@ class Fold:
     score: np.ndarray
 
 
+def recording_folds(windows_per_recording: Sequence[int], n_folds: int) -> np.ndarray:
+    """Fold of every recording, dealt in recording order to the fold with the fewest windows so far (the lowest
+    numbered on ties): equal recordings go round-robin, so recordings given grouped by condition (all of one
+    activity, then the next) spread over the folds instead of one fold taking a whole condition, which would
+    leave its model without that condition and score it as if it were new."""
+    load = np.zeros(n_folds, np.int64)
+    out = np.empty(len(windows_per_recording), np.int64)
+    for i, n in enumerate(windows_per_recording):
+        f = int(np.argmin(load)) if n else 0
+        out[i] = f
+        load[f] += int(n)
+    return out
+
+
 def fold_of_window(windows_per_recording: Sequence[int], n_folds: int, by: str = "recording") -> np.ndarray:
     """Fold number of every window.
 
-    by "recording" (default): whole recordings form the folds (contiguous runs of recordings of about equal window
-    counts), so a fold model has not seen the session it scores, as the final model will not have seen the field's;
+    by "recording" (default): whole recordings form the folds (dealt round-robin, balancing window counts:
+    recording_folds), so a fold model has not seen the session it scores, as the final model will not have seen the
+    field's;
     with fewer recordings than folds it falls back to contiguous blocks of the windows in recording order.
     by "block": each recording is cut into n_folds contiguous blocks and block f of every recording belongs to
     fold f, so every fold model has seen every recording but not the stretch it scores.
@@ -51,12 +67,7 @@ def fold_of_window(windows_per_recording: Sequence[int], n_folds: int, by: str =
     if by not in FOLD_BY:
         raise InputError(f"folds are by one of {', '.join(FOLD_BY)}, got {by!r}")
     if by == "recording" and np.count_nonzero(counts) >= n_folds:
-        # A recording goes to the fold of its middle window, so folds are contiguous runs of recordings.
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        rec_fold = np.minimum((starts + counts // 2) * n_folds // total, n_folds - 1)
-        folds = np.repeat(rec_fold, counts)
-        if len(np.unique(folds)) == n_folds:  # very unequal recordings can leave a fold empty: blocks then
-            return folds
+        return np.repeat(recording_folds(counts, n_folds), counts)
     if len(counts) == 1 or by == "recording":
         return np.arange(total) * n_folds // total
     return np.concatenate([np.arange(n) * n_folds // max(n, 1) for n in counts])
@@ -82,3 +93,4 @@ def make_folds(windows_per_recording: Sequence[int], n_folds: int = DEFAULT_FOLD
             excluded |= left | right
         out.append(Fold(fit=np.flatnonzero(~excluded), score=np.flatnonzero(held)))
     return out
+

@@ -183,6 +183,7 @@ class Simulator:
             state_dir = self._tmp.name
         self.state_dir = Path(state_dir)
         self.proc: subprocess.Popen[str] | None = None
+        self._drainer: threading.Thread | None = None
         self.url: str | None = None
         self.output: deque[str] = deque(maxlen=200)
         self._firmware: Path | None = None
@@ -246,7 +247,8 @@ class Simulator:
             except OSError as exc:
                 raise DeviceError(f"cannot run {cmd[0]}: {exc.strerror or exc}") from None
             self.output.clear()
-            threading.Thread(target=self._drain, args=(self.proc,), daemon=True).start()
+            self._drainer = threading.Thread(target=self._drain, args=(self.proc,), daemon=True)
+            self._drainer.start()
             url = self._wait_ready()
             if url is not None and self.board == "qemu" and self.refuse_second_client:
                 try:  # QEMU leaves a second client hanging: a relay in front refuses it as the host build does
@@ -270,10 +272,13 @@ class Simulator:
 
     def _drain(self, proc: subprocess.Popen[str]) -> None:
         assert proc.stdout is not None
-        for line in proc.stdout:
-            with self._line_event:
-                self.output.append(line.rstrip("\n"))
-                self._line_event.notify_all()
+        try:
+            for line in proc.stdout:
+                with self._line_event:
+                    self.output.append(line.rstrip("\n"))
+                    self._line_event.notify_all()
+        except (OSError, ValueError):  # the pipe closed under us (kill() gave up waiting for EOF)
+            pass
         with self._line_event:
             self._line_event.notify_all()
 
@@ -316,6 +321,9 @@ class Simulator:
             except (ProcessLookupError, PermissionError):
                 proc.kill()
         proc.wait()
+        drainer, self._drainer = self._drainer, None
+        if drainer is not None:  # let it read to EOF before the pipe closes (no "I/O operation on closed file")
+            drainer.join(2.0)
         if proc.stdout is not None:
             proc.stdout.close()
 
