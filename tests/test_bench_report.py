@@ -194,3 +194,25 @@ def test_speed_targets_say_met_or_missed(results: dict) -> None:
     assert _row(md, "raw call", section)[1:] == ["2.50", "met"]
     assert _row(md, "rows call", section)[1:] == ["40.00", "missed"]
     assert section not in results["md"]  # no block figures: no targets table
+
+
+def test_stream_and_build_figures_next_to_their_targets(results: dict) -> None:
+    from tdbench.build_speed import BuildFigure, BuildSpeed
+    from tdbench.stream_rows import RowSpeed
+
+    rows = RowSpeed(1.25, 8192, [("numpy conversion", 1.5, 180.0), ("C conversion", 0.125, 3.5)])
+    build = BuildSpeed([BuildFigure(10_000, "tinydrift", 0.25, 16.75, 26.0, 5),
+                        BuildFigure(10_000, "mahalanobis", 0.002, 1.1, 5.7, 5),
+                        BuildFigure(100_000, "tinydrift", 1.5, 41.7, 57.0, 2),
+                        BuildFigure(100_000, "mahalanobis", 0.05, 10.5, 11.6, 2)], 0.75, 0.03)
+    md = report.render(dict(results["ctx"], rows_speed=rows, build_speed=build, build_sizes=[10_000, 100_000]))
+    section = "### Streaming and building (issue 24)"
+    assert "arguments made beforehand, 1.25 us per call" in md
+    assert _row(md, "C conversion", section)[1:] == ["0.125", "3.50"]
+    assert _row(md, "numpy conversion", section)[1:] == ["1.500", "180.00"]
+    # 0.25 s > 0.2 s: missed; 0.25 / 0.002 = 125x; 100k has no target
+    assert _row(md, "10,000", section) == ["10,000", "0.250", "16.8", "26.0", "0.0020", "1.1", "125x", "<= 0.2 s",
+                                           "missed"]
+    assert _row(md, "100,000", section)[6:] == ["30x", "-", "-"]
+    assert "`import tinydrift` 0.030 s" in md and "build 10,000 frames 0.750 s" in md
+    assert section not in results["md"]  # neither figure: no section

@@ -28,6 +28,7 @@ def test_sdist_builds_a_wheel_with_the_compiled_core(tmp_path: Path) -> None:
         tar.extractall(tmp_path / "src", filter="data")
     top = names[0].split("/")[0]
     for needed in ("csrc/src/td_monitor.c", "csrc/include/tinydrift/td_profile.h", "host/tinydrift/core/_cdef_core.h",
+                   "host/tinydrift/core/_host_rows.c", "host/tinydrift/core/_host_rows.h",
                    "firmware/firmware.mk", "boards/host/main.c", "boards/mps2-an386/board.mk"):
         assert f"{top}/{needed}" in names
     run("-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "wheel"),

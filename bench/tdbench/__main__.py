@@ -24,7 +24,9 @@ from .reading import reading, targets_table
 from .report import build_context, machine, write_doc
 from .runs import DETECTORS, run_quality
 from .scenarios import SCENARIOS
-from .speed import run_speed
+from .build_speed import BUILD_SIZES, run_build_speed
+from .speed import TARGET_STREAM_US, run_speed
+from .stream_rows import run_rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,18 +82,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         imgs[name] = f"{rel}/{p.name}"
     say(f"  done in {q.seconds:.0f} s")
 
-    speed = None
+    speed = rows_speed = build_speed = None
     if not args.no_speed:
         say("[2/5] host speed")
         n_win = 1024 if args.quick else 8192
-        speed, _ = run_speed(ds, 3 if args.quick else 5, n_win, 2000 if args.quick else 20000)
+        speed, speed_profile = run_speed(ds, 3 if args.quick else 5, n_win, 2000 if args.quick else 20000)
         for what, t, _ in speed.rows:
             say(f"  {speed.frames / t:>14,.0f} frames/s  {what}")
         for w, td, cl, npy in speed.blocks:
             say(f"  window {w}: {td:,.0f} channel-samples/s tinydrift, {cl:,.0f} C loop, {npy:,.0f} numpy "
                 f"({td / cl:.3g} of the C loop, {td / npy:.3g}x numpy)")
         for what, us in speed.stream:
-            say(f"  {us:>8.2f} us per one-window call  {what}")
+            say(f"  {us:>8.2f} us per one-window call  {what}  (target <= {TARGET_STREAM_US:g} us)")
+        rows_speed = run_rows(speed_profile, np.ascontiguousarray(ds.frames), speed.repeats, 2000)
+        say(f"  {rows_speed.floor_us:>8.2f} us per one-window call  td_monitor_push through CFFI, arguments made "
+            "beforehand (the floor)")
+        for what, block, single in rows_speed.conversion:
+            say(f"  {block:>8.3f} us per row over {rows_speed.block_rows:,} rows, {single:.2f} us for one row  {what}")
+        build_speed = run_build_speed(BUILD_SIZES[:1] if args.quick else BUILD_SIZES, 3 if args.quick else 5, say)
 
     dev_md, dev, foot = None, {}, None
     if not args.no_device:
@@ -121,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     say(f"[5/5] writing {out}")
     context = build_context(info, command, q, speed, dev_md, dev, foot, links, wire, imgs, ds.classes, ds.names,
-                            args.repeats)
+                            args.repeats, rows_speed=rows_speed, build_speed=build_speed)
     headline = write_doc(out, context)
     print()
     print("Headline (peers tuned to tinydrift's false-alarm count; detected/runs, median delay in windows):")

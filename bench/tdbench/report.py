@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import tinydrift
 
+from .build_speed import TARGET_BUILD_SECONDS, BuildSpeed
 from .config import FLOOR_PER_CHANNEL_SAMPLE, SPEED_WINDOW, WINDOW
 from .device import Footprint, sh
 from .link import LinkResult
@@ -18,6 +19,7 @@ from .reading import reading, targets_table
 from .runs import DETECTORS, Quality, fa_total
 from .scenarios import DRIFTS, SCENARIOS, SHORT
 from .speed import TARGET_CHANNEL_SAMPLES, TARGET_STREAM_US, TARGET_VS_NUMPY, Speed
+from .stream_rows import RowSpeed
 from .tables import channel_table, class_breakdown, quality_tables
 from .templating import environment
 
@@ -87,7 +89,8 @@ def quality_context(q: Quality, dev: dict[str, float], speed: Speed | None, clas
 
 def build_context(info: dict[str, str], command: str, q: Quality | None, speed: Speed | None, dev_md: str | None,
                   dev: dict[str, float], foot: Footprint | None, links: list[LinkResult], wire: dict[str, int] | None,
-                  imgs: dict[str, str], classes: list[str], names: list[str], repeats: int) -> dict[str, Any]:
+                  imgs: dict[str, str], classes: list[str], names: list[str], repeats: int,
+                  rows_speed: RowSpeed | None = None, build_speed: BuildSpeed | None = None) -> dict[str, Any]:
     """Every value the report's templates read; q None leaves the detection sections out."""
     ctx: dict[str, Any] = {
         "info": info, "command": command, "q": q, "repeats": repeats, "names": names, "classes": classes,
@@ -95,6 +98,8 @@ def build_context(info: dict[str, str], command: str, q: Quality | None, speed: 
         "target_cs": TARGET_CHANNEL_SAMPLES, "target_numpy": TARGET_VS_NUMPY, "target_stream_us": TARGET_STREAM_US,
         "speed": speed, "dev_md": dev_md, "dev": dev, "foot": foot, "links": links, "wire": wire, "imgs": imgs,
         "channel_sd": list(zip(names, q.sd)) if q is not None else [],
+        "rows_speed": rows_speed, "build_speed": build_speed, "target_build_s": TARGET_BUILD_SECONDS,
+        "build_sizes": sorted({f.frames for f in build_speed.figures}) if build_speed else [],
     }
     if q is not None:
         ctx.update(quality_context(q, dev, speed, classes))

@@ -113,8 +113,10 @@ def run_stream(profile: object, frames: np.ndarray, repeats: int, calls: int) ->
     w = mon.window
     blocks = [np.ascontiguousarray(frames[i * w : (i + 1) * w]) for i in range(calls)]
     out = []
-    for what, fn in (("Monitor.push (numpy rows)", mon.push), ("Monitor.push_raw (C results, no conversion)",
-                                                                 mon.push_raw)):
+    for what, fn in (("Monitor.push (numpy rows)", mon.push),
+                     ("Monitor.push_raw (C results, a copy)", mon.push_raw),
+                     ("Monitor.push_raw(copy=False) (C results, a view of the reused buffer)",
+                      lambda b: mon.push_raw(b, copy=False))):
         def loop(fn: Callable[[np.ndarray], object] = fn) -> None:
             for b in blocks:
                 fn(b)

@@ -59,18 +59,21 @@ def statistic(nearest: np.ndarray, cost_q8: np.ndarray, n_windows: int) -> np.nd
     Equal to the core's occupancy_q8 on a stream without alarm resets (a reset only delays the next value).
     """
     idx = np.asarray(nearest, dtype=np.int64)
-    k = len(cost_q8)
-    if len(idx) == 0:
-        return np.zeros(0, np.int64)
-    onehot = np.zeros((len(idx) + 1, k), np.int64)
-    onehot[np.arange(1, len(idx) + 1), idx] = 1
-    cum = np.cumsum(onehot, axis=0)
-    stat = np.zeros(len(idx), np.int64)
-    if len(idx) < n_windows:
+    n, nw = len(idx), n_windows
+    cost = np.asarray(cost_q8).astype(np.int64)
+    stat = np.zeros(n, np.int64)
+    if n < nw:
         return stat
-    counts = cum[n_windows:] - cum[:-n_windows]  # counts over windows t - n + 1 .. t, for t >= n - 1
-    table = n_log2_n_q8(np.arange(n_windows + 1))
-    stat[n_windows - 1:] = table[counts].sum(axis=1) + counts @ cost_q8.astype(np.int64) - table[n_windows]
+    # one pass over the stream per centroid (at most TD_MAX_CENTROIDS): its count in every window from a running
+    # count, O(n) memory where an n x k count matrix took O(n k)
+    table = n_log2_n_q8(np.arange(nw + 1))
+    g = stat[nw - 1:]
+    g -= table[nw]
+    for j in range(len(cost)):
+        running = np.cumsum(idx == j, dtype=np.int32)
+        counts = running[nw - 1:].copy()
+        counts[1:] -= running[:-nw]
+        g += table[counts] + counts * cost[j]
     return stat
 
 

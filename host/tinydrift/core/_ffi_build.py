@@ -31,9 +31,10 @@ def make_builder(module: str = "tinydrift._native", optimize_speed: bool = True,
     path = (lambda p: str(p)) if absolute else (lambda p: str(p.relative_to(ROOT)))
     builder.set_source(
         module,
-        "\n".join(f'#include "tinydrift/{h.name}"' for h in headers),
-        sources=[path(p) for p in sorted((CSRC / "src").glob("*.c"))],
-        include_dirs=[path(CSRC / "include"), path(CSRC / "src")],
+        "\n".join([f'#include "tinydrift/{h.name}"' for h in headers] + ['#include "_host_rows.h"']),
+        # the core's sources, and the host-only helpers next to this script (never built for a device)
+        sources=[path(p) for p in sorted((CSRC / "src").glob("*.c"))] + [path(p) for p in sorted(HERE.glob("_host_*.c"))],
+        include_dirs=[path(CSRC / "include"), path(CSRC / "src"), path(HERE)],
         # TD_OPTIMIZE_SPEED=1 is the firmware's speed option (firmware/firmware.mk FW_CORE_DEFS); same results.
         define_macros=[("TD_OPTIMIZE_SPEED", "1" if optimize_speed else "0")],
         extra_compile_args=["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"],

@@ -8,7 +8,6 @@ from typing import Union
 
 import numpy as np
 
-from tinydrift.core.fixed import Q16
 from tinydrift.core.native import check, ffi, lib
 from tinydrift.core.errors import InputError
 from tinydrift.core.profile import Profile, load_profile
@@ -57,6 +56,18 @@ _C_RESULT = _struct_dtype(
 )
 
 RAW_DTYPE = _C_RESULT  # Monitor.push_raw's dtype: td_window_result_t as the compiled core lays it out
+
+# push()'s row fields in the order of td_host_rows' offsets (host/tinydrift/core/_host_rows.c)
+ROW_FIELDS = ("window", "score", "dist", "recon", "cusum", "alarm", "trigger", "nearest", "top_channel",
+              "stuck_mask", "saturated_mask", "missing_mask", "n_embeddings", "n_inferences", "top_class",
+              "ddm_state", "mean_confidence", "estimated_accuracy", "prior_shift", "n_labels", "n_correct",
+              "accuracy", "occupancy", "chart", "shift", "embedding", "mean", "std", "z_mean", "z_std", "min",
+              "max", "sum", "sumsq", "n_missing", "n_saturated")
+_RAW_SIZE = RAW_DTYPE.itemsize
+_INT16 = np.dtype(np.int16)
+_INT16_C = ffi.typeof("int16_t[]")
+_RESULT_C = ffi.typeof("td_window_result_t[]")
+_BYTES_C = ffi.typeof("uint8_t[]")
 
 
 def result_dtype(n_channels: int, n_dims: int) -> np.dtype:
@@ -143,8 +154,16 @@ class Monitor:
         self._n_results = ffi.new("uint32_t *")
         # a byte view of the C buffer: copies go through it (numpy copies a nested struct dtype field by field)
         self._raw_bytes = np.frombuffer(ffi.buffer(self._results), dtype=np.uint8)
+        self._raw_view = np.frombuffer(ffi.buffer(self._results), dtype=RAW_DTYPE)
+        self._views: dict[int, np.ndarray] = {}  # self._raw_view[:n] by n, made once: slicing costs per call
         self._fill = 0
+        # fixed per profile, read on every push: plain attributes, not properties of the profile
+        self._window = self.profile.window
+        self._n_channels = self.profile.n_channels
+        self._max_frames = _WINDOWS_PER_CALL * self._window  # pending + new frames that one C call can take
         self._dtype = result_dtype(self.profile.n_channels, self.profile.n_dims)
+        self._row_offsets = np.array([self._dtype.fields[name][1] for name in ROW_FIELDS], dtype=np.uint32)
+        self._c_row_offsets = ffi.from_buffer("uint32_t[]", self._row_offsets)
 
     @property
     def window(self) -> int:
@@ -157,27 +176,44 @@ class Monitor:
 
     def push(self, frames: object) -> np.ndarray:
         """Feed frames (n x channels int16); return one result row per window completed by them."""
-        return self.to_rows(self.push_raw(frames))
+        return self.to_rows(self.push_raw(frames, copy=False))
 
-    def push_raw(self, frames: object) -> np.ndarray:
+    def push_raw(self, frames: object, *, copy: bool = True) -> np.ndarray:
         """Like ``push`` but return the C core's results as they are (dtype RAW_DTYPE, td_window_result_t).
 
-        One copy of the C buffer and no conversion: the fast path for streaming one window per call.
-        ``to_rows`` turns the array into ``push``'s rows, value for value.
+        No conversion: the fast path for streaming one window per call. ``to_rows`` turns the array into
+        ``push``'s rows, value for value. With ``copy=False`` and at most 2048 windows completed, the array is a
+        view of the monitor's own result buffer, reused by the next push: it is overwritten then (copy what you
+        keep). C-contiguous int16 frames go to the core without a copy; other arrays are checked and converted.
         """
-        arr = as_frames(frames, self.profile.n_channels)
-        w = self.profile.window
-        n_total = (self._fill + len(arr)) // w
-        if n_total <= _WINDOWS_PER_CALL:  # one C call: copy its results once
-            self._push_c(arr, len(arr))
-            return np.frombuffer(self._raw_bytes[: self._n_results[0] * RAW_DTYPE.itemsize].copy(), dtype=RAW_DTYPE)
+        if (type(frames) is np.ndarray and frames.dtype is _INT16 and frames.ndim == 2
+                and frames.shape[1] == self._n_channels and frames.flags.c_contiguous):
+            arr = frames
+        else:
+            arr = as_frames(frames, self._n_channels)
+        n_frames = len(arr)
+        if self._fill + n_frames <= self._max_frames:  # one C call: results stay in the reused buffer
+            status = lib.td_monitor_push(self._mon, ffi.from_buffer(_INT16_C, arr), n_frames, self._results,
+                                         _WINDOWS_PER_CALL, self._n_results)
+            if status != lib.TD_OK:
+                check(status, "td_monitor_push")
+            self._fill = (self._fill + n_frames) % self._window
+            n = self._n_results[0]
+            if copy:  # through the bytes: numpy copies a nested struct dtype field by field, 5x slower
+                return np.frombuffer(self._raw_bytes[: n * _RAW_SIZE].copy(), dtype=RAW_DTYPE)
+            view = self._views.get(n)
+            if view is None:
+                view = self._views[n] = self._raw_view[:n]
+            return view
+        w = self._window
+        n_total = (self._fill + n_frames) // w
         size = RAW_DTYPE.itemsize
         out_bytes = np.empty((n_total * size,), dtype=np.uint8)
         out = np.frombuffer(out_bytes, dtype=RAW_DTYPE)
         done = 0
         pos = 0
-        while pos < len(arr):
-            take = min(len(arr) - pos, _WINDOWS_PER_CALL * w - self._fill)
+        while pos < n_frames:
+            take = min(n_frames - pos, self._max_frames - self._fill)
             self._push_c(arr[pos : pos + take], take)
             n = self._n_results[0]
             out_bytes[done * size : (done + n) * size] = self._raw_bytes[: n * size]
@@ -186,40 +222,25 @@ class Monitor:
         return out
 
     def _push_c(self, block: np.ndarray, take: int) -> None:
-        status = lib.td_monitor_push(self._mon, ffi.from_buffer("int16_t[]", block), take, self._results,
+        status = lib.td_monitor_push(self._mon, ffi.from_buffer(_INT16_C, block), take, self._results,
                                      _WINDOWS_PER_CALL, self._n_results)
         check(status, "td_monitor_push")
-        self._fill = (self._fill + take) % self.profile.window
+        self._fill = (self._fill + take) % self._window
 
     def to_rows(self, raw: np.ndarray) -> np.ndarray:
-        """``push``'s rows (dtype ``result_dtype``) from ``push_raw``'s C results."""
-        if raw.dtype.names != RAW_DTYPE.names:
-            raise InputError(f"to_rows takes push_raw's results (td_window_result_t), got dtype {raw.dtype}")
-        out = np.empty((len(raw),), dtype=self._dtype)  # every field is assigned below
+        """``push``'s rows (dtype ``result_dtype``) from ``push_raw``'s C results (one C loop over the block)."""
+        if not isinstance(raw, np.ndarray) or raw.dtype.names != RAW_DTYPE.names:
+            got = raw.dtype if isinstance(raw, np.ndarray) else type(raw).__name__
+            raise InputError(f"to_rows takes push_raw's results (td_window_result_t), got {got}")
+        if raw.dtype != RAW_DTYPE or not raw.flags.c_contiguous:
+            raw = np.ascontiguousarray(raw, dtype=RAW_DTYPE)  # packed by np.concatenate, or strided: C layout
+        out = np.empty((len(raw),), dtype=self._dtype)  # td_host_rows assigns every field
         if len(raw):
-            self._convert(raw, out)
+            status = lib.td_host_rows(ffi.from_buffer(_RESULT_C, raw), len(raw), self._n_channels,
+                                      self.profile.n_dims, self._c_row_offsets, self._dtype.itemsize,
+                                      ffi.from_buffer(_BYTES_C, out))
+            check(status, "td_host_rows")
         return out
-
-    def _convert(self, raw: np.ndarray, out: np.ndarray) -> None:
-        c, k = self.profile.n_channels, self.profile.n_dims
-        ch = raw["channels"][:, :c]
-        out["window"] = raw["window_index"]
-        for name in ("score", "dist", "recon", "cusum", "occupancy", "chart"):
-            out[name] = raw[name + "_q8"] / 256.0
-        for name in ("alarm", "trigger", "nearest", "top_channel", "stuck_mask", "saturated_mask",
-                     "missing_mask", "n_embeddings", "n_inferences", "top_class", "ddm_state", "n_labels",
-                     "n_correct"):
-            out[name] = raw[name]
-        for name in ("mean_confidence", "estimated_accuracy", "prior_shift", "accuracy"):
-            out[name] = raw[name + "_q16"] / Q16
-        out["embedding"] = raw["embedding_q8"][:, :k] / 256.0
-        out["shift"] = raw["shift_q8"][:, : 2 * c] / 256.0
-        out["mean"] = ch["mean_q8"] / 256.0
-        out["std"] = ch["std_q8"] / 256.0
-        out["z_mean"] = ch["z_mean_q8"] / 256.0
-        out["z_std"] = ch["z_std_q8"] / 256.0
-        for name in ("min", "max", "sum", "sumsq", "n_missing", "n_saturated"):
-            out[name] = ch[name]
 
     def push_embedding(self, embeddings: object) -> None:
         """External-embedding profiles: add int8 embeddings (n x n_dims) to the current window."""
