@@ -3,7 +3,6 @@ C results into push()'s rows, tinydrift's C converter against the whole-column n
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -11,6 +10,8 @@ import numpy as np
 import tinydrift
 from tinydrift.core.monitor import result_dtype
 from tinydrift.core.native import ffi, lib
+
+from .speed import timed
 
 
 @dataclass
@@ -43,15 +44,6 @@ def numpy_rows(raw: np.ndarray, n_channels: int, n_dims: int) -> np.ndarray:
     return out
 
 
-def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
-
-
 def floor_us(profile: object, frames: np.ndarray, repeats: int, calls: int) -> float:
     """Microseconds per one-window td_monitor_push with its arguments converted to cdata before the timing."""
     mon = tinydrift.Monitor(profile)
@@ -65,7 +57,7 @@ def floor_us(profile: object, frames: np.ndarray, repeats: int, calls: int) -> f
     def loop() -> None:
         for p in ptrs:
             push(state, p, w, results, 1, n_out)
-    return _median_seconds(loop, repeats) / calls * 1e6
+    return timed(loop, repeats) / calls * 1e6
 
 
 def run_rows(profile: object, frames: np.ndarray, repeats: int, calls: int) -> RowSpeed:
@@ -79,11 +71,11 @@ def run_rows(profile: object, frames: np.ndarray, repeats: int, calls: int) -> R
     out = RowSpeed(floor_us(profile, frames, repeats, min(calls, len(raw))), len(raw))
     for what, convert in (("numpy whole-column conversion (before issue 24)", lambda r: numpy_rows(r, c, k)),
                           ("Monitor.to_rows (C loop, td_host_rows)", mon.to_rows)):
-        block = _median_seconds(lambda convert=convert: convert(raw), repeats) / len(raw) * 1e6
+        block = timed(lambda convert=convert: convert(raw), repeats) / len(raw) * 1e6
 
         def one_by_one(convert: Callable[[np.ndarray], object] = convert) -> None:
             for r in singles:
                 convert(r)
-        single = _median_seconds(one_by_one, repeats) / len(singles) * 1e6
+        single = timed(one_by_one, repeats) / len(singles) * 1e6
         out.conversion.append((what, block, single))
     return out
