@@ -193,11 +193,7 @@ class Monitor:
             arr = as_frames(frames, self._n_channels)
         n_frames = len(arr)
         if self._fill + n_frames <= self._max_frames:  # one C call: results stay in the reused buffer
-            status = lib.td_monitor_push(self._mon, ffi.from_buffer(_INT16_C, arr), n_frames, self._results,
-                                         _WINDOWS_PER_CALL, self._n_results)
-            if status != lib.TD_OK:
-                check(status, "td_monitor_push")
-            self._fill = (self._fill + n_frames) % self._window
+            self._push_c(arr, n_frames)
             n = self._n_results[0]
             if copy:  # through the bytes: numpy copies a nested struct dtype field by field, 5x slower
                 return np.frombuffer(self._raw_bytes[: n * _RAW_SIZE].copy(), dtype=RAW_DTYPE)
@@ -224,7 +220,8 @@ class Monitor:
     def _push_c(self, block: np.ndarray, take: int) -> None:
         status = lib.td_monitor_push(self._mon, ffi.from_buffer(_INT16_C, block), take, self._results,
                                      _WINDOWS_PER_CALL, self._n_results)
-        check(status, "td_monitor_push")
+        if status != lib.TD_OK:  # check() only on failure: this runs once per streamed window
+            check(status, "td_monitor_push")
         self._fill = (self._fill + take) % self._window
 
     def to_rows(self, raw: np.ndarray) -> np.ndarray:
