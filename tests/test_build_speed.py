@@ -129,3 +129,20 @@ def test_profiles_are_byte_identical(name: str, frames: np.ndarray, kwargs: dict
                 old = tinydrift.build_profile(frames, seed=seed, progress=None, **kwargs)
             # the bytes but the creation time (a second may pass between the builds)
             assert new.replace(created_unix=0).to_bytes() == old.replace(created_unix=0).to_bytes(), (name, seed)
+
+
+def test_fold_windows_score_alone() -> None:
+    """The fold loop scores only each fold's own windows (builder._select): a window's score, embedding and fitted
+    shifts must be those it gets in the whole recording, whatever windows precede it."""
+    d = np.load(ROOT / "data" / "basicmotions.npz")
+    recordings = [d["frames"][(d["split"] == 0)][i * 1000:(i + 1) * 1000 + 37] for i in range(4)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prof = tinydrift.build_profile(recordings, window=10, progress=None)
+    prof = prof.replace(feature_chart=True, chart_k_q8=builder.CHART_K_Q8, chart_h_q8=0xFFFF)
+    whole = builder._run(prof, recordings)
+    picked = np.flatnonzero(np.random.default_rng(1).random(len(whole)) < 0.3)
+    alone = builder._run(prof, builder._select(recordings, 10, picked))
+    assert len(alone) == len(picked)
+    for field in ("score", "shift", "embedding", "nearest"):
+        assert np.array_equal(alone[field], whole[field][picked]), field
