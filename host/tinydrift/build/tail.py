@@ -239,13 +239,17 @@ def predictive_tail(scores: np.ndarray, seed: int = 0, refits: int = PREDICTIVE_
         shapes[rows], ok[rows] = tail_batch.gpd_shapes(x)
         medians[rows] = np.median(x, axis=1)
     sigma, xi = np.empty(refits), np.empty(refits)
-    for r in range(refits):
-        m = int(counts[r])
-        if ok[r]:
-            fit = _shrunk_fit(float(u[r]), m, float(medians[r]), float(shapes[r]), n, REFIT_PRIOR_POINTS)
+    for r, (m, fitted, u_r, median, shape) in enumerate(zip(counts.tolist(), ok.tolist(), u.tolist(),
+                                                           medians.tolist(), shapes.tolist())):
+        if fitted:  # _shrunk_fit's steps, without building a TailFit per refit
+            shape = shape * m / (m + REFIT_PRIOR_POINTS)
+            if m < TAIL_BOUNDED_MIN_POINTS:
+                shape = max(shape, 0.0)
+            scale = max(median_scale(median, shape), 1e-9)
         else:  # fit_gpd's other paths (fewer than 2 exceedances, a flat likelihood): the row itself
             fit = fit_sorted_tail(np.concatenate([np.full(n - n_tail - 1, -np.inf), tops[r]]),
                                   prior_points=REFIT_PRIOR_POINTS)
-        sigma[r] = max(fit.sigma + fit.xi * max(top - fit.u, 0.0), 1e-9)
-        xi[r] = fit.xi
+            shape, scale, u_r = fit.xi, fit.sigma, fit.u
+        sigma[r] = max(scale + shape * max(top - u_r, 0.0), 1e-9)
+        xi[r] = shape
     return PredictiveTail(s, sigma, xi)
