@@ -1,12 +1,12 @@
 """The bootstrap refits of the predictive tail (tinydrift.build.tail.predictive_tail) on whole arrays.
 
 predictive_tail fits a generalized Pareto tail to each of its 200 bootstrap resamples; one resample after the other
-that was 200 sorts of the whole resample and 200 small fits, about 0.03 s per tail at 1,000 scores (Python calls)
+that was 200 sorts of the whole resample and 200 small fits, about 0.02 s CPU per tail at 1,000 scores (Python calls)
 and 1.7 s at 100,000 (sorts). Here a resample's top is found by partitioning its indices (the scores are sorted, so
 the top indices give the top values in order: O(n), not a sort), and the fits of every resample whose tail has the
 same number of exceedances run as one (b, grid, m) computation. Every addition, mean and median is the one
 fit_gpd and fit_sorted_tail make, in the same order (numpy reduces each row of a contiguous last axis as it
-reduces a 1-D array), so the shapes are the same bits; tests/test_tail.py checks that against the loop.
+reduces a 1-D array), so the shapes are the same bits; tests/test_tail_batch.py checks that against the loop.
 """
 
 from __future__ import annotations
