@@ -51,7 +51,9 @@ def gpd_shapes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     step = max(1, BLOCK_VALUES // (m * n))
     for start in range(0, b, step):
         rows = slice(start, start + step)
-        k[rows] = -np.log1p(-theta[rows, :, None] * x[rows, None, :]).mean(axis=2)
+        terms = np.multiply(-theta[rows, :, None], x[rows, None, :])
+        np.log1p(terms, out=terms)  # in place: one (b, grid, m) array, not two
+        k[rows] = -terms.mean(axis=2)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_lik = n * (np.log(theta / k) + k - 1.0)
     log_lik = np.where(np.isfinite(log_lik), log_lik, -np.inf)
