@@ -15,8 +15,8 @@ import math
 
 import numpy as np
 
-# Values per block of resamples (indices, and grid x exceedances of the fit): about 16 MiB of float64.
-BLOCK_VALUES = 1 << 21
+# Values per block of resamples (indices, and grid x exceedances of the fit): 4 MiB of int64 or float64.
+BLOCK_VALUES = 1 << 19
 
 
 def resample_tops(s: np.ndarray, lo: int, refits: int, rng: np.random.Generator) -> np.ndarray:
@@ -30,7 +30,9 @@ def resample_tops(s: np.ndarray, lo: int, refits: int, rng: np.random.Generator)
     out = np.empty((refits, n - lo))
     step = max(1, BLOCK_VALUES // max(n, 1))
     for start in range(0, refits, step):
-        block = np.stack([rng.integers(0, n, size=n) for _ in range(min(step, refits - start))])
+        block = np.empty((min(step, refits - start), n), np.int64)
+        for row in block:
+            row[:] = rng.integers(0, n, size=n)
         if lo:
             block = np.partition(block, lo, axis=1)[:, lo:]
         block.sort(axis=1)
