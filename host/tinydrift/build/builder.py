@@ -510,8 +510,9 @@ def build_profile(
     n_total = sum(counts)
     n_folds = min(folds, n_total // 2)
     fold_list = crossfit.make_folds(counts, n_folds, CROSSFIT_GAP)
-    say(f"cross-fitting: {n_folds} folds over {n_total} windows "
-        f"({'whole recordings' if len(usable) >= n_folds else f'contiguous blocks, gap {CROSSFIT_GAP}'})")
+    how = ("one recording per fold" if crossfit.one_recording_per_fold(counts, n_folds) else "whole recordings"
+           if crossfit.folds_by_recording(counts, n_folds) else f"contiguous blocks, gap {CROSSFIT_GAP}")
+    say(f"cross-fitting: {len(fold_list)} folds over {n_total} windows ({how})")
     quiet: Progress = lambda _msg: None  # noqa: E731
     oof: np.ndarray | None = None
     for fold in fold_list:
