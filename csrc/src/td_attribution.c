@@ -123,10 +123,10 @@ static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e
 {
     const uint32_t n_dims = prof->n_dims;
     const uint32_t n_features = prof->n_features;
-    const uint8_t *centroid = prof->centroids + 4u * k * n_dims;
-    const uint8_t *scale = prof->centroid_scales != NULL ? prof->centroid_scales + 4u * k * (n_dims + 1u) + 4u : NULL;
+    const uint8_t *const centroid = prof->centroids + 4u * k * n_dims;
+    const uint8_t *const scale =
+        prof->centroid_scales != NULL ? prof->centroid_scales + 4u * k * (n_dims + 1u) + 4u : NULL;
     int32_t w[TD_MAX_DIMS];
-    uint32_t inv[TD_MAX_DIMS];
     int64_t sums[TD_MAX_FEATURES];
     uint32_t root[TD_MAX_FEATURES];
     /* The shift first (every inverse scale is 1.0 without scales), so that one pass gives w. */
@@ -138,33 +138,52 @@ static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e
         }
     }
     const uint32_t inv_shift = all > 0x7FFFu ? 17u - td_clz32(all) : 0u;
-    for (uint32_t j = 0; j < n_dims; j++) {
-        const int32_t diff = e_q8[j] - td_load_i32(centroid + 4u * j); /* both within +-2^24 */
-        const uint32_t inv_q16 = scale != NULL ? td_load_u32(scale + 4u * j) : 1u << TD_CENTROID_SCALE_SHIFT;
-        const uint32_t mag = td_abs32(diff);
-        /* scale_wide's rounding; below 2^15 it is the search's rounded high-word multiply. */
-        const uint32_t scaled = mag < 0x8000u ? td_smmulr(mag << 16, inv_q16) : td_mon_scale_wide(mag, inv_q16);
-        const int32_t t = scaled > (uint32_t)INT16_MAX ? INT16_MAX : (int32_t)scaled;
-        inv[j] = inv_q16 >> inv_shift;
-        w[j] = (diff < 0 ? -t : t) * (int32_t)inv[j];
+    /* w_j = sign(diff) t (inv_j >> inv_shift); one loop for scaled profiles and one for the others (inverse scale
+     * 1.0: the rounded product is |diff| itself), so neither tests the profile per dimension. */
+    if (scale != NULL) {
+        for (uint32_t j = 0; j < n_dims; j++) {
+            const int32_t diff = e_q8[j] - td_load_i32(centroid + 4u * j); /* both within +-2^24 */
+            const uint32_t inv_q16 = td_load_u32(scale + 4u * j);
+            const uint32_t mag = td_abs32(diff);
+            /* scale_wide's rounding; below 2^15 it is the search's rounded high-word multiply. */
+            const uint32_t scaled = mag < 0x8000u ? td_smmulr(mag << 16, inv_q16) : td_mon_scale_wide(mag, inv_q16);
+            const int32_t wj = (int32_t)(scaled > (uint32_t)INT16_MAX ? (uint32_t)INT16_MAX : scaled) *
+                               (int32_t)(inv_q16 >> inv_shift);
+            w[j] = diff < 0 ? -wj : wj;
+        }
+    } else {
+        const int32_t inv = (int32_t)((1u << TD_CENTROID_SCALE_SHIFT) >> inv_shift);
+        for (uint32_t j = 0; j < n_dims; j++) {
+            const int32_t diff = e_q8[j] - td_load_i32(centroid + 4u * j);
+            const int32_t t = diff > INT16_MAX ? INT16_MAX : (diff < -INT16_MAX ? -INT16_MAX : diff);
+            w[j] = t * inv;
+        }
     }
     const int8_t *const projection = (const int8_t *)prof->projection;
     /* The roots: the section's row for this centroid, read in place (little-endian), else computed into root[]. */
     const uint8_t *const row =
         prof->feature_chart != NULL ? prof->feature_chart + TD_PROFILE_CHART_HEADER_SIZE + 4u * k * n_features : NULL;
     if (row == NULL) {
+        int32_t inv2[TD_MAX_DIMS];
         for (uint32_t j = 0; j < n_dims; j++) {
-            inv[j] *= inv[j];
+            const uint32_t inv = (scale != NULL ? td_load_u32(scale + 4u * j) : 1u << TD_CENTROID_SCALE_SHIFT) >> inv_shift;
+            inv2[j] = (int32_t)(inv * inv);
         }
-        blame_sums(projection, n_features, n_dims, (const int32_t *)inv, 1u, sums);
+        blame_sums(projection, n_features, n_dims, inv2, 1u, sums);
         for (uint32_t f = 0; f < n_features; f++) {
             root[f] = td_isqrt64((uint64_t)sums[f]);
         }
     }
     blame_sums(projection, n_features, n_dims, w, 0u, sums);
+    if (row != NULL) {
+        for (uint32_t f = 0; f < n_features; f++) {
+            root[f] = td_load_u32(row + 4u * f);
+        }
+    }
     for (uint32_t f = 0; f < n_features; f++) {
-        const int32_t q = (int32_t)blame_len(td_abs64(sums[f]), row != NULL ? td_load_u32(row + 4u * f) : root[f]);
-        shift_q8[f] = (int16_t)(sums[f] < 0 ? -q : q);
+        const int64_t n = sums[f];
+        const int32_t q = (int32_t)blame_len(td_abs64(n), root[f]);
+        shift_q8[f] = (int16_t)(n < 0 ? -q : q);
     }
 }
 #else
