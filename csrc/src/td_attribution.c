@@ -2,6 +2,10 @@
  * the channel attribution during a CUSUM run and the feature chart's step. */
 #include "td_monitor_internal.h"
 
+#if TD_OPTIMIZE_SPEED && !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32) && defined(__x86_64__) && defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #if TD_FEATURE_ATTRIBUTION || TD_FEATURE_CHART
 
 /* The fitted shift of each feature (PCA mode). A shift of feature f by x moves the embedding by x P[., f]; in the
@@ -76,6 +80,50 @@ static TD_NOINLINE void blame_sums(const int8_t *projection, uint32_t n_features
         sums[f + 1u] = (int64_t)s1;
     }
 #else
+#if defined(__x86_64__) && defined(__SSE2__)
+    if (!square) {
+        /* x86-64: each w_j = wh_j 2^16 + wl_j with wl_j in [-2^15, 2^15) and |wh_j| <= 2^14, so both halves are
+         * int16 and sum_j P[j, f] wh_j, sum_j P[j, f] wl_j are exact in int32 (< 2^26 for n_dims <= 64); the sum
+         * is their combination in int64: the same integers. Rows go in pairs (a zero row pads an odd count) and
+         * PMADDWD multiplies and adds a pair's two terms of four features at once. */
+        uint32_t wh[TD_MAX_DIMS + 1u];
+        uint32_t wl[TD_MAX_DIMS + 1u];
+        for (uint32_t j = 0; j < n_dims; j++) {
+            const int32_t lo = (int32_t)(int16_t)(uint16_t)((uint32_t)x[j] & 0xFFFFu);
+            wl[j] = (uint32_t)lo & 0xFFFFu;
+            wh[j] = (uint32_t)((x[j] - lo) / 65536) & 0xFFFFu;
+        }
+        wl[n_dims] = 0u;
+        wh[n_dims] = 0u;
+        for (uint32_t f = 0; f < n_features; f += 4u) {
+            const uint32_t width = n_features - f < 4u ? n_features - f : 4u; /* 4, or 2 at the end */
+            __m128i a = _mm_setzero_si128();
+            __m128i b = _mm_setzero_si128();
+            for (uint32_t j = 0; j < n_dims; j += 2u) {
+                const uint8_t *const q0 = (const uint8_t *)projection + j * n_features + f;
+                const uint32_t r0 = width == 4u ? td_load_u32(q0) : td_load_u16(q0);
+                uint32_t r1 = 0u;
+                if (j + 1u < n_dims) {
+                    r1 = width == 4u ? td_load_u32(q0 + n_features) : td_load_u16(q0 + n_features);
+                }
+                const __m128i p0 = _mm_cvtsi32_si128((int32_t)r0);
+                const __m128i p1 = _mm_cvtsi32_si128((int32_t)r1);
+                /* (P[j, f], P[j + 1, f]) for four features, int16 */
+                const __m128i pairs = _mm_srai_epi16(_mm_unpacklo_epi8(_mm_unpacklo_epi8(p0, p1), _mm_unpacklo_epi8(p0, p1)), 8);
+                a = _mm_add_epi32(a, _mm_madd_epi16(pairs, _mm_set1_epi32((int32_t)(wh[j] | (wh[j + 1u] << 16)))));
+                b = _mm_add_epi32(b, _mm_madd_epi16(pairs, _mm_set1_epi32((int32_t)(wl[j] | (wl[j + 1u] << 16)))));
+            }
+            int32_t ha[4];
+            int32_t lb[4];
+            _mm_storeu_si128((__m128i *)(void *)ha, a);
+            _mm_storeu_si128((__m128i *)(void *)lb, b);
+            for (uint32_t i = 0; i < width; i++) {
+                sums[f + i] = (int64_t)ha[i] * 65536 + lb[i];
+            }
+        }
+        return;
+    }
+#endif
     /* Row by row (the same integer sums in another order): the inner loop runs along a projection row, which host
      * compilers vectorise. */
     for (uint32_t f = 0; f < n_features; f++) {
