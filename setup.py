@@ -1,6 +1,7 @@
 """Build hooks beyond pyproject.toml: the CFFI core, and the firmware sources a wheel carries.
 
-A (non-editable) wheel gets tinydrift/_fw/: the sources `tinydrift sim` builds the simulators from
+A (non-editable) wheel gets tinydrift/_data/basicmotions.npz (the bundled recording `tinydrift selftest`
+builds its profile and stream from) and tinydrift/_fw/: the sources `tinydrift sim` builds the simulators from
 (csrc/, firmware/, boards/host, boards/mps2-an386; tinydrift.device.firmware), plus
 _fw/prebuilt/mps2-an386/tinydrift.elf, the QEMU Cortex-M4 image, when arm-none-eabi-gcc and make are
 on PATH at wheel build time (it runs on any host's QEMU). Set TINYDRIFT_NO_PREBUILT=1 to leave it out.
@@ -20,10 +21,12 @@ from setuptools.command.build_py import build_py
 ROOT = Path(__file__).resolve().parent
 FW_TREES = ("csrc", "firmware", "boards/host", "boards/mps2-an386")
 QEMU_ELF = Path("build/fw/mps2-an386/tinydrift.elf")
+DATA_FILES = ("data/basicmotions.npz",)
 
 
 class BuildPyWithFirmware(build_py):
-    """build_py that also copies the firmware sources (and the prebuilt QEMU image) into tinydrift/_fw."""
+    """build_py that also copies the firmware sources (and the prebuilt QEMU image) into tinydrift/_fw and the
+    bundled recording into tinydrift/_data."""
 
     def run(self) -> None:
         super().run()
@@ -34,6 +37,10 @@ class BuildPyWithFirmware(build_py):
         ignore = shutil.ignore_patterns("*.o", "*.so", "*.elf", "*.bin", "*.map", "__pycache__")
         for tree in FW_TREES:
             shutil.copytree(ROOT / tree, dest / tree, ignore=ignore)
+        data = Path(self.build_lib) / "tinydrift" / "_data"
+        data.mkdir(parents=True, exist_ok=True)
+        for name in DATA_FILES:
+            shutil.copy2(ROOT / name, data / Path(name).name)
         self._prebuild_qemu(dest)
 
     def _prebuild_qemu(self, dest: Path) -> None:

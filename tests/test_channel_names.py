@@ -199,11 +199,13 @@ def test_named_profile_runs_on_the_boards_and_replay_names_the_channels(sim, nam
     assert cli.main(["upload", "--port", port, str(out)]) == 0
     assert cli.main(["info", "--port", port, "--json"]) == 0
     capsys.readouterr()
-    assert cli.main(["replay", "--port", port, str(npy), "--json"]) == 0
+    assert cli.main(["replay", "--port", port, str(npy), "--profile", str(out), "--json"]) == 0
     got = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     rows = tinydrift.score(prof, np.load(npy))
     assert [g["score"] for g in got] == rows["score"].tolist()
     assert [g["top_channel"] for g in got] == rows["top_channel"].tolist()
+    assert all(g["channels"] == NAMES for g in got)  # --json names the channels too
+    assert [g["top_channel_name"] for g in got] == [NAMES[t] for t in rows["top_channel"].tolist()]
     assert cli.main(["replay", "--port", port, str(npy), "--profile", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
     twice = tinydrift.score(prof, np.concatenate([np.load(npy)] * 2))  # the device's monitor runs on

@@ -208,6 +208,15 @@ def test_score_json_matches_library(capsys: pytest.CaptureFixture[str], ref: Pat
                 "stuck_mask", "saturated_mask", "missing_mask", "z_mean", "z_std", "mean", "std", "n_missing",
                 "n_saturated"):
         assert [r[col] for r in records] == rows[col].tolist(), col
+    # the bit fields spelled out by name, decoded here from the documented bit values (docs/protocol.md)
+    bits = {"instant": 1, "cusum": 2, "health": 4, "concept": 8, "occupancy": 16, "feature": 32}
+    assert any(r["triggers"] for r in records)
+    for r in records:
+        assert r["channels"] == NAMES
+        assert r["top_channel_name"] == NAMES[r["top_channel"]]
+        assert sorted(r["triggers"]) == sorted(n for n, b in bits.items() if r["trigger"] & b)
+        for what in ("stuck", "saturated", "missing"):
+            assert r[f"{what}_channels"] == [n for c, n in enumerate(NAMES) if r[f"{what}_mask"] >> c & 1]
 
 
 def test_score_summary(capsys: pytest.CaptureFixture[str], ref: Path, drifted: Path) -> None:

@@ -70,6 +70,7 @@ def _env(installed: dict[str, Path]) -> dict[str, str]:
 def test_wheel_carries_the_firmware_sources(installed: dict[str, Path]) -> None:
     with zipfile.ZipFile(installed["wheel"]) as zf:
         names = set(zf.namelist())
+    assert "tinydrift/_data/basicmotions.npz" in names  # tinydrift selftest's recording
     for needed in ("firmware/firmware.mk", "firmware/td_app.c", "csrc/src/td_monitor.c",
                    "csrc/include/tinydrift/tinydrift.h", "boards/host/main.c", "boards/mps2-an386/board.mk",
                    "boards/mps2-an386/mps2-an386.ld"):
@@ -126,6 +127,27 @@ def test_installed_sim_matches_the_host_score(installed: dict[str, Path], board:
         assert list(fw.glob(f"{tinydrift.__version__}-*/build/fw/host/tinydrift-sim"))
     elif shutil.which("arm-none-eabi-gcc"):  # the wheel's prebuilt image: nothing to build
         assert "building" not in err
+
+
+@pytest.mark.slow
+def test_installed_selftest_passes_outside_a_checkout(installed: dict[str, Path]) -> None:
+    """`tinydrift selftest` from the wheel: its profile and stream come from the wheel's copy of the recording,
+    and the board's 120 records equal the host's score of them (the command's own check, which fails on a
+    single differing field: tests/test_selftest.py)."""
+    work = installed["work"]
+    sim = subprocess.Popen([str(installed["cli"]), "sim", "--board", "host", "--state-dir", str(work / "selftest")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=work,
+                           env=_env(installed))
+    try:
+        assert sim.stdout is not None
+        url = sim.stdout.readline().strip()
+        assert url.startswith("socket://127.0.0.1:"), (url, sim.poll())
+        run = _run_cli(installed, "selftest", "--port", url, "--timeout", "2")
+    finally:
+        sim.terminate()
+        sim.communicate(timeout=20)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("selftest: PASS — 120 windows identical to tinydrift.score"), run.stdout
 
 
 def test_cache_directory_follows_the_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,6 +22,7 @@ import argparse
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -101,7 +102,11 @@ def main() -> int:
 
     print(f"[1/6] profile from {len(train)} training recordings ({sum(map(len, train))} frames x {len(names)} "
           f"channels, window {WINDOW} = {WINDOW / SAMPLE_RATE_HZ:g} s, {RATE:g} false alarms/window)")
-    profile = tinydrift.build_profile(train, window=WINDOW, false_alarm_rate=RATE, channel_names=names)
+    with warnings.catch_warnings(record=True) as caught:  # shown as a note line, like `tinydrift build` does
+        warnings.simplefilter("always", tinydrift.CalibrationWarning)
+        profile = tinydrift.build_profile(train, window=WINDOW, false_alarm_rate=RATE, channel_names=names)
+    for w in caught:
+        print(f"      note: {w.message}")
     profile.save(out / "ref.tdp")
     print(f"      {out / 'ref.tdp'}: id {profile.profile_id:#010x}, {len(profile.to_bytes())} bytes")
 

@@ -20,6 +20,7 @@ from tinydrift.build.builder import build_profile
 from tinydrift.core.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[3]  # the checkout: host/tinydrift/build/ -> repository root
+PACKAGED = Path(__file__).resolve().parents[1] / "_data"  # an installed wheel's copy (setup.py)
 WINDOW = 10
 SEED = 0
 TRAIN_FRAMES = 4000  # the 40 training cases of data/basicmotions.npz
@@ -30,15 +31,19 @@ STUCK_FROM_WINDOW, STUCK_CHANNEL = 80, 2  # acc_z stuck at +32767 from this wind
 
 
 def bundled_recording(root: Path | None = None) -> np.ndarray:
-    """The frames of data/basicmotions.npz in this checkout (int16, 6 channels)."""
-    root = ROOT if root is None else root
-    path = root / "data" / "basicmotions.npz"
+    """The frames of data/basicmotions.npz (int16, 6 channels): this checkout's, else the installed wheel's copy."""
+    if root is not None:
+        path = root / "data" / "basicmotions.npz"
+    else:
+        path = ROOT / "data" / "basicmotions.npz"
+        if not path.is_file() and (PACKAGED / "basicmotions.npz").is_file():
+            path = PACKAGED / "basicmotions.npz"
     try:
         with np.load(path) as data:
             return np.asarray(data["frames"], dtype=np.int16)
     except (OSError, KeyError, ValueError) as exc:
-        raise InputError(f"the bundled recording {path} is not readable ({exc}); run from a tinydrift "
-                         "checkout") from None
+        raise InputError(f"the bundled recording {path} is not readable ({exc}); reinstall tinydrift (its wheel "
+                         "carries tinydrift/_data/basicmotions.npz) or run from a checkout") from None
 
 
 def selftest_profile(frames: np.ndarray | None = None):  # noqa: ANN201 - Profile (imported lazily)

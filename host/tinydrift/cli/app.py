@@ -121,7 +121,9 @@ Output (stdout, or FILE with -o):
            each channel z_mean_<name>,z_std_<name>,mean_<name>,std_<name>,
            n_missing_<name>,n_saturated_<name>
   --json   a list with one object per window holding the same fields;
-           per-channel values are lists in channel order
+           per-channel values are lists in channel order, and the bit fields
+           are also given by name: channels, triggers, top_channel_name,
+           stuck_channels, saturated_channels, missing_channels
 
 trigger bits: {triggers}.
 Masks have bit c set for channel c. Scores are exact Q8 values (multiples of 1/256).

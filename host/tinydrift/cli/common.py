@@ -13,7 +13,7 @@ from typing import Any
 from tinydrift.core.errors import InputError
 from tinydrift.core.files import write_atomic
 from tinydrift.core.fixed import Q8, THRESHOLD_DISABLED
-from tinydrift.core.triggers import TRIGGER_NAMES, trigger_names
+from tinydrift.core.triggers import HEALTH_MASKS, TRIGGER_NAMES, mask_channels, trigger_names
 
 PROG = "tinydrift"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_ALARM = 0, 1, 2, 3
@@ -175,6 +175,23 @@ def trigger_text(bits: int) -> str:
     """Trigger bits as "instant+cusum", or "none"."""
     names = trigger_names(bits)
     return "+".join(names) if names else "none"
+
+
+def with_names(record: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    """A JSON record (score --json, replay --json) with its bit fields also spelled out by name.
+
+    Adds ``channels`` (the names, in the order of the per-channel lists), ``triggers`` (names of the trigger
+    bits), ``top_channel_name`` and, per health mask, the names of the channels it flags (``stuck_channels``
+    ...). The numeric fields stay as they are, so readers of the numbers are unaffected.
+    """
+    out = dict(record)
+    out["channels"] = list(names)
+    out["triggers"] = trigger_names(int(record["trigger"]))
+    top = int(record["top_channel"])
+    out["top_channel_name"] = names[top] if 0 <= top < len(names) else f"ch{top}"
+    for field, what in HEALTH_MASKS:
+        out[f"{what}_channels"] = mask_channels(int(record[field]), names)
+    return out
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], align_numbers: bool = True) -> list[str]:

@@ -21,7 +21,8 @@ import sys
 from typing import Any
 
 from tinydrift.cli.common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, PROG, TRIGGER_BITS, float_in, int_in,
-                                  make_parser, port_option, positive_int, resolve_port, trigger_text)
+                                  make_parser, port_option, positive_int, resolve_port, trigger_text,
+                                  with_names)
 from tinydrift.core.errors import InputError
 
 _URL_HELP = ("device URL: a serial port (/dev/ttyACM0), socket://127.0.0.1:PORT (simulators), a pty path, or "
@@ -88,7 +89,9 @@ Examples:
 _REPLAY_EPILOG = """\
 Injects a recording into the device's monitor as if its sensors had sampled
 it, and prints the telemetry record of every window as it arrives, one line
-each (or one JSON object per line with --json). The recording must have the
+each (or one JSON object per line with --json: the record's fields plus
+channels, triggers, top_channel_name and the channels each health mask
+flags, named from --profile or the recording). The recording must have the
 active profile's channel count. Without --rate frames go as fast as the
 device acknowledges them.
 
@@ -477,7 +480,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 if store is not None:  # each as it arrives: Ctrl-C or a lost link keeps what came
                     stored += store.insert_record(name, record)
                 if args.json:
-                    sys.stdout.write(json.dumps(record.to_dict()) + "\n")
+                    sys.stdout.write(json.dumps(with_names(record.to_dict(), names)) + "\n")
                 else:
                     sys.stdout.write(record_line(record, names) + "\n")
                 sys.stdout.flush()

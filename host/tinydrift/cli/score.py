@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from tinydrift.cli.common import EXIT_ALARM, EXIT_OK, embedding_model, q8_text, trigger_text, write_output
+from tinydrift.cli.common import (EXIT_ALARM, EXIT_OK, embedding_model, q8_text, trigger_text, with_names,
+                                  write_output)
 from tinydrift.core.errors import InputError
 from tinydrift.core.monitor import Monitor
 from tinydrift.core.profile import Profile, load_profile
@@ -44,10 +45,10 @@ def score_csv(rows: np.ndarray, names: Sequence[str]) -> str:
 
 
 
-def score_records(rows: np.ndarray) -> list[dict[str, Any]]:
-    """The --json output for Monitor rows (per-channel values as lists in channel order)."""
+def score_records(rows: np.ndarray, names: Sequence[str]) -> list[dict[str, Any]]:
+    """The --json output for Monitor rows (per-channel values as lists in channel order, bit fields named)."""
     columns = {col: rows[col].tolist() for col in _SCALAR_COLUMNS + _CHANNEL_COLUMNS}
-    return [{col: values[i] for col, values in columns.items()} for i in range(len(rows))]
+    return [with_names({col: values[i] for col, values in columns.items()}, names) for i in range(len(rows))]
 
 
 
@@ -119,7 +120,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     if args.format == "csv":
         text = score_csv(rows, names)
     elif args.format == "json":
-        text = json.dumps(score_records(rows)) + "\n"
+        text = json.dumps(score_records(rows, names)) + "\n"
     else:
         text = score_summary(rows, prof, rec, names, args.profile)
     write_output(args.output, text)
