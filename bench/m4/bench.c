@@ -36,6 +36,7 @@
 #include "tinydrift/td_frame.h"
 #include "tinydrift/tinydrift.h"
 #include "td_monitor_internal.h"
+#include "td_stats_internal.h"
 #ifdef BENCH_HAVE_PROTO
 #include "td_proto.h"
 #endif
@@ -374,7 +375,7 @@ int main(void)
      *    C times per close) and the two halves of td_frame_encode, on the last window's channel 0. */
     const td_channel_result_t *ch = &g_res.channels[0];
     const uint32_t n_valid = W;
-    uint64_t t_mean = 0, t_var = 0, t_std = 0, t_merge = 0, t_crc = 0, t_cobs = 0;
+    uint64_t t_mean = 0, t_var = 0, t_std = 0, t_shl = 0, t_log2 = 0, t_merge = 0, t_crc = 0, t_cobs = 0;
     volatile uint64_t sink = 0;
     const uint32_t part_reps = 512u;
     td_lifetime_t life;
@@ -395,6 +396,18 @@ int main(void)
         t0 = ticks_now();
         sink += (uint64_t)td_std_q8(var_q32 + r);
         t_std += ticks_since(t0);
+#if TD_OPTIMIZE_SPEED
+        /* What the speed build's close calls for the std of 2^p samples: n sumsq - sum^2, shifted inside the root. */
+        dither();
+        t0 = ticks_now();
+        sink += td_isqrt64_shl(var_q32 / 64u + r, 10u);
+        t_shl += ticks_since(t0);
+#endif
+        /* The log-std feature's logarithm (inline in the speed build's close), at this channel's std plus a floor. */
+        dither();
+        t0 = ticks_now();
+        sink += td_log2_q8((uint32_t)ch->std_q8 + 256u + r);
+        t_log2 += ticks_since(t0);
         dither();
         t0 = ticks_now();
         st = td_lifetime_merge(&life, n_valid, ch->sum + (int32_t)(r & 7u), ch->sumsq + r);
@@ -497,6 +510,12 @@ int main(void)
     kv_ratio("part_mean_q8_instructions", (int64_t)ticks_to_instr_q16(t_mean) - part_ovh, parts);
     kv_ratio("part_var_q32_instructions", (int64_t)ticks_to_instr_q16(t_var) - part_ovh, parts);
     kv_ratio("part_std_q8_instructions", (int64_t)ticks_to_instr_q16(t_std) - part_ovh, parts);
+#if TD_OPTIMIZE_SPEED
+    kv_ratio("part_isqrt64_shl_instructions", (int64_t)ticks_to_instr_q16(t_shl) - part_ovh, parts);
+#else
+    (void)t_shl;
+#endif
+    kv_ratio("part_log2_q8_instructions", (int64_t)ticks_to_instr_q16(t_log2) - part_ovh, parts);
     kv_ratio("part_lifetime_merge_instructions", (int64_t)ticks_to_instr_q16(t_merge) - part_ovh, parts);
     kv_ratio("part_crc32_body_instructions", (int64_t)ticks_to_instr_q16(t_crc) - part_ovh, parts);
     kv_ratio("part_cobs_body_instructions", (int64_t)ticks_to_instr_q16(t_cobs) - part_ovh, parts);

@@ -174,7 +174,9 @@ def size_rows(sizes: dict[str, tuple[int, int]]) -> list[tuple[str, str, str, st
 def breakdown_rows(v: dict[str, str]) -> list[tuple[str, str]]:
     names = [("part_mean_q8_instructions", "td_mean_q8 (per channel; the close inlines it for 2^p samples)"),
              ("part_var_q32_instructions", "td_var_q32 (per channel, for std; inlined for 2^p samples)"),
-             ("part_std_q8_instructions", "td_std_q8 = td_isqrt64 (per channel)"),
+             ("part_std_q8_instructions", "td_std_q8 = td_isqrt64 (per channel, n not a power of two)"),
+             ("part_isqrt64_shl_instructions", "td_isqrt64_shl (per channel: the close's std for 2^p samples)"),
+             ("part_log2_q8_instructions", "td_log2_q8 (per channel: the log-std feature; inline in the close)"),
              ("part_lifetime_merge_instructions", "td_lifetime_merge (per channel: exact sums; the close inlines it)"),
              ("part_crc32_body_instructions", "td_crc32_update over the frame body"),
              ("part_cobs_body_instructions", "td_cobs_encode of the frame body"),
@@ -182,7 +184,13 @@ def breakdown_rows(v: dict[str, str]) -> list[tuple[str, str]]:
              ("part_nearest_instructions", "td_mon_nearest_centroid (the search)"),
              ("part_feature_tests_instructions", "td_mon_feature_tests (fitted shifts, feature chart)"),
              ("part_chart_step_instructions", "td_chart_step (the feature chart's step alone)")]
-    return [(label, f"{float(v[k]):,.1f}") for k, label in names if k in v]
+    rows = [(label, f"{float(v[k]):,.1f}") for k, label in names if k in v]
+    steps = ("part_embed_pca_instructions", "part_nearest_instructions", "part_feature_tests_instructions")
+    if "window_close_instructions" in v and all(k in v for k in steps):
+        rest = float(v["window_close_instructions"]) - sum(float(v[k]) for k in steps)
+        rows.append(("the rest of the close (per window: statistics, health, z, decision, result; the close less "
+                     "the three steps above)", f"{rest:,.1f}"))
+    return rows
 
 
 def render(v: dict[str, str], runs: int, stable: bool, size: tuple[int, int, int] | None, markdown: bool,

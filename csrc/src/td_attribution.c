@@ -2,6 +2,10 @@
  * the channel attribution during a CUSUM run and the feature chart's step. */
 #include "td_monitor_internal.h"
 
+#if TD_OPTIMIZE_SPEED && !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32) && defined(__x86_64__) && defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #if TD_FEATURE_ATTRIBUTION || TD_FEATURE_CHART
 
 /* The fitted shift of each feature (PCA mode). A shift of feature f by x moves the embedding by x P[., f]; in the
@@ -76,6 +80,50 @@ static TD_NOINLINE void blame_sums(const int8_t *projection, uint32_t n_features
         sums[f + 1u] = (int64_t)s1;
     }
 #else
+#if defined(__x86_64__) && defined(__SSE2__)
+    if (!square) {
+        /* x86-64: each w_j = wh_j 2^16 + wl_j with wl_j in [-2^15, 2^15) and |wh_j| <= 2^14, so both halves are
+         * int16 and sum_j P[j, f] wh_j, sum_j P[j, f] wl_j are exact in int32 (< 2^26 for n_dims <= 64); the sum
+         * is their combination in int64: the same integers. Rows go in pairs (a zero row pads an odd count) and
+         * PMADDWD multiplies and adds a pair's two terms of four features at once. */
+        uint32_t wh[TD_MAX_DIMS + 1u];
+        uint32_t wl[TD_MAX_DIMS + 1u];
+        for (uint32_t j = 0; j < n_dims; j++) {
+            const int32_t lo = (int32_t)(int16_t)(uint16_t)((uint32_t)x[j] & 0xFFFFu);
+            wl[j] = (uint32_t)lo & 0xFFFFu;
+            wh[j] = (uint32_t)((x[j] - lo) / 65536) & 0xFFFFu;
+        }
+        wl[n_dims] = 0u;
+        wh[n_dims] = 0u;
+        for (uint32_t f = 0; f < n_features; f += 4u) {
+            const uint32_t width = n_features - f < 4u ? n_features - f : 4u; /* 4, or 2 at the end */
+            __m128i a = _mm_setzero_si128();
+            __m128i b = _mm_setzero_si128();
+            for (uint32_t j = 0; j < n_dims; j += 2u) {
+                const uint8_t *const q0 = (const uint8_t *)projection + j * n_features + f;
+                const uint32_t r0 = width == 4u ? td_load_u32(q0) : td_load_u16(q0);
+                uint32_t r1 = 0u;
+                if (j + 1u < n_dims) {
+                    r1 = width == 4u ? td_load_u32(q0 + n_features) : td_load_u16(q0 + n_features);
+                }
+                const __m128i p0 = _mm_cvtsi32_si128((int32_t)r0);
+                const __m128i p1 = _mm_cvtsi32_si128((int32_t)r1);
+                /* (P[j, f], P[j + 1, f]) for four features, int16 */
+                const __m128i pairs = _mm_srai_epi16(_mm_unpacklo_epi8(_mm_unpacklo_epi8(p0, p1), _mm_unpacklo_epi8(p0, p1)), 8);
+                a = _mm_add_epi32(a, _mm_madd_epi16(pairs, _mm_set1_epi32((int32_t)(wh[j] | (wh[j + 1u] << 16)))));
+                b = _mm_add_epi32(b, _mm_madd_epi16(pairs, _mm_set1_epi32((int32_t)(wl[j] | (wl[j + 1u] << 16)))));
+            }
+            int32_t ha[4];
+            int32_t lb[4];
+            _mm_storeu_si128((__m128i *)(void *)ha, a);
+            _mm_storeu_si128((__m128i *)(void *)lb, b);
+            for (uint32_t i = 0; i < width; i++) {
+                sums[f + i] = (int64_t)ha[i] * 65536 + lb[i];
+            }
+        }
+        return;
+    }
+#endif
     /* Row by row (the same integer sums in another order): the inner loop runs along a projection row, which host
      * compilers vectorise. */
     for (uint32_t f = 0; f < n_features; f++) {
@@ -123,10 +171,10 @@ static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e
 {
     const uint32_t n_dims = prof->n_dims;
     const uint32_t n_features = prof->n_features;
-    const uint8_t *centroid = prof->centroids + 4u * k * n_dims;
-    const uint8_t *scale = prof->centroid_scales != NULL ? prof->centroid_scales + 4u * k * (n_dims + 1u) + 4u : NULL;
+    const uint8_t *const centroid = prof->centroids + 4u * k * n_dims;
+    const uint8_t *const scale =
+        prof->centroid_scales != NULL ? prof->centroid_scales + 4u * k * (n_dims + 1u) + 4u : NULL;
     int32_t w[TD_MAX_DIMS];
-    uint32_t inv[TD_MAX_DIMS];
     int64_t sums[TD_MAX_FEATURES];
     uint32_t root[TD_MAX_FEATURES];
     /* The shift first (every inverse scale is 1.0 without scales), so that one pass gives w. */
@@ -138,33 +186,52 @@ static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e
         }
     }
     const uint32_t inv_shift = all > 0x7FFFu ? 17u - td_clz32(all) : 0u;
-    for (uint32_t j = 0; j < n_dims; j++) {
-        const int32_t diff = e_q8[j] - td_load_i32(centroid + 4u * j); /* both within +-2^24 */
-        const uint32_t inv_q16 = scale != NULL ? td_load_u32(scale + 4u * j) : 1u << TD_CENTROID_SCALE_SHIFT;
-        const uint32_t mag = td_abs32(diff);
-        /* scale_wide's rounding; below 2^15 it is the search's rounded high-word multiply. */
-        const uint32_t scaled = mag < 0x8000u ? td_smmulr(mag << 16, inv_q16) : td_mon_scale_wide(mag, inv_q16);
-        const int32_t t = scaled > (uint32_t)INT16_MAX ? INT16_MAX : (int32_t)scaled;
-        inv[j] = inv_q16 >> inv_shift;
-        w[j] = (diff < 0 ? -t : t) * (int32_t)inv[j];
+    /* w_j = sign(diff) t (inv_j >> inv_shift); one loop for scaled profiles and one for the others (inverse scale
+     * 1.0: the rounded product is |diff| itself), so neither tests the profile per dimension. */
+    if (scale != NULL) {
+        for (uint32_t j = 0; j < n_dims; j++) {
+            const int32_t diff = e_q8[j] - td_load_i32(centroid + 4u * j); /* both within +-2^24 */
+            const uint32_t inv_q16 = td_load_u32(scale + 4u * j);
+            const uint32_t mag = td_abs32(diff);
+            /* scale_wide's rounding; below 2^15 it is the search's rounded high-word multiply. */
+            const uint32_t scaled = mag < 0x8000u ? td_smmulr(mag << 16, inv_q16) : td_mon_scale_wide(mag, inv_q16);
+            const int32_t wj = (int32_t)(scaled > (uint32_t)INT16_MAX ? (uint32_t)INT16_MAX : scaled) *
+                               (int32_t)(inv_q16 >> inv_shift);
+            w[j] = diff < 0 ? -wj : wj;
+        }
+    } else {
+        const int32_t inv = (int32_t)((1u << TD_CENTROID_SCALE_SHIFT) >> inv_shift);
+        for (uint32_t j = 0; j < n_dims; j++) {
+            const int32_t diff = e_q8[j] - td_load_i32(centroid + 4u * j);
+            const int32_t t = diff > INT16_MAX ? INT16_MAX : (diff < -INT16_MAX ? -INT16_MAX : diff);
+            w[j] = t * inv;
+        }
     }
     const int8_t *const projection = (const int8_t *)prof->projection;
     /* The roots: the section's row for this centroid, read in place (little-endian), else computed into root[]. */
     const uint8_t *const row =
         prof->feature_chart != NULL ? prof->feature_chart + TD_PROFILE_CHART_HEADER_SIZE + 4u * k * n_features : NULL;
     if (row == NULL) {
+        int32_t inv2[TD_MAX_DIMS];
         for (uint32_t j = 0; j < n_dims; j++) {
-            inv[j] *= inv[j];
+            const uint32_t inv = (scale != NULL ? td_load_u32(scale + 4u * j) : 1u << TD_CENTROID_SCALE_SHIFT) >> inv_shift;
+            inv2[j] = (int32_t)(inv * inv);
         }
-        blame_sums(projection, n_features, n_dims, (const int32_t *)inv, 1u, sums);
+        blame_sums(projection, n_features, n_dims, inv2, 1u, sums);
         for (uint32_t f = 0; f < n_features; f++) {
             root[f] = td_isqrt64((uint64_t)sums[f]);
         }
     }
     blame_sums(projection, n_features, n_dims, w, 0u, sums);
+    if (row != NULL) {
+        for (uint32_t f = 0; f < n_features; f++) {
+            root[f] = td_load_u32(row + 4u * f);
+        }
+    }
     for (uint32_t f = 0; f < n_features; f++) {
-        const int32_t q = (int32_t)blame_len(td_abs64(sums[f]), row != NULL ? td_load_u32(row + 4u * f) : root[f]);
-        shift_q8[f] = (int16_t)(sums[f] < 0 ? -q : q);
+        const int64_t n = sums[f];
+        const int32_t q = (int32_t)blame_len(td_abs64(n), root[f]);
+        shift_q8[f] = (int16_t)(n < 0 ? -q : q);
     }
 }
 #else

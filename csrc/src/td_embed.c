@@ -2,10 +2,16 @@
  * reconstruction error, and the dequantized mean of external embeddings. */
 #include "td_monitor_internal.h"
 
+#if TD_OPTIMIZE_SPEED && !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32) && defined(__x86_64__) && defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#if !(TD_OPTIMIZE_SPEED && !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32))
 static uint32_t pack16(int16_t lo, int16_t hi)
 {
     return (uint32_t)(uint16_t)lo | ((uint32_t)(uint16_t)hi << 16);
 }
+#endif
 
 /* PCA mode: e_q8[j] = round(dot / 2^shift), ties away from zero, clamped; |dot| < 2^27 keeps it in 32 bits. */
 static TD_ALWAYS_INLINE int32_t pca_round(int32_t dot, uint32_t half, uint32_t shift)
@@ -17,6 +23,7 @@ static TD_ALWAYS_INLINE int32_t pca_round(int32_t dot, uint32_t half, uint32_t s
     return dot < 0 ? -(int32_t)mag : (int32_t)mag;
 }
 
+#if !(TD_OPTIMIZE_SPEED && !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32))
 /* Dot products of two projection rows (the second next bytes after the first) with z, four features per step:
  * the word of four int8 weights of each row, split into its even and odd bytes, against z's lane pairs (zp[0] =
  * (z0, z2), zp[1] = (z1, z3)). Two rows share the z loads and the loop overhead; out of line so that the loop
@@ -39,7 +46,47 @@ static TD_NOINLINE uint64_t pca_dot2(const uint8_t *w, uint32_t next, const uint
     } while (zp != end);
     return (uint32_t)dot0 | ((uint64_t)(uint32_t)dot1 << 32);
 }
+#endif
 
+#if TD_OPTIMIZE_SPEED && !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32)
+/* PCA mode, the speed build without the DSP instructions (hosts): the same integer dot products (|dot| < 2^27, so
+ * the order of the terms does not matter) row by row, eight terms a PMADDWD on x86-64 (SSE2), instead of the SMLAD
+ * lanes emulated word by word. */
+static void embed_pca(const td_profile_t *prof, const int16_t *z_q8, int32_t *e_q8)
+{
+    const uint32_t n_features = prof->n_features;
+    const uint32_t shift = prof->proj_shift;
+    const uint32_t half = shift != 0u ? 1u << (shift - 1u) : 0u;
+    const int8_t *row = (const int8_t *)prof->projection; /* row j = dimension j */
+    for (uint32_t j = 0; j < prof->n_dims; j++, row += n_features) {
+        uint32_t f = 0u;
+        int32_t dot = 0;
+#if defined(__x86_64__) && defined(__SSE2__)
+        __m128i acc = _mm_setzero_si128();
+        for (; f + 8u <= n_features; f += 8u) {
+            const __m128i p8 = _mm_loadl_epi64((const __m128i *)(const void *)(row + f));
+            const __m128i p16 = _mm_srai_epi16(_mm_unpacklo_epi8(p8, p8), 8); /* int8 -> int16 */
+            const __m128i z16 = _mm_loadu_si128((const __m128i *)(const void *)(z_q8 + f));
+            acc = _mm_add_epi32(acc, _mm_madd_epi16(p16, z16));
+        }
+        if (f + 4u <= n_features) {
+            const __m128i p8 = _mm_cvtsi32_si128((int32_t)td_load_u32((const uint8_t *)(row + f)));
+            const __m128i p16 = _mm_srai_epi16(_mm_unpacklo_epi8(p8, p8), 8);
+            const __m128i z16 = _mm_loadl_epi64((const __m128i *)(const void *)(z_q8 + f));
+            acc = _mm_add_epi32(acc, _mm_madd_epi16(p16, z16));
+            f += 4u;
+        }
+        acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0x4E));
+        acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0xB1));
+        dot = _mm_cvtsi128_si32(acc);
+#endif
+        for (; f < n_features; f++) {
+            dot += row[f] * z_q8[f];
+        }
+        e_q8[j] = pca_round(dot, half, shift);
+    }
+}
+#else
 /* PCA mode: project z into e_q8 (inlined into td_mon_embed_pca: one call a window for the whole PCA part). */
 static TD_ALWAYS_INLINE void embed_pca(const td_profile_t *prof, const int16_t *z_q8, int32_t *e_q8)
 {
@@ -76,6 +123,8 @@ static TD_ALWAYS_INLINE void embed_pca(const td_profile_t *prof, const int16_t *
         }
     }
 }
+
+#endif
 
 /* PCA mode: the squared reconstruction error |z - P^T e|^2 in Q8. With every dimension kept (n_dims == n_features)
  * a PCA basis reconstructs z exactly, so the error is 0: the rest is int8 rounding residue (about 0.001 score units

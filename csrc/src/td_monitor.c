@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "td_layout.h"
+#if TD_OPTIMIZE_SPEED
+#include "td_log2_table.h"
+#endif
 #include "td_stats_internal.h"
 
 /* td_log2_q8 of a Q8 value is 8 * 256 above the log2 of the value itself. */
@@ -13,6 +16,27 @@
 
 /* Bit of a pending prediction's byte set once its label has arrived (the class takes the low 7 bits). */
 #define LABELLED 0x80u
+
+#if TD_OPTIMIZE_SPEED
+/* td_log2_q8 in the speed build: the same 8 fraction bits (td_log2_q8 below) from tables. They are a
+ * non-decreasing function of the mantissa m, so they count the thresholds m passes (tools/gen_log2_table.py); m's
+ * bits 30..24 give the count at the start of its bucket and at most 3 more thresholds lie inside one. About 15
+ * instructions where the squaring loop takes 60 on the M4 (make bench-device); tests/c/test_monitor.c checks every
+ * threshold. Inline in the window close. */
+static TD_ALWAYS_INLINE uint32_t log2_q8_table(uint32_t x)
+{
+    if (x == 0u) {
+        return 0u;
+    }
+    const uint32_t lead = td_clz32(x);
+    const uint32_t m = x << lead;
+    uint32_t frac = td_log2_first[(m >> 24) & 0x7Fu];
+    while (m > td_log2_below[frac + 1u]) {
+        frac++;
+    }
+    return ((31u - lead) << 8) | frac;
+}
+#endif
 
 static td_status monitor_reset_window(td_monitor_t *mon)
 {
@@ -93,7 +117,12 @@ static uint32_t abs16(int16_t v)
 /* z = round(centred inv_sigma / 2^24), ties away from zero, saturated to int16. The features and their reference
  * means lie within +-2^24 (|mu| <= 2^23 by the parser), so centred fits int32 and its magnitude's product is one
  * UMULL: no 64-bit subtraction or signed multiply. */
-static int16_t standardize(int32_t centred, uint32_t inv_sigma)
+#if TD_OPTIMIZE_SPEED
+static TD_ALWAYS_INLINE
+#else
+static
+#endif
+int16_t standardize(int32_t centred, uint32_t inv_sigma)
 {
     const uint32_t mag = td_abs32(centred);
     const uint64_t product = (uint64_t)mag * inv_sigma + (1u << (TD_INV_SIGMA_SHIFT - 1u));
@@ -109,6 +138,114 @@ static int16_t standardize(int32_t centred, uint32_t inv_sigma)
 }
 
 /* Per-channel statistics, health and standardized features; fills z_q8[0..2C). */
+#if TD_OPTIMIZE_SPEED
+/* The speed build: the same values as the loop of the other build below, in two passes over the channels that each
+ * keep their state in registers across the one call they make (td_std_q8), the health masks and the top channel in
+ * registers rather than in the result, td_log2_q8 inline, and the acc fields copied as words. */
+static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int16_t *z_q8)
+{
+    const td_profile_t *prof = mon->profile;
+    const uint32_t n_channels = prof->n_channels;
+    /* Pass 1: statistics, the copies of the acc, the lifetime sums. */
+    for (uint32_t c = 0; c < n_channels; c++) {
+        const td_window_acc_t *const acc = &mon->acc[c];
+        td_channel_result_t *const out = &res->channels[c];
+        const int32_t sum = acc->sum;
+        const int64_t sumsq = acc->sumsq;
+        const uint32_t n_valid = (uint32_t)acc->n_samples - acc->n_missing;
+        int32_t mean_q8;
+        int32_t std_q8;
+        /* A power-of-two count (every sample valid in a power-of-two window): td_mean_q8 and td_var_q32 inline, with
+         * shifts for their divisions (exact for n = 2^p) and without their clamps, which a window's own sums never
+         * reach (|sum| <= n 2^15, 0 <= sumsq <= n 2^30, n <= 1024). */
+        if (n_valid != 0u && (n_valid & (n_valid - 1u)) == 0u) {
+            const uint32_t p = 31u - td_clz32(n_valid);
+            const uint32_t mag = td_abs32(sum);
+            const uint32_t mean = ((mag >> p) << 8) + ((((mag & (n_valid - 1u)) << 9) + n_valid) >> (p + 1u));
+            mean_q8 = sum < 0 ? -(int32_t)mean : (int32_t)mean;
+            const int64_t scaled = (int64_t)n_valid * sumsq - (int64_t)sum * sum;
+            /* td_std_q8 of scaled 2^(32 - 2p) (< 2^62 for n <= 1024), the shift folded into the root's own. */
+            std_q8 = (int32_t)((td_isqrt64_shl(scaled > 0 ? (uint64_t)scaled : 0u, 16u - p) + 128u) >> 8);
+        } else {
+            mean_q8 = td_mean_q8(sum, n_valid);
+            std_q8 = td_std_q8(td_var_q32(sum, sumsq, n_valid));
+        }
+        out->sumsq = sumsq;
+        out->sum = sum;
+        out->mean_q8 = mean_q8;
+        /* min, max (4 bytes) and n_missing, n_saturated (4 bytes): the same pairs in the acc and the result. */
+        memcpy(&out->min, &acc->min, 2u * sizeof out->min);
+        memcpy(&out->n_missing, &acc->n_missing, 2u * sizeof out->n_missing);
+#if TD_FEATURE_LIFETIME
+        /* td_lifetime_merge inline, without its argument checks: a window's own sums always pass them (n_valid <=
+         * TD_MAX_WINDOW <= 1024 int16 samples: |sum| <= n 2^15, sumsq <= n 2^30). The same state; past
+         * TD_LIFETIME_MAX_SAMPLES it stops growing. */
+        td_lifetime_t *const life = &mon->life[c];
+        if (life->n + n_valid <= TD_LIFETIME_MAX_SAMPLES) {
+            life->n += n_valid;
+            life->sum += sum;
+            const uint64_t lo = life->sumsq_lo + (uint64_t)sumsq;
+            life->sumsq_hi += lo < life->sumsq_lo ? 1u : 0u;
+            life->sumsq_lo = lo;
+        }
+#endif
+        out->std_q8 = std_q8;
+    }
+    /* Pass 2: health, the features and their z, the top channel. */
+    const uint32_t log_std = prof->flags & TD_PROFILE_FLAG_LOG_STD;
+    const uint8_t *rec = prof->channels;
+    const uint8_t *feat = prof->features;
+    uint32_t missing = 0u;
+    uint32_t saturated = 0u;
+    uint32_t stuck = 0u;
+    uint32_t top_abs = 0u;
+    uint32_t top = 0u;
+    for (uint32_t c = 0; c < n_channels;
+         c++, rec += TD_PROFILE_CHANNEL_SIZE, feat += TD_FEATURES_PER_CHANNEL * TD_PROFILE_FEATURE_SIZE) {
+        td_channel_result_t *const out = &res->channels[c];
+        const uint32_t n_valid = (uint32_t)mon->acc[c].n_samples - out->n_missing;
+        const uint32_t bit = 1u << c;
+        if (out->n_missing > td_load_u16(rec + TD_CH_MAX_MISSING)) {
+            missing |= bit;
+        }
+        if (out->n_saturated > td_load_u16(rec + TD_CH_MAX_SATURATED)) {
+            saturated |= bit;
+        }
+        if ((td_load_u16(rec + TD_CH_FLAGS) & TD_CHANNEL_FLAG_STUCK_CHECK) && n_valid >= 2u &&
+            (uint32_t)((int32_t)out->max - out->min) <= td_load_u16(rec + TD_CH_STUCK_TOL)) {
+            stuck |= bit;
+        }
+        int16_t z_mean = 0;
+        int16_t z_spread = 0;
+        /* A channel with no valid sample carries no evidence: it sits at the reference (z = 0). */
+        if (n_valid > 0u) {
+            int32_t spread = out->std_q8;
+            if (log_std) {
+                /* On a log scale a gain change moves the feature by the same amount in a quiet and a busy activity. */
+                spread = (int32_t)log2_q8_table((uint32_t)spread + ((uint32_t)td_load_u16(rec + TD_CH_STD_FLOOR) << 8)) -
+                         LOG2_Q8_OF_Q8;
+            }
+            z_mean = standardize(out->mean_q8 - td_load_i32(feat), td_load_u32(feat + 4u));
+            z_spread = standardize(spread - td_load_i32(feat + TD_PROFILE_FEATURE_SIZE),
+                                   td_load_u32(feat + TD_PROFILE_FEATURE_SIZE + 4u));
+        }
+        z_q8[2u * c] = z_mean;
+        z_q8[2u * c + 1u] = z_spread;
+        out->z_mean_q8 = z_mean;
+        out->z_std_q8 = z_spread;
+        const uint32_t a = abs16(z_mean) > abs16(z_spread) ? abs16(z_mean) : abs16(z_spread);
+        if (a > top_abs) {
+            top_abs = a;
+            top = c;
+        }
+    }
+    res->missing_mask = (uint16_t)missing;
+    res->saturated_mask = (uint16_t)saturated;
+    res->stuck_mask = (uint16_t)stuck;
+    res->top_channel = (uint8_t)top;
+    return TD_OK;
+}
+#else
 static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int16_t *z_q8)
 {
     const td_profile_t *prof = mon->profile;
@@ -119,47 +256,13 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
         /* The few settings used here, read from the validated record (decoding it all cost ~35 instructions). */
         const uint8_t *const rec = prof->channels + (uint32_t)c * TD_PROFILE_CHANNEL_SIZE;
         const uint32_t n_valid = (uint32_t)acc->n_samples - acc->n_missing;
-#if TD_OPTIMIZE_SPEED
-        /* A power-of-two count (every sample valid in a power-of-two window): td_mean_q8 and td_var_q32 inline, with
-         * shifts for their divisions (exact for n = 2^p) and without their clamps, which a window's own sums never
-         * reach (|sum| <= n 2^15, 0 <= sumsq <= n 2^30, n <= 1024): the same values, about 40 fewer instructions a
-         * channel on the M4 (make bench-device). */
-        int32_t mean_q8;
-        uint64_t var_q32;
-        if (n_valid != 0u && (n_valid & (n_valid - 1u)) == 0u) {
-            const uint32_t p = 31u - td_clz32(n_valid);
-            const uint32_t mag = td_abs32(acc->sum);
-            const uint32_t mean = ((mag >> p) << 8) + ((((mag & (n_valid - 1u)) << 9) + n_valid) >> (p + 1u));
-            mean_q8 = acc->sum < 0 ? -(int32_t)mean : (int32_t)mean;
-            const int64_t scaled = (int64_t)n_valid * acc->sumsq - (int64_t)acc->sum * (int64_t)acc->sum;
-            var_q32 = (scaled > 0 ? (uint64_t)scaled : 0u) << (32u - 2u * p);
-        } else {
-            mean_q8 = td_mean_q8(acc->sum, n_valid);
-            var_q32 = td_var_q32(acc->sum, acc->sumsq, n_valid);
-        }
-#else
         const uint64_t var_q32 = td_var_q32(acc->sum, acc->sumsq, n_valid);
-#endif
 #if TD_FEATURE_LIFETIME
-#if TD_OPTIMIZE_SPEED
-        /* td_lifetime_merge inline, without its argument checks: a window's own sums always pass them (n_valid <=
-         * TD_MAX_WINDOW <= 1024 int16 samples: |sum| <= n 2^15, sumsq <= n 2^30). The same state, about 30 fewer
-         * instructions a channel on the M4 (make bench-device); past TD_LIFETIME_MAX_SAMPLES it stops growing. */
-        td_lifetime_t *const life = &mon->life[c];
-        if (life->n + n_valid <= TD_LIFETIME_MAX_SAMPLES) {
-            life->n += n_valid;
-            life->sum += acc->sum;
-            const uint64_t lo = life->sumsq_lo + (uint64_t)acc->sumsq;
-            life->sumsq_hi += lo < life->sumsq_lo ? 1u : 0u;
-            life->sumsq_lo = lo;
-        }
-#else
         /* Past TD_LIFETIME_MAX_SAMPLES (centuries) the lifetime statistics stop growing; the window goes on. */
         const td_status st = td_lifetime_merge(&mon->life[c], n_valid, acc->sum, acc->sumsq);
         if (st != TD_OK && st != TD_ERR_CAPACITY) {
             return st;
         }
-#endif
 #endif
         out->sum = acc->sum;
         out->sumsq = acc->sumsq;
@@ -167,11 +270,7 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
         out->max = acc->max;
         out->n_missing = acc->n_missing;
         out->n_saturated = acc->n_saturated;
-#if TD_OPTIMIZE_SPEED
-        out->mean_q8 = mean_q8;
-#else
         out->mean_q8 = td_mean_q8(acc->sum, n_valid);
-#endif
         out->std_q8 = td_std_q8(var_q32);
 
         const uint16_t bit = (uint16_t)(1u << c);
@@ -210,7 +309,14 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
     }
     return TD_OK;
 }
+#endif
 
+#if TD_OPTIMIZE_SPEED
+uint32_t td_log2_q8(uint32_t x)
+{
+    return log2_q8_table(x);
+}
+#else
 uint32_t td_log2_q8(uint32_t x)
 {
     if (x == 0u) {
@@ -258,6 +364,7 @@ uint32_t td_log2_q8(uint32_t x)
     return (n << 8) | frac;
 #endif
 }
+#endif
 #if TD_FEATURE_OUTPUTS
 /* Model outputs of the window: summary, labels, DDM verdict (a drift raises CONCEPT and latches the alarm). */
 static td_status close_outputs(td_monitor_t *mon, td_window_result_t *res)

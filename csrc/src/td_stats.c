@@ -530,6 +530,38 @@ uint32_t td_isqrt64(uint64_t value)
 }
 #endif
 
+#if TD_OPTIMIZE_SPEED
+uint32_t td_isqrt64_shl(uint64_t value, uint32_t k)
+{
+    if (value == 0u) {
+        return 0u;
+    }
+    /* td_isqrt64 of value 4^k: the same normalized value (value's even shift, less 2k, applied to value 4^k gives
+     * value shifted by value's own), the same root of it; floor(floor(r) / 2^a) = floor(r / 2^a) for the rest. */
+    const uint32_t top = (uint32_t)(value >> 32);
+    const uint32_t shift = (top != 0u ? td_clz32(top) : 32u + td_clz32((uint32_t)value)) & ~1u;
+    const uint64_t v = value << shift;
+    const uint32_t hi = (uint32_t)(v >> 32);
+    const uint32_t lo = (uint32_t)v;
+    uint32_t s1 = isqrt_guess[(hi >> 27) - 8u];
+    s1 = (s1 + hi / s1) >> 1;
+    s1 = (s1 + hi / s1) >> 1;
+    if (s1 * s1 > hi) {
+        s1--;
+    }
+    const uint32_t r1 = hi - s1 * s1;
+    const uint32_t a1 = lo >> 16;
+    const uint32_t num = (r1 << 15) | (a1 >> 1);
+    const uint32_t q = num / s1;
+    const uint32_t u = ((num - q * s1) << 1) | (a1 & 1u);
+    uint32_t root = (s1 << 16) + q;
+    if ((uint64_t)q * q > (((uint64_t)u << 16) | (lo & 0xFFFFu))) {
+        root--;
+    }
+    return root >> ((shift >> 1) - k);
+}
+#endif
+
 int32_t td_std_q8(uint64_t var_q32)
 {
     return (int32_t)(((uint64_t)td_isqrt64(var_q32) + 128u) >> 8);

@@ -58,4 +58,9 @@ static inline td_status td_window_add_frames(td_window_acc_t *accs, const td_sam
 }
 #endif
 
+#if TD_OPTIMIZE_SPEED
+/* td_isqrt64(value << 2k) for value 4^k < 2^64, without the wide shift: the window close's std of 2^p samples. */
+uint32_t td_isqrt64_shl(uint64_t value, uint32_t k);
+#endif
+
 #endif /* TINYDRIFT_TD_STATS_INTERNAL_H */

@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the same names, for type checkers and IDEs
-    from tinydrift.build.builder import CalibrationWarning, build_profile
+    from tinydrift.build.builder import CalibrationWarning, RecordingDisagreementWarning, build_profile
     from tinydrift.build.model import EmbeddingModel, load_embedding_model
     from tinydrift.build.model_profile import build_model_profile
     from tinydrift.core.errors import CoreError, InputError, ProfileError, TinyDriftError
@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and IDEs
 
 _PUBLIC = {
     "build_profile": "tinydrift.build.builder", "CalibrationWarning": "tinydrift.build.builder",
+    "RecordingDisagreementWarning": "tinydrift.build.builder",
     "EmbeddingModel": "tinydrift.build.model", "load_embedding_model": "tinydrift.build.model",
     "build_model_profile": "tinydrift.build.model_profile",
     "CoreError": "tinydrift.core.errors", "InputError": "tinydrift.core.errors",
@@ -39,7 +40,7 @@ _PUBLIC = {
 
 __all__ = [
     "CalibrationWarning", "ChannelConfig", "CoreError", "Device", "DeviceError", "EmbeddingModel", "InputError", "Monitor", "Profile",
-    "ProfileError", "TelemetryRecord", "TinyDriftError",
+    "ProfileError", "RecordingDisagreementWarning", "TelemetryRecord", "TinyDriftError",
     "build_model_profile", "build_profile", "load_embedding_model", "load_profile", "result_dtype", "score",
     "score_events", "__version__",
 ]

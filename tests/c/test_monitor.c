@@ -11,6 +11,7 @@
  * td_test_model.h.
  */
 #include "td_test_model.h"
+#include "td_log2_table.h"
 
 /* td_log2_q8 against a second implementation (128-bit mantissa) and libm. */
 static void test_log2_q8(void)
@@ -57,6 +58,24 @@ static void test_log2_q8(void)
         }
     }
     CHECK(near_boundary > 40000u);
+    /* The speed build's tables (tools/gen_log2_table.py): every threshold and the mantissa below it, at every
+     * exponent whose low mantissa bits it keeps, against the reference. The fraction bits are non-decreasing in the
+     * mantissa, so agreeing on both sides of every threshold is agreeing everywhere. */
+    for (uint32_t k = 0; k < 256u; k++) {
+        const uint32_t below = td_log2_below[k];
+        CHECK_QUIET(ok_ref, ref_log2_q8(below + 1u) >> 8 == 31u && (ref_log2_q8(below + 1u) & 0xFFu) == k);
+        if (k > 0u) {
+            CHECK_QUIET(ok_ref, (ref_log2_q8(below) & 0xFFu) == k - 1u);
+        }
+        for (uint32_t shift = 0; shift < 32u && ((below + 1u) & ((1u << shift) - 1u)) == 0u; shift++) {
+            CHECK_QUIET(ok_ref, td_log2_q8((below + 1u) >> shift) == ref_log2_q8((below + 1u) >> shift));
+        }
+        CHECK_QUIET(ok_ref, td_log2_q8(below) == ref_log2_q8(below));
+        CHECK_QUIET(ok_ref, td_log2_q8(below + 1u) == ref_log2_q8(below + 1u));
+    }
+    for (uint32_t i = 0; i < 128u; i++) {
+        CHECK_QUIET(ok_ref, (ref_log2_q8(0x80000000u | (i << 24)) & 0xFFu) == td_log2_first[i]);
+    }
     for (uint32_t k = 0; k < 32u; k++) {
         CHECK_EQ(td_log2_q8(1u << k), 256u * k);
     }

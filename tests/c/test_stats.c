@@ -390,6 +390,12 @@ static void test_stats_functions(void)
         const uint32_t r = td_isqrt64(v);
         CHECK_QUIET(ok, is_floor_sqrt(r, v));
         CHECK_QUIET(ok, r == ref_isqrt(v));
+#if TD_OPTIMIZE_SPEED
+        /* The window close's root of v 4^k (v 4^k < 2^64), every k the value allows. */
+        for (uint32_t k = 0; k < 32u && (k == 0u || (v >> (64u - 2u * k)) == 0u); k++) {
+            CHECK_QUIET(ok, td_isqrt64_shl(v, k) == ref_isqrt(v << (2u * k)));
+        }
+#endif
         if (t < 20000u) {
             CHECK_QUIET(ok, td_std_q8(v) == (int32_t)(((uint64_t)r + 128u) >> 8));
         }

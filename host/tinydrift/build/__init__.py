@@ -5,6 +5,7 @@ Imports only tinydrift.core; independent of tinydrift.device.
 
 from __future__ import annotations
 
-from tinydrift.build.builder import DEFAULT_HOLDOUT, SCORINGS, CalibrationWarning, build_profile
+from tinydrift.build.builder import (DEFAULT_HOLDOUT, SCORINGS, CalibrationWarning, RecordingDisagreementWarning,
+                                     build_profile)
 
-__all__ = ["DEFAULT_HOLDOUT", "SCORINGS", "CalibrationWarning", "build_profile"]
+__all__ = ["DEFAULT_HOLDOUT", "SCORINGS", "CalibrationWarning", "RecordingDisagreementWarning", "build_profile"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinydrift.build import crossfit, occupancy, scales as centroid_scales
+from tinydrift.build import crossfit, disagreement, occupancy, scales as centroid_scales
 from tinydrift.build.calibrate import basis, calibrate, calibrate_chart
 from tinydrift.build.embedding_fit import kmeans, pca, quantize_projection
 from tinydrift.core.native import lib
@@ -47,6 +47,11 @@ CHART_SHARE = 0.1
 
 class CalibrationWarning(UserWarning):
     """The training windows do not resolve the false-alarm rate by rank: a fitted tail sets the threshold."""
+
+
+class RecordingDisagreementWarning(CalibrationWarning):
+    """The training recordings' out-of-fold scores differ by recording (tinydrift.build.disagreement): the false-alarm
+    rate holds on average over recordings like them, not on each new one."""
 
 
 @dataclass
@@ -302,9 +307,11 @@ def _finish(staged: Profile, ref: _Reference, centroids: np.ndarray, score_holdo
             *, stuck_tolerance: int, false_alarm_rate: float, calibration_windows: int | None, seed: int,
             channel_names: Sequence[str] | None, say: Progress,
             scales: tuple[np.ndarray, np.ndarray] | None = None, occupancy_windows: int | str | None = None,
-            feature_chart: bool = False, source: str | None = None) -> Profile:
+            feature_chart: bool = False, source: str | None = None,
+            windows_per_recording: Sequence[int] | None = None) -> Profile:
     """Health limits, then thresholds calibrated on the held-out windows' scores (score_holdout: Monitor rows;
-    with cross-fitting the out-of-fold rows, source "out-of-fold").
+    with cross-fitting the out-of-fold rows, source "out-of-fold", in recording order, windows_per_recording of them
+    per recording: then a clear between-recording disagreement of their scores is warned about).
 
     With feature_chart, CHART_SHARE of the false-alarm budget goes to the feature chart, calibrated on the
     held-out windows' fitted shifts. With occupancy_windows the rest is split evenly between the score's detector
@@ -349,6 +356,8 @@ def _finish(staged: Profile, ref: _Reference, centroids: np.ndarray, score_holdo
                    f"uncertainty); about {overall.windows_needed} windows would resolve it")
         say(f"warning: {message}")
         warnings.warn(message, CalibrationWarning, stacklevel=3)
+    if windows_per_recording is not None:
+        _check_recordings(hold_scores, windows_per_recording, false_alarm_rate, seed, say)
     k_q8, h_q8, instant_q8 = calibrate(hold_scores, score_rate, n_cal, seed)
     say(f"expected false alarms: {false_alarm_rate:g}/window (90 % interval {overall.interval[0]:.2g}-"
         f"{overall.interval[1]:.2g} from {len(hold_scores)} windows; {found.method})")
@@ -360,6 +369,26 @@ def _finish(staged: Profile, ref: _Reference, centroids: np.ndarray, score_holdo
         false_alarm_ppb=int(round(false_alarm_rate * 1e9)), calibration_windows=len(hold_scores),
         channel_names=list(channel_names) if channel_names is not None else None,
     )
+
+
+def _check_recordings(scores_q8: np.ndarray, windows_per_recording: Sequence[int], false_alarm_rate: float, seed: int,
+                      say: Progress) -> None:
+    """Say what the between-recording test of the out-of-fold scores found, and warn (RecordingDisagreementWarning,
+    one line) when the recordings clearly disagree."""
+    found = disagreement.recording_disagreement(scores_q8, windows_per_recording, seed)
+    if found is None:
+        say(f"recordings: {len(windows_per_recording)} given, too few of {disagreement.MIN_RECORDING_WINDOWS} windows "
+            f"or more to test whether they agree (at least {disagreement.MIN_RECORDINGS} needed)")
+        return
+    if not found.clear:
+        say(f"recordings agree: {found.describe()}")
+        return
+    message = (f"the training recordings disagree: {found.describe()}; the false-alarm rate of {false_alarm_rate:g} "
+               f"holds on average over recordings like these, while a new recording's rate can lie well above or "
+               f"below it; give more recordings of the conditions the device will see (the rate rests on "
+               f"{found.n_recordings} recordings, not {found.n_windows} windows) or build one profile per condition")
+    say(f"warning: {message}")
+    warnings.warn(message, RecordingDisagreementWarning, stacklevel=4)
 
 
 def build_profile(
@@ -445,8 +474,9 @@ def build_profile(
     n_total = sum(counts)
     n_folds = min(folds, n_total // 2)
     fold_list = crossfit.make_folds(counts, n_folds, CROSSFIT_GAP)
-    say(f"cross-fitting: {n_folds} folds over {n_total} windows "
-        f"({'whole recordings' if len(usable) >= n_folds else f'contiguous blocks, gap {CROSSFIT_GAP}'})")
+    how = ("one recording per fold" if crossfit.one_recording_per_fold(counts, n_folds) else "whole recordings"
+           if crossfit.folds_by_recording(counts, n_folds) else f"contiguous blocks, gap {CROSSFIT_GAP}")
+    say(f"cross-fitting: {len(fold_list)} folds over {n_total} windows ({how})")
     quiet: Progress = lambda _msg: None  # noqa: E731
     oof: np.ndarray | None = None
     for fold in fold_list:
@@ -465,7 +495,7 @@ def build_profile(
                    stuck_tolerance=stuck_tolerance, false_alarm_rate=false_alarm_rate,
                    calibration_windows=calibration_windows, seed=seed, channel_names=channel_names, say=say,
                    scales=_scales_of(fitted), occupancy_windows=occupancy_windows, feature_chart=feature_chart,
-                   source="out-of-fold")
+                   source="out-of-fold", windows_per_recording=counts)
 
 
 def _scales_of(profile: Profile) -> tuple[np.ndarray, np.ndarray] | None:
