@@ -492,17 +492,14 @@ uint32_t td_isqrt64(uint64_t value)
     return (uint32_t)root;
 }
 #else
-uint32_t td_isqrt64(uint64_t value)
+/* Floor root of value != 0 normalized by an even left shift into [2^62, 2^64), taken in 16-bit halves
+ * (Zimmermann's Karatsuba square root with base 2^16): 32-bit divisions only, no 64-bit division, no loop
+ * over bits. *shift gets the normalizing shift; the root of value itself is the result >> (*shift / 2). */
+static TD_ALWAYS_INLINE uint32_t isqrt_normalized(uint64_t value, uint32_t *shift)
 {
-    if (value == 0u) {
-        return 0u;
-    }
-    /* Normalize by an even shift into [2^62, 2^64) and take the root in 16-bit halves (Zimmermann's
-     * Karatsuba square root with base 2^16): 32-bit divisions only, no 64-bit division, no loop
-     * over bits. */
     const uint32_t top = (uint32_t)(value >> 32);
-    const uint32_t shift = (top != 0u ? td_clz32(top) : 32u + td_clz32((uint32_t)value)) & ~1u;
-    const uint64_t v = value << shift;
+    *shift = (top != 0u ? td_clz32(top) : 32u + td_clz32((uint32_t)value)) & ~1u;
+    const uint64_t v = value << *shift;
     const uint32_t hi = (uint32_t)(v >> 32); /* [2^30, 2^32) */
     const uint32_t lo = (uint32_t)v;
     /* s1 = floor(sqrt(hi)) in [2^15, 2^16): integer Newton from an upper bound stays at or above the
@@ -526,6 +523,16 @@ uint32_t td_isqrt64(uint64_t value)
     if ((uint64_t)q * q > (((uint64_t)u << 16) | (lo & 0xFFFFu))) {
         root--;
     }
+    return root;
+}
+
+uint32_t td_isqrt64(uint64_t value)
+{
+    if (value == 0u) {
+        return 0u;
+    }
+    uint32_t shift;
+    const uint32_t root = isqrt_normalized(value, &shift);
     return root >> (shift >> 1);
 }
 #endif
@@ -538,26 +545,8 @@ uint32_t td_isqrt64_shl(uint64_t value, uint32_t k)
     }
     /* td_isqrt64 of value 4^k: the same normalized value (value's even shift, less 2k, applied to value 4^k gives
      * value shifted by value's own), the same root of it; floor(floor(r) / 2^a) = floor(r / 2^a) for the rest. */
-    const uint32_t top = (uint32_t)(value >> 32);
-    const uint32_t shift = (top != 0u ? td_clz32(top) : 32u + td_clz32((uint32_t)value)) & ~1u;
-    const uint64_t v = value << shift;
-    const uint32_t hi = (uint32_t)(v >> 32);
-    const uint32_t lo = (uint32_t)v;
-    uint32_t s1 = isqrt_guess[(hi >> 27) - 8u];
-    s1 = (s1 + hi / s1) >> 1;
-    s1 = (s1 + hi / s1) >> 1;
-    if (s1 * s1 > hi) {
-        s1--;
-    }
-    const uint32_t r1 = hi - s1 * s1;
-    const uint32_t a1 = lo >> 16;
-    const uint32_t num = (r1 << 15) | (a1 >> 1);
-    const uint32_t q = num / s1;
-    const uint32_t u = ((num - q * s1) << 1) | (a1 & 1u);
-    uint32_t root = (s1 << 16) + q;
-    if ((uint64_t)q * q > (((uint64_t)u << 16) | (lo & 0xFFFFu))) {
-        root--;
-    }
+    uint32_t shift;
+    const uint32_t root = isqrt_normalized(value, &shift);
     return root >> ((shift >> 1) - k);
 }
 #endif
