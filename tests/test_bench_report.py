@@ -216,3 +216,14 @@ def test_stream_and_build_figures_next_to_their_targets(results: dict) -> None:
     assert _row(md, "100,000", section)[6:] == ["30x", "-", "-"]
     assert "`import tinydrift` 0.030 s" in md and "build 10,000 frames 0.750 s" in md
     assert section not in results["md"]  # neither figure: no section
+
+
+def test_false_alarm_target_is_a_two_sided_band():
+    """0.5-2x of the calibrated rate (1 per 1,000): far fewer alarms than calibrated is a miss too."""
+    from tdbench.config import RATE
+    from tdbench.reading import within_band
+
+    target = RATE * 1000
+    assert not within_band(0.18 * target)
+    assert within_band(0.5 * target) and within_band(target) and within_band(2.0 * target)
+    assert not within_band(2.9 * target)

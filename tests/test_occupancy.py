@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import struct
 import zlib
 
@@ -154,3 +155,36 @@ def test_cli_builds_with_occupancy(tmp_path, capsys):
     assert tinydrift.load_profile(out).occupancy_windows == 10
     assert tinydrift.cli.app.main([*argv, "--occupancy", "1"]) == 2
     assert "--occupancy: must be between 2 and 64, got 1" in capsys.readouterr().err
+
+
+def _count_alarms_loop(stat: np.ndarray, threshold_q8: int, n_windows: int) -> int:
+    """Reference: every exceedance in turn, an alarm when the ring has refilled since the last one."""
+    alarms, ready = 0, n_windows - 1
+    for t in np.flatnonzero(stat > threshold_q8):
+        if t >= ready:
+            alarms += 1
+            ready = t + n_windows
+    return alarms
+
+
+def _stream_concat(nearest: list[np.ndarray], n_total: int, seed: int) -> np.ndarray:
+    """Reference: the same seeded draws, concatenated recording by recording."""
+    rng = np.random.default_rng(seed)
+    lengths = np.array([len(s) for s in nearest])
+    draws = max(1, math.ceil(n_total / max(lengths.mean(), 1.0) * 1.1))
+    picks = rng.integers(0, len(nearest), size=draws)
+    while lengths[picks].sum() < n_total:
+        picks = np.concatenate([picks, rng.integers(0, len(nearest), size=draws)])
+    return np.concatenate([np.asarray(nearest[i], np.int64) for i in picks])
+
+
+def test_stream_and_alarm_count_equal_their_reference_loops():
+    rng = np.random.default_rng(4)
+    segments = [rng.integers(0, 5, int(rng.integers(1, 30))) for _ in range(17)]
+    for seed in range(3):
+        stream = occupancy.calibration_stream(segments, 20_000, seed)
+        assert np.array_equal(stream, _stream_concat(segments, 20_000, seed))
+        stat = occupancy.statistic(stream, occupancy.reference_costs(segments, 5), 12)
+        for threshold in np.quantile(stat, [0.1, 0.5, 0.9, 0.999]).astype(int):
+            for n in (2, 7, 12):
+                assert occupancy.count_alarms(stat, threshold, n) == _count_alarms_loop(stat, threshold, n)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinydrift.build import crossfit, disagreement, occupancy
+from tinydrift.build import crossfit, disagreement, occupancy, scales as centroid_scales
 from tinydrift.build.calibrate import basis, calibrate, calibrate_chart
 from tinydrift.build.embedding_fit import kmeans, pca, quantize_projection
 from tinydrift.core.native import lib
@@ -30,12 +30,6 @@ CALIBRATION_EXPECTED_ALARMS = 50
 PROVISIONAL_INV_SIGMA_Q24 = 1 << 24
 MAX_INV_SIGMA_Q24 = 1 << 31
 SCORINGS = ("mixture", "centroids")
-# Smallest per-centroid scale, in standardized units: a cluster that happens to sit still in one dimension
-# must not turn every later wiggle there into an alarm.
-MIN_CENTROID_SCALE = 0.05
-# Shrinkage of per-centroid scales toward the pooled ones: a centroid's variance is its windows' variance and
-# the pooled variance weighted as n_k and SCALE_PRIOR_WINDOWS_PER_DIM * dims windows (few windows: mostly pooled).
-SCALE_PRIOR_WINDOWS_PER_DIM = 1
 # Fewer centroids when windows are few: at least this many fitting windows per centroid and embedding dimension.
 MIN_CLUSTER_WINDOWS_PER_DIM = 2
 # Cross-fitted calibration (tinydrift.build.crossfit): folds, and windows left out of a fold's fit on each side of it.
@@ -43,11 +37,6 @@ CROSSFIT_FOLDS = crossfit.DEFAULT_FOLDS
 CROSSFIT_GAP = crossfit.DEFAULT_GAP
 MIN_TRAINING_WINDOWS = 16
 OCCUPANCY_AUTO = "auto"
-MAX_CENTROID_OFFSET_Q8 = 1 << 24
-MAX_CENTROID_INV_SCALE_Q16 = 1 << 24
-# Weight of the Gaussian log-normaliser in a centroid's offset. The full normaliser (1.0) let tight
-# clusters claim windows too eagerly on the bundled benchmark; half of it detected more (docs/benchmarks.md).
-OFFSET_WEIGHT = 0.5
 # Feature chart (PCA profiles): reference value half of a 1 sd shift (the textbook choice for detecting a shift
 # of 1 sd), and the share of the false-alarm budget it gets; the rest goes to the score's CUSUM (and the occupancy
 # test). tools/studies/feature_chart.py measured 10 %: every channel scenario of make bench detected at the same
@@ -295,31 +284,6 @@ def _centroids(embeddings: np.ndarray, n_centroids: int, seed: int, say: Progres
     centroids = np.round(centres * 256.0).astype(np.int32)
     say(f"k-means: {len(centroids)} centroids over {len(embeddings)} windows")
     return centroids
-
-
-def _centroid_scales(embeddings: np.ndarray, centroids_q8: np.ndarray,
-                     dim_floor: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Per centroid: score offset (Q8) and per-dimension inverse scales (Q16) of a diagonal Gaussian mixture.
-
-    Each fitting window belongs to its nearest centroid; a centroid's scale in a dimension is the spread of
-    its windows around it there, shrunk toward the pooled spread (a prior worth SCALE_PRIOR_WINDOWS_PER_DIM
-    windows per dimension), so a cluster of few windows is not given a spread it happened to show. The offset is the Gaussian log-normaliser sum(ln sigma^2) relative to the tightest
-    centroid, so a window must be far from a wide cluster, in its own scale, before a tight one wins.
-    """
-    centres = centroids_q8.astype(np.float64) / 256.0
-    labels = ((embeddings[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
-    pooled = np.sqrt(((embeddings - centres[labels]) ** 2).mean(axis=0))
-    prior = SCALE_PRIOR_WINDOWS_PER_DIM * embeddings.shape[1]
-    sigma = np.empty_like(centres)
-    for k in range(len(centres)):
-        members = embeddings[labels == k]
-        own_var = ((members - centres[k]) ** 2).mean(axis=0) if len(members) else pooled**2
-        sigma[k] = np.sqrt((len(members) * own_var + prior * pooled**2) / (len(members) + prior))
-    sigma = np.maximum(sigma, np.maximum(MIN_CENTROID_SCALE, dim_floor))
-    log_norm = OFFSET_WEIGHT * np.log(sigma**2).sum(axis=1)
-    offset_q8 = np.clip(np.round((log_norm - log_norm.min()) * 256.0), 0, MAX_CENTROID_OFFSET_Q8).astype(np.uint32)
-    inv_scale_q16 = np.clip(np.round(65536.0 / sigma), 1, MAX_CENTROID_INV_SCALE_Q16).astype(np.uint32)
-    return offset_q8, inv_scale_q16
 
 
 def _calibrate_chart(scored: Profile, shifts_q8: np.ndarray, rate: float, calibration_windows: int | None,
@@ -587,6 +551,8 @@ def _fit_model(ref: _Reference, features: np.ndarray, fit_recordings: list[np.nd
         floors = ref.sigma_floor_q8 if ref.sigma_floor_q8 is not None else ref.min_sigma * 256.0
         resolution_z = np.broadcast_to(floors, mu_q8.shape) * inv_sigma.astype(np.float64) / 2.0**32
         dim_floor = np.sqrt((components**2) @ resolution_z**2)
-        offset, inv_scale = _centroid_scales(embeddings, centroids, dim_floor)
+        offset, inv_scale, nu0 = centroid_scales.centroid_scales(embeddings, centroids, dim_floor)
+        say(f"centroid scales: each cluster's variance moderated toward the pooled one with a prior worth {nu0:.3g} "
+            f"windows (fitted to the clusters' spreads)")
         fitted = fitted.replace(centroid_offset_q8=offset, centroid_inv_scale_q16=inv_scale)
     return fitted, embeddings

@@ -81,10 +81,10 @@ def count_alarms(stat: np.ndarray, threshold_q8: int, n_windows: int) -> int:
     """Alarms on one stream with a reset after each: the next may come n windows later at the earliest."""
     over = np.flatnonzero(stat > threshold_q8)
     alarms, ready = 0, n_windows - 1
-    for t in over:
-        if t >= ready:
-            alarms += 1
-            ready = t + n_windows
+    i = int(np.searchsorted(over, ready))
+    while i < len(over):  # one step per alarm: jump to the first exceedance the reset allows
+        alarms += 1
+        i = int(np.searchsorted(over, int(over[i]) + n_windows, side="left"))
     return alarms
 
 
@@ -96,7 +96,12 @@ def calibration_stream(nearest: Sequence[np.ndarray], n_total: int, seed: int) -
     picks = rng.integers(0, len(nearest), size=draws)
     while lengths[picks].sum() < n_total:
         picks = np.concatenate([picks, rng.integers(0, len(nearest), size=draws)])
-    return np.concatenate([np.asarray(nearest[i], np.int64) for i in picks])
+    # gather from one flat copy of the recordings: each pick contributes flat[start : start + length]
+    flat = np.concatenate([np.asarray(s, np.int64) for s in nearest])
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    out_len = lengths[picks]
+    offsets = np.repeat(starts[picks] - np.concatenate([[0], np.cumsum(out_len)[:-1]]), out_len)
+    return flat[np.arange(int(out_len.sum())) + offsets]
 
 
 def as_segments(nearest: Sequence[np.ndarray], n_windows: int) -> list[np.ndarray]:
