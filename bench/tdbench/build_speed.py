@@ -4,7 +4,11 @@ Every figure comes from a fresh Python process per size and method (python -m td
 the peak memory of one does not hide in another's: the median wall time of ``repeats`` builds (time.perf_counter),
 then one more build under tracemalloc (the numpy and Python allocations it made at their peak) and the growth
 of the process's peak resident size (VmHWM; ru_maxrss would carry the parent's peak across exec) over the size
-it had before the first build.
+it had before the first build. The median CPU time of the builds (time.process_time) is printed too: on a
+machine shared with other jobs the wall time grows with their load, the CPU time much less.
+
+--stages: where the time goes, per size: one more build under cProfile with a CPU-time clock, the cumulative CPU
+seconds of each stage of build_profile (stages nest: the chart's calibration holds most of the tail refits).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class BuildFigure:
     peak_mib: float     # tracemalloc peak of one build
     rss_mib: float      # growth of the peak resident size over the process's before the first build
     repeats: int
+    cpu_seconds: float = 0.0  # median CPU time of the repeats (time.process_time: every thread of the process)
 
 
 @dataclass
@@ -95,23 +100,67 @@ def peak_rss() -> int:
 
 
 def child(n_frames: int, method: str, repeats: int) -> dict[str, float]:
-    """One size and method in this process: median seconds, tracemalloc peak, ru_maxrss growth (bytes)."""
+    """One size and method in this process: median seconds (wall and CPU), tracemalloc peak, ru_maxrss growth
+    (bytes)."""
     frames = gaussian_frames(n_frames)
     build = _builder(method, frames)
     before = peak_rss()
-    times = []
+    times, cpu = [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # small sets warn that the tail is fitted: expected here
         for _ in range(repeats):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             build()
             times.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
         tracemalloc.start()
         build()
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
     grown = peak_rss() - before
-    return {"seconds": statistics.median(times), "peak": peak, "rss": max(grown, 0)}
+    return {"seconds": statistics.median(times), "cpu": statistics.median(cpu), "peak": peak, "rss": max(grown, 0)}
+
+
+# Stages of build_profile and the function whose cumulative time is each (module, function name).
+STAGES = (
+    ("build_profile", "tinydrift.build.builder", "build_profile"),
+    ("window statistics (provisional C pass)", "tinydrift.build.builder", "_reference"),
+    ("reference models (11: 10 folds + final)", "tinydrift.build.builder", "_fit_model"),
+    ("  k-means", "tinydrift.build.embedding_fit", "kmeans"),
+    ("  cluster scales", "tinydrift.build.builder", "_centroid_scales"),
+    ("C monitor passes (all)", "tinydrift.build.builder", "_run"),
+    ("thresholds (_finish)", "tinydrift.build.builder", "_finish"),
+    ("  feature chart calibration", "tinydrift.build.calibrate", "calibrate_chart"),
+    ("  score calibration", "tinydrift.build.calibrate", "calibrate"),
+    ("  occupancy calibration", "tinydrift.build.occupancy", "calibrate"),
+    ("  rate intervals", "tinydrift.build.calibrate", "rate_interval"),
+    ("predictive tails (200 refits each)", "tinydrift.build.tail", "predictive_tail"),
+)
+
+
+def stages(n_frames: int) -> dict[str, float]:
+    """CPU seconds of each of STAGES in one build of n_frames (cProfile, process_time clock; after one warm-up)."""
+    import cProfile
+    import importlib
+    import pstats
+
+    import tinydrift
+
+    frames = gaussian_frames(n_frames)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tinydrift.build_profile(gaussian_frames(10_000), window=BUILD_WINDOW, false_alarm_rate=BUILD_RATE, progress=None)
+        prof = cProfile.Profile(time.process_time)
+        prof.runcall(tinydrift.build_profile, frames, window=BUILD_WINDOW, false_alarm_rate=BUILD_RATE, progress=None)
+    table = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+    out: dict[str, float] = {}
+    for label, module, name in STAGES:
+        code = getattr(getattr(importlib.import_module(module), name), "__code__", None)
+        if code is None:
+            continue
+        key = (code.co_filename, code.co_firstlineno, code.co_name)
+        out[label] = table[key][3] if key in table else 0.0  # cumulative time
+    return out
 
 
 def _env() -> dict[str, str]:
@@ -125,7 +174,7 @@ def _run_child(n_frames: int, method: str, repeats: int) -> BuildFigure:
     if out.returncode != 0:
         raise RuntimeError(f"build_speed child {n_frames} {method} failed: {out.stderr.strip().splitlines()[-1:]}")
     r = json.loads(out.stdout.strip().splitlines()[-1])
-    return BuildFigure(n_frames, method, r["seconds"], r["peak"] / 2**20, r["rss"] / 2**20, repeats)
+    return BuildFigure(n_frames, method, r["seconds"], r["peak"] / 2**20, r["rss"] / 2**20, repeats, r["cpu"])
 
 
 def _cold(code: str, repeats: int) -> float:
@@ -146,7 +195,8 @@ def run_build_speed(sizes: Sequence[int] = BUILD_SIZES, repeats: int = 5,
         for method in METHODS:
             fig = _run_child(n, method, reps)
             result.figures.append(fig)
-            say(f"  build {n:>9,} frames  {method:<11} {fig.seconds:8.3f} s  peak {fig.peak_mib:7.1f} MiB "
+            say(f"  build {n:>9,} frames  {method:<11} {fig.seconds:8.3f} s (CPU {fig.cpu_seconds:.3f} s)  "
+                f"peak {fig.peak_mib:7.1f} MiB "
                 f"(tracemalloc), RSS +{fig.rss_mib:.1f} MiB" +
                 (f"  target <= {TARGET_BUILD_SECONDS} s" if method == "tinydrift" and n == 10_000 else ""))
     build_10k = ("import warnings; warnings.simplefilter('ignore'); import tinydrift; "
@@ -165,7 +215,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--child", nargs=3, metavar=("FRAMES", "METHOD", "REPEATS"), help=argparse.SUPPRESS)
     ap.add_argument("--sizes", default=",".join(str(s) for s in BUILD_SIZES), help="frames per size, comma-separated")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--stages", action="store_true", help="where the time goes: CPU seconds per stage, per size")
+    ap.add_argument("--stages-child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.stages_child:
+        print(json.dumps(stages(args.stages_child)))
+        return 0
     if args.child:
         n, method, reps = args.child
         if method not in METHODS:
@@ -178,6 +233,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError:
         print(f"build_speed: --sizes takes comma-separated frame counts, got {args.sizes!r}", file=sys.stderr)
         return 2
+    if args.stages:
+        for n in sizes:
+            out = subprocess.run([sys.executable, "-m", "tdbench.build_speed", "--stages-child", str(n)],
+                                 capture_output=True, text=True, env=_env())
+            if out.returncode != 0:
+                print(f"build_speed: stages of {n} frames failed: {out.stderr.strip().splitlines()[-1:]}",
+                      file=sys.stderr)
+                return 1
+            table = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"  {n:,} frames, CPU seconds under cProfile (stages nest):")
+            for label, secs in table.items():
+                print(f"    {label:<42} {secs:8.3f}  {100 * secs / max(table['build_profile'], 1e-12):5.1f} %")
+        return 0
     run_build_speed(sizes, args.repeats)
     return 0
 

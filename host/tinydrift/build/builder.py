@@ -482,11 +482,12 @@ def build_profile(
     for fold in fold_list:
         model, _ = _fit_model(ref, ref.features[fold.fit], _select(usable, window, fold.fit), n_centroids=n_centroids,
                               n_dims=n_dims, explained_variance=explained_variance, mixture=mixture, seed=seed, say=quiet)
+        # Only the fold's own windows: a window's score and fitted shifts depend on it alone, not on its neighbours.
         rows = _run(model.replace(feature_chart=True, chart_k_q8=CHART_K_Q8, chart_h_q8=0xFFFF)
-                    if feature_chart else model, usable)
+                    if feature_chart else model, _select(usable, window, fold.score))
         if oof is None:
             oof = np.zeros(n_total, dtype=rows.dtype)
-        oof[fold.score] = rows[fold.score]
+        oof[fold.score] = rows
     assert oof is not None
     fitted, _ = _fit_model(ref, ref.features, usable, n_centroids=n_centroids, n_dims=n_dims,
                            explained_variance=explained_variance, mixture=mixture, seed=seed, say=say)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinydrift.build import tail_batch
+
 # The tail fit uses the top 10 % of the scores, at least 20 of them (at most half).
 TAIL_FRACTION = 0.10
 MIN_TAIL_POINTS = 20
@@ -112,17 +114,22 @@ def fit_sorted_tail(s: np.ndarray, prior_points: float = XI_PRIOR_POINTS) -> Tai
     if excess.size == 0:
         return TailFit(u, n_tail / n, max(1.0, abs(u) * 0.01), 0.0, 0)
     _, xi = fit_gpd(excess)
+    return _shrunk_fit(u, excess.size, float(np.median(excess)), xi, n, prior_points)
+
+
+def _shrunk_fit(u: float, m: int, median: float, xi: float, n: int, prior_points: float) -> TailFit:
+    """The TailFit of m positive excesses over u (of n scores), their median and fitted shape xi, the shape shrunk
+    by the prior."""
     # The shape of a few dozen points is uncertain (+-0.3 and more): shrink it toward the exponential tail (0) as a
     # prior worth prior_points exceedances would. A bounded tail (xi < 0) fitted to few points would also put a hard
     # ceiling right above the largest score seen: below TAIL_BOUNDED_MIN_POINTS the fit is no lighter than
     # exponential. The scale then follows from the median excess, sigma = median * xi / (2^xi - 1) (ln 2 at xi = 0),
     # so the tail keeps the scores' own median excess whatever the shape; the median exists for every shape, where
     # the mean (sigma = mean (1 - xi)) does not for xi >= 1 and would collapse the tail onto u.
-    m = excess.size
     xi = xi * m / (m + prior_points)
     if m < TAIL_BOUNDED_MIN_POINTS:
         xi = max(xi, 0.0)
-    return TailFit(u, m / n, max(median_scale(float(np.median(excess)), xi), 1e-9), xi, int(m))
+    return TailFit(u, m / n, max(median_scale(median, xi), 1e-9), xi, int(m))
 
 
 def fit_tail(scores: np.ndarray) -> TailFit:
@@ -208,13 +215,41 @@ class PredictiveTail:
 
 def predictive_tail(scores: np.ndarray, seed: int = 0, refits: int = PREDICTIVE_REFITS) -> PredictiveTail:
     """The predictive tail of scores (see PredictiveTail): fit_tail on refits bootstrap resamples (seeded), each
-    carried to the largest score."""
+    carried to the largest score. The resamples' tops and their fits run on whole arrays (tinydrift.build.tail_batch),
+    the same bits as fit_sorted_tail on each resample in turn."""
     s = np.sort(np.asarray(scores, dtype=np.float64))
+    n = len(s)
     top = float(s[-1])
     rng = np.random.default_rng(seed)
-    sigma, xi = [], []
-    for _ in range(refits):
-        fit = fit_sorted_tail(np.sort(s[rng.integers(0, len(s), size=len(s))]), prior_points=REFIT_PRIOR_POINTS)
-        sigma.append(max(fit.sigma + fit.xi * max(top - fit.u, 0.0), 1e-9))
-        xi.append(fit.xi)
-    return PredictiveTail(s, np.array(sigma), np.array(xi))
+    n_tail = max(int(min(n // 2, max(MIN_TAIL_POINTS, round(TAIL_FRACTION * n)))), 1)
+    if n <= n_tail:  # a single score: no top to fit apart from it
+        fits = [fit_sorted_tail(np.sort(s[rng.integers(0, n, size=n)]), prior_points=REFIT_PRIOR_POINTS)
+                for _ in range(refits)]
+        return PredictiveTail(s, np.array([max(f.sigma + f.xi * max(top - f.u, 0.0), 1e-9) for f in fits]),
+                              np.array([f.xi for f in fits]))
+    tops = tail_batch.resample_tops(s, n - n_tail - 1, refits, rng)  # per resample: u, then its n_tail top scores
+    u = tops[:, 0]
+    excess = tops[:, 1:] - u[:, None]
+    counts = np.count_nonzero(excess > 0, axis=1)  # rows ascend: the positive excesses are each row's last ones
+    shapes, medians = np.zeros(refits), np.zeros(refits)
+    ok = np.zeros(refits, bool)
+    for m in np.unique(counts[counts >= 2]):
+        rows = np.flatnonzero(counts == m)
+        x = np.ascontiguousarray(excess[rows, n_tail - m:])
+        shapes[rows], ok[rows] = tail_batch.gpd_shapes(x)
+        medians[rows] = np.median(x, axis=1)
+    sigma, xi = np.empty(refits), np.empty(refits)
+    for r, (m, fitted, u_r, median, shape) in enumerate(zip(counts.tolist(), ok.tolist(), u.tolist(),
+                                                           medians.tolist(), shapes.tolist())):
+        if fitted:  # _shrunk_fit's steps, without building a TailFit per refit
+            shape = shape * m / (m + REFIT_PRIOR_POINTS)
+            if m < TAIL_BOUNDED_MIN_POINTS:
+                shape = max(shape, 0.0)
+            scale = max(median_scale(median, shape), 1e-9)
+        else:  # fit_gpd's other paths (fewer than 2 exceedances, a flat likelihood): the row itself
+            fit = fit_sorted_tail(np.concatenate([np.full(n - n_tail - 1, -np.inf), tops[r]]),
+                                  prior_points=REFIT_PRIOR_POINTS)
+            shape, scale, u_r = fit.xi, fit.sigma, fit.u
+        sigma[r] = max(scale + shape * max(top - u_r, 0.0), 1e-9)
+        xi[r] = shape
+    return PredictiveTail(s, sigma, xi)

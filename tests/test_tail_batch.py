@@ -1,0 +1,61 @@
+"""The predictive tail's bootstrap refits on whole arrays (tinydrift.build.tail_batch) give what the loop gave.
+
+Oracle: the previous predictive_tail, kept here verbatim (fit_sorted_tail on each sorted resample in turn), on
+continuous scores, integer scores with ties, scores that are mostly equal, and sizes from 1 to a few thousand.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinydrift.build import tail, tail_batch
+from tinydrift.build.tail import REFIT_PRIOR_POINTS, PredictiveTail, fit_sorted_tail
+
+
+def loop_predictive_tail(scores: np.ndarray, seed: int = 0, refits: int = 200) -> PredictiveTail:
+    s = np.sort(np.asarray(scores, dtype=np.float64))
+    top = float(s[-1])
+    rng = np.random.default_rng(seed)
+    sigma, xi = [], []
+    for _ in range(refits):
+        fit = fit_sorted_tail(np.sort(s[rng.integers(0, len(s), size=len(s))]), prior_points=REFIT_PRIOR_POINTS)
+        sigma.append(max(fit.sigma + fit.xi * max(top - fit.u, 0.0), 1e-9))
+        xi.append(fit.xi)
+    return PredictiveTail(s, np.array(sigma), np.array(xi))
+
+
+def _scores(rng: np.random.Generator, kind: int, n: int) -> np.ndarray:
+    if kind == 0:
+        return rng.lognormal(0, 1, n)
+    if kind == 1:
+        return np.round(rng.exponential(3, n))  # integer scores: ties at and above u
+    if kind == 2:
+        return np.abs(np.round(rng.normal(0, 2, n)))  # mostly 0, 1, 2: few or no positive excesses
+    if kind == 3:
+        return np.full(n, 7.0)  # no excess at all
+    return np.round(rng.pareto(1.5, n) * 100)  # heavy tail, Q8-like integers
+
+
+def test_refits_equal_the_loop() -> None:
+    rng = np.random.default_rng(24)
+    for trial in range(150):
+        n = int(rng.choice([1, 2, 3, 5, 20, 41, 100, 1000, int(rng.integers(1, 3000))]))
+        kind = trial % 5
+        scores = _scores(rng, kind, n)
+        seed = int(rng.integers(1 << 30))
+        want = loop_predictive_tail(scores, seed)
+        got = tail.predictive_tail(scores, seed)
+        assert np.array_equal(got.scores, want.scores), (trial, n, kind)
+        assert np.array_equal(got.xi, want.xi) and np.array_equal(got.sigma, want.sigma), (trial, n, kind)
+
+
+def test_refits_in_small_blocks_equal_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tail_batch, "BLOCK_VALUES", 500)  # a resample or two per block, a row or two per fit
+    rng = np.random.default_rng(3)
+    for trial in range(20):
+        n = int(rng.integers(50, 2000))
+        scores = _scores(rng, trial % 5, n)
+        want = loop_predictive_tail(scores, trial, 60)
+        got = tail.predictive_tail(scores, trial, 60)
+        assert np.array_equal(got.xi, want.xi) and np.array_equal(got.sigma, want.sigma), (trial, n)
