@@ -30,7 +30,8 @@ FUZZ_HARNESS_FLAGS := -fno-sanitize-coverage=trace-cmp
 FUZZ_DEFS := -DTD_CRC32_TABLE_BYTES=1024 -DTD_OPTIMIZE_SPEED=1 -DTD_APP_RING_CAPACITY=64
 FUZZ_CORE_SRC := $(wildcard csrc/src/*.c)
 FUZZ_APP_SRC := $(wildcard firmware/*.c)
-FUZZ_HDR := $(wildcard csrc/include/tinydrift/*.h csrc/src/*.h firmware/*.h fuzz/*.h) fuzz/coverage-ignore.txt fuzz/fuzz.mk
+FUZZ_HDR := $(wildcard csrc/include/tinydrift/*.h csrc/src/*.h firmware/*.h fuzz/*.h) tests/c/td_ram_flash.h \
+    fuzz/coverage-ignore.txt fuzz/fuzz.mk
 # Largest input per target: a profile with its sample tail; a largest frame (363 bytes) and more; a session of
 # requests with an upload of a builder profile.
 FUZZ_MAX_LEN_profile := 8192
@@ -52,7 +53,7 @@ fuzz-build: fuzz-tools $(FUZZ_BUILD)/fuzz_profile $(FUZZ_BUILD)/fuzz_frame $(FUZ
 
 $(FUZZ_BUILD)/%.o: fuzz/%.c $(FUZZ_HDR)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_HARNESS_FLAGS) $(FUZZ_DEFS) -Icsrc/include -Ifirmware -c $< -o $@
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_HARNESS_FLAGS) $(FUZZ_DEFS) -Icsrc/include -Ifirmware -Itests/c -c $< -o $@
 
 $(FUZZ_BUILD)/fuzz_profile $(FUZZ_BUILD)/fuzz_frame: $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/%.o $(FUZZ_CORE_SRC) $(FUZZ_HDR)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_DEFS) -Icsrc/include $< $(FUZZ_CORE_SRC) -o $@

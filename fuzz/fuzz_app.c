@@ -1,11 +1,11 @@
 /* fuzz_app.c - libFuzzer target for the firmware's protocol handler (td_app_poll) on a RAM board.
  *
- * The harness is the board (td_hal.h): storage is a RAM array with flash semantics (erase to 0xFF by page, a write
- * may only clear bits), the link's input is built from the fuzz data and its output is decoded as it is written.
- * Every input starts from one of three storage images made once at start-up (erased; a PCA profile committed; an
- * external-embedding profile committed) and the app as td_app_init left it on that image (a snapshot restored in
- * place: booting is deterministic, and this keeps the slot CRCs and the profile parse out of every run), then runs
- * operations:
+ * The harness is the board (td_hal.h): storage is the RAM array of tests/c/td_ram_flash.h with flash semantics (erase
+ * to 0xFF by page, a write may only clear bits; a call out of range or misaligned traps), the link's input is built
+ * from the fuzz data and its output is decoded as it is written. Every input starts from one of three storage images
+ * made once at start-up (erased; a PCA profile committed; an external-embedding profile committed) and the app as
+ * td_app_init left it on that image (a snapshot restored in place: booting is deterministic, and this keeps the slot
+ * CRCs and the profile parse out of every run), then runs operations:
  *
  *   byte 0: storage image (value % 3)
  *   then repeated: op byte, op % 16 selects (requests more often than the rest; REBOOT, which re-reads and
@@ -33,7 +33,8 @@
  * exactly one reply for its type and seq while the link is up; td_app_init and td_app_poll return TD_OK; the
  * profile after a reboot is one that was committed. The harness reads two fields of td_app_t (has_profile,
  * profile.profile_id) and the staging buffer's profile id at a COMMIT, to know which profiles may be active.
- * Public headers only (firmware/ and csrc/include/); links every .c file of firmware/ and csrc/src/.
+ * Public headers only (firmware/ and csrc/include/, and the test board tests/c/td_ram_flash.h); links every .c file
+ * of firmware/ and csrc/src/.
  * Build and run: make fuzz (fuzz/fuzz.mk).
  */
 #include <stdint.h>
@@ -56,7 +57,9 @@
 #define PAGE_SIZE 4096u
 #define N_IMAGES 3u
 
-static uint8_t g_flash[FLASH_SIZE];
+#define TD_RAM_FLASH_CAPACITY FLASH_SIZE
+#include "td_ram_flash.h"
+
 static uint8_t g_images[N_IMAGES][FLASH_SIZE];
 static td_app_t g_app_images[N_IMAGES]; /* the app just after booting from each image (restored in place) */
 static long g_ops_left = -1;  /* storage operations that still complete; -1: no cut armed */
@@ -150,26 +153,13 @@ uint32_t td_hal_boot_id(void)
     return g_boot;
 }
 
-uint32_t td_hal_storage_size(void)
+/* The flash's violation hook: the app never calls storage out of range or misaligned, reads included. */
+static void trap_violation(td_ram_flash_op_t op, uint32_t offset, uint32_t len)
 {
-    return FLASH_SIZE;
-}
-
-uint32_t td_hal_storage_page_size(void)
-{
-    return PAGE_SIZE;
-}
-
-static int in_region(uint32_t offset, uint32_t len)
-{
-    return offset <= FLASH_SIZE && len <= FLASH_SIZE - offset;
-}
-
-td_status td_hal_storage_read(uint32_t offset, uint8_t *buf, uint32_t len)
-{
-    CHECK(in_region(offset, len)); /* the app never reads outside its storage */
-    memcpy(buf, g_flash + offset, len);
-    return TD_OK;
+    (void)op;
+    (void)offset;
+    (void)len;
+    CHECK(0);
 }
 
 /* 1: the operation may run in full; 0: the cut happens now (after the partial effect the caller applies). */
@@ -188,41 +178,20 @@ static int storage_op_allowed(void)
     return 1;
 }
 
-td_status td_hal_storage_erase(uint32_t offset, uint32_t len)
+/* The flash's cut hook (CUT): the interrupted operation lands partly, and every later one fails until REBOOT. */
+static td_status partial_cut(td_ram_flash_op_t op, uint32_t offset, const uint8_t *data, uint32_t len)
 {
-    CHECK(in_region(offset, len) && offset % PAGE_SIZE == 0u && len % PAGE_SIZE == 0u);
     const int was_dead = g_dead;
-    if (!storage_op_allowed()) {
-        if (!was_dead) {
-            const uint32_t pages = g_partial % (len / PAGE_SIZE + 1u);
-            memset(g_flash + offset, 0xFF, pages * PAGE_SIZE);
-        }
-        return TD_ERR_STATE;
+    if (storage_op_allowed()) {
+        return TD_OK;
     }
-    memset(g_flash + offset, 0xFF, len);
-    return TD_OK;
-}
-
-td_status td_hal_storage_write(uint32_t offset, const uint8_t *data, uint32_t len)
-{
-    CHECK(in_region(offset, len) && offset % 4u == 0u && len % 4u == 0u);
-    const int was_dead = g_dead;
-    if (!storage_op_allowed()) {
-        if (!was_dead) {
-            const uint32_t n = g_partial < len ? g_partial : len;
-            for (uint32_t i = 0; i < n; i++) {
-                g_flash[offset + i] &= data[i]; /* programming only clears bits */
-            }
-        }
-        return TD_ERR_STATE;
+    if (!was_dead && op == TD_RAM_FLASH_ERASE) {
+        const uint32_t pages = g_partial % (len / PAGE_SIZE + 1u);
+        td_ram_flash_fill(offset, pages * PAGE_SIZE);
+    } else if (!was_dead) {
+        td_ram_flash_program(offset, data, g_partial < len ? g_partial : len); /* programming only clears bits */
     }
-    for (uint32_t i = 0; i < len; i++) {
-        if ((uint8_t)(g_flash[offset + i] & data[i]) != data[i]) {
-            return TD_ERR_STATE; /* not erased: flash cannot set a bit */
-        }
-    }
-    memcpy(g_flash + offset, data, len);
-    return TD_OK;
+    return TD_ERR_STATE;
 }
 
 td_status td_hal_sensor_start(uint16_t rate_hz)
@@ -436,8 +405,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     static uint8_t blob[1024];
+    g_flash.size = FLASH_SIZE;
+    g_flash.page = PAGE_SIZE;
+    g_flash.rule = TD_RAM_FLASH_AND;
+    g_flash.violation = trap_violation;
+    g_flash.cut = partial_cut;
     for (uint32_t k = 0; k < N_IMAGES; k++) {
-        memset(g_flash, 0xFF, sizeof g_flash);
+        td_ram_flash_erase_all();
         reboot();
         if (k > 0u) {
             const uint32_t size = make_profile(blob, k == 2u, 0x1000u + k);
@@ -445,7 +419,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
             CHECK(active_id() == 0x1000u + k); /* the image must hold a committed profile */
         }
         reboot(); /* the state a board has right after booting from this storage */
-        memcpy(g_images[k], g_flash, sizeof g_flash);
+        memcpy(g_images[k], g_flash.mem, sizeof g_flash.mem);
         memcpy(&g_app_images[k], &g_app, sizeof g_app);
     }
     return 0;
@@ -490,7 +464,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t image = rd8(&r) % N_IMAGES;
     /* Booting is deterministic: restore its result instead of running td_app_init and re-reading the slots. The
      * snapshot was taken at this same address, so the app's pointers into itself stay valid. */
-    memcpy(g_flash, g_images[image], sizeof g_flash);
+    memcpy(g_flash.mem, g_images[image], sizeof g_flash.mem);
     memcpy(&g_app, &g_app_images[image], sizeof g_app);
     g_dead = 0;
     g_ops_left = -1;

@@ -4,11 +4,12 @@
  * every firmware/td_ and csrc/src/td_ source under -fsanitize=address,undefined (C99, -Werror).
  * Prints "test_app: N passed, M failed" and exits non-zero on any failure.
  *
- * The test is its own board: it implements td_hal.h over RAM. Storage is a
- * static array with flash semantics (erase sets 0xFF by page; a write that
- * would turn a 0 bit into 1 fails), with a write budget to simulate power
- * loss or write failures. The link is two byte buffers: requests are encoded
- * with td_frame_encode into the input, replies are decoded from the output.
+ * The test is its own board: it implements td_hal.h over RAM. Storage is the
+ * static array of tests/c/td_ram_flash.h with flash semantics (erase sets 0xFF
+ * by page; a write that would turn a 0 bit into 1 fails), with a write budget
+ * (its cut hook) to simulate power loss or write failures. The link is two
+ * byte buffers: requests are encoded with td_frame_encode into the input,
+ * replies are decoded from the output.
  * Telemetry is checked against td_proto's encoding of a second monitor fed the
  * same frames directly; protocol byte vectors were computed by hand from
  * docs/protocol.md.
@@ -29,11 +30,9 @@
 
 /* ==== the RAM board (td_hal.h) ======================================================== */
 
-#define SIM_FLASH_MAX (64u * 1024u)
+#define TD_RAM_FLASH_CAPACITY (64u * 1024u)
+#include "td_ram_flash.h"
 
-static uint8_t g_flash[SIM_FLASH_MAX];
-static uint32_t g_flash_size = 8192u;
-static uint32_t g_page = 4096u;
 static long g_writes_left = -1; /* -1: unlimited; n >= 0: n more writes succeed, then every write fails */
 static uint32_t g_boot = 1u;
 static uint64_t g_uid = 0x0123456789ABCDEFull; /* what td_hal_device_uid reports */
@@ -100,54 +99,17 @@ uint64_t td_hal_device_uid(void)
     return g_uid;
 }
 
-uint32_t td_hal_storage_size(void)
+/* The flash's cut hook: the write budget. A write refused by the budget has no effect; one the flash then
+ * refuses (it would set a bit) does not use the budget up. */
+static td_status budget_cut(td_ram_flash_op_t op, uint32_t offset, const uint8_t *data, uint32_t len)
 {
-    return g_flash_size;
-}
-
-uint32_t td_hal_storage_page_size(void)
-{
-    return g_page;
-}
-
-static int sim_in_region(uint32_t offset, uint32_t len)
-{
-    return offset <= g_flash_size && len <= g_flash_size - offset;
-}
-
-td_status td_hal_storage_read(uint32_t offset, uint8_t *buf, uint32_t len)
-{
-    if (!sim_in_region(offset, len)) {
-        return TD_ERR_ARG;
-    }
-    memcpy(buf, g_flash + offset, len);
-    return TD_OK;
-}
-
-td_status td_hal_storage_erase(uint32_t offset, uint32_t len)
-{
-    if (!sim_in_region(offset, len) || offset % g_page != 0u || len % g_page != 0u) {
-        return TD_ERR_ARG;
-    }
-    memset(g_flash + offset, 0xFF, len);
-    return TD_OK;
-}
-
-td_status td_hal_storage_write(uint32_t offset, const uint8_t *data, uint32_t len)
-{
-    if (!sim_in_region(offset, len) || offset % 4u != 0u || len % 4u != 0u) {
-        return TD_ERR_ARG;
+    if (op != TD_RAM_FLASH_WRITE) {
+        return TD_OK;
     }
     if (g_writes_left == 0) {
         return TD_ERR_STATE; /* simulated write failure / power cut before this write */
     }
-    for (uint32_t i = 0; i < len; i++) {
-        if ((uint8_t)(g_flash[offset + i] & data[i]) != data[i]) {
-            return TD_ERR_STATE; /* flash cannot turn a 0 bit back into 1 without an erase */
-        }
-    }
-    memcpy(g_flash + offset, data, len);
-    if (g_writes_left > 0) {
+    if (g_writes_left > 0 && td_ram_flash_can_program(offset, data, len)) {
         g_writes_left--;
     }
     return TD_OK;
@@ -187,11 +149,6 @@ uint8_t td_hal_board_id(void)
 const char *td_hal_board_name(void)
 {
     return "test board";
-}
-
-static void flash_erase_all(void)
-{
-    memset(g_flash, 0xFF, sizeof g_flash);
 }
 
 /* ==== profile writer (docs/profile-format.md, as in tests/c/td_test_model.h) =============== */
@@ -696,17 +653,17 @@ static uint8_t rescan(const uint8_t *expect_blob, uint32_t expect_size)
 
 static void test_flash_semantics(void)
 {
-    flash_erase_all();
+    td_ram_flash_erase_all();
     const uint8_t w1[4] = {0x0F, 0xFF, 0x00, 0xF0};
     const uint8_t w2[4] = {0x0E, 0xFF, 0x00, 0x00}; /* only clears bits: allowed */
     const uint8_t w3[4] = {0x1E, 0xFF, 0x00, 0x00}; /* sets bit 4 of byte 0 again: refused */
     CHECK_EQ(td_hal_storage_write(0u, w1, 4u), TD_OK);
     CHECK_EQ(td_hal_storage_write(0u, w2, 4u), TD_OK);
     CHECK_EQ(td_hal_storage_write(0u, w3, 4u), TD_ERR_STATE);
-    CHECK_EQ(g_flash[0], 0x0E);
+    CHECK_EQ(g_flash.mem[0], 0x0E);
     CHECK_EQ(td_hal_storage_write(2u, w1, 4u), TD_ERR_ARG);
-    CHECK_EQ(td_hal_storage_erase(0u, g_page), TD_OK);
-    CHECK_EQ(g_flash[0], 0xFF);
+    CHECK_EQ(td_hal_storage_erase(0u, g_flash.page), TD_OK);
+    CHECK_EQ(g_flash.mem[0], 0xFF);
 }
 
 static void test_store(void)
@@ -714,9 +671,9 @@ static void test_store(void)
     td_store_t st;
     uint32_t size = 0;
     uint8_t slot = 0;
-    g_page = 4096u;
-    g_flash_size = 8192u;
-    flash_erase_all();
+    g_flash.page = 4096u;
+    g_flash.size = 8192u;
+    td_ram_flash_erase_all();
 
     CHECK_EQ(td_store_init(&st, g_scratch, sizeof g_scratch, &size), TD_OK);
     CHECK_EQ(size, 0);
@@ -732,8 +689,8 @@ static void test_store(void)
     CHECK_EQ(slot, 0);
     CHECK_EQ(td_store_commit(&st, g_blob_a, g_size_a), TD_OK);
     CHECK_EQ(td_store_active_slot(&st), 0);
-    CHECK(memcmp(g_flash, "TDSL", 4) == 0 && get_u32(g_flash + 4) == 1u && get_u32(g_flash + 8) == g_size_a &&
-          get_u32(g_flash + 12) == slot_crc(1u, g_blob_a, g_size_a));
+    CHECK(memcmp(g_flash.mem, "TDSL", 4) == 0 && get_u32(g_flash.mem + 4) == 1u &&
+          get_u32(g_flash.mem + 8) == g_size_a && get_u32(g_flash.mem + 12) == slot_crc(1u, g_blob_a, g_size_a));
     CHECK_EQ(td_store_commit(&st, g_blob_a, g_size_a), TD_ERR_STATE); /* needs a new erase */
     CHECK_EQ(rescan(g_blob_a, g_size_a), 0);
 
@@ -741,20 +698,20 @@ static void test_store(void)
     CHECK_EQ(td_store_begin(&st, g_size_b, &slot), TD_OK);
     CHECK_EQ(slot, 1);
     CHECK_EQ(td_store_commit(&st, g_blob_b, g_size_b), TD_OK);
-    CHECK_EQ(get_u32(g_flash + 4096u + 4u), 2u);
+    CHECK_EQ(get_u32(g_flash.mem + 4096u + 4u), 2u);
     CHECK_EQ(rescan(g_blob_b, g_size_b), 1);
 
     /* An upload that is begun (slot 0 erased) but never committed leaves B active. */
     CHECK_EQ(td_store_begin(&st, g_size_c, &slot), TD_OK);
     CHECK_EQ(slot, 0);
-    CHECK_EQ(g_flash[0], 0xFF);
+    CHECK_EQ(g_flash.mem[0], 0xFF);
     CHECK_EQ(rescan(g_blob_b, g_size_b), 1);
 
     /* Power cut after the blob write, before the header: slot 0 has data but no header. */
     g_writes_left = 1;
     CHECK_EQ(td_store_commit(&st, g_blob_c, g_size_c), TD_ERR_STATE);
     g_writes_left = -1;
-    CHECK(g_flash[16] == g_blob_c[0] && g_flash[0] == 0xFF);
+    CHECK(g_flash.mem[16] == g_blob_c[0] && g_flash.mem[0] == 0xFF);
     CHECK_EQ(td_store_active_slot(&st), 1);
     CHECK_EQ(rescan(g_blob_b, g_size_b), 1);
     /* Power cut before anything was written. */
@@ -774,8 +731,8 @@ static void test_store(void)
     CHECK_EQ(td_store_begin(&st, g_size_c + 3u, &slot), TD_OK);
     CHECK_EQ(td_store_commit(&st, c3, g_size_c + 3u), TD_OK);
     CHECK_EQ(td_store_active_slot(&st), 0);
-    CHECK_EQ(g_flash[16u + g_size_c + 3u], 0xFF);
-    CHECK_EQ(get_u32(g_flash + 4), 3u);
+    CHECK_EQ(g_flash.mem[16u + g_size_c + 3u], 0xFF);
+    CHECK_EQ(get_u32(g_flash.mem + 4), 3u);
     {
         td_store_t st2;
         uint32_t size2 = 0;
@@ -785,20 +742,20 @@ static void test_store(void)
     }
 
     /* Bit rot in the newest blob: the scan falls back to the older valid slot. */
-    g_flash[16u + 100u] &= 0xFEu;
-    g_flash[16u + 100u] ^= 0x02u;
+    g_flash.mem[16u + 100u] &= 0xFEu;
+    g_flash.mem[16u + 100u] ^= 0x02u;
     CHECK_EQ(rescan(g_blob_b, g_size_b), 1);
 
     /* A header with a matching crc32 over something that is not a profile is not valid either. */
-    memset(g_flash, 0xFF, 4096u);
-    memset(g_flash + 16u, 0x42, 200u);
-    memcpy(g_flash, "TDSL", 4);
-    put_u32(g_flash + 4, 99u);
-    put_u32(g_flash + 8, 200u);
-    put_u32(g_flash + 12, slot_crc(99u, g_flash + 16u, 200u));
+    memset(g_flash.mem, 0xFF, 4096u);
+    memset(g_flash.mem + 16u, 0x42, 200u);
+    memcpy(g_flash.mem, "TDSL", 4);
+    put_u32(g_flash.mem + 4, 99u);
+    put_u32(g_flash.mem + 8, 200u);
+    put_u32(g_flash.mem + 12, slot_crc(99u, g_flash.mem + 16u, 200u));
     CHECK_EQ(rescan(g_blob_b, g_size_b), 1);
     /* A torn header claiming a huge size is ignored without reading past the slot. */
-    put_u32(g_flash + 8, 0x7FFFFFFFu);
+    put_u32(g_flash.mem + 8, 0x7FFFFFFFu);
     CHECK_EQ(rescan(g_blob_b, g_size_b), 1);
     /* A profile larger than the RAM buffer cannot be loaded: also ignored. */
     {
@@ -809,32 +766,32 @@ static void test_store(void)
     }
 
     /* Other page sizes: 1 KB pages (slot = 4 pages) and 8 KB pages (slot = 1 page of 8 KB). */
-    g_page = 1024u;
-    flash_erase_all();
+    g_flash.page = 1024u;
+    td_ram_flash_erase_all();
     CHECK_EQ(td_store_init(&st, g_scratch, sizeof g_scratch, &size), TD_OK);
     CHECK_EQ(td_store_begin(&st, g_size_a, &slot), TD_OK);
     CHECK_EQ(td_store_commit(&st, g_blob_a, g_size_a), TD_OK);
     CHECK_EQ(td_store_begin(&st, g_size_b, &slot), TD_OK);
     CHECK_EQ(td_store_commit(&st, g_blob_b, g_size_b), TD_OK);
-    CHECK(memcmp(g_flash + 4096u, "TDSL", 4) == 0);
+    CHECK(memcmp(g_flash.mem + 4096u, "TDSL", 4) == 0);
     CHECK_EQ(rescan(g_blob_b, g_size_b), 1);
-    g_page = 8192u;
-    g_flash_size = 16384u;
-    flash_erase_all();
+    g_flash.page = 8192u;
+    g_flash.size = 16384u;
+    td_ram_flash_erase_all();
     CHECK_EQ(td_store_init(&st, g_scratch, sizeof g_scratch, &size), TD_OK);
     CHECK_EQ(td_store_max_blob(&st), 8192u - 16u);
     CHECK_EQ(td_store_begin(&st, g_size_a, &slot), TD_OK);
     CHECK_EQ(td_store_commit(&st, g_blob_a, g_size_a), TD_OK);
     CHECK_EQ(td_store_begin(&st, g_size_b, &slot), TD_OK);
     CHECK_EQ(td_store_commit(&st, g_blob_b, g_size_b), TD_OK);
-    CHECK(memcmp(g_flash + 8192u, "TDSL", 4) == 0);
+    CHECK(memcmp(g_flash.mem + 8192u, "TDSL", 4) == 0);
     CHECK_EQ(rescan(g_blob_b, g_size_b), 1);
     /* Storage smaller than two slots is refused. */
-    g_page = 4096u;
-    g_flash_size = 4096u;
+    g_flash.page = 4096u;
+    g_flash.size = 4096u;
     CHECK_EQ(td_store_init(&st, g_scratch, sizeof g_scratch, &size), TD_ERR_CAPACITY);
-    g_flash_size = 8192u;
-    flash_erase_all();
+    g_flash.size = 8192u;
+    td_ram_flash_erase_all();
 }
 
 /* ==== the app over an in-memory link ========================================================= */
@@ -1025,7 +982,7 @@ static int16_t g_frames[4096];
 
 static void test_app_basics(void)
 {
-    flash_erase_all();
+    td_ram_flash_erase_all();
     g_boot = 7u;
     g_time = 1000u;
     CHECK_EQ(td_app_init(&g_app), TD_OK);
@@ -1794,7 +1751,7 @@ static void test_app_outputs(void)
     CHECK_EQ(td_app_push_labels(&g_app, &one_seq, &one_label, 1u, NULL), TD_ERR_MODE);
 
     /* No profile at all (erased storage, reboot): TD_ERR_STATE. */
-    flash_erase_all();
+    td_ram_flash_erase_all();
     g_boot++;
     CHECK_EQ(td_app_init(&g_app), TD_OK);
     CHECK_EQ(get_info().active_slot, TD_PROTO_NO_SLOT);
@@ -1991,6 +1948,10 @@ static void test_app_outputs(void)
 
 int main(void)
 {
+    g_flash.size = 8192u;
+    g_flash.page = 4096u;
+    g_flash.rule = TD_RAM_FLASH_AND;
+    g_flash.cut = budget_cut;
     test_proto();
     test_ring();
     make_profiles();

@@ -5,8 +5,9 @@
  * (C99, -Werror); build/fw/test_store_powercut runs it alone.
  * Prints the number of cut cases per scenario and "test_store_powercut: N passed, M failed".
  *
- * The test is its own board: td_hal.h over a RAM model of NOR flash (the nRF52840's NVMC, the strictest
- * of the three boards' HALs):
+ * The test is its own board: td_hal.h over a RAM model of NOR flash (tests/c/td_ram_flash.h under its
+ * erased-only rule: the nRF52840's NVMC, the strictest of the three boards' HALs; the cut models below are
+ * this file's, in the flash's gate, violation and cut hooks):
  *   - erase sets whole pages to 0xFF; a write programs 32-bit words in ascending address order and
  *     may only target erased words (0xFFFFFFFF) - any other write is a HAL contract violation and
  *     fails the test, it is not just refused;
@@ -60,6 +61,9 @@
 /* ==== the RAM board (td_hal.h): NOR flash with cut injection ============================= */
 
 #define PC_FLASH_MAX (16u * 1024u)
+#define TD_RAM_FLASH_CAPACITY PC_FLASH_MAX
+#include "td_ram_flash.h"
+
 #define PC_MAX_OPS 16u
 
 typedef enum {
@@ -90,9 +94,6 @@ typedef struct {
     uint32_t len;
 } flash_op_t;
 
-static uint8_t g_flash[PC_FLASH_MAX];
-static uint32_t g_flash_size = 8192u;
-static uint32_t g_page = 4096u;
 static cut_t g_cut;             /* armed cut (mode CUT_NONE: none) */
 static int g_dead;              /* power is off: every storage call fails */
 static uint32_t g_op;           /* storage write/erase calls since arming */
@@ -145,32 +146,20 @@ uint32_t td_hal_boot_id(void)
     return 1u;
 }
 
-uint32_t td_hal_storage_size(void)
+/* The flash's gate hook: after a cut, power is off and every storage call fails. */
+static td_status power_gate(td_ram_flash_op_t op)
 {
-    return g_flash_size;
+    (void)op;
+    return g_dead ? TD_ERR_STATE : TD_OK;
 }
 
-uint32_t td_hal_storage_page_size(void)
+/* The flash's violation hook: each call the HAL contract forbids is counted (a case with any fails). */
+static void count_violation(td_ram_flash_op_t op, uint32_t offset, uint32_t len)
 {
-    return g_page;
-}
-
-static int in_region(uint32_t offset, uint32_t len)
-{
-    return offset <= g_flash_size && len <= g_flash_size - offset;
-}
-
-td_status td_hal_storage_read(uint32_t offset, uint8_t *buf, uint32_t len)
-{
-    if (g_dead) {
-        return TD_ERR_STATE;
-    }
-    if (!in_region(offset, len)) {
-        g_violations++;
-        return TD_ERR_ARG;
-    }
-    memcpy(buf, g_flash + offset, len);
-    return TD_OK;
+    (void)op;
+    (void)offset;
+    (void)len;
+    g_violations++;
 }
 
 /* Record the operation; returns 1 if the armed cut hits it. */
@@ -188,23 +177,13 @@ static int next_op(uint8_t erase, uint32_t offset, uint32_t len)
 
 static uint32_t xs_state = 0x2545F491u;
 
-td_status td_hal_storage_erase(uint32_t offset, uint32_t len)
+/* An erase the armed cut hits: what the region holds when power is lost. */
+static void cut_erase(uint32_t offset, uint32_t len)
 {
-    if (g_dead) {
-        return TD_ERR_STATE;
-    }
-    if (!in_region(offset, len) || offset % g_page != 0u || len % g_page != 0u) {
-        g_violations++;
-        return TD_ERR_ARG;
-    }
-    if (!next_op(1u, offset, len)) {
-        memset(g_flash + offset, 0xFF, len);
-        return TD_OK;
-    }
-    uint8_t *r = g_flash + offset;
+    uint8_t *r = g_flash.mem + offset;
     switch (g_cut.mode) {
     case CUT_PREFIX:
-        memset(r, 0xFF, g_cut.arg);
+        td_ram_flash_fill(offset, g_cut.arg);
         break;
     case CUT_ERASE_WORD:
         for (uint32_t b = 0; b < 4u; b++) {
@@ -230,37 +209,34 @@ td_status td_hal_storage_erase(uint32_t offset, uint32_t len)
     default: /* CUT_BEFORE */
         break;
     }
-    g_dead = 1;
-    return TD_ERR_STATE;
 }
 
-td_status td_hal_storage_write(uint32_t offset, const uint8_t *data, uint32_t len)
+/* A write the armed cut hits (its bytes are all erased: the flash checked): what landed when power was lost. */
+static void cut_write(uint32_t offset, const uint8_t *data)
 {
-    if (g_dead) {
-        return TD_ERR_STATE;
-    }
-    if (!in_region(offset, len) || offset % 4u != 0u || len % 4u != 0u) {
-        g_violations++;
-        return TD_ERR_ARG;
-    }
-    for (uint32_t i = 0; i < len; i++) {
-        if (g_flash[offset + i] != 0xFFu) {
-            g_violations++; /* the NVMC (and the QEMU board) only program erased words */
-            return TD_ERR_STATE;
-        }
-    }
-    if (!next_op(0u, offset, len)) {
-        memcpy(g_flash + offset, data, len);
-        return TD_OK;
-    }
     if (g_cut.mode == CUT_PREFIX) {
-        memcpy(g_flash + offset, data, g_cut.arg);
+        td_ram_flash_program(offset, data, g_cut.arg);
     } else if (g_cut.mode == CUT_TORN_WORD) {
         const uint32_t w = g_cut.arg;
-        memcpy(g_flash + offset, data, 4u * w);
+        td_ram_flash_program(offset, data, 4u * w);
         const uint32_t nw = get_u32(data + 4u * w);
-        const uint32_t old = get_u32(g_flash + offset + 4u * w);
-        put_u32(g_flash + offset + 4u * w, nw | (old & ~nw & g_cut.mask));
+        const uint32_t old = get_u32(g_flash.mem + offset + 4u * w);
+        put_u32(g_flash.mem + offset + 4u * w, nw | (old & ~nw & g_cut.mask));
+    }
+}
+
+/* The flash's cut hook: traces every erase and write (the reads and refused calls are not operations) and, at
+ * the armed one, applies the cut's model and turns the power off. */
+static td_status trace_and_cut(td_ram_flash_op_t op, uint32_t offset, const uint8_t *data, uint32_t len)
+{
+    const uint8_t erase = op == TD_RAM_FLASH_ERASE ? 1u : 0u;
+    if (!next_op(erase, offset, len)) {
+        return TD_OK;
+    }
+    if (erase) {
+        cut_erase(offset, len);
+    } else {
+        cut_write(offset, data);
     }
     g_dead = 1;
     return TD_ERR_STATE;
@@ -383,7 +359,7 @@ static void make_blob(blob_t *b, uint8_t n_channels, uint8_t n_dims, uint8_t n_c
 
 static uint32_t slot_size(void)
 {
-    return (TD_APP_SLOT_SIZE + g_page - 1u) / g_page * g_page;
+    return (TD_APP_SLOT_SIZE + g_flash.page - 1u) / g_flash.page * g_flash.page;
 }
 
 /* Bytes a complete commit leaves in a slot: header (TDSL, generation, size, CRC-32 over generation, size
@@ -405,7 +381,7 @@ static uint32_t slot_image(uint8_t *out, uint32_t generation, const blob_t *b)
 /* Write a slot image directly (a state the store would have written at that generation). */
 static void put_slot(uint8_t slot, uint32_t generation, const blob_t *b)
 {
-    uint8_t *s = g_flash + (uint32_t)slot * slot_size();
+    uint8_t *s = g_flash.mem + (uint32_t)slot * slot_size();
     memset(s, 0xFF, slot_size());
     (void)slot_image(s, generation, b);
 }
@@ -533,7 +509,7 @@ static unsigned long g_case_fail;
 static int run_case(const scenario_t *sc, uint8_t target, uint32_t image_len, const cut_t *cut)
 {
     const uint32_t ssz = slot_size();
-    memcpy(g_flash, g_snap, g_flash_size);
+    memcpy(g_flash.mem, g_snap, g_flash.size);
     arm(cut);
     const td_status us = sc->via_link ? upload_link(sc->new_blob) : upload(sc->new_blob);
     const int cut_hit = g_dead;
@@ -541,7 +517,7 @@ static int run_case(const scenario_t *sc, uint8_t target, uint32_t image_len, co
     if (cut->mode != CUT_AFTER_LAST && (!cut_hit || us == TD_OK)) {
         return 0; /* the armed operation must exist, and a cut upload cannot report success */
     }
-    const int complete = memcmp(g_flash + (uint32_t)target * ssz, g_image, image_len) == 0;
+    const int complete = memcmp(g_flash.mem + (uint32_t)target * ssz, g_image, image_len) == 0;
     int ok = 1;
     if (complete) {
         ok = boot_runs(sc->new_blob, target);
@@ -550,7 +526,7 @@ static int run_case(const scenario_t *sc, uint8_t target, uint32_t image_len, co
     }
     if (sc->old != NULL) {
         const uint32_t o = (uint32_t)sc->old_slot * ssz;
-        ok = ok && memcmp(g_flash + o, g_snap + o, ssz) == 0; /* the active slot is never touched */
+        ok = ok && memcmp(g_flash.mem + o, g_snap + o, ssz) == 0; /* the active slot is never touched */
     }
     /* Whatever the cut left, a new upload still works (or is refused at the last generation, keeping
      * the active profile). */
@@ -586,7 +562,7 @@ static void count_case(const scenario_t *sc, uint8_t target, uint32_t image_len,
 static void run_scenario(const scenario_t *sc)
 {
     const uint32_t ssz = slot_size();
-    memcpy(g_snap, g_flash, g_flash_size);
+    memcpy(g_snap, g_flash.mem, g_flash.size);
     CHECK(boot_runs(sc->old, sc->old_slot));
     const uint8_t target = (uint8_t)(sc->old == NULL || sc->old_slot == 1u ? 0u : 1u);
 
@@ -597,7 +573,7 @@ static void run_scenario(const scenario_t *sc)
     flash_op_t ops[PC_MAX_OPS];
     memcpy(ops, g_trace, sizeof ops);
     const uint32_t image_len = slot_image(g_image, sc->old_gen + 1u, sc->new_blob);
-    CHECK(memcmp(g_flash + (uint32_t)target * ssz, g_image, image_len) == 0); /* the documented format */
+    CHECK(memcmp(g_flash.mem + (uint32_t)target * ssz, g_image, image_len) == 0); /* the documented format */
     CHECK(boot_runs(sc->new_blob, target));
     /* Every operation stays inside the target slot, and the header is the last one written. */
     int trace_ok = n_ops > 0u && n_ops <= PC_MAX_OPS;
@@ -609,7 +585,7 @@ static void run_scenario(const scenario_t *sc)
     CHECK(trace_ok);
     if (!trace_ok) {
         printf("  %s: an operation outside the target slot, or the header not last: no cut loop\n", sc->name);
-        memcpy(g_flash, g_snap, g_flash_size);
+        memcpy(g_flash.mem, g_snap, g_flash.size);
         return;
     }
 
@@ -709,7 +685,7 @@ static void run_scenario(const scenario_t *sc)
     }
     printf(" %lu failed\n", g_case_fail - fail_before);
     CHECK(g_case_fail == fail_before);
-    memcpy(g_flash, g_snap, g_flash_size);
+    memcpy(g_flash.mem, g_snap, g_flash.size);
 }
 
 /* ==== scenarios =============================================================================== */
@@ -719,7 +695,7 @@ static blob_t g_blobs[6];
 /* A chain of uploads with a power-cut loop on each: the slots alternate 0, 1, 0, 1, ... */
 static void run_chain(const char *label, uint32_t n)
 {
-    memset(g_flash, 0xFF, sizeof g_flash);
+    memset(g_flash.mem, 0xFF, sizeof g_flash.mem);
     static char names[8][64];
     for (uint32_t k = 0; k < n; k++) {
         scenario_t sc;
@@ -739,9 +715,9 @@ static void run_chain(const char *label, uint32_t n)
 
 static void test_flash_model(void)
 {
-    g_page = 4096u;
-    g_flash_size = 8192u;
-    memset(g_flash, 0xFF, sizeof g_flash);
+    g_flash.page = 4096u;
+    g_flash.size = 8192u;
+    memset(g_flash.mem, 0xFF, sizeof g_flash.mem);
     disarm();
     const uint8_t w1[4] = {0x0F, 0xFF, 0x00, 0xF0};
     CHECK_EQ(td_hal_storage_write(0u, w1, 4u), TD_OK);
@@ -754,19 +730,19 @@ static void test_flash_model(void)
     arm(&torn);
     const uint8_t w2[8] = {0x12, 0x34, 0x56, 0x78, 0x00, 0x00, 0x00, 0x00};
     CHECK_EQ(td_hal_storage_write(4u, w2, 8u), TD_ERR_STATE);
-    CHECK(get_u32(g_flash + 4) == 0x78563412u && get_u32(g_flash + 8) == 0x0000FF00u);
+    CHECK(get_u32(g_flash.mem + 4) == 0x78563412u && get_u32(g_flash.mem + 8) == 0x0000FF00u);
     CHECK_EQ(td_hal_storage_read(0u, g_snap, 4u), TD_ERR_STATE); /* power is off */
     disarm();
     /* An erase cut at a prefix and an erase that only sets bits. */
     const cut_t ep = {CUT_PREFIX, 0u, 6u, 0u};
     arm(&ep);
     CHECK_EQ(td_hal_storage_erase(0u, 4096u), TD_ERR_STATE);
-    CHECK(g_flash[4] == 0xFFu && g_flash[5] == 0xFFu && g_flash[6] == 0x56u && g_flash[8] == 0x00u);
+    CHECK(g_flash.mem[4] == 0xFFu && g_flash.mem[5] == 0xFFu && g_flash.mem[6] == 0x56u && g_flash.mem[8] == 0x00u);
     disarm();
     const cut_t ew = {CUT_ERASE_WORD, 0u, 2u, 0x00010001u};
     arm(&ew);
     CHECK_EQ(td_hal_storage_erase(0u, 4096u), TD_ERR_STATE);
-    CHECK_EQ(get_u32(g_flash + 8), 0x0001FF01u);
+    CHECK_EQ(get_u32(g_flash.mem + 8), 0x0001FF01u);
     disarm();
     CHECK_EQ(g_violations, 0);
 }
@@ -781,17 +757,18 @@ static void test_after_cut(void)
     };
     static const char *const names[2] = {"after a cut mid-blob: -> slot 0", "after a cut in the header: -> slot 0"};
     for (int i = 0; i < 2; i++) {
-        memset(g_flash, 0xFF, sizeof g_flash);
+        memset(g_flash.mem, 0xFF, sizeof g_flash.mem);
         CHECK_EQ(upload(&g_blobs[0]), TD_OK);
         CHECK_EQ(upload(&g_blobs[1]), TD_OK);
         arm(&first[i]);
         CHECK(upload(&g_blobs[2]) != TD_OK && g_dead);
         disarm();
         if (i == 0) {
-            CHECK(get_u32(g_flash) == 0xFFFFFFFFu && g_flash[16] == g_blobs[2].data[0] && g_flash[116] == 0xFFu);
+            CHECK(get_u32(g_flash.mem) == 0xFFFFFFFFu && g_flash.mem[16] == g_blobs[2].data[0] &&
+                  g_flash.mem[116] == 0xFFu);
         } else {
-            CHECK(memcmp(g_flash, "TDSL", 4) == 0 && get_u32(g_flash + 8) == 4039u &&
-                  get_u32(g_flash + 12) == 0xFFFFFFFFu);
+            CHECK(memcmp(g_flash.mem, "TDSL", 4) == 0 && get_u32(g_flash.mem + 8) == 4039u &&
+                  get_u32(g_flash.mem + 12) == 0xFFFFFFFFu);
         }
         scenario_t sc = {names[i], &g_blobs[1], 1u, 2u, &g_blobs[3], &g_blobs[5], 0};
         run_scenario(&sc);
@@ -801,7 +778,7 @@ static void test_after_cut(void)
 /* The store refuses the generation after 0xFFFFFFFF (2^32 commits: far past any flash's endurance). */
 static void test_generation_end(void)
 {
-    memset(g_flash, 0xFF, sizeof g_flash);
+    memset(g_flash.mem, 0xFF, sizeof g_flash.mem);
     put_slot(0u, 0xFFFFFFFDu, &g_blobs[0]);
     put_slot(1u, 0xFFFFFFFEu, &g_blobs[1]);
     scenario_t sc = {"near the last generation: -> slot 0", &g_blobs[1], 1u, 0xFFFFFFFEu, &g_blobs[2], &g_blobs[5], 0};
@@ -812,7 +789,7 @@ static void test_generation_end(void)
  * through the link: UPLOAD_BEGIN erases, UPLOAD_COMMIT writes, td_app_poll answers. */
 static void test_via_link(void)
 {
-    memset(g_flash, 0xFF, sizeof g_flash);
+    memset(g_flash.mem, 0xFF, sizeof g_flash.mem);
     CHECK_EQ(upload_link(&g_blobs[0]), TD_OK);
     CHECK_EQ(upload_link(&g_blobs[1]), TD_OK);
     scenario_t sc = {"via the link: upload 3 -> slot 0", &g_blobs[1], 1u, 2u, &g_blobs[3], &g_blobs[5], 1};
@@ -822,6 +799,12 @@ static void test_via_link(void)
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
+    g_flash.size = 8192u;
+    g_flash.page = 4096u;
+    g_flash.rule = TD_RAM_FLASH_ERASED_ONLY;
+    g_flash.gate = power_gate;
+    g_flash.violation = count_violation;
+    g_flash.cut = trace_and_cut;
     make_blob(&g_blobs[0], 3u, 2u, 2u, 0xA0000001u, 0u);  /* small */
     make_blob(&g_blobs[1], 8u, 16u, 16u, 0xB0000002u, 0u); /* 1,668 bytes, like the bench's profiles */
     make_blob(&g_blobs[2], 2u, 3u, 3u, 0xC0000003u, 3u);  /* not a multiple of 4: the padded tail word */
@@ -831,15 +814,15 @@ int main(void)
     test_flash_model();
 
     printf("power cut at every flash operation of an upload (4 KB pages, nRF52840):\n");
-    g_page = 4096u;
-    g_flash_size = 8192u;
+    g_flash.page = 4096u;
+    g_flash.size = 8192u;
     run_chain("4 KB pages:", 5u);
     test_after_cut();
     test_generation_end();
     test_via_link();
     printf("1 KB pages (a slot is 4 pages, one erase call):\n");
-    g_page = 1024u;
-    g_flash_size = 8192u;
+    g_flash.page = 1024u;
+    g_flash.size = 8192u;
     run_chain("1 KB pages:", 3u);
     printf("power-cut cases: %lu, failed: %lu\n", g_total_cases, g_case_fail);
     CHECK(g_total_cases > 0u);
