@@ -554,6 +554,6 @@ def _fit_model(ref: _Reference, features: np.ndarray, fit_recordings: list[np.nd
         dim_floor = np.sqrt((components**2) @ resolution_z**2)
         offset, inv_scale, nu0 = centroid_scales.centroid_scales(embeddings, centroids, dim_floor)
         say(f"centroid scales: each cluster's variance moderated toward the pooled one with a prior worth {nu0:.3g} "
-            f"windows (fitted to the clusters' spreads)")
+            f"window{'' if nu0 == 1 else 's'} (fitted to the clusters' spreads)")
         fitted = fitted.replace(centroid_offset_q8=offset, centroid_inv_scale_q16=inv_scale)
     return fitted, embeddings
