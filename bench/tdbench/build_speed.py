@@ -127,7 +127,7 @@ STAGES = (
     ("window statistics (provisional C pass)", "tinydrift.build.builder", "_reference"),
     ("reference models (11: 10 folds + final)", "tinydrift.build.builder", "_fit_model"),
     ("  k-means", "tinydrift.build.embedding_fit", "kmeans"),
-    ("  cluster scales", "tinydrift.build.builder", "_centroid_scales"),
+    ("  cluster scales", "tinydrift.build.scales", "centroid_scales"),
     ("C monitor passes (all)", "tinydrift.build.builder", "_run"),
     ("thresholds (_finish)", "tinydrift.build.builder", "_finish"),
     ("  feature chart calibration", "tinydrift.build.calibrate", "calibrate_chart"),
@@ -155,7 +155,7 @@ def stages(n_frames: int) -> dict[str, float]:
     table = pstats.Stats(prof).stats  # type: ignore[attr-defined]
     out: dict[str, float] = {}
     for label, module, name in STAGES:
-        code = getattr(getattr(importlib.import_module(module), name), "__code__", None)
+        code = getattr(getattr(importlib.import_module(module), name, None), "__code__", None)
         if code is None:
             continue
         key = (code.co_filename, code.co_firstlineno, code.co_name)
