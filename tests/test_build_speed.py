@@ -3,8 +3,9 @@
 - k-means (stops when an iteration gains less than 1e-4 of the inertia): against float64 Lloyd's iterated to its
   100-iteration cap (``loop_kmeans``, the loop the first vectorisation replaced, kept verbatim): the same optimum on
   well-separated clusters, inertia within 1 % on structureless data;
-- the occupancy statistic: an n x k matrix of cumulative one-hot counts (``matrix_statistic``), down to the profile
-  bytes with build_profile run with it patched in;
+- the occupancy statistic (C, one running sum): an n x k matrix of cumulative one-hot counts (``matrix_statistic``)
+  and the numpy pass per centroid it replaced (``numpy_statistic``), down to the profile bytes with build_profile
+  run with the matrix patched in;
 - the fold loop's scoring of each fold's windows alone: the rows the whole recordings give.
 """
 
@@ -20,6 +21,7 @@ import tinydrift
 from tinydrift.build import builder, occupancy
 from tinydrift.build.embedding_fit import kmeans
 from tinydrift.build.occupancy import n_log2_n_q8, statistic
+from tinydrift.core.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,6 +57,25 @@ def matrix_statistic(nearest: np.ndarray, cost_q8: np.ndarray, n_windows: int) -
     counts = cum[n_windows:] - cum[:-n_windows]
     table = n_log2_n_q8(np.arange(n_windows + 1))
     stat[n_windows - 1:] = table[counts].sum(axis=1) + counts @ cost_q8.astype(np.int64) - table[n_windows]
+    return stat
+
+
+def numpy_statistic(nearest: np.ndarray, cost_q8: np.ndarray, n_windows: int) -> np.ndarray:
+    """occupancy.statistic as it was before the C helper: one numpy pass over the stream per centroid (verbatim)."""
+    idx = np.asarray(nearest, dtype=np.int64)
+    n, nw = len(idx), n_windows
+    cost = np.asarray(cost_q8).astype(np.int64)
+    stat = np.zeros(n, np.int64)
+    if n < nw:
+        return stat
+    table = n_log2_n_q8(np.arange(nw + 1))
+    g = stat[nw - 1:]
+    g -= table[nw]
+    for j in range(len(cost)):
+        running = np.cumsum(idx == j, dtype=np.int32)
+        counts = running[nw - 1:].copy()
+        counts[1:] -= running[:-nw]
+        g += table[counts] + counts * cost[j]
     return stat
 
 
@@ -134,6 +155,30 @@ def test_statistic_equals_the_count_matrix() -> None:
         want = matrix_statistic(nearest, cost, nw)
         got = statistic(nearest, cost, nw)
         assert got.dtype == want.dtype and np.array_equal(got, want), (trial, k, nw, n)
+        assert np.array_equal(got, numpy_statistic(nearest, cost, nw)), (trial, k, nw, n)
+
+
+def test_statistic_in_c_equals_the_numpy_passes_on_calibration_streams() -> None:
+    """The C running sum against the numpy version it replaced, on the streams calibrate() builds (whole
+    recordings resampled to 200,000 windows), every window count the core allows, and a window of one centroid."""
+    rng = np.random.default_rng(11)
+    for trial in range(12):
+        k = int(rng.integers(2, 17))
+        recordings = [np.repeat(rng.integers(0, k, size=30), rng.integers(1, 40, size=30)) for _ in range(20)]
+        stream = occupancy.calibration_stream(recordings, 200_000, seed=trial)
+        cost = occupancy.reference_costs(recordings, k)
+        nw = int(rng.integers(2, 65))
+        assert np.array_equal(statistic(stream, cost, nw), numpy_statistic(stream, cost, nw)), (trial, k, nw)
+    same = np.zeros(500, np.int64)  # every count reaches n_windows: the table's last entry, never past it
+    cost = np.array([7, 900], np.uint16)
+    for nw in (1, 2, 64, 499, 500, 501):
+        assert np.array_equal(statistic(same, cost, nw), numpy_statistic(same, cost, nw)), nw
+
+
+@pytest.mark.parametrize("nearest,cost,nw", [([0, 3, 1], [5, 5, 5], 2), ([0, -1, 1], [5, 5], 2), ([0, 1], [5, 5], 0)])
+def test_statistic_rejects_bad_input(nearest: list[int], cost: list[int], nw: int) -> None:
+    with pytest.raises(InputError):
+        statistic(np.array(nearest), np.array(cost, np.uint16), nw)
 
 
 def _data_sets() -> list[tuple[str, list[np.ndarray] | np.ndarray, dict]]:

@@ -31,7 +31,8 @@ def make_builder(module: str = "tinydrift._native", optimize_speed: bool = True,
     path = (lambda p: str(p)) if absolute else (lambda p: str(p.relative_to(ROOT)))
     builder.set_source(
         module,
-        "\n".join([f'#include "tinydrift/{h.name}"' for h in headers] + ['#include "_host_rows.h"']),
+        "\n".join([f'#include "tinydrift/{h.name}"' for h in headers]
+                  + [f'#include "{h.name}"' for h in sorted(HERE.glob("_host_*.h"))]),
         # the core's sources, and the host-only helpers next to this script (never built for a device)
         sources=[path(p) for p in sorted((CSRC / "src").glob("*.c"))] + [path(p) for p in sorted(HERE.glob("_host_*.c"))],
         include_dirs=[path(CSRC / "include"), path(CSRC / "src"), path(HERE)],
