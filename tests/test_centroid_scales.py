@@ -31,6 +31,37 @@ def test_prior_df_recovers_the_degrees_of_freedom_it_was_drawn_with(nu0):
     assert nu0 / 1.5 < est < nu0 * 1.5
 
 
+def loop_prior_df(ratios: np.ndarray, dof: np.ndarray) -> tuple[float, np.ndarray]:
+    """prior_df as it was before the grid was computed at once (verbatim): log_f_density per grid value, in turn;
+    nu0 and the log-likelihoods."""
+    r, d = np.asarray(ratios, np.float64), np.asarray(dof, np.float64)
+    keep = (d > 0) & (r > 0) & np.isfinite(r)
+    r, d = r[keep], d[keep]
+    grid = np.exp(np.linspace(np.log(scales.PRIOR_DF_RANGE[0]), np.log(scales.PRIOR_DF_RANGE[1]), scales.PRIOR_DF_GRID))
+    loglik = np.array([float(np.sum(scales.log_f_density(r, d, float(g)))) for g in grid])
+    return float(grid[int(np.argmax(loglik))]), loglik
+
+
+def test_prior_df_on_the_whole_grid_has_the_loops_bits():
+    """The grid at once (log_f_density_grid) against log_f_density per grid value: every log-likelihood and nu0
+    the same bits, on cluster-shaped dof (one value per centroid, repeated over dimensions) and on scattered dof."""
+    rng = np.random.default_rng(24)
+    for trial in range(40):
+        k, dims = int(rng.integers(1, 17)), int(rng.integers(1, 20))
+        if trial % 2:
+            dof = np.repeat(rng.integers(0, 3000, size=k), dims).astype(np.float64)
+        else:
+            dof = rng.uniform(0.5, 500.0, size=k * dims)
+        ratios = rng.chisquare(np.maximum(dof, 1.0)) / np.maximum(dof, 1.0) * rng.lognormal(0, rng.uniform(0, 2))
+        want, want_loglik = loop_prior_df(ratios, dof)
+        keep = (dof > 0) & (ratios > 0)
+        grid = np.exp(np.linspace(np.log(scales.PRIOR_DF_RANGE[0]), np.log(scales.PRIOR_DF_RANGE[1]),
+                                  scales.PRIOR_DF_GRID))
+        got_loglik = scales.log_f_density_grid(ratios[keep], dof[keep], grid).sum(axis=1)
+        assert np.array_equal(got_loglik, want_loglik), trial
+        assert scales.prior_df(ratios, dof) == want, trial
+
+
 def _clusters(spreads: list[float], n_per: int, dims: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     centres = np.arange(len(spreads))[:, None] * 1000.0 * np.ones((1, dims))
     x = np.concatenate([c + rng.normal(0, s, (n_per, dims)) for c, s in zip(centres, spreads)])

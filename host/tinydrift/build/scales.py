@@ -59,10 +59,23 @@ def prior_df(ratios: np.ndarray, dof: np.ndarray) -> float:
     if not keep.any():
         return PRIOR_DF_NO_DATA
     r, d = r[keep], d[keep]
-    # group equal dof values: the log-gamma terms are computed once per group
     grid = np.exp(np.linspace(math.log(PRIOR_DF_RANGE[0]), math.log(PRIOR_DF_RANGE[1]), PRIOR_DF_GRID))
-    loglik = np.array([float(np.sum(log_f_density(r, d, float(g)))) for g in grid])
+    loglik = log_f_density_grid(r, d, grid).sum(axis=1)
     return float(grid[int(np.argmax(loglik))])
+
+
+def log_f_density_grid(x: np.ndarray, d1: np.ndarray, d2: np.ndarray) -> np.ndarray:
+    """log_f_density(x, d1, g) for every g of d2 at once, one row each (len(d2), len(x)): the same operations on the
+    same values, element by element, so each row has log_f_density's bits; the log-gamma of (d1 + g) / 2 is
+    computed once per distinct d1 (a centroid's windows give every dimension the same d1), not once per element."""
+    x = np.asarray(x, np.float64)
+    d1 = np.asarray(d1, np.float64)
+    g = np.asarray(d2, np.float64)[:, None]
+    distinct, which = np.unique(d1, return_inverse=True)
+    lgamma_d2 = np.array([math.lgamma(v / 2) for v in g[:, 0].tolist()])[:, None]
+    log_beta = _lgamma(d1 / 2)[None, :] + lgamma_d2 - _lgamma((distinct[None, :] + g) / 2)[:, which.ravel()]
+    return (0.5 * d1 * np.log(d1 / g) + (0.5 * d1 - 1.0) * np.log(x)
+            - 0.5 * (d1 + g) * np.log1p(d1 * x / g) - log_beta)
 
 
 def centroid_scales(embeddings: np.ndarray, centroids_q8: np.ndarray,
