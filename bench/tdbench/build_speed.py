@@ -130,7 +130,7 @@ STAGES = (
     ("  cluster scales", "tinydrift.build.scales", "centroid_scales"),
     ("C monitor passes (all)", "tinydrift.build.builder", "_run"),
     ("thresholds (_finish)", "tinydrift.build.builder", "_finish"),
-    ("  feature chart calibration", "tinydrift.build.calibrate", "calibrate_chart"),
+    ("  feature chart calibration", "tinydrift.build.builder", "_calibrate_chart"),
     ("  score calibration", "tinydrift.build.calibrate", "calibrate"),
     ("  occupancy calibration", "tinydrift.build.occupancy", "calibrate"),
     ("  rate intervals", "tinydrift.build.calibrate", "rate_interval"),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinydrift.build import crossfit, disagreement, occupancy, scales as centroid_scales
-from tinydrift.build.calibrate import basis, calibrate, calibrate_chart
+from tinydrift.build.calibrate import basis, calibrate, chart_threshold, resample_shifts, resolves
 from tinydrift.build.embedding_fit import kmeans, pca, quantize_projection
 from tinydrift.core.native import lib
 from tinydrift.core.errors import InputError
@@ -292,10 +292,13 @@ def _calibrate_chart(scored: Profile, shifts_q8: np.ndarray, rate: float, calibr
     chart when none of CHART_K_Q8 and its larger fallbacks can be: held-out windows whose shifts stay biased (they
     differ from the fitting windows along a feature) drive every statistic to its ceiling."""
     n_chart = max(calibration_windows or 0, MIN_CALIBRATION_WINDOWS, math.ceil(CALIBRATION_EXPECTED_ALARMS / rate))
+    stream: np.ndarray | None = None  # the same for every k (calibrate_chart's resampling, seeded alike)
     for k_q8 in (CHART_K_Q8, 2 * CHART_K_Q8, 4 * CHART_K_Q8):
         say(f"calibrating the feature chart (k {k_q8 / 256:g}) to {rate:g} false alarms/window on {n_chart} "
             f"resampled held-out windows ({len(shifts_q8)} distinct)")
-        h_q8 = calibrate_chart(shifts_q8, rate, n_chart, seed, k_q8)
+        if stream is None:
+            stream = resample_shifts(np.asarray(shifts_q8), n_chart, np.random.default_rng(seed))
+        h_q8 = chart_threshold(stream, rate, k_q8)
         if h_q8 < 0xFFFF:
             return scored.replace(feature_chart=True, chart_k_q8=k_q8, chart_h_q8=h_q8)
     say("feature chart left out: the held-out windows' shifts cannot be held under its false-alarm budget "
@@ -346,9 +349,10 @@ def _finish(staged: Profile, ref: _Reference, centroids: np.ndarray, score_holdo
     n_cal = max(calibration_windows or 0, MIN_CALIBRATION_WINDOWS,
                 math.ceil(CALIBRATION_EXPECTED_ALARMS / score_rate))
     what = source or "held-out"
-    found = basis(len(hold_scores), score_rate / 2)
+    # the instant threshold's method only (its rate interval, 200,000 beta draws, is never shown)
+    method = "conformal" if resolves(len(hold_scores), score_rate / 2) else "tail"
     say(f"calibrating to {score_rate:g} false alarms/window on {len(hold_scores)} {what} windows "
-        f"(instant threshold: {found.method}; CUSUM on a resampled stream of {n_cal})")
+        f"(instant threshold: {method}; CUSUM on a resampled stream of {n_cal})")
     overall = basis(len(hold_scores), false_alarm_rate)
     if overall.method == "tail":
         message = (f"{len(hold_scores)} {what} windows do not resolve the target of {false_alarm_rate:g} false alarms "
@@ -360,9 +364,9 @@ def _finish(staged: Profile, ref: _Reference, centroids: np.ndarray, score_holdo
         _check_recordings(hold_scores, windows_per_recording, false_alarm_rate, seed, say)
     k_q8, h_q8, instant_q8 = calibrate(hold_scores, score_rate, n_cal, seed)
     say(f"expected false alarms: {false_alarm_rate:g}/window (90 % interval {overall.interval[0]:.2g}-"
-        f"{overall.interval[1]:.2g} from {len(hold_scores)} windows; {found.method})")
+        f"{overall.interval[1]:.2g} from {len(hold_scores)} windows; {method})")
     return scored.replace(
-        calibration=CalibrationBasis(n_windows=len(hold_scores), method=found.method, source=what,
+        calibration=CalibrationBasis(n_windows=len(hold_scores), method=method, source=what,
                                      rate=false_alarm_rate, interval=overall.interval,
                                      windows_needed=overall.windows_needed),
         cusum_k_q8=k_q8, cusum_h_q8=h_q8, instant_q8=instant_q8,

@@ -201,7 +201,12 @@ def calibrate_chart(shifts_q8: np.ndarray, rate: float, n_windows: int, seed: in
     """Smallest h (Q8) whose feature-chart alarms per window on resampled held-out shifts <= rate."""
     if not 0.0 < rate < 1.0:
         raise ValueError(f"false-alarm rate must be in (0, 1), got {rate}")
-    stream = resample_shifts(np.asarray(shifts_q8), n_windows, np.random.default_rng(seed))
+    return chart_threshold(resample_shifts(np.asarray(shifts_q8), n_windows, np.random.default_rng(seed)), rate, k_q8)
+
+
+def chart_threshold(stream: np.ndarray, rate: float, k_q8: int) -> int:
+    """Smallest h (Q8) whose feature-chart alarms per window on a resampled stream of shifts (resample_shifts) <=
+    rate: calibrate_chart's search, for a stream kept across several k."""
     budget = int(math.floor(rate * len(stream)))
     lo, hi = 0, 0xFFFF  # h = 65535 never fires: the statistics saturate there
     while lo < hi:
