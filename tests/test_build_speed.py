@@ -175,6 +175,36 @@ def test_statistic_in_c_equals_the_numpy_passes_on_calibration_streams() -> None
         assert np.array_equal(statistic(same, cost, nw), numpy_statistic(same, cost, nw)), nw
 
 
+def search_count_alarms(stat: np.ndarray, threshold_q8: int, n_windows: int) -> int:
+    """occupancy.count_alarms as it was before the C helper (verbatim): a search per alarm."""
+    over = np.flatnonzero(stat > threshold_q8)
+    alarms, ready = 0, n_windows - 1
+    i = int(np.searchsorted(over, ready))
+    while i < len(over):
+        alarms += 1
+        i = int(np.searchsorted(over, int(over[i]) + n_windows, side="left"))
+    return alarms
+
+
+def test_count_alarms_in_c_equals_the_search() -> None:
+    """Alarms with a reset after each, C loop against the search per alarm it replaced, on calibration streams'
+    statistics at thresholds from none to every window exceeding, and on short and empty streams."""
+    rng = np.random.default_rng(3)
+    for trial in range(10):
+        k = int(rng.integers(2, 17))
+        recordings = [np.repeat(rng.integers(0, k, size=30), rng.integers(1, 40, size=30)) for _ in range(20)]
+        nw = int(rng.integers(2, 65))
+        stat = statistic(occupancy.calibration_stream(recordings, 50_000, seed=trial),
+                         occupancy.reference_costs(recordings, k), nw)
+        for q in (0.0, 0.5, 0.9, 0.99, 0.999, 1.0):
+            thr = int(np.quantile(stat, q)) - (1 if q == 0.0 else 0)
+            assert occupancy.count_alarms(stat, thr, nw) == search_count_alarms(stat, thr, nw), (trial, q)
+    for n, nw in ((0, 1), (1, 1), (3, 5), (5, 5), (6, 5)):
+        stat = rng.integers(-5, 5, size=n).astype(np.int64)
+        for thr in (-6, -1, 0, 4):
+            assert occupancy.count_alarms(stat, thr, nw) == search_count_alarms(stat, thr, nw), (n, nw, thr)
+
+
 @pytest.mark.parametrize("nearest,cost,nw", [([0, 3, 1], [5, 5, 5], 2), ([0, -1, 1], [5, 5], 2), ([0, 1], [5, 5], 0)])
 def test_statistic_rejects_bad_input(nearest: list[int], cost: list[int], nw: int) -> None:
     with pytest.raises(InputError):

@@ -78,14 +78,13 @@ def statistic(nearest: np.ndarray, cost_q8: np.ndarray, n_windows: int) -> np.nd
 
 
 def count_alarms(stat: np.ndarray, threshold_q8: int, n_windows: int) -> int:
-    """Alarms on one stream with a reset after each: the next may come n windows later at the earliest."""
-    over = np.flatnonzero(stat > threshold_q8)
-    alarms, ready = 0, n_windows - 1
-    i = int(np.searchsorted(over, ready))
-    while i < len(over):  # one step per alarm: jump to the first exceedance the reset allows
-        alarms += 1
-        i = int(np.searchsorted(over, int(over[i]) + n_windows, side="left"))
-    return alarms
+    """Alarms on one stream with a reset after each: the next may come n windows later at the earliest (one C pass,
+    td_host_occupancy_alarms)."""
+    arr = np.ascontiguousarray(stat, dtype=np.int64)
+    n_alarms = ffi.new("uint32_t *")
+    check(lib.td_host_occupancy_alarms(ffi.from_buffer("int64_t[]", arr), len(arr), int(threshold_q8), n_windows,
+                                       n_alarms), "td_host_occupancy_alarms")
+    return int(n_alarms[0])
 
 
 def calibration_stream(nearest: Sequence[np.ndarray], n_total: int, seed: int) -> np.ndarray:

@@ -42,3 +42,22 @@ td_status td_host_occupancy_stat(const int64_t *idx, uint32_t n, const int64_t *
     }
     return TD_OK;
 }
+
+td_status td_host_occupancy_alarms(const int64_t *stat, uint32_t n, int64_t threshold, uint32_t n_windows,
+                                   uint32_t *n_alarms) {
+    if ((stat == NULL && n > 0u) || n_alarms == NULL || n_windows == 0u) {
+        return TD_ERR_ARG;
+    }
+    uint32_t alarms = 0u;
+    uint64_t i = (uint64_t)n_windows - 1u;
+    while (i < n) {
+        if (stat[i] > threshold) { /* an alarm resets the test: the next may come n_windows later */
+            alarms++;
+            i += n_windows;
+        } else {
+            i++;
+        }
+    }
+    *n_alarms = alarms;
+    return TD_OK;
+}

@@ -15,4 +15,10 @@
 td_status td_host_occupancy_stat(const int64_t *idx, uint32_t n, const int64_t *cost, uint32_t n_cost,
                                  const int64_t *table, uint32_t n_windows, uint32_t *counts, int64_t *out);
 
+/** Alarms over a stream's G statistics with a reset after each (tinydrift.build.occupancy.count_alarms): the
+ *  first window from n_windows - 1 on whose stat exceeds threshold, then the first n_windows or more later, and so
+ *  on; TD_ERR_ARG for NULL or n_windows 0. */
+td_status td_host_occupancy_alarms(const int64_t *stat, uint32_t n, int64_t threshold, uint32_t n_windows,
+                                   uint32_t *n_alarms);
+
 #endif
