@@ -59,3 +59,22 @@ def test_refits_in_small_blocks_equal_the_loop(monkeypatch: pytest.MonkeyPatch) 
         want = loop_predictive_tail(scores, trial, 60)
         got = tail.predictive_tail(scores, trial, 60)
         assert np.array_equal(got.xi, want.xi) and np.array_equal(got.sigma, want.sigma), (trial, n)
+
+
+def test_resample_tops_equal_sorted_resamples() -> None:
+    """The top ranks of each resample (picked above a cutoff, or partitioned) against np.sort of the resample, drawn
+    the same way, at sizes where either way is taken, up to 100,000."""
+    for n in (1, 2, 30, 200, 1000, 100_000):
+        s = np.sort(np.random.default_rng(n).lognormal(0, 1, n))
+        for lo in {0, n // 2, max(n - n // 10 - 1, 0), n - 1}:
+            want_rng, got_rng = np.random.default_rng(7), np.random.default_rng(7)
+            want = np.array([np.sort(s[want_rng.integers(0, n, size=n)])[lo:] for _ in range(6)])
+            assert np.array_equal(tail_batch.resample_tops(s, lo, 6, got_rng), want), (n, lo)
+
+
+def test_top_ranks_of_rows_with_too_few_above_the_cutoff() -> None:
+    """Rows whose large indices are scarce (not uniform draws): the partition takes over, the same ranks result."""
+    rng = np.random.default_rng(5)
+    block = np.concatenate([rng.integers(0, 10, size=(3, 5000)), rng.integers(0, 5000, size=(2, 5000))])
+    lo = 4400
+    assert np.array_equal(tail_batch._top_sorted(block.copy(), lo), np.sort(block, axis=1)[:, lo:])

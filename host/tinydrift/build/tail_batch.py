@@ -2,8 +2,8 @@
 
 predictive_tail fits a generalized Pareto tail to each of its 200 bootstrap resamples; one resample after the other
 that was 200 sorts of the whole resample and 200 small fits, about 0.02 s CPU per tail at 1,000 scores (Python calls)
-and 1.7 s at 100,000 (sorts). Here a resample's top is found by partitioning its indices (the scores are sorted, so
-the top indices give the top values in order: O(n), not a sort), and the fits of every resample whose tail has the
+and 1.7 s at 100,000 (sorts). Here a resample's top is found from its largest indices (the scores are sorted, so
+the top indices give the top values in order: those above a cutoff, or a partition; O(n), not a sort), and the fits of every resample whose tail has the
 same number of exceedances run as one (b, grid, m) computation. Every addition, mean and median is the one
 fit_gpd and fit_sorted_tail make, in the same order (numpy reduces each row of a contiguous last axis as it
 reduces a 1-D array), so the shapes are the same bits; tests/test_tail_batch.py checks that against the loop.
@@ -33,11 +33,30 @@ def resample_tops(s: np.ndarray, lo: int, refits: int, rng: np.random.Generator)
         block = np.empty((min(step, refits - start), n), np.int64)
         for row in block:
             row[:] = rng.integers(0, n, size=n)
-        if lo:
-            block = np.partition(block, lo, axis=1)[:, lo:]
-        block.sort(axis=1)
-        out[start : start + len(block)] = s[block]
+        out[start : start + len(block)] = s[_top_sorted(block, lo)]
     return out
+
+
+def _top_sorted(block: np.ndarray, lo: int) -> np.ndarray:
+    """Each row's values at ranks lo..n-1, sorted: those at or above a cutoff that about (n - lo) + 8 sd + 16 of
+    n uniform indices pass are the top ones whenever at least n - lo pass (checked; else the row is partitioned),
+    and picking them is cheaper than a partition (5 rows of 100,000: 1.5 ms against 6.2 ms)."""
+    n = block.shape[1]
+    keep = n - lo
+    want = keep + 8.0 * math.sqrt(keep) + 16.0
+    if lo == 0 or want >= 0.5 * n:
+        top = np.partition(block, lo, axis=1)[:, lo:] if lo else block
+        top.sort(axis=1)
+        return top
+    cutoff = n - int(want)
+    top = np.empty((len(block), keep), np.int64)
+    for row, dest in zip(block, top):
+        picked = row[row >= cutoff]
+        if len(picked) < keep:  # too few above the cutoff (about 1e-15 per row): the partition
+            picked = np.partition(row, lo)[lo:]
+        picked.sort()
+        dest[:] = picked[len(picked) - keep:]
+    return top
 
 
 def gpd_shapes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
