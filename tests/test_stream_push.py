@@ -1,7 +1,7 @@
 """The streaming fast path: push_raw(copy=False) views, the C row converter (td_host_rows) and odd input arrays.
 
-Oracle of the converter: the numpy conversion Monitor.to_rows used before td_host_rows (kept here verbatim as
-``numpy_rows``), on real streams that raise alarms and set every health mask and the model-output fields.
+Oracle of the converter: the numpy conversion Monitor.to_rows used before td_host_rows (kept verbatim as
+``tdbench.stream_rows.numpy_rows``, the bench's baseline), on real streams that raise alarms and set every health mask and the model-output fields.
 """
 
 from __future__ import annotations
@@ -15,35 +15,11 @@ import tinydrift
 from tinydrift import Profile
 from tinydrift.core.monitor import RAW_DTYPE, ROW_FIELDS, result_dtype
 from tinydrift.core.native import lib
+from tdbench.stream_rows import numpy_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = sorted((ROOT / "tests" / "data" / "profiles").glob("*.tdp"))
 RECORDING = np.load(ROOT / "data" / "basicmotions.npz")["frames"]
-
-
-def numpy_rows(raw: np.ndarray, n_channels: int, n_dims: int) -> np.ndarray:
-    """push()'s rows by whole-column numpy operations: Monitor.to_rows before the C converter."""
-    c, k = n_channels, n_dims
-    out = np.empty((len(raw),), dtype=result_dtype(c, k))
-    ch = raw["channels"][:, :c]
-    out["window"] = raw["window_index"]
-    for name in ("score", "dist", "recon", "cusum", "occupancy", "chart"):
-        out[name] = raw[name + "_q8"] / 256.0
-    for name in ("alarm", "trigger", "nearest", "top_channel", "stuck_mask", "saturated_mask",
-                 "missing_mask", "n_embeddings", "n_inferences", "top_class", "ddm_state", "n_labels",
-                 "n_correct"):
-        out[name] = raw[name]
-    for name in ("mean_confidence", "estimated_accuracy", "prior_shift", "accuracy"):
-        out[name] = raw[name + "_q16"] / 65536
-    out["embedding"] = raw["embedding_q8"][:, :k] / 256.0
-    out["shift"] = raw["shift_q8"][:, : 2 * c] / 256.0
-    out["mean"] = ch["mean_q8"] / 256.0
-    out["std"] = ch["std_q8"] / 256.0
-    out["z_mean"] = ch["z_mean_q8"] / 256.0
-    out["z_std"] = ch["z_std_q8"] / 256.0
-    for name in ("min", "max", "sum", "sumsq", "n_missing", "n_saturated"):
-        out[name] = ch[name]
-    return out
 
 
 def faulty_stream(profile: Profile, seed: int) -> np.ndarray:
