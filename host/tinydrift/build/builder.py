@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinydrift.build import crossfit, disagreement, occupancy, scales as centroid_scales
-from tinydrift.build.calibrate import basis, calibrate, chart_threshold, resample_shifts, resolves
+from tinydrift.build.calibrate import basis, calibrate, chart_threshold, resample_shifts, threshold_method
 from tinydrift.build.embedding_fit import kmeans, pca, quantize_projection
 from tinydrift.core.native import lib
 from tinydrift.core.errors import InputError
@@ -350,7 +350,7 @@ def _finish(staged: Profile, ref: _Reference, centroids: np.ndarray, score_holdo
                 math.ceil(CALIBRATION_EXPECTED_ALARMS / score_rate))
     what = source or "held-out"
     # the instant threshold's method only (its rate interval, 200,000 beta draws, is never shown)
-    method = "conformal" if resolves(len(hold_scores), score_rate / 2) else "tail"
+    method = threshold_method(len(hold_scores), score_rate / 2)
     say(f"calibrating to {score_rate:g} false alarms/window on {len(hold_scores)} {what} windows "
         f"(instant threshold: {method}; CUSUM on a resampled stream of {n_cal})")
     overall = basis(len(hold_scores), false_alarm_rate)

@@ -91,6 +91,11 @@ def resolves(n: int, rate: float) -> bool:
     return (n + 1) * rate >= MIN_CONFORMAL_EXCEEDANCES
 
 
+def threshold_method(n: int, rate: float) -> str:
+    """How a threshold for rate is set from n scores: "conformal" (a rank) where they resolve it, else "tail"."""
+    return "conformal" if resolves(n, rate) else "tail"
+
+
 def rate_interval(n: int, rate: float, level: float = 0.90, seed: int = 0) -> tuple[float, float]:
     """Interval of the rate that n windows can vouch for: among n + 1 exchangeable scores, the exceedance probability
     of the rank threshold with (n + 1) * rate scores above it is Beta((n + 1) rate, (n + 1)(1 - rate)) distributed
@@ -104,8 +109,7 @@ def rate_interval(n: int, rate: float, level: float = 0.90, seed: int = 0) -> tu
 
 def basis(n: int, rate: float) -> Basis:
     """The basis of a threshold set for rate from n scores (see Basis)."""
-    method = "conformal" if resolves(n, rate) else "tail"
-    return Basis(n, method, rate, rate_interval(n, rate), math.ceil(MIN_CONFORMAL_EXCEEDANCES / rate))
+    return Basis(n, threshold_method(n, rate), rate, rate_interval(n, rate), math.ceil(MIN_CONFORMAL_EXCEEDANCES / rate))
 
 
 def instant_threshold(scores_q8: np.ndarray, rate: float, seed: int = 0) -> int:

@@ -26,7 +26,7 @@ import numpy as np
 
 from tinydrift.build.builder import (CHART_SHARE, CROSSFIT_FOLDS, DEFAULT_HOLDOUT, OCCUPANCY_AUTO, SCORINGS,
                                      CalibrationWarning, build_profile)
-from tinydrift.build.calibrate import rate_interval, resolves
+from tinydrift.build.calibrate import rate_interval, threshold_method
 from tinydrift.cli.common import (TRIGGER_BITS, EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PROG, c_symbol,
                                   embedding_model, file_error, fraction, int_in, make_parser, model_options,
                                   one_line, positive_int, q8_text, rails_arg, table, variance, write_output)
@@ -394,7 +394,7 @@ def _basis(prof: Profile) -> dict[str, Any] | None:
     if prof.occupancy_windows:
         score_rate /= 2
     lo, hi = rate_interval(n, rate)
-    return {"windows": n, "instant_method": "conformal" if resolves(n, score_rate / 2) else "tail",
+    return {"windows": n, "instant_method": threshold_method(n, score_rate / 2),
             "expected_rate": rate, "interval_90": [lo, hi]}
 
 
