@@ -21,6 +21,9 @@ from tinydrift.core.errors import InputError
 SUPPORTED_EXTENSIONS = (".csv", ".npy", ".npz")
 INT16_MIN, INT16_MAX = -32768, 32767
 _INTEGER = re.compile(r"^[ \t]*[+-]?[0-9]+[ \t]*$")
+# What to do about a cell that is not an integer: appended to the error line.
+HINT_FLOAT = "recordings hold integer sensor counts: scale and round float data to int16 first"
+HINT_MISSING = "write a missing reading as the sentinel value given to `profile build --sentinel`"
 
 
 @dataclass
@@ -86,6 +89,18 @@ def _os_reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def _cell_hint(cell: str) -> str:
+    """The hint for a CSV cell that is not an integer: a missing reading, a float, or neither."""
+    text = cell.strip()
+    if text == "" or text.lower() in ("nan", "na", "n/a", "null", "none"):
+        return HINT_MISSING
+    try:
+        float(text)
+    except ValueError:
+        return "CSV cells must be integers in int16 range"
+    return HINT_FLOAT
+
+
 def _check_readable(path: Path) -> None:
     try:
         with open(path, "rb"):
@@ -113,11 +128,13 @@ def _to_int16(arr: np.ndarray, where: str) -> np.ndarray:
         bad = ~np.isfinite(arr)
         if bad.any():
             r, c = np.argwhere(bad)[0]
-            raise InputError(f"{where}: frame {r}, channel {c}: value {arr[r, c].item()} is not finite")
+            raise InputError(f"{where}: frame {r}, channel {c}: value {arr[r, c].item()} is not finite; "
+                             f"{HINT_MISSING}")
         bad = arr != np.round(arr)
         if bad.any():
             r, c = np.argwhere(bad)[0]
-            raise InputError(f"{where}: frame {r}, channel {c}: non-integer value {arr[r, c].item()!r}")
+            raise InputError(f"{where}: frame {r}, channel {c}: non-integer value {arr[r, c].item()!r}; "
+                             f"{HINT_FLOAT}")
     elif kind not in "iu":
         raise InputError(f"{where}: frames must be integers, got dtype {arr.dtype}")
     if arr.size:
@@ -210,7 +227,8 @@ def _scan_csv(path: Path, names: list[str]) -> np.ndarray:
                     where = f"{path}:{line}:{_column(fields, i)}"
                     if not _INTEGER.match(cell):
                         shown = repr(cell.strip()) if cell.strip() else "'' (empty)"
-                        raise InputError(f"{where}: non-integer value {shown} in column {names[i]!r}")
+                        raise InputError(f"{where}: non-integer value {shown} in column {names[i]!r}; "
+                                         f"{_cell_hint(cell)}")
                     value = int(cell)
                     if not INT16_MIN <= value <= INT16_MAX:
                         raise InputError(
