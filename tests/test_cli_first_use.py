@@ -1,14 +1,27 @@
-"""What tripped a first-time user of the CLI: hints on a CSV cell that is not an integer."""
+"""What tripped a first-time user of the CLI: the trigger counts of `score`, hints on a CSV cell that is not an
+integer, the scripting example of `sim --help`, and a second `replay` that silently went on from the first."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import tinydrift
 from tinydrift.cli.app import main
-from tinydrift.core.recording import HINT_FLOAT, HINT_MISSING
+from tinydrift.core.recording import HINT_FLOAT, HINT_MISSING, write_csv
+
+ROOT = Path(__file__).resolve().parents[1]
+WINDOW = 10
+TINYDRIFT = [sys.executable, "-m", "tinydrift"]
+# trigger bits as docs/protocol.md lists them, written out here as the oracle for the summary's counts
+KINDS = ((1, "instant"), (2, "cusum"), (4, "health"), (8, "concept"), (16, "occupancy"), (32, "feature"))
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
@@ -16,6 +29,34 @@ def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, st
     rc = main([str(a) for a in argv])
     out, err = capsys.readouterr()
     return rc, out, err
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A profile from the bundled training split and a field recording with a gyr_y gain from window 60."""
+    data = np.load(ROOT / "data" / "basicmotions.npz")
+    frames, split = data["frames"], data["split"]
+    names = [str(n) for n in data["channel_names"]]
+    profile = tinydrift.build_profile(frames[split == 0], window=WINDOW, channel_names=names)
+    field = frames[split == 1][:1500].astype(np.int32)
+    field[600:, 4] *= 4
+    field = np.clip(field, -32768, 32767).astype(np.int16)
+    d = tmp_path_factory.mktemp("firstuse")
+    profile.save(d / "ref.tdp")
+    write_csv(d / "field.csv", field, names)
+    return {"dir": d, "field": field, "rows": tinydrift.score(profile, field)}
+
+
+def test_score_summary_counts_every_trigger_kind(capsys: pytest.CaptureFixture[str], work: dict) -> None:
+    """The summary listed instant, cusum and health only, so a feature-chart alarm was not counted at all."""
+    trigger = work["rows"]["trigger"].astype(np.int64)
+    counts = {name: int(np.count_nonzero(trigger & bit)) for bit, name in KINDS}
+    assert counts["feature"] > 0  # the case that was missing
+    rc, out, err = run(capsys, "score", "--profile", work["dir"] / "ref.tdp", work["dir"] / "field.csv")
+    assert (rc, err) == (0, "")
+    line = next(s for s in out.splitlines() if "windows with triggers" in s)
+    listed = ", ".join(f"{name} {n}" for name, n in counts.items() if n)
+    assert line == f"  windows with triggers: {int(np.count_nonzero(trigger))} ({listed})"
 
 
 @pytest.mark.parametrize(
@@ -40,3 +81,62 @@ def test_float_npy_says_what_to_do(capsys: pytest.CaptureFixture[str], tmp_path:
     rc, out, err = run(capsys, "profile", "build", path, "-o", tmp_path / "p.tdp")
     assert (rc, out) == (1, "")
     assert err == f"tinydrift: error: {path}: frame 1, channel 1: non-integer value 4.25; {HINT_FLOAT}\n"
+
+
+def test_sim_help_script_example_runs_as_written(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """`URL=$(tinydrift sim ... | head -n1) &` set URL in a subshell only, and left the simulator running."""
+    rc, help_text, _ = run(capsys, "sim", "--help")
+    assert rc == 0
+    lines = help_text.splitlines()
+    examples = lines.index("Examples:")
+    start = next(i for i, s in enumerate(lines) if i > examples and "URL" in s)
+    script = "\n".join(s.strip() for s in lines[start:] if s.strip())
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    proc = subprocess.Popen(["bash", "-c", script], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=180)
+    finally:
+        leftover = _group_alive(proc.pid, wait=20)
+        if leftover:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, err
+    assert "board        host simulator" in out
+    assert not leftover, "the example left the simulator running"
+
+
+def _group_alive(pgid: int, wait: float) -> bool:
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def test_second_replay_says_the_monitor_went_on(capsys: pytest.CaptureFixture[str], work: dict) -> None:
+    d = work["dir"]
+    sim = subprocess.Popen([*TINYDRIFT, "sim", "--board", "host", "--listen", "0"], cwd=d, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        assert sim.stdout is not None
+        url = sim.stdout.readline().strip()
+        assert url.startswith("socket://"), url
+        assert run(capsys, "upload", "--port", url, d / "ref.tdp")[0] == 0
+        n = len(work["rows"])
+        alarms = int(work["rows"]["alarm"].sum())
+        rc, out, err = run(capsys, "replay", "--port", url, d / "field.csv")
+        assert rc == 0
+        assert err == (f"tinydrift: replayed {len(work['field'])} frames from {d / 'field.csv'}: {n} windows, "
+                       f"{alarms} with the alarm latched\n")
+        rc, out, err = run(capsys, "replay", "--port", url, d / "field.csv")
+        assert rc == 0
+        assert out.splitlines()[0].split()[3] == str(n)  # seq, n, window, n: the device went on
+        assert err.splitlines()[1] == (f"tinydrift: note: the device's monitor went on from window {n} (its CUSUM "
+                                       f"and a latched alarm carried over); upload the profile again to start "
+                                       f"from window 0")
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        sim.communicate(timeout=20)

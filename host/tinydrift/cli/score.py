@@ -83,8 +83,8 @@ def score_summary(rows: np.ndarray, prof: Profile, rec: Recording, names: Sequen
                 health.append(f"{what}: {', '.join(bad)}")
         if health:
             lines.append(f"  sensor health at the alarm: {'; '.join(health)}")
-        lines.append(f"  windows with triggers: {int(triggered.sum())} "
-                     f"(instant {counts['instant']}, cusum {counts['cusum']}, health {counts['health']})")
+        kinds = ", ".join(f"{name} {count}" for name, count in counts.items() if count)
+        lines.append(f"  windows with triggers: {int(triggered.sum())} ({kinds})")
     else:
         lines.append(f"no drift: no alarm in {n} windows")
     peak = int(np.argmax(rows["score"]))
