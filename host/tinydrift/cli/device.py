@@ -62,7 +62,8 @@ Examples:
   tinydrift sim --board qemu --sensor-file field.npz --rate 100
   tinydrift sim --board qemu --state-dir /tmp/qemu-board
   tinydrift sim --board host --state-dir /tmp/board-7 --device-id 00000000000000b7
-  URL=$(tinydrift sim --board host | head -n1) &   # in scripts: first line is the URL
+  exec 3< <(tinydrift sim --board host); read -r URL <&3   # bash: the first line is the URL
+  tinydrift info --port "$URL"; kill $!                    # $!: the simulator
 """
 
 _INFO_EPILOG = """\
@@ -93,7 +94,10 @@ each (or one JSON object per line with --json: the record's fields plus
 channels, triggers, top_channel_name and the channels each health mask
 flags, named from --profile or the recording). The recording must have the
 active profile's channel count. Without --rate frames go as fast as the
-device acknowledges them.
+device acknowledges them. The device's monitor goes on from where it stands:
+after an earlier replay its window count, CUSUM and a latched alarm carry
+over (the closing line says so); `tinydrift upload` of the profile starts it
+again from window 0, as `tinydrift score` does.
 
 Line format: seq, window, score, CUSUM, alarm (ALARM or -), the trigger
 kinds, top channel with its z of mean and std.
@@ -497,6 +501,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     where = f"; {stored} new record(s) stored in {args.db}" if store is not None else ""
     _stderr(f"replayed {rec.n_frames} frames from {rec.source}: {len(records)} windows, {alarms} with the alarm "
             f"latched{where}")
+    if records and records[0].window > 0:
+        _stderr(f"note: the device's monitor went on from window {records[0].window} (its CUSUM and a latched "
+                f"alarm carried over); upload the profile again to start from window 0")
     return EXIT_OK
 
 
