@@ -1,5 +1,6 @@
 """What tripped a first-time user of the CLI: the trigger counts of `score`, hints on a CSV cell that is not an
-integer, the scripting example of `sim --help`, and a second `replay` that silently went on from the first."""
+integer, the scripting example of `sim --help`, a second `replay` that silently went on from the first, a TCP
+`--port` without socket://, and `monitor --profile` with a profile the device does not run."""
 
 from __future__ import annotations
 
@@ -137,6 +138,48 @@ def test_second_replay_says_the_monitor_went_on(capsys: pytest.CaptureFixture[st
         assert err.splitlines()[1] == (f"tinydrift: note: the device's monitor went on from window {n} (its CUSUM "
                                        f"and a latched alarm carried over); upload the profile again to start "
                                        f"from window 0")
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        sim.communicate(timeout=20)
+
+
+@pytest.mark.parametrize("port", ["127.0.0.1:5601", "tcp://127.0.0.1:5601", "localhost:5601"])
+@pytest.mark.parametrize("command", ["info", "upload", "replay", "monitor", "selftest"])
+def test_host_port_without_socket_scheme_says_how_to_write_it(capsys: pytest.CaptureFixture[str], work: dict,
+                                                              tmp_path: Path, command: str, port: str) -> None:
+    """`--port 127.0.0.1:5601` said "No such file or directory"; `tcp://` said "protocol 'tcp' not known"."""
+    extra = {"upload": [work["dir"] / "ref.tdp"], "replay": [work["dir"] / "field.csv"],
+             "monitor": ["--db", tmp_path / "t.db", "--idle-exit", "1"]}.get(command, [])
+    rc, out, err = run(capsys, command, "--port", port, *extra)
+    host = port.removeprefix("tcp://").split(":")[0]
+    assert (rc, out) == (1, "")
+    assert err == f"tinydrift: error: cannot open {port}: a TCP port is written socket://{host}:5601\n"
+    assert not (tmp_path / "t.db").exists()  # refused before anything was created
+
+
+def test_monitor_notes_a_profile_the_device_does_not_run(capsys: pytest.CaptureFixture[str], work: dict,
+                                                         tmp_path: Path) -> None:
+    """`monitor --profile other.tdp` silently labelled nothing when the device ran another profile."""
+    d = work["dir"]
+    data = np.load(ROOT / "data" / "basicmotions.npz")
+    other = tinydrift.build_profile(data["frames"][data["split"] == 0], window=20)
+    other.save(tmp_path / "other.tdp")
+    running = tinydrift.load_profile(d / "ref.tdp").profile_id
+    assert other.profile_id != running
+    sim = subprocess.Popen([*TINYDRIFT, "sim", "--board", "host", "--listen", "0"], cwd=d, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        assert sim.stdout is not None
+        url = sim.stdout.readline().strip()
+        assert run(capsys, "upload", "--port", url, d / "ref.tdp")[0] == 0
+        note = (f"tinydrift: note: --profile {tmp_path / 'other.tdp'} is profile {other.profile_id:#010x} but the "
+                f"device runs {running:#010x}: its channel names do not label these records")
+        rc, _, err = run(capsys, "monitor", "--port", url, "--db", tmp_path / "t.db", "--profile",
+                         tmp_path / "other.tdp", "--idle-exit", "1", "--plain")
+        assert rc == 0 and err.splitlines().count(note) == 1, err
+        rc, _, err = run(capsys, "monitor", "--port", url, "--db", tmp_path / "t.db", "--profile", d / "ref.tdp",
+                         "--idle-exit", "1", "--plain")
+        assert rc == 0 and "note:" not in err, err
     finally:
         sim.send_signal(signal.SIGTERM)
         sim.communicate(timeout=20)

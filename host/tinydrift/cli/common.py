@@ -130,10 +130,28 @@ def port_option(parser: argparse.ArgumentParser, required: bool = True, default:
 def resolve_port(url: str) -> str:
     """The URL to open: "auto" becomes the serial port of the one Nano 33 BLE plugged in."""
     if url != AUTO_PORT:
+        _check_tcp_spelling(url)
         return url
     from tinydrift.device.flash import find_port
 
     return find_port()
+
+
+_HOST_PORT = re.compile(r"^(?:(?:tcp|socket)://)?\[?([0-9A-Za-z.:-]*?)\]?:([0-9]{1,5})/?$")
+
+
+def _check_tcp_spelling(url: str) -> None:
+    """InputError for HOST:PORT or tcp://HOST:PORT, which pyserial would take for a device path or reject."""
+    if url.startswith("socket://") or "/" in url.removeprefix("tcp://").rstrip("/"):
+        return
+    m = _HOST_PORT.match(url)
+    if m is None or not (url.startswith("tcp://") or m.group(1)):
+        return
+    import os
+
+    if not url.startswith("tcp://") and os.path.exists(url):
+        return  # a device node or pty that happens to look like HOST:PORT
+    raise InputError(f"cannot open {url}: a TCP port is written socket://{m.group(1) or '127.0.0.1'}:{m.group(2)}")
 
 
 def make_parser(prog: str, description: str, epilog: str, sub: Any = None, name: str | None = None,

@@ -340,15 +340,6 @@ def cmd_sim(args: argparse.Namespace) -> int:
         sim.close()
 
 
-def _resolve_port(port: str) -> str:
-    """'auto': the Nano 33 BLE found by USB VID:PID; anything else unchanged."""
-    if port != "auto":
-        return port
-    from tinydrift.device.flash import find_port
-
-    return find_port()
-
-
 def _open(args: argparse.Namespace):  # noqa: ANN202
     from tinydrift.device.client import Device
 
@@ -531,7 +522,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     from tinydrift.build.selftest_data import selftest_profile, selftest_stream
     from tinydrift.device.selftest import run_selftest
 
-    url = _resolve_port(args.port)
+    url = resolve_port(args.port)
 
     def save_ring(records: list[Any], info: Any) -> None:
         """--db: store the ring's records as `tinydrift monitor` does (device named by its URL; idempotent)."""

@@ -136,13 +136,17 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         from tinydrift.cli.fleet import open_gateway
 
         gateway = open_gateway(args.mqtt, args.spool or f"{args.db}.spool", args.device_name or url)
+    given_id: int | None = None  # --profile's id, to say when the device runs another profile
+    mismatch: list[str] = []
     with TelemetryStore(args.db) as store, gateway or contextlib.nullcontext():
         if args.profile:
             from tinydrift.core.profile import load_profile
 
-            store.add_profile(load_profile(args.profile))
+            prof = load_profile(args.profile)
+            given_id = prof.profile_id
+            store.add_profile(prof)
             if gateway:
-                gateway.sink.channel_names = list(load_profile(args.profile).channel_names or [])
+                gateway.sink.channel_names = list(prof.channel_names or [])
         plain = args.plain or not sys.stdout.isatty()
         view: LiveView | None = None
 
@@ -156,6 +160,13 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         def on_status(state: DeviceState) -> None:
             if gateway and state.connected and state.info is not None:
                 gateway.sink.connected(state.info, url)
+            if (given_id is not None and state.connected and state.info is not None and state.info.has_profile
+                    and state.info.profile_id != given_id and not mismatch):
+                mismatch.append(f"tinydrift: note: --profile {args.profile} is profile {given_id:#010x} but the "
+                                f"device runs {state.info.profile_id:#010x}: its channel names do not label "
+                                f"these records")
+                if plain:
+                    print(mismatch[0], file=sys.stderr, flush=True)
             if plain:
                 print(f"# {state.message}", file=sys.stderr, flush=True)
             elif view is not None:
@@ -189,6 +200,8 @@ def cmd_monitor(args: argparse.Namespace) -> int:
               f"ring: run again to fetch them), {stats.connects} connections, {elapsed:.1f} s -> {args.db} "
               f"({store.count_records()} records in all)",
               file=sys.stderr)
+        if mismatch and not plain:
+            print(mismatch[0], file=sys.stderr)
         if stats.connects == 0:
             last = collector.state.message.removeprefix("disconnected: ").split("; retrying")[0]
             print(f"tinydrift: error: never connected to {url}: {last}", file=sys.stderr)
