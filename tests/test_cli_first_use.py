@@ -1,6 +1,7 @@
 """What tripped a first-time user of the CLI: the trigger counts of `score`, hints on a CSV cell that is not an
 integer, the scripting example of `sim --help`, a second `replay` that silently went on from the first, a TCP
-`--port` without socket://, and `monitor --profile` with a profile the device does not run."""
+`--port` without socket://, `monitor --profile` with a profile the device does not run, and channel names lost when
+the first training file was an unnamed .npy."""
 
 from __future__ import annotations
 
@@ -183,3 +184,26 @@ def test_monitor_notes_a_profile_the_device_does_not_run(capsys: pytest.CaptureF
     finally:
         sim.send_signal(signal.SIGTERM)
         sim.communicate(timeout=20)
+
+
+def test_build_takes_names_from_the_first_named_recording(capsys: pytest.CaptureFixture[str],
+                                                          tmp_path: Path) -> None:
+    """`profile build a.npy b.csv` warned "b.csv names its channels ..., a.npy ch0,...; using the first" and stored
+    no names, though only one of the files named any."""
+    data = np.load(ROOT / "data" / "basicmotions.npz")
+    frames = data["frames"][data["split"] == 0]
+    names = [str(n) for n in data["channel_names"]]
+    half = len(frames) // 2
+    np.save(tmp_path / "a.npy", frames[:half])
+    write_csv(tmp_path / "b.csv", frames[half:], names)
+    write_csv(tmp_path / "c.csv", frames[half:], [f"x{n}" for n in names])
+    rc, _, err = run(capsys, "profile", "build", tmp_path / "a.npy", tmp_path / "b.csv", "-o", tmp_path / "p.tdp",
+                     "--window", WINDOW)
+    assert rc == 0 and "names its channels" not in err, err
+    assert tinydrift.load_profile(tmp_path / "p.tdp").channel_names == names
+    rc, _, err = run(capsys, "profile", "build", tmp_path / "a.npy", tmp_path / "b.csv", tmp_path / "c.csv", "-o",
+                     tmp_path / "p2.tdp", "--window", WINDOW)
+    assert rc == 0
+    assert (f"tinydrift: warning: {tmp_path / 'c.csv'} names its channels {','.join('x' + n for n in names)}, "
+            f"{tmp_path / 'b.csv'} {','.join(names)}; using {tmp_path / 'b.csv'}'s") in err.splitlines()
+    assert tinydrift.load_profile(tmp_path / "p2.tdp").channel_names == names

@@ -68,7 +68,7 @@ Examples:
 _BUILD_EPILOG = """\
 Each TRAIN file is one separate recording of in-distribution data; windows
 never straddle two files. All files must have the same channels. The channel
-names of the first file (or --channel-names) are stored in the profile, so
+names of the first file that names them (or --channel-names) are stored in the profile, so
 `profile show`, `score`, `monitor`, the telemetry store, `report` and `db export`
 name the channels; data without names (.npy, or a headerless source) stores none
 and shows ch0, ch1, ...
@@ -206,8 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--seed", type=int_in(0, 2**63 - 1), default=0, metavar="N",
                        help="random seed of k-means and calibration (default: 0)")
     build.add_argument("--channel-names", metavar="A,B,...", type=lambda v: v.split(","),
-                       help="channel names stored in the profile (default: the first file's CSV header or .npz "
-                            "channel_names; none for unnamed data)")
+                       help="channel names stored in the profile (default: the CSV header or .npz "
+                            "channel_names of the first file that has them; none for unnamed data)")
     build.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     model_options(build, "build an external-embedding profile whose embedding comes from this model")
     build.set_defaults(func=cmd_profile_build)
@@ -274,22 +274,21 @@ def _occupancy(text: str) -> int | str | None:
 
 def cmd_profile_build(args: argparse.Namespace) -> int:
     recs = _read_training(args.train)
-    names: list[str] | None = recs[0].channel_names
-    if args.channel_names is not None:
-        names = args.channel_names
-    elif names == default_names(recs[0].n_channels):
-        names = None  # unnamed data: no names section, shown as ch0, ch1, ...
+    # the first recording that names its channels (a .npy names none); unnamed data: no names section
+    named = [r for r in recs if r.channel_names != default_names(r.n_channels)]
+    names: list[str] | None = args.channel_names if args.channel_names is not None else (
+        named[0].channel_names if named else None)
     quiet = args.quiet
 
     def progress(msg: str) -> None:
         if not quiet:
             print(f"{PROG}: {msg}", file=sys.stderr, flush=True)
 
-    for rec in recs[1:]:
-        if not quiet and args.channel_names is None and rec.channel_names not in (
-                recs[0].channel_names, default_names(rec.n_channels)):
+    for rec in named[1:]:
+        if not quiet and args.channel_names is None and rec.channel_names != named[0].channel_names:
             print(f"{PROG}: warning: {rec.source} names its channels {','.join(rec.channel_names)}, "
-                  f"{recs[0].source} {','.join(recs[0].channel_names)}; using the first", file=sys.stderr, flush=True)
+                  f"{named[0].source} {','.join(named[0].channel_names)}; using {named[0].source}'s",
+                  file=sys.stderr, flush=True)
     model = embedding_model(args)
     if model is None:
         with warnings.catch_warnings():
