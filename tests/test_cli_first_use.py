@@ -181,6 +181,9 @@ def test_monitor_notes_a_profile_the_device_does_not_run(capsys: pytest.CaptureF
         rc, _, err = run(capsys, "monitor", "--port", url, "--db", tmp_path / "t.db", "--profile", d / "ref.tdp",
                          "--idle-exit", "1", "--plain")
         assert rc == 0 and "note:" not in err, err
+        # nothing left unreceived: no advice to run again
+        closing = next(s for s in err.splitlines() if s.startswith("# collected"))
+        assert ", 0 not received yet, " in closing and "run again" not in closing, closing
     finally:
         sim.send_signal(signal.SIGTERM)
         sim.communicate(timeout=20)

@@ -194,10 +194,11 @@ def cmd_monitor(args: argparse.Namespace) -> int:
             print("tinydrift: interrupted; database is consistent", file=sys.stderr)
         elapsed = time.monotonic() - started
         dropped = f", {stats.records_dropped} dropped from a full queue (backfilled)" if stats.records_dropped else ""
+        fetch = " (still in the device's ring: run again to fetch them)" if stats.seqs_unreceived else ""
         print(f"# collected {stats.records_new} new records ({stats.records_backfilled} backfilled, "
               f"{stats.records_duplicate} duplicates{dropped}), {stats.alarms} new alarms, {stats.seqs_lost} records "
-              f"lost in {stats.gaps_recorded} gaps, {stats.seqs_unreceived} not received yet (still in the device's "
-              f"ring: run again to fetch them), {stats.connects} connections, {elapsed:.1f} s -> {args.db} "
+              f"lost in {stats.gaps_recorded} gaps, {stats.seqs_unreceived} not received yet{fetch}, "
+              f"{stats.connects} connections, {elapsed:.1f} s -> {args.db} "
               f"({store.count_records()} records in all)",
               file=sys.stderr)
         if mismatch and not plain:
