@@ -198,6 +198,70 @@ static void block_lanes(const int16_t *x, uint32_t lanes, uint32_t n_groups, int
         _mm_storeu_si128((__m128i *)(void *)(mx + k), hi);
     }
 }
+
+/* Sums, sums of squares, min and max of each of the first 8 channels over a short block of n >= 1 frames of n_ch <= 8
+ * channels, one frame a vector (its lanes past n_ch hold the next frame's samples, or zeros past the block, and are
+ * ignored): the lane path for blocks too short for whole groups (a window of 10 frames). Two frames go through
+ * PMADDWD together: interleaved, (a, b) times (1, 1) is a + b and times itself a^2 + b^2, exact in int32 and below
+ * 2^31 when neither is -32768; two such pairs sum below 2^32 in uint32 lanes before they widen into uint64. A lane
+ * that saw -32768 is never used (merge_block: -32768 is at or below every rail_lo). The last frames, whose 16-byte
+ * load would pass the block's end, are copied into a zero-padded buffer first. */
+static void block_frames(const int16_t *x, uint32_t n_ch, uint32_t n, int32_t *sum, uint64_t *sumsq, int16_t *mn,
+                         int16_t *mx)
+{
+    /* frames i with i n_ch + 8 <= n n_ch load in place; the rest (at most 7 samples) from tail */
+    const uint32_t over = (8u + n_ch - 1u) / n_ch - 1u;
+    const uint32_t n_safe = n > over ? n - over : 0u;
+    int16_t tail[16] = {0};
+    memcpy(tail, x + (size_t)n_safe * n_ch, (size_t)(n - n_safe) * n_ch * sizeof tail[0]);
+    const __m128i zero = _mm_setzero_si128();
+    const __m128i ones = _mm_set1_epi16(1);
+    __m128i s_lo = zero;
+    __m128i s_hi = zero;
+    __m128i q0 = zero; /* uint64 lanes 0-1, 2-3, 4-5, 6-7 */
+    __m128i q1 = zero;
+    __m128i q2 = zero;
+    __m128i q3 = zero;
+    __m128i lo = _mm_set1_epi16(INT16_MAX);
+    __m128i hi = _mm_set1_epi16(INT16_MIN);
+    uint32_t i = 0u;
+    while (i < n) {
+        __m128i sq_lo = zero; /* uint32 lanes 0-3 */
+        __m128i sq_hi = zero; /* uint32 lanes 4-7 */
+        for (uint32_t pair = 0; pair < 2u && i < n; pair++, i += 2u) {
+            const int16_t *const pa = i < n_safe ? x + (size_t)i * n_ch : tail + (i - n_safe) * n_ch;
+            const __m128i a = _mm_loadu_si128((const __m128i *)(const void *)pa);
+            __m128i b = a; /* a second copy of a's lanes: min and max unchanged, the sums taken out below */
+            if (i + 1u < n) {
+                const int16_t *const pb = i + 1u < n_safe ? x + (size_t)(i + 1u) * n_ch : tail + (i + 1u - n_safe) * n_ch;
+                b = _mm_loadu_si128((const __m128i *)(const void *)pb);
+            }
+            lo = _mm_min_epi16(lo, _mm_min_epi16(a, b));
+            hi = _mm_max_epi16(hi, _mm_max_epi16(a, b));
+            if (i + 1u >= n) {
+                b = zero;
+            }
+            const __m128i ab_lo = _mm_unpacklo_epi16(a, b);
+            const __m128i ab_hi = _mm_unpackhi_epi16(a, b);
+            s_lo = _mm_add_epi32(s_lo, _mm_madd_epi16(ab_lo, ones));
+            s_hi = _mm_add_epi32(s_hi, _mm_madd_epi16(ab_hi, ones));
+            sq_lo = _mm_add_epi32(sq_lo, _mm_madd_epi16(ab_lo, ab_lo));
+            sq_hi = _mm_add_epi32(sq_hi, _mm_madd_epi16(ab_hi, ab_hi));
+        }
+        q0 = _mm_add_epi64(q0, _mm_unpacklo_epi32(sq_lo, zero));
+        q1 = _mm_add_epi64(q1, _mm_unpackhi_epi32(sq_lo, zero));
+        q2 = _mm_add_epi64(q2, _mm_unpacklo_epi32(sq_hi, zero));
+        q3 = _mm_add_epi64(q3, _mm_unpackhi_epi32(sq_hi, zero));
+    }
+    _mm_storeu_si128((__m128i *)(void *)sum, s_lo);
+    _mm_storeu_si128((__m128i *)(void *)(sum + 4), s_hi);
+    _mm_storeu_si128((__m128i *)(void *)sumsq, q0);
+    _mm_storeu_si128((__m128i *)(void *)(sumsq + 2), q1);
+    _mm_storeu_si128((__m128i *)(void *)(sumsq + 4), q2);
+    _mm_storeu_si128((__m128i *)(void *)(sumsq + 6), q3);
+    _mm_storeu_si128((__m128i *)(void *)mn, lo);
+    _mm_storeu_si128((__m128i *)(void *)mx, hi);
+}
 #endif
 
 #if TD_BLOCK_PAIRS
@@ -292,7 +356,7 @@ td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *r
     const uint32_t group = 8u / gcd8(n_channels);
     const uint32_t lanes = group * n_channels;
     const uint32_t n_groups = n_frames / group;
-    /* Shorter blocks (a window of 10 frames: 2 groups of 4 at 6 channels) are faster sample by sample. */
+    /* Shorter blocks (a window of 10 frames: 2 groups of 4 at 6 channels) go one frame a vector (block_frames). */
     if (n_groups >= 4u && block_ok(accs, rules, n_channels, n_frames)) {
         int32_t sum[TD_BLOCK_MAX_LANES];
         uint64_t sumsq[TD_BLOCK_MAX_LANES];
@@ -315,6 +379,20 @@ td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *r
                 return TD_ERR_STATE; /* unreachable: block_ok checked the rules and the room */
             }
         }
+    } else if (n_channels <= 8u && n_frames >= 2u && block_ok(accs, rules, n_channels, n_frames)) {
+        /* A short block of a few channels: one frame a vector. */
+        int32_t sum[8];
+        uint64_t sumsq[8];
+        int16_t mn[8];
+        int16_t mx[8];
+        block_frames(frames, n_channels, n_frames, sum, sumsq, mn, mx);
+        for (uint32_t c = 0; c < n_channels; c++) {
+            if (merge_block(&accs[c], &rules[c], n_frames, sum[c], (int64_t)sumsq[c], mn[c], mx[c], frames + c,
+                            n_channels) != TD_OK) {
+                return TD_ERR_STATE; /* unreachable: block_ok checked the rules and the room */
+            }
+        }
+        return TD_OK;
     }
 #elif TD_BLOCK_PAIRS
     if (n_frames >= TD_BLOCK_PAIRS_MIN_FRAMES && block_ok(accs, rules, n_channels, n_frames)) {
