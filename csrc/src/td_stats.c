@@ -199,21 +199,35 @@ static void block_lanes(const int16_t *x, uint32_t lanes, uint32_t n_groups, int
     }
 }
 
-/* Sums, sums of squares, min and max of each of the first 8 channels over a short block of n >= 1 frames of n_ch <= 8
- * channels, one frame a vector (its lanes past n_ch hold the next frame's samples, or zeros past the block, and are
- * ignored): the lane path for blocks too short for whole groups (a window of 10 frames). Two frames go through
- * PMADDWD together: interleaved, (a, b) times (1, 1) is a + b and times itself a^2 + b^2, exact in int32 and below
- * 2^31 when neither is -32768; two such pairs sum below 2^32 in uint32 lanes before they widen into uint64. A lane
- * that saw -32768 is never used (merge_block: -32768 is at or below every rail_lo). The last frames, whose 16-byte
- * load would pass the block's end, are copied into a zero-padded buffer first. */
+/* v's int16 lanes k.. moved down to 0.., zeros shifted in (k = 1..7; PSRLDQ takes a constant). */
+static __m128i lanes_down(__m128i v, uint32_t k)
+{
+    switch (k) {
+    case 1u: return _mm_srli_si128(v, 2);
+    case 2u: return _mm_srli_si128(v, 4);
+    case 3u: return _mm_srli_si128(v, 6);
+    case 4u: return _mm_srli_si128(v, 8);
+    case 5u: return _mm_srli_si128(v, 10);
+    case 6u: return _mm_srli_si128(v, 12);
+    default: return _mm_srli_si128(v, 14);
+    }
+}
+
+/* Sums, sums of squares, min and max of each of the first 8 channels over a short block of n >= 2 frames of n_ch <= 8
+ * channels (n n_ch >= 8), one frame a vector (its lanes past n_ch hold the next frame's samples, or zeros past the
+ * block, and are ignored): the lane path for blocks too short for whole groups (a window of 10 frames). Two frames go
+ * through PMADDWD together: interleaved, (a, b) times (1, 1) is a + b and times itself a^2 + b^2, exact in int32 and
+ * below 2^31 when neither is -32768; two such pairs sum below 2^32 in uint32 lanes before they widen into uint64. A
+ * lane that saw -32768 is never used (merge_block: -32768 is at or below every rail_lo). The last frames, whose
+ * 16-byte load would pass the block's end, come from the block's last 8 samples moved down, zeros shifted in. */
 static void block_frames(const int16_t *x, uint32_t n_ch, uint32_t n, int32_t *sum, uint64_t *sumsq, int16_t *mn,
                          int16_t *mx)
 {
-    /* frames i with i n_ch + 8 <= n n_ch load in place; the rest (at most 7 samples) from tail */
+    /* frames i with i n_ch + 8 <= n n_ch load in place */
     const uint32_t over = (8u + n_ch - 1u) / n_ch - 1u;
-    const uint32_t n_safe = n > over ? n - over : 0u;
-    int16_t tail[16] = {0};
-    memcpy(tail, x + (size_t)n_safe * n_ch, (size_t)(n - n_safe) * n_ch * sizeof tail[0]);
+    const uint32_t n_safe = n - over;
+    const uint32_t n_samples = n * n_ch;
+    const __m128i last = _mm_loadu_si128((const __m128i *)(const void *)(x + n_samples - 8u));
     const __m128i zero = _mm_setzero_si128();
     const __m128i ones = _mm_set1_epi16(1);
     __m128i s_lo = zero;
@@ -229,12 +243,12 @@ static void block_frames(const int16_t *x, uint32_t n_ch, uint32_t n, int32_t *s
         __m128i sq_lo = zero; /* uint32 lanes 0-3 */
         __m128i sq_hi = zero; /* uint32 lanes 4-7 */
         for (uint32_t pair = 0; pair < 2u && i < n; pair++, i += 2u) {
-            const int16_t *const pa = i < n_safe ? x + (size_t)i * n_ch : tail + (i - n_safe) * n_ch;
-            const __m128i a = _mm_loadu_si128((const __m128i *)(const void *)pa);
+            const __m128i a = i < n_safe ? _mm_loadu_si128((const __m128i *)(const void *)(x + (size_t)i * n_ch))
+                                         : lanes_down(last, i * n_ch + 8u - n_samples);
             __m128i b = a; /* a second copy of a's lanes: min and max unchanged, the sums taken out below */
             if (i + 1u < n) {
-                const int16_t *const pb = i + 1u < n_safe ? x + (size_t)(i + 1u) * n_ch : tail + (i + 1u - n_safe) * n_ch;
-                b = _mm_loadu_si128((const __m128i *)(const void *)pb);
+                b = i + 1u < n_safe ? _mm_loadu_si128((const __m128i *)(const void *)(x + (size_t)(i + 1u) * n_ch))
+                                    : lanes_down(last, (i + 1u) * n_ch + 8u - n_samples);
             }
             lo = _mm_min_epi16(lo, _mm_min_epi16(a, b));
             hi = _mm_max_epi16(hi, _mm_max_epi16(a, b));
@@ -379,7 +393,8 @@ td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *r
                 return TD_ERR_STATE; /* unreachable: block_ok checked the rules and the room */
             }
         }
-    } else if (n_channels <= 8u && n_frames >= 2u && block_ok(accs, rules, n_channels, n_frames)) {
+    } else if (n_channels <= 8u && n_frames >= 2u && n_frames * n_channels >= 8u &&
+               block_ok(accs, rules, n_channels, n_frames)) {
         /* A short block of a few channels: one frame a vector. */
         int32_t sum[8];
         uint64_t sumsq[8];

@@ -296,6 +296,43 @@ static void test_window_frames(void)
 }
 
 
+/* Short blocks (the x86-64 speed build's block_frames: 2+ frames of up to 8 channels, one frame a vector; the last
+ * frames moved down from the block's last 8 samples): every channel count 1-8 and every block of 1-40 frames, twice
+ * over, in-band random samples (every channel kept by the block pass) or samples of -32767 and 32766 just inside
+ * rails at -32768 and 32767 (the largest squares), against td_window_add channel by channel. */
+static void test_window_short_blocks(void)
+{
+    static int16_t buf[40 * 8];
+    int ok = 1;
+    for (uint32_t round = 0; round < 4u; round++) {
+        for (uint32_t n_ch = 1; n_ch <= 8u; n_ch++) {
+            for (uint32_t n = 1; n <= 40u; n++) {
+                td_sample_rules_t rules[8];
+                td_window_acc_t acc[8];
+                td_window_acc_t by_channel[8];
+                for (uint32_t c = 0; c < n_ch; c++) {
+                    rules[c] = (td_sample_rules_t){-32768, 32767, 0, 0};
+                    CHECK_QUIET(ok, td_window_reset(&acc[c]) == TD_OK && td_window_reset(&by_channel[c]) == TD_OK);
+                }
+                for (uint32_t i = 0; i < n * n_ch; i++) {
+                    buf[i] = (int16_t)(round % 2u == 0u ? rnd_range(-32767, 32766) : (rnd64() % 2u ? 32766 : -32767));
+                }
+                CHECK_QUIET(ok, td_window_add_frames(acc, rules, buf, n_ch, n) == TD_OK);
+                for (uint32_t c = 0; c < n_ch; c++) {
+                    CHECK_QUIET(ok, td_window_add(&by_channel[c], &rules[c], buf + c, n_ch, n) == TD_OK);
+                    CHECK_QUIET(ok, acc_equal(&acc[c], &by_channel[c]));
+                }
+                if (!ok) {
+                    printf("  short block: %u channels, %u frames\n", (unsigned)n_ch, (unsigned)n);
+                    CHECK(ok);
+                    return;
+                }
+            }
+        }
+    }
+    CHECK(ok);
+}
+
 static void test_stats_functions(void)
 {
     /* Hand-checked means. */
@@ -787,6 +824,7 @@ int main(void)
     test_window_fixed();
     test_window_random();
     test_window_frames();
+    test_window_short_blocks();
     test_stats_functions();
     test_window_edges();
     test_isqrt_exhaustive();
