@@ -56,6 +56,7 @@ _C_RESULT = _struct_dtype(
 )
 
 RAW_DTYPE = _C_RESULT  # Monitor.push_raw's dtype: td_window_result_t as the compiled core lays it out
+_RAW_SIZE = RAW_DTYPE.itemsize
 
 # push()'s row fields in the order of td_host_rows' offsets (host/tinydrift/core/_host_rows.c)
 ROW_FIELDS = ("window", "score", "dist", "recon", "cusum", "alarm", "trigger", "nearest", "top_channel",
@@ -151,6 +152,8 @@ class Monitor:
         check(lib.td_monitor_init(self._mon, self._parsed), "init monitor")
         self._results = ffi.new("td_window_result_t[]", _WINDOWS_PER_CALL)
         self._n_results = ffi.new("uint32_t *")
+        # a byte view of the C buffer: copies go through it (numpy copies a nested struct dtype field by field)
+        self._raw_bytes = np.frombuffer(ffi.buffer(self._results), dtype=np.uint8)
         self._raw_view = np.frombuffer(ffi.buffer(self._results), dtype=RAW_DTYPE)
         self._views: dict[int, np.ndarray] = {}  # self._raw_view[:n] by n, made once: slicing costs per call
         self._fill = 0
@@ -201,16 +204,22 @@ class Monitor:
         view of the monitor's own result buffer, reused by the next push: it is overwritten then (copy what you
         keep). C-contiguous int16 frames go to the core without a copy; other arrays are checked and converted.
         """
-        arr = self._as_frames(frames)
+        if (type(frames) is np.ndarray and frames.dtype is _INT16 and frames.ndim == 2
+                and frames.shape[1] == self._n_channels and frames.flags.c_contiguous):
+            arr = frames
+        else:
+            arr = as_frames(frames, self._n_channels)
         n_frames = len(arr)
-        if not copy and self._fill + n_frames <= self._max_frames:  # one C call into the reused buffer: a view
+        if self._fill + n_frames <= self._max_frames:  # one C call into the reused buffer
             self._push_c(arr, n_frames, self._results, _WINDOWS_PER_CALL)
             n = self._n_results[0]
+            if copy:  # through the bytes: numpy copies a nested struct dtype field by field, 5x slower
+                return np.frombuffer(self._raw_bytes[: n * _RAW_SIZE].copy(), dtype=RAW_DTYPE)
             view = self._views.get(n)
             if view is None:
                 view = self._views[n] = self._raw_view[:n]
             return view
-        # one C call straight into a new array (no copy afterwards)
+        # more than one buffer's worth: one C call straight into a new array (no copy afterwards)
         n_total = (self._fill + n_frames) // self._window
         out = np.empty((n_total,), dtype=RAW_DTYPE)
         self._push_c(arr, n_frames, ffi.from_buffer(_RESULT_C, out), n_total)
