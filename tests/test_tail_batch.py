@@ -11,6 +11,8 @@ import pytest
 
 from tinydrift.build import tail, tail_batch
 from tinydrift.build.tail import REFIT_PRIOR_POINTS, PredictiveTail, fit_sorted_tail
+from tinydrift.core.errors import CoreError
+from tinydrift.core.native import check, ffi, lib
 
 
 def loop_predictive_tail(scores: np.ndarray, seed: int = 0, refits: int = 200) -> PredictiveTail:
@@ -73,8 +75,31 @@ def test_resample_tops_equal_sorted_resamples() -> None:
 
 
 def test_top_ranks_of_rows_with_too_few_above_the_cutoff() -> None:
-    """Rows whose large indices are scarce (not uniform draws): the partition takes over, the same ranks result."""
+    """Rows whose large indices are scarce (not uniform draws): the C count over every index takes over, the same
+    values result as np.sort of the row (the oracle), for every keep from 1 to n."""
     rng = np.random.default_rng(5)
-    block = np.concatenate([rng.integers(0, 10, size=(3, 5000)), rng.integers(0, 5000, size=(2, 5000))])
-    lo = 4400
-    assert np.array_equal(tail_batch._top_sorted(block.copy(), lo), np.sort(block, axis=1)[:, lo:])
+    n = 5000
+    block = np.concatenate([rng.integers(0, 10, size=(3, n)), rng.integers(0, n, size=(2, n)),
+                            np.full((1, n), n - 1), np.zeros((1, n))]).astype(np.uint32)
+    s = np.sort(rng.lognormal(0, 1, n))
+    for keep in (1, 2, 600, n - 1, n):
+        want = s[np.sort(block.astype(np.int64), axis=1)[:, n - keep:]]
+        assert np.array_equal(_tops(block, s, keep), want), keep
+
+
+def _tops(block: np.ndarray, s: np.ndarray, keep: int) -> np.ndarray:
+    out = np.empty((len(block), keep))
+    counts = np.empty(block.shape[1], np.uint32)
+    check(lib.td_host_resample_tops(ffi.from_buffer("uint32_t[]", block), len(block), block.shape[1],
+                                    ffi.from_buffer("double[]", s), keep, ffi.from_buffer("uint32_t[]", counts),
+                                    ffi.from_buffer("double[]", out)), "td_host_resample_tops")
+    return out
+
+
+@pytest.mark.parametrize("index,keep", [(5000, 10), (-1, 10), (0, 0), (0, 5001)])
+def test_resample_tops_rejects_bad_input(index: int, keep: int) -> None:
+    """An index outside 0..n-1, keep 0 or keep above n: TD_ERR_ARG (a CoreError), never a read outside s."""
+    block = np.zeros((2, 5000), np.int64)
+    block[1, 7] = index
+    with pytest.raises(CoreError):
+        _tops(block.astype(np.uint32), np.zeros(5000), keep)
