@@ -74,6 +74,25 @@ def test_resample_tops_equal_sorted_resamples() -> None:
             assert np.array_equal(tail_batch.resample_tops(s, lo, 6, got_rng), want), (n, lo)
 
 
+@pytest.mark.parametrize("bits", [np.random.PCG64, np.random.Philox])
+def test_resample_tops_draw_as_numpy_and_leave_its_state(bits: type) -> None:
+    """Drawn in C (PCG64) or by numpy in blocks (another bit generator): the tops of np.sort of each resample drawn
+    by rng.integers one resample after the other (the oracle), and the generator left where those draws leave it
+    (its state, and the next draws), from states with and without a spare 32-bit half, at sizes 1 to 100,003."""
+    for n in (1, 2, 3, 7, 1000, 4099, 100_003):
+        s = np.sort(np.random.default_rng(n).lognormal(0, 1, n))
+        for lo, spare in ((0, False), (max(n - n // 10 - 1, 0), True), (n - 1, True)):
+            want_rng, got_rng = np.random.Generator(bits(n)), np.random.Generator(bits(n))
+            if spare:  # one 32-bit draw leaves the other half of a 64-bit output in the bit generator
+                want_rng.integers(0, 5, dtype=np.uint32)
+                got_rng.integers(0, 5, dtype=np.uint32)
+            rows = 3 if n > 5000 else 9
+            want = np.array([np.sort(s[want_rng.integers(0, n, size=n)])[lo:] for _ in range(rows)])
+            assert np.array_equal(tail_batch.resample_tops(s, lo, rows, got_rng), want), (n, lo)
+            assert repr(got_rng.bit_generator.state) == repr(want_rng.bit_generator.state), (n, lo)
+            assert np.array_equal(got_rng.integers(0, 1 << 40, size=5), want_rng.integers(0, 1 << 40, size=5))
+
+
 def test_top_ranks_of_rows_with_too_few_above_the_cutoff() -> None:
     """Rows whose large indices are scarce (not uniform draws): the C count over every index takes over, the same
     values result as np.sort of the row (the oracle), for every keep from 1 to n."""

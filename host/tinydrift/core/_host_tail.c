@@ -27,16 +27,35 @@ static td_status count_row(const uint32_t *row, uint32_t n, uint32_t cutoff, uin
     return TD_OK;
 }
 
+/* Width of the range of large indices counted first: keep + keep / 4 + 64 of n uniform indices lie at or above
+ * n - width on average, 7 sd and more above keep; a row with fewer than keep there (rare for uniform draws; any row
+ * is handled) is counted again whole. */
+static uint32_t first_width(uint32_t keep, uint32_t n)
+{
+    const uint64_t wide = (uint64_t)keep + keep / 4u + 64u;
+    return wide < n ? (uint32_t)wide : n;
+}
+
+/* The values s[v] of the keep largest counted indices, ascending, into dest (filled from the largest index down);
+ * the counts (from cutoff on) are cleared. */
+static void write_top(uint32_t *counts, uint32_t cutoff, uint32_t n, const double *s, uint32_t keep, double *dest)
+{
+    uint32_t left = keep;
+    for (uint32_t v = n; v-- > cutoff && left > 0u;) {
+        for (uint32_t c = counts[v - cutoff]; c > 0u && left > 0u; c--) {
+            dest[--left] = s[v];
+        }
+    }
+    memset(counts, 0, (size_t)(n - cutoff) * sizeof counts[0]);
+}
+
 td_status td_host_resample_tops(const uint32_t *idx, uint32_t n_rows, uint32_t n, const double *s, uint32_t keep,
                                 uint32_t *counts, double *out)
 {
     if (idx == NULL || s == NULL || counts == NULL || out == NULL || keep == 0u || keep > n) {
         return TD_ERR_ARG;
     }
-    /* keep + keep / 4 + 64 of n uniform indices lie at or above this cutoff on average, 7 sd and more above keep;
-     * a row with fewer than keep there (rare for uniform draws; any row is handled) is counted again whole. */
-    const uint64_t wide = (uint64_t)keep + keep / 4u + 64u;
-    const uint32_t width = wide < n ? (uint32_t)wide : n;
+    const uint32_t width = first_width(keep, n);
     memset(counts, 0, (size_t)n * sizeof counts[0]);
     for (uint32_t r = 0; r < n_rows; r++) {
         const uint32_t *row = idx + (size_t)r * n;
@@ -51,14 +70,131 @@ td_status td_host_resample_tops(const uint32_t *idx, uint32_t n_rows, uint32_t n
         if (st != TD_OK) {
             return st;
         }
-        double *dest = out + (size_t)r * keep;
-        uint32_t left = keep; /* filled from the largest index down */
-        for (uint32_t v = n; v-- > cutoff && left > 0u;) {
-            for (uint32_t c = counts[v - cutoff]; c > 0u && left > 0u; c--) {
-                dest[--left] = s[v];
-            }
+        write_top(counts, cutoff, n, s, keep, out + (size_t)r * keep);
+    }
+    return TD_OK;
+}
+
+/* PCG64 (XSL-RR 128/64), as numpy's pcg64.h: state = state * multiplier + inc (mod 2^128), then the output of the
+ * new state. */
+#define PCG_MULTIPLIER_HI 2549297995355413924ULL
+#define PCG_MULTIPLIER_LO 4865540595714422341ULL
+
+#if defined(__SIZEOF_INT128__) && !defined(TD_HOST_NO_INT128)
+__extension__ typedef unsigned __int128 td_u128;
+
+static uint64_t pcg_next64(td_host_pcg64_t *g)
+{
+    const td_u128 mult = ((td_u128)PCG_MULTIPLIER_HI << 64) | PCG_MULTIPLIER_LO;
+    const td_u128 inc = ((td_u128)g->inc_hi << 64) | g->inc_lo;
+    const td_u128 state = (((td_u128)g->state_hi << 64) | g->state_lo) * mult + inc;
+    g->state_hi = (uint64_t)(state >> 64);
+    g->state_lo = (uint64_t)state;
+    const uint64_t x = g->state_hi ^ g->state_lo;
+    const unsigned rot = (unsigned)(g->state_hi >> 58);
+    return (x >> rot) | (x << ((64u - rot) & 63u));
+}
+#else
+/* High 64 bits of the 128-bit product a * b. */
+static uint64_t mul_hi64(uint64_t a, uint64_t b)
+{
+    const uint64_t a_lo = (uint32_t)a;
+    const uint64_t a_hi = a >> 32;
+    const uint64_t b_lo = (uint32_t)b;
+    const uint64_t b_hi = b >> 32;
+    const uint64_t p0 = a_lo * b_lo;
+    const uint64_t p1 = a_lo * b_hi;
+    const uint64_t p2 = a_hi * b_lo;
+    const uint64_t mid = (p0 >> 32) + (uint32_t)p1 + (uint32_t)p2;
+    return a_hi * b_hi + (p1 >> 32) + (p2 >> 32) + (mid >> 32);
+}
+
+static uint64_t pcg_next64(td_host_pcg64_t *g)
+{
+    const uint64_t lo = g->state_lo * PCG_MULTIPLIER_LO;
+    uint64_t hi = mul_hi64(g->state_lo, PCG_MULTIPLIER_LO) + g->state_hi * PCG_MULTIPLIER_LO +
+                  g->state_lo * PCG_MULTIPLIER_HI;
+    const uint64_t new_lo = lo + g->inc_lo;
+    hi += g->inc_hi + (new_lo < lo ? 1u : 0u);
+    g->state_hi = hi;
+    g->state_lo = new_lo;
+    const uint64_t x = g->state_hi ^ g->state_lo;
+    const unsigned rot = (unsigned)(g->state_hi >> 58);
+    return (x >> rot) | (x << ((64u - rot) & 63u));
+}
+#endif
+
+/* numpy's next_uint32 of PCG64: the spare upper half of the last 64-bit output first, else the lower half of a new
+ * one (its upper half kept). */
+static uint32_t pcg_next32(td_host_pcg64_t *g)
+{
+    if (g->has_uint32 != 0u) {
+        g->has_uint32 = 0u;
+        return g->uinteger;
+    }
+    const uint64_t x = pcg_next64(g);
+    g->has_uint32 = 1u;
+    g->uinteger = (uint32_t)(x >> 32);
+    return (uint32_t)x;
+}
+
+/* numpy's buffered_bounded_lemire_uint32 for 0..n-1 (n >= 2): Lemire's multiply and reject. */
+static uint32_t pcg_below(td_host_pcg64_t *g, uint32_t n)
+{
+    uint64_t m = (uint64_t)pcg_next32(g) * n;
+    uint32_t leftover = (uint32_t)m;
+    if (leftover < n) {
+        const uint32_t threshold = (UINT32_MAX - (n - 1u)) % n;
+        while (leftover < threshold) {
+            m = (uint64_t)pcg_next32(g) * n;
+            leftover = (uint32_t)m;
         }
-        memset(counts, 0, (size_t)(n - cutoff) * sizeof counts[0]);
+    }
+    return (uint32_t)(m >> 32);
+}
+
+/* Draw one row of n indices, counting those at or above cutoff into counts[v - cutoff]; the number counted. The
+ * generator runs on a local copy (counts could alias its fields otherwise: it would go through memory each draw). */
+static uint32_t draw_row(td_host_pcg64_t *rng, uint32_t n, uint32_t cutoff, uint32_t *counts)
+{
+    uint32_t passed = 0u;
+    if (n == 1u) { /* numpy draws nothing for a range of one value */
+        if (cutoff == 0u) {
+            counts[0] += 1u;
+            passed = 1u;
+        }
+        return passed;
+    }
+    td_host_pcg64_t g = *rng;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint32_t v = pcg_below(&g, n);
+        if (v >= cutoff) {
+            counts[v - cutoff]++;
+            passed++;
+        }
+    }
+    *rng = g;
+    return passed;
+}
+
+td_status td_host_bootstrap_tops(td_host_pcg64_t *rng, uint32_t n_rows, uint32_t n, const double *s, uint32_t keep,
+                                 uint32_t *counts, double *out)
+{
+    if (rng == NULL || s == NULL || counts == NULL || out == NULL || keep == 0u || keep > n) {
+        return TD_ERR_ARG;
+    }
+    const uint32_t width = first_width(keep, n);
+    memset(counts, 0, (size_t)n * sizeof counts[0]);
+    for (uint32_t r = 0; r < n_rows; r++) {
+        const td_host_pcg64_t start = *rng;
+        uint32_t cutoff = n - width;
+        if (draw_row(rng, n, cutoff, counts) < keep) { /* the same row again, every index counted */
+            memset(counts, 0, (size_t)(n - cutoff) * sizeof counts[0]);
+            *rng = start;
+            cutoff = 0u;
+            (void)draw_row(rng, n, cutoff, counts);
+        }
+        write_top(counts, cutoff, n, s, keep, out + (size_t)r * keep);
     }
     return TD_OK;
 }
