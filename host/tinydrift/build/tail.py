@@ -237,7 +237,7 @@ def predictive_tail(scores: np.ndarray, seed: int = 0, refits: int = PREDICTIVE_
         rows = np.flatnonzero(counts == m)
         x = np.ascontiguousarray(excess[rows, n_tail - m:])
         shapes[rows], ok[rows] = tail_batch.gpd_shapes(x)
-        medians[rows] = np.median(x, axis=1)
+        medians[rows] = tail_batch.sorted_medians(x)
     # _shrunk_fit's steps on every fitted refit at once (the same operations in the same order, so the same bits;
     # 2^xi by Python's float power, as median_scale takes it)
     xi = shapes * counts / (counts + REFIT_PRIOR_POINTS)

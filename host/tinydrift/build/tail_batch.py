@@ -68,6 +68,15 @@ def resample_tops(s: np.ndarray, lo: int, refits: int, rng: np.random.Generator)
     return out
 
 
+def sorted_medians(x: np.ndarray) -> np.ndarray:
+    """np.median(x, axis=1) of rows already sorted ascending: the middle value, or the mean of the middle two
+    ((a + b) / 2, the sum and division np.median's mean makes), without its partition (0.1 ms a call)."""
+    m = x.shape[1]
+    if m % 2:
+        return x[:, m // 2].copy()
+    return (x[:, m // 2 - 1] + x[:, m // 2]) / 2
+
+
 def gpd_shapes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """fit_gpd's xi (= -k_hat) for each row of x (b, m), rows sorted ascending, positive, m >= 2; and whether the
     row took fit_gpd's main path (False: a non-finite likelihood or theta_hat ~ 0, which fit_gpd answers
