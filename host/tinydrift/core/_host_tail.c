@@ -1,7 +1,9 @@
 /* _host_tail.c - host-only helpers of the CFFI module for the build's predictive tails and feature chart (see
  * _host_tail.h). The tops of bootstrap resamples come from a count of each row's large indices (no sort: the values
- * are the same multiset in the same order as the sorted row's), and the chart's threshold search makes the probes
- * of the Python bisection it replaced, each stopping as soon as its alarms pass the budget (the same answers). */
+ * are the same multiset in the same order as the sorted row's), the indices either given or drawn here as numpy's
+ * PCG64 Generator.integers draws them; the chart's threshold search makes the probes of the Python bisection it
+ * replaced, each in branch-free blocks of statistics and stopping as soon as its alarms pass the budget (the same
+ * answers). */
 #include "_host_tail.h"
 
 #include <stddef.h>
