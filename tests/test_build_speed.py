@@ -271,6 +271,14 @@ def test_chart_threshold_in_c_equals_the_bisection() -> None:
     for stream in (np.zeros((0, 4), np.int16), np.full((1, 3), 500, np.int16), np.zeros((1000, 2), np.int16)):
         for rate in (0.001, 0.5):
             assert calibrate.chart_threshold(stream, rate, 8) == search_chart_threshold(stream, rate, 8)
+    # the int16 extremes (-32768 has no int16 negation) and k up to 65535, where every sum saturates
+    extremes = rng.choice(np.array([-32768, -32767, -1, 0, 1, 32766, 32767], np.int16), size=(3000, 9))
+    mixed = np.concatenate([extremes, rng.integers(-32768, 32768, size=(3000, 9)).astype(np.int16)])
+    for stream in (extremes, mixed, np.full((500, 17), -32768, np.int16)):
+        for k_q8 in (0, 300, 32768, 40000, 65535):
+            for rate in (0.0005, 0.01, 0.3):
+                assert calibrate.chart_threshold(stream, rate, k_q8) == search_chart_threshold(stream, rate, k_q8), \
+                    (k_q8, rate)
 
 
 def test_chart_threshold_rejects_bad_input() -> None:

@@ -11,6 +11,10 @@
 
 #include "tinydrift/td_config.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* Count the indices of one row at or above cutoff into counts[v - cutoff]; TD_ERR_ARG for one outside 0..n-1. */
 static td_status count_row(const uint32_t *row, uint32_t n, uint32_t cutoff, uint32_t *counts, uint32_t *passed)
 {
@@ -207,11 +211,62 @@ td_status td_host_bootstrap_tops(td_host_pcg64_t *rng, uint32_t n_rows, uint32_t
 #define CHART_BLOCK 8u
 #define CHART_LANES (((TD_MAX_FEATURES) + CHART_BLOCK - 1u) / CHART_BLOCK * CHART_BLOCK)
 
+#if defined(__SSE2__)
+/* Whether the chart's alarms over the stream (a reset after each) exceed budget: it stops at the first past it.
+ * Each statistic takes td_chart_step's saturating step, and a window alarms when its largest statistic (the one
+ * td_chart_step returns) is above h, that is when any is: the same alarms as td_chart_count_alarms. Eight
+ * statistics per SSE2 instruction in unsigned 16-bit saturating arithmetic: with p = max(g, 0), q = max(-g, 0),
+ *   up   = clamp(up + g - k)   = (up +sat (p -sat k)) -sat ((k +sat q) -sat p),
+ *   down = clamp(down - g - k) = (down +sat (q -sat k)) -sat ((k +sat p) -sat q),
+ * exact for every int16 g and k in 0..65535 (only one of the added and subtracted terms is non-zero), and a
+ * statistic is above h when it -sat h is non-zero. */
+static int chart_over(uint32_t k_q8, uint32_t h_q8, const int16_t *shifts_q8, uint32_t n_windows, uint32_t n_features,
+                      uint32_t budget)
+{
+    __m128i up[CHART_LANES / CHART_BLOCK];
+    __m128i down[CHART_LANES / CHART_BLOCK];
+    int16_t row[CHART_LANES];
+    const uint32_t blocks = (n_features + CHART_BLOCK - 1u) / CHART_BLOCK;
+    const __m128i zero = _mm_setzero_si128();
+    const __m128i k = _mm_set1_epi16((short)(uint16_t)k_q8);
+    const __m128i h = _mm_set1_epi16((short)(uint16_t)h_q8);
+    for (uint32_t b = 0; b < blocks; b++) {
+        up[b] = zero;
+        down[b] = zero;
+    }
+    memset(row, 0, sizeof row);
+    uint32_t alarms = 0u;
+    for (uint32_t i = 0; i < n_windows; i++) {
+        memcpy(row, shifts_q8 + (size_t)i * n_features, (size_t)n_features * sizeof row[0]);
+        __m128i over = zero;
+        for (uint32_t b = 0; b < blocks; b++) {
+            const __m128i g = _mm_loadu_si128((const __m128i *)(const void *)(row + b * CHART_BLOCK));
+            const __m128i p = _mm_max_epi16(g, zero);
+            const __m128i q = _mm_sub_epi16(p, g); /* max(-g, 0), 32768 for -32768 as unsigned */
+            up[b] = _mm_subs_epu16(_mm_adds_epu16(up[b], _mm_subs_epu16(p, k)),
+                                   _mm_subs_epu16(_mm_adds_epu16(k, q), p));
+            down[b] = _mm_subs_epu16(_mm_adds_epu16(down[b], _mm_subs_epu16(q, k)),
+                                     _mm_subs_epu16(_mm_adds_epu16(k, p), q));
+            over = _mm_or_si128(over, _mm_or_si128(_mm_subs_epu16(up[b], h), _mm_subs_epu16(down[b], h)));
+        }
+        if (_mm_movemask_epi8(_mm_cmpeq_epi16(over, zero)) != 0xFFFF) {
+            if (++alarms > budget) {
+                return 1;
+            }
+            for (uint32_t b = 0; b < blocks; b++) {
+                up[b] = zero;
+                down[b] = zero;
+            }
+        }
+    }
+    return 0;
+}
+#else
 /* Whether the chart's alarms over the stream (a reset after each) exceed budget: it stops at the first past it.
  * Each statistic takes td_chart_step's saturating step, and a window alarms when its largest statistic (the one
  * td_chart_step returns) is above h, that is when any is: the same alarms as td_chart_count_alarms. The blocks of
  * a fixed number of lanes, without branches, let the compiler update several statistics per instruction. */
-static int chart_over(int32_t k_q8, int32_t h_q8, const int16_t *shifts_q8, uint32_t n_windows, uint32_t n_features,
+static int chart_over(uint32_t k_q8, uint32_t h_q8, const int16_t *shifts_q8, uint32_t n_windows, uint32_t n_features,
                       uint32_t budget)
 {
     int32_t up[CHART_LANES];
@@ -230,13 +285,13 @@ static int chart_over(int32_t k_q8, int32_t h_q8, const int16_t *shifts_q8, uint
             int32_t *db = down + b;
             const int16_t *gb = row + b;
             for (uint32_t j = 0; j < CHART_BLOCK; j++) {
-                int32_t u = ub[j] + gb[j] - k_q8;
-                int32_t d = db[j] - gb[j] - k_q8;
+                int32_t u = ub[j] + gb[j] - (int32_t)k_q8;
+                int32_t d = db[j] - gb[j] - (int32_t)k_q8;
                 u = u < 0 ? 0 : (u > 0xFFFF ? 0xFFFF : u);
                 d = d < 0 ? 0 : (d > 0xFFFF ? 0xFFFF : d);
                 ub[j] = u;
                 db[j] = d;
-                over |= (u > h_q8) | (d > h_q8);
+                over |= (u > (int32_t)h_q8) | (d > (int32_t)h_q8);
             }
         }
         if (over) {
@@ -249,6 +304,7 @@ static int chart_over(int32_t k_q8, int32_t h_q8, const int16_t *shifts_q8, uint
     }
     return 0;
 }
+#endif
 #endif
 
 td_status td_host_chart_threshold(uint32_t k_q8, const int16_t *shifts_q8, uint32_t n_windows, uint32_t n_features,
@@ -265,7 +321,7 @@ td_status td_host_chart_threshold(uint32_t k_q8, const int16_t *shifts_q8, uint3
     uint32_t hi = 0xFFFFu; /* h = 65535 never fires: the statistics saturate there */
     while (lo < hi) {
         const uint32_t mid = (lo + hi) / 2u;
-        if (chart_over((int32_t)k_q8, (int32_t)mid, shifts_q8, n_windows, n_features, budget)) {
+        if (chart_over(k_q8, mid, shifts_q8, n_windows, n_features, budget)) {
             lo = mid + 1u;
         } else {
             hi = mid;
