@@ -318,12 +318,20 @@ TD_NOINLINE void td_mon_feature_tests(td_monitor_t *mon, td_window_result_t *res
 #endif
 #if TD_FEATURE_CHART
     if (chart != NULL) {
+#if TD_OPTIMIZE_SPEED
+        /* The largest statistic; its index (the lowest holding it, as td_chart_step's) only for an alarm. */
+        res->chart_q8 = (uint16_t)td_chart_update(mon->chart_q8, res->shift_q8, prof->n_features, td_load_u16(chart));
+#else
         const uint32_t top = td_chart_step(mon->chart_q8, res->shift_q8, prof->n_features, td_load_u16(chart));
         res->chart_q8 = mon->chart_q8[top];
+#endif
         if (res->chart_q8 > td_load_u16(chart + 2u)) {
             res->trigger |= TD_TRIGGER_FEATURE;
             mon->detector.alarm = 1u;
             if (!in_run) {
+#if TD_OPTIMIZE_SPEED
+                const uint32_t top = td_chart_top(mon->chart_q8, prof->n_features, res->chart_q8);
+#endif
                 res->top_channel = (uint8_t)(top >> 2);
             }
         }
