@@ -250,6 +250,55 @@ static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e
      * a second pass then applies. */
     if (scale != NULL) {
         uint32_t all = 0u;
+#if TD_ARM_DSP
+        /* The Cortex-M4: the loop below in 17 instructions a dimension (GCC: 21): USAT clamps to INT16_MAX, the
+         * sign goes back with EOR/SUB, and scale_wide (|diff| >= 2^15, out of the way at 3:) is inline as in the
+         * search's loop (td_nearest.c). "memory": it reads e, the centroid and the scales and writes w. */
+        if (n_dims != 0u) {
+            const int32_t *e = e_q8;
+            const uint8_t *c = centroid;
+            const uint8_t *sc = scale;
+            int32_t *wp = w;
+            uint32_t d;
+            uint32_t m;
+            uint32_t inv;
+            uint32_t hi;
+            __asm__ volatile("b 1f\n\t"
+                             "3:\n\t"
+                             "umull %[m], %[hi], %[m], %[inv]\n\t"
+                             "adds %[m], %[m], #0x8000\n\t"
+                             "adc %[hi], %[hi], #0\n\t"
+                             "cmp %[hi], #0x100\n\t"
+                             "itte lo\n\t"
+                             "lsrlo %[m], %[m], #16\n\t"
+                             "orrlo %[m], %[m], %[hi], lsl #16\n\t"
+                             "movhs %[m], #0x1000000\n\t"
+                             "b 2f\n\t"
+                             "1:\n\t"
+                             "ldr %[d], [%[e]], #4\n\t"
+                             "ldr %[m], [%[c]], #4\n\t"
+                             "ldr %[inv], [%[sc]], #4\n\t"
+                             "sub %[d], %[d], %[m]\n\t"
+                             "orr %[all], %[all], %[inv]\n\t"
+                             "eor %[m], %[d], %[d], asr #31\n\t"
+                             "sub %[m], %[m], %[d], asr #31\n\t"
+                             "cmp %[m], #0x8000\n\t"
+                             "bhs 3b\n\t"
+                             "lsls %[m], %[m], #16\n\t"
+                             "smmulr %[m], %[m], %[inv]\n\t"
+                             "2:\n\t"
+                             "usat %[m], #15, %[m]\n\t"
+                             "eor %[m], %[m], %[d], asr #31\n\t"
+                             "sub %[m], %[m], %[d], asr #31\n\t"
+                             "str %[m], [%[wp]], #4\n\t"
+                             "cmp %[wp], %[end]\n\t"
+                             "bne 1b"
+                             : [all] "+&r"(all), [e] "+&r"(e), [c] "+&r"(c), [sc] "+&r"(sc), [wp] "+&r"(wp),
+                               [d] "=&r"(d), [m] "=&r"(m), [inv] "=&r"(inv), [hi] "=&r"(hi)
+                             : [end] "r"(w + n_dims)
+                             : "cc", "memory");
+        }
+#else
         for (uint32_t j = 0; j < n_dims; j++) {
             const int32_t diff = e_q8[j] - td_load_i32(centroid + 4u * j); /* both within +-2^24 */
             const uint32_t inv_q16 = td_load_u32(scale + 4u * j);
@@ -260,6 +309,7 @@ static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e
             const int32_t t = (int32_t)(scaled > (uint32_t)INT16_MAX ? (uint32_t)INT16_MAX : scaled);
             w[j] = diff < 0 ? -t : t;
         }
+#endif
         inv_shift = all > 0x7FFFu ? 17u - td_clz32(all) : 0u;
         for (uint32_t j = 0; j < n_dims; j++) {
             w[j] *= (int32_t)(td_load_u32(scale + 4u * j) >> inv_shift);
