@@ -6,7 +6,7 @@
 #include <emmintrin.h>
 #endif
 
-#if !(TD_OPTIMIZE_SPEED && !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32))
+#if !(TD_OPTIMIZE_SPEED && !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32)) && !TD_ARM_DSP
 static uint32_t pack16(int16_t lo, int16_t hi)
 {
     return (uint32_t)(uint16_t)lo | ((uint32_t)(uint16_t)hi << 16);
@@ -172,8 +172,22 @@ static TD_ALWAYS_INLINE void embed_pca(const td_profile_t *prof, const int16_t *
     uint32_t z_pairs[TD_MAX_FEATURES / 2u];
     for (uint32_t q = 0; q < n_quads; q++) {
         const int16_t *z = z_q8 + 4u * q;
+#if TD_ARM_DSP
+        /* Two words of two lanes each, regrouped by PKHBT/PKHTB. */
+        const uint32_t z01 = td_load_u32((const uint8_t *)z);
+        const uint32_t z23 = td_load_u32((const uint8_t *)(z + 2));
+        uint32_t z02;
+        uint32_t z13;
+        __asm__("pkhbt %0, %2, %3, lsl #16\n\t"
+                "pkhtb %1, %3, %2, asr #16"
+                : "=&r"(z02), "=&r"(z13)
+                : "r"(z01), "r"(z23));
+        z_pairs[2u * q] = z02;
+        z_pairs[2u * q + 1u] = z13;
+#else
         z_pairs[2u * q] = pack16(z[0], z[2]);
         z_pairs[2u * q + 1u] = pack16(z[1], z[3]);
+#endif
     }
     const uint32_t half = shift != 0u ? 1u << (shift - 1u) : 0u;
     uint32_t j = 0;
