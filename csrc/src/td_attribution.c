@@ -311,9 +311,30 @@ static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e
         }
 #endif
         inv_shift = all > 0x7FFFu ? 17u - td_clz32(all) : 0u;
+#if TD_ARM_DSP
+        /* The same products, 7 instructions a dimension (GCC: 9). */
+        if (n_dims != 0u) {
+            int32_t *wp = w;
+            const uint8_t *sc = scale;
+            uint32_t t;
+            uint32_t inv;
+            __asm__ volatile("1:\n\t"
+                             "ldr %[t], [%[wp]]\n\t"
+                             "ldr %[inv], [%[sc]], #4\n\t"
+                             "lsr %[inv], %[inv], %[sh]\n\t"
+                             "mul %[t], %[t], %[inv]\n\t"
+                             "str %[t], [%[wp]], #4\n\t"
+                             "cmp %[wp], %[end]\n\t"
+                             "bne 1b"
+                             : [wp] "+&r"(wp), [sc] "+&r"(sc), [t] "=&r"(t), [inv] "=&r"(inv)
+                             : [sh] "r"(inv_shift), [end] "r"(w + n_dims)
+                             : "cc", "memory");
+        }
+#else
         for (uint32_t j = 0; j < n_dims; j++) {
             w[j] *= (int32_t)(td_load_u32(scale + 4u * j) >> inv_shift);
         }
+#endif
     } else {
         inv_shift = 17u - td_clz32(1u << TD_CENTROID_SCALE_SHIFT);
         const int32_t inv = (int32_t)((1u << TD_CENTROID_SCALE_SHIFT) >> inv_shift);
