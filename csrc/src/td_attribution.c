@@ -32,9 +32,9 @@
  * registers are the loop's (r4-r11 the sums, ip the x word, lr the weight). An odd row count enters at the second
  * row of the pass. Only the Cortex-M4 runs it: make test-core-m4 checks it (test_monitor.c's fitted shifts). */
 #define TD_ARG_IN_REG __attribute__((unused)) /* a naked function reads its arguments in assembly */
-__attribute__((naked, noinline)) static void col_sums4(TD_ARG_IN_REG const int8_t *col, TD_ARG_IN_REG uint32_t stride,
-                                                      TD_ARG_IN_REG const int32_t *x, TD_ARG_IN_REG const int32_t *x_end,
-                                                      TD_ARG_IN_REG int64_t *sums)
+__attribute__((naked, noinline)) static void col_sums4(TD_ARG_IN_REG const int8_t *col,
+                                                      TD_ARG_IN_REG uint32_t stride, TD_ARG_IN_REG const int32_t *x,
+                                                      TD_ARG_IN_REG const int32_t *x_end, TD_ARG_IN_REG int64_t *sums)
 {
     __asm__("push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"
             "movs r4, #0\n\t"
