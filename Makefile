@@ -136,8 +136,6 @@ size-check: tools
 
 # Firmware application, boards and their tests (fw-host, fw-qemu, test-fw-c, fw-check-arm, ...).
 include firmware/firmware.mk
-# Both harnesses of test-fw-c are boards over tests/c/td_ram_flash.h (as fuzz_app is).
-$(FW_TEST_APP) $(FW_TEST_POWERCUT): tests/c/td_check.h tests/c/td_ram_flash.h
 # Harnesses on the QEMU Cortex-M4 port: the core's C tests there (test-core-m4) and the instruction bench.
 include tests/m4/tests.mk
 include bench/m4/bench.mk

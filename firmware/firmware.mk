@@ -53,11 +53,11 @@ test-fw-c: $(FW_TEST_APP) $(FW_TEST_POWERCUT)
 	$(FW_TEST_APP)
 	$(FW_TEST_POWERCUT)
 
-$(FW_TEST_APP): tests/c/test_app.c $(FW_APP_SRC) $(FW_CORE_SRC) $(FW_HDR)
+$(FW_TEST_APP): tests/c/test_app.c tests/c/td_check.h tests/c/td_ram_flash.h $(FW_APP_SRC) $(FW_CORE_SRC) $(FW_HDR)
 	@mkdir -p $(dir $@)
 	$(FW_HOST_CC) $(FW_WARN) $(FW_SAN) $(FW_CORE_DEFS) $(FW_INC) tests/c/test_app.c $(FW_APP_SRC) $(FW_CORE_SRC) -o $@
 
-$(FW_TEST_POWERCUT): tests/c/test_store_powercut.c tests/c/td_check.h $(FW_APP_SRC) $(FW_CORE_SRC) $(FW_HDR)
+$(FW_TEST_POWERCUT): tests/c/test_store_powercut.c tests/c/td_check.h tests/c/td_ram_flash.h $(FW_APP_SRC) $(FW_CORE_SRC) $(FW_HDR)
 	@mkdir -p $(dir $@)
 	$(FW_HOST_CC) $(FW_WARN) $(FW_SAN) $(FW_CORE_DEFS) $(FW_INC) tests/c/test_store_powercut.c $(FW_APP_SRC) \
 	    $(FW_CORE_SRC) -o $@

@@ -9,6 +9,7 @@ here bit by bit.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import importlib.util
 import json
 import shutil
@@ -176,8 +177,26 @@ def test_writer_keeps_each_undecodable_message_once_beside_the_good_ones(pg, cap
              ("p/v1/d/gap", b"{not json", 9, "worker-1")])
         assert len(quarantined(conn, limit=2)) == 2
         assert conn.execute("SELECT count(*) FROM records").fetchone() == (4,)
-    # A database still at schema 1 (no quarantine yet): one line, no traceback; the fleet page counts 0.
+    # --delete: the listed rows go (with --limit only those), after the listing; the rest and the records stay.
     from tinydrift.cli.app import main
+
+    with connect(pg.url) as conn:
+        newest = quarantined(conn, limit=1)[0]
+    capsys.readouterr()
+    assert main(["db", "quarantine", "--db", pg.url, "--limit", "1", "--json", "--delete"]) == 0
+    out, err = capsys.readouterr()
+    assert [q["topic"] for q in json.loads(out)] == [newest.topic] and "deleted the 1 listed" in err
+    with connect(pg.url) as conn:
+        left = quarantined(conn)
+        assert len(left) == 2 and newest.digest not in {r.digest for r in left}
+        assert all(r.digest == hashlib.sha256(r.topic.encode() + b"\x00" + r.payload).digest() for r in left
+                   if r.payload_size == len(r.payload))
+        assert conn.execute("SELECT count(*) FROM records").fetchone() == (4,)
+    assert main(["db", "quarantine", "--db", pg.url, "--delete"]) == 0
+    assert "deleted the 2 listed" in capsys.readouterr().err
+    with connect(pg.url) as conn:
+        assert quarantined(conn) == []
+    # A database still at schema 1 (no quarantine yet): one line, no traceback; the fleet page counts 0.
     from tinydrift.fleet.report import quarantine_count
 
     pg.create_database("schema1")

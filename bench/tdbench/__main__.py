@@ -39,7 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-link", action="store_true", help="skip the simulated boards")
     ap.add_argument("--no-device", action="store_true", help="skip QEMU instruction counts and firmware sizes")
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
-    ap.add_argument("--img", default=str(ROOT / "docs" / "img"))
+    ap.add_argument("--img", default=None,
+                    help="folder for the plots (default: img/ next to --out, so a scratch --out leaves docs/img alone)")
     args = ap.parse_args(argv)
     if args.quick:
         args.repeats = min(args.repeats, 4)
@@ -54,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     t0 = time.perf_counter()
     out = Path(args.out)
-    img = Path(args.img)
+    img = Path(args.img) if args.img is not None else out.parent / "img"
     try:  # before the run: a report that cannot be written would lose every figure measured
         for folder in (out.parent, img):
             folder.mkdir(parents=True, exist_ok=True)

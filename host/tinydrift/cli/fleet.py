@@ -141,10 +141,7 @@ def _preview(data: bytes, size: int, width: int = 60) -> str:
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
     """`tinydrift db quarantine --db postgresql://...`: the messages the ingest side could not decode."""
-    import base64
-    import json
-
-    from tinydrift.fleet.pgstore import QUARANTINE_MAX_BYTES, connect, quarantined
+    from tinydrift.fleet.pgstore import QUARANTINE_MAX_BYTES, connect, delete_quarantined, quarantined
     from tinydrift.fleet.urls import is_postgres_url
 
     if not is_postgres_url(args.db):
@@ -152,7 +149,20 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
                          f"postgresql:// URL, got {args.db!r}")
     with connect(args.db, migrate=False) as conn:
         rows = quarantined(conn, args.limit)
-    if args.json:
+        _print_quarantine(rows, args.json, QUARANTINE_MAX_BYTES)
+        if args.delete:
+            sys.stdout.flush()  # the listing is out before a row goes (a failed write deletes nothing)
+            gone = delete_quarantined(conn, rows)
+            print(f"tinydrift: deleted the {gone} listed messages from the quarantine", file=sys.stderr)
+    return 0
+
+
+def _print_quarantine(rows: list[Any], as_json: bool, max_bytes: int) -> None:
+    """The quarantine listing: one line per message, or one JSON array with the payloads in base64."""
+    import base64
+    import json
+
+    if as_json:
         print(json.dumps([{"received_at": r.received_at.timestamp(), "topic": r.topic, "error": r.error,
                            "worker": r.worker, "payload_size": r.payload_size,
                            "payload_base64": base64.b64encode(r.payload).decode("ascii")} for r in rows], indent=1))
@@ -160,9 +170,8 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
         for r in rows:
             print(f"{r.received_at:%Y-%m-%d %H:%M:%S}  {r.topic}  {r.payload_size} bytes  {r.error}  "
                   f"payload: {_preview(r.payload, r.payload_size)}")
-        print(f"tinydrift: {len(rows)} quarantined messages (each keeps its first {QUARANTINE_MAX_BYTES} bytes; "
+        print(f"tinydrift: {len(rows)} quarantined messages (each keeps its first {max_bytes} bytes; "
               "--json gives them whole in base64)", file=sys.stderr)
-    return 0
 
 
 class Gateway:

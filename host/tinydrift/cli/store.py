@@ -30,7 +30,7 @@ _DB_EPILOG = """\
 Examples:
   tinydrift db export --db telemetry.db --csv -o records.csv
   tinydrift db export --db telemetry.db --json > telemetry.json
-  tinydrift db quarantine --db postgresql://tinydrift@dbhost/tinydrift
+  tinydrift db quarantine --db postgresql://tinydrift@dbhost/tinydrift [--delete]
 """
 
 _QUARANTINE_EPILOG = """\
@@ -42,6 +42,10 @@ topic, payload size, the error, and the payload's first bytes. Each distinct
 Examples:
   tinydrift db quarantine --db postgresql://tinydrift@dbhost/tinydrift
   tinydrift db quarantine --db postgresql:///tinydrift --limit 20 --json
+  tinydrift db quarantine --db postgresql:///tinydrift --json --delete > kept.json
+
+--delete removes the messages just listed (with --limit, only those N) once
+the listing is written; messages that arrive meanwhile stay.
 """
 
 _EXPORT_EPILOG = """\
@@ -111,6 +115,7 @@ def add_commands(subparsers: Any) -> None:
     quar.add_argument("--db", required=True, metavar="URL", help="fleet database, postgresql://...")
     quar.add_argument("--limit", type=positive_int, default=None, metavar="N", help="only the newest N")
     quar.add_argument("--json", action="store_true", help="one JSON array, payloads whole in base64")
+    quar.add_argument("--delete", action="store_true", help="then delete the listed messages from the quarantine")
     quar.set_defaults(func=_cmd_quarantine)
 
     report = make_parser(subparsers, "report", "Write an HTML report of a telemetry store: score timelines, "

@@ -62,6 +62,7 @@ class QuarantineRow:
     payload_size: int
     error: str
     worker: str
+    digest: bytes = b""  # the row's key (SHA-256 of topic, NUL, whole payload)
 
 
 def quarantined(conn: Any, limit: int | None = None) -> list[QuarantineRow]:
@@ -69,12 +70,21 @@ def quarantined(conn: Any, limit: int | None = None) -> list[QuarantineRow]:
     if conn.execute("SELECT to_regclass('quarantine') IS NULL").fetchone()[0]:
         raise FleetDbError(f"this fleet database has schema version {pgschema.current_version(conn)}, from before "
                            "the quarantine: start `tinydrift ingest` on it once to migrate it")
-    sql = "SELECT received_at, topic, payload, payload_size, error, worker FROM quarantine"
+    sql = "SELECT received_at, topic, payload, payload_size, error, worker, digest FROM quarantine"
     if limit is None:
         rows = conn.execute(sql + " ORDER BY received_at, digest").fetchall()
     else:
         rows = conn.execute(sql + " ORDER BY received_at DESC, digest DESC LIMIT %s", (limit,)).fetchall()[::-1]
-    return [QuarantineRow(t, topic, bytes(p), int(n), err, w) for t, topic, p, n, err, w in rows]
+    return [QuarantineRow(t, topic, bytes(p), int(n), err, w, bytes(d)) for t, topic, p, n, err, w, d in rows]
+
+
+def delete_quarantined(conn: Any, rows: Sequence[QuarantineRow]) -> int:
+    """Delete exactly these quarantine rows (by key) in one transaction; the number deleted."""
+    digests = [r.digest for r in rows]
+    if not digests:
+        return 0
+    with conn.transaction():
+        return int(conn.execute("DELETE FROM quarantine WHERE digest = ANY(%s)", (digests,)).rowcount)
 
 
 class FleetDbError(TinyDriftError):
