@@ -430,12 +430,11 @@ static TD_ALWAYS_INLINE void clear_32(void *p, size_t bytes)
 #endif
 
 #if TD_ARM_DSP
-/* Zeroes the result's header (from res up to channels) and its channel records past the first n_channels: whole
- * 32-byte blocks (close_window checks the layout), each one STM of eight zero registers. */
+/* Zeroes the result's header (from res up to channels: unrolled) and its channel records past the first n_channels:
+ * whole 32-byte blocks (close_window checks the layout), each one STM of eight zero registers. */
 static TD_ALWAYS_INLINE void clear_blocks(void *res, td_channel_result_t *channels, uint32_t n_channels)
 {
     uint8_t *p = (uint8_t *)res;
-    uint8_t *const head_end = (uint8_t *)channels;
     uint8_t *q = (uint8_t *)&channels[n_channels];
     uint8_t *const end = (uint8_t *)&channels[TD_MAX_CHANNELS];
     __asm__ volatile("movs r2, #0\n\t"
@@ -446,10 +445,9 @@ static TD_ALWAYS_INLINE void clear_blocks(void *res, td_channel_result_t *channe
                      "mov r8, r2\n\t"
                      "mov r9, r2\n\t"
                      "mov ip, r2\n\t"
-                     "1:\n\t"
+                     ".rept %c[head_blocks]\n\t"
                      "stmia %[p]!, {r2, r3, r4, r5, r6, r8, r9, ip}\n\t"
-                     "cmp %[p], %[head_end]\n\t"
-                     "bne 1b\n\t"
+                     ".endr\n\t"
                      "cmp %[q], %[end]\n\t"
                      "beq 3f\n\t"
                      "2:\n\t"
@@ -458,7 +456,7 @@ static TD_ALWAYS_INLINE void clear_blocks(void *res, td_channel_result_t *channe
                      "bne 2b\n\t"
                      "3:"
                      : [p] "+&r"(p), [q] "+&r"(q)
-                     : [head_end] "r"(head_end), [end] "r"(end)
+                     : [head_blocks] "i"(offsetof(td_window_result_t, channels) / 32u), [end] "r"(end)
                      : "r2", "r3", "r4", "r5", "r6", "r8", "r9", "ip", "cc", "memory");
 }
 #endif
