@@ -26,17 +26,22 @@
  * term instead of GCC's thirteen instructions with spills. */
 
 #if TD_ARM_DSP
-/* sums[0..3] = sum_j P[j, f..f+3] x_j over the rows from col (column f of row 0, rows stride bytes apart) with x_j
- * from x to x_end (at least one): four int64 accumulators (SMLAL) in registers, two rows a pass, one x word and four
- * LDRSB a row: 11 instructions a row for four terms where blame_sums' pair loop takes 14. Naked: all fourteen
- * registers are the loop's (r4-r11 the sums, ip the x word, lr the weight). An odd row count enters at the second
- * row of the pass. Only the Cortex-M4 runs it: make test-core-m4 checks it (test_monitor.c's fitted shifts). */
+/* sums[f] = sum_j P[j, f] x_j for the columns from col (column f0 of row 0, rows stride bytes apart) up to col_end,
+ * four columns a group, with x_j from x to x_end (at least one row): a group's four int64 sums (SMLAL) stay in
+ * registers, two rows a pass, one x word and four LDRSB a row (11 instructions a row for four terms where the pair
+ * loop below takes 14). Naked: all fourteen registers are the loop's (r4-r11 the sums, ip the x word, lr the
+ * weight); the group's column and the first x wait on the stack. An odd row count enters at the second row of the
+ * pass. Only the Cortex-M4 runs it: make test-core-m4 checks it (test_monitor.c's fitted shifts). */
 #define TD_ARG_IN_REG __attribute__((unused)) /* a naked function reads its arguments in assembly */
-__attribute__((naked, noinline)) static void col_sums4(TD_ARG_IN_REG const int8_t *col,
-                                                      TD_ARG_IN_REG uint32_t stride, TD_ARG_IN_REG const int32_t *x,
-                                                      TD_ARG_IN_REG const int32_t *x_end, TD_ARG_IN_REG int64_t *sums)
+__attribute__((naked, noinline)) static void col_sums(TD_ARG_IN_REG const int8_t *col, TD_ARG_IN_REG uint32_t stride,
+                                                     TD_ARG_IN_REG const int32_t *x, TD_ARG_IN_REG const int32_t *x_end,
+                                                     TD_ARG_IN_REG int64_t *sums, TD_ARG_IN_REG const int8_t *col_end)
 {
     __asm__("push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"
+            "sub sp, sp, #8\n\t"
+            "str r2, [sp]\n\t"
+            "0:\n\t"
+            "str r0, [sp, #4]\n\t"
             "movs r4, #0\n\t"
             "movs r5, #0\n\t"
             "movs r6, #0\n\t"
@@ -45,6 +50,7 @@ __attribute__((naked, noinline)) static void col_sums4(TD_ARG_IN_REG const int8_
             "mov r9, r4\n\t"
             "mov r10, r4\n\t"
             "mov r11, r4\n\t"
+            "ldr r2, [sp]\n\t"
             "sub ip, r3, r2\n\t"
             "tst ip, #4\n\t"
             "bne 2f\n\t"
@@ -72,11 +78,18 @@ __attribute__((naked, noinline)) static void col_sums4(TD_ARG_IN_REG const int8_
             "add r0, r0, r1\n\t"
             "cmp r2, r3\n\t"
             "bne 1b\n\t"
-            "ldr ip, [sp, #36]\n\t"
-            "strd r4, r5, [ip]\n\t"
-            "strd r6, r7, [ip, #8]\n\t"
-            "strd r8, r9, [ip, #16]\n\t"
-            "strd r10, r11, [ip, #24]\n\t"
+            "ldr ip, [sp, #44]\n\t"
+            "strd r4, r5, [ip], #8\n\t"
+            "strd r6, r7, [ip], #8\n\t"
+            "strd r8, r9, [ip], #8\n\t"
+            "strd r10, r11, [ip], #8\n\t"
+            "str ip, [sp, #44]\n\t"
+            "ldr r0, [sp, #4]\n\t"
+            "adds r0, r0, #4\n\t"
+            "ldr ip, [sp, #48]\n\t"
+            "cmp r0, ip\n\t"
+            "bne 0b\n\t"
+            "add sp, sp, #8\n\t"
             "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}");
 }
 #endif
@@ -94,10 +107,9 @@ static TD_NOINLINE void blame_sums(const int8_t *projection, uint32_t n_features
     uint32_t f = 0;
 #if TD_ARM_DSP
     /* Four columns at a time where they fit; a last pair (n_features = 4 m + 2) below. */
-    if (!square && n_dims != 0u) {
-        for (; f + 4u <= n_features; f += 4u) {
-            col_sums4(projection + f, n_features, x, x + n_dims, sums + f);
-        }
+    if (!square && n_dims != 0u && n_features >= 4u) {
+        f = n_features & ~3u;
+        col_sums(projection, n_features, x, x + n_dims, sums, projection + f);
     }
 #endif
     for (; f < n_features; f += 2u) {
@@ -363,7 +375,14 @@ static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e
         }
         roots = root_bytes;
     }
-    blame_sums(projection, n_features, n_dims, w, 0u, sums);
+#if TD_ARM_DSP
+    if (n_features % 4u == 0u && n_dims != 0u) {
+        col_sums(projection, n_features, w, w + n_dims, sums, projection + n_features); /* whole groups of four */
+    } else
+#endif
+    {
+        blame_sums(projection, n_features, n_dims, w, 0u, sums);
+    }
     for (uint32_t f = 0; f < n_features; f++) {
         const int64_t n = sums[f];
         const int32_t q = (int32_t)blame_len(td_abs64(n), td_load_u32(roots + 4u * f));
