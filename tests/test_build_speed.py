@@ -6,11 +6,16 @@
 - the occupancy statistic (C, one running sum): an n x k matrix of cumulative one-hot counts (``matrix_statistic``)
   and the numpy pass per centroid it replaced (``numpy_statistic``), down to the profile bytes with build_profile
   run with the matrix patched in;
-- the fold loop's scoring of each fold's windows alone: the rows the whole recordings give.
+- the fold loop's scoring of each fold's windows alone: the rows the whole recordings give;
+- the feature chart's threshold search in C (each probe stopping past the budget): the bisection over
+  count_chart_alarms it replaced (``search_chart_threshold``, verbatim), and the predictive tails' resample tops in
+  C (tests/test_tail_batch.py) with the numpy picks they replaced (``numpy_resample_tops``, verbatim), down to the
+  profile bytes with build_profile run with both patched in.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 
@@ -18,10 +23,11 @@ import numpy as np
 import pytest
 
 import tinydrift
-from tinydrift.build import builder, occupancy
+from tinydrift.build import builder, calibrate, occupancy, tail_batch
 from tinydrift.build.embedding_fit import kmeans
 from tinydrift.build.occupancy import n_log2_n_q8, statistic
-from tinydrift.core.errors import InputError
+from tinydrift.core.errors import CoreError, InputError
+from tinydrift.core.native import lib
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -205,6 +211,83 @@ def test_count_alarms_in_c_equals_the_search() -> None:
             assert occupancy.count_alarms(stat, thr, nw) == search_count_alarms(stat, thr, nw), (n, nw, thr)
 
 
+def search_chart_threshold(stream: np.ndarray, rate: float, k_q8: int) -> int:
+    """calibrate.chart_threshold as it was before the C search: a bisection over count_chart_alarms (verbatim)."""
+    budget = int(math.floor(rate * len(stream)))
+    lo, hi = 0, 0xFFFF  # h = 65535 never fires: the statistics saturate there
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if calibrate.count_chart_alarms(k_q8, mid, stream) <= budget:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def numpy_resample_tops(s: np.ndarray, lo: int, refits: int, rng: np.random.Generator) -> np.ndarray:
+    """tail_batch.resample_tops as it was before the C count: a draw per resample, a pick above a cutoff and a sort
+    of it (verbatim, its _top_sorted inlined)."""
+    n = len(s)
+    out = np.empty((refits, n - lo))
+    step = max(1, tail_batch.BLOCK_VALUES // max(n, 1))
+    for start in range(0, refits, step):
+        block = np.empty((min(step, refits - start), n), np.int64)
+        for row in block:
+            row[:] = rng.integers(0, n, size=n)
+        keep = n - lo
+        want = keep + 8.0 * math.sqrt(keep) + 16.0
+        if lo == 0 or want >= 0.5 * n:
+            top = np.partition(block, lo, axis=1)[:, lo:] if lo else block
+            top.sort(axis=1)
+        else:
+            cutoff = n - int(want)
+            top = np.empty((len(block), keep), np.int64)
+            for row, dest in zip(block, top):
+                picked = row[row >= cutoff]
+                if len(picked) < keep:
+                    picked = np.partition(row, lo)[lo:]
+                picked.sort()
+                dest[:] = picked[len(picked) - keep:]
+        out[start : start + len(block)] = s[top]
+    return out
+
+
+def test_chart_threshold_in_c_equals_the_bisection() -> None:
+    """The C search against the Python bisection over count_chart_alarms, on resampled held-out shifts (1 to 12
+    features, small to large spreads, with a biased feature), rates from 1e-4 to 0.2 and k from 0 to 4 sd; and on
+    empty, one-window and never-alarming streams."""
+    rng = np.random.default_rng(11)
+    for trial in range(12):
+        n_features = int(rng.integers(1, 13))
+        spread = rng.uniform(5, 600, n_features)
+        bias = rng.normal(0, 300) if trial % 3 == 0 else 0.0
+        shifts = np.round(rng.normal(0, 1, size=(int(rng.integers(50, 3000)), n_features)) * spread + bias)
+        shifts = shifts.astype(np.int16)
+        stream = calibrate.resample_shifts(shifts, 40_000, np.random.default_rng(trial))
+        for rate in (1e-4, 0.002, 0.05, 0.2):
+            for k_q8 in (0, 64, 256, 1024):
+                want = search_chart_threshold(stream, rate, k_q8)
+                assert calibrate.chart_threshold(stream, rate, k_q8) == want, (trial, rate, k_q8)
+    for stream in (np.zeros((0, 4), np.int16), np.full((1, 3), 500, np.int16), np.zeros((1000, 2), np.int16)):
+        for rate in (0.001, 0.5):
+            assert calibrate.chart_threshold(stream, rate, 8) == search_chart_threshold(stream, rate, 8)
+    # the int16 extremes (-32768 has no int16 negation) and k up to 65535, where every sum saturates
+    extremes = rng.choice(np.array([-32768, -32767, -1, 0, 1, 32766, 32767], np.int16), size=(3000, 9))
+    mixed = np.concatenate([extremes, rng.integers(-32768, 32768, size=(3000, 9)).astype(np.int16)])
+    for stream in (extremes, mixed, np.full((500, 17), -32768, np.int16)):
+        for k_q8 in (0, 300, 32768, 40000, 65535):
+            for rate in (0.0005, 0.01, 0.3):
+                assert calibrate.chart_threshold(stream, rate, k_q8) == search_chart_threshold(stream, rate, k_q8), \
+                    (k_q8, rate)
+
+
+def test_chart_threshold_rejects_bad_input() -> None:
+    with pytest.raises(CoreError):
+        calibrate.chart_threshold(np.zeros((10, lib.TD_MAX_FEATURES + 1), np.int16), 0.1, 0)
+    with pytest.raises(CoreError):
+        calibrate.chart_threshold(np.zeros((10, 2), np.int16), 0.1, 0x10000)
+
+
 @pytest.mark.parametrize("nearest,cost,nw", [([0, 3, 1], [5, 5, 5], 2), ([0, -1, 1], [5, 5], 2), ([0, 1], [5, 5], 0)])
 def test_statistic_rejects_bad_input(nearest: list[int], cost: list[int], nw: int) -> None:
     with pytest.raises(InputError):
@@ -232,6 +315,8 @@ def test_profiles_are_byte_identical(name: str, frames: np.ndarray, kwargs: dict
             new = tinydrift.build_profile(frames, seed=seed, progress=None, **kwargs)
             with monkeypatch.context() as m:
                 m.setattr(occupancy, "statistic", matrix_statistic)
+                m.setattr(builder, "chart_threshold", search_chart_threshold)
+                m.setattr(tail_batch, "resample_tops", numpy_resample_tops)
                 old = tinydrift.build_profile(frames, seed=seed, progress=None, **kwargs)
             # the bytes but the creation time (a second may pass between the builds)
             assert new.replace(created_unix=0).to_bytes() == old.replace(created_unix=0).to_bytes(), (name, seed)

@@ -143,3 +143,27 @@ def test_speed_build_results_equal_the_default_build(default_build) -> None:
                     assert np.array_equal(a[name], b[name]), name
             n_windows += len(a)
     assert n_windows > 1000
+
+
+@pytest.mark.parametrize("path", [p for p in PROFILES if p.stem in ("no_chart", "rails_sentinel")], ids=lambda p: p.stem)
+def test_push_past_one_buffer_equals_small_pushes(path: Path) -> None:
+    """push and push_raw over more than 2048 windows in one call (push: several C calls, each one's rows converted
+    into place; push_raw: one C call into the returned array), after pending frames, equal the same frames pushed a
+    few windows at a time (one C call each, push_raw's copy of the buffer)."""
+    profile = Profile.from_bytes(path.read_bytes())
+    w = profile.window
+    rng = np.random.default_rng(11)
+    n = 2 * 2048 * w + 3 * w + 5
+    frames = np.ascontiguousarray(np.tile(RECORDING, (-(-n // len(RECORDING)), 1))[:n])
+    frames[rng.integers(0, n, 200), rng.integers(0, 6, 200)] = -32768  # sentinel / rail samples in some windows
+    big, big_raw = tinydrift.Monitor(profile), tinydrift.Monitor(profile)
+    rows = [big.push(frames[:7]), big.push(frames[7:])]
+    raws = [big_raw.push_raw(frames[:7]), big_raw.push_raw(frames[7:])]
+    assert sum(len(r) for r in rows) == sum(len(r) for r in raws) == n // w > 2 * 2048
+    small = tinydrift.Monitor(profile)
+    step = 3 * w + 1
+    parts = [small.push_raw(frames[i : i + step]) for i in range(0, n, step)]
+    want = small.to_rows(np.concatenate(parts))
+    assert np.concatenate(rows).tobytes() == want.tobytes()
+    assert big_raw.to_rows(np.concatenate(raws)).tobytes() == want.tobytes()
+    assert big.frames_pending == big_raw.frames_pending == small.frames_pending == n % w

@@ -134,7 +134,10 @@ STAGES = (
     ("  score calibration", "tinydrift.build.calibrate", "calibrate"),
     ("  occupancy calibration", "tinydrift.build.occupancy", "calibrate"),
     ("  rate intervals", "tinydrift.build.calibrate", "rate_interval"),
+    ("  feature chart threshold search", "tinydrift.build.calibrate", "chart_threshold"),
     ("predictive tails (200 refits each)", "tinydrift.build.tail", "predictive_tail"),
+    ("  bootstrap tops (drawn and counted in C)", "tinydrift.build.tail_batch", "resample_tops"),
+    ("  GPD grid fits (numpy log1p)", "tinydrift.build.tail_batch", "gpd_shapes"),
 )
 
 

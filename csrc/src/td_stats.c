@@ -7,7 +7,7 @@
 #include "td_fixed.h"
 #include "td_stats_internal.h"
 
-#if TD_BLOCK_LANES
+#if TD_BLOCK_LANES || TD_HOST_X86
 #include <emmintrin.h>
 #endif
 
@@ -198,6 +198,84 @@ static void block_lanes(const int16_t *x, uint32_t lanes, uint32_t n_groups, int
         _mm_storeu_si128((__m128i *)(void *)(mx + k), hi);
     }
 }
+
+/* v's int16 lanes k.. moved down to 0.., zeros shifted in (k = 1..7; PSRLDQ takes a constant). */
+static __m128i lanes_down(__m128i v, uint32_t k)
+{
+    switch (k) {
+    case 1u: return _mm_srli_si128(v, 2);
+    case 2u: return _mm_srli_si128(v, 4);
+    case 3u: return _mm_srli_si128(v, 6);
+    case 4u: return _mm_srli_si128(v, 8);
+    case 5u: return _mm_srli_si128(v, 10);
+    case 6u: return _mm_srli_si128(v, 12);
+    default: return _mm_srli_si128(v, 14);
+    }
+}
+
+/* Sums, sums of squares, min and max of each of the first 8 channels over a short block of n >= 2 frames of n_ch <= 8
+ * channels (n n_ch >= 8), one frame a vector (its lanes past n_ch hold the next frame's samples, or zeros past the
+ * block, and are ignored): the lane path for blocks too short for whole groups (a window of 10 frames). Two frames go
+ * through PMADDWD together: interleaved, (a, b) times (1, 1) is a + b and times itself a^2 + b^2, exact in int32 and
+ * below 2^31 when neither is -32768; two such pairs sum below 2^32 in uint32 lanes before they widen into uint64. A
+ * lane that saw -32768 is never used (merge_block: -32768 is at or below every rail_lo). The last frames, whose
+ * 16-byte load would pass the block's end, come from the block's last 8 samples moved down, zeros shifted in. */
+static void block_frames(const int16_t *x, uint32_t n_ch, uint32_t n, int32_t *sum, uint64_t *sumsq, int16_t *mn,
+                         int16_t *mx)
+{
+    /* frames i with i n_ch + 8 <= n n_ch load in place */
+    const uint32_t over = (8u + n_ch - 1u) / n_ch - 1u;
+    const uint32_t n_safe = n - over;
+    const uint32_t n_samples = n * n_ch;
+    const __m128i last = _mm_loadu_si128((const __m128i *)(const void *)(x + n_samples - 8u));
+    const __m128i zero = _mm_setzero_si128();
+    const __m128i ones = _mm_set1_epi16(1);
+    __m128i s_lo = zero;
+    __m128i s_hi = zero;
+    __m128i q0 = zero; /* uint64 lanes 0-1, 2-3, 4-5, 6-7 */
+    __m128i q1 = zero;
+    __m128i q2 = zero;
+    __m128i q3 = zero;
+    __m128i lo = _mm_set1_epi16(INT16_MAX);
+    __m128i hi = _mm_set1_epi16(INT16_MIN);
+    uint32_t i = 0u;
+    while (i < n) {
+        __m128i sq_lo = zero; /* uint32 lanes 0-3 */
+        __m128i sq_hi = zero; /* uint32 lanes 4-7 */
+        for (uint32_t pair = 0; pair < 2u && i < n; pair++, i += 2u) {
+            const __m128i a = i < n_safe ? _mm_loadu_si128((const __m128i *)(const void *)(x + (size_t)i * n_ch))
+                                         : lanes_down(last, i * n_ch + 8u - n_samples);
+            __m128i b = a; /* a second copy of a's lanes: min and max unchanged, the sums taken out below */
+            if (i + 1u < n) {
+                b = i + 1u < n_safe ? _mm_loadu_si128((const __m128i *)(const void *)(x + (size_t)(i + 1u) * n_ch))
+                                    : lanes_down(last, (i + 1u) * n_ch + 8u - n_samples);
+            }
+            lo = _mm_min_epi16(lo, _mm_min_epi16(a, b));
+            hi = _mm_max_epi16(hi, _mm_max_epi16(a, b));
+            if (i + 1u >= n) {
+                b = zero;
+            }
+            const __m128i ab_lo = _mm_unpacklo_epi16(a, b);
+            const __m128i ab_hi = _mm_unpackhi_epi16(a, b);
+            s_lo = _mm_add_epi32(s_lo, _mm_madd_epi16(ab_lo, ones));
+            s_hi = _mm_add_epi32(s_hi, _mm_madd_epi16(ab_hi, ones));
+            sq_lo = _mm_add_epi32(sq_lo, _mm_madd_epi16(ab_lo, ab_lo));
+            sq_hi = _mm_add_epi32(sq_hi, _mm_madd_epi16(ab_hi, ab_hi));
+        }
+        q0 = _mm_add_epi64(q0, _mm_unpacklo_epi32(sq_lo, zero));
+        q1 = _mm_add_epi64(q1, _mm_unpackhi_epi32(sq_lo, zero));
+        q2 = _mm_add_epi64(q2, _mm_unpacklo_epi32(sq_hi, zero));
+        q3 = _mm_add_epi64(q3, _mm_unpackhi_epi32(sq_hi, zero));
+    }
+    _mm_storeu_si128((__m128i *)(void *)sum, s_lo);
+    _mm_storeu_si128((__m128i *)(void *)(sum + 4), s_hi);
+    _mm_storeu_si128((__m128i *)(void *)sumsq, q0);
+    _mm_storeu_si128((__m128i *)(void *)(sumsq + 2), q1);
+    _mm_storeu_si128((__m128i *)(void *)(sumsq + 4), q2);
+    _mm_storeu_si128((__m128i *)(void *)(sumsq + 6), q3);
+    _mm_storeu_si128((__m128i *)(void *)mn, lo);
+    _mm_storeu_si128((__m128i *)(void *)mx, hi);
+}
 #endif
 
 #if TD_BLOCK_PAIRS
@@ -292,7 +370,7 @@ td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *r
     const uint32_t group = 8u / gcd8(n_channels);
     const uint32_t lanes = group * n_channels;
     const uint32_t n_groups = n_frames / group;
-    /* Shorter blocks (a window of 10 frames: 2 groups of 4 at 6 channels) are faster sample by sample. */
+    /* Shorter blocks (a window of 10 frames: 2 groups of 4 at 6 channels) go one frame a vector (block_frames). */
     if (n_groups >= 4u && block_ok(accs, rules, n_channels, n_frames)) {
         int32_t sum[TD_BLOCK_MAX_LANES];
         uint64_t sumsq[TD_BLOCK_MAX_LANES];
@@ -315,6 +393,21 @@ td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *r
                 return TD_ERR_STATE; /* unreachable: block_ok checked the rules and the room */
             }
         }
+    } else if (n_channels <= 8u && n_frames >= 2u && n_frames * n_channels >= 8u &&
+               block_ok(accs, rules, n_channels, n_frames)) {
+        /* A short block of a few channels: one frame a vector. */
+        int32_t sum[8];
+        uint64_t sumsq[8];
+        int16_t mn[8];
+        int16_t mx[8];
+        block_frames(frames, n_channels, n_frames, sum, sumsq, mn, mx);
+        for (uint32_t c = 0; c < n_channels; c++) {
+            if (merge_block(&accs[c], &rules[c], n_frames, sum[c], (int64_t)sumsq[c], mn[c], mx[c], frames + c,
+                            n_channels) != TD_OK) {
+                return TD_ERR_STATE; /* unreachable: block_ok checked the rules and the room */
+            }
+        }
+        return TD_OK;
     }
 #elif TD_BLOCK_PAIRS
     if (n_frames >= TD_BLOCK_PAIRS_MIN_FRAMES && block_ok(accs, rules, n_channels, n_frames)) {
@@ -401,6 +494,12 @@ uint64_t td_var_q32(int32_t sum, int64_t sumsq, uint32_t n)
         return d << (32u - 2u * (31u - td_clz32(n)));
     }
     const uint32_t nn = n * n;
+#if TD_HOST_X86
+    /* x86-64: the same quotient and rounding with the CPU's 64-bit division (d < 2^51, r 2^32 < 2^52). */
+    const uint64_t r = d % nn;
+    const uint64_t x = r << 32;
+    return ((d / nn) << 32) + x / nn + (2u * (x % nn) >= nn ? 1u : 0u);
+#endif
     /* d <= 2^30 nn, so the quotient d / nn fits 32 bits and the remainder is below nn; the result is that quotient
      * in the high word plus round(remainder 2^32 / nn), ties up. */
 #if TD_OPTIMIZE_SPEED || TD_MINIMAL
@@ -526,8 +625,30 @@ static TD_ALWAYS_INLINE uint32_t isqrt_normalized(uint64_t value, uint32_t *shif
     return root;
 }
 
+#if TD_HOST_X86
+/* x86-64 speed build: the floor root through SSE2's SQRTSD. (double)value and the root are each correctly rounded
+ * (relative errors <= 2^-53), so for value < 2^64 the double root lies within 2^-20 of the true root (< 2^32): its
+ * floor is the floor root or one off either way, which one compare each way corrects. Exact for every value; tests/c/
+ * test_stats.c checks millions against the reference. */
+static TD_ALWAYS_INLINE uint32_t isqrt_fpu(uint64_t value)
+{
+    const __m128d v = _mm_set_sd((double)value);
+    uint64_t r = (uint64_t)_mm_cvtsd_f64(_mm_sqrt_sd(v, v));
+    r = r > 0xFFFFFFFFu ? 0xFFFFFFFFu : r;
+    if (r * r > value) {
+        r--;
+    } else if (r < 0xFFFFFFFFu && (r + 1u) * (r + 1u) <= value) {
+        r++;
+    }
+    return (uint32_t)r;
+}
+#endif
+
 uint32_t td_isqrt64(uint64_t value)
 {
+#if TD_HOST_X86
+    return isqrt_fpu(value);
+#endif
     if (value == 0u) {
         return 0u;
     }
@@ -540,6 +661,9 @@ uint32_t td_isqrt64(uint64_t value)
 #if TD_OPTIMIZE_SPEED
 uint32_t td_isqrt64_shl(uint64_t value, uint32_t k)
 {
+#if TD_HOST_X86
+    return isqrt_fpu(value << (2u * k)); /* value 4^k < 2^64 */
+#endif
     if (value == 0u) {
         return 0u;
     }

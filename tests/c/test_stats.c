@@ -296,6 +296,43 @@ static void test_window_frames(void)
 }
 
 
+/* Short blocks (the x86-64 speed build's block_frames: 2+ frames of up to 8 channels, one frame a vector; the last
+ * frames moved down from the block's last 8 samples): every channel count 1-8 and every block of 1-40 frames, twice
+ * over, in-band random samples (every channel kept by the block pass) or samples of -32767 and 32766 just inside
+ * rails at -32768 and 32767 (the largest squares), against td_window_add channel by channel. */
+static void test_window_short_blocks(void)
+{
+    static int16_t buf[40 * 8];
+    int ok = 1;
+    for (uint32_t round = 0; round < 4u; round++) {
+        for (uint32_t n_ch = 1; n_ch <= 8u; n_ch++) {
+            for (uint32_t n = 1; n <= 40u; n++) {
+                td_sample_rules_t rules[8];
+                td_window_acc_t acc[8];
+                td_window_acc_t by_channel[8];
+                for (uint32_t c = 0; c < n_ch; c++) {
+                    rules[c] = (td_sample_rules_t){-32768, 32767, 0, 0};
+                    CHECK_QUIET(ok, td_window_reset(&acc[c]) == TD_OK && td_window_reset(&by_channel[c]) == TD_OK);
+                }
+                for (uint32_t i = 0; i < n * n_ch; i++) {
+                    buf[i] = (int16_t)(round % 2u == 0u ? rnd_range(-32767, 32766) : (rnd64() % 2u ? 32766 : -32767));
+                }
+                CHECK_QUIET(ok, td_window_add_frames(acc, rules, buf, n_ch, n) == TD_OK);
+                for (uint32_t c = 0; c < n_ch; c++) {
+                    CHECK_QUIET(ok, td_window_add(&by_channel[c], &rules[c], buf + c, n_ch, n) == TD_OK);
+                    CHECK_QUIET(ok, acc_equal(&acc[c], &by_channel[c]));
+                }
+                if (!ok) {
+                    printf("  short block: %u channels, %u frames\n", (unsigned)n_ch, (unsigned)n);
+                    CHECK(ok);
+                    return;
+                }
+            }
+        }
+    }
+    CHECK(ok);
+}
+
 static void test_stats_functions(void)
 {
     /* Hand-checked means. */
@@ -492,6 +529,45 @@ static void test_isqrt_exhaustive(void)
         if (t < 20000u) {
             CHECK_QUIET(ok, td_isqrt64(v) == ref_isqrt(v));
         }
+    }
+    CHECK(ok);
+}
+
+/* The x86-64 speed build's paths (TD_HOST_X86: td_isqrt64 and td_isqrt64_shl through SQRTSD with a fix-up,
+ * td_var_q32 through 64-bit division) against the references: 4 million random 64-bit values of every magnitude
+ * and the squares k^2 - 1, k^2, k^2 + 2k of random k (where a double root lands on or next to an integer) through
+ * the floor-root property, then 10^6 random (sum, sumsq, n) of every other window size through ref_var_q32. On the
+ * other builds the same checks run on fewer values (the integer paths; the M4 in QEMU is slow). */
+static void test_host_x86_paths(void)
+{
+    const uint32_t n_roots = TD_HOST_X86 ? 4000000u : 20000u;
+    const uint32_t n_vars = TD_HOST_X86 ? 1000000u : 5000u;
+    int ok = 1;
+    for (uint32_t t = 0; t < n_roots; t++) {
+        uint64_t v;
+        if (t % 2u == 0u) {
+            v = rnd64() >> (rnd64() % 64u);
+        } else {
+            const uint64_t k = rnd64() >> (32u + rnd64() % 32u); /* [0, 2^32) */
+            const uint64_t sq = k * k;
+            v = t % 6u == 1u ? sq - (k != 0u) : (t % 6u == 3u ? sq : sq + 2u * k);
+        }
+        CHECK_QUIET(ok, isqrt_ok(v));
+#if TD_OPTIMIZE_SPEED
+        const uint32_t k = 1u + (uint32_t)(rnd64() % 8u);
+        CHECK_QUIET(ok, (v >> (64u - 2u * k)) != 0u || td_isqrt64_shl(v, k) == td_isqrt64(v << (2u * k)));
+#endif
+    }
+    CHECK_QUIET(ok, td_isqrt64(UINT64_MAX) == 0xFFFFFFFFu && td_isqrt64(0xFFFFFFFE00000001u) == 0xFFFFFFFFu &&
+                        td_isqrt64(0xFFFFFFFE00000000u) == 0xFFFFFFFEu);
+    for (uint32_t t = 0; t < n_vars; t++) {
+        const uint32_t n = (uint32_t)rnd_range(2, 1024);
+        /* sums of n int16 samples: |sum| <= 32768 n, sum^2 / n <= sumsq <= 2^30 n */
+        const int64_t sum = t % 3u == 0u ? rnd_range(-3 * (int64_t)n, 3 * (int64_t)n)
+                                         : rnd_range(-32768 * (int64_t)n, 32767 * (int64_t)n);
+        const int64_t low = (sum * sum + n - 1) / n;
+        const int64_t sumsq = t % 4u == 0u ? low + rnd_range(0, 3) : rnd_range(low, ((int64_t)1 << 30) * n);
+        CHECK_QUIET(ok, td_var_q32((int32_t)sum, sumsq, n) == ref_var_q32(sum, sumsq, n));
     }
     CHECK(ok);
 }
@@ -748,9 +824,11 @@ int main(void)
     test_window_fixed();
     test_window_random();
     test_window_frames();
+    test_window_short_blocks();
     test_stats_functions();
     test_window_edges();
     test_isqrt_exhaustive();
+    test_host_x86_paths();
 #if TD_TEST_WIDE
     test_lifetime_exact();
 #endif

@@ -210,13 +210,12 @@ def calibrate_chart(shifts_q8: np.ndarray, rate: float, n_windows: int, seed: in
 
 def chart_threshold(stream: np.ndarray, rate: float, k_q8: int) -> int:
     """Smallest h (Q8) whose feature-chart alarms per window on a resampled stream of shifts (resample_shifts) <=
-    rate: calibrate_chart's search, for a stream kept across several k."""
-    budget = int(math.floor(rate * len(stream)))
-    lo, hi = 0, 0xFFFF  # h = 65535 never fires: the statistics saturate there
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if count_chart_alarms(k_q8, mid, stream) <= budget:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+    rate: calibrate_chart's search, for a stream kept across several k. The bisection over 0..65535 (65535 never
+    fires: the statistics saturate there) runs in C (td_host_chart_threshold), each probe stopping once its alarms
+    pass the budget: the probes and the answer of a search by count_chart_alarms."""
+    arr = np.ascontiguousarray(stream, dtype=np.int16)
+    budget = int(math.floor(rate * len(arr)))
+    h_q8 = ffi.new("uint32_t *")
+    check(lib.td_host_chart_threshold(k_q8, ffi.from_buffer("int16_t[]", arr), arr.shape[0], arr.shape[1], budget,
+                                      h_q8), "td_host_chart_threshold")
+    return int(h_q8[0])

@@ -18,6 +18,7 @@ occupancy test's view of a prior shift to badminton blurred.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -59,21 +60,36 @@ def prior_df(ratios: np.ndarray, dof: np.ndarray) -> float:
     if not keep.any():
         return PRIOR_DF_NO_DATA
     r, d = r[keep], d[keep]
-    grid = np.exp(np.linspace(math.log(PRIOR_DF_RANGE[0]), math.log(PRIOR_DF_RANGE[1]), PRIOR_DF_GRID))
-    loglik = log_f_density_grid(r, d, grid).sum(axis=1)
+    grid, lgamma_half = _prior_grid()
+    loglik = log_f_density_grid(r, d, grid, lgamma_half).sum(axis=1)
     return float(grid[int(np.argmax(loglik))])
 
 
-def log_f_density_grid(x: np.ndarray, d1: np.ndarray, d2: np.ndarray) -> np.ndarray:
+@functools.lru_cache(maxsize=1)
+def _prior_grid() -> tuple[np.ndarray, np.ndarray]:
+    """prior_df's grid of nu0 and the log-gamma of half of each (constants: computed once, not once per fit)."""
+    grid = np.exp(np.linspace(math.log(PRIOR_DF_RANGE[0]), math.log(PRIOR_DF_RANGE[1]), PRIOR_DF_GRID))
+    grid.flags.writeable = False
+    lgamma_half = np.array([math.lgamma(v / 2) for v in grid.tolist()])
+    lgamma_half.flags.writeable = False
+    return grid, lgamma_half
+
+
+def log_f_density_grid(x: np.ndarray, d1: np.ndarray, d2: np.ndarray,
+                       lgamma_half_d2: np.ndarray | None = None) -> np.ndarray:
     """log_f_density(x, d1, g) for every g of d2 at once, one row each (len(d2), len(x)): the same operations on the
-    same values, element by element, so each row has log_f_density's bits; the log-gamma of (d1 + g) / 2 is
-    computed once per distinct d1 (a centroid's windows give every dimension the same d1), not once per element."""
+    same values, element by element, so each row has log_f_density's bits; the log-gamma of d1 / 2 and (d1 + g) / 2
+    is computed once per distinct d1 (a centroid's windows give every dimension the same d1), not once per element,
+    and that of g / 2 is lgamma_half_d2 when given (math.lgamma of each, as computed here without it)."""
     x = np.asarray(x, np.float64)
     d1 = np.asarray(d1, np.float64)
     g = np.asarray(d2, np.float64)[:, None]
     distinct, which = np.unique(d1, return_inverse=True)
-    lgamma_d2 = np.array([math.lgamma(v / 2) for v in g[:, 0].tolist()])[:, None]
-    log_beta = _lgamma(d1 / 2)[None, :] + lgamma_d2 - _lgamma((distinct[None, :] + g) / 2)[:, which.ravel()]
+    which = which.ravel()
+    if lgamma_half_d2 is None:
+        lgamma_half_d2 = np.array([math.lgamma(v / 2) for v in g[:, 0].tolist()])
+    lgamma_d2 = np.asarray(lgamma_half_d2, np.float64)[:, None]
+    log_beta = _lgamma(distinct / 2)[which][None, :] + lgamma_d2 - _lgamma((distinct[None, :] + g) / 2)[:, which]
     return (0.5 * d1 * np.log(d1 / g) + (0.5 * d1 - 1.0) * np.log(x)
             - 0.5 * (d1 + g) * np.log1p(d1 * x / g) - log_beta)
 

@@ -228,7 +228,7 @@ def predictive_tail(scores: np.ndarray, seed: int = 0, refits: int = PREDICTIVE_
         return PredictiveTail(s, np.array([max(f.sigma + f.xi * max(top - f.u, 0.0), 1e-9) for f in fits]),
                               np.array([f.xi for f in fits]))
     tops = tail_batch.resample_tops(s, n - n_tail - 1, refits, rng)  # per resample: u, then its n_tail top scores
-    u = tops[:, 0]
+    u = tops[:, 0].copy()
     excess = tops[:, 1:] - u[:, None]
     counts = np.count_nonzero(excess > 0, axis=1)  # rows ascend: the positive excesses are each row's last ones
     shapes, medians = np.zeros(refits), np.zeros(refits)
@@ -237,19 +237,19 @@ def predictive_tail(scores: np.ndarray, seed: int = 0, refits: int = PREDICTIVE_
         rows = np.flatnonzero(counts == m)
         x = np.ascontiguousarray(excess[rows, n_tail - m:])
         shapes[rows], ok[rows] = tail_batch.gpd_shapes(x)
-        medians[rows] = np.median(x, axis=1)
-    sigma, xi = np.empty(refits), np.empty(refits)
-    for r, (m, fitted, u_r, median, shape) in enumerate(zip(counts.tolist(), ok.tolist(), u.tolist(),
-                                                           medians.tolist(), shapes.tolist())):
-        if fitted:  # _shrunk_fit's steps, without building a TailFit per refit
-            shape = shape * m / (m + REFIT_PRIOR_POINTS)
-            if m < TAIL_BOUNDED_MIN_POINTS:
-                shape = max(shape, 0.0)
-            scale = max(median_scale(median, shape), 1e-9)
-        else:  # fit_gpd's other paths (fewer than 2 exceedances, a flat likelihood): the row itself
-            fit = fit_sorted_tail(np.concatenate([np.full(n - n_tail - 1, -np.inf), tops[r]]),
-                                  prior_points=REFIT_PRIOR_POINTS)
-            shape, scale, u_r = fit.xi, fit.sigma, fit.u
-        sigma[r] = max(scale + shape * max(top - u_r, 0.0), 1e-9)
-        xi[r] = shape
+        medians[rows] = tail_batch.sorted_medians(x)
+    # _shrunk_fit's steps on every fitted refit at once (the same operations in the same order, so the same bits;
+    # 2^xi by Python's float power, as median_scale takes it)
+    xi = shapes * counts / (counts + REFIT_PRIOR_POINTS)
+    few = counts < TAIL_BOUNDED_MIN_POINTS
+    xi[few] = np.maximum(xi[few], 0.0)
+    flat = np.abs(xi) < 1e-9
+    growth = np.array([2.0**x if fitted else 2.0 for x, fitted in zip(xi.tolist(), ok.tolist())]) - 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.maximum(np.where(flat, medians / math.log(2.0), medians * xi / growth), 1e-9)
+    for r in np.flatnonzero(~ok).tolist():  # fit_gpd's other paths (fewer than 2 exceedances, a flat likelihood)
+        fit = fit_sorted_tail(np.concatenate([np.full(n - n_tail - 1, -np.inf), tops[r]]),
+                              prior_points=REFIT_PRIOR_POINTS)
+        xi[r], scale[r], u[r] = fit.xi, fit.sigma, fit.u
+    sigma = np.maximum(scale + xi * np.maximum(top - u, 0.0), 1e-9)
     return PredictiveTail(s, sigma, xi)

@@ -56,6 +56,7 @@ _C_RESULT = _struct_dtype(
 )
 
 RAW_DTYPE = _C_RESULT  # Monitor.push_raw's dtype: td_window_result_t as the compiled core lays it out
+_RAW_SIZE = RAW_DTYPE.itemsize
 
 # push()'s row fields in the order of td_host_rows' offsets (host/tinydrift/core/_host_rows.c)
 ROW_FIELDS = ("window", "score", "dist", "recon", "cusum", "alarm", "trigger", "nearest", "top_channel",
@@ -63,7 +64,6 @@ ROW_FIELDS = ("window", "score", "dist", "recon", "cusum", "alarm", "trigger", "
               "ddm_state", "mean_confidence", "estimated_accuracy", "prior_shift", "n_labels", "n_correct",
               "accuracy", "occupancy", "chart", "shift", "embedding", "mean", "std", "z_mean", "z_std", "min",
               "max", "sum", "sumsq", "n_missing", "n_saturated")
-_RAW_SIZE = RAW_DTYPE.itemsize
 _INT16 = np.dtype(np.int16)
 _INT16_C = ffi.typeof("int16_t[]")
 _RESULT_C = ffi.typeof("td_window_result_t[]")
@@ -161,7 +161,9 @@ class Monitor:
         self._window = self.profile.window
         self._n_channels = self.profile.n_channels
         self._max_frames = _WINDOWS_PER_CALL * self._window  # pending + new frames that one C call can take
+        self._n_dims = self.profile.n_dims
         self._dtype = result_dtype(self.profile.n_channels, self.profile.n_dims)
+        self._row_size = self._dtype.itemsize
         self._row_offsets = np.array([self._dtype.fields[name][1] for name in ROW_FIELDS], dtype=np.uint32)
         self._c_row_offsets = ffi.from_buffer("uint32_t[]", self._row_offsets)
 
@@ -176,7 +178,23 @@ class Monitor:
 
     def push(self, frames: object) -> np.ndarray:
         """Feed frames (n x channels int16); return one result row per window completed by them."""
-        return self.to_rows(self.push_raw(frames, copy=False))
+        arr = self._as_frames(frames)
+        n_frames = len(arr)
+        out = np.empty(((self._fill + n_frames) // self._window,), dtype=self._dtype)
+        c_out = ffi.from_buffer(_BYTES_C, out)
+        size = self._dtype.itemsize
+        # at most 2048 windows a C call into the reused result buffer (it stays in cache), each turned into rows in place
+        done = pos = 0
+        while True:
+            take = min(n_frames - pos, self._max_frames - self._fill)
+            self._push_c(arr[pos : pos + take], take, self._results, _WINDOWS_PER_CALL)
+            n = self._n_results[0]
+            if n:
+                self._rows(self._results, n, c_out + done * size)
+            done += n
+            pos += take
+            if pos >= n_frames:
+                return out
 
     def push_raw(self, frames: object, *, copy: bool = True) -> np.ndarray:
         """Like ``push`` but return the C core's results as they are (dtype RAW_DTYPE, td_window_result_t).
@@ -192,8 +210,8 @@ class Monitor:
         else:
             arr = as_frames(frames, self._n_channels)
         n_frames = len(arr)
-        if self._fill + n_frames <= self._max_frames:  # one C call: results stay in the reused buffer
-            self._push_c(arr, n_frames)
+        if self._fill + n_frames <= self._max_frames:  # one C call into the reused buffer
+            self._push_c(arr, n_frames, self._results, _WINDOWS_PER_CALL)
             n = self._n_results[0]
             if copy:  # through the bytes: numpy copies a nested struct dtype field by field, 5x slower
                 return np.frombuffer(self._raw_bytes[: n * _RAW_SIZE].copy(), dtype=RAW_DTYPE)
@@ -201,28 +219,29 @@ class Monitor:
             if view is None:
                 view = self._views[n] = self._raw_view[:n]
             return view
-        w = self._window
-        n_total = (self._fill + n_frames) // w
-        size = RAW_DTYPE.itemsize
-        out_bytes = np.empty((n_total * size,), dtype=np.uint8)
-        out = np.frombuffer(out_bytes, dtype=RAW_DTYPE)
-        done = 0
-        pos = 0
-        while pos < n_frames:
-            take = min(n_frames - pos, self._max_frames - self._fill)
-            self._push_c(arr[pos : pos + take], take)
-            n = self._n_results[0]
-            out_bytes[done * size : (done + n) * size] = self._raw_bytes[: n * size]
-            done += n
-            pos += take
+        # more than one buffer's worth: one C call straight into a new array (no copy afterwards)
+        n_total = (self._fill + n_frames) // self._window
+        out = np.empty((n_total,), dtype=RAW_DTYPE)
+        self._push_c(arr, n_frames, ffi.from_buffer(_RESULT_C, out), n_total)
         return out
 
-    def _push_c(self, block: np.ndarray, take: int) -> None:
-        status = lib.td_monitor_push(self._mon, ffi.from_buffer(_INT16_C, block), take, self._results,
-                                     _WINDOWS_PER_CALL, self._n_results)
+    def _as_frames(self, frames: object) -> np.ndarray:
+        if (type(frames) is np.ndarray and frames.dtype is _INT16 and frames.ndim == 2
+                and frames.shape[1] == self._n_channels and frames.flags.c_contiguous):
+            return frames
+        return as_frames(frames, self._n_channels)
+
+    def _push_c(self, block: np.ndarray, take: int, results: object, cap: int) -> None:
+        status = lib.td_monitor_push(self._mon, ffi.from_buffer(_INT16_C, block), take, results, cap,
+                                     self._n_results)
         if status != lib.TD_OK:  # check() only on failure: this runs once per streamed window
             check(status, "td_monitor_push")
         self._fill = (self._fill + take) % self._window
+
+    def _rows(self, raw: object, n: int, out: object) -> None:
+        status = lib.td_host_rows(raw, n, self._n_channels, self._n_dims, self._c_row_offsets, self._row_size, out)
+        if status != lib.TD_OK:
+            check(status, "td_host_rows")
 
     def to_rows(self, raw: np.ndarray) -> np.ndarray:
         """``push``'s rows (dtype ``result_dtype``) from ``push_raw``'s C results (one C loop over the block)."""
@@ -233,10 +252,7 @@ class Monitor:
             raw = np.ascontiguousarray(raw, dtype=RAW_DTYPE)  # packed by np.concatenate, or strided: C layout
         out = np.empty((len(raw),), dtype=self._dtype)  # td_host_rows assigns every field
         if len(raw):
-            status = lib.td_host_rows(ffi.from_buffer(_RESULT_C, raw), len(raw), self._n_channels,
-                                      self.profile.n_dims, self._c_row_offsets, self._dtype.itemsize,
-                                      ffi.from_buffer(_BYTES_C, out))
-            check(status, "td_host_rows")
+            self._rows(ffi.from_buffer(_RESULT_C, raw), len(raw), ffi.from_buffer(_BYTES_C, out))
         return out
 
     def push_embedding(self, embeddings: object) -> None:
