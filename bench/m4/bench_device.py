@@ -183,7 +183,7 @@ def breakdown_rows(v: dict[str, str]) -> list[tuple[str, str]]:
              ("part_embed_pca_instructions", "td_mon_embed_pca (the window's projection)"),
              ("part_nearest_instructions", "td_mon_nearest_centroid (the search)"),
              ("part_feature_tests_instructions", "td_mon_feature_tests (fitted shifts, feature chart)"),
-             ("part_chart_step_instructions", "td_chart_step (the feature chart's step alone)")]
+             ("part_chart_step_instructions", "td_chart_update (the feature chart's step: the speed build's td_chart_step)")]
     rows = [(label, f"{float(v[k]):,.1f}") for k, label in names if k in v]
     steps = ("part_embed_pca_instructions", "part_nearest_instructions", "part_feature_tests_instructions")
     if "window_close_instructions" in v and all(k in v for k in steps):

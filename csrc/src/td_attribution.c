@@ -25,6 +25,75 @@
  * t_j (|w| < 2^30), and d = sum_j P[j, f]^2 v_j with v_j = (inv_j >> inv_shift)^2 < 2^30: one multiply-accumulate a
  * term instead of GCC's thirteen instructions with spills. */
 
+#if TD_ARM_DSP
+/* sums[f] = sum_j P[j, f] x_j for the columns from col (column f0 of row 0, rows stride bytes apart) up to col_end,
+ * four columns a group, with x_j from x to x_end (at least one row): a group's four int64 sums (SMLAL) stay in
+ * registers, two rows a pass, one x word and four LDRSB a row (11 instructions a row for four terms where the pair
+ * loop below takes 14). Naked: all fourteen registers are the loop's (r4-r11 the sums, ip the x word, lr the
+ * weight); the group's column and the first x wait on the stack. An odd row count enters at the second row of the
+ * pass. Only the Cortex-M4 runs it: make test-core-m4 checks it (test_monitor.c's fitted shifts). */
+#define TD_ARG_IN_REG __attribute__((unused)) /* a naked function reads its arguments in assembly */
+__attribute__((naked, noinline)) static void col_sums(TD_ARG_IN_REG const int8_t *col, TD_ARG_IN_REG uint32_t stride,
+                                                     TD_ARG_IN_REG const int32_t *x, TD_ARG_IN_REG const int32_t *x_end,
+                                                     TD_ARG_IN_REG int64_t *sums, TD_ARG_IN_REG const int8_t *col_end)
+{
+    __asm__("push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"
+            "sub sp, sp, #8\n\t"
+            "str r2, [sp]\n\t"
+            "0:\n\t"
+            "str r0, [sp, #4]\n\t"
+            "movs r4, #0\n\t"
+            "movs r5, #0\n\t"
+            "movs r6, #0\n\t"
+            "movs r7, #0\n\t"
+            "mov r8, r4\n\t"
+            "mov r9, r4\n\t"
+            "mov r10, r4\n\t"
+            "mov r11, r4\n\t"
+            "ldr r2, [sp]\n\t"
+            "sub ip, r3, r2\n\t"
+            "tst ip, #4\n\t"
+            "bne 2f\n\t"
+            "1:\n\t"
+            "ldr ip, [r2], #4\n\t"
+            "ldrsb lr, [r0]\n\t"
+            "smlal r4, r5, lr, ip\n\t"
+            "ldrsb lr, [r0, #1]\n\t"
+            "smlal r6, r7, lr, ip\n\t"
+            "ldrsb lr, [r0, #2]\n\t"
+            "smlal r8, r9, lr, ip\n\t"
+            "ldrsb lr, [r0, #3]\n\t"
+            "smlal r10, r11, lr, ip\n\t"
+            "add r0, r0, r1\n\t"
+            "2:\n\t"
+            "ldr ip, [r2], #4\n\t"
+            "ldrsb lr, [r0]\n\t"
+            "smlal r4, r5, lr, ip\n\t"
+            "ldrsb lr, [r0, #1]\n\t"
+            "smlal r6, r7, lr, ip\n\t"
+            "ldrsb lr, [r0, #2]\n\t"
+            "smlal r8, r9, lr, ip\n\t"
+            "ldrsb lr, [r0, #3]\n\t"
+            "smlal r10, r11, lr, ip\n\t"
+            "add r0, r0, r1\n\t"
+            "cmp r2, r3\n\t"
+            "bne 1b\n\t"
+            "ldr ip, [sp, #44]\n\t"
+            "strd r4, r5, [ip], #8\n\t"
+            "strd r6, r7, [ip], #8\n\t"
+            "strd r8, r9, [ip], #8\n\t"
+            "strd r10, r11, [ip], #8\n\t"
+            "str ip, [sp, #44]\n\t"
+            "ldr r0, [sp, #4]\n\t"
+            "adds r0, r0, #4\n\t"
+            "ldr ip, [sp, #48]\n\t"
+            "cmp r0, ip\n\t"
+            "bne 0b\n\t"
+            "add sp, sp, #8\n\t"
+            "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}");
+}
+#endif
+
 /* For each feature pair (f, f + 1), a column pair of the projection (one row every n_features bytes), into
  * sums[f], sums[f + 1]: sum_j P[j, f] x_j (square == 0, signed) or sum_j P[j, f]^2 x_j (square != 0, x_j < 2^30 and
  * the sums unsigned). n_features is even (two per channel). */
@@ -35,7 +104,15 @@ static TD_NOINLINE void blame_sums(const int8_t *projection, uint32_t n_features
                                    uint32_t square, int64_t *sums)
 {
 #if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32 && defined(__GNUC__)
-    for (uint32_t f = 0; f < n_features; f += 2u) {
+    uint32_t f = 0;
+#if TD_ARM_DSP
+    /* Four columns at a time where they fit; a last pair (n_features = 4 m + 2) below. */
+    if (!square && n_dims != 0u && n_features >= 4u) {
+        f = n_features & ~3u;
+        col_sums(projection, n_features, x, x + n_dims, sums, projection + f);
+    }
+#endif
+    for (; f < n_features; f += 2u) {
         const int8_t *const col = projection + f;
         /* One offset, counting up to zero by the row length, indexes both columns from their ends; the terms come
          * from the x word loaded once a row. 7 instructions a row for the pair (9 squared). Only the Cortex-M4 runs
@@ -176,30 +253,102 @@ static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e
         prof->centroid_scales != NULL ? prof->centroid_scales + 4u * k * (n_dims + 1u) + 4u : NULL;
     int32_t w[TD_MAX_DIMS];
     int64_t sums[TD_MAX_FEATURES];
-    uint32_t root[TD_MAX_FEATURES];
-    /* The shift first (every inverse scale is 1.0 without scales), so that one pass gives w. */
-    uint32_t all = 1u << TD_CENTROID_SCALE_SHIFT;
-    if (scale != NULL) {
-        all = 0u;
-        for (uint32_t j = 0; j < n_dims; j++) {
-            all |= td_load_u32(scale + 4u * j);
-        }
-    }
-    const uint32_t inv_shift = all > 0x7FFFu ? 17u - td_clz32(all) : 0u;
+    /* The roots, little-endian: the chart section's row for this centroid read in place, else computed. */
+    uint8_t root_bytes[4u * TD_MAX_FEATURES];
+    uint32_t inv_shift = 0u;
     /* w_j = sign(diff) t (inv_j >> inv_shift); one loop for scaled profiles and one for the others (inverse scale
-     * 1.0: the rounded product is |diff| itself), so neither tests the profile per dimension. */
+     * 1.0: the rounded product is |diff| itself), so neither tests the profile per dimension. The scaled loop keeps
+     * the signed t in w and ORs the inverse scales for their shift (the bit length of the largest, less 15), which
+     * a second pass then applies. */
     if (scale != NULL) {
+        uint32_t all = 0u;
+#if TD_ARM_DSP
+        /* The Cortex-M4: the loop below in 17 instructions a dimension (GCC: 21): USAT clamps to INT16_MAX, the
+         * sign goes back with EOR/SUB, and scale_wide (|diff| >= 2^15, out of the way at 3:) is inline as in the
+         * search's loop (td_nearest.c). "memory": it reads e, the centroid and the scales and writes w. */
+        if (n_dims != 0u) {
+            const int32_t *e = e_q8;
+            const uint8_t *c = centroid;
+            const uint8_t *sc = scale;
+            int32_t *wp = w;
+            uint32_t d;
+            uint32_t m;
+            uint32_t inv;
+            uint32_t hi;
+            __asm__ volatile("b 1f\n\t"
+                             "3:\n\t"
+                             "umull %[m], %[hi], %[m], %[inv]\n\t"
+                             "adds %[m], %[m], #0x8000\n\t"
+                             "adc %[hi], %[hi], #0\n\t"
+                             "cmp %[hi], #0x100\n\t"
+                             "itte lo\n\t"
+                             "lsrlo %[m], %[m], #16\n\t"
+                             "orrlo %[m], %[m], %[hi], lsl #16\n\t"
+                             "movhs %[m], #0x1000000\n\t"
+                             "b 2f\n\t"
+                             "1:\n\t"
+                             "ldr %[d], [%[e]], #4\n\t"
+                             "ldr %[m], [%[c]], #4\n\t"
+                             "ldr %[inv], [%[sc]], #4\n\t"
+                             "sub %[d], %[d], %[m]\n\t"
+                             "orr %[all], %[all], %[inv]\n\t"
+                             "eor %[m], %[d], %[d], asr #31\n\t"
+                             "sub %[m], %[m], %[d], asr #31\n\t"
+                             "cmp %[m], #0x8000\n\t"
+                             "bhs 3b\n\t"
+                             "lsls %[m], %[m], #16\n\t"
+                             "smmulr %[m], %[m], %[inv]\n\t"
+                             "2:\n\t"
+                             "usat %[m], #15, %[m]\n\t"
+                             "eor %[m], %[m], %[d], asr #31\n\t"
+                             "sub %[m], %[m], %[d], asr #31\n\t"
+                             "str %[m], [%[wp]], #4\n\t"
+                             "cmp %[wp], %[end]\n\t"
+                             "bne 1b"
+                             : [all] "+&r"(all), [e] "+&r"(e), [c] "+&r"(c), [sc] "+&r"(sc), [wp] "+&r"(wp),
+                               [d] "=&r"(d), [m] "=&r"(m), [inv] "=&r"(inv), [hi] "=&r"(hi)
+                             : [end] "r"(w + n_dims)
+                             : "cc", "memory");
+        }
+#else
         for (uint32_t j = 0; j < n_dims; j++) {
             const int32_t diff = e_q8[j] - td_load_i32(centroid + 4u * j); /* both within +-2^24 */
             const uint32_t inv_q16 = td_load_u32(scale + 4u * j);
             const uint32_t mag = td_abs32(diff);
+            all |= inv_q16;
             /* scale_wide's rounding; below 2^15 it is the search's rounded high-word multiply. */
             const uint32_t scaled = mag < 0x8000u ? td_smmulr(mag << 16, inv_q16) : td_mon_scale_wide(mag, inv_q16);
-            const int32_t wj = (int32_t)(scaled > (uint32_t)INT16_MAX ? (uint32_t)INT16_MAX : scaled) *
-                               (int32_t)(inv_q16 >> inv_shift);
-            w[j] = diff < 0 ? -wj : wj;
+            const int32_t t = (int32_t)(scaled > (uint32_t)INT16_MAX ? (uint32_t)INT16_MAX : scaled);
+            w[j] = diff < 0 ? -t : t;
         }
+#endif
+        inv_shift = all > 0x7FFFu ? 17u - td_clz32(all) : 0u;
+#if TD_ARM_DSP
+        /* The same products, 7 instructions a dimension (GCC: 9). */
+        if (n_dims != 0u) {
+            int32_t *wp = w;
+            const uint8_t *sc = scale;
+            uint32_t t;
+            uint32_t inv;
+            __asm__ volatile("1:\n\t"
+                             "ldr %[t], [%[wp]]\n\t"
+                             "ldr %[inv], [%[sc]], #4\n\t"
+                             "lsr %[inv], %[inv], %[sh]\n\t"
+                             "mul %[t], %[t], %[inv]\n\t"
+                             "str %[t], [%[wp]], #4\n\t"
+                             "cmp %[wp], %[end]\n\t"
+                             "bne 1b"
+                             : [wp] "+&r"(wp), [sc] "+&r"(sc), [t] "=&r"(t), [inv] "=&r"(inv)
+                             : [sh] "r"(inv_shift), [end] "r"(w + n_dims)
+                             : "cc", "memory");
+        }
+#else
+        for (uint32_t j = 0; j < n_dims; j++) {
+            w[j] *= (int32_t)(td_load_u32(scale + 4u * j) >> inv_shift);
+        }
+#endif
     } else {
+        inv_shift = 17u - td_clz32(1u << TD_CENTROID_SCALE_SHIFT);
         const int32_t inv = (int32_t)((1u << TD_CENTROID_SCALE_SHIFT) >> inv_shift);
         for (uint32_t j = 0; j < n_dims; j++) {
             const int32_t diff = e_q8[j] - td_load_i32(centroid + 4u * j);
@@ -208,10 +357,9 @@ static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e
         }
     }
     const int8_t *const projection = (const int8_t *)prof->projection;
-    /* The roots: the section's row for this centroid, read in place (little-endian), else computed into root[]. */
-    const uint8_t *const row =
+    const uint8_t *roots =
         prof->feature_chart != NULL ? prof->feature_chart + TD_PROFILE_CHART_HEADER_SIZE + 4u * k * n_features : NULL;
-    if (row == NULL) {
+    if (roots == NULL) {
         int32_t inv2[TD_MAX_DIMS];
         for (uint32_t j = 0; j < n_dims; j++) {
             const uint32_t inv = (scale != NULL ? td_load_u32(scale + 4u * j) : 1u << TD_CENTROID_SCALE_SHIFT) >> inv_shift;
@@ -219,18 +367,25 @@ static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e
         }
         blame_sums(projection, n_features, n_dims, inv2, 1u, sums);
         for (uint32_t f = 0; f < n_features; f++) {
-            root[f] = td_isqrt64((uint64_t)sums[f]);
+            const uint32_t r = td_isqrt64((uint64_t)sums[f]);
+            root_bytes[4u * f] = (uint8_t)r;
+            root_bytes[4u * f + 1u] = (uint8_t)(r >> 8);
+            root_bytes[4u * f + 2u] = (uint8_t)(r >> 16);
+            root_bytes[4u * f + 3u] = (uint8_t)(r >> 24);
         }
+        roots = root_bytes;
     }
-    blame_sums(projection, n_features, n_dims, w, 0u, sums);
-    if (row != NULL) {
-        for (uint32_t f = 0; f < n_features; f++) {
-            root[f] = td_load_u32(row + 4u * f);
-        }
+#if TD_ARM_DSP
+    if (n_features % 4u == 0u && n_dims != 0u) {
+        col_sums(projection, n_features, w, w + n_dims, sums, projection + n_features); /* whole groups of four */
+    } else
+#endif
+    {
+        blame_sums(projection, n_features, n_dims, w, 0u, sums);
     }
     for (uint32_t f = 0; f < n_features; f++) {
         const int64_t n = sums[f];
-        const int32_t q = (int32_t)blame_len(td_abs64(n), root[f]);
+        const int32_t q = (int32_t)blame_len(td_abs64(n), td_load_u32(roots + 4u * f));
         shift_q8[f] = (int16_t)(n < 0 ? -q : q);
     }
 }
@@ -318,12 +473,20 @@ TD_NOINLINE void td_mon_feature_tests(td_monitor_t *mon, td_window_result_t *res
 #endif
 #if TD_FEATURE_CHART
     if (chart != NULL) {
+#if TD_OPTIMIZE_SPEED
+        /* The largest statistic; its index (the lowest holding it, as td_chart_step's) only for an alarm. */
+        res->chart_q8 = (uint16_t)td_chart_update(mon->chart_q8, res->shift_q8, prof->n_features, td_load_u16(chart));
+#else
         const uint32_t top = td_chart_step(mon->chart_q8, res->shift_q8, prof->n_features, td_load_u16(chart));
         res->chart_q8 = mon->chart_q8[top];
+#endif
         if (res->chart_q8 > td_load_u16(chart + 2u)) {
             res->trigger |= TD_TRIGGER_FEATURE;
             mon->detector.alarm = 1u;
             if (!in_run) {
+#if TD_OPTIMIZE_SPEED
+                const uint32_t top = td_chart_top(mon->chart_q8, prof->n_features, res->chart_q8);
+#endif
                 res->top_channel = (uint8_t)(top >> 2);
             }
         }

@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "td_fixed.h"
+#include "td_monitor_internal.h"
 
 td_status td_detector_reset(td_detector_t *det)
 {
@@ -54,6 +55,73 @@ static TD_ALWAYS_INLINE int32_t sat_u16(int32_t s)
 #else
     return s < 0 ? 0 : (s > 0xFFFF ? 0xFFFF : s);
 #endif
+}
+#endif
+
+#if TD_FEATURE_CHART && TD_OPTIMIZE_SPEED
+uint32_t td_chart_update(uint16_t *stats, const int16_t *shift_q8, uint32_t n_features, uint32_t k_q8)
+{
+    if (n_features == 0u) {
+        return 0u;
+    }
+#if TD_ARM_DSP
+    /* A feature's (up, down) pair is one word: both new statistics (USAT clamps), packed back with PKHBT, and the
+     * running maximum of each lane (USUB16 sets the lanes' GE flags, SEL keeps the larger): 15 instructions a feature
+     * where td_chart_step's argmax takes 26. */
+    uint32_t *p = (uint32_t *)(void *)stats;
+    uint32_t *const end = p + n_features;
+    uint32_t best = 0u;
+    int32_t g;
+    uint32_t st;
+    uint32_t up;
+    uint32_t dn;
+    uint32_t t;
+    __asm__("1:\n\t"
+            "ldrsh %[g], [%[sh]], #2\n\t"
+            "ldr %[st], [%[p]]\n\t"
+            "sub %[t], %[g], %[k]\n\t"
+            "uxth %[up], %[st]\n\t"
+            "add %[up], %[up], %[t]\n\t"
+            "usat %[up], #16, %[up]\n\t"
+            "add %[t], %[g], %[k]\n\t"
+            "rsb %[dn], %[t], %[st], lsr #16\n\t"
+            "usat %[dn], #16, %[dn]\n\t"
+            "pkhbt %[st], %[up], %[dn], lsl #16\n\t"
+            "str %[st], [%[p]], #4\n\t"
+            "usub16 %[t], %[st], %[best]\n\t"
+            "sel %[best], %[st], %[best]\n\t"
+            "cmp %[p], %[end]\n\t"
+            "bne 1b"
+            : [best] "+&r"(best), [p] "+&r"(p), [sh] "+&r"(shift_q8), [g] "=&r"(g), [st] "=&r"(st),
+              [up] "=&r"(up), [dn] "=&r"(dn), [t] "=&r"(t)
+            : [k] "r"(k_q8), [end] "r"(end)
+            : "cc", "memory");
+    const uint32_t lo = best & 0xFFFFu;
+    const uint32_t hi = best >> 16;
+    return lo > hi ? lo : hi;
+#else
+    uint32_t best = 0u;
+    for (uint32_t f = 0; f < n_features; f++) {
+        const int32_t g = shift_q8[f];
+        const int32_t up = sat_u16((int32_t)stats[2u * f] + g - (int32_t)k_q8);
+        const int32_t down = sat_u16((int32_t)stats[2u * f + 1u] - g - (int32_t)k_q8);
+        stats[2u * f] = (uint16_t)up;
+        stats[2u * f + 1u] = (uint16_t)down;
+        best = (uint32_t)up > best ? (uint32_t)up : best;
+        best = (uint32_t)down > best ? (uint32_t)down : best;
+    }
+    return best;
+#endif
+}
+
+uint32_t td_chart_top(const uint16_t *stats, uint32_t n_features, uint32_t value)
+{
+    for (uint32_t i = 0; i < 2u * n_features; i++) {
+        if (stats[i] == value) {
+            return i;
+        }
+    }
+    return 0u;
 }
 #endif
 

@@ -6,7 +6,7 @@
 #include <emmintrin.h>
 #endif
 
-#if !(TD_OPTIMIZE_SPEED && !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32))
+#if !(TD_OPTIMIZE_SPEED && !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32)) && !TD_ARM_DSP
 static uint32_t pack16(int16_t lo, int16_t hi)
 {
     return (uint32_t)(uint16_t)lo | ((uint32_t)(uint16_t)hi << 16);
@@ -45,6 +45,79 @@ static TD_NOINLINE uint64_t pca_dot2(const uint8_t *w, uint32_t next, const uint
         w += 4;
     } while (zp != end);
     return (uint32_t)dot0 | ((uint64_t)(uint32_t)dot1 << 32);
+}
+#endif
+
+#if TD_ARM_DSP
+/* The rounding of four dot products (pca_dot4's), where no clamp can act: proj_shift >= 3. */
+typedef struct {
+    const uint32_t *end; /* past the last z pair */
+    uint32_t half;       /* 2^(shift - 1), 0 for shift 0 */
+    uint32_t shift;      /* proj_shift, 3..31 */
+    int32_t *out;        /* four e_q8 values */
+} pca_round4_t;
+
+/* Four consecutive projection rows (w, then next bytes apart) with z, four features a step (as pca_dot2: SXTB16
+ * splits each word of four int8 weights into its even and odd bytes, SMLAD multiplies them with z's lane pairs
+ * (z0, z2) and (z1, z3) and adds), rounded as pca_round: |dot| <= 32 * 128 * 32768 = 2^27, so with shift >= 3 the
+ * magnitude stays within 2^24 and needs no clamp. 26 instructions a step for 16 terms (pca_dot2: 16 for 8), and
+ * the rounding in registers: 7 a dimension. */
+static TD_NOINLINE void pca_dot4(const uint8_t *w, uint32_t next, const uint32_t *zp, const pca_round4_t *rp)
+{
+    const uint8_t *w2 = w + 2u * next;
+    int32_t a0 = 0;
+    int32_t a1 = 0;
+    int32_t a2 = 0;
+    int32_t a3 = 0;
+    uint32_t z02;
+    uint32_t z13;
+    uint32_t x;
+    uint32_t v;
+    __asm__ volatile("1:\n\t"
+            "ldrd %[z02], %[z13], [%[zp]], #8\n\t"
+            "ldr %[v], [%[w]]\n\t"
+            "sxtb16 %[x], %[v]\n\t"
+            "smlad %[a0], %[x], %[z02], %[a0]\n\t"
+            "sxtb16 %[x], %[v], ror #8\n\t"
+            "smlad %[a0], %[x], %[z13], %[a0]\n\t"
+            "ldr %[v], [%[w], %[next]]\n\t"
+            "sxtb16 %[x], %[v]\n\t"
+            "smlad %[a1], %[x], %[z02], %[a1]\n\t"
+            "sxtb16 %[x], %[v], ror #8\n\t"
+            "smlad %[a1], %[x], %[z13], %[a1]\n\t"
+            "ldr %[v], [%[w2]]\n\t"
+            "sxtb16 %[x], %[v]\n\t"
+            "smlad %[a2], %[x], %[z02], %[a2]\n\t"
+            "sxtb16 %[x], %[v], ror #8\n\t"
+            "smlad %[a2], %[x], %[z13], %[a2]\n\t"
+            "ldr %[v], [%[w2], %[next]]\n\t"
+            "sxtb16 %[x], %[v]\n\t"
+            "smlad %[a3], %[x], %[z02], %[a3]\n\t"
+            "sxtb16 %[x], %[v], ror #8\n\t"
+            "smlad %[a3], %[x], %[z13], %[a3]\n\t"
+            "adds %[w], %[w], #4\n\t"
+            "adds %[w2], %[w2], #4\n\t"
+            "ldr %[v], [%[rp]]\n\t"
+            "cmp %[zp], %[v]\n\t"
+            "bne 1b\n\t"
+            /* round: m = |a| + half >> shift, with a's sign */
+            "ldrd %[z02], %[z13], [%[rp], #4]\n\t"
+            ".irp a, %[a0], %[a1], %[a2], %[a3]\n\t"
+            "asr %[x], \\a, #31\n\t"
+            "eor \\a, \\a, %[x]\n\t"
+            "sub \\a, \\a, %[x]\n\t"
+            "add \\a, \\a, %[z02]\n\t"
+            "lsr \\a, \\a, %[z13]\n\t"
+            "eor \\a, \\a, %[x]\n\t"
+            "sub \\a, \\a, %[x]\n\t"
+            ".endr\n\t"
+            "ldr %[v], [%[rp], #12]\n\t"
+            "strd %[a0], %[a1], [%[v]]\n\t"
+            "strd %[a2], %[a3], [%[v], #8]"
+            : [a0] "+&r"(a0), [a1] "+&r"(a1), [a2] "+&r"(a2), [a3] "+&r"(a3), [zp] "+&r"(zp), [w] "+&r"(w),
+              [w2] "+&r"(w2), [z02] "=&r"(z02), [z13] "=&r"(z13), [x] "=&r"(x), [v] "=&r"(v)
+            : [next] "r"(next), [rp] "r"(rp)
+            : "cc", "memory");
 }
 #endif
 
@@ -99,11 +172,35 @@ static TD_ALWAYS_INLINE void embed_pca(const td_profile_t *prof, const int16_t *
     uint32_t z_pairs[TD_MAX_FEATURES / 2u];
     for (uint32_t q = 0; q < n_quads; q++) {
         const int16_t *z = z_q8 + 4u * q;
+#if TD_ARM_DSP
+        /* Two words of two lanes each, regrouped by PKHBT/PKHTB. */
+        const uint32_t z01 = td_load_u32((const uint8_t *)z);
+        const uint32_t z23 = td_load_u32((const uint8_t *)(z + 2));
+        uint32_t z02;
+        uint32_t z13;
+        __asm__("pkhbt %0, %2, %3, lsl #16\n\t"
+                "pkhtb %1, %3, %2, asr #16"
+                : "=&r"(z02), "=&r"(z13)
+                : "r"(z01), "r"(z23));
+        z_pairs[2u * q] = z02;
+        z_pairs[2u * q + 1u] = z13;
+#else
         z_pairs[2u * q] = pack16(z[0], z[2]);
         z_pairs[2u * q + 1u] = pack16(z[1], z[3]);
+#endif
     }
     const uint32_t half = shift != 0u ? 1u << (shift - 1u) : 0u;
-    for (uint32_t j = 0; j < n_dims; j += TD_OPTIMIZE_SPEED ? 2u : 1u) {
+    uint32_t j = 0;
+#if TD_ARM_DSP
+    /* Whole quads of features and a shift that needs no clamp: four rows at a time, rounded in pca_dot4. */
+    if (n_features % 4u == 0u && n_quads != 0u && shift >= 3u) {
+        pca_round4_t rp = {z_pairs + 2u * n_quads, half, shift, e_q8};
+        for (; j + 4u <= n_dims; j += 4u, rp.out += 4) {
+            pca_dot4((const uint8_t *)(projection + j * n_features), n_features, z_pairs, &rp);
+        }
+    }
+#endif
+    for (; j < n_dims; j += TD_OPTIMIZE_SPEED ? 2u : 1u) {
         const int8_t *const row = projection + j * n_features;
         /* An odd last dimension pairs with itself; its second dot product is dropped. */
         const uint32_t next = TD_OPTIMIZE_SPEED && j + 1u < n_dims ? n_features : 0u;

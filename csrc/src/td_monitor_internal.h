@@ -89,6 +89,16 @@ uint32_t td_mon_nearest_centroid(const td_monitor_t *mon, const int32_t *e_q8, u
  * statistic into res->occupancy_q8; past the threshold it raises TD_TRIGGER_OCCUPANCY and latches the alarm. */
 void td_mon_occupancy(td_monitor_t *mon, td_window_result_t *res);
 
+#if TD_FEATURE_CHART && TD_OPTIMIZE_SPEED
+/* td_chart_step's update of the statistics, returning the largest new statistic rather than its index (which
+ * td_chart_top finds when it is needed: the lowest index holding that value, as td_chart_step's). n_features = 0
+ * gives 0. Defined in td_detector.c. */
+uint32_t td_chart_update(uint16_t *stats, const int16_t *shift_q8, uint32_t n_features, uint32_t k_q8);
+
+/* The lowest index i < 2 n_features with stats[i] == value (0 if none). */
+uint32_t td_chart_top(const uint16_t *stats, uint32_t n_features, uint32_t value);
+#endif
+
 /* Fitted shifts of the window (res->shift_q8), the attribution during a CUSUM run and the feature chart's step. */
 void td_mon_feature_tests(td_monitor_t *mon, td_window_result_t *res, uint32_t in_run);
 

@@ -78,6 +78,40 @@ static TD_ALWAYS_INLINE uint64_t scaled_distance(const int32_t *e_end, const uin
     uint32_t i = 0u - row_bytes;
     uint32_t m;
     uint32_t inv;
+    if (bound == UINT64_MAX) {
+        /* The first centroid searched: no bound yet, so the loop below without its bound test (3 instructions a
+         * dimension). */
+        __asm__("b 1f\n\t"
+                "3:\n\t"
+                "umull %[m], %[inv], %[m], %[inv]\n\t"
+                "adds %[m], %[m], #0x8000\n\t"
+                "adc %[inv], %[inv], #0\n\t"
+                "cmp %[inv], #0x100\n\t"
+                "itte lo\n\t"
+                "lsrlo %[m], %[m], #16\n\t"
+                "orrlo %[m], %[m], %[inv], lsl #16\n\t"
+                "movhs %[m], #0x1000000\n\t"
+                "b 2f\n\t"
+                "1:\n\t"
+                "ldr %[m], [%[e], %[i]]\n\t"
+                "ldr %[inv], [%[row], %[i]]\n\t"
+                "sub %[m], %[m], %[inv]\n\t"
+                "eor %[inv], %[m], %[m], asr #31\n\t"
+                "sub %[m], %[inv], %[m], asr #31\n\t"
+                "ldr %[inv], [%[scale], %[i]]\n\t"
+                "cmp %[m], #0x8000\n\t"
+                "bhs 3b\n\t"
+                "lsls %[m], %[m], #16\n\t"
+                "smmulr %[m], %[m], %[inv]\n\t"
+                "2:\n\t"
+                "umlal %Q[d], %R[d], %[m], %[m]\n\t"
+                "adds %[i], %[i], #4\n\t"
+                "bne 1b"
+                : [d] "+&r"(d), [i] "+&r"(i), [m] "=&r"(m), [inv] "=&r"(inv)
+                : [e] "r"(e_end), [row] "r"(row_end), [scale] "r"(scale_end)
+                : "cc", "memory");
+        return d;
+    }
     __asm__("b 1f\n\t"
             "3:\n\t"
             "umull %[m], %[inv], %[m], %[inv]\n\t"

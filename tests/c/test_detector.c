@@ -9,6 +9,7 @@
  * td_test_model.h.
  */
 #include "td_test_model.h"
+#include "td_monitor_internal.h"
 
 /* ---- detector ------------------------------------------------------------------------- */
 
@@ -204,9 +205,21 @@ static void test_feature_chart(void)
             shift[f] = (int16_t)(regime == 0u ? rnd_range(-32768, 32767) : rnd_range(-2000, 2000));
         }
         const uint32_t k = (uint32_t)(regime == 1u ? rnd_range(0, 65535) : rnd_range(0, 500));
+#if TD_OPTIMIZE_SPEED
+        /* The speed build's form (USUB16/SEL maximum on the Cortex-M4): the same statistics, their maximum, and the
+         * lowest index holding it. */
+        uint16_t st2[2u * TD_MAX_FEATURES + 2u];
+        memcpy(st2, st, sizeof st2);
+        const uint32_t best = td_chart_update(st2, shift, F, k);
+#endif
         const uint32_t top = td_chart_step(st, shift, F, k);
         const uint32_t want_i = ref_chart_step(ref, shift, F, k);
         CHECK_QUIET(ok, top == want_i);
+#if TD_OPTIMIZE_SPEED
+        CHECK_QUIET(ok, memcmp(st2, st, sizeof st2) == 0);
+        CHECK_QUIET(ok, best == ref[want_i]);
+        CHECK_QUIET(ok, td_chart_top(st2, F, best) == want_i);
+#endif
         for (uint32_t i = 0; i < 2u * F; i++) {
             CHECK_QUIET(ok, st[i] == ref[i]);
             n_zero += ref[i] == 0;

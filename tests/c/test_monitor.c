@@ -12,6 +12,7 @@
  */
 #include "td_test_model.h"
 #include "td_log2_table.h"
+#include "td_monitor_internal.h"
 
 /* td_log2_q8 against a second implementation (128-bit mantissa) and libm. */
 static void test_log2_q8(void)
@@ -633,9 +634,59 @@ static void test_monitor_long_windows(void)
     CHECK(rounded_up > 0u);
 }
 
+/* The projection alone (td_mon_embed_pca) against a plain int64 reference, at random and at its extremes: every
+ * weight -128 and every z -32768 (|dot| = 2^27 with 32 features), shifts 0..24 (the speed build's four-row
+ * Cortex-M4 path takes quads of features with shift >= 3; the others take the pair path). */
+static void test_embed_projection(void)
+{
+    static int8_t proj[TD_MAX_DIMS * TD_MAX_FEATURES + 4u];
+    int16_t z[TD_MAX_FEATURES];
+    int32_t e[TD_MAX_DIMS + 1u];
+    int ok = 1;
+    unsigned long n_extreme = 0, n_quad_paths = 0;
+    for (uint32_t t = 0; t < 4000u && ok; t++) {
+        const uint32_t F = 2u * (uint32_t)rnd_range(1, TD_MAX_FEATURES / 2);
+        const uint32_t D = (uint32_t)rnd_range(F < TD_MAX_DIMS ? F : 1, TD_MAX_DIMS);
+        const uint32_t shift = (uint32_t)(t % 5u == 0u ? rnd_range(0, 4) : rnd_range(0, 24));
+        const uint32_t regime = (uint32_t)(rnd64() % 4u);
+        for (uint32_t i = 0; i < D * F; i++) {
+            proj[i] = (int8_t)(regime == 0u ? -128 : rnd_range(-128, 127));
+        }
+        for (uint32_t f = 0; f < F; f++) {
+            z[f] = (int16_t)(regime == 0u ? -32768 : (regime == 1u ? (rnd64() & 1u ? 32767 : -32768) : rnd_range(-32768, 32767)));
+        }
+        td_profile_t prof;
+        memset(&prof, 0, sizeof prof);
+        prof.n_features = (uint8_t)F;
+        prof.n_dims = (uint8_t)D;
+        prof.proj_shift = (uint8_t)shift;
+        prof.projection = (const uint8_t *)proj;
+        e[D] = 0x5A5A5A5A;
+        (void)td_mon_embed_pca(&prof, z, e);
+        n_extreme += regime == 0u;
+        n_quad_paths += F % 4u == 0u && shift >= 3u && D >= 4u;
+        for (uint32_t j = 0; j < D; j++) {
+            int64_t dot = 0;
+            for (uint32_t f = 0; f < F; f++) {
+                dot += (int64_t)proj[j * F + f] * z[f];
+            }
+            const int64_t want = ref_clamp(shift ? ref_round_div(dot, (iwide)1 << shift) : dot, (int64_t)1 << 24);
+            CHECK_QUIET(ok, e[j] == want);
+        }
+        CHECK_QUIET(ok, e[D] == 0x5A5A5A5A);
+        if (!ok) {
+            printf("  projection trial %u: %u features, %u dims, shift %u\n", (unsigned)t, (unsigned)F, (unsigned)D,
+                   (unsigned)shift);
+        }
+    }
+    CHECK(ok);
+    CHECK(n_extreme > 500u && n_quad_paths > 1000u);
+}
+
 int main(void)
 {
     test_log2_q8();
+    test_embed_projection();
     test_monitor_reference();
     test_monitor_reinit();
     test_monitor_capacity_and_chunking();
