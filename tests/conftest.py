@@ -9,6 +9,7 @@ from math import isqrt
 import numpy as np
 import pytest
 
+import tinydrift
 from tinydrift import ChannelConfig, Profile
 
 INT16_MIN, INT16_MAX = -32768, 32767
@@ -124,3 +125,15 @@ def recordings() -> tuple[list[np.ndarray], list[np.ndarray]]:
     train = [frames[(case == c) & (split == 0)] for c in np.unique(case[split == 0])]
     test = [frames[(case == c) & (split == 1)] for c in np.unique(case[split == 1])]
     return train, test
+
+
+def gain_field_case(window: int = 10) -> tuple[Profile, list[str], np.ndarray]:
+    """(profile, channel names, field): a profile from the bundled training split and 1,500 held-out frames with a
+    gyr_y gain x4 from frame 600 (the CLI tests' drifted field recording)."""
+    data = np.load(Path(__file__).resolve().parents[1] / "data" / "basicmotions.npz")
+    frames, split = data["frames"], data["split"]
+    names = [str(n) for n in data["channel_names"]]
+    profile = tinydrift.build_profile(frames[split == 0], window=window, channel_names=names)
+    field = frames[split == 1][:1500].astype(np.int32)
+    field[600:, 4] *= 4  # gyr_y gain
+    return profile, names, np.clip(field, -32768, 32767).astype(np.int16)

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import tinydrift
+from conftest import gain_field_case
 from tinydrift.cli.app import main
 from tinydrift.core.recording import HINT_FLOAT, HINT_MISSING, write_csv
 
@@ -36,13 +37,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, st
 @pytest.fixture(scope="module")
 def work(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A profile from the bundled training split and a field recording with a gyr_y gain from window 60."""
-    data = np.load(ROOT / "data" / "basicmotions.npz")
-    frames, split = data["frames"], data["split"]
-    names = [str(n) for n in data["channel_names"]]
-    profile = tinydrift.build_profile(frames[split == 0], window=WINDOW, channel_names=names)
-    field = frames[split == 1][:1500].astype(np.int32)
-    field[600:, 4] *= 4
-    field = np.clip(field, -32768, 32767).astype(np.int16)
+    profile, names, field = gain_field_case(WINDOW)
     d = tmp_path_factory.mktemp("firstuse")
     profile.save(d / "ref.tdp")
     write_csv(d / "field.csv", field, names)

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import tinydrift
+from conftest import gain_field_case
 from tinydrift.cli.app import main
 from tinydrift.telemetry.collect import AlertRunner, CollectStats
 from tinydrift.telemetry.store import TelemetryStore
@@ -32,13 +33,7 @@ TINYDRIFT = [sys.executable, "-m", "tinydrift"]
 @pytest.fixture(scope="module")
 def work(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A profile (.tdp) and a drifted field recording (.npy, 1500 frames = 150 windows) with its host scores."""
-    data = np.load(ROOT / "data" / "basicmotions.npz")
-    frames, split = data["frames"], data["split"]
-    names = [str(n) for n in data["channel_names"]]
-    profile = tinydrift.build_profile(frames[split == 0], window=WINDOW, channel_names=names)
-    field = frames[split == 1][:1500].astype(np.int32)
-    field[600:, 4] *= 4  # gyr_y gain
-    field = np.clip(field, -32768, 32767).astype(np.int16)
+    profile, names, field = gain_field_case(WINDOW)
     d = tmp_path_factory.mktemp("clipath")
     profile.save(d / "ref.tdp")
     np.save(d / "field.npy", field)

@@ -59,6 +59,38 @@ static TD_ALWAYS_INLINE uint32_t abs_diff(int32_t a, int32_t b)
     return (t ^ sign) - sign;
 }
 
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32 && defined(__GNUC__)
+/* One term of the scaled distance in Thumb-2 (see scaled_distance): m = |e_i - c_i| (EOR/SUB with the sign), below 2^15
+ * one SMMULR, else scale_wide's product and clamp at 3:; d += m^2; i += 4 (setting the flags for the caller's exit). */
+#define TD_SCALED_TERM_ASM \
+    "b 1f\n\t" \
+    "3:\n\t" \
+    "umull %[m], %[inv], %[m], %[inv]\n\t" \
+    "adds %[m], %[m], #0x8000\n\t" \
+    "adc %[inv], %[inv], #0\n\t" \
+    "cmp %[inv], #0x100\n\t" \
+    "itte lo\n\t" \
+    "lsrlo %[m], %[m], #16\n\t" \
+    "orrlo %[m], %[m], %[inv], lsl #16\n\t" \
+    "movhs %[m], #0x1000000\n\t" \
+    "b 2f\n\t" \
+    "1:\n\t" \
+    "ldr %[m], [%[e], %[i]]\n\t" \
+    "ldr %[inv], [%[row], %[i]]\n\t" \
+    "sub %[m], %[m], %[inv]\n\t" \
+    "eor %[inv], %[m], %[m], asr #31\n\t" \
+    "sub %[m], %[inv], %[m], asr #31\n\t" \
+    "ldr %[inv], [%[scale], %[i]]\n\t" \
+    "cmp %[m], #0x8000\n\t" \
+    "bhs 3b\n\t" \
+    "lsls %[m], %[m], #16\n\t" \
+    "smmulr %[m], %[m], %[inv]\n\t" \
+    "2:\n\t" \
+    "umlal %Q[d], %R[d], %[m], %[m]\n\t" \
+    "adds %[i], %[i], #4\n\t"
+
+#endif
+
 /* centroid_distance's scaled loop, inlined into nearest_centroid's search, for a centroid given by the ends of its
  * row and of its scale words (offset, then one inverse scale a dimension), row_bytes = 4 n_dims past the starts:
  * one index, counting up to zero, then serves all three arrays. No check before the first term: any partial sum past
@@ -81,62 +113,14 @@ static TD_ALWAYS_INLINE uint64_t scaled_distance(const int32_t *e_end, const uin
     if (bound == UINT64_MAX) {
         /* The first centroid searched: no bound yet, so the loop below without its bound test (3 instructions a
          * dimension). */
-        __asm__("b 1f\n\t"
-                "3:\n\t"
-                "umull %[m], %[inv], %[m], %[inv]\n\t"
-                "adds %[m], %[m], #0x8000\n\t"
-                "adc %[inv], %[inv], #0\n\t"
-                "cmp %[inv], #0x100\n\t"
-                "itte lo\n\t"
-                "lsrlo %[m], %[m], #16\n\t"
-                "orrlo %[m], %[m], %[inv], lsl #16\n\t"
-                "movhs %[m], #0x1000000\n\t"
-                "b 2f\n\t"
-                "1:\n\t"
-                "ldr %[m], [%[e], %[i]]\n\t"
-                "ldr %[inv], [%[row], %[i]]\n\t"
-                "sub %[m], %[m], %[inv]\n\t"
-                "eor %[inv], %[m], %[m], asr #31\n\t"
-                "sub %[m], %[inv], %[m], asr #31\n\t"
-                "ldr %[inv], [%[scale], %[i]]\n\t"
-                "cmp %[m], #0x8000\n\t"
-                "bhs 3b\n\t"
-                "lsls %[m], %[m], #16\n\t"
-                "smmulr %[m], %[m], %[inv]\n\t"
-                "2:\n\t"
-                "umlal %Q[d], %R[d], %[m], %[m]\n\t"
-                "adds %[i], %[i], #4\n\t"
+        __asm__(TD_SCALED_TERM_ASM
                 "bne 1b"
                 : [d] "+&r"(d), [i] "+&r"(i), [m] "=&r"(m), [inv] "=&r"(inv)
                 : [e] "r"(e_end), [row] "r"(row_end), [scale] "r"(scale_end)
                 : "cc", "memory");
         return d;
     }
-    __asm__("b 1f\n\t"
-            "3:\n\t"
-            "umull %[m], %[inv], %[m], %[inv]\n\t"
-            "adds %[m], %[m], #0x8000\n\t"
-            "adc %[inv], %[inv], #0\n\t"
-            "cmp %[inv], #0x100\n\t"
-            "itte lo\n\t"
-            "lsrlo %[m], %[m], #16\n\t"
-            "orrlo %[m], %[m], %[inv], lsl #16\n\t"
-            "movhs %[m], #0x1000000\n\t"
-            "b 2f\n\t"
-            "1:\n\t"
-            "ldr %[m], [%[e], %[i]]\n\t"
-            "ldr %[inv], [%[row], %[i]]\n\t"
-            "sub %[m], %[m], %[inv]\n\t"
-            "eor %[inv], %[m], %[m], asr #31\n\t"
-            "sub %[m], %[inv], %[m], asr #31\n\t"
-            "ldr %[inv], [%[scale], %[i]]\n\t"
-            "cmp %[m], #0x8000\n\t"
-            "bhs 3b\n\t"
-            "lsls %[m], %[m], #16\n\t"
-            "smmulr %[m], %[m], %[inv]\n\t"
-            "2:\n\t"
-            "umlal %Q[d], %R[d], %[m], %[m]\n\t"
-            "adds %[i], %[i], #4\n\t"
+    __asm__(TD_SCALED_TERM_ASM
             "beq 4f\n\t"
             "cmp %Q[b], %Q[d]\n\t"
             "sbcs %[inv], %R[b], %R[d]\n\t"
