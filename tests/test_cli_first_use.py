@@ -56,6 +56,24 @@ def test_score_summary_counts_every_trigger_kind(capsys: pytest.CaptureFixture[s
     assert line == f"  windows with triggers: {int(np.count_nonzero(trigger))} ({listed})"
 
 
+def test_score_summary_shows_a_later_drift_behind_a_latched_glitch(capsys: pytest.CaptureFixture[str], work: dict,
+                                                                    tmp_path: Path) -> None:
+    """One missing sample in window 2 latches the alarm there; the gain from window 60 must still show: the summary
+    names each trigger's first window (oracle: the trigger bits of tinydrift.score's rows)."""
+    field = work["field"].copy()
+    field[25, 1] = -32768  # the default missing-value sentinel, in window 2
+    np.save(tmp_path / "glitch.npy", field)
+    rows = tinydrift.score(tinydrift.load_profile(work["dir"] / "ref.tdp"), field)
+    trigger = rows["trigger"].astype(np.int64)
+    firsts = {name: int(rows["window"][np.flatnonzero(trigger & bit)[0]])
+              for bit, name in KINDS if (trigger & bit).any()}
+    assert firsts["health"] == 2 and 60 <= firsts["feature"] < 100  # the glitch, then the drift it would hide
+    rc, out, _ = run(capsys, "score", "--profile", work["dir"] / "ref.tdp", tmp_path / "glitch.npy")
+    assert rc == 0 and "DRIFT: alarm at window 2 " in out
+    line = next(s for s in out.splitlines() if "first window of each trigger" in s)
+    assert line == "  first window of each trigger: " + ", ".join(f"{k} {v}" for k, v in firsts.items())
+
+
 @pytest.mark.parametrize(
     ("cell", "shown", "hint"),
     [("-112.16", "'-112.16'", HINT_FLOAT), ("1e3", "'1e3'", HINT_FLOAT), ("", "'' (empty)", HINT_MISSING),

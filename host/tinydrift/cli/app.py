@@ -115,7 +115,9 @@ complete window (trailing frames that do not fill a window are ignored).
 
 Output (stdout, or FILE with -o):
   default  a short summary: windows, alarms, first alarm and what triggered it
-           (the trigger kinds below), the channel that moved most, max score
+           (the trigger kinds below), the channel that moved most, each trigger
+           kind's first window (the alarm latches at its first trigger: a later
+           drift behind a glitch shows there), max score
   --csv    one row per window: window,score,dist,recon,cusum,alarm,trigger,
            nearest,top_channel,stuck_mask,saturated_mask,missing_mask, then for
            each channel z_mean_<name>,z_std_<name>,mean_<name>,std_<name>,

@@ -85,6 +85,10 @@ def score_summary(rows: np.ndarray, prof: Profile, rec: Recording, names: Sequen
             lines.append(f"  sensor health at the alarm: {'; '.join(health)}")
         kinds = ", ".join(f"{name} {count}" for name, count in counts.items() if count)
         lines.append(f"  windows with triggers: {int(triggered.sum())} ({kinds})")
+        # The alarm latches at its first trigger; a later, different drift shows in its kind's own first window.
+        firsts = ", ".join(f"{name} {int(rows['window'][np.argmax((rows['trigger'] & bit) != 0)])}"
+                           for bit, name in TRIGGER_NAMES if counts[name])
+        lines.append(f"  first window of each trigger: {firsts}")
     else:
         lines.append(f"no drift: no alarm in {n} windows")
     peak = int(np.argmax(rows["score"]))
