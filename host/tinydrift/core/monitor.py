@@ -182,7 +182,7 @@ class Monitor:
         n_frames = len(arr)
         out = np.empty(((self._fill + n_frames) // self._window,), dtype=self._dtype)
         c_out = ffi.from_buffer(_BYTES_C, out)
-        size = self._dtype.itemsize
+        size = self._row_size
         # at most 2048 windows a C call into the reused result buffer (it stays in cache), each turned into rows in place
         done = pos = 0
         while True:
@@ -204,11 +204,7 @@ class Monitor:
         view of the monitor's own result buffer, reused by the next push: it is overwritten then (copy what you
         keep). C-contiguous int16 frames go to the core without a copy; other arrays are checked and converted.
         """
-        if (type(frames) is np.ndarray and frames.dtype is _INT16 and frames.ndim == 2
-                and frames.shape[1] == self._n_channels and frames.flags.c_contiguous):
-            arr = frames
-        else:
-            arr = as_frames(frames, self._n_channels)
+        arr = self._as_frames(frames)
         n_frames = len(arr)
         if self._fill + n_frames <= self._max_frames:  # one C call into the reused buffer
             self._push_c(arr, n_frames, self._results, _WINDOWS_PER_CALL)
@@ -226,6 +222,7 @@ class Monitor:
         return out
 
     def _as_frames(self, frames: object) -> np.ndarray:
+        """C-contiguous int16 frames of this profile's width as they are (no copy); anything else checked/converted."""
         if (type(frames) is np.ndarray and frames.dtype is _INT16 and frames.ndim == 2
                 and frames.shape[1] == self._n_channels and frames.flags.c_contiguous):
             return frames
