@@ -137,3 +137,14 @@ def gain_field_case(window: int = 10) -> tuple[Profile, list[str], np.ndarray]:
     field = frames[split == 1][:1500].astype(np.int32)
     field[600:, 4] *= 4  # gyr_y gain
     return profile, names, np.clip(field, -32768, 32767).astype(np.int16)
+
+
+def occupancy_alarms_oracle(stat: np.ndarray, threshold: float, n_windows: int) -> int:
+    """Reference occupancy alarm count: every exceedance in turn, an alarm when the ring of n_windows has refilled
+    since the last one (the next needs n fresh windows)."""
+    alarms, ready = 0, n_windows - 1
+    for t in np.flatnonzero(stat > threshold):
+        if t >= ready:
+            alarms += 1
+            ready = t + n_windows
+    return alarms

@@ -9,6 +9,7 @@ import zlib
 import numpy as np
 import pytest
 
+from conftest import occupancy_alarms_oracle
 import tinydrift
 import tinydrift.cli.app
 import tinydrift.core.profile
@@ -157,16 +158,6 @@ def test_cli_builds_with_occupancy(tmp_path, capsys):
     assert "--occupancy: must be between 2 and 64, got 1" in capsys.readouterr().err
 
 
-def _count_alarms_loop(stat: np.ndarray, threshold_q8: int, n_windows: int) -> int:
-    """Reference: every exceedance in turn, an alarm when the ring has refilled since the last one."""
-    alarms, ready = 0, n_windows - 1
-    for t in np.flatnonzero(stat > threshold_q8):
-        if t >= ready:
-            alarms += 1
-            ready = t + n_windows
-    return alarms
-
-
 def _stream_concat(nearest: list[np.ndarray], n_total: int, seed: int) -> np.ndarray:
     """Reference: the same seeded draws, concatenated recording by recording."""
     rng = np.random.default_rng(seed)
@@ -187,4 +178,4 @@ def test_stream_and_alarm_count_equal_their_reference_loops():
         stat = occupancy.statistic(stream, occupancy.reference_costs(segments, 5), 12)
         for threshold in np.quantile(stat, [0.1, 0.5, 0.9, 0.999]).astype(int):
             for n in (2, 7, 12):
-                assert occupancy.count_alarms(stat, threshold, n) == _count_alarms_loop(stat, threshold, n)
+                assert occupancy.count_alarms(stat, threshold, n) == occupancy_alarms_oracle(stat, threshold, n)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from conftest import occupancy_alarms_oracle
 from tinydrift.build import occupancy
 
 RATE = 5e-3
@@ -30,16 +31,6 @@ def _oracle_g_bits(stream: np.ndarray, cost_q8: np.ndarray, n: int, k: int) -> n
     return np.concatenate([np.zeros(n - 1), g])
 
 
-def _oracle_alarms(g: np.ndarray, threshold_bits: float, n: int) -> int:
-    """Alarms with a reset after each: the next needs n fresh windows."""
-    alarms, ready = 0, n - 1
-    for i in np.flatnonzero(g > threshold_bits):
-        if i >= ready:
-            alarms += 1
-            ready = i + n
-    return alarms
-
-
 def _fresh_ratio(reference_noise: bool) -> float:
     """Alarms on fresh streams over the expected count at RATE, pooled over every case and training draw."""
     alarms = expected = 0.0
@@ -50,7 +41,7 @@ def _fresh_ratio(reference_noise: bool) -> float:
             training = [rng.choice(k, size=10, p=p) for _ in range(30)]
             cost, threshold = occupancy.calibrate(training, k, n, RATE, seed, reference_noise=reference_noise)
             fresh = rng.choice(k, size=FRESH, p=p)
-            alarms += _oracle_alarms(_oracle_g_bits(fresh, cost, n, k), threshold / 256.0, n)
+            alarms += occupancy_alarms_oracle(_oracle_g_bits(fresh, cost, n, k), threshold / 256.0, n)
             expected += RATE * FRESH
     return alarms / expected
 
