@@ -141,7 +141,7 @@ def _preview(data: bytes, size: int, width: int = 60) -> str:
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
     """`tinydrift db quarantine --db postgresql://...`: the messages the ingest side could not decode."""
-    from tinydrift.fleet.pgstore import QUARANTINE_MAX_BYTES, connect, delete_quarantined, quarantined
+    from tinydrift.fleet.pgstore import connect, delete_quarantined, quarantined
     from tinydrift.fleet.urls import is_postgres_url
 
     if not is_postgres_url(args.db):
@@ -149,7 +149,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
                          f"postgresql:// URL, got {args.db!r}")
     with connect(args.db, migrate=False) as conn:
         rows = quarantined(conn, args.limit)
-        _print_quarantine(rows, args.json, QUARANTINE_MAX_BYTES)
+        _print_quarantine(rows, args.json)
         if args.delete:
             sys.stdout.flush()  # the listing is out before a row goes (a failed write deletes nothing)
             gone = delete_quarantined(conn, rows)
@@ -157,10 +157,12 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_quarantine(rows: list[Any], as_json: bool, max_bytes: int) -> None:
+def _print_quarantine(rows: list[Any], as_json: bool) -> None:
     """The quarantine listing: one line per message, or one JSON array with the payloads in base64."""
     import base64
     import json
+
+    from tinydrift.fleet.pgstore import QUARANTINE_MAX_BYTES
 
     if as_json:
         print(json.dumps([{"received_at": r.received_at.timestamp(), "topic": r.topic, "error": r.error,
@@ -170,7 +172,7 @@ def _print_quarantine(rows: list[Any], as_json: bool, max_bytes: int) -> None:
         for r in rows:
             print(f"{r.received_at:%Y-%m-%d %H:%M:%S}  {r.topic}  {r.payload_size} bytes  {r.error}  "
                   f"payload: {_preview(r.payload, r.payload_size)}")
-        print(f"tinydrift: {len(rows)} quarantined messages (each keeps its first {max_bytes} bytes; "
+        print(f"tinydrift: {len(rows)} quarantined messages (each keeps its first {QUARANTINE_MAX_BYTES} bytes; "
               "--json gives them whole in base64)", file=sys.stderr)
 
 

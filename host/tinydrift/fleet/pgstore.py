@@ -62,7 +62,7 @@ class QuarantineRow:
     payload_size: int
     error: str
     worker: str
-    digest: bytes = b""  # the row's key (SHA-256 of topic, NUL, whole payload)
+    digest: bytes  # the row's key (SHA-256 of topic, NUL, whole payload)
 
 
 def quarantined(conn: Any, limit: int | None = None) -> list[QuarantineRow]:
