@@ -129,27 +129,9 @@ uint32_t td_chart_top(const uint16_t *stats, uint32_t n_features, uint32_t value
 #if TD_OPTIMIZE_SPEED
 uint32_t td_chart_step(uint16_t *stats, const int16_t *shift_q8, uint32_t n_features, uint32_t k_q8)
 {
-    /* The speed build, the same results as the loop below: the largest new statistic, the lowest index on ties
-     * (best_val starts below every statistic); a feature's up and down statistics share its shift, and on the
-     * Cortex-M4 the clamp to [0, 65535] is one USAT. */
-    uint32_t top = 0u;
-    int32_t best_val = -1;
-    for (uint32_t f = 0; f < n_features; f++) {
-        const int32_t g = shift_q8[f];
-        const int32_t up = sat_u16((int32_t)stats[2u * f] + g - (int32_t)k_q8);
-        const int32_t down = sat_u16((int32_t)stats[2u * f + 1u] - g - (int32_t)k_q8);
-        stats[2u * f] = (uint16_t)up;
-        stats[2u * f + 1u] = (uint16_t)down;
-        if (up > best_val) {
-            best_val = up;
-            top = 2u * f;
-        }
-        if (down > best_val) {
-            best_val = down;
-            top = 2u * f + 1u;
-        }
-    }
-    return top;
+    /* The speed build, the same results as the loop below: the new statistics and their maximum by td_chart_update,
+     * then the lowest index holding it. */
+    return td_chart_top(stats, n_features, td_chart_update(stats, shift_q8, n_features, k_q8));
 }
 #else
 uint32_t td_chart_step(uint16_t *stats, const int16_t *shift_q8, uint32_t n_features, uint32_t k_q8)
