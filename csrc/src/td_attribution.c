@@ -289,21 +289,40 @@ static TD_NOINLINE void fitted_shifts_x86(const td_profile_t *prof, const int32_
     const uint8_t *const centroid = prof->centroids + 4u * k * n_dims;
     const uint8_t *const scale = prof->centroid_scales + 4u * k * (n_dims + 1u) + 4u;
     const uint8_t *const roots = prof->feature_chart + TD_PROFILE_CHART_HEADER_SIZE + 4u * k * n_features;
-    /* the differences and inverse scales, padded with zeros to whole groups of four (t 0, w 0) */
-    int32_t diff[TD_MAX_DIMS + 4u];
-    int32_t inv[TD_MAX_DIMS + 4u];
-    for (uint32_t j = 0; j < n_dims; j++) {
-        diff[j] = e_q8[j] - td_load_i32(centroid + 4u * j); /* both within +-2^24 */
-        inv[j] = td_load_i32(scale + 4u * j);               /* 1..2^24 */
-    }
-    for (uint32_t j = n_dims; j < TD_MAX_DIMS + 4u; j++) {
-        diff[j] = 0;
-        inv[j] = 0;
-    }
+    /* four dimensions a group: the differences and inverse scales as vectors straight from memory (a last part group
+     * from single words, zeros past n_dims: t 0, w 0), kept as vectors (no store and reload of a different width) */
     const uint32_t n_groups = (n_dims + 3u) / 4u;
+    __m128i mags[TD_MAX_DIMS / 4u];
+    __m128i signs[TD_MAX_DIMS / 4u];
+    __m128i invs[TD_MAX_DIMS / 4u];
     __m128i all = _mm_setzero_si128();
     for (uint32_t q = 0; q < n_groups; q++) {
-        all = _mm_or_si128(all, _mm_loadu_si128((const __m128i *)(const void *)(inv + 4u * q)));
+        const uint32_t j = 4u * q;
+        __m128i e;
+        __m128i c;
+        __m128i iv;
+        if (j + 4u <= n_dims) {
+            e = _mm_loadu_si128((const __m128i *)(const void *)(e_q8 + j));
+            c = _mm_loadu_si128((const __m128i *)(const void *)(centroid + 4u * j));
+            iv = _mm_loadu_si128((const __m128i *)(const void *)(scale + 4u * j));
+        } else {
+            int32_t ev[3] = {0, 0, 0};
+            int32_t cv[3] = {0, 0, 0};
+            int32_t sv[3] = {0, 0, 0};
+            for (uint32_t i = 0; j + i < n_dims; i++) {
+                ev[i] = e_q8[j + i];
+                cv[i] = td_load_i32(centroid + 4u * (j + i));
+                sv[i] = td_load_i32(scale + 4u * (j + i));
+            }
+            e = _mm_set_epi32(0, ev[2], ev[1], ev[0]);
+            c = _mm_set_epi32(0, cv[2], cv[1], cv[0]);
+            iv = _mm_set_epi32(0, sv[2], sv[1], sv[0]);
+        }
+        const __m128i d = _mm_sub_epi32(e, c); /* both within +-2^24 */
+        signs[q] = _mm_srai_epi32(d, 31);
+        mags[q] = _mm_sub_epi32(_mm_xor_si128(d, signs[q]), signs[q]); /* < 2^25 */
+        invs[q] = iv;                                                   /* 1..2^24 */
+        all = _mm_or_si128(all, iv);
     }
     all = _mm_or_si128(all, _mm_shuffle_epi32(all, 0x4E));
     all = _mm_or_si128(all, _mm_shuffle_epi32(all, 0xB1));
@@ -317,10 +336,8 @@ static TD_NOINLINE void fitted_shifts_x86(const td_profile_t *prof, const int32_
     const __m128d down = _mm_set1_pd(1.0 / 65536.0);
     const __m128i low16 = _mm_set1_epi32(0xFFFF);
     for (uint32_t q = 0; q < n_groups; q++) {
-        const __m128i d = _mm_loadu_si128((const __m128i *)(const void *)(diff + 4u * q));
-        const __m128i iv = _mm_loadu_si128((const __m128i *)(const void *)(inv + 4u * q));
-        const __m128i dsign = _mm_srai_epi32(d, 31);
-        const __m128i mag = _mm_sub_epi32(_mm_xor_si128(d, dsign), dsign); /* < 2^25 */
+        const __m128i mag = mags[q];
+        const __m128i iv = invs[q];
         /* t = min(floor((mag inv + 2^15) / 2^16), INT16_MAX): the product < 2^49, all exact in doubles */
         const __m128d p01 = _mm_mul_pd(_mm_cvtepi32_pd(mag), _mm_cvtepi32_pd(iv));
         const __m128d p23 = _mm_mul_pd(_mm_cvtepi32_pd(_mm_shuffle_epi32(mag, 0x4E)),
@@ -330,7 +347,7 @@ static TD_NOINLINE void fitted_shifts_x86(const td_profile_t *prof, const int32_
         const __m128i tmag = _mm_unpacklo_epi64(t01, t23);
         /* t (<= 2^15 - 1) times inv >> inv_shift (< 2^15): one PMADDWD, high halves 0; then diff's sign */
         const __m128i prod = _mm_madd_epi16(tmag, _mm_srl_epi32(iv, sh));
-        const __m128i w = _mm_sub_epi32(_mm_xor_si128(prod, dsign), dsign);
+        const __m128i w = _mm_sub_epi32(_mm_xor_si128(prod, signs[q]), signs[q]);
         const __m128i wl = _mm_srai_epi32(_mm_slli_epi32(w, 16), 16);
         const __m128i wh = _mm_srai_epi32(_mm_sub_epi32(w, wl), 16);
         /* lanes (0, 1) and (2, 3) into int16 pairs, in lanes 0 and 2 */
