@@ -172,6 +172,9 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
     const td_profile_t *prof = mon->profile;
     const uint32_t n_channels = prof->n_channels;
     /* Pass 1: statistics, the copies of the acc, the lifetime sums. */
+#if TD_HOST_X86
+    td_recip_t recip = {0u, 0.0, 0.0};
+#endif
     for (uint32_t c = 0; c < n_channels; c++) {
         const td_window_acc_t *const acc = &mon->acc[c];
         td_channel_result_t *const out = &res->channels[c];
@@ -186,7 +189,7 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
             mean_q8 = 0;
             std_q8 = 0;
         } else {
-            td_mean_std_q8_x86(sum, sumsq, n_valid, &mean_q8, &std_q8);
+            td_mean_std_q8_x86(sum, sumsq, n_valid, &recip, &mean_q8, &std_q8);
         }
 #else
         /* A power-of-two count (every sample valid in a power-of-two window): td_mean_q8 and td_var_q32 inline, with

@@ -581,6 +581,7 @@ static void test_mean_std_x86(void)
 {
     int ok_mean = 1;
     int ok_std = 1;
+    td_recip_t recip = {0u, 0.0, 0.0}; /* reused across calls, as the window close does */
     uint32_t near_half = 0u; /* windows whose std_q8 sits within 1/64 of a rounding step: the 128-bit test's */
     for (uint32_t t = 0; t < 4000000u; t++) {
         const uint32_t n = t % 8u == 0u ? (uint32_t)rnd_range(1, 8) : (uint32_t)rnd_range(1, 1024);
@@ -608,7 +609,7 @@ static void test_mean_std_x86(void)
         }
         int32_t mean;
         int32_t std;
-        td_mean_std_q8_x86((int32_t)sum, sumsq, n, &mean, &std);
+        td_mean_std_q8_x86((int32_t)sum, sumsq, n, &recip, &mean, &std);
         const int32_t want_std = td_std_q8(td_var_q32((int32_t)sum, sumsq, n));
         CHECK_QUIET(ok_mean, mean == td_mean_q8((int32_t)sum, n));
         CHECK_QUIET(ok_std, std == want_std);
@@ -639,7 +640,7 @@ static void test_mean_std_x86(void)
                 }
                 int32_t mean;
                 int32_t std;
-                td_mean_std_q8_x86((int32_t)sum, sumsq, n, &mean, &std);
+                td_mean_std_q8_x86((int32_t)sum, sumsq, n, &recip, &mean, &std);
                 CHECK_QUIET(ok_std, std == td_std_q8(td_var_q32((int32_t)sum, sumsq, n)));
                 CHECK_QUIET(ok_mean, mean == td_mean_q8((int32_t)sum, n));
                 boundary_cases++;
@@ -648,6 +649,23 @@ static void test_mean_std_x86(void)
         }
     }
     CHECK(boundary_cases > 100000u);
+    /* The mean for every count, at every multiple of the count and next to it (a / 2n an integer or within 1 / 2n of
+     * one: where a rounded reciprocal's product would fall short). */
+    int ok_every_n = 1;
+    for (uint32_t n = 1; n <= 1024u; n++) {
+        for (uint32_t i = 0; i < 300u; i++) {
+            const int64_t base = (int64_t)n * rnd_range(-32768, 32767);
+            const int64_t sum = base + rnd_range(-1, 1);
+            if (sum < -32768 * (int64_t)n || sum > 32767 * (int64_t)n) {
+                continue;
+            }
+            int32_t mean;
+            int32_t std;
+            td_mean_std_q8_x86((int32_t)sum, (int64_t)32767 * 32767 * n, n, &recip, &mean, &std);
+            CHECK_QUIET(ok_every_n, mean == td_mean_q8((int32_t)sum, n));
+        }
+    }
+    CHECK(ok_every_n);
     /* The edges: one sample of each extreme, all samples at one extreme, and the widest spread. */
     const int64_t edge_sums[][3] = {{-32768, (int64_t)1 << 30, 1}, {32767, (int64_t)32767 * 32767, 1},
                                     {-32768 * 1024, ((int64_t)1 << 30) * 1024, 1024},
@@ -658,7 +676,7 @@ static void test_mean_std_x86(void)
         const uint32_t n = (uint32_t)edge_sums[i][2];
         int32_t mean;
         int32_t std;
-        td_mean_std_q8_x86(sum, sumsq, n, &mean, &std);
+        td_mean_std_q8_x86(sum, sumsq, n, &recip, &mean, &std);
         CHECK_EQ(mean, td_mean_q8(sum, n));
         CHECK_EQ(std, td_std_q8(td_var_q32(sum, sumsq, n)));
     }
