@@ -332,7 +332,7 @@ static TD_NOINLINE void fitted_shifts_x86(const td_profile_t *prof, const int32_
     uint32_t wl2[TD_MAX_DIMS / 2u + 2u];
     uint32_t wh2[TD_MAX_DIMS / 2u + 2u];
     const __m128d cap = _mm_set1_pd(32767.0 * 65536.0);
-    const __m128d round = _mm_set1_pd(32768.0);
+    const __m128d half_up = _mm_set1_pd(32768.0);
     const __m128d down = _mm_set1_pd(1.0 / 65536.0);
     const __m128i low16 = _mm_set1_epi32(0xFFFF);
     for (uint32_t q = 0; q < n_groups; q++) {
@@ -342,8 +342,8 @@ static TD_NOINLINE void fitted_shifts_x86(const td_profile_t *prof, const int32_
         const __m128d p01 = _mm_mul_pd(_mm_cvtepi32_pd(mag), _mm_cvtepi32_pd(iv));
         const __m128d p23 = _mm_mul_pd(_mm_cvtepi32_pd(_mm_shuffle_epi32(mag, 0x4E)),
                                        _mm_cvtepi32_pd(_mm_shuffle_epi32(iv, 0x4E)));
-        const __m128i t01 = _mm_cvttpd_epi32(_mm_mul_pd(_mm_min_pd(_mm_add_pd(p01, round), cap), down));
-        const __m128i t23 = _mm_cvttpd_epi32(_mm_mul_pd(_mm_min_pd(_mm_add_pd(p23, round), cap), down));
+        const __m128i t01 = _mm_cvttpd_epi32(_mm_mul_pd(_mm_min_pd(_mm_add_pd(p01, half_up), cap), down));
+        const __m128i t23 = _mm_cvttpd_epi32(_mm_mul_pd(_mm_min_pd(_mm_add_pd(p23, half_up), cap), down));
         const __m128i tmag = _mm_unpacklo_epi64(t01, t23);
         /* t (<= 2^15 - 1) times inv >> inv_shift (< 2^15): one PMADDWD, high halves 0; then diff's sign */
         const __m128i prod = _mm_madd_epi16(tmag, _mm_srl_epi32(iv, sh));
