@@ -181,7 +181,7 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
             const uint32_t mean = ((mag >> p) << 8) + ((((mag & (n_valid - 1u)) << 9) + n_valid) >> (p + 1u));
             mean_q8 = sum < 0 ? -(int32_t)mean : (int32_t)mean;
             const int64_t scaled = (int64_t)n_valid * sumsq - (int64_t)sum * sum;
-#if TD_STD_FPU
+#if TD_ARM_FPU
             /* The Cortex-M4F: the same value from the FPU's square root and an exact fix-up. */
             std_q8 = td_std_q8_pow2(scaled > 0 ? (uint64_t)scaled : 0u, p);
 #else

@@ -73,28 +73,6 @@ static inline td_status td_window_add_frames(td_window_acc_t *accs, const td_sam
 uint32_t td_isqrt64_shl(uint64_t value, uint32_t k);
 #endif
 
-/* 1: the Cortex-M4F speed build (single-precision FPU): the window close's std of 2^p samples by td_std_q8_pow2
- * (VSQRT.F32 and an exact integer fix-up) instead of td_isqrt64_shl; the same values. */
-#ifndef TD_STD_FPU
-#if TD_OPTIMIZE_SPEED && defined(__ARM_FP) && (__ARM_FP & 4) && defined(__GNUC__)
-#define TD_STD_FPU 1
-#else
-#define TD_STD_FPU 0
-#endif
-#endif
-
-/* Single-precision square root, correctly rounded (IEEE 754): VSQRT.F32 on an FPU, else the compiler's. */
-static inline float td_sqrt_f32(float x)
-{
-#if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__GNUC__)
-    float r;
-    __asm__("vsqrt.f32 %0, %1" : "=t"(r) : "t"(x));
-    return r;
-#else
-    return __builtin_sqrtf(x);
-#endif
-}
-
 /* (td_isqrt64(scaled 4^(16 - p)) + 128) >> 8 for p <= 10 and scaled < 2^(2p + 30): the std_q8 of 2^p samples with
  * scaled = n sumsq - sum^2. With y = floor(scaled 2^(18 - 2p)) < 2^48, std >= s (s >= 1) exactly when
  * y >= (2s - 1)^2, so std = (isqrt(y) + 1) >> 1. The float estimate of sqrt(y) (y's two words converted exactly,
