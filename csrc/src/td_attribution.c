@@ -244,7 +244,12 @@ static uint32_t blame_len(uint64_t num, uint32_t root)
     return q;
 }
 
+#if TD_ARM_DSP
+static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e_q8, uint32_t k, int16_t *shift_q8,
+                                      const td_mon_dev_t *dev)
+#else
 static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e_q8, uint32_t k, int16_t *shift_q8)
+#endif
 {
     const uint32_t n_dims = prof->n_dims;
     const uint32_t n_features = prof->n_features;
@@ -263,10 +268,15 @@ static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e
     if (scale != NULL) {
         uint32_t all = 0u;
 #if TD_ARM_DSP
-        /* The Cortex-M4: the loop below in 17 instructions a dimension (GCC: 21): USAT clamps to INT16_MAX, the
-         * sign goes back with EOR/SUB, and scale_wide (|diff| >= 2^15, out of the way at 3:) is inline as in the
-         * search's loop (td_nearest.c). "memory": it reads e, the centroid and the scales and writes w. */
-        if (n_dims != 0u) {
+        /* t from the search (the same loop's values) when it computed them for this centroid, else from w. */
+        const int32_t *t_src = w;
+        if (dev != NULL && dev->k == k) {
+            all = dev->all;
+            t_src = dev->t;
+        } else if (n_dims != 0u) {
+            /* The Cortex-M4: the loop below in 17 instructions a dimension (GCC: 21): USAT clamps to INT16_MAX, the
+             * sign goes back with EOR/SUB, and scale_wide (|diff| >= 2^15, out of the way at 3:) is inline as in
+             * the search's loop (td_nearest.c). "memory": it reads e, the centroid and the scales and writes w. */
             const int32_t *e = e_q8;
             const uint8_t *c = centroid;
             const uint8_t *sc = scale;
@@ -327,18 +337,19 @@ static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e
         /* The same products, 7 instructions a dimension (GCC: 9). */
         if (n_dims != 0u) {
             int32_t *wp = w;
+            const int32_t *tp = t_src;
             const uint8_t *sc = scale;
             uint32_t t;
             uint32_t inv;
             __asm__ volatile("1:\n\t"
-                             "ldr %[t], [%[wp]]\n\t"
+                             "ldr %[t], [%[tp]], #4\n\t"
                              "ldr %[inv], [%[sc]], #4\n\t"
                              "lsr %[inv], %[inv], %[sh]\n\t"
                              "mul %[t], %[t], %[inv]\n\t"
                              "str %[t], [%[wp]], #4\n\t"
                              "cmp %[wp], %[end]\n\t"
                              "bne 1b"
-                             : [wp] "+&r"(wp), [sc] "+&r"(sc), [t] "=&r"(t), [inv] "=&r"(inv)
+                             : [wp] "+&r"(wp), [tp] "+&r"(tp), [sc] "+&r"(sc), [t] "=&r"(t), [inv] "=&r"(inv)
                              : [sh] "r"(inv_shift), [end] "r"(w + n_dims)
                              : "cc", "memory");
         }
@@ -459,13 +470,27 @@ static uint8_t blame_update(td_monitor_t *mon, const int16_t *shift_q8, uint8_t 
 /* The window's fitted shifts, then the attribution (in_run) and the feature chart (with its section). A chart alarm
  * outside a CUSUM run names the channel of its largest statistic (4c..4c+3 are channel c's mean and spread, up and
  * down). */
+#if TD_ARM_DSP
 TD_NOINLINE void td_mon_feature_tests(td_monitor_t *mon, td_window_result_t *res, uint32_t in_run)
+{
+    td_mon_feature_tests_dev(mon, res, in_run, NULL);
+}
+
+TD_NOINLINE void td_mon_feature_tests_dev(td_monitor_t *mon, td_window_result_t *res, uint32_t in_run,
+                                          const td_mon_dev_t *dev)
+#else
+TD_NOINLINE void td_mon_feature_tests(td_monitor_t *mon, td_window_result_t *res, uint32_t in_run)
+#endif
 {
     const td_profile_t *prof = mon->profile;
 #if TD_FEATURE_CHART
     const uint8_t *chart = prof->feature_chart;
 #endif
+#if TD_ARM_DSP
+    fitted_shifts(prof, res->embedding_q8, res->nearest, res->shift_q8, dev);
+#else
     fitted_shifts(prof, res->embedding_q8, res->nearest, res->shift_q8);
+#endif
 #if TD_FEATURE_ATTRIBUTION
     if (in_run) {
         res->top_channel = blame_update(mon, res->shift_q8, res->top_channel);

@@ -509,8 +509,17 @@ static TD_NOINLINE td_status close_window(td_monitor_t *mon, td_window_result_t 
     {
         res->recon_q8 = td_mon_embed_pca(prof, z_q8, res->embedding_q8);
     }
+#if TD_ARM_DSP
+    /* The search's deviations of the centroid it tries first, for the fitted shifts. */
+    td_mon_dev_t dev;
+    dev.k = TD_MAX_CENTROIDS;
+#endif
     if (embedded) {
+#if TD_ARM_DSP
+        res->dist_q8 = td_mon_nearest_centroid_dev(mon, res->embedding_q8, &res->nearest, &dev);
+#else
         res->dist_q8 = td_mon_nearest_centroid(mon, res->embedding_q8, &res->nearest);
+#endif
         mon->last_nearest = res->nearest;
     }
     res->score_q8 = td_sat_u32((uint64_t)res->dist_q8 + res->recon_q8);
@@ -532,7 +541,11 @@ static TD_NOINLINE td_status close_window(td_monitor_t *mon, td_window_result_t 
             memset(mon->blame_q8, 0, sizeof mon->blame_q8);
         }
 #endif
+#if TD_ARM_DSP
+        td_mon_feature_tests_dev(mon, res, in_run, &dev);
+#else
         td_mon_feature_tests(mon, res, in_run);
+#endif
     }
 #else
     (void)cusum_before;

@@ -85,6 +85,23 @@ uint32_t td_mon_scale_wide(uint32_t mag, uint32_t inv_scale);
 /* Score (Q8) of the nearest centroid to e_q8, its index into *nearest; ties go to the lower index. */
 uint32_t td_mon_nearest_centroid(const td_monitor_t *mon, const int32_t *e_q8, uint8_t *nearest);
 
+#if TD_ARM_DSP
+/* The Cortex-M4 speed build: the scaled search hands the fitted shifts the deviations it computed for the first
+ * centroid it searched (the hint), so they need not be computed twice when that centroid is the nearest. */
+typedef struct {
+    int32_t t[TD_MAX_DIMS]; /* sign(e_j - c_kj) min(round(|e_j - c_kj| inv_kj / 2^16), INT16_MAX): fitted_shifts' t */
+    uint32_t all;           /* the OR of centroid k's inverse scales */
+    uint32_t k;             /* the centroid; TD_MAX_CENTROIDS when nothing was handed over */
+} td_mon_dev_t;
+
+/* td_mon_nearest_centroid, also filling *dev (scaled profiles; else dev->k = TD_MAX_CENTROIDS). */
+uint32_t td_mon_nearest_centroid_dev(const td_monitor_t *mon, const int32_t *e_q8, uint8_t *nearest,
+                                     td_mon_dev_t *dev);
+
+/* td_mon_feature_tests taking centroid dev->k's deviations from *dev instead of computing them. */
+void td_mon_feature_tests_dev(td_monitor_t *mon, td_window_result_t *res, uint32_t in_run, const td_mon_dev_t *dev);
+#endif
+
 /* Occupancy test step for the window's nearest centroid (res->nearest; a profile with an occupancy section): its G
  * statistic into res->occupancy_q8; past the threshold it raises TD_TRIGGER_OCCUPANCY and latches the alarm. */
 void td_mon_occupancy(td_monitor_t *mon, td_window_result_t *res);

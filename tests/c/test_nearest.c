@@ -256,6 +256,35 @@ int main(void)
                    (unsigned long)t, (unsigned)D, (unsigned)K, (unsigned)hint, scaled ? "scaled" : "unscaled",
                    (unsigned)got_k, (unsigned long)got, (unsigned)best_k, (unsigned long)want);
         }
+#if TD_ARM_DSP
+        /* The Cortex-M4's search with the hand-over (td_mon_nearest_centroid_dev): the same centroid and score, and for
+         * a scaled profile the hint's deviations (the first centroid searched: hint, or 0 past the last) as
+         * fitted_shifts computes them, sign(e - c) min(ref_term's scaled |e - c|, INT16_MAX), and the OR of its
+         * inverse scales; nothing handed over without scales. */
+        {
+            td_mon_dev_t dev;
+            uint8_t dev_k = 0xFFu;
+            const uint32_t got_dev = td_mon_nearest_centroid_dev(&mon, e, &dev_k, &dev);
+            CHECK_QUIET(ok, dev_k == got_k && got_dev == got);
+            const uint32_t first = hint < K ? hint : 0u;
+            CHECK_QUIET(ok, dev.k == (scaled ? first : (uint32_t)TD_MAX_CENTROIDS));
+            if (scaled && dev.k == first) {
+                uint32_t all = 0u;
+                for (uint32_t j = 0; j < D; j++) {
+                    const int32_t c = centroid(D, first, j);
+                    const uint32_t inv = get_u32(scale_word(D, first, 1u + j));
+                    all |= inv;
+                    /* ref_term's scaled magnitude (round half up; past INT16_MAX the 2^24 clamp does not matter) */
+                    const int64_t diff = (int64_t)e[j] - c;
+                    uint64_t mag = (uint64_t)(diff < 0 ? -diff : diff);
+                    mag = (mag * inv + 32768u) / 65536u;
+                    const int32_t t = (int32_t)(mag > 32767u ? 32767u : mag);
+                    CHECK_QUIET(ok, dev.t[j] == (diff < 0 ? -t : t));
+                }
+                CHECK_QUIET(ok, dev.all == all);
+            }
+        }
+#endif
         g_cov.unscaled += !scaled;
         g_cov.bad_hint += hint >= K;
         g_cov.dims_1 += D == 1u;
