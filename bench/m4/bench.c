@@ -444,7 +444,7 @@ int main(void)
         sink += td_mon_embed_pca(&g_profile, z_part, e_part);
         t_embed += ticks_since(t0);
         uint8_t nearest = 0;
-#if TD_ARM_DSP
+#if TD_MON_DEV
         /* As the close runs them: the search hands the fitted shifts its deviations. */
         td_mon_dev_t dev;
         dither();

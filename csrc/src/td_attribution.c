@@ -244,7 +244,7 @@ static uint32_t blame_len(uint64_t num, uint32_t root)
     return q;
 }
 
-#if TD_ARM_DSP
+#if TD_MON_DEV
 static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e_q8, uint32_t k, int16_t *shift_q8,
                                       const td_mon_dev_t *dev)
 #else
@@ -265,15 +265,18 @@ static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e
      * 1.0: the rounded product is |diff| itself), so neither tests the profile per dimension. The scaled loop keeps
      * the signed t in w and ORs the inverse scales for their shift (the bit length of the largest, less 15), which
      * a second pass then applies. */
+    const int32_t *wv = w;
+#if TD_MON_DEV
+    if (scale != NULL && dev != NULL && dev->k == k) {
+        /* The search computed w for this centroid (the same loops' values, with the shift td_monitor_init kept). */
+        inv_shift = dev->shift;
+        wv = dev->w;
+    } else
+#endif
     if (scale != NULL) {
         uint32_t all = 0u;
 #if TD_ARM_DSP
-        /* t from the search (the same loop's values) when it computed them for this centroid, else from w. */
-        const int32_t *t_src = w;
-        if (dev != NULL && dev->k == k) {
-            all = dev->all;
-            t_src = dev->t;
-        } else if (n_dims != 0u) {
+        if (n_dims != 0u) {
             /* The Cortex-M4: the loop below in 17 instructions a dimension (GCC: 21): USAT clamps to INT16_MAX, the
              * sign goes back with EOR/SUB, and scale_wide (|diff| >= 2^15, out of the way at 3:) is inline as in
              * the search's loop (td_nearest.c). "memory": it reads e, the centroid and the scales and writes w. */
@@ -337,19 +340,18 @@ static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e
         /* The same products, 7 instructions a dimension (GCC: 9). */
         if (n_dims != 0u) {
             int32_t *wp = w;
-            const int32_t *tp = t_src;
             const uint8_t *sc = scale;
             uint32_t t;
             uint32_t inv;
             __asm__ volatile("1:\n\t"
-                             "ldr %[t], [%[tp]], #4\n\t"
+                             "ldr %[t], [%[wp]]\n\t"
                              "ldr %[inv], [%[sc]], #4\n\t"
                              "lsr %[inv], %[inv], %[sh]\n\t"
                              "mul %[t], %[t], %[inv]\n\t"
                              "str %[t], [%[wp]], #4\n\t"
                              "cmp %[wp], %[end]\n\t"
                              "bne 1b"
-                             : [wp] "+&r"(wp), [tp] "+&r"(tp), [sc] "+&r"(sc), [t] "=&r"(t), [inv] "=&r"(inv)
+                             : [wp] "+&r"(wp), [sc] "+&r"(sc), [t] "=&r"(t), [inv] "=&r"(inv)
                              : [sh] "r"(inv_shift), [end] "r"(w + n_dims)
                              : "cc", "memory");
         }
@@ -388,11 +390,11 @@ static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e
     }
 #if TD_ARM_DSP
     if (n_features % 4u == 0u && n_dims != 0u) {
-        col_sums(projection, n_features, w, w + n_dims, sums, projection + n_features); /* whole groups of four */
+        col_sums(projection, n_features, wv, wv + n_dims, sums, projection + n_features); /* whole groups of four */
     } else
 #endif
     {
-        blame_sums(projection, n_features, n_dims, w, 0u, sums);
+        blame_sums(projection, n_features, n_dims, wv, 0u, sums);
     }
     for (uint32_t f = 0; f < n_features; f++) {
         const int64_t n = sums[f];
@@ -470,7 +472,7 @@ static uint8_t blame_update(td_monitor_t *mon, const int16_t *shift_q8, uint8_t 
 /* The window's fitted shifts, then the attribution (in_run) and the feature chart (with its section). A chart alarm
  * outside a CUSUM run names the channel of its largest statistic (4c..4c+3 are channel c's mean and spread, up and
  * down). */
-#if TD_ARM_DSP
+#if TD_MON_DEV
 TD_NOINLINE void td_mon_feature_tests(td_monitor_t *mon, td_window_result_t *res, uint32_t in_run)
 {
     td_mon_feature_tests_dev(mon, res, in_run, NULL);
@@ -486,7 +488,7 @@ TD_NOINLINE void td_mon_feature_tests(td_monitor_t *mon, td_window_result_t *res
 #if TD_FEATURE_CHART
     const uint8_t *chart = prof->feature_chart;
 #endif
-#if TD_ARM_DSP
+#if TD_MON_DEV
     fitted_shifts(prof, res->embedding_q8, res->nearest, res->shift_q8, dev);
 #else
     fitted_shifts(prof, res->embedding_q8, res->nearest, res->shift_q8);

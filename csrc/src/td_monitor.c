@@ -117,6 +117,14 @@ td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
         mon->has_outputs = 1u;
     }
 #endif
+#if TD_MON_DEV
+    /* The fitted shifts' scale shift of each centroid, for the search's hand-over (td_nearest.c). */
+    if (profile->centroid_scales != NULL) {
+        for (uint32_t k = 0; k < profile->n_centroids; k++) {
+            mon->inv_shift[k] = (uint8_t)td_mon_inv_shift(profile, k);
+        }
+    }
+#endif
     td_status st = td_detector_reset(&mon->detector);
 #if TD_FEATURE_OUTPUTS
     if (st == TD_OK) {
@@ -842,13 +850,13 @@ static TD_NOINLINE td_status close_window(td_monitor_t *mon, td_window_result_t 
     {
         res->recon_q8 = td_mon_embed_pca(prof, z_q8, res->embedding_q8);
     }
-#if TD_ARM_DSP
-    /* The search's deviations of the centroid it tries first, for the fitted shifts. */
+#if TD_MON_DEV
+    /* The search's terms of the centroid it tries first, for the fitted shifts. */
     td_mon_dev_t dev;
     dev.k = TD_MAX_CENTROIDS;
 #endif
     if (embedded) {
-#if TD_ARM_DSP
+#if TD_MON_DEV
         res->dist_q8 = td_mon_nearest_centroid_dev(mon, res->embedding_q8, &res->nearest, &dev);
 #else
         res->dist_q8 = td_mon_nearest_centroid(mon, res->embedding_q8, &res->nearest);
@@ -874,7 +882,7 @@ static TD_NOINLINE td_status close_window(td_monitor_t *mon, td_window_result_t 
             memset(mon->blame_q8, 0, sizeof mon->blame_q8);
         }
 #endif
-#if TD_ARM_DSP
+#if TD_MON_DEV
         td_mon_feature_tests_dev(mon, res, in_run, &dev);
 #else
         td_mon_feature_tests(mon, res, in_run);

@@ -91,31 +91,34 @@ static TD_ALWAYS_INLINE uint32_t abs_diff(int32_t a, int32_t b)
 
 #endif
 
-#if TD_ARM_DSP
-/* The first centroid's scaled distance (no bound) as scaled_distance's, also writing each dimension's deviation
- * t_j = sign(e_j - c_j) min(m_j, INT16_MAX) (m_j the scaled |e_j - c_j| the term squares: USAT clamps, EOR/SUB with
- * the kept difference's sign restore it) below t_end, and ORing the inverse scales into *all: fitted_shifts' first
- * loop, 5 instructions a dimension here instead of its 17. */
+#if TD_MON_DEV
+/* The first centroid's scaled distance (no bound) as scaled_distance's, also writing each dimension's fitted_shifts
+ * term w_j = t_j (inv_j >> sh) below w_end, with t_j = sign(e_j - c_j) min(m_j, INT16_MAX) (m_j the scaled |e_j - c_j|
+ * the term squares: USAT clamps, EOR/SUB with the kept difference's sign restore it): fitted_shifts' two loops over
+ * the dimensions (24 instructions a dimension) in 7 more here. */
 static TD_ALWAYS_INLINE uint64_t scaled_distance_dev(const int32_t *e_end, const uint8_t *row_end,
-                                                     const uint8_t *scale_end, uint32_t row_bytes, int32_t *t_end,
-                                                     uint32_t *all)
+                                                     const uint8_t *scale_end, uint32_t row_bytes, int32_t *w_end,
+                                                     uint32_t sh)
 {
     uint64_t d = (uint64_t)td_load_u32(scale_end - row_bytes - 4u) << 8;
     uint32_t i = 0u - row_bytes;
     uint32_t m;
     uint32_t inv;
     uint32_t diff;
-    uint32_t a = 0u;
     __asm__("b 1f\n\t"
             "3:\n\t"
-            "umull %[m], %[inv], %[m], %[inv]\n\t"
+            "umull %[m], %[diff], %[m], %[inv]\n\t"
             "adds %[m], %[m], #0x8000\n\t"
-            "adc %[inv], %[inv], #0\n\t"
-            "cmp %[inv], #0x100\n\t"
+            "adc %[diff], %[diff], #0\n\t"
+            "cmp %[diff], #0x100\n\t"
             "itte lo\n\t"
             "lsrlo %[m], %[m], #16\n\t"
-            "orrlo %[m], %[m], %[inv], lsl #16\n\t"
+            "orrlo %[m], %[m], %[diff], lsl #16\n\t"
             "movhs %[m], #0x1000000\n\t"
+            "ldr %[diff], [%[e], %[i]]\n\t"
+            "ldr %[inv], [%[row], %[i]]\n\t"
+            "sub %[diff], %[diff], %[inv]\n\t"
+            "ldr %[inv], [%[scale], %[i]]\n\t"
             "b 2f\n\t"
             "1:\n\t"
             "ldr %[m], [%[e], %[i]]\n\t"
@@ -124,7 +127,6 @@ static TD_ALWAYS_INLINE uint64_t scaled_distance_dev(const int32_t *e_end, const
             "eor %[m], %[diff], %[diff], asr #31\n\t"
             "sub %[m], %[m], %[diff], asr #31\n\t"
             "ldr %[inv], [%[scale], %[i]]\n\t"
-            "orr %[a], %[a], %[inv]\n\t"
             "cmp %[m], #0x8000\n\t"
             "bhs 3b\n\t"
             "lsls %[m], %[m], #16\n\t"
@@ -134,13 +136,14 @@ static TD_ALWAYS_INLINE uint64_t scaled_distance_dev(const int32_t *e_end, const
             "usat %[m], #15, %[m]\n\t"
             "eor %[m], %[m], %[diff], asr #31\n\t"
             "sub %[m], %[m], %[diff], asr #31\n\t"
-            "str %[m], [%[t], %[i]]\n\t"
+            "lsr %[inv], %[inv], %[sh]\n\t"
+            "mul %[m], %[m], %[inv]\n\t"
+            "str %[m], [%[w], %[i]]\n\t"
             "adds %[i], %[i], #4\n\t"
             "bne 1b"
-            : [d] "+&r"(d), [i] "+&r"(i), [m] "=&r"(m), [inv] "=&r"(inv), [diff] "=&r"(diff), [a] "+&r"(a)
-            : [e] "r"(e_end), [row] "r"(row_end), [scale] "r"(scale_end), [t] "r"(t_end)
+            : [d] "+&r"(d), [i] "+&r"(i), [m] "=&r"(m), [inv] "=&r"(inv), [diff] "=&r"(diff)
+            : [e] "r"(e_end), [row] "r"(row_end), [scale] "r"(scale_end), [w] "r"(w_end), [sh] "r"(sh)
             : "cc", "memory");
-    *all = a;
     return d;
 }
 #endif
@@ -237,7 +240,7 @@ static TD_ALWAYS_INLINE uint64_t scaled_distance(const int32_t *e_end, const uin
 
 /* Score (Q8) of the nearest centroid; ties go to the lower index. The hint (last window's nearest) is tried
  * first: consecutive windows mostly share a centroid, and a tight bound early lets the others stop early. */
-#if TD_ARM_DSP
+#if TD_MON_DEV
 static TD_ALWAYS_INLINE uint32_t nearest_centroid(const td_monitor_t *mon, const int32_t *e_q8, uint8_t *nearest,
                                                   td_mon_dev_t *dev)
 #else
@@ -258,11 +261,12 @@ uint32_t td_mon_nearest_centroid(const td_monitor_t *mon, const int32_t *e_q8, u
         /* The hint, then the others in index order, as below; one inlined copy of the loop. d <= best first: most
          * centroids stop early past it, and one compare turns them away. */
         uint32_t i = 0;
-#if TD_ARM_DSP
+#if TD_MON_DEV
         if (dev != NULL && n_centroids != 0u && row_bytes != 0u) {
             /* The hint with its deviations for the fitted shifts; it sets the first bound. */
+            dev->shift = mon->inv_shift[first];
             best = scaled_distance_dev(e_end, row_end + first * row_bytes, scale_end + first * (row_bytes + 4u),
-                                       row_bytes, dev->t + prof->n_dims, &dev->all);
+                                       row_bytes, dev->w + prof->n_dims, dev->shift);
             dev->k = first;
             i = 1u;
         }
@@ -296,7 +300,7 @@ uint32_t td_mon_nearest_centroid(const td_monitor_t *mon, const int32_t *e_q8, u
     return td_sat_u32((best + 128u) >> 8);
 }
 
-#if TD_ARM_DSP
+#if TD_MON_DEV
 uint32_t td_mon_nearest_centroid(const td_monitor_t *mon, const int32_t *e_q8, uint8_t *nearest)
 {
     return nearest_centroid(mon, e_q8, nearest, NULL);
