@@ -224,9 +224,17 @@ static TD_ALWAYS_INLINE const td_window_acc_t *pass1_pow2(const td_window_acc_t 
         "adc %[t2], %[t2], #0\n\t"
         "strd %[t1], %[t2], [%[acc], #%c[life]+24]\n\t"
         "2:\n\t"
-        /* mean_q8: mag = |sum|, ((mag >> p) << 8) + ((((mag & (n - 1)) << 9) + n) >> (p + 1)), the sign back */
+        /* mean_q8 = round(sum 2^8 / 2^p), half away from zero. Up to 256 samples (p <= 8) the quotient is exact:
+         * (sum << 8) >> p, arithmetic (|sum| 2^8 <= 2^31, and -2^31 fits). Past that, mag = |sum|,
+         * ((mag >> p) << 8) + ((((mag & (n - 1)) << 9) + n) >> (p + 1)), the sign back. */
         "clz %[p], %[n]\n\t"
         "rsb %[p], %[p], #31\n\t"
+        "cmp %[n], #256\n\t"
+        "bhi 5f\n\t"
+        "lsl %[t1], %[sum], #8\n\t"
+        "asr %[t1], %[t1], %[p]\n\t"
+        "b 6f\n\t"
+        "5:\n\t"
         "eor %[t1], %[sum], %[sum], asr #31\n\t"
         "sub %[t1], %[t1], %[sum], asr #31\n\t"
         "and %[t2], %[t1], %[t0]\n\t"
@@ -237,6 +245,7 @@ static TD_ALWAYS_INLINE const td_window_acc_t *pass1_pow2(const td_window_acc_t 
         "add %[t1], %[t2], %[t1], lsl #8\n\t"
         "eor %[t1], %[t1], %[sum], asr #31\n\t"
         "sub %[t1], %[t1], %[sum], asr #31\n\t"
+        "6:\n\t"
         "str %[t1], [%[out], #12]\n\t"
         /* the copies: sumsq, sum, (min, max), (n_missing, n_saturated) */
         "strd %[lo], %[hi], [%[out], #0]\n\t"
@@ -310,13 +319,14 @@ static TD_ALWAYS_INLINE const td_window_acc_t *pass1_pow2(const td_window_acc_t 
 
 #if TD_ARM_DSP && TD_MAX_CHANNELS <= 16
 /* close_channels' pass 2 for log-std profiles on the Cortex-M4: for each channel c (out, its channel record rec, its
- * two feature records feat, its accumulator acc, z_q8 + 2c at zp) the health bits, the log-std spread from the tables,
- * both z values (standardize: |centred| inv + 2^23 by UMLAL, the high word's bits past 8 saturated by USAT, the
- * sign back, SSAT to int16) into z_q8 and the result, and the top channel as key = (|z| << 8) | c, raised only by a
- * larger |z| (so the lower index keeps a tie; the mean's and the spread's |z| in turn give the larger of the two).
- * v[0] = missing | saturated << 16, v[1] = stuck, v[2] = key. Naked: r4-r12 and lr hold the pointers, c, the
- * masks and five temporaries; the rest waits on the stack. About 97 instructions a channel where GCC's code of the
- * loop takes 128 (QEMU trace). Only the Cortex-M4 runs it: make test-core-m4 checks it (test_monitor.c). */
+ * two feature records feat, its accumulator acc, z_q8 + 2c at zp) the health bits (missing and saturated in one
+ * USUB16 of the limits less the counts, SEL picking the channel's bit where a count passes its limit), the log-std
+ * spread from the tables, both z values (standardize: |centred| inv + 2^23 by UMLAL, the high word's bits past 8
+ * saturated by USAT, the sign back, SSAT to int16) into z_q8 and the result, and the top channel as
+ * key = (|z| << 16) | (1 << c), raised only by a larger |z| (so the lower index keeps a tie; the mean's and the
+ * spread's |z| in turn give the larger of the two). v[0] = missing | saturated << 16, v[1] = stuck, v[2] = key.
+ * Naked: r4-r12 and lr hold the pointers, the channel's bit, the masks and five temporaries; the rest waits on the
+ * stack. Only the Cortex-M4 runs it: make test-core-m4 checks it (test_monitor.c). */
 #define TD_ARG_UNUSED __attribute__((unused)) /* a naked function reads its arguments in assembly */
 __attribute__((naked, noinline)) static void pass2_logstd(TD_ARG_UNUSED td_channel_result_t *out,
                                                          TD_ARG_UNUSED const uint8_t *rec,
@@ -329,25 +339,24 @@ __attribute__((naked, noinline)) static void pass2_logstd(TD_ARG_UNUSED td_chann
 {
     __asm__("push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"
             "ldr r4, [sp, #36]\n\t"
-            "movs r5, #0\n\t"
+            "ldr r9, [sp, #40]\n\t"
+            "movs r5, #1\n\t"
+            "lsl r9, r5, r9\n\t"
+            "str r9, [sp, #40]\n\t"
             "movs r6, #0\n\t"
             "movs r7, #0\n\t"
             "mov r8, #0\n\t"
             "1:\n\t"
             /* health: missing and saturated past the record's limits, stuck (flag bit 0, n_valid >= 2, max - min
              * <= tol) */
-            "ldrh r9, [r0, #28]\n\t"
-            "ldrh r10, [r1, #10]\n\t"
-            "mov r11, #1\n\t"
-            "lsl r11, r11, r5\n\t"
-            "cmp r9, r10\n\t"
-            "it hi\n\t"
-            "orrhi r6, r6, r11\n\t"
-            "ldrh r10, [r0, #30]\n\t"
-            "ldrh r12, [r1, #12]\n\t"
-            "cmp r10, r12\n\t"
-            "it hi\n\t"
-            "orrhi r6, r6, r11, lsl #16\n\t"
+            "ldr r9, [r0, #28]\n\t"
+            "ldr r10, [r1, #10]\n\t"
+            "usub16 r10, r10, r9\n\t"
+            "orr r11, r5, r5, lsl #16\n\t"
+            "mov r12, #0\n\t"
+            "sel r12, r12, r11\n\t"
+            "orr r6, r6, r12\n\t"
+            "uxth r9, r9\n\t"
             "ldrh r10, [r3, #28]\n\t"
             "sub r9, r10, r9\n\t"
             "ldrh r10, [r1, #6]\n\t"
@@ -361,7 +370,7 @@ __attribute__((naked, noinline)) static void pass2_logstd(TD_ARG_UNUSED td_chann
             "ldrh r12, [r1, #8]\n\t"
             "cmp r10, r12\n\t"
             "it ls\n\t"
-            "orrls r7, r7, r11\n\t"
+            "orrls r7, r7, r5\n\t"
             "2:\n\t"
             "cmp r9, #0\n\t"
             "beq 6f\n\t"
@@ -406,7 +415,7 @@ __attribute__((naked, noinline)) static void pass2_logstd(TD_ARG_UNUSED td_chann
             "strh r9, [r4, #2]\n\t"
             "eor r11, r9, r9, asr #31\n\t"
             "sub r11, r11, r9, asr #31\n\t"
-            "lsl r11, r11, #8\n\t"
+            "lsl r11, r11, #16\n\t"
             "cmp r11, r8\n\t"
             "it hi\n\t"
             "orrhi r8, r11, r5\n\t"
@@ -430,7 +439,7 @@ __attribute__((naked, noinline)) static void pass2_logstd(TD_ARG_UNUSED td_chann
             "strh r9, [r4, #0]\n\t"
             "eor r11, r9, r9, asr #31\n\t"
             "sub r11, r11, r9, asr #31\n\t"
-            "lsl r11, r11, #8\n\t"
+            "lsl r11, r11, #16\n\t"
             "cmp r11, r8\n\t"
             "it hi\n\t"
             "orrhi r8, r11, r5\n\t"
@@ -447,7 +456,7 @@ __attribute__((naked, noinline)) static void pass2_logstd(TD_ARG_UNUSED td_chann
             "adds r2, r2, #16\n\t"
             "adds r3, r3, #32\n\t"
             "adds r4, r4, #4\n\t"
-            "adds r5, r5, #1\n\t"
+            "lsl r5, r5, #1\n\t"
             "ldr r9, [sp, #40]\n\t"
             "cmp r5, r9\n\t"
             "bne 1b\n\t"
@@ -552,7 +561,8 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
         res->missing_mask = (uint16_t)v[0];
         res->saturated_mask = (uint16_t)(v[0] >> 16);
         res->stuck_mask = (uint16_t)v[1];
-        res->top_channel = (uint8_t)v[2];
+        const uint32_t top_bit = v[2] & 0xFFFFu;
+        res->top_channel = (uint8_t)(top_bit != 0u ? 31u - td_clz32(top_bit) : 0u);
         return TD_OK;
     }
 #endif
