@@ -46,29 +46,50 @@ static TD_ALWAYS_INLINE uint32_t log2_q8_table(uint32_t x)
 }
 #endif
 
-static td_status monitor_reset_window(td_monitor_t *mon)
-{
-    /* Every channel starts from the same empty state: one reset, then copies (a call per channel cost more). */
-    const td_status st = td_window_reset(&mon->acc[0]);
-    if (st != TD_OK) {
-        return st;
-    }
 #if TD_ARM_DSP
-    /* The Cortex-M4: the 32-byte accumulator in eight registers, one STM a channel. */
-    if (sizeof(td_window_acc_t) == 32u && mon->profile->n_channels > 1u) {
-        td_window_acc_t *q = &mon->acc[1];
-        td_window_acc_t *const end = &mon->acc[mon->profile->n_channels];
-        __asm__ volatile("ldmia %[src], {r2, r3, r4, r5, r6, r8, r9, ip}\n\t"
+/* Inline in the close (and init) on the Cortex-M4: the close has saved every register already. */
+static TD_ALWAYS_INLINE
+#else
+static
+#endif
+td_status monitor_reset_window(td_monitor_t *mon)
+{
+#if TD_ARM_DSP
+    /* The Cortex-M4: td_window_reset's empty accumulator from constants in eight registers, one STM a channel (no
+     * call, no copy of acc[0]); the layout the words follow is checked here (GCC folds the test). */
+    if (sizeof(td_window_acc_t) == 32u && offsetof(td_window_acc_t, sumsq) == 0u &&
+        offsetof(td_window_acc_t, sum) == 8u && offsetof(td_window_acc_t, band_lo) == 12u &&
+        offsetof(td_window_acc_t, band_span) == 16u && offsetof(td_window_acc_t, min) == 20u &&
+        offsetof(td_window_acc_t, max) == 22u && offsetof(td_window_acc_t, n_missing) == 24u &&
+        offsetof(td_window_acc_t, n_saturated) == 26u && offsetof(td_window_acc_t, n_samples) == 28u) {
+        td_window_acc_t *q = &mon->acc[0];
+        td_window_acc_t *const end = &mon->acc[mon->profile->n_channels]; /* n_channels >= 1 (td_monitor_init) */
+        /* min INT16_MAX in the low half-word, max INT16_MIN in the high one. */
+        const uint32_t min_max = (uint32_t)(uint16_t)INT16_MAX | ((uint32_t)(uint16_t)INT16_MIN << 16);
+        __asm__ volatile("movs r2, #0\n\t"
+                         "movs r3, #0\n\t"
+                         "movs r4, #0\n\t"
+                         "mov r5, %[lo]\n\t"
+                         "mov r6, %[span]\n\t"
+                         "mov r8, %[mm]\n\t"
+                         "mov r9, r2\n\t"
+                         "mov ip, r2\n\t"
                          "1:\n\t"
                          "stmia %[q]!, {r2, r3, r4, r5, r6, r8, r9, ip}\n\t"
                          "cmp %[q], %[end]\n\t"
                          "bne 1b"
                          : [q] "+&r"(q)
-                         : [src] "r"(&mon->acc[0]), [end] "r"(end)
+                         : [lo] "r"((int32_t)TD_WINDOW_EMPTY_BAND_LO), [span] "r"((uint32_t)TD_WINDOW_EMPTY_BAND_SPAN),
+                           [mm] "r"(min_max), [end] "r"(end)
                          : "r2", "r3", "r4", "r5", "r6", "r8", "r9", "ip", "cc", "memory");
     } else
 #endif
     {
+        /* Every channel starts from the same empty state: one reset, then copies (a call per channel cost more). */
+        const td_status st = td_window_reset(&mon->acc[0]);
+        if (st != TD_OK) {
+            return st;
+        }
         for (uint32_t c = 1; c < mon->profile->n_channels; c++) {
             mon->acc[c] = mon->acc[0];
         }
@@ -898,10 +919,18 @@ static TD_NOINLINE td_status close_window(td_monitor_t *mon, td_window_result_t 
 
     const td_detector_params_t params = {prof->cusum_k_q8, prof->cusum_h_q8, prof->instant_q8};
     const uint32_t cusum_before = mon->detector.cusum_q8;
+#if TD_OPTIMIZE_SPEED
+    /* td_detector_update inline (its arguments are never NULL here). */
+    res->trigger = td_detector_step(&mon->detector.cusum_q8, &params, res->score_q8);
+    if (res->trigger != 0u) {
+        mon->detector.alarm = 1u;
+    }
+#else
     st = td_detector_update(&mon->detector, &params, res->score_q8, &res->trigger);
     if (st != TD_OK) {
         return st;
     }
+#endif
 #if TD_FEATURE_ATTRIBUTION || TD_FEATURE_CHART
     /* The attribution runs in the windows of a CUSUM run (a new run starts from no evidence), the feature chart in
      * every window; both need the fitted shifts. */
