@@ -248,6 +248,7 @@ static TD_ALWAYS_INLINE const td_window_acc_t *pass1_pow2(const td_window_acc_t 
         "adds %[t1], %[t1], %[lo]\n\t"
         "adcs %[t2], %[t2], %[hi]\n\t"
         "strd %[t1], %[t2], [%[acc], #%c[life]+16]\n\t"
+        "bcc 2f\n\t" /* no carry out of sumsq_lo: sumsq_hi stays */
         "ldrd %[t1], %[t2], [%[acc], #%c[life]+24]\n\t"
         "adcs %[t1], %[t1], #0\n\t"
         "adc %[t2], %[t2], #0\n\t"
@@ -829,7 +830,8 @@ static TD_ALWAYS_INLINE void clear_32(void *p, size_t bytes)
 
 #if TD_ARM_DSP
 /* Zeroes the result's header (from res up to channels: unrolled) and its channel records past the first n_channels:
- * whole 32-byte blocks (close_window checks the layout), each one STM of eight zero registers. */
+ * whole 32-byte blocks (close_window checks the layout), each one STM of eight zero registers (the records two a
+ * loop pass). */
 static TD_ALWAYS_INLINE void clear_blocks(void *res, td_channel_result_t *channels, uint32_t n_channels)
 {
     uint8_t *p = (uint8_t *)res;
@@ -846,9 +848,16 @@ static TD_ALWAYS_INLINE void clear_blocks(void *res, td_channel_result_t *channe
                      ".rept %c[head_blocks]\n\t"
                      "stmia %[p]!, {r2, r3, r4, r5, r6, r8, r9, ip}\n\t"
                      ".endr\n\t"
+                     /* the channel records: an odd one first, then two a pass */
+                     "subs %[p], %[end], %[q]\n\t"
+                     "beq 3f\n\t"
+                     "tst %[p], #32\n\t"
+                     "beq 2f\n\t"
+                     "stmia %[q]!, {r2, r3, r4, r5, r6, r8, r9, ip}\n\t"
                      "cmp %[q], %[end]\n\t"
                      "beq 3f\n\t"
                      "2:\n\t"
+                     "stmia %[q]!, {r2, r3, r4, r5, r6, r8, r9, ip}\n\t"
                      "stmia %[q]!, {r2, r3, r4, r5, r6, r8, r9, ip}\n\t"
                      "cmp %[q], %[end]\n\t"
                      "bne 2b\n\t"
