@@ -222,13 +222,12 @@ static TD_ALWAYS_INLINE const td_window_acc_t *pass1_pow2(const td_window_acc_t 
         "1:\n\t"
         "ldrh %[n], [%[acc], #28]\n\t"
         "ldrh %[t0], [%[acc], #24]\n\t"
-        "subs %[n], %[n], %[t0]\n\t"
-        "beq 9f\n\t"
+        "sub %[n], %[n], %[t0]\n\t"
         "sub %[t0], %[n], #1\n\t"
         "tst %[n], %[t0]\n\t"
         "bne 9f\n\t"
-        "cmp %[n], #512\n\t"
-        "bhi 9f\n\t"
+        "lsrs %[p], %[t0], #9\n\t" /* n - 1 >= 512 unsigned: n = 0 or n > 512 */
+        "bne 9f\n\t"
         "ldr %[sum], [%[acc], #8]\n\t"
         "ldrd %[lo], %[hi], [%[acc], #0]\n\t"
         /* the lifetime: n += n_valid unless past 2^48 (then nothing changes), sum, sumsq in 128 bits */
