@@ -19,6 +19,7 @@ from tinydrift.core.recording import write_csv
 ROOT = Path(__file__).resolve().parents[1]
 DATA_CSV = ROOT / "data" / "basicmotions.csv"
 DATA_NPZ = ROOT / "data" / "basicmotions.npz"
+pytestmark = pytest.mark.filterwarnings("ignore::tinydrift.CalibrationWarning")
 NAMES = ["acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z"]
 SENTINEL = -32768
 WINDOW = 10
