@@ -18,6 +18,7 @@ from tinydrift.build import crossfit, disagreement, occupancy, scales as centroi
 from tinydrift.build.calibrate import basis, calibrate, chart_threshold, resample_shifts, threshold_method
 from tinydrift.build.embedding_fit import kmeans, pca, quantize_projection
 from tinydrift.build.health_limits import HealthLimit, describe, resolve_limits, set_health_rules
+from tinydrift.core.wording import count
 from tinydrift.core.native import lib
 from tinydrift.core.errors import InputError
 from tinydrift.core.monitor import Monitor, as_frames
@@ -263,7 +264,7 @@ def _centroids(embeddings: np.ndarray, n_centroids: int, seed: int, say: Progres
     rng = np.random.default_rng(seed)
     centres = kmeans(embeddings, min(n_centroids, len(embeddings)), rng)
     centroids = np.round(centres * 256.0).astype(np.int32)
-    say(f"k-means: {len(centroids)} centroids over {len(embeddings)} windows")
+    say(f"k-means: {count(len(centroids), 'centroid')} over {count(len(embeddings), 'window')}")
     return centroids
 
 
@@ -538,14 +539,14 @@ def _fit_model(ref: _Reference, features: np.ndarray, fit_recordings: list[np.nd
     components = pca(z, dims, explained_variance)
     projection, shift = quantize_projection(components)
     k = projection.shape[0]
-    say(f"PCA: {2 * n_channels} features -> {k} dims (int8, shift {shift})")
+    say(f"PCA: {2 * n_channels} features -> {count(k, 'dim')} (int8, shift {shift})")
     staged = ref.provisional.replace(feature_mu_q8=mu_q8, feature_inv_sigma_q24=inv_sigma,
                                      projection=projection, proj_shift=shift, centroids_q8=np.zeros((1, k), np.int32))
     embeddings = _run(staged, fit_recordings)["embedding"]
     # Few windows per centroid and dimension overfit the clusters' spreads: fewer centroids then.
     affordable = max(1, len(embeddings) // (MIN_CLUSTER_WINDOWS_PER_DIM * k)) if mixture else n_centroids
     if affordable < n_centroids:
-        say(f"{len(embeddings)} windows afford {affordable} of the {n_centroids} centroids asked for "
+        say(f"{count(len(embeddings), 'window')} afford {affordable} of the {count(n_centroids, 'centroid')} asked for "
             f"({MIN_CLUSTER_WINDOWS_PER_DIM} windows per centroid and dimension)")
     centroids = _centroids(embeddings, min(n_centroids, affordable), seed, say)
     fitted = staged.replace(centroids_q8=centroids)

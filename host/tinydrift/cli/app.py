@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from tinydrift.core.wording import count
 from tinydrift.build.builder import (CHART_SHARE, CROSSFIT_FOLDS, DEFAULT_HOLDOUT, OCCUPANCY_AUTO, SCORINGS,
                                      CalibrationWarning, build_profile)
 from tinydrift.build.calibrate import rate_interval, threshold_method
@@ -334,10 +335,11 @@ def cmd_profile_build(args: argparse.Namespace) -> int:
         raise file_error("cannot write profile", args.output, exc) from None
     n_frames = sum(r.n_frames for r in recs)
     print(
-        f"Profile {prof.profile_id:#010x}: {prof.n_channels} channels ({', '.join(prof.names())}), "
-        f"window {prof.window} frames, {prof.n_dims} {'embedding' if prof.external_embedding else 'PCA'} dims, "
-        f"{prof.n_centroids} centroids, learned from "
-        f"{n_frames} frames in {len(recs)} recording(s). Thresholds in score units: instant "
+        f"Profile {prof.profile_id:#010x}: {count(prof.n_channels, 'channel')} ({', '.join(prof.names())}), "
+        f"window {count(prof.window, 'frame')}, "
+        f"{count(prof.n_dims, 'embedding dim' if prof.external_embedding else 'PCA dim')}, "
+        f"{count(prof.n_centroids, 'centroid')}, learned from "
+        f"{count(n_frames, 'frame')} in {count(len(recs), 'recording')}. Thresholds in score units: instant "
         f"{q8_text(prof.instant_q8)}, CUSUM k {q8_text(prof.cusum_k_q8)} h {q8_text(prof.cusum_h_q8)}; calibrated for "
         f"{prof.false_alarm_rate:g} false alarms per window"
         f"{f' (basis: {prof.calibration.describe()})' if prof.calibration else ''}. "

@@ -18,6 +18,7 @@ from typing import Any
 
 from tinydrift.cli.common import positive_int
 from tinydrift.core.errors import InputError
+from tinydrift.core.wording import count, plural
 
 _INGEST_EPILOG = """\
 Examples:
@@ -67,10 +68,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         worker.stop()
         stats = worker.stats
-    print(f"# ingested {stats.records_new} new records ({stats.records_duplicate} already stored), "
-          f"{stats.gaps_new} gaps, {stats.alarms_new} alarm onsets, {stats.malformed} malformed messages skipped "
-          f"({stats.quarantined_new} new in quarantine), "
-          f"{stats.db_errors} database retries, {time.monotonic() - started:.1f} s", file=sys.stderr)
+    print(f"# ingested {count(stats.records_new, 'new record')} ({stats.records_duplicate} already stored), "
+          f"{count(stats.gaps_new, 'gap')}, {count(stats.alarms_new, 'alarm onset')}, "
+          f"{count(stats.malformed, 'malformed message')} skipped ({stats.quarantined_new} new in quarantine), "
+          f"{count(stats.db_errors, 'database retry')}, {time.monotonic() - started:.1f} s", file=sys.stderr)
     return 0
 
 
@@ -91,8 +92,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         stats = run_gateway(pub, profile, devices, args.records, gateway=gateway, rate=args.rate,
                             flush_timeout=args.flush_timeout)
         left = pub.unacked()
-    print(f"# {gateway}: {stats.records} records of {len(devices)} devices spooled, {stats.alarms} alarm onsets; "
-          f"{left} messages not yet acknowledged by the broker", file=sys.stderr)
+    print(f"# {gateway}: {count(stats.records, 'record')} of {count(len(devices), 'device')} spooled, "
+          f"{count(stats.alarms, 'alarm onset')}; {count(left, 'message')} not yet acknowledged by the broker",
+          file=sys.stderr)
     return 0 if left == 0 else 1
 
 
@@ -106,13 +108,14 @@ def cmd_fleet_report(args: argparse.Namespace) -> int:
         rows = fleet_summary(conn)
         quarantined = quarantine_count(conn)
     for r in rows:
-        print(f"{r.device}: {'ALARM' if r.alarm_now else 'ok'}, {r.records} records, {r.alarm_onsets} alarm onsets"
+        print(f"{r.device}: {'ALARM' if r.alarm_now else 'ok'}, {count(r.records, 'record')}, "
+              f"{count(r.alarm_onsets, 'alarm onset')}"
               f"{f', first alarm {r.first_alarm}' if r.first_alarm else ''}, {r.lost} lost, "
               f"{r.not_received} not received")
     with atomic_open(Path(args.output)) as fh:
         write_fleet_html(rows, fh, quarantined=quarantined)
-    held = f"; {quarantined} messages in quarantine (tinydrift db quarantine)" if quarantined else ""
-    print(f"tinydrift: wrote {args.output} ({len(rows)} devices{held})", file=sys.stderr)
+    held = f"; {count(quarantined, 'message')} in quarantine (tinydrift db quarantine)" if quarantined else ""
+    print(f"tinydrift: wrote {args.output} ({count(len(rows), 'device')}{held})", file=sys.stderr)
     return 0
 
 
@@ -130,7 +133,7 @@ def cmd_fleet_export(args: argparse.Namespace) -> int:
         else:
             with atomic_open(Path(args.output)) as fh:
                 n = export_csv(conn, fh)
-            print(f"tinydrift: wrote {n} records to {args.output} (csv)", file=sys.stderr)
+            print(f"tinydrift: wrote {count(n, 'record')} to {args.output} (csv)", file=sys.stderr)
     return 0
 
 
@@ -153,7 +156,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
         if args.delete:
             sys.stdout.flush()  # the listing is out before a row goes (a failed write deletes nothing)
             gone = delete_quarantined(conn, rows)
-            print(f"tinydrift: deleted the {gone} listed messages from the quarantine", file=sys.stderr)
+            print(f"tinydrift: deleted the {count(gone, 'listed message')} from the quarantine", file=sys.stderr)
     return 0
 
 
@@ -170,9 +173,9 @@ def _print_quarantine(rows: list[Any], as_json: bool) -> None:
                            "payload_base64": base64.b64encode(r.payload).decode("ascii")} for r in rows], indent=1))
     else:
         for r in rows:
-            print(f"{r.received_at:%Y-%m-%d %H:%M:%S}  {r.topic}  {r.payload_size} bytes  {r.error}  "
+            print(f"{r.received_at:%Y-%m-%d %H:%M:%S}  {r.topic}  {count(r.payload_size, 'byte')}  {r.error}  "
                   f"payload: {_preview(r.payload, r.payload_size)}")
-        print(f"tinydrift: {len(rows)} quarantined messages (each keeps its first {QUARANTINE_MAX_BYTES} bytes; "
+        print(f"tinydrift: {count(len(rows), 'quarantined message')} (each keeps its first {QUARANTINE_MAX_BYTES} bytes; "
               "--json gives them whole in base64)", file=sys.stderr)
 
 
@@ -192,7 +195,8 @@ class Gateway:
         left = self.publisher.unacked()
         self.publisher.close()
         if left:
-            print(f"# {left} messages not yet acknowledged by the broker stay in {self.publisher.spool.path}; "
+            print(f"# {count(left, 'message')} not yet acknowledged by the broker {plural(left, 'stays', 'stay')} in "
+                  f"{self.publisher.spool.path}; "
                   "the next `monitor --mqtt` sends them", file=sys.stderr)
 
 

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from tinydrift.core.errors import InputError
+from tinydrift.core.wording import count
 from tinydrift.cli.common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, float_in, int_in, port_option,
                                   resolve_port)
 from tinydrift.telemetry.collect import Collector, DeviceState
@@ -67,7 +68,7 @@ def _model(rec: TelemetryRecord) -> str:
         return ""
     labels = f"{rec.n_correct}/{rec.n_labels} right this window" if rec.n_labels else "no labels this window"
     return (f"estimated accuracy {rec.estimated_accuracy:.2f} vs realized {rec.accuracy:.2f} (all labels; "
-            f"{labels}), prior shift {rec.prior_shift:.2f}, {rec.n_inferences} inferences")
+            f"{labels}), prior shift {rec.prior_shift:.2f}, {count(rec.n_inferences, 'inference')}")
 
 
 def plain_line(state: DeviceState, rec: TelemetryRecord) -> str:
@@ -110,7 +111,7 @@ class LiveView:
         table.add_row("device", f"{info.board_name if info else '?'} ({link})")
         if info:
             table.add_row("boot / profile", f"{info.boot_id:#010x} / {info.profile_id:#010x} "
-                          f"(window {info.profile_window}, {info.profile_channels} channels)")
+                          f"(window {info.profile_window}, {count(info.profile_channels, 'channel')})")
         table.add_row("windows/s", f"{state.window_rate():.1f}")
         rec = state.last
         if rec is not None:
@@ -165,7 +166,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     try:
         return run.collect()
     finally:
-        if run.connects == 0:  # no device ever answered: leave no empty database or spool behind
+        if not run.contacted:  # no device ever answered: leave no empty database or spool behind
             _remove_new_files(created)
 
 
@@ -177,7 +178,7 @@ class _MonitorRun:
         self.url = url
         self.prof = prof
         self.gateway = gateway
-        self.connects = 0
+        self.contacted = False  # a device answered INFO (then the files stay, whatever happens next)
 
     def collect(self) -> int:
         args, url, prof, gateway = self.args, self.url, self.prof, self.gateway
@@ -191,6 +192,7 @@ class _MonitorRun:
             view: LiveView | None = None
 
             def on_contact() -> None:
+                self.contacted = True
                 if prof is not None:  # into the store only once a device answers: a failed start writes nothing
                     store.add_profile(prof)
 
@@ -235,9 +237,7 @@ class _MonitorRun:
                 collector.stop()
                 stats = collector.stats
                 interrupted = True
-            finally:
-                self.connects = collector.stats.connects
-            if stats.connects == 0:
+            if not self.contacted:
                 reason = collector.state.message.removeprefix("disconnected: ").split("; retrying")[0]
                 reason = reason.removeprefix(f"cannot open {url}: ")
                 print(f"tinydrift: error: never connected to {url} in {time.monotonic() - started:.1f} s: "
@@ -257,10 +257,11 @@ def _closing_note(stats: Any, elapsed: float, db: str, in_all: int) -> str:
     """The line that counts what a session collected."""
     dropped = f", {stats.records_dropped} dropped from a full queue (backfilled)" if stats.records_dropped else ""
     fetch = " (still in the device's ring: run again to fetch them)" if stats.seqs_unreceived else ""
-    return (f"# collected {stats.records_new} new records ({stats.records_backfilled} backfilled, "
-            f"{stats.records_duplicate} duplicates{dropped}), {stats.alarms} new alarms, {stats.seqs_lost} records "
-            f"lost in {stats.gaps_recorded} gaps, {stats.seqs_unreceived} not received yet{fetch}, "
-            f"{stats.connects} connections, {elapsed:.1f} s -> {db} ({in_all} records in all)")
+    return (f"# collected {count(stats.records_new, 'new record')} ({stats.records_backfilled} backfilled, "
+            f"{count(stats.records_duplicate, 'duplicate')}{dropped}), {count(stats.alarms, 'new alarm')}, "
+            f"{count(stats.seqs_lost, 'record')} lost in {count(stats.gaps_recorded, 'gap')}, "
+            f"{stats.seqs_unreceived} not received yet{fetch}, {count(stats.connects, 'connection')}, "
+            f"{elapsed:.1f} s -> {db} ({count(in_all, 'record')} in all)")
 
 
 def add_commands(commands: Any) -> None:

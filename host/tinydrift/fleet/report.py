@@ -8,6 +8,7 @@ import html
 from dataclasses import dataclass
 from typing import IO, Any
 
+from tinydrift.core.wording import count
 from tinydrift.fleet.pgstore import RECORD_COLUMNS
 
 
@@ -81,9 +82,10 @@ def write_fleet_html(rows: list[DeviceSummary], fh: IO[str], title: str = "tinyd
     fh.write(f"<!doctype html><meta charset='utf-8'><title>{e(title)}</title>"
              "<style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:right}"
              "td:first-child,th:first-child{text-align:left}tr.alarm{background:#fdd}</style>"
-             f"<h1>{e(title)}</h1><p>{len(rows)} devices, {alarmed} in alarm now, "
-             f"{sum(r.records for r in rows):,} records, {sum(r.lost for r in rows):,} lost in gaps.</p>"
-             + (f"<p>{quarantined:,} undecodable message{'s' if quarantined != 1 else ''} in quarantine "
+             f"<h1>{e(title)}</h1><p>{count(len(rows), 'device')}, {alarmed} in alarm now, "
+             f"{count(sum(r.records for r in rows), 'record', thousands=True)}, {sum(r.lost for r in rows):,} lost "
+             "in gaps.</p>"
+             + (f"<p>{count(quarantined, 'undecodable message', thousands=True)} in quarantine "
                 "(<code>tinydrift db quarantine</code> lists them).</p>" if quarantined else "")
              + "<table>"
              "<tr><th>device</th><th>state</th><th>board</th><th>gateway</th><th>last seen (UTC)</th><th>boots</th>"
