@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tinydrift.cli.common import positive_int
+from tinydrift.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, float_in, positive_int
 from tinydrift.core.errors import InputError
 from tinydrift.core.wording import count, plural
 
@@ -28,9 +28,14 @@ Examples:
 
 Start several workers with different --client-id values to split the load (one shared
 subscription). Restart a worker with the same --client-id: the broker keeps its session and
-sends it what arrived meanwhile. Each message is acknowledged after it is committed, and a
+sends it what arrived meanwhile. The broker also keeps dealing a stopped worker's session its
+share of the messages (for up to 7 days): take a worker out of service for good with
+  tinydrift ingest --mqtt URL --db URL --client-id ingest-2 --retire Each message is acknowledged after it is committed, and a
 record stored twice is ignored, so a killed worker loses and duplicates nothing. The schema
 is created or migrated at start. Ctrl-C or SIGTERM stops after the batch in hand.
+
+Exit status: 0 (also after SIGTERM, --duration or --idle-exit), 130 on Ctrl-C, 1 on an
+error or when the broker never accepted the connection (one line says so).
 """
 
 _SIM_EPILOG = """\
@@ -46,6 +51,10 @@ every record.
 """
 
 
+RETIRE_IDLE_S = 2.0  # --retire without --idle-exit: stop this long after the last queued message
+_seconds = float_in(lambda v: 0 < v < float("inf"), "a positive number of seconds")
+
+
 def _logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="tinydrift: %(message)s")
@@ -59,20 +68,30 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if not is_postgres_url(args.db):
         raise InputError(f"--db must be a postgresql:// URL, got {args.db!r}")
     _logging(not args.quiet)
-    worker = IngestWorker(url, args.db, group=None if args.no_share else args.group, client_id=args.client_id, alert_cmd=args.alert_cmd,
-                          batch=args.batch)
+    if args.retire and not args.client_id:
+        raise InputError("--retire ends a worker's persistent session: give that worker's --client-id")
+    idle_exit = args.idle_exit if args.idle_exit is not None or not args.retire else RETIRE_IDLE_S
+    worker = IngestWorker(url, args.db, group=None if args.no_share else args.group, client_id=args.client_id,
+                          alert_cmd=args.alert_cmd, batch=args.batch, retire=args.retire)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     started = time.monotonic()
+    interrupted = False
     try:
-        stats = worker.run(duration=args.duration, idle_exit=args.idle_exit)
+        stats = worker.run(duration=args.duration, idle_exit=idle_exit)
     except KeyboardInterrupt:
         worker.stop()
         stats = worker.stats
+        interrupted = True
+    if not worker.ever_connected:
+        print(f"tinydrift: error: never connected to the broker {url} in {time.monotonic() - started:.1f} s; "
+              f"nothing ingested{' (interrupted)' if interrupted else ''}", file=sys.stderr)
+        return EXIT_INTERRUPTED if interrupted else EXIT_ERROR
     print(f"# ingested {count(stats.records_new, 'new record')} ({stats.records_duplicate} already stored), "
           f"{count(stats.gaps_new, 'gap')}, {count(stats.alarms_new, 'alarm onset')}, "
           f"{count(stats.malformed, 'malformed message')} skipped ({stats.quarantined_new} new in quarantine), "
-          f"{count(stats.db_errors, 'database retry')}, {time.monotonic() - started:.1f} s", file=sys.stderr)
-    return 0
+          f"{count(stats.db_errors, 'database retry')}, {time.monotonic() - started:.1f} s"
+          f"{' (interrupted)' if interrupted else ''}", file=sys.stderr)
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -92,6 +111,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         stats = run_gateway(pub, profile, devices, args.records, gateway=gateway, rate=args.rate,
                             flush_timeout=args.flush_timeout)
         left = pub.unacked()
+        reached = pub.ever_connected
+    if not reached:
+        print(f"tinydrift: error: never connected to the broker {url}; {count(left, 'message')} "
+              f"{plural(left, 'stays', 'stay')} in {args.spool} for the next run", file=sys.stderr)
+        return EXIT_ERROR
     print(f"# {gateway}: {count(stats.records, 'record')} of {count(len(devices), 'device')} spooled, "
           f"{count(stats.alarms, 'alarm onset')}; {count(left, 'message')} not yet acknowledged by the broker",
           file=sys.stderr)
@@ -232,9 +256,14 @@ def add_commands(commands: Any) -> None:
                    help="plain subscription instead of a shared one: every worker gets every message "
                         "(survives a mosquitto restart while no worker is connected; see docs/fleet.md)")
     p.add_argument("--alert-cmd", metavar="CMD", help="run CMD on each new alarm onset, the event as JSON on stdin")
+    p.add_argument("--retire", action="store_true",
+                   help="take the worker --client-id out of service: ingest what the broker queued for its session, "
+                        f"then end the session (stops {RETIRE_IDLE_S:g} s after the last message unless --idle-exit "
+                        "says otherwise); a stopped worker's session otherwise keeps its share of the messages for up "
+                        "to 7 days")
     p.add_argument("--batch", type=positive_int, default=1000, metavar="N", help="messages per transaction (1000)")
-    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
-    p.add_argument("--idle-exit", type=float, metavar="S", help="stop after S seconds without a message")
+    p.add_argument("--duration", type=_seconds, metavar="S", help="stop after S seconds")
+    p.add_argument("--idle-exit", type=_seconds, metavar="S", help="stop after S seconds without a message")
     p.add_argument("-q", "--quiet", action="store_true", help="log only warnings")
     p.set_defaults(func=cmd_ingest)
 
