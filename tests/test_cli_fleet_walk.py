@@ -179,3 +179,32 @@ def test_retire_needs_a_client_id(tmp_path: Path) -> None:
     assert res.returncode == 1
     assert res.stderr.strip() == ("tinydrift: error: --retire ends a worker's persistent session: give that worker's "
                                   "--client-id")
+
+
+def test_fleet_report_names_trigger_kinds_in_bit_order(broker, pg, tmp_path: Path) -> None:
+    """The fleet page's first alarm lists its trigger kinds in the order every other output uses (bit order:
+    instant, cusum, health, ...), not alphabetically (it said "cusum+instant" where monitor said "instant+cusum")."""
+    from tinydrift.core.triggers import trigger_names
+    from tinydrift.fleet.simulate import build_sim_profile, device_records, device_uid
+
+    device = 3  # every fourth simulated device drifts halfway
+    first = next(r for r in device_records(build_sim_profile(), device, 60) if r.alarm)
+    kinds = trigger_names(first.trigger)
+    assert len(kinds) > 1 and kinds != sorted(kinds)  # the case that tells the orders apart
+    group = ("--group", "walk-report")
+    worker = subprocess.Popen([*TINYDRIFT, "ingest", "--mqtt", broker.url, "--db", pg.url, *group, "--idle-exit", "3"],
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert worker.stderr is not None
+        while "subscribed to" not in (line := worker.stderr.readline()):
+            assert line, "ingest exited"
+        sim = cli("fleet", "simulate", "--mqtt", broker.url, "--spool", "gw.spool", "--devices", 1,
+                  "--first-device", device, "--records", 60, cwd=tmp_path)
+        assert sim.returncode == 0, sim.stderr
+        assert settled(pg, device, 60) == 60
+    finally:
+        worker.communicate(timeout=60)
+    rep = cli("report", "--db", pg.url, "-o", "fleet.html", cwd=tmp_path)
+    assert rep.returncode == 0, rep.stderr
+    line = next(ln for ln in rep.stdout.splitlines() if ln.startswith(device_uid(device)))
+    assert f"first alarm boot {first.boot_id:#010x} seq {first.seq} ({'+'.join(kinds)})" in line, line

@@ -8,6 +8,7 @@ import html
 from dataclasses import dataclass
 from typing import IO, Any
 
+from tinydrift.core.triggers import TRIGGER_NAMES
 from tinydrift.core.wording import count
 from tinydrift.fleet.pgstore import RECORD_COLUMNS
 
@@ -46,14 +47,14 @@ WITH r AS (SELECT device_uid, count(*) AS n, count(DISTINCT boot_id) AS boots,
 SELECT d.uid, d.board, d.gateway, d.last_seen, coalesce(r.boots, 0), coalesce(r.n, 0),
        coalesce(r.alarm_windows, 0), coalesce(o.onsets, 0), coalesce(last.alarm, false), last.score,
        fa.boot_id, fa.seq,
-       (SELECT string_agg(kind, '+' ORDER BY kind) FROM alarms a
+       (SELECT string_agg(kind, '+' ORDER BY array_position(ARRAY[{kinds}]::text[], kind), kind) FROM alarms a
          WHERE a.device_uid = fa.device_uid AND a.boot_id = fa.boot_id AND a.seq = fa.seq),
        coalesce(g.lost, 0), coalesce(span.holes, 0)
 FROM devices d LEFT JOIN r ON r.device_uid = d.uid LEFT JOIN span ON span.device_uid = d.uid
 LEFT JOIN last ON last.device_uid = d.uid LEFT JOIN fa ON fa.device_uid = d.uid
 LEFT JOIN g ON g.device_uid = d.uid LEFT JOIN o ON o.device_uid = d.uid
 ORDER BY coalesce(last.alarm, false) DESC, d.uid
-"""
+""".replace("{kinds}", ", ".join(f"'{kind}'" for _, kind in TRIGGER_NAMES))  # trigger kinds in bit order, as elsewhere
 
 
 def fleet_summary(conn: Any) -> list[DeviceSummary]:
