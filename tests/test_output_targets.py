@@ -59,3 +59,16 @@ def test_fifo_output_is_written_in_place(profile: Path, tmp_path: Path, what: st
     assert got == [expected]
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still the FIFO, not a regular file
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.fifo"]  # no .tmp left beside it
+
+
+def test_missing_directory_names_the_file_given(tmp_path: Path) -> None:
+    """-o DIR/x with DIR missing: the error names x (the CLI prints "FILE: No such file or directory"), not the
+    temporary x.tmp the user never asked for."""
+    from tinydrift.core.files import atomic_open
+
+    target = tmp_path / "missing" / "fleet.html"
+    with pytest.raises(FileNotFoundError) as exc:
+        with atomic_open(target) as fh:
+            fh.write("never")
+    assert exc.value.filename == str(target)
+    assert str(exc.value) == f"[Errno 2] No such file or directory: '{target}'"

@@ -30,7 +30,11 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
         return
     tmp = target.with_name(target.name + ".tmp")
     try:
-        with open(tmp, mode, encoding="utf-8" if text else None, newline="" if text else None) as fh:
+        try:
+            handle = open(tmp, mode, encoding="utf-8" if text else None, newline="" if text else None)
+        except OSError as exc:  # name the file the user gave, not our temporary one
+            raise type(exc)(exc.errno, exc.strerror, str(target)) from None
+        with handle as fh:
             yield fh
         os.replace(tmp, target)
     except BaseException:
