@@ -410,8 +410,9 @@ static TD_NOINLINE void fitted_shifts_x86(const td_profile_t *prof, const int32_
 
 #if TD_MON_DEV
 /* The Cortex-M4: inline in td_mon_feature_tests_dev, its one caller (one prologue and frame instead of two). */
-static TD_ALWAYS_INLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e_q8, uint32_t k,
-                                           int16_t *shift_q8, const td_mon_dev_t *dev)
+static TD_ALWAYS_INLINE uint32_t fitted_shifts(const td_profile_t *prof, const int32_t *e_q8, uint32_t k,
+                                               int16_t *shift_q8, const td_mon_dev_t *dev, uint16_t *stats,
+                                               uint32_t k_q8)
 #else
 static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e_q8, uint32_t k, int16_t *shift_q8)
 #endif
@@ -573,7 +574,10 @@ static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e
          * where GCC takes 24): |n| by its sign word s (EOR, SUBS/SBC), then for |n| < 2^32 one UDIV and the clamp,
          * for wider |n| the clamp test (|n| >= root 2^15), the shifted division and its correction, for root 0 a
          * 0; the sign goes back with EOR/SUB. The roots are read with LDR as td_load_u32 reads them (the M4
-         * allows unaligned words). "memory": it reads sums and the roots and writes shift_q8. */
+         * allows unaligned words). With the chart's statistics (stats) each shift g also takes the chart's step
+         * at once, as td_chart_update's loop (td_detector.c) does it from shift_q8: (up, down) one word, the new
+         * statistics clamped by USAT, packed by PKHBT, their running maximum by USUB16/SEL. "memory": it reads sums
+         * and the roots and writes shift_q8 (and stats). */
         const int64_t *sm = sums;
         const uint8_t *rp = roots;
         int16_t *out = shift_q8;
@@ -584,62 +588,94 @@ static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e
         uint32_t q;
         uint32_t t;
         uint32_t u;
-        __asm__ volatile("b 1f\n\t"
-                         "4:\n\t"
-                         "movs %[q], #0\n\t"
-                         "b 2f\n\t"
-                         "5:\n\t"
-                         "movw %[q], #0x7fff\n\t"
-                         "b 2f\n\t"
-                         "3:\n\t"
-                         "lsl %[t], %[root], #15\n\t"
-                         "lsr %[u], %[root], #17\n\t"
-                         "cmp %[lo], %[t]\n\t"
-                         "sbcs %[u], %[hi], %[u]\n\t"
-                         "bhs 5b\n\t"
-                         "clz %[t], %[hi]\n\t"
-                         "lsl %[q], %[hi], %[t]\n\t"
-                         "rsb %[t], %[t], #32\n\t"
-                         "lsr %[u], %[lo], %[t]\n\t"
-                         "orr %[q], %[q], %[u]\n\t"
-                         "lsr %[u], %[root], %[t]\n\t"
-                         "add %[u], %[u], #1\n\t"
-                         "udiv %[q], %[q], %[u]\n\t"
-                         "umull %[t], %[u], %[root], %[q]\n\t"
-                         "subs %[lo], %[lo], %[t]\n\t"
-                         "sbc %[hi], %[hi], %[u]\n\t"
-                         "cmp %[lo], %[root]\n\t"
-                         "sbcs %[hi], %[hi], #0\n\t"
-                         "it hs\n\t"
-                         "addhs %[q], %[q], #1\n\t"
-                         "b 2f\n\t"
-                         "1:\n\t"
-                         "ldrd %[lo], %[hi], [%[sm]], #8\n\t"
-                         "ldr %[root], [%[rp]], #4\n\t"
-                         "asr %[sg], %[hi], #31\n\t"
-                         "eor %[lo], %[lo], %[sg]\n\t"
-                         "eor %[hi], %[hi], %[sg]\n\t"
-                         "subs %[lo], %[lo], %[sg]\n\t"
-                         "sbc %[hi], %[hi], %[sg]\n\t"
-                         "cmp %[root], #0\n\t"
-                         "beq 4b\n\t"
-                         "cmp %[hi], #0\n\t"
-                         "bne 3b\n\t"
-                         "udiv %[q], %[lo], %[root]\n\t"
-                         "lsrs %[t], %[q], #15\n\t"
-                         "it ne\n\t"
-                         "movwne %[q], #0x7fff\n\t"
-                         "2:\n\t"
-                         "eor %[q], %[q], %[sg]\n\t"
-                         "sub %[q], %[q], %[sg]\n\t"
-                         "strh %[q], [%[out]], #2\n\t"
+#define TD_SHIFT_QUOTIENT_ASM \
+    "b 1f\n\t" \
+    "4:\n\t" \
+    "movs %[q], #0\n\t" \
+    "b 2f\n\t" \
+    "5:\n\t" \
+    "movw %[q], #0x7fff\n\t" \
+    "b 2f\n\t" \
+    "3:\n\t" \
+    "lsl %[t], %[root], #15\n\t" \
+    "lsr %[u], %[root], #17\n\t" \
+    "cmp %[lo], %[t]\n\t" \
+    "sbcs %[u], %[hi], %[u]\n\t" \
+    "bhs 5b\n\t" \
+    "clz %[t], %[hi]\n\t" \
+    "lsl %[q], %[hi], %[t]\n\t" \
+    "rsb %[t], %[t], #32\n\t" \
+    "lsr %[u], %[lo], %[t]\n\t" \
+    "orr %[q], %[q], %[u]\n\t" \
+    "lsr %[u], %[root], %[t]\n\t" \
+    "add %[u], %[u], #1\n\t" \
+    "udiv %[q], %[q], %[u]\n\t" \
+    "umull %[t], %[u], %[root], %[q]\n\t" \
+    "subs %[lo], %[lo], %[t]\n\t" \
+    "sbc %[hi], %[hi], %[u]\n\t" \
+    "cmp %[lo], %[root]\n\t" \
+    "sbcs %[hi], %[hi], #0\n\t" \
+    "it hs\n\t" \
+    "addhs %[q], %[q], #1\n\t" \
+    "b 2f\n\t" \
+    "1:\n\t" \
+    "ldrd %[lo], %[hi], [%[sm]], #8\n\t" \
+    "ldr %[root], [%[rp]], #4\n\t" \
+    "asr %[sg], %[hi], #31\n\t" \
+    "eor %[lo], %[lo], %[sg]\n\t" \
+    "eor %[hi], %[hi], %[sg]\n\t" \
+    "subs %[lo], %[lo], %[sg]\n\t" \
+    "sbc %[hi], %[hi], %[sg]\n\t" \
+    "cmp %[root], #0\n\t" \
+    "beq 4b\n\t" \
+    "cmp %[hi], #0\n\t" \
+    "bne 3b\n\t" \
+    "udiv %[q], %[lo], %[root]\n\t" \
+    "lsrs %[t], %[q], #15\n\t" \
+    "it ne\n\t" \
+    "movwne %[q], #0x7fff\n\t" \
+    "2:\n\t" \
+    "eor %[q], %[q], %[sg]\n\t" \
+    "sub %[q], %[q], %[sg]\n\t" \
+    "strh %[q], [%[out]], #2\n\t" \
+
+        if (stats != NULL) {
+            uint32_t *st = (uint32_t *)(void *)stats;
+            uint32_t best = 0u;
+            __asm__ volatile(TD_SHIFT_QUOTIENT_ASM
+                             "ldr %[root], [%[st]]\n\t"
+                             "sub %[u], %[q], %[kq]\n\t"
+                             "uxth %[lo], %[root]\n\t"
+                             "add %[lo], %[lo], %[u]\n\t"
+                             "usat %[lo], #16, %[lo]\n\t"
+                             "add %[u], %[q], %[kq]\n\t"
+                             "rsb %[hi], %[u], %[root], lsr #16\n\t"
+                             "usat %[hi], #16, %[hi]\n\t"
+                             "pkhbt %[root], %[lo], %[hi], lsl #16\n\t"
+                             "str %[root], [%[st]], #4\n\t"
+                             "usub16 %[u], %[root], %[best]\n\t"
+                             "sel %[best], %[root], %[best]\n\t"
+                             "cmp %[out], %[end]\n\t"
+                             "bne 1b"
+                             : [sm] "+&r"(sm), [rp] "+&r"(rp), [out] "+&r"(out), [st] "+&r"(st), [best] "+&r"(best),
+                               [lo] "=&r"(lo), [hi] "=&r"(hi), [sg] "=&r"(sg), [root] "=&r"(root), [q] "=&r"(q),
+                               [t] "=&r"(t), [u] "=&r"(u)
+                             : [end] "r"(shift_q8 + n_features), [kq] "r"(k_q8)
+                             : "cc", "memory");
+            const uint32_t b_lo = best & 0xFFFFu;
+            const uint32_t b_hi = best >> 16;
+            return b_lo > b_hi ? b_lo : b_hi;
+        }
+        __asm__ volatile(TD_SHIFT_QUOTIENT_ASM
                          "cmp %[out], %[end]\n\t"
                          "bne 1b"
                          : [sm] "+&r"(sm), [rp] "+&r"(rp), [out] "+&r"(out), [lo] "=&r"(lo), [hi] "=&r"(hi),
                            [sg] "=&r"(sg), [root] "=&r"(root), [q] "=&r"(q), [t] "=&r"(t), [u] "=&r"(u)
                          : [end] "r"(shift_q8 + n_features)
                          : "cc", "memory");
+#undef TD_SHIFT_QUOTIENT_ASM
     }
+    return 0u;
 #else
     for (uint32_t f = 0; f < n_features; f++) {
         const int64_t n = sums[f];
@@ -734,8 +770,13 @@ TD_NOINLINE void td_mon_feature_tests(td_monitor_t *mon, td_window_result_t *res
 #if TD_FEATURE_CHART
     const uint8_t *chart = prof->feature_chart;
 #endif
-#if TD_MON_DEV
-    fitted_shifts(prof, res->embedding_q8, res->nearest, res->shift_q8, dev);
+#if TD_MON_DEV && TD_FEATURE_CHART
+    /* The chart's step with the shifts (its largest statistic back), when the profile has a chart. */
+    const uint32_t chart_max = fitted_shifts(prof, res->embedding_q8, res->nearest, res->shift_q8, dev,
+                                             chart != NULL ? mon->chart_q8 : NULL,
+                                             chart != NULL ? td_load_u16(chart) : 0u);
+#elif TD_MON_DEV
+    (void)fitted_shifts(prof, res->embedding_q8, res->nearest, res->shift_q8, dev, NULL, 0u);
 #else
     fitted_shifts(prof, res->embedding_q8, res->nearest, res->shift_q8);
 #endif
@@ -746,7 +787,9 @@ TD_NOINLINE void td_mon_feature_tests(td_monitor_t *mon, td_window_result_t *res
 #endif
 #if TD_FEATURE_CHART
     if (chart != NULL) {
-#if TD_OPTIMIZE_SPEED
+#if TD_MON_DEV
+        res->chart_q8 = (uint16_t)chart_max;
+#elif TD_OPTIMIZE_SPEED
         /* The largest statistic; its index (the lowest holding it, as td_chart_step's) only for an alarm. */
         res->chart_q8 = (uint16_t)td_chart_update(mon->chart_q8, res->shift_q8, prof->n_features, td_load_u16(chart));
 #else
