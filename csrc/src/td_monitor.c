@@ -64,14 +64,13 @@ td_status monitor_reset_window(td_monitor_t *mon)
         offsetof(td_window_acc_t, n_saturated) == 26u && offsetof(td_window_acc_t, n_samples) == 28u) {
         td_window_acc_t *q = &mon->acc[0];
         td_window_acc_t *const end = &mon->acc[mon->profile->n_channels]; /* n_channels >= 1 (td_monitor_init) */
-        /* min INT16_MAX in the low half-word, max INT16_MIN in the high one. */
-        const uint32_t min_max = (uint32_t)(uint16_t)INT16_MAX | ((uint32_t)(uint16_t)INT16_MIN << 16);
         __asm__ volatile("movs r2, #0\n\t"
                          "movs r3, #0\n\t"
                          "movs r4, #0\n\t"
                          "mov r5, %[lo]\n\t"
                          "mov r6, %[span]\n\t"
-                         "mov r8, %[mm]\n\t"
+                         "movw r8, %[min]\n\t" /* min INT16_MAX in the low half-word, max INT16_MIN in the high */
+                         "movt r8, %[max]\n\t"
                          "mov r9, r2\n\t"
                          "mov ip, r2\n\t"
                          "1:\n\t"
@@ -79,8 +78,9 @@ td_status monitor_reset_window(td_monitor_t *mon)
                          "cmp %[q], %[end]\n\t"
                          "bne 1b"
                          : [q] "+&r"(q)
-                         : [lo] "r"((int32_t)TD_WINDOW_EMPTY_BAND_LO), [span] "r"((uint32_t)TD_WINDOW_EMPTY_BAND_SPAN),
-                           [mm] "r"(min_max), [end] "r"(end)
+                         : [lo] "i"(TD_WINDOW_EMPTY_BAND_LO), [span] "i"(TD_WINDOW_EMPTY_BAND_SPAN),
+                           [min] "i"((uint32_t)(uint16_t)INT16_MAX), [max] "i"((uint32_t)(uint16_t)INT16_MIN),
+                           [end] "r"(end)
                          : "r2", "r3", "r4", "r5", "r6", "r8", "r9", "ip", "cc", "memory");
     } else
 #endif
