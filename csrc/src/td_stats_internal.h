@@ -24,6 +24,16 @@
 #endif
 #endif
 
+/* 1: the lane path also has an AVX2 form, compiled for AVX2 alone (a function attribute, not a build flag) and taken
+ * when the CPU runs AVX2 (__builtin_cpu_supports); 0: SSE2 only. The same results either way. */
+#ifndef TD_BLOCK_AVX2
+#if TD_BLOCK_LANES && (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 6))
+#define TD_BLOCK_AVX2 1
+#else
+#define TD_BLOCK_AVX2 0
+#endif
+#endif
+
 /* 1: host speed builds on x86-64 (the CFFI module): td_isqrt64 through SSE2's SQRTSD with an exact fix-up, and
  * td_var_q32 through the CPU's 64-bit division; the same results as the integer paths the device runs. */
 #ifndef TD_HOST_X86
