@@ -175,7 +175,7 @@ typedef struct {
 /* Both lane kernels take two groups a step: a and b (the same lanes of consecutive groups) interleaved, so each
  * PMADDWD pairs one lane's two samples: times (1, 1) it gives a + b, times itself a^2 + b^2, exact in int32 and below
  * 2^31 unless a sample is -32768. Two such squares sum below 2^32 in uint32 lanes (4 * 32767^2 < 2^32) before they
- * widen into uint64. A lane that saw -32768 is never used (merge_block: -32768 is at or below every rail_lo). An odd
+ * widen into uint64. A lane that saw -32768 is never used (merge_channels: -32768 is at or below every rail_lo). An odd
  * last group pairs with zeros. */
 static TD_ALWAYS_INLINE void pair_sse2(__m128i a, __m128i b, __m128i *s_lo, __m128i *s_hi, __m128i *sq_lo,
                                        __m128i *sq_hi)
@@ -374,10 +374,9 @@ static __m128i lanes_down(__m128i v, uint32_t k)
  * block, and are ignored): the lane path for blocks too short for whole groups (a window of 10 frames). Two frames go
  * through PMADDWD together: interleaved, (a, b) times (1, 1) is a + b and times itself a^2 + b^2, exact in int32 and
  * below 2^31 when neither is -32768; two such pairs sum below 2^32 in uint32 lanes before they widen into uint64. A
- * lane that saw -32768 is never used (merge_block: -32768 is at or below every rail_lo). The last frames, whose
+ * lane that saw -32768 is never used (merge_channels: -32768 is at or below every rail_lo). The last frames, whose
  * 16-byte load would pass the block's end, come from the block's last 8 samples moved down, zeros shifted in. */
-static void block_frames(const int16_t *x, uint32_t n_ch, uint32_t n, int32_t *sum, uint64_t *sumsq, int16_t *mn,
-                         int16_t *mx)
+static void block_frames(const int16_t *x, uint32_t n_ch, uint32_t n, channel_stats_t *out)
 {
     /* frames i with i n_ch + 8 <= n n_ch load in place */
     const uint32_t over = (8u + n_ch - 1u) / n_ch - 1u;
@@ -423,15 +422,107 @@ static void block_frames(const int16_t *x, uint32_t n_ch, uint32_t n, int32_t *s
         q2 = _mm_add_epi64(q2, _mm_unpacklo_epi32(sq_hi, zero));
         q3 = _mm_add_epi64(q3, _mm_unpackhi_epi32(sq_hi, zero));
     }
-    _mm_storeu_si128((__m128i *)(void *)sum, s_lo);
-    _mm_storeu_si128((__m128i *)(void *)(sum + 4), s_hi);
-    _mm_storeu_si128((__m128i *)(void *)sumsq, q0);
-    _mm_storeu_si128((__m128i *)(void *)(sumsq + 2), q1);
-    _mm_storeu_si128((__m128i *)(void *)(sumsq + 4), q2);
-    _mm_storeu_si128((__m128i *)(void *)(sumsq + 6), q3);
-    _mm_storeu_si128((__m128i *)(void *)mn, lo);
-    _mm_storeu_si128((__m128i *)(void *)mx, hi);
+    _mm_storeu_si128((__m128i *)(void *)out->sum, s_lo);
+    _mm_storeu_si128((__m128i *)(void *)(out->sum + 4), s_hi);
+    _mm_storeu_si128((__m128i *)(void *)out->sumsq, q0);
+    _mm_storeu_si128((__m128i *)(void *)(out->sumsq + 2), q1);
+    _mm_storeu_si128((__m128i *)(void *)(out->sumsq + 4), q2);
+    _mm_storeu_si128((__m128i *)(void *)(out->sumsq + 6), q3);
+    _mm_storeu_si128((__m128i *)(void *)out->mn, lo);
+    _mm_storeu_si128((__m128i *)(void *)out->mx, hi);
 }
+
+#if TD_BLOCK_AVX2
+/* Frame i of block_frames' layout: its samples from lane 0, the next frame's (or zeros) after them. */
+static TD_ALWAYS_INLINE __m128i frame_at(const int16_t *x, uint32_t n_ch, uint32_t i, uint32_t n_safe, __m128i last,
+                                         uint32_t n_samples)
+{
+    return i < n_safe ? _mm_loadu_si128((const __m128i *)(const void *)(x + (size_t)i * n_ch))
+                      : lanes_down(last, i * n_ch + 8u - n_samples);
+}
+
+/* Two frames in one AVX2 vector: lo in the low 128 bits, hi in the high. */
+__attribute__((target("avx2"))) static inline __m256i frames_2(__m128i lo, __m128i hi)
+{
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+}
+
+/* block_frames in AVX2 for 5-8 channels and n >= 4 frames: each 128-bit half holds one frame, as block_frames' vector
+ * does (channel c in lane c), so a vector takes two frames and a pair step four (frames i, i + 2 interleaved in the low
+ * half, i + 1, i + 3 in the high): the same PMADDWD pairs as the lane kernels, and the channels' statistics are the
+ * two halves added at the end, with no lanes to sum per channel. The last 1-4 frames take one step whose missing
+ * frames repeat the first (min and max unchanged) and are masked out of the sums. */
+__attribute__((target("avx2"))) static void frames_avx2(const int16_t *x, uint32_t n_ch, uint32_t n,
+                                                        channel_stats_t *out)
+{
+    const uint32_t n_samples = n * n_ch;
+    const uint32_t n_safe = n_ch < 8u ? n - 1u : n; /* frames whose 8-sample load stays in the block (n_ch >= 5) */
+    const __m128i last = _mm_loadu_si128((const __m128i *)(const void *)(x + n_samples - 8u));
+    const __m256i zero = _mm256_setzero_si256();
+    __m256i s_lo = zero; /* int32: channels 0-3 (low half: frames i, i + 2; high half: i + 1, i + 3) */
+    __m256i s_hi = zero; /* channels 4-7 */
+    __m256i q0 = zero;   /* uint64: channels 0-1, 2-3, 4-5, 6-7, both halves */
+    __m256i q1 = zero;
+    __m256i q2 = zero;
+    __m256i q3 = zero;
+    __m256i lo = _mm256_set1_epi16(INT16_MAX);
+    __m256i hi = _mm256_set1_epi16(INT16_MIN);
+    uint32_t i = 0u;
+    while (i < n) {
+        __m256i sq_lo = zero;
+        __m256i sq_hi = zero;
+        uint32_t twice = 0u;
+        for (; twice < 2u && i + 4u <= n_safe; twice++, i += 4u) {
+            const int16_t *p = x + (size_t)i * n_ch;
+            const __m256i a = frames_2(_mm_loadu_si128((const __m128i *)(const void *)p),
+                                       _mm_loadu_si128((const __m128i *)(const void *)(p + n_ch)));
+            const __m256i b = frames_2(_mm_loadu_si128((const __m128i *)(const void *)(p + 2u * n_ch)),
+                                       _mm_loadu_si128((const __m128i *)(const void *)(p + 3u * n_ch)));
+            lo = _mm256_min_epi16(lo, _mm256_min_epi16(a, b));
+            hi = _mm256_max_epi16(hi, _mm256_max_epi16(a, b));
+            pair_avx2(a, b, &s_lo, &s_hi, &sq_lo, &sq_hi);
+        }
+        if (twice < 2u && i < n) { /* the last 1-4 frames (n - i <= 3 + (n - n_safe)) */
+            const uint32_t r = n - i;
+            const __m128i ones = _mm_set1_epi16(-1);
+            const __m128i none = _mm_setzero_si128();
+            const __m128i f0 = frame_at(x, n_ch, i, n_safe, last, n_samples);
+            const __m128i f1 = r > 1u ? frame_at(x, n_ch, i + 1u, n_safe, last, n_samples) : f0;
+            const __m128i f2 = r > 2u ? frame_at(x, n_ch, i + 2u, n_safe, last, n_samples) : f0;
+            const __m128i f3 = r > 3u ? frame_at(x, n_ch, i + 3u, n_safe, last, n_samples) : f0;
+            const __m256i a = frames_2(f0, f1);
+            const __m256i b = frames_2(f2, f3);
+            lo = _mm256_min_epi16(lo, _mm256_min_epi16(a, b));
+            hi = _mm256_max_epi16(hi, _mm256_max_epi16(a, b));
+            const __m256i keep_a = frames_2(ones, r > 1u ? ones : none);
+            const __m256i keep_b = frames_2(r > 2u ? ones : none, r > 3u ? ones : none);
+            pair_avx2(_mm256_and_si256(a, keep_a), _mm256_and_si256(b, keep_b), &s_lo, &s_hi, &sq_lo, &sq_hi);
+            i = n;
+        }
+        q0 = _mm256_add_epi64(q0, _mm256_unpacklo_epi32(sq_lo, zero));
+        q1 = _mm256_add_epi64(q1, _mm256_unpackhi_epi32(sq_lo, zero));
+        q2 = _mm256_add_epi64(q2, _mm256_unpacklo_epi32(sq_hi, zero));
+        q3 = _mm256_add_epi64(q3, _mm256_unpackhi_epi32(sq_hi, zero));
+    }
+    /* the two halves' frames together */
+    const __m128i sum_lo = _mm_add_epi32(_mm256_castsi256_si128(s_lo), _mm256_extracti128_si256(s_lo, 1));
+    const __m128i sum_hi = _mm_add_epi32(_mm256_castsi256_si128(s_hi), _mm256_extracti128_si256(s_hi, 1));
+    _mm_storeu_si128((__m128i *)(void *)out->sum, sum_lo);
+    _mm_storeu_si128((__m128i *)(void *)(out->sum + 4), sum_hi);
+    _mm_storeu_si128((__m128i *)(void *)out->sumsq,
+                     _mm_add_epi64(_mm256_castsi256_si128(q0), _mm256_extracti128_si256(q0, 1)));
+    _mm_storeu_si128((__m128i *)(void *)(out->sumsq + 2),
+                     _mm_add_epi64(_mm256_castsi256_si128(q1), _mm256_extracti128_si256(q1, 1)));
+    _mm_storeu_si128((__m128i *)(void *)(out->sumsq + 4),
+                     _mm_add_epi64(_mm256_castsi256_si128(q2), _mm256_extracti128_si256(q2, 1)));
+    _mm_storeu_si128((__m128i *)(void *)(out->sumsq + 6),
+                     _mm_add_epi64(_mm256_castsi256_si128(q3), _mm256_extracti128_si256(q3, 1)));
+    _mm_storeu_si128((__m128i *)(void *)out->mn,
+                     _mm_min_epi16(_mm256_castsi256_si128(lo), _mm256_extracti128_si256(lo, 1)));
+    _mm_storeu_si128((__m128i *)(void *)out->mx,
+                     _mm_max_epi16(_mm256_castsi256_si128(hi), _mm256_extracti128_si256(hi, 1)));
+}
+#endif
 #endif
 
 #if TD_BLOCK_PAIRS
@@ -484,6 +575,7 @@ static TD_NOINLINE void block_pair(const int16_t *first, uint32_t stride_bytes, 
 #endif
 
 #if TD_BLOCK_LANES || TD_BLOCK_PAIRS
+#if TD_BLOCK_PAIRS
 /* n frames of one channel (its first sample at `first`, stride apart) whose sums, min and max a block pass found:
  * kept when every sample lies strictly inside the rails (none saturated, none the sentinel, which lies outside them),
  * else the channel is added sample by sample. The rules and the room were checked by the caller. */
@@ -513,6 +605,57 @@ static uint32_t block_ok(const td_window_acc_t *accs, const td_sample_rules_t *r
     }
     return ok;
 }
+#endif
+
+#if TD_BLOCK_LANES
+/* 1 when td_window_add would accept n more samples on every channel (at most 16): then a block pass cannot fail
+ * half-way. */
+static uint32_t block_ok_x86(const td_window_acc_t *accs, const td_sample_rules_t *rules, uint32_t n_channels,
+                             uint32_t n)
+{
+    uint32_t bad = n_channels > 16u;
+    for (uint32_t c = 0; c < n_channels; c++) {
+        const td_sample_rules_t *r = &rules[c];
+        bad |= (uint32_t)(r->rail_lo >= r->rail_hi) |
+               ((uint32_t)(r->use_sentinel != 0u) & (uint32_t)(r->sentinel > r->rail_lo) &
+                (uint32_t)(r->sentinel < r->rail_hi)) |
+               (uint32_t)(n > TD_WINDOW_ACC_MAX_SAMPLES - accs[c].n_samples);
+    }
+    return bad ? 0u : 1u;
+}
+
+/* Each channel's statistics cs of a block pass over n frames kept where all its samples lie strictly inside its rails
+ * (none saturated, none the sentinel, which lies outside them), else that channel added sample by sample. */
+static td_status merge_channels(td_window_acc_t *accs, const td_sample_rules_t *rules, uint32_t n_channels,
+                                uint32_t n, const channel_stats_t *cs, const int16_t *frames)
+{
+    td_status st = TD_OK;
+    for (uint32_t c = 0; c < n_channels; c++) {
+        td_window_acc_t *acc = &accs[c];
+        const td_sample_rules_t *r = &rules[c];
+        const int32_t lo = cs->mn[c];
+        const int32_t hi = cs->mx[c];
+        if (lo > r->rail_lo && hi < r->rail_hi) {
+            const int32_t mn = lo < acc->min ? lo : acc->min;
+            const int32_t mx = hi > acc->max ? hi : acc->max;
+            acc->n_samples = (uint16_t)(acc->n_samples + n);
+            acc->sum += cs->sum[c];
+            acc->sumsq += (int64_t)cs->sumsq[c];
+            acc->min = (int16_t)mn;
+            acc->max = (int16_t)mx;
+            /* window_update_band: mx >= hi > rail_lo and mn <= lo < rail_hi, so the band is empty only if
+             * band_lo > band_hi, as there */
+            const int32_t band_lo = mn > r->rail_lo ? mn : r->rail_lo + 1;
+            const int32_t band_hi = mx < r->rail_hi ? mx : r->rail_hi - 1;
+            acc->band_lo = band_lo <= band_hi ? band_lo : EMPTY_BAND_LO;
+            acc->band_span = band_lo <= band_hi ? (uint32_t)(band_hi - band_lo) : EMPTY_BAND_SPAN;
+        } else {
+            st |= td_window_add(acc, r, frames + c, n_channels, n);
+        }
+    }
+    return st != TD_OK ? TD_ERR_STATE : TD_OK; /* never an error: block_ok checked the rules and the room */
+}
+#endif
 
 td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *rules, const int16_t *frames,
                                uint32_t n_channels, uint32_t n_frames)
@@ -522,54 +665,52 @@ td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *r
     }
     uint32_t done = 0u;
 #if TD_BLOCK_LANES
-    /* A group is lanes = lcm(n_channels, width) samples, lanes / n_channels frames; width 16 (AVX2) for blocks of 2
-     * groups or more where the CPU has it, else 8 (SSE2) for blocks of 4 groups or more. Shorter blocks (a window of
-     * 10 frames: 2 groups of 4 at 6 channels) go one frame a vector (block_frames). */
-    uint32_t log_group = 3u - log2_gcd(n_channels, 3u);
-    uint32_t wide = 0u;
-#if TD_BLOCK_AVX2
-    const uint32_t log_group16 = 4u - log2_gcd(n_channels, 4u);
-    if (n_channels <= 16u && (n_frames >> log_group16) >= 2u && cpu_avx2()) {
-        log_group = log_group16;
-        wide = 1u;
-    }
-#endif
-    const uint32_t group = 1u << log_group;
-    const uint32_t n_groups = n_frames >> log_group;
-    if ((wide || n_groups >= 4u) && block_ok(accs, rules, n_channels, n_frames)) {
-        lane_stats_t ls;
+    /* Whole-block passes need every channel's rules valid and room for the block (else channel by channel below,
+     * with td_window_add's errors). 5-8 channels where the CPU has AVX2 (blocks of 4 frames or more): two frames a
+     * vector (frames_avx2). Else a group is lanes = lcm(n_channels, width) samples, lanes / n_channels frames: width
+     * 16 (AVX2) for blocks of 2 groups or more, else 8 (SSE2) for blocks of 4 groups or more, the rest of the block
+     * channel by channel. Shorter blocks of up to 8 channels (a window of 10 frames: 2 groups of 4 at 6 channels
+     * without AVX2) go one frame a vector (block_frames). */
+    if (n_frames >= 2u && block_ok_x86(accs, rules, n_channels, n_frames)) {
         channel_stats_t cs;
 #if TD_BLOCK_AVX2
-        if (wide) {
-            lanes_avx2(frames, group * n_channels, n_groups, &ls);
-        } else
+        const uint32_t avx2 = cpu_avx2();
+        if (avx2 && n_channels >= 5u && n_channels <= 8u && n_frames >= 4u) {
+            frames_avx2(frames, n_channels, n_frames, &cs);
+            return merge_channels(accs, rules, n_channels, n_frames, &cs, frames);
+        }
 #endif
-        {
-            lanes_sse2(frames, group * n_channels, n_groups, &ls);
+        uint32_t log_group = 3u - log2_gcd(n_channels, 3u);
+        uint32_t wide = 0u;
+#if TD_BLOCK_AVX2
+        const uint32_t log_group16 = 4u - log2_gcd(n_channels, 4u);
+        if (avx2 && (n_frames >> log_group16) >= 2u) {
+            log_group = log_group16;
+            wide = 1u;
         }
-        lanes_to_channels(&ls, n_channels, group, &cs);
-        done = n_groups * group;
-        for (uint32_t c = 0; c < n_channels; c++) {
-            if (merge_block(&accs[c], &rules[c], done, cs.sum[c], (int64_t)cs.sumsq[c], cs.mn[c], cs.mx[c],
-                            frames + c, n_channels) != TD_OK) {
-                return TD_ERR_STATE; /* unreachable: block_ok checked the rules and the room */
+#endif
+        const uint32_t group = 1u << log_group;
+        const uint32_t n_groups = n_frames >> log_group;
+        if (wide || n_groups >= 4u) {
+            lane_stats_t ls;
+#if TD_BLOCK_AVX2
+            if (wide) {
+                lanes_avx2(frames, group * n_channels, n_groups, &ls);
+            } else
+#endif
+            {
+                lanes_sse2(frames, group * n_channels, n_groups, &ls);
             }
-        }
-    } else if (n_channels <= 8u && n_frames >= 2u && n_frames * n_channels >= 8u &&
-               block_ok(accs, rules, n_channels, n_frames)) {
-        /* A short block of a few channels: one frame a vector. */
-        int32_t sum[8];
-        uint64_t sumsq[8];
-        int16_t mn[8];
-        int16_t mx[8];
-        block_frames(frames, n_channels, n_frames, sum, sumsq, mn, mx);
-        for (uint32_t c = 0; c < n_channels; c++) {
-            if (merge_block(&accs[c], &rules[c], n_frames, sum[c], (int64_t)sumsq[c], mn[c], mx[c], frames + c,
-                            n_channels) != TD_OK) {
-                return TD_ERR_STATE; /* unreachable: block_ok checked the rules and the room */
+            lanes_to_channels(&ls, n_channels, group, &cs);
+            done = n_groups * group;
+            const td_status st = merge_channels(accs, rules, n_channels, done, &cs, frames);
+            if (st != TD_OK) {
+                return st;
             }
+        } else if (n_channels <= 8u && n_frames * n_channels >= 8u) {
+            block_frames(frames, n_channels, n_frames, &cs);
+            return merge_channels(accs, rules, n_channels, n_frames, &cs, frames);
         }
-        return TD_OK;
     }
 #elif TD_BLOCK_PAIRS
     if (n_frames >= TD_BLOCK_PAIRS_MIN_FRAMES && block_ok(accs, rules, n_channels, n_frames)) {
