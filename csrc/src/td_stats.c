@@ -447,6 +447,32 @@ __attribute__((target("avx2"))) static inline __m256i frames_2(__m128i lo, __m12
     return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
 }
 
+/* One pair step of frames_avx2: frames 0-3 at p (n_ch samples apart), 0 and 2 interleaved in the low half, 1 and 3
+ * in the high. */
+__attribute__((target("avx2"))) static inline void frames_step(const int16_t *p, uint32_t n_ch, __m256i *lo,
+                                                               __m256i *hi, __m256i *s_lo, __m256i *s_hi,
+                                                               __m256i *sq_lo, __m256i *sq_hi)
+{
+    const __m256i a = frames_2(_mm_loadu_si128((const __m128i *)(const void *)p),
+                               _mm_loadu_si128((const __m128i *)(const void *)(p + n_ch)));
+    const __m256i b = frames_2(_mm_loadu_si128((const __m128i *)(const void *)(p + 2u * n_ch)),
+                               _mm_loadu_si128((const __m128i *)(const void *)(p + 3u * n_ch)));
+    *lo = _mm256_min_epi16(*lo, _mm256_min_epi16(a, b));
+    *hi = _mm256_max_epi16(*hi, _mm256_max_epi16(a, b));
+    pair_avx2(a, b, s_lo, s_hi, sq_lo, sq_hi);
+}
+
+/* The uint32 squares of (up to) two pair steps widened into the uint64 sums. */
+__attribute__((target("avx2"))) static inline void widen_avx2(__m256i sq_lo, __m256i sq_hi, __m256i *q0, __m256i *q1,
+                                                              __m256i *q2, __m256i *q3)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    *q0 = _mm256_add_epi64(*q0, _mm256_unpacklo_epi32(sq_lo, zero));
+    *q1 = _mm256_add_epi64(*q1, _mm256_unpackhi_epi32(sq_lo, zero));
+    *q2 = _mm256_add_epi64(*q2, _mm256_unpacklo_epi32(sq_hi, zero));
+    *q3 = _mm256_add_epi64(*q3, _mm256_unpackhi_epi32(sq_hi, zero));
+}
+
 /* block_frames in AVX2 for 5-8 channels and n >= 4 frames: each 128-bit half holds one frame, as block_frames' vector
  * does (channel c in lane c), so a vector takes two frames and a pair step four (frames i, i + 2 interleaved in the low
  * half, i + 1, i + 3 in the high): the same PMADDWD pairs as the lane kernels, and the channels' statistics are the
@@ -467,22 +493,25 @@ __attribute__((target("avx2"))) static void frames_avx2(const int16_t *x, uint32
     __m256i q3 = zero;
     __m256i lo = _mm256_set1_epi16(INT16_MAX);
     __m256i hi = _mm256_set1_epi16(INT16_MIN);
+    const size_t step = (size_t)4u * n_ch;
+    const int16_t *p = x;
     uint32_t i = 0u;
-    while (i < n) {
+    /* eight frames (two pair steps, four squares a lane) between widenings */
+    for (; i + 8u <= n_safe; i += 8u, p += 2u * step) {
         __m256i sq_lo = zero;
         __m256i sq_hi = zero;
-        uint32_t twice = 0u;
-        for (; twice < 2u && i + 4u <= n_safe; twice++, i += 4u) {
-            const int16_t *p = x + (size_t)i * n_ch;
-            const __m256i a = frames_2(_mm_loadu_si128((const __m128i *)(const void *)p),
-                                       _mm_loadu_si128((const __m128i *)(const void *)(p + n_ch)));
-            const __m256i b = frames_2(_mm_loadu_si128((const __m128i *)(const void *)(p + 2u * n_ch)),
-                                       _mm_loadu_si128((const __m128i *)(const void *)(p + 3u * n_ch)));
-            lo = _mm256_min_epi16(lo, _mm256_min_epi16(a, b));
-            hi = _mm256_max_epi16(hi, _mm256_max_epi16(a, b));
-            pair_avx2(a, b, &s_lo, &s_hi, &sq_lo, &sq_hi);
+        frames_step(p, n_ch, &lo, &hi, &s_lo, &s_hi, &sq_lo, &sq_hi);
+        frames_step(p + step, n_ch, &lo, &hi, &s_lo, &s_hi, &sq_lo, &sq_hi);
+        widen_avx2(sq_lo, sq_hi, &q0, &q1, &q2, &q3);
+    }
+    if (i < n) { /* at most one more full step, then the last 1-4 frames (n - i <= 3 + (n - n_safe)) */
+        __m256i sq_lo = zero;
+        __m256i sq_hi = zero;
+        if (i + 4u <= n_safe) {
+            frames_step(p, n_ch, &lo, &hi, &s_lo, &s_hi, &sq_lo, &sq_hi);
+            i += 4u;
         }
-        if (twice < 2u && i < n) { /* the last 1-4 frames (n - i <= 3 + (n - n_safe)) */
+        if (i < n) {
             const uint32_t r = n - i;
             const __m128i ones = _mm_set1_epi16(-1);
             const __m128i none = _mm_setzero_si128();
@@ -497,12 +526,8 @@ __attribute__((target("avx2"))) static void frames_avx2(const int16_t *x, uint32
             const __m256i keep_a = frames_2(ones, r > 1u ? ones : none);
             const __m256i keep_b = frames_2(r > 2u ? ones : none, r > 3u ? ones : none);
             pair_avx2(_mm256_and_si256(a, keep_a), _mm256_and_si256(b, keep_b), &s_lo, &s_hi, &sq_lo, &sq_hi);
-            i = n;
         }
-        q0 = _mm256_add_epi64(q0, _mm256_unpacklo_epi32(sq_lo, zero));
-        q1 = _mm256_add_epi64(q1, _mm256_unpackhi_epi32(sq_lo, zero));
-        q2 = _mm256_add_epi64(q2, _mm256_unpacklo_epi32(sq_hi, zero));
-        q3 = _mm256_add_epi64(q3, _mm256_unpackhi_epi32(sq_hi, zero));
+        widen_avx2(sq_lo, sq_hi, &q0, &q1, &q2, &q3);
     }
     /* the two halves' frames together */
     const __m128i sum_lo = _mm_add_epi32(_mm256_castsi256_si128(s_lo), _mm256_extracti128_si256(s_lo, 1));
@@ -608,52 +633,49 @@ static uint32_t block_ok(const td_window_acc_t *accs, const td_sample_rules_t *r
 #endif
 
 #if TD_BLOCK_LANES
-/* 1 when td_window_add would accept n more samples on every channel (at most 16): then a block pass cannot fail
- * half-way. */
-static uint32_t block_ok_x86(const td_window_acc_t *accs, const td_sample_rules_t *rules, uint32_t n_channels,
-                             uint32_t n)
-{
-    uint32_t bad = n_channels > 16u;
-    for (uint32_t c = 0; c < n_channels; c++) {
-        const td_sample_rules_t *r = &rules[c];
-        bad |= (uint32_t)(r->rail_lo >= r->rail_hi) |
-               ((uint32_t)(r->use_sentinel != 0u) & (uint32_t)(r->sentinel > r->rail_lo) &
-                (uint32_t)(r->sentinel < r->rail_hi)) |
-               (uint32_t)(n > TD_WINDOW_ACC_MAX_SAMPLES - accs[c].n_samples);
-    }
-    return bad ? 0u : 1u;
-}
-
-/* Each channel's statistics cs of a block pass over n frames kept where all its samples lie strictly inside its rails
- * (none saturated, none the sentinel, which lies outside them), else that channel added sample by sample. */
+/* Channel by channel, as td_window_add_frames' contract reads: the statistics cs of a block pass over the first `done`
+ * of n frames kept where the channel's rules are valid, td_window_add has room for all n frames and every sample of
+ * the pass lies strictly inside the rails (none saturated, none the sentinel, which lies outside them; rail_lo <
+ * rail_hi follows), then the frames past `done` added by td_window_add; any other channel added by td_window_add
+ * whole, whose error (bad rules, no room) ends the call there, as it would channel by channel. */
 static td_status merge_channels(td_window_acc_t *accs, const td_sample_rules_t *rules, uint32_t n_channels,
-                                uint32_t n, const channel_stats_t *cs, const int16_t *frames)
+                                uint32_t n, uint32_t done, const channel_stats_t *cs, const int16_t *frames)
 {
-    td_status st = TD_OK;
     for (uint32_t c = 0; c < n_channels; c++) {
         td_window_acc_t *acc = &accs[c];
         const td_sample_rules_t *r = &rules[c];
         const int32_t lo = cs->mn[c];
         const int32_t hi = cs->mx[c];
-        if (lo > r->rail_lo && hi < r->rail_hi) {
+        if (lo > r->rail_lo && hi < r->rail_hi &&
+            !(r->use_sentinel && r->sentinel > r->rail_lo && r->sentinel < r->rail_hi) &&
+            n <= TD_WINDOW_ACC_MAX_SAMPLES - acc->n_samples) {
             const int32_t mn = lo < acc->min ? lo : acc->min;
             const int32_t mx = hi > acc->max ? hi : acc->max;
-            acc->n_samples = (uint16_t)(acc->n_samples + n);
+            acc->n_samples = (uint16_t)(acc->n_samples + done);
             acc->sum += cs->sum[c];
             acc->sumsq += (int64_t)cs->sumsq[c];
             acc->min = (int16_t)mn;
             acc->max = (int16_t)mx;
-            /* window_update_band: mx >= hi > rail_lo and mn <= lo < rail_hi, so the band is empty only if
-             * band_lo > band_hi, as there */
+            /* window_update_band's band, inline */
             const int32_t band_lo = mn > r->rail_lo ? mn : r->rail_lo + 1;
             const int32_t band_hi = mx < r->rail_hi ? mx : r->rail_hi - 1;
             acc->band_lo = band_lo <= band_hi ? band_lo : EMPTY_BAND_LO;
             acc->band_span = band_lo <= band_hi ? (uint32_t)(band_hi - band_lo) : EMPTY_BAND_SPAN;
+            if (done < n) { /* never an error: the rules and the room were checked */
+                const td_status st = td_window_add(acc, r, frames + (size_t)done * n_channels + c, n_channels,
+                                                   n - done);
+                if (st != TD_OK) {
+                    return st;
+                }
+            }
         } else {
-            st |= td_window_add(acc, r, frames + c, n_channels, n);
+            const td_status st = td_window_add(acc, r, frames + c, n_channels, n);
+            if (st != TD_OK) {
+                return st;
+            }
         }
     }
-    return st != TD_OK ? TD_ERR_STATE : TD_OK; /* never an error: block_ok checked the rules and the room */
+    return TD_OK;
 }
 #endif
 
@@ -665,19 +687,18 @@ td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *r
     }
     uint32_t done = 0u;
 #if TD_BLOCK_LANES
-    /* Whole-block passes need every channel's rules valid and room for the block (else channel by channel below,
-     * with td_window_add's errors). 5-8 channels where the CPU has AVX2 (blocks of 4 frames or more): two frames a
-     * vector (frames_avx2). Else a group is lanes = lcm(n_channels, width) samples, lanes / n_channels frames: width
-     * 16 (AVX2) for blocks of 2 groups or more, else 8 (SSE2) for blocks of 4 groups or more, the rest of the block
-     * channel by channel. Shorter blocks of up to 8 channels (a window of 10 frames: 2 groups of 4 at 6 channels
-     * without AVX2) go one frame a vector (block_frames). */
-    if (n_frames >= 2u && block_ok_x86(accs, rules, n_channels, n_frames)) {
+    /* A block pass first, then channel by channel (merge_channels). 5-8 channels where the CPU has AVX2 (blocks of 4
+     * frames or more): two frames a vector (frames_avx2). Else a group is lanes = lcm(n_channels, width) samples,
+     * lanes / n_channels frames: width 16 (AVX2) for blocks of 2 groups or more, else 8 (SSE2) for blocks of 4 groups
+     * or more. Shorter blocks of up to 8 channels (a window of 10 frames: 2 groups of 4 at 6 channels without AVX2)
+     * go one frame a vector (block_frames). */
+    if (n_frames >= 2u && n_channels <= 16u) {
         channel_stats_t cs;
 #if TD_BLOCK_AVX2
         const uint32_t avx2 = cpu_avx2();
         if (avx2 && n_channels >= 5u && n_channels <= 8u && n_frames >= 4u) {
             frames_avx2(frames, n_channels, n_frames, &cs);
-            return merge_channels(accs, rules, n_channels, n_frames, &cs, frames);
+            return merge_channels(accs, rules, n_channels, n_frames, n_frames, &cs, frames);
         }
 #endif
         uint32_t log_group = 3u - log2_gcd(n_channels, 3u);
@@ -702,14 +723,11 @@ td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *r
                 lanes_sse2(frames, group * n_channels, n_groups, &ls);
             }
             lanes_to_channels(&ls, n_channels, group, &cs);
-            done = n_groups * group;
-            const td_status st = merge_channels(accs, rules, n_channels, done, &cs, frames);
-            if (st != TD_OK) {
-                return st;
-            }
-        } else if (n_channels <= 8u && n_frames * n_channels >= 8u) {
+            return merge_channels(accs, rules, n_channels, n_frames, n_groups * group, &cs, frames);
+        }
+        if (n_channels <= 8u && n_frames * n_channels >= 8u) {
             block_frames(frames, n_channels, n_frames, &cs);
-            return merge_channels(accs, rules, n_channels, n_frames, &cs, frames);
+            return merge_channels(accs, rules, n_channels, n_frames, n_frames, &cs, frames);
         }
     }
 #elif TD_BLOCK_PAIRS
