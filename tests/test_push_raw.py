@@ -35,9 +35,12 @@ def _recordings(profile: Profile, seed: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     c = profile.n_channels
     bundled = np.tile(RECORDING, (1, -(-c // RECORDING.shape[1])))[:, :c]
+    # near-constant windows too (a few LSB around a level): the smallest variances, where the std's rounding is closest
+    near = (rng.integers(-2, 3, size=(1500, c)) * (rng.random((1500, c)) < 0.3) + rng.integers(-30000, 30000, c))
     return [np.ascontiguousarray(bundled[:3000]),
             rng.integers(-32768, 32768, size=(1500, c), dtype=np.int16),
-            rng.normal(0, 400, size=(1500, c)).astype(np.int16)]
+            rng.normal(0, 400, size=(1500, c)).astype(np.int16),
+            near.astype(np.int16)]
 
 
 def _c_results(ffi_, lib_, blob: bytes, frames: np.ndarray) -> tuple[list, tuple]:
@@ -167,3 +170,53 @@ def test_push_past_one_buffer_equals_small_pushes(path: Path) -> None:
     assert np.concatenate(rows).tobytes() == want.tobytes()
     assert big_raw.to_rows(np.concatenate(raws)).tobytes() == want.tobytes()
     assert big.frames_pending == big_raw.frames_pending == small.frames_pending == n % w
+
+
+@pytest.mark.parametrize("path", [p for p in PROFILES if p.stem in ("no_chart", "rails_sentinel")], ids=lambda p: p.stem)
+def test_out_buffers_take_the_same_results(path: Path) -> None:
+    """push(out=) and push_raw(out=) write what push() and push_raw() return into the caller's buffer (a view of it
+    is returned), past one 2048-window buffer in one call, and reuse it call after call."""
+    profile = Profile.from_bytes(path.read_bytes())
+    w = profile.window
+    n = 2048 * w + 8 * w + 5
+    frames = np.ascontiguousarray(np.tile(RECORDING, (-(-n // len(RECORDING)), 1))[:n])
+    plain, plain_raw = tinydrift.Monitor(profile), tinydrift.Monitor(profile)
+    into, into_raw = tinydrift.Monitor(profile), tinydrift.Monitor(profile)
+    rows_buf = np.empty(n // w + 10, dtype=tinydrift.result_dtype(profile.n_channels, profile.n_dims))
+    raw_buf = np.empty(n // w + 10, dtype=RAW_DTYPE)
+    want_raw = np.empty(0, dtype=RAW_DTYPE)
+    for part in (frames[:7], frames[7 : 7 + 5 * w], frames[7 + 5 * w :]):
+        want_rows = plain.push(part)
+        want_raw = plain_raw.push_raw(part)
+        got_rows = into.push(part, out=rows_buf)
+        got_raw = into_raw.push_raw(part, out=raw_buf)
+        assert len(got_rows) == len(want_rows) and len(got_raw) == len(want_raw)
+        assert got_rows.tobytes() == want_rows.tobytes()
+        assert got_raw.tobytes() == want_raw.tobytes()
+        assert len(got_raw) == 0 or (np.shares_memory(got_rows, rows_buf) and np.shares_memory(got_raw, raw_buf))
+    assert len(want_raw) > 2048  # the last part completes more windows than one C buffer holds
+    assert into.frames_pending == into_raw.frames_pending == plain.frames_pending == n % w
+
+
+def test_a_wrong_out_is_refused_before_any_frame_is_taken() -> None:
+    profile = Profile.from_bytes(PROFILES[0].read_bytes())
+    w = profile.window
+    frames = _recordings(profile, 3)[0][: 4 * w + 3]
+    rows_dtype = tinydrift.result_dtype(profile.n_channels, profile.n_dims)
+    mon = tinydrift.Monitor(profile)
+    bad = [(np.empty(3, dtype=RAW_DTYPE), "room for 3 windows, these frames complete 4"),
+           (np.empty(8, dtype=rows_dtype), "1-D array of RAW_DTYPE"),
+           (np.empty((8, 2), dtype=RAW_DTYPE), "1-D array of RAW_DTYPE"),
+           (np.empty(16, dtype=RAW_DTYPE)[::2], "C-contiguous and writeable"),
+           ([0] * 8, "1-D array of RAW_DTYPE, got list")]
+    for out, message in bad:
+        with pytest.raises(tinydrift.InputError, match=message):
+            mon.push_raw(frames, out=out)
+    ro = np.empty(8, dtype=rows_dtype)
+    ro.flags.writeable = False
+    with pytest.raises(tinydrift.InputError, match="push: out must be C-contiguous and writeable"):
+        mon.push(frames, out=ro)
+    with pytest.raises(tinydrift.InputError, match="push: out must be a 1-D array of result_dtype"):
+        mon.push(frames, out=np.empty(8, dtype=RAW_DTYPE))
+    assert mon.frames_pending == 0  # nothing was taken: the same frames then give a fresh monitor's results
+    assert mon.push(frames).tobytes() == tinydrift.score(profile, frames).tobytes()

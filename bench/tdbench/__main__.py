@@ -90,9 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         speed, speed_profile = run_speed(ds, 3 if args.quick else 5, n_win, 2000 if args.quick else 20000)
         for what, t, _ in speed.rows:
             say(f"  {speed.frames / t:>14,.0f} frames/s  {what}")
-        for w, td, cl, npy in speed.blocks:
-            say(f"  window {w}: {td:,.0f} channel-samples/s tinydrift, {cl:,.0f} C loop, {npy:,.0f} numpy "
-                f"({td / cl:.3g} of the C loop, {td / npy:.3g}x numpy)")
+        for w, td, raw, cl, npy in speed.blocks:
+            say(f"  window {w}: {td:,.0f} channel-samples/s tinydrift push, {raw:,.0f} push_raw(out=), {cl:,.0f} C loop, "
+                f"{npy:,.0f} numpy (push {td / cl:.3g} of the C loop, {td / npy:.3g}x numpy; push_raw "
+                f"{raw / cl:.3g}, {raw / npy:.3g}x)")
         for what, us in speed.stream:
             say(f"  {us:>8.2f} us per one-window call  {what}  (target <= {TARGET_STREAM_US:g} us)")
         rows_speed = run_rows(speed_profile, np.ascontiguousarray(ds.frames), speed.repeats, 2000)

@@ -5,10 +5,10 @@ If the host package moves these names, this file is the one to change.
 
 from __future__ import annotations
 
-from tinydrift.core.monitor import TRIGGER_HEALTH, TRIGGER_OCCUPANCY
+from tinydrift.core.monitor import RAW_DTYPE, TRIGGER_HEALTH, TRIGGER_OCCUPANCY
 from tinydrift.device.protocol import MAX_INJECT_VALUES, MSG_INJECT, MSG_TELEMETRY, encode_frame
 from tinydrift.device.records import records_equal_rows
 from tinydrift.device.sim import Simulator
 
-__all__ = ["MAX_INJECT_VALUES", "MSG_INJECT", "MSG_TELEMETRY", "Simulator", "TRIGGER_HEALTH", "TRIGGER_OCCUPANCY",
+__all__ = ["MAX_INJECT_VALUES", "MSG_INJECT", "MSG_TELEMETRY", "RAW_DTYPE", "Simulator", "TRIGGER_HEALTH", "TRIGGER_OCCUPANCY",
            "encode_frame", "records_equal_rows"]

@@ -14,6 +14,7 @@ import tinydrift
 
 from .config import RATE, SPEED_WINDOW
 from .data import Dataset, window_stats_numpy
+from .internals import RAW_DTYPE
 
 
 @dataclass
@@ -22,8 +23,9 @@ class Speed:
     rows: list[tuple[str, float, str]]        # (what, seconds per frame-batch median, note)
     river_sample_frames: int
     repeats: int
-    # (window, tinydrift Monitor.push, plain C int64 loop, numpy float64 statistics) in channel-samples/s
-    blocks: list[tuple[int, float, float, float]] = field(default_factory=list)
+    # (window, tinydrift Monitor.push, Monitor.push_raw(out=), plain C int64 loop, numpy float64 statistics) in
+    # channel-samples/s
+    blocks: list[tuple[int, float, float, float, float]] = field(default_factory=list)
     stream: list[tuple[str, float]] = field(default_factory=list)  # (what, microseconds per one-window call)
 
 
@@ -58,7 +60,7 @@ static void td_bench_sums(const int16_t *x, uint32_t n_frames, uint32_t n_ch, ui
 
 @lru_cache(maxsize=1)
 def c_loop() -> Any:
-    """The plain C baseline compiled with the core's flags (-O2) into a temporary module; its lib."""
+    """The plain C baseline compiled -O2 (the core's flags until issue 24) into a temporary module; its lib."""
     import importlib.util
 
     from cffi import FFI
@@ -85,8 +87,10 @@ def c_loop_sums(frames: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray
     return s, q
 
 
-def run_blocks(ds: Dataset, profiles: dict[int, object], repeats: int, n_frames: int) -> list[tuple[int, float, float, float]]:
-    """Block throughput at each window: tinydrift, the C loop and numpy on the same frames, same process."""
+def run_blocks(ds: Dataset, profiles: dict[int, object], repeats: int,
+               n_frames: int) -> list[tuple[int, float, float, float, float]]:
+    """Block throughput at each window: tinydrift (push, push_raw into a reused buffer), the C loop and numpy on the
+    same frames, same process."""
     reps = -(-n_frames // len(ds.frames))
     frames = np.ascontiguousarray(np.tile(ds.frames, (reps, 1))[:n_frames])
     out = []
@@ -101,8 +105,19 @@ def run_blocks(ds: Dataset, profiles: dict[int, object], repeats: int, n_frames:
             t = time.perf_counter()
             mon.push(frames)
             times.append(time.perf_counter() - t)
+        # push_raw into one buffer made (and its pages touched) before the runs, reused by each: the C results as
+        # they are, no conversion and no fresh pages
+        buf = np.empty((len(frames) // w,), dtype=RAW_DTYPE)
+        buf.view(np.uint8).fill(0)
+        raw_times = []
+        for _ in range(repeats):
+            mon = tinydrift.Monitor(profiles[w])
+            t = time.perf_counter()
+            mon.push_raw(frames, out=buf)
+            raw_times.append(time.perf_counter() - t)
         samples = frames.size
-        out.append((w, samples / float(np.median(times)), samples / timed(lambda: c_loop_sums(frames, w), repeats),
+        out.append((w, samples / float(np.median(times)), samples / float(np.median(raw_times)),
+                    samples / timed(lambda: c_loop_sums(frames, w), repeats),
                     samples / timed(lambda: window_stats_numpy(frames, w), repeats)))
     return out
 

@@ -5,6 +5,7 @@
 
 #include "td_fixed.h"
 #include "td_monitor_internal.h"
+#include "td_stats_internal.h"
 
 td_status td_detector_reset(td_detector_t *det)
 {
@@ -101,7 +102,31 @@ uint32_t td_chart_update(uint16_t *stats, const int16_t *shift_q8, uint32_t n_fe
     return lo > hi ? lo : hi;
 #else
     uint32_t best = 0u;
-    for (uint32_t f = 0; f < n_features; f++) {
+    uint32_t f = 0;
+#if TD_HOST_X86
+    /* x86-64: four features (eight statistics) a step in 32-bit lanes (stats + (g, -g) - k, within +-2^17), clamped
+     * to [0, 65535] by PACKSSDW after a shift by 2^15 (the int16 range is then [0, 65535] shifted), the largest by
+     * PMAXSW on the shifted values; the rest one by one below. */
+    __m128i top = _mm_set1_epi16(INT16_MIN);
+    const __m128i bias = _mm_set1_epi32(32768 + (int32_t)k_q8);
+    for (; f + 4u <= n_features; f += 4u) {
+        const __m128i st = _mm_loadu_si128((const __m128i *)(const void *)(stats + 2u * f));
+        const __m128i g16 = _mm_loadl_epi64((const __m128i *)(const void *)(shift_q8 + f));
+        const __m128i g = _mm_srai_epi32(_mm_unpacklo_epi16(g16, g16), 16); /* g0..g3, int32 */
+        const __m128i neg = _mm_sub_epi32(_mm_setzero_si128(), g);
+        const __m128i zero = _mm_setzero_si128();
+        const __m128i v0 = _mm_sub_epi32(_mm_add_epi32(_mm_unpacklo_epi16(st, zero), _mm_unpacklo_epi32(g, neg)), bias);
+        const __m128i v1 = _mm_sub_epi32(_mm_add_epi32(_mm_unpackhi_epi16(st, zero), _mm_unpackhi_epi32(g, neg)), bias);
+        const __m128i packed = _mm_packs_epi32(v0, v1); /* new statistic - 2^15 */
+        top = _mm_max_epi16(top, packed);
+        _mm_storeu_si128((__m128i *)(void *)(stats + 2u * f), _mm_xor_si128(packed, _mm_set1_epi16(INT16_MIN)));
+    }
+    top = _mm_max_epi16(top, _mm_shuffle_epi32(top, 0x4E));
+    top = _mm_max_epi16(top, _mm_shuffle_epi32(top, 0xB1));
+    top = _mm_max_epi16(top, _mm_shufflelo_epi16(top, 0xB1));
+    best = (uint32_t)((int32_t)(int16_t)_mm_cvtsi128_si32(top) + 32768);
+#endif
+    for (; f < n_features; f++) {
         const int32_t g = shift_q8[f];
         const int32_t up = sat_u16((int32_t)stats[2u * f] + g - (int32_t)k_q8);
         const int32_t down = sat_u16((int32_t)stats[2u * f + 1u] - g - (int32_t)k_q8);

@@ -1,6 +1,7 @@
 /* td_embed.c - the window's embedding: PCA projection of z (SMLAD pairs on the Cortex-M4), its
  * reconstruction error, and the dequantized mean of external embeddings. */
 #include "td_monitor_internal.h"
+#include "td_stats_internal.h"
 
 #if TD_OPTIMIZE_SPEED && !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32) && defined(__x86_64__) && defined(__SSE2__)
 #include <emmintrin.h>
@@ -121,12 +122,101 @@ static TD_NOINLINE void pca_dot4(const uint8_t *w, uint32_t next, const uint32_t
 }
 #endif
 
+#if TD_HOST_X86
+/* n (even, 2..6) int8 weights from p into int16 lanes 0..n-1, the rest 0. */
+static TD_ALWAYS_INLINE __m128i weights_tail(const uint8_t *p, uint32_t n)
+{
+    uint64_t v = n >= 4u ? td_load_u32(p) : td_load_u16(p);
+    if (n == 6u) {
+        v |= (uint64_t)td_load_u16(p + 4u) << 32;
+    }
+    const __m128i b = _mm_cvtsi64_si128((int64_t)v);
+    return _mm_srai_epi16(_mm_unpacklo_epi8(b, b), 8);
+}
+
+/* x86-64 speed build: embed_pca four dimensions (projection rows) a pass, eight features a PMADDWD (the same
+ * integer dot products, |dot| < 2^27, in another order), the four sums reduced together and rounded as pca_round in
+ * SSE2 lanes. A last group of fewer rows repeats row 0 and keeps only its own results. tests/c/test_monitor.c
+ * (test_embed_projection, the reference model) checks it. */
+static void embed_pca_x86(const td_profile_t *prof, const int16_t *z_q8, int32_t *e_q8)
+{
+    const uint32_t n_features = prof->n_features;
+    const uint32_t n_dims = prof->n_dims;
+    const uint32_t shift = prof->proj_shift;
+    const __m128i half = _mm_set1_epi32(shift != 0u ? (int32_t)(1u << (shift - 1u)) : 0);
+    const __m128i count = _mm_cvtsi32_si128((int32_t)shift);
+    const __m128i limit = _mm_set1_epi32((int32_t)TD_MON_EMBEDDING_LIMIT_Q8);
+    const uint32_t whole = n_features & ~7u;
+    const uint32_t rest = n_features - whole; /* 0, 2, 4 or 6 */
+    __m128i z_rest = _mm_setzero_si128();
+    if (rest != 0u) {
+        int16_t zr[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (uint32_t f = 0; f < rest; f++) {
+            zr[f] = z_q8[whole + f];
+        }
+        z_rest = _mm_loadu_si128((const __m128i *)(const void *)zr);
+    }
+    for (uint32_t j = 0; j < n_dims; j += 4u) {
+        const uint8_t *r[4];
+        for (uint32_t i = 0; i < 4u; i++) {
+            r[i] = prof->projection + (j + i < n_dims ? j + i : 0u) * n_features;
+        }
+        __m128i a0 = _mm_setzero_si128();
+        __m128i a1 = _mm_setzero_si128();
+        __m128i a2 = _mm_setzero_si128();
+        __m128i a3 = _mm_setzero_si128();
+        for (uint32_t f = 0; f < whole; f += 8u) {
+            const __m128i z = _mm_loadu_si128((const __m128i *)(const void *)(z_q8 + f));
+            __m128i p = _mm_loadl_epi64((const __m128i *)(const void *)(r[0] + f));
+            a0 = _mm_add_epi32(a0, _mm_madd_epi16(_mm_srai_epi16(_mm_unpacklo_epi8(p, p), 8), z));
+            p = _mm_loadl_epi64((const __m128i *)(const void *)(r[1] + f));
+            a1 = _mm_add_epi32(a1, _mm_madd_epi16(_mm_srai_epi16(_mm_unpacklo_epi8(p, p), 8), z));
+            p = _mm_loadl_epi64((const __m128i *)(const void *)(r[2] + f));
+            a2 = _mm_add_epi32(a2, _mm_madd_epi16(_mm_srai_epi16(_mm_unpacklo_epi8(p, p), 8), z));
+            p = _mm_loadl_epi64((const __m128i *)(const void *)(r[3] + f));
+            a3 = _mm_add_epi32(a3, _mm_madd_epi16(_mm_srai_epi16(_mm_unpacklo_epi8(p, p), 8), z));
+        }
+        if (rest != 0u) {
+            a0 = _mm_add_epi32(a0, _mm_madd_epi16(weights_tail(r[0] + whole, rest), z_rest));
+            a1 = _mm_add_epi32(a1, _mm_madd_epi16(weights_tail(r[1] + whole, rest), z_rest));
+            a2 = _mm_add_epi32(a2, _mm_madd_epi16(weights_tail(r[2] + whole, rest), z_rest));
+            a3 = _mm_add_epi32(a3, _mm_madd_epi16(weights_tail(r[3] + whole, rest), z_rest));
+        }
+        /* the four rows' lane sums side by side: dot j + i in lane i */
+        const __m128i s01 = _mm_add_epi32(_mm_unpacklo_epi32(a0, a1), _mm_unpackhi_epi32(a0, a1));
+        const __m128i s23 = _mm_add_epi32(_mm_unpacklo_epi32(a2, a3), _mm_unpackhi_epi32(a2, a3));
+        const __m128i dot = _mm_add_epi32(_mm_unpacklo_epi64(s01, s23), _mm_unpackhi_epi64(s01, s23));
+        /* pca_round: (|dot| + half) >> shift, clamped to 2^24, with dot's sign */
+        const __m128i sign = _mm_srai_epi32(dot, 31);
+        __m128i mag = _mm_srl_epi32(_mm_add_epi32(_mm_sub_epi32(_mm_xor_si128(dot, sign), sign), half), count);
+        const __m128i over = _mm_cmpgt_epi32(mag, limit);
+        mag = _mm_or_si128(_mm_and_si128(over, limit), _mm_andnot_si128(over, mag));
+        const __m128i e = _mm_sub_epi32(_mm_xor_si128(mag, sign), sign);
+        if (j + 4u <= n_dims) {
+            _mm_storeu_si128((__m128i *)(void *)(e_q8 + j), e);
+        } else {
+            int32_t out[4];
+            _mm_storeu_si128((__m128i *)(void *)out, e);
+            for (uint32_t i = 0; j + i < n_dims; i++) {
+                e_q8[j + i] = out[i];
+            }
+        }
+    }
+}
+#endif
+
 #if TD_OPTIMIZE_SPEED && !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32)
 /* PCA mode, the speed build without the DSP instructions (hosts): the same integer dot products (|dot| < 2^27, so
  * the order of the terms does not matter) row by row, eight terms a PMADDWD on x86-64 (SSE2), instead of the SMLAD
  * lanes emulated word by word. */
 static void embed_pca(const td_profile_t *prof, const int16_t *z_q8, int32_t *e_q8)
 {
+#if TD_HOST_X86
+    if (prof->n_features != 0u) {
+        embed_pca_x86(prof, z_q8, e_q8);
+        return;
+    }
+#endif
     const uint32_t n_features = prof->n_features;
     const uint32_t shift = prof->proj_shift;
     const uint32_t half = shift != 0u ? 1u << (shift - 1u) : 0u;

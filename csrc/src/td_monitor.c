@@ -31,9 +31,17 @@ static TD_ALWAYS_INLINE uint32_t log2_q8_table(uint32_t x)
     const uint32_t lead = td_clz32(x);
     const uint32_t m = x << lead;
     uint32_t frac = td_log2_first[(m >> 24) & 0x7Fu];
+#if TD_HOST_X86
+    /* x86-64: the at most 3 thresholds of the bucket compared at once, no branch (the loop's exit mispredicts); the
+     * last bucket starts at 254 and td_log2_below[256] is never passed. */
+    const uint32_t third = frac + 3u > 256u ? 256u : frac + 3u;
+    frac += (uint32_t)(m > td_log2_below[frac + 1u]) + (uint32_t)(m > td_log2_below[frac + 2u]) +
+            (uint32_t)(m > td_log2_below[third]);
+#else
     while (m > td_log2_below[frac + 1u]) {
         frac++;
     }
+#endif
     return ((31u - lead) << 8) | frac;
 }
 #endif
@@ -164,6 +172,9 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
     const td_profile_t *prof = mon->profile;
     const uint32_t n_channels = prof->n_channels;
     /* Pass 1: statistics, the copies of the acc, the lifetime sums. */
+#if TD_HOST_X86
+    td_recip_t recip = {0u, 0.0, 0.0};
+#endif
     for (uint32_t c = 0; c < n_channels; c++) {
         const td_window_acc_t *const acc = &mon->acc[c];
         td_channel_result_t *const out = &res->channels[c];
@@ -172,6 +183,15 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
         const uint32_t n_valid = (uint32_t)acc->n_samples - acc->n_missing;
         int32_t mean_q8;
         int32_t std_q8;
+#if TD_HOST_X86
+        /* x86-64: both without a division or a square-root loop (td_stats_internal.h); n_valid 0 gives 0, 0. */
+        if (TD_UNLIKELY(n_valid == 0u)) {
+            mean_q8 = 0;
+            std_q8 = 0;
+        } else {
+            td_mean_std_q8_x86(sum, sumsq, n_valid, &recip, &mean_q8, &std_q8);
+        }
+#else
         /* A power-of-two count (every sample valid in a power-of-two window): td_mean_q8 and td_var_q32 inline, with
          * shifts for their divisions (exact for n = 2^p) and without their clamps, which a window's own sums never
          * reach (|sum| <= n 2^15, 0 <= sumsq <= n 2^30, n <= 1024). */
@@ -187,6 +207,7 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
             mean_q8 = td_mean_q8(sum, n_valid);
             std_q8 = td_std_q8(td_var_q32(sum, sumsq, n_valid));
         }
+#endif
         out->sumsq = sumsq;
         out->sum = sum;
         out->mean_q8 = mean_q8;

@@ -84,4 +84,66 @@ static inline td_status td_window_add_frames(td_window_acc_t *accs, const td_sam
 uint32_t td_isqrt64_shl(uint64_t value, uint32_t k);
 #endif
 
+#if TD_HOST_X86
+#include <emmintrin.h>
+
+/* x86-64 speed build: td_mean_q8(sum, n) and td_std_q8(td_var_q32(sum, sumsq, n)) of a window's own sums (1 <= n <=
+ * TD_WINDOW_ACC_MAX_SAMPLES valid int16 samples, so |sum| <= 2^15 n and sum^2 <= n sumsq <= 2^30 n^2), without
+ * integer division. The mean is floor((512 |sum| + n) / 2n) with sum's sign, the numerator times 1 / 2n (computed once
+ * per count) truncated: exact (below). The std: with d = n sumsq - sum^2 (< 2^51) the variance is V = floor((d 2^33 + n^2) /
+ * 2 n^2) and std_q8 the largest s with (256 s - 128)^2 <= V, i.e. n^2 (2 (256 s - 128)^2 - 1) <= d 2^33 (s >= 1; s = 0
+ * always passes). SQRTSD's estimate x = sqrt(d) (256 / n) + 1/2 has that floor unless x lies within 1/64 of an integer; there
+ * s = floor(x) (1 for 0) is within one, and two such tests in 128-bit integers fix it: exact for every input
+ * (tests/c/test_stats.c compares it with the integer functions on millions). */
+__extension__ typedef unsigned __int128 td_u128_t;
+
+/* 1 when std_q8 >= s for d and nn = n^2 (the test above), s >= 1. */
+static TD_ALWAYS_INLINE uint32_t td_std_at_least(uint64_t d, uint64_t nn, uint32_t s)
+{
+    const uint64_t r = 256u * (uint64_t)s - 128u;
+    return (td_u128_t)nn * (2u * r * r - 1u) <= (td_u128_t)d << 33 ? 1u : 0u;
+}
+
+/* 1 / 2n and 256 / n for td_mean_std_q8_x86: one pair per count (a window's channels mostly share theirs). */
+typedef struct {
+    uint32_t n;      /* the count they are for, 0: none yet */
+    double inv_2n;   /* 1 / 2n, rounded */
+    double scale;    /* 256 / n, rounded */
+} td_recip_t;
+
+/* The window's mean_q8 and std_q8 (above) of n valid samples; recip keeps the count's reciprocals between calls. */
+static TD_ALWAYS_INLINE void td_mean_std_q8_x86(int32_t sum, int64_t sumsq, uint32_t n, td_recip_t *recip,
+                                                int32_t *mean_q8, int32_t *std_q8)
+{
+    if (recip->n != n) {
+        recip->n = n;
+        recip->inv_2n = 0.5 / (double)n;
+        recip->scale = 256.0 / (double)n;
+    }
+    const uint32_t sign = 0u - ((uint32_t)sum >> 31); /* all ones for a negative sum: no branch on it */
+    const uint32_t mag = ((uint32_t)sum ^ sign) - sign;
+    /* floor(a / 2n), a = 512 |sum| + n < 2^36, as the truncated product with 1 / 2n rounded: where 2n does not divide a,
+     * a / 2n lies at least 1 / 2n >= 2^-11 from an integer and the product errs by under 2^-25; 2n divides a only for
+     * n a multiple of 512 (with n = 2^v m, m odd and v < 9, a = 2^v m mod 2^(v + 1) is not 0), where 1 / 2n is a power
+     * of two and the product exact. */
+    const uint64_t a = 512u * (uint64_t)mag + n;
+    const uint32_t mean = (uint32_t)(int64_t)((double)(int64_t)a * recip->inv_2n);
+    *mean_q8 = (int32_t)((mean ^ sign) - sign);
+    const int64_t scaled = (int64_t)n * sumsq - (int64_t)sum * sum;
+    const uint64_t d = scaled > 0 ? (uint64_t)scaled : 0u;
+    const __m128d dd = _mm_set_sd((double)(int64_t)d);
+    const double x = _mm_cvtsd_f64(_mm_sqrt_sd(dd, dd)) * recip->scale + 0.5;
+    uint32_t s = (uint32_t)(int32_t)x;
+    const double frac = x - (double)(int32_t)s;
+    /* std_q8 = floor((R + 128) / 256), R = floor(sqrt(V)): |R - sqrt(d 2^32 / n^2)| < 1 + sqrt(1/2), so x is within
+     * 0.007 of (R + 128) / 256 and its floor is std_q8 unless x lies within that of an integer. */
+    if (TD_UNLIKELY(frac < 1.0 / 64.0 || frac > 63.0 / 64.0)) {
+        s = s != 0u ? s : 1u; /* within one of std_q8 still, and the test needs s >= 1 */
+        const uint64_t nn = (uint64_t)n * n;
+        s = s - 1u + td_std_at_least(d, nn, s) + td_std_at_least(d, nn, s + 1u);
+    }
+    *std_q8 = (int32_t)s;
+}
+#endif
+
 #endif /* TINYDRIFT_TD_STATS_INTERNAL_H */

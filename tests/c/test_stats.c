@@ -644,6 +644,120 @@ static void test_host_x86_paths(void)
     CHECK(ok);
 }
 
+#if TD_HOST_X86
+/* td_mean_std_q8_x86 (the x86-64 window close's mean and std: DIVSD, SQRTSD and a 128-bit fix-up) against the integer
+ * functions it replaces, td_mean_q8 and td_std_q8(td_var_q32), on 4 million windows of every size 1..1024: samples
+ * of two or three values in any counts (every spread from none to the int16 range), near-constant windows (the
+ * smallest variances, where the variance's rounding matters most), and 20,000 windows of random samples. */
+static void test_mean_std_x86(void)
+{
+    int ok_mean = 1;
+    int ok_std = 1;
+    td_recip_t recip = {0u, 0.0, 0.0}; /* reused across calls, as the window close does */
+    uint32_t near_half = 0u; /* windows whose std_q8 sits within 1/64 of a rounding step: the 128-bit test's */
+    for (uint32_t t = 0; t < 4000000u; t++) {
+        const uint32_t n = t % 8u == 0u ? (uint32_t)rnd_range(1, 8) : (uint32_t)rnd_range(1, 1024);
+        int64_t sum = 0;
+        int64_t sumsq = 0;
+        const int64_t base = t % 5u == 0u ? (t % 10u == 0u ? -32768 : 32767) : rnd_range(-32768, 32767);
+        const uint32_t kind = t % 4u;
+        if (kind == 3u && t % 200u == 3u) {
+            for (uint32_t i = 0; i < n; i++) {
+                const int64_t v = rnd_range(-32768, 32767);
+                sum += v;
+                sumsq += v * v;
+            }
+        } else {
+            /* k samples at a, m at b, the rest at base: a, b at most `spread` away (1 for near-constant windows) */
+            const int64_t spread = kind == 0u ? 1 : (kind == 1u ? rnd_range(1, 300) : 65535);
+            const int64_t a = base + rnd_range(-spread, spread);
+            const int64_t av = a < -32768 ? -32768 : (a > 32767 ? 32767 : a);
+            const int64_t bv = kind == 0u ? base : rnd_range(-32768, 32767);
+            const uint32_t k = (uint32_t)rnd_range(0, n);
+            const uint32_t m = (uint32_t)rnd_range(0, n - k);
+            const uint32_t r = n - k - m;
+            sum = (int64_t)k * av + (int64_t)m * bv + (int64_t)r * base;
+            sumsq = (int64_t)k * av * av + (int64_t)m * bv * bv + (int64_t)r * base * base;
+        }
+        int32_t mean;
+        int32_t std;
+        td_mean_std_q8_x86((int32_t)sum, sumsq, n, &recip, &mean, &std);
+        const int32_t want_std = td_std_q8(td_var_q32((int32_t)sum, sumsq, n));
+        CHECK_QUIET(ok_mean, mean == td_mean_q8((int32_t)sum, n));
+        CHECK_QUIET(ok_std, std == want_std);
+        const uint64_t var = td_var_q32((int32_t)sum, sumsq, n);
+        const uint32_t low8 = (td_isqrt64(var) + 128u) & 0xFFu;
+        near_half += low8 < 4u || low8 > 251u ? 1u : 0u;
+    }
+    /* Where the estimate's floor is wrong: the variance's rounding puts V on (256 s - 128)^2 from up to 1/2 below it,
+     * so std_q8 is s while sqrt(d 2^32 / n^2) (and x) stay below. d around the least d of that interval, with sum
+     * chosen so that sumsq = (d + sum^2) / n is an integer. */
+    uint32_t boundary_cases = 0u;
+    for (uint32_t t = 0; t < 200000u; t++) {
+        const uint32_t n = (uint32_t)rnd_range(2, 1024);
+        const uint64_t nn = (uint64_t)n * n;
+        const uint64_t j = 256u * (uint64_t)rnd_range(1, 1 << 23) - 128u;
+        /* the least d with d 2^33 >= (2 j^2 - 1) nn */
+        const td_u128_t need = (td_u128_t)(2u * j * j - 1u) * nn;
+        const uint64_t d0 = (uint64_t)((need + ((td_u128_t)1 << 33) - 1u) >> 33);
+        for (int64_t dd = -2; dd <= 2; dd++) {
+            const int64_t d = (int64_t)d0 + dd;
+            for (int64_t sum = 0; sum < (int64_t)n; sum++) {
+                if ((d + sum * sum) % (int64_t)n != 0) {
+                    continue;
+                }
+                const int64_t sumsq = (d + sum * sum) / (int64_t)n;
+                if (d < 0 || sumsq > ((int64_t)1 << 30) * n) {
+                    break;
+                }
+                int32_t mean;
+                int32_t std;
+                td_mean_std_q8_x86((int32_t)sum, sumsq, n, &recip, &mean, &std);
+                CHECK_QUIET(ok_std, std == td_std_q8(td_var_q32((int32_t)sum, sumsq, n)));
+                CHECK_QUIET(ok_mean, mean == td_mean_q8((int32_t)sum, n));
+                boundary_cases++;
+                break;
+            }
+        }
+    }
+    CHECK(boundary_cases > 100000u);
+    /* The mean for every count, at every multiple of the count and next to it (a / 2n an integer or within 1 / 2n of
+     * one: where a rounded reciprocal's product would fall short). */
+    int ok_every_n = 1;
+    for (uint32_t n = 1; n <= 1024u; n++) {
+        for (uint32_t i = 0; i < 300u; i++) {
+            const int64_t base = (int64_t)n * rnd_range(-32768, 32767);
+            const int64_t sum = base + rnd_range(-1, 1);
+            if (sum < -32768 * (int64_t)n || sum > 32767 * (int64_t)n) {
+                continue;
+            }
+            int32_t mean;
+            int32_t std;
+            td_mean_std_q8_x86((int32_t)sum, (int64_t)32767 * 32767 * n, n, &recip, &mean, &std);
+            CHECK_QUIET(ok_every_n, mean == td_mean_q8((int32_t)sum, n));
+        }
+    }
+    CHECK(ok_every_n);
+    /* The edges: one sample of each extreme, all samples at one extreme, and the widest spread. */
+    const int64_t edge_sums[][3] = {{-32768, (int64_t)1 << 30, 1}, {32767, (int64_t)32767 * 32767, 1},
+                                    {-32768 * 1024, ((int64_t)1 << 30) * 1024, 1024},
+                                    {-512, 512 * ((int64_t)1 << 30) + 512 * (int64_t)32767 * 32767, 1024}};
+    for (uint32_t i = 0; i < sizeof edge_sums / sizeof edge_sums[0]; i++) {
+        const int32_t sum = (int32_t)edge_sums[i][0];
+        const int64_t sumsq = edge_sums[i][1];
+        const uint32_t n = (uint32_t)edge_sums[i][2];
+        int32_t mean;
+        int32_t std;
+        td_mean_std_q8_x86(sum, sumsq, n, &recip, &mean, &std);
+        CHECK_EQ(mean, td_mean_q8(sum, n));
+        CHECK_EQ(std, td_std_q8(td_var_q32(sum, sumsq, n)));
+    }
+    CHECK(ok_mean);
+    CHECK(ok_std);
+    CHECK(near_half > 10000u); /* the fix-up really ran on many windows */
+}
+#endif
+
 /* The lifetime read-out (exact sums, 128-bit arithmetic in two words) against the compiler's native 128-bit
  * division, for states up to TD_LIFETIME_MAX_SAMPLES with extreme and random sums, each followed by a merge.
  * Host only (TD_TEST_WIDE: the reference needs 128-bit division); the read-out is plain C on 32-bit words with no
@@ -902,6 +1016,9 @@ int main(void)
     test_window_edges();
     test_isqrt_exhaustive();
     test_host_x86_paths();
+#if TD_HOST_X86
+    test_mean_std_x86();
+#endif
 #if TD_TEST_WIDE
     test_lifetime_exact();
 #endif

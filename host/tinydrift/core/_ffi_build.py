@@ -40,7 +40,9 @@ def make_builder(module: str = "tinydrift._native", optimize_speed: bool = True,
         include_dirs=[path(CSRC / "include"), path(CSRC / "src"), path(HERE)],
         # TD_OPTIMIZE_SPEED=1 is the firmware's speed option (firmware/firmware.mk FW_CORE_DEFS); same results.
         define_macros=[("TD_OPTIMIZE_SPEED", "1" if optimize_speed else "0"), *(macros or {}).items()],
-        extra_compile_args=["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"],
+        # -O3: GCC vectorises more of the close; -fno-semantic-interposition: calls between the core's own functions
+        # go direct, not through the PLT (nothing interposes on them). Same results; the wheel targets any x86-64.
+        extra_compile_args=["-std=c99", "-O3", "-fno-semantic-interposition", "-Wall", "-Wextra", "-Werror"],
     )
     return builder
 

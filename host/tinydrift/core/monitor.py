@@ -176,11 +176,20 @@ class Monitor:
         """Frames in the window being filled."""
         return self._fill
 
-    def push(self, frames: object) -> np.ndarray:
-        """Feed frames (n x channels int16); return one result row per window completed by them."""
+    def push(self, frames: object, *, out: np.ndarray | None = None) -> np.ndarray:
+        """Feed frames (n x channels int16); return one result row per window completed by them.
+
+        ``out``: an array of ``result_dtype`` rows to write them into (at least as many as the windows completed);
+        the result is then ``out[:n]``, a view. Reusing one buffer spares allocating (and the kernel zeroing) fresh
+        pages on every call. A wrong ``out`` raises InputError before any frame is taken.
+        """
         arr = self._as_frames(frames)
         n_frames = len(arr)
-        out = np.empty(((self._fill + n_frames) // self._window,), dtype=self._dtype)
+        n_total = (self._fill + n_frames) // self._window
+        if out is None:
+            out = np.empty((n_total,), dtype=self._dtype)
+        else:
+            out = self._check_out(out, self._dtype, n_total, "push", "result_dtype(n_channels, n_dims)")[:n_total]
         c_out = ffi.from_buffer(_BYTES_C, out)
         size = self._row_size
         # at most 2048 windows a C call into the reused result buffer (it stays in cache), each turned into rows in place
@@ -196,16 +205,24 @@ class Monitor:
             if pos >= n_frames:
                 return out
 
-    def push_raw(self, frames: object, *, copy: bool = True) -> np.ndarray:
+    def push_raw(self, frames: object, *, copy: bool = True, out: np.ndarray | None = None) -> np.ndarray:
         """Like ``push`` but return the C core's results as they are (dtype RAW_DTYPE, td_window_result_t).
 
         No conversion: the fast path for streaming one window per call. ``to_rows`` turns the array into
         ``push``'s rows, value for value. With ``copy=False`` and at most 2048 windows completed, the array is a
         view of the monitor's own result buffer, reused by the next push: it is overwritten then (copy what you
-        keep). C-contiguous int16 frames go to the core without a copy; other arrays are checked and converted.
+        keep). ``out``: a C-contiguous RAW_DTYPE array with room for the windows completed; the core writes into it
+        in one call, whatever their number, and ``out[:n]`` is returned (the fastest form for big blocks when the
+        caller reuses it: no fresh pages). A wrong ``out`` raises InputError before any frame is taken.
+        C-contiguous int16 frames go to the core without a copy; other arrays are checked and converted.
         """
         arr = self._as_frames(frames)
         n_frames = len(arr)
+        if out is not None:
+            n_total = (self._fill + n_frames) // self._window
+            out = self._check_out(out, RAW_DTYPE, n_total, "push_raw", "RAW_DTYPE")
+            self._push_c(arr, n_frames, ffi.from_buffer(_RESULT_C, out), len(out))
+            return out[:n_total]
         if self._fill + n_frames <= self._max_frames:  # one C call into the reused buffer
             self._push_c(arr, n_frames, self._results, _WINDOWS_PER_CALL)
             n = self._n_results[0]
@@ -219,6 +236,18 @@ class Monitor:
         n_total = (self._fill + n_frames) // self._window
         out = np.empty((n_total,), dtype=RAW_DTYPE)
         self._push_c(arr, n_frames, ffi.from_buffer(_RESULT_C, out), n_total)
+        return out
+
+    @staticmethod
+    def _check_out(out: object, dtype: np.dtype, n: int, what: str, dtype_name: str) -> np.ndarray:
+        """out if it can take n results of dtype in place; InputError (one line) otherwise."""
+        if not isinstance(out, np.ndarray) or out.dtype != dtype or out.ndim != 1:
+            got = f"{out.dtype} {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
+            raise InputError(f"{what}: out must be a 1-D array of {dtype_name}, got {got}")
+        if not (out.flags.c_contiguous and out.flags.writeable):
+            raise InputError(f"{what}: out must be C-contiguous and writeable")
+        if len(out) < n:
+            raise InputError(f"{what}: out has room for {len(out)} windows, these frames complete {n}")
         return out
 
     def _as_frames(self, frames: object) -> np.ndarray:
