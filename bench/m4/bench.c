@@ -444,6 +444,18 @@ int main(void)
         sink += td_mon_embed_pca(&g_profile, z_part, e_part);
         t_embed += ticks_since(t0);
         uint8_t nearest = 0;
+#if TD_MON_DEV
+        /* As the close runs them: the search hands the fitted shifts its deviations. */
+        td_mon_dev_t dev;
+        dither();
+        t0 = ticks_now();
+        sink += td_mon_nearest_centroid_dev(&g_mon, e_part, &nearest, &dev);
+        t_nearest += ticks_since(t0);
+        dither();
+        t0 = ticks_now();
+        td_mon_feature_tests_dev(&g_mon, res_part, 0u, &dev);
+        t_shifts += ticks_since(t0);
+#else
         dither();
         t0 = ticks_now();
         sink += td_mon_nearest_centroid(&g_mon, e_part, &nearest);
@@ -452,6 +464,7 @@ int main(void)
         t0 = ticks_now();
         td_mon_feature_tests(&g_mon, res_part, 0u);
         t_shifts += ticks_since(t0);
+#endif
         dither();
         t0 = ticks_now();
 #if TD_OPTIMIZE_SPEED

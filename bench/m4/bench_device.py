@@ -172,17 +172,17 @@ def size_rows(sizes: dict[str, tuple[int, int]]) -> list[tuple[str, str, str, st
 
 
 def breakdown_rows(v: dict[str, str]) -> list[tuple[str, str]]:
-    names = [("part_mean_q8_instructions", "td_mean_q8 (per channel; the close inlines it for 2^p samples)"),
-             ("part_var_q32_instructions", "td_var_q32 (per channel, for std; inlined for 2^p samples)"),
+    names = [("part_mean_q8_instructions", "td_mean_q8 (per channel; for 2^p samples the close computes it in its pass-1 assembly)"),
+             ("part_var_q32_instructions", "td_var_q32 (per channel, for std; for 2^p samples the close's pass 1 takes n sumsq - sum^2)"),
              ("part_std_q8_instructions", "td_std_q8 = td_isqrt64 (per channel, n not a power of two)"),
-             ("part_isqrt64_shl_instructions", "td_isqrt64_shl (per channel: the close's std for 2^p samples)"),
-             ("part_log2_q8_instructions", "td_log2_q8 (per channel: the log-std feature; inline in the close)"),
-             ("part_lifetime_merge_instructions", "td_lifetime_merge (per channel: exact sums; the close inlines it)"),
+             ("part_isqrt64_shl_instructions", "td_isqrt64_shl (per channel: std for 2^p samples without an FPU; the M4F close: VSQRT.F32 and a fix-up)"),
+             ("part_log2_q8_instructions", "td_log2_q8 (per channel: the log-std feature; the close's pass-2 assembly reads the same tables)"),
+             ("part_lifetime_merge_instructions", "td_lifetime_merge (per channel: exact sums; the close's pass-1 assembly merges inline)"),
              ("part_crc32_body_instructions", "td_crc32_update over the frame body"),
              ("part_cobs_body_instructions", "td_cobs_encode of the frame body"),
              ("part_embed_pca_instructions", "td_mon_embed_pca (the window's projection)"),
-             ("part_nearest_instructions", "td_mon_nearest_centroid (the search)"),
-             ("part_feature_tests_instructions", "td_mon_feature_tests (fitted shifts, feature chart)"),
+             ("part_nearest_instructions", "td_mon_nearest_centroid_dev (the search; its first centroid also gives the fitted shifts' terms)"),
+             ("part_feature_tests_instructions", "td_mon_feature_tests_dev (fitted shifts from the search's terms, feature chart)"),
              ("part_chart_step_instructions", "td_chart_update (the feature chart's step: the speed build's td_chart_step)")]
     rows = [(label, f"{float(v[k]):,.1f}") for k, label in names if k in v]
     steps = ("part_embed_pca_instructions", "part_nearest_instructions", "part_feature_tests_instructions")

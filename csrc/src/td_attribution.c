@@ -401,7 +401,12 @@ static TD_NOINLINE void fitted_shifts_x86(const td_profile_t *prof, const int32_
 }
 #endif
 
+#if TD_MON_DEV
+static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e_q8, uint32_t k, int16_t *shift_q8,
+                                      const td_mon_dev_t *dev)
+#else
 static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e_q8, uint32_t k, int16_t *shift_q8)
+#endif
 {
     const uint32_t n_dims = prof->n_dims;
     const uint32_t n_features = prof->n_features;
@@ -423,13 +428,21 @@ static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e
      * 1.0: the rounded product is |diff| itself), so neither tests the profile per dimension. The scaled loop keeps
      * the signed t in w and ORs the inverse scales for their shift (the bit length of the largest, less 15), which
      * a second pass then applies. */
+    const int32_t *wv = w;
+#if TD_MON_DEV
+    if (scale != NULL && dev != NULL && dev->k == k) {
+        /* The search computed w for this centroid (the same loops' values, with the shift td_monitor_init kept). */
+        inv_shift = dev->shift;
+        wv = dev->w;
+    } else
+#endif
     if (scale != NULL) {
         uint32_t all = 0u;
 #if TD_ARM_DSP
-        /* The Cortex-M4: the loop below in 17 instructions a dimension (GCC: 21): USAT clamps to INT16_MAX, the
-         * sign goes back with EOR/SUB, and scale_wide (|diff| >= 2^15, out of the way at 3:) is inline as in the
-         * search's loop (td_nearest.c). "memory": it reads e, the centroid and the scales and writes w. */
         if (n_dims != 0u) {
+            /* The Cortex-M4: the loop below in 17 instructions a dimension (GCC: 21): USAT clamps to INT16_MAX, the
+             * sign goes back with EOR/SUB, and scale_wide (|diff| >= 2^15, out of the way at 3:) is inline as in
+             * the search's loop (td_nearest.c). "memory": it reads e, the centroid and the scales and writes w. */
             const int32_t *e = e_q8;
             const uint8_t *c = centroid;
             const uint8_t *sc = scale;
@@ -540,11 +553,11 @@ static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e
     }
 #if TD_ARM_DSP
     if (n_features % 4u == 0u && n_dims != 0u) {
-        col_sums(projection, n_features, w, w + n_dims, sums, projection + n_features); /* whole groups of four */
+        col_sums(projection, n_features, wv, wv + n_dims, sums, projection + n_features); /* whole groups of four */
     } else
 #endif
     {
-        blame_sums(projection, n_features, n_dims, w, 0u, sums);
+        blame_sums(projection, n_features, n_dims, wv, 0u, sums);
     }
     for (uint32_t f = 0; f < n_features; f++) {
         const int64_t n = sums[f];
@@ -622,13 +635,27 @@ static uint8_t blame_update(td_monitor_t *mon, const int16_t *shift_q8, uint8_t 
 /* The window's fitted shifts, then the attribution (in_run) and the feature chart (with its section). A chart alarm
  * outside a CUSUM run names the channel of its largest statistic (4c..4c+3 are channel c's mean and spread, up and
  * down). */
+#if TD_MON_DEV
 TD_NOINLINE void td_mon_feature_tests(td_monitor_t *mon, td_window_result_t *res, uint32_t in_run)
+{
+    td_mon_feature_tests_dev(mon, res, in_run, NULL);
+}
+
+TD_NOINLINE void td_mon_feature_tests_dev(td_monitor_t *mon, td_window_result_t *res, uint32_t in_run,
+                                          const td_mon_dev_t *dev)
+#else
+TD_NOINLINE void td_mon_feature_tests(td_monitor_t *mon, td_window_result_t *res, uint32_t in_run)
+#endif
 {
     const td_profile_t *prof = mon->profile;
 #if TD_FEATURE_CHART
     const uint8_t *chart = prof->feature_chart;
 #endif
+#if TD_MON_DEV
+    fitted_shifts(prof, res->embedding_q8, res->nearest, res->shift_q8, dev);
+#else
     fitted_shifts(prof, res->embedding_q8, res->nearest, res->shift_q8);
+#endif
 #if TD_FEATURE_ATTRIBUTION
     if (in_run) {
         res->top_channel = blame_update(mon, res->shift_q8, res->top_channel);

@@ -101,16 +101,13 @@ static TD_NOINLINE void pca_dot4(const uint8_t *w, uint32_t next, const uint32_t
             "ldr %[v], [%[rp]]\n\t"
             "cmp %[zp], %[v]\n\t"
             "bne 1b\n\t"
-            /* round: m = |a| + half >> shift, with a's sign */
+            /* round half away from zero: (a + half - (a < 0)) >> shift, arithmetic (for a < 0 that is
+             * ceil((a - half) / 2^shift) = -((|a| + half) >> shift); shift >= 1; no overflow: |a| <= 2^27, half <= 2^30) */
             "ldrd %[z02], %[z13], [%[rp], #4]\n\t"
             ".irp a, %[a0], %[a1], %[a2], %[a3]\n\t"
-            "asr %[x], \\a, #31\n\t"
-            "eor \\a, \\a, %[x]\n\t"
-            "sub \\a, \\a, %[x]\n\t"
+            "add \\a, \\a, \\a, asr #31\n\t"
             "add \\a, \\a, %[z02]\n\t"
-            "lsr \\a, \\a, %[z13]\n\t"
-            "eor \\a, \\a, %[x]\n\t"
-            "sub \\a, \\a, %[x]\n\t"
+            "asr \\a, \\a, %[z13]\n\t"
             ".endr\n\t"
             "ldr %[v], [%[rp], #12]\n\t"
             "strd %[a0], %[a1], [%[v]]\n\t"

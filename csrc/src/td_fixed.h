@@ -37,6 +37,27 @@
 #define TD_ARM_DSP 0
 #endif
 
+/* The Cortex-M4F speed build (a single-precision FPU: every firmware and the Arduino build use -mfpu=fpv4-sp-d16,
+ * hard or softfp): the window close's std of 2^p samples (td_std_q8_pow2, td_stats_internal.h) takes a float root
+ * and an exact integer fix-up; the same values as td_isqrt64_shl. */
+#if TD_OPTIMIZE_SPEED && defined(__ARM_FP) && (__ARM_FP & 4) && defined(__GNUC__)
+#define TD_ARM_FPU 1
+#else
+#define TD_ARM_FPU 0
+#endif
+
+/* Single-precision square root, correctly rounded (IEEE 754): VSQRT.F32 on an FPU, else the compiler's. */
+static inline float td_sqrt_f32(float x)
+{
+#if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__GNUC__)
+    float r;
+    __asm__("vsqrt.f32 %0, %1" : "=t"(r) : "t"(x));
+    return r;
+#else
+    return __builtin_sqrtf(x);
+#endif
+}
+
 /* Magnitude of a signed 64-bit value; callers never pass INT64_MIN. */
 static inline uint64_t td_abs64(int64_t v)
 {

@@ -125,6 +125,14 @@ td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
         mon->has_outputs = 1u;
     }
 #endif
+#if TD_MON_DEV
+    /* The fitted shifts' scale shift of each centroid, for the search's hand-over (td_nearest.c). */
+    if (profile->centroid_scales != NULL) {
+        for (uint32_t k = 0; k < profile->n_centroids; k++) {
+            mon->inv_shift[k] = (uint8_t)td_mon_inv_shift(profile, k);
+        }
+    }
+#endif
     td_status st = td_detector_reset(&mon->detector);
 #if TD_FEATURE_OUTPUTS
     if (st == TD_OK) {
@@ -162,6 +170,310 @@ int16_t standardize(int32_t centred, uint32_t inv_sigma)
     return z >= 32767u ? INT16_MAX : (int16_t)z;
 }
 
+#if TD_ARM_FPU && TD_ARM_DSP && TD_FEATURE_LIFETIME
+/* close_channels' pass 1 for the channels from acc on (results from out on, acc up to end) while each has a
+ * power-of-two count of valid samples up to 512; returns the accumulator it stopped at (end, or the first other
+ * channel, which the C loop then takes). The same values as that loop: the lifetime sums first (the merge inline, at
+ * the same offset past the accumulator as mon->life past mon->acc), mean_q8 from shifts, the copies, scaled =
+ * n sumsq - sum^2 (0 if negative), then std_q8 as td_std_q8_pow2 computes it: y = scaled 2^(18 - 2p) in words,
+ * the float root of y (VCVT, VMLA with 2^32, VSQRT, VCVT), s = (r + 1) >> 1 and its fix-up by o = 2s + 1 and
+ * o - 2. 12 registers and two FP ones; about 85 instructions a channel where GCC's code of the loop takes 113.
+ * Only the Cortex-M4 runs it: make test-core-m4 checks it (test_monitor.c's windows against the reference model,
+ * test_stats.c's td_std_q8_pow2). */
+static TD_ALWAYS_INLINE const td_window_acc_t *pass1_pow2(const td_window_acc_t *acc, td_channel_result_t *out,
+                                                          const td_window_acc_t *end)
+{
+    uint32_t n;
+    uint32_t sum;
+    uint32_t lo;
+    uint32_t hi;
+    uint32_t p;
+    uint32_t t0;
+    uint32_t t1;
+    uint32_t t2;
+    uint32_t t3;
+    float f0;
+    float f1;
+    const float two32 = 4294967296.0f;
+    __asm__ volatile(
+        "cmp %[acc], %[end]\n\t"
+        "beq 9f\n\t"
+        "1:\n\t"
+        "ldrh %[n], [%[acc], #28]\n\t"
+        "ldrh %[t0], [%[acc], #24]\n\t"
+        "subs %[n], %[n], %[t0]\n\t"
+        "beq 9f\n\t"
+        "sub %[t0], %[n], #1\n\t"
+        "tst %[n], %[t0]\n\t"
+        "bne 9f\n\t"
+        "cmp %[n], #512\n\t"
+        "bhi 9f\n\t"
+        "ldr %[sum], [%[acc], #8]\n\t"
+        "ldrd %[lo], %[hi], [%[acc], #0]\n\t"
+        /* the lifetime: n += n_valid unless past 2^48 (then nothing changes), sum, sumsq in 128 bits */
+        "ldrd %[t1], %[t2], [%[acc], #%c[life]]\n\t"
+        "adds %[t1], %[t1], %[n]\n\t"
+        "adc %[t2], %[t2], #0\n\t"
+        "subs %[t3], %[t1], #1\n\t"
+        "sbc %[t3], %[t2], #0\n\t"
+        "cmp %[t3], #0x10000\n\t"
+        "bhs 2f\n\t"
+        "strd %[t1], %[t2], [%[acc], #%c[life]]\n\t"
+        "ldrd %[t1], %[t2], [%[acc], #%c[life]+8]\n\t"
+        "adds %[t1], %[t1], %[sum]\n\t"
+        "adc %[t2], %[t2], %[sum], asr #31\n\t"
+        "strd %[t1], %[t2], [%[acc], #%c[life]+8]\n\t"
+        "ldrd %[t1], %[t2], [%[acc], #%c[life]+16]\n\t"
+        "adds %[t1], %[t1], %[lo]\n\t"
+        "adcs %[t2], %[t2], %[hi]\n\t"
+        "strd %[t1], %[t2], [%[acc], #%c[life]+16]\n\t"
+        "ldrd %[t1], %[t2], [%[acc], #%c[life]+24]\n\t"
+        "adcs %[t1], %[t1], #0\n\t"
+        "adc %[t2], %[t2], #0\n\t"
+        "strd %[t1], %[t2], [%[acc], #%c[life]+24]\n\t"
+        "2:\n\t"
+        /* mean_q8 = round(sum 2^8 / 2^p), half away from zero. Up to 256 samples (p <= 8) the quotient is exact:
+         * (sum << 8) >> p, arithmetic (|sum| 2^8 <= 2^31, and -2^31 fits). Past that, mag = |sum|,
+         * ((mag >> p) << 8) + ((((mag & (n - 1)) << 9) + n) >> (p + 1)), the sign back. */
+        "clz %[p], %[n]\n\t"
+        "rsb %[p], %[p], #31\n\t"
+        "cmp %[n], #256\n\t"
+        "bhi 5f\n\t"
+        "lsl %[t1], %[sum], #8\n\t"
+        "asr %[t1], %[t1], %[p]\n\t"
+        "b 6f\n\t"
+        "5:\n\t"
+        "eor %[t1], %[sum], %[sum], asr #31\n\t"
+        "sub %[t1], %[t1], %[sum], asr #31\n\t"
+        "and %[t2], %[t1], %[t0]\n\t"
+        "add %[t2], %[n], %[t2], lsl #9\n\t"
+        "add %[t3], %[p], #1\n\t"
+        "lsr %[t2], %[t2], %[t3]\n\t"
+        "lsr %[t1], %[t1], %[p]\n\t"
+        "add %[t1], %[t2], %[t1], lsl #8\n\t"
+        "eor %[t1], %[t1], %[sum], asr #31\n\t"
+        "sub %[t1], %[t1], %[sum], asr #31\n\t"
+        "6:\n\t"
+        "str %[t1], [%[out], #12]\n\t"
+        /* the copies: sumsq, sum, (min, max), (n_missing, n_saturated) */
+        "strd %[lo], %[hi], [%[out], #0]\n\t"
+        "str %[sum], [%[out], #8]\n\t"
+        "ldr %[t1], [%[acc], #20]\n\t"
+        "str %[t1], [%[out], #20]\n\t"
+        "ldr %[t1], [%[acc], #24]\n\t"
+        "str %[t1], [%[out], #28]\n\t"
+        /* scaled = n sumsq - sum^2, 0 if negative */
+        "umull %[t1], %[t2], %[n], %[lo]\n\t"
+        "mla %[t2], %[n], %[hi], %[t2]\n\t"
+        "smull %[t3], %[t0], %[sum], %[sum]\n\t"
+        "subs %[t1], %[t1], %[t3]\n\t"
+        "sbcs %[t2], %[t2], %[t0]\n\t"
+        "itt lt\n\t"
+        "movlt %[t1], #0\n\t"
+        "movlt %[t2], #0\n\t"
+        /* y = scaled 2^k, k = 18 - 2p (0..18): hi = hi << k | lo >> 1 >> (31 - k), lo <<= k */
+        "rsb %[p], %[p], #9\n\t"
+        "lsl %[p], %[p], #1\n\t"
+        "rsb %[t0], %[p], #31\n\t"
+        "lsr %[t3], %[t1], #1\n\t"
+        "lsr %[t3], %[t3], %[t0]\n\t"
+        "lsl %[t2], %[t2], %[p]\n\t"
+        "orr %[t2], %[t2], %[t3]\n\t"
+        "lsl %[t1], %[t1], %[p]\n\t"
+        /* r = trunc(sqrtf(hi 2^32 + lo)) */
+        "vmov %[f0], %[t2]\n\t"
+        "vmov %[f1], %[t1]\n\t"
+        "vcvt.f32.u32 %[f0], %[f0]\n\t"
+        "vcvt.f32.u32 %[f1], %[f1]\n\t"
+        "vmla.f32 %[f1], %[f0], %[two32]\n\t"
+        "vsqrt.f32 %[f1], %[f1]\n\t"
+        "vcvt.u32.f32 %[f1], %[f1]\n\t"
+        "vmov %[t3], %[f1]\n\t"
+        /* s = (r + 1) >> 1; o = 2s + 1: s + 1 if o^2 <= y, else s - 1 if s != 0 and (o - 2)^2 > y */
+        "add %[t3], %[t3], #1\n\t"
+        "lsr %[n], %[t3], #1\n\t"
+        "orr %[t3], %[t3], #1\n\t"
+        "umull %[t0], %[p], %[t3], %[t3]\n\t"
+        "cmp %[t1], %[t0]\n\t"
+        "sbcs %[t0], %[t2], %[p]\n\t"
+        "bcc 3f\n\t"
+        "add %[n], %[n], #1\n\t"
+        "b 4f\n\t"
+        "3:\n\t"
+        "cmp %[n], #0\n\t"
+        "beq 4f\n\t"
+        "sub %[t3], %[t3], #2\n\t"
+        "umull %[t0], %[p], %[t3], %[t3]\n\t"
+        "cmp %[t1], %[t0]\n\t"
+        "sbcs %[t0], %[t2], %[p]\n\t"
+        "it cc\n\t"
+        "subcc %[n], %[n], #1\n\t"
+        "4:\n\t"
+        "str %[n], [%[out], #16]\n\t"
+        "adds %[acc], %[acc], #32\n\t"
+        "adds %[out], %[out], #32\n\t"
+        "cmp %[acc], %[end]\n\t"
+        "bne 1b\n\t"
+        "9:"
+        : [acc] "+&r"(acc), [out] "+&r"(out), [n] "=&r"(n), [sum] "=&r"(sum), [lo] "=&r"(lo), [hi] "=&r"(hi),
+          [p] "=&r"(p), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [f0] "=&t"(f0),
+          [f1] "=&t"(f1)
+        : [end] "r"(end), [two32] "t"(two32),
+          [life] "i"(offsetof(td_monitor_t, life) - offsetof(td_monitor_t, acc))
+        : "cc", "memory");
+    return acc;
+}
+#endif
+
+#if TD_ARM_DSP && TD_MAX_CHANNELS <= 16
+/* close_channels' pass 2 for log-std profiles on the Cortex-M4: for each channel c (out, its channel record rec, its
+ * two feature records feat, its accumulator acc, z_q8 + 2c at zp) the health bits (missing and saturated in one
+ * USUB16 of the limits less the counts, SEL picking the channel's bit where a count passes its limit), the log-std
+ * spread from the tables, both z values (standardize: |centred| inv + 2^23 by UMLAL, the high word's bits past 8
+ * saturated by USAT, the sign back, SSAT to int16) into z_q8 and the result, and the top channel as
+ * key = (|z| << 16) | (1 << c), raised only by a larger |z| (so the lower index keeps a tie; the mean's and the
+ * spread's |z| in turn give the larger of the two). v[0] = missing | saturated << 16, v[1] = stuck, v[2] = key.
+ * Naked: r4-r12 and lr hold the pointers, the channel's bit, the masks and five temporaries; the rest waits on the
+ * stack. Only the Cortex-M4 runs it: make test-core-m4 checks it (test_monitor.c). */
+#define TD_ARG_UNUSED __attribute__((unused)) /* a naked function reads its arguments in assembly */
+__attribute__((naked, noinline)) static void pass2_logstd(TD_ARG_UNUSED td_channel_result_t *out,
+                                                         TD_ARG_UNUSED const uint8_t *rec,
+                                                         TD_ARG_UNUSED const uint8_t *feat,
+                                                         TD_ARG_UNUSED const td_window_acc_t *acc,
+                                                         TD_ARG_UNUSED int16_t *zp, TD_ARG_UNUSED uint32_t n_channels,
+                                                         TD_ARG_UNUSED const uint8_t *first,
+                                                         TD_ARG_UNUSED const uint32_t *below1,
+                                                         TD_ARG_UNUSED uint32_t *v)
+{
+    __asm__("push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"
+            "ldr r4, [sp, #36]\n\t"
+            "ldr r9, [sp, #40]\n\t"
+            "movs r5, #1\n\t"
+            "lsl r9, r5, r9\n\t"
+            "str r9, [sp, #40]\n\t"
+            "movs r6, #0\n\t"
+            "movs r7, #0\n\t"
+            "mov r8, #0\n\t"
+            "1:\n\t"
+            /* health: missing and saturated past the record's limits, stuck (flag bit 0, n_valid >= 2, max - min
+             * <= tol) */
+            "ldr r9, [r0, #28]\n\t"
+            "ldr r10, [r1, #10]\n\t"
+            "usub16 r10, r10, r9\n\t"
+            "orr r11, r5, r5, lsl #16\n\t"
+            "mov r12, #0\n\t"
+            "sel r12, r12, r11\n\t"
+            "orr r6, r6, r12\n\t"
+            "uxth r9, r9\n\t"
+            "ldrh r10, [r3, #28]\n\t"
+            "sub r9, r10, r9\n\t"
+            "ldrh r10, [r1, #6]\n\t"
+            "tst r10, #1\n\t"
+            "beq 2f\n\t"
+            "cmp r9, #2\n\t"
+            "blo 2f\n\t"
+            "ldrsh r10, [r0, #22]\n\t"
+            "ldrsh r12, [r0, #20]\n\t"
+            "sub r10, r10, r12\n\t"
+            "ldrh r12, [r1, #8]\n\t"
+            "cmp r10, r12\n\t"
+            "it ls\n\t"
+            "orrls r7, r7, r5\n\t"
+            "2:\n\t"
+            "cmp r9, #0\n\t"
+            "beq 6f\n\t"
+            /* spread = log2_q8_table(std + (floor << 8)) - 2048 */
+            "ldr r10, [r0, #16]\n\t"
+            "ldrh r12, [r1, #14]\n\t"
+            "adds r10, r10, r12, lsl #8\n\t"
+            "beq 3f\n\t"
+            "clz r11, r10\n\t"
+            "lsl r10, r10, r11\n\t"
+            "ldr r12, [sp, #44]\n\t"
+            "ubfx lr, r10, #24, #7\n\t"
+            "ldrb lr, [r12, lr]\n\t"
+            "ldr r12, [sp, #48]\n\t"
+            "4:\n\t"
+            "ldr r9, [r12, lr, lsl #2]\n\t"
+            "cmp r10, r9\n\t"
+            "bls 5f\n\t"
+            "add lr, lr, #1\n\t"
+            "b 4b\n\t"
+            "5:\n\t"
+            "rsb r11, r11, #31\n\t"
+            "orr r10, lr, r11, lsl #8\n\t"
+            "3:\n\t"
+            "sub r10, r10, #2048\n\t"
+            /* z of the spread: feature record 1 (mu at 8, inv_sigma at 12) */
+            "ldr r12, [r2, #8]\n\t"
+            "sub r10, r10, r12\n\t"
+            "ldr r12, [r2, #12]\n\t"
+            "eor r9, r10, r10, asr #31\n\t"
+            "sub r9, r9, r10, asr #31\n\t"
+            "mov r11, #0x800000\n\t"
+            "mov lr, #0\n\t"
+            "umlal r11, lr, r9, r12\n\t"
+            "usat lr, #8, lr\n\t"
+            "lsl lr, lr, #8\n\t"
+            "orr r9, lr, r11, lsr #24\n\t"
+            "eor r9, r9, r10, asr #31\n\t"
+            "sub r9, r9, r10, asr #31\n\t"
+            "ssat r9, #16, r9\n\t"
+            "strh r9, [r0, #26]\n\t"
+            "strh r9, [r4, #2]\n\t"
+            "eor r11, r9, r9, asr #31\n\t"
+            "sub r11, r11, r9, asr #31\n\t"
+            "lsl r11, r11, #16\n\t"
+            "cmp r11, r8\n\t"
+            "it hi\n\t"
+            "orrhi r8, r11, r5\n\t"
+            /* z of the mean: feature record 0 */
+            "ldr r10, [r0, #12]\n\t"
+            "ldr r12, [r2, #0]\n\t"
+            "sub r10, r10, r12\n\t"
+            "ldr r12, [r2, #4]\n\t"
+            "eor r9, r10, r10, asr #31\n\t"
+            "sub r9, r9, r10, asr #31\n\t"
+            "mov r11, #0x800000\n\t"
+            "mov lr, #0\n\t"
+            "umlal r11, lr, r9, r12\n\t"
+            "usat lr, #8, lr\n\t"
+            "lsl lr, lr, #8\n\t"
+            "orr r9, lr, r11, lsr #24\n\t"
+            "eor r9, r9, r10, asr #31\n\t"
+            "sub r9, r9, r10, asr #31\n\t"
+            "ssat r9, #16, r9\n\t"
+            "strh r9, [r0, #24]\n\t"
+            "strh r9, [r4, #0]\n\t"
+            "eor r11, r9, r9, asr #31\n\t"
+            "sub r11, r11, r9, asr #31\n\t"
+            "lsl r11, r11, #16\n\t"
+            "cmp r11, r8\n\t"
+            "it hi\n\t"
+            "orrhi r8, r11, r5\n\t"
+            "b 7f\n\t"
+            "6:\n\t"
+            /* no valid sample: z = 0 */
+            "movs r9, #0\n\t"
+            "str r9, [r0, #24]\n\t"
+            "strh r9, [r4, #0]\n\t"
+            "strh r9, [r4, #2]\n\t"
+            "7:\n\t"
+            "adds r0, r0, #32\n\t"
+            "adds r1, r1, #24\n\t"
+            "adds r2, r2, #16\n\t"
+            "adds r3, r3, #32\n\t"
+            "adds r4, r4, #4\n\t"
+            "lsl r5, r5, #1\n\t"
+            "ldr r9, [sp, #40]\n\t"
+            "cmp r5, r9\n\t"
+            "bne 1b\n\t"
+            "ldr r9, [sp, #52]\n\t"
+            "stmia r9, {r6, r7, r8}\n\t"
+            "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}");
+}
+#endif
+
 /* Per-channel statistics, health and standardized features; fills z_q8[0..2C). */
 #if TD_OPTIMIZE_SPEED
 /* The speed build: the same values as the loop of the other build below, in two passes over the channels that each
@@ -175,7 +487,24 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
 #if TD_HOST_X86
     td_recip_t recip = {0u, 0.0, 0.0};
 #endif
-    for (uint32_t c = 0; c < n_channels; c++) {
+    uint32_t c0 = 0u;
+#if TD_ARM_FPU && TD_ARM_DSP && TD_FEATURE_LIFETIME
+    /* The Cortex-M4F: the channels with 2^p valid samples (p <= 9) in assembly, until another one. */
+    /* The offsets the assembly uses (GCC folds the test). */
+    if (sizeof(td_window_acc_t) == 32u && offsetof(td_window_acc_t, sumsq) == 0u &&
+        offsetof(td_window_acc_t, sum) == 8u && offsetof(td_window_acc_t, min) == 20u &&
+        offsetof(td_window_acc_t, n_missing) == 24u && offsetof(td_window_acc_t, n_saturated) == 26u &&
+        offsetof(td_window_acc_t, n_samples) == 28u && sizeof(td_channel_result_t) == 32u &&
+        offsetof(td_channel_result_t, sumsq) == 0u && offsetof(td_channel_result_t, sum) == 8u &&
+        offsetof(td_channel_result_t, mean_q8) == 12u && offsetof(td_channel_result_t, std_q8) == 16u &&
+        offsetof(td_channel_result_t, min) == 20u && offsetof(td_channel_result_t, max) == 22u &&
+        offsetof(td_channel_result_t, n_missing) == 28u && offsetof(td_channel_result_t, n_saturated) == 30u &&
+        sizeof(td_lifetime_t) == 32u && offsetof(td_lifetime_t, sum) == 8u && offsetof(td_lifetime_t, sumsq_lo) == 16u &&
+        offsetof(td_lifetime_t, sumsq_hi) == 24u && offsetof(td_monitor_t, life) - offsetof(td_monitor_t, acc) <= 992u) {
+        c0 = (uint32_t)(pass1_pow2(mon->acc, res->channels, &mon->acc[n_channels]) - mon->acc);
+    }
+#endif
+    for (uint32_t c = c0; c < n_channels; c++) {
         const td_window_acc_t *const acc = &mon->acc[c];
         td_channel_result_t *const out = &res->channels[c];
         const int32_t sum = acc->sum;
@@ -201,8 +530,13 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
             const uint32_t mean = ((mag >> p) << 8) + ((((mag & (n_valid - 1u)) << 9) + n_valid) >> (p + 1u));
             mean_q8 = sum < 0 ? -(int32_t)mean : (int32_t)mean;
             const int64_t scaled = (int64_t)n_valid * sumsq - (int64_t)sum * sum;
+#if TD_ARM_FPU
+            /* The Cortex-M4F: the same value from the FPU's square root and an exact fix-up. */
+            std_q8 = td_std_q8_pow2(scaled > 0 ? (uint64_t)scaled : 0u, p);
+#else
             /* td_std_q8 of scaled 2^(32 - 2p) (< 2^62 for n <= 1024), the shift folded into the root's own. */
             std_q8 = (int32_t)((td_isqrt64_shl(scaled > 0 ? (uint64_t)scaled : 0u, 16u - p) + 128u) >> 8);
+#endif
         } else {
             mean_q8 = td_mean_q8(sum, n_valid);
             std_q8 = td_std_q8(td_var_q32(sum, sumsq, n_valid));
@@ -231,6 +565,28 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
     }
     /* Pass 2: health, the features and their z, the top channel. */
     const uint32_t log_std = prof->flags & TD_PROFILE_FLAG_LOG_STD;
+#if TD_ARM_DSP && TD_MAX_CHANNELS <= 16
+    /* The Cortex-M4 with a log-std profile: in assembly (the offsets it uses checked here; GCC folds the test). */
+    if (log_std && n_channels != 0u && TD_CH_FLAGS == 6u && TD_CH_STUCK_TOL == 8u && TD_CH_MAX_MISSING == 10u &&
+        TD_CH_MAX_SATURATED == 12u && TD_CH_STD_FLOOR == 14u && TD_PROFILE_CHANNEL_SIZE == 24u &&
+        TD_PROFILE_FEATURE_SIZE == 8u && TD_FEATURES_PER_CHANNEL == 2 && TD_CHANNEL_FLAG_STUCK_CHECK == 1u &&
+        LOG2_Q8_OF_Q8 == 2048 && TD_INV_SIGMA_SHIFT == 24u && sizeof(td_window_acc_t) == 32u &&
+        offsetof(td_window_acc_t, n_samples) == 28u && sizeof(td_channel_result_t) == 32u &&
+        offsetof(td_channel_result_t, mean_q8) == 12u && offsetof(td_channel_result_t, std_q8) == 16u &&
+        offsetof(td_channel_result_t, min) == 20u && offsetof(td_channel_result_t, max) == 22u &&
+        offsetof(td_channel_result_t, z_mean_q8) == 24u && offsetof(td_channel_result_t, z_std_q8) == 26u &&
+        offsetof(td_channel_result_t, n_missing) == 28u && offsetof(td_channel_result_t, n_saturated) == 30u) {
+        uint32_t v[3];
+        pass2_logstd(res->channels, prof->channels, prof->features, mon->acc, z_q8, n_channels, td_log2_first,
+                     td_log2_below + 1, v);
+        res->missing_mask = (uint16_t)v[0];
+        res->saturated_mask = (uint16_t)(v[0] >> 16);
+        res->stuck_mask = (uint16_t)v[1];
+        const uint32_t top_bit = v[2] & 0xFFFFu;
+        res->top_channel = (uint8_t)(top_bit != 0u ? 31u - td_clz32(top_bit) : 0u);
+        return TD_OK;
+    }
+#endif
     const uint8_t *rec = prof->channels;
     const uint8_t *feat = prof->features;
     uint32_t missing = 0u;
@@ -525,8 +881,17 @@ static TD_NOINLINE td_status close_window(td_monitor_t *mon, td_window_result_t 
     {
         res->recon_q8 = td_mon_embed_pca(prof, z_q8, res->embedding_q8);
     }
+#if TD_MON_DEV
+    /* The search's terms of the centroid it tries first, for the fitted shifts. */
+    td_mon_dev_t dev;
+    dev.k = TD_MAX_CENTROIDS;
+#endif
     if (embedded) {
+#if TD_MON_DEV
+        res->dist_q8 = td_mon_nearest_centroid_dev(mon, res->embedding_q8, &res->nearest, &dev);
+#else
         res->dist_q8 = td_mon_nearest_centroid(mon, res->embedding_q8, &res->nearest);
+#endif
         mon->last_nearest = res->nearest;
     }
     res->score_q8 = td_sat_u32((uint64_t)res->dist_q8 + res->recon_q8);
@@ -548,7 +913,11 @@ static TD_NOINLINE td_status close_window(td_monitor_t *mon, td_window_result_t 
             memset(mon->blame_q8, 0, sizeof mon->blame_q8);
         }
 #endif
+#if TD_MON_DEV
+        td_mon_feature_tests_dev(mon, res, in_run, &dev);
+#else
         td_mon_feature_tests(mon, res, in_run);
+#endif
     }
 #else
     (void)cusum_before;

@@ -85,6 +85,42 @@ uint32_t td_mon_scale_wide(uint32_t mag, uint32_t inv_scale);
 /* Score (Q8) of the nearest centroid to e_q8, its index into *nearest; ties go to the lower index. */
 uint32_t td_mon_nearest_centroid(const td_monitor_t *mon, const int32_t *e_q8, uint8_t *nearest);
 
+/* 1: the Cortex-M4 speed build with the fitted shifts: the scaled search hands them its first centroid's terms. */
+#if TD_ARM_DSP && (TD_FEATURE_ATTRIBUTION || TD_FEATURE_CHART)
+#define TD_MON_DEV 1
+#else
+#define TD_MON_DEV 0
+#endif
+
+#if TD_MON_DEV
+/* The Cortex-M4 speed build: the scaled search hands the fitted shifts the deviations it computed for the first
+ * centroid it searched (the hint), so they need not be computed twice when that centroid is the nearest. */
+typedef struct {
+    int32_t w[TD_MAX_DIMS]; /* fitted_shifts' w_j = t_j (inv_kj >> shift) */
+    uint32_t shift;         /* mon->inv_shift[k] */
+    uint32_t k;             /* the centroid; TD_MAX_CENTROIDS when nothing was handed over */
+} td_mon_dev_t;
+
+/* The fitted shifts' common right shift of centroid k's inverse scales (scaled profiles): the bit length of their
+ * OR less 15, or 0. td_monitor_init keeps it per centroid in mon->inv_shift. */
+static inline uint32_t td_mon_inv_shift(const td_profile_t *prof, uint32_t k)
+{
+    const uint8_t *const scale = prof->centroid_scales + 4u * k * (prof->n_dims + 1u) + 4u;
+    uint32_t all = 0u;
+    for (uint32_t j = 0; j < prof->n_dims; j++) {
+        all |= td_load_u32(scale + 4u * j);
+    }
+    return all > 0x7FFFu ? 17u - td_clz32(all) : 0u;
+}
+
+/* td_mon_nearest_centroid, also filling *dev (scaled profiles; else dev->k = TD_MAX_CENTROIDS). */
+uint32_t td_mon_nearest_centroid_dev(const td_monitor_t *mon, const int32_t *e_q8, uint8_t *nearest,
+                                     td_mon_dev_t *dev);
+
+/* td_mon_feature_tests taking centroid dev->k's deviations from *dev instead of computing them. */
+void td_mon_feature_tests_dev(td_monitor_t *mon, td_window_result_t *res, uint32_t in_run, const td_mon_dev_t *dev);
+#endif
+
 /* Occupancy test step for the window's nearest centroid (res->nearest; a profile with an occupancy section): its G
  * statistic into res->occupancy_q8; past the threshold it raises TD_TRIGGER_OCCUPANCY and latches the alarm. */
 void td_mon_occupancy(td_monitor_t *mon, td_window_result_t *res);

@@ -91,6 +91,63 @@ static TD_ALWAYS_INLINE uint32_t abs_diff(int32_t a, int32_t b)
 
 #endif
 
+#if TD_MON_DEV
+/* The first centroid's scaled distance (no bound) as scaled_distance's, also writing each dimension's fitted_shifts
+ * term w_j = t_j (inv_j >> sh) below w_end, with t_j = sign(e_j - c_j) min(m_j, INT16_MAX) (m_j the scaled |e_j - c_j|
+ * the term squares: USAT clamps, EOR/SUB with the kept difference's sign restore it): fitted_shifts' two loops over
+ * the dimensions (24 instructions a dimension) in 7 more here. */
+static TD_ALWAYS_INLINE uint64_t scaled_distance_dev(const int32_t *e_end, const uint8_t *row_end,
+                                                     const uint8_t *scale_end, uint32_t row_bytes, int32_t *w_end,
+                                                     uint32_t sh)
+{
+    uint64_t d = (uint64_t)td_load_u32(scale_end - row_bytes - 4u) << 8;
+    uint32_t i = 0u - row_bytes;
+    uint32_t m;
+    uint32_t inv;
+    uint32_t diff;
+    __asm__("b 1f\n\t"
+            "3:\n\t"
+            "umull %[m], %[diff], %[m], %[inv]\n\t"
+            "adds %[m], %[m], #0x8000\n\t"
+            "adc %[diff], %[diff], #0\n\t"
+            "cmp %[diff], #0x100\n\t"
+            "itte lo\n\t"
+            "lsrlo %[m], %[m], #16\n\t"
+            "orrlo %[m], %[m], %[diff], lsl #16\n\t"
+            "movhs %[m], #0x1000000\n\t"
+            "ldr %[diff], [%[e], %[i]]\n\t"
+            "ldr %[inv], [%[row], %[i]]\n\t"
+            "sub %[diff], %[diff], %[inv]\n\t"
+            "ldr %[inv], [%[scale], %[i]]\n\t"
+            "b 2f\n\t"
+            "1:\n\t"
+            "ldr %[m], [%[e], %[i]]\n\t"
+            "ldr %[inv], [%[row], %[i]]\n\t"
+            "sub %[diff], %[m], %[inv]\n\t"
+            "eor %[m], %[diff], %[diff], asr #31\n\t"
+            "sub %[m], %[m], %[diff], asr #31\n\t"
+            "ldr %[inv], [%[scale], %[i]]\n\t"
+            "cmp %[m], #0x8000\n\t"
+            "bhs 3b\n\t"
+            "lsls %[m], %[m], #16\n\t"
+            "smmulr %[m], %[m], %[inv]\n\t"
+            "2:\n\t"
+            "umlal %Q[d], %R[d], %[m], %[m]\n\t"
+            "usat %[m], #15, %[m]\n\t"
+            "eor %[m], %[m], %[diff], asr #31\n\t"
+            "sub %[m], %[m], %[diff], asr #31\n\t"
+            "lsr %[inv], %[inv], %[sh]\n\t"
+            "mul %[m], %[m], %[inv]\n\t"
+            "str %[m], [%[w], %[i]]\n\t"
+            "adds %[i], %[i], #4\n\t"
+            "bne 1b"
+            : [d] "+&r"(d), [i] "+&r"(i), [m] "=&r"(m), [inv] "=&r"(inv), [diff] "=&r"(diff)
+            : [e] "r"(e_end), [row] "r"(row_end), [scale] "r"(scale_end), [w] "r"(w_end), [sh] "r"(sh)
+            : "cc", "memory");
+    return d;
+}
+#endif
+
 /* centroid_distance's scaled loop, inlined into nearest_centroid's search, for a centroid given by the ends of its
  * row and of its scale words (offset, then one inverse scale a dimension), row_bytes = 4 n_dims past the starts:
  * one index, counting up to zero, then serves all three arrays. No check before the first term: any partial sum past
@@ -183,7 +240,12 @@ static TD_ALWAYS_INLINE uint64_t scaled_distance(const int32_t *e_end, const uin
 
 /* Score (Q8) of the nearest centroid; ties go to the lower index. The hint (last window's nearest) is tried
  * first: consecutive windows mostly share a centroid, and a tight bound early lets the others stop early. */
+#if TD_MON_DEV
+static TD_ALWAYS_INLINE uint32_t nearest_centroid(const td_monitor_t *mon, const int32_t *e_q8, uint8_t *nearest,
+                                                  td_mon_dev_t *dev)
+#else
 uint32_t td_mon_nearest_centroid(const td_monitor_t *mon, const int32_t *e_q8, uint8_t *nearest)
+#endif
 {
     const td_profile_t *prof = mon->profile;
     const uint32_t first = mon->last_nearest < prof->n_centroids ? mon->last_nearest : 0u;
@@ -198,7 +260,18 @@ uint32_t td_mon_nearest_centroid(const td_monitor_t *mon, const int32_t *e_q8, u
         uint32_t best_k = first;
         /* The hint, then the others in index order, as below; one inlined copy of the loop. d <= best first: most
          * centroids stop early past it, and one compare turns them away. */
-        for (uint32_t i = 0; i < n_centroids; i++) {
+        uint32_t i = 0;
+#if TD_MON_DEV
+        if (dev != NULL && n_centroids != 0u && row_bytes != 0u) {
+            /* The hint with its deviations for the fitted shifts; it sets the first bound. */
+            dev->shift = mon->inv_shift[first];
+            best = scaled_distance_dev(e_end, row_end + first * row_bytes, scale_end + first * (row_bytes + 4u),
+                                       row_bytes, dev->w + prof->n_dims, dev->shift);
+            dev->k = first;
+            i = 1u;
+        }
+#endif
+        for (; i < n_centroids; i++) {
             const uint32_t k = i == 0u ? first : i - (i <= first);
             const uint64_t d = scaled_distance(e_end, row_end + k * row_bytes, scale_end + k * (row_bytes + 4u),
                                                row_bytes, best);
@@ -226,3 +299,17 @@ uint32_t td_mon_nearest_centroid(const td_monitor_t *mon, const int32_t *e_q8, u
     *nearest = (uint8_t)best_k;
     return td_sat_u32((best + 128u) >> 8);
 }
+
+#if TD_MON_DEV
+uint32_t td_mon_nearest_centroid(const td_monitor_t *mon, const int32_t *e_q8, uint8_t *nearest)
+{
+    return nearest_centroid(mon, e_q8, nearest, NULL);
+}
+
+uint32_t td_mon_nearest_centroid_dev(const td_monitor_t *mon, const int32_t *e_q8, uint8_t *nearest,
+                                     td_mon_dev_t *dev)
+{
+    dev->k = TD_MAX_CENTROIDS;
+    return nearest_centroid(mon, e_q8, nearest, dev);
+}
+#endif

@@ -146,4 +146,33 @@ static TD_ALWAYS_INLINE void td_mean_std_q8_x86(int32_t sum, int64_t sumsq, uint
 }
 #endif
 
+/* (td_isqrt64(scaled 4^(16 - p)) + 128) >> 8 for p <= 10 and scaled < 2^(2p + 30): the std_q8 of 2^p samples with
+ * scaled = n sumsq - sum^2. With y = floor(scaled 2^(18 - 2p)) < 2^48, std >= s (s >= 1) exactly when
+ * y >= (2s - 1)^2, so std = (isqrt(y) + 1) >> 1. The float estimate of sqrt(y) (y's two words converted exactly,
+ * their sum rounded once: relative error <= 2^-24; the root's own rounding <= 0.5 below 2^24) is within 1.01 of
+ * it, so r = trunc is within 2 of isqrt(y) and (r + 1) >> 1 within 1 of std; one test each way corrects it.
+ * Portable C but for the root: tests/c/test_stats.c checks it against td_isqrt64_shl and the reference root. */
+static inline int32_t td_std_q8_pow2(uint64_t scaled, uint32_t p)
+{
+    const uint32_t hi = (uint32_t)(scaled >> 32);
+    const uint32_t lo = (uint32_t)scaled;
+    uint64_t y;
+    if (p <= 9u) {
+        /* The 64-bit shift in words (k = 0 too: lo >> 1 >> 31 is 0); hi << k does not overflow (y < 2^48). */
+        const uint32_t k = 18u - 2u * p;
+        y = ((uint64_t)((hi << k) | ((lo >> 1) >> (31u - k))) << 32) | (lo << k);
+    } else {
+        y = scaled >> (2u * p - 18u);
+    }
+    const float f = (float)(uint32_t)(y >> 32) * 4294967296.0f + (float)(uint32_t)y;
+    uint32_t s = ((uint32_t)td_sqrt_f32(f) + 1u) >> 1;
+    const uint32_t o = 2u * s + 1u;
+    if ((uint64_t)o * o <= y) {
+        s++;
+    } else if (s != 0u && (uint64_t)(o - 2u) * (o - 2u) > y) {
+        s--;
+    }
+    return (int32_t)s;
+}
+
 #endif /* TINYDRIFT_TD_STATS_INTERNAL_H */

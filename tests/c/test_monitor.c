@@ -683,6 +683,66 @@ static void test_embed_projection(void)
     CHECK(n_extreme > 500u && n_quad_paths > 1000u);
 }
 
+/* The window close's lifetime merge at its edges (the Cortex-M4F speed build merges in assembly, test-core-m4): each
+ * channel's lifetime set to a random state near a carry out of sumsq_lo and near the TD_LIFETIME_MAX_SAMPLES cap
+ * (below, at, past it), one window pushed, the state compared with td_lifetime_merge's on a copy, with the window's
+ * own n_valid, sum and sumsq. Windows of 2^p frames up to 512 (the assembly's) and others. */
+static void test_monitor_lifetime_edges(void)
+{
+    static int16_t frames[512 * TD_MAX_CHANNELS];
+    int ok = 1;
+    unsigned long carries = 0;
+    unsigned long capped = 0;
+    for (uint32_t trial = 0; trial < 400u && ok; trial++) {
+        w_spec_t s;
+        random_profile(&s, 0);
+        s.window = (uint16_t)(trial % 4u == 3u ? rnd_range(2, 100) : 1 << rnd_range(1, 9));
+        for (uint32_t c = 0; c < s.n_channels; c++) {
+            s.ch[c].max_missing = s.ch[c].max_missing > s.window ? s.window : s.ch[c].max_missing;
+            s.ch[c].max_saturated = s.ch[c].max_saturated > s.window ? s.window : s.ch[c].max_saturated;
+        }
+        parsed_t p;
+        CHECK_QUIET(ok, parsed_open(&p, &s));
+        td_monitor_t mon;
+        CHECK_QUIET(ok, ok && td_monitor_init(&mon, &p.prof) == TD_OK);
+        if (!ok) {
+            parsed_close(&p);
+            break;
+        }
+        const uint32_t C = s.n_channels;
+        td_lifetime_t before[TD_MAX_CHANNELS];
+        for (uint32_t c = 0; c < C; c++) {
+            td_lifetime_t *const life = &mon.life[c];
+            const uint64_t cap = TD_LIFETIME_MAX_SAMPLES;
+            life->n = rnd64() % 2u ? cap - (uint64_t)rnd_range(0, 2 * (int32_t)s.window) : rnd64() % cap;
+            life->sum = (int64_t)(rnd64() % ((uint64_t)1 << 62)) - ((int64_t)1 << 61);
+            life->sumsq_lo = rnd64() % 2u ? UINT64_MAX - (rnd64() % ((uint64_t)1 << (8u + rnd64() % 24u))) : rnd64();
+            life->sumsq_hi = rnd64() % ((uint64_t)1 << 13);
+            before[c] = *life;
+        }
+        gen_window(&s, frames);
+        td_window_result_t res;
+        uint32_t n_res = 0;
+        CHECK_QUIET(ok, td_monitor_push(&mon, frames, s.window, &res, 1, &n_res) == TD_OK && n_res == 1u);
+        for (uint32_t c = 0; c < C && ok; c++) {
+            td_lifetime_t want = before[c];
+            const td_channel_result_t *const ch = &res.channels[c];
+            const td_status st = td_lifetime_merge(&want, s.window - ch->n_missing, ch->sum, ch->sumsq);
+            CHECK_QUIET(ok, st == TD_OK || st == TD_ERR_CAPACITY);
+            CHECK_QUIET(ok, memcmp(&want, &mon.life[c], sizeof want) == 0);
+            capped += st == TD_ERR_CAPACITY;
+            carries += st == TD_OK && want.sumsq_hi != before[c].sumsq_hi;
+            if (!ok) {
+                printf("  lifetime trial %u channel %u window %u\n", (unsigned)trial, (unsigned)c, (unsigned)s.window);
+            }
+        }
+        parsed_close(&p);
+    }
+    CHECK(ok);
+    printf("  lifetime edges: %lu carries into sumsq_hi, %lu merges past the cap\n", carries, capped);
+    CHECK(carries > 100u && capped > 100u);
+}
+
 int main(void)
 {
     test_log2_q8();
@@ -691,6 +751,7 @@ int main(void)
     test_monitor_reinit();
     test_monitor_capacity_and_chunking();
     test_monitor_long_windows();
+    test_monitor_lifetime_edges();
     test_monitor_modes_and_health();
     test_status_strings();
     printf("test_monitor: %lu passed, %lu failed\n", g_pass, g_fail);

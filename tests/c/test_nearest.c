@@ -57,7 +57,7 @@ static uint8_t *scale_word(uint32_t D, uint32_t k, uint32_t w)
 /* How often the cases met each edge: the test asserts it met all of them. */
 static struct {
     unsigned long halves, edge_15, wide, clamped, at_clamp, clamp_pairs, ties, bound_met, unscaled, bad_hint;
-    unsigned long dims_1, dims_max, cent_1, cent_max;
+    unsigned long dims_1, dims_max, cent_1, cent_max, handed_over;
 } g_cov;
 
 /* Centroid k's term for dimension j: |e - c|, scaled (round half up, clamped to 2^24) when scaled. */
@@ -256,6 +256,50 @@ int main(void)
                    (unsigned long)t, (unsigned)D, (unsigned)K, (unsigned)hint, scaled ? "scaled" : "unscaled",
                    (unsigned)got_k, (unsigned long)got, (unsigned)best_k, (unsigned long)want);
         }
+#if TD_MON_DEV
+        /* The Cortex-M4's search with the hand-over (td_mon_nearest_centroid_dev): the same centroid and score, and for
+         * a scaled profile the first centroid's terms (the hint, or 0 past the last) as fitted_shifts computes them,
+         * w_j = sign(e - c) min(ref_term's scaled |e - c|, INT16_MAX) (inv_j >> shift), shift (kept per centroid in
+         * mon.inv_shift, set here from the OR of its inverse scales) the bit length of that OR less 15; nothing handed
+         * over without scales. */
+        {
+            const uint32_t first = hint < K ? hint : 0u;
+            uint32_t shift = 0u;
+            if (scaled) {
+                for (uint32_t k = 0; k < K; k++) {
+                    uint32_t all = 0u;
+                    for (uint32_t j = 0; j < D; j++) {
+                        all |= get_u32(scale_word(D, k, 1u + j));
+                    }
+                    uint32_t bits = 0u;
+                    while (bits < 32u && (all >> bits) != 0u) {
+                        bits++;
+                    }
+                    mon.inv_shift[k] = (uint8_t)(bits > 15u ? bits - 15u : 0u);
+                }
+                shift = mon.inv_shift[first];
+            }
+            td_mon_dev_t dev;
+            uint8_t dev_k = 0xFFu;
+            const uint32_t got_dev = td_mon_nearest_centroid_dev(&mon, e, &dev_k, &dev);
+            CHECK_QUIET(ok, dev_k == got_k && got_dev == got);
+            CHECK_QUIET(ok, dev.k == (scaled ? first : (uint32_t)TD_MAX_CENTROIDS));
+            if (scaled && dev.k == first) {
+                CHECK_QUIET(ok, dev.shift == shift);
+                for (uint32_t j = 0; j < D; j++) {
+                    const int32_t c = centroid(D, first, j);
+                    const uint32_t inv = get_u32(scale_word(D, first, 1u + j));
+                    /* ref_term's scaled magnitude (round half up; past INT16_MAX the 2^24 clamp does not matter) */
+                    const int64_t diff = (int64_t)e[j] - c;
+                    uint64_t mag = (uint64_t)(diff < 0 ? -diff : diff);
+                    mag = (mag * inv + 32768u) / 65536u;
+                    const int64_t t = (int64_t)(mag > 32767u ? 32767u : mag);
+                    CHECK_QUIET(ok, (int64_t)dev.w[j] == (diff < 0 ? -t : t) * (int64_t)(inv >> shift));
+                }
+                g_cov.handed_over++;
+            }
+        }
+#endif
         g_cov.unscaled += !scaled;
         g_cov.bad_hint += hint >= K;
         g_cov.dims_1 += D == 1u;
@@ -274,6 +318,7 @@ int main(void)
     CHECK(g_cov.ties > 1000u && g_cov.bound_met > 1000u);
     CHECK(g_cov.unscaled > 1000u && g_cov.bad_hint > 1000u);
     CHECK(g_cov.dims_1 > 1000u && g_cov.dims_max > 1000u && g_cov.cent_1 > 1000u && g_cov.cent_max > 1000u);
+    CHECK(!TD_MON_DEV || g_cov.handed_over > 1000u);
     printf("test_nearest (TD_OPTIMIZE_SPEED=%d): %lu cases; halves %lu, |diff| 2^15 - 1 or 2^15 %lu, wide %lu, "
            "clamped %lu, at the clamp %lu, clamp pairs %lu, ties %lu, bound met %lu\n",
            TD_OPTIMIZE_SPEED, (unsigned long)trials, g_cov.halves, g_cov.edge_15, g_cov.wide, g_cov.clamped,

@@ -757,6 +757,55 @@ static void test_mean_std_x86(void)
     CHECK(near_half > 10000u); /* the fix-up really ran on many windows */
 }
 #endif
+/* td_std_q8_pow2 (the Cortex-M4F close's std of 2^p samples: a float root, then an integer fix-up) against the
+ * reference root (ref_isqrt of scaled 4^(16 - p), which the other builds' td_isqrt64_shl also gives): every window
+ * size 2^p up to 1024, 0 and the largest scaled, scaled of every magnitude, and the values on both sides of each
+ * boundary where std steps (y = scaled 2^(18 - 2p) reaching (2s - 1)^2, for random s and the largest). 2 million
+ * values a size on x86-64 hosts (plain C there but for the root: the same IEEE single-precision operations),
+ * fewer on the M4 in QEMU, where td_sqrt_f32 is VSQRT.F32. */
+static int32_t ref_std_pow2(uint64_t scaled, uint32_t p)
+{
+    return (int32_t)(((uint64_t)ref_isqrt(scaled << (32u - 2u * p)) + 128u) >> 8);
+}
+
+static void test_std_pow2(void)
+{
+#if defined(__x86_64__)
+    const uint32_t n_values = 2000000u;
+#else
+    const uint32_t n_values = 20000u;
+#endif
+    int ok = 1;
+    for (uint32_t p = 0; p <= 10u; p++) {
+        const uint64_t limit = (uint64_t)1 << (2u * p + 30u); /* scaled < n^2 2^30 */
+        CHECK_QUIET(ok, td_std_q8_pow2(0u, p) == 0 && td_std_q8_pow2(1u, p) == ref_std_pow2(1u, p));
+        CHECK_QUIET(ok, td_std_q8_pow2(limit - 1u, p) == ref_std_pow2(limit - 1u, p));
+        for (uint32_t t = 0; t < n_values; t++) {
+            uint64_t v;
+            if (t % 2u == 0u) {
+                v = (rnd64() % limit) >> (rnd64() % (2u * p + 30u));
+            } else {
+                /* y = v 2^(18 - 2p) (or v / 4 for p = 10) crosses o^2: the smallest such v and its neighbours */
+                const uint64_t s = t % 64u == 1u ? (1u << 23) - (rnd64() % 4096u) : 1u + (rnd64() >> (40u + rnd64() % 24u));
+                const uint64_t o = 2u * s - 1u;
+                const uint64_t sq = o * o;
+                const uint64_t first = p <= 9u ? (sq + ((uint64_t)1 << (18u - 2u * p)) - 1u) >> (18u - 2u * p) : 4u * sq;
+                v = first + (uint64_t)rnd_range(-1, 1);
+                if (v >= limit) {
+                    v = limit - 1u;
+                }
+            }
+            const int32_t got = td_std_q8_pow2(v, p);
+            CHECK_QUIET(ok, got == ref_std_pow2(v, p));
+#if TD_OPTIMIZE_SPEED
+            if (t % 64u == 0u) {
+                CHECK_QUIET(ok, got == (int32_t)((td_isqrt64_shl(v, 16u - p) + 128u) >> 8));
+            }
+#endif
+        }
+    }
+    CHECK(ok);
+}
 
 /* The lifetime read-out (exact sums, 128-bit arithmetic in two words) against the compiler's native 128-bit
  * division, for states up to TD_LIFETIME_MAX_SAMPLES with extreme and random sums, each followed by a merge.
@@ -1019,6 +1068,7 @@ int main(void)
 #if TD_HOST_X86
     test_mean_std_x86();
 #endif
+    test_std_pow2();
 #if TD_TEST_WIDE
     test_lifetime_exact();
 #endif

@@ -159,6 +159,9 @@ typedef struct {
 #if TD_FEATURE_CHART
     uint16_t chart_q8[2 * TD_MAX_FEATURES]; /**< feature chart: per feature, the up and down statistics, Q8 */
 #endif
+#if (TD_FEATURE_ATTRIBUTION || TD_FEATURE_CHART) && TD_OPTIMIZE_SPEED && defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+    uint8_t inv_shift[TD_MAX_CENTROIDS];    /**< Cortex-M4 speed build: per centroid, the fitted shifts' scale shift */
+#endif
 #if TD_FEATURE_OUTPUTS
     td_monitor_outputs_t out;               /**< model-output monitoring (used when has_outputs) */
 #endif
