@@ -105,7 +105,7 @@ def test_build_quiet_multiple_recordings_and_rails(capsys: pytest.CaptureFixture
                        "--window", WINDOW, "--rails", "-30000:30000", "--sentinel", "-32768",
                        "--stuck-tolerance", 2, "-q")
     assert (rc, err) == (0, "")
-    assert "2 recording(s)" in out
+    assert "2 recordings" in out
     prof = tinydrift.load_profile(tmp_path / "p.tdp")
     assert all((c.rail_lo, c.rail_hi, c.sentinel, c.stuck_tolerance) == (-30000, 30000, -32768, 2)
                for c in prof.channels)

@@ -193,7 +193,9 @@ def test_monitor_cli_unreachable_port_is_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("tinydrift: error:")]
-    assert len(errors) == 1 and "never connected to /dev/does-not-exist" in errors[0]
+    assert errors == ["tinydrift: error: cannot open /dev/does-not-exist: no such device (is the board plugged in? "
+                      "--port auto finds a Nano 33 BLE)"]
+    assert not (tmp_path / "x.db").exists()
 
 
 def test_monitor_plain_line_and_model_row_show_outputs() -> None:

@@ -363,7 +363,7 @@ def test_bad_inputs_are_one_line_errors(trained: dict, bad_models: dict[str, Pat
                                                  "vector"),
         ({"path": keras_path, "tensor": "output:1"}, "selects its embedding with layer=NAME"),
         ({"path": tflite_path, "tensor": "nope"}, "no tensor named 'nope'; output:0 = #"),
-        ({"path": tflite_path, "tensor": "output:7"}, "model has 2 output(s)"),
+        ({"path": tflite_path, "tensor": "output:7"}, "model has 2 outputs"),
         ({"path": tflite_path, "tensor": "9999"}, "no tensor #9999"),
         ({"path": tflite_path, "tensor": int32_tensor}, "is int32 (not quantized); in an int8 model the embedding "
                                                         "must be an int8 tensor"),

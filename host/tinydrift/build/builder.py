@@ -17,6 +17,8 @@ import numpy as np
 from tinydrift.build import crossfit, disagreement, occupancy, scales as centroid_scales
 from tinydrift.build.calibrate import basis, calibrate, chart_threshold, resample_shifts, threshold_method
 from tinydrift.build.embedding_fit import kmeans, pca, quantize_projection
+from tinydrift.build.health_limits import HealthLimit, describe, resolve_limits, set_health_rules
+from tinydrift.core.wording import count
 from tinydrift.core.native import lib
 from tinydrift.core.errors import InputError
 from tinydrift.core.monitor import Monitor, as_frames
@@ -171,26 +173,6 @@ def _std_floors(rows: np.ndarray, window: int) -> list[int]:
     return floors
 
 
-def _health_limits(configs: list[ChannelConfig], rows: np.ndarray, recordings: list[np.ndarray],
-                   stuck_tolerance: int) -> None:
-    n_valid = 0
-    for c, cfg in enumerate(configs):
-        cfg.max_missing = int(rows["n_missing"][:, c].max())
-        cfg.max_saturated = int(rows["n_saturated"][:, c].max())
-        valid_windows = (rows["max"][:, c].astype(np.int32) >= rows["min"][:, c])
-        spread = rows["max"][:, c].astype(np.int32) - rows["min"][:, c]
-        # Check for "stuck" only where the reference itself never sits still.
-        cfg.stuck_tolerance = stuck_tolerance
-        cfg.stuck_check = bool(valid_windows.any() and spread[valid_windows].min() > stuck_tolerance)
-        samples = np.concatenate([r[:, c] for r in recordings]).astype(np.float64)
-        if cfg.sentinel is not None:
-            samples = samples[samples != cfg.sentinel]
-        n_valid += len(samples)
-        if len(samples):
-            cfg.ref_mean_q8 = int(np.round(samples.mean() * 256))
-            cfg.ref_std_q8 = int(np.round(samples.std() * 256))
-
-
 @dataclass
 class _Reference:
     """The frame side of a profile build: split, channel rules, window rows and feature standardization."""
@@ -282,7 +264,7 @@ def _centroids(embeddings: np.ndarray, n_centroids: int, seed: int, say: Progres
     rng = np.random.default_rng(seed)
     centres = kmeans(embeddings, min(n_centroids, len(embeddings)), rng)
     centroids = np.round(centres * 256.0).astype(np.int32)
-    say(f"k-means: {len(centroids)} centroids over {len(embeddings)} windows")
+    say(f"k-means: {count(len(centroids), 'centroid')} over {count(len(embeddings), 'window')}")
     return centroids
 
 
@@ -311,15 +293,25 @@ def _finish(staged: Profile, ref: _Reference, centroids: np.ndarray, score_holdo
             channel_names: Sequence[str] | None, say: Progress,
             scales: tuple[np.ndarray, np.ndarray] | None = None, occupancy_windows: int | str | None = None,
             feature_chart: bool = False, source: str | None = None,
-            windows_per_recording: Sequence[int] | None = None) -> Profile:
+            windows_per_recording: Sequence[int] | None = None,
+            limits: tuple[list[int | None], list[int | None]] | None = None) -> Profile:
     """Health limits, then thresholds calibrated on the held-out windows' scores (score_holdout: Monitor rows;
     with cross-fitting the out-of-fold rows, source "out-of-fold", in recording order, windows_per_recording of them
     per recording: then a clear between-recording disagreement of their scores is warned about).
 
     With feature_chart, CHART_SHARE of the false-alarm budget goes to the feature chart, calibrated on the
     held-out windows' fitted shifts. With occupancy_windows the rest is split evenly between the score's detector
-    and the occupancy test, which is calibrated on resampled whole training recordings (tinydrift.build.occupancy)."""
-    _health_limits(ref.configs, np.concatenate([ref.fit_rows, ref.hold_rows]), ref.recordings, stuck_tolerance)
+    and the occupancy test, which is calibrated on resampled whole training recordings (tinydrift.build.occupancy).
+    limits: the user's max_missing and max_saturated per channel (resolve_limits; None: the training maximum)."""
+    missing, saturated = limits if limits is not None else (None, None)
+    set_health_rules(ref.configs, np.concatenate([ref.fit_rows, ref.hold_rows]), ref.recordings, stuck_tolerance,
+                     missing, saturated)
+    names = list(channel_names) if channel_names is not None else [f"ch{c}" for c in range(len(ref.configs))]
+    given = [v for v in (missing or []) + (saturated or []) if v is not None]
+    origin = "the training maximum" if not given else "as given" if len(given) == 2 * len(ref.configs) else \
+        "as given, else the training maximum"
+    summary = describe([c.max_missing for c in ref.configs], [c.max_saturated for c in ref.configs], names)
+    say(f"health limits (samples a window may hold before the health check fires): {summary} ({origin})")
     scored = staged.replace(channels=ref.configs, centroids_q8=centroids)
     if scales is not None:
         scored = scored.replace(centroid_offset_q8=scales[0], centroid_inv_scale_q16=scales[1])
@@ -407,6 +399,8 @@ def build_profile(
     rails: tuple[int, int] | Sequence[tuple[int, int]] | None = DEFAULTS.rails,
     sentinel: int | Sequence[int | None] | None = DEFAULTS.sentinel,
     stuck_tolerance: int = DEFAULTS.stuck_tolerance,
+    max_missing: HealthLimit = DEFAULTS.max_missing,
+    max_saturated: HealthLimit = DEFAULTS.max_saturated,
     holdout: float | None = None,
     folds: int = CROSSFIT_FOLDS,
     min_sigma: float = DEFAULTS.min_sigma,
@@ -428,6 +422,10 @@ def build_profile(
     n_centroids / n_dims: reference clusters and PCA dimensions (None: every feature for "mixture",
     enough for explained_variance for "centroids").
     rails: (low, high) saturation rails, one pair or one per channel. sentinel: missing-value marker.
+    max_missing / max_saturated: missing (sentinel) / saturated samples a window may hold before the health check
+    fires: a count 0..window for every channel, one per channel (None: that channel's default) or {name: count}
+    (names as in channel_names, else ch0, ch1, ...). Default: the largest count of a training window (0 on clean
+    data, so one missing or saturated sample in the field raises a health alarm).
     holdout: None (default): cross-fitted calibration, every window scored by a model fit on the other folds
     (``folds`` of them, by recording or contiguous block; tinydrift.build.crossfit); a fraction: the older scheme that
     holds out the tail of each recording and calibrates on it alone.
@@ -443,7 +441,7 @@ def build_profile(
     opts = BuildOptions(false_alarm_rate=false_alarm_rate, n_centroids=n_centroids, rails=rails, sentinel=sentinel,
                         stuck_tolerance=stuck_tolerance, holdout=DEFAULT_HOLDOUT if holdout is None else holdout,
                         min_sigma=min_sigma, calibration_windows=calibration_windows, channel_names=channel_names,
-                        seed=seed, progress=progress)
+                        seed=seed, progress=progress, max_missing=max_missing, max_saturated=max_saturated)
     say = opts.say()
     if occupancy_windows == OCCUPANCY_AUTO:
         pass
@@ -464,6 +462,7 @@ def build_profile(
     recordings = as_recordings(train)
     n_channels = recordings[0].shape[1]
     opts.check_names(n_channels)
+    limits = opts.health_limits(window, n_channels)
     if holdout is not None:
         ref = _reference(recordings, window, rails, sentinel, holdout, min_sigma, say, log_std=mixture)
         fitted, embeddings = _fit_model(ref, ref.features, ref.split.fit, n_centroids=n_centroids, n_dims=n_dims,
@@ -471,7 +470,8 @@ def build_profile(
         return _finish(fitted, ref, fitted.centroids_q8, lambda prof: _run(prof, ref.split.holdout),
                        stuck_tolerance=stuck_tolerance, false_alarm_rate=false_alarm_rate,
                        calibration_windows=calibration_windows, seed=seed, channel_names=channel_names, say=say,
-                       scales=_scales_of(fitted), occupancy_windows=occupancy_windows, feature_chart=feature_chart)
+                       scales=_scales_of(fitted), occupancy_windows=occupancy_windows, feature_chart=feature_chart,
+                       limits=limits)
     ref = _reference(recordings, window, rails, sentinel, None, min_sigma, say, log_std=mixture)
     usable = [r for r in recordings if len(r) >= window]
     counts = [len(r) // window for r in usable]
@@ -500,7 +500,7 @@ def build_profile(
                    stuck_tolerance=stuck_tolerance, false_alarm_rate=false_alarm_rate,
                    calibration_windows=calibration_windows, seed=seed, channel_names=channel_names, say=say,
                    scales=_scales_of(fitted), occupancy_windows=occupancy_windows, feature_chart=feature_chart,
-                   source="out-of-fold", windows_per_recording=counts)
+                   source="out-of-fold", windows_per_recording=counts, limits=limits)
 
 
 def _scales_of(profile: Profile) -> tuple[np.ndarray, np.ndarray] | None:
@@ -539,14 +539,14 @@ def _fit_model(ref: _Reference, features: np.ndarray, fit_recordings: list[np.nd
     components = pca(z, dims, explained_variance)
     projection, shift = quantize_projection(components)
     k = projection.shape[0]
-    say(f"PCA: {2 * n_channels} features -> {k} dims (int8, shift {shift})")
+    say(f"PCA: {2 * n_channels} features -> {count(k, 'dim')} (int8, shift {shift})")
     staged = ref.provisional.replace(feature_mu_q8=mu_q8, feature_inv_sigma_q24=inv_sigma,
                                      projection=projection, proj_shift=shift, centroids_q8=np.zeros((1, k), np.int32))
     embeddings = _run(staged, fit_recordings)["embedding"]
     # Few windows per centroid and dimension overfit the clusters' spreads: fewer centroids then.
     affordable = max(1, len(embeddings) // (MIN_CLUSTER_WINDOWS_PER_DIM * k)) if mixture else n_centroids
     if affordable < n_centroids:
-        say(f"{len(embeddings)} windows afford {affordable} of the {n_centroids} centroids asked for "
+        say(f"{count(len(embeddings), 'window')} afford {affordable} of the {count(n_centroids, 'centroid')} asked for "
             f"({MIN_CLUSTER_WINDOWS_PER_DIM} windows per centroid and dimension)")
     centroids = _centroids(embeddings, min(n_centroids, affordable), seed, say)
     fitted = staged.replace(centroids_q8=centroids)

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from tinydrift.core.wording import count
 from tinydrift.core.fixed import Q24
 from tinydrift.core.native import lib
 from tinydrift.core.errors import InputError, TinyDriftError
@@ -411,7 +412,7 @@ def _tensor_index(path: Path, tensor: str | int, details: list[dict], output_ind
     if text.lower().startswith("output:") and text[7:].isdigit():
         n = int(text[7:])
         if n >= len(output_indices):
-            raise InputError(f"{path}: model has {len(output_indices)} output(s); {outputs_text}")
+            raise InputError(f"{path}: model has {count(len(output_indices), 'output')}; {outputs_text}")
         return output_indices[n]
     matches = [int(d["index"]) for d in details if str(d["name"]) == text]
     if not matches:

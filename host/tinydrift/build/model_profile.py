@@ -26,6 +26,7 @@ import numpy as np
 from tinydrift.core import monitor as _monitor
 from tinydrift.core.fixed import Q24
 from tinydrift.build.builder import _centroids, _finish, _reference, as_recordings
+from tinydrift.build.health_limits import HealthLimit
 from tinydrift.build.options import DEFAULTS, BuildOptions, Progress
 from tinydrift.core.errors import InputError
 from tinydrift.build.model import DEFAULT_INPUT_SCALE, EmbeddingModel, load_embedding_model
@@ -98,6 +99,8 @@ def build_model_profile(
     rails: tuple[int, int] | Sequence[tuple[int, int]] | None = DEFAULTS.rails,
     sentinel: int | Sequence[int | None] | None = DEFAULTS.sentinel,
     stuck_tolerance: int = DEFAULTS.stuck_tolerance,
+    max_missing: HealthLimit = DEFAULTS.max_missing,
+    max_saturated: HealthLimit = DEFAULTS.max_saturated,
     holdout: float = DEFAULTS.holdout,
     min_sigma: float = DEFAULTS.min_sigma,
     calibration_windows: int | None = DEFAULTS.calibration_windows,
@@ -116,7 +119,7 @@ def build_model_profile(
     opts = BuildOptions(false_alarm_rate=false_alarm_rate, n_centroids=n_centroids, rails=rails, sentinel=sentinel,
                         stuck_tolerance=stuck_tolerance, holdout=holdout, min_sigma=min_sigma,
                         calibration_windows=calibration_windows, channel_names=channel_names, seed=seed,
-                        progress=progress)
+                        progress=progress, max_missing=max_missing, max_saturated=max_saturated)
     say = opts.say()
     opts.check()
     recordings = as_recordings(train)
@@ -127,6 +130,7 @@ def build_model_profile(
                          f"{emb_model.n_channels}")
     opts.check_names(n_channels)
     window = emb_model.window
+    limits = opts.health_limits(window, n_channels)
     # Window features and health counts from the frames: the same steps as build_profile.
     ref = _reference(recordings, window, rails, sentinel, holdout, min_sigma, say,
                      note=f", window {window} (the model's input)")
@@ -150,7 +154,8 @@ def build_model_profile(
     centroids = _centroids(_run_all(staged, ref.split.fit, fit_emb)["embedding"], n_centroids, seed, say)
     return _finish(staged, ref, centroids, lambda prof: _run_all(prof, ref.split.holdout, hold_emb),
                    stuck_tolerance=stuck_tolerance, false_alarm_rate=false_alarm_rate,
-                   calibration_windows=calibration_windows, seed=seed, channel_names=channel_names, say=say)
+                   calibration_windows=calibration_windows, seed=seed, channel_names=channel_names, say=say,
+                   limits=limits)
 
 
 def check_model_for_profile(profile: Profile, model: EmbeddingModel, source: str = "profile") -> None:

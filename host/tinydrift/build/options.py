@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from tinydrift.build.health_limits import HealthLimit, resolve_limits
 from tinydrift.core.channel_names import NamesError, check_channel_names
 from tinydrift.core.errors import InputError
 from tinydrift.core.native import lib
@@ -15,13 +16,15 @@ DEFAULT_HOLDOUT = 0.2  # fraction of the training windows kept back to calibrate
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """The 11 keyword options of both profile builders, with their defaults (documented on build_profile)."""
+    """The 13 keyword options of both profile builders, with their defaults (documented on build_profile)."""
 
     false_alarm_rate: float = 1e-3
     n_centroids: int = 8
     rails: tuple[int, int] | Sequence[tuple[int, int]] | None = None
     sentinel: int | Sequence[int | None] | None = None
     stuck_tolerance: int = 0
+    max_missing: HealthLimit = None
+    max_saturated: HealthLimit = None
     holdout: float = DEFAULT_HOLDOUT
     min_sigma: float = 1.0 / 16
     calibration_windows: int | None = None
@@ -47,6 +50,12 @@ class BuildOptions:
                 check_channel_names(self.channel_names, n_channels)
             except NamesError as exc:
                 raise InputError(f"channel names: {exc}") from None
+
+    def health_limits(self, window: int, n_channels: int) -> tuple[list[int | None], list[int | None]]:
+        """max_missing and max_saturated, one per channel (None: the training maximum); InputError when out of range."""
+        names = list(self.channel_names) if self.channel_names is not None else [f"ch{c}" for c in range(n_channels)]
+        return (resolve_limits(self.max_missing, "max_missing", window, names),
+                resolve_limits(self.max_saturated, "max_saturated", window, names))
 
     def say(self) -> Progress:
         """The progress callback, or one that drops messages."""

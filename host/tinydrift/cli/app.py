@@ -24,11 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from tinydrift.core.wording import count
 from tinydrift.build.builder import (CHART_SHARE, CROSSFIT_FOLDS, DEFAULT_HOLDOUT, OCCUPANCY_AUTO, SCORINGS,
                                      CalibrationWarning, build_profile)
 from tinydrift.build.calibrate import rate_interval, threshold_method
 from tinydrift.cli.common import (TRIGGER_BITS, EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PROG, c_symbol,
-                                  embedding_model, file_error, fraction, int_in, make_parser, model_options,
+                                  embedding_model, file_error, fraction, health_limit_arg, int_in, make_parser, model_options,
                                   one_line, positive_int, q8_text, rails_arg, table, variance, write_output)
 from tinydrift.cli.score import cmd_score
 from tinydrift.core.errors import InputError, TinyDriftError
@@ -77,6 +78,7 @@ Examples:
   tinydrift profile build data/basicmotions.csv -o ref.tdp --window 10
   tinydrift profile build day1.csv day2.csv -o ref.tdp --rate 1e-4 --dims 4
   tinydrift profile build imu.npz -o ref.tdp --rails -2048:2047 --sentinel -32768
+  tinydrift profile build imu.csv -o ref.tdp --sentinel -32768 --max-missing 2 --max-saturated acc_x=4,acc_y=4
   tinydrift profile build imu.npy -o ref.tdp --centroids 4 --seed 7 -q
 
 External-embedding profile (the application's model provides the embedding,
@@ -191,6 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="sample value that marks a missing reading (must lie outside the rails or on one)")
     build.add_argument("--stuck-tolerance", type=int_in(0, 65535), default=0, metavar="N",
                        help="a window whose max-min spread is <= N counts as stuck (default: 0)")
+    build.add_argument("--max-missing", type=health_limit_arg, metavar="N|NAME=N,...",
+                       help="missing (--sentinel) samples a window may hold before the health check fires, for every "
+                            "channel or per channel by name, 0..window (default: the most in a training window, 0 "
+                            "on clean data: one missing sample alarms)")
+    build.add_argument("--max-saturated", type=health_limit_arg, metavar="N|NAME=N,...",
+                       help="samples on a rail a window may hold before the health check fires, as --max-missing "
+                            "(default: the most in a training window)")
     build.add_argument("--occupancy", type=_occupancy, default=OCCUPANCY_AUTO, metavar="N|auto|off",
                        help="test how often each centroid is the nearest over the last N windows against the "
                             "training mix (class-prior shift, new classes that look like known ones); default auto: "
@@ -300,6 +309,7 @@ def cmd_profile_build(args: argparse.Namespace) -> int:
                 [r.frames for r in recs], window=args.window or 64, false_alarm_rate=args.rate,
                 n_centroids=args.centroids, n_dims=args.dims, explained_variance=args.variance, rails=args.rails,
                 sentinel=args.sentinel, stuck_tolerance=args.stuck_tolerance, holdout=args.holdout, seed=args.seed,
+                max_missing=args.max_missing, max_saturated=args.max_saturated,
                 channel_names=names, progress=progress, scoring=args.scoring, occupancy_windows=args.occupancy,
                 feature_chart=args.feature_chart, folds=args.folds,
             )
@@ -314,6 +324,7 @@ def cmd_profile_build(args: argparse.Namespace) -> int:
         prof = build_model_profile(
             [r.frames for r in recs], model, false_alarm_rate=args.rate, n_centroids=args.centroids,
             rails=args.rails, sentinel=args.sentinel, stuck_tolerance=args.stuck_tolerance,
+            max_missing=args.max_missing, max_saturated=args.max_saturated,
             holdout=DEFAULT_HOLDOUT if args.holdout is None else args.holdout,
             seed=args.seed, channel_names=names, progress=progress,
         )
@@ -324,10 +335,11 @@ def cmd_profile_build(args: argparse.Namespace) -> int:
         raise file_error("cannot write profile", args.output, exc) from None
     n_frames = sum(r.n_frames for r in recs)
     print(
-        f"Profile {prof.profile_id:#010x}: {prof.n_channels} channels ({', '.join(prof.names())}), "
-        f"window {prof.window} frames, {prof.n_dims} {'embedding' if prof.external_embedding else 'PCA'} dims, "
-        f"{prof.n_centroids} centroids, learned from "
-        f"{n_frames} frames in {len(recs)} recording(s). Thresholds in score units: instant "
+        f"Profile {prof.profile_id:#010x}: {count(prof.n_channels, 'channel')} ({', '.join(prof.names())}), "
+        f"window {count(prof.window, 'frame')}, "
+        f"{count(prof.n_dims, 'embedding dim' if prof.external_embedding else 'PCA dim')}, "
+        f"{count(prof.n_centroids, 'centroid')}, learned from "
+        f"{count(n_frames, 'frame')} in {count(len(recs), 'recording')}. Thresholds in score units: instant "
         f"{q8_text(prof.instant_q8)}, CUSUM k {q8_text(prof.cusum_k_q8)} h {q8_text(prof.cusum_h_q8)}; calibrated for "
         f"{prof.false_alarm_rate:g} false alarms per window"
         f"{f' (basis: {prof.calibration.describe()})' if prof.calibration else ''}. "

@@ -89,6 +89,22 @@ def rails_arg(text: str) -> tuple[int, int]:
     return low, high
 
 
+def health_limit_arg(text: str) -> int | dict[str, int]:
+    """An argparse type: N (every channel) or NAME=N,NAME=N (those channels); the builder checks 0..window."""
+    try:
+        if "=" not in text:
+            return int(text)
+        limits: dict[str, int] = {}
+        for part in text.split(","):
+            name, _, count = part.partition("=")
+            if not name or name in limits:
+                raise ValueError
+            limits[name] = int(count)
+        return limits
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a count N or per channel NAME=N,NAME=N, got {text!r}") from None
+
+
 def scale_arg(text: str) -> float:
     """A positive number, also as a fraction: 0.000244140625 or 1/4096."""
     try:

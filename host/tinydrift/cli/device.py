@@ -20,6 +20,7 @@ import signal
 import sys
 from typing import Any
 
+from tinydrift.core.wording import count
 from tinydrift.cli.common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, PROG, TRIGGER_BITS, float_in, int_in,
                                   make_parser, port_option, positive_int, resolve_port, trigger_text,
                                   with_names)
@@ -352,12 +353,12 @@ def info_lines(info: Any) -> list[str]:
 
     board = BOARD_NAMES.get(info.board_id, f"board id {info.board_id}")
     if info.has_profile:
-        profile = (f"{info.profile_id:#010x} in slot {info.active_slot}: {info.profile_channels} channels, "
+        profile = (f"{info.profile_id:#010x} in slot {info.active_slot}: {count(info.profile_channels, 'channel')}, "
                    f"window {info.profile_window}")
     else:
         profile = "none (upload one with `tinydrift upload`)"
     held = info.next_seq - info.oldest_seq
-    ring = (f"next seq {info.next_seq}; ring holds {held} record(s)"
+    ring = (f"next seq {info.next_seq}; ring holds {count(held, 'record')}"
             + (f", seq {info.oldest_seq}..{info.next_seq - 1}" if held else "") + f" (capacity {info.ring_capacity})")
     rows = [
         ("board", f"{info.board_name or board} ({board}, id {info.board_id})"),
@@ -483,15 +484,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
             records = dev.inject(rec.frames, rate_hz=args.rate, on_record=show)
     except KeyboardInterrupt:
         if store is not None:
-            _stderr(f"interrupted; {stored} new record(s) stored in {args.db}")
+            _stderr(f"interrupted; {count(stored, 'new record')} stored in {args.db}")
         return EXIT_INTERRUPTED
     finally:
         if store is not None:
             store.close()
     alarms = sum(1 for r in records if r.alarm)
-    where = f"; {stored} new record(s) stored in {args.db}" if store is not None else ""
-    _stderr(f"replayed {rec.n_frames} frames from {rec.source}: {len(records)} windows, {alarms} with the alarm "
-            f"latched{where}")
+    where = f"; {count(stored, 'new record')} stored in {args.db}" if store is not None else ""
+    _stderr(f"replayed {count(rec.n_frames, 'frame')} from {rec.source}: {count(len(records), 'window')}, {alarms} "
+            f"with the alarm latched{where}")
     if records and records[0].window > 0:
         _stderr(f"note: the device's monitor went on from window {records[0].window} (its CUSUM and a latched "
                 f"alarm carried over); upload the profile again to start from window 0")
@@ -531,7 +532,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
         with TelemetryStore(args.db) as store:
             store.add_device(url, board=info.board_name, board_id=info.board_id, firmware=info.firmware)
             new = store.insert_records(url, records)
-        _stderr(f"saved the {len(records)} record(s) of the board's ring to {args.db} ({new} new)")
+        _stderr(f"saved the {count(len(records), 'record')} of the board's ring to {args.db} ({new} new)")
 
     result = run_selftest(url, selftest_profile(), selftest_stream(), restore=args.restore,
                           keep_selftest_profile=args.keep_selftest_profile, save_ring=save_ring if args.db else None,

@@ -16,8 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tinydrift.cli.common import positive_int
+from tinydrift.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, float_in, positive_int
 from tinydrift.core.errors import InputError
+from tinydrift.core.wording import count, plural
 
 _INGEST_EPILOG = """\
 Examples:
@@ -27,9 +28,14 @@ Examples:
 
 Start several workers with different --client-id values to split the load (one shared
 subscription). Restart a worker with the same --client-id: the broker keeps its session and
-sends it what arrived meanwhile. Each message is acknowledged after it is committed, and a
+sends it what arrived meanwhile. The broker also keeps dealing a stopped worker's session its
+share of the messages (for up to 7 days): take a worker out of service for good with
+  tinydrift ingest --mqtt URL --db URL --client-id ingest-2 --retire Each message is acknowledged after it is committed, and a
 record stored twice is ignored, so a killed worker loses and duplicates nothing. The schema
 is created or migrated at start. Ctrl-C or SIGTERM stops after the batch in hand.
+
+Exit status: 0 (also after SIGTERM, --duration or --idle-exit), 130 on Ctrl-C, 1 on an
+error or when the broker never accepted the connection (one line says so).
 """
 
 _SIM_EPILOG = """\
@@ -45,6 +51,10 @@ every record.
 """
 
 
+RETIRE_IDLE_S = 2.0  # --retire without --idle-exit: stop this long after the last queued message
+_seconds = float_in(lambda v: 0 < v < float("inf"), "a positive number of seconds")
+
+
 def _logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="tinydrift: %(message)s")
@@ -58,20 +68,30 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if not is_postgres_url(args.db):
         raise InputError(f"--db must be a postgresql:// URL, got {args.db!r}")
     _logging(not args.quiet)
-    worker = IngestWorker(url, args.db, group=None if args.no_share else args.group, client_id=args.client_id, alert_cmd=args.alert_cmd,
-                          batch=args.batch)
+    if args.retire and not args.client_id:
+        raise InputError("--retire ends a worker's persistent session: give that worker's --client-id")
+    idle_exit = args.idle_exit if args.idle_exit is not None or not args.retire else RETIRE_IDLE_S
+    worker = IngestWorker(url, args.db, group=None if args.no_share else args.group, client_id=args.client_id,
+                          alert_cmd=args.alert_cmd, batch=args.batch, retire=args.retire)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     started = time.monotonic()
+    interrupted = False
     try:
-        stats = worker.run(duration=args.duration, idle_exit=args.idle_exit)
+        stats = worker.run(duration=args.duration, idle_exit=idle_exit)
     except KeyboardInterrupt:
         worker.stop()
         stats = worker.stats
-    print(f"# ingested {stats.records_new} new records ({stats.records_duplicate} already stored), "
-          f"{stats.gaps_new} gaps, {stats.alarms_new} alarm onsets, {stats.malformed} malformed messages skipped "
-          f"({stats.quarantined_new} new in quarantine), "
-          f"{stats.db_errors} database retries, {time.monotonic() - started:.1f} s", file=sys.stderr)
-    return 0
+        interrupted = True
+    if not worker.ever_connected:
+        print(f"tinydrift: error: never connected to the broker {url} in {time.monotonic() - started:.1f} s; "
+              f"nothing ingested{' (interrupted)' if interrupted else ''}", file=sys.stderr)
+        return EXIT_INTERRUPTED if interrupted else EXIT_ERROR
+    print(f"# ingested {count(stats.records_new, 'new record')} ({stats.records_duplicate} already stored), "
+          f"{count(stats.gaps_new, 'gap')}, {count(stats.alarms_new, 'alarm onset')}, "
+          f"{count(stats.malformed, 'malformed message')} skipped ({stats.quarantined_new} new in quarantine), "
+          f"{count(stats.db_errors, 'database retry')}, {time.monotonic() - started:.1f} s"
+          f"{' (interrupted)' if interrupted else ''}", file=sys.stderr)
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -91,8 +111,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         stats = run_gateway(pub, profile, devices, args.records, gateway=gateway, rate=args.rate,
                             flush_timeout=args.flush_timeout)
         left = pub.unacked()
-    print(f"# {gateway}: {stats.records} records of {len(devices)} devices spooled, {stats.alarms} alarm onsets; "
-          f"{left} messages not yet acknowledged by the broker", file=sys.stderr)
+        reached = pub.ever_connected
+    if not reached:
+        print(f"tinydrift: error: never connected to the broker {url}; {count(left, 'message')} "
+              f"{plural(left, 'stays', 'stay')} in {args.spool} for the next run", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"# {gateway}: {count(stats.records, 'record')} of {count(len(devices), 'device')} spooled, "
+          f"{count(stats.alarms, 'alarm onset')}; {count(left, 'message')} not yet acknowledged by the broker",
+          file=sys.stderr)
     return 0 if left == 0 else 1
 
 
@@ -106,13 +132,14 @@ def cmd_fleet_report(args: argparse.Namespace) -> int:
         rows = fleet_summary(conn)
         quarantined = quarantine_count(conn)
     for r in rows:
-        print(f"{r.device}: {'ALARM' if r.alarm_now else 'ok'}, {r.records} records, {r.alarm_onsets} alarm onsets"
+        print(f"{r.device}: {'ALARM' if r.alarm_now else 'ok'}, {count(r.records, 'record')}, "
+              f"{count(r.alarm_onsets, 'alarm onset')}"
               f"{f', first alarm {r.first_alarm}' if r.first_alarm else ''}, {r.lost} lost, "
               f"{r.not_received} not received")
     with atomic_open(Path(args.output)) as fh:
         write_fleet_html(rows, fh, quarantined=quarantined)
-    held = f"; {quarantined} messages in quarantine (tinydrift db quarantine)" if quarantined else ""
-    print(f"tinydrift: wrote {args.output} ({len(rows)} devices{held})", file=sys.stderr)
+    held = f"; {count(quarantined, 'message')} in quarantine (tinydrift db quarantine)" if quarantined else ""
+    print(f"tinydrift: wrote {args.output} ({count(len(rows), 'device')}{held})", file=sys.stderr)
     return 0
 
 
@@ -130,7 +157,7 @@ def cmd_fleet_export(args: argparse.Namespace) -> int:
         else:
             with atomic_open(Path(args.output)) as fh:
                 n = export_csv(conn, fh)
-            print(f"tinydrift: wrote {n} records to {args.output} (csv)", file=sys.stderr)
+            print(f"tinydrift: wrote {count(n, 'record')} to {args.output} (csv)", file=sys.stderr)
     return 0
 
 
@@ -153,7 +180,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
         if args.delete:
             sys.stdout.flush()  # the listing is out before a row goes (a failed write deletes nothing)
             gone = delete_quarantined(conn, rows)
-            print(f"tinydrift: deleted the {gone} listed messages from the quarantine", file=sys.stderr)
+            print(f"tinydrift: deleted the {count(gone, 'listed message')} from the quarantine", file=sys.stderr)
     return 0
 
 
@@ -170,9 +197,9 @@ def _print_quarantine(rows: list[Any], as_json: bool) -> None:
                            "payload_base64": base64.b64encode(r.payload).decode("ascii")} for r in rows], indent=1))
     else:
         for r in rows:
-            print(f"{r.received_at:%Y-%m-%d %H:%M:%S}  {r.topic}  {r.payload_size} bytes  {r.error}  "
+            print(f"{r.received_at:%Y-%m-%d %H:%M:%S}  {r.topic}  {count(r.payload_size, 'byte')}  {r.error}  "
                   f"payload: {_preview(r.payload, r.payload_size)}")
-        print(f"tinydrift: {len(rows)} quarantined messages (each keeps its first {QUARANTINE_MAX_BYTES} bytes; "
+        print(f"tinydrift: {count(len(rows), 'quarantined message')} (each keeps its first {QUARANTINE_MAX_BYTES} bytes; "
               "--json gives them whole in base64)", file=sys.stderr)
 
 
@@ -192,7 +219,8 @@ class Gateway:
         left = self.publisher.unacked()
         self.publisher.close()
         if left:
-            print(f"# {left} messages not yet acknowledged by the broker stay in {self.publisher.spool.path}; "
+            print(f"# {count(left, 'message')} not yet acknowledged by the broker {plural(left, 'stays', 'stay')} in "
+                  f"{self.publisher.spool.path}; "
                   "the next `monitor --mqtt` sends them", file=sys.stderr)
 
 
@@ -228,9 +256,14 @@ def add_commands(commands: Any) -> None:
                    help="plain subscription instead of a shared one: every worker gets every message "
                         "(survives a mosquitto restart while no worker is connected; see docs/fleet.md)")
     p.add_argument("--alert-cmd", metavar="CMD", help="run CMD on each new alarm onset, the event as JSON on stdin")
+    p.add_argument("--retire", action="store_true",
+                   help="take the worker --client-id out of service: ingest what the broker queued for its session, "
+                        f"then end the session (stops {RETIRE_IDLE_S:g} s after the last message unless --idle-exit "
+                        "says otherwise); a stopped worker's session otherwise keeps its share of the messages for up "
+                        "to 7 days")
     p.add_argument("--batch", type=positive_int, default=1000, metavar="N", help="messages per transaction (1000)")
-    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
-    p.add_argument("--idle-exit", type=float, metavar="S", help="stop after S seconds without a message")
+    p.add_argument("--duration", type=_seconds, metavar="S", help="stop after S seconds")
+    p.add_argument("--idle-exit", type=_seconds, metavar="S", help="stop after S seconds without a message")
     p.add_argument("-q", "--quiet", action="store_true", help="log only warnings")
     p.set_defaults(func=cmd_ingest)
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import sys
 import textwrap
 import time
 from typing import Any
 
+from tinydrift.core.errors import InputError
+from tinydrift.core.wording import count
 from tinydrift.cli.common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, float_in, int_in, port_option,
                                   resolve_port)
 from tinydrift.telemetry.collect import Collector, DeviceState
@@ -32,7 +35,8 @@ Examples:
 
 The database keeps every record; run `tinydrift report --db telemetry.db -o report.html`
 to plot it. Ctrl-C stops collecting and leaves the database consistent (exit status 130;
-SIGTERM, --duration and --idle-exit stop with 0; 1 when the device was never reached).
+SIGTERM, --duration and --idle-exit stop with 0; 1 when the device was never reached: then
+one line says so, and a database or spool this run created is removed again).
 
 --alert-cmd CMD runs `sh -c CMD` once per new alarm (the latched flag rising), without
 waiting for it, with the record as one line of JSON on stdin (its fields, plus
@@ -64,7 +68,7 @@ def _model(rec: TelemetryRecord) -> str:
         return ""
     labels = f"{rec.n_correct}/{rec.n_labels} right this window" if rec.n_labels else "no labels this window"
     return (f"estimated accuracy {rec.estimated_accuracy:.2f} vs realized {rec.accuracy:.2f} (all labels; "
-            f"{labels}), prior shift {rec.prior_shift:.2f}, {rec.n_inferences} inferences")
+            f"{labels}), prior shift {rec.prior_shift:.2f}, {count(rec.n_inferences, 'inference')}")
 
 
 def plain_line(state: DeviceState, rec: TelemetryRecord) -> str:
@@ -107,7 +111,7 @@ class LiveView:
         table.add_row("device", f"{info.board_name if info else '?'} ({link})")
         if info:
             table.add_row("boot / profile", f"{info.boot_id:#010x} / {info.profile_id:#010x} "
-                          f"(window {info.profile_window}, {info.profile_channels} channels)")
+                          f"(window {info.profile_window}, {count(info.profile_channels, 'channel')})")
         table.add_row("windows/s", f"{state.window_rate():.1f}")
         rec = state.last
         if rec is not None:
@@ -127,87 +131,137 @@ class LiveView:
         self.live.update(table)
 
 
+def _check_device_path(url: str) -> None:
+    """InputError for a serial device path (no URL scheme) that does not exist: nothing to wait for."""
+    if "://" not in url and ("/" in url or os.sep in url) and not os.path.exists(url):
+        raise InputError(f"cannot open {url}: no such device (is the board plugged in? --port auto finds a "
+                         "Nano 33 BLE)")
+
+
+def _remove_new_files(paths: list[str]) -> None:
+    """Remove what this run created and never filled: SQLite files and their journals."""
+    for path in paths:
+        for name in (path, f"{path}-wal", f"{path}-shm", f"{path}-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(name)
+
+
 def cmd_monitor(args: argparse.Namespace) -> int:
     url = resolve_port(args.port)
-    interrupted = False
+    _check_device_path(url)
+    prof = None
+    if args.profile:
+        from tinydrift.core.profile import load_profile
+
+        prof = load_profile(args.profile)  # a bad profile stops here, before any file is created
+    spool_path = args.spool or f"{args.db}.spool"
+    created = [p for p in [args.db] + ([spool_path] if args.mqtt else []) if not os.path.exists(p)]
     logging.basicConfig(level=logging.WARNING, format="tinydrift: %(message)s")
     gateway = None
     if args.mqtt:
         from tinydrift.cli.fleet import open_gateway
 
-        gateway = open_gateway(args.mqtt, args.spool or f"{args.db}.spool", args.device_name or url)
-    given_id: int | None = None  # --profile's id, to say when the device runs another profile
-    mismatch: list[str] = []
-    with TelemetryStore(args.db) as store, gateway or contextlib.nullcontext():
-        if args.profile:
-            from tinydrift.core.profile import load_profile
+        gateway = open_gateway(args.mqtt, spool_path, args.device_name or url)
+    run = _MonitorRun(args, url, prof, gateway)
+    try:
+        return run.collect()
+    finally:
+        if not run.contacted:  # no device ever answered: leave no empty database or spool behind
+            _remove_new_files(created)
 
-            prof = load_profile(args.profile)
-            given_id = prof.profile_id
-            store.add_profile(prof)
-            if gateway:
+
+class _MonitorRun:
+    """One `tinydrift monitor` session: the store, the view, the collector and the closing note."""
+
+    def __init__(self, args: argparse.Namespace, url: str, prof: Any, gateway: Any) -> None:
+        self.args = args
+        self.url = url
+        self.prof = prof
+        self.gateway = gateway
+        self.contacted = False  # a device answered INFO (then the files stay, whatever happens next)
+
+    def collect(self) -> int:
+        args, url, prof, gateway = self.args, self.url, self.prof, self.gateway
+        interrupted = False
+        given_id: int | None = prof.profile_id if prof is not None else None  # to say when the device runs another
+        mismatch: list[str] = []
+        with TelemetryStore(args.db) as store, gateway or contextlib.nullcontext():
+            if gateway and prof is not None:
                 gateway.sink.channel_names = list(prof.channel_names or [])
-        plain = args.plain or not sys.stdout.isatty()
-        view: LiveView | None = None
+            plain = args.plain or not sys.stdout.isatty()
+            view: LiveView | None = None
 
-        def on_record(state: DeviceState, rec: TelemetryRecord, new: bool) -> None:
-            if plain:
-                if new:
-                    print(plain_line(state, rec), flush=True)
-            elif view is not None:
-                view.update(state)
+            def on_contact() -> None:
+                self.contacted = True
+                if prof is not None:  # into the store only once a device answers: a failed start writes nothing
+                    store.add_profile(prof)
 
-        def on_status(state: DeviceState) -> None:
-            if gateway and state.connected and state.info is not None:
-                gateway.sink.connected(state.info, url)
-            if (given_id is not None and state.connected and state.info is not None and state.info.has_profile
-                    and state.info.profile_id != given_id and not mismatch):
-                mismatch.append(f"tinydrift: note: --profile {args.profile} is profile {given_id:#010x} but the "
-                                f"device runs {state.info.profile_id:#010x}: its channel names do not label "
-                                f"these records")
+            def on_record(state: DeviceState, rec: TelemetryRecord, new: bool) -> None:
                 if plain:
-                    print(mismatch[0], file=sys.stderr, flush=True)
-            if plain:
-                print(f"# {state.message}", file=sys.stderr, flush=True)
-            elif view is not None:
-                view.update(state)
+                    if new:
+                        print(plain_line(state, rec), flush=True)
+                elif view is not None:
+                    view.update(state)
 
-        collector = Collector(url, store, device_name=args.device_name, alert_cmd=args.alert_cmd,
-                              sensor_rate=args.sensor_rate, on_record=on_record, on_status=on_status,
-                              record_sink=gateway.sink.record if gateway else None,
-                              gap_sink=gateway.sink.gap if gateway else None,
-                              onset_sink=gateway.sink.onset if gateway else None)
-        # SIGTERM stops as cleanly as Ctrl-C: the record in hand is stored, then we return.
-        signal.signal(signal.SIGTERM, lambda *_: collector.stop())
-        started = time.monotonic()
-        try:
-            if plain:
-                stats = collector.run(duration=args.duration, idle_exit=args.idle_exit)
-            else:
-                with LiveView() as view:
-                    view.update(collector.state)
+            def on_status(state: DeviceState) -> None:
+                if gateway and state.connected and state.info is not None:
+                    gateway.sink.connected(state.info, url)
+                if (given_id is not None and state.connected and state.info is not None and state.info.has_profile
+                        and state.info.profile_id != given_id and not mismatch):
+                    mismatch.append(f"tinydrift: note: --profile {args.profile} is profile {given_id:#010x} but the "
+                                    f"device runs {state.info.profile_id:#010x}: its channel names do not label "
+                                    f"these records")
+                    if plain:
+                        print(mismatch[0], file=sys.stderr, flush=True)
+                if plain:
+                    print(f"# {state.message}", file=sys.stderr, flush=True)
+                elif view is not None:
+                    view.update(state)
+
+            collector = Collector(url, store, device_name=args.device_name, alert_cmd=args.alert_cmd,
+                                  sensor_rate=args.sensor_rate, on_record=on_record, on_status=on_status,
+                                  record_sink=gateway.sink.record if gateway else None,
+                                  gap_sink=gateway.sink.gap if gateway else None,
+                                  onset_sink=gateway.sink.onset if gateway else None, on_contact=on_contact)
+            # SIGTERM stops as cleanly as Ctrl-C: the record in hand is stored, then we return.
+            signal.signal(signal.SIGTERM, lambda *_: collector.stop())
+            started = time.monotonic()
+            try:
+                if plain:
                     stats = collector.run(duration=args.duration, idle_exit=args.idle_exit)
-        except KeyboardInterrupt:
-            collector.stop()
-            stats = collector.stats
-            interrupted = True
-            print("tinydrift: interrupted; database is consistent", file=sys.stderr)
-        elapsed = time.monotonic() - started
-        dropped = f", {stats.records_dropped} dropped from a full queue (backfilled)" if stats.records_dropped else ""
-        fetch = " (still in the device's ring: run again to fetch them)" if stats.seqs_unreceived else ""
-        print(f"# collected {stats.records_new} new records ({stats.records_backfilled} backfilled, "
-              f"{stats.records_duplicate} duplicates{dropped}), {stats.alarms} new alarms, {stats.seqs_lost} records "
-              f"lost in {stats.gaps_recorded} gaps, {stats.seqs_unreceived} not received yet{fetch}, "
-              f"{stats.connects} connections, {elapsed:.1f} s -> {args.db} "
-              f"({store.count_records()} records in all)",
-              file=sys.stderr)
-        if mismatch and not plain:
-            print(mismatch[0], file=sys.stderr)
-        if stats.connects == 0:
-            last = collector.state.message.removeprefix("disconnected: ").split("; retrying")[0]
-            print(f"tinydrift: error: never connected to {url}: {last}", file=sys.stderr)
-            return EXIT_ERROR
-    return EXIT_INTERRUPTED if interrupted else EXIT_OK
+                else:
+                    with LiveView() as view:
+                        view.update(collector.state)
+                        stats = collector.run(duration=args.duration, idle_exit=args.idle_exit)
+            except KeyboardInterrupt:
+                collector.stop()
+                stats = collector.stats
+                interrupted = True
+            if not self.contacted:
+                reason = collector.state.message.removeprefix("disconnected: ").split("; retrying")[0]
+                reason = reason.removeprefix(f"cannot open {url}: ")
+                print(f"tinydrift: error: never connected to {url} in {time.monotonic() - started:.1f} s: "
+                      f"{reason or 'no answer'}; nothing stored{' (interrupted)' if interrupted else ''}",
+                      file=sys.stderr)
+                return EXIT_INTERRUPTED if interrupted else EXIT_ERROR
+            if interrupted:
+                print("tinydrift: interrupted; database is consistent", file=sys.stderr)
+            elapsed = time.monotonic() - started
+            print(_closing_note(stats, elapsed, args.db, store.count_records()), file=sys.stderr)
+            if mismatch and not plain:
+                print(mismatch[0], file=sys.stderr)
+        return EXIT_INTERRUPTED if interrupted else EXIT_OK
+
+
+def _closing_note(stats: Any, elapsed: float, db: str, in_all: int) -> str:
+    """The line that counts what a session collected."""
+    dropped = f", {stats.records_dropped} dropped from a full queue (backfilled)" if stats.records_dropped else ""
+    fetch = " (still in the device's ring: run again to fetch them)" if stats.seqs_unreceived else ""
+    return (f"# collected {count(stats.records_new, 'new record')} ({stats.records_backfilled} backfilled, "
+            f"{count(stats.records_duplicate, 'duplicate')}{dropped}), {count(stats.alarms, 'new alarm')}, "
+            f"{count(stats.seqs_lost, 'record')} lost in {count(stats.gaps_recorded, 'gap')}, "
+            f"{stats.seqs_unreceived} not received yet{fetch}, {count(stats.connects, 'connection')}, "
+            f"{elapsed:.1f} s -> {db} ({count(in_all, 'record')} in all)")
 
 
 def add_commands(commands: Any) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 
 from tinydrift.cli.common import (EXIT_ALARM, EXIT_OK, embedding_model, q8_text, trigger_text, with_names,
                                   write_output)
+from tinydrift.core.wording import count
 from tinydrift.core.errors import InputError
 from tinydrift.core.monitor import Monitor
 from tinydrift.core.profile import Profile, load_profile
@@ -56,10 +57,10 @@ def score_summary(rows: np.ndarray, prof: Profile, rec: Recording, names: Sequen
                   profile_path: str) -> str:
     w = prof.window
     n = len(rows)
-    lines = [f"{rec.source}: {rec.n_frames} frames x {rec.n_channels} channels, scored against {profile_path} "
+    lines = [f"{rec.source}: {count(rec.n_frames, 'frame')} x {count(rec.n_channels, 'channel')}, scored against {profile_path} "
              f"(profile {prof.profile_id:#010x}, window {w})"]
     leftover = rec.n_frames - n * w
-    lines.append(f"windows: {n}" + (f" ({leftover} trailing frames ignored)" if leftover else ""))
+    lines.append(f"windows: {n}" + (f" ({count(leftover, 'trailing frame')} ignored)" if leftover else ""))
     if n == 0:
         lines.append(f"no complete window: the stream is shorter than the profile's window of {w} frames")
         return "\n".join(lines) + "\n"
@@ -83,14 +84,14 @@ def score_summary(rows: np.ndarray, prof: Profile, rec: Recording, names: Sequen
                 health.append(f"{what}: {', '.join(bad)}")
         if health:
             lines.append(f"  sensor health at the alarm: {'; '.join(health)}")
-        kinds = ", ".join(f"{name} {count}" for name, count in counts.items() if count)
+        kinds = ", ".join(f"{name} {n_kind}" for name, n_kind in counts.items() if n_kind)
         lines.append(f"  windows with triggers: {int(triggered.sum())} ({kinds})")
         # The alarm latches at its first trigger; a later, different drift shows in its kind's own first window.
         firsts = ", ".join(f"{name} {int(rows['window'][np.argmax((rows['trigger'] & bit) != 0)])}"
                            for bit, name in TRIGGER_NAMES if counts[name])
         lines.append(f"  first window of each trigger: {firsts}")
     else:
-        lines.append(f"no drift: no alarm in {n} windows")
+        lines.append(f"no drift: no alarm in {count(n, 'window')}")
     peak = int(np.argmax(rows["score"]))
     top = int(rows["top_channel"][peak])
     lines.append(

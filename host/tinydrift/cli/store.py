@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tinydrift.cli.common import TRIGGER_BITS, file_error, positive_int
+from tinydrift.core.wording import count
 from tinydrift.core.errors import InputError
 from tinydrift.core.files import atomic_open
 from tinydrift.telemetry.store import StoreError, TelemetryStore
@@ -155,7 +156,7 @@ def cmd_db_export(args: argparse.Namespace) -> int:
                     n = write(fh)
             except OSError as exc:
                 raise file_error("cannot write", target, exc) from None
-            print(f"{PROG}: wrote {n} records to {target} ({args.format})", file=sys.stderr)
+            print(f"{PROG}: wrote {count(n, 'record')} to {target} ({args.format})", file=sys.stderr)
     return 0
 
 
@@ -177,7 +178,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise InputError(f"{out} is a directory; -o takes the HTML file to write")
     rep = build_report(args.db, out, args.png_dir)
     for s in rep.segments:
-        head = f"{s.device} boot {s.boot_id:#010x} profile {s.profile_id:#010x}: {s.records_received} records"
+        head = f"{s.device} boot {s.boot_id:#010x} profile {s.profile_id:#010x}: {count(s.records_received, 'record')}"
         if s.first_alarm_window is None:
             alarm = "no alarm"
         else:
@@ -187,7 +188,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         missing = f", {s.records_not_received} not received" if s.records_not_received else ""
         print(f"{head}, {alarm}{lost}{missing}")
     png_dir = Path(args.png_dir) if args.png_dir else out.parent
-    print(f"{PROG}: wrote {out} and {len(rep.pngs)} PNG files in {png_dir}", file=sys.stderr)
+    print(f"{PROG}: wrote {out} and {count(len(rep.pngs), 'PNG file')} in {png_dir}", file=sys.stderr)
     return 0
 
 

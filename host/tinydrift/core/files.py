@@ -1,8 +1,14 @@
-"""Files written whole or not at all: write to a temporary file beside the target, then ``os.replace``."""
+"""Files written whole or not at all: write to a temporary file beside the target, then ``os.replace``.
+
+A target that exists and is not a regular file (``/dev/null``, ``/dev/stdout``, a FIFO or a shell's ``>(...)``)
+is written in place: replacing it would put a regular file where the device or pipe was (as root, ``-o
+/dev/null`` would replace the system's /dev/null).
+"""
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,15 +23,32 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
     everything else propagate unchanged after the temporary file is gone.
     """
     target = Path(path)
-    tmp = target.with_name(target.name + ".tmp")
     text = "b" not in mode
+    if _special(target):
+        with open(target, mode, encoding="utf-8" if text else None, newline="" if text else None) as fh:
+            yield fh
+        return
+    tmp = target.with_name(target.name + ".tmp")
     try:
-        with open(tmp, mode, encoding="utf-8" if text else None, newline="" if text else None) as fh:
+        try:
+            handle = open(tmp, mode, encoding="utf-8" if text else None, newline="" if text else None)
+        except OSError as exc:  # name the file the user gave, not our temporary one
+            raise type(exc)(exc.errno, exc.strerror, str(target)) from None
+        with handle as fh:
             yield fh
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _special(path: Path) -> bool:
+    """True for an existing path that is neither a regular file nor a directory (a device, FIFO or socket)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:

@@ -341,15 +341,9 @@ class Profile:
 
     def save(self, path: str | Path) -> None:
         """Write the blob to path (atomically: a crash never leaves half a profile)."""
-        path = Path(path)
-        blob = self.to_bytes()
-        tmp = path.with_name(path.name + ".tmp")
-        try:
-            tmp.write_bytes(blob)
-            tmp.replace(path)
-        except OSError:
-            tmp.unlink(missing_ok=True)
-            raise
+        from tinydrift.core.files import write_atomic  # a device or FIFO target is written in place
+
+        write_atomic(path, self.to_bytes())
 
     def to_c_header(self, symbol: str = "tinydrift_profile") -> str:
         """C source declaring the blob as a const uint8_t array for compile-time embedding."""

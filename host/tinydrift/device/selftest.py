@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from tinydrift.core.errors import TinyDriftError
+from tinydrift.core.wording import count
 from tinydrift.core.monitor import score
 from tinydrift.core.profile import Profile, load_profile
 from tinydrift.device.client import Device
@@ -142,8 +143,8 @@ def run_selftest(url: str, profile: Profile, stream: np.ndarray, *, restore: str
             if at_risk and save_ring is not None:
                 save_ring(ring, info)
             elif at_risk and not discard_ring:
-                raise SelftestError(f"the test's {n} records would push {len(at_risk)} record(s) of the board's "
-                                    f"ring (from seq {at_risk[0].seq}) out; save them with --db FILE (a tinydrift "
+                raise SelftestError(f"the test's {count(n, 'record')} would push {count(len(at_risk), 'record')} "
+                                    f"of the board's ring (from seq {at_risk[0].seq}) out; save them with --db FILE (a tinydrift "
                                     "monitor database) or pass --discard-ring")
         rate = info.sensor_rate_hz
         if rate:

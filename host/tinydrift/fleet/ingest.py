@@ -60,8 +60,9 @@ class IngestWorker:
 
     def __init__(self, url: MqttUrl, db_url: str, *, group: str | None = "tinydrift-ingest",
                  client_id: str | None = None,
-                 alert_cmd: str | None = None, batch: int = 1000) -> None:
+                 alert_cmd: str | None = None, batch: int = 1000, retire: bool = False) -> None:
         self.url = url
+        self.retire = retire  # end the persistent session when run() returns (the broker then forgets it)
         self.db_url = db_url
         self.group = group
         self.client_id = client_id or f"tinydrift-ingest-{uuid.uuid4().hex[:12]}"
@@ -78,6 +79,9 @@ class IngestWorker:
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
         self._client.on_disconnect = self._on_disconnect
+        self._client.on_connect_fail = self._on_connect_fail
+        self._closing = threading.Event()  # run() is disconnecting on purpose
+        self._unreachable = False  # said once per outage that the broker cannot be reached
         self._conn: Any = None
         self._writer: FleetWriter | None = None
 
@@ -86,6 +90,7 @@ class IngestWorker:
         if reason.is_failure:
             log.warning("broker %s refused the connection: %s", self.url, reason)
             return
+        self._unreachable = False
         self._generation += 1
         topic = subscription(self.url.prefix)
         if self.group:
@@ -95,8 +100,13 @@ class IngestWorker:
                  "resumed" if flags.session_present else "new", topic)
         self._subscribed.set()
 
+    def _on_connect_fail(self, client: Any, userdata: Any) -> None:
+        if not self._unreachable and not self._closing.is_set():
+            self._unreachable = True
+            log.warning("broker %s: cannot connect; retrying", self.url)
+
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        if not self._stop.is_set():
+        if not self._stop.is_set() and not self._closing.is_set():
             log.warning("broker %s: disconnected (%s); reconnecting", self.url, reason)
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
@@ -204,12 +214,25 @@ class IngestWorker:
                     if qos and gen == self._generation:
                         self._client.ack(mid, qos)
         finally:
-            self._client.disconnect()
+            self._closing.set()
+            if self.retire:
+                # MQTT 5: a session expiry of 0 on DISCONNECT ends the session: its subscription (and its share of
+                # a shared subscription's messages) goes with it.
+                end = Properties(PacketTypes.DISCONNECT)
+                end.SessionExpiryInterval = 0
+                self._client.disconnect(properties=end)
+            else:
+                self._client.disconnect()
             self._client.loop_stop()
             self._drop_db()
             if self.alerts:
                 self.alerts.reap(wait=2.0)
         return self.stats
+
+    @property
+    def ever_connected(self) -> bool:
+        """True once the broker has accepted a connection of this worker."""
+        return self._generation > 0
 
     def wait_subscribed(self, timeout: float) -> bool:
         """True once the worker has subscribed (for tests and scripts)."""

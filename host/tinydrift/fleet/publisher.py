@@ -53,6 +53,9 @@ class Publisher:
         self._client.on_publish = self._on_publish
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
+        self._client.on_connect_fail = self._on_connect_fail
+        self._unreachable = False  # said once per outage that the broker cannot be reached
+        self.ever_connected = False
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._pending: dict[int, int] = {}  # paho mid -> spool id; only the pump thread touches it
@@ -88,12 +91,24 @@ class Publisher:
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         if not reason.is_failure:
             self._connected.set()
+            self._unreachable = False
+            self.ever_connected = True
             log.info("connected to %s", self.url)
             self._wake.set()
+        else:
+            log.warning("broker %s refused the connection: %s; spooling, retrying", self.url, reason)
+
+    def _on_connect_fail(self, client: Any, userdata: Any) -> None:
+        if not self._unreachable and not self._stop.is_set():
+            self._unreachable = True
+            log.warning("broker %s: cannot connect; spooling, retrying", self.url)
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         self._connected.clear()
-        log.warning("broker %s: disconnected (%s); spooling, retrying", self.url, reason)
+        if self._stop.is_set():  # our own close
+            log.info("disconnected from %s", self.url)
+        else:
+            log.warning("broker %s: disconnected (%s); spooling, retrying", self.url, reason)
 
     def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
         self._acked_mids.append(mid)

@@ -8,6 +8,8 @@ import html
 from dataclasses import dataclass
 from typing import IO, Any
 
+from tinydrift.core.triggers import TRIGGER_NAMES
+from tinydrift.core.wording import count
 from tinydrift.fleet.pgstore import RECORD_COLUMNS
 
 
@@ -45,14 +47,14 @@ WITH r AS (SELECT device_uid, count(*) AS n, count(DISTINCT boot_id) AS boots,
 SELECT d.uid, d.board, d.gateway, d.last_seen, coalesce(r.boots, 0), coalesce(r.n, 0),
        coalesce(r.alarm_windows, 0), coalesce(o.onsets, 0), coalesce(last.alarm, false), last.score,
        fa.boot_id, fa.seq,
-       (SELECT string_agg(kind, '+' ORDER BY kind) FROM alarms a
+       (SELECT string_agg(kind, '+' ORDER BY array_position(ARRAY[{kinds}]::text[], kind), kind) FROM alarms a
          WHERE a.device_uid = fa.device_uid AND a.boot_id = fa.boot_id AND a.seq = fa.seq),
        coalesce(g.lost, 0), coalesce(span.holes, 0)
 FROM devices d LEFT JOIN r ON r.device_uid = d.uid LEFT JOIN span ON span.device_uid = d.uid
 LEFT JOIN last ON last.device_uid = d.uid LEFT JOIN fa ON fa.device_uid = d.uid
 LEFT JOIN g ON g.device_uid = d.uid LEFT JOIN o ON o.device_uid = d.uid
 ORDER BY coalesce(last.alarm, false) DESC, d.uid
-"""
+""".replace("{kinds}", ", ".join(f"'{kind}'" for _, kind in TRIGGER_NAMES))  # trigger kinds in bit order, as elsewhere
 
 
 def fleet_summary(conn: Any) -> list[DeviceSummary]:
@@ -81,9 +83,10 @@ def write_fleet_html(rows: list[DeviceSummary], fh: IO[str], title: str = "tinyd
     fh.write(f"<!doctype html><meta charset='utf-8'><title>{e(title)}</title>"
              "<style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:right}"
              "td:first-child,th:first-child{text-align:left}tr.alarm{background:#fdd}</style>"
-             f"<h1>{e(title)}</h1><p>{len(rows)} devices, {alarmed} in alarm now, "
-             f"{sum(r.records for r in rows):,} records, {sum(r.lost for r in rows):,} lost in gaps.</p>"
-             + (f"<p>{quarantined:,} undecodable message{'s' if quarantined != 1 else ''} in quarantine "
+             f"<h1>{e(title)}</h1><p>{count(len(rows), 'device')}, {alarmed} in alarm now, "
+             f"{count(sum(r.records for r in rows), 'record', thousands=True)}, {sum(r.lost for r in rows):,} lost "
+             "in gaps.</p>"
+             + (f"<p>{count(quarantined, 'undecodable message', thousands=True)} in quarantine "
                 "(<code>tinydrift db quarantine</code> lists them).</p>" if quarantined else "")
              + "<table>"
              "<tr><th>device</th><th>state</th><th>board</th><th>gateway</th><th>last seen (UTC)</th><th>boots</th>"

@@ -170,6 +170,7 @@ class Collector:
     gap_sink(boot_id, first, last, reason) see every record and final gap *before* the store writes it
     (the fleet gateway spools them there, so whatever the store holds was also handed on).
     onset_sink(record) gets each alarm onset once, when it is decided (below), with or without alert_cmd.
+    on_contact() runs once, when a device first answers INFO, before the collector writes anything to the store.
 
     Alarm onset (what ``alert_cmd`` fires for, once): a stored record of boot b with the alarm
     latched is an onset when its window index is 0 (the profile just became active), its seq is
@@ -191,8 +192,10 @@ class Collector:
                  fetch_batch: int = FETCH_BATCH, queue_max: int = 1024, poll_s: float = POLL_S,
                  record_sink: Callable[[TelemetryRecord], None] | None = None,
                  gap_sink: Callable[[int, int, int, str], None] | None = None,
-                 onset_sink: Callable[[TelemetryRecord], None] | None = None) -> None:
+                 onset_sink: Callable[[TelemetryRecord], None] | None = None,
+                 on_contact: Callable[[], None] | None = None) -> None:
         self.url = url
+        self.on_contact = on_contact  # called once, when a device first answers, before anything is stored
         self.store = store
         self.device_name = device_name or url
         self.sensor_rate = sensor_rate
@@ -307,6 +310,9 @@ class Collector:
     def _connected(self, dev: Device) -> None:
         """INFO, device and profile rows, the sensor started; the first backfill follows at once."""
         info = dev.info()
+        if self.on_contact is not None:
+            self.on_contact()
+            self.on_contact = None
         self._note_info(info)
         self.store.add_device(self.device_name, board=info.board_name, board_id=info.board_id,
                               firmware=info.firmware)

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tinydrift.core.wording import count
 from tinydrift.core.timestamps import utc_text
 from tinydrift.core.version import __version__
 from tinydrift.telemetry.store import TelemetryStore
@@ -76,7 +77,7 @@ def _run_cells(s: Any) -> dict[str, str]:
         cells[f"triggered windows: {kind}"] = f"<td class='num{' alarm' if n else ''}'>{n}</td>"
     if s.first_concept_window is not None:
         cells["first concept drift"] = (f"<td class='alarm'>window {s.first_concept_window} <small>(seq "
-                                        f"{s.first_concept_seq}; {s.concept_windows} window(s))</small></td>")
+                                        f"{s.first_concept_seq}; {count(s.concept_windows, 'window')})</small></td>")
     else:
         cells["first concept drift"] = "<td class='ok'>none</td>" if s.has_outputs else "<td>- (no model outputs)</td>"
     health = "<br>".join(_e(f"{ch}: " + ", ".join(f"{k} ×{n}" for k, n in kinds.items()))
@@ -126,8 +127,8 @@ def report_html(db_path: Path, segs: list[Any], store: TelemetryStore) -> str:
         "<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
         f"<title>tinydrift telemetry report — {_e(db_path.name)}</title>", f"<style>{_CSS}</style></head><body>",
         "<h1>tinydrift telemetry report</h1>",
-        f"<p class='meta'>Database <code>{_e(db_path)}</code> · {n_rec} records from {len(devices)} device(s), "
-        f"{len(segs)} run(s) (device × boot × profile) · generated {_e(utc_text(time.time()))} by tinydrift "
+        f"<p class='meta'>Database <code>{_e(db_path)}</code> · {count(n_rec, 'record')} from {count(len(devices), 'device')}, "
+        f"{count(len(segs), 'run')} (device × boot × profile) · generated {_e(utc_text(time.time()))} by tinydrift "
         f"{_e(__version__)}</p>",
         "<h2>Summary</h2>",
         "<p class='meta'>One column per run of records of one device, boot and profile. <b>First alarm</b>: the "
