@@ -253,21 +253,6 @@ static uint32_t blame_len(uint64_t num, uint32_t root)
 #endif
 
 #if TD_HOST_X86
-/* The row pair (j, j + 1)'s bytes for features f..f + 7 of a projection row n_features long: 8 bytes from row
- * (fewer at the row's end, the rest 0). */
-static TD_ALWAYS_INLINE __m128i proj_bytes8(const uint8_t *row, uint32_t f, uint32_t n_features)
-{
-    const uint32_t rest = n_features - f; /* even, >= 2 */
-    if (rest >= 8u) {
-        return _mm_loadl_epi64((const __m128i *)(const void *)(row + f));
-    }
-    uint64_t v = rest >= 4u ? td_load_u32(row + f) : td_load_u16(row + f);
-    if (rest == 6u) {
-        v |= (uint64_t)td_load_u16(row + f + 4u) << 32;
-    }
-    return _mm_cvtsi64_si128((int64_t)v);
-}
-
 /* x86-64 speed build, a profile with centroid scales and a feature chart section (the roots stored): fitted_shifts'
  * integers without a division. t_j = min(round(|diff| inv_j / 2^16), INT16_MAX) in doubles (the product < 2^49 and
  * its rounding are exact there); w_j = sign t_j (inv_j >> inv_shift) by PMADDWD (both int16); the column sums n_f in
@@ -288,8 +273,8 @@ static TD_ALWAYS_INLINE __m128i shift_pair(__m128i lo, __m128i hi, __m128i r)
     return _mm_cvttpd_epi32(_mm_max_pd(_mm_min_pd(quot, huge), _mm_sub_pd(_mm_setzero_pd(), huge)));
 }
 
-static TD_NOINLINE void fitted_shifts_x86(const td_profile_t *prof, const int32_t *e_q8, uint32_t k,
-                                          int16_t *shift_q8)
+static TD_NOINLINE void fitted_shifts_x86(const td_profile_t *prof, const int16_t *proj_pairs, const int32_t *e_q8,
+                                          uint32_t k, int16_t *shift_q8)
 {
     const uint32_t n_dims = prof->n_dims;
     const uint32_t n_features = prof->n_features;
@@ -363,20 +348,18 @@ static TD_NOINLINE void fitted_shifts_x86(const td_profile_t *prof, const int32_
         _mm_storel_epi64((__m128i *)(void *)(wl2 + 2u * q), _mm_shuffle_epi32(lpairs, 0x08));
         _mm_storel_epi64((__m128i *)(void *)(wh2 + 2u * q), _mm_shuffle_epi32(hpairs, 0x08));
     }
-    const uint8_t *const projection = prof->projection;
     const uint32_t n_pairs = (n_dims + 1u) / 2u;
+    const uint32_t stride = 2u * ((n_features + 7u) & ~7u); /* proj_pairs' int16 a pair of rows */
     for (uint32_t f = 0; f < n_features; f += 8u) {
         __m128i lo_a = _mm_setzero_si128();
         __m128i lo_b = _mm_setzero_si128();
         __m128i hi_a = _mm_setzero_si128();
         __m128i hi_b = _mm_setzero_si128();
         for (uint32_t q = 0; q < n_pairs; q++) {
-            const uint8_t *const row = projection + 2u * q * n_features;
-            const __m128i r0 = proj_bytes8(row, f, n_features);
-            const __m128i r1 = 2u * q + 1u < n_dims ? proj_bytes8(row + n_features, f, n_features) : _mm_setzero_si128();
-            const __m128i both = _mm_unpacklo_epi8(r0, r1); /* (P[j, f], P[j + 1, f]) bytes, f..f + 7 */
-            const __m128i pa = _mm_srai_epi16(_mm_unpacklo_epi8(both, both), 8);
-            const __m128i pb = _mm_srai_epi16(_mm_unpackhi_epi8(both, both), 8);
+            /* (P[j, f], P[j + 1, f]) as int16 pairs, f..f + 3 and f + 4..f + 7 (td_monitor_init widened them) */
+            const int16_t *const pair = proj_pairs + q * stride + 2u * f;
+            const __m128i pa = _mm_loadu_si128((const __m128i *)(const void *)pair);
+            const __m128i pb = _mm_loadu_si128((const __m128i *)(const void *)(pair + 8));
             const __m128i wl = _mm_set1_epi32((int32_t)wl2[q]);
             const __m128i wh = _mm_set1_epi32((int32_t)wh2[q]);
             lo_a = _mm_add_epi32(lo_a, _mm_madd_epi16(pa, wl));
@@ -419,12 +402,6 @@ static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e
 {
     const uint32_t n_dims = prof->n_dims;
     const uint32_t n_features = prof->n_features;
-#if TD_HOST_X86
-    if (prof->centroid_scales != NULL && prof->feature_chart != NULL) {
-        fitted_shifts_x86(prof, e_q8, k, shift_q8);
-        return;
-    }
-#endif
     const uint8_t *const centroid = prof->centroids + 4u * k * n_dims;
     const uint8_t *const scale =
         prof->centroid_scales != NULL ? prof->centroid_scales + 4u * k * (n_dims + 1u) + 4u : NULL;
@@ -778,7 +755,14 @@ TD_NOINLINE void td_mon_feature_tests(td_monitor_t *mon, td_window_result_t *res
 #elif TD_MON_DEV
     (void)fitted_shifts(prof, res->embedding_q8, res->nearest, res->shift_q8, dev, NULL, 0u);
 #else
-    fitted_shifts(prof, res->embedding_q8, res->nearest, res->shift_q8);
+#if TD_HOST_X86
+    if (prof->centroid_scales != NULL && prof->feature_chart != NULL) {
+        fitted_shifts_x86(prof, mon->proj_pairs, res->embedding_q8, res->nearest, res->shift_q8);
+    } else
+#endif
+    {
+        fitted_shifts(prof, res->embedding_q8, res->nearest, res->shift_q8);
+    }
 #endif
 #if TD_FEATURE_ATTRIBUTION
     if (in_run) {

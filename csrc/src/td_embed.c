@@ -139,22 +139,23 @@ static TD_NOINLINE void pca_dot4(const uint8_t *w, uint32_t next, const uint32_t
 #endif
 
 #if TD_HOST_X86
-/* n (even, 2..6) int8 weights from p into int16 lanes 0..n-1, the rest 0. */
-static TD_ALWAYS_INLINE __m128i weights_tail(const uint8_t *p, uint32_t n)
+void td_mon_widen_rows(const td_profile_t *prof, int16_t *rows)
 {
-    uint64_t v = n >= 4u ? td_load_u32(p) : td_load_u16(p);
-    if (n == 6u) {
-        v |= (uint64_t)td_load_u16(p + 4u) << 32;
+    const uint32_t n_features = prof->n_features;
+    const uint32_t stride = TD_MON_ROW_STRIDE(n_features);
+    for (uint32_t j = 0; j < prof->n_dims; j++) {
+        for (uint32_t f = 0; f < stride; f++) {
+            rows[j * stride + f] = f < n_features ? (int16_t)(int8_t)prof->projection[j * n_features + f] : 0;
+        }
     }
-    const __m128i b = _mm_cvtsi64_si128((int64_t)v);
-    return _mm_srai_epi16(_mm_unpacklo_epi8(b, b), 8);
 }
 
 /* x86-64 speed build: embed_pca four dimensions (projection rows) a pass, eight features a PMADDWD (the same
  * integer dot products, |dot| < 2^27, in another order), the four sums reduced together and rounded as pca_round in
- * SSE2 lanes. A last group of fewer rows repeats row 0 and keeps only its own results. tests/c/test_monitor.c
- * (test_embed_projection, the reference model) checks it. */
-static void embed_pca_x86(const td_profile_t *prof, const int16_t *z_q8, int32_t *e_q8)
+ * SSE2 lanes. The rows come widened to int16 (td_mon_widen_rows), so a last part group of features is one more
+ * PMADDWD on the rows' zero padding. A last group of fewer rows repeats row 0 and keeps only its own results.
+ * tests/c/test_monitor.c (test_embed_projection, the reference model) checks it. */
+static void embed_pca_x86(const td_profile_t *prof, const int16_t *rows, const int16_t *z_q8, int32_t *e_q8)
 {
     const uint32_t n_features = prof->n_features;
     const uint32_t n_dims = prof->n_dims;
@@ -162,6 +163,7 @@ static void embed_pca_x86(const td_profile_t *prof, const int16_t *z_q8, int32_t
     const __m128i half = _mm_set1_epi32(shift != 0u ? (int32_t)(1u << (shift - 1u)) : 0);
     const __m128i count = _mm_cvtsi32_si128((int32_t)shift);
     const __m128i limit = _mm_set1_epi32((int32_t)TD_MON_EMBEDDING_LIMIT_Q8);
+    const uint32_t stride = TD_MON_ROW_STRIDE(n_features);
     const uint32_t whole = n_features & ~7u;
     const uint32_t rest = n_features - whole; /* 0, 2, 4 or 6 */
     __m128i z_rest = _mm_setzero_si128();
@@ -173,9 +175,9 @@ static void embed_pca_x86(const td_profile_t *prof, const int16_t *z_q8, int32_t
         z_rest = _mm_loadu_si128((const __m128i *)(const void *)zr);
     }
     for (uint32_t j = 0; j < n_dims; j += 4u) {
-        const uint8_t *r[4];
+        const int16_t *r[4];
         for (uint32_t i = 0; i < 4u; i++) {
-            r[i] = prof->projection + (j + i < n_dims ? j + i : 0u) * n_features;
+            r[i] = rows + (j + i < n_dims ? j + i : 0u) * stride;
         }
         __m128i a0 = _mm_setzero_si128();
         __m128i a1 = _mm_setzero_si128();
@@ -183,20 +185,17 @@ static void embed_pca_x86(const td_profile_t *prof, const int16_t *z_q8, int32_t
         __m128i a3 = _mm_setzero_si128();
         for (uint32_t f = 0; f < whole; f += 8u) {
             const __m128i z = _mm_loadu_si128((const __m128i *)(const void *)(z_q8 + f));
-            __m128i p = _mm_loadl_epi64((const __m128i *)(const void *)(r[0] + f));
-            a0 = _mm_add_epi32(a0, _mm_madd_epi16(_mm_srai_epi16(_mm_unpacklo_epi8(p, p), 8), z));
-            p = _mm_loadl_epi64((const __m128i *)(const void *)(r[1] + f));
-            a1 = _mm_add_epi32(a1, _mm_madd_epi16(_mm_srai_epi16(_mm_unpacklo_epi8(p, p), 8), z));
-            p = _mm_loadl_epi64((const __m128i *)(const void *)(r[2] + f));
-            a2 = _mm_add_epi32(a2, _mm_madd_epi16(_mm_srai_epi16(_mm_unpacklo_epi8(p, p), 8), z));
-            p = _mm_loadl_epi64((const __m128i *)(const void *)(r[3] + f));
-            a3 = _mm_add_epi32(a3, _mm_madd_epi16(_mm_srai_epi16(_mm_unpacklo_epi8(p, p), 8), z));
+            a0 = _mm_add_epi32(a0, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(r[0] + f)), z));
+            a1 = _mm_add_epi32(a1, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(r[1] + f)), z));
+            a2 = _mm_add_epi32(a2, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(r[2] + f)), z));
+            a3 = _mm_add_epi32(a3, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(r[3] + f)), z));
         }
         if (rest != 0u) {
-            a0 = _mm_add_epi32(a0, _mm_madd_epi16(weights_tail(r[0] + whole, rest), z_rest));
-            a1 = _mm_add_epi32(a1, _mm_madd_epi16(weights_tail(r[1] + whole, rest), z_rest));
-            a2 = _mm_add_epi32(a2, _mm_madd_epi16(weights_tail(r[2] + whole, rest), z_rest));
-            a3 = _mm_add_epi32(a3, _mm_madd_epi16(weights_tail(r[3] + whole, rest), z_rest));
+            /* the rows' padding is 0 past n_features, as z_rest is */
+            a0 = _mm_add_epi32(a0, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(r[0] + whole)), z_rest));
+            a1 = _mm_add_epi32(a1, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(r[1] + whole)), z_rest));
+            a2 = _mm_add_epi32(a2, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(r[2] + whole)), z_rest));
+            a3 = _mm_add_epi32(a3, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(r[3] + whole)), z_rest));
         }
         /* the four rows' lane sums side by side: dot j + i in lane i */
         const __m128i s01 = _mm_add_epi32(_mm_unpacklo_epi32(a0, a1), _mm_unpackhi_epi32(a0, a1));
@@ -228,8 +227,11 @@ static void embed_pca_x86(const td_profile_t *prof, const int16_t *z_q8, int32_t
 static void embed_pca(const td_profile_t *prof, const int16_t *z_q8, int32_t *e_q8)
 {
 #if TD_HOST_X86
+    /* Without the monitor's widened rows (td_mon_embed_pca called alone): widened here. */
     if (prof->n_features != 0u) {
-        embed_pca_x86(prof, z_q8, e_q8);
+        int16_t rows[TD_MAX_DIMS * TD_MON_ROW_STRIDE(TD_MAX_FEATURES)];
+        td_mon_widen_rows(prof, rows);
+        embed_pca_x86(prof, rows, z_q8, e_q8);
         return;
     }
 #endif
@@ -378,3 +380,15 @@ uint32_t td_mon_embed_pca(const td_profile_t *prof, const int16_t *z_q8, int32_t
     embed_pca(prof, z_q8, e_q8);
     return pca_recon_error(prof, z_q8, e_q8);
 }
+
+#if TD_HOST_X86
+uint32_t td_mon_embed_pca_rows(const td_profile_t *prof, const int16_t *rows, const int16_t *z_q8, int32_t *e_q8)
+{
+    if (prof->n_features != 0u) {
+        embed_pca_x86(prof, rows, z_q8, e_q8);
+    } else {
+        embed_pca(prof, z_q8, e_q8);
+    }
+    return pca_recon_error(prof, z_q8, e_q8);
+}
+#endif

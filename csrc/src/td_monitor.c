@@ -146,6 +146,20 @@ td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
         mon->has_outputs = 1u;
     }
 #endif
+#if TD_HOST_X86
+    /* The projection widened to int16 once, rather than from int8 in every window: rows for the embedding, pairs
+     * of rows for the fitted shifts. */
+    if (profile->projection != NULL) {
+        td_mon_widen_rows(profile, mon->proj_rows);
+        const uint32_t n_features = profile->n_features;
+        const uint32_t stride = 2u * ((n_features + 7u) & ~7u);
+        for (uint32_t j = 0; j < profile->n_dims; j++) {
+            for (uint32_t f = 0; f < n_features; f++) {
+                mon->proj_pairs[j / 2u * stride + 2u * f + j % 2u] = (int8_t)profile->projection[j * n_features + f];
+            }
+        }
+    }
+#endif
 #if TD_MON_DEV
     /* The fitted shifts' scale shift of each centroid, for the search's hand-over (td_nearest.c). */
     if (profile->centroid_scales != NULL) {
@@ -908,7 +922,11 @@ static TD_NOINLINE td_status close_window(td_monitor_t *mon, td_window_result_t 
     } else
 #endif
     {
+#if TD_HOST_X86
+        res->recon_q8 = td_mon_embed_pca_rows(prof, mon->proj_rows, z_q8, res->embedding_q8);
+#else
         res->recon_q8 = td_mon_embed_pca(prof, z_q8, res->embedding_q8);
+#endif
     }
 #if TD_MON_DEV
     /* The search's terms of the centroid it tries first, for the fitted shifts. */

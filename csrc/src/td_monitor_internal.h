@@ -76,6 +76,19 @@ static inline uint32_t td_smmulr(uint32_t a, uint32_t b)
  * |z - P^T e|^2 in Q8 (0 with every dimension kept). */
 uint32_t td_mon_embed_pca(const td_profile_t *prof, const int16_t *z_q8, int32_t *e_q8);
 
+#if TD_HOST_X86
+/* int16 entries a row of td_monitor_t's proj_rows: n_features padded to a multiple of 8. */
+#define TD_MON_ROW_STRIDE(n_features) (((uint32_t)(n_features) + 7u) & ~7u)
+
+/* x86-64 speed build: prof's projection widened to n_dims int16 rows of TD_MON_ROW_STRIDE entries (zeros past
+ * n_features) into rows. */
+void td_mon_widen_rows(const td_profile_t *prof, int16_t *rows);
+
+/* td_mon_embed_pca with the rows td_mon_widen_rows made of prof's projection: the same results, without widening
+ * the int8 weights in every window. */
+uint32_t td_mon_embed_pca_rows(const td_profile_t *prof, const int16_t *rows, const int16_t *z_q8, int32_t *e_q8);
+#endif
+
 /* External mode: the dequantized mean of the embeddings pushed during the window (mon->n_embeddings > 0). */
 void td_mon_embed_external(const td_monitor_t *mon, int32_t *e_q8);
 

@@ -747,10 +747,57 @@ static void test_monitor_lifetime_edges(void)
     CHECK(carries > 100u && capped > 100u);
 }
 
+#if TD_HOST_X86
+/* The x86-64 speed build's widened projection (td_monitor_init's proj_rows and proj_pairs, read by the embedding and
+ * the fitted shifts) against the profile's int8 weights entry by entry, its zero padding included, on random
+ * profiles of every shape (odd dimension counts, features not a multiple of 8), after a re-bind too. */
+static void test_widened_projection(void)
+{
+    static w_spec_t s;
+    int ok = 1;
+    unsigned long n_odd_dims = 0, n_part_features = 0;
+    for (uint32_t trial = 0; trial < 600u && ok; trial++) {
+        random_profile(&s, 0);
+        parsed_t p;
+        CHECK_QUIET(ok, parsed_open(&p, &s));
+        if (!ok) {
+            parsed_close(&p);
+            break;
+        }
+        static td_monitor_t mon;
+        memset(&mon, 0x5A, sizeof mon); /* init must write every entry the close reads, padding included */
+        CHECK_QUIET(ok, td_monitor_init(&mon, &p.prof) == TD_OK);
+        const uint32_t F = p.prof.n_features;
+        const uint32_t D = p.prof.n_dims;
+        const uint32_t stride = (F + 7u) & ~7u;
+        n_odd_dims += D % 2u;
+        n_part_features += F % 8u != 0u;
+        for (uint32_t j = 0; j < (D + 1u) / 2u * 2u; j++) {
+            for (uint32_t f = 0; f < stride; f++) {
+                const int16_t want = j < D && f < F ? (int16_t)(int8_t)p.prof.projection[j * F + f] : 0;
+                if (j < D) {
+                    CHECK_QUIET(ok, mon.proj_rows[j * stride + f] == want);
+                }
+                CHECK_QUIET(ok, mon.proj_pairs[j / 2u * 2u * stride + 2u * f + j % 2u] == want);
+            }
+        }
+        if (!ok) {
+            printf("  widened projection, trial %u: %u dims, %u features\n", (unsigned)trial, (unsigned)D, (unsigned)F);
+        }
+        parsed_close(&p);
+    }
+    CHECK(ok);
+    CHECK(n_odd_dims > 50u && n_part_features > 50u);
+}
+#endif
+
 int main(void)
 {
     test_log2_q8();
     test_embed_projection();
+#if TD_HOST_X86
+    test_widened_projection();
+#endif
     test_monitor_reference();
     test_monitor_reinit();
     test_monitor_capacity_and_chunking();

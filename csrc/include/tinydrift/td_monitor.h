@@ -133,6 +133,17 @@ typedef struct {
     uint16_t n_correct;        /**< correct ones among them */
 } td_monitor_outputs_t;
 
+/* 1: the x86-64 speed build (the CFFI module), whose monitor state also keeps the projection widened to int16
+ * (proj_pairs, proj_rows); the same test as csrc/src/td_stats_internal.h's, which lists its other paths. Every other
+ * build (the Cortex-M4's) keeps the state it had. */
+#ifndef TD_HOST_X86
+#if TD_OPTIMIZE_SPEED && defined(__x86_64__) && defined(__SSE2__)
+#define TD_HOST_X86 1
+#else
+#define TD_HOST_X86 0
+#endif
+#endif
+
 /** Monitor state; fields are private. */
 typedef struct {
     const td_profile_t *profile;            /**< parsed profile (caller-owned) */
@@ -164,6 +175,14 @@ typedef struct {
 #endif
 #if TD_FEATURE_OUTPUTS
     td_monitor_outputs_t out;               /**< model-output monitoring (used when has_outputs) */
+#endif
+#if TD_HOST_X86
+    /** x86-64 speed build, PCA mode: projection rows 2q and 2q + 1 as int16 pairs (P[2q][f], P[2q + 1][f]), features
+     *  padded with zeros to a multiple of 8, for the fitted shifts (filled by td_monitor_init) */
+    int16_t proj_pairs[(TD_MAX_DIMS + 1) / 2 * 2 * ((TD_MAX_FEATURES + 7) / 8 * 8)];
+    /** x86-64 speed build, PCA mode: projection rows as int16, features padded with zeros to a multiple of 8, for the
+     *  embedding (filled by td_monitor_init) */
+    int16_t proj_rows[TD_MAX_DIMS * ((TD_MAX_FEATURES + 7) / 8 * 8)];
 #endif
 } td_monitor_t;
 
