@@ -367,7 +367,8 @@ static TD_ALWAYS_INLINE const td_window_acc_t *pass1_pow2(const td_window_acc_t 
  * spread from the tables, both z values (standardize: |centred| inv + 2^23 by UMLAL, the high word's bits past 8
  * saturated by USAT, the sign back, SSAT to int16) into z_q8 and the result, and the top channel as
  * key = (|z| << 16) | (1 << c), raised only by a larger |z| (so the lower index keeps a tie; the mean's and the
- * spread's |z| in turn give the larger of the two). v[0] = missing | saturated << 16, v[1] = stuck, v[2] = key.
+ * spread's |z| in turn give the larger of the two). v = &res->stuck_mask: it stores stuck, saturated and missing
+ * masks there and the top channel 9 bytes on (31 - clz of the key's low half | 1: channel 0 when no |z| > 0).
  * Naked: r4-r12 and lr hold the pointers, the channel's bit, the masks and five temporaries; the rest waits on the
  * stack. Only the Cortex-M4 runs it: make test-core-m4 checks it (test_monitor.c). */
 #define TD_ARG_UNUSED __attribute__((unused)) /* a naked function reads its arguments in assembly */
@@ -378,7 +379,7 @@ __attribute__((naked, noinline)) static void pass2_logstd(TD_ARG_UNUSED td_chann
                                                          TD_ARG_UNUSED int16_t *zp, TD_ARG_UNUSED uint32_t n_channels,
                                                          TD_ARG_UNUSED const uint8_t *first,
                                                          TD_ARG_UNUSED const uint32_t *below1,
-                                                         TD_ARG_UNUSED uint32_t *v)
+                                                         TD_ARG_UNUSED uint16_t *v)
 {
     __asm__("push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"
             "ldr r4, [sp, #36]\n\t"
@@ -503,8 +504,17 @@ __attribute__((naked, noinline)) static void pass2_logstd(TD_ARG_UNUSED td_chann
             "ldr r9, [sp, #40]\n\t"
             "cmp r5, r9\n\t"
             "bne 1b\n\t"
+            /* the masks and the top channel straight into the result (v = &res->stuck_mask) */
             "ldr r9, [sp, #52]\n\t"
-            "stmia r9, {r6, r7, r8}\n\t"
+            "strh r7, [r9, #0]\n\t"
+            "strh r6, [r9, #4]\n\t"
+            "lsr r6, r6, #16\n\t"
+            "strh r6, [r9, #2]\n\t"
+            "uxth r8, r8\n\t"
+            "orr r8, r8, #1\n\t"
+            "clz r8, r8\n\t"
+            "rsb r8, r8, #31\n\t"
+            "strb r8, [r9, #9]\n\t"
             "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}");
 }
 #endif
@@ -610,15 +620,12 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
         offsetof(td_channel_result_t, mean_q8) == 12u && offsetof(td_channel_result_t, std_q8) == 16u &&
         offsetof(td_channel_result_t, min) == 20u && offsetof(td_channel_result_t, max) == 22u &&
         offsetof(td_channel_result_t, z_mean_q8) == 24u && offsetof(td_channel_result_t, z_std_q8) == 26u &&
-        offsetof(td_channel_result_t, n_missing) == 28u && offsetof(td_channel_result_t, n_saturated) == 30u) {
-        uint32_t v[3];
+        offsetof(td_channel_result_t, n_missing) == 28u && offsetof(td_channel_result_t, n_saturated) == 30u &&
+        offsetof(td_window_result_t, saturated_mask) == offsetof(td_window_result_t, stuck_mask) + 2u &&
+        offsetof(td_window_result_t, missing_mask) == offsetof(td_window_result_t, stuck_mask) + 4u &&
+        offsetof(td_window_result_t, top_channel) == offsetof(td_window_result_t, stuck_mask) + 9u) {
         pass2_logstd(res->channels, prof->channels, prof->features, mon->acc, z_q8, n_channels, td_log2_first,
-                     td_log2_below + 1, v);
-        res->missing_mask = (uint16_t)v[0];
-        res->saturated_mask = (uint16_t)(v[0] >> 16);
-        res->stuck_mask = (uint16_t)v[1];
-        const uint32_t top_bit = v[2] & 0xFFFFu;
-        res->top_channel = (uint8_t)(top_bit != 0u ? 31u - td_clz32(top_bit) : 0u);
+                     td_log2_below + 1, &res->stuck_mask);
         return TD_OK;
     }
 #endif

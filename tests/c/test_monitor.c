@@ -531,6 +531,37 @@ static void test_monitor_modes_and_health(void)
     CHECK_EQ(r.missing_mask, 0x2);
     parsed_close(&p);
 
+    /* A log-std profile whose channels are all missing in a window: every z is 0, so no |z| is largest and the top
+     * channel is 0 (the M4 close's pass 2 takes it from an empty key). A window before it puts channel 2 on top. */
+    s.flags |= TD_PROFILE_FLAG_LOG_STD;
+    for (uint32_t c = 0; c < 3u; c++) {
+        s.ch[c].flags = TD_CHANNEL_FLAG_SENTINEL;
+        s.ch[c].sentinel = -32768;
+        s.ch[c].reserved = 1u; /* std_floor, >= 1 with log-std */
+    }
+    CHECK(parsed_open(&p, &s));
+    CHECK_EQ(td_monitor_init(&mon, &p.prof), TD_OK);
+    for (uint32_t i = 0; i < 16u; i++) {
+        fr[i * 3 + 0] = -700;
+        fr[i * 3 + 1] = 300;
+        fr[i * 3 + 2] = (int16_t)(i * 1000u);
+    }
+    CHECK_EQ(td_monitor_push(&mon, fr, 16, &r, 1, &n_res), TD_OK);
+    CHECK_EQ(r.top_channel, 2);
+    for (uint32_t i = 0; i < 16u * 3u; i++) {
+        fr[i] = -32768;
+    }
+    CHECK_EQ(td_monitor_push(&mon, fr, 16, &r, 1, &n_res), TD_OK);
+    CHECK_EQ(n_res, 1u);
+    for (uint32_t c = 0; c < 3u; c++) {
+        CHECK_EQ(r.channels[c].n_missing, 16);
+        CHECK_EQ(r.channels[c].z_mean_q8, 0);
+        CHECK_EQ(r.channels[c].z_std_q8, 0);
+    }
+    CHECK_EQ(r.missing_mask, 0x7);
+    CHECK_EQ(r.top_channel, 0);
+    parsed_close(&p);
+
     /* External mode. */
     w_ext(&s);
     CHECK(parsed_open(&p, &s));
