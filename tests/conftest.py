@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from fractions import Fraction
 from pathlib import Path
 from math import isqrt
@@ -148,3 +150,20 @@ def occupancy_alarms_oracle(stat: np.ndarray, threshold: float, n_windows: int) 
             alarms += 1
             ready = t + n_windows
     return alarms
+
+
+@pytest.fixture(scope="module")
+def pg():
+    """A throwaway PostgreSQL server (Debian's binaries) on a loopback port, for one test module."""
+    from tinydrift.fleet.localservers import Postgres
+
+    # Not under pytest's basetemp: other pytest runs (as root) reset it to mode 0700, which would lock
+    # out the unprivileged user PostgreSQL runs as.
+    work = Path(tempfile.mkdtemp(prefix="tinydrift-test-pg-"))
+    server = Postgres(work / "pg")
+    server.init()
+    server.start()
+    server.create_database()
+    yield server
+    server.stop()
+    shutil.rmtree(work, ignore_errors=True)

@@ -4,11 +4,9 @@ exit 1, the spool kept), and on Ctrl-C (exit 130, as every other command)."""
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,20 +29,6 @@ def broker(tmp_path_factory: pytest.TempPathFactory):
     server.start()
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def pg():
-    from tinydrift.fleet.localservers import Postgres
-
-    work = Path(tempfile.mkdtemp(prefix="tinydrift-test-pg-"))  # not under pytest's 0700 basetemp (test_fleet.py)
-    server = Postgres(work / "pg")
-    server.init()
-    server.start()
-    server.create_database()
-    yield server
-    server.stop()
-    shutil.rmtree(work, ignore_errors=True)
 
 
 def cli(*argv: object, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:

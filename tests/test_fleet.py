@@ -100,20 +100,6 @@ def _private_dir(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
 
 
-@pytest.fixture(scope="module")
-def pg():
-    from tinydrift.fleet.localservers import Postgres
-
-    work = _private_dir("tinydrift-test-pg-")
-    server = Postgres(work / "pg")
-    server.init()
-    server.start()
-    server.create_database()
-    yield server
-    server.stop()
-    shutil.rmtree(work, ignore_errors=True)
-
-
 def _msg(device: str, rec: TelemetryRecord, t: float) -> payload.Message:
     return payload.decode(f"p/v1/{device}/record", payload.encode_record(device, "gw", t, rec), "p")
 
