@@ -266,6 +266,27 @@ static TD_ALWAYS_INLINE __m128i shift_pair(__m128i lo, __m128i hi, __m128i r)
     return _mm_cvttpd_epi32(_mm_max_pd(_mm_min_pd(quot, huge), _mm_sub_pd(_mm_setzero_pd(), huge)));
 }
 
+/* The column sums of fitted_shifts_x86 for nv (1..4, a constant once inlined) vectors of four features from col on:
+ * lo[v] and hi[v] sum PMADDWD of each pair of projection rows (P[2q][f], P[2q + 1][f]) with (wl, wh) of w's dimensions
+ * 2q and 2q + 1, as int32 lanes per feature. */
+static TD_ALWAYS_INLINE void column_sums(const int16_t *col, uint32_t stride, const uint32_t *wl2, const uint32_t *wh2,
+                                         uint32_t n_pairs, uint32_t nv, __m128i *lo, __m128i *hi)
+{
+    for (uint32_t v = 0; v < nv; v++) {
+        lo[v] = _mm_setzero_si128();
+        hi[v] = _mm_setzero_si128();
+    }
+    for (uint32_t q = 0; q < n_pairs; q++, col += stride) {
+        const __m128i wl = _mm_set1_epi32((int32_t)wl2[q]);
+        const __m128i wh = _mm_set1_epi32((int32_t)wh2[q]);
+        for (uint32_t v = 0; v < nv; v++) {
+            const __m128i p = _mm_loadu_si128((const __m128i *)(const void *)(col + 8u * v));
+            lo[v] = _mm_add_epi32(lo[v], _mm_madd_epi16(p, wl));
+            hi[v] = _mm_add_epi32(hi[v], _mm_madd_epi16(p, wh));
+        }
+    }
+}
+
 static TD_NOINLINE void fitted_shifts_x86(const td_profile_t *prof, const int16_t *proj_pairs, const int32_t *e_q8,
                                           uint32_t k, int16_t *shift_q8)
 {
@@ -343,41 +364,40 @@ static TD_NOINLINE void fitted_shifts_x86(const td_profile_t *prof, const int16_
     }
     const uint32_t n_pairs = (n_dims + 1u) / 2u;
     const uint32_t stride = 2u * ((n_features + 7u) & ~7u); /* proj_pairs' int16 a pair of rows */
-    for (uint32_t f = 0; f < n_features; f += 8u) {
-        __m128i lo_a = _mm_setzero_si128();
-        __m128i lo_b = _mm_setzero_si128();
-        __m128i hi_a = _mm_setzero_si128();
-        __m128i hi_b = _mm_setzero_si128();
-        for (uint32_t q = 0; q < n_pairs; q++) {
-            /* (P[j, f], P[j + 1, f]) as int16 pairs, f..f + 3 and f + 4..f + 7 (td_monitor_init widened them) */
-            const int16_t *const pair = proj_pairs + q * stride + 2u * f;
-            const __m128i pa = _mm_loadu_si128((const __m128i *)(const void *)pair);
-            const __m128i pb = _mm_loadu_si128((const __m128i *)(const void *)(pair + 8));
-            const __m128i wl = _mm_set1_epi32((int32_t)wl2[q]);
-            const __m128i wh = _mm_set1_epi32((int32_t)wh2[q]);
-            lo_a = _mm_add_epi32(lo_a, _mm_madd_epi16(pa, wl));
-            lo_b = _mm_add_epi32(lo_b, _mm_madd_epi16(pb, wl));
-            hi_a = _mm_add_epi32(hi_a, _mm_madd_epi16(pa, wh));
-            hi_b = _mm_add_epi32(hi_b, _mm_madd_epi16(pb, wh));
-        }
+    /* up to 16 features a pass (nv vectors of four, each with its lo and hi sums: 8 accumulators, 4 loads and the 2
+     * broadcasts in 14 registers), so 12 features take one pass over the pairs rather than a full and a half-empty one
+     * of 8 */
+    for (uint32_t f = 0; f < n_features; f += 16u) {
         const uint32_t rest = n_features - f; /* even */
-        const __m128i g0 = shift_pair(lo_a, hi_a, _mm_loadl_epi64((const __m128i *)(const void *)(roots + 4u * f)));
-        const __m128i g1 = rest > 2u ? shift_pair(_mm_shuffle_epi32(lo_a, 0x4E), _mm_shuffle_epi32(hi_a, 0x4E),
-                                                  _mm_loadl_epi64((const __m128i *)(const void *)(roots + 4u * f + 8u)))
-                                     : _mm_setzero_si128();
-        if (rest >= 8u) {
-            const __m128i g2 = shift_pair(lo_b, hi_b, _mm_loadl_epi64((const __m128i *)(const void *)(roots + 4u * f + 16u)));
-            const __m128i g3 = shift_pair(_mm_shuffle_epi32(lo_b, 0x4E), _mm_shuffle_epi32(hi_b, 0x4E),
-                                          _mm_loadl_epi64((const __m128i *)(const void *)(roots + 4u * f + 24u)));
-            _mm_storeu_si128((__m128i *)(void *)(shift_q8 + f),
-                             _mm_packs_epi32(_mm_unpacklo_epi64(g0, g1), _mm_unpacklo_epi64(g2, g3)));
-        } else {
-            const __m128i g2 = rest > 4u ? shift_pair(lo_b, hi_b, _mm_loadl_epi64((const __m128i *)(const void *)(roots + 4u * f + 16u)))
-                                         : _mm_setzero_si128();
-            int16_t out[8];
-            _mm_storeu_si128((__m128i *)(void *)out, _mm_packs_epi32(_mm_unpacklo_epi64(g0, g1), g2));
-            for (uint32_t i = 0; i < rest; i++) {
-                shift_q8[f + i] = out[i];
+        const int16_t *const col = proj_pairs + 2u * f;
+        __m128i lo[4];
+        __m128i hi[4];
+        switch (rest > 12u ? 4u : (rest + 3u) / 4u) {
+        case 1u:
+            column_sums(col, stride, wl2, wh2, n_pairs, 1u, lo, hi);
+            break;
+        case 2u:
+            column_sums(col, stride, wl2, wh2, n_pairs, 2u, lo, hi);
+            break;
+        case 3u:
+            column_sums(col, stride, wl2, wh2, n_pairs, 3u, lo, hi);
+            break;
+        default:
+            column_sums(col, stride, wl2, wh2, n_pairs, 4u, lo, hi);
+            break;
+        }
+        const uint32_t nv = rest > 12u ? 4u : (rest + 3u) / 4u;
+        for (uint32_t v = 0; v < nv; v++) {
+            const uint8_t *const r = roots + 4u * (f + 4u * v);
+            const __m128i g0 = shift_pair(lo[v], hi[v], _mm_loadl_epi64((const __m128i *)(const void *)r));
+            int16_t *const out = shift_q8 + f + 4u * v;
+            if (rest - 4u * v >= 4u) {
+                const __m128i g1 = shift_pair(_mm_shuffle_epi32(lo[v], 0x4E), _mm_shuffle_epi32(hi[v], 0x4E),
+                                              _mm_loadl_epi64((const __m128i *)(const void *)(r + 8u)));
+                _mm_storel_epi64((__m128i *)(void *)out, _mm_packs_epi32(_mm_unpacklo_epi64(g0, g1), g1));
+            } else {
+                const uint32_t two = (uint32_t)_mm_cvtsi128_si32(_mm_packs_epi32(g0, g0));
+                memcpy(out, &two, sizeof two);
             }
         }
     }
