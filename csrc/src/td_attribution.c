@@ -287,14 +287,15 @@ static TD_ALWAYS_INLINE void column_sums(const int16_t *col, uint32_t stride, co
     }
 }
 
+/* e_q8: TD_MAX_DIMS words (a result's embedding), read whole. */
 static TD_NOINLINE void fitted_shifts_x86(const td_monitor_t *mon, const int32_t *e_q8, uint32_t k, int16_t *shift_q8)
 {
     const td_profile_t *const prof = mon->profile;
     const uint32_t n_dims = prof->n_dims;
     const uint32_t n_features = prof->n_features;
-    const uint8_t *const centroid = prof->centroids + 4u * k * n_dims;
-    /* td_monitor_init's per-centroid constants: inverse scales / 2^16 as doubles and shifted right by the centroid's
-     * scale shift (both zero past n_dims: t 0, w 0), chart roots as doubles */
+    /* td_monitor_init's per-centroid constants: the centroid, inverse scales / 2^16 as doubles and shifted right by
+     * the centroid's scale shift (all zero past n_dims: t 0, w 0), chart roots as doubles */
+    const int32_t *const cent = mon->fs_cent + k * TD_MAX_DIMS;
     const double *const inv = mon->fs_inv + k * TD_MAX_DIMS;
     const int32_t *const ivs = mon->fs_ivs + k * TD_MAX_DIMS;
     const double *const roots = mon->fs_root + k * TD_MAX_FEATURES;
@@ -307,24 +308,11 @@ static TD_NOINLINE void fitted_shifts_x86(const td_monitor_t *mon, const int32_t
     const __m128d half_up = _mm_set1_pd(0.5);
     const __m128i low16 = _mm_set1_epi32(0xFFFF);
     for (uint32_t q = 0; q < n_groups; q++) {
-        /* four dimensions a group: the differences as vectors straight from memory (a last part group from single
-         * words, zeros past n_dims) */
+        /* four dimensions a group, a last part group too: res's embedding holds TD_MAX_DIMS words and the constants
+         * are zero past n_dims, so whatever e holds there its t and w are 0 */
         const uint32_t j = 4u * q;
-        __m128i e;
-        __m128i c;
-        if (j + 4u <= n_dims) {
-            e = _mm_loadu_si128((const __m128i *)(const void *)(e_q8 + j));
-            c = _mm_loadu_si128((const __m128i *)(const void *)(centroid + 4u * j));
-        } else {
-            int32_t ev[3] = {0, 0, 0};
-            int32_t cv[3] = {0, 0, 0};
-            for (uint32_t i = 0; j + i < n_dims; i++) {
-                ev[i] = e_q8[j + i];
-                cv[i] = td_load_i32(centroid + 4u * (j + i));
-            }
-            e = _mm_set_epi32(0, ev[2], ev[1], ev[0]);
-            c = _mm_set_epi32(0, cv[2], cv[1], cv[0]);
-        }
+        const __m128i e = _mm_loadu_si128((const __m128i *)(const void *)(e_q8 + j));
+        const __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(cent + j));
         const __m128i d = _mm_sub_epi32(e, c); /* both within +-2^24 */
         const __m128i sign = _mm_srai_epi32(d, 31);
         const __m128i mag = _mm_sub_epi32(_mm_xor_si128(d, sign), sign); /* < 2^25 */

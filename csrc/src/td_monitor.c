@@ -141,8 +141,8 @@ td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
             }
         }
     }
-    /* The fitted shifts' per-centroid constants (td_attribution.c's fitted_shifts_x86): the inverse scales / 2^16 as
-     * doubles (exact: below 2^25 scaled by a power of two), the same shifted right by the bit length of the
+    /* The fitted shifts' per-centroid constants (td_attribution.c's fitted_shifts_x86): the centroids, the inverse
+     * scales / 2^16 as doubles (exact: below 2^25 scaled by a power of two), the same shifted right by the bit length of the
      * centroid's largest less 15 (as fitted_shifts), and the chart roots as doubles (exact: below 2^32), a root 0 as
      * +infinity (any finite n / +infinity truncates to 0, fitted_shifts' result for root 0). */
     if (profile->centroid_scales != NULL && profile->feature_chart != NULL) {
@@ -161,6 +161,7 @@ td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
                 const uint32_t inv = td_load_u32(scale + 4u * j);
                 mon->fs_inv[k * TD_MAX_DIMS + j] = (double)inv / 65536.0;
                 mon->fs_ivs[k * TD_MAX_DIMS + j] = (int32_t)(inv >> sh);
+                mon->fs_cent[k * TD_MAX_DIMS + j] = td_load_i32(profile->centroids + 4u * (k * n_dims + j));
             }
             for (uint32_t f = 0; f < n_features; f++) {
                 const uint32_t root = td_load_u32(roots + 4u * f);

@@ -186,6 +186,8 @@ typedef struct {
     /** x86-64 speed build, scaled profiles with a feature chart: per centroid, each inverse scale / 2^16 as a double
      *  (zeros past n_dims), for the fitted shifts (filled by td_monitor_init) */
     double fs_inv[TD_MAX_CENTROIDS * TD_MAX_DIMS];
+    /** x86-64 speed build, as fs_inv: the centroids (Q8, zeros past n_dims) */
+    int32_t fs_cent[TD_MAX_CENTROIDS * TD_MAX_DIMS];
     /** x86-64 speed build, as fs_inv: each inverse scale shifted right by its centroid's scale shift */
     int32_t fs_ivs[TD_MAX_CENTROIDS * TD_MAX_DIMS];
     /** x86-64 speed build, as fs_inv: the chart roots as doubles, +infinity for a root 0 */
