@@ -74,7 +74,8 @@ test: tools test-c check-arm size-check test-fw-c fw-check-arm arduino-lib-check
 # csrc/src/td_monitor_internal.h). test_frame once more with the firmware's 256-entry CRC table (td_frame_encode
 # then computes the CRC inside its COBS pass); the core tests once more with the firmware's TD_OPTIMIZE_SPEED=1 (the
 # faster window close must give the same results) and with TD_TEST_NARROW (the 64-bit references they use on 32-bit
-# targets, here under UBSan); test_nearest in both builds. test-core-m4 (tests/m4/tests.mk) runs them all but
+# targets, here under UBSan); test_stats and test_monitor once more with TD_BLOCK_AVX2=0 (an x86-64 speed build's
+# block step in SSE2 alone, as on a CPU without AVX2); test_nearest in both builds. test-core-m4 (tests/m4/tests.mk) runs them all but
 # test_app on a Cortex-M4.
 CORE_TESTS := test_profile test_stats test_detector test_monitor test_outputs
 test-c: $(C_TESTS) tests/c/test_nearest.c tests/c/td_check.h tests/c/td_test_model.h $(CORE_SRC) $(CORE_HDR)
@@ -94,6 +95,11 @@ test-c: $(C_TESTS) tests/c/test_nearest.c tests/c/td_check.h tests/c/td_test_mod
 	    $(CC) $(WARN) $(SAN) -DTD_OPTIMIZE_SPEED=1 -DTD_TEST_NARROW -Icsrc/include -Icsrc/src tests/c/$$t.c \
 	        $(CORE_SRC) -o $(BUILD)/$${t}_narrow -lm; \
 	    echo "$$t, TD_OPTIMIZE_SPEED=1 TD_TEST_NARROW:"; $(BUILD)/$${t}_narrow; \
+	done
+	@set -e; for t in test_stats test_monitor; do \
+	    $(CC) $(WARN) $(SAN) -DTD_OPTIMIZE_SPEED=1 -DTD_BLOCK_AVX2=0 -Icsrc/include -Icsrc/src tests/c/$$t.c \
+	        $(CORE_SRC) -o $(BUILD)/$${t}_sse2 -lm; \
+	    echo "$$t, TD_OPTIMIZE_SPEED=1 TD_BLOCK_AVX2=0 (x86-64: the SSE2 lanes only):"; $(BUILD)/$${t}_sse2; \
 	done
 	@set -e; for speed in 0 1; do \
 	    $(CC) $(WARN) $(SAN) -DTD_OPTIMIZE_SPEED=$$speed -Icsrc/include -Icsrc/src tests/c/test_nearest.c \

@@ -10,6 +10,9 @@
 #if TD_BLOCK_LANES || TD_HOST_X86
 #include <emmintrin.h>
 #endif
+#if TD_BLOCK_AVX2
+#include <immintrin.h>
+#endif
 
 /* An empty band: (uint32_t)(x - 32768) > 0 for every int16 x, so every sample takes the slow path. */
 #define EMPTY_BAND_LO 32768
@@ -137,65 +140,218 @@ td_status td_window_add(td_window_acc_t *acc, const td_sample_rules_t *rules, co
 }
 
 #if TD_BLOCK_LANES
-/* Greatest common divisor of a channel count and 8. */
-static uint32_t gcd8(uint32_t c)
+/* log2 of the greatest common divisor of a channel count c >= 1 and 2^k. */
+static uint32_t log2_gcd(uint32_t c, uint32_t k)
 {
-    uint32_t g = 8u;
-    while ((c & (g - 1u)) != 0u) {
-        g >>= 1;
+    uint32_t t = 0u;
+    while (t < k && (c & (1u << t)) == 0u) {
+        t++;
     }
-    return g;
+    return t;
 }
 
-/* Lane statistics of n_groups groups of `lanes` consecutive samples (lanes a multiple of 8, <= TD_BLOCK_MAX_LANES):
- * lane j collects samples j, j + lanes, ...: with lanes a multiple of the channel count, always the same channel.
- * SSE2, eight lanes a vector: exact int32 sums, squares by PMADDWD against zero-interleaved samples (x^2 + 0^2 exact
- * in int32), summed over up to four groups in uint32 lanes and then into uint64 (exact when no sample is -32768:
- * 4 * 32767^2 < 2^32; a block holding -32768 is never used, as -32768 is at or below every rail_lo), min and max. */
-#define TD_BLOCK_MAX_LANES 128u
-static void block_lanes(const int16_t *x, uint32_t lanes, uint32_t n_groups, int32_t *sum, uint64_t *sumsq,
-                        int16_t *mn, int16_t *mx)
+/* lcm(channels, 16) for 1..16 channels is at most 240 (15 channels). */
+#define TD_BLOCK_MAX_LANES 240u
+/* Room past the last lane: lanes_to_channels reads whole vectors from any channel's first lane. */
+#define TD_BLOCK_LANE_PAD 8u
+
+/* Lane statistics of a block pass: lane j holds samples j, j + lanes, j + 2 lanes ... of the block: with lanes a
+ * multiple of the channel count, always channel j mod channels. */
+typedef struct {
+    uint64_t sumsq[TD_BLOCK_MAX_LANES + TD_BLOCK_LANE_PAD];
+    int32_t sum[TD_BLOCK_MAX_LANES + TD_BLOCK_LANE_PAD];
+    int16_t mn[TD_BLOCK_MAX_LANES + TD_BLOCK_LANE_PAD];
+    int16_t mx[TD_BLOCK_MAX_LANES + TD_BLOCK_LANE_PAD];
+} lane_stats_t;
+
+/* Per-channel statistics of a block pass (whole vectors: 16 channels and a vector's overhang). */
+typedef struct {
+    uint64_t sumsq[16];
+    int32_t sum[16];
+    int16_t mn[16];
+    int16_t mx[16];
+} channel_stats_t;
+
+/* Both lane kernels take two groups a step: a and b (the same lanes of consecutive groups) interleaved, so each
+ * PMADDWD pairs one lane's two samples: times (1, 1) it gives a + b, times itself a^2 + b^2, exact in int32 and below
+ * 2^31 unless a sample is -32768. Two such squares sum below 2^32 in uint32 lanes (4 * 32767^2 < 2^32) before they
+ * widen into uint64. A lane that saw -32768 is never used (merge_channels: -32768 is at or below every rail_lo). An odd
+ * last group pairs with zeros. */
+static TD_ALWAYS_INLINE void pair_sse2(__m128i a, __m128i b, __m128i *s_lo, __m128i *s_hi, __m128i *sq_lo,
+                                       __m128i *sq_hi)
+{
+    const __m128i ones = _mm_set1_epi16(1);
+    const __m128i ab_lo = _mm_unpacklo_epi16(a, b);
+    const __m128i ab_hi = _mm_unpackhi_epi16(a, b);
+    *s_lo = _mm_add_epi32(*s_lo, _mm_madd_epi16(ab_lo, ones));
+    *s_hi = _mm_add_epi32(*s_hi, _mm_madd_epi16(ab_hi, ones));
+    *sq_lo = _mm_add_epi32(*sq_lo, _mm_madd_epi16(ab_lo, ab_lo));
+    *sq_hi = _mm_add_epi32(*sq_hi, _mm_madd_epi16(ab_hi, ab_hi));
+}
+
+/* SSE2 lane statistics of n_groups >= 1 groups of `lanes` consecutive samples (lanes a multiple of 8), eight lanes a
+ * vector. */
+static void lanes_sse2(const int16_t *x, uint32_t lanes, uint32_t n_groups, lane_stats_t *out)
 {
     const __m128i zero = _mm_setzero_si128();
+    const size_t step = lanes;
     for (uint32_t k = 0; k < lanes; k += 8u) {
         const int16_t *p = x + k;
-        __m128i s_lo = zero;
-        __m128i s_hi = zero;
-        __m128i q0 = zero; /* uint64 lanes 0-1, 2-3, 4-5, 6-7 */
+        __m128i s_lo = zero; /* int32 lanes 0-3 */
+        __m128i s_hi = zero; /* int32 lanes 4-7 */
+        __m128i q0 = zero;   /* uint64 lanes 0-1, 2-3, 4-5, 6-7 */
         __m128i q1 = zero;
         __m128i q2 = zero;
         __m128i q3 = zero;
         __m128i lo = _mm_set1_epi16(INT16_MAX);
         __m128i hi = _mm_set1_epi16(INT16_MIN);
-        uint32_t g = 0u;
-        while (g < n_groups) {
-            const uint32_t end = n_groups - g < 4u ? n_groups : g + 4u;
+        uint32_t left = n_groups;
+        while (left > 0u) {
             __m128i sq_lo = zero; /* uint32 lanes 0-3 */
             __m128i sq_hi = zero; /* uint32 lanes 4-7 */
-            for (; g < end; g++, p += lanes) {
-                const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-                const __m128i v_lo = _mm_unpacklo_epi16(v, zero);
-                const __m128i v_hi = _mm_unpackhi_epi16(v, zero);
-                sq_lo = _mm_add_epi32(sq_lo, _mm_madd_epi16(v_lo, v_lo));
-                sq_hi = _mm_add_epi32(sq_hi, _mm_madd_epi16(v_hi, v_hi));
-                s_lo = _mm_add_epi32(s_lo, _mm_srai_epi32(_mm_unpacklo_epi16(v, v), 16));
-                s_hi = _mm_add_epi32(s_hi, _mm_srai_epi32(_mm_unpackhi_epi16(v, v), 16));
-                lo = _mm_min_epi16(lo, v);
-                hi = _mm_max_epi16(hi, v);
+            /* up to two pairs of groups (four squares a lane) before widening */
+            uint32_t twice = 0u;
+            for (; twice < 2u && left >= 2u; twice++, left -= 2u, p += 2u * step) {
+                const __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+                const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + step));
+                lo = _mm_min_epi16(lo, _mm_min_epi16(a, b));
+                hi = _mm_max_epi16(hi, _mm_max_epi16(a, b));
+                pair_sse2(a, b, &s_lo, &s_hi, &sq_lo, &sq_hi);
+            }
+            if (left == 1u && twice < 2u) { /* the odd last group: at most three squares */
+                const __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+                lo = _mm_min_epi16(lo, a);
+                hi = _mm_max_epi16(hi, a);
+                pair_sse2(a, zero, &s_lo, &s_hi, &sq_lo, &sq_hi);
+                left = 0u;
             }
             q0 = _mm_add_epi64(q0, _mm_unpacklo_epi32(sq_lo, zero));
             q1 = _mm_add_epi64(q1, _mm_unpackhi_epi32(sq_lo, zero));
             q2 = _mm_add_epi64(q2, _mm_unpacklo_epi32(sq_hi, zero));
             q3 = _mm_add_epi64(q3, _mm_unpackhi_epi32(sq_hi, zero));
         }
-        _mm_storeu_si128((__m128i *)(void *)(sum + k), s_lo);
-        _mm_storeu_si128((__m128i *)(void *)(sum + k + 4u), s_hi);
-        _mm_storeu_si128((__m128i *)(void *)(sumsq + k), q0);
-        _mm_storeu_si128((__m128i *)(void *)(sumsq + k + 2u), q1);
-        _mm_storeu_si128((__m128i *)(void *)(sumsq + k + 4u), q2);
-        _mm_storeu_si128((__m128i *)(void *)(sumsq + k + 6u), q3);
-        _mm_storeu_si128((__m128i *)(void *)(mn + k), lo);
-        _mm_storeu_si128((__m128i *)(void *)(mx + k), hi);
+        _mm_storeu_si128((__m128i *)(void *)(out->sum + k), s_lo);
+        _mm_storeu_si128((__m128i *)(void *)(out->sum + k + 4u), s_hi);
+        _mm_storeu_si128((__m128i *)(void *)(out->sumsq + k), q0);
+        _mm_storeu_si128((__m128i *)(void *)(out->sumsq + k + 2u), q1);
+        _mm_storeu_si128((__m128i *)(void *)(out->sumsq + k + 4u), q2);
+        _mm_storeu_si128((__m128i *)(void *)(out->sumsq + k + 6u), q3);
+        _mm_storeu_si128((__m128i *)(void *)(out->mn + k), lo);
+        _mm_storeu_si128((__m128i *)(void *)(out->mx + k), hi);
+    }
+}
+
+#if TD_BLOCK_AVX2
+/* pair_sse2 in AVX2. */
+__attribute__((target("avx2"))) static inline void pair_avx2(__m256i a, __m256i b, __m256i *s_lo, __m256i *s_hi,
+                                                             __m256i *sq_lo, __m256i *sq_hi)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i ab_lo = _mm256_unpacklo_epi16(a, b);
+    const __m256i ab_hi = _mm256_unpackhi_epi16(a, b);
+    *s_lo = _mm256_add_epi32(*s_lo, _mm256_madd_epi16(ab_lo, ones));
+    *s_hi = _mm256_add_epi32(*s_hi, _mm256_madd_epi16(ab_hi, ones));
+    *sq_lo = _mm256_add_epi32(*sq_lo, _mm256_madd_epi16(ab_lo, ab_lo));
+    *sq_hi = _mm256_add_epi32(*sq_hi, _mm256_madd_epi16(ab_hi, ab_hi));
+}
+
+/* lanes_sse2 in AVX2, sixteen lanes a vector (lanes a multiple of 16), the same arithmetic: compiled for AVX2 alone
+ * and called only when the CPU has it (td_window_add_frames). The 256-bit unpacks work within each 128-bit half, so
+ * the int32 vectors hold lanes (0-3, 8-11) and (4-7, 12-15); the stores put them back in order. */
+__attribute__((target("avx2"))) static void lanes_avx2(const int16_t *x, uint32_t lanes, uint32_t n_groups,
+                                                       lane_stats_t *out)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    const size_t step = lanes;
+    for (uint32_t k = 0; k < lanes; k += 16u) {
+        const int16_t *p = x + k;
+        __m256i s_lo = zero; /* int32 lanes 0-3, 8-11 */
+        __m256i s_hi = zero; /* int32 lanes 4-7, 12-15 */
+        __m256i q0 = zero;   /* uint64 lanes 0-1 8-9, 2-3 10-11, 4-5 12-13, 6-7 14-15 */
+        __m256i q1 = zero;
+        __m256i q2 = zero;
+        __m256i q3 = zero;
+        __m256i lo = _mm256_set1_epi16(INT16_MAX);
+        __m256i hi = _mm256_set1_epi16(INT16_MIN);
+        uint32_t left = n_groups;
+        while (left > 0u) {
+            __m256i sq_lo = zero;
+            __m256i sq_hi = zero;
+            uint32_t twice = 0u;
+            for (; twice < 2u && left >= 2u; twice++, left -= 2u, p += 2u * step) {
+                const __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)p);
+                const __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(p + step));
+                lo = _mm256_min_epi16(lo, _mm256_min_epi16(a, b));
+                hi = _mm256_max_epi16(hi, _mm256_max_epi16(a, b));
+                pair_avx2(a, b, &s_lo, &s_hi, &sq_lo, &sq_hi);
+            }
+            if (left == 1u && twice < 2u) { /* the odd last group: at most three squares */
+                const __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)p);
+                lo = _mm256_min_epi16(lo, a);
+                hi = _mm256_max_epi16(hi, a);
+                pair_avx2(a, zero, &s_lo, &s_hi, &sq_lo, &sq_hi);
+                left = 0u;
+            }
+            q0 = _mm256_add_epi64(q0, _mm256_unpacklo_epi32(sq_lo, zero));
+            q1 = _mm256_add_epi64(q1, _mm256_unpackhi_epi32(sq_lo, zero));
+            q2 = _mm256_add_epi64(q2, _mm256_unpacklo_epi32(sq_hi, zero));
+            q3 = _mm256_add_epi64(q3, _mm256_unpackhi_epi32(sq_hi, zero));
+        }
+        _mm256_storeu_si256((__m256i *)(void *)(out->sum + k), _mm256_permute2x128_si256(s_lo, s_hi, 0x20));
+        _mm256_storeu_si256((__m256i *)(void *)(out->sum + k + 8u), _mm256_permute2x128_si256(s_lo, s_hi, 0x31));
+        _mm256_storeu_si256((__m256i *)(void *)(out->sumsq + k), _mm256_permute2x128_si256(q0, q1, 0x20));
+        _mm256_storeu_si256((__m256i *)(void *)(out->sumsq + k + 4u), _mm256_permute2x128_si256(q2, q3, 0x20));
+        _mm256_storeu_si256((__m256i *)(void *)(out->sumsq + k + 8u), _mm256_permute2x128_si256(q0, q1, 0x31));
+        _mm256_storeu_si256((__m256i *)(void *)(out->sumsq + k + 12u), _mm256_permute2x128_si256(q2, q3, 0x31));
+        _mm256_storeu_si256((__m256i *)(void *)(out->mn + k), lo);
+        _mm256_storeu_si256((__m256i *)(void *)(out->mx + k), hi);
+    }
+}
+
+/* 1 when the CPU (and the OS) run AVX2. */
+static uint32_t cpu_avx2(void)
+{
+    return __builtin_cpu_supports("avx2") ? 1u : 0u;
+}
+#endif
+
+/* The lanes of a block pass summed per channel (group lanes each: lanes group * n_channels), whole vectors at a time
+ * from each group's first lane of the channels: the lanes past the last one are zeroed first, so every vector read is
+ * defined (its lanes past the last channel are ignored). */
+static void lanes_to_channels(lane_stats_t *ls, uint32_t n_ch, uint32_t group, channel_stats_t *out)
+{
+    const uint32_t lanes = group * n_ch;
+    const __m128i zero = _mm_setzero_si128();
+    for (uint32_t j = 0; j < TD_BLOCK_LANE_PAD; j += 2u) {
+        _mm_storeu_si128((__m128i *)(void *)(ls->sumsq + lanes + j), zero);
+    }
+    _mm_storeu_si128((__m128i *)(void *)(ls->sum + lanes), zero);
+    _mm_storeu_si128((__m128i *)(void *)(ls->sum + lanes + 4u), zero);
+    _mm_storeu_si128((__m128i *)(void *)(ls->mn + lanes), zero);
+    _mm_storeu_si128((__m128i *)(void *)(ls->mx + lanes), zero);
+    for (uint32_t c = 0; c < n_ch; c += 4u) {
+        __m128i v = zero;
+        for (uint32_t j = c; j < lanes; j += n_ch) {
+            v = _mm_add_epi32(v, _mm_loadu_si128((const __m128i *)(const void *)(ls->sum + j)));
+        }
+        _mm_storeu_si128((__m128i *)(void *)(out->sum + c), v);
+    }
+    for (uint32_t c = 0; c < n_ch; c += 2u) {
+        __m128i v = zero;
+        for (uint32_t j = c; j < lanes; j += n_ch) {
+            v = _mm_add_epi64(v, _mm_loadu_si128((const __m128i *)(const void *)(ls->sumsq + j)));
+        }
+        _mm_storeu_si128((__m128i *)(void *)(out->sumsq + c), v);
+    }
+    for (uint32_t c = 0; c < n_ch; c += 8u) {
+        __m128i lo = _mm_set1_epi16(INT16_MAX);
+        __m128i hi = _mm_set1_epi16(INT16_MIN);
+        for (uint32_t j = c; j < lanes; j += n_ch) {
+            lo = _mm_min_epi16(lo, _mm_loadu_si128((const __m128i *)(const void *)(ls->mn + j)));
+            hi = _mm_max_epi16(hi, _mm_loadu_si128((const __m128i *)(const void *)(ls->mx + j)));
+        }
+        _mm_storeu_si128((__m128i *)(void *)(out->mn + c), lo);
+        _mm_storeu_si128((__m128i *)(void *)(out->mx + c), hi);
     }
 }
 
@@ -218,10 +374,9 @@ static __m128i lanes_down(__m128i v, uint32_t k)
  * block, and are ignored): the lane path for blocks too short for whole groups (a window of 10 frames). Two frames go
  * through PMADDWD together: interleaved, (a, b) times (1, 1) is a + b and times itself a^2 + b^2, exact in int32 and
  * below 2^31 when neither is -32768; two such pairs sum below 2^32 in uint32 lanes before they widen into uint64. A
- * lane that saw -32768 is never used (merge_block: -32768 is at or below every rail_lo). The last frames, whose
+ * lane that saw -32768 is never used (merge_channels: -32768 is at or below every rail_lo). The last frames, whose
  * 16-byte load would pass the block's end, come from the block's last 8 samples moved down, zeros shifted in. */
-static void block_frames(const int16_t *x, uint32_t n_ch, uint32_t n, int32_t *sum, uint64_t *sumsq, int16_t *mn,
-                         int16_t *mx)
+static void block_frames(const int16_t *x, uint32_t n_ch, uint32_t n, channel_stats_t *out)
 {
     /* frames i with i n_ch + 8 <= n n_ch load in place */
     const uint32_t over = (8u + n_ch - 1u) / n_ch - 1u;
@@ -267,15 +422,132 @@ static void block_frames(const int16_t *x, uint32_t n_ch, uint32_t n, int32_t *s
         q2 = _mm_add_epi64(q2, _mm_unpacklo_epi32(sq_hi, zero));
         q3 = _mm_add_epi64(q3, _mm_unpackhi_epi32(sq_hi, zero));
     }
-    _mm_storeu_si128((__m128i *)(void *)sum, s_lo);
-    _mm_storeu_si128((__m128i *)(void *)(sum + 4), s_hi);
-    _mm_storeu_si128((__m128i *)(void *)sumsq, q0);
-    _mm_storeu_si128((__m128i *)(void *)(sumsq + 2), q1);
-    _mm_storeu_si128((__m128i *)(void *)(sumsq + 4), q2);
-    _mm_storeu_si128((__m128i *)(void *)(sumsq + 6), q3);
-    _mm_storeu_si128((__m128i *)(void *)mn, lo);
-    _mm_storeu_si128((__m128i *)(void *)mx, hi);
+    _mm_storeu_si128((__m128i *)(void *)out->sum, s_lo);
+    _mm_storeu_si128((__m128i *)(void *)(out->sum + 4), s_hi);
+    _mm_storeu_si128((__m128i *)(void *)out->sumsq, q0);
+    _mm_storeu_si128((__m128i *)(void *)(out->sumsq + 2), q1);
+    _mm_storeu_si128((__m128i *)(void *)(out->sumsq + 4), q2);
+    _mm_storeu_si128((__m128i *)(void *)(out->sumsq + 6), q3);
+    _mm_storeu_si128((__m128i *)(void *)out->mn, lo);
+    _mm_storeu_si128((__m128i *)(void *)out->mx, hi);
 }
+
+#if TD_BLOCK_AVX2
+/* Frame i of block_frames' layout: its samples from lane 0, the next frame's (or zeros) after them. */
+static TD_ALWAYS_INLINE __m128i frame_at(const int16_t *x, uint32_t n_ch, uint32_t i, uint32_t n_safe, __m128i last,
+                                         uint32_t n_samples)
+{
+    return i < n_safe ? _mm_loadu_si128((const __m128i *)(const void *)(x + (size_t)i * n_ch))
+                      : lanes_down(last, i * n_ch + 8u - n_samples);
+}
+
+/* Two frames in one AVX2 vector: lo in the low 128 bits, hi in the high. */
+__attribute__((target("avx2"))) static inline __m256i frames_2(__m128i lo, __m128i hi)
+{
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+}
+
+/* One pair step of frames_avx2: frames 0-3 at p (n_ch samples apart), 0 and 2 interleaved in the low half, 1 and 3
+ * in the high. */
+__attribute__((target("avx2"))) static inline void frames_step(const int16_t *p, uint32_t n_ch, __m256i *lo,
+                                                               __m256i *hi, __m256i *s_lo, __m256i *s_hi,
+                                                               __m256i *sq_lo, __m256i *sq_hi)
+{
+    const __m256i a = frames_2(_mm_loadu_si128((const __m128i *)(const void *)p),
+                               _mm_loadu_si128((const __m128i *)(const void *)(p + n_ch)));
+    const __m256i b = frames_2(_mm_loadu_si128((const __m128i *)(const void *)(p + 2u * n_ch)),
+                               _mm_loadu_si128((const __m128i *)(const void *)(p + 3u * n_ch)));
+    *lo = _mm256_min_epi16(*lo, _mm256_min_epi16(a, b));
+    *hi = _mm256_max_epi16(*hi, _mm256_max_epi16(a, b));
+    pair_avx2(a, b, s_lo, s_hi, sq_lo, sq_hi);
+}
+
+/* The uint32 squares of (up to) two pair steps widened into the uint64 sums. */
+__attribute__((target("avx2"))) static inline void widen_avx2(__m256i sq_lo, __m256i sq_hi, __m256i *q0, __m256i *q1,
+                                                              __m256i *q2, __m256i *q3)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    *q0 = _mm256_add_epi64(*q0, _mm256_unpacklo_epi32(sq_lo, zero));
+    *q1 = _mm256_add_epi64(*q1, _mm256_unpackhi_epi32(sq_lo, zero));
+    *q2 = _mm256_add_epi64(*q2, _mm256_unpacklo_epi32(sq_hi, zero));
+    *q3 = _mm256_add_epi64(*q3, _mm256_unpackhi_epi32(sq_hi, zero));
+}
+
+/* block_frames in AVX2 for 5-8 channels and n >= 4 frames: each 128-bit half holds one frame, as block_frames' vector
+ * does (channel c in lane c), so a vector takes two frames and a pair step four (frames i, i + 2 interleaved in the low
+ * half, i + 1, i + 3 in the high): the same PMADDWD pairs as the lane kernels, and the channels' statistics are the
+ * two halves added at the end, with no lanes to sum per channel. The last 1-4 frames take one step whose missing
+ * frames repeat the first (min and max unchanged) and are masked out of the sums. */
+__attribute__((target("avx2"))) static void frames_avx2(const int16_t *x, uint32_t n_ch, uint32_t n,
+                                                        channel_stats_t *out)
+{
+    const uint32_t n_samples = n * n_ch;
+    const uint32_t n_safe = n_ch < 8u ? n - 1u : n; /* frames whose 8-sample load stays in the block (n_ch >= 5) */
+    const __m128i last = _mm_loadu_si128((const __m128i *)(const void *)(x + n_samples - 8u));
+    const __m256i zero = _mm256_setzero_si256();
+    __m256i s_lo = zero; /* int32: channels 0-3 (low half: frames i, i + 2; high half: i + 1, i + 3) */
+    __m256i s_hi = zero; /* channels 4-7 */
+    __m256i q0 = zero;   /* uint64: channels 0-1, 2-3, 4-5, 6-7, both halves */
+    __m256i q1 = zero;
+    __m256i q2 = zero;
+    __m256i q3 = zero;
+    __m256i lo = _mm256_set1_epi16(INT16_MAX);
+    __m256i hi = _mm256_set1_epi16(INT16_MIN);
+    const size_t step = (size_t)4u * n_ch;
+    const int16_t *p = x;
+    uint32_t i = 0u;
+    /* eight frames (two pair steps, four squares a lane) between widenings */
+    for (; i + 8u <= n_safe; i += 8u, p += 2u * step) {
+        __m256i sq_lo = zero;
+        __m256i sq_hi = zero;
+        frames_step(p, n_ch, &lo, &hi, &s_lo, &s_hi, &sq_lo, &sq_hi);
+        frames_step(p + step, n_ch, &lo, &hi, &s_lo, &s_hi, &sq_lo, &sq_hi);
+        widen_avx2(sq_lo, sq_hi, &q0, &q1, &q2, &q3);
+    }
+    if (i < n) { /* at most one more full step, then the last 1-4 frames (n - i <= 3 + (n - n_safe)) */
+        __m256i sq_lo = zero;
+        __m256i sq_hi = zero;
+        if (i + 4u <= n_safe) {
+            frames_step(p, n_ch, &lo, &hi, &s_lo, &s_hi, &sq_lo, &sq_hi);
+            i += 4u;
+        }
+        if (i < n) {
+            const uint32_t r = n - i;
+            const __m128i ones = _mm_set1_epi16(-1);
+            const __m128i none = _mm_setzero_si128();
+            const __m128i f0 = frame_at(x, n_ch, i, n_safe, last, n_samples);
+            const __m128i f1 = r > 1u ? frame_at(x, n_ch, i + 1u, n_safe, last, n_samples) : f0;
+            const __m128i f2 = r > 2u ? frame_at(x, n_ch, i + 2u, n_safe, last, n_samples) : f0;
+            const __m128i f3 = r > 3u ? frame_at(x, n_ch, i + 3u, n_safe, last, n_samples) : f0;
+            const __m256i a = frames_2(f0, f1);
+            const __m256i b = frames_2(f2, f3);
+            lo = _mm256_min_epi16(lo, _mm256_min_epi16(a, b));
+            hi = _mm256_max_epi16(hi, _mm256_max_epi16(a, b));
+            const __m256i keep_a = frames_2(ones, r > 1u ? ones : none);
+            const __m256i keep_b = frames_2(r > 2u ? ones : none, r > 3u ? ones : none);
+            pair_avx2(_mm256_and_si256(a, keep_a), _mm256_and_si256(b, keep_b), &s_lo, &s_hi, &sq_lo, &sq_hi);
+        }
+        widen_avx2(sq_lo, sq_hi, &q0, &q1, &q2, &q3);
+    }
+    /* the two halves' frames together */
+    const __m128i sum_lo = _mm_add_epi32(_mm256_castsi256_si128(s_lo), _mm256_extracti128_si256(s_lo, 1));
+    const __m128i sum_hi = _mm_add_epi32(_mm256_castsi256_si128(s_hi), _mm256_extracti128_si256(s_hi, 1));
+    _mm_storeu_si128((__m128i *)(void *)out->sum, sum_lo);
+    _mm_storeu_si128((__m128i *)(void *)(out->sum + 4), sum_hi);
+    _mm_storeu_si128((__m128i *)(void *)out->sumsq,
+                     _mm_add_epi64(_mm256_castsi256_si128(q0), _mm256_extracti128_si256(q0, 1)));
+    _mm_storeu_si128((__m128i *)(void *)(out->sumsq + 2),
+                     _mm_add_epi64(_mm256_castsi256_si128(q1), _mm256_extracti128_si256(q1, 1)));
+    _mm_storeu_si128((__m128i *)(void *)(out->sumsq + 4),
+                     _mm_add_epi64(_mm256_castsi256_si128(q2), _mm256_extracti128_si256(q2, 1)));
+    _mm_storeu_si128((__m128i *)(void *)(out->sumsq + 6),
+                     _mm_add_epi64(_mm256_castsi256_si128(q3), _mm256_extracti128_si256(q3, 1)));
+    _mm_storeu_si128((__m128i *)(void *)out->mn,
+                     _mm_min_epi16(_mm256_castsi256_si128(lo), _mm256_extracti128_si256(lo, 1)));
+    _mm_storeu_si128((__m128i *)(void *)out->mx,
+                     _mm_max_epi16(_mm256_castsi256_si128(hi), _mm256_extracti128_si256(hi, 1)));
+}
+#endif
 #endif
 
 #if TD_BLOCK_PAIRS
@@ -328,6 +600,7 @@ static TD_NOINLINE void block_pair(const int16_t *first, uint32_t stride_bytes, 
 #endif
 
 #if TD_BLOCK_LANES || TD_BLOCK_PAIRS
+#if TD_BLOCK_PAIRS
 /* n frames of one channel (its first sample at `first`, stride apart) whose sums, min and max a block pass found:
  * kept when every sample lies strictly inside the rails (none saturated, none the sentinel, which lies outside them),
  * else the channel is added sample by sample. The rules and the room were checked by the caller. */
@@ -357,6 +630,54 @@ static uint32_t block_ok(const td_window_acc_t *accs, const td_sample_rules_t *r
     }
     return ok;
 }
+#endif
+
+#if TD_BLOCK_LANES
+/* Channel by channel, as td_window_add_frames' contract reads: the statistics cs of a block pass over the first `done`
+ * of n frames kept where the channel's rules are valid, td_window_add has room for all n frames and every sample of
+ * the pass lies strictly inside the rails (none saturated, none the sentinel, which lies outside them; rail_lo <
+ * rail_hi follows), then the frames past `done` added by td_window_add; any other channel added by td_window_add
+ * whole, whose error (bad rules, no room) ends the call there, as it would channel by channel. */
+static td_status merge_channels(td_window_acc_t *accs, const td_sample_rules_t *rules, uint32_t n_channels,
+                                uint32_t n, uint32_t done, const channel_stats_t *cs, const int16_t *frames)
+{
+    for (uint32_t c = 0; c < n_channels; c++) {
+        td_window_acc_t *acc = &accs[c];
+        const td_sample_rules_t *r = &rules[c];
+        const int32_t lo = cs->mn[c];
+        const int32_t hi = cs->mx[c];
+        if (lo > r->rail_lo && hi < r->rail_hi &&
+            !(r->use_sentinel && r->sentinel > r->rail_lo && r->sentinel < r->rail_hi) &&
+            n <= TD_WINDOW_ACC_MAX_SAMPLES - acc->n_samples) {
+            const int32_t mn = lo < acc->min ? lo : acc->min;
+            const int32_t mx = hi > acc->max ? hi : acc->max;
+            acc->n_samples = (uint16_t)(acc->n_samples + done);
+            acc->sum += cs->sum[c];
+            acc->sumsq += (int64_t)cs->sumsq[c];
+            acc->min = (int16_t)mn;
+            acc->max = (int16_t)mx;
+            /* window_update_band's band, inline */
+            const int32_t band_lo = mn > r->rail_lo ? mn : r->rail_lo + 1;
+            const int32_t band_hi = mx < r->rail_hi ? mx : r->rail_hi - 1;
+            acc->band_lo = band_lo <= band_hi ? band_lo : EMPTY_BAND_LO;
+            acc->band_span = band_lo <= band_hi ? (uint32_t)(band_hi - band_lo) : EMPTY_BAND_SPAN;
+            if (done < n) { /* never an error: the rules and the room were checked */
+                const td_status st = td_window_add(acc, r, frames + (size_t)done * n_channels + c, n_channels,
+                                                   n - done);
+                if (st != TD_OK) {
+                    return st;
+                }
+            }
+        } else {
+            const td_status st = td_window_add(acc, r, frames + c, n_channels, n);
+            if (st != TD_OK) {
+                return st;
+            }
+        }
+    }
+    return TD_OK;
+}
+#endif
 
 td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *rules, const int16_t *frames,
                                uint32_t n_channels, uint32_t n_frames)
@@ -366,48 +687,48 @@ td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *r
     }
     uint32_t done = 0u;
 #if TD_BLOCK_LANES
-    /* lanes = lcm(n_channels, 8) samples a group, group = lanes / n_channels frames. */
-    const uint32_t group = 8u / gcd8(n_channels);
-    const uint32_t lanes = group * n_channels;
-    const uint32_t n_groups = n_frames / group;
-    /* Shorter blocks (a window of 10 frames: 2 groups of 4 at 6 channels) go one frame a vector (block_frames). */
-    if (n_groups >= 4u && block_ok(accs, rules, n_channels, n_frames)) {
-        int32_t sum[TD_BLOCK_MAX_LANES];
-        uint64_t sumsq[TD_BLOCK_MAX_LANES];
-        int16_t mn[TD_BLOCK_MAX_LANES];
-        int16_t mx[TD_BLOCK_MAX_LANES];
-        block_lanes(frames, lanes, n_groups, sum, sumsq, mn, mx);
-        done = n_groups * group;
-        for (uint32_t c = 0; c < n_channels; c++) {
-            int32_t s = 0;
-            int64_t q = 0;
-            int32_t lo = INT16_MAX;
-            int32_t hi = INT16_MIN;
-            for (uint32_t j = c; j < lanes; j += n_channels) {
-                s += sum[j];
-                q += (int64_t)sumsq[j];
-                lo = mn[j] < lo ? mn[j] : lo;
-                hi = mx[j] > hi ? mx[j] : hi;
-            }
-            if (merge_block(&accs[c], &rules[c], done, s, q, lo, hi, frames + c, n_channels) != TD_OK) {
-                return TD_ERR_STATE; /* unreachable: block_ok checked the rules and the room */
-            }
+    /* A block pass first, then channel by channel (merge_channels). 5-8 channels where the CPU has AVX2 (blocks of 4
+     * frames or more): two frames a vector (frames_avx2). Else a group is lanes = lcm(n_channels, width) samples,
+     * lanes / n_channels frames: width 16 (AVX2) for blocks of 2 groups or more, else 8 (SSE2) for blocks of 4 groups
+     * or more. Shorter blocks of up to 8 channels (a window of 10 frames: 2 groups of 4 at 6 channels without AVX2)
+     * go one frame a vector (block_frames). */
+    if (n_frames >= 2u && n_channels <= 16u) {
+        channel_stats_t cs;
+#if TD_BLOCK_AVX2
+        const uint32_t avx2 = cpu_avx2();
+        if (avx2 && n_channels >= 5u && n_channels <= 8u && n_frames >= 4u) {
+            frames_avx2(frames, n_channels, n_frames, &cs);
+            return merge_channels(accs, rules, n_channels, n_frames, n_frames, &cs, frames);
         }
-    } else if (n_channels <= 8u && n_frames >= 2u && n_frames * n_channels >= 8u &&
-               block_ok(accs, rules, n_channels, n_frames)) {
-        /* A short block of a few channels: one frame a vector. */
-        int32_t sum[8];
-        uint64_t sumsq[8];
-        int16_t mn[8];
-        int16_t mx[8];
-        block_frames(frames, n_channels, n_frames, sum, sumsq, mn, mx);
-        for (uint32_t c = 0; c < n_channels; c++) {
-            if (merge_block(&accs[c], &rules[c], n_frames, sum[c], (int64_t)sumsq[c], mn[c], mx[c], frames + c,
-                            n_channels) != TD_OK) {
-                return TD_ERR_STATE; /* unreachable: block_ok checked the rules and the room */
-            }
+#endif
+        uint32_t log_group = 3u - log2_gcd(n_channels, 3u);
+        uint32_t wide = 0u;
+#if TD_BLOCK_AVX2
+        const uint32_t log_group16 = 4u - log2_gcd(n_channels, 4u);
+        if (avx2 && (n_frames >> log_group16) >= 2u) {
+            log_group = log_group16;
+            wide = 1u;
         }
-        return TD_OK;
+#endif
+        const uint32_t group = 1u << log_group;
+        const uint32_t n_groups = n_frames >> log_group;
+        if (wide || n_groups >= 4u) {
+            lane_stats_t ls;
+#if TD_BLOCK_AVX2
+            if (wide) {
+                lanes_avx2(frames, group * n_channels, n_groups, &ls);
+            } else
+#endif
+            {
+                lanes_sse2(frames, group * n_channels, n_groups, &ls);
+            }
+            lanes_to_channels(&ls, n_channels, group, &cs);
+            return merge_channels(accs, rules, n_channels, n_frames, n_groups * group, &cs, frames);
+        }
+        if (n_channels <= 8u && n_frames * n_channels >= 8u) {
+            block_frames(frames, n_channels, n_frames, &cs);
+            return merge_channels(accs, rules, n_channels, n_frames, n_frames, &cs, frames);
+        }
     }
 #elif TD_BLOCK_PAIRS
     if (n_frames >= TD_BLOCK_PAIRS_MIN_FRAMES && block_ok(accs, rules, n_channels, n_frames)) {

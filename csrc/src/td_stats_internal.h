@@ -1,10 +1,11 @@
 /* td_stats_internal.h - private: the window accumulators of a whole frame block at once (td_stats.c).
  *
  * td_window_add_frames gives exactly what td_window_add channel by channel gives. Where TD_BLOCK_LANES is 1 (host
- * speed builds on x86-64 and AArch64: the CFFI module) it first sums whole groups of frames in lanes a compiler
- * vectorises and keeps those sums for every channel whose samples all lie strictly inside its rails; any other channel
- * is added sample by sample. On the Cortex-M4 speed build (TD_BLOCK_PAIRS) blocks of 4 frames or more go two
- * channels at a time through DSP instructions, with the same rule. Depends on: td_stats.h, td_fixed.h.
+ * speed builds on x86-64: the CFFI module) it first sums the whole block with SIMD (AVX2 where the CPU has it, else
+ * SSE2: algorithm.md, "Per sample") and keeps those sums for every channel whose samples all lie strictly inside its
+ * rails; any other channel is added sample by sample. On the Cortex-M4 speed build (TD_BLOCK_PAIRS) blocks of 4
+ * frames or more go two channels at a time through DSP instructions, with the same rule. Depends on: td_stats.h,
+ * td_fixed.h.
  */
 #ifndef TINYDRIFT_TD_STATS_INTERNAL_H
 #define TINYDRIFT_TD_STATS_INTERNAL_H
@@ -21,6 +22,16 @@
 #define TD_BLOCK_LANES 1
 #else
 #define TD_BLOCK_LANES 0
+#endif
+#endif
+
+/* 1: the lane path also has an AVX2 form, compiled for AVX2 alone (a function attribute, not a build flag) and taken
+ * when the CPU runs AVX2 (__builtin_cpu_supports); 0: SSE2 only. The same results either way. */
+#ifndef TD_BLOCK_AVX2
+#if TD_BLOCK_LANES && (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 6))
+#define TD_BLOCK_AVX2 1
+#else
+#define TD_BLOCK_AVX2 0
 #endif
 #endif
 

@@ -333,6 +333,78 @@ static void test_window_short_blocks(void)
     CHECK(ok);
 }
 
+/* The block step's kernels (x86-64 speed build: frames_avx2 for 5-8 channels, the AVX2 or SSE2 lanes with their
+ * odd last group and the frames past the last group, block_frames; the Cortex-M4's pairs) against td_window_add
+ * channel by channel, the portable accumulation, and the reference model: every channel count 1-16, every block of
+ * 1-40 frames and longer ones around the group sizes (63-65, 127-129, 1000), onto an empty or a part-filled
+ * accumulator. Each channel's samples take one of five forms: the largest squares (only -32767 and 32766, rails at
+ * -32768 and 32767), the same with one -32768 (a rail: the channel goes sample by sample), random rules with rails,
+ * sentinels and saturated samples, a quiet channel, uniform samples over (-32768, 32767). */
+static void test_window_block_kernels(void)
+{
+    static int16_t buf[1024 * 16];
+    static const uint32_t longer[] = {47, 63, 64, 65, 96, 127, 128, 129, 255, 256, 1000};
+    int ok = 1;
+    for (uint32_t round = 0; round < 2u && ok; round++) {
+        for (uint32_t n_ch = 1; n_ch <= 16u && ok; n_ch++) {
+            for (uint32_t k = 0; k < 40u + sizeof longer / sizeof longer[0] && ok; k++) {
+                const uint32_t n = k < 40u ? k + 1u : longer[k - 40u];
+                const uint32_t prefix = rnd64() % 2u ? (uint32_t)rnd_range(1, 1024 - n < 24u ? 1024 - n : 24) : 0u;
+                td_sample_rules_t rules[16];
+                td_window_acc_t acc[16];
+                td_window_acc_t by_channel[16];
+                ref_acc_t ref[16];
+                for (uint32_t c = 0; c < n_ch; c++) {
+                    const uint32_t form = (uint32_t)(rnd64() % 5u);
+                    rules[c] = (td_sample_rules_t){-32768, 32767, 0, 0};
+                    if (form == 2u) {
+                        random_rules(&rules[c]);
+                    }
+                    const int32_t center = (int32_t)rnd_range(-30000, 30000);
+                    for (uint32_t i = 0; i < n; i++) {
+                        int16_t v;
+                        switch (form) {
+                        case 0u:
+                        case 1u: v = (int16_t)(rnd64() % 2u ? 32766 : -32767); break;
+                        case 2u: v = rnd_sample(&rules[c], center, (int32_t)rnd_range(0, 3000)); break;
+                        case 3u: v = (int16_t)(center + rnd_range(-300, 300)); break;
+                        default: v = (int16_t)rnd_range(-32767, 32766); break;
+                        }
+                        buf[(size_t)i * n_ch + c] = v;
+                    }
+                    if (form == 1u) {
+                        buf[(size_t)(rnd64() % n) * n_ch + c] = INT16_MIN;
+                    }
+                    CHECK_QUIET(ok, td_window_reset(&acc[c]) == TD_OK && td_window_reset(&by_channel[c]) == TD_OK);
+                    ref_acc_reset(&ref[c]);
+                    /* a part-filled window: some samples of the same kind before the block */
+                    for (uint32_t i = 0; i < prefix; i++) {
+                        const int16_t v = buf[(size_t)(i % n) * n_ch + c];
+                        CHECK_QUIET(ok, td_window_add(&acc[c], &rules[c], &v, 1, 1) == TD_OK);
+                        CHECK_QUIET(ok, td_window_add(&by_channel[c], &rules[c], &v, 1, 1) == TD_OK);
+                        ref_acc_add(&ref[c], &rules[c], v);
+                    }
+                }
+                CHECK_QUIET(ok, td_window_add_frames(acc, rules, buf, n_ch, n) == TD_OK);
+                for (uint32_t c = 0; c < n_ch; c++) {
+                    CHECK_QUIET(ok, td_window_add(&by_channel[c], &rules[c], buf + c, n_ch, n) == TD_OK);
+                    for (uint32_t i = 0; i < n; i++) {
+                        ref_acc_add(&ref[c], &rules[c], buf[(size_t)i * n_ch + c]);
+                    }
+                    CHECK_QUIET(ok, acc_equal(&acc[c], &by_channel[c]));
+                    CHECK_QUIET(ok, acc_matches(&acc[c], &ref[c]));
+                    CHECK_QUIET(ok, acc[c].n_samples == prefix + n);
+                }
+                if (!ok) {
+                    printf("  block kernels: %u channels, %u frames, %u before\n", (unsigned)n_ch, (unsigned)n,
+                           (unsigned)prefix);
+                }
+            }
+        }
+    }
+    CHECK(ok);
+}
+
 static void test_stats_functions(void)
 {
     /* Hand-checked means. */
@@ -988,6 +1060,7 @@ int main(void)
     test_window_random();
     test_window_frames();
     test_window_short_blocks();
+    test_window_block_kernels();
     test_stats_functions();
     test_window_edges();
     test_isqrt_exhaustive();

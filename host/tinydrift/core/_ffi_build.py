@@ -22,8 +22,10 @@ def _cdef_text(path: Path) -> str:
     return re.sub(r"/\*.*?\*/", "", text, flags=re.S)
 
 
-def make_builder(module: str = "tinydrift._native", optimize_speed: bool = True, absolute: bool = False) -> FFI:
-    """An FFI builder of the core as ``module``; absolute paths let it compile outside the project root."""
+def make_builder(module: str = "tinydrift._native", optimize_speed: bool = True, absolute: bool = False,
+                 macros: dict[str, str] | None = None) -> FFI:
+    """An FFI builder of the core as ``module``; absolute paths let it compile outside the project root; ``macros``
+    more -D definitions (tests: TD_BLOCK_AVX2=0 builds the x86-64 block step in SSE2 alone)."""
     builder = FFI()
     for cdef_file in sorted(HERE.glob("_cdef_*.h")):
         builder.cdef(_cdef_text(cdef_file))
@@ -37,7 +39,7 @@ def make_builder(module: str = "tinydrift._native", optimize_speed: bool = True,
         sources=[path(p) for p in sorted((CSRC / "src").glob("*.c"))] + [path(p) for p in sorted(HERE.glob("_host_*.c"))],
         include_dirs=[path(CSRC / "include"), path(CSRC / "src"), path(HERE)],
         # TD_OPTIMIZE_SPEED=1 is the firmware's speed option (firmware/firmware.mk FW_CORE_DEFS); same results.
-        define_macros=[("TD_OPTIMIZE_SPEED", "1" if optimize_speed else "0")],
+        define_macros=[("TD_OPTIMIZE_SPEED", "1" if optimize_speed else "0"), *(macros or {}).items()],
         # -O3: GCC vectorises more of the close; -fno-semantic-interposition: calls between the core's own functions
         # go direct, not through the PLT (nothing interposes on them). Same results; the wheel targets any x86-64.
         extra_compile_args=["-std=c99", "-O3", "-fno-semantic-interposition", "-Wall", "-Wextra", "-Werror"],
