@@ -306,7 +306,7 @@ static TD_NOINLINE void fitted_shifts_x86(const td_monitor_t *mon, const int32_t
     uint32_t wh2[TD_MAX_DIMS / 2u + 2u];
     const __m128d cap = _mm_set1_pd(32767.0);
     const __m128d half_up = _mm_set1_pd(0.5);
-    const __m128i low16 = _mm_set1_epi32(0xFFFF);
+    const __m128i flip = _mm_set_epi32(0, 0, (int32_t)0x80008000u, (int32_t)0x80008000u);
     for (uint32_t q = 0; q < n_groups; q++) {
         /* four dimensions a group, a last part group too: res's embedding holds TD_MAX_DIMS words and the constants
          * are zero past n_dims, so whatever e holds there its t and w are 0 */
@@ -326,13 +326,14 @@ static TD_NOINLINE void fitted_shifts_x86(const td_monitor_t *mon, const int32_t
         /* t (<= 2^15 - 1) times inv >> inv_shift (< 2^15): one PMADDWD, high halves 0; then diff's sign */
         const __m128i prod = _mm_madd_epi16(tmag, _mm_loadu_si128((const __m128i *)(const void *)(ivs + j)));
         const __m128i w = _mm_sub_epi32(_mm_xor_si128(prod, sign), sign);
-        const __m128i wl = _mm_srai_epi32(_mm_slli_epi32(w, 16), 16);
-        const __m128i wh = _mm_srai_epi32(_mm_sub_epi32(w, wl), 16);
-        /* lanes (0, 1) and (2, 3) into int16 pairs, in lanes 0 and 2 */
-        const __m128i lpairs = _mm_or_si128(_mm_and_si128(wl, low16), _mm_srli_epi64(_mm_and_si128(wl, low16), 16));
-        const __m128i hpairs = _mm_or_si128(_mm_and_si128(wh, low16), _mm_srli_epi64(_mm_and_si128(wh, low16), 16));
-        _mm_storel_epi64((__m128i *)(void *)(wl2 + 2u * q), _mm_shuffle_epi32(lpairs, 0x08));
-        _mm_storel_epi64((__m128i *)(void *)(wh2 + 2u * q), _mm_shuffle_epi32(hpairs, 0x08));
+        /* u = w + 2^15 (|w| < 2^30): its high half is wh = floor((w + 2^15) / 2^16) and its low half wl + 2^15 mod
+         * 2^16, wl's with the top bit flipped; words (l0 l1 h0 h1) and (l2 l3 h2 h3) by two word shuffles, then the
+         * l pairs into the low quadword and the h pairs into the high one, the l words' top bits flipped back */
+        const __m128i u = _mm_add_epi32(w, _mm_set1_epi32(0x8000));
+        const __m128i words = _mm_shufflehi_epi16(_mm_shufflelo_epi16(u, 0xD8), 0xD8);
+        const __m128i pairs = _mm_xor_si128(_mm_shuffle_epi32(words, 0xD8), flip);
+        _mm_storel_epi64((__m128i *)(void *)(wl2 + 2u * q), pairs);
+        _mm_storel_epi64((__m128i *)(void *)(wh2 + 2u * q), _mm_unpackhi_epi64(pairs, pairs));
     }
     const uint32_t n_pairs = (n_dims + 1u) / 2u;
     const uint32_t stride = 2u * ((n_features + 7u) & ~7u); /* proj_pairs' int16 a pair of rows */
