@@ -183,7 +183,8 @@ def breakdown_rows(v: dict[str, str]) -> list[tuple[str, str]]:
              ("part_embed_pca_instructions", "td_mon_embed_pca (the window's projection)"),
              ("part_nearest_instructions", "td_mon_nearest_centroid_dev (the search; its first centroid also gives the fitted shifts' terms)"),
              ("part_feature_tests_instructions", "td_mon_feature_tests_dev (fitted shifts from the search's terms, feature chart)"),
-             ("part_chart_step_instructions", "td_chart_update (the feature chart's step: the speed build's td_chart_step)")]
+             ("part_chart_step_instructions", "td_chart_update (the feature chart's step: the speed build's td_chart_step; the M4 close takes "
+                                             "the same step inside the fitted shifts' quotient loop)")]
     rows = [(label, f"{float(v[k]):,.1f}") for k, label in names if k in v]
     steps = ("part_embed_pca_instructions", "part_nearest_instructions", "part_feature_tests_instructions")
     if "window_close_instructions" in v and all(k in v for k in steps):

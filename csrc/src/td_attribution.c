@@ -31,8 +31,8 @@
  * four columns a group, with x_j from x to x_end (at least one row): a group's four int64 sums (SMLAL) stay in
  * registers, two rows a pass, one x word and four LDRSB a row (11 instructions a row for four terms where the pair
  * loop below takes 14). Naked: all fourteen registers are the loop's (r4-r11 the sums, ip the x word, lr the
- * weight); the group's column and the first x wait on the stack. An odd row count enters at the second row of the
- * pass. Only the Cortex-M4 runs it: make test-core-m4 checks it (test_monitor.c's fitted shifts). */
+ * weight); the group's column and the first x wait on the stack. A group's first row starts its sums with SMULL
+ * (no zeroing); an odd count of the rows left enters at the second row of the pass. Only the Cortex-M4 runs it: make test-core-m4 checks it (test_monitor.c's fitted shifts). */
 #define TD_ARG_IN_REG __attribute__((unused)) /* a naked function reads its arguments in assembly */
 __attribute__((naked, noinline)) static void col_sums(TD_ARG_IN_REG const int8_t *col, TD_ARG_IN_REG uint32_t stride,
                                                      TD_ARG_IN_REG const int32_t *x, TD_ARG_IN_REG const int32_t *x_end,
@@ -43,15 +43,19 @@ __attribute__((naked, noinline)) static void col_sums(TD_ARG_IN_REG const int8_t
             "str r2, [sp]\n\t"
             "0:\n\t"
             "str r0, [sp, #4]\n\t"
-            "movs r4, #0\n\t"
-            "movs r5, #0\n\t"
-            "movs r6, #0\n\t"
-            "movs r7, #0\n\t"
-            "mov r8, r4\n\t"
-            "mov r9, r4\n\t"
-            "mov r10, r4\n\t"
-            "mov r11, r4\n\t"
             "ldr r2, [sp]\n\t"
+            "ldr ip, [r2], #4\n\t"
+            "ldrsb lr, [r0]\n\t"
+            "smull r4, r5, lr, ip\n\t"
+            "ldrsb lr, [r0, #1]\n\t"
+            "smull r6, r7, lr, ip\n\t"
+            "ldrsb lr, [r0, #2]\n\t"
+            "smull r8, r9, lr, ip\n\t"
+            "ldrsb lr, [r0, #3]\n\t"
+            "smull r10, r11, lr, ip\n\t"
+            "add r0, r0, r1\n\t"
+            "cmp r2, r3\n\t"
+            "beq 3f\n\t"
             "sub ip, r3, r2\n\t"
             "tst ip, #4\n\t"
             "bne 2f\n\t"
@@ -79,6 +83,7 @@ __attribute__((naked, noinline)) static void col_sums(TD_ARG_IN_REG const int8_t
             "add r0, r0, r1\n\t"
             "cmp r2, r3\n\t"
             "bne 1b\n\t"
+            "3:\n\t"
             "ldr ip, [sp, #44]\n\t"
             "strd r4, r5, [ip], #8\n\t"
             "strd r6, r7, [ip], #8\n\t"
@@ -218,6 +223,7 @@ static TD_NOINLINE void blame_sums(const int8_t *projection, uint32_t n_features
 #endif
 }
 
+#if !TD_ARM_DSP
 /* min(floor(num / root), INT16_MAX), 0 for root 0 (then num is 0 too); num < 2^43, root < 2^25. A num of 32 bits
  * takes one division. Wider, below the clamp the quotient is under 2^15, so a 32-bit division of both operands shifted
  * right by k (the bits of num past 32) gives it or one less: root > 2^(16 + k) there, so the shifted divisor, plus one
@@ -244,6 +250,7 @@ static uint32_t blame_len(uint64_t num, uint32_t root)
     }
     return q;
 }
+#endif
 
 #if TD_HOST_X86
 /* x86-64 speed build, a profile with centroid scales and a feature chart section (the roots stored): fitted_shifts'
@@ -377,8 +384,10 @@ static TD_NOINLINE void fitted_shifts_x86(const td_monitor_t *mon, const int32_t
 #endif
 
 #if TD_MON_DEV
-static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e_q8, uint32_t k, int16_t *shift_q8,
-                                      const td_mon_dev_t *dev)
+/* The Cortex-M4: inline in td_mon_feature_tests_dev, its one caller (one prologue and frame instead of two). */
+static TD_ALWAYS_INLINE uint32_t fitted_shifts(const td_profile_t *prof, const int32_t *e_q8, uint32_t k,
+                                               int16_t *shift_q8, const td_mon_dev_t *dev, uint16_t *stats,
+                                               uint32_t k_q8)
 #else
 static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e_q8, uint32_t k, int16_t *shift_q8)
 #endif
@@ -528,11 +537,121 @@ static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e
     {
         blame_sums(projection, n_features, n_dims, wv, 0u, sums);
     }
+#if TD_ARM_DSP
+    if (n_features != 0u) {
+        /* The Cortex-M4: the loop below in assembly, blame_len's branches inline (about 19 instructions a feature
+         * where GCC takes 24): |n| by its sign word s (EOR, SUBS/SBC), then for |n| < 2^32 one UDIV and the clamp,
+         * for wider |n| the clamp test (|n| >= root 2^15), the shifted division and its correction, for root 0 a
+         * 0; the sign goes back with EOR/SUB. The roots are read with LDR as td_load_u32 reads them (the M4
+         * allows unaligned words). With the chart's statistics (stats) each shift g also takes the chart's step
+         * at once, as td_chart_update's loop (td_detector.c) does it from shift_q8: (up, down) one word, the new
+         * statistics clamped by USAT, packed by PKHBT, their running maximum by USUB16/SEL. "memory": it reads sums
+         * and the roots and writes shift_q8 (and stats). */
+        const int64_t *sm = sums;
+        const uint8_t *rp = roots;
+        int16_t *out = shift_q8;
+        uint32_t lo;
+        uint32_t hi;
+        uint32_t sg;
+        uint32_t root;
+        uint32_t q;
+        uint32_t t;
+        uint32_t u;
+#define TD_SHIFT_QUOTIENT_ASM \
+    "b 1f\n\t" \
+    "4:\n\t" \
+    "movs %[q], #0\n\t" \
+    "b 2f\n\t" \
+    "5:\n\t" \
+    "movw %[q], #0x7fff\n\t" \
+    "b 2f\n\t" \
+    "3:\n\t" \
+    "lsl %[t], %[root], #15\n\t" \
+    "lsr %[u], %[root], #17\n\t" \
+    "cmp %[lo], %[t]\n\t" \
+    "sbcs %[u], %[hi], %[u]\n\t" \
+    "bhs 5b\n\t" \
+    "clz %[t], %[hi]\n\t" \
+    "lsl %[q], %[hi], %[t]\n\t" \
+    "rsb %[t], %[t], #32\n\t" \
+    "lsr %[u], %[lo], %[t]\n\t" \
+    "orr %[q], %[q], %[u]\n\t" \
+    "lsr %[u], %[root], %[t]\n\t" \
+    "add %[u], %[u], #1\n\t" \
+    "udiv %[q], %[q], %[u]\n\t" \
+    "umull %[t], %[u], %[root], %[q]\n\t" \
+    "subs %[lo], %[lo], %[t]\n\t" \
+    "sbc %[hi], %[hi], %[u]\n\t" \
+    "cmp %[lo], %[root]\n\t" \
+    "sbcs %[hi], %[hi], #0\n\t" \
+    "it hs\n\t" \
+    "addhs %[q], %[q], #1\n\t" \
+    "b 2f\n\t" \
+    "1:\n\t" \
+    "ldrd %[lo], %[hi], [%[sm]], #8\n\t" \
+    "ldr %[root], [%[rp]], #4\n\t" \
+    "asr %[sg], %[hi], #31\n\t" \
+    "eor %[lo], %[lo], %[sg]\n\t" \
+    "eor %[hi], %[hi], %[sg]\n\t" \
+    "subs %[lo], %[lo], %[sg]\n\t" \
+    "sbc %[hi], %[hi], %[sg]\n\t" \
+    "cmp %[root], #0\n\t" \
+    "beq 4b\n\t" \
+    "cmp %[hi], #0\n\t" \
+    "bne 3b\n\t" \
+    "udiv %[q], %[lo], %[root]\n\t" \
+    "lsrs %[t], %[q], #15\n\t" \
+    "it ne\n\t" \
+    "movwne %[q], #0x7fff\n\t" \
+    "2:\n\t" \
+    "eor %[q], %[q], %[sg]\n\t" \
+    "sub %[q], %[q], %[sg]\n\t" \
+    "strh %[q], [%[out]], #2\n\t" \
+
+        if (stats != NULL) {
+            uint32_t *st = (uint32_t *)(void *)stats;
+            uint32_t best = 0u;
+            __asm__ volatile(TD_SHIFT_QUOTIENT_ASM
+                             "ldr %[root], [%[st]]\n\t"
+                             "sub %[u], %[q], %[kq]\n\t"
+                             "uxth %[lo], %[root]\n\t"
+                             "add %[lo], %[lo], %[u]\n\t"
+                             "usat %[lo], #16, %[lo]\n\t"
+                             "add %[u], %[q], %[kq]\n\t"
+                             "rsb %[hi], %[u], %[root], lsr #16\n\t"
+                             "usat %[hi], #16, %[hi]\n\t"
+                             "pkhbt %[root], %[lo], %[hi], lsl #16\n\t"
+                             "str %[root], [%[st]], #4\n\t"
+                             "usub16 %[u], %[root], %[best]\n\t"
+                             "sel %[best], %[root], %[best]\n\t"
+                             "cmp %[out], %[end]\n\t"
+                             "bne 1b"
+                             : [sm] "+&r"(sm), [rp] "+&r"(rp), [out] "+&r"(out), [st] "+&r"(st), [best] "+&r"(best),
+                               [lo] "=&r"(lo), [hi] "=&r"(hi), [sg] "=&r"(sg), [root] "=&r"(root), [q] "=&r"(q),
+                               [t] "=&r"(t), [u] "=&r"(u)
+                             : [end] "r"(shift_q8 + n_features), [kq] "r"(k_q8)
+                             : "cc", "memory");
+            const uint32_t b_lo = best & 0xFFFFu;
+            const uint32_t b_hi = best >> 16;
+            return b_lo > b_hi ? b_lo : b_hi;
+        }
+        __asm__ volatile(TD_SHIFT_QUOTIENT_ASM
+                         "cmp %[out], %[end]\n\t"
+                         "bne 1b"
+                         : [sm] "+&r"(sm), [rp] "+&r"(rp), [out] "+&r"(out), [lo] "=&r"(lo), [hi] "=&r"(hi),
+                           [sg] "=&r"(sg), [root] "=&r"(root), [q] "=&r"(q), [t] "=&r"(t), [u] "=&r"(u)
+                         : [end] "r"(shift_q8 + n_features)
+                         : "cc", "memory");
+#undef TD_SHIFT_QUOTIENT_ASM
+    }
+    return 0u;
+#else
     for (uint32_t f = 0; f < n_features; f++) {
         const int64_t n = sums[f];
         const int32_t q = (int32_t)blame_len(td_abs64(n), td_load_u32(roots + 4u * f));
         shift_q8[f] = (int16_t)(n < 0 ? -q : q);
     }
+#endif
 }
 #else
 static TD_NOINLINE void fitted_shifts(const td_profile_t *prof, const int32_t *e_q8, uint32_t k, int16_t *shift_q8)
@@ -620,18 +739,23 @@ TD_NOINLINE void td_mon_feature_tests(td_monitor_t *mon, td_window_result_t *res
 #if TD_FEATURE_CHART
     const uint8_t *chart = prof->feature_chart;
 #endif
+#if TD_MON_DEV && TD_FEATURE_CHART
+    /* The chart's step with the shifts (its largest statistic back), when the profile has a chart. */
+    const uint32_t chart_max = fitted_shifts(prof, res->embedding_q8, res->nearest, res->shift_q8, dev,
+                                             chart != NULL ? mon->chart_q8 : NULL,
+                                             chart != NULL ? td_load_u16(chart) : 0u);
+#elif TD_MON_DEV
+    (void)fitted_shifts(prof, res->embedding_q8, res->nearest, res->shift_q8, dev, NULL, 0u);
+#else
 #if TD_HOST_X86
     if (prof->centroid_scales != NULL && prof->feature_chart != NULL) {
         fitted_shifts_x86(mon, res->embedding_q8, res->nearest, res->shift_q8);
     } else
 #endif
     {
-#if TD_MON_DEV
-        fitted_shifts(prof, res->embedding_q8, res->nearest, res->shift_q8, dev);
-#else
         fitted_shifts(prof, res->embedding_q8, res->nearest, res->shift_q8);
-#endif
     }
+#endif
 #if TD_FEATURE_ATTRIBUTION
     if (in_run) {
         res->top_channel = blame_update(mon, res->shift_q8, res->top_channel);
@@ -639,7 +763,9 @@ TD_NOINLINE void td_mon_feature_tests(td_monitor_t *mon, td_window_result_t *res
 #endif
 #if TD_FEATURE_CHART
     if (chart != NULL) {
-#if TD_OPTIMIZE_SPEED
+#if TD_MON_DEV
+        res->chart_q8 = (uint16_t)chart_max;
+#elif TD_OPTIMIZE_SPEED
         /* The largest statistic; its index (the lowest holding it, as td_chart_step's) only for an alarm. */
         res->chart_q8 = (uint16_t)td_chart_update(mon->chart_q8, res->shift_q8, prof->n_features, td_load_u16(chart));
 #else

@@ -17,28 +17,13 @@ td_status td_detector_reset(td_detector_t *det)
     return TD_OK;
 }
 
-/* One CUSUM step; returns the TD_TRIGGER_* bits of this score. */
-static uint8_t detector_step(uint32_t *cusum_q8, const td_detector_params_t *params, uint32_t score_q8)
-{
-    const uint64_t raised = (uint64_t)*cusum_q8 + score_q8;
-    *cusum_q8 = raised > params->k_q8 ? td_sat_u32(raised - params->k_q8) : 0u;
-    uint8_t trigger = 0u;
-    if (score_q8 > params->instant_q8) {
-        trigger |= TD_TRIGGER_INSTANT;
-    }
-    if (*cusum_q8 > params->h_q8) {
-        trigger |= TD_TRIGGER_CUSUM;
-    }
-    return trigger;
-}
-
 td_status td_detector_update(td_detector_t *det, const td_detector_params_t *params, uint32_t score_q8,
                              uint8_t *trigger)
 {
     if (det == NULL || params == NULL || trigger == NULL) {
         return TD_ERR_ARG;
     }
-    *trigger = detector_step(&det->cusum_q8, params, score_q8);
+    *trigger = td_detector_step(&det->cusum_q8, params, score_q8);
     if (*trigger != 0u) {
         det->alarm = 1u;
     }

@@ -55,15 +55,18 @@ typedef struct {
     const uint32_t *end; /* past the last z pair */
     uint32_t half;       /* 2^(shift - 1), 0 for shift 0 */
     uint32_t shift;      /* proj_shift, 3..31 */
-    int32_t *out;        /* four e_q8 values */
+    int32_t *out;        /* the next four e_q8 values (advanced by pca_dot4) */
+    const uint32_t *z;   /* the first z pair */
+    int32_t *out_end;    /* past the last group's four e_q8 values */
 } pca_round4_t;
 
-/* Four consecutive projection rows (w, then next bytes apart) with z, four features a step (as pca_dot2: SXTB16
+/* Each group of four consecutive projection rows (w, then next bytes apart; the groups one after another up to
+ * rp->out_end, one call for all) with z, four features a step (as pca_dot2: SXTB16
  * splits each word of four int8 weights into its even and odd bytes, SMLAD multiplies them with z's lane pairs
  * (z0, z2) and (z1, z3) and adds), rounded as pca_round: |dot| <= 32 * 128 * 32768 = 2^27, so with shift >= 3 the
  * magnitude stays within 2^24 and needs no clamp. 26 instructions a step for 16 terms (pca_dot2: 16 for 8), and
  * the rounding in registers: 7 a dimension. */
-static TD_NOINLINE void pca_dot4(const uint8_t *w, uint32_t next, const uint32_t *zp, const pca_round4_t *rp)
+static TD_NOINLINE void pca_dot4(const uint8_t *w, uint32_t next, const uint32_t *zp, pca_round4_t *rp)
 {
     const uint8_t *w2 = w + 2u * next;
     int32_t a0 = 0;
@@ -111,7 +114,23 @@ static TD_NOINLINE void pca_dot4(const uint8_t *w, uint32_t next, const uint32_t
             ".endr\n\t"
             "ldr %[v], [%[rp], #12]\n\t"
             "strd %[a0], %[a1], [%[v]]\n\t"
-            "strd %[a2], %[a3], [%[v], #8]"
+            "strd %[a2], %[a3], [%[v], #8]\n\t"
+            /* the next group of four rows (w and w2 are one row past their start: 3 rows on), from the first z */
+            "adds %[v], %[v], #16\n\t"
+            "str %[v], [%[rp], #12]\n\t"
+            "ldr %[x], [%[rp], #20]\n\t"
+            "cmp %[v], %[x]\n\t"
+            "beq 2f\n\t"
+            "add %[x], %[next], %[next], lsl #1\n\t"
+            "add %[w], %[w], %[x]\n\t"
+            "add %[w2], %[w2], %[x]\n\t"
+            "ldr %[zp], [%[rp], #16]\n\t"
+            "movs %[a0], #0\n\t"
+            "movs %[a1], #0\n\t"
+            "movs %[a2], #0\n\t"
+            "movs %[a3], #0\n\t"
+            "b 1b\n\t"
+            "2:"
             : [a0] "+&r"(a0), [a1] "+&r"(a1), [a2] "+&r"(a2), [a3] "+&r"(a3), [zp] "+&r"(zp), [w] "+&r"(w),
               [w2] "+&r"(w2), [z02] "=&r"(z02), [z13] "=&r"(z13), [x] "=&r"(x), [v] "=&r"(v)
             : [next] "r"(next), [rp] "r"(rp)
@@ -283,9 +302,11 @@ static TD_ALWAYS_INLINE void embed_pca(const td_profile_t *prof, const int16_t *
 #if TD_ARM_DSP
     /* Whole quads of features and a shift that needs no clamp: four rows at a time, rounded in pca_dot4. */
     if (n_features % 4u == 0u && n_quads != 0u && shift >= 3u) {
-        pca_round4_t rp = {z_pairs + 2u * n_quads, half, shift, e_q8};
-        for (; j + 4u <= n_dims; j += 4u, rp.out += 4) {
-            pca_dot4((const uint8_t *)(projection + j * n_features), n_features, z_pairs, &rp);
+        const uint32_t n_groups = n_dims / 4u;
+        if (n_groups != 0u) {
+            pca_round4_t rp = {z_pairs + 2u * n_quads, half, shift, e_q8, z_pairs, e_q8 + 4u * n_groups};
+            pca_dot4((const uint8_t *)projection, n_features, z_pairs, &rp);
+            j = 4u * n_groups;
         }
     }
 #endif

@@ -49,29 +49,50 @@ static TD_ALWAYS_INLINE uint32_t log2_q8_table(uint32_t x)
 }
 #endif
 
-static td_status monitor_reset_window(td_monitor_t *mon)
-{
-    /* Every channel starts from the same empty state: one reset, then copies (a call per channel cost more). */
-    const td_status st = td_window_reset(&mon->acc[0]);
-    if (st != TD_OK) {
-        return st;
-    }
 #if TD_ARM_DSP
-    /* The Cortex-M4: the 32-byte accumulator in eight registers, one STM a channel. */
-    if (sizeof(td_window_acc_t) == 32u && mon->profile->n_channels > 1u) {
-        td_window_acc_t *q = &mon->acc[1];
-        td_window_acc_t *const end = &mon->acc[mon->profile->n_channels];
-        __asm__ volatile("ldmia %[src], {r2, r3, r4, r5, r6, r8, r9, ip}\n\t"
+/* Inline in the close (and init) on the Cortex-M4: the close has saved every register already. */
+static TD_ALWAYS_INLINE
+#else
+static
+#endif
+td_status monitor_reset_window(td_monitor_t *mon)
+{
+#if TD_ARM_DSP
+    /* The Cortex-M4: td_window_reset's empty accumulator from constants in eight registers, one STM a channel (no
+     * call, no copy of acc[0]); the layout the words follow is checked here (GCC folds the test). */
+    if (sizeof(td_window_acc_t) == 32u && offsetof(td_window_acc_t, sumsq) == 0u &&
+        offsetof(td_window_acc_t, sum) == 8u && offsetof(td_window_acc_t, band_lo) == 12u &&
+        offsetof(td_window_acc_t, band_span) == 16u && offsetof(td_window_acc_t, min) == 20u &&
+        offsetof(td_window_acc_t, max) == 22u && offsetof(td_window_acc_t, n_missing) == 24u &&
+        offsetof(td_window_acc_t, n_saturated) == 26u && offsetof(td_window_acc_t, n_samples) == 28u) {
+        td_window_acc_t *q = &mon->acc[0];
+        td_window_acc_t *const end = &mon->acc[mon->profile->n_channels]; /* n_channels >= 1 (td_monitor_init) */
+        __asm__ volatile("movs r2, #0\n\t"
+                         "movs r3, #0\n\t"
+                         "movs r4, #0\n\t"
+                         "mov r5, %[lo]\n\t"
+                         "mov r6, %[span]\n\t"
+                         "movw r8, %[min]\n\t" /* min INT16_MAX in the low half-word, max INT16_MIN in the high */
+                         "movt r8, %[max]\n\t"
+                         "mov r9, r2\n\t"
+                         "mov ip, r2\n\t"
                          "1:\n\t"
                          "stmia %[q]!, {r2, r3, r4, r5, r6, r8, r9, ip}\n\t"
                          "cmp %[q], %[end]\n\t"
                          "bne 1b"
                          : [q] "+&r"(q)
-                         : [src] "r"(&mon->acc[0]), [end] "r"(end)
+                         : [lo] "i"(TD_WINDOW_EMPTY_BAND_LO), [span] "i"(TD_WINDOW_EMPTY_BAND_SPAN),
+                           [min] "i"((uint32_t)(uint16_t)INT16_MAX), [max] "i"((uint32_t)(uint16_t)INT16_MIN),
+                           [end] "r"(end)
                          : "r2", "r3", "r4", "r5", "r6", "r8", "r9", "ip", "cc", "memory");
     } else
 #endif
     {
+        /* Every channel starts from the same empty state: one reset, then copies (a call per channel cost more). */
+        const td_status st = td_window_reset(&mon->acc[0]);
+        if (st != TD_OK) {
+            return st;
+        }
         for (uint32_t c = 1; c < mon->profile->n_channels; c++) {
             mon->acc[c] = mon->acc[0];
         }
@@ -246,13 +267,12 @@ static TD_ALWAYS_INLINE const td_window_acc_t *pass1_pow2(const td_window_acc_t 
         "1:\n\t"
         "ldrh %[n], [%[acc], #28]\n\t"
         "ldrh %[t0], [%[acc], #24]\n\t"
-        "subs %[n], %[n], %[t0]\n\t"
-        "beq 9f\n\t"
+        "sub %[n], %[n], %[t0]\n\t"
         "sub %[t0], %[n], #1\n\t"
         "tst %[n], %[t0]\n\t"
         "bne 9f\n\t"
-        "cmp %[n], #512\n\t"
-        "bhi 9f\n\t"
+        "lsrs %[p], %[t0], #9\n\t" /* n - 1 >= 512 unsigned: n = 0 or n > 512 */
+        "bne 9f\n\t"
         "ldr %[sum], [%[acc], #8]\n\t"
         "ldrd %[lo], %[hi], [%[acc], #0]\n\t"
         /* the lifetime: n += n_valid unless past 2^48 (then nothing changes), sum, sumsq in 128 bits */
@@ -272,6 +292,7 @@ static TD_ALWAYS_INLINE const td_window_acc_t *pass1_pow2(const td_window_acc_t 
         "adds %[t1], %[t1], %[lo]\n\t"
         "adcs %[t2], %[t2], %[hi]\n\t"
         "strd %[t1], %[t2], [%[acc], #%c[life]+16]\n\t"
+        "bcc 2f\n\t" /* no carry out of sumsq_lo: sumsq_hi stays */
         "ldrd %[t1], %[t2], [%[acc], #%c[life]+24]\n\t"
         "adcs %[t1], %[t1], #0\n\t"
         "adc %[t2], %[t2], #0\n\t"
@@ -853,7 +874,8 @@ static TD_ALWAYS_INLINE void clear_32(void *p, size_t bytes)
 
 #if TD_ARM_DSP
 /* Zeroes the result's header (from res up to channels: unrolled) and its channel records past the first n_channels:
- * whole 32-byte blocks (close_window checks the layout), each one STM of eight zero registers. */
+ * whole 32-byte blocks (close_window checks the layout), each one STM of eight zero registers (the records two a
+ * loop pass). */
 static TD_ALWAYS_INLINE void clear_blocks(void *res, td_channel_result_t *channels, uint32_t n_channels)
 {
     uint8_t *p = (uint8_t *)res;
@@ -870,9 +892,16 @@ static TD_ALWAYS_INLINE void clear_blocks(void *res, td_channel_result_t *channe
                      ".rept %c[head_blocks]\n\t"
                      "stmia %[p]!, {r2, r3, r4, r5, r6, r8, r9, ip}\n\t"
                      ".endr\n\t"
+                     /* the channel records: an odd one first, then two a pass */
+                     "subs %[p], %[end], %[q]\n\t"
+                     "beq 3f\n\t"
+                     "tst %[p], #32\n\t"
+                     "beq 2f\n\t"
+                     "stmia %[q]!, {r2, r3, r4, r5, r6, r8, r9, ip}\n\t"
                      "cmp %[q], %[end]\n\t"
                      "beq 3f\n\t"
                      "2:\n\t"
+                     "stmia %[q]!, {r2, r3, r4, r5, r6, r8, r9, ip}\n\t"
                      "stmia %[q]!, {r2, r3, r4, r5, r6, r8, r9, ip}\n\t"
                      "cmp %[q], %[end]\n\t"
                      "bne 2b\n\t"
@@ -947,10 +976,18 @@ static TD_NOINLINE td_status close_window(td_monitor_t *mon, td_window_result_t 
 
     const td_detector_params_t params = {prof->cusum_k_q8, prof->cusum_h_q8, prof->instant_q8};
     const uint32_t cusum_before = mon->detector.cusum_q8;
+#if TD_OPTIMIZE_SPEED
+    /* td_detector_update inline (its arguments are never NULL here). */
+    res->trigger = td_detector_step(&mon->detector.cusum_q8, &params, res->score_q8);
+    if (res->trigger != 0u) {
+        mon->detector.alarm = 1u;
+    }
+#else
     st = td_detector_update(&mon->detector, &params, res->score_q8, &res->trigger);
     if (st != TD_OK) {
         return st;
     }
+#endif
 #if TD_FEATURE_ATTRIBUTION || TD_FEATURE_CHART
     /* The attribution runs in the windows of a CUSUM run (a new run starts from no evidence), the feature chart in
      * every window; both need the fitted shifts. */

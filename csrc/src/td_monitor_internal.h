@@ -134,6 +134,23 @@ uint32_t td_mon_nearest_centroid_dev(const td_monitor_t *mon, const int32_t *e_q
 void td_mon_feature_tests_dev(td_monitor_t *mon, td_window_result_t *res, uint32_t in_run, const td_mon_dev_t *dev);
 #endif
 
+/* One CUSUM step: S = S + score - k if positive (saturated to uint32), else 0; returns the TD_TRIGGER_* bits of this
+ * score. td_detector_update's step, and inline in the window close (td_monitor.c). */
+static TD_ALWAYS_INLINE uint8_t td_detector_step(uint32_t *cusum_q8, const td_detector_params_t *params,
+                                                 uint32_t score_q8)
+{
+    const uint64_t raised = (uint64_t)*cusum_q8 + score_q8;
+    *cusum_q8 = raised > params->k_q8 ? td_sat_u32(raised - params->k_q8) : 0u;
+    uint8_t trigger = 0u;
+    if (score_q8 > params->instant_q8) {
+        trigger |= TD_TRIGGER_INSTANT;
+    }
+    if (*cusum_q8 > params->h_q8) {
+        trigger |= TD_TRIGGER_CUSUM;
+    }
+    return trigger;
+}
+
 /* Occupancy test step for the window's nearest centroid (res->nearest; a profile with an occupancy section): its G
  * statistic into res->occupancy_q8; past the threshold it raises TD_TRIGGER_OCCUPANCY and latches the alarm. */
 void td_mon_occupancy(td_monitor_t *mon, td_window_result_t *res);

@@ -14,9 +14,8 @@
 #include <immintrin.h>
 #endif
 
-/* An empty band: (uint32_t)(x - 32768) > 0 for every int16 x, so every sample takes the slow path. */
-#define EMPTY_BAND_LO 32768
-#define EMPTY_BAND_SPAN 0u
+#define EMPTY_BAND_LO TD_WINDOW_EMPTY_BAND_LO
+#define EMPTY_BAND_SPAN TD_WINDOW_EMPTY_BAND_SPAN
 
 static void window_update_band(td_window_acc_t *acc, const td_sample_rules_t *rules)
 {

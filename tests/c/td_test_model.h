@@ -640,6 +640,9 @@ static struct {
      * scaled centroid differences below 2^15 (one rounded high-word multiply) or not; PCA dimensions in pairs with
      * an odd one left over, features beyond the last group of four, fewer than four features. */
     unsigned long n_valid_pow2, n_valid_other, scaled_narrow, scaled_wide, pca_odd_dims, pca_tail, pca_no_quads;
+    /* Fitted shifts of whole groups of four features (the M4's col_sums) over one dimension (its first row only), an
+     * odd number above one and an even number of dimensions. */
+    unsigned long shifts_quads_one_dim, shifts_quads_odd_dims, shifts_quads_even_dims;
 } g_cov;
 
 /* The inverse scales of centroid k (65536 each without scales), shifted right by the least shift that brings the
@@ -845,6 +848,9 @@ static inline void ref_window(const w_spec_t *s, ref_mon_t *st, const int16_t *f
         g_cov.shifts_run_only += in_run && !chart;
         g_cov.shifts_chart_only += chart && !in_run;
         g_cov.shifts_both += chart && in_run;
+        g_cov.shifts_quads_one_dim += F % 4u == 0u && D == 1u;
+        g_cov.shifts_quads_odd_dims += F % 4u == 0u && D % 2u == 1u && D > 1u;
+        g_cov.shifts_quads_even_dims += F % 4u == 0u && D % 2u == 0u;
         iwide t[TD_MAX_DIMS];
         for (uint32_t j = 0; j < D; j++) {
             const iwide diff = (iwide)res->embedding_q8[j] - s->centroid_q8[k * D + j];

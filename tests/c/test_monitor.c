@@ -218,12 +218,16 @@ static void test_monitor_reference(void)
     CHECK(g_cov.n_valid_pow2 > 0u && g_cov.n_valid_other > 0u);
     CHECK(g_cov.scaled_narrow > 0u && g_cov.scaled_wide > 0u);
     CHECK(g_cov.pca_odd_dims > 0u && g_cov.pca_tail > 0u && g_cov.pca_no_quads > 0u);
+    CHECK(g_cov.shifts_quads_one_dim >= 30u && g_cov.shifts_quads_odd_dims >= 100u &&
+          g_cov.shifts_quads_even_dims >= 100u);
     printf("  fitted shifts: %lu windows (run only %lu, chart only %lu, both %lu); shift >= 8 %lu; length |n| < 2^32 "
            "%lu, wider %lu, clamped +%lu -%lu; root 0 %lu, stored root not the true one %lu; deviations clamped %lu\n",
            g_cov.shifts_run_only + g_cov.shifts_chart_only + g_cov.shifts_both, g_cov.shifts_run_only,
            g_cov.shifts_chart_only, g_cov.shifts_both, g_cov.blame_wide_inv, g_cov.blame_len_narrow,
            g_cov.blame_len_wide, g_cov.shift_clamped_pos, g_cov.shift_clamped_neg, g_cov.root_zero,
            g_cov.root_stored_differs, g_cov.blame_clamped);
+    printf("  fitted shifts of whole feature quads: 1 dimension %lu, odd dimensions %lu, even %lu\n",
+           g_cov.shifts_quads_one_dim, g_cov.shifts_quads_odd_dims, g_cov.shifts_quads_even_dims);
     printf("  feature chart: alarms %lu (outside a run %lu, naming another channel %lu), quiet %lu; statistics at 0 "
            "%lu, at 65535 %lu; ties %lu; at h %lu; resets %lu\n", g_cov.chart_alarm, g_cov.chart_alarm_outside,
            g_cov.chart_alarm_named, g_cov.chart_quiet,
