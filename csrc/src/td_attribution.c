@@ -256,135 +256,127 @@ static uint32_t blame_len(uint64_t num, uint32_t root)
 /* x86-64 speed build, a profile with centroid scales and a feature chart section (the roots stored): fitted_shifts'
  * integers without a division. t_j = min(round(|diff| inv_j / 2^16), INT16_MAX) in doubles (the product < 2^49 and
  * its rounding are exact there); w_j = sign t_j (inv_j >> inv_shift) by PMADDWD (both int16); the column sums n_f in
- * SSE2 as blame_sums' (PMADDWD on the int16 halves of w, two rows a step, eight features a pass); and
+ * SSE2 as blame_sums' (PMADDWD on the int16 halves of w, two rows a step, up to sixteen features a pass); and
  * g_f = sign(n_f) min(floor(|n_f| / root_f), INT16_MAX) as the truncated double quotient n_f / root_f: |n_f| < 2^43
  * and root_f < 2^32 are exact doubles and, below the clamp, a quotient that is not an integer lies at least
- * 2^-32 from one while the division errs by at most 2^-38, so truncation gives the floor; root 0 gives 0.
- * tests/c/test_monitor.c compares it with the portable loop on random profiles. */
-/* Two features' g = trunc(n / root) clamped to +-INT16_MAX (0 for root 0), n = hi 2^16 + lo from lanes 0 and 1 (|hi| <
- * 2^26, |lo| < 2^27: exact doubles); roots (two u32) from r, made doubles through 2^52's exponent. In lanes 0, 1. */
-static TD_ALWAYS_INLINE __m128i shift_pair(__m128i lo, __m128i hi, __m128i r)
+ * 2^-32 from one while the division errs by at most 2^-38, so truncation gives the floor; root 0 gives 0. The
+ * per-centroid constants (inv_j / 2^16 and inv_j >> inv_shift, the roots as doubles) come from td_monitor_init.
+ * tests/c/test_monitor.c compares it with the reference model on random profiles. */
+/* Two features' g = trunc(n / root) clamped to +-INT16_MAX (0 for root 0, held as +infinity: n / +infinity is +-0),
+ * n = hi 2^16 + lo from lanes 0 and 1 (|hi| < 2^26, |lo| < 2^27: exact doubles); the roots as doubles (td_monitor_init's
+ * fs_root). In lanes 0, 1. */
+static TD_ALWAYS_INLINE __m128i shift_pair(__m128i lo, __m128i hi, const double *root)
 {
-    const __m128d magic = _mm_set1_pd(4503599627370496.0); /* 2^52: a u32 r under its high word is 2^52 + r */
     const __m128d huge = _mm_set1_pd(32767.0);
     const __m128d n = _mm_add_pd(_mm_mul_pd(_mm_cvtepi32_pd(hi), _mm_set1_pd(65536.0)), _mm_cvtepi32_pd(lo));
-    const __m128d root = _mm_sub_pd(_mm_castsi128_pd(_mm_unpacklo_epi32(r, _mm_set1_epi32(0x43300000))), magic);
-    const __m128d quot = _mm_andnot_pd(_mm_cmpeq_pd(root, _mm_setzero_pd()), _mm_div_pd(n, root));
+    const __m128d quot = _mm_div_pd(n, _mm_loadu_pd(root));
     return _mm_cvttpd_epi32(_mm_max_pd(_mm_min_pd(quot, huge), _mm_sub_pd(_mm_setzero_pd(), huge)));
 }
 
-static TD_NOINLINE void fitted_shifts_x86(const td_profile_t *prof, const int16_t *proj_pairs, const int32_t *e_q8,
-                                          uint32_t k, int16_t *shift_q8)
+/* The column sums of fitted_shifts_x86 for nv (1..4, a constant once inlined) vectors of four features from col on:
+ * lo[v] and hi[v] sum PMADDWD of each pair of projection rows (P[2q][f], P[2q + 1][f]) with (wl, wh) of w's dimensions
+ * 2q and 2q + 1, as int32 lanes per feature. */
+static TD_ALWAYS_INLINE void column_sums(const int16_t *col, uint32_t stride, const uint32_t *wl2, const uint32_t *wh2,
+                                         uint32_t n_pairs, uint32_t nv, __m128i *lo, __m128i *hi)
 {
+    for (uint32_t v = 0; v < nv; v++) {
+        lo[v] = _mm_setzero_si128();
+        hi[v] = _mm_setzero_si128();
+    }
+    for (uint32_t q = 0; q < n_pairs; q++, col += stride) {
+        const __m128i wl = _mm_set1_epi32((int32_t)wl2[q]);
+        const __m128i wh = _mm_set1_epi32((int32_t)wh2[q]);
+        for (uint32_t v = 0; v < nv; v++) {
+            const __m128i p = _mm_loadu_si128((const __m128i *)(const void *)(col + 8u * v));
+            lo[v] = _mm_add_epi32(lo[v], _mm_madd_epi16(p, wl));
+            hi[v] = _mm_add_epi32(hi[v], _mm_madd_epi16(p, wh));
+        }
+    }
+}
+
+/* e_q8: TD_MAX_DIMS words (a result's embedding), read whole. */
+static TD_NOINLINE void fitted_shifts_x86(const td_monitor_t *mon, const int32_t *e_q8, uint32_t k, int16_t *shift_q8)
+{
+    const td_profile_t *const prof = mon->profile;
     const uint32_t n_dims = prof->n_dims;
     const uint32_t n_features = prof->n_features;
-    const uint8_t *const centroid = prof->centroids + 4u * k * n_dims;
-    const uint8_t *const scale = prof->centroid_scales + 4u * k * (n_dims + 1u) + 4u;
-    const uint8_t *const roots = prof->feature_chart + TD_PROFILE_CHART_HEADER_SIZE + 4u * k * n_features;
-    /* four dimensions a group: the differences and inverse scales as vectors straight from memory (a last part group
-     * from single words, zeros past n_dims: t 0, w 0), kept as vectors (no store and reload of a different width) */
+    /* td_monitor_init's per-centroid constants: the centroid, inverse scales / 2^16 as doubles and shifted right by
+     * the centroid's scale shift (all zero past n_dims: t 0, w 0), chart roots as doubles */
+    const int32_t *const cent = mon->fs_cent + k * TD_MAX_DIMS;
+    const double *const inv = mon->fs_inv + k * TD_MAX_DIMS;
+    const int32_t *const ivs = mon->fs_ivs + k * TD_MAX_DIMS;
+    const double *const roots = mon->fs_root + k * TD_MAX_FEATURES;
+    const int16_t *const proj_pairs = mon->proj_pairs;
     const uint32_t n_groups = (n_dims + 3u) / 4u;
-    __m128i mags[TD_MAX_DIMS / 4u];
-    __m128i signs[TD_MAX_DIMS / 4u];
-    __m128i invs[TD_MAX_DIMS / 4u];
-    __m128i all = _mm_setzero_si128();
-    for (uint32_t q = 0; q < n_groups; q++) {
-        const uint32_t j = 4u * q;
-        __m128i e;
-        __m128i c;
-        __m128i iv;
-        if (j + 4u <= n_dims) {
-            e = _mm_loadu_si128((const __m128i *)(const void *)(e_q8 + j));
-            c = _mm_loadu_si128((const __m128i *)(const void *)(centroid + 4u * j));
-            iv = _mm_loadu_si128((const __m128i *)(const void *)(scale + 4u * j));
-        } else {
-            int32_t ev[3] = {0, 0, 0};
-            int32_t cv[3] = {0, 0, 0};
-            int32_t sv[3] = {0, 0, 0};
-            for (uint32_t i = 0; j + i < n_dims; i++) {
-                ev[i] = e_q8[j + i];
-                cv[i] = td_load_i32(centroid + 4u * (j + i));
-                sv[i] = td_load_i32(scale + 4u * (j + i));
-            }
-            e = _mm_set_epi32(0, ev[2], ev[1], ev[0]);
-            c = _mm_set_epi32(0, cv[2], cv[1], cv[0]);
-            iv = _mm_set_epi32(0, sv[2], sv[1], sv[0]);
-        }
-        const __m128i d = _mm_sub_epi32(e, c); /* both within +-2^24 */
-        signs[q] = _mm_srai_epi32(d, 31);
-        mags[q] = _mm_sub_epi32(_mm_xor_si128(d, signs[q]), signs[q]); /* < 2^25 */
-        invs[q] = iv;                                                   /* 1..2^24 */
-        all = _mm_or_si128(all, iv);
-    }
-    all = _mm_or_si128(all, _mm_shuffle_epi32(all, 0x4E));
-    all = _mm_or_si128(all, _mm_shuffle_epi32(all, 0xB1));
-    const uint32_t all_inv = (uint32_t)_mm_cvtsi128_si32(all);
-    const __m128i sh = _mm_cvtsi32_si128((int32_t)(all_inv > 0x7FFFu ? 17u - td_clz32(all_inv) : 0u));
     /* (wl_j, wl_j+1) and (wh_j, wh_j+1) as int16 pairs: w = wh 2^16 + wl, wl the low half sign-extended */
     uint32_t wl2[TD_MAX_DIMS / 2u + 2u];
     uint32_t wh2[TD_MAX_DIMS / 2u + 2u];
-    const __m128d cap = _mm_set1_pd(32767.0 * 65536.0);
-    const __m128d half_up = _mm_set1_pd(32768.0);
-    const __m128d down = _mm_set1_pd(1.0 / 65536.0);
-    const __m128i low16 = _mm_set1_epi32(0xFFFF);
+    const __m128d cap = _mm_set1_pd(32767.0);
+    const __m128d half_up = _mm_set1_pd(0.5);
+    const __m128i flip = _mm_set_epi32(0, 0, (int32_t)0x80008000u, (int32_t)0x80008000u);
     for (uint32_t q = 0; q < n_groups; q++) {
-        const __m128i mag = mags[q];
-        const __m128i iv = invs[q];
-        /* t = min(floor((mag inv + 2^15) / 2^16), INT16_MAX): the product < 2^49, all exact in doubles */
-        const __m128d p01 = _mm_mul_pd(_mm_cvtepi32_pd(mag), _mm_cvtepi32_pd(iv));
-        const __m128d p23 = _mm_mul_pd(_mm_cvtepi32_pd(_mm_shuffle_epi32(mag, 0x4E)),
-                                       _mm_cvtepi32_pd(_mm_shuffle_epi32(iv, 0x4E)));
-        const __m128i t01 = _mm_cvttpd_epi32(_mm_mul_pd(_mm_min_pd(_mm_add_pd(p01, half_up), cap), down));
-        const __m128i t23 = _mm_cvttpd_epi32(_mm_mul_pd(_mm_min_pd(_mm_add_pd(p23, half_up), cap), down));
+        /* four dimensions a group, a last part group too: res's embedding holds TD_MAX_DIMS words and the constants
+         * are zero past n_dims, so whatever e holds there its t and w are 0 */
+        const uint32_t j = 4u * q;
+        const __m128i e = _mm_loadu_si128((const __m128i *)(const void *)(e_q8 + j));
+        const __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(cent + j));
+        const __m128i d = _mm_sub_epi32(e, c); /* both within +-2^24 */
+        const __m128i sign = _mm_srai_epi32(d, 31);
+        const __m128i mag = _mm_sub_epi32(_mm_xor_si128(d, sign), sign); /* < 2^25 */
+        /* t = min(floor(mag inv / 2^16 + 1/2), INT16_MAX): mag inv < 2^49 and 2^16 scales exactly, so the product,
+         * the half and the clamp are exact in doubles, as (mag inv + 2^15) / 2^16 */
+        const __m128d p01 = _mm_mul_pd(_mm_cvtepi32_pd(mag), _mm_loadu_pd(inv + j));
+        const __m128d p23 = _mm_mul_pd(_mm_cvtepi32_pd(_mm_shuffle_epi32(mag, 0x4E)), _mm_loadu_pd(inv + j + 2u));
+        const __m128i t01 = _mm_cvttpd_epi32(_mm_min_pd(_mm_add_pd(p01, half_up), cap));
+        const __m128i t23 = _mm_cvttpd_epi32(_mm_min_pd(_mm_add_pd(p23, half_up), cap));
         const __m128i tmag = _mm_unpacklo_epi64(t01, t23);
         /* t (<= 2^15 - 1) times inv >> inv_shift (< 2^15): one PMADDWD, high halves 0; then diff's sign */
-        const __m128i prod = _mm_madd_epi16(tmag, _mm_srl_epi32(iv, sh));
-        const __m128i w = _mm_sub_epi32(_mm_xor_si128(prod, signs[q]), signs[q]);
-        const __m128i wl = _mm_srai_epi32(_mm_slli_epi32(w, 16), 16);
-        const __m128i wh = _mm_srai_epi32(_mm_sub_epi32(w, wl), 16);
-        /* lanes (0, 1) and (2, 3) into int16 pairs, in lanes 0 and 2 */
-        const __m128i lpairs = _mm_or_si128(_mm_and_si128(wl, low16), _mm_srli_epi64(_mm_and_si128(wl, low16), 16));
-        const __m128i hpairs = _mm_or_si128(_mm_and_si128(wh, low16), _mm_srli_epi64(_mm_and_si128(wh, low16), 16));
-        _mm_storel_epi64((__m128i *)(void *)(wl2 + 2u * q), _mm_shuffle_epi32(lpairs, 0x08));
-        _mm_storel_epi64((__m128i *)(void *)(wh2 + 2u * q), _mm_shuffle_epi32(hpairs, 0x08));
+        const __m128i prod = _mm_madd_epi16(tmag, _mm_loadu_si128((const __m128i *)(const void *)(ivs + j)));
+        const __m128i w = _mm_sub_epi32(_mm_xor_si128(prod, sign), sign);
+        /* u = w + 2^15 (|w| < 2^30): its high half is wh = floor((w + 2^15) / 2^16) and its low half wl + 2^15 mod
+         * 2^16, wl's with the top bit flipped; words (l0 l1 h0 h1) and (l2 l3 h2 h3) by two word shuffles, then the
+         * l pairs into the low quadword and the h pairs into the high one, the l words' top bits flipped back */
+        const __m128i u = _mm_add_epi32(w, _mm_set1_epi32(0x8000));
+        const __m128i words = _mm_shufflehi_epi16(_mm_shufflelo_epi16(u, 0xD8), 0xD8);
+        const __m128i pairs = _mm_xor_si128(_mm_shuffle_epi32(words, 0xD8), flip);
+        _mm_storel_epi64((__m128i *)(void *)(wl2 + 2u * q), pairs);
+        _mm_storel_epi64((__m128i *)(void *)(wh2 + 2u * q), _mm_unpackhi_epi64(pairs, pairs));
     }
     const uint32_t n_pairs = (n_dims + 1u) / 2u;
     const uint32_t stride = 2u * ((n_features + 7u) & ~7u); /* proj_pairs' int16 a pair of rows */
-    for (uint32_t f = 0; f < n_features; f += 8u) {
-        __m128i lo_a = _mm_setzero_si128();
-        __m128i lo_b = _mm_setzero_si128();
-        __m128i hi_a = _mm_setzero_si128();
-        __m128i hi_b = _mm_setzero_si128();
-        for (uint32_t q = 0; q < n_pairs; q++) {
-            /* (P[j, f], P[j + 1, f]) as int16 pairs, f..f + 3 and f + 4..f + 7 (td_monitor_init widened them) */
-            const int16_t *const pair = proj_pairs + q * stride + 2u * f;
-            const __m128i pa = _mm_loadu_si128((const __m128i *)(const void *)pair);
-            const __m128i pb = _mm_loadu_si128((const __m128i *)(const void *)(pair + 8));
-            const __m128i wl = _mm_set1_epi32((int32_t)wl2[q]);
-            const __m128i wh = _mm_set1_epi32((int32_t)wh2[q]);
-            lo_a = _mm_add_epi32(lo_a, _mm_madd_epi16(pa, wl));
-            lo_b = _mm_add_epi32(lo_b, _mm_madd_epi16(pb, wl));
-            hi_a = _mm_add_epi32(hi_a, _mm_madd_epi16(pa, wh));
-            hi_b = _mm_add_epi32(hi_b, _mm_madd_epi16(pb, wh));
-        }
+    /* up to 16 features a pass (nv vectors of four, each with its lo and hi sums: 8 accumulators, 4 loads and the 2
+     * broadcasts in 14 registers), so 12 features take one pass over the pairs rather than a full and a half-empty one
+     * of 8 */
+    for (uint32_t f = 0; f < n_features; f += 16u) {
         const uint32_t rest = n_features - f; /* even */
-        const __m128i g0 = shift_pair(lo_a, hi_a, _mm_loadl_epi64((const __m128i *)(const void *)(roots + 4u * f)));
-        const __m128i g1 = rest > 2u ? shift_pair(_mm_shuffle_epi32(lo_a, 0x4E), _mm_shuffle_epi32(hi_a, 0x4E),
-                                                  _mm_loadl_epi64((const __m128i *)(const void *)(roots + 4u * f + 8u)))
-                                     : _mm_setzero_si128();
-        if (rest >= 8u) {
-            const __m128i g2 = shift_pair(lo_b, hi_b, _mm_loadl_epi64((const __m128i *)(const void *)(roots + 4u * f + 16u)));
-            const __m128i g3 = shift_pair(_mm_shuffle_epi32(lo_b, 0x4E), _mm_shuffle_epi32(hi_b, 0x4E),
-                                          _mm_loadl_epi64((const __m128i *)(const void *)(roots + 4u * f + 24u)));
-            _mm_storeu_si128((__m128i *)(void *)(shift_q8 + f),
-                             _mm_packs_epi32(_mm_unpacklo_epi64(g0, g1), _mm_unpacklo_epi64(g2, g3)));
-        } else {
-            const __m128i g2 = rest > 4u ? shift_pair(lo_b, hi_b, _mm_loadl_epi64((const __m128i *)(const void *)(roots + 4u * f + 16u)))
-                                         : _mm_setzero_si128();
-            int16_t out[8];
-            _mm_storeu_si128((__m128i *)(void *)out, _mm_packs_epi32(_mm_unpacklo_epi64(g0, g1), g2));
-            for (uint32_t i = 0; i < rest; i++) {
-                shift_q8[f + i] = out[i];
+        const int16_t *const col = proj_pairs + 2u * f;
+        __m128i lo[4];
+        __m128i hi[4];
+        switch (rest > 12u ? 4u : (rest + 3u) / 4u) {
+        case 1u:
+            column_sums(col, stride, wl2, wh2, n_pairs, 1u, lo, hi);
+            break;
+        case 2u:
+            column_sums(col, stride, wl2, wh2, n_pairs, 2u, lo, hi);
+            break;
+        case 3u:
+            column_sums(col, stride, wl2, wh2, n_pairs, 3u, lo, hi);
+            break;
+        default:
+            column_sums(col, stride, wl2, wh2, n_pairs, 4u, lo, hi);
+            break;
+        }
+        const uint32_t nv = rest > 12u ? 4u : (rest + 3u) / 4u;
+        for (uint32_t v = 0; v < nv; v++) {
+            const double *const r = roots + f + 4u * v;
+            const __m128i g0 = shift_pair(lo[v], hi[v], r);
+            int16_t *const out = shift_q8 + f + 4u * v;
+            if (rest - 4u * v >= 4u) {
+                const __m128i g1 = shift_pair(_mm_shuffle_epi32(lo[v], 0x4E), _mm_shuffle_epi32(hi[v], 0x4E), r + 2);
+                _mm_storel_epi64((__m128i *)(void *)out, _mm_packs_epi32(_mm_unpacklo_epi64(g0, g1), g1));
+            } else {
+                const uint32_t two = (uint32_t)_mm_cvtsi128_si32(_mm_packs_epi32(g0, g0));
+                memcpy(out, &two, sizeof two);
             }
         }
     }
@@ -757,7 +749,7 @@ TD_NOINLINE void td_mon_feature_tests(td_monitor_t *mon, td_window_result_t *res
 #else
 #if TD_HOST_X86
     if (prof->centroid_scales != NULL && prof->feature_chart != NULL) {
-        fitted_shifts_x86(prof, mon->proj_pairs, res->embedding_q8, res->nearest, res->shift_q8);
+        fitted_shifts_x86(mon, res->embedding_q8, res->nearest, res->shift_q8);
     } else
 #endif
     {

@@ -10,6 +10,9 @@
 #include "td_log2_table.h"
 #endif
 #include "td_stats_internal.h"
+#if TD_HOST_X86
+#include <math.h> /* HUGE_VAL */
+#endif
 
 /* td_log2_q8 of a Q8 value is 8 * 256 above the log2 of the value itself. */
 #define LOG2_Q8_OF_Q8 (8 * 256)
@@ -156,6 +159,34 @@ td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
         for (uint32_t j = 0; j < profile->n_dims; j++) {
             for (uint32_t f = 0; f < n_features; f++) {
                 mon->proj_pairs[j / 2u * stride + 2u * f + j % 2u] = (int8_t)profile->projection[j * n_features + f];
+            }
+        }
+    }
+    /* The fitted shifts' per-centroid constants (td_attribution.c's fitted_shifts_x86): the centroids, the inverse
+     * scales / 2^16 as doubles (exact: below 2^25 scaled by a power of two), the same shifted right by the bit length of the
+     * centroid's largest less 15 (as fitted_shifts), and the chart roots as doubles (exact: below 2^32), a root 0 as
+     * +infinity (any finite n / +infinity truncates to 0, fitted_shifts' result for root 0). */
+    if (profile->centroid_scales != NULL && profile->feature_chart != NULL) {
+        const uint32_t n_dims = profile->n_dims;
+        const uint32_t n_features = profile->n_features;
+        for (uint32_t k = 0; k < profile->n_centroids; k++) {
+            const uint8_t *const scale = profile->centroid_scales + 4u * k * (n_dims + 1u) + 4u;
+            const uint8_t *const roots =
+                profile->feature_chart + TD_PROFILE_CHART_HEADER_SIZE + 4u * k * n_features;
+            uint32_t all = 0u;
+            for (uint32_t j = 0; j < n_dims; j++) {
+                all |= td_load_u32(scale + 4u * j);
+            }
+            const uint32_t sh = all > 0x7FFFu ? 17u - td_clz32(all) : 0u;
+            for (uint32_t j = 0; j < n_dims; j++) {
+                const uint32_t inv = td_load_u32(scale + 4u * j);
+                mon->fs_inv[k * TD_MAX_DIMS + j] = (double)inv / 65536.0;
+                mon->fs_ivs[k * TD_MAX_DIMS + j] = (int32_t)(inv >> sh);
+                mon->fs_cent[k * TD_MAX_DIMS + j] = td_load_i32(profile->centroids + 4u * (k * n_dims + j));
+            }
+            for (uint32_t f = 0; f < n_features; f++) {
+                const uint32_t root = td_load_u32(roots + 4u * f);
+                mon->fs_root[k * TD_MAX_FEATURES + f] = root != 0u ? (double)root : HUGE_VAL;
             }
         }
     }

@@ -1069,11 +1069,15 @@ static inline void random_chart(w_spec_t *s)
     }
 }
 
+/* random_profile's channel counts: 1..6, or from g_min_channels to g_max_channels where a test sets them. */
+static uint8_t g_min_channels = 1u;
+static uint8_t g_max_channels = 6u;
+
 /* A random valid profile: PCA (ext == 0) or external embedding. */
 static inline void random_profile(w_spec_t *s, int ext)
 {
     w_defaults(s);
-    s->n_channels = (uint8_t)rnd_range(1, 6);
+    s->n_channels = (uint8_t)rnd_range(g_min_channels, g_max_channels);
     s->window = (uint16_t)(rnd64() % 4u == 0u ? rnd_range(2, 5) : rnd_range(6, 64));
     const uint32_t F = 2u * s->n_channels;
     if (ext) {

@@ -822,12 +822,64 @@ static void test_widened_projection(void)
 }
 #endif
 
+#if TD_HOST_X86
+/* The x86-64 speed build's fitted shifts take up to 16 features a pass (1 to 4 vectors of four): the random profiles
+ * of test_monitor_reference have at most 12 features (one pass), so here 7..16 channels (14..32 features: a full pass
+ * of 16, then 0 to 4 vectors) in PCA mode, window by window against the reference model's results. */
+static void test_wide_fitted_shifts(void)
+{
+    static w_spec_t s;
+    static int16_t frames[64 * TD_MAX_CHANNELS];
+    td_window_result_t got;
+    td_window_result_t want;
+    int ok = 1;
+    uint32_t n_windows = 0u;
+    uint32_t seen_vectors = 0u; /* bit v: a second pass of v + 1 vectors */
+    g_min_channels = 7u;
+    g_max_channels = TD_MAX_CHANNELS;
+    for (uint32_t trial = 0; trial < 300u && ok; trial++) {
+        random_profile(&s, 0);
+        parsed_t p;
+        CHECK_QUIET(ok, parsed_open(&p, &s));
+        if (!ok) {
+            parsed_close(&p);
+            break;
+        }
+        td_monitor_t mon;
+        CHECK_QUIET(ok, td_monitor_init(&mon, &p.prof) == TD_OK);
+        ref_mon_t rm;
+        memset(&rm, 0, sizeof rm);
+        for (uint32_t w = 0; w < 6u && ok; w++) {
+            gen_window(&s, frames);
+            ref_window(&s, &rm, frames, NULL, 0u, &want);
+            uint32_t n_res = 0u;
+            CHECK_QUIET(ok, td_monitor_push(&mon, frames, s.window, &got, 1, &n_res) == TD_OK && n_res == 1u);
+            CHECK_QUIET(ok, result_equal(&s, &got, &want));
+            if (!ok) {
+                printf("  wide fitted shifts, trial %u window %u: %u channels, %u dims\n", (unsigned)trial,
+                       (unsigned)w, (unsigned)s.n_channels, (unsigned)s.n_dims);
+            }
+            n_windows++;
+        }
+        if (s.n_channels > 8u) {
+            seen_vectors |= 1u << ((2u * s.n_channels - 16u + 3u) / 4u - 1u);
+        }
+        parsed_close(&p);
+    }
+    g_min_channels = 1u;
+    g_max_channels = 6u;
+    CHECK(ok);
+    CHECK(n_windows >= 1000u && seen_vectors == 0xFu);
+}
+#endif
+
 int main(void)
 {
     test_log2_q8();
     test_embed_projection();
 #if TD_HOST_X86
     test_widened_projection();
+    test_wide_fitted_shifts();
 #endif
     test_monitor_reference();
     test_monitor_reinit();

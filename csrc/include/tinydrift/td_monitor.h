@@ -183,6 +183,15 @@ typedef struct {
     /** x86-64 speed build, PCA mode: projection rows as int16, features padded with zeros to a multiple of 8, for the
      *  embedding (filled by td_monitor_init) */
     int16_t proj_rows[TD_MAX_DIMS * ((TD_MAX_FEATURES + 7) / 8 * 8)];
+    /** x86-64 speed build, scaled profiles with a feature chart: per centroid, each inverse scale / 2^16 as a double
+     *  (zeros past n_dims), for the fitted shifts (filled by td_monitor_init) */
+    double fs_inv[TD_MAX_CENTROIDS * TD_MAX_DIMS];
+    /** x86-64 speed build, as fs_inv: the centroids (Q8, zeros past n_dims) */
+    int32_t fs_cent[TD_MAX_CENTROIDS * TD_MAX_DIMS];
+    /** x86-64 speed build, as fs_inv: each inverse scale shifted right by its centroid's scale shift */
+    int32_t fs_ivs[TD_MAX_CENTROIDS * TD_MAX_DIMS];
+    /** x86-64 speed build, as fs_inv: the chart roots as doubles, +infinity for a root 0 */
+    double fs_root[TD_MAX_CENTROIDS * TD_MAX_FEATURES];
 #endif
 } td_monitor_t;
 
