@@ -40,15 +40,9 @@
 #endif
 #endif
 
-/* 1: host speed builds on x86-64 (the CFFI module): td_isqrt64 through SSE2's SQRTSD with an exact fix-up, and
- * td_var_q32 through the CPU's 64-bit division; the same results as the integer paths the device runs. */
-#ifndef TD_HOST_X86
-#if TD_OPTIMIZE_SPEED && defined(__x86_64__) && defined(__SSE2__)
-#define TD_HOST_X86 1
-#else
-#define TD_HOST_X86 0
-#endif
-#endif
+/* TD_HOST_X86 (tinydrift/td_config.h) selects the x86-64 speed build's paths here: td_isqrt64 through SSE2's SQRTSD
+ * with an exact fix-up, td_var_q32 through the CPU's 64-bit division, the close's td_mean_std_q8_x86; the same results
+ * as the integer paths the device runs. */
 
 /* 1: the Cortex-M4 speed build's pair path (two channels a word, DSP instructions, no branch on the data) for blocks of
  * at least TD_BLOCK_PAIRS_MIN_FRAMES frames; 0: sample by sample with the band. */

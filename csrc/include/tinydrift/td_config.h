@@ -42,6 +42,17 @@
 #define TD_OPTIMIZE_SPEED 0
 #endif
 
+/** 1: the x86-64 speed build (the CFFI module): SSE2/AVX2 paths with the device's results (csrc/src/td_stats_internal.h
+ *  lists them) and host-only monitor state (the projection widened to int16, per-centroid constants). Every other
+ *  build, the Cortex-M4's included, keeps its state and code. */
+#ifndef TD_HOST_X86
+#if TD_OPTIMIZE_SPEED && defined(__x86_64__) && defined(__SSE2__)
+#define TD_HOST_X86 1
+#else
+#define TD_HOST_X86 0
+#endif
+#endif
+
 /* Feature switches: 1 (the default, the full core) or 0 (left out of the build). The smallest core, statistics,
  * health, score and CUSUM, sets them all to 0 (TD_MINIMAL=1 does, tools/size_report.py --minimal measures it). A
  * switched-off feature's profile sections are still validated but ignored: its triggers never fire and its result

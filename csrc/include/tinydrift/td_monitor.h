@@ -133,17 +133,6 @@ typedef struct {
     uint16_t n_correct;        /**< correct ones among them */
 } td_monitor_outputs_t;
 
-/* 1: the x86-64 speed build (the CFFI module), whose monitor state also keeps the projection widened to int16
- * (proj_pairs, proj_rows); the same test as csrc/src/td_stats_internal.h's, which lists its other paths. Every other
- * build (the Cortex-M4's) keeps the state it had. */
-#ifndef TD_HOST_X86
-#if TD_OPTIMIZE_SPEED && defined(__x86_64__) && defined(__SSE2__)
-#define TD_HOST_X86 1
-#else
-#define TD_HOST_X86 0
-#endif
-#endif
-
 /** Monitor state; fields are private. */
 typedef struct {
     const td_profile_t *profile;            /**< parsed profile (caller-owned) */
