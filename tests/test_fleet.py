@@ -237,7 +237,7 @@ def test_every_record_arrives_exactly_once(bench, fleet, scenario):
         assert 0 < res.latency_median_ms <= res.latency_p99_ms
 
 
-def test_fleet_page_and_export_read_postgres(pg, tmp_path):
+def test_fleet_page_and_export_read_postgres(pg, tmp_path, capsys):
     from tinydrift.cli.app import main
     from tinydrift.fleet.pgstore import FleetWriter, Quarantined, connect
 
@@ -258,7 +258,10 @@ def test_fleet_page_and_export_read_postgres(pg, tmp_path):
                       + [gap, onset, onset])
         assert (res.records_new, res.gaps_new, len(res.onsets_new)) == (9, 1, 1)
     out = tmp_path / "fleet.html"
+    capsys.readouterr()
     assert main(["report", "--db", pg.url, "-o", str(out)]) == 0
+    assert capsys.readouterr().err == (f"tinydrift: wrote {out} (2 devices; 1 message in quarantine, "
+                                       "listed by tinydrift db quarantine)\n")
     page = out.read_text()
     assert page.index("devA") < page.index("devB")  # alarmed devices first
     assert "1 undecodable message in quarantine" in page
@@ -287,6 +290,7 @@ def test_ingest_refuses_an_unreachable_database_in_one_line(capsys):
                  f"postgresql://x@127.0.0.1:{free_port()}/none"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and err[0].startswith("tinydrift: error: cannot connect to postgresql://")
+    assert err[0].endswith("/none: Connection refused")  # psycopg's "connection failed: ... failed:" prefixes dropped
 
 
 def test_import_tinydrift_and_the_cli_need_no_fleet_clients():

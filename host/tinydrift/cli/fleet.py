@@ -138,7 +138,7 @@ def cmd_fleet_report(args: argparse.Namespace) -> int:
               f"{r.not_received} not received")
     with atomic_open(Path(args.output)) as fh:
         write_fleet_html(rows, fh, quarantined=quarantined)
-    held = f"; {count(quarantined, 'message')} in quarantine (tinydrift db quarantine)" if quarantined else ""
+    held = f"; {count(quarantined, 'message')} in quarantine, listed by tinydrift db quarantine" if quarantined else ""
     print(f"tinydrift: wrote {args.output} ({count(len(rows), 'device')}{held})", file=sys.stderr)
     return 0
 

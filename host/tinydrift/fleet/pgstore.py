@@ -15,6 +15,7 @@ error), keyed by a SHA-256 of topic and payload so a redelivery does not add it 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -104,7 +105,7 @@ def connect(url: str, *, migrate: bool = True) -> Any:
     try:
         conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
     except psycopg.Error as exc:
-        raise FleetDbUnreachable(f"cannot connect to {redact(url)}: {one_line(exc)}") from None
+        raise FleetDbUnreachable(f"cannot connect to {redact(url)}: {connect_reason(exc)}") from None
     try:
         if migrate:
             pgschema.migrate(conn)
@@ -136,6 +137,16 @@ def one_line(exc: BaseException) -> str:
     """The first line of an exception's message."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+_PSYCOPG_PREFIX = re.compile(r'^connection failed: (connection to server (at|on socket) "[^"]*"(, port \d+)? failed: )?')
+
+
+def connect_reason(exc: BaseException) -> str:
+    """Why psycopg could not connect, without its prefixes: 'connection failed: connection to server at "H", port P
+    failed: Connection refused' is 'Connection refused' (the URL is named by the caller)."""
+    text = one_line(exc)
+    return _PSYCOPG_PREFIX.sub("", text) or text
 
 
 def _utc(t: float) -> dt.datetime:
