@@ -338,7 +338,8 @@ static void test_window_short_blocks(void)
  * 1-16 and blocks of 2-40 frames and longer ones, with random rails the samples just miss or touch, sentinels outside
  * the rails, padding bytes of the rules set, and one of: nothing else, one channel's samples touching a rail, one
  * channel already holding a sample (TD_ERR_CAPACITY for 1024 more), one channel's sentinel inside its rails
- * (TD_ERR_ARG), against td_window_add channel by channel (fields, errors) and the reference model. */
+ * (TD_ERR_ARG), against td_window_add channel by channel (fields, errors) and the reference model. The block and the
+ * rules sit in allocations of their own size, so ASan catches a read past either. */
 static void test_window_block_fresh(void)
 {
     static int16_t buf[1024 * 16];
@@ -392,7 +393,20 @@ static void test_window_block_fresh(void)
                         ref_acc_add(&ref[c], &rules[c], buf[(size_t)i * n_ch + c]);
                     }
                 }
-                CHECK_QUIET(ok, td_window_add_frames(acc, rules, buf, n_ch, n) == want);
+                /* the block and the rules in allocations of their own size: ASan sees any read past either */
+                int16_t *const block = malloc((size_t)n * n_ch * sizeof *block);
+                td_sample_rules_t *const own_rules = malloc(n_ch * sizeof *own_rules);
+                CHECK_QUIET(ok, block != NULL && own_rules != NULL);
+                if (block == NULL || own_rules == NULL) {
+                    free(block);
+                    free(own_rules);
+                    return;
+                }
+                memcpy(block, buf, (size_t)n * n_ch * sizeof *block);
+                memcpy(own_rules, rules, n_ch * sizeof *own_rules);
+                CHECK_QUIET(ok, td_window_add_frames(acc, own_rules, block, n_ch, n) == want);
+                free(block);
+                free(own_rules);
                 /* the errors: a sentinel inside the rails, no room for 1024 more samples after one */
                 CHECK_QUIET(ok, want == (variant == 3u ? TD_ERR_ARG
                                                        : (variant == 2u && n == 1024u ? TD_ERR_CAPACITY : TD_OK)));
