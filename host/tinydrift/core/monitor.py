@@ -29,6 +29,7 @@ _WINDOWS_PER_CALL = 2048
 # push(): windows the core closes into the scratch buffer before td_host_push_rows turns them into rows (it stays in
 # L1 cache; the rows are written while the core's next windows are computed)
 _SCRATCH_WINDOWS = 4
+_PREFAULT_ROWS = 256  # push(): fresh arrays of more rows have their pages mapped before the C call
 _FRAMES_PER_CALL = 1 << 30  # push(): frames per td_host_push_rows call (its counts are uint32)
 _INT16_MIN, _INT16_MAX = -32768, 32767
 
@@ -195,9 +196,10 @@ class Monitor:
         n_total = (self._fill + n_frames) // self._window
         if out is None:
             out = np.empty((n_total,), dtype=self._dtype)
-            # its pages mapped now, in one pass, rather than one by one between the core's windows (the kernel's
-            # zeroing of each new page would push the core's state out of the cache there)
-            out.view(np.uint8)[::4096] = 0
+            if n_total > _PREFAULT_ROWS:
+                # a big array's pages mapped now, in one pass, rather than one by one between the core's windows
+                # (the kernel's zeroing of each new page would push the core's state out of the cache there)
+                out.view(np.uint8)[::4096] = 0
         else:
             out = self._check_out(out, self._dtype, n_total, "push", "result_dtype(n_channels, n_dims)")[:n_total]
         c_out = ffi.from_buffer(_BYTES_C, out)
