@@ -288,9 +288,9 @@ __attribute__((target("avx2"))) static inline void channels4_avx2(uint8_t *row, 
                                                                1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15));
     const __m128i mm = _mm256_castsi256_si128(pairs), nn = _mm256_extracti128_si256(pairs, 1);
     store64(row + o->min + 2u * at, mm);
-    _mm_storeh_pd((double *)(void *)(row + o->max + 2u * at), _mm_castsi128_pd(mm));
+    store64(row + o->max + 2u * at, _mm_unpackhi_epi64(mm, mm)); /* not _mm_storeh_pd: a double's alignment */
     store64(row + o->nmiss + 2u * at, nn);
-    _mm_storeh_pd((double *)(void *)(row + o->nsat + 2u * at), _mm_castsi128_pd(nn));
+    store64(row + o->nsat + 2u * at, _mm_unpackhi_epi64(nn, nn));
 }
 
 /* Where an array's groups of four values start: every fourth value, the last group the array's last four (it
