@@ -101,6 +101,10 @@ test-c: $(C_TESTS) tests/c/test_nearest.c tests/c/td_check.h tests/c/td_test_mod
 	        $(CORE_SRC) -o $(BUILD)/$${t}_sse2 -lm; \
 	    echo "$$t, TD_OPTIMIZE_SPEED=1 TD_BLOCK_AVX2=0 (x86-64: the SSE2 lanes only):"; $(BUILD)/$${t}_sse2; \
 	done
+	@$(CC) $(WARN) $(SAN) -DTD_OPTIMIZE_SPEED=1 -DTD_CLOSE_LANES=0 -Icsrc/include -Icsrc/src tests/c/test_monitor.c \
+	    $(CORE_SRC) -o $(BUILD)/test_monitor_close1 -lm
+	@echo "test_monitor, TD_OPTIMIZE_SPEED=1 TD_CLOSE_LANES=0 (x86-64: the window close channel by channel):"; \
+	    $(BUILD)/test_monitor_close1
 	@set -e; for speed in 0 1; do \
 	    $(CC) $(WARN) $(SAN) -DTD_OPTIMIZE_SPEED=$$speed -Icsrc/include -Icsrc/src tests/c/test_nearest.c \
 	        $(CORE_SRC) -o $(BUILD)/test_nearest_$$speed -lm; \

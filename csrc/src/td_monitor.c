@@ -20,6 +20,15 @@
 /* Bit of a pending prediction's byte set once its label has arrived (the class takes the low 7 bits). */
 #define LABELLED 0x80u
 
+/* 1: the x86-64 speed build's window close in SSE2 lanes, two channels at a time (close_channels); 0: channel by
+ * channel, as elsewhere. The same results (tests/test_close_lanes.py compares the two builds). */
+#ifndef TD_CLOSE_LANES
+#define TD_CLOSE_LANES TD_HOST_X86
+#endif
+#if TD_CLOSE_LANES && !TD_HOST_X86
+#error "TD_CLOSE_LANES needs the x86-64 speed build (TD_HOST_X86)"
+#endif
+
 #if TD_OPTIMIZE_SPEED
 /* td_log2_q8 in the speed build: the same 8 fraction bits (td_log2_q8 below) from tables. They are a
  * non-decreasing function of the mantissa m, so they count the thresholds m passes (tools/gen_log2_table.py); m's
@@ -156,6 +165,20 @@ td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
         mon->rules[c].rail_hi = td_load_i16(rec + TD_CH_RAIL_HI);
         mon->rules[c].sentinel = td_load_i16(rec + TD_CH_SENTINEL);
         mon->rules[c].use_sentinel = (td_load_u16(rec + TD_CH_FLAGS) & TD_CHANNEL_FLAG_SENTINEL) ? 1u : 0u;
+#if TD_HOST_X86
+        /* The close's settings in lanes (close_channels): the limits as int32, the z constants as doubles. */
+        mon->lim_missing[c] = td_load_u16(rec + TD_CH_MAX_MISSING);
+        mon->lim_saturated[c] = td_load_u16(rec + TD_CH_MAX_SATURATED);
+        mon->lim_stuck[c] = (td_load_u16(rec + TD_CH_FLAGS) & TD_CHANNEL_FLAG_STUCK_CHECK)
+                                ? (int32_t)td_load_u16(rec + TD_CH_STUCK_TOL) + 1
+                                : 0;
+        mon->std_floor8[c] = (int32_t)((uint32_t)td_load_u16(rec + TD_CH_STD_FLOOR) << 8);
+        for (uint32_t k = 0; k < TD_FEATURES_PER_CHANNEL; k++) {
+            const uint8_t *const feat = profile->features + (c * TD_FEATURES_PER_CHANNEL + k) * TD_PROFILE_FEATURE_SIZE;
+            mon->z_mu[c * TD_FEATURES_PER_CHANNEL + k] = (double)td_load_i32(feat);
+            mon->z_inv[c * TD_FEATURES_PER_CHANNEL + k] = (double)td_load_u32(feat + 4u);
+        }
+#endif
     }
 #if TD_FEATURE_OUTPUTS
     if (profile->outputs != NULL) {
@@ -225,10 +248,12 @@ td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
     return st != TD_OK ? st : monitor_reset_window(mon);
 }
 
+#if !TD_CLOSE_LANES
 static uint32_t abs16(int16_t v)
 {
     return v < 0 ? (uint32_t)(-(int32_t)v) : (uint32_t)v;
 }
+#endif
 
 /* z = round(centred inv_sigma / 2^24), ties away from zero, saturated to int16. The features and their reference
  * means lie within +-2^24 (|mu| <= 2^23 by the parser), so centred fits int32 and its magnitude's product is one
@@ -568,7 +593,209 @@ __attribute__((naked, noinline)) static void pass2_logstd(TD_ARG_UNUSED td_chann
 #endif
 
 /* Per-channel statistics, health and standardized features; fills z_q8[0..2C). */
-#if TD_OPTIMIZE_SPEED
+#if TD_CLOSE_LANES
+/* The rare fix-up of the lanes' std estimate (td_mean_std_q8_x86's): for each lane k of near (bit k) set,
+ * s[k] from d[k] and n[k] by the two exact tests (about 3 % of the channels come here). */
+static TD_ALWAYS_INLINE __m128i lanes_std_fixup(__m128i s, __m128d d, __m128i nv, int near)
+{
+    int32_t sv[4];
+    int32_t nvv[4];
+    double dv[2];
+    _mm_storeu_si128((__m128i *)(void *)sv, s);
+    _mm_storeu_si128((__m128i *)(void *)nvv, nv);
+    _mm_storeu_pd(dv, d);
+    for (uint32_t k = 0; k < 2u; k++) {
+        if (near & (1 << k)) {
+            const uint32_t s0 = sv[k] != 0 ? (uint32_t)sv[k] : 1u; /* within one of std_q8, and the test needs s >= 1 */
+            const uint64_t dd = (uint64_t)(int64_t)dv[k];        /* exact: an integer below 2^51 */
+            const uint64_t nn = (uint64_t)(uint32_t)nvv[k] * (uint32_t)nvv[k];
+            sv[k] = (int32_t)(s0 - 1u + td_std_at_least(dd, nn, s0) + td_std_at_least(dd, nn, s0 + 1u));
+        }
+    }
+    return _mm_loadu_si128((const __m128i *)(const void *)sv);
+}
+
+/* Both z of a channel (its two features f as doubles, exact) in the low two int32 lanes, and their magnitudes in
+ * *mag: standardize's values. cen = f - mu is exact (|f|, |mu| <= 2^24); p = |cen| inv_sigma is exact below 2^53 and
+ * p 2^-24 + 1/2 then too (at most 53 significant bits), so its truncation is standardize's
+ * floor((p + 2^23) / 2^24); from 2^39 up the z saturates either way (rounding is monotonic). The magnitude is capped at
+ * 32767, or 32768 for a negative cen (INT16_MIN), before the truncation. */
+static TD_ALWAYS_INLINE __m128i lanes_z(__m128d f, const double *mu, const double *inv, __m128i *mag)
+{
+    const __m128d sign = _mm_set1_pd(-0.0);
+    const __m128d cen = _mm_sub_pd(f, _mm_loadu_pd(mu));
+    const __m128d neg = _mm_cmplt_pd(cen, _mm_setzero_pd());
+    const __m128d p = _mm_mul_pd(_mm_andnot_pd(sign, cen), _mm_loadu_pd(inv));
+    const __m128d cap = _mm_add_pd(_mm_set1_pd(32767.0), _mm_and_pd(neg, _mm_set1_pd(1.0)));
+    const __m128d t = _mm_min_pd(_mm_add_pd(_mm_mul_pd(p, _mm_set1_pd(1.0 / 16777216.0)), _mm_set1_pd(0.5)), cap);
+    *mag = _mm_cvttpd_epi32(t);
+    return _mm_cvttpd_epi32(_mm_or_pd(t, _mm_and_pd(cen, sign)));
+}
+
+/* x86-64 (TD_CLOSE_LANES): the same values as the loops below, two channels at a time in SSE2 lanes. Each pair's
+ * accumulators are read as four 16-byte words and transposed: the mean and std in doubles as td_mean_std_q8_x86
+ * computes them (n sumsq - sum^2 is exact in a double: both terms are integers below 2^51), the health bits from
+ * int32 compares and MOVMSKPS, the log-std spread by log2_q8_table per channel, both z in doubles (lanes_z), each
+ * result record written as two 16-byte words, and the top channel as the largest key (|z| << 5) | (31 - f) over the
+ * features f (the larger |z|, then the lower feature: the lower channel keeps a tie; all zero gives channel 0). An odd
+ * last channel goes through as a pair with itself; the second lane's records are not written (its constants past
+ * n_channels are zero, so its z is 0 and its key below every real one) and its health bits are masked off. */
+static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int16_t *z_q8)
+{
+    const td_profile_t *prof = mon->profile;
+    const uint32_t n_channels = prof->n_channels;
+    const __m128i low16 = _mm_set1_epi32(0xFFFF);
+    const __m128d two52 = _mm_set1_pd(4503599627370496.0);
+    /* per channel (two past the last for an odd count): n_valid, mean_q8, std_q8, the spread feature */
+    int32_t n_valid[TD_MAX_CHANNELS + 2];
+    int32_t means[TD_MAX_CHANNELS + 2];
+    int32_t stds[TD_MAX_CHANNELS + 2];
+    int32_t spreads[TD_MAX_CHANNELS + 2];
+    uint32_t missing = 0u;
+    uint32_t saturated = 0u;
+    uint32_t stuck = 0u;
+    /* Pass 1: the statistics, the health bits, the records but for their z. */
+    for (uint32_t c = 0; c < n_channels; c += 2u) {
+        const uint32_t c1 = c + 1u < n_channels ? c + 1u : c;
+        const td_window_acc_t *const acc_a = &mon->acc[c];
+        const td_window_acc_t *const acc_b = &mon->acc[c1];
+        /* Each field read at the width td_window_add_frames has just stored it with (a wider load would wait for the
+         * stores to reach the cache rather than take their data from the store buffer). */
+        const __m128i sq = _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)(const void *)&acc_a->sumsq),
+                                              _mm_loadl_epi64((const __m128i *)(const void *)&acc_b->sumsq));
+        const __m128i sums = _mm_unpacklo_epi32(_mm_cvtsi32_si128(acc_a->sum), _mm_cvtsi32_si128(acc_b->sum));
+        __m128i minmax = _mm_insert_epi16(_mm_cvtsi32_si128((uint16_t)acc_a->min), acc_a->max, 1);
+        minmax = _mm_insert_epi16(_mm_insert_epi16(minmax, acc_b->min, 2), acc_b->max, 3); /* min|max a, b */
+        uint32_t counts_a;
+        uint32_t counts_b;
+        memcpy(&counts_a, &acc_a->n_missing, sizeof counts_a);
+        memcpy(&counts_b, &acc_b->n_missing, sizeof counts_b);
+        __m128i cnt = _mm_unpacklo_epi32(_mm_cvtsi32_si128((int32_t)counts_a), _mm_cvtsi32_si128((int32_t)counts_b));
+        cnt = _mm_insert_epi16(_mm_insert_epi16(cnt, acc_a->n_samples, 4), acc_b->n_samples, 6);
+        /* cnt: missing|saturated a, b; n_samples a, b */
+        const __m128i cnt16 = _mm_and_si128(cnt, low16);
+        const __m128i nv = _mm_sub_epi32(_mm_unpackhi_epi64(cnt, cnt), cnt16); /* n_valid a, b */
+        const __m128d n_d = _mm_cvtepi32_pd(nv);
+        const __m128d sum_d = _mm_cvtepi32_pd(sums);
+        /* sumsq (0 <= sumsq <= 2^40) to double: its bits under 2^52's exponent, less 2^52 */
+        const __m128d sq_d = _mm_sub_pd(_mm_castsi128_pd(_mm_or_si128(sq, _mm_castpd_si128(two52))), two52);
+        /* the mean: floor((512 |sum| + n) / 2n) by the rounded 1 / 2n (td_mean_std_q8_x86), n 0 giving 0 (sum 0) */
+        const __m128d inv_2n = _mm_div_pd(_mm_set1_pd(0.5), _mm_max_pd(n_d, _mm_set1_pd(1.0)));
+        const __m128d a = _mm_add_pd(_mm_mul_pd(_mm_andnot_pd(_mm_set1_pd(-0.0), sum_d), _mm_set1_pd(512.0)), n_d);
+        const __m128i sgn = _mm_srai_epi32(sums, 31);
+        const __m128i mean = _mm_sub_epi32(_mm_xor_si128(_mm_cvttpd_epi32(_mm_mul_pd(a, inv_2n)), sgn), sgn);
+        /* the std: x = sqrt(d) 256 / n + 1/2, its floor unless within 1/64 of an integer */
+        const __m128d d =
+            _mm_max_pd(_mm_sub_pd(_mm_mul_pd(n_d, sq_d), _mm_mul_pd(sum_d, sum_d)), _mm_setzero_pd());
+        const __m128d x = _mm_add_pd(_mm_mul_pd(_mm_sqrt_pd(d), _mm_mul_pd(inv_2n, _mm_set1_pd(512.0))),
+                                     _mm_set1_pd(0.5));
+        __m128i s = _mm_cvttpd_epi32(x);
+        const __m128d frac = _mm_sub_pd(x, _mm_cvtepi32_pd(s));
+        const int near = _mm_movemask_pd(
+            _mm_or_pd(_mm_cmplt_pd(frac, _mm_set1_pd(1.0 / 64.0)), _mm_cmpgt_pd(frac, _mm_set1_pd(63.0 / 64.0))));
+        if (TD_UNLIKELY(near != 0)) {
+            s = lanes_std_fixup(s, d, nv, near);
+        }
+        _mm_storel_epi64((__m128i *)(void *)&n_valid[c], nv);
+        _mm_storel_epi64((__m128i *)(void *)&means[c], mean);
+        _mm_storel_epi64((__m128i *)(void *)&stds[c], s);
+        /* health: missing, saturated past the limits; stuck with n_valid >= 2 and max - min < tol + 1 */
+        const __m128i over_missing =
+            _mm_cmpgt_epi32(cnt16, _mm_loadl_epi64((const __m128i *)(const void *)&mon->lim_missing[c]));
+        const __m128i over_saturated = _mm_cmpgt_epi32(
+            _mm_srli_epi32(cnt, 16), _mm_loadl_epi64((const __m128i *)(const void *)&mon->lim_saturated[c]));
+        const __m128i range = _mm_sub_epi32(_mm_srai_epi32(minmax, 16), _mm_srai_epi32(_mm_slli_epi32(minmax, 16), 16));
+        const __m128i is_stuck =
+            _mm_and_si128(_mm_cmplt_epi32(range, _mm_loadl_epi64((const __m128i *)(const void *)&mon->lim_stuck[c])),
+                          _mm_cmpgt_epi32(nv, _mm_set1_epi32(1)));
+        const uint32_t ms = (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(_mm_unpacklo_epi64(over_missing, over_saturated)));
+        missing |= (ms & 3u) << c;
+        saturated |= ((ms >> 2) & 3u) << c;
+        stuck |= ((uint32_t)_mm_movemask_ps(_mm_castsi128_ps(is_stuck)) & 3u) << c;
+        /* the records: sumsq, sum, mean_q8 | std_q8, min, max, (z later), n_missing, n_saturated */
+        const __m128i sum_mean = _mm_unpacklo_epi32(sums, mean);
+        const __m128i std_minmax = _mm_unpacklo_epi32(s, minmax);
+        const __m128i z_cnt = _mm_unpacklo_epi32(_mm_setzero_si128(), cnt);
+        uint8_t *const oa = (uint8_t *)&res->channels[c];
+        _mm_storeu_si128((__m128i *)(void *)oa, _mm_unpacklo_epi64(sq, sum_mean));
+        _mm_storeu_si128((__m128i *)(void *)(oa + 16), _mm_unpacklo_epi64(std_minmax, z_cnt));
+        if (c1 != c) {
+            uint8_t *const ob = (uint8_t *)&res->channels[c1];
+            _mm_storeu_si128((__m128i *)(void *)ob, _mm_unpackhi_epi64(sq, sum_mean));
+            _mm_storeu_si128((__m128i *)(void *)(ob + 16), _mm_unpackhi_epi64(std_minmax, z_cnt));
+        }
+    }
+    /* Pass 2: the spread feature, the std or its log (a table lookup per channel). */
+    const int32_t *spread = stds;
+    if (prof->flags & TD_PROFILE_FLAG_LOG_STD) {
+        for (uint32_t c = 0; c < n_channels; c++) {
+            spreads[c] = (int32_t)log2_q8_table((uint32_t)stds[c] + (uint32_t)mon->std_floor8[c]) - LOG2_Q8_OF_Q8;
+        }
+        spreads[n_channels] = 0;
+        spread = spreads;
+    }
+    /* Pass 3: both z of each channel, into z_q8 and the records, and the top channel. */
+    __m128i best = _mm_setzero_si128();
+    for (uint32_t c = 0; c < n_channels; c += 2u) {
+        const __m128i feats = _mm_unpacklo_epi32(_mm_loadl_epi64((const __m128i *)(const void *)&means[c]),
+                                                 _mm_loadl_epi64((const __m128i *)(const void *)&spread[c]));
+        __m128i mag_a;
+        __m128i mag_b;
+        const __m128i z_a = lanes_z(_mm_cvtepi32_pd(feats), &mon->z_mu[2u * c], &mon->z_inv[2u * c], &mag_a);
+        const __m128i z_b = lanes_z(_mm_cvtepi32_pd(_mm_unpackhi_epi64(feats, feats)), &mon->z_mu[2u * c + 2u],
+                                    &mon->z_inv[2u * c + 2u], &mag_b);
+        /* no valid sample: z = 0 */
+        const __m128i empty = _mm_cmpeq_epi32(_mm_loadl_epi64((const __m128i *)(const void *)&n_valid[c]),
+                                              _mm_setzero_si128());
+        const __m128i empty2 = _mm_unpacklo_epi32(empty, empty);
+        const __m128i z = _mm_andnot_si128(empty2, _mm_unpacklo_epi64(z_a, z_b));
+        const __m128i mag = _mm_andnot_si128(empty2, _mm_unpacklo_epi64(mag_a, mag_b));
+        const __m128i key = _mm_or_si128(_mm_slli_epi32(mag, 5),
+                                         _mm_sub_epi32(_mm_set1_epi32(31 - 2 * (int32_t)c), _mm_set_epi32(3, 2, 1, 0)));
+        const __m128i gt = _mm_cmpgt_epi32(key, best);
+        best = _mm_or_si128(_mm_and_si128(gt, key), _mm_andnot_si128(gt, best));
+        const __m128i z16 = _mm_packs_epi32(z, z); /* z as int16: 32768 saturates to 32767 */
+        _mm_storel_epi64((__m128i *)(void *)&z_q8[2u * c], z16);
+        const int32_t zz_a = _mm_cvtsi128_si32(z16);
+        memcpy(&res->channels[c].z_mean_q8, &zz_a, sizeof zz_a);
+        if (c + 1u < n_channels) {
+            const int32_t zz_b = _mm_cvtsi128_si32(_mm_srli_si128(z16, 4));
+            memcpy(&res->channels[c + 1u].z_mean_q8, &zz_b, sizeof zz_b);
+        }
+    }
+#if TD_FEATURE_LIFETIME
+    /* td_lifetime_merge inline, as the loop below. */
+    for (uint32_t c = 0; c < n_channels; c++) {
+        const td_window_acc_t *const acc = &mon->acc[c];
+        const uint32_t n_valid = (uint32_t)acc->n_samples - acc->n_missing;
+        td_lifetime_t *const life = &mon->life[c];
+        if (life->n + n_valid <= TD_LIFETIME_MAX_SAMPLES) {
+            life->n += n_valid;
+            life->sum += acc->sum;
+            const uint64_t lo = life->sumsq_lo + (uint64_t)acc->sumsq;
+            life->sumsq_hi += lo < life->sumsq_lo ? 1u : 0u;
+            life->sumsq_lo = lo;
+        }
+    }
+#endif
+    {
+        const __m128i other = _mm_shuffle_epi32(best, 0x4E);
+        const __m128i gt = _mm_cmpgt_epi32(other, best);
+        best = _mm_or_si128(_mm_and_si128(gt, other), _mm_andnot_si128(gt, best));
+    }
+    {
+        const __m128i other = _mm_shuffle_epi32(best, 0xB1);
+        const __m128i gt = _mm_cmpgt_epi32(other, best);
+        best = _mm_or_si128(_mm_and_si128(gt, other), _mm_andnot_si128(gt, best));
+    }
+    const uint32_t all = (1u << n_channels) - 1u;
+    res->missing_mask = (uint16_t)(missing & all);
+    res->saturated_mask = (uint16_t)(saturated & all);
+    res->stuck_mask = (uint16_t)(stuck & all);
+    res->top_channel = (uint8_t)((31u - ((uint32_t)_mm_cvtsi128_si32(best) & 31u)) >> 1);
+    return TD_OK;
+}
+#elif TD_OPTIMIZE_SPEED
 /* The speed build: the same values as the loop of the other build below, in two passes over the channels that each
  * keep their state in registers across the one call they make (td_std_q8), the health masks and the top channel in
  * registers rather than in the result, td_log2_q8 inline, and the acc fields copied as words. */

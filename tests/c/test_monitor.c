@@ -778,6 +778,86 @@ static void test_monitor_lifetime_edges(void)
     CHECK(carries > 100u && capped > 100u);
 }
 
+/* The close's std where the float estimate x = sqrt(d) 256 / n + 1/2 (d = n sumsq - sum^2; the x86-64 build's
+ * td_mean_std_q8_x86 and its lanes in td_monitor.c) falls just below an integer that is the std: odd windows n and
+ * std_q8 k with n^2 (256 k - 128)^2 = 2^32 d + e, 0 < e <= n^2 / 2, put the rounded variance V exactly on (256 k -
+ * 128)^2, so std_q8 = k while floor(x) = k - 1. Accumulators set to such sums (a window of n - 1 frames, then a zero
+ * frame) against td_mean_q8 and td_std_q8(td_var_q32()). */
+static void test_close_std_boundaries(void)
+{
+    static w_spec_t s;
+    int ok = 1;
+    uint32_t cases = 0u;
+    uint32_t below = 0u; /* cases whose float estimate floors to k - 1 */
+    w_pca(&s, 4u);
+    for (uint32_t n = 1023u; n >= 183u && cases < 60u && ok; n -= 2u) {
+        for (uint32_t k = 1u; k <= 4096u && cases < 60u && ok; k++) {
+            const uint64_t b = (uint64_t)(256u * k - 128u) * (256u * k - 128u); /* < 2^40 */
+            const uint64_t nn = (uint64_t)n * n;
+            /* b nn < 2^60: e = b nn mod 2^32 */
+            const uint64_t e = (b * nn) & 0xFFFFFFFFu;
+            if (e == 0u || e > nn / 2u) {
+                continue;
+            }
+            const uint64_t d = (b * nn) >> 32;
+            int32_t sum = -1;
+            for (uint32_t t = 0; t < n; t++) {
+                if ((d + (uint64_t)t * t) % n == 0u) {
+                    sum = (int32_t)t;
+                    break;
+                }
+            }
+            if (sum < 0) {
+                continue;
+            }
+            const int64_t sumsq = (int64_t)((d + (uint64_t)sum * (uint64_t)sum) / n);
+            s.window = (uint16_t)n;
+            parsed_t p;
+            CHECK_QUIET(ok, parsed_open(&p, &s));
+            td_monitor_t mon;
+            CHECK_QUIET(ok, ok && td_monitor_init(&mon, &p.prof) == TD_OK);
+            if (!ok) {
+                break;
+            }
+            /* Every channel: n - 1 valid samples with these sums (the zero frame adds nothing but the count); the
+             * channels apart by their sign and a swap of the two cases. */
+            for (uint32_t c = 0; c < s.n_channels; c++) {
+                td_window_acc_t *const acc = &mon.acc[c];
+                acc->sum = c == 1u ? -sum : sum;
+                acc->sumsq = sumsq;
+                acc->min = -200;
+                acc->max = 200;
+                acc->n_samples = (uint16_t)(n - 1u);
+            }
+            mon.fill = (uint16_t)(n - 1u);
+            static const int16_t zero[TD_MAX_CHANNELS];
+            td_window_result_t res;
+            uint32_t n_res = 0u;
+            CHECK_QUIET(ok, td_monitor_push(&mon, zero, 1u, &res, 1u, &n_res) == TD_OK && n_res == 1u);
+            for (uint32_t c = 0; c < s.n_channels && ok; c++) {
+                const int32_t csum = c == 1u ? -sum : sum;
+                const int32_t want_std = td_std_q8(td_var_q32(csum, sumsq, n));
+                CHECK_QUIET(ok, want_std == (int32_t)k);
+                CHECK_QUIET(ok, res.channels[c].std_q8 == want_std);
+                CHECK_QUIET(ok, res.channels[c].mean_q8 == td_mean_q8(csum, n));
+                CHECK_QUIET(ok, res.channels[c].sum == csum && res.channels[c].sumsq == sumsq);
+                if (!ok) {
+                    printf("  std boundary n %u k %u sum %d channel %u: std_q8 %d, want %d\n", (unsigned)n,
+                           (unsigned)k, (int)csum, (unsigned)c, (int)res.channels[c].std_q8, (int)want_std);
+                }
+            }
+            const double x = sqrt((double)d) * (256.0 / (double)n) + 0.5;
+            below += (uint32_t)x < k;
+            cases++;
+            parsed_close(&p);
+        }
+    }
+    CHECK(ok);
+    printf("  std boundaries: %u windows, %u with the float estimate below the std\n", (unsigned)cases,
+           (unsigned)below);
+    CHECK(cases >= 20u && below > 0u);
+}
+
 #if TD_HOST_X86
 /* The x86-64 speed build's widened projection (td_monitor_init's proj_rows and proj_pairs, read by the embedding and
  * the fitted shifts) against the profile's int8 weights entry by entry, its zero padding included, on random
@@ -885,6 +965,7 @@ int main(void)
     test_monitor_reinit();
     test_monitor_capacity_and_chunking();
     test_monitor_long_windows();
+    test_close_std_boundaries();
     test_monitor_lifetime_edges();
     test_monitor_modes_and_health();
     test_status_strings();

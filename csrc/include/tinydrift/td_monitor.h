@@ -181,6 +181,19 @@ typedef struct {
     int32_t fs_ivs[TD_MAX_CENTROIDS * TD_MAX_DIMS];
     /** x86-64 speed build, as fs_inv: the chart roots as doubles, +infinity for a root 0 */
     double fs_root[TD_MAX_CENTROIDS * TD_MAX_FEATURES];
+    /** x86-64 speed build: per feature, its reference mean as a double (zeros past n_features), for the close's z
+     *  (filled by td_monitor_init) */
+    double z_mu[TD_MAX_FEATURES];
+    /** x86-64 speed build: per feature, its inverse sigma as a double (zeros past n_features) */
+    double z_inv[TD_MAX_FEATURES];
+    /** x86-64 speed build: per channel, the most missing samples allowed (zeros past n_channels) */
+    int32_t lim_missing[TD_MAX_CHANNELS];
+    /** x86-64 speed build: per channel, the most saturated samples allowed (zeros past n_channels) */
+    int32_t lim_saturated[TD_MAX_CHANNELS];
+    /** x86-64 speed build: per channel, the stuck tolerance + 1 with the stuck check, 0 without it */
+    int32_t lim_stuck[TD_MAX_CHANNELS];
+    /** x86-64 speed build: per channel, the std floor << 8 (log-std profiles) */
+    int32_t std_floor8[TD_MAX_CHANNELS];
 #endif
 } td_monitor_t;
 
