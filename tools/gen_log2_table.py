@@ -5,7 +5,8 @@ td_log2_q8 normalizes x so its mantissa m lies in [2^31, 2^32) and takes 8 fract
 times, keeping the top 32 bits of each square (docs/algorithm.md). Those bits are a non-decreasing function of m
 (each square and its truncation are), so frac(m) is the number of thresholds bound[k] = min{m : frac(m) >= k},
 k = 1..255, that m reaches. The speed build starts from the fraction at the start of m's bucket (bits 30..24 of m)
-and steps past the few thresholds inside the bucket. This script computes the thresholds by bisection over the
+and steps past the few thresholds inside the bucket (the x86-64 speed build: 512 buckets, bits 30..22, each with at
+most one threshold inside, so one comparison and no loop). This script computes the thresholds by bisection over the
 same squaring steps (Python integers, exact); tests/c/test_monitor.c checks every threshold against the
 bit-serial reference.
 
@@ -18,6 +19,7 @@ import argparse
 from pathlib import Path
 
 BUCKET_BITS = 7  # bits 30..24 of the mantissa: 128 buckets, each under 3 fraction steps wide
+HOST_BUCKET_BITS = 9  # the x86-64 speed build's: bits 30..22, 512 buckets of at most one threshold each
 
 
 def frac_bits(m: int) -> int:
@@ -71,7 +73,19 @@ def render() -> str:
               "static const uint32_t td_log2_below[257] = {"]
     for i in range(0, len(bounds), 6):
         lines.append("    " + ", ".join(f"0x{v:08X}u" for v in bounds[i:i + 6]) + ",")
-    lines += ["};", "", "#endif /* TINYDRIFT_TD_LOG2_TABLE_H */", ""]
+    host_first = [frac_bits((1 << 31) | (i << (31 - HOST_BUCKET_BITS))) for i in range(1 << HOST_BUCKET_BITS)]
+    for i, f in enumerate(host_first):
+        last = frac_bits((1 << 31) | ((i + 1) << (31 - HOST_BUCKET_BITS)) - 1)
+        assert last - f <= 1, f"bucket {i} of {1 << HOST_BUCKET_BITS} holds more than one threshold"
+    lines += ["};", "",
+              "#if defined(TD_HOST_X86) && TD_HOST_X86",
+              f"/* The x86-64 speed build: the fraction bits at the start of each of the {1 << HOST_BUCKET_BITS} buckets of "
+              "the mantissa's",
+              " * bits 30..22; each bucket holds at most one threshold (the fraction is this or one more). */",
+              f"static const uint8_t td_log2_first9[{1 << HOST_BUCKET_BITS}] = {{"]
+    for i in range(0, len(host_first), 16):
+        lines.append("    " + ", ".join(f"{v}u" for v in host_first[i:i + 16]) + ",")
+    lines += ["};", "#endif", "", "#endif /* TINYDRIFT_TD_LOG2_TABLE_H */", ""]
     return "\n".join(lines)
 
 

@@ -42,14 +42,13 @@ static TD_ALWAYS_INLINE uint32_t log2_q8_table(uint32_t x)
     }
     const uint32_t lead = td_clz32(x);
     const uint32_t m = x << lead;
-    uint32_t frac = td_log2_first[(m >> 24) & 0x7Fu];
 #if TD_HOST_X86
-    /* x86-64: the at most 3 thresholds of the bucket compared at once, no branch (the loop's exit mispredicts); the
-     * last bucket starts at 254 and td_log2_below[256] is never passed. */
-    const uint32_t third = frac + 3u > 256u ? 256u : frac + 3u;
-    frac += (uint32_t)(m > td_log2_below[frac + 1u]) + (uint32_t)(m > td_log2_below[frac + 2u]) +
-            (uint32_t)(m > td_log2_below[third]);
+    /* x86-64: the 512 buckets of bits 30..22, each with at most one threshold: one comparison, no branch (the loop's
+     * exit mispredicts); td_log2_below[256] is never passed. */
+    uint32_t frac = td_log2_first9[(m >> 22) & 0x1FFu];
+    frac += (uint32_t)(m > td_log2_below[frac + 1u]);
 #else
+    uint32_t frac = td_log2_first[(m >> 24) & 0x7Fu];
     while (m > td_log2_below[frac + 1u]) {
         frac++;
     }
