@@ -631,33 +631,71 @@ static TD_ALWAYS_INLINE __m128i lanes_z(__m128d f, const double *mu, const doubl
     return _mm_cvttpd_epi32(_mm_or_pd(t, _mm_and_pd(cen, sign)));
 }
 
-/* x86-64 (TD_CLOSE_LANES): the same values as the loops below, two channels at a time in SSE2 lanes. Each pair's
- * accumulators are read as four 16-byte words and transposed: the mean and std in doubles as td_mean_std_q8_x86
- * computes them (n sumsq - sum^2 is exact in a double: both terms are integers below 2^51), the health bits from
- * int32 compares and MOVMSKPS, the log-std spread by log2_q8_table per channel, both z in doubles (lanes_z), each
- * result record written as two 16-byte words, and the top channel as the largest key (|z| << 5) | (31 - f) over the
- * features f (the larger |z|, then the lower feature: the lower channel keeps a tie; all zero gives channel 0). An odd
- * last channel goes through as a pair with itself; the second lane's records are not written (its constants past
- * n_channels are zero, so its z is 0 and its key below every real one) and its health bits are masked off. */
+/* The lifetime sums of the window (td_lifetime_merge inline, as the loop of the other builds below). */
+static TD_ALWAYS_INLINE void lanes_lifetimes(td_monitor_t *mon, uint32_t n_channels)
+{
+#if TD_FEATURE_LIFETIME
+    for (uint32_t c = 0; c < n_channels; c++) {
+        const td_window_acc_t *const acc = &mon->acc[c];
+        const uint32_t n_valid = (uint32_t)acc->n_samples - acc->n_missing;
+        td_lifetime_t *const life = &mon->life[c];
+        if (life->n + n_valid <= TD_LIFETIME_MAX_SAMPLES) {
+            life->n += n_valid;
+            life->sum += acc->sum;
+            const uint64_t lo = life->sumsq_lo + (uint64_t)acc->sumsq;
+            life->sumsq_hi += lo < life->sumsq_lo ? 1u : 0u;
+            life->sumsq_lo = lo;
+        }
+    }
+#else
+    (void)mon;
+    (void)n_channels;
+#endif
+}
+
+/* The spread features of channels [0, n_channels): the std, or log2 of std + floor << 8 less 2048 (log-std
+ * profiles, into spreads, zero up to the next multiple of 4); returns the array that holds them. */
+static TD_ALWAYS_INLINE const int32_t *lanes_spreads(const td_monitor_t *mon, const int32_t *stds, int32_t *spreads,
+                                                     uint32_t n_channels)
+{
+    if (!(mon->profile->flags & TD_PROFILE_FLAG_LOG_STD)) {
+        return stds;
+    }
+    for (uint32_t c = 0; c < n_channels; c++) {
+        spreads[c] = (int32_t)log2_q8_table((uint32_t)stds[c] + (uint32_t)mon->std_floor8[c]) - LOG2_Q8_OF_Q8;
+    }
+    for (uint32_t c = n_channels; c < ((n_channels + 3u) & ~3u); c++) {
+        spreads[c] = 0;
+    }
+    return spreads;
+}
+
+/* x86-64 (TD_CLOSE_LANES): the same values as the loops below, two channels at a time in SSE2 lanes, in three passes
+ * whose pairs overlap. Pass 1: each field of the pair's accumulators read at the width it was stored with, the mean
+ * and std in doubles as td_mean_std_q8_x86 computes them (n sumsq - sum^2 is exact in a double: both terms are
+ * integers below 2^51), the health bits from int32 compares and MOVMSKPS, the records but for their z. Pass 2: the log-std spread by log2_q8_table per channel. Pass 3: both z in doubles
+ * (lanes_z) and the top channel as the largest key (|z| << 5) | (31 - f) over the features f (the larger |z|, then
+ * the lower feature: the lower channel keeps a tie; all zero gives channel 0). An odd last channel pairs with the
+ * accumulator past it (all zero from td_monitor_init: no valid sample, z 0, its key below every real one); that
+ * record is cleared after (close_window) and its health bits masked off. */
 static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int16_t *z_q8)
 {
     const td_profile_t *prof = mon->profile;
     const uint32_t n_channels = prof->n_channels;
     const __m128i low16 = _mm_set1_epi32(0xFFFF);
     const __m128d two52 = _mm_set1_pd(4503599627370496.0);
-    /* per channel (two past the last for an odd count): n_valid, mean_q8, std_q8, the spread feature */
-    int32_t n_valid[TD_MAX_CHANNELS + 2];
-    int32_t means[TD_MAX_CHANNELS + 2];
-    int32_t stds[TD_MAX_CHANNELS + 2];
-    int32_t spreads[TD_MAX_CHANNELS + 2];
+    /* per channel (up to the next multiple of 4, as lanes_spreads zeroes): n_valid, mean_q8, std_q8, the spread */
+    int32_t n_valid[TD_MAX_CHANNELS + 4];
+    int32_t means[TD_MAX_CHANNELS + 4];
+    int32_t stds[TD_MAX_CHANNELS + 4];
+    int32_t spreads[TD_MAX_CHANNELS + 4];
     uint32_t missing = 0u;
     uint32_t saturated = 0u;
     uint32_t stuck = 0u;
     /* Pass 1: the statistics, the health bits, the records but for their z. */
     for (uint32_t c = 0; c < n_channels; c += 2u) {
-        const uint32_t c1 = c + 1u < n_channels ? c + 1u : c;
         const td_window_acc_t *const acc_a = &mon->acc[c];
-        const td_window_acc_t *const acc_b = &mon->acc[c1];
+        const td_window_acc_t *const acc_b = &mon->acc[c + 1u];
         /* Each field read at the width td_window_add_frames has just stored it with (a wider load would wait for the
          * stores to reach the cache rather than take their data from the store buffer). */
         const __m128i sq = _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)(const void *)&acc_a->sumsq),
@@ -718,21 +756,11 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
         uint8_t *const oa = (uint8_t *)&res->channels[c];
         _mm_storeu_si128((__m128i *)(void *)oa, _mm_unpacklo_epi64(sq, sum_mean));
         _mm_storeu_si128((__m128i *)(void *)(oa + 16), _mm_unpacklo_epi64(std_minmax, z_cnt));
-        if (c1 != c) {
-            uint8_t *const ob = (uint8_t *)&res->channels[c1];
-            _mm_storeu_si128((__m128i *)(void *)ob, _mm_unpackhi_epi64(sq, sum_mean));
-            _mm_storeu_si128((__m128i *)(void *)(ob + 16), _mm_unpackhi_epi64(std_minmax, z_cnt));
-        }
+        _mm_storeu_si128((__m128i *)(void *)(oa + 32), _mm_unpackhi_epi64(sq, sum_mean));
+        _mm_storeu_si128((__m128i *)(void *)(oa + 48), _mm_unpackhi_epi64(std_minmax, z_cnt));
     }
     /* Pass 2: the spread feature, the std or its log (a table lookup per channel). */
-    const int32_t *spread = stds;
-    if (prof->flags & TD_PROFILE_FLAG_LOG_STD) {
-        for (uint32_t c = 0; c < n_channels; c++) {
-            spreads[c] = (int32_t)log2_q8_table((uint32_t)stds[c] + (uint32_t)mon->std_floor8[c]) - LOG2_Q8_OF_Q8;
-        }
-        spreads[n_channels] = 0;
-        spread = spreads;
-    }
+    const int32_t *const spread = lanes_spreads(mon, stds, spreads, n_channels);
     /* Pass 3: both z of each channel, into z_q8 and the records, and the top channel. */
     __m128i best = _mm_setzero_si128();
     for (uint32_t c = 0; c < n_channels; c += 2u) {
@@ -756,27 +784,11 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
         const __m128i z16 = _mm_packs_epi32(z, z); /* z as int16: 32768 saturates to 32767 */
         _mm_storel_epi64((__m128i *)(void *)&z_q8[2u * c], z16);
         const int32_t zz_a = _mm_cvtsi128_si32(z16);
+        const int32_t zz_b = _mm_cvtsi128_si32(_mm_srli_si128(z16, 4));
         memcpy(&res->channels[c].z_mean_q8, &zz_a, sizeof zz_a);
-        if (c + 1u < n_channels) {
-            const int32_t zz_b = _mm_cvtsi128_si32(_mm_srli_si128(z16, 4));
-            memcpy(&res->channels[c + 1u].z_mean_q8, &zz_b, sizeof zz_b);
-        }
+        memcpy(&res->channels[c + 1u].z_mean_q8, &zz_b, sizeof zz_b);
     }
-#if TD_FEATURE_LIFETIME
-    /* td_lifetime_merge inline, as the loop below. */
-    for (uint32_t c = 0; c < n_channels; c++) {
-        const td_window_acc_t *const acc = &mon->acc[c];
-        const uint32_t n_valid = (uint32_t)acc->n_samples - acc->n_missing;
-        td_lifetime_t *const life = &mon->life[c];
-        if (life->n + n_valid <= TD_LIFETIME_MAX_SAMPLES) {
-            life->n += n_valid;
-            life->sum += acc->sum;
-            const uint64_t lo = life->sumsq_lo + (uint64_t)acc->sumsq;
-            life->sumsq_hi += lo < life->sumsq_lo ? 1u : 0u;
-            life->sumsq_lo = lo;
-        }
-    }
-#endif
+    lanes_lifetimes(mon, n_channels);
     {
         const __m128i other = _mm_shuffle_epi32(best, 0x4E);
         const __m128i gt = _mm_cmpgt_epi32(other, best);
@@ -1180,7 +1192,9 @@ static TD_NOINLINE td_status close_window(td_monitor_t *mon, td_window_result_t 
     if (__alignof__(td_window_result_t) >= 8u && offsetof(td_window_result_t, channels) % 32u == 0u &&
         sizeof(td_channel_result_t) % 32u == 0u) {
         clear_32(res, offsetof(td_window_result_t, channels));
+#if !TD_CLOSE_LANES
         clear_32(&res->channels[prof->n_channels], (TD_MAX_CHANNELS - prof->n_channels) * sizeof res->channels[0]);
+#endif
     } else
 #endif
     {
@@ -1192,6 +1206,14 @@ static TD_NOINLINE td_status close_window(td_monitor_t *mon, td_window_result_t 
     if (st != TD_OK) {
         return st;
     }
+#if TD_CLOSE_LANES
+    /* The lanes' close writes records past n_channels too (its last group's spare lanes): the rest cleared after it. */
+    if (__alignof__(td_window_result_t) >= 8u && sizeof(td_channel_result_t) % 32u == 0u) {
+        clear_32(&res->channels[prof->n_channels], (TD_MAX_CHANNELS - prof->n_channels) * sizeof res->channels[0]);
+    } else {
+        memset(&res->channels[prof->n_channels], 0, (TD_MAX_CHANNELS - prof->n_channels) * sizeof res->channels[0]);
+    }
+#endif
     uint32_t embedded = 1u; /* 0 for an external-embedding window without embeddings: no nearest centroid */
 #if TD_FEATURE_EXTERNAL
     if (prof->flags & TD_PROFILE_FLAG_EXTERNAL_EMBEDDING) {
