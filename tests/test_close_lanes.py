@@ -1,12 +1,13 @@
-"""The x86-64 speed build's window close in SSE2 lanes (TD_CLOSE_LANES, csrc/src/td_monitor.c) against two others.
+"""The x86-64 speed build's window close in lanes (TD_CLOSE_LANES, csrc/src/td_monitor.c: AVX2 where the CPU has it,
+else SSE2) against three others.
 
-Oracles: two more CFFI modules of the core compiled here, one with the close channel by channel
-(TD_OPTIMIZE_SPEED=1, TD_CLOSE_LANES=0: td_mean_std_q8_x86 and standardize per channel) and one with the default
-options (TD_OPTIMIZE_SPEED=0: td_mean_q8, td_var_q32, td_std_q8 and td_log2_q8's squaring loop, as the device's
-smallest build runs them). The installed module's window results must equal both byte for byte, and its lifetime
-statistics too, for 1-16 channels (odd counts take the lanes' single-channel tail), log-std and plain-std profiles,
-health limits and stuck checks that trip, channels with no valid sample, and reference means and scales that drive
-the z to both int16 limits.
+Oracles: three more CFFI modules of the core compiled here, one with the close in SSE2 alone (TD_CLOSE_AVX2=0), one
+with the close channel by channel (TD_OPTIMIZE_SPEED=1, TD_CLOSE_LANES=0: td_mean_std_q8_x86 and standardize per
+channel) and one with the default options (TD_OPTIMIZE_SPEED=0: td_mean_q8, td_var_q32, td_std_q8 and td_log2_q8's
+squaring loop, as the device's smallest build runs them). The installed module's window results must equal all three
+byte for byte, and its lifetime statistics too, for 1-16 channels (counts not a multiple of 2 or 4 leave spare lanes),
+log-std and plain-std profiles, health limits and stuck checks that trip, channels with no valid sample, and reference
+means and scales that drive the z to both int16 limits.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def _compile(tmp: Path, name: str, optimize_speed: bool, macros: dict[str, str])
 @pytest.fixture(scope="module")
 def other_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ModuleType]:
     tmp = tmp_path_factory.mktemp("close_lanes_builds")
-    return {"channel_by_channel": _compile(tmp, "_td_native_close_scalar", True, {"TD_CLOSE_LANES": "0"}),
+    return {"sse2": _compile(tmp, "_td_native_close_sse2", True, {"TD_CLOSE_AVX2": "0"}),
+            "channel_by_channel": _compile(tmp, "_td_native_close_scalar", True, {"TD_CLOSE_LANES": "0"}),
             "portable": _compile(tmp, "_td_native_close_portable", False, {})}
 
 
@@ -120,7 +122,7 @@ def _profiles(rng: np.random.Generator, c: int) -> list[bytes]:
 
 @pytest.mark.filterwarnings("ignore:.*out-of-fold windows")
 @pytest.mark.parametrize("c", CHANNELS)
-def test_close_lanes_equal_channel_by_channel_and_portable(other_builds: dict[str, ModuleType], c: int) -> None:
+def test_close_lanes_equal_sse2_channel_by_channel_and_portable(other_builds: dict[str, ModuleType], c: int) -> None:
     assert lib.TD_OPTIMIZE_SPEED == 1
     rng = np.random.default_rng(100 + c)
     frames = _frames(rng, 120 * WINDOW, c)

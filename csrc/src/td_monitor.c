@@ -25,6 +25,11 @@
 #ifndef TD_CLOSE_LANES
 #define TD_CLOSE_LANES TD_HOST_X86
 #endif
+/* 1: the lanes' close also has an AVX2 form, four channels at a time (a function attribute, not a build flag), taken
+ * when the CPU runs AVX2; 0: SSE2 only. The same results either way. */
+#ifndef TD_CLOSE_AVX2
+#define TD_CLOSE_AVX2 (TD_CLOSE_LANES && TD_BLOCK_AVX2)
+#endif
 #if TD_CLOSE_LANES && !TD_HOST_X86
 #error "TD_CLOSE_LANES needs the x86-64 speed build (TD_HOST_X86)"
 #endif
@@ -670,16 +675,196 @@ static TD_ALWAYS_INLINE const int32_t *lanes_spreads(const td_monitor_t *mon, co
     return spreads;
 }
 
-/* x86-64 (TD_CLOSE_LANES): the same values as the loops below, two channels at a time in SSE2 lanes, in three passes
- * whose pairs overlap. Pass 1: each field of the pair's accumulators read at the width it was stored with, the mean
- * and std in doubles as td_mean_std_q8_x86 computes them (n sumsq - sum^2 is exact in a double: both terms are
- * integers below 2^51), the health bits from int32 compares and MOVMSKPS, the records but for their z. Pass 2: the log-std spread by log2_q8_table per channel. Pass 3: both z in doubles
+#if TD_CLOSE_AVX2
+#include <immintrin.h>
+
+/* lanes_std_fixup for four lanes. */
+__attribute__((target("avx2"))) static TD_ALWAYS_INLINE __m128i quad_std_fixup(__m128i s, __m256d d, __m128i nv,
+                                                                               int near)
+{
+    int32_t sv[4];
+    int32_t nvv[4];
+    double dv[4];
+    _mm_storeu_si128((__m128i *)(void *)sv, s);
+    _mm_storeu_si128((__m128i *)(void *)nvv, nv);
+    _mm256_storeu_pd(dv, d);
+    for (uint32_t k = 0; k < 4u; k++) {
+        if (near & (1 << k)) {
+            const uint32_t s0 = sv[k] != 0 ? (uint32_t)sv[k] : 1u;
+            const uint64_t dd = (uint64_t)(int64_t)dv[k];
+            const uint64_t nn = (uint64_t)(uint32_t)nvv[k] * (uint32_t)nvv[k];
+            sv[k] = (int32_t)(s0 - 1u + td_std_at_least(dd, nn, s0) + td_std_at_least(dd, nn, s0 + 1u));
+        }
+    }
+    return _mm_loadu_si128((const __m128i *)(const void *)sv);
+}
+
+/* lanes_z for four features (two channels) in 256-bit doubles. */
+__attribute__((target("avx2"))) static TD_ALWAYS_INLINE __m128i quad_z(__m256d f, const double *mu, const double *inv,
+                                                                       __m128i *mag)
+{
+    const __m256d sign = _mm256_set1_pd(-0.0);
+    const __m256d cen = _mm256_sub_pd(f, _mm256_loadu_pd(mu));
+    const __m256d neg = _mm256_cmp_pd(cen, _mm256_setzero_pd(), _CMP_LT_OQ);
+    const __m256d p = _mm256_mul_pd(_mm256_andnot_pd(sign, cen), _mm256_loadu_pd(inv));
+    const __m256d cap = _mm256_add_pd(_mm256_set1_pd(32767.0), _mm256_and_pd(neg, _mm256_set1_pd(1.0)));
+    const __m256d t = _mm256_min_pd(
+        _mm256_add_pd(_mm256_mul_pd(p, _mm256_set1_pd(1.0 / 16777216.0)), _mm256_set1_pd(0.5)), cap);
+    *mag = _mm256_cvttpd_epi32(t);
+    return _mm256_cvttpd_epi32(_mm256_or_pd(t, _mm256_and_pd(cen, sign)));
+}
+
+/* close_channels (below) four channels at a time: the doubles in 256-bit AVX registers, the int32 lanes all four
+ * channels', SSE4.1's inserts, extracts and PMAXSD. The same values (the same operations, rounded the same; no FMA):
+ * tests/test_close_lanes.py compares it with the SSE2 form (TD_CLOSE_AVX2=0). The channels past the last of the last
+ * group of four read the accumulators past n_channels (all zero from td_monitor_init: no valid sample, z 0), and
+ * their records, past n_channels, are cleared after (close_window). */
+__attribute__((target("avx2"))) static td_status close_channels_avx2(td_monitor_t *mon, td_window_result_t *res,
+                                                                     int16_t *z_q8)
+{
+    const uint32_t n_channels = mon->profile->n_channels;
+    const __m128i low16 = _mm_set1_epi32(0xFFFF);
+    const __m256d two52 = _mm256_set1_pd(4503599627370496.0);
+    int32_t n_valid[TD_MAX_CHANNELS + 4];
+    int32_t means[TD_MAX_CHANNELS + 4];
+    int32_t stds[TD_MAX_CHANNELS + 4];
+    int32_t spreads[TD_MAX_CHANNELS + 4];
+    uint32_t missing = 0u;
+    uint32_t saturated = 0u;
+    uint32_t stuck = 0u;
+    for (uint32_t c = 0; c < n_channels; c += 4u) {
+        const td_window_acc_t *const acc = &mon->acc[c];
+        const __m128i sq01 = _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)(const void *)&acc[0].sumsq),
+                                                _mm_loadl_epi64((const __m128i *)(const void *)&acc[1].sumsq));
+        const __m128i sq23 = _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)(const void *)&acc[2].sumsq),
+                                                _mm_loadl_epi64((const __m128i *)(const void *)&acc[3].sumsq));
+        __m128i sums = _mm_cvtsi32_si128(acc[0].sum);
+        sums = _mm_insert_epi32(_mm_insert_epi32(_mm_insert_epi32(sums, acc[1].sum, 1), acc[2].sum, 2), acc[3].sum, 3);
+        __m128i minmax = _mm_insert_epi16(_mm_cvtsi32_si128((uint16_t)acc[0].min), acc[0].max, 1);
+        minmax = _mm_insert_epi16(_mm_insert_epi16(minmax, acc[1].min, 2), acc[1].max, 3);
+        minmax = _mm_insert_epi16(_mm_insert_epi16(minmax, acc[2].min, 4), acc[2].max, 5);
+        minmax = _mm_insert_epi16(_mm_insert_epi16(minmax, acc[3].min, 6), acc[3].max, 7);
+        uint32_t counts[4];
+        for (uint32_t k = 0; k < 4u; k++) {
+            memcpy(&counts[k], &acc[k].n_missing, sizeof counts[k]);
+        }
+        __m128i cnt = _mm_cvtsi32_si128((int32_t)counts[0]);
+        cnt = _mm_insert_epi32(_mm_insert_epi32(_mm_insert_epi32(cnt, (int32_t)counts[1], 1), (int32_t)counts[2], 2),
+                               (int32_t)counts[3], 3); /* missing | saturated << 16 */
+        __m128i n_samples = _mm_cvtsi32_si128(acc[0].n_samples);
+        n_samples = _mm_insert_epi16(_mm_insert_epi16(_mm_insert_epi16(n_samples, acc[1].n_samples, 2),
+                                                      acc[2].n_samples, 4), acc[3].n_samples, 6);
+        const __m128i cnt16 = _mm_and_si128(cnt, low16);
+        const __m128i nv = _mm_sub_epi32(n_samples, cnt16);
+        const __m256d n_d = _mm256_cvtepi32_pd(nv);
+        const __m256d sum_d = _mm256_cvtepi32_pd(sums);
+        const __m256i sq = _mm256_insertf128_si256(_mm256_castsi128_si256(sq01), sq23, 1);
+        const __m256d sq_d = _mm256_sub_pd(_mm256_or_pd(_mm256_castsi256_pd(sq), two52), two52);
+        const __m256d inv_2n = _mm256_div_pd(_mm256_set1_pd(0.5), _mm256_max_pd(n_d, _mm256_set1_pd(1.0)));
+        const __m256d a =
+            _mm256_add_pd(_mm256_mul_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), sum_d), _mm256_set1_pd(512.0)), n_d);
+        const __m128i sgn = _mm_srai_epi32(sums, 31);
+        const __m128i mean = _mm_sub_epi32(_mm_xor_si128(_mm256_cvttpd_epi32(_mm256_mul_pd(a, inv_2n)), sgn), sgn);
+        const __m256d d = _mm256_max_pd(_mm256_sub_pd(_mm256_mul_pd(n_d, sq_d), _mm256_mul_pd(sum_d, sum_d)),
+                                        _mm256_setzero_pd());
+        const __m256d x = _mm256_add_pd(
+            _mm256_mul_pd(_mm256_sqrt_pd(d), _mm256_mul_pd(inv_2n, _mm256_set1_pd(512.0))), _mm256_set1_pd(0.5));
+        __m128i s = _mm256_cvttpd_epi32(x);
+        const __m256d frac = _mm256_sub_pd(x, _mm256_cvtepi32_pd(s));
+        const int near = _mm256_movemask_pd(_mm256_or_pd(_mm256_cmp_pd(frac, _mm256_set1_pd(1.0 / 64.0), _CMP_LT_OQ),
+                                                         _mm256_cmp_pd(frac, _mm256_set1_pd(63.0 / 64.0), _CMP_GT_OQ)));
+        if (TD_UNLIKELY(near != 0)) {
+            s = quad_std_fixup(s, d, nv, near);
+        }
+        _mm_storeu_si128((__m128i *)(void *)&n_valid[c], nv);
+        _mm_storeu_si128((__m128i *)(void *)&means[c], mean);
+        _mm_storeu_si128((__m128i *)(void *)&stds[c], s);
+        const __m128i over_missing =
+            _mm_cmpgt_epi32(cnt16, _mm_loadu_si128((const __m128i *)(const void *)&mon->lim_missing[c]));
+        const __m128i over_saturated = _mm_cmpgt_epi32(
+            _mm_srli_epi32(cnt, 16), _mm_loadu_si128((const __m128i *)(const void *)&mon->lim_saturated[c]));
+        const __m128i range = _mm_sub_epi32(_mm_srai_epi32(minmax, 16), _mm_srai_epi32(_mm_slli_epi32(minmax, 16), 16));
+        const __m128i is_stuck =
+            _mm_and_si128(_mm_cmplt_epi32(range, _mm_loadu_si128((const __m128i *)(const void *)&mon->lim_stuck[c])),
+                          _mm_cmpgt_epi32(nv, _mm_set1_epi32(1)));
+        missing |= (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(over_missing)) << c;
+        saturated |= (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(over_saturated)) << c;
+        stuck |= (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(is_stuck)) << c;
+        /* the records but for their z */
+        const __m128i sm01 = _mm_unpacklo_epi32(sums, mean);
+        const __m128i sm23 = _mm_unpackhi_epi32(sums, mean);
+        const __m128i stm01 = _mm_unpacklo_epi32(s, minmax);
+        const __m128i stm23 = _mm_unpackhi_epi32(s, minmax);
+        const __m128i zc01 = _mm_unpacklo_epi32(_mm_setzero_si128(), cnt);
+        const __m128i zc23 = _mm_unpackhi_epi32(_mm_setzero_si128(), cnt);
+        uint8_t *const out = (uint8_t *)&res->channels[c];
+        _mm_storeu_si128((__m128i *)(void *)out, _mm_unpacklo_epi64(sq01, sm01));
+        _mm_storeu_si128((__m128i *)(void *)(out + 16), _mm_unpacklo_epi64(stm01, zc01));
+        _mm_storeu_si128((__m128i *)(void *)(out + 32), _mm_unpackhi_epi64(sq01, sm01));
+        _mm_storeu_si128((__m128i *)(void *)(out + 48), _mm_unpackhi_epi64(stm01, zc01));
+        _mm_storeu_si128((__m128i *)(void *)(out + 64), _mm_unpacklo_epi64(sq23, sm23));
+        _mm_storeu_si128((__m128i *)(void *)(out + 80), _mm_unpacklo_epi64(stm23, zc23));
+        _mm_storeu_si128((__m128i *)(void *)(out + 96), _mm_unpackhi_epi64(sq23, sm23));
+        _mm_storeu_si128((__m128i *)(void *)(out + 112), _mm_unpackhi_epi64(stm23, zc23));
+    }
+    const int32_t *const spread = lanes_spreads(mon, stds, spreads, n_channels);
+    __m128i best = _mm_setzero_si128();
+    for (uint32_t c = 0; c < n_channels; c += 4u) {
+        const __m128i m = _mm_loadu_si128((const __m128i *)(const void *)&means[c]);
+        const __m128i sp = _mm_loadu_si128((const __m128i *)(const void *)&spread[c]);
+        __m128i mag01;
+        __m128i mag23;
+        __m128i z01 = quad_z(_mm256_cvtepi32_pd(_mm_unpacklo_epi32(m, sp)), &mon->z_mu[2u * c], &mon->z_inv[2u * c],
+                             &mag01);
+        __m128i z23 = quad_z(_mm256_cvtepi32_pd(_mm_unpackhi_epi32(m, sp)), &mon->z_mu[2u * c + 4u],
+                             &mon->z_inv[2u * c + 4u], &mag23);
+        const __m128i empty =
+            _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)(const void *)&n_valid[c]), _mm_setzero_si128());
+        const __m128i e01 = _mm_unpacklo_epi32(empty, empty);
+        const __m128i e23 = _mm_unpackhi_epi32(empty, empty);
+        z01 = _mm_andnot_si128(e01, z01);
+        z23 = _mm_andnot_si128(e23, z23);
+        const __m128i f = _mm_sub_epi32(_mm_set1_epi32(31 - 2 * (int32_t)c), _mm_set_epi32(3, 2, 1, 0));
+        const __m128i key01 = _mm_or_si128(_mm_slli_epi32(_mm_andnot_si128(e01, mag01), 5), f);
+        const __m128i key23 = _mm_or_si128(_mm_slli_epi32(_mm_andnot_si128(e23, mag23), 5),
+                                           _mm_sub_epi32(f, _mm_set1_epi32(4)));
+        best = _mm_max_epi32(best, _mm_max_epi32(key01, key23));
+        const __m128i z16 = _mm_packs_epi32(z01, z23); /* z as int16: 32768 saturates to 32767 */
+        _mm_storeu_si128((__m128i *)(void *)&z_q8[2u * c], z16);
+        int32_t zz[4];
+        _mm_storeu_si128((__m128i *)(void *)zz, z16);
+        for (uint32_t k = 0; k < 4u; k++) {
+            memcpy(&res->channels[c + k].z_mean_q8, &zz[k], sizeof zz[k]);
+        }
+    }
+    lanes_lifetimes(mon, n_channels);
+    best = _mm_max_epi32(best, _mm_shuffle_epi32(best, 0x4E));
+    best = _mm_max_epi32(best, _mm_shuffle_epi32(best, 0xB1));
+    const uint32_t all = (1u << n_channels) - 1u;
+    res->missing_mask = (uint16_t)(missing & all);
+    res->saturated_mask = (uint16_t)(saturated & all);
+    res->stuck_mask = (uint16_t)(stuck & all);
+    res->top_channel = (uint8_t)((31u - ((uint32_t)_mm_cvtsi128_si32(best) & 31u)) >> 1);
+    return TD_OK;
+}
+#endif
+
+/* x86-64 (TD_CLOSE_LANES): the same values as the loops below, two channels at a time in SSE2 lanes (four in AVX2:
+ * close_channels_avx2 above), in three passes whose pairs overlap. Pass 1: each field of the pair's accumulators
+ * read at the width it was stored with, the mean and std in doubles as td_mean_std_q8_x86 computes them (n sumsq -
+ * sum^2 is exact in a double: both terms are integers below 2^51), the health bits from int32 compares and MOVMSKPS,
+ * the records but for their z. Pass 2: the log-std spread by log2_q8_table per channel. Pass 3: both z in doubles
  * (lanes_z) and the top channel as the largest key (|z| << 5) | (31 - f) over the features f (the larger |z|, then
  * the lower feature: the lower channel keeps a tie; all zero gives channel 0). An odd last channel pairs with the
  * accumulator past it (all zero from td_monitor_init: no valid sample, z 0, its key below every real one); that
  * record is cleared after (close_window) and its health bits masked off. */
 static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int16_t *z_q8)
 {
+#if TD_CLOSE_AVX2
+    if (__builtin_cpu_supports("avx2")) {
+        return close_channels_avx2(mon, res, z_q8);
+    }
+#endif
     const td_profile_t *prof = mon->profile;
     const uint32_t n_channels = prof->n_channels;
     const __m128i low16 = _mm_set1_epi32(0xFFFF);
