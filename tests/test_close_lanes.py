@@ -29,7 +29,8 @@ WINDOW = 24
 
 
 def _compile(tmp: Path, name: str, optimize_speed: bool, macros: dict[str, str]) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("_td_ffi_build", ROOT / "host" / "tinydrift" / "core" / "_ffi_build.py")
+    spec = importlib.util.spec_from_file_location("_td_ffi_build",
+                                                  ROOT / "host" / "tinydrift" / "core" / "_ffi_build.py")
     build = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build)  # type: ignore[union-attr]
     so = build.make_builder(name, optimize_speed=optimize_speed, absolute=True, macros=macros).compile(tmpdir=str(tmp))
@@ -58,7 +59,8 @@ def _run(ffi_: object, lib_: object, blob: bytes, frames: np.ndarray) -> tuple[b
     results = ffi_.new("td_window_result_t[]", cap)  # type: ignore[attr-defined]
     n = ffi_.new("uint32_t *")  # type: ignore[attr-defined]
     frames = np.ascontiguousarray(frames)
-    status = lib_.td_monitor_push(mon, ffi_.from_buffer("int16_t[]", frames), len(frames), results, cap, n)  # type: ignore[attr-defined]
+    buf = ffi_.from_buffer("int16_t[]", frames)  # type: ignore[attr-defined]
+    status = lib_.td_monitor_push(mon, buf, len(frames), results, cap, n)  # type: ignore[attr-defined]
     assert status == lib_.TD_OK  # type: ignore[attr-defined]
     lifetimes = []
     life = ffi_.new("td_lifetime_t *")  # type: ignore[attr-defined]
@@ -100,8 +102,9 @@ def _profiles(rng: np.random.Generator, c: int) -> list[bytes]:
     sentinel = [-32768 if k % 2 == 0 else None for k in range(c)]
     blobs = []
     for scoring in ("mixture", "centroids"):
-        prof = tinydrift.build_profile(train, window=WINDOW, scoring=scoring, sentinel=sentinel, calibration_windows=None,
-                                       n_dims=min(2 * c, 16) if c > 8 else None, progress=None)
+        prof = tinydrift.build_profile(train, window=WINDOW, scoring=scoring, sentinel=sentinel,
+                                       calibration_windows=None, n_dims=min(2 * c, 16) if c > 8 else None,
+                                       progress=None)
         channels = [dataclasses.replace(ch, stuck_check=k % 3 != 2, stuck_tolerance=int(k % 4),
                                         max_missing=[0, 3, WINDOW, 1][k % 4],
                                         max_saturated=[0, 2, WINDOW, 5][k % 4],
@@ -113,7 +116,8 @@ def _profiles(rng: np.random.Generator, c: int) -> list[bytes]:
             mu = prof.feature_mu_q8.astype(np.int64)
             inv = prof.feature_inv_sigma_q24.astype(np.int64)
             mu = np.clip(mu + rng.integers(-(1 << 22), 1 << 22, size=mu.shape), -(1 << 23), 1 << 23)
-            inv = np.where(np.arange(inv.size) % 3 == 0, 1 << 31, np.maximum(inv, 1) * rng.integers(1, 4096, size=inv.shape))
+            scaled = np.maximum(inv, 1) * rng.integers(1, 4096, size=inv.shape)
+            inv = np.where(np.arange(inv.size) % 3 == 0, 1 << 31, scaled)
             inv = np.minimum(inv, 1 << 31)  # the parser's limits: |mu| <= 2^23, 1 <= inv_sigma <= 2^31
             blobs.append(prof.replace(feature_mu_q8=mu.astype(np.int32),
                                       feature_inv_sigma_q24=inv.astype(np.uint32)).to_bytes())

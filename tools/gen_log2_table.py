@@ -79,8 +79,8 @@ def render() -> str:
         assert last - f <= 1, f"bucket {i} of {1 << HOST_BUCKET_BITS} holds more than one threshold"
     lines += ["};", "",
               "#if defined(TD_HOST_X86) && TD_HOST_X86",
-              f"/* The x86-64 speed build: the fraction bits at the start of each of the {1 << HOST_BUCKET_BITS} buckets of "
-              "the mantissa's",
+              f"/* The x86-64 speed build: the fraction bits at the start of each of the {1 << HOST_BUCKET_BITS} "
+              "buckets of the mantissa's",
               " * bits 30..22; each bucket holds at most one threshold (the fraction is this or one more). */",
               f"static const uint8_t td_log2_first9[{1 << HOST_BUCKET_BITS}] = {{"]
     for i in range(0, len(host_first), 16):

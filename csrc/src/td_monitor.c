@@ -930,7 +930,8 @@ static td_status close_channels(td_monitor_t *mon, td_window_result_t *res, int1
         const __m128i is_stuck =
             _mm_and_si128(_mm_cmplt_epi32(range, _mm_loadl_epi64((const __m128i *)(const void *)&mon->lim_stuck[c])),
                           _mm_cmpgt_epi32(nv, _mm_set1_epi32(1)));
-        const uint32_t ms = (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(_mm_unpacklo_epi64(over_missing, over_saturated)));
+        const uint32_t ms =
+            (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(_mm_unpacklo_epi64(over_missing, over_saturated)));
         missing |= (ms & 3u) << c;
         saturated |= ((ms >> 2) & 3u) << c;
         stuck |= ((uint32_t)_mm_movemask_ps(_mm_castsi128_ps(is_stuck)) & 3u) << c;
