@@ -191,6 +191,9 @@ td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
         }
     }
 #endif
+#if TD_HOST_X86
+    td_mon_nearest_prepare(mon);
+#endif
 #if TD_MON_DEV
     /* The fitted shifts' scale shift of each centroid, for the search's hand-over (td_nearest.c). */
     if (profile->centroid_scales != NULL) {

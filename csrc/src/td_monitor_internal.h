@@ -89,6 +89,12 @@ void td_mon_widen_rows(const td_profile_t *prof, int16_t *rows);
 uint32_t td_mon_embed_pca_rows(const td_profile_t *prof, const int16_t *rows, const int16_t *z_q8, int32_t *e_q8);
 #endif
 
+#if TD_HOST_X86
+/* x86-64 speed build: mon's copy of its profile's centroids and inverse scales for the AVX2 search (nc_cent, nc_inv,
+ * nc_off; nc_ready 1 for a scaled profile with dimensions and centroids, else 0). td_monitor_init calls it. */
+void td_mon_nearest_prepare(td_monitor_t *mon);
+#endif
+
 /* External mode: the dequantized mean of the embeddings pushed during the window (mon->n_embeddings > 0). */
 void td_mon_embed_external(const td_monitor_t *mon, int32_t *e_q8);
 

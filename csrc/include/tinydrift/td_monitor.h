@@ -181,6 +181,17 @@ typedef struct {
     int32_t fs_ivs[TD_MAX_CENTROIDS * TD_MAX_DIMS];
     /** x86-64 speed build, as fs_inv: the chart roots as doubles, +infinity for a root 0 */
     double fs_root[TD_MAX_CENTROIDS * TD_MAX_FEATURES];
+    /** x86-64 speed build, scaled profiles: the centroids by groups of eight, per dimension the group's eight values
+     *  side by side (a last part group repeats its first centroid), for the AVX2 search (td_mon_nearest_prepare) */
+    int32_t nc_cent[(TD_MAX_CENTROIDS + 7) / 8 * 8 * TD_MAX_DIMS];
+    /** x86-64 speed build, as nc_cent: the inverse scales' high halves (inv >> 16) */
+    uint32_t nc_inv_hi[(TD_MAX_CENTROIDS + 7) / 8 * 8 * TD_MAX_DIMS];
+    /** x86-64 speed build, as nc_cent: the inverse scales' low halves (inv & 0xFFFF) */
+    uint32_t nc_inv_lo[(TD_MAX_CENTROIDS + 7) / 8 * 8 * TD_MAX_DIMS];
+    /** x86-64 speed build, as nc_cent: each group's offsets << 8, its even centroids then its odd ones */
+    uint64_t nc_off[(TD_MAX_CENTROIDS + 7) / 8 * 8];
+    /** x86-64 speed build: 1 when nc_cent, nc_inv_hi, nc_inv_lo and nc_off hold the profile's centroids */
+    uint8_t nc_ready;
 #endif
 } td_monitor_t;
 
