@@ -150,10 +150,10 @@ td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
     }
 #endif
 #if TD_HOST_X86
-    /* The projection widened to int16 once, rather than from int8 in every window: rows for the embedding, pairs
-     * of rows for the fitted shifts. */
+    /* The projection widened to int16 once, rather than from int8 in every window: pairs of features for the
+     * embedding, pairs of rows for the fitted shifts. */
     if (profile->projection != NULL) {
-        td_mon_widen_rows(profile, mon->proj_rows);
+        td_mon_widen_cols(profile, mon->proj_cols);
         const uint32_t n_features = profile->n_features;
         const uint32_t stride = 2u * ((n_features + 7u) & ~7u);
         for (uint32_t j = 0; j < profile->n_dims; j++) {
@@ -964,7 +964,7 @@ static TD_NOINLINE td_status close_window(td_monitor_t *mon, td_window_result_t 
 #endif
     {
 #if TD_HOST_X86
-        res->recon_q8 = td_mon_embed_pca_rows(prof, mon->proj_rows, z_q8, res->embedding_q8);
+        res->recon_q8 = td_mon_embed_pca_cols(prof, mon->proj_cols, z_q8, res->embedding_q8);
 #else
         res->recon_q8 = td_mon_embed_pca(prof, z_q8, res->embedding_q8);
 #endif

@@ -169,9 +169,10 @@ typedef struct {
     /** x86-64 speed build, PCA mode: projection rows 2q and 2q + 1 as int16 pairs (P[2q][f], P[2q + 1][f]), features
      *  padded with zeros to a multiple of 8, for the fitted shifts (filled by td_monitor_init) */
     int16_t proj_pairs[(TD_MAX_DIMS + 1) / 2 * 2 * ((TD_MAX_FEATURES + 7) / 8 * 8)];
-    /** x86-64 speed build, PCA mode: projection rows as int16, features padded with zeros to a multiple of 8, for the
-     *  embedding (filled by td_monitor_init) */
-    int16_t proj_rows[TD_MAX_DIMS * ((TD_MAX_FEATURES + 7) / 8 * 8)];
+    /** x86-64 speed build, PCA mode: the projection by pairs of features, for the embedding: per pair (2p, 2p + 1)
+     *  the int16 pairs (P[j][2p], P[j][2p + 1]) of every dimension j, dimensions padded with zeros to a multiple of 4
+     *  (a missing last feature 0 too; filled by td_monitor_init) */
+    int16_t proj_cols[(TD_MAX_FEATURES + 1) / 2 * 2 * ((TD_MAX_DIMS + 3) / 4 * 4)];
     /** x86-64 speed build, scaled profiles with a feature chart: per centroid, each inverse scale / 2^16 as a double
      *  (zeros past n_dims), for the fitted shifts (filled by td_monitor_init) */
     double fs_inv[TD_MAX_CENTROIDS * TD_MAX_DIMS];
