@@ -6,6 +6,13 @@
 #if TD_OPTIMIZE_SPEED && !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32) && defined(__x86_64__) && defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if TD_HOST_X86 && TD_BLOCK_AVX2
+#include <immintrin.h>
+#include <math.h> /* HUGE_VAL */
+#define TD_SHIFTS_AVX2 1
+#else
+#define TD_SHIFTS_AVX2 0
+#endif
 
 #if TD_FEATURE_ATTRIBUTION || TD_FEATURE_CHART
 
@@ -293,6 +300,105 @@ static TD_ALWAYS_INLINE void column_sums(const int16_t *col, uint32_t stride, co
         }
     }
 }
+
+#if TD_SHIFTS_AVX2
+/* 1 when the CPU (and the OS) run AVX2. */
+static uint32_t shifts_cpu_avx2(void)
+{
+    return __builtin_cpu_supports("avx2") ? 1u : 0u;
+}
+
+/* One pass of fitted_shifts_avx2: the shifts of nv (1..4, a constant once inlined) vectors of four features from f
+ * on. For each group of four dimensions (a last part group too: the constants and fs_proj's rows are zero past
+ * n_dims, so whatever e holds there its terms are 0), w_j = sign t_j (inv_j >> inv_shift) as fitted_shifts_x86's
+ * t and w, in doubles (|w| < 2^30: exact); w's lanes broadcast by shuffles, each feature vector's four products
+ * summed as a tree and added to n[v] once. Then g = trunc(n / root) clamped as shift_pair's. */
+__attribute__((target("avx2"))) static TD_ALWAYS_INLINE void shifts_pass(const td_monitor_t *mon, const int32_t *e_q8,
+                                                                         uint32_t k, uint32_t f, uint32_t nv,
+                                                                         int16_t *shift_q8)
+{
+    const td_profile_t *const prof = mon->profile;
+    const uint32_t n_dims = prof->n_dims;
+    const uint32_t n_features = prof->n_features;
+    const int32_t *const cent = mon->fs_cent + k * TD_MAX_DIMS;
+    const double *const inv = mon->fs_inv + k * TD_MAX_DIMS;
+    const int32_t *const ivs = mon->fs_ivs + k * TD_MAX_DIMS;
+    const double *const roots = mon->fs_root + k * TD_MAX_FEATURES;
+    const __m256d cap = _mm256_set1_pd(32767.0);
+    const __m256d half_up = _mm256_set1_pd(0.5);
+    const __m256d sign_bit = _mm256_set1_pd(-0.0);
+    const uint32_t stride = (n_features + 3u) & ~3u;
+    __m256d n[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd()};
+    const double *col = mon->fs_proj + f;
+    for (uint32_t j = 0; j < n_dims; j += 4u, col += 4u * stride) {
+        const __m128i d = _mm_sub_epi32(_mm_loadu_si128((const __m128i *)(const void *)(e_q8 + j)),
+                                        _mm_loadu_si128((const __m128i *)(const void *)(cent + j)));
+        const __m256d p = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm_abs_epi32(d)), _mm256_loadu_pd(inv + j));
+        const __m256d t = _mm256_round_pd(_mm256_min_pd(_mm256_add_pd(p, half_up), cap),
+                                          _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        const __m256d wm =
+            _mm256_mul_pd(t, _mm256_cvtepi32_pd(_mm_loadu_si128((const __m128i *)(const void *)(ivs + j))));
+        const __m256d w = _mm256_xor_pd(wm, _mm256_and_pd(_mm256_cvtepi32_pd(d), sign_bit));
+        const __m256d lo = _mm256_permute2f128_pd(w, w, 0x00); /* w0 w1 w0 w1 */
+        const __m256d hi = _mm256_permute2f128_pd(w, w, 0x11); /* w2 w3 w2 w3 */
+        const __m256d w0 = _mm256_permute_pd(lo, 0x0);
+        const __m256d w1 = _mm256_permute_pd(lo, 0xF);
+        const __m256d w2 = _mm256_permute_pd(hi, 0x0);
+        const __m256d w3 = _mm256_permute_pd(hi, 0xF);
+        for (uint32_t v = 0; v < nv; v++) {
+            const double *const c = col + 4u * v;
+            const __m256d s01 = _mm256_add_pd(_mm256_mul_pd(_mm256_loadu_pd(c), w0),
+                                              _mm256_mul_pd(_mm256_loadu_pd(c + stride), w1));
+            const __m256d s23 = _mm256_add_pd(_mm256_mul_pd(_mm256_loadu_pd(c + 2u * stride), w2),
+                                              _mm256_mul_pd(_mm256_loadu_pd(c + 3u * stride), w3));
+            n[v] = _mm256_add_pd(n[v], _mm256_add_pd(s01, s23));
+        }
+    }
+    for (uint32_t v = 0; v < nv; v++) {
+        const uint32_t left = n_features - f - 4u * v; /* 2, or 4 and more */
+        const double *const r = roots + f + 4u * v;
+        const __m256d root = left >= 4u ? _mm256_loadu_pd(r) : _mm256_setr_pd(r[0], r[1], HUGE_VAL, HUGE_VAL);
+        const __m256d q = _mm256_div_pd(n[v], root);
+        const __m128i g = _mm256_cvttpd_epi32(_mm256_max_pd(_mm256_min_pd(q, cap), _mm256_set1_pd(-32767.0)));
+        const __m128i g16 = _mm_packs_epi32(g, g);
+        int16_t *const out = shift_q8 + f + 4u * v;
+        if (left >= 4u) {
+            _mm_storel_epi64((__m128i *)(void *)out, g16);
+        } else {
+            const uint32_t two = (uint32_t)_mm_cvtsi128_si32(g16);
+            memcpy(out, &two, sizeof two);
+        }
+    }
+}
+
+/* fitted_shifts_x86 with AVX2, in doubles throughout (td_monitor_init's fs_proj: the projection as doubles): the
+ * sums n_f = sum_j P[j][f] w_j four features a vector (each term below 2^37 and every partial sum below 2^43: exact
+ * in any order, so n_f is fitted_shifts' integer), up to sixteen features a pass (shifts_pass; more: w again for
+ * each). tests/c/test_monitor.c compares it with the reference model (and, built with TD_BLOCK_AVX2=0,
+ * fitted_shifts_x86's SSE2 form). */
+__attribute__((target("avx2"))) static TD_NOINLINE void fitted_shifts_avx2(const td_monitor_t *mon, const int32_t *e_q8,
+                                                                            uint32_t k, int16_t *shift_q8)
+{
+    const uint32_t n_features = mon->profile->n_features;
+    for (uint32_t f = 0; f < n_features; f += 16u) {
+        const uint32_t rest = n_features - f; /* even */
+        switch (rest > 12u ? 4u : (rest + 3u) / 4u) {
+        case 1u:
+            shifts_pass(mon, e_q8, k, f, 1u, shift_q8);
+            break;
+        case 2u:
+            shifts_pass(mon, e_q8, k, f, 2u, shift_q8);
+            break;
+        case 3u:
+            shifts_pass(mon, e_q8, k, f, 3u, shift_q8);
+            break;
+        default:
+            shifts_pass(mon, e_q8, k, f, 4u, shift_q8);
+            break;
+        }
+    }
+}
+#endif
 
 /* e_q8: TD_MAX_DIMS words (a result's embedding), read whole. */
 static TD_NOINLINE void fitted_shifts_x86(const td_monitor_t *mon, const int32_t *e_q8, uint32_t k, int16_t *shift_q8)
@@ -749,7 +855,14 @@ TD_NOINLINE void td_mon_feature_tests(td_monitor_t *mon, td_window_result_t *res
 #else
 #if TD_HOST_X86
     if (prof->centroid_scales != NULL && prof->feature_chart != NULL) {
-        fitted_shifts_x86(mon, res->embedding_q8, res->nearest, res->shift_q8);
+#if TD_SHIFTS_AVX2
+        if (shifts_cpu_avx2()) {
+            fitted_shifts_avx2(mon, res->embedding_q8, res->nearest, res->shift_q8);
+        } else
+#endif
+        {
+            fitted_shifts_x86(mon, res->embedding_q8, res->nearest, res->shift_q8);
+        }
     } else
 #endif
     {

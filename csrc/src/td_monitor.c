@@ -189,6 +189,13 @@ td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
                 mon->fs_root[k * TD_MAX_FEATURES + f] = root != 0u ? (double)root : HUGE_VAL;
             }
         }
+        const uint32_t fs_stride = (n_features + 3u) & ~3u;
+        for (uint32_t j = 0; j < ((n_dims + 3u) & ~3u); j++) {
+            for (uint32_t f = 0; f < fs_stride; f++) {
+                mon->fs_proj[j * fs_stride + f] =
+                    j < n_dims && f < n_features ? (double)(int8_t)profile->projection[j * n_features + f] : 0.0;
+            }
+        }
     }
 #endif
 #if TD_HOST_X86

@@ -182,6 +182,10 @@ typedef struct {
     int32_t fs_ivs[TD_MAX_CENTROIDS * TD_MAX_DIMS];
     /** x86-64 speed build, as fs_inv: the chart roots as doubles, +infinity for a root 0 */
     double fs_root[TD_MAX_CENTROIDS * TD_MAX_FEATURES];
+    /** x86-64 speed build, scaled profiles with a feature chart: the projection as doubles for the fitted shifts'
+     *  AVX2 sums, row j holding P[j][f] for every f, n_features padded with zeros to a multiple of 4 and zero rows
+     *  up to a multiple of 4 */
+    double fs_proj[(TD_MAX_DIMS + 3) / 4 * 4 * ((TD_MAX_FEATURES + 3) / 4 * 4)];
     /** x86-64 speed build, scaled profiles: the centroids by groups of eight, per dimension the group's eight values
      *  side by side (a last part group repeats its first centroid), for the AVX2 search (td_mon_nearest_prepare) */
     int32_t nc_cent[(TD_MAX_CENTROIDS + 7) / 8 * 8 * TD_MAX_DIMS];
