@@ -315,7 +315,8 @@ static uint32_t shifts_cpu_avx2(void)
  * summed as a tree and added to n[v] once. Then g = trunc(n / root) clamped as shift_pair's. */
 __attribute__((target("avx2"))) static TD_ALWAYS_INLINE void shifts_pass(const td_monitor_t *mon, const int32_t *e_q8,
                                                                          uint32_t k, uint32_t f, uint32_t nv,
-                                                                         int16_t *shift_q8)
+                                                                         int16_t *shift_q8, uint16_t *stats,
+                                                                         __m128i k_q8, __m128i *top)
 {
     const td_profile_t *const prof = mon->profile;
     const uint32_t n_dims = prof->n_dims;
@@ -368,35 +369,63 @@ __attribute__((target("avx2"))) static TD_ALWAYS_INLINE void shifts_pass(const t
             const uint32_t two = (uint32_t)_mm_cvtsi128_si32(g16);
             memcpy(out, &two, sizeof two);
         }
+        if (stats != NULL) {
+            /* td_chart_update's step for these features: (up, down) + (g, -g) - k in 32-bit lanes, clamped to
+             * [0, 65535] by PACKUSDW, the largest by PMAXUW */
+            uint16_t *const st = stats + 2u * (f + 4u * v);
+            const __m128i gn = _mm_sub_epi32(_mm_setzero_si128(), g);
+            const __m128i zero = _mm_setzero_si128();
+            if (left >= 4u) {
+                const __m128i old = _mm_loadu_si128((const __m128i *)(const void *)st);
+                const __m128i v0 = _mm_sub_epi32(_mm_add_epi32(_mm_unpacklo_epi16(old, zero), _mm_unpacklo_epi32(g, gn)), k_q8);
+                const __m128i v1 = _mm_sub_epi32(_mm_add_epi32(_mm_unpackhi_epi16(old, zero), _mm_unpackhi_epi32(g, gn)), k_q8);
+                const __m128i nw = _mm_packus_epi32(v0, v1);
+                _mm_storeu_si128((__m128i *)(void *)st, nw);
+                *top = _mm_max_epu16(*top, nw);
+            } else {
+                const __m128i old = _mm_loadl_epi64((const __m128i *)(const void *)st);
+                const __m128i v0 = _mm_sub_epi32(_mm_add_epi32(_mm_unpacklo_epi16(old, zero), _mm_unpacklo_epi32(g, gn)), k_q8);
+                const __m128i nw = _mm_packus_epi32(v0, v0);
+                _mm_storel_epi64((__m128i *)(void *)st, nw);
+                *top = _mm_max_epu16(*top, nw);
+            }
+        }
     }
 }
 
 /* fitted_shifts_x86 with AVX2, in doubles throughout (td_monitor_init's fs_proj: the projection as doubles): the
  * sums n_f = sum_j P[j][f] w_j four features a vector (each term below 2^37 and every partial sum below 2^43: exact
  * in any order, so n_f is fitted_shifts' integer), up to sixteen features a pass (shifts_pass; more: w again for
- * each). tests/c/test_monitor.c compares it with the reference model (and, built with TD_BLOCK_AVX2=0,
+ * each). With stats (the feature chart's, non-NULL) also td_chart_update's step with the shifts, returning the
+ * largest new statistic as it does (0 without stats). tests/c/test_monitor.c compares it with the reference model (and, built with TD_BLOCK_AVX2=0,
  * fitted_shifts_x86's SSE2 form). */
-__attribute__((target("avx2"))) static TD_NOINLINE void fitted_shifts_avx2(const td_monitor_t *mon, const int32_t *e_q8,
-                                                                            uint32_t k, int16_t *shift_q8)
+__attribute__((target("avx2"))) static TD_NOINLINE uint32_t fitted_shifts_avx2(const td_monitor_t *mon,
+                                                                                const int32_t *e_q8, uint32_t k,
+                                                                                int16_t *shift_q8, uint16_t *stats,
+                                                                                uint32_t k_q8)
 {
     const uint32_t n_features = mon->profile->n_features;
+    const __m128i kq = _mm_set1_epi32((int32_t)k_q8);
+    __m128i top = _mm_setzero_si128();
     for (uint32_t f = 0; f < n_features; f += 16u) {
         const uint32_t rest = n_features - f; /* even */
         switch (rest > 12u ? 4u : (rest + 3u) / 4u) {
         case 1u:
-            shifts_pass(mon, e_q8, k, f, 1u, shift_q8);
+            shifts_pass(mon, e_q8, k, f, 1u, shift_q8, stats, kq, &top);
             break;
         case 2u:
-            shifts_pass(mon, e_q8, k, f, 2u, shift_q8);
+            shifts_pass(mon, e_q8, k, f, 2u, shift_q8, stats, kq, &top);
             break;
         case 3u:
-            shifts_pass(mon, e_q8, k, f, 3u, shift_q8);
+            shifts_pass(mon, e_q8, k, f, 3u, shift_q8, stats, kq, &top);
             break;
         default:
-            shifts_pass(mon, e_q8, k, f, 4u, shift_q8);
+            shifts_pass(mon, e_q8, k, f, 4u, shift_q8, stats, kq, &top);
             break;
         }
     }
+    /* the largest statistic: 65535 less PHMINPOSUW's minimum of the complements */
+    return 65535u - (uint32_t)(uint16_t)_mm_cvtsi128_si32(_mm_minpos_epu16(_mm_xor_si128(top, _mm_set1_epi32(-1))));
 }
 #endif
 
@@ -853,11 +882,21 @@ TD_NOINLINE void td_mon_feature_tests(td_monitor_t *mon, td_window_result_t *res
 #elif TD_MON_DEV
     (void)fitted_shifts(prof, res->embedding_q8, res->nearest, res->shift_q8, dev, NULL, 0u);
 #else
+#if TD_SHIFTS_AVX2 && TD_FEATURE_CHART
+    uint32_t chart_max = 0u;
+    uint32_t chart_done = 0u; /* 1: the AVX2 fitted shifts took the chart's step */
+#endif
 #if TD_HOST_X86
     if (prof->centroid_scales != NULL && prof->feature_chart != NULL) {
 #if TD_SHIFTS_AVX2
         if (shifts_cpu_avx2()) {
-            fitted_shifts_avx2(mon, res->embedding_q8, res->nearest, res->shift_q8);
+#if TD_FEATURE_CHART
+            chart_max = fitted_shifts_avx2(mon, res->embedding_q8, res->nearest, res->shift_q8, mon->chart_q8,
+                                           td_load_u16(chart));
+            chart_done = 1u;
+#else
+            (void)fitted_shifts_avx2(mon, res->embedding_q8, res->nearest, res->shift_q8, NULL, 0u);
+#endif
         } else
 #endif
         {
@@ -880,7 +919,14 @@ TD_NOINLINE void td_mon_feature_tests(td_monitor_t *mon, td_window_result_t *res
         res->chart_q8 = (uint16_t)chart_max;
 #elif TD_OPTIMIZE_SPEED
         /* The largest statistic; its index (the lowest holding it, as td_chart_step's) only for an alarm. */
-        res->chart_q8 = (uint16_t)td_chart_update(mon->chart_q8, res->shift_q8, prof->n_features, td_load_u16(chart));
+#if TD_SHIFTS_AVX2
+        if (chart_done) {
+            res->chart_q8 = (uint16_t)chart_max;
+        } else
+#endif
+        {
+            res->chart_q8 = (uint16_t)td_chart_update(mon->chart_q8, res->shift_q8, prof->n_features, td_load_u16(chart));
+        }
 #else
         const uint32_t top = td_chart_step(mon->chart_q8, res->shift_q8, prof->n_features, td_load_u16(chart));
         res->chart_q8 = mon->chart_q8[top];
