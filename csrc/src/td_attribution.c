@@ -324,7 +324,7 @@ __attribute__((target("avx2"))) static TD_ALWAYS_INLINE void shifts_pass(const t
     const int32_t *const cent = mon->fs_cent + k * TD_MAX_DIMS;
     const double *const inv = mon->fs_inv + k * TD_MAX_DIMS;
     const int32_t *const ivs = mon->fs_ivs + k * TD_MAX_DIMS;
-    const double *const roots = mon->fs_root + k * TD_MAX_FEATURES;
+    const double *const rinv = mon->fs_rinv + k * TD_MAX_FEATURES;
     const __m256d cap = _mm256_set1_pd(32767.0);
     const __m256d half_up = _mm256_set1_pd(0.5);
     const __m256d sign_bit = _mm256_set1_pd(-0.0);
@@ -357,9 +357,15 @@ __attribute__((target("avx2"))) static TD_ALWAYS_INLINE void shifts_pass(const t
     }
     for (uint32_t v = 0; v < nv; v++) {
         const uint32_t left = n_features - f - 4u * v; /* 2, or 4 and more */
-        const double *const r = roots + f + 4u * v;
-        const __m256d root = left >= 4u ? _mm256_loadu_pd(r) : _mm256_setr_pd(r[0], r[1], HUGE_VAL, HUGE_VAL);
-        const __m256d q = _mm256_div_pd(n[v], root);
+        /* trunc(n / root) without a division: q = n (1 / root) errs by under 2^-52 relatively, under 2^-37 below the
+         * clamp, while a quotient that is not an integer lies at least 1 / root > 2^-32 from one; 2^-34 towards n's
+         * sign (rounded to within 2^-37) lifts an integer quotient that q may miss from below past it and moves no
+         * other across one, so truncation gives trunc(n / root); past the clamp either gives +-INT16_MAX. root 0:
+         * 1 / root held as 0, q = 0 (as n / +infinity in fitted_shifts_x86). */
+        const double *const r = rinv + f + 4u * v;
+        const __m256d ri = left >= 4u ? _mm256_loadu_pd(r) : _mm256_setr_pd(r[0], r[1], 0.0, 0.0);
+        const __m256d nudge = _mm256_or_pd(_mm256_and_pd(n[v], sign_bit), _mm256_set1_pd(0x1p-34));
+        const __m256d q = _mm256_add_pd(_mm256_mul_pd(n[v], ri), nudge);
         const __m128i g = _mm256_cvttpd_epi32(_mm256_max_pd(_mm256_min_pd(q, cap), _mm256_set1_pd(-32767.0)));
         const __m128i g16 = _mm_packs_epi32(g, g);
         int16_t *const out = shift_q8 + f + 4u * v;

@@ -187,6 +187,7 @@ td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
             for (uint32_t f = 0; f < n_features; f++) {
                 const uint32_t root = td_load_u32(roots + 4u * f);
                 mon->fs_root[k * TD_MAX_FEATURES + f] = root != 0u ? (double)root : HUGE_VAL;
+                mon->fs_rinv[k * TD_MAX_FEATURES + f] = root != 0u ? 1.0 / (double)root : 0.0;
             }
         }
         const uint32_t fs_stride = (n_features + 3u) & ~3u;
