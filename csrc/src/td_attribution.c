@@ -8,7 +8,6 @@
 #endif
 #if TD_HOST_X86 && TD_BLOCK_AVX2
 #include <immintrin.h>
-#include <math.h> /* HUGE_VAL */
 #define TD_SHIFTS_AVX2 1
 #else
 #define TD_SHIFTS_AVX2 0
@@ -264,19 +263,22 @@ static uint32_t blame_len(uint64_t num, uint32_t root)
  * integers without a division. t_j = min(round(|diff| inv_j / 2^16), INT16_MAX) in doubles (the product < 2^49 and
  * its rounding are exact there); w_j = sign t_j (inv_j >> inv_shift) by PMADDWD (both int16); the column sums n_f in
  * SSE2 as blame_sums' (PMADDWD on the int16 halves of w, two rows a step, up to sixteen features a pass); and
- * g_f = sign(n_f) min(floor(|n_f| / root_f), INT16_MAX) as the truncated double quotient n_f / root_f: |n_f| < 2^43
- * and root_f < 2^32 are exact doubles and, below the clamp, a quotient that is not an integer lies at least
- * 2^-32 from one while the division errs by at most 2^-38, so truncation gives the floor; root 0 gives 0. The
- * per-centroid constants (inv_j / 2^16 and inv_j >> inv_shift, the roots as doubles) come from td_monitor_init.
+ * g_f = sign(n_f) min(floor(|n_f| / root_f), INT16_MAX) as shift_pair's truncated quotient. The per-centroid
+ * constants (inv_j / 2^16 and inv_j >> inv_shift, the roots' reciprocals) come from td_monitor_init.
  * tests/c/test_monitor.c compares it with the reference model on random profiles. */
-/* Two features' g = trunc(n / root) clamped to +-INT16_MAX (0 for root 0, held as +infinity: n / +infinity is +-0),
- * n = hi 2^16 + lo from lanes 0 and 1 (|hi| < 2^26, |lo| < 2^27: exact doubles); the roots as doubles (td_monitor_init's
- * fs_root). In lanes 0, 1. */
-static TD_ALWAYS_INLINE __m128i shift_pair(__m128i lo, __m128i hi, const double *root)
+/* Two features' g = trunc(n / root) clamped to +-INT16_MAX, n = hi 2^16 + lo from lanes 0 and 1 (|hi| < 2^26,
+ * |lo| < 2^27: exact doubles, |n| < 2^43), without a division: q = n (1 / root) (td_monitor_init's fs_rinv, 1 / root
+ * rounded) errs by under 2^-52 relatively, under 2^-37 below the clamp, while a quotient that is not an integer lies
+ * at least 1 / root > 2^-32 (root < 2^32) from one; 2^-34 towards n's sign (the sum rounded to within 2^-37) lifts
+ * an integer quotient that q may miss from below past it and moves no other across one, so truncation gives
+ * trunc(n / root); past the clamp either gives +-INT16_MAX. Root 0: its reciprocal held as 0, g 0 (fitted_shifts'
+ * result). In lanes 0, 1. */
+static TD_ALWAYS_INLINE __m128i shift_pair(__m128i lo, __m128i hi, const double *rinv)
 {
     const __m128d huge = _mm_set1_pd(32767.0);
     const __m128d n = _mm_add_pd(_mm_mul_pd(_mm_cvtepi32_pd(hi), _mm_set1_pd(65536.0)), _mm_cvtepi32_pd(lo));
-    const __m128d quot = _mm_div_pd(n, _mm_loadu_pd(root));
+    const __m128d nudge = _mm_or_pd(_mm_and_pd(n, _mm_set1_pd(-0.0)), _mm_set1_pd(0x1p-34));
+    const __m128d quot = _mm_add_pd(_mm_mul_pd(n, _mm_loadu_pd(rinv)), nudge);
     return _mm_cvttpd_epi32(_mm_max_pd(_mm_min_pd(quot, huge), _mm_sub_pd(_mm_setzero_pd(), huge)));
 }
 
@@ -312,7 +314,7 @@ static uint32_t shifts_cpu_avx2(void)
  * on. For each group of four dimensions (a last part group too: the constants and fs_proj's rows are zero past
  * n_dims, so whatever e holds there its terms are 0), w_j = sign t_j (inv_j >> inv_shift) as fitted_shifts_x86's
  * t and w, in doubles (|w| < 2^30: exact); w's lanes broadcast by shuffles, each feature vector's four products
- * summed as a tree and added to n[v] once. Then g = trunc(n / root) clamped as shift_pair's. */
+ * summed as a tree and added to n[v] once. Then g = trunc(n / root) as shift_pair's. */
 __attribute__((target("avx2"))) static TD_ALWAYS_INLINE void shifts_pass(const td_monitor_t *mon, const int32_t *e_q8,
                                                                          uint32_t k, uint32_t f, uint32_t nv,
                                                                          int16_t *shift_q8, uint16_t *stats,
@@ -357,11 +359,7 @@ __attribute__((target("avx2"))) static TD_ALWAYS_INLINE void shifts_pass(const t
     }
     for (uint32_t v = 0; v < nv; v++) {
         const uint32_t left = n_features - f - 4u * v; /* 2, or 4 and more */
-        /* trunc(n / root) without a division: q = n (1 / root) errs by under 2^-52 relatively, under 2^-37 below the
-         * clamp, while a quotient that is not an integer lies at least 1 / root > 2^-32 from one; 2^-34 towards n's
-         * sign (rounded to within 2^-37) lifts an integer quotient that q may miss from below past it and moves no
-         * other across one, so truncation gives trunc(n / root); past the clamp either gives +-INT16_MAX. root 0:
-         * 1 / root held as 0, q = 0 (as n / +infinity in fitted_shifts_x86). */
+        /* trunc(n / root) as shift_pair's, by the reciprocal and its nudge */
         const double *const r = rinv + f + 4u * v;
         const __m256d ri = left >= 4u ? _mm256_loadu_pd(r) : _mm256_setr_pd(r[0], r[1], 0.0, 0.0);
         const __m256d nudge = _mm256_or_pd(_mm256_and_pd(n[v], sign_bit), _mm256_set1_pd(0x1p-34));
@@ -442,11 +440,11 @@ static TD_NOINLINE void fitted_shifts_x86(const td_monitor_t *mon, const int32_t
     const uint32_t n_dims = prof->n_dims;
     const uint32_t n_features = prof->n_features;
     /* td_monitor_init's per-centroid constants: the centroid, inverse scales / 2^16 as doubles and shifted right by
-     * the centroid's scale shift (all zero past n_dims: t 0, w 0), chart roots as doubles */
+     * the centroid's scale shift (all zero past n_dims: t 0, w 0), the chart roots' reciprocals */
     const int32_t *const cent = mon->fs_cent + k * TD_MAX_DIMS;
     const double *const inv = mon->fs_inv + k * TD_MAX_DIMS;
     const int32_t *const ivs = mon->fs_ivs + k * TD_MAX_DIMS;
-    const double *const roots = mon->fs_root + k * TD_MAX_FEATURES;
+    const double *const roots = mon->fs_rinv + k * TD_MAX_FEATURES;
     const int16_t *const proj_pairs = mon->proj_pairs;
     const uint32_t n_groups = (n_dims + 3u) / 4u;
     /* (wl_j, wl_j+1) and (wh_j, wh_j+1) as int16 pairs: w = wh 2^16 + wl, wl the low half sign-extended */

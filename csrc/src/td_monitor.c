@@ -10,9 +10,6 @@
 #include "td_log2_table.h"
 #endif
 #include "td_stats_internal.h"
-#if TD_HOST_X86
-#include <math.h> /* HUGE_VAL */
-#endif
 
 /* td_log2_q8 of a Q8 value is 8 * 256 above the log2 of the value itself. */
 #define LOG2_Q8_OF_Q8 (8 * 256)
@@ -164,8 +161,8 @@ td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
     }
     /* The fitted shifts' per-centroid constants (td_attribution.c's fitted_shifts_x86): the centroids, the inverse
      * scales / 2^16 as doubles (exact: below 2^25 scaled by a power of two), the same shifted right by the bit length of the
-     * centroid's largest less 15 (as fitted_shifts), and the chart roots as doubles (exact: below 2^32), a root 0 as
-     * +infinity (any finite n / +infinity truncates to 0, fitted_shifts' result for root 0). */
+     * centroid's largest less 15 (as fitted_shifts), the chart roots' reciprocals (1 / root rounded; 0 for a root 0,
+     * fitted_shifts' result then), and for the AVX2 sums the projection as doubles. */
     if (profile->centroid_scales != NULL && profile->feature_chart != NULL) {
         const uint32_t n_dims = profile->n_dims;
         const uint32_t n_features = profile->n_features;
@@ -186,7 +183,6 @@ td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
             }
             for (uint32_t f = 0; f < n_features; f++) {
                 const uint32_t root = td_load_u32(roots + 4u * f);
-                mon->fs_root[k * TD_MAX_FEATURES + f] = root != 0u ? (double)root : HUGE_VAL;
                 mon->fs_rinv[k * TD_MAX_FEATURES + f] = root != 0u ? 1.0 / (double)root : 0.0;
             }
         }

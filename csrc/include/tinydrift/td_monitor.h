@@ -180,9 +180,7 @@ typedef struct {
     int32_t fs_cent[TD_MAX_CENTROIDS * TD_MAX_DIMS];
     /** x86-64 speed build, as fs_inv: each inverse scale shifted right by its centroid's scale shift */
     int32_t fs_ivs[TD_MAX_CENTROIDS * TD_MAX_DIMS];
-    /** x86-64 speed build, as fs_inv: the chart roots as doubles, +infinity for a root 0 */
-    double fs_root[TD_MAX_CENTROIDS * TD_MAX_FEATURES];
-    /** x86-64 speed build, as fs_root: 1 / root rounded to a double, 0 for a root 0 (the AVX2 fitted shifts) */
+    /** x86-64 speed build, as fs_inv: each chart root's reciprocal rounded to a double, 0 for a root 0 */
     double fs_rinv[TD_MAX_CENTROIDS * TD_MAX_FEATURES];
     /** x86-64 speed build, scaled profiles with a feature chart: the projection as doubles for the fitted shifts'
      *  AVX2 sums, row j holding P[j][f] for every f, n_features padded with zeros to a multiple of 4 and zero rows
