@@ -83,6 +83,23 @@ td_status monitor_reset_window(td_monitor_t *mon)
                            [end] "r"(end)
                          : "r2", "r3", "r4", "r5", "r6", "r8", "r9", "ip", "cc", "memory");
     } else
+#elif TD_HOST_X86
+    /* x86-64: the same two 16-byte words stored to each channel, (sumsq, sum, band_lo) and (band_span, min | max << 16,
+     * n_missing | n_saturated << 16, n_samples): no call, no copy of acc[0]. The same layout test. */
+    if (sizeof(td_window_acc_t) == 32u && offsetof(td_window_acc_t, sumsq) == 0u &&
+        offsetof(td_window_acc_t, sum) == 8u && offsetof(td_window_acc_t, band_lo) == 12u &&
+        offsetof(td_window_acc_t, band_span) == 16u && offsetof(td_window_acc_t, min) == 20u &&
+        offsetof(td_window_acc_t, max) == 22u && offsetof(td_window_acc_t, n_missing) == 24u &&
+        offsetof(td_window_acc_t, n_saturated) == 26u && offsetof(td_window_acc_t, n_samples) == 28u) {
+        const __m128i lo = _mm_set_epi32(TD_WINDOW_EMPTY_BAND_LO, 0, 0, 0);
+        const __m128i hi = _mm_set_epi32(0, 0, (int32_t)((uint32_t)(uint16_t)INT16_MIN << 16 | (uint16_t)INT16_MAX),
+                                         (int32_t)TD_WINDOW_EMPTY_BAND_SPAN);
+        const uint32_t n_channels = mon->profile->n_channels;
+        for (uint32_t c = 0; c < n_channels; c++) {
+            _mm_storeu_si128((__m128i *)(void *)&mon->acc[c], lo);
+            _mm_storeu_si128((__m128i *)(void *)&mon->acc[c] + 1, hi);
+        }
+    } else
 #endif
     {
         /* Every channel starts from the same empty state: one reset, then copies (a call per channel cost more). */

@@ -431,122 +431,6 @@ static void block_frames(const int16_t *x, uint32_t n_ch, uint32_t n, channel_st
     _mm_storeu_si128((__m128i *)(void *)out->mx, hi);
 }
 
-#if TD_BLOCK_AVX2
-/* Frame i of block_frames' layout: its samples from lane 0, the next frame's (or zeros) after them. */
-static TD_ALWAYS_INLINE __m128i frame_at(const int16_t *x, uint32_t n_ch, uint32_t i, uint32_t n_safe, __m128i last,
-                                         uint32_t n_samples)
-{
-    return i < n_safe ? _mm_loadu_si128((const __m128i *)(const void *)(x + (size_t)i * n_ch))
-                      : lanes_down(last, i * n_ch + 8u - n_samples);
-}
-
-/* Two frames in one AVX2 vector: lo in the low 128 bits, hi in the high. */
-__attribute__((target("avx2"))) static inline __m256i frames_2(__m128i lo, __m128i hi)
-{
-    return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
-}
-
-/* One pair step of frames_avx2: frames 0-3 at p (n_ch samples apart), 0 and 2 interleaved in the low half, 1 and 3
- * in the high. */
-__attribute__((target("avx2"))) static inline void frames_step(const int16_t *p, uint32_t n_ch, __m256i *lo,
-                                                               __m256i *hi, __m256i *s_lo, __m256i *s_hi,
-                                                               __m256i *sq_lo, __m256i *sq_hi)
-{
-    const __m256i a = frames_2(_mm_loadu_si128((const __m128i *)(const void *)p),
-                               _mm_loadu_si128((const __m128i *)(const void *)(p + n_ch)));
-    const __m256i b = frames_2(_mm_loadu_si128((const __m128i *)(const void *)(p + 2u * n_ch)),
-                               _mm_loadu_si128((const __m128i *)(const void *)(p + 3u * n_ch)));
-    *lo = _mm256_min_epi16(*lo, _mm256_min_epi16(a, b));
-    *hi = _mm256_max_epi16(*hi, _mm256_max_epi16(a, b));
-    pair_avx2(a, b, s_lo, s_hi, sq_lo, sq_hi);
-}
-
-/* The uint32 squares of (up to) two pair steps widened into the uint64 sums. */
-__attribute__((target("avx2"))) static inline void widen_avx2(__m256i sq_lo, __m256i sq_hi, __m256i *q0, __m256i *q1,
-                                                              __m256i *q2, __m256i *q3)
-{
-    const __m256i zero = _mm256_setzero_si256();
-    *q0 = _mm256_add_epi64(*q0, _mm256_unpacklo_epi32(sq_lo, zero));
-    *q1 = _mm256_add_epi64(*q1, _mm256_unpackhi_epi32(sq_lo, zero));
-    *q2 = _mm256_add_epi64(*q2, _mm256_unpacklo_epi32(sq_hi, zero));
-    *q3 = _mm256_add_epi64(*q3, _mm256_unpackhi_epi32(sq_hi, zero));
-}
-
-/* block_frames in AVX2 for 5-8 channels and n >= 4 frames: each 128-bit half holds one frame, as block_frames' vector
- * does (channel c in lane c), so a vector takes two frames and a pair step four (frames i, i + 2 interleaved in the low
- * half, i + 1, i + 3 in the high): the same PMADDWD pairs as the lane kernels, and the channels' statistics are the
- * two halves added at the end, with no lanes to sum per channel. The last 1-4 frames take one step whose missing
- * frames repeat the first (min and max unchanged) and are masked out of the sums. */
-__attribute__((target("avx2"))) static void frames_avx2(const int16_t *x, uint32_t n_ch, uint32_t n,
-                                                        channel_stats_t *out)
-{
-    const uint32_t n_samples = n * n_ch;
-    const uint32_t n_safe = n_ch < 8u ? n - 1u : n; /* frames whose 8-sample load stays in the block (n_ch >= 5) */
-    const __m128i last = _mm_loadu_si128((const __m128i *)(const void *)(x + n_samples - 8u));
-    const __m256i zero = _mm256_setzero_si256();
-    __m256i s_lo = zero; /* int32: channels 0-3 (low half: frames i, i + 2; high half: i + 1, i + 3) */
-    __m256i s_hi = zero; /* channels 4-7 */
-    __m256i q0 = zero;   /* uint64: channels 0-1, 2-3, 4-5, 6-7, both halves */
-    __m256i q1 = zero;
-    __m256i q2 = zero;
-    __m256i q3 = zero;
-    __m256i lo = _mm256_set1_epi16(INT16_MAX);
-    __m256i hi = _mm256_set1_epi16(INT16_MIN);
-    const size_t step = (size_t)4u * n_ch;
-    const int16_t *p = x;
-    uint32_t i = 0u;
-    /* eight frames (two pair steps, four squares a lane) between widenings */
-    for (; i + 8u <= n_safe; i += 8u, p += 2u * step) {
-        __m256i sq_lo = zero;
-        __m256i sq_hi = zero;
-        frames_step(p, n_ch, &lo, &hi, &s_lo, &s_hi, &sq_lo, &sq_hi);
-        frames_step(p + step, n_ch, &lo, &hi, &s_lo, &s_hi, &sq_lo, &sq_hi);
-        widen_avx2(sq_lo, sq_hi, &q0, &q1, &q2, &q3);
-    }
-    if (i < n) { /* at most one more full step, then the last 1-4 frames (n - i <= 3 + (n - n_safe)) */
-        __m256i sq_lo = zero;
-        __m256i sq_hi = zero;
-        if (i + 4u <= n_safe) {
-            frames_step(p, n_ch, &lo, &hi, &s_lo, &s_hi, &sq_lo, &sq_hi);
-            i += 4u;
-        }
-        if (i < n) {
-            const uint32_t r = n - i;
-            const __m128i ones = _mm_set1_epi16(-1);
-            const __m128i none = _mm_setzero_si128();
-            const __m128i f0 = frame_at(x, n_ch, i, n_safe, last, n_samples);
-            const __m128i f1 = r > 1u ? frame_at(x, n_ch, i + 1u, n_safe, last, n_samples) : f0;
-            const __m128i f2 = r > 2u ? frame_at(x, n_ch, i + 2u, n_safe, last, n_samples) : f0;
-            const __m128i f3 = r > 3u ? frame_at(x, n_ch, i + 3u, n_safe, last, n_samples) : f0;
-            const __m256i a = frames_2(f0, f1);
-            const __m256i b = frames_2(f2, f3);
-            lo = _mm256_min_epi16(lo, _mm256_min_epi16(a, b));
-            hi = _mm256_max_epi16(hi, _mm256_max_epi16(a, b));
-            const __m256i keep_a = frames_2(ones, r > 1u ? ones : none);
-            const __m256i keep_b = frames_2(r > 2u ? ones : none, r > 3u ? ones : none);
-            pair_avx2(_mm256_and_si256(a, keep_a), _mm256_and_si256(b, keep_b), &s_lo, &s_hi, &sq_lo, &sq_hi);
-        }
-        widen_avx2(sq_lo, sq_hi, &q0, &q1, &q2, &q3);
-    }
-    /* the two halves' frames together */
-    const __m128i sum_lo = _mm_add_epi32(_mm256_castsi256_si128(s_lo), _mm256_extracti128_si256(s_lo, 1));
-    const __m128i sum_hi = _mm_add_epi32(_mm256_castsi256_si128(s_hi), _mm256_extracti128_si256(s_hi, 1));
-    _mm_storeu_si128((__m128i *)(void *)out->sum, sum_lo);
-    _mm_storeu_si128((__m128i *)(void *)(out->sum + 4), sum_hi);
-    _mm_storeu_si128((__m128i *)(void *)out->sumsq,
-                     _mm_add_epi64(_mm256_castsi256_si128(q0), _mm256_extracti128_si256(q0, 1)));
-    _mm_storeu_si128((__m128i *)(void *)(out->sumsq + 2),
-                     _mm_add_epi64(_mm256_castsi256_si128(q1), _mm256_extracti128_si256(q1, 1)));
-    _mm_storeu_si128((__m128i *)(void *)(out->sumsq + 4),
-                     _mm_add_epi64(_mm256_castsi256_si128(q2), _mm256_extracti128_si256(q2, 1)));
-    _mm_storeu_si128((__m128i *)(void *)(out->sumsq + 6),
-                     _mm_add_epi64(_mm256_castsi256_si128(q3), _mm256_extracti128_si256(q3, 1)));
-    _mm_storeu_si128((__m128i *)(void *)out->mn,
-                     _mm_min_epi16(_mm256_castsi256_si128(lo), _mm256_extracti128_si256(lo, 1)));
-    _mm_storeu_si128((__m128i *)(void *)out->mx,
-                     _mm_max_epi16(_mm256_castsi256_si128(hi), _mm256_extracti128_si256(hi, 1)));
-}
-#endif
 #endif
 
 #if TD_BLOCK_PAIRS
@@ -637,8 +521,9 @@ static uint32_t block_ok(const td_window_acc_t *accs, const td_sample_rules_t *r
  * the pass lies strictly inside the rails (none saturated, none the sentinel, which lies outside them; rail_lo <
  * rail_hi follows), then the frames past `done` added by td_window_add; any other channel added by td_window_add
  * whole, whose error (bad rules, no room) ends the call there, as it would channel by channel. */
-static td_status merge_channels(td_window_acc_t *accs, const td_sample_rules_t *rules, uint32_t n_channels,
-                                uint32_t n, uint32_t done, const channel_stats_t *cs, const int16_t *frames)
+static TD_NOINLINE td_status merge_channels(td_window_acc_t *accs, const td_sample_rules_t *rules,
+                                            uint32_t n_channels, uint32_t n, uint32_t done, const channel_stats_t *cs,
+                                            const int16_t *frames)
 {
     for (uint32_t c = 0; c < n_channels; c++) {
         td_window_acc_t *acc = &accs[c];
@@ -678,27 +563,362 @@ static td_status merge_channels(td_window_acc_t *accs, const td_sample_rules_t *
 }
 #endif
 
-td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *rules, const int16_t *frames,
-                               uint32_t n_channels, uint32_t n_frames)
-{
-    if (accs == NULL || rules == NULL || n_channels == 0u || (frames == NULL && n_frames > 0u)) {
-        return TD_ERR_ARG;
-    }
-    uint32_t done = 0u;
 #if TD_BLOCK_LANES
-    /* A block pass first, then channel by channel (merge_channels). 5-8 channels where the CPU has AVX2 (blocks of 4
-     * frames or more): two frames a vector (frames_avx2). Else a group is lanes = lcm(n_channels, width) samples,
-     * lanes / n_channels frames: width 16 (AVX2) for blocks of 2 groups or more, else 8 (SSE2) for blocks of 4 groups
-     * or more. Shorter blocks of up to 8 channels (a window of 10 frames: 2 groups of 4 at 6 channels without AVX2)
-     * go one frame a vector (block_frames). */
+/* The statistics of a block pass over channels 0-7, in registers. */
+typedef struct {
+    __m128i sum_lo; /* int32: channels 0-3 */
+    __m128i sum_hi; /* channels 4-7 */
+    __m128i q0;     /* uint64: channels 0-1 */
+    __m128i q1;     /* 2-3 */
+    __m128i q2;     /* 4-5 */
+    __m128i q3;     /* 6-7 */
+    __m128i mn;     /* int16: channels 0-7 */
+    __m128i mx;
+} stats8_t;
+
+/* block_finish writes td_window_acc_t and reads td_sample_rules_t word by word: their layouts, checked at compile
+ * time (a negative array size otherwise). */
+typedef char td_acc_layout_check[(sizeof(td_window_acc_t) == 32u && offsetof(td_window_acc_t, sumsq) == 0u &&
+                                  offsetof(td_window_acc_t, sum) == 8u && offsetof(td_window_acc_t, band_lo) == 12u &&
+                                  offsetof(td_window_acc_t, band_span) == 16u &&
+                                  offsetof(td_window_acc_t, min) == 20u && offsetof(td_window_acc_t, max) == 22u &&
+                                  offsetof(td_window_acc_t, n_missing) == 24u &&
+                                  offsetof(td_window_acc_t, n_saturated) == 26u &&
+                                  offsetof(td_window_acc_t, n_samples) == 28u && sizeof(td_sample_rules_t) == 8u &&
+                                  offsetof(td_sample_rules_t, rail_hi) == 2u &&
+                                  offsetof(td_sample_rules_t, sentinel) == 4u &&
+                                  offsetof(td_sample_rules_t, use_sentinel) == 6u)
+                                     ? 1
+                                     : -1];
+
+/* Rules k and k + 1 of n_ch (zeros past the last): one load, no read past the array. */
+static TD_ALWAYS_INLINE __m128i rules_pair(const td_sample_rules_t *rules, uint32_t k, uint32_t n_ch)
+{
+    if (k + 2u <= n_ch) {
+        return _mm_loadu_si128((const __m128i *)(const void *)(rules + k));
+    }
+    return k < n_ch ? _mm_loadl_epi64((const __m128i *)(const void *)(rules + k)) : _mm_setzero_si128();
+}
+
+/* 1 when merge_channels would keep a whole block pass over all n_ch <= 8 channels and each accumulator was empty:
+ * none has a sample yet (then every field is td_window_reset's), each channel's rules are valid and all its samples
+ * lie strictly inside the rails (mn > rail_lo and mx < rail_hi, which also gives rail_lo < rail_hi; then no sample is
+ * the sentinel, which must lie outside them). The rules of eight channels are read as four vectors and split into
+ * rail_lo, rail_hi, sentinel and use_sentinel vectors, compared all at once. n_min: n_ch's least value, a constant. */
+static TD_ALWAYS_INLINE uint32_t block_fresh(const td_window_acc_t *accs, const td_sample_rules_t *rules,
+                                             uint32_t n_ch, uint32_t n_min, __m128i mn, __m128i mx)
+{
+    uint32_t used = 0u;
+    for (uint32_t c = 0; c < 8u; c++) { /* a constant count: unrolled, no loop */
+        used |= c < n_min || c < n_ch ? accs[c].n_samples : 0u;
+    }
+    const __m128i r01 = rules_pair(rules, 0u, n_min >= 2u ? 2u : n_ch);
+    const __m128i r23 = rules_pair(rules, 2u, n_min >= 4u ? 4u : n_ch);
+    const __m128i r45 = rules_pair(rules, 4u, n_ch);
+    const __m128i r67 = rules_pair(rules, 6u, n_ch);
+    const __m128i t0 = _mm_unpacklo_epi16(r01, r23); /* lo0 lo2 hi0 hi2 se0 se2 us0 us2 */
+    const __m128i t1 = _mm_unpackhi_epi16(r01, r23); /* lo1 lo3 hi1 hi3 se1 se3 us1 us3 */
+    const __m128i t2 = _mm_unpacklo_epi16(r45, r67);
+    const __m128i t3 = _mm_unpackhi_epi16(r45, r67);
+    const __m128i u0 = _mm_unpacklo_epi16(t0, t1); /* lo0-3 hi0-3 */
+    const __m128i u1 = _mm_unpackhi_epi16(t0, t1); /* se0-3 us0-3 */
+    const __m128i u2 = _mm_unpacklo_epi16(t2, t3);
+    const __m128i u3 = _mm_unpackhi_epi16(t2, t3);
+    const __m128i rail_lo = _mm_unpacklo_epi64(u0, u2);
+    const __m128i rail_hi = _mm_unpackhi_epi64(u0, u2);
+    const __m128i sentinel = _mm_unpacklo_epi64(u1, u3);
+    /* use_sentinel is the low byte of its word (x86 is little-endian); the high one is padding */
+    const __m128i unused = _mm_cmpeq_epi16(_mm_slli_epi16(_mm_unpackhi_epi64(u1, u3), 8), _mm_setzero_si128());
+    const __m128i inside = _mm_and_si128(_mm_cmpgt_epi16(mn, rail_lo), _mm_cmpgt_epi16(rail_hi, mx));
+    const __m128i bad_sentinel = _mm_andnot_si128(
+        unused, _mm_and_si128(_mm_cmpgt_epi16(sentinel, rail_lo), _mm_cmpgt_epi16(rail_hi, sentinel)));
+    const uint32_t need = (1u << (2u * n_ch)) - 1u;
+    const uint32_t pass = (uint32_t)_mm_movemask_epi8(_mm_andnot_si128(bad_sentinel, inside));
+    return (pass & need) == need && used == 0u;
+}
+
+/* The statistics of block_finish (stats8_t's fields, each in a register) through merge_channels: out of line, so that
+ * the block passes keep no channel_stats_t of their own. */
+static TD_NOINLINE td_status merge_stats(td_window_acc_t *accs, const td_sample_rules_t *rules, const int16_t *frames,
+                                         uint32_t n_ch, uint32_t n, __m128i sum_lo, __m128i sum_hi, __m128i q0,
+                                         __m128i q1, __m128i q2, __m128i q3, __m128i mn, __m128i mx)
+{
+    channel_stats_t cs;
+    _mm_storeu_si128((__m128i *)(void *)cs.sum, sum_lo);
+    _mm_storeu_si128((__m128i *)(void *)(cs.sum + 4), sum_hi);
+    _mm_storeu_si128((__m128i *)(void *)cs.sumsq, q0);
+    _mm_storeu_si128((__m128i *)(void *)(cs.sumsq + 2), q1);
+    _mm_storeu_si128((__m128i *)(void *)(cs.sumsq + 4), q2);
+    _mm_storeu_si128((__m128i *)(void *)(cs.sumsq + 6), q3);
+    _mm_storeu_si128((__m128i *)(void *)cs.mn, mn);
+    _mm_storeu_si128((__m128i *)(void *)cs.mx, mx);
+    return merge_channels(accs, rules, n_ch, n, n, &cs, frames);
+}
+
+/* The accumulators of channels k..k + 3 (k = 0 or 4), those below n_ch, written whole as merge_channels leaves fresh
+ * ones (block_fresh): the sums, min and max, the band [min, max] (inside the rails), no sample missing or saturated,
+ * n samples. sum, q01 and q23 are the four channels' sums, mm their min (low half) and max (high half) in each int32,
+ * zn the words (0, n) twice. Each acc is two 16-byte words: (sumsq, sum, band_lo) and (band_span, min | max << 16,
+ * n_missing | n_saturated << 16, n_samples). n_min: n_ch's least value, a constant. */
+static TD_ALWAYS_INLINE void write_four(td_window_acc_t *accs, uint32_t k, uint32_t n_ch, uint32_t n_min, __m128i sum,
+                                        __m128i q01, __m128i q23, __m128i mm, __m128i zn)
+{
+    const __m128i lo = _mm_srai_epi32(_mm_slli_epi32(mm, 16), 16);
+    const __m128i span = _mm_sub_epi32(_mm_srai_epi32(mm, 16), lo);
+    const __m128i sl01 = _mm_unpacklo_epi32(sum, lo); /* sum0 lo0 sum1 lo1 */
+    const __m128i sl23 = _mm_unpackhi_epi32(sum, lo);
+    const __m128i pm01 = _mm_unpacklo_epi32(span, mm); /* span0 mm0 span1 mm1 */
+    const __m128i pm23 = _mm_unpackhi_epi32(span, mm);
+    __m128i *const w = (__m128i *)(void *)(accs + k);
+    if (k < n_min || k < n_ch) {
+        _mm_storeu_si128(w, _mm_unpacklo_epi64(q01, sl01));
+        _mm_storeu_si128(w + 1, _mm_unpacklo_epi64(pm01, zn));
+    }
+    if (k + 1u < n_min || k + 1u < n_ch) {
+        _mm_storeu_si128(w + 2, _mm_unpackhi_epi64(q01, sl01));
+        _mm_storeu_si128(w + 3, _mm_unpackhi_epi64(pm01, zn));
+    }
+    if (k + 2u < n_min || k + 2u < n_ch) {
+        _mm_storeu_si128(w + 4, _mm_unpacklo_epi64(q23, sl23));
+        _mm_storeu_si128(w + 5, _mm_unpacklo_epi64(pm23, zn));
+    }
+    if (k + 3u < n_min || k + 3u < n_ch) {
+        _mm_storeu_si128(w + 6, _mm_unpackhi_epi64(q23, sl23));
+        _mm_storeu_si128(w + 7, _mm_unpackhi_epi64(pm23, zn));
+    }
+}
+
+/* A block pass's statistics s over all n frames of n_ch <= 8 channels added to the accumulators: written whole when
+ * they were empty and the pass is kept on every channel (block_fresh), else through merge_channels. The same results
+ * either way. n_min: n_ch's least value, a constant. */
+static TD_ALWAYS_INLINE td_status block_finish(td_window_acc_t *accs, const td_sample_rules_t *rules,
+                                               const int16_t *frames, uint32_t n_ch, uint32_t n_min, uint32_t n,
+                                               stats8_t s)
+{
+    if (n <= TD_WINDOW_ACC_MAX_SAMPLES && block_fresh(accs, rules, n_ch, n_min, s.mn, s.mx)) {
+        const __m128i zn = _mm_set_epi32((int32_t)n, 0, (int32_t)n, 0);
+        write_four(accs, 0u, n_ch, n_min, s.sum_lo, s.q0, s.q1, _mm_unpacklo_epi16(s.mn, s.mx), zn);
+        if (n_min > 4u || n_ch > 4u) {
+            write_four(accs, 4u, n_ch, n_min, s.sum_hi, s.q2, s.q3, _mm_unpackhi_epi16(s.mn, s.mx), zn);
+        }
+        return TD_OK;
+    }
+    return merge_stats(accs, rules, frames, n_ch, n, s.sum_lo, s.sum_hi, s.q0, s.q1, s.q2, s.q3, s.mn, s.mx);
+}
+
+/* Channels 0-7 of channel statistics in memory (a lane pass's or block_frames'). */
+static TD_ALWAYS_INLINE stats8_t stats8_load(const channel_stats_t *cs)
+{
+    stats8_t s;
+    s.sum_lo = _mm_loadu_si128((const __m128i *)(const void *)cs->sum);
+    s.sum_hi = _mm_loadu_si128((const __m128i *)(const void *)(cs->sum + 4));
+    s.q0 = _mm_loadu_si128((const __m128i *)(const void *)cs->sumsq);
+    s.q1 = _mm_loadu_si128((const __m128i *)(const void *)(cs->sumsq + 2));
+    s.q2 = _mm_loadu_si128((const __m128i *)(const void *)(cs->sumsq + 4));
+    s.q3 = _mm_loadu_si128((const __m128i *)(const void *)(cs->sumsq + 6));
+    s.mn = _mm_loadu_si128((const __m128i *)(const void *)cs->mn);
+    s.mx = _mm_loadu_si128((const __m128i *)(const void *)cs->mx);
+    return s;
+}
+
+/* The uint32 squares sq_lo (channels 0-3), sq_hi (4-7) widened into the uint64 sums q0-q3 (SSE2). */
+static TD_ALWAYS_INLINE void widen_sse2(__m128i sq_lo, __m128i sq_hi, __m128i *q0, __m128i *q1, __m128i *q2,
+                                        __m128i *q3)
+{
+    const __m128i zero = _mm_setzero_si128();
+    *q0 = _mm_add_epi64(*q0, _mm_unpacklo_epi32(sq_lo, zero));
+    *q1 = _mm_add_epi64(*q1, _mm_unpackhi_epi32(sq_lo, zero));
+    *q2 = _mm_add_epi64(*q2, _mm_unpacklo_epi32(sq_hi, zero));
+    *q3 = _mm_add_epi64(*q3, _mm_unpackhi_epi32(sq_hi, zero));
+}
+
+/* block_frames for 5-8 channels (n >= 2 frames) with the accumulators' update fused (block_finish): one frame a
+ * vector, frames 0..n-2 loaded in place (their 8 samples stay in the block for n_ch >= 5), the last one from the
+ * block's last 8 samples moved down (lanes_down, zeros shifted in). Frames go through PMADDWD in pairs, as in
+ * block_frames; an odd last frame pairs with zeros. */
+static td_status frames_sse2(td_window_acc_t *accs, const td_sample_rules_t *rules, const int16_t *x, uint32_t n_ch,
+                             uint32_t n)
+{
+    const __m128i zero = _mm_setzero_si128();
+    const __m128i last = n_ch == 8u ? _mm_loadu_si128((const __m128i *)(const void *)(x + (size_t)(n - 1u) * 8u))
+                                    : lanes_down(_mm_loadu_si128((const __m128i *)(const void *)(x + (size_t)n * n_ch
+                                                                                                  - 8u)),
+                                                 8u - n_ch);
+    stats8_t s;
+    s.sum_lo = zero;
+    s.sum_hi = zero;
+    s.q0 = zero;
+    s.q1 = zero;
+    s.q2 = zero;
+    s.q3 = zero;
+    s.mn = _mm_set1_epi16(INT16_MAX);
+    s.mx = _mm_set1_epi16(INT16_MIN);
+    const uint32_t n_pairs = (n - 1u) >> 1; /* pairs of frames before the last one or two */
+    const size_t step = n_ch;
+    const int16_t *p = x;
+    uint32_t k = 0u;
+    for (; k + 2u <= n_pairs; k += 2u, p += 4u * step) { /* two pairs (four squares a lane) between widenings */
+        __m128i sq_lo = zero;
+        __m128i sq_hi = zero;
+        const __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+        const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + step));
+        const __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(p + 2u * step));
+        const __m128i d = _mm_loadu_si128((const __m128i *)(const void *)(p + 3u * step));
+        s.mn = _mm_min_epi16(s.mn, _mm_min_epi16(_mm_min_epi16(a, b), _mm_min_epi16(c, d)));
+        s.mx = _mm_max_epi16(s.mx, _mm_max_epi16(_mm_max_epi16(a, b), _mm_max_epi16(c, d)));
+        pair_sse2(a, b, &s.sum_lo, &s.sum_hi, &sq_lo, &sq_hi);
+        pair_sse2(c, d, &s.sum_lo, &s.sum_hi, &sq_lo, &sq_hi);
+        widen_sse2(sq_lo, sq_hi, &s.q0, &s.q1, &s.q2, &s.q3);
+    }
+    __m128i sq_lo = zero;
+    __m128i sq_hi = zero;
+    if (k < n_pairs) {
+        const __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+        const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + step));
+        s.mn = _mm_min_epi16(s.mn, _mm_min_epi16(a, b));
+        s.mx = _mm_max_epi16(s.mx, _mm_max_epi16(a, b));
+        pair_sse2(a, b, &s.sum_lo, &s.sum_hi, &sq_lo, &sq_hi);
+        p += 2u * step;
+    }
+    /* the last frame, after frame n - 2 when n is even */
+    const __m128i a = (n & 1u) ? last : _mm_loadu_si128((const __m128i *)(const void *)p);
+    const __m128i b = (n & 1u) ? zero : last;
+    s.mn = _mm_min_epi16(s.mn, _mm_min_epi16(a, last));
+    s.mx = _mm_max_epi16(s.mx, _mm_max_epi16(a, last));
+    pair_sse2(a, b, &s.sum_lo, &s.sum_hi, &sq_lo, &sq_hi);
+    widen_sse2(sq_lo, sq_hi, &s.q0, &s.q1, &s.q2, &s.q3);
+    return block_finish(accs, rules, x, n_ch, 5u, n, s);
+}
+
+#if TD_BLOCK_AVX2
+/* Two frames in one AVX2 vector: lo in the low 128 bits, hi in the high. */
+__attribute__((target("avx2"))) static inline __m256i frames_2(__m128i lo, __m128i hi)
+{
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+}
+
+/* One step of frames_avx2 over frames a = (f0 | f1) and b = (f2 | f3): min, max, and the PMADDWD pairs (f0, f2) in the
+ * low half, (f1, f3) in the high, sums_a and sums_b being a and b with the frames left out of the sums zeroed. */
+__attribute__((target("avx2"))) static inline void quad_avx2(__m256i a, __m256i b, __m256i sums_a, __m256i sums_b,
+                                                             __m256i *lo, __m256i *hi, __m256i *s_lo, __m256i *s_hi,
+                                                             __m256i *sq_lo, __m256i *sq_hi)
+{
+    *lo = _mm256_min_epi16(*lo, _mm256_min_epi16(a, b));
+    *hi = _mm256_max_epi16(*hi, _mm256_max_epi16(a, b));
+    pair_avx2(sums_a, sums_b, s_lo, s_hi, sq_lo, sq_hi);
+}
+
+/* Four frames in place at p (n_ch samples apart): (f0 | f1) and (f2 | f3). */
+__attribute__((target("avx2"))) static inline void quad_load(const int16_t *p, uint32_t n_ch, __m256i *a, __m256i *b)
+{
+    *a = frames_2(_mm_loadu_si128((const __m128i *)(const void *)p),
+                  _mm_loadu_si128((const __m128i *)(const void *)(p + n_ch)));
+    *b = frames_2(_mm_loadu_si128((const __m128i *)(const void *)(p + 2u * n_ch)),
+                  _mm_loadu_si128((const __m128i *)(const void *)(p + 3u * n_ch)));
+}
+
+/* The uint32 squares of (up to) two steps widened into the uint64 sums. */
+__attribute__((target("avx2"))) static inline void widen_avx2(__m256i sq_lo, __m256i sq_hi, __m256i *q0, __m256i *q1,
+                                                              __m256i *q2, __m256i *q3)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    *q0 = _mm256_add_epi64(*q0, _mm256_unpacklo_epi32(sq_lo, zero));
+    *q1 = _mm256_add_epi64(*q1, _mm256_unpackhi_epi32(sq_lo, zero));
+    *q2 = _mm256_add_epi64(*q2, _mm256_unpacklo_epi32(sq_hi, zero));
+    *q3 = _mm256_add_epi64(*q3, _mm256_unpackhi_epi32(sq_hi, zero));
+}
+
+/* PSHUFB controls moving int16 lanes k.. down to 0.. with zeros shifted in, k = 0..3. */
+static const uint8_t lanes_down_ctrl[4][16] = {
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+    {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0x80, 0x80},
+    {4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0x80, 0x80, 0x80, 0x80},
+    {6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80},
+};
+
+/* frames_sse2 in AVX2 (5-8 channels, n >= 2 frames): each 128-bit half holds one frame (channel c in lane c), so a
+ * vector takes two frames and a step four, frames i, i + 2 interleaved in the low half and i + 1, i + 3 in the high:
+ * the same PMADDWD pairs, and the channels' statistics are the two halves added at the end. The steps over frames 0 ..
+ * 4 floor((n - 1) / 4) - 1 load in place; the last step takes the remaining 1-4 frames, the very last one from the
+ * block's last 8 samples moved down (PSHUFB), the missing ones repeating it (min and max unchanged) and masked out of
+ * the sums. Then block_finish. */
+__attribute__((target("avx2"))) static td_status frames_avx2(td_window_acc_t *accs, const td_sample_rules_t *rules,
+                                                             const int16_t *x, uint32_t n_ch, uint32_t n)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    __m256i s_lo = zero; /* int32: channels 0-3 (low half: frames i, i + 2; high half: i + 1, i + 3) */
+    __m256i s_hi = zero; /* channels 4-7 */
+    __m256i q0 = zero;   /* uint64: channels 0-1, 2-3, 4-5, 6-7, both halves */
+    __m256i q1 = zero;
+    __m256i q2 = zero;
+    __m256i q3 = zero;
+    __m256i lo = _mm256_set1_epi16(INT16_MAX);
+    __m256i hi = _mm256_set1_epi16(INT16_MIN);
+    const uint32_t n_quads = (n - 1u) >> 2; /* steps of four frames before the last 1-4 */
+    const size_t step = (size_t)4u * n_ch;
+    const int16_t *p = x;
+    uint32_t k = 0u;
+    for (; k + 2u <= n_quads; k += 2u, p += 2u * step) { /* two steps (four squares a lane) between widenings */
+        __m256i sq_lo = zero;
+        __m256i sq_hi = zero;
+        __m256i a;
+        __m256i b;
+        quad_load(p, n_ch, &a, &b);
+        quad_avx2(a, b, a, b, &lo, &hi, &s_lo, &s_hi, &sq_lo, &sq_hi);
+        quad_load(p + step, n_ch, &a, &b);
+        quad_avx2(a, b, a, b, &lo, &hi, &s_lo, &s_hi, &sq_lo, &sq_hi);
+        widen_avx2(sq_lo, sq_hi, &q0, &q1, &q2, &q3);
+    }
+    __m256i sq_lo = zero;
+    __m256i sq_hi = zero;
+    if (k < n_quads) {
+        __m256i a;
+        __m256i b;
+        quad_load(p, n_ch, &a, &b);
+        quad_avx2(a, b, a, b, &lo, &hi, &s_lo, &s_hi, &sq_lo, &sq_hi);
+        p += step;
+    }
+    /* the last r = 1-4 frames: frames p[0 .. r - 2] in place, then the last one, which also fills the missing ones */
+    const __m128i last = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(x + (size_t)n * n_ch - 8u)),
+                                          _mm_loadu_si128((const __m128i *)(const void *)lanes_down_ctrl[8u - n_ch]));
+    const uint32_t r = n - 4u * n_quads;
+    const __m128i f0 = r > 1u ? _mm_loadu_si128((const __m128i *)(const void *)p) : last;
+    const __m128i f1 = r > 2u ? _mm_loadu_si128((const __m128i *)(const void *)(p + n_ch)) : last;
+    const __m128i f2 = r > 3u ? _mm_loadu_si128((const __m128i *)(const void *)(p + 2u * n_ch)) : last;
+    const __m256i a = frames_2(f0, f1);
+    const __m256i b = frames_2(f2, last);
+    /* frame j of the four kept in the sums when j < r: lanes (0 | 1) and (2 | 3) compared with r */
+    const __m256i rr = _mm256_set1_epi16((int16_t)r);
+    const __m256i keep_a = _mm256_cmpgt_epi16(rr, _mm256_setr_epi64x(0, 0, 0x0001000100010001, 0x0001000100010001));
+    const __m256i keep_b = _mm256_cmpgt_epi16(rr, _mm256_setr_epi64x(0x0002000200020002, 0x0002000200020002,
+                                                                     0x0003000300030003, 0x0003000300030003));
+    quad_avx2(a, b, _mm256_and_si256(a, keep_a), _mm256_and_si256(b, keep_b), &lo, &hi, &s_lo, &s_hi, &sq_lo, &sq_hi);
+    widen_avx2(sq_lo, sq_hi, &q0, &q1, &q2, &q3);
+    /* the two halves' frames together */
+    stats8_t s;
+    s.sum_lo = _mm_add_epi32(_mm256_castsi256_si128(s_lo), _mm256_extracti128_si256(s_lo, 1));
+    s.sum_hi = _mm_add_epi32(_mm256_castsi256_si128(s_hi), _mm256_extracti128_si256(s_hi, 1));
+    s.q0 = _mm_add_epi64(_mm256_castsi256_si128(q0), _mm256_extracti128_si256(q0, 1));
+    s.q1 = _mm_add_epi64(_mm256_castsi256_si128(q1), _mm256_extracti128_si256(q1, 1));
+    s.q2 = _mm_add_epi64(_mm256_castsi256_si128(q2), _mm256_extracti128_si256(q2, 1));
+    s.q3 = _mm_add_epi64(_mm256_castsi256_si128(q3), _mm256_extracti128_si256(q3, 1));
+    s.mn = _mm_min_epi16(_mm256_castsi256_si128(lo), _mm256_extracti128_si256(lo, 1));
+    s.mx = _mm_max_epi16(_mm256_castsi256_si128(hi), _mm256_extracti128_si256(hi, 1));
+    return block_finish(accs, rules, x, n_ch, 5u, n, s);
+}
+#endif
+#endif
+
+#if TD_BLOCK_LANES
+/* td_window_add_frames' other block passes (all but frames_avx2: the lanes, frames_sse2, block_frames), else channel
+ * by channel: out of line, so that the frames_avx2 call sets up none of their large stack frame. */
+static TD_NOINLINE td_status block_other(td_window_acc_t *accs, const td_sample_rules_t *rules, const int16_t *frames,
+                                         uint32_t n_channels, uint32_t n_frames)
+{
     if (n_frames >= 2u && n_channels <= 16u) {
         channel_stats_t cs;
 #if TD_BLOCK_AVX2
         const uint32_t avx2 = cpu_avx2();
-        if (avx2 && n_channels >= 5u && n_channels <= 8u && n_frames >= 4u) {
-            frames_avx2(frames, n_channels, n_frames, &cs);
-            return merge_channels(accs, rules, n_channels, n_frames, n_frames, &cs, frames);
-        }
 #endif
         uint32_t log_group = 3u - log2_gcd(n_channels, 3u);
         uint32_t wide = 0u;
@@ -722,13 +942,48 @@ td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *r
                 lanes_sse2(frames, group * n_channels, n_groups, &ls);
             }
             lanes_to_channels(&ls, n_channels, group, &cs);
+            if (n_channels <= 8u && n_groups * group == n_frames) {
+                return block_finish(accs, rules, frames, n_channels, 1u, n_frames, stats8_load(&cs));
+            }
             return merge_channels(accs, rules, n_channels, n_frames, n_groups * group, &cs, frames);
+        }
+        if (n_channels >= 5u && n_channels <= 8u) {
+            return frames_sse2(accs, rules, frames, n_channels, n_frames);
         }
         if (n_channels <= 8u && n_frames * n_channels >= 8u) {
             block_frames(frames, n_channels, n_frames, &cs);
-            return merge_channels(accs, rules, n_channels, n_frames, n_frames, &cs, frames);
+            return block_finish(accs, rules, frames, n_channels, 1u, n_frames, stats8_load(&cs));
         }
     }
+    for (uint32_t c = 0; c < n_channels; c++) {
+        const td_status st = td_window_add(&accs[c], &rules[c], frames + c, n_channels, n_frames);
+        if (st != TD_OK) {
+            return st;
+        }
+    }
+    return TD_OK;
+}
+#endif
+
+td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *rules, const int16_t *frames,
+                               uint32_t n_channels, uint32_t n_frames)
+{
+    if (accs == NULL || rules == NULL || n_channels == 0u || (frames == NULL && n_frames > 0u)) {
+        return TD_ERR_ARG;
+    }
+#if TD_BLOCK_LANES
+    /* A block pass first, then the accumulators: written whole where they were empty and the pass is kept on every
+     * channel (block_finish), else channel by channel (merge_channels). 5-8 channels where the CPU has AVX2: two
+     * frames a vector (frames_avx2). Else (block_other) a group is lanes = lcm(n_channels, width) samples,
+     * lanes / n_channels frames: width 16 (AVX2) for blocks of 2 groups or more, else 8 (SSE2) for blocks of 4 groups
+     * or more. Shorter blocks of up to 8 channels (a window of 10 frames: 2 groups of 4 at 6 channels without AVX2) go
+     * one frame a vector (frames_sse2 for 5-8 channels, else block_frames). */
+#if TD_BLOCK_AVX2
+    if (n_frames >= 2u && n_channels - 5u <= 3u && cpu_avx2()) {
+        return frames_avx2(accs, rules, frames, n_channels, n_frames);
+    }
+#endif
+    return block_other(accs, rules, frames, n_channels, n_frames);
 #elif TD_BLOCK_PAIRS
     if (n_frames >= TD_BLOCK_PAIRS_MIN_FRAMES && block_ok(accs, rules, n_channels, n_frames)) {
         int32_t st = TD_OK;
@@ -746,17 +1001,14 @@ td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *r
         }
         return st != TD_OK ? TD_ERR_STATE : TD_OK; /* never an error: block_ok checked the rules and the room */
     }
-#endif
-    if (done < n_frames) {
-        const int16_t *rest = frames + (size_t)done * n_channels;
-        for (uint32_t c = 0; c < n_channels; c++) {
-            const td_status st = td_window_add(&accs[c], &rules[c], rest + c, n_channels, n_frames - done);
-            if (st != TD_OK) {
-                return st;
-            }
+    for (uint32_t c = 0; c < n_channels; c++) {
+        const td_status st = td_window_add(&accs[c], &rules[c], frames + c, n_channels, n_frames);
+        if (st != TD_OK) {
+            return st;
         }
     }
     return TD_OK;
+#endif
 }
 #endif
 

@@ -333,6 +333,97 @@ static void test_window_short_blocks(void)
     CHECK(ok);
 }
 
+/* Blocks onto empty accumulators whose samples all lie inside the rails: the x86-64 speed build writes such
+ * accumulators whole (block_finish) after testing every channel's rules and accumulator at once. Every channel count
+ * 1-16 and blocks of 2-40 frames and longer ones, with random rails the samples just miss or touch, sentinels outside
+ * the rails, padding bytes of the rules set, and one of: nothing else, one channel's samples touching a rail, one
+ * channel already holding a sample (TD_ERR_CAPACITY for 1024 more), one channel's sentinel inside its rails
+ * (TD_ERR_ARG), against td_window_add channel by channel (fields, errors) and the reference model. The block and the
+ * rules sit in allocations of their own size, so ASan catches a read past either. */
+static void test_window_block_fresh(void)
+{
+    static int16_t buf[1024 * 16];
+    static const uint32_t longer[] = {63, 64, 65, 128, 1000, 1024};
+    int ok = 1;
+    for (uint32_t n_ch = 1; n_ch <= 16u && ok; n_ch++) {
+        for (uint32_t k = 0; k < 39u + sizeof longer / sizeof longer[0] && ok; k++) {
+            const uint32_t n = k < 39u ? k + 2u : longer[k - 39u];
+            for (uint32_t variant = 0; variant < 4u && ok; variant++) {
+                const uint32_t odd = (uint32_t)(rnd64() % n_ch); /* the channel variants 1-3 change */
+                td_sample_rules_t rules[16];
+                td_window_acc_t acc[16];
+                td_window_acc_t by_channel[16];
+                ref_acc_t ref[16];
+                for (uint32_t c = 0; c < n_ch; c++) {
+                    memset(&rules[c], (int)(rnd64() & 0xFFu), sizeof rules[c]); /* padding bytes too */
+                    const int32_t lo = (int32_t)rnd_range(-32768, 30000);
+                    const int32_t hi = (int32_t)rnd_range(lo + 2, lo + 2 + 2000 > 32767 ? 32767 : lo + 2 + 2000);
+                    rules[c].rail_lo = (int16_t)lo;
+                    rules[c].rail_hi = (int16_t)hi;
+                    rules[c].use_sentinel = (uint8_t)(rnd64() % 2u);
+                    rules[c].sentinel = (int16_t)(lo > -32768 && rnd64() % 2u ? rnd_range(-32768, lo) : hi);
+                    if (!rules[c].use_sentinel && rnd64() % 2u) { /* unused: anywhere */
+                        rules[c].sentinel = (int16_t)rnd_range(lo, hi);
+                    }
+                    if (variant == 3u && c == odd) {
+                        rules[c].use_sentinel = 1u;
+                        rules[c].sentinel = (int16_t)rnd_range(lo + 1, hi - 1);
+                    }
+                    for (uint32_t i = 0; i < n; i++) { /* strictly inside the rails: the first and last in-band values */
+                        const uint32_t pick = (uint32_t)(rnd64() % 4u);
+                        buf[(size_t)i * n_ch + c] =
+                            (int16_t)(pick == 0u ? lo + 1 : (pick == 1u ? hi - 1 : rnd_range(lo + 1, hi - 1)));
+                    }
+                    if (variant == 1u && c == odd) {
+                        buf[(rnd64() % n) * n_ch + c] = (int16_t)(rnd64() % 2u ? lo : hi);
+                    }
+                    CHECK_QUIET(ok, td_window_reset(&acc[c]) == TD_OK && td_window_reset(&by_channel[c]) == TD_OK);
+                    ref_acc_reset(&ref[c]);
+                    if (variant == 2u && c == odd) {
+                        const int16_t v = (int16_t)(lo + 1);
+                        CHECK_QUIET(ok, td_window_add(&acc[c], &rules[c], &v, 1, 1) == TD_OK);
+                        CHECK_QUIET(ok, td_window_add(&by_channel[c], &rules[c], &v, 1, 1) == TD_OK);
+                        ref_acc_add(&ref[c], &rules[c], v);
+                    }
+                }
+                td_status want = TD_OK;
+                for (uint32_t c = 0; c < n_ch && want == TD_OK; c++) {
+                    want = td_window_add(&by_channel[c], &rules[c], buf + c, n_ch, n);
+                    for (uint32_t i = 0; i < n && want == TD_OK; i++) {
+                        ref_acc_add(&ref[c], &rules[c], buf[(size_t)i * n_ch + c]);
+                    }
+                }
+                /* the block and the rules in allocations of their own size: ASan sees any read past either */
+                int16_t *const block = malloc((size_t)n * n_ch * sizeof *block);
+                td_sample_rules_t *const own_rules = malloc(n_ch * sizeof *own_rules);
+                CHECK_QUIET(ok, block != NULL && own_rules != NULL);
+                if (block == NULL || own_rules == NULL) {
+                    free(block);
+                    free(own_rules);
+                    return;
+                }
+                memcpy(block, buf, (size_t)n * n_ch * sizeof *block);
+                memcpy(own_rules, rules, n_ch * sizeof *own_rules);
+                CHECK_QUIET(ok, td_window_add_frames(acc, own_rules, block, n_ch, n) == want);
+                free(block);
+                free(own_rules);
+                /* the errors: a sentinel inside the rails, no room for 1024 more samples after one */
+                CHECK_QUIET(ok, want == (variant == 3u ? TD_ERR_ARG
+                                                       : (variant == 2u && n == 1024u ? TD_ERR_CAPACITY : TD_OK)));
+                for (uint32_t c = 0; c < n_ch; c++) {
+                    CHECK_QUIET(ok, acc_equal(&acc[c], &by_channel[c]));
+                    CHECK_QUIET(ok, want != TD_OK || acc_matches(&acc[c], &ref[c]));
+                }
+                if (!ok) {
+                    printf("  fresh block: %u channels, %u frames, variant %u (channel %u)\n", (unsigned)n_ch,
+                           (unsigned)n, (unsigned)variant, (unsigned)odd);
+                }
+            }
+        }
+    }
+    CHECK(ok);
+}
+
 /* The block step's kernels (x86-64 speed build: frames_avx2 for 5-8 channels, the AVX2 or SSE2 lanes with their
  * odd last group and the frames past the last group, block_frames; the Cortex-M4's pairs) against td_window_add
  * channel by channel, the portable accumulation, and the reference model: every channel count 1-16, every block of
@@ -1060,6 +1151,7 @@ int main(void)
     test_window_random();
     test_window_frames();
     test_window_short_blocks();
+    test_window_block_fresh();
     test_window_block_kernels();
     test_stats_functions();
     test_window_edges();

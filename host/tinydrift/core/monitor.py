@@ -26,6 +26,11 @@ ProfileLike = Union[Profile, bytes, str, Path]
 DDM_OK, DDM_WARNING, DDM_DRIFT = 0, 1, 2
 
 _WINDOWS_PER_CALL = 2048
+# push(): windows the core closes into the scratch buffer before td_host_push_rows turns them into rows (it stays in
+# L1 cache; the rows are written while the core's next windows are computed)
+_SCRATCH_WINDOWS = 4
+_PREFAULT_ROWS = 256  # push(): fresh arrays of more rows have their pages mapped before the C call
+_FRAMES_PER_CALL = 1 << 30  # push(): frames per td_host_push_rows call (its counts are uint32)
 _INT16_MIN, _INT16_MAX = -32768, 32767
 
 
@@ -152,6 +157,9 @@ class Monitor:
         check(lib.td_monitor_init(self._mon, self._parsed), "init monitor")
         self._results = ffi.new("td_window_result_t[]", _WINDOWS_PER_CALL)
         self._n_results = ffi.new("uint32_t *")
+        self._scratch = ffi.new("td_window_result_t[]", _SCRATCH_WINDOWS)
+        self._n_rows = ffi.new("uint32_t *")
+        self._n_taken = ffi.new("uint32_t *")
         # a byte view of the C buffer: copies go through it (numpy copies a nested struct dtype field by field)
         self._raw_bytes = np.frombuffer(ffi.buffer(self._results), dtype=np.uint8)
         self._raw_view = np.frombuffer(ffi.buffer(self._results), dtype=RAW_DTYPE)
@@ -188,19 +196,25 @@ class Monitor:
         n_total = (self._fill + n_frames) // self._window
         if out is None:
             out = np.empty((n_total,), dtype=self._dtype)
+            if n_total > _PREFAULT_ROWS:
+                # a big array's pages mapped now, in one pass, rather than one by one between the core's windows
+                # (the kernel's zeroing of each new page would push the core's state out of the cache there)
+                out.view(np.uint8)[::4096] = 0
         else:
             out = self._check_out(out, self._dtype, n_total, "push", "result_dtype(n_channels, n_dims)")[:n_total]
         c_out = ffi.from_buffer(_BYTES_C, out)
-        size = self._row_size
-        # at most 2048 windows a C call into the reused result buffer (it stays in cache), each turned into rows in place
+        c_frames = ffi.from_buffer(_INT16_C, arr)
+        # one C call: the core a few windows at a time into the small scratch buffer, each chunk straight into rows
         done = pos = 0
         while True:
-            take = min(n_frames - pos, self._max_frames - self._fill)
-            self._push_c(arr[pos : pos + take], take, self._results, _WINDOWS_PER_CALL)
-            n = self._n_results[0]
-            if n:
-                self._rows(self._results, n, c_out + done * size)
-            done += n
+            take = min(n_frames - pos, _FRAMES_PER_CALL)
+            status = lib.td_host_push_rows(self._mon, c_frames + pos * self._n_channels, take, self._scratch,
+                                           _SCRATCH_WINDOWS, self._c_row_offsets, self._row_size,
+                                           c_out + done * self._row_size, n_total - done, self._n_rows, self._n_taken)
+            self._fill = (self._fill + self._n_taken[0]) % self._window
+            if status != lib.TD_OK:
+                check(status, "td_monitor_push")
+            done += self._n_rows[0]
             pos += take
             if pos >= n_frames:
                 return out
