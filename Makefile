@@ -75,7 +75,8 @@ test: tools test-c check-arm size-check test-fw-c fw-check-arm arduino-lib-check
 # then computes the CRC inside its COBS pass); the core tests once more with the firmware's TD_OPTIMIZE_SPEED=1 (the
 # faster window close must give the same results) and with TD_TEST_NARROW (the 64-bit references they use on 32-bit
 # targets, here under UBSan); test_stats and test_monitor once more with TD_BLOCK_AVX2=0 (an x86-64 speed build's
-# block step in SSE2 alone, as on a CPU without AVX2); test_nearest in both builds. test-core-m4 (tests/m4/tests.mk) runs them all but
+# block step in SSE2 alone, as on a CPU without AVX2); test_nearest in both builds and with TD_BLOCK_AVX2=0 (the
+# search without its AVX2 lanes). test-core-m4 (tests/m4/tests.mk) runs them all but
 # test_app on a Cortex-M4.
 CORE_TESTS := test_profile test_stats test_detector test_monitor test_outputs
 test-c: $(C_TESTS) tests/c/test_nearest.c tests/c/td_check.h tests/c/td_test_model.h $(CORE_SRC) $(CORE_HDR)
@@ -110,6 +111,9 @@ test-c: $(C_TESTS) tests/c/test_nearest.c tests/c/td_check.h tests/c/td_test_mod
 	        $(CORE_SRC) -o $(BUILD)/test_nearest_$$speed -lm; \
 	    $(BUILD)/test_nearest_$$speed; \
 	done
+	@$(CC) $(WARN) $(SAN) -DTD_OPTIMIZE_SPEED=1 -DTD_BLOCK_AVX2=0 -Icsrc/include -Icsrc/src tests/c/test_nearest.c \
+	    $(CORE_SRC) -o $(BUILD)/test_nearest_sse2 -lm
+	@printf 'TD_BLOCK_AVX2=0: '; $(BUILD)/test_nearest_sse2
 	@set -e; for m in 0 1; do \
 	    $(CC) $(WARN) $(SAN) -DTD_MINIMAL=$$m -Icsrc/include -Icsrc/src tests/c/test_minimal.c $(CORE_SRC) \
 	        -o $(BUILD)/test_minimal_$$m -lm; \

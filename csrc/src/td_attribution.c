@@ -6,6 +6,12 @@
 #if TD_OPTIMIZE_SPEED && !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32) && defined(__x86_64__) && defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if TD_HOST_X86 && TD_BLOCK_AVX2
+#include <immintrin.h>
+#define TD_SHIFTS_AVX2 1
+#else
+#define TD_SHIFTS_AVX2 0
+#endif
 
 #if TD_FEATURE_ATTRIBUTION || TD_FEATURE_CHART
 
@@ -257,19 +263,22 @@ static uint32_t blame_len(uint64_t num, uint32_t root)
  * integers without a division. t_j = min(round(|diff| inv_j / 2^16), INT16_MAX) in doubles (the product < 2^49 and
  * its rounding are exact there); w_j = sign t_j (inv_j >> inv_shift) by PMADDWD (both int16); the column sums n_f in
  * SSE2 as blame_sums' (PMADDWD on the int16 halves of w, two rows a step, up to sixteen features a pass); and
- * g_f = sign(n_f) min(floor(|n_f| / root_f), INT16_MAX) as the truncated double quotient n_f / root_f: |n_f| < 2^43
- * and root_f < 2^32 are exact doubles and, below the clamp, a quotient that is not an integer lies at least
- * 2^-32 from one while the division errs by at most 2^-38, so truncation gives the floor; root 0 gives 0. The
- * per-centroid constants (inv_j / 2^16 and inv_j >> inv_shift, the roots as doubles) come from td_monitor_init.
+ * g_f = sign(n_f) min(floor(|n_f| / root_f), INT16_MAX) as shift_pair's truncated quotient. The per-centroid
+ * constants (inv_j / 2^16 and inv_j >> inv_shift, the roots' reciprocals) come from td_monitor_init.
  * tests/c/test_monitor.c compares it with the reference model on random profiles. */
-/* Two features' g = trunc(n / root) clamped to +-INT16_MAX (0 for root 0, held as +infinity: n / +infinity is +-0),
- * n = hi 2^16 + lo from lanes 0 and 1 (|hi| < 2^26, |lo| < 2^27: exact doubles); the roots as doubles (td_monitor_init's
- * fs_root). In lanes 0, 1. */
-static TD_ALWAYS_INLINE __m128i shift_pair(__m128i lo, __m128i hi, const double *root)
+/* Two features' g = trunc(n / root) clamped to +-INT16_MAX, n = hi 2^16 + lo from lanes 0 and 1 (|hi| < 2^26,
+ * |lo| < 2^27: exact doubles, |n| < 2^43), without a division: q = n (1 / root) (td_monitor_init's fs_rinv, 1 / root
+ * rounded) errs by under 2^-52 relatively, under 2^-37 below the clamp, while a quotient that is not an integer lies
+ * at least 1 / root > 2^-32 (root < 2^32) from one; 2^-34 towards n's sign (the sum rounded to within 2^-37) lifts
+ * an integer quotient that q may miss from below past it and moves no other across one, so truncation gives
+ * trunc(n / root); past the clamp either gives +-INT16_MAX. Root 0: its reciprocal held as 0, g 0 (fitted_shifts'
+ * result). In lanes 0, 1. */
+static TD_ALWAYS_INLINE __m128i shift_pair(__m128i lo, __m128i hi, const double *rinv)
 {
     const __m128d huge = _mm_set1_pd(32767.0);
     const __m128d n = _mm_add_pd(_mm_mul_pd(_mm_cvtepi32_pd(hi), _mm_set1_pd(65536.0)), _mm_cvtepi32_pd(lo));
-    const __m128d quot = _mm_div_pd(n, _mm_loadu_pd(root));
+    const __m128d nudge = _mm_or_pd(_mm_and_pd(n, _mm_set1_pd(-0.0)), _mm_set1_pd(0x1p-34));
+    const __m128d quot = _mm_add_pd(_mm_mul_pd(n, _mm_loadu_pd(rinv)), nudge);
     return _mm_cvttpd_epi32(_mm_max_pd(_mm_min_pd(quot, huge), _mm_sub_pd(_mm_setzero_pd(), huge)));
 }
 
@@ -294,6 +303,136 @@ static TD_ALWAYS_INLINE void column_sums(const int16_t *col, uint32_t stride, co
     }
 }
 
+#if TD_SHIFTS_AVX2
+/* 1 when the CPU (and the OS) run AVX2. */
+static uint32_t shifts_cpu_avx2(void)
+{
+    return __builtin_cpu_supports("avx2") ? 1u : 0u;
+}
+
+/* One pass of fitted_shifts_avx2: the shifts of nv (1..4, a constant once inlined) vectors of four features from f
+ * on. For each group of four dimensions (a last part group too: the constants and fs_proj's rows are zero past
+ * n_dims, so whatever e holds there its terms are 0), w_j = sign t_j (inv_j >> inv_shift) as fitted_shifts_x86's
+ * t and w, in doubles (|w| < 2^30: exact); w's lanes broadcast by shuffles, each feature vector's four products
+ * summed as a tree and added to n[v] once. Then g = trunc(n / root) as shift_pair's. */
+__attribute__((target("avx2"))) static TD_ALWAYS_INLINE void shifts_pass(const td_monitor_t *mon, const int32_t *e_q8,
+                                                                         uint32_t k, uint32_t f, uint32_t nv,
+                                                                         int16_t *shift_q8, uint16_t *stats,
+                                                                         __m128i k_q8, __m128i *top)
+{
+    const td_profile_t *const prof = mon->profile;
+    const uint32_t n_dims = prof->n_dims;
+    const uint32_t n_features = prof->n_features;
+    const int32_t *const cent = mon->fs_cent + k * TD_MAX_DIMS;
+    const double *const inv = mon->fs_inv + k * TD_MAX_DIMS;
+    const int32_t *const ivs = mon->fs_ivs + k * TD_MAX_DIMS;
+    const double *const rinv = mon->fs_rinv + k * TD_MAX_FEATURES;
+    const __m256d cap = _mm256_set1_pd(32767.0);
+    const __m256d half_up = _mm256_set1_pd(0.5);
+    const __m256d sign_bit = _mm256_set1_pd(-0.0);
+    const uint32_t stride = (n_features + 3u) & ~3u;
+    __m256d n[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd()};
+    const double *col = mon->fs_proj + f;
+    for (uint32_t j = 0; j < n_dims; j += 4u, col += 4u * stride) {
+        const __m128i d = _mm_sub_epi32(_mm_loadu_si128((const __m128i *)(const void *)(e_q8 + j)),
+                                        _mm_loadu_si128((const __m128i *)(const void *)(cent + j)));
+        const __m256d p = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm_abs_epi32(d)), _mm256_loadu_pd(inv + j));
+        const __m256d t = _mm256_round_pd(_mm256_min_pd(_mm256_add_pd(p, half_up), cap),
+                                          _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        const __m256d wm =
+            _mm256_mul_pd(t, _mm256_cvtepi32_pd(_mm_loadu_si128((const __m128i *)(const void *)(ivs + j))));
+        const __m256d w = _mm256_xor_pd(wm, _mm256_and_pd(_mm256_cvtepi32_pd(d), sign_bit));
+        const __m256d lo = _mm256_permute2f128_pd(w, w, 0x00); /* w0 w1 w0 w1 */
+        const __m256d hi = _mm256_permute2f128_pd(w, w, 0x11); /* w2 w3 w2 w3 */
+        const __m256d w0 = _mm256_permute_pd(lo, 0x0);
+        const __m256d w1 = _mm256_permute_pd(lo, 0xF);
+        const __m256d w2 = _mm256_permute_pd(hi, 0x0);
+        const __m256d w3 = _mm256_permute_pd(hi, 0xF);
+        for (uint32_t v = 0; v < nv; v++) {
+            const double *const c = col + 4u * v;
+            const __m256d s01 = _mm256_add_pd(_mm256_mul_pd(_mm256_loadu_pd(c), w0),
+                                              _mm256_mul_pd(_mm256_loadu_pd(c + stride), w1));
+            const __m256d s23 = _mm256_add_pd(_mm256_mul_pd(_mm256_loadu_pd(c + 2u * stride), w2),
+                                              _mm256_mul_pd(_mm256_loadu_pd(c + 3u * stride), w3));
+            n[v] = _mm256_add_pd(n[v], _mm256_add_pd(s01, s23));
+        }
+    }
+    for (uint32_t v = 0; v < nv; v++) {
+        const uint32_t left = n_features - f - 4u * v; /* 2, or 4 and more */
+        /* trunc(n / root) as shift_pair's, by the reciprocal and its nudge */
+        const double *const r = rinv + f + 4u * v;
+        const __m256d ri = left >= 4u ? _mm256_loadu_pd(r) : _mm256_setr_pd(r[0], r[1], 0.0, 0.0);
+        const __m256d nudge = _mm256_or_pd(_mm256_and_pd(n[v], sign_bit), _mm256_set1_pd(0x1p-34));
+        const __m256d q = _mm256_add_pd(_mm256_mul_pd(n[v], ri), nudge);
+        const __m128i g = _mm256_cvttpd_epi32(_mm256_max_pd(_mm256_min_pd(q, cap), _mm256_set1_pd(-32767.0)));
+        const __m128i g16 = _mm_packs_epi32(g, g);
+        int16_t *const out = shift_q8 + f + 4u * v;
+        if (left >= 4u) {
+            _mm_storel_epi64((__m128i *)(void *)out, g16);
+        } else {
+            const uint32_t two = (uint32_t)_mm_cvtsi128_si32(g16);
+            memcpy(out, &two, sizeof two);
+        }
+        if (stats != NULL) {
+            /* td_chart_update's step for these features: (up, down) + (g, -g) - k in 32-bit lanes, clamped to
+             * [0, 65535] by PACKUSDW, the largest by PMAXUW */
+            uint16_t *const st = stats + 2u * (f + 4u * v);
+            const __m128i gn = _mm_sub_epi32(_mm_setzero_si128(), g);
+            const __m128i zero = _mm_setzero_si128();
+            if (left >= 4u) {
+                const __m128i old = _mm_loadu_si128((const __m128i *)(const void *)st);
+                const __m128i v0 = _mm_sub_epi32(_mm_add_epi32(_mm_unpacklo_epi16(old, zero), _mm_unpacklo_epi32(g, gn)), k_q8);
+                const __m128i v1 = _mm_sub_epi32(_mm_add_epi32(_mm_unpackhi_epi16(old, zero), _mm_unpackhi_epi32(g, gn)), k_q8);
+                const __m128i nw = _mm_packus_epi32(v0, v1);
+                _mm_storeu_si128((__m128i *)(void *)st, nw);
+                *top = _mm_max_epu16(*top, nw);
+            } else {
+                const __m128i old = _mm_loadl_epi64((const __m128i *)(const void *)st);
+                const __m128i v0 = _mm_sub_epi32(_mm_add_epi32(_mm_unpacklo_epi16(old, zero), _mm_unpacklo_epi32(g, gn)), k_q8);
+                const __m128i nw = _mm_packus_epi32(v0, v0);
+                _mm_storel_epi64((__m128i *)(void *)st, nw);
+                *top = _mm_max_epu16(*top, nw);
+            }
+        }
+    }
+}
+
+/* fitted_shifts_x86 with AVX2, in doubles throughout (td_monitor_init's fs_proj: the projection as doubles): the
+ * sums n_f = sum_j P[j][f] w_j four features a vector (each term below 2^37 and every partial sum below 2^43: exact
+ * in any order, so n_f is fitted_shifts' integer), up to sixteen features a pass (shifts_pass; more: w again for
+ * each). With stats (the feature chart's, non-NULL) also td_chart_update's step with the shifts, returning the
+ * largest new statistic as it does (0 without stats). tests/c/test_monitor.c compares it with the reference model (and, built with TD_BLOCK_AVX2=0,
+ * fitted_shifts_x86's SSE2 form). */
+__attribute__((target("avx2"))) static TD_NOINLINE uint32_t fitted_shifts_avx2(const td_monitor_t *mon,
+                                                                                const int32_t *e_q8, uint32_t k,
+                                                                                int16_t *shift_q8, uint16_t *stats,
+                                                                                uint32_t k_q8)
+{
+    const uint32_t n_features = mon->profile->n_features;
+    const __m128i kq = _mm_set1_epi32((int32_t)k_q8);
+    __m128i top = _mm_setzero_si128();
+    for (uint32_t f = 0; f < n_features; f += 16u) {
+        const uint32_t rest = n_features - f; /* even */
+        switch (rest > 12u ? 4u : (rest + 3u) / 4u) {
+        case 1u:
+            shifts_pass(mon, e_q8, k, f, 1u, shift_q8, stats, kq, &top);
+            break;
+        case 2u:
+            shifts_pass(mon, e_q8, k, f, 2u, shift_q8, stats, kq, &top);
+            break;
+        case 3u:
+            shifts_pass(mon, e_q8, k, f, 3u, shift_q8, stats, kq, &top);
+            break;
+        default:
+            shifts_pass(mon, e_q8, k, f, 4u, shift_q8, stats, kq, &top);
+            break;
+        }
+    }
+    /* the largest statistic: 65535 less PHMINPOSUW's minimum of the complements */
+    return 65535u - (uint32_t)(uint16_t)_mm_cvtsi128_si32(_mm_minpos_epu16(_mm_xor_si128(top, _mm_set1_epi32(-1))));
+}
+#endif
+
 /* e_q8: TD_MAX_DIMS words (a result's embedding), read whole. */
 static TD_NOINLINE void fitted_shifts_x86(const td_monitor_t *mon, const int32_t *e_q8, uint32_t k, int16_t *shift_q8)
 {
@@ -301,11 +440,11 @@ static TD_NOINLINE void fitted_shifts_x86(const td_monitor_t *mon, const int32_t
     const uint32_t n_dims = prof->n_dims;
     const uint32_t n_features = prof->n_features;
     /* td_monitor_init's per-centroid constants: the centroid, inverse scales / 2^16 as doubles and shifted right by
-     * the centroid's scale shift (all zero past n_dims: t 0, w 0), chart roots as doubles */
+     * the centroid's scale shift (all zero past n_dims: t 0, w 0), the chart roots' reciprocals */
     const int32_t *const cent = mon->fs_cent + k * TD_MAX_DIMS;
     const double *const inv = mon->fs_inv + k * TD_MAX_DIMS;
     const int32_t *const ivs = mon->fs_ivs + k * TD_MAX_DIMS;
-    const double *const roots = mon->fs_root + k * TD_MAX_FEATURES;
+    const double *const roots = mon->fs_rinv + k * TD_MAX_FEATURES;
     const int16_t *const proj_pairs = mon->proj_pairs;
     const uint32_t n_groups = (n_dims + 3u) / 4u;
     /* (wl_j, wl_j+1) and (wh_j, wh_j+1) as int16 pairs: w = wh 2^16 + wl, wl the low half sign-extended */
@@ -747,9 +886,26 @@ TD_NOINLINE void td_mon_feature_tests(td_monitor_t *mon, td_window_result_t *res
 #elif TD_MON_DEV
     (void)fitted_shifts(prof, res->embedding_q8, res->nearest, res->shift_q8, dev, NULL, 0u);
 #else
+#if TD_SHIFTS_AVX2 && TD_FEATURE_CHART
+    uint32_t chart_max = 0u;
+    uint32_t chart_done = 0u; /* 1: the AVX2 fitted shifts took the chart's step */
+#endif
 #if TD_HOST_X86
     if (prof->centroid_scales != NULL && prof->feature_chart != NULL) {
-        fitted_shifts_x86(mon, res->embedding_q8, res->nearest, res->shift_q8);
+#if TD_SHIFTS_AVX2
+        if (shifts_cpu_avx2()) {
+#if TD_FEATURE_CHART
+            chart_max = fitted_shifts_avx2(mon, res->embedding_q8, res->nearest, res->shift_q8, mon->chart_q8,
+                                           td_load_u16(chart));
+            chart_done = 1u;
+#else
+            (void)fitted_shifts_avx2(mon, res->embedding_q8, res->nearest, res->shift_q8, NULL, 0u);
+#endif
+        } else
+#endif
+        {
+            fitted_shifts_x86(mon, res->embedding_q8, res->nearest, res->shift_q8);
+        }
     } else
 #endif
     {
@@ -767,7 +923,14 @@ TD_NOINLINE void td_mon_feature_tests(td_monitor_t *mon, td_window_result_t *res
         res->chart_q8 = (uint16_t)chart_max;
 #elif TD_OPTIMIZE_SPEED
         /* The largest statistic; its index (the lowest holding it, as td_chart_step's) only for an alarm. */
-        res->chart_q8 = (uint16_t)td_chart_update(mon->chart_q8, res->shift_q8, prof->n_features, td_load_u16(chart));
+#if TD_SHIFTS_AVX2
+        if (chart_done) {
+            res->chart_q8 = (uint16_t)chart_max;
+        } else
+#endif
+        {
+            res->chart_q8 = (uint16_t)td_chart_update(mon->chart_q8, res->shift_q8, prof->n_features, td_load_u16(chart));
+        }
 #else
         const uint32_t top = td_chart_step(mon->chart_q8, res->shift_q8, prof->n_features, td_load_u16(chart));
         res->chart_q8 = mon->chart_q8[top];

@@ -139,23 +139,46 @@ static TD_NOINLINE void pca_dot4(const uint8_t *w, uint32_t next, const uint32_t
 #endif
 
 #if TD_HOST_X86
-void td_mon_widen_rows(const td_profile_t *prof, int16_t *rows)
+void td_mon_widen_cols(const td_profile_t *prof, int16_t *cols)
 {
     const uint32_t n_features = prof->n_features;
-    const uint32_t stride = TD_MON_ROW_STRIDE(n_features);
-    for (uint32_t j = 0; j < prof->n_dims; j++) {
-        for (uint32_t f = 0; f < stride; f++) {
-            rows[j * stride + f] = f < n_features ? (int16_t)(int8_t)prof->projection[j * n_features + f] : 0;
+    const uint32_t n_dims = prof->n_dims;
+    const uint32_t stride = TD_MON_COL_STRIDE(n_dims);
+    for (uint32_t p = 0; p < (n_features + 1u) / 2u; p++) {
+        for (uint32_t j = 0; j < stride; j++) {
+            for (uint32_t i = 0; i < 2u; i++) {
+                const uint32_t f = 2u * p + i;
+                cols[2u * (p * stride + j) + i] =
+                    j < n_dims && f < n_features ? (int16_t)(int8_t)prof->projection[j * n_features + f] : 0;
+            }
         }
     }
 }
 
-/* x86-64 speed build: embed_pca four dimensions (projection rows) a pass, eight features a PMADDWD (the same
- * integer dot products, |dot| < 2^27, in another order), the four sums reduced together and rounded as pca_round in
- * SSE2 lanes. The rows come widened to int16 (td_mon_widen_rows), so a last part group of features is one more
- * PMADDWD on the rows' zero padding. A last group of fewer rows repeats row 0 and keeps only its own results.
- * tests/c/test_monitor.c (test_embed_projection, the reference model) checks it. */
-static void embed_pca_x86(const td_profile_t *prof, const int16_t *rows, const int16_t *z_q8, int32_t *e_q8)
+/* The embedding's dot products of ng (1..4, a constant once inlined) groups of four dimensions from col (pair 0's
+ * words of the first group; pairs stride words apart) with z's pairs (zp: 2 n_pairs values, (z_2p, z_2p+1)): each
+ * PMADDWD multiplies a pair of features of four dimensions and adds the two terms, acc[g] sums them (dimension
+ * 4 g + i in lane i). */
+static TD_ALWAYS_INLINE void pair_sums(const int16_t *col, uint32_t stride, const int16_t *zp, uint32_t n_pairs,
+                                       uint32_t ng, __m128i *acc)
+{
+    for (uint32_t g = 0; g < ng; g++) {
+        acc[g] = _mm_setzero_si128();
+    }
+    for (uint32_t p = 0; p < n_pairs; p++, col += 2u * stride) {
+        const __m128i z = _mm_set1_epi32((int32_t)td_load_u32((const uint8_t *)(zp + 2u * p)));
+        for (uint32_t g = 0; g < ng; g++) {
+            acc[g] = _mm_add_epi32(acc[g], _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(col + 8u * g)), z));
+        }
+    }
+}
+
+/* x86-64 speed build: embed_pca by pairs of features (td_mon_widen_cols' layout), four dimensions a vector: one
+ * PMADDWD a feature pair and group of four dimensions (the same integer dot products, |dot| < 2^27, in another
+ * order), no horizontal sums, up to sixteen dimensions a pass; rounded as pca_round in SSE2 lanes. A last part
+ * group of dimensions sums the zero padding and keeps only its own results. tests/c/test_monitor.c
+ * (test_embed_projection, the reference model) checks it. */
+static void embed_pca_x86(const td_profile_t *prof, const int16_t *cols, const int16_t *z_q8, int32_t *e_q8)
 {
     const uint32_t n_features = prof->n_features;
     const uint32_t n_dims = prof->n_dims;
@@ -163,57 +186,53 @@ static void embed_pca_x86(const td_profile_t *prof, const int16_t *rows, const i
     const __m128i half = _mm_set1_epi32(shift != 0u ? (int32_t)(1u << (shift - 1u)) : 0);
     const __m128i count = _mm_cvtsi32_si128((int32_t)shift);
     const __m128i limit = _mm_set1_epi32((int32_t)TD_MON_EMBEDDING_LIMIT_Q8);
-    const uint32_t stride = TD_MON_ROW_STRIDE(n_features);
-    const uint32_t whole = n_features & ~7u;
-    const uint32_t rest = n_features - whole; /* 0, 2, 4 or 6 */
-    __m128i z_rest = _mm_setzero_si128();
-    if (rest != 0u) {
-        int16_t zr[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        for (uint32_t f = 0; f < rest; f++) {
-            zr[f] = z_q8[whole + f];
+    const uint32_t stride = TD_MON_COL_STRIDE(n_dims);
+    const uint32_t n_pairs = (n_features + 1u) / 2u;
+    /* z's pairs read in place; an odd count from a copy with a zero after the last */
+    int16_t z_even[TD_MAX_FEATURES + 1];
+    const int16_t *zp = z_q8;
+    if (n_features % 2u != 0u) {
+        for (uint32_t f = 0; f < n_features; f++) {
+            z_even[f] = z_q8[f];
         }
-        z_rest = _mm_loadu_si128((const __m128i *)(const void *)zr);
+        z_even[n_features] = 0;
+        zp = z_even;
     }
-    for (uint32_t j = 0; j < n_dims; j += 4u) {
-        const int16_t *r[4];
-        for (uint32_t i = 0; i < 4u; i++) {
-            r[i] = rows + (j + i < n_dims ? j + i : 0u) * stride;
+    for (uint32_t j = 0; j < n_dims; j += 16u) {
+        const uint32_t ng = (n_dims - j) >= 16u ? 4u : (n_dims - j + 3u) / 4u;
+        const int16_t *const col = cols + 2u * j;
+        __m128i acc[4];
+        switch (ng) {
+        case 1u:
+            pair_sums(col, stride, zp, n_pairs, 1u, acc);
+            break;
+        case 2u:
+            pair_sums(col, stride, zp, n_pairs, 2u, acc);
+            break;
+        case 3u:
+            pair_sums(col, stride, zp, n_pairs, 3u, acc);
+            break;
+        default:
+            pair_sums(col, stride, zp, n_pairs, 4u, acc);
+            break;
         }
-        __m128i a0 = _mm_setzero_si128();
-        __m128i a1 = _mm_setzero_si128();
-        __m128i a2 = _mm_setzero_si128();
-        __m128i a3 = _mm_setzero_si128();
-        for (uint32_t f = 0; f < whole; f += 8u) {
-            const __m128i z = _mm_loadu_si128((const __m128i *)(const void *)(z_q8 + f));
-            a0 = _mm_add_epi32(a0, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(r[0] + f)), z));
-            a1 = _mm_add_epi32(a1, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(r[1] + f)), z));
-            a2 = _mm_add_epi32(a2, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(r[2] + f)), z));
-            a3 = _mm_add_epi32(a3, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(r[3] + f)), z));
-        }
-        if (rest != 0u) {
-            /* the rows' padding is 0 past n_features, as z_rest is */
-            a0 = _mm_add_epi32(a0, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(r[0] + whole)), z_rest));
-            a1 = _mm_add_epi32(a1, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(r[1] + whole)), z_rest));
-            a2 = _mm_add_epi32(a2, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(r[2] + whole)), z_rest));
-            a3 = _mm_add_epi32(a3, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(r[3] + whole)), z_rest));
-        }
-        /* the four rows' lane sums side by side: dot j + i in lane i */
-        const __m128i s01 = _mm_add_epi32(_mm_unpacklo_epi32(a0, a1), _mm_unpackhi_epi32(a0, a1));
-        const __m128i s23 = _mm_add_epi32(_mm_unpacklo_epi32(a2, a3), _mm_unpackhi_epi32(a2, a3));
-        const __m128i dot = _mm_add_epi32(_mm_unpacklo_epi64(s01, s23), _mm_unpackhi_epi64(s01, s23));
-        /* pca_round: (|dot| + half) >> shift, clamped to 2^24, with dot's sign */
-        const __m128i sign = _mm_srai_epi32(dot, 31);
-        __m128i mag = _mm_srl_epi32(_mm_add_epi32(_mm_sub_epi32(_mm_xor_si128(dot, sign), sign), half), count);
-        const __m128i over = _mm_cmpgt_epi32(mag, limit);
-        mag = _mm_or_si128(_mm_and_si128(over, limit), _mm_andnot_si128(over, mag));
-        const __m128i e = _mm_sub_epi32(_mm_xor_si128(mag, sign), sign);
-        if (j + 4u <= n_dims) {
-            _mm_storeu_si128((__m128i *)(void *)(e_q8 + j), e);
-        } else {
-            int32_t out[4];
-            _mm_storeu_si128((__m128i *)(void *)out, e);
-            for (uint32_t i = 0; j + i < n_dims; i++) {
-                e_q8[j + i] = out[i];
+        for (uint32_t g = 0; g < ng; g++) {
+            /* pca_round: (|dot| + half) >> shift, clamped to 2^24, with dot's sign */
+            const __m128i dot = acc[g];
+            const __m128i sign = _mm_srai_epi32(dot, 31);
+            __m128i mag = _mm_srl_epi32(_mm_add_epi32(_mm_sub_epi32(_mm_xor_si128(dot, sign), sign), half), count);
+            const __m128i over = _mm_cmpgt_epi32(mag, limit);
+            mag = _mm_or_si128(_mm_and_si128(over, limit), _mm_andnot_si128(over, mag));
+            const __m128i e = _mm_sub_epi32(_mm_xor_si128(mag, sign), sign);
+            const uint32_t d = j + 4u * g;
+            if (d + 4u <= n_dims) {
+                _mm_storeu_si128((__m128i *)(void *)(e_q8 + d), e);
+            } else {
+                int32_t out[4];
+                _mm_storeu_si128((__m128i *)(void *)out, e);
+                for (uint32_t i = 0; d + i < n_dims; i++) {
+                    e_q8[d + i] = out[i];
+                }
             }
         }
     }
@@ -227,11 +246,11 @@ static void embed_pca_x86(const td_profile_t *prof, const int16_t *rows, const i
 static void embed_pca(const td_profile_t *prof, const int16_t *z_q8, int32_t *e_q8)
 {
 #if TD_HOST_X86
-    /* Without the monitor's widened rows (td_mon_embed_pca called alone): widened here. */
+    /* Without the monitor's widened pairs (td_mon_embed_pca called alone): widened here. */
     if (prof->n_features != 0u) {
-        int16_t rows[TD_MAX_DIMS * TD_MON_ROW_STRIDE(TD_MAX_FEATURES)];
-        td_mon_widen_rows(prof, rows);
-        embed_pca_x86(prof, rows, z_q8, e_q8);
+        int16_t cols[(TD_MAX_FEATURES + 1) / 2 * 2 * TD_MON_COL_STRIDE(TD_MAX_DIMS)];
+        td_mon_widen_cols(prof, cols);
+        embed_pca_x86(prof, cols, z_q8, e_q8);
         return;
     }
 #endif
@@ -382,10 +401,10 @@ uint32_t td_mon_embed_pca(const td_profile_t *prof, const int16_t *z_q8, int32_t
 }
 
 #if TD_HOST_X86
-uint32_t td_mon_embed_pca_rows(const td_profile_t *prof, const int16_t *rows, const int16_t *z_q8, int32_t *e_q8)
+uint32_t td_mon_embed_pca_cols(const td_profile_t *prof, const int16_t *cols, const int16_t *z_q8, int32_t *e_q8)
 {
     if (prof->n_features != 0u) {
-        embed_pca_x86(prof, rows, z_q8, e_q8);
+        embed_pca_x86(prof, cols, z_q8, e_q8);
     } else {
         embed_pca(prof, z_q8, e_q8);
     }

@@ -10,9 +10,6 @@
 #include "td_log2_table.h"
 #endif
 #include "td_stats_internal.h"
-#if TD_HOST_X86
-#include <math.h> /* HUGE_VAL */
-#endif
 
 /* td_log2_q8 of a Q8 value is 8 * 256 above the log2 of the value itself. */
 #define LOG2_Q8_OF_Q8 (8 * 256)
@@ -194,10 +191,10 @@ td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
     }
 #endif
 #if TD_HOST_X86
-    /* The projection widened to int16 once, rather than from int8 in every window: rows for the embedding, pairs
-     * of rows for the fitted shifts. */
+    /* The projection widened to int16 once, rather than from int8 in every window: pairs of features for the
+     * embedding, pairs of rows for the fitted shifts. */
     if (profile->projection != NULL) {
-        td_mon_widen_rows(profile, mon->proj_rows);
+        td_mon_widen_cols(profile, mon->proj_cols);
         const uint32_t n_features = profile->n_features;
         const uint32_t stride = 2u * ((n_features + 7u) & ~7u);
         for (uint32_t j = 0; j < profile->n_dims; j++) {
@@ -208,8 +205,8 @@ td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
     }
     /* The fitted shifts' per-centroid constants (td_attribution.c's fitted_shifts_x86): the centroids, the inverse
      * scales / 2^16 as doubles (exact: below 2^25 scaled by a power of two), the same shifted right by the bit length of the
-     * centroid's largest less 15 (as fitted_shifts), and the chart roots as doubles (exact: below 2^32), a root 0 as
-     * +infinity (any finite n / +infinity truncates to 0, fitted_shifts' result for root 0). */
+     * centroid's largest less 15 (as fitted_shifts), the chart roots' reciprocals (1 / root rounded; 0 for a root 0,
+     * fitted_shifts' result then), and for the AVX2 sums the projection as doubles. */
     if (profile->centroid_scales != NULL && profile->feature_chart != NULL) {
         const uint32_t n_dims = profile->n_dims;
         const uint32_t n_features = profile->n_features;
@@ -230,10 +227,20 @@ td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
             }
             for (uint32_t f = 0; f < n_features; f++) {
                 const uint32_t root = td_load_u32(roots + 4u * f);
-                mon->fs_root[k * TD_MAX_FEATURES + f] = root != 0u ? (double)root : HUGE_VAL;
+                mon->fs_rinv[k * TD_MAX_FEATURES + f] = root != 0u ? 1.0 / (double)root : 0.0;
+            }
+        }
+        const uint32_t fs_stride = (n_features + 3u) & ~3u;
+        for (uint32_t j = 0; j < ((n_dims + 3u) & ~3u); j++) {
+            for (uint32_t f = 0; f < fs_stride; f++) {
+                mon->fs_proj[j * fs_stride + f] =
+                    j < n_dims && f < n_features ? (double)(int8_t)profile->projection[j * n_features + f] : 0.0;
             }
         }
     }
+#endif
+#if TD_HOST_X86
+    td_mon_nearest_prepare(mon);
 #endif
 #if TD_MON_DEV
     /* The fitted shifts' scale shift of each centroid, for the search's hand-over (td_nearest.c). */
@@ -1412,7 +1419,7 @@ static TD_NOINLINE td_status close_window(td_monitor_t *mon, td_window_result_t 
 #endif
     {
 #if TD_HOST_X86
-        res->recon_q8 = td_mon_embed_pca_rows(prof, mon->proj_rows, z_q8, res->embedding_q8);
+        res->recon_q8 = td_mon_embed_pca_cols(prof, mon->proj_cols, z_q8, res->embedding_q8);
 #else
         res->recon_q8 = td_mon_embed_pca(prof, z_q8, res->embedding_q8);
 #endif

@@ -77,16 +77,22 @@ static inline uint32_t td_smmulr(uint32_t a, uint32_t b)
 uint32_t td_mon_embed_pca(const td_profile_t *prof, const int16_t *z_q8, int32_t *e_q8);
 
 #if TD_HOST_X86
-/* int16 entries a row of td_monitor_t's proj_rows: n_features padded to a multiple of 8. */
-#define TD_MON_ROW_STRIDE(n_features) (((uint32_t)(n_features) + 7u) & ~7u)
+/* int32 words (int16 pairs) a feature pair of td_monitor_t's proj_cols: n_dims padded to a multiple of 4. */
+#define TD_MON_COL_STRIDE(n_dims) (((uint32_t)(n_dims) + 3u) & ~3u)
 
-/* x86-64 speed build: prof's projection widened to n_dims int16 rows of TD_MON_ROW_STRIDE entries (zeros past
- * n_features) into rows. */
-void td_mon_widen_rows(const td_profile_t *prof, int16_t *rows);
+/* x86-64 speed build: prof's projection by pairs of features into cols (td_monitor_t's proj_cols): pair p's words
+ * (P[j][2p], P[j][2p + 1]) for j < TD_MON_COL_STRIDE(n_dims), zeros past n_dims and past n_features. */
+void td_mon_widen_cols(const td_profile_t *prof, int16_t *cols);
 
-/* td_mon_embed_pca with the rows td_mon_widen_rows made of prof's projection: the same results, without widening
+/* td_mon_embed_pca with the pairs td_mon_widen_cols made of prof's projection: the same results, without widening
  * the int8 weights in every window. */
-uint32_t td_mon_embed_pca_rows(const td_profile_t *prof, const int16_t *rows, const int16_t *z_q8, int32_t *e_q8);
+uint32_t td_mon_embed_pca_cols(const td_profile_t *prof, const int16_t *cols, const int16_t *z_q8, int32_t *e_q8);
+#endif
+
+#if TD_HOST_X86
+/* x86-64 speed build: mon's copy of its profile's centroids and inverse scales for the AVX2 search (nc_cent, nc_inv,
+ * nc_off; nc_ready 1 for a scaled profile with dimensions and centroids, else 0). td_monitor_init calls it. */
+void td_mon_nearest_prepare(td_monitor_t *mon);
 #endif
 
 /* External mode: the dequantized mean of the embeddings pushed during the window (mon->n_embeddings > 0). */

@@ -2,11 +2,19 @@
  * early exit, and the speed build's inline-assembly scaled loop. */
 #include "td_monitor_internal.h"
 
+#include "td_stats_internal.h"
+
 #if TD_OPTIMIZE_SPEED && !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32) && defined(__x86_64__) && defined(__SSE2__)
 #include <emmintrin.h>
 #define TD_NEAREST_SSE2 1
 #else
 #define TD_NEAREST_SSE2 0
+#endif
+#if TD_HOST_X86 && TD_BLOCK_AVX2
+#include <immintrin.h>
+#define TD_NEAREST_AVX2 1
+#else
+#define TD_NEAREST_AVX2 0
 #endif
 
 /* round(mag inv_scale / 2^16), half up, clamped to 2^24 (past 2^24, bit 40 of the unshifted product): as the signed
@@ -238,6 +246,104 @@ static TD_ALWAYS_INLINE uint64_t scaled_distance(const int32_t *e_end, const uin
 }
 #endif
 
+#if TD_HOST_X86
+void td_mon_nearest_prepare(td_monitor_t *mon)
+{
+    const td_profile_t *const prof = mon->profile;
+    const uint32_t n_dims = prof->n_dims;
+    const uint32_t n_centroids = prof->n_centroids;
+    mon->nc_ready = 0u;
+    if (prof->centroid_scales == NULL || n_dims == 0u || n_centroids == 0u) {
+        return;
+    }
+    for (uint32_t g = 0; g < (n_centroids + 7u) / 8u; g++) {
+        for (uint32_t i = 0; i < 8u; i++) {
+            /* a lane past the last centroid repeats the group's first: it ties with it and loses (a higher index) */
+            const uint32_t k = 8u * g + i < n_centroids ? 8u * g + i : 8u * g;
+            const uint8_t *const scale = prof->centroid_scales + 4u * k * (n_dims + 1u);
+            mon->nc_off[8u * g + (i % 2u) * 4u + i / 2u] = (uint64_t)td_load_u32(scale) << 8;
+            for (uint32_t j = 0; j < n_dims; j++) {
+                mon->nc_cent[(g * n_dims + j) * 8u + i] = td_load_i32(prof->centroids + 4u * (k * n_dims + j));
+                const uint32_t inv = td_load_u32(scale + 4u + 4u * j);
+                mon->nc_inv_hi[(g * n_dims + j) * 8u + i] = inv >> 16;
+                mon->nc_inv_lo[(g * n_dims + j) * 8u + i] = inv & 0xFFFFu;
+            }
+        }
+    }
+    mon->nc_ready = 1u;
+}
+#endif
+
+#if TD_NEAREST_AVX2
+/* 1 when the CPU (and the OS) run AVX2. */
+static uint32_t nearest_cpu_avx2(void)
+{
+    return __builtin_cpu_supports("avx2") ? 1u : 0u;
+}
+
+/* The scaled search on x86-64 with AVX2 (td_mon_nearest_prepare's layout): eight centroids a pass, each dimension's
+ * eight terms side by side, every distance summed in full (no early exit, no branch on the data). m = |e_j - c_kj|
+ * and, with the inverse scale's halves inv = ih 2^16 + il, round(m inv / 2^16) = (m inv + 2^15) >> 16 = m ih +
+ * ((m il + 2^15) >> 16) (m < 2^15: m il + 2^15 < 2^32, m ih < 2^23) by two PMULLD in 32-bit lanes; its square
+ * (< 2^46) by PMULUDQ into uint64 lanes, the even centroids in one vector and the odd in another, from the offsets.
+ * The lowest index of the smallest sum wins: the plain argmin, which the early-exit search also finds (a centroid it
+ * stops has a partial sum past the best). Each sum (< 2^24 2^8 + 64 2^46 < 2^53) shifted left by 6 with its index
+ * (< 64) in the low bits is a key whose minimum names both (PCMPGTQ: keys < 2^59). Returns 0, and the C search
+ * takes over, when any |e_j - c_kj| reaches 2^15 (scale_wide's range). tests/c/test_nearest.c checks it against a
+ * plain argmin (and, built with TD_BLOCK_AVX2=0, the search without it). */
+__attribute__((target("avx2"))) static TD_ALWAYS_INLINE __m256i min_epi64(__m256i a, __m256i b)
+{
+    return _mm256_blendv_epi8(a, b, _mm256_cmpgt_epi64(a, b));
+}
+
+__attribute__((target("avx2"))) static uint32_t nearest_avx2(const td_monitor_t *mon, const int32_t *e_q8,
+                                                              uint64_t *best_d, uint32_t *best_k)
+{
+    const td_profile_t *const prof = mon->profile;
+    const uint32_t n_dims = prof->n_dims;
+    const uint32_t n_centroids = prof->n_centroids;
+    const __m256i half = _mm256_set1_epi32(0x8000);
+    __m256i any = _mm256_setzero_si256();
+    __m256i idx_e = _mm256_set_epi64x(6, 4, 2, 0);
+    __m256i idx_o = _mm256_set_epi64x(7, 5, 3, 1);
+    const __m256i eight = _mm256_set1_epi64x(8);
+    uint64_t best = UINT64_MAX;
+    for (uint32_t g = 0; 8u * g < n_centroids; g++) {
+        const int32_t *c = mon->nc_cent + g * n_dims * 8u;
+        const uint32_t *ih = mon->nc_inv_hi + g * n_dims * 8u;
+        const uint32_t *il = mon->nc_inv_lo + g * n_dims * 8u;
+        __m256i acc_e = _mm256_loadu_si256((const __m256i *)(const void *)(mon->nc_off + 8u * g));
+        __m256i acc_o = _mm256_loadu_si256((const __m256i *)(const void *)(mon->nc_off + 8u * g + 4u));
+        for (uint32_t j = 0; j < n_dims; j++, c += 8, ih += 8, il += 8) {
+            const __m256i e = _mm256_set1_epi32(e_q8[j]);
+            const __m256i m = _mm256_abs_epi32(_mm256_sub_epi32(e, _mm256_loadu_si256((const __m256i *)(const void *)c)));
+            any = _mm256_or_si256(any, m);
+            const __m256i lo = _mm256_mullo_epi32(m, _mm256_loadu_si256((const __m256i *)(const void *)il));
+            const __m256i hi = _mm256_mullo_epi32(m, _mm256_loadu_si256((const __m256i *)(const void *)ih));
+            const __m256i s = _mm256_add_epi32(hi, _mm256_srli_epi32(_mm256_add_epi32(lo, half), 16));
+            const __m256i so = _mm256_srli_epi64(s, 32);
+            acc_e = _mm256_add_epi64(acc_e, _mm256_mul_epu32(s, s));
+            acc_o = _mm256_add_epi64(acc_o, _mm256_mul_epu32(so, so));
+        }
+        /* the group's smallest key */
+        __m256i key = min_epi64(_mm256_or_si256(_mm256_slli_epi64(acc_e, 6), idx_e),
+                                _mm256_or_si256(_mm256_slli_epi64(acc_o, 6), idx_o));
+        key = min_epi64(key, _mm256_permute4x64_epi64(key, 0x4E));
+        key = min_epi64(key, _mm256_permute4x64_epi64(key, 0xB1));
+        const uint64_t k = (uint64_t)_mm_cvtsi128_si64(_mm256_castsi256_si128(key));
+        best = k < best ? k : best;
+        idx_e = _mm256_add_epi64(idx_e, eight);
+        idx_o = _mm256_add_epi64(idx_o, eight);
+    }
+    if (!_mm256_testz_si256(any, _mm256_set1_epi32((int32_t)0xFFFF8000u))) {
+        return 0u;
+    }
+    *best_d = best >> 6;
+    *best_k = (uint32_t)(best & 63u);
+    return 1u;
+}
+#endif
+
 /* Score (Q8) of the nearest centroid; ties go to the lower index. The hint (last window's nearest) is tried
  * first: consecutive windows mostly share a centroid, and a tight bound early lets the others stop early. */
 #if TD_MON_DEV
@@ -251,6 +357,17 @@ uint32_t td_mon_nearest_centroid(const td_monitor_t *mon, const int32_t *e_q8, u
     const uint32_t first = mon->last_nearest < prof->n_centroids ? mon->last_nearest : 0u;
 #if TD_OPTIMIZE_SPEED
     if (prof->centroid_scales != NULL) {
+#if TD_NEAREST_AVX2
+        /* Five centroids or more: the lanes of fewer would be mostly padding, where the early exits win. */
+        if (mon->nc_ready && prof->n_centroids > 4u && nearest_cpu_avx2()) {
+            uint64_t d;
+            uint32_t k;
+            if (nearest_avx2(mon, e_q8, &d, &k)) {
+                *nearest = (uint8_t)k;
+                return td_sat_u32((d + 128u) >> 8);
+            }
+        }
+#endif
         const uint32_t n_centroids = prof->n_centroids;
         const uint32_t row_bytes = 4u * prof->n_dims;
         const int32_t *const e_end = e_q8 + prof->n_dims;

@@ -1136,8 +1136,12 @@ static inline void random_profile(w_spec_t *s, int ext)
         for (uint32_t k = 0; k < s->n_centroids; k++) {
             s->cs_offset_q8[k] = (uint32_t)(rnd64() % 4u == 0u ? rnd_range(0, 1 << 24) : rnd_range(0, 4000));
             for (uint32_t j = 0; j < s->n_dims; j++) {
+                /* some odd multiples of 2^15: every odd |e - c| then scales to exactly half way */
+                const uint32_t kind = (uint32_t)(rnd64() % 6u);
                 s->cs_inv_scale_q16[k * s->n_dims + j] =
-                    (uint32_t)(rnd64() % 6u == 0u ? rnd_range(1, 1 << 24) : rnd_range(1 << 12, 1 << 20));
+                    kind == 0u ? (uint32_t)rnd_range(1, 1 << 24)
+                               : (kind == 1u ? ((uint32_t)rnd_range(0, 255) * 2u + 1u) << 15
+                                             : (uint32_t)rnd_range(1 << 12, 1 << 20));
             }
         }
     }

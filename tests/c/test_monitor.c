@@ -867,7 +867,7 @@ static void test_close_std_boundaries(void)
 }
 
 #if TD_HOST_X86
-/* The x86-64 speed build's widened projection (td_monitor_init's proj_rows and proj_pairs, read by the embedding and
+/* The x86-64 speed build's widened projection (td_monitor_init's proj_cols and proj_pairs, read by the embedding and
  * the fitted shifts) against the profile's int8 weights entry by entry, its zero padding included, on random
  * profiles of every shape (odd dimension counts, features not a multiple of 8), after a re-bind too. */
 static void test_widened_projection(void)
@@ -891,13 +891,16 @@ static void test_widened_projection(void)
         const uint32_t stride = (F + 7u) & ~7u;
         n_odd_dims += D % 2u;
         n_part_features += F % 8u != 0u;
-        for (uint32_t j = 0; j < (D + 1u) / 2u * 2u; j++) {
+        const uint32_t col_stride = (D + 3u) & ~3u; /* proj_cols: words (int16 pairs) a feature pair */
+        for (uint32_t j = 0; j < col_stride || j < (D + 1u) / 2u * 2u; j++) {
             for (uint32_t f = 0; f < stride; f++) {
                 const int16_t want = j < D && f < F ? (int16_t)(int8_t)p.prof.projection[j * F + f] : 0;
-                if (j < D) {
-                    CHECK_QUIET(ok, mon.proj_rows[j * stride + f] == want);
+                if (j < col_stride && f < (F + 1u) / 2u * 2u) {
+                    CHECK_QUIET(ok, mon.proj_cols[2u * (f / 2u * col_stride + j) + f % 2u] == want);
                 }
-                CHECK_QUIET(ok, mon.proj_pairs[j / 2u * 2u * stride + 2u * f + j % 2u] == want);
+                if (j < (D + 1u) / 2u * 2u) {
+                    CHECK_QUIET(ok, mon.proj_pairs[j / 2u * 2u * stride + 2u * f + j % 2u] == want);
+                }
             }
         }
         if (!ok) {

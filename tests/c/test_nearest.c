@@ -57,7 +57,7 @@ static uint8_t *scale_word(uint32_t D, uint32_t k, uint32_t w)
 /* How often the cases met each edge: the test asserts it met all of them. */
 static struct {
     unsigned long halves, edge_15, wide, clamped, at_clamp, clamp_pairs, ties, bound_met, unscaled, bad_hint;
-    unsigned long dims_1, dims_max, cent_1, cent_max, handed_over;
+    unsigned long dims_1, dims_max, cent_1, cent_max, handed_over, lanes, lane_ties;
 } g_cov;
 
 /* Centroid k's term for dimension j: |e - c|, scaled (round half up, clamped to 2^24) when scaled. */
@@ -90,16 +90,18 @@ static int32_t centroid_at(int32_t e, int64_t diff)
     return (int32_t)(c >= -TEST_LIMIT && c <= TEST_LIMIT ? c : (int64_t)e + diff);
 }
 
-/* One dimension of centroid k: a difference and an inverse scale of a random kind (counted if scaled). */
-static void random_dimension(uint32_t D, uint32_t k, uint32_t j, int32_t e, int scaled)
+/* One dimension of centroid k: a difference and an inverse scale of a random kind (counted if scaled); near: only
+ * the kinds with |diff| < 2^15 (the x86-64 AVX2 search's lanes). */
+static void random_dimension(uint32_t D, uint32_t k, uint32_t j, int32_t e, int scaled, int near)
 {
     int64_t diff;
     uint32_t inv;
-    switch (rnd64() % 10u) {
+    const uint32_t near_kinds[3] = {0u, 4u, 9u};
+    switch (near ? near_kinds[rnd64() % 3u] : (uint32_t)(rnd64() % 10u)) {
     case 0: { /* |diff| inv = 2^15 mod 2^16: the product rounds exactly half way */
-        const uint32_t sh = (uint32_t)rnd_range(0, 15);
+        const uint32_t sh = (uint32_t)rnd_range(near ? 1 : 0, 15);
         inv = ((uint32_t)rnd_range(0, (TEST_LIMIT >> sh) - 1) | 1u) << sh;
-        diff = (int64_t)(((uint32_t)rnd_range(0, (1 << (sh + 1)) - 1) | 1u) << (15u - sh));
+        diff = (int64_t)(((uint32_t)rnd_range(0, (1 << (near ? sh : sh + 1u)) - 1) | 1u) << (15u - sh));
         break;
     }
     case 1: /* around the 2^15 edge of the fast path */
@@ -182,11 +184,12 @@ int main(void)
         for (uint32_t j = 0; j < D; j++) {
             e[j] = far ? rnd_range(-TEST_LIMIT, TEST_LIMIT) : rnd_range(-3000, 3000);
         }
+        const int near = !far && t % 3u == 2u;
         for (uint32_t k = 0; k < K; k++) {
             const uint32_t r = (uint32_t)(rnd64() % 4u);
             put_u32(scale_word(D, k, 0u), r == 0u ? 0u : (r == 1u ? (uint32_t)TEST_LIMIT : (uint32_t)rnd_range(0, 5000)));
             for (uint32_t j = 0; j < D; j++) {
-                random_dimension(D, k, j, e[j], scaled);
+                random_dimension(D, k, j, e[j], scaled, near);
             }
         }
         /* The hint: any centroid, or none (an index past the last one starts at 0). */
@@ -237,16 +240,31 @@ int main(void)
         }
         mon.profile = &prof;
         mon.last_nearest = (uint8_t)hint;
+#if TD_HOST_X86
+        td_mon_nearest_prepare(&mon); /* the AVX2 search's copy of the centroids (td_monitor_init makes it) */
+#endif
         uint64_t best = 0;
         uint32_t best_k = 0;
+        uint32_t ties = 0;
         for (uint32_t k = 0; k < K; k++) {
             const uint64_t d = ref_distance(&prof, e, k);
-            g_cov.ties += k > 0u && d == best;
+            ties += k > 0u && d == best;
             if (k == 0u || d < best) {
                 best = d;
                 best_k = k;
             }
         }
+        g_cov.ties += ties;
+        /* The x86-64 AVX2 search's cases: scaled, five centroids or more, every |e_j - c_kj| below 2^15. */
+        uint32_t narrow = scaled && K > 4u;
+        for (uint32_t k = 0; k < K && narrow; k++) {
+            for (uint32_t j = 0; j < D; j++) {
+                const int64_t diff = (int64_t)e[j] - centroid(D, k, j);
+                narrow &= diff > -32768 && diff < 32768;
+            }
+        }
+        g_cov.lanes += narrow;
+        g_cov.lane_ties += narrow && ties != 0u;
         const uint64_t want = (best + 128u) >> 8;
         uint8_t got_k = 0xFFu;
         const uint32_t got = td_mon_nearest_centroid(&mon, e, &got_k);
@@ -319,10 +337,13 @@ int main(void)
     CHECK(g_cov.unscaled > 1000u && g_cov.bad_hint > 1000u);
     CHECK(g_cov.dims_1 > 1000u && g_cov.dims_max > 1000u && g_cov.cent_1 > 1000u && g_cov.cent_max > 1000u);
     CHECK(!TD_MON_DEV || g_cov.handed_over > 1000u);
+    CHECK(g_cov.lanes > 1000u && g_cov.lane_ties > 1000u);
     printf("test_nearest (TD_OPTIMIZE_SPEED=%d): %lu cases; halves %lu, |diff| 2^15 - 1 or 2^15 %lu, wide %lu, "
            "clamped %lu, at the clamp %lu, clamp pairs %lu, ties %lu, bound met %lu\n",
            TD_OPTIMIZE_SPEED, (unsigned long)trials, g_cov.halves, g_cov.edge_15, g_cov.wide, g_cov.clamped,
            g_cov.at_clamp, g_cov.clamp_pairs, g_cov.ties, g_cov.bound_met);
+    printf("  the AVX2 search's cases (scaled, > 4 centroids, every |diff| < 2^15) %lu, with ties %lu\n", g_cov.lanes,
+           g_cov.lane_ties);
     printf("test_nearest: %lu passed, %lu failed\n", g_pass, g_fail);
     return g_fail == 0u ? 0 : 1;
 }

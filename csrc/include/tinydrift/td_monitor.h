@@ -169,9 +169,10 @@ typedef struct {
     /** x86-64 speed build, PCA mode: projection rows 2q and 2q + 1 as int16 pairs (P[2q][f], P[2q + 1][f]), features
      *  padded with zeros to a multiple of 8, for the fitted shifts (filled by td_monitor_init) */
     int16_t proj_pairs[(TD_MAX_DIMS + 1) / 2 * 2 * ((TD_MAX_FEATURES + 7) / 8 * 8)];
-    /** x86-64 speed build, PCA mode: projection rows as int16, features padded with zeros to a multiple of 8, for the
-     *  embedding (filled by td_monitor_init) */
-    int16_t proj_rows[TD_MAX_DIMS * ((TD_MAX_FEATURES + 7) / 8 * 8)];
+    /** x86-64 speed build, PCA mode: the projection by pairs of features, for the embedding: per pair (2p, 2p + 1)
+     *  the int16 pairs (P[j][2p], P[j][2p + 1]) of every dimension j, dimensions padded with zeros to a multiple of 4
+     *  (a missing last feature 0 too; filled by td_monitor_init) */
+    int16_t proj_cols[(TD_MAX_FEATURES + 1) / 2 * 2 * ((TD_MAX_DIMS + 3) / 4 * 4)];
     /** x86-64 speed build, scaled profiles with a feature chart: per centroid, each inverse scale / 2^16 as a double
      *  (zeros past n_dims), for the fitted shifts (filled by td_monitor_init) */
     double fs_inv[TD_MAX_CENTROIDS * TD_MAX_DIMS];
@@ -179,8 +180,23 @@ typedef struct {
     int32_t fs_cent[TD_MAX_CENTROIDS * TD_MAX_DIMS];
     /** x86-64 speed build, as fs_inv: each inverse scale shifted right by its centroid's scale shift */
     int32_t fs_ivs[TD_MAX_CENTROIDS * TD_MAX_DIMS];
-    /** x86-64 speed build, as fs_inv: the chart roots as doubles, +infinity for a root 0 */
-    double fs_root[TD_MAX_CENTROIDS * TD_MAX_FEATURES];
+    /** x86-64 speed build, as fs_inv: each chart root's reciprocal rounded to a double, 0 for a root 0 */
+    double fs_rinv[TD_MAX_CENTROIDS * TD_MAX_FEATURES];
+    /** x86-64 speed build, scaled profiles with a feature chart: the projection as doubles for the fitted shifts'
+     *  AVX2 sums, row j holding P[j][f] for every f, n_features padded with zeros to a multiple of 4 and zero rows
+     *  up to a multiple of 4 */
+    double fs_proj[(TD_MAX_DIMS + 3) / 4 * 4 * ((TD_MAX_FEATURES + 3) / 4 * 4)];
+    /** x86-64 speed build, scaled profiles: the centroids by groups of eight, per dimension the group's eight values
+     *  side by side (a last part group repeats its first centroid), for the AVX2 search (td_mon_nearest_prepare) */
+    int32_t nc_cent[(TD_MAX_CENTROIDS + 7) / 8 * 8 * TD_MAX_DIMS];
+    /** x86-64 speed build, as nc_cent: the inverse scales' high halves (inv >> 16) */
+    uint32_t nc_inv_hi[(TD_MAX_CENTROIDS + 7) / 8 * 8 * TD_MAX_DIMS];
+    /** x86-64 speed build, as nc_cent: the inverse scales' low halves (inv & 0xFFFF) */
+    uint32_t nc_inv_lo[(TD_MAX_CENTROIDS + 7) / 8 * 8 * TD_MAX_DIMS];
+    /** x86-64 speed build, as nc_cent: each group's offsets << 8, its even centroids then its odd ones */
+    uint64_t nc_off[(TD_MAX_CENTROIDS + 7) / 8 * 8];
+    /** x86-64 speed build: 1 when nc_cent, nc_inv_hi, nc_inv_lo and nc_off hold the profile's centroids */
+    uint8_t nc_ready;
     /** x86-64 speed build: per feature, its reference mean as a double (zeros past n_features), for the close's z
      *  (filled by td_monitor_init) */
     double z_mu[TD_MAX_FEATURES];
