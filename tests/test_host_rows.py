@@ -5,7 +5,10 @@ Oracles: (1) the rows computed here in numpy from the raw td_window_result_t fie
 1-16 with embedding sizes 0-16; (2) two more CFFI modules compiled here, one with the SSE2 path alone
 (TD_HOST_ROWS_SIMD=1) and one with the field-by-field path alone (TD_HOST_ROWS_SIMD=0): the installed module (AVX2
 where the CPU has it) must equal both, byte for byte, through td_host_rows and through td_host_push_rows; (3) push()
-against push_raw() + to_rows() for frames pushed in uneven chunks.
+against push_raw() + to_rows() for frames pushed in uneven chunks; (4) td_host_push_rows' non-temporal path (rows staged
+in cache, out written in whole 64-byte lines) in two more builds that take it for every output
+(TD_HOST_ROWS_STREAM_MIN=0, AVX2 and SSE2 alone), into rows at every offset from a 64-byte line with guard bytes
+on both sides, and Monitor.push of an output past the installed threshold.
 """
 
 from __future__ import annotations
@@ -47,7 +50,10 @@ def _compile(tmp: Path, name: str, macros: dict[str, str]) -> ModuleType:
 def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ModuleType]:
     tmp = tmp_path_factory.mktemp("host_rows_builds")
     return {"sse2": _compile(tmp, "_td_native_rows_sse2", {"TD_HOST_ROWS_SIMD": "1"}),
-            "fields": _compile(tmp, "_td_native_rows_fields", {"TD_HOST_ROWS_SIMD": "0"})}
+            "fields": _compile(tmp, "_td_native_rows_fields", {"TD_HOST_ROWS_SIMD": "0"}),
+            "stream": _compile(tmp, "_td_native_rows_stream", {"TD_HOST_ROWS_STREAM_MIN": "0"}),
+            "stream_sse2": _compile(tmp, "_td_native_rows_stream_sse2",
+                                    {"TD_HOST_ROWS_SIMD": "1", "TD_HOST_ROWS_STREAM_MIN": "0"})}
 
 
 def _oracle(raw: np.ndarray, c: int, k: int) -> np.ndarray:
@@ -90,6 +96,10 @@ def test_the_paths_are_the_ones_built(builds: dict[str, ModuleType]) -> None:
     assert lib.TD_HOST_ROWS_SIMD == 2 and lib.td_host_rows_path() in (1, 2)
     assert builds["sse2"].lib.td_host_rows_path() == 1
     assert builds["fields"].lib.td_host_rows_path() == 0
+    assert builds["stream"].lib.td_host_rows_path() == lib.td_host_rows_path()
+    assert builds["stream_sse2"].lib.td_host_rows_path() == 1
+    assert builds["stream"].lib.TD_HOST_ROWS_STREAM_MIN == builds["stream_sse2"].lib.TD_HOST_ROWS_STREAM_MIN == 0
+    assert lib.TD_HOST_ROWS_STREAM_MIN == builds["sse2"].lib.TD_HOST_ROWS_STREAM_MIN == 1 << 20
 
 
 @pytest.mark.parametrize("c", range(1, 17))
@@ -125,8 +135,10 @@ def _profile(c: int, window: int) -> bytes:
     return tinydrift.build_profile(train, window=window, seed=1, calibration_windows=None, progress=None).to_bytes()
 
 
-def _push_rows(module: ModuleType, blob: bytes, frames: np.ndarray, cuts: np.ndarray, scratch_cap: int) -> bytes:
-    """td_host_push_rows of module over frames in the chunks cuts gives, into one buffer of rows."""
+def _push_rows(module: ModuleType, blob: bytes, frames: np.ndarray, cuts: np.ndarray, scratch_cap: int,
+               lead: int = 0) -> bytes:
+    """td_host_push_rows of module over frames in the chunks cuts gives, into one buffer of rows lead bytes past a
+    64-byte line, with guard bytes before and after it: they must stay untouched."""
     mffi, mlib = module.ffi, module.lib
     profile = tinydrift.Profile.from_bytes(blob)
     dtype = result_dtype(profile.n_channels, profile.n_dims)
@@ -137,7 +149,11 @@ def _push_rows(module: ModuleType, blob: bytes, frames: np.ndarray, cuts: np.nda
     assert mlib.td_monitor_init(mon, parsed) == mlib.TD_OK
     scratch = mffi.new("td_window_result_t[]", scratch_cap)
     offsets = _offsets(dtype)
-    out = np.zeros(len(frames) // profile.window, dtype=dtype)
+    n_out = len(frames) // profile.window
+    space = np.full(n_out * dtype.itemsize + 256, 0xA5, dtype=np.uint8)
+    start = 128 + (lead - space.ctypes.data) % 64
+    out = np.frombuffer(space[start : start + n_out * dtype.itemsize], dtype=dtype)
+    assert out.ctypes.data % 64 == lead
     n_rows, n_taken = mffi.new("uint32_t *"), mffi.new("uint32_t *")
     done = 0
     for part in np.split(frames, cuts):
@@ -148,6 +164,8 @@ def _push_rows(module: ModuleType, blob: bytes, frames: np.ndarray, cuts: np.nda
         assert status == mlib.TD_OK and n_taken[0] == len(part)
         done += n_rows[0]
     assert done == len(out)
+    end = start + n_out * dtype.itemsize
+    assert np.all(space[:start] == 0xA5) and np.all(space[end:] == 0xA5), "a store went past the rows"
     return out.tobytes()
 
 
@@ -170,6 +188,35 @@ def test_push_rows_equal_push_raw_and_to_rows_in_every_path(builds: dict[str, Mo
         assert _push_rows(_installed(), blob, frames, cuts, scratch_cap) == want
         for build in builds.values():
             assert _push_rows(build, blob, frames, cuts, scratch_cap) == want
+    for lead in range(0, 64, 4 if c == 6 else 12):  # non-temporal rows from every offset in a line
+        for scratch_cap in (1, 4):
+            assert _push_rows(builds["stream"], blob, frames, cuts, scratch_cap, lead) == want, (lead, scratch_cap)
+            assert _push_rows(builds["stream_sse2"], blob, frames, cuts, scratch_cap, lead) == want, (lead, scratch_cap)
+
+
+@pytest.mark.filterwarnings("ignore:.*out-of-fold windows")
+def test_push_past_the_stream_threshold_equals_push_raw_and_to_rows() -> None:
+    """An output of more than TD_HOST_ROWS_STREAM_MIN bytes: the installed build's non-temporal path, fresh or out=."""
+    c, window = 6, 10
+    blob = _profile(c, window)
+    dtype = tinydrift.Monitor(blob)._dtype
+    n_rows = lib.TD_HOST_ROWS_STREAM_MIN // dtype.itemsize + 300
+    n = n_rows * window + 7
+    frames = np.ascontiguousarray(np.tile(RECORDING, (-(-n // len(RECORDING)), 1))[:n, :c])
+    ref = tinydrift.Monitor(blob)
+    want = ref.to_rows(ref.push_raw(frames)).tobytes()
+    assert tinydrift.Monitor(blob).push(frames).tobytes() == want
+    space = np.full((n_rows + 2) * dtype.itemsize, 0xA5, dtype=np.uint8)
+    for lead in (0, 8, 24, 56):
+        at = dtype.itemsize + (lead - space.ctypes.data - dtype.itemsize) % 64
+        space[:] = 0xA5
+        out = np.frombuffer(space[at : at + n_rows * dtype.itemsize], dtype=dtype)
+        mon = tinydrift.Monitor(blob)
+        got = mon.push(frames[:5], out=out)  # a partial window first: the rows start mid-call
+        assert len(got) == 0
+        got = mon.push(frames[5:], out=out)
+        assert got.tobytes() == want and np.shares_memory(got, out)
+        assert np.all(space[:at] == 0xA5) and np.all(space[at + n_rows * dtype.itemsize :] == 0xA5)
 
 
 def test_push_rows_refuses_before_taking_any_frame() -> None:

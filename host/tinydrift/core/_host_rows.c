@@ -7,7 +7,9 @@
  * or in AVX2 where the CPU has it (four doubles a store). The last group of an array is its last four values, which
  * may overlap the group before it (same values): no store goes past its field. td_host_push_rows runs the core a few
  * windows at a time into a caller's small buffer, which stays in cache, and converts each chunk straight into the
- * caller's rows. */
+ * caller's rows; rows of big outputs (TD_HOST_ROWS_STREAM_MIN bytes and more) go through a staging buffer in cache
+ * and leave it in whole 64-byte lines by non-temporal stores (the same bytes; the rows' lines are not read into the
+ * cache first and the core's state is not evicted by them). */
 #include "_host_rows.h"
 
 #include <stddef.h>
@@ -258,16 +260,28 @@ static inline void channels4_sse2(uint8_t *row, const row_layout_t *o, const td_
     store64(row + o->nsat + 2u * at, _mm_unpackhi_epi64(nn2, nn2));
 }
 
-/* channels4_sse2 in AVX2: one channel a register, both halves transposed at once. */
-__attribute__((target("avx2"))) static inline void channels4_avx2(uint8_t *row, const row_layout_t *o,
-                                                                  const td_channel_result_t *ch, uint32_t at) {
+/* Start of an array's group of four values after the one at at (the first at 0): every fourth value, the last group
+ * the array's last four (it overlaps the one before when len is not a multiple of four: the same values stored
+ * twice); len (the end) after the last group. Arrays shorter than four have no group (stored one at a time). */
+static inline uint32_t next_group(uint32_t at, uint32_t len) {
+    return at + 4u >= len ? len : at + 8u > len ? len - 4u : at + 4u;
+}
+
+/* The high 8 bytes of v to p (not _mm_storeh_pd: a double's alignment; MOVHPS has none). */
+static inline void store64_high(uint8_t *p, __m128i v) { _mm_storeh_pi((__m64 *)(void *)p, _mm_castsi128_ps(v)); }
+
+/* Four channels' results (ch, 32 bytes each: sumsq, sum, mean | std, min, max, z_mean, z_std, n_missing, n_saturated)
+ * transposed into a row's arrays at pointers to their first value: m the means (std, z_mean, z_std s8, 2 s8, s24
+ * bytes after), s the sums (sumsq s8 after), mn the mins (max s2 after), nm the n_missing (n_saturated s2 after). */
+__attribute__((target("avx2"))) static inline void channel_group_avx2(const td_channel_result_t *ch, uint8_t *m,
+                                                                      uint8_t *s, uint8_t *mn, uint8_t *nm, size_t s8,
+                                                                      size_t s24, size_t s2) {
     const __m256i y0 = _mm256_loadu_si256((const __m256i *)(const void *)&ch[0]);
     const __m256i y1 = _mm256_loadu_si256((const __m256i *)(const void *)&ch[1]);
     const __m256i y2 = _mm256_loadu_si256((const __m256i *)(const void *)&ch[2]);
     const __m256i y3 = _mm256_loadu_si256((const __m256i *)(const void *)&ch[3]);
-    store128(row + o->sumsq + 8u * at, _mm_unpacklo_epi64(_mm256_castsi256_si128(y0), _mm256_castsi256_si128(y1)));
-    store128(row + o->sumsq + 8u * at + 16u,
-             _mm_unpacklo_epi64(_mm256_castsi256_si128(y2), _mm256_castsi256_si128(y3)));
+    store128(s + s8, _mm_unpacklo_epi64(_mm256_castsi256_si128(y0), _mm256_castsi256_si128(y1)));
+    store128(s + s8 + 16u, _mm_unpacklo_epi64(_mm256_castsi256_si128(y2), _mm256_castsi256_si128(y3)));
     const __m256i a = _mm256_unpacklo_epi32(y0, y1); /* (sumsq words | std0 std1, (min, max)0 (min, max)1) */
     const __m256i b = _mm256_unpackhi_epi32(y0, y1); /* (sum0 sum1 mean0 mean1 | z0 z1, (n_missing, n_saturated)) */
     const __m256i c = _mm256_unpacklo_epi32(y2, y3);
@@ -276,35 +290,111 @@ __attribute__((target("avx2"))) static inline void channels4_avx2(uint8_t *row, 
     const __m256i f = _mm256_unpacklo_epi64(a, c); /* (sumsq low words | std of the four) */
     const __m256i g = _mm256_unpacklo_epi64(b, d); /* (sum | z pairs) */
     const __m256i h = _mm256_unpackhi_epi64(b, d); /* (mean | n pairs) */
-    _mm256_storeu_si256((__m256i *)(void *)(row + o->sum + 8u * at), _mm256_cvtepi32_epi64(_mm256_castsi256_si128(g)));
-    st4_avx2(row + o->mean + 8u * at, _mm256_castsi256_si128(h), Q8);
-    st4_avx2(row + o->std + 8u * at, _mm256_extracti128_si256(f, 1), Q8);
+    _mm256_storeu_si256((__m256i *)(void *)s, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(g)));
+    st4_avx2(m, _mm256_castsi256_si128(h), Q8);
+    st4_avx2(m + s8, _mm256_extracti128_si256(f, 1), Q8);
     const __m128i z = _mm256_extracti128_si256(g, 1);
-    st4_avx2(row + o->zm + 8u * at, lo16(z), Q8);
-    st4_avx2(row + o->zs + 8u * at, _mm_srai_epi32(z, 16), Q8);
+    st4_avx2(m + 2u * s8, lo16(z), Q8);
+    st4_avx2(m + s24, _mm_srai_epi32(z, 16), Q8);
     /* (min, max | n_missing, n_saturated) pairs, the first of each pair to each half's low 8 bytes */
     const __m256i pairs = _mm256_shuffle_epi8(_mm256_permute2x128_si256(e, h, 0x31),
                                               _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15, 0,
                                                                1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15));
     const __m128i mm = _mm256_castsi256_si128(pairs), nn = _mm256_extracti128_si256(pairs, 1);
-    store64(row + o->min + 2u * at, mm);
-    store64(row + o->max + 2u * at, _mm_unpackhi_epi64(mm, mm)); /* not _mm_storeh_pd: a double's alignment */
-    store64(row + o->nmiss + 2u * at, nn);
-    store64(row + o->nsat + 2u * at, _mm_unpackhi_epi64(nn, nn));
+    store64(mn, mm);
+    store64_high(mn + s2, mm);
+    store64(nm, nn);
+    store64_high(nm + s2, nn);
 }
 
-/* Where an array's groups of four values start: every fourth value, the last group the array's last four (it
- * overlaps the one before when the length is not a multiple of four: the same values stored twice); 0 groups for an
- * array shorter than four (stored one at a time). */
-static uint32_t group_starts(uint32_t len, uint32_t *at) {
-    uint32_t n = 0u;
-    if (len >= 4u) {
-        for (uint32_t i = 0; i + 4u < len; i += 4u) {
-            at[n++] = i;
+/* A row's arrays of at least four values (the shifts when c >= 2, the embedding when n_dims >= 4, the channels'
+ * when c >= 4; short_arrays does the others) in AVX2, four values at a time: the groups but the last one by pointers
+ * that step, the last one at the array's end. */
+__attribute__((target("avx2"))) static inline void arrays_avx2(uint8_t *row, const td_window_result_t *r,
+                                                               const row_layout_t *o, uint32_t c, uint32_t n_dims) {
+    if (c >= 2u) {
+        const uint32_t nf = 2u * c;
+        const int16_t *sh = r->shift_q8;
+        uint8_t *p = row + o->shift;
+        _Pragma("GCC unroll 1") for (uint32_t g = (nf - 1u) / 4u; g > 0u; g--, sh += 4, p += 32) {
+            st4_avx2(p, widen4_avx2(sh), Q8);
         }
-        at[n++] = len - 4u;
+        st4_avx2(row + o->shift + 8u * (nf - 4u), widen4_avx2(r->shift_q8 + nf - 4u), Q8);
     }
-    return n;
+    if (n_dims >= 4u) {
+        const int32_t *e = r->embedding_q8;
+        uint8_t *p = row + o->emb;
+        _Pragma("GCC unroll 1") for (uint32_t g = (n_dims - 1u) / 4u; g > 0u; g--, e += 4, p += 32) {
+            st4_avx2(p, load128(e), Q8);
+        }
+        st4_avx2(row + o->emb + 8u * (n_dims - 4u), load128(r->embedding_q8 + n_dims - 4u), Q8);
+    }
+    if (c >= 4u) {
+        const size_t s8 = 8u * c, s24 = 24u * c, s2 = 2u * c;
+        const td_channel_result_t *ch = r->channels;
+        uint8_t *m = row + o->mean, *s = row + o->sum, *mn = row + o->min, *nm = row + o->nmiss;
+        _Pragma("GCC unroll 1") for (uint32_t g = (c - 1u) / 4u; g > 0u; g--) {
+            channel_group_avx2(ch, m, s, mn, nm, s8, s24, s2);
+            ch += 4;
+            m += 32;
+            s += 32;
+            mn += 8;
+            nm += 8;
+        }
+        const uint32_t at = c - 4u;
+        channel_group_avx2(r->channels + at, row + o->mean + 8u * at, row + o->sum + 8u * at, row + o->min + 2u * at,
+                           row + o->nmiss + 2u * at, s8, s24, s2);
+    }
+}
+
+/* A row's arrays in SSE2, four values at a time (the groups' starts by next_group), as arrays_avx2. */
+static inline void arrays_sse2(uint8_t *row, const td_window_result_t *r, const row_layout_t *o, uint32_t c,
+                               uint32_t n_dims) {
+    if (c >= 2u) {
+        _Pragma("GCC unroll 1") for (uint32_t at = 0u; at < 2u * c; at = next_group(at, 2u * c)) {
+            st4_sse2(row + o->shift + 8u * at, widen4_sse2(r->shift_q8 + at), Q8);
+        }
+    }
+    if (n_dims >= 4u) {
+        _Pragma("GCC unroll 1") for (uint32_t at = 0u; at < n_dims; at = next_group(at, n_dims)) {
+            st4_sse2(row + o->emb + 8u * at, load128(r->embedding_q8 + at), Q8);
+        }
+    }
+    if (c >= 4u) {
+        _Pragma("GCC unroll 1") for (uint32_t at = 0u; at < c; at = next_group(at, c)) {
+            channels4_sse2(row, o, r->channels + at, at);
+        }
+    }
+}
+
+/* The arrays too short for a group of four, one value at a time: the shifts when c < 2, the embedding when
+ * n_dims < 4, the channels' arrays when c < 4. */
+static inline void short_arrays(uint8_t *row, const td_window_result_t *r, const row_layout_t *o, uint32_t c,
+                                uint32_t n_dims) {
+    if (c < 2u) {
+        put_f64(row, o->shift, (double)r->shift_q8[0] * Q8);
+        put_f64(row, o->shift + 8u, (double)r->shift_q8[1] * Q8);
+    }
+    if (n_dims < 4u) {
+        for (uint32_t d = 0; d < n_dims; d++) {
+            put_f64(row, o->emb + 8u * d, (double)r->embedding_q8[d] * Q8);
+        }
+    }
+    if (c < 4u) {
+        for (uint32_t k = 0; k < c; k++) {
+            const td_channel_result_t *ch = &r->channels[k];
+            put_f64(row, o->mean + 8u * k, (double)ch->mean_q8 * Q8);
+            put_f64(row, o->std + 8u * k, (double)ch->std_q8 * Q8);
+            put_f64(row, o->zm + 8u * k, (double)ch->z_mean_q8 * Q8);
+            put_f64(row, o->zs + 8u * k, (double)ch->z_std_q8 * Q8);
+            put_i16(row, o->min + 2u * k, ch->min);
+            put_i16(row, o->max + 2u * k, ch->max);
+            put_i64(row, o->sum + 8u * k, ch->sum);
+            put_i64(row, o->sumsq + 8u * k, ch->sumsq);
+            put_u16(row, o->nmiss + 2u * k, ch->n_missing);
+            put_u16(row, o->nsat + 2u * k, ch->n_saturated);
+        }
+    }
 }
 
 /* Rows in result_dtype's packed layout (offsets from row_layout), in AVX2 when avx (a constant where it is inlined).
@@ -312,68 +402,18 @@ static uint32_t group_starts(uint32_t len, uint32_t *at) {
 static inline __attribute__((always_inline)) void rows_packed(const td_window_result_t *raw, uint32_t n,
                                                               uint32_t n_channels, uint32_t n_dims, uint32_t row_size,
                                                               uint8_t *out, uint32_t avx) {
-    const uint32_t c = n_channels;
     const row_layout_t o = row_layout(n_channels, n_dims);
-    uint32_t shift_at[TD_MAX_FEATURES / 4u + 1u], emb_at[TD_MAX_DIMS / 4u + 1u], ch_at[TD_MAX_CHANNELS / 4u + 1u];
-    const uint32_t n_shift = group_starts(2u * c, shift_at);
-    const uint32_t n_emb = group_starts(n_dims, emb_at);
-    const uint32_t n_ch = group_starts(c, ch_at);
     for (uint32_t i = 0; i < n; i++) {
         const td_window_result_t *r = &raw[i];
         uint8_t *row = out + (size_t)i * row_size;
         if (avx) {
             header_avx2(row, r);
+            arrays_avx2(row, r, &o, n_channels, n_dims);
         } else {
             header_sse2(row, r);
+            arrays_sse2(row, r, &o, n_channels, n_dims);
         }
-        _Pragma("GCC unroll 1") for (uint32_t j = 0; j < n_shift; j++) {
-            const uint32_t at = shift_at[j];
-            if (avx) {
-                st4_avx2(row + o.shift + 8u * at, widen4_avx2(r->shift_q8 + at), Q8);
-            } else {
-                st4_sse2(row + o.shift + 8u * at, widen4_sse2(r->shift_q8 + at), Q8);
-            }
-        }
-        _Pragma("GCC unroll 1") for (uint32_t j = 0; j < n_emb; j++) {
-            const uint32_t at = emb_at[j];
-            if (avx) {
-                st4_avx2(row + o.emb + 8u * at, load128(r->embedding_q8 + at), Q8);
-            } else {
-                st4_sse2(row + o.emb + 8u * at, load128(r->embedding_q8 + at), Q8);
-            }
-        }
-        _Pragma("GCC unroll 1") for (uint32_t j = 0; j < n_ch; j++) {
-            const uint32_t at = ch_at[j];
-            if (avx) {
-                channels4_avx2(row, &o, r->channels + at, at);
-            } else {
-                channels4_sse2(row, &o, r->channels + at, at);
-            }
-        }
-        if (c < 2u) { /* the arrays too short for a group of four */
-            put_f64(row, o.shift, (double)r->shift_q8[0] * Q8);
-            put_f64(row, o.shift + 8u, (double)r->shift_q8[1] * Q8);
-        }
-        if (n_dims < 4u) {
-            for (uint32_t d = 0; d < n_dims; d++) {
-                put_f64(row, o.emb + 8u * d, (double)r->embedding_q8[d] * Q8);
-            }
-        }
-        if (c < 4u) {
-            for (uint32_t k = 0; k < c; k++) {
-                const td_channel_result_t *ch = &r->channels[k];
-                put_f64(row, o.mean + 8u * k, (double)ch->mean_q8 * Q8);
-                put_f64(row, o.std + 8u * k, (double)ch->std_q8 * Q8);
-                put_f64(row, o.zm + 8u * k, (double)ch->z_mean_q8 * Q8);
-                put_f64(row, o.zs + 8u * k, (double)ch->z_std_q8 * Q8);
-                put_i16(row, o.min + 2u * k, ch->min);
-                put_i16(row, o.max + 2u * k, ch->max);
-                put_i64(row, o.sum + 8u * k, ch->sum);
-                put_i64(row, o.sumsq + 8u * k, ch->sumsq);
-                put_u16(row, o.nmiss + 2u * k, ch->n_missing);
-                put_u16(row, o.nsat + 2u * k, ch->n_saturated);
-            }
-        }
+        short_arrays(row, r, &o, n_channels, n_dims);
     }
 }
 
@@ -438,6 +478,63 @@ td_status td_host_rows(const td_window_result_t *raw, uint32_t n, uint32_t n_cha
     return TD_OK;
 }
 
+#if TD_HOST_ROWS_SIMD
+/* A packed row's largest size (TD_MAX_CHANNELS channels, TD_MAX_DIMS dims): 104 + 72 c + 8 n_dims bytes. */
+#define ROW_MAX (104u + 72u * TD_MAX_CHANNELS + 8u * TD_MAX_DIMS)
+
+/* Rows on their way to out through non-temporal stores: staged rows, stage[i] bound for line0 + i; bytes before
+ * lead are not ours (the first line of out, when out is not 64-byte aligned). */
+typedef struct {
+    uint8_t stage[64u + TD_HOST_ROWS_STREAM_CHUNK * ROW_MAX] __attribute__((aligned(64)));
+    uint8_t *line0;
+    uint32_t lead, fill;
+} row_stream_t;
+
+/* Whole 64-byte lines from the 64-byte aligned src to the 64-byte aligned dst, by non-temporal stores. */
+static void stream_lines_sse2(uint8_t *dst, const uint8_t *src, uint32_t len) {
+    for (uint32_t i = 0; i < len; i += 16u) {
+        _mm_stream_si128((__m128i *)(void *)(dst + i), _mm_load_si128((const __m128i *)(const void *)(src + i)));
+    }
+}
+
+__attribute__((target("avx2"))) static void stream_lines_avx2(uint8_t *dst, const uint8_t *src, uint32_t len) {
+    for (uint32_t i = 0; i < len; i += 64u) {
+        _mm256_stream_si256((__m256i *)(void *)(dst + i), _mm256_load_si256((const __m256i *)(const void *)(src + i)));
+        _mm256_stream_si256((__m256i *)(void *)(dst + i + 32u),
+                            _mm256_load_si256((const __m256i *)(const void *)(src + i + 32u)));
+    }
+}
+
+/* The stage's whole lines to out (the first one in plain stores when it is partly not ours), the rest to the front. */
+static void stream_flush(row_stream_t *s, uint32_t path) {
+    uint32_t full = s->fill & ~63u;
+    if (full == 0u) {
+        return;
+    }
+    uint32_t at = 0u;
+    if (s->lead > 0u) {
+        memcpy(s->line0 + s->lead, s->stage + s->lead, 64u - s->lead);
+        s->lead = 0u;
+        at = 64u;
+    }
+    if (path >= 2u) {
+        stream_lines_avx2(s->line0 + at, s->stage + at, full - at);
+    } else {
+        stream_lines_sse2(s->line0 + at, s->stage + at, full - at);
+    }
+    memcpy(s->stage, s->stage + full, s->fill - full);
+    s->line0 += full;
+    s->fill -= full;
+}
+
+/* The bytes still staged to out in plain stores; the non-temporal stores ordered before whatever follows. */
+static void stream_end(row_stream_t *s) {
+    memcpy(s->line0 + s->lead, s->stage + s->lead, s->fill - s->lead);
+    s->fill = s->lead;
+    _mm_sfence();
+}
+#endif
+
 td_status td_host_push_rows(td_monitor_t *mon, const int16_t *frames, uint32_t n_frames, td_window_result_t *scratch,
                             uint32_t scratch_cap, const uint32_t *offsets, uint32_t row_size, uint8_t *out,
                             uint32_t out_cap, uint32_t *n_rows, uint32_t *n_taken) {
@@ -461,21 +558,48 @@ td_status td_host_push_rows(td_monitor_t *mon, const int16_t *frames, uint32_t n
         return TD_ERR_CAPACITY; /* as td_monitor_push: nothing taken */
     }
     const uint32_t path = rows_path_for(offsets, n_channels, n_dims, row_size);
+    uint32_t chunk = scratch_cap;
+#if TD_HOST_ROWS_SIMD
+    /* big outputs: rows staged in cache, out written in whole lines that bypass the cache */
+    row_stream_t stream;
+    const uint64_t stream_min = TD_HOST_ROWS_STREAM_MIN; /* a variable: 0 (tests) compares without a warning */
+    const uint32_t streaming = path > 0u && (uint64_t)out_cap * row_size >= stream_min;
+    if (streaming) {
+        chunk = chunk < TD_HOST_ROWS_STREAM_CHUNK ? chunk : TD_HOST_ROWS_STREAM_CHUNK;
+        stream.line0 = (uint8_t *)((uintptr_t)out & ~(uintptr_t)63u);
+        stream.lead = stream.fill = (uint32_t)((uintptr_t)out & 63u);
+    }
+#endif
+    td_status st = TD_OK;
     uint32_t pos = 0u;
     while (pos < n_frames) {
-        const uint32_t room = scratch_cap * window - mon->fill;
+        const uint32_t room = chunk * window - mon->fill;
         const uint32_t take = n_frames - pos < room ? n_frames - pos : room;
         uint32_t n = 0u;
-        const td_status st = td_monitor_push(mon, frames + (size_t)pos * n_channels, take, scratch, scratch_cap, &n);
+        st = td_monitor_push(mon, frames + (size_t)pos * n_channels, take, scratch, chunk, &n);
         if (st != TD_OK) {
-            return st;
+            break;
         }
         pos += take;
         *n_taken = pos;
         if (n > 0u) {
+#if TD_HOST_ROWS_SIMD
+            if (streaming) {
+                rows_any(scratch, n, n_channels, n_dims, offsets, row_size, stream.stage + stream.fill, path);
+                stream.fill += n * row_size;
+                stream_flush(&stream, path);
+                *n_rows += n;
+                continue;
+            }
+#endif
             rows_any(scratch, n, n_channels, n_dims, offsets, row_size, out + (size_t)*n_rows * row_size, path);
             *n_rows += n;
         }
     }
-    return TD_OK;
+#if TD_HOST_ROWS_SIMD
+    if (streaming) {
+        stream_end(&stream);
+    }
+#endif
+    return st;
 }

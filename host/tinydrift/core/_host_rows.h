@@ -20,6 +20,16 @@
 #endif
 #endif
 
+/** td_host_push_rows stores rows of outputs of at least this many bytes (out_cap rows) non-temporally: converted in
+ *  cache a few windows at a time (at most TD_HOST_ROWS_STREAM_CHUNK), out written in whole 64-byte lines that bypass
+ *  the cache (SIMD builds, result_dtype's packed layout). */
+#ifndef TD_HOST_ROWS_STREAM_MIN
+#define TD_HOST_ROWS_STREAM_MIN (1u << 20)
+#endif
+#ifndef TD_HOST_ROWS_STREAM_CHUNK
+#define TD_HOST_ROWS_STREAM_CHUNK 4u
+#endif
+
 /** Converts n window results into push()'s rows: offsets[i] is field i's byte offset in a row of row_size bytes
  *  (Q8 as value / 256.0, Q16 as value / 65536.0, alarm as 0/1); TD_ERR_ARG for NULL or counts over the limits. */
 td_status td_host_rows(const td_window_result_t *raw, uint32_t n, uint32_t n_channels, uint32_t n_dims,
