@@ -817,15 +817,12 @@ __attribute__((target("avx2"))) static inline void quad_load(const int16_t *p, u
                   _mm_loadu_si128((const __m128i *)(const void *)(p + 3u * n_ch)));
 }
 
-/* The uint32 squares of (up to) two steps widened into the uint64 sums. */
-__attribute__((target("avx2"))) static inline void widen_avx2(__m256i sq_lo, __m256i sq_hi, __m256i *q0, __m256i *q1,
-                                                              __m256i *q2, __m256i *q3)
+/* The uint32 squares of (up to) two steps, both halves' (channels k..k + 3 in each), widened and added: uint64 lanes
+ * k..k + 3. */
+__attribute__((target("avx2"))) static inline __m256i widen_halves(__m256i sq)
 {
-    const __m256i zero = _mm256_setzero_si256();
-    *q0 = _mm256_add_epi64(*q0, _mm256_unpacklo_epi32(sq_lo, zero));
-    *q1 = _mm256_add_epi64(*q1, _mm256_unpackhi_epi32(sq_lo, zero));
-    *q2 = _mm256_add_epi64(*q2, _mm256_unpacklo_epi32(sq_hi, zero));
-    *q3 = _mm256_add_epi64(*q3, _mm256_unpackhi_epi32(sq_hi, zero));
+    return _mm256_add_epi64(_mm256_cvtepu32_epi64(_mm256_castsi256_si128(sq)),
+                            _mm256_cvtepu32_epi64(_mm256_extracti128_si256(sq, 1)));
 }
 
 /* PSHUFB controls moving int16 lanes k.. down to 0.. with zeros shifted in, k = 0..3. */
@@ -842,16 +839,13 @@ static const uint8_t lanes_down_ctrl[4][16] = {
  * 4 floor((n - 1) / 4) - 1 load in place; the last step takes the remaining 1-4 frames, the very last one from the
  * block's last 8 samples moved down (PSHUFB), the missing ones repeating it (min and max unchanged) and masked out of
  * the sums. Then block_finish. */
-__attribute__((target("avx2"))) static td_status frames_avx2(td_window_acc_t *accs, const td_sample_rules_t *rules,
-                                                             const int16_t *x, uint32_t n_ch, uint32_t n)
+__attribute__((target("avx2"))) static inline stats8_t frames_avx2_stats(const int16_t *x, uint32_t n_ch, uint32_t n)
 {
     const __m256i zero = _mm256_setzero_si256();
     __m256i s_lo = zero; /* int32: channels 0-3 (low half: frames i, i + 2; high half: i + 1, i + 3) */
     __m256i s_hi = zero; /* channels 4-7 */
-    __m256i q0 = zero;   /* uint64: channels 0-1, 2-3, 4-5, 6-7, both halves */
-    __m256i q1 = zero;
-    __m256i q2 = zero;
-    __m256i q3 = zero;
+    __m256i q03 = zero;  /* uint64: channels 0-3 */
+    __m256i q47 = zero;  /* channels 4-7 */
     __m256i lo = _mm256_set1_epi16(INT16_MAX);
     __m256i hi = _mm256_set1_epi16(INT16_MIN);
     const uint32_t n_quads = (n - 1u) >> 2; /* steps of four frames before the last 1-4 */
@@ -867,7 +861,8 @@ __attribute__((target("avx2"))) static td_status frames_avx2(td_window_acc_t *ac
         quad_avx2(a, b, a, b, &lo, &hi, &s_lo, &s_hi, &sq_lo, &sq_hi);
         quad_load(p + step, n_ch, &a, &b);
         quad_avx2(a, b, a, b, &lo, &hi, &s_lo, &s_hi, &sq_lo, &sq_hi);
-        widen_avx2(sq_lo, sq_hi, &q0, &q1, &q2, &q3);
+        q03 = _mm256_add_epi64(q03, widen_halves(sq_lo));
+        q47 = _mm256_add_epi64(q47, widen_halves(sq_hi));
     }
     __m256i sq_lo = zero;
     __m256i sq_hi = zero;
@@ -893,18 +888,66 @@ __attribute__((target("avx2"))) static td_status frames_avx2(td_window_acc_t *ac
     const __m256i keep_b = _mm256_cmpgt_epi16(rr, _mm256_setr_epi64x(0x0002000200020002, 0x0002000200020002,
                                                                      0x0003000300030003, 0x0003000300030003));
     quad_avx2(a, b, _mm256_and_si256(a, keep_a), _mm256_and_si256(b, keep_b), &lo, &hi, &s_lo, &s_hi, &sq_lo, &sq_hi);
-    widen_avx2(sq_lo, sq_hi, &q0, &q1, &q2, &q3);
+    q03 = _mm256_add_epi64(q03, widen_halves(sq_lo));
+    q47 = _mm256_add_epi64(q47, widen_halves(sq_hi));
     /* the two halves' frames together */
     stats8_t s;
     s.sum_lo = _mm_add_epi32(_mm256_castsi256_si128(s_lo), _mm256_extracti128_si256(s_lo, 1));
     s.sum_hi = _mm_add_epi32(_mm256_castsi256_si128(s_hi), _mm256_extracti128_si256(s_hi, 1));
-    s.q0 = _mm_add_epi64(_mm256_castsi256_si128(q0), _mm256_extracti128_si256(q0, 1));
-    s.q1 = _mm_add_epi64(_mm256_castsi256_si128(q1), _mm256_extracti128_si256(q1, 1));
-    s.q2 = _mm_add_epi64(_mm256_castsi256_si128(q2), _mm256_extracti128_si256(q2, 1));
-    s.q3 = _mm_add_epi64(_mm256_castsi256_si128(q3), _mm256_extracti128_si256(q3, 1));
+    s.q0 = _mm256_castsi256_si128(q03);
+    s.q1 = _mm256_extracti128_si256(q03, 1);
+    s.q2 = _mm256_castsi256_si128(q47);
+    s.q3 = _mm256_extracti128_si256(q47, 1);
     s.mn = _mm_min_epi16(_mm256_castsi256_si128(lo), _mm256_extracti128_si256(lo, 1));
     s.mx = _mm_max_epi16(_mm256_castsi256_si128(hi), _mm256_extracti128_si256(hi, 1));
-    return block_finish(accs, rules, x, n_ch, 5u, n, s);
+    return s;
+}
+
+/* frames_avx2_stats, then block_finish. */
+__attribute__((target("avx2"))) static td_status frames_avx2(td_window_acc_t *accs, const td_sample_rules_t *rules,
+                                                             const int16_t *x, uint32_t n_ch, uint32_t n)
+{
+    return block_finish(accs, rules, x, n_ch, 5u, n, frames_avx2_stats(x, n_ch, n));
+}
+
+uint32_t td_window_fresh_prepare(const td_sample_rules_t *rules, uint32_t n_channels, uint32_t n_frames,
+                                 int16_t rails[16])
+{
+    uint32_t all_ok = 1u;
+    for (uint32_t c = 0; c < 8u; c++) {
+        /* A channel whose rules td_window_add refuses, and the lanes past n_channels, never pass: INT16_MAX below,
+         * INT16_MIN above (the lanes past n_channels are masked off anyway). */
+        uint32_t ok = 0u;
+        if (c < n_channels) {
+            const td_sample_rules_t *r = &rules[c];
+            ok = r->rail_lo < r->rail_hi && !(r->use_sentinel && r->sentinel > r->rail_lo && r->sentinel < r->rail_hi);
+            all_ok &= ok;
+        }
+        rails[c] = ok ? rules[c].rail_lo : INT16_MAX;
+        rails[8u + c] = ok ? rules[c].rail_hi : INT16_MIN;
+    }
+    return all_ok && n_channels - 5u <= 3u && n_frames >= 2u && n_frames <= TD_WINDOW_ACC_MAX_SAMPLES && cpu_avx2();
+}
+
+__attribute__((target("avx2"))) td_status td_window_add_fresh(td_window_acc_t *accs, const td_sample_rules_t *rules,
+                                                              const int16_t rails[16], const int16_t *frames,
+                                                              uint32_t n_channels, uint32_t n_frames)
+{
+    const stats8_t s = frames_avx2_stats(frames, n_channels, n_frames);
+    /* block_fresh's test with the rules folded: every channel's samples strictly inside its (valid) rails */
+    const __m128i rail_lo = _mm_loadu_si128((const __m128i *)(const void *)rails);
+    const __m128i rail_hi = _mm_loadu_si128((const __m128i *)(const void *)(rails + 8));
+    const uint32_t pass = (uint32_t)_mm_movemask_epi8(
+        _mm_and_si128(_mm_cmpgt_epi16(s.mn, rail_lo), _mm_cmpgt_epi16(rail_hi, s.mx)));
+    const uint32_t need = (1u << (2u * n_channels)) - 1u;
+    if ((pass & need) == need) {
+        const __m128i zn = _mm_set_epi32((int32_t)n_frames, 0, (int32_t)n_frames, 0);
+        write_four(accs, 0u, n_channels, 5u, s.sum_lo, s.q0, s.q1, _mm_unpacklo_epi16(s.mn, s.mx), zn);
+        write_four(accs, 4u, n_channels, 5u, s.sum_hi, s.q2, s.q3, _mm_unpackhi_epi16(s.mn, s.mx), zn);
+        return TD_OK;
+    }
+    return merge_stats(accs, rules, frames, n_channels, n_frames, s.sum_lo, s.sum_hi, s.q0, s.q1, s.q2, s.q3, s.mn,
+                       s.mx);
 }
 #endif
 #endif

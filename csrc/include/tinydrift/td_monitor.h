@@ -210,6 +210,11 @@ typedef struct {
     int32_t lim_stuck[TD_MAX_CHANNELS];
     /** x86-64 speed build: per channel, the std floor << 8 (log-std profiles) */
     int32_t std_floor8[TD_MAX_CHANNELS];
+    /** x86-64 speed build: channels 0-7's rail_lo then rail_hi, INT16_MAX and INT16_MIN where the rules are refused
+     *  or past n_channels, for td_monitor_push's whole windows (filled by td_monitor_init) */
+    int16_t fresh_rails[16];
+    /** x86-64 speed build: 1 when td_monitor_push adds whole windows by td_window_add_fresh (AVX2, 5-8 channels) */
+    uint8_t fresh_ok;
 #endif
 } td_monitor_t;
 
