@@ -404,20 +404,36 @@ __attribute__((target("avx2,fma"))) static TD_ALWAYS_INLINE void shifts_pass(con
     const __m256d cap = _mm256_set1_pd(32767.0);
     const __m256d half_up = _mm256_set1_pd(0.5);
     const uint32_t stride = (n_features + 3u) & ~3u;
+    /* the AVX2 search's terms of this window's centroids, when it ran (centroid k's lane of its layout) */
+    const int32_t *const handed =
+        mon->nc_w_window == mon->window_index + 1u ? mon->nc_w + k / 8u * n_dims * 8u + k % 8u : NULL;
     __m256d n[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd()};
     const double *col = mon->fs_proj + f;
     for (uint32_t j = 0; j < n_dims; j += 4u, col += 4u * stride) {
-        const __m128i d = _mm_sub_epi32(_mm_loadu_si128((const __m128i *)(const void *)(e_q8 + j)),
-                                        _mm_loadu_si128((const __m128i *)(const void *)(cent + j)));
-        /* t = min(floor(|d| inv / 2^16 + 1/2), INT16_MAX): exact in doubles, truncated (an integer already) */
-        const __m256d p = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm_abs_epi32(d)), _mm256_loadu_pd(inv + j));
-        const __m128i t = _mm256_cvttpd_epi32(_mm256_min_pd(_mm256_add_pd(p, half_up), cap));
-        const __m256d w = _mm256_cvtepi32_pd(
-            _mm_mullo_epi32(_mm_sign_epi32(t, d), _mm_loadu_si128((const __m128i *)(const void *)(ivs + j))));
-        const __m256d w0 = _mm256_permute4x64_pd(w, 0x00);
-        const __m256d w1 = _mm256_permute4x64_pd(w, 0x55);
-        const __m256d w2 = _mm256_permute4x64_pd(w, 0xAA);
-        const __m256d w3 = _mm256_permute4x64_pd(w, 0xFF);
+        __m256d w0;
+        __m256d w1;
+        __m256d w2;
+        __m256d w3;
+        if (handed != NULL) {
+            /* the search's w_j of this centroid; past n_dims (a last part group) whatever the words hold meets
+             * fs_proj's zero rows: exact zero terms */
+            w0 = _mm256_set1_pd((double)handed[8u * j]);
+            w1 = _mm256_set1_pd((double)handed[8u * (j + 1u)]);
+            w2 = _mm256_set1_pd((double)handed[8u * (j + 2u)]);
+            w3 = _mm256_set1_pd((double)handed[8u * (j + 3u)]);
+        } else {
+            const __m128i d = _mm_sub_epi32(_mm_loadu_si128((const __m128i *)(const void *)(e_q8 + j)),
+                                            _mm_loadu_si128((const __m128i *)(const void *)(cent + j)));
+            /* t = min(floor(|d| inv / 2^16 + 1/2), INT16_MAX): exact in doubles, truncated (an integer already) */
+            const __m256d p = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm_abs_epi32(d)), _mm256_loadu_pd(inv + j));
+            const __m128i t = _mm256_cvttpd_epi32(_mm256_min_pd(_mm256_add_pd(p, half_up), cap));
+            const __m256d w = _mm256_cvtepi32_pd(
+                _mm_mullo_epi32(_mm_sign_epi32(t, d), _mm_loadu_si128((const __m128i *)(const void *)(ivs + j))));
+            w0 = _mm256_permute4x64_pd(w, 0x00);
+            w1 = _mm256_permute4x64_pd(w, 0x55);
+            w2 = _mm256_permute4x64_pd(w, 0xAA);
+            w3 = _mm256_permute4x64_pd(w, 0xFF);
+        }
         for (uint32_t v = 0; v < nv; v++) {
             const double *const c = col + 4u * v;
             const __m256d s01 = _mm256_fmadd_pd(_mm256_loadu_pd(c + stride), w1, _mm256_mul_pd(_mm256_loadu_pd(c), w0));

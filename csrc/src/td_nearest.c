@@ -253,6 +253,8 @@ void td_mon_nearest_prepare(td_monitor_t *mon)
     const uint32_t n_dims = prof->n_dims;
     const uint32_t n_centroids = prof->n_centroids;
     mon->nc_ready = 0u;
+    mon->nc_w_window = 0u;
+    memset(mon->nc_w, 0, sizeof mon->nc_w);
     if (prof->centroid_scales == NULL || n_dims == 0u || n_centroids == 0u) {
         return;
     }
@@ -262,7 +264,13 @@ void td_mon_nearest_prepare(td_monitor_t *mon)
             const uint32_t k = 8u * g + i < n_centroids ? 8u * g + i : 8u * g;
             const uint8_t *const scale = prof->centroid_scales + 4u * k * (n_dims + 1u);
             mon->nc_off[8u * g + (i % 2u) * 4u + i / 2u] = (uint64_t)td_load_u32(scale) << 8;
+            uint32_t all = 0u;
             for (uint32_t j = 0; j < n_dims; j++) {
+                all |= td_load_u32(scale + 4u + 4u * j);
+            }
+            const uint32_t sh = all > 0x7FFFu ? 17u - td_clz32(all) : 0u;
+            for (uint32_t j = 0; j < n_dims; j++) {
+                mon->nc_ivs[(g * n_dims + j) * 8u + i] = (int32_t)(td_load_u32(scale + 4u + 4u * j) >> sh);
                 mon->nc_cent[(g * n_dims + j) * 8u + i] = td_load_i32(prof->centroids + 4u * (k * n_dims + j));
                 const uint32_t inv = td_load_u32(scale + 4u + 4u * j);
                 mon->nc_inv_hi[(g * n_dims + j) * 8u + i] = inv >> 16;
@@ -300,8 +308,8 @@ __attribute__((target("avx2"))) static TD_ALWAYS_INLINE __m256i min_epi64(__m256
 #define TD_NEAREST_STEP(j)                                                                                             \
     do {                                                                                                               \
         const __m256i e_ = _mm256_set1_epi32(e_q8[j]);                                                                 \
-        const __m256i m_ =                                                                                             \
-            _mm256_abs_epi32(_mm256_sub_epi32(e_, _mm256_loadu_si256((const __m256i *)(const void *)(c + 8u * (j))))); \
+        const __m256i d_ = _mm256_sub_epi32(e_, _mm256_loadu_si256((const __m256i *)(const void *)(c + 8u * (j))));   \
+        const __m256i m_ = _mm256_abs_epi32(d_);                                                                       \
         any = _mm256_or_si256(any, m_);                                                                                \
         const __m256i lo_ = _mm256_mullo_epi32(m_, _mm256_loadu_si256((const __m256i *)(const void *)(il + 8u * (j)))); \
         const __m256i hi_ = _mm256_mullo_epi32(m_, _mm256_loadu_si256((const __m256i *)(const void *)(ih + 8u * (j)))); \
@@ -309,6 +317,9 @@ __attribute__((target("avx2"))) static TD_ALWAYS_INLINE __m256i min_epi64(__m256
         acc_e = _mm256_add_epi64(acc_e, _mm256_mul_epu32(s_, s_));                                                     \
         const __m256i so_ = _mm256_srli_epi64(s_, 32);                                                                 \
         acc_o = _mm256_add_epi64(acc_o, _mm256_mul_epu32(so_, so_));                                                   \
+        const __m256i t_ = _mm256_sign_epi32(_mm256_min_epi32(s_, cap), d_);                                           \
+        _mm256_storeu_si256((__m256i *)(void *)(w + 8u * (j)),                                                         \
+                            _mm256_mullo_epi32(t_, _mm256_loadu_si256((const __m256i *)(const void *)(iv + 8u * (j))))); \
     } while (0)
 
 /* nearest_avx2's smallest key of the group of eight centroids from 8 g on, ORing every |e_j - c_kj| into *any. */
@@ -319,6 +330,9 @@ __attribute__((target("avx2"))) static TD_ALWAYS_INLINE uint64_t nearest_group(c
     const int32_t *const c = mon->nc_cent + g * n_dims * 8u;
     const uint32_t *const ih = mon->nc_inv_hi + g * n_dims * 8u;
     const uint32_t *const il = mon->nc_inv_lo + g * n_dims * 8u;
+    const int32_t *const iv = mon->nc_ivs + g * n_dims * 8u;
+    int32_t *const w = ((td_monitor_t *)(uintptr_t)mon)->nc_w + g * n_dims * 8u; /* the search's scratch */
+    const __m256i cap = _mm256_set1_epi32(INT16_MAX);
     const __m256i half = _mm256_set1_epi32(0x8000);
     __m256i any = *any_out;
     __m256i acc_e = _mm256_loadu_si256((const __m256i *)(const void *)(mon->nc_off + 8u * g));
@@ -436,6 +450,8 @@ uint32_t td_mon_nearest_centroid(const td_monitor_t *mon, const int32_t *e_q8, u
     if (mon->nc_ready && mon->profile->n_centroids > 4u && nearest_cpu_avx2()) {
         const uint64_t key = nearest_avx2(mon, e_q8);
         if (key != UINT64_MAX) {
+            /* nc_w holds this window's terms (the fitted shifts read them) */
+            ((td_monitor_t *)(uintptr_t)mon)->nc_w_window = mon->window_index + 1u;
             *nearest = (uint8_t)(key & 63u);
             return td_sat_u32(((key >> 6) + 128u) >> 8);
         }
