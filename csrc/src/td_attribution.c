@@ -304,130 +304,215 @@ static TD_ALWAYS_INLINE void column_sums(const int16_t *col, uint32_t stride, co
 }
 
 #if TD_SHIFTS_AVX2
-/* 1 when the CPU (and the OS) run AVX2. */
+/* 1 when the CPU (and the OS) run AVX2 and FMA. */
 static uint32_t shifts_cpu_avx2(void)
 {
-    return __builtin_cpu_supports("avx2") ? 1u : 0u;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1u : 0u;
+}
+
+/* trunc(n / root) as shift_pair's, by the reciprocal and its nudge (a product, then a sum: not fused), clamped to
+ * +-INT16_MAX (in doubles: a stored root may be far below the true one), as int32 lanes. */
+__attribute__((target("avx2,fma"))) static TD_ALWAYS_INLINE __m128i shift_quot4(__m256d n, __m256d ri)
+{
+    const __m256d nudge = _mm256_or_pd(_mm256_and_pd(n, _mm256_set1_pd(-0.0)), _mm256_set1_pd(0x1p-34));
+    const __m256d q = _mm256_add_pd(_mm256_mul_pd(n, ri), nudge);
+    return _mm256_cvttpd_epi32(_mm256_max_pd(_mm256_min_pd(q, _mm256_set1_pd(32767.0)), _mm256_set1_pd(-32767.0)));
+}
+
+/* The shifts of four features from f on (left: 2, or 4 and more of them) out of their sums n, stored, and with stats
+ * td_chart_update's step for them: (up, down) + (g, -g) - k in 32-bit lanes, clamped to [0, 65535] by PACKUSDW, the
+ * largest into top by PMAXUW. */
+__attribute__((target("avx2,fma"))) static TD_ALWAYS_INLINE void shifts_out4(__m256d n, const double *rinv, uint32_t f,
+                                                                             uint32_t left, int16_t *shift_q8,
+                                                                             uint16_t *stats, __m128i k_q8,
+                                                                             __m128i *top)
+{
+    const double *const r = rinv + f;
+    const __m128i g = shift_quot4(n, left >= 4u ? _mm256_loadu_pd(r) : _mm256_setr_pd(r[0], r[1], 0.0, 0.0));
+    const __m128i g16 = _mm_packs_epi32(g, g);
+    if (left >= 4u) {
+        _mm_storel_epi64((__m128i *)(void *)(shift_q8 + f), g16);
+    } else {
+        const uint32_t two = (uint32_t)_mm_cvtsi128_si32(g16);
+        memcpy(shift_q8 + f, &two, sizeof two);
+    }
+    if (stats != NULL) {
+        uint16_t *const st = stats + 2u * f;
+        const __m128i gn = _mm_sub_epi32(_mm_setzero_si128(), g);
+        const __m128i zero = _mm_setzero_si128();
+        if (left >= 4u) {
+            const __m128i old = _mm_loadu_si128((const __m128i *)(const void *)st);
+            const __m128i v0 = _mm_sub_epi32(_mm_add_epi32(_mm_unpacklo_epi16(old, zero), _mm_unpacklo_epi32(g, gn)), k_q8);
+            const __m128i v1 = _mm_sub_epi32(_mm_add_epi32(_mm_unpackhi_epi16(old, zero), _mm_unpackhi_epi32(g, gn)), k_q8);
+            const __m128i nw = _mm_packus_epi32(v0, v1);
+            _mm_storeu_si128((__m128i *)(void *)st, nw);
+            *top = _mm_max_epu16(*top, nw);
+        } else {
+            const __m128i old = _mm_loadl_epi64((const __m128i *)(const void *)st);
+            const __m128i v0 = _mm_sub_epi32(_mm_add_epi32(_mm_unpacklo_epi16(old, zero), _mm_unpacklo_epi32(g, gn)), k_q8);
+            const __m128i nw = _mm_packus_epi32(v0, v0);
+            _mm_storel_epi64((__m128i *)(void *)st, nw);
+            *top = _mm_max_epu16(*top, nw);
+        }
+    }
+}
+
+/* shifts_out4 for eight features from f on (all of them there), the chart's step in 256-bit lanes: the statistics'
+ * words of features f..f+3 and f+4..f+7 are the two 128-bit halves, which VPUNPCKLWD/HWD, VPUNPCKLDQ/HDQ and
+ * VPACKUSDW keep apart, so (g, -g) of the halves (g of features f..f+3 | f+4..f+7) line up with them and the packed
+ * statistics come out in order. */
+__attribute__((target("avx2,fma"))) static TD_ALWAYS_INLINE void shifts_out8(__m256d n0, __m256d n1, const double *rinv,
+                                                                             uint32_t f, int16_t *shift_q8,
+                                                                             uint16_t *stats, __m128i k_q8,
+                                                                             __m128i *top)
+{
+    const __m128i g0 = shift_quot4(n0, _mm256_loadu_pd(rinv + f));
+    const __m128i g1 = shift_quot4(n1, _mm256_loadu_pd(rinv + f + 4u));
+    _mm_storeu_si128((__m128i *)(void *)(shift_q8 + f), _mm_packs_epi32(g0, g1));
+    if (stats != NULL) {
+        uint16_t *const st = stats + 2u * f;
+        const __m256i g = _mm256_inserti128_si256(_mm256_castsi128_si256(g0), g1, 1);
+        const __m256i gn = _mm256_sub_epi32(_mm256_setzero_si256(), g);
+        const __m256i zero = _mm256_setzero_si256();
+        const __m256i kq = _mm256_broadcastsi128_si256(k_q8);
+        const __m256i old = _mm256_loadu_si256((const __m256i *)(const void *)st);
+        const __m256i v0 = _mm256_sub_epi32(_mm256_add_epi32(_mm256_unpacklo_epi16(old, zero), _mm256_unpacklo_epi32(g, gn)), kq);
+        const __m256i v1 = _mm256_sub_epi32(_mm256_add_epi32(_mm256_unpackhi_epi16(old, zero), _mm256_unpackhi_epi32(g, gn)), kq);
+        const __m256i nw = _mm256_packus_epi32(v0, v1);
+        _mm256_storeu_si256((__m256i *)(void *)st, nw);
+        *top = _mm_max_epu16(*top, _mm_max_epu16(_mm256_castsi256_si128(nw), _mm256_extracti128_si256(nw, 1)));
+    }
 }
 
 /* One pass of fitted_shifts_avx2: the shifts of nv (1..4, a constant once inlined) vectors of four features from f
- * on. For each group of four dimensions (a last part group too: the constants and fs_proj's rows are zero past
- * n_dims, so whatever e holds there its terms are 0), w_j = sign t_j (inv_j >> inv_shift) as fitted_shifts_x86's
- * t and w, in doubles (|w| < 2^30: exact); w's lanes broadcast by shuffles, each feature vector's four products
- * summed as a tree and added to n[v] once. Then g = trunc(n / root) as shift_pair's. */
-__attribute__((target("avx2"))) static TD_ALWAYS_INLINE void shifts_pass(const td_monitor_t *mon, const int32_t *e_q8,
-                                                                         uint32_t k, uint32_t f, uint32_t nv,
-                                                                         int16_t *shift_q8, uint16_t *stats,
-                                                                         __m128i k_q8, __m128i *top)
+ * on. The sums n_f = sum_j P[j][f] w_j by fused multiply-adds, two chains (even and odd dimensions) a vector, w_j
+ * broadcast from wd (n_rows: n_dims rounded up to even; wd is zero past n_dims, as fs_proj's rows up to a multiple of
+ * 4): every product is an integer below 2^37 and every partial sum below 2^43, exact, so the fused and the separate
+ * roundings give the same integer n_f. Then g = trunc(n / root) as shift_pair's and, with stats, the chart's step,
+ * eight features at a time where eight are left. */
+__attribute__((target("avx2,fma"))) static TD_ALWAYS_INLINE void shifts_pass(const td_monitor_t *mon,
+                                                                             const int32_t *e_q8, uint32_t k,
+                                                                             uint32_t n_dims, uint32_t n_features,
+                                                                             uint32_t f, uint32_t nv, int16_t *shift_q8,
+                                                                             uint16_t *stats, __m128i k_q8,
+                                                                             __m128i *top)
 {
-    const td_profile_t *const prof = mon->profile;
-    const uint32_t n_dims = prof->n_dims;
-    const uint32_t n_features = prof->n_features;
     const int32_t *const cent = mon->fs_cent + k * TD_MAX_DIMS;
     const double *const inv = mon->fs_inv + k * TD_MAX_DIMS;
     const int32_t *const ivs = mon->fs_ivs + k * TD_MAX_DIMS;
     const double *const rinv = mon->fs_rinv + k * TD_MAX_FEATURES;
     const __m256d cap = _mm256_set1_pd(32767.0);
     const __m256d half_up = _mm256_set1_pd(0.5);
-    const __m256d sign_bit = _mm256_set1_pd(-0.0);
     const uint32_t stride = (n_features + 3u) & ~3u;
+    /* the AVX2 search's terms of this window's centroids, when it ran (centroid k's lane of its layout) */
+    const int32_t *const handed =
+        mon->nc_w_window == mon->window_index + 1u ? mon->nc_w + k / 8u * n_dims * 8u + k % 8u : NULL;
     __m256d n[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd()};
     const double *col = mon->fs_proj + f;
     for (uint32_t j = 0; j < n_dims; j += 4u, col += 4u * stride) {
-        const __m128i d = _mm_sub_epi32(_mm_loadu_si128((const __m128i *)(const void *)(e_q8 + j)),
-                                        _mm_loadu_si128((const __m128i *)(const void *)(cent + j)));
-        const __m256d p = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm_abs_epi32(d)), _mm256_loadu_pd(inv + j));
-        const __m256d t = _mm256_round_pd(_mm256_min_pd(_mm256_add_pd(p, half_up), cap),
-                                          _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-        const __m256d wm =
-            _mm256_mul_pd(t, _mm256_cvtepi32_pd(_mm_loadu_si128((const __m128i *)(const void *)(ivs + j))));
-        const __m256d w = _mm256_xor_pd(wm, _mm256_and_pd(_mm256_cvtepi32_pd(d), sign_bit));
-        const __m256d lo = _mm256_permute2f128_pd(w, w, 0x00); /* w0 w1 w0 w1 */
-        const __m256d hi = _mm256_permute2f128_pd(w, w, 0x11); /* w2 w3 w2 w3 */
-        const __m256d w0 = _mm256_permute_pd(lo, 0x0);
-        const __m256d w1 = _mm256_permute_pd(lo, 0xF);
-        const __m256d w2 = _mm256_permute_pd(hi, 0x0);
-        const __m256d w3 = _mm256_permute_pd(hi, 0xF);
+        __m256d w0;
+        __m256d w1;
+        __m256d w2;
+        __m256d w3;
+        if (handed != NULL) {
+            /* the search's w_j of this centroid; past n_dims (a last part group) whatever the words hold meets
+             * fs_proj's zero rows: exact zero terms */
+            w0 = _mm256_set1_pd((double)handed[8u * j]);
+            w1 = _mm256_set1_pd((double)handed[8u * (j + 1u)]);
+            w2 = _mm256_set1_pd((double)handed[8u * (j + 2u)]);
+            w3 = _mm256_set1_pd((double)handed[8u * (j + 3u)]);
+        } else {
+            const __m128i d = _mm_sub_epi32(_mm_loadu_si128((const __m128i *)(const void *)(e_q8 + j)),
+                                            _mm_loadu_si128((const __m128i *)(const void *)(cent + j)));
+            /* t = min(floor(|d| inv / 2^16 + 1/2), INT16_MAX): exact in doubles, truncated (an integer already) */
+            const __m256d p = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm_abs_epi32(d)), _mm256_loadu_pd(inv + j));
+            const __m128i t = _mm256_cvttpd_epi32(_mm256_min_pd(_mm256_add_pd(p, half_up), cap));
+            const __m256d w = _mm256_cvtepi32_pd(
+                _mm_mullo_epi32(_mm_sign_epi32(t, d), _mm_loadu_si128((const __m128i *)(const void *)(ivs + j))));
+            w0 = _mm256_permute4x64_pd(w, 0x00);
+            w1 = _mm256_permute4x64_pd(w, 0x55);
+            w2 = _mm256_permute4x64_pd(w, 0xAA);
+            w3 = _mm256_permute4x64_pd(w, 0xFF);
+        }
         for (uint32_t v = 0; v < nv; v++) {
             const double *const c = col + 4u * v;
-            const __m256d s01 = _mm256_add_pd(_mm256_mul_pd(_mm256_loadu_pd(c), w0),
-                                              _mm256_mul_pd(_mm256_loadu_pd(c + stride), w1));
-            const __m256d s23 = _mm256_add_pd(_mm256_mul_pd(_mm256_loadu_pd(c + 2u * stride), w2),
-                                              _mm256_mul_pd(_mm256_loadu_pd(c + 3u * stride), w3));
+            const __m256d s01 = _mm256_fmadd_pd(_mm256_loadu_pd(c + stride), w1, _mm256_mul_pd(_mm256_loadu_pd(c), w0));
+            const __m256d s23 = _mm256_fmadd_pd(_mm256_loadu_pd(c + 3u * stride), w3,
+                                                _mm256_mul_pd(_mm256_loadu_pd(c + 2u * stride), w2));
             n[v] = _mm256_add_pd(n[v], _mm256_add_pd(s01, s23));
         }
     }
-    for (uint32_t v = 0; v < nv; v++) {
-        const uint32_t left = n_features - f - 4u * v; /* 2, or 4 and more */
-        /* trunc(n / root) as shift_pair's, by the reciprocal and its nudge */
-        const double *const r = rinv + f + 4u * v;
-        const __m256d ri = left >= 4u ? _mm256_loadu_pd(r) : _mm256_setr_pd(r[0], r[1], 0.0, 0.0);
-        const __m256d nudge = _mm256_or_pd(_mm256_and_pd(n[v], sign_bit), _mm256_set1_pd(0x1p-34));
-        const __m256d q = _mm256_add_pd(_mm256_mul_pd(n[v], ri), nudge);
-        const __m128i g = _mm256_cvttpd_epi32(_mm256_max_pd(_mm256_min_pd(q, cap), _mm256_set1_pd(-32767.0)));
-        const __m128i g16 = _mm_packs_epi32(g, g);
-        int16_t *const out = shift_q8 + f + 4u * v;
-        if (left >= 4u) {
-            _mm_storel_epi64((__m128i *)(void *)out, g16);
-        } else {
-            const uint32_t two = (uint32_t)_mm_cvtsi128_si32(g16);
-            memcpy(out, &two, sizeof two);
-        }
-        if (stats != NULL) {
-            /* td_chart_update's step for these features: (up, down) + (g, -g) - k in 32-bit lanes, clamped to
-             * [0, 65535] by PACKUSDW, the largest by PMAXUW */
-            uint16_t *const st = stats + 2u * (f + 4u * v);
-            const __m128i gn = _mm_sub_epi32(_mm_setzero_si128(), g);
-            const __m128i zero = _mm_setzero_si128();
-            if (left >= 4u) {
-                const __m128i old = _mm_loadu_si128((const __m128i *)(const void *)st);
-                const __m128i v0 = _mm_sub_epi32(_mm_add_epi32(_mm_unpacklo_epi16(old, zero), _mm_unpacklo_epi32(g, gn)), k_q8);
-                const __m128i v1 = _mm_sub_epi32(_mm_add_epi32(_mm_unpackhi_epi16(old, zero), _mm_unpackhi_epi32(g, gn)), k_q8);
-                const __m128i nw = _mm_packus_epi32(v0, v1);
-                _mm_storeu_si128((__m128i *)(void *)st, nw);
-                *top = _mm_max_epu16(*top, nw);
-            } else {
-                const __m128i old = _mm_loadl_epi64((const __m128i *)(const void *)st);
-                const __m128i v0 = _mm_sub_epi32(_mm_add_epi32(_mm_unpacklo_epi16(old, zero), _mm_unpacklo_epi32(g, gn)), k_q8);
-                const __m128i nw = _mm_packus_epi32(v0, v0);
-                _mm_storel_epi64((__m128i *)(void *)st, nw);
-                *top = _mm_max_epu16(*top, nw);
-            }
-        }
+    /* every vector but the last holds four features, the last two or four (rest: 4 nv - 2 or 4 nv) */
+    const uint32_t rest = n_features - f;
+#define TD_OUT4(v) shifts_out4(n[v], rinv, f + 4u * (v), rest - 4u * (v), shift_q8, stats, k_q8, top)
+#define TD_OUT8(v)                                                                                                     \
+    shifts_out8(n[v], n[(v) + 1u], rinv, f + 4u * (v), shift_q8, stats, k_q8, top)
+    if (nv >= 3u) {
+        TD_OUT8(0u);
     }
+    if (nv == 1u) {
+        TD_OUT4(0u);
+    } else if (nv == 3u) {
+        TD_OUT4(2u);
+    } else if (rest >= 4u * nv) {
+        TD_OUT8(nv - 2u);
+    } else {
+        TD_OUT4(nv - 2u);
+        TD_OUT4(nv - 1u);
+    }
+#undef TD_OUT4
+#undef TD_OUT8
 }
 
-/* fitted_shifts_x86 with AVX2, in doubles throughout (td_monitor_init's fs_proj: the projection as doubles): the
- * sums n_f = sum_j P[j][f] w_j four features a vector (each term below 2^37 and every partial sum below 2^43: exact
- * in any order, so n_f is fitted_shifts' integer), up to sixteen features a pass (shifts_pass; more: w again for
- * each). With stats (the feature chart's, non-NULL) also td_chart_update's step with the shifts, returning the
- * largest new statistic as it does (0 without stats). tests/c/test_monitor.c compares it with the reference model (and, built with TD_BLOCK_AVX2=0,
- * fitted_shifts_x86's SSE2 form). */
-__attribute__((target("avx2"))) static TD_NOINLINE uint32_t fitted_shifts_avx2(const td_monitor_t *mon,
-                                                                                const int32_t *e_q8, uint32_t k,
-                                                                                int16_t *shift_q8, uint16_t *stats,
-                                                                                uint32_t k_q8)
+/* fitted_shifts_x86 with AVX2 and FMA, in doubles (td_monitor_init's fs_proj: the projection as doubles): t_j as
+ * fitted_shifts_x86's, four dimensions a vector (a last part group too: the constants are zero past n_dims, so
+ * whatever e holds there its w is 0), truncated to int32 lanes; w_j = sign(diff_j) t_j (inv_j >> inv_shift) by VPSIGND
+ * and VPMULLD (|w| < 2^30), kept in doubles in wd; then the sums n_f = sum_j P[j][f] w_j four features a vector, up to
+ * sixteen features a pass (shifts_pass). With stats (the feature chart's, non-NULL) also td_chart_update's step with
+ * the shifts, returning the largest new statistic as it does (0 without stats). tests/c/test_monitor.c compares it
+ * with the reference model (and, built with TD_BLOCK_AVX2=0, fitted_shifts_x86's SSE2 form). */
+__attribute__((target("avx2,fma"))) static TD_NOINLINE uint32_t fitted_shifts_avx2(const td_monitor_t *mon,
+                                                                                    const int32_t *e_q8, uint32_t k,
+                                                                                    int16_t *shift_q8, uint16_t *stats,
+                                                                                    uint32_t k_q8)
 {
+    const uint32_t n_dims = mon->profile->n_dims;
     const uint32_t n_features = mon->profile->n_features;
     const __m128i kq = _mm_set1_epi32((int32_t)k_q8);
     __m128i top = _mm_setzero_si128();
-    for (uint32_t f = 0; f < n_features; f += 16u) {
-        const uint32_t rest = n_features - f; /* even */
-        switch (rest > 12u ? 4u : (rest + 3u) / 4u) {
-        case 1u:
-            shifts_pass(mon, e_q8, k, f, 1u, shift_q8, stats, kq, &top);
-            break;
-        case 2u:
-            shifts_pass(mon, e_q8, k, f, 2u, shift_q8, stats, kq, &top);
-            break;
-        case 3u:
-            shifts_pass(mon, e_q8, k, f, 3u, shift_q8, stats, kq, &top);
-            break;
-        default:
-            shifts_pass(mon, e_q8, k, f, 4u, shift_q8, stats, kq, &top);
-            break;
+#define TD_SHIFTS_PASS(f, nv) shifts_pass(mon, e_q8, k, n_dims, n_features, (f), (nv), shift_q8, stats, kq, &top)
+    switch (n_features > 12u ? 0u : (n_features + 3u) / 4u) {
+    /* up to sixteen features (every profile of up to eight channels): one pass, f = 0 */
+    case 1u:
+        TD_SHIFTS_PASS(0u, 1u);
+        break;
+    case 2u:
+        TD_SHIFTS_PASS(0u, 2u);
+        break;
+    case 3u:
+        TD_SHIFTS_PASS(0u, 3u);
+        break;
+    default:
+        for (uint32_t f = 0u; f < n_features; f += 16u) {
+            const uint32_t rest = n_features - f; /* even */
+            switch (rest > 12u ? 4u : (rest + 3u) / 4u) {
+            case 1u:
+                TD_SHIFTS_PASS(f, 1u);
+                break;
+            case 2u:
+                TD_SHIFTS_PASS(f, 2u);
+                break;
+            case 3u:
+                TD_SHIFTS_PASS(f, 3u);
+                break;
+            default:
+                TD_SHIFTS_PASS(f, 4u);
+                break;
+            }
         }
+        break;
     }
+#undef TD_SHIFTS_PASS
     /* the largest statistic: 65535 less PHMINPOSUW's minimum of the complements */
     return 65535u - (uint32_t)(uint16_t)_mm_cvtsi128_si32(_mm_minpos_epu16(_mm_xor_si128(top, _mm_set1_epi32(-1))));
 }

@@ -6,6 +6,12 @@
 #if TD_OPTIMIZE_SPEED && !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32) && defined(__x86_64__) && defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if TD_HOST_X86 && TD_BLOCK_AVX2
+#include <immintrin.h>
+#define TD_EMBED_AVX2 1
+#else
+#define TD_EMBED_AVX2 0
+#endif
 
 #if !(TD_OPTIMIZE_SPEED && !(defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32)) && !TD_ARM_DSP
 static uint32_t pack16(int16_t lo, int16_t hi)
@@ -138,6 +144,113 @@ static TD_NOINLINE void pca_dot4(const uint8_t *w, uint32_t next, const uint32_t
 }
 #endif
 
+#if TD_EMBED_AVX2
+/* 1 when the CPU (and the OS) run AVX2. */
+static uint32_t embed_cpu_avx2(void)
+{
+    return __builtin_cpu_supports("avx2") ? 1u : 0u;
+}
+
+/* pca_round of eight dot products (|dot| < 2^27): (|dot| + half) >> shift (< 2^31), at most 2^24, dot's sign back
+ * (VPSIGND: a dot of 0 rounds to 0 anyway). */
+__attribute__((target("avx2"))) static TD_ALWAYS_INLINE __m256i round8(__m256i dot, __m256i half, __m128i count,
+                                                                       __m256i limit)
+{
+    const __m256i mag = _mm256_srl_epi32(_mm256_add_epi32(_mm256_abs_epi32(dot), half), count);
+    return _mm256_sign_epi32(_mm256_min_epi32(mag, limit), dot);
+}
+
+/* pairs_avx2's terms of feature pair q: z's pair broadcast, one VPMADDWD a vector of dimensions */
+#define PAIR_STEP(q)                                                                                                   \
+    do {                                                                                                               \
+        const int16_t *const c_ = col + 2u * stride * (q);                                                             \
+        const __m256i z_ = _mm256_set1_epi32((int32_t)td_load_u32((const uint8_t *)(zp + 2u * (q))));                  \
+        if (ny > 0u) {                                                                                                 \
+            acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)c_), z_)); \
+        }                                                                                                              \
+        if (ny > 1u) {                                                                                                 \
+            acc1 = _mm256_add_epi32(acc1,                                                                              \
+                                    _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(c_ + 16)), z_)); \
+        }                                                                                                              \
+        if (nx != 0u) {                                                                                                \
+            acc4 = _mm_add_epi32(acc4, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)(c_ + 16u * ny)), \
+                                                      _mm256_castsi256_si128(z_)));                                     \
+        }                                                                                                              \
+    } while (0)
+
+/* embed_pca_avx2's sums and rounding for ny (0..2) vectors of eight dimensions and nx (0..1) of four after them
+ * (constants once inlined: the column stride 8 ny + 4 nx): per feature pair, z's pair broadcast and one VPMADDWD a
+ * vector. The last vector's store is masked to the n_dims dimensions (the padding's dot products are 0). */
+__attribute__((target("avx2"))) static TD_ALWAYS_INLINE void pairs_avx2(const int16_t *col, const int16_t *zp,
+                                                                        uint32_t n_pairs, uint32_t ny, uint32_t nx,
+                                                                        uint32_t shift, uint32_t n_dims, int32_t *e_q8)
+{
+    const uint32_t stride = 8u * ny + 4u * nx; /* int32 words (int16 pairs) a feature pair */
+    __m256i acc0 = _mm256_setzero_si256();
+    __m256i acc1 = _mm256_setzero_si256();
+    __m128i acc4 = _mm_setzero_si128();
+    /* two pairs a step (an odd count starts with one) */
+    uint32_t p = 0u;
+    if (n_pairs % 2u != 0u) {
+        PAIR_STEP(0u);
+        p = 1u;
+    }
+    for (; p < n_pairs; p += 2u) {
+        PAIR_STEP(p);
+        PAIR_STEP(p + 1u);
+    }
+    const __m256i half = _mm256_set1_epi32(shift != 0u ? (int32_t)(1u << (shift - 1u)) : 0);
+    const __m128i count = _mm_cvtsi32_si128((int32_t)shift);
+    const __m256i limit = _mm256_set1_epi32((int32_t)TD_MON_EMBEDDING_LIMIT_Q8);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (uint32_t v = 0; v < ny; v++) {
+        const __m256i e = round8(v == 0u ? acc0 : acc1, half, count, limit);
+        if (8u * v + 8u <= n_dims) {
+            _mm256_storeu_si256((__m256i *)(void *)(e_q8 + 8u * v), e);
+        } else {
+            const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)(n_dims - 8u * v)), lane);
+            _mm256_maskstore_epi32((int *)(e_q8 + 8u * v), mask, e);
+        }
+    }
+    if (nx != 0u) {
+        const __m128i e = _mm256_castsi256_si128(round8(_mm256_castsi128_si256(acc4), half, count, limit));
+        if (8u * ny + 4u <= n_dims) {
+            _mm_storeu_si128((__m128i *)(void *)(e_q8 + 8u * ny), e);
+        } else {
+            const __m128i mask = _mm_cmpgt_epi32(_mm_set1_epi32((int32_t)(n_dims - 8u * ny)), _mm256_castsi256_si128(lane));
+            _mm_maskstore_epi32((int *)(e_q8 + 8u * ny), mask, e);
+        }
+    }
+}
+#undef PAIR_STEP
+
+/* embed_pca_x86 with AVX2, n_dims <= 16 (td_mon_widen_cols' column stride 4, 8, 12 or 16): every dimension's sum in
+ * one or two registers (eight dimensions a VPMADDWD, a last four in an SSE one), one pass over the feature pairs, the
+ * rounding eight lanes at a time; the same integer dot products in another order. tests/c/test_monitor.c
+ * (test_embed_projection, the reference model) checks it, and built with TD_BLOCK_AVX2=0 embed_pca_x86. */
+__attribute__((target("avx2"))) static TD_NOINLINE void embed_pca_avx2(const td_profile_t *prof, const int16_t *cols,
+                                                                        const int16_t *zp, int32_t *e_q8)
+{
+    const uint32_t n_dims = prof->n_dims;
+    const uint32_t n_pairs = (prof->n_features + 1u) / 2u;
+    const uint32_t shift = prof->proj_shift;
+    switch (TD_MON_COL_STRIDE(n_dims) / 4u) {
+    case 1u:
+        pairs_avx2(cols, zp, n_pairs, 0u, 1u, shift, n_dims, e_q8);
+        break;
+    case 2u:
+        pairs_avx2(cols, zp, n_pairs, 1u, 0u, shift, n_dims, e_q8);
+        break;
+    case 3u:
+        pairs_avx2(cols, zp, n_pairs, 1u, 1u, shift, n_dims, e_q8);
+        break;
+    default:
+        pairs_avx2(cols, zp, n_pairs, 2u, 0u, shift, n_dims, e_q8);
+        break;
+    }
+}
+#endif
+
 #if TD_HOST_X86
 void td_mon_widen_cols(const td_profile_t *prof, int16_t *cols)
 {
@@ -198,6 +311,12 @@ static void embed_pca_x86(const td_profile_t *prof, const int16_t *cols, const i
         z_even[n_features] = 0;
         zp = z_even;
     }
+#if TD_EMBED_AVX2
+    if (n_dims - 1u < 16u && embed_cpu_avx2()) {
+        embed_pca_avx2(prof, cols, zp, e_q8);
+        return;
+    }
+#endif
     for (uint32_t j = 0; j < n_dims; j += 16u) {
         const uint32_t ng = (n_dims - j) >= 16u ? 4u : (n_dims - j + 3u) / 4u;
         const int16_t *const col = cols + 2u * j;
@@ -403,11 +522,17 @@ uint32_t td_mon_embed_pca(const td_profile_t *prof, const int16_t *z_q8, int32_t
 #if TD_HOST_X86
 uint32_t td_mon_embed_pca_cols(const td_profile_t *prof, const int16_t *cols, const int16_t *z_q8, int32_t *e_q8)
 {
+#if TD_EMBED_AVX2
+    /* An even count of features (every monitor's: two a channel): z's pairs read in place. */
+    if (prof->n_features % 2u == 0u && prof->n_features != 0u && prof->n_dims - 1u < 16u && embed_cpu_avx2()) {
+        embed_pca_avx2(prof, cols, z_q8, e_q8);
+    } else
+#endif
     if (prof->n_features != 0u) {
         embed_pca_x86(prof, cols, z_q8, e_q8);
     } else {
         embed_pca(prof, z_q8, e_q8);
     }
-    return pca_recon_error(prof, z_q8, e_q8);
+    return prof->n_dims >= prof->n_features ? 0u : pca_recon_error(prof, z_q8, e_q8);
 }
 #endif

@@ -242,6 +242,10 @@ td_status td_monitor_init(td_monitor_t *mon, const td_profile_t *profile)
 #if TD_HOST_X86
     td_mon_nearest_prepare(mon);
 #endif
+#if TD_HOST_X86 && TD_BLOCK_LANES && TD_BLOCK_AVX2
+    mon->fresh_ok = (uint8_t)td_window_fresh_prepare(mon->rules, profile->n_channels, profile->window,
+                                                     mon->fresh_rails);
+#endif
 #if TD_MON_DEV
     /* The fitted shifts' scale shift of each centroid, for the search's hand-over (td_nearest.c). */
     if (profile->centroid_scales != NULL) {
@@ -1513,6 +1517,26 @@ td_status td_monitor_push(td_monitor_t *mon, const int16_t *frames, uint32_t n_f
     }
     uint32_t remaining = n_frames;
     const int16_t *block = frames;
+#if TD_HOST_X86 && TD_BLOCK_LANES && TD_BLOCK_AVX2
+    /* x86-64 with AVX2: whole windows straight into the empty accumulators (fill 0: td_monitor_init or the last close
+     * reset them, and no add left them part-filled, since with fresh_ok every channel's rules are valid and a window
+     * fits, so no add fails half-way). */
+    if (mon->fresh_ok && mon->fill == 0u) {
+        const size_t step = (size_t)window * n_channels;
+        for (; remaining >= window; remaining -= window, block += step) {
+            const td_status st = td_window_add_fresh(mon->acc, mon->rules, mon->fresh_rails, block, n_channels, window);
+            if (st != TD_OK) {
+                return st;
+            }
+            mon->fill = (uint16_t)window;
+            const td_status sc = close_window(mon, &results[*n_results]);
+            if (sc != TD_OK) {
+                return sc;
+            }
+            (*n_results)++;
+        }
+    }
+#endif
     while (remaining > 0u) {
         const uint32_t room = window - mon->fill;
         const uint32_t chunk = remaining < room ? remaining : room;

@@ -253,6 +253,8 @@ void td_mon_nearest_prepare(td_monitor_t *mon)
     const uint32_t n_dims = prof->n_dims;
     const uint32_t n_centroids = prof->n_centroids;
     mon->nc_ready = 0u;
+    mon->nc_w_window = 0u;
+    memset(mon->nc_w, 0, sizeof mon->nc_w);
     if (prof->centroid_scales == NULL || n_dims == 0u || n_centroids == 0u) {
         return;
     }
@@ -262,7 +264,13 @@ void td_mon_nearest_prepare(td_monitor_t *mon)
             const uint32_t k = 8u * g + i < n_centroids ? 8u * g + i : 8u * g;
             const uint8_t *const scale = prof->centroid_scales + 4u * k * (n_dims + 1u);
             mon->nc_off[8u * g + (i % 2u) * 4u + i / 2u] = (uint64_t)td_load_u32(scale) << 8;
+            uint32_t all = 0u;
             for (uint32_t j = 0; j < n_dims; j++) {
+                all |= td_load_u32(scale + 4u + 4u * j);
+            }
+            const uint32_t sh = all > 0x7FFFu ? 17u - td_clz32(all) : 0u;
+            for (uint32_t j = 0; j < n_dims; j++) {
+                mon->nc_ivs[(g * n_dims + j) * 8u + i] = (int32_t)(td_load_u32(scale + 4u + 4u * j) >> sh);
                 mon->nc_cent[(g * n_dims + j) * 8u + i] = td_load_i32(prof->centroids + 4u * (k * n_dims + j));
                 const uint32_t inv = td_load_u32(scale + 4u + 4u * j);
                 mon->nc_inv_hi[(g * n_dims + j) * 8u + i] = inv >> 16;
@@ -288,7 +296,7 @@ static uint32_t nearest_cpu_avx2(void)
  * (< 2^46) by PMULUDQ into uint64 lanes, the even centroids in one vector and the odd in another, from the offsets.
  * The lowest index of the smallest sum wins: the plain argmin, which the early-exit search also finds (a centroid it
  * stops has a partial sum past the best). Each sum (< 2^24 2^8 + 64 2^46 < 2^53) shifted left by 6 with its index
- * (< 64) in the low bits is a key whose minimum names both (PCMPGTQ: keys < 2^59). Returns 0, and the C search
+ * (< 64) in the low bits is a key whose minimum names both (PCMPGTQ: keys < 2^59), returned; UINT64_MAX, and the C search
  * takes over, when any |e_j - c_kj| reaches 2^15 (scale_wide's range). tests/c/test_nearest.c checks it against a
  * plain argmin (and, built with TD_BLOCK_AVX2=0, the search without it). */
 __attribute__((target("avx2"))) static TD_ALWAYS_INLINE __m256i min_epi64(__m256i a, __m256i b)
@@ -296,52 +304,76 @@ __attribute__((target("avx2"))) static TD_ALWAYS_INLINE __m256i min_epi64(__m256
     return _mm256_blendv_epi8(a, b, _mm256_cmpgt_epi64(a, b));
 }
 
-__attribute__((target("avx2"))) static uint32_t nearest_avx2(const td_monitor_t *mon, const int32_t *e_q8,
-                                                              uint64_t *best_d, uint32_t *best_k)
+/* One dimension's terms of the eight centroids in nearest_avx2's lanes (c, ih, il: the dimension's eight values). */
+#define TD_NEAREST_STEP(j)                                                                                             \
+    do {                                                                                                               \
+        const __m256i e_ = _mm256_set1_epi32(e_q8[j]);                                                                 \
+        const __m256i d_ = _mm256_sub_epi32(e_, _mm256_loadu_si256((const __m256i *)(const void *)(c + 8u * (j))));   \
+        const __m256i m_ = _mm256_abs_epi32(d_);                                                                       \
+        any = _mm256_or_si256(any, m_);                                                                                \
+        const __m256i lo_ = _mm256_mullo_epi32(m_, _mm256_loadu_si256((const __m256i *)(const void *)(il + 8u * (j)))); \
+        const __m256i hi_ = _mm256_mullo_epi32(m_, _mm256_loadu_si256((const __m256i *)(const void *)(ih + 8u * (j)))); \
+        const __m256i s_ = _mm256_add_epi32(hi_, _mm256_srli_epi32(_mm256_add_epi32(lo_, half), 16));                  \
+        acc_e = _mm256_add_epi64(acc_e, _mm256_mul_epu32(s_, s_));                                                     \
+        const __m256i so_ = _mm256_srli_epi64(s_, 32);                                                                 \
+        acc_o = _mm256_add_epi64(acc_o, _mm256_mul_epu32(so_, so_));                                                   \
+        const __m256i t_ = _mm256_sign_epi32(_mm256_min_epi32(s_, cap), d_);                                           \
+        _mm256_storeu_si256((__m256i *)(void *)(w + 8u * (j)),                                                         \
+                            _mm256_mullo_epi32(t_, _mm256_loadu_si256((const __m256i *)(const void *)(iv + 8u * (j))))); \
+    } while (0)
+
+/* nearest_avx2's smallest key of the group of eight centroids from 8 g on, ORing every |e_j - c_kj| into *any. */
+__attribute__((target("avx2"))) static TD_ALWAYS_INLINE uint64_t nearest_group(const td_monitor_t *mon,
+                                                                                const int32_t *e_q8, uint32_t n_dims,
+                                                                                uint32_t g, __m256i *any_out)
+{
+    const int32_t *const c = mon->nc_cent + g * n_dims * 8u;
+    const uint32_t *const ih = mon->nc_inv_hi + g * n_dims * 8u;
+    const uint32_t *const il = mon->nc_inv_lo + g * n_dims * 8u;
+    const int32_t *const iv = mon->nc_ivs + g * n_dims * 8u;
+    int32_t *const w = ((td_monitor_t *)(uintptr_t)mon)->nc_w + g * n_dims * 8u; /* the search's scratch */
+    const __m256i cap = _mm256_set1_epi32(INT16_MAX);
+    const __m256i half = _mm256_set1_epi32(0x8000);
+    __m256i any = *any_out;
+    __m256i acc_e = _mm256_loadu_si256((const __m256i *)(const void *)(mon->nc_off + 8u * g));
+    __m256i acc_o = _mm256_loadu_si256((const __m256i *)(const void *)(mon->nc_off + 8u * g + 4u));
+    /* two dimensions a step (an odd count starts with one) */
+    if (n_dims % 2u != 0u) {
+        TD_NEAREST_STEP(0u);
+    }
+    for (uint32_t j = n_dims % 2u; j < n_dims; j += 2u) {
+        TD_NEAREST_STEP(j);
+        TD_NEAREST_STEP(j + 1u);
+    }
+    *any_out = any;
+    const __m256i base = _mm256_set1_epi64x((int64_t)(8u * g));
+    __m256i key = min_epi64(_mm256_or_si256(_mm256_slli_epi64(acc_e, 6), _mm256_add_epi64(_mm256_set_epi64x(6, 4, 2, 0), base)),
+                            _mm256_or_si256(_mm256_slli_epi64(acc_o, 6), _mm256_add_epi64(_mm256_set_epi64x(7, 5, 3, 1), base)));
+    key = min_epi64(key, _mm256_permute4x64_epi64(key, 0x4E));
+    key = min_epi64(key, _mm256_permute4x64_epi64(key, 0xB1));
+    return (uint64_t)_mm_cvtsi128_si64(_mm256_castsi256_si128(key));
+}
+
+__attribute__((target("avx2"))) static TD_NOINLINE uint64_t nearest_avx2(const td_monitor_t *mon,
+                                                                          const int32_t *e_q8)
 {
     const td_profile_t *const prof = mon->profile;
     const uint32_t n_dims = prof->n_dims;
     const uint32_t n_centroids = prof->n_centroids;
-    const __m256i half = _mm256_set1_epi32(0x8000);
     __m256i any = _mm256_setzero_si256();
-    __m256i idx_e = _mm256_set_epi64x(6, 4, 2, 0);
-    __m256i idx_o = _mm256_set_epi64x(7, 5, 3, 1);
-    const __m256i eight = _mm256_set1_epi64x(8);
-    uint64_t best = UINT64_MAX;
-    for (uint32_t g = 0; 8u * g < n_centroids; g++) {
-        const int32_t *c = mon->nc_cent + g * n_dims * 8u;
-        const uint32_t *ih = mon->nc_inv_hi + g * n_dims * 8u;
-        const uint32_t *il = mon->nc_inv_lo + g * n_dims * 8u;
-        __m256i acc_e = _mm256_loadu_si256((const __m256i *)(const void *)(mon->nc_off + 8u * g));
-        __m256i acc_o = _mm256_loadu_si256((const __m256i *)(const void *)(mon->nc_off + 8u * g + 4u));
-        for (uint32_t j = 0; j < n_dims; j++, c += 8, ih += 8, il += 8) {
-            const __m256i e = _mm256_set1_epi32(e_q8[j]);
-            const __m256i m = _mm256_abs_epi32(_mm256_sub_epi32(e, _mm256_loadu_si256((const __m256i *)(const void *)c)));
-            any = _mm256_or_si256(any, m);
-            const __m256i lo = _mm256_mullo_epi32(m, _mm256_loadu_si256((const __m256i *)(const void *)il));
-            const __m256i hi = _mm256_mullo_epi32(m, _mm256_loadu_si256((const __m256i *)(const void *)ih));
-            const __m256i s = _mm256_add_epi32(hi, _mm256_srli_epi32(_mm256_add_epi32(lo, half), 16));
-            const __m256i so = _mm256_srli_epi64(s, 32);
-            acc_e = _mm256_add_epi64(acc_e, _mm256_mul_epu32(s, s));
-            acc_o = _mm256_add_epi64(acc_o, _mm256_mul_epu32(so, so));
+    uint64_t best;
+    if (n_centroids <= 8u) {
+        best = nearest_group(mon, e_q8, n_dims, 0u, &any);
+    } else {
+        best = UINT64_MAX;
+        for (uint32_t g = 0; 8u * g < n_centroids; g++) {
+            const uint64_t k = nearest_group(mon, e_q8, n_dims, g, &any);
+            best = k < best ? k : best;
         }
-        /* the group's smallest key */
-        __m256i key = min_epi64(_mm256_or_si256(_mm256_slli_epi64(acc_e, 6), idx_e),
-                                _mm256_or_si256(_mm256_slli_epi64(acc_o, 6), idx_o));
-        key = min_epi64(key, _mm256_permute4x64_epi64(key, 0x4E));
-        key = min_epi64(key, _mm256_permute4x64_epi64(key, 0xB1));
-        const uint64_t k = (uint64_t)_mm_cvtsi128_si64(_mm256_castsi256_si128(key));
-        best = k < best ? k : best;
-        idx_e = _mm256_add_epi64(idx_e, eight);
-        idx_o = _mm256_add_epi64(idx_o, eight);
     }
-    if (!_mm256_testz_si256(any, _mm256_set1_epi32((int32_t)0xFFFF8000u))) {
-        return 0u;
-    }
-    *best_d = best >> 6;
-    *best_k = (uint32_t)(best & 63u);
-    return 1u;
+    return _mm256_testz_si256(any, _mm256_set1_epi32((int32_t)0xFFFF8000u)) ? best : UINT64_MAX;
 }
+#undef TD_NEAREST_STEP
 #endif
 
 /* Score (Q8) of the nearest centroid; ties go to the lower index. The hint (last window's nearest) is tried
@@ -349,6 +381,10 @@ __attribute__((target("avx2"))) static uint32_t nearest_avx2(const td_monitor_t 
 #if TD_MON_DEV
 static TD_ALWAYS_INLINE uint32_t nearest_centroid(const td_monitor_t *mon, const int32_t *e_q8, uint8_t *nearest,
                                                   td_mon_dev_t *dev)
+#elif TD_NEAREST_AVX2
+/* x86-64 with the AVX2 search: the C search out of line, after td_mon_nearest_centroid's lanes (its frame only when
+ * they hand over). */
+static TD_NOINLINE uint32_t nearest_centroid(const td_monitor_t *mon, const int32_t *e_q8, uint8_t *nearest)
 #else
 uint32_t td_mon_nearest_centroid(const td_monitor_t *mon, const int32_t *e_q8, uint8_t *nearest)
 #endif
@@ -357,17 +393,6 @@ uint32_t td_mon_nearest_centroid(const td_monitor_t *mon, const int32_t *e_q8, u
     const uint32_t first = mon->last_nearest < prof->n_centroids ? mon->last_nearest : 0u;
 #if TD_OPTIMIZE_SPEED
     if (prof->centroid_scales != NULL) {
-#if TD_NEAREST_AVX2
-        /* Five centroids or more: the lanes of fewer would be mostly padding, where the early exits win. */
-        if (mon->nc_ready && prof->n_centroids > 4u && nearest_cpu_avx2()) {
-            uint64_t d;
-            uint32_t k;
-            if (nearest_avx2(mon, e_q8, &d, &k)) {
-                *nearest = (uint8_t)k;
-                return td_sat_u32((d + 128u) >> 8);
-            }
-        }
-#endif
         const uint32_t n_centroids = prof->n_centroids;
         const uint32_t row_bytes = 4u * prof->n_dims;
         const int32_t *const e_end = e_q8 + prof->n_dims;
@@ -416,6 +441,24 @@ uint32_t td_mon_nearest_centroid(const td_monitor_t *mon, const int32_t *e_q8, u
     *nearest = (uint8_t)best_k;
     return td_sat_u32((best + 128u) >> 8);
 }
+
+#if TD_NEAREST_AVX2
+uint32_t td_mon_nearest_centroid(const td_monitor_t *mon, const int32_t *e_q8, uint8_t *nearest)
+{
+    /* Scaled profiles of five centroids or more: the lanes of fewer would be mostly padding, where the early exits
+     * win. */
+    if (mon->nc_ready && mon->profile->n_centroids > 4u && nearest_cpu_avx2()) {
+        const uint64_t key = nearest_avx2(mon, e_q8);
+        if (key != UINT64_MAX) {
+            /* nc_w holds this window's terms (the fitted shifts read them) */
+            ((td_monitor_t *)(uintptr_t)mon)->nc_w_window = mon->window_index + 1u;
+            *nearest = (uint8_t)(key & 63u);
+            return td_sat_u32(((key >> 6) + 128u) >> 8);
+        }
+    }
+    return nearest_centroid(mon, e_q8, nearest);
+}
+#endif
 
 #if TD_MON_DEV
 uint32_t td_mon_nearest_centroid(const td_monitor_t *mon, const int32_t *e_q8, uint8_t *nearest)

@@ -817,15 +817,12 @@ __attribute__((target("avx2"))) static inline void quad_load(const int16_t *p, u
                   _mm_loadu_si128((const __m128i *)(const void *)(p + 3u * n_ch)));
 }
 
-/* The uint32 squares of (up to) two steps widened into the uint64 sums. */
-__attribute__((target("avx2"))) static inline void widen_avx2(__m256i sq_lo, __m256i sq_hi, __m256i *q0, __m256i *q1,
-                                                              __m256i *q2, __m256i *q3)
+/* The uint32 squares of (up to) two steps, both halves' (channels k..k + 3 in each), widened and added: uint64 lanes
+ * k..k + 3. */
+__attribute__((target("avx2"))) static inline __m256i widen_halves(__m256i sq)
 {
-    const __m256i zero = _mm256_setzero_si256();
-    *q0 = _mm256_add_epi64(*q0, _mm256_unpacklo_epi32(sq_lo, zero));
-    *q1 = _mm256_add_epi64(*q1, _mm256_unpackhi_epi32(sq_lo, zero));
-    *q2 = _mm256_add_epi64(*q2, _mm256_unpacklo_epi32(sq_hi, zero));
-    *q3 = _mm256_add_epi64(*q3, _mm256_unpackhi_epi32(sq_hi, zero));
+    return _mm256_add_epi64(_mm256_cvtepu32_epi64(_mm256_castsi256_si128(sq)),
+                            _mm256_cvtepu32_epi64(_mm256_extracti128_si256(sq, 1)));
 }
 
 /* PSHUFB controls moving int16 lanes k.. down to 0.. with zeros shifted in, k = 0..3. */
@@ -842,16 +839,13 @@ static const uint8_t lanes_down_ctrl[4][16] = {
  * 4 floor((n - 1) / 4) - 1 load in place; the last step takes the remaining 1-4 frames, the very last one from the
  * block's last 8 samples moved down (PSHUFB), the missing ones repeating it (min and max unchanged) and masked out of
  * the sums. Then block_finish. */
-__attribute__((target("avx2"))) static td_status frames_avx2(td_window_acc_t *accs, const td_sample_rules_t *rules,
-                                                             const int16_t *x, uint32_t n_ch, uint32_t n)
+__attribute__((target("avx2"))) static inline stats8_t frames_avx2_stats(const int16_t *x, uint32_t n_ch, uint32_t n)
 {
     const __m256i zero = _mm256_setzero_si256();
     __m256i s_lo = zero; /* int32: channels 0-3 (low half: frames i, i + 2; high half: i + 1, i + 3) */
     __m256i s_hi = zero; /* channels 4-7 */
-    __m256i q0 = zero;   /* uint64: channels 0-1, 2-3, 4-5, 6-7, both halves */
-    __m256i q1 = zero;
-    __m256i q2 = zero;
-    __m256i q3 = zero;
+    __m256i q03 = zero;  /* uint64: channels 0-3 */
+    __m256i q47 = zero;  /* channels 4-7 */
     __m256i lo = _mm256_set1_epi16(INT16_MAX);
     __m256i hi = _mm256_set1_epi16(INT16_MIN);
     const uint32_t n_quads = (n - 1u) >> 2; /* steps of four frames before the last 1-4 */
@@ -867,7 +861,8 @@ __attribute__((target("avx2"))) static td_status frames_avx2(td_window_acc_t *ac
         quad_avx2(a, b, a, b, &lo, &hi, &s_lo, &s_hi, &sq_lo, &sq_hi);
         quad_load(p + step, n_ch, &a, &b);
         quad_avx2(a, b, a, b, &lo, &hi, &s_lo, &s_hi, &sq_lo, &sq_hi);
-        widen_avx2(sq_lo, sq_hi, &q0, &q1, &q2, &q3);
+        q03 = _mm256_add_epi64(q03, widen_halves(sq_lo));
+        q47 = _mm256_add_epi64(q47, widen_halves(sq_hi));
     }
     __m256i sq_lo = zero;
     __m256i sq_hi = zero;
@@ -893,18 +888,187 @@ __attribute__((target("avx2"))) static td_status frames_avx2(td_window_acc_t *ac
     const __m256i keep_b = _mm256_cmpgt_epi16(rr, _mm256_setr_epi64x(0x0002000200020002, 0x0002000200020002,
                                                                      0x0003000300030003, 0x0003000300030003));
     quad_avx2(a, b, _mm256_and_si256(a, keep_a), _mm256_and_si256(b, keep_b), &lo, &hi, &s_lo, &s_hi, &sq_lo, &sq_hi);
-    widen_avx2(sq_lo, sq_hi, &q0, &q1, &q2, &q3);
+    q03 = _mm256_add_epi64(q03, widen_halves(sq_lo));
+    q47 = _mm256_add_epi64(q47, widen_halves(sq_hi));
     /* the two halves' frames together */
     stats8_t s;
     s.sum_lo = _mm_add_epi32(_mm256_castsi256_si128(s_lo), _mm256_extracti128_si256(s_lo, 1));
     s.sum_hi = _mm_add_epi32(_mm256_castsi256_si128(s_hi), _mm256_extracti128_si256(s_hi, 1));
-    s.q0 = _mm_add_epi64(_mm256_castsi256_si128(q0), _mm256_extracti128_si256(q0, 1));
-    s.q1 = _mm_add_epi64(_mm256_castsi256_si128(q1), _mm256_extracti128_si256(q1, 1));
-    s.q2 = _mm_add_epi64(_mm256_castsi256_si128(q2), _mm256_extracti128_si256(q2, 1));
-    s.q3 = _mm_add_epi64(_mm256_castsi256_si128(q3), _mm256_extracti128_si256(q3, 1));
+    s.q0 = _mm256_castsi256_si128(q03);
+    s.q1 = _mm256_extracti128_si256(q03, 1);
+    s.q2 = _mm256_castsi256_si128(q47);
+    s.q3 = _mm256_extracti128_si256(q47, 1);
     s.mn = _mm_min_epi16(_mm256_castsi256_si128(lo), _mm256_extracti128_si256(lo, 1));
     s.mx = _mm_max_epi16(_mm256_castsi256_si128(hi), _mm256_extracti128_si256(hi, 1));
-    return block_finish(accs, rules, x, n_ch, 5u, n, s);
+    return s;
+}
+
+/* frames_avx2_stats, then block_finish. */
+__attribute__((target("avx2"))) static td_status frames_avx2(td_window_acc_t *accs, const td_sample_rules_t *rules,
+                                                             const int16_t *x, uint32_t n_ch, uint32_t n)
+{
+    return block_finish(accs, rules, x, n_ch, 5u, n, frames_avx2_stats(x, n_ch, n));
+}
+
+uint32_t td_window_fresh_prepare(const td_sample_rules_t *rules, uint32_t n_channels, uint32_t n_frames,
+                                 int16_t rails[16])
+{
+    uint32_t all_ok = 1u;
+    for (uint32_t c = 0; c < 8u; c++) {
+        /* A channel whose rules td_window_add refuses, and the lanes past n_channels, never pass: INT16_MAX below,
+         * INT16_MIN above (the lanes past n_channels are masked off anyway). */
+        uint32_t ok = 0u;
+        if (c < n_channels) {
+            const td_sample_rules_t *r = &rules[c];
+            ok = r->rail_lo < r->rail_hi && !(r->use_sentinel && r->sentinel > r->rail_lo && r->sentinel < r->rail_hi);
+            all_ok &= ok;
+        }
+        rails[c] = ok ? rules[c].rail_lo : INT16_MAX;
+        rails[8u + c] = ok ? rules[c].rail_hi : INT16_MIN;
+    }
+    return all_ok && n_channels - 5u <= 3u && n_frames >= 2u && n_frames <= TD_WINDOW_ACC_MAX_SAMPLES && cpu_avx2();
+}
+
+/* pair_avx2's sums and squares of a and b, the squares added into one vector (channels 0-3 then 4-7 in each). */
+__attribute__((target("avx2"))) static inline void fresh_pair(__m256i a, __m256i b, __m256i *s_lo, __m256i *s_hi,
+                                                              __m256i *sq_lo, __m256i *sq_hi)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i ab_lo = _mm256_unpacklo_epi16(a, b);
+    const __m256i ab_hi = _mm256_unpackhi_epi16(a, b);
+    *s_lo = _mm256_add_epi32(*s_lo, _mm256_madd_epi16(ab_lo, ones));
+    *s_hi = _mm256_add_epi32(*s_hi, _mm256_madd_epi16(ab_hi, ones));
+    *sq_lo = _mm256_add_epi32(*sq_lo, _mm256_madd_epi16(ab_lo, ab_lo));
+    *sq_hi = _mm256_add_epi32(*sq_hi, _mm256_madd_epi16(ab_hi, ab_hi));
+}
+
+/* Two frames at p and p + n_ch, loaded in place: (f0 | f1). */
+__attribute__((target("avx2"))) static inline __m256i fresh_two(const int16_t *p, uint32_t n_ch)
+{
+    return frames_2(_mm_loadu_si128((const __m128i *)(const void *)p),
+                    _mm_loadu_si128((const __m128i *)(const void *)(p + n_ch)));
+}
+
+/* frames_avx2 for empty accumulators and folded rules: each 128-bit half one frame, a vector two. Eight frames a step
+ * while more than eight are left (none of them the last: all load in place), then four and two in place while more
+ * than two are left, then the last one or two frames as one 128-bit pair, the very last frame from the block's last 8
+ * samples moved down (PSHUFB). Every uint32 square lane takes at most four squares before it widens (as in
+ * frames_avx2). Then block_fresh's test with the rules td_window_fresh_prepare folded (the accumulators are empty by
+ * contract) and write_four, else merge_stats. */
+__attribute__((target("avx2"))) static TD_ALWAYS_INLINE td_status fresh_frames(td_window_acc_t *accs,
+                                                                                const td_sample_rules_t *rules,
+                                                                                const int16_t *rails,
+                                                                                const int16_t *frames, uint32_t n_ch,
+                                                                                uint32_t n_frames)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    __m256i s_lo = zero; /* int32: channels 0-3, each half its frames' */
+    __m256i s_hi = zero; /* channels 4-7 */
+    __m256i q03 = zero;  /* uint64: channels 0-3, both halves */
+    __m256i q47 = zero;
+    __m256i lo = _mm256_set1_epi16(INT16_MAX);
+    __m256i hi = _mm256_set1_epi16(INT16_MIN);
+    const int16_t *p = frames;
+    const uint32_t n_steps = (n_frames - 1u) >> 3; /* steps of eight frames, none of them the last */
+    for (uint32_t k = n_steps; k != 0u; k--, p += 8u * n_ch) {
+        const __m256i a = fresh_two(p, n_ch);
+        const __m256i b = fresh_two(p + 2u * n_ch, n_ch);
+        const __m256i c = fresh_two(p + 4u * n_ch, n_ch);
+        const __m256i d = fresh_two(p + 6u * n_ch, n_ch);
+        lo = _mm256_min_epi16(lo, _mm256_min_epi16(_mm256_min_epi16(a, b), _mm256_min_epi16(c, d)));
+        hi = _mm256_max_epi16(hi, _mm256_max_epi16(_mm256_max_epi16(a, b), _mm256_max_epi16(c, d)));
+        __m256i sq_lo = zero;
+        __m256i sq_hi = zero;
+        fresh_pair(a, b, &s_lo, &s_hi, &sq_lo, &sq_hi);
+        fresh_pair(c, d, &s_lo, &s_hi, &sq_lo, &sq_hi);
+        q03 = _mm256_add_epi64(q03, widen_halves(sq_lo));
+        q47 = _mm256_add_epi64(q47, widen_halves(sq_hi));
+    }
+    uint32_t left = n_frames - 8u * n_steps; /* 1-8 */
+    if (left > 2u) { /* frames in place before the last two: four (at most two squares a lane), then two (one) */
+        __m256i sq_lo = zero;
+        __m256i sq_hi = zero;
+        if (left > 4u) {
+            const __m256i a = fresh_two(p, n_ch);
+            const __m256i b = fresh_two(p + 2u * n_ch, n_ch);
+            lo = _mm256_min_epi16(lo, _mm256_min_epi16(a, b));
+            hi = _mm256_max_epi16(hi, _mm256_max_epi16(a, b));
+            fresh_pair(a, b, &s_lo, &s_hi, &sq_lo, &sq_hi);
+            left -= 4u;
+            p += 4u * n_ch;
+        }
+        if (left > 2u) {
+            const __m256i a = fresh_two(p, n_ch);
+            lo = _mm256_min_epi16(lo, a);
+            hi = _mm256_max_epi16(hi, a);
+            fresh_pair(a, zero, &s_lo, &s_hi, &sq_lo, &sq_hi);
+            left -= 2u;
+            p += 2u * n_ch;
+        }
+        q03 = _mm256_add_epi64(q03, widen_halves(sq_lo));
+        q47 = _mm256_add_epi64(q47, widen_halves(sq_hi));
+    }
+    /* the last one or two frames in one 128-bit vector each: the one before the last in place (else zeros), the last
+     * from the block's last 8 samples moved down (PSHUFB); one PMADDWD pair, its squares widened at once */
+    const __m128i last = _mm_shuffle_epi8(
+        _mm_loadu_si128((const __m128i *)(const void *)(frames + (size_t)n_frames * n_ch - 8u)),
+        _mm_loadu_si128((const __m128i *)(const void *)lanes_down_ctrl[8u - n_ch]));
+    const __m128i ones = _mm_set1_epi16(1);
+    __m128i mn;
+    __m128i mx;
+    __m128i t_lo;
+    __m128i t_hi;
+    if (left == 2u) {
+        const __m128i prev = _mm_loadu_si128((const __m128i *)(const void *)p);
+        mn = _mm_min_epi16(prev, last);
+        mx = _mm_max_epi16(prev, last);
+        t_lo = _mm_unpacklo_epi16(prev, last);
+        t_hi = _mm_unpackhi_epi16(prev, last);
+    } else {
+        mn = last;
+        mx = last;
+        t_lo = _mm_unpacklo_epi16(last, _mm_setzero_si128());
+        t_hi = _mm_unpackhi_epi16(last, _mm_setzero_si128());
+    }
+    q03 = _mm256_add_epi64(q03, _mm256_cvtepu32_epi64(_mm_madd_epi16(t_lo, t_lo)));
+    q47 = _mm256_add_epi64(q47, _mm256_cvtepu32_epi64(_mm_madd_epi16(t_hi, t_hi)));
+    /* the two halves' frames and the tail's together */
+    const __m128i sum_lo = _mm_add_epi32(_mm_add_epi32(_mm256_castsi256_si128(s_lo), _mm256_extracti128_si256(s_lo, 1)),
+                                         _mm_madd_epi16(t_lo, ones));
+    const __m128i sum_hi = _mm_add_epi32(_mm_add_epi32(_mm256_castsi256_si128(s_hi), _mm256_extracti128_si256(s_hi, 1)),
+                                         _mm_madd_epi16(t_hi, ones));
+    mn = _mm_min_epi16(mn, _mm_min_epi16(_mm256_castsi256_si128(lo), _mm256_extracti128_si256(lo, 1)));
+    mx = _mm_max_epi16(mx, _mm_max_epi16(_mm256_castsi256_si128(hi), _mm256_extracti128_si256(hi, 1)));
+    const __m128i q0 = _mm256_castsi256_si128(q03);
+    const __m128i q1 = _mm256_extracti128_si256(q03, 1);
+    const __m128i q2 = _mm256_castsi256_si128(q47);
+    const __m128i q3 = _mm256_extracti128_si256(q47, 1);
+    /* block_fresh's test with the rules folded: every channel's samples strictly inside its (valid) rails */
+    const __m128i rail_lo = _mm_loadu_si128((const __m128i *)(const void *)rails);
+    const __m128i rail_hi = _mm_loadu_si128((const __m128i *)(const void *)(rails + 8));
+    const uint32_t pass =
+        (uint32_t)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi16(mn, rail_lo), _mm_cmpgt_epi16(rail_hi, mx)));
+    const uint32_t need = (1u << (2u * n_ch)) - 1u;
+    if ((pass & need) == need) {
+        const __m128i zn = _mm_set_epi32((int32_t)n_frames, 0, (int32_t)n_frames, 0);
+        write_four(accs, 0u, n_ch, 5u, sum_lo, q0, q1, _mm_unpacklo_epi16(mn, mx), zn);
+        write_four(accs, 4u, n_ch, 5u, sum_hi, q2, q3, _mm_unpackhi_epi16(mn, mx), zn);
+        return TD_OK;
+    }
+    return merge_stats(accs, rules, frames, n_ch, n_frames, sum_lo, sum_hi, q0, q1, q2, q3, mn, mx);
+}
+
+/* fresh_frames for each channel count a constant: the frames' offsets, the PSHUFB control and the stores fixed. */
+__attribute__((target("avx2"))) td_status td_window_add_fresh(td_window_acc_t *accs, const td_sample_rules_t *rules,
+                                                              const int16_t rails[16], const int16_t *frames,
+                                                              uint32_t n_channels, uint32_t n_frames)
+{
+    switch (n_channels) {
+    case 5u: return fresh_frames(accs, rules, rails, frames, 5u, n_frames);
+    case 6u: return fresh_frames(accs, rules, rails, frames, 6u, n_frames);
+    case 7u: return fresh_frames(accs, rules, rails, frames, 7u, n_frames);
+    default: return fresh_frames(accs, rules, rails, frames, 8u, n_frames);
+    }
 }
 #endif
 #endif

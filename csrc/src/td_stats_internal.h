@@ -60,6 +60,19 @@
 #if TD_BLOCK_LANES || TD_BLOCK_PAIRS
 td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *rules, const int16_t *frames,
                                uint32_t n_channels, uint32_t n_frames);
+#if TD_BLOCK_LANES && TD_BLOCK_AVX2
+/* x86-64 with AVX2, whole windows of 5-8 channels into empty accumulators (td_monitor_push): rails[0..8) and
+ * rails[8..16) get each channel's rail_lo and rail_hi, or INT16_MAX and INT16_MIN where td_window_add refuses its
+ * rules (and past n_channels); returns 1 when td_window_add_fresh may take n_frames frames of n_channels (5-8
+ * channels, all with rules td_window_add accepts, 2..TD_WINDOW_ACC_MAX_SAMPLES frames, a CPU that runs AVX2), else
+ * 0. */
+uint32_t td_window_fresh_prepare(const td_sample_rules_t *rules, uint32_t n_channels, uint32_t n_frames,
+                                 int16_t rails[16]);
+/* td_window_add_frames for accumulators that are all td_window_reset's, with the rails td_window_fresh_prepare made
+ * from these rules and a shape it accepted: the same results and errors. */
+td_status td_window_add_fresh(td_window_acc_t *accs, const td_sample_rules_t *rules, const int16_t rails[16],
+                              const int16_t *frames, uint32_t n_channels, uint32_t n_frames);
+#endif
 #else
 /* Without a block path: that loop itself, inline (no function of its own in the smallest core). */
 static inline td_status td_window_add_frames(td_window_acc_t *accs, const td_sample_rules_t *rules,

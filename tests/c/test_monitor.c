@@ -964,6 +964,77 @@ static void test_wide_fitted_shifts(void)
 }
 #endif
 
+#if TD_HOST_X86
+/* The x86-64 AVX2 search hands the fitted shifts each centroid's terms (td_monitor_t's nc_w) only for a window its
+ * lanes searched; where an |e_j - c_kj| reaches 2^15 the C search takes the window over and the shifts compute their
+ * own terms. Profiles of 8 centroids with inverse scales below 2^16 (the lanes' m il then wraps past 2^32 for a far
+ * embedding: terms that must not be used), a feature chart, a full-scale projection: embeddings near and far from the
+ * centroids, window by window against the reference model. */
+static void test_search_hand_over(void)
+{
+    static w_spec_t s;
+    static int16_t frames[64 * 6];
+    td_window_result_t got;
+    td_window_result_t want;
+    int ok = 1;
+    unsigned long n_far = 0, n_near = 0;
+    for (uint32_t trial = 0; trial < 300u && ok; trial++) {
+        random_profile(&s, 0);
+        s.n_centroids = 8u;
+        s.flags |= TD_PROFILE_FLAG_CENTROID_SCALES;
+        for (uint32_t k = 0; k < 8u; k++) {
+            s.cs_offset_q8[k] = (uint32_t)rnd_range(0, 4000);
+            for (uint32_t j = 0; j < s.n_dims; j++) {
+                s.centroid_q8[k * s.n_dims + j] = (int32_t)rnd_range(-20000, 20000);
+                s.cs_inv_scale_q16[k * s.n_dims + j] =
+                    (uint32_t)(rnd64() % 2u == 0u ? rnd_range(1 << 15, (1 << 16) - 1) : rnd_range(1 << 12, 1 << 20));
+            }
+        }
+        if (trial % 2u == 0u) { /* far embeddings: full-scale weights, no shift */
+            s.proj_shift = 0u;
+            for (uint32_t i = 0; i < (uint32_t)s.n_dims * 2u * s.n_channels; i++) {
+                s.proj[i] = (int8_t)((rnd64() & 1u) ? 127 : -128);
+            }
+        }
+        random_chart(&s);
+        parsed_t p;
+        CHECK_QUIET(ok, parsed_open(&p, &s));
+        if (!ok) {
+            parsed_close(&p);
+            break;
+        }
+        td_monitor_t mon;
+        CHECK_QUIET(ok, td_monitor_init(&mon, &p.prof) == TD_OK);
+        ref_mon_t rm;
+        memset(&rm, 0, sizeof rm);
+        for (uint32_t w = 0; w < 8u && ok; w++) {
+            gen_window(&s, frames);
+            ref_window(&s, &rm, frames, NULL, 0u, &want);
+            uint32_t n_res = 0u;
+            CHECK_QUIET(ok, td_monitor_push(&mon, frames, s.window, &got, 1, &n_res) == TD_OK && n_res == 1u);
+            CHECK_QUIET(ok, result_equal(&s, &got, &want));
+            int far = 0;
+            for (uint32_t k = 0; k < 8u; k++) {
+                for (uint32_t j = 0; j < s.n_dims; j++) {
+                    const int64_t d = (int64_t)want.embedding_q8[j] - s.centroid_q8[k * s.n_dims + j];
+                    far |= d >= 65536 || d <= -65536;
+                }
+            }
+            n_far += (unsigned long)far;
+            n_near += (unsigned long)!far;
+            if (!ok) {
+                printf("  search hand-over, trial %u window %u: %u dims%s\n", (unsigned)trial, (unsigned)w,
+                       (unsigned)s.n_dims, far ? ", far" : "");
+            }
+        }
+        parsed_close(&p);
+    }
+    CHECK(ok);
+    printf("  search hand-over: %lu windows with every difference below 2^16, %lu with one past it\n", n_near, n_far);
+    CHECK(n_far >= 500u && n_near >= 500u);
+}
+#endif
+
 int main(void)
 {
     test_log2_q8();
@@ -971,6 +1042,7 @@ int main(void)
 #if TD_HOST_X86
     test_widened_projection();
     test_wide_fitted_shifts();
+    test_search_hand_over();
 #endif
     test_monitor_reference();
     test_monitor_reinit();

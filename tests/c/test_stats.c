@@ -333,6 +333,41 @@ static void test_window_short_blocks(void)
     CHECK(ok);
 }
 
+#if TD_BLOCK_LANES && TD_BLOCK_AVX2
+/* Blocks td_window_add_fresh took in the tests below (0 on a CPU without AVX2). */
+static unsigned long g_fresh_runs;
+
+/* td_window_add_fresh (td_monitor_push's whole windows, x86-64 with AVX2) on empty accumulators against want and
+ * want_acc (td_window_add channel by channel onto empty ones), the block in an allocation of its own size (ASan sees a
+ * read past it); 1 when they agree or td_window_fresh_prepare does not take these rules and this shape. */
+static int fresh_matches(const td_sample_rules_t *rules, const int16_t *frames, uint32_t n_ch, uint32_t n,
+                         td_status want, const td_window_acc_t *want_acc)
+{
+    int16_t rails[16];
+    if (!td_window_fresh_prepare(rules, n_ch, n, rails)) {
+        return 1;
+    }
+    td_window_acc_t acc[8];
+    for (uint32_t c = 0; c < n_ch; c++) {
+        if (td_window_reset(&acc[c]) != TD_OK) {
+            return 0;
+        }
+    }
+    int16_t *const block = malloc((size_t)n * n_ch * sizeof *block);
+    if (block == NULL) {
+        return 0;
+    }
+    memcpy(block, frames, (size_t)n * n_ch * sizeof *block);
+    int same = td_window_add_fresh(acc, rules, rails, block, n_ch, n) == want;
+    free(block);
+    for (uint32_t c = 0; c < n_ch; c++) {
+        same = same && acc_equal(&acc[c], &want_acc[c]);
+    }
+    g_fresh_runs++;
+    return same;
+}
+#endif
+
 /* Blocks onto empty accumulators whose samples all lie inside the rails: the x86-64 speed build writes such
  * accumulators whole (block_finish) after testing every channel's rules and accumulator at once. Every channel count
  * 1-16 and blocks of 2-40 frames and longer ones, with random rails the samples just miss or touch, sentinels outside
@@ -404,6 +439,12 @@ static void test_window_block_fresh(void)
                 }
                 memcpy(block, buf, (size_t)n * n_ch * sizeof *block);
                 memcpy(own_rules, rules, n_ch * sizeof *own_rules);
+#if TD_BLOCK_LANES && TD_BLOCK_AVX2
+                /* the fresh path takes only valid rules (variant 3's sentinel is not) and empty accumulators */
+                int16_t rails[16];
+                CHECK_QUIET(ok, variant != 3u || !td_window_fresh_prepare(own_rules, n_ch, n, rails));
+                CHECK_QUIET(ok, variant == 2u || fresh_matches(own_rules, block, n_ch, n, want, by_channel));
+#endif
                 CHECK_QUIET(ok, td_window_add_frames(acc, own_rules, block, n_ch, n) == want);
                 free(block);
                 free(own_rules);
@@ -486,6 +527,9 @@ static void test_window_block_kernels(void)
                     CHECK_QUIET(ok, acc_matches(&acc[c], &ref[c]));
                     CHECK_QUIET(ok, acc[c].n_samples == prefix + n);
                 }
+#if TD_BLOCK_LANES && TD_BLOCK_AVX2
+                CHECK_QUIET(ok, prefix != 0u || fresh_matches(rules, buf, n_ch, n, TD_OK, by_channel));
+#endif
                 if (!ok) {
                     printf("  block kernels: %u channels, %u frames, %u before\n", (unsigned)n_ch, (unsigned)n,
                            (unsigned)prefix);
@@ -1153,6 +1197,11 @@ int main(void)
     test_window_short_blocks();
     test_window_block_fresh();
     test_window_block_kernels();
+#if TD_BLOCK_LANES && TD_BLOCK_AVX2
+    /* the fresh path ran wherever the CPU has AVX2 (it takes 5-8 channels, 2 frames or more) */
+    printf("  fresh path: %lu blocks\n", g_fresh_runs);
+    CHECK(g_fresh_runs > 0u || !__builtin_cpu_supports("avx2"));
+#endif
     test_stats_functions();
     test_window_edges();
     test_isqrt_exhaustive();

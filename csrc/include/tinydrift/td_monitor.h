@@ -210,6 +210,19 @@ typedef struct {
     int32_t lim_stuck[TD_MAX_CHANNELS];
     /** x86-64 speed build: per channel, the std floor << 8 (log-std profiles) */
     int32_t std_floor8[TD_MAX_CHANNELS];
+    /** x86-64 speed build, as nc_cent: each inverse scale shifted right by its centroid's fitted-shift scale shift
+     *  (the bit length of the OR of its inverse scales less 15; td_mon_nearest_prepare) */
+    int32_t nc_ivs[(TD_MAX_CENTROIDS + 7) / 8 * 8 * TD_MAX_DIMS];
+    /** x86-64 speed build, as nc_cent: the AVX2 search's fitted-shift terms of every centroid, w_kj = sign(e_j - c_kj)
+     *  min(scaled |e_j - c_kj|, INT16_MAX) nc_ivs_kj, for the fitted shifts of the window it searched */
+    int32_t nc_w[(TD_MAX_CENTROIDS + 7) / 8 * 8 * TD_MAX_DIMS];
+    /** x86-64 speed build: window_index + 1 of the window whose search filled nc_w (another value: none) */
+    uint32_t nc_w_window;
+    /** x86-64 speed build: channels 0-7's rail_lo then rail_hi, INT16_MAX and INT16_MIN where the rules are refused
+     *  or past n_channels, for td_monitor_push's whole windows (filled by td_monitor_init) */
+    int16_t fresh_rails[16];
+    /** x86-64 speed build: 1 when td_monitor_push adds whole windows by td_window_add_fresh (AVX2, 5-8 channels) */
+    uint8_t fresh_ok;
 #endif
 } td_monitor_t;
 
