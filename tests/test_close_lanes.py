@@ -13,8 +13,6 @@ means and scales that drive the z to both int16 limits.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -22,30 +20,18 @@ import pytest
 
 import tinydrift
 from tinydrift.core.native import ffi, lib
+from native_builds import compile_native
 
-ROOT = Path(__file__).resolve().parents[1]
 CHANNELS = (1, 2, 3, 5, 6, 7, 12, 15, 16)
 WINDOW = 24
-
-
-def _compile(tmp: Path, name: str, optimize_speed: bool, macros: dict[str, str]) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("_td_ffi_build",
-                                                  ROOT / "host" / "tinydrift" / "core" / "_ffi_build.py")
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)  # type: ignore[union-attr]
-    so = build.make_builder(name, optimize_speed=optimize_speed, absolute=True, macros=macros).compile(tmpdir=str(tmp))
-    mspec = importlib.util.spec_from_file_location(name, so)
-    module = importlib.util.module_from_spec(mspec)
-    mspec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
 
 
 @pytest.fixture(scope="module")
 def other_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ModuleType]:
     tmp = tmp_path_factory.mktemp("close_lanes_builds")
-    return {"sse2": _compile(tmp, "_td_native_close_sse2", True, {"TD_CLOSE_AVX2": "0"}),
-            "channel_by_channel": _compile(tmp, "_td_native_close_scalar", True, {"TD_CLOSE_LANES": "0"}),
-            "portable": _compile(tmp, "_td_native_close_portable", False, {})}
+    return {"sse2": compile_native(tmp, "_td_native_close_sse2", macros={"TD_CLOSE_AVX2": "0"}),
+            "channel_by_channel": compile_native(tmp, "_td_native_close_scalar", macros={"TD_CLOSE_LANES": "0"}),
+            "portable": compile_native(tmp, "_td_native_close_portable", optimize_speed=False)}
 
 
 def _run(ffi_: object, lib_: object, blob: bytes, frames: np.ndarray) -> tuple[bytes, list[tuple[int, ...]]]:

@@ -13,7 +13,6 @@ on both sides, and Monitor.push of an output past the installed threshold.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
@@ -23,6 +22,7 @@ import pytest
 import tinydrift
 from tinydrift.core.monitor import RAW_DTYPE, ROW_FIELDS, result_dtype
 from tinydrift.core.native import ffi, lib
+from native_builds import compile_native
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDING = np.load(ROOT / "data" / "basicmotions.npz")["frames"]
@@ -35,25 +35,14 @@ CHANNEL_Q8 = ("mean", "std", "z_mean", "z_std")
 CHANNEL_INT = ("min", "max", "sum", "sumsq", "n_missing", "n_saturated")
 
 
-def _compile(tmp: Path, name: str, macros: dict[str, str]) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("_td_ffi_build", ROOT / "host" / "tinydrift" / "core" / "_ffi_build.py")
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)  # type: ignore[union-attr]
-    so = build.make_builder(name, absolute=True, macros=macros).compile(tmpdir=str(tmp))
-    mspec = importlib.util.spec_from_file_location(name, so)
-    module = importlib.util.module_from_spec(mspec)
-    mspec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ModuleType]:
     tmp = tmp_path_factory.mktemp("host_rows_builds")
-    return {"sse2": _compile(tmp, "_td_native_rows_sse2", {"TD_HOST_ROWS_SIMD": "1"}),
-            "fields": _compile(tmp, "_td_native_rows_fields", {"TD_HOST_ROWS_SIMD": "0"}),
-            "stream": _compile(tmp, "_td_native_rows_stream", {"TD_HOST_ROWS_STREAM_MIN": "0"}),
-            "stream_sse2": _compile(tmp, "_td_native_rows_stream_sse2",
-                                    {"TD_HOST_ROWS_SIMD": "1", "TD_HOST_ROWS_STREAM_MIN": "0"})}
+    return {"sse2": compile_native(tmp, "_td_native_rows_sse2", macros={"TD_HOST_ROWS_SIMD": "1"}),
+            "fields": compile_native(tmp, "_td_native_rows_fields", macros={"TD_HOST_ROWS_SIMD": "0"}),
+            "stream": compile_native(tmp, "_td_native_rows_stream", macros={"TD_HOST_ROWS_STREAM_MIN": "0"}),
+            "stream_sse2": compile_native(tmp, "_td_native_rows_stream_sse2",
+                                          macros={"TD_HOST_ROWS_SIMD": "1", "TD_HOST_ROWS_STREAM_MIN": "0"})}
 
 
 def _oracle(raw: np.ndarray, c: int, k: int) -> np.ndarray:

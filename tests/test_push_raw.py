@@ -8,7 +8,6 @@ core compiled here with the default options (TD_OPTIMIZE_SPEED=0), whose raw res
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ import tinydrift
 from tinydrift import Profile
 from tinydrift.core.monitor import RAW_DTYPE
 from tinydrift.core.native import ffi, lib
+from native_builds import compile_native
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = sorted((ROOT / "tests" / "data" / "profiles").glob("*.tdp"))
@@ -111,15 +111,7 @@ def test_push_raw_one_window_per_call_and_pending_frames() -> None:
 @pytest.fixture(scope="module")
 def default_build(tmp_path_factory: pytest.TempPathFactory):
     """The core compiled again as a separate module with the default options (TD_OPTIMIZE_SPEED=0)."""
-    spec = importlib.util.spec_from_file_location("_td_ffi_build", ROOT / "host" / "tinydrift" / "core" / "_ffi_build.py")
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)  # type: ignore[union-attr]
-    tmp = tmp_path_factory.mktemp("default_build")
-    so = build.make_builder("_td_native_default", optimize_speed=False, absolute=True).compile(tmpdir=str(tmp))
-    mspec = importlib.util.spec_from_file_location("_td_native_default", so)
-    module = importlib.util.module_from_spec(mspec)
-    mspec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+    return compile_native(tmp_path_factory.mktemp("default_build"), "_td_native_default", optimize_speed=False)
 
 
 @pytest.mark.filterwarnings("ignore:.*out-of-fold windows")
