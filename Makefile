@@ -106,6 +106,10 @@ test-c: $(C_TESTS) tests/c/test_nearest.c tests/c/td_check.h tests/c/td_test_mod
 	    $(CORE_SRC) -o $(BUILD)/test_monitor_close1 -lm
 	@echo "test_monitor, TD_OPTIMIZE_SPEED=1 TD_CLOSE_LANES=0 (x86-64: the window close channel by channel):"; \
 	    $(BUILD)/test_monitor_close1
+	@$(CC) $(WARN) $(SAN) -DTD_OPTIMIZE_SPEED=1 -DTD_BLOCK_LANES=0 -Icsrc/include -Icsrc/src tests/c/test_stats.c \
+	    $(CORE_SRC) -o $(BUILD)/test_stats_nolanes -lm
+	@echo "test_stats, TD_OPTIMIZE_SPEED=1 TD_BLOCK_LANES=0 (x86-64 speed build, frames channel by channel):"; \
+	    $(BUILD)/test_stats_nolanes
 	@set -e; for speed in 0 1; do \
 	    $(CC) $(WARN) $(SAN) -DTD_OPTIMIZE_SPEED=$$speed -Icsrc/include -Icsrc/src tests/c/test_nearest.c \
 	        $(CORE_SRC) -o $(BUILD)/test_nearest_$$speed -lm; \

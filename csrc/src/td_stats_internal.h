@@ -16,13 +16,13 @@
 #include "tinydrift/td_stats.h"
 #include "td_fixed.h"
 
-/* 1: td_window_add_frames' lane path (host speed builds); 0: channel by channel, as on the device. */
-#ifndef TD_BLOCK_LANES
 /* An empty accumulator's band (td_window_reset): (uint32_t)(x - 32768) > 0 for every int16 x, so every sample takes
  * the slow path. */
 #define TD_WINDOW_EMPTY_BAND_LO 32768
 #define TD_WINDOW_EMPTY_BAND_SPAN 0u
 
+/* 1: td_window_add_frames' lane path (host speed builds); 0: channel by channel, as on the device. */
+#ifndef TD_BLOCK_LANES
 #if TD_OPTIMIZE_SPEED && defined(__x86_64__) && defined(__SSE2__)
 #define TD_BLOCK_LANES 1
 #else
