@@ -31,16 +31,29 @@ def free_port() -> int:
 
 
 def monitor(*argv: object, interrupt_after: float | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `tinydrift monitor`; with interrupt_after, Ctrl-C that many seconds after its first connection status
+    line (so a slow start on a loaded machine is not what the test measures), and it must then end by itself."""
     cmd = [sys.executable, "-m", "tinydrift", "monitor", *map(str, argv)]
     if interrupt_after is None:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     # SIGINT at its default in the child: Python then raises KeyboardInterrupt even when this run ignores SIGINT
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert proc.stderr is not None
+    seen = []
+    while not seen or not seen[-1].startswith("# "):
+        line = proc.stderr.readline()
+        assert line, f"monitor ended before its first status line: {''.join(seen)}"
+        seen.append(line)
     time.sleep(interrupt_after)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"monitor still ran 60 s after Ctrl-C; stderr:\n{''.join(seen)}{err}") from None
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, "".join(seen) + err)
 
 
 def the_line(err: str) -> str:
@@ -93,7 +106,7 @@ def test_ctrl_c_before_any_device_leaves_no_database_or_spool(tmp_path: Path) ->
     url = f"socket://127.0.0.1:{free_port()}"
     db = tmp_path / "new.db"
     res = monitor("--port", url, "--db", db, "--plain", "--mqtt", f"mqtt://127.0.0.1:{free_port()}/td",
-                  interrupt_after=4.0)
+                  interrupt_after=2.0)
     assert res.returncode == 130
     assert re.fullmatch(rf"tinydrift: error: never connected to {url} in [0-9.]+ s: Connection refused; nothing "
                         r"stored \(interrupted\)", the_line(res.stderr))
