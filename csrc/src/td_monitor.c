@@ -273,6 +273,7 @@ static uint32_t abs16(int16_t v)
 /* z = round(centred inv_sigma / 2^24), ties away from zero, saturated to int16. The features and their reference
  * means lie within +-2^24 (|mu| <= 2^23 by the parser), so centred fits int32 and its magnitude's product is one
  * UMULL: no 64-bit subtraction or signed multiply. */
+#if !TD_CLOSE_LANES /* the lanes close computes z in doubles */
 #if TD_OPTIMIZE_SPEED
 static TD_ALWAYS_INLINE
 #else
@@ -292,6 +293,7 @@ int16_t standardize(int32_t centred, uint32_t inv_sigma)
     }
     return z >= 32767u ? INT16_MAX : (int16_t)z;
 }
+#endif
 
 #if TD_ARM_FPU && TD_ARM_DSP && TD_FEATURE_LIFETIME
 /* close_channels' pass 1 for the channels from acc on (results from out on, acc up to end) while each has a
