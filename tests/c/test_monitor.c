@@ -637,6 +637,18 @@ static void test_status_strings(void)
 }
 
 
+/* One generated window through the monitor and through the reference model: both results; *ok cleared (the first
+ * failure printed) when the push fails or the two differ. */
+static void push_window_vs_model(const w_spec_t *s, td_monitor_t *mon, ref_mon_t *rm, int16_t *frames,
+                                 td_window_result_t *got, td_window_result_t *want, int *ok)
+{
+    gen_window(s, frames);
+    ref_window(s, rm, frames, NULL, 0u, want);
+    uint32_t n_res = 0u;
+    CHECK_QUIET(*ok, td_monitor_push(mon, frames, s->window, got, 1, &n_res) == TD_OK && n_res == 1u);
+    CHECK_QUIET(*ok, result_equal(s, got, want));
+}
+
 /* Long power-of-two windows (256, 512 and 1024 frames): the speed build computes their mean and variance with shifts,
  * and only past 256 samples does the mean's rounding term change a result (256 r / n is an integer below). Every
  * window against the reference model; some windows have missing samples (a count that is no power of two). */
@@ -657,13 +669,9 @@ static void test_monitor_long_windows(void)
         ref_mon_t rm;
         memset(&rm, 0, sizeof rm);
         for (uint32_t w = 0; w < 40u && ok; w++) {
-            gen_window(&s, frames);
             td_window_result_t got;
             td_window_result_t want;
-            ref_window(&s, &rm, frames, NULL, 0u, &want);
-            uint32_t n_res = 0u;
-            CHECK_QUIET(ok, td_monitor_push(&mon, frames, s.window, &got, 1, &n_res) == TD_OK && n_res == 1u);
-            CHECK_QUIET(ok, result_equal(&s, &got, &want));
+            push_window_vs_model(&s, &mon, &rm, frames, &got, &want, &ok);
             for (uint32_t c = 0; c < s.n_channels; c++) {
                 const uint32_t n = s.window - want.channels[c].n_missing;
                 const uint64_t mag = (uint64_t)(want.channels[c].sum < 0 ? -(int64_t)want.channels[c].sum
@@ -941,11 +949,7 @@ static void test_wide_fitted_shifts(void)
         ref_mon_t rm;
         memset(&rm, 0, sizeof rm);
         for (uint32_t w = 0; w < 6u && ok; w++) {
-            gen_window(&s, frames);
-            ref_window(&s, &rm, frames, NULL, 0u, &want);
-            uint32_t n_res = 0u;
-            CHECK_QUIET(ok, td_monitor_push(&mon, frames, s.window, &got, 1, &n_res) == TD_OK && n_res == 1u);
-            CHECK_QUIET(ok, result_equal(&s, &got, &want));
+            push_window_vs_model(&s, &mon, &rm, frames, &got, &want, &ok);
             if (!ok) {
                 printf("  wide fitted shifts, trial %u window %u: %u channels, %u dims\n", (unsigned)trial,
                        (unsigned)w, (unsigned)s.n_channels, (unsigned)s.n_dims);
@@ -1008,11 +1012,7 @@ static void test_search_hand_over(void)
         ref_mon_t rm;
         memset(&rm, 0, sizeof rm);
         for (uint32_t w = 0; w < 8u && ok; w++) {
-            gen_window(&s, frames);
-            ref_window(&s, &rm, frames, NULL, 0u, &want);
-            uint32_t n_res = 0u;
-            CHECK_QUIET(ok, td_monitor_push(&mon, frames, s.window, &got, 1, &n_res) == TD_OK && n_res == 1u);
-            CHECK_QUIET(ok, result_equal(&s, &got, &want));
+            push_window_vs_model(&s, &mon, &rm, frames, &got, &want, &ok);
             int far = 0;
             for (uint32_t k = 0; k < 8u; k++) {
                 for (uint32_t j = 0; j < s.n_dims; j++) {
