@@ -1119,13 +1119,7 @@ static TD_NOINLINE td_status block_other(td_window_acc_t *accs, const td_sample_
             return block_finish(accs, rules, frames, n_channels, 1u, n_frames, stats8_load(&cs));
         }
     }
-    for (uint32_t c = 0; c < n_channels; c++) {
-        const td_status st = td_window_add(&accs[c], &rules[c], frames + c, n_channels, n_frames);
-        if (st != TD_OK) {
-            return st;
-        }
-    }
-    return TD_OK;
+    return td_window_add_channels(accs, rules, frames, n_channels, n_frames);
 }
 #endif
 

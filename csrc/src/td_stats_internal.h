@@ -55,6 +55,20 @@
 #endif
 #define TD_BLOCK_PAIRS_MIN_FRAMES 4u
 
+/* td_window_add(&accs[c], &rules[c], frames + c, n_channels, n_frames) for each c in turn, up to the first error:
+ * the channel-by-channel form of td_window_add_frames (its fallback, or itself without a block path). */
+static inline td_status td_window_add_channels(td_window_acc_t *accs, const td_sample_rules_t *rules,
+                                               const int16_t *frames, uint32_t n_channels, uint32_t n_frames)
+{
+    for (uint32_t c = 0; c < n_channels; c++) {
+        const td_status st = td_window_add(&accs[c], &rules[c], frames + c, n_channels, n_frames);
+        if (st != TD_OK) {
+            return st;
+        }
+    }
+    return TD_OK;
+}
+
 /* Add n_frames interleaved frames of n_channels samples to accs[0..n_channels) with rules[0..n_channels): the same
  * results and errors as td_window_add(&accs[c], &rules[c], frames + c, n_channels, n_frames) for each c in turn. */
 #if TD_BLOCK_LANES || TD_BLOCK_PAIRS
@@ -81,13 +95,7 @@ static inline td_status td_window_add_frames(td_window_acc_t *accs, const td_sam
     if (accs == NULL || rules == NULL || n_channels == 0u) {
         return TD_ERR_ARG;
     }
-    for (uint32_t c = 0; c < n_channels; c++) {
-        const td_status st = td_window_add(&accs[c], &rules[c], frames + c, n_channels, n_frames);
-        if (st != TD_OK) {
-            return st;
-        }
-    }
-    return TD_OK;
+    return td_window_add_channels(accs, rules, frames, n_channels, n_frames);
 }
 #endif
 
