@@ -59,6 +59,17 @@ static TD_ALWAYS_INLINE uint32_t log2_q8_table(uint32_t x)
 }
 #endif
 
+#if TD_ARM_DSP || TD_HOST_X86
+/* td_window_acc_t laid out as monitor_reset_window's word stores write it: (sumsq, sum, band_lo, band_span, min | max
+ * << 16, n_missing | n_saturated << 16, n_samples) in 32 bytes (a constant test: GCC folds it). */
+#define ACC_WORDS_LAYOUT                                                                                              \
+    (sizeof(td_window_acc_t) == 32u && offsetof(td_window_acc_t, sumsq) == 0u &&                                     \
+     offsetof(td_window_acc_t, sum) == 8u && offsetof(td_window_acc_t, band_lo) == 12u &&                             \
+     offsetof(td_window_acc_t, band_span) == 16u && offsetof(td_window_acc_t, min) == 20u &&                          \
+     offsetof(td_window_acc_t, max) == 22u && offsetof(td_window_acc_t, n_missing) == 24u &&                          \
+     offsetof(td_window_acc_t, n_saturated) == 26u && offsetof(td_window_acc_t, n_samples) == 28u)
+#endif
+
 #if TD_ARM_DSP
 /* Inline in the close (and init) on the Cortex-M4: the close has saved every register already. */
 static TD_ALWAYS_INLINE
@@ -69,12 +80,8 @@ td_status monitor_reset_window(td_monitor_t *mon)
 {
 #if TD_ARM_DSP
     /* The Cortex-M4: td_window_reset's empty accumulator from constants in eight registers, one STM a channel (no
-     * call, no copy of acc[0]); the layout the words follow is checked here (GCC folds the test). */
-    if (sizeof(td_window_acc_t) == 32u && offsetof(td_window_acc_t, sumsq) == 0u &&
-        offsetof(td_window_acc_t, sum) == 8u && offsetof(td_window_acc_t, band_lo) == 12u &&
-        offsetof(td_window_acc_t, band_span) == 16u && offsetof(td_window_acc_t, min) == 20u &&
-        offsetof(td_window_acc_t, max) == 22u && offsetof(td_window_acc_t, n_missing) == 24u &&
-        offsetof(td_window_acc_t, n_saturated) == 26u && offsetof(td_window_acc_t, n_samples) == 28u) {
+     * call, no copy of acc[0]); the layout the words follow is checked here (ACC_WORDS_LAYOUT). */
+    if (ACC_WORDS_LAYOUT) {
         td_window_acc_t *q = &mon->acc[0];
         td_window_acc_t *const end = &mon->acc[mon->profile->n_channels]; /* n_channels >= 1 (td_monitor_init) */
         __asm__ volatile("movs r2, #0\n\t"
@@ -98,12 +105,8 @@ td_status monitor_reset_window(td_monitor_t *mon)
     } else
 #elif TD_HOST_X86
     /* x86-64: the same two 16-byte words stored to each channel, (sumsq, sum, band_lo) and (band_span, min | max << 16,
-     * n_missing | n_saturated << 16, n_samples): no call, no copy of acc[0]. The same layout test. */
-    if (sizeof(td_window_acc_t) == 32u && offsetof(td_window_acc_t, sumsq) == 0u &&
-        offsetof(td_window_acc_t, sum) == 8u && offsetof(td_window_acc_t, band_lo) == 12u &&
-        offsetof(td_window_acc_t, band_span) == 16u && offsetof(td_window_acc_t, min) == 20u &&
-        offsetof(td_window_acc_t, max) == 22u && offsetof(td_window_acc_t, n_missing) == 24u &&
-        offsetof(td_window_acc_t, n_saturated) == 26u && offsetof(td_window_acc_t, n_samples) == 28u) {
+     * n_missing | n_saturated << 16, n_samples): no call, no copy of acc[0]; the same layout test. */
+    if (ACC_WORDS_LAYOUT) {
         const __m128i lo = _mm_set_epi32(TD_WINDOW_EMPTY_BAND_LO, 0, 0, 0);
         const __m128i hi = _mm_set_epi32(0, 0, (int32_t)((uint32_t)(uint16_t)INT16_MIN << 16 | (uint16_t)INT16_MAX),
                                          (int32_t)TD_WINDOW_EMPTY_BAND_SPAN);
